@@ -1,0 +1,22 @@
+use anyhow::Result;
+use vouch_engine::Config;
+
+#[derive(clap::Subcommand)]
+pub enum ConfigCommand {
+    /// Validate vouch.toml: syntax, unknown keys, values. No side effects.
+    Check,
+}
+
+pub fn run(cli: &crate::Cli, c: &ConfigCommand) -> Result<i32> {
+    match c {
+        ConfigCommand::Check => {
+            let config = Config::load(&cli.data_dir)?;
+            if cli.json {
+                crate::output::print_json(&serde_json::json!({"valid": true, "file": config.file.display().to_string()}));
+            } else {
+                println!("{}: ok", config.file.display());
+            }
+            Ok(0)
+        }
+    }
+}

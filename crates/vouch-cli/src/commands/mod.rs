@@ -1,0 +1,16 @@
+pub mod bench;
+pub mod config;
+pub mod demo;
+pub mod init;
+pub mod keys;
+pub mod ledger;
+
+use anyhow::Result;
+use vouch_engine::{Config, Keys, Ledger};
+
+/// Load the configuration and open store, keys and ledger.
+pub fn open(cli: &crate::Cli) -> Result<(Config, vouch_store::Store, Keys, Ledger)> {
+    let config = Config::load(&cli.data_dir)?;
+    let (store, keys, ledger) = vouch_engine::open(&config)?;
+    Ok((config, store, keys, ledger))
+}

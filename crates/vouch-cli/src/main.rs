@@ -1,0 +1,61 @@
+//! The `vouch` binary: argument parsing and output. All work is done by vouch-engine.
+
+mod commands;
+mod output;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(name = "vouch", version, about = "SOC 2 evidence engine: a tamper-evident audit ledger, verifiable by anyone", propagate_version = true)]
+pub struct Cli {
+    /// Data directory holding vouch.toml, keys and the embedded database.
+    #[arg(long, global = true, env = "VOUCH_DATA_DIR", default_value = "./vouch-data")]
+    pub data_dir: PathBuf,
+    /// Print machine-readable JSON instead of text.
+    #[arg(long, global = true)]
+    pub json: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Create the configuration, keys and database (never overwrites keys).
+    Init(commands::init::InitArgs),
+    /// The audit ledger: append, verify, checkpoint, prove, export.
+    #[command(subcommand)]
+    Ledger(commands::ledger::LedgerCommand),
+    /// Public keys: the log's C2SP verifier key and the signing key (PEM).
+    #[command(subcommand)]
+    Keys(commands::keys::KeysCommand),
+    /// Validate vouch.toml without side effects.
+    #[command(subcommand)]
+    Config(commands::config::ConfigCommand),
+    /// Run the whole product end to end in a fresh data directory.
+    Demo(commands::demo::DemoArgs),
+    /// Benchmarks that print JSON, with baselines measured in the same run.
+    #[command(subcommand)]
+    Bench(commands::bench::BenchCommand),
+}
+
+fn main() {
+    let cli = Cli::parse();
+    output::init_logging();
+    let json = cli.json;
+    let result = match &cli.command {
+        Command::Init(a) => commands::init::run(&cli, a),
+        Command::Ledger(c) => commands::ledger::run(&cli, c),
+        Command::Keys(c) => commands::keys::run(&cli, c),
+        Command::Config(c) => commands::config::run(&cli, c),
+        Command::Demo(a) => commands::demo::run(&cli, a),
+        Command::Bench(c) => commands::bench::run(&cli, c),
+    };
+    match result {
+        Ok(code) => std::process::exit(code),
+        Err(e) => {
+            output::error(json, &e);
+            std::process::exit(1);
+        }
+    }
+}

@@ -1,0 +1,308 @@
+//! `vouch.toml`: every setting, its default, and errors that name the file, the line
+//! and the key. Unknown keys are errors (a typo must not silently fall back).
+
+use crate::Error;
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+/// File name of the configuration inside the data directory.
+pub const CONFIG_FILE: &str = "vouch.toml";
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    pub organization: Organization,
+    #[serde(default)]
+    pub database: Database,
+    pub ledger: LedgerSettings,
+    #[serde(default)]
+    pub keys: KeyFiles,
+    #[serde(default)]
+    pub server: Server,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Organization {
+    pub name: String,
+    #[serde(default)]
+    pub id: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Database {
+    pub url: String,
+    pub schema: String,
+}
+
+impl Default for Database {
+    fn default() -> Self {
+        Database { url: "vouch.db".into(), schema: String::new() }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LedgerSettings {
+    pub origin: String,
+    #[serde(default = "default_checkpoint_interval")]
+    pub checkpoint_interval_secs: u64,
+    #[serde(default = "default_max_batch")]
+    pub max_batch: usize,
+}
+
+fn default_checkpoint_interval() -> u64 {
+    10
+}
+
+fn default_max_batch() -> usize {
+    10_000
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KeyFiles {
+    pub log_key: String,
+    pub signing_key: String,
+    pub hmac_key: String,
+}
+
+impl Default for KeyFiles {
+    fn default() -> Self {
+        KeyFiles { log_key: "keys/log.key".into(), signing_key: "keys/signing.pem".into(), hmac_key: "keys/hmac.key".into() }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Server {
+    pub listen: String,
+}
+
+impl Default for Server {
+    fn default() -> Self {
+        Server { listen: "127.0.0.1:4000".into() }
+    }
+}
+
+/// A loaded configuration and where it came from.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub data_dir: PathBuf,
+    pub file: PathBuf,
+    pub settings: Settings,
+}
+
+impl Config {
+    /// Load `vouch.toml` from a data directory.
+    pub fn load(data_dir: &Path) -> Result<Config, Error> {
+        let file = data_dir.join(CONFIG_FILE);
+        let text = std::fs::read_to_string(&file).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                Error::Config(format!("{} not found: run `vouch init --data-dir {}` first", file.display(), data_dir.display()))
+            } else {
+                Error::io(&file, e)
+            }
+        })?;
+        let settings = parse(&text, &file)?;
+        Ok(Config { data_dir: data_dir.to_path_buf(), file, settings })
+    }
+
+    /// The database URL: `VOUCH_DATABASE_URL` wins over the file; a relative SQLite
+    /// path is relative to the data directory.
+    pub fn database_url(&self) -> String {
+        let url = std::env::var("VOUCH_DATABASE_URL").ok().filter(|s| !s.is_empty()).unwrap_or_else(|| self.settings.database.url.clone());
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return url;
+        }
+        let path = url.strip_prefix("sqlite://").unwrap_or(&url);
+        let p = Path::new(path);
+        if p.is_absolute() {
+            path.to_string()
+        } else {
+            self.data_dir.join(p).display().to_string()
+        }
+    }
+
+    /// PostgreSQL schema: `VOUCH_DATABASE_SCHEMA` or `database.schema`.
+    pub fn database_schema(&self) -> Option<String> {
+        std::env::var("VOUCH_DATABASE_SCHEMA").ok().filter(|s| !s.is_empty()).or_else(|| Some(self.settings.database.schema.clone()).filter(|s| !s.is_empty()))
+    }
+
+    /// A path from the config, relative to the data directory.
+    pub fn path(&self, p: &str) -> PathBuf {
+        let p = Path::new(p);
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            self.data_dir.join(p)
+        }
+    }
+
+    pub fn ledger_options(&self) -> crate::ledger::LedgerOptions {
+        crate::ledger::LedgerOptions {
+            checkpoint_interval: std::time::Duration::from_secs(self.settings.ledger.checkpoint_interval_secs),
+            max_batch: self.settings.ledger.max_batch,
+        }
+    }
+}
+
+/// Parse configuration text; errors read `FILE:LINE:COL: key `K`: what is wrong`.
+pub fn parse(text: &str, file: &Path) -> Result<Settings, Error> {
+    let settings: Settings = toml::from_str(text).map_err(|e| Error::Config(describe_toml_error(text, file, &e)))?;
+    validate(&settings, text, file)?;
+    Ok(settings)
+}
+
+fn validate(s: &Settings, text: &str, file: &Path) -> Result<(), Error> {
+    let fail = |section: &str, key: &str, msg: &str| Error::Config(format!("{}:{}: key `{section}.{key}`: {msg}", file.display(), line_of_key(text, section, key)));
+    if s.organization.name.trim().is_empty() {
+        return Err(fail("organization", "name", "must not be empty"));
+    }
+    let origin = &s.ledger.origin;
+    if origin.is_empty() || origin.contains('+') || origin.chars().any(|c| c.is_whitespace()) {
+        return Err(fail("ledger", "origin", "must be a non-empty name without spaces or `+`, e.g. example.com/vouch/audit"));
+    }
+    if s.ledger.checkpoint_interval_secs == 0 {
+        return Err(fail("ledger", "checkpoint_interval_secs", "must be at least 1"));
+    }
+    if !(1..=100_000).contains(&s.ledger.max_batch) {
+        return Err(fail("ledger", "max_batch", "must be between 1 and 100000"));
+    }
+    if s.server.listen.parse::<std::net::SocketAddr>().is_err() {
+        return Err(fail("server", "listen", "must be an address:port such as 127.0.0.1:4000"));
+    }
+    Ok(())
+}
+
+/// The line where `key` is set inside `[section]`, or the section header's line.
+fn line_of_key(text: &str, section: &str, key: &str) -> usize {
+    let mut current = String::new();
+    let mut header_line = 1;
+    for (i, line) in text.lines().enumerate() {
+        let t = line.trim();
+        if t.starts_with('[') {
+            current = t.trim_matches(|c| c == '[' || c == ']').trim().to_string();
+            if current == section {
+                header_line = i + 1;
+            }
+            continue;
+        }
+        if current == section && t.split('=').next().map(str::trim) == Some(key) {
+            return i + 1;
+        }
+    }
+    header_line
+}
+
+fn describe_toml_error(text: &str, file: &Path, e: &toml::de::Error) -> String {
+    let message = e.message().trim().to_string();
+    let Some(span) = e.span() else { return format!("{}: {message}", file.display()) };
+    let before = &text[..span.start.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().map(|l| l.chars().count()).unwrap_or(0) + 1;
+    // Name the key: the section header above the line and the key on it.
+    let line_text = text.lines().nth(line - 1).unwrap_or_default();
+    let section = text
+        .lines()
+        .take(line)
+        .filter(|l| l.trim_start().starts_with('['))
+        .last()
+        .map(|l| l.trim().trim_matches(|c| c == '[' || c == ']').trim().to_string());
+    let key = line_text.split_once('=').map(|(k, _)| k.trim().trim_matches('"').to_string()).filter(|k| !k.is_empty() && !k.starts_with('['));
+    let named = match (section, key) {
+        (Some(s), Some(k)) => format!("key `{s}.{k}`: "),
+        (None, Some(k)) => format!("key `{k}`: "),
+        (Some(s), None) => format!("section `[{s}]`: "),
+        (None, None) => String::new(),
+    };
+    format!("{}:{line}:{col}: {named}{message}", file.display())
+}
+
+/// The commented `vouch.toml` that `vouch init` writes: every setting, with its default.
+pub fn template(org: &str, origin: &str) -> String {
+    format!(
+        r#"# vouch configuration. Every setting is listed here with its default value.
+# Unknown keys are errors. Paths are relative to this file's directory.
+
+[organization]
+# Name printed on evidence packets and reports.
+name = {org}
+# Optional identifier (for example the `organization_id` your applications send).
+id = ""
+
+[database]
+# A SQLite file (the embedded default) or a postgres:// URL.
+# VOUCH_DATABASE_URL overrides this; keep passwords in that variable, not here.
+url = "vouch.db"
+# PostgreSQL only: the schema to use, created if missing (VOUCH_DATABASE_SCHEMA overrides).
+schema = ""
+
+[ledger]
+# Checkpoint origin: "<host or org>/vouch/<log>". It is also the log key's name,
+# fixed when the key is made: verifiers look the key up by it.
+origin = {origin}
+# Sign a checkpoint at most this often while new events arrive (seconds).
+checkpoint_interval_secs = 10
+# Most events the sequencer gathers into one commit.
+max_batch = 10000
+
+[keys]
+# Ed25519 key that signs checkpoints (C2SP signed-note private key). Mode 0600.
+log_key = "keys/log.key"
+# ECDSA P-256 key (PKCS#8 PEM) that signs packets and artifacts. Mode 0600.
+# VOUCH_SIGNING_KEY (or SIGNING_PRIVATE_KEY) may supply the PEM instead.
+signing_key = "keys/signing.pem"
+# HMAC-SHA-256 key of the ledger's chain. Mode 0600.
+hmac_key = "keys/hmac.key"
+
+[server]
+# Address `vouch serve` listens on.
+listen = "127.0.0.1:4000"
+"#,
+        org = toml_string(org),
+        origin = toml_string(origin)
+    )
+}
+
+fn toml_string(s: &str) -> String {
+    // A TOML basic string is a JSON string for our purposes.
+    serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file() -> PathBuf {
+        PathBuf::from("/d/vouch.toml")
+    }
+
+    #[test]
+    fn template_parses() {
+        let s = parse(&template("Acme \"Corp\"", "acme.example/vouch/audit"), &file()).unwrap();
+        assert_eq!(s.organization.name, "Acme \"Corp\"");
+        assert_eq!(s.ledger.checkpoint_interval_secs, 10);
+    }
+
+    #[test]
+    fn unknown_key_names_file_line_key() {
+        let text = template("A", "a/vouch/log").replace("max_batch = 10000", "max_batch = 10000\nmax_btach = 5");
+        let e = parse(&text, &file()).unwrap_err().to_string();
+        let line = text.lines().position(|l| l.starts_with("max_btach")).unwrap() + 1;
+        assert!(e.starts_with(&format!("/d/vouch.toml:{line}:")), "{e}");
+        assert!(e.contains("max_btach"), "{e}");
+    }
+
+    #[test]
+    fn wrong_type_and_bad_value_name_the_key() {
+        let text = template("A", "a/vouch/log").replace("checkpoint_interval_secs = 10", "checkpoint_interval_secs = \"ten\"");
+        let e = parse(&text, &file()).unwrap_err().to_string();
+        assert!(e.contains("key `ledger.checkpoint_interval_secs`"), "{e}");
+        let text = template("A", "a/vouch/log").replace("listen = \"127.0.0.1:4000\"", "listen = \"nowhere\"");
+        let e = parse(&text, &file()).unwrap_err().to_string();
+        let line = text.lines().position(|l| l.starts_with("listen")).unwrap() + 1;
+        assert_eq!(e, format!("/d/vouch.toml:{line}: key `server.listen`: must be an address:port such as 127.0.0.1:4000"));
+    }
+}

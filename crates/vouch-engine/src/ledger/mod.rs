@@ -1,0 +1,144 @@
+//! The tamper-evident ledger: one sequencer with group commit, signed checkpoints,
+//! whole-log verification, inclusion and consistency proofs, and exports.
+
+mod checkpoint;
+mod proof;
+mod sequencer;
+mod verify;
+
+pub use checkpoint::SignedCheckpoint;
+pub use proof::ConsistencyProof;
+pub use verify::{verify_proof_file, VerifyOptions, VerifyReport};
+
+use crossbeam_channel::Sender;
+use std::sync::Arc;
+use std::time::Duration;
+use vouch_core::chain::Chain;
+use vouch_core::event::Event;
+use vouch_core::note::NoteSigner;
+use vouch_store::{Store, StoreError};
+
+use crate::Keys;
+
+#[derive(Debug, Clone)]
+pub struct LedgerOptions {
+    /// Least time between two automatic checkpoints.
+    pub checkpoint_interval: Duration,
+    /// Most events one commit gathers.
+    pub max_batch: usize,
+}
+
+impl Default for LedgerOptions {
+    fn default() -> Self {
+        LedgerOptions { checkpoint_interval: Duration::from_secs(10), max_batch: 10_000 }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LedgerError {
+    /// The same id was appended before with different content.
+    #[error("event id {id} already exists as entry {seq} with different content")]
+    Conflict { id: String, seq: u64 },
+    #[error("{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("the ledger's sequencer has stopped")]
+    Stopped,
+}
+
+/// What an append did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Appended {
+    /// Sequence number of each event, in input order.
+    pub seqs: Vec<u64>,
+    /// How many were new (the rest were already there, identical).
+    pub new: usize,
+    /// Tree size after the commit that carried them.
+    pub tree_size: u64,
+}
+
+pub(crate) struct Inner {
+    pub store: Store,
+    pub signer: NoteSigner,
+    pub chain: Chain,
+}
+
+/// A handle on the ledger; cheap to clone, safe to share between threads.
+#[derive(Clone)]
+pub struct Ledger {
+    inner: Arc<Inner>,
+    tx: Sender<sequencer::Request>,
+}
+
+impl Ledger {
+    /// Open the ledger over a store and start its sequencer thread.
+    pub fn open(store: Store, keys: &Keys, options: LedgerOptions) -> Ledger {
+        let inner = Arc::new(Inner { store, signer: keys.log.clone(), chain: Chain::new(&keys.hmac) });
+        let tx = sequencer::start(inner.clone(), options);
+        Ledger { inner, tx }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    /// The log's origin (and log key name).
+    pub fn origin(&self) -> &str {
+        self.inner.signer.name()
+    }
+
+    /// Append validated events as one all-or-nothing batch; returns once durable.
+    pub fn append(&self, events: Vec<Event>) -> Result<Appended, LedgerError> {
+        self.submit(events)?.blocking_recv().map_err(|_| LedgerError::Stopped)?
+    }
+
+    /// Queue a batch; the receiver resolves once the batch is durable (for async callers).
+    pub fn submit(&self, events: Vec<Event>) -> Result<tokio::sync::oneshot::Receiver<Result<Appended, LedgerError>>, LedgerError> {
+        let (reply, rx) = tokio::sync::oneshot::channel();
+        self.tx.send(sequencer::Request { events, reply }).map_err(|_| LedgerError::Stopped)?;
+        Ok(rx)
+    }
+
+    /// Sign and store a checkpoint of the current tree (or return the one that exists).
+    pub fn checkpoint(&self) -> Result<SignedCheckpoint, LedgerError> {
+        checkpoint::make(&self.inner)
+    }
+
+    /// A signed checkpoint at an earlier size, made on demand when none is stored.
+    pub fn checkpoint_at(&self, size: u64) -> Result<SignedCheckpoint, LedgerError> {
+        checkpoint::at_size(&self.inner, size)
+    }
+
+    pub fn latest_checkpoint(&self) -> Result<Option<SignedCheckpoint>, LedgerError> {
+        Ok(self.inner.store.latest_checkpoint()?.map(SignedCheckpoint::from_row))
+    }
+
+    /// Verify the whole ledger.
+    pub fn verify(&self, options: &VerifyOptions) -> Result<VerifyReport, LedgerError> {
+        verify::run(&self.inner, options)
+    }
+
+    /// A C2SP tlog-proof of entry `index` in the tree of `size` (default: latest checkpoint).
+    pub fn inclusion_proof(&self, index: u64, size: Option<u64>) -> Result<String, LedgerError> {
+        proof::inclusion(self, index, size)
+    }
+
+    /// A consistency proof between two tree sizes, with both checkpoints.
+    pub fn consistency_proof(&self, from: u64, to: u64) -> Result<ConsistencyProof, LedgerError> {
+        proof::consistency(self, from, to)
+    }
+
+    /// Stream the leaves whose timestamp is in `period`, in sequence order, one per line.
+    pub fn export(&self, period: &vouch_core::period::Period, out: &mut dyn std::io::Write) -> Result<u64, LedgerError> {
+        let start = vouch_core::event::format_timestamp(&period.start);
+        let end = vouch_core::event::format_timestamp(&period.end);
+        let mut n = 0u64;
+        self.inner.store.scan_period(&start, &end, &mut |_, leaf| {
+            out.write_all(leaf.as_bytes()).and_then(|_| out.write_all(b"\n")).map_err(|e| StoreError::Aborted(format!("cannot write export: {e}")))?;
+            n += 1;
+            Ok(true)
+        })?;
+        Ok(n)
+    }
+}

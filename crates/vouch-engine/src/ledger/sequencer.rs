@@ -1,0 +1,224 @@
+//! The sequencer: one thread that owns seq assignment. Concurrent appends queue here
+//! and are gathered into one transaction (group commit); each caller is answered only
+//! after that transaction commits. The ledger head row is locked inside every
+//! transaction, so other processes appending to the same database serialise too; the
+//! cached tree state is reloaded whenever the head moved under us.
+
+use super::{Appended, Inner, LedgerError, LedgerOptions};
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use vouch_core::event::Event;
+use vouch_core::merkle::{leaf_hash, Frontier, Node, TILE_HEIGHT};
+use vouch_core::Hash;
+use vouch_store::{EntryRow, Head, StoreError};
+
+pub struct Request {
+    pub events: Vec<Event>,
+    pub reply: tokio::sync::oneshot::Sender<Result<Appended, LedgerError>>,
+}
+
+#[derive(Clone)]
+struct State {
+    frontier: Frontier,
+    chain: Hash,
+}
+
+impl State {
+    fn from_head(head: &Head) -> Result<State, StoreError> {
+        let frontier = Frontier::from_bytes(head.size, &head.frontier).ok_or_else(|| StoreError::Corrupt("ledger head frontier does not match its size".into()))?;
+        Ok(State { frontier, chain: head.chain })
+    }
+}
+
+pub fn start(inner: Arc<Inner>, options: LedgerOptions) -> Sender<Request> {
+    let (tx, rx) = crossbeam_channel::unbounded();
+    std::thread::Builder::new()
+        .name("vouch-sequencer".into())
+        .spawn(move || run(inner, options, rx))
+        .expect("spawn sequencer thread");
+    tx
+}
+
+fn run(inner: Arc<Inner>, options: LedgerOptions, rx: Receiver<Request>) {
+    let mut state: Option<State> = None;
+    let mut last_checkpoint = Instant::now();
+    let mut dirty = false;
+    loop {
+        let wait = if dirty { options.checkpoint_interval.saturating_sub(last_checkpoint.elapsed()) } else { Duration::from_secs(3600) };
+        let first = match rx.recv_timeout(wait) {
+            Ok(r) => r,
+            Err(RecvTimeoutError::Timeout) => {
+                if dirty {
+                    checkpoint(&inner, &mut last_checkpoint, &mut dirty);
+                }
+                continue;
+            }
+            Err(RecvTimeoutError::Disconnected) => break,
+        };
+        let mut count = first.events.len();
+        let mut group = vec![first];
+        while count < options.max_batch {
+            match rx.try_recv() {
+                Ok(r) => {
+                    count += r.events.len();
+                    group.push(r);
+                }
+                Err(_) => break,
+            }
+        }
+        if commit_group(&inner, &mut state, group) {
+            dirty = true;
+        }
+        if dirty && last_checkpoint.elapsed() >= options.checkpoint_interval {
+            checkpoint(&inner, &mut last_checkpoint, &mut dirty);
+        }
+    }
+}
+
+fn checkpoint(inner: &Inner, last: &mut Instant, dirty: &mut bool) {
+    match super::checkpoint::make(inner) {
+        Ok(_) => *dirty = false,
+        Err(e) => tracing::error!("automatic checkpoint failed: {e}"),
+    }
+    *last = Instant::now();
+}
+
+/// Where an event of a request ends up.
+enum Slot {
+    /// Already in the ledger at this seq.
+    Existing(u64),
+    /// The n-th new event of this commit.
+    New(usize),
+}
+
+/// Commit one group; answers every request. Returns whether anything new was written.
+fn commit_group(inner: &Inner, state: &mut Option<State>, group: Vec<Request>) -> bool {
+    let mut outcomes: Vec<Option<Result<Vec<Slot>, LedgerError>>> = (0..group.len()).map(|_| None).collect();
+    let mut new_state: Option<State> = None;
+    let mut new_count = 0usize;
+    let mut base = 0u64;
+
+    let result = inner.store.ledger_write(&mut |tx| {
+        let head = tx.head()?;
+        let mut st = match state.as_ref() {
+            Some(s) if s.frontier.size() == head.size && s.chain == head.chain => s.clone(),
+            _ => State::from_head(&head)?,
+        };
+        base = head.size;
+
+        // Pass 1: resolve ids against the ledger and the rest of this group.
+        let mut ids: Vec<&str> = group.iter().flat_map(|r| r.events.iter().map(Event::id)).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let found: HashMap<String, (u64, String)> = tx.find_ids(&ids)?.into_iter().map(|f| (f.id, (f.seq, f.leaf))).collect();
+        let mut pending: HashMap<&str, usize> = HashMap::new();
+        let mut fresh: Vec<&Event> = Vec::new();
+        for (ri, req) in group.iter().enumerate() {
+            let mut slots = Vec::with_capacity(req.events.len());
+            let mut mine: HashMap<&str, usize> = HashMap::new();
+            let mut mine_events: Vec<&Event> = Vec::new();
+            let mut failed = None;
+            for ev in &req.events {
+                let id = ev.id();
+                if let Some((seq, leaf)) = found.get(id) {
+                    if ev.leaf(*seq) == leaf.as_bytes() {
+                        slots.push(Slot::Existing(*seq));
+                        continue;
+                    }
+                    failed = Some(LedgerError::Conflict { id: id.to_string(), seq: *seq });
+                    break;
+                }
+                let earlier = pending.get(id).map(|&n| fresh[n]).or_else(|| mine.get(id).map(|&n| mine_events[n]));
+                if let Some(other) = earlier {
+                    if other.fields() == ev.fields() {
+                        let n = pending.get(id).copied().unwrap_or_else(|| fresh.len() + mine[id]);
+                        slots.push(Slot::New(n));
+                        continue;
+                    }
+                    failed = Some(LedgerError::Invalid(format!("event id {id} appears twice in this batch with different content")));
+                    break;
+                }
+                mine.insert(id, mine_events.len());
+                slots.push(Slot::New(fresh.len() + mine_events.len()));
+                mine_events.push(ev);
+            }
+            match failed {
+                Some(e) => outcomes[ri] = Some(Err(e)),
+                None => {
+                    for (id, n) in mine {
+                        pending.insert(id, fresh.len() + n);
+                    }
+                    fresh.extend(mine_events);
+                    outcomes[ri] = Some(Ok(slots));
+                }
+            }
+        }
+
+        // Pass 2: sequence, hash, chain and grow the tree.
+        let mut rows = Vec::with_capacity(fresh.len());
+        let mut nodes: Vec<Node> = Vec::new();
+        for (n, ev) in fresh.iter().enumerate() {
+            let seq = base + n as u64;
+            let leaf = ev.leaf(seq);
+            let lh = leaf_hash(&leaf);
+            let chain = inner.chain.next(&st.chain, &lh, seq);
+            st.chain = chain;
+            st.frontier.push(lh, |node| {
+                if node.level % TILE_HEIGHT == 0 {
+                    nodes.push(node)
+                }
+            });
+            rows.push(EntryRow { seq, leaf, leaf_hash: lh, chain });
+        }
+        if !rows.is_empty() {
+            tx.insert_entries(&rows)?;
+            tx.insert_nodes(&nodes)?;
+            tx.put_head(&Head { size: st.frontier.size(), frontier: st.frontier.to_bytes(), chain: st.chain })?;
+        }
+        new_count = rows.len();
+        new_state = Some(st);
+        Ok(())
+    });
+
+    match result {
+        Ok(()) => {
+            *state = new_state;
+            let size = base + new_count as u64;
+            for (req, outcome) in group.into_iter().zip(outcomes) {
+                let answer = match outcome.expect("every request resolved") {
+                    Ok(slots) => {
+                        let mut new = std::collections::HashSet::new();
+                        let seqs = slots
+                            .into_iter()
+                            .map(|s| match s {
+                                Slot::Existing(seq) => seq,
+                                Slot::New(n) => {
+                                    new.insert(n);
+                                    base + n as u64
+                                }
+                            })
+                            .collect();
+                        Ok(Appended { seqs, new: new.len(), tree_size: size })
+                    }
+                    Err(e) => Err(e),
+                };
+                let _ = req.reply.send(answer);
+            }
+            new_count > 0
+        }
+        Err(e) => {
+            *state = None;
+            let msg = e.to_string();
+            for (req, outcome) in group.into_iter().zip(outcomes) {
+                let answer = match outcome {
+                    Some(Err(conflict)) => Err(conflict),
+                    _ => Err(LedgerError::Store(StoreError::Aborted(format!("append failed, nothing was written: {msg}")))),
+                };
+                let _ = req.reply.send(answer);
+            }
+            false
+        }
+    }
+}

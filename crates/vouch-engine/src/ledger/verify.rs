@@ -1,0 +1,293 @@
+//! Whole-ledger verification. Streams every row once, in seq order, with memory flat in
+//! the number of entries: recompute each leaf hash, the HMAC chain and the Merkle tree,
+//! and check them against the stored hashes, the stored tree nodes, the head row and
+//! every signed checkpoint (plus, optionally, a checkpoint the caller trusts).
+//!
+//! `broken_at` is the first seq whose integrity cannot be established: a missing,
+//! altered, inserted or reordered row; the first missing seq of a truncated tail; for a
+//! bad checkpoint, the last seq it covers.
+
+use super::{Inner, LedgerError};
+use serde::Serialize;
+use vouch_core::merkle::{leaf_hash, Frontier, TILE_HEIGHT};
+use vouch_core::note::{Checkpoint, NoteVerifier};
+use vouch_core::{b64, Hash};
+use vouch_store::StoreError;
+
+#[derive(Debug, Clone, Default)]
+pub struct VerifyOptions {
+    /// A signed checkpoint obtained earlier (e.g. from a packet): the ledger must
+    /// still contain exactly the tree it commits to.
+    pub trusted_checkpoint: Option<String>,
+}
+
+/// The seeds' `{valid, broken_at}` result, with what was checked.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct VerifyReport {
+    pub valid: bool,
+    pub broken_at: Option<u64>,
+    /// Entries whose leaf hash and chain were verified.
+    pub checked: u64,
+    /// Tree size recorded in the ledger head.
+    pub tree_size: u64,
+    /// Base64 root of the verified entries.
+    pub root: String,
+    pub checkpoints_checked: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+struct Break {
+    at: u64,
+    reason: String,
+}
+
+fn worst(current: &mut Option<Break>, at: u64, reason: String) {
+    if current.as_ref().map_or(true, |b| at < b.at) {
+        *current = Some(Break { at, reason });
+    }
+}
+
+/// A chunk of rows passed from the reader thread to the hashing thread.
+#[derive(Default)]
+struct Chunk {
+    seqs: Vec<i64>,
+    leaves: Vec<u8>,
+    ends: Vec<usize>,
+    leaf_hashes: Vec<Option<Hash>>,
+    chains: Vec<Option<Hash>>,
+}
+
+impl Chunk {
+    fn clear(&mut self) {
+        self.seqs.clear();
+        self.leaves.clear();
+        self.ends.clear();
+        self.leaf_hashes.clear();
+        self.chains.clear();
+    }
+}
+
+const CHUNK_ROWS: usize = 8192;
+
+pub fn run(inner: &Inner, options: &VerifyOptions) -> Result<VerifyReport, LedgerError> {
+    let store = &inner.store;
+    let verifier = inner.signer.verifier();
+    let mut broken: Option<Break> = None;
+
+    // Checkpoints: signature, origin, and that the stored columns match the note.
+    let mut targets: Vec<(u64, Hash, String)> = Vec::new();
+    let mut checkpoints_checked = 0u64;
+    let mut latest_size = 0u64;
+    store.scan_checkpoints(&mut |row| {
+        checkpoints_checked += 1;
+        latest_size = latest_size.max(row.size);
+        let at = row.size.saturating_sub(1);
+        match Checkpoint::open(&row.note, &verifier) {
+            Err(e) => worst(&mut broken, at, format!("checkpoint at tree size {}: {e}", row.size)),
+            Ok(cp) if cp.origin != verifier.name() => worst(&mut broken, at, format!("checkpoint at tree size {} has origin `{}`", row.size, cp.origin)),
+            Ok(cp) if cp.size != row.size || cp.root[..] != row.root[..] => {
+                worst(&mut broken, at, format!("checkpoint at tree size {}: stored size/root differ from the signed note", row.size))
+            }
+            Ok(cp) => targets.push((cp.size, cp.root, format!("checkpoint at tree size {}", cp.size))),
+        }
+        Ok(true)
+    })?;
+    if let Some(note) = &options.trusted_checkpoint {
+        match Checkpoint::open(note, &verifier) {
+            Ok(cp) => {
+                latest_size = latest_size.max(cp.size);
+                targets.push((cp.size, cp.root, format!("trusted checkpoint at tree size {}", cp.size)));
+            }
+            Err(e) => return Err(LedgerError::Invalid(format!("the trusted checkpoint does not verify with this log's key: {e}"))),
+        }
+    }
+    targets.sort_by_key(|t| t.0);
+
+    let head = store.head()?;
+    let mut frontier = Frontier::new();
+    let mut chain = vouch_core::chain::GENESIS;
+    let mut computed_nodes: Vec<(u32, u64, Hash)> = Vec::new();
+    let mut next_target = 0usize;
+    // A checkpoint of the empty tree is checked before any entry.
+    check_targets(&targets, &mut next_target, &frontier, &mut broken);
+
+    let entry_break = stream(inner, &mut |seq: u64, leaf: &[u8], stored_lh: Option<Hash>, stored_chain: Option<Hash>| -> Option<Break> {
+        let expected = frontier.size();
+        if seq != expected {
+            return Some(Break { at: expected, reason: format!("entry {expected} is missing (next stored entry is {seq})") });
+        }
+        let lh = leaf_hash(leaf);
+        if stored_lh != Some(lh) {
+            return Some(Break { at: seq, reason: format!("entry {seq}: leaf hash does not match the leaf (entry altered)") });
+        }
+        let t = inner.chain.next(&chain, &lh, seq);
+        if stored_chain != Some(t) {
+            return Some(Break { at: seq, reason: format!("entry {seq}: HMAC chain broken (entry altered, inserted, reordered, or rewritten without the key)") });
+        }
+        chain = t;
+        frontier.push(lh, |n| {
+            if n.level % TILE_HEIGHT == 0 {
+                computed_nodes.push((n.level, n.index, n.hash));
+            }
+        });
+        check_targets(&targets, &mut next_target, &frontier, &mut broken);
+        None
+    })?;
+    let checked = frontier.size();
+    if let Some(b) = entry_break {
+        worst(&mut broken, b.at, b.reason);
+    } else {
+        // A shorter log than the head or a checkpoint says: the tail was cut.
+        let claimed = head.size.max(latest_size);
+        if checked < claimed {
+            worst(&mut broken, checked, format!("the log ends at {checked} entries but the head/checkpoints cover {claimed} (truncated)"));
+        } else if checked > head.size {
+            worst(&mut broken, head.size, format!("entries beyond the head's tree size {} (inserted)", head.size));
+        } else if head.chain != chain || head.frontier != frontier.to_bytes() {
+            worst(&mut broken, checked.saturating_sub(1), "the ledger head does not match the entries".into());
+        }
+    }
+
+    // Stored tree nodes (used for proofs) must equal the recomputed ones.
+    computed_nodes.sort_by_key(|n| (n.0, n.1));
+    let mut i = 0usize;
+    store.scan_nodes(&mut |level, idx, hash| {
+        while i < computed_nodes.len() && (computed_nodes[i].0, computed_nodes[i].1) < (level, idx) {
+            let (l, x, _) = computed_nodes[i];
+            worst(&mut broken, x << l, format!("stored tree node (level {l}, index {x}) is missing"));
+            i += 1;
+        }
+        if i < computed_nodes.len() && (computed_nodes[i].0, computed_nodes[i].1) == (level, idx) {
+            if computed_nodes[i].2[..] != *hash {
+                worst(&mut broken, idx << level, format!("stored tree node (level {level}, index {idx}) is wrong"));
+            }
+            i += 1;
+        } else if (idx + 1) << level <= checked {
+            worst(&mut broken, idx << level, format!("unexpected stored tree node (level {level}, index {idx})"));
+        }
+        Ok(true)
+    })?;
+    while i < computed_nodes.len() {
+        let (l, x, _) = computed_nodes[i];
+        worst(&mut broken, x << l, format!("stored tree node (level {l}, index {x}) is missing"));
+        i += 1;
+    }
+
+    Ok(VerifyReport {
+        valid: broken.is_none(),
+        broken_at: broken.as_ref().map(|b| b.at),
+        checked,
+        tree_size: head.size,
+        root: b64(&frontier.root()),
+        checkpoints_checked,
+        reason: broken.map(|b| b.reason),
+    })
+}
+
+fn check_targets(targets: &[(u64, Hash, String)], next: &mut usize, frontier: &Frontier, broken: &mut Option<Break>) {
+    while *next < targets.len() && targets[*next].0 == frontier.size() {
+        let (size, root, what) = &targets[*next];
+        if frontier.root() != *root {
+            worst(broken, size.saturating_sub(1), format!("{what}: its root does not match the entries"));
+        }
+        *next += 1;
+    }
+}
+
+/// Read rows on one thread and check them on this one; returns the first break.
+fn stream(inner: &Inner, check: &mut dyn FnMut(u64, &[u8], Option<Hash>, Option<Hash>) -> Option<Break>) -> Result<Option<Break>, LedgerError> {
+    let (full_tx, full_rx) = crossbeam_channel::bounded::<Chunk>(4);
+    let (empty_tx, empty_rx) = crossbeam_channel::bounded::<Chunk>(6);
+    for _ in 0..6 {
+        let _ = empty_tx.send(Chunk::default());
+    }
+    let store = inner.store.clone();
+    std::thread::scope(|scope| {
+        let reader = scope.spawn(move || -> Result<(), StoreError> {
+            let mut chunk = empty_rx.recv().unwrap_or_default();
+            store.scan_entries(0, &mut |e| {
+                chunk.seqs.push(e.seq);
+                chunk.leaves.extend_from_slice(e.leaf);
+                chunk.ends.push(chunk.leaves.len());
+                chunk.leaf_hashes.push(e.leaf_hash.try_into().ok());
+                chunk.chains.push(e.chain.try_into().ok());
+                if chunk.seqs.len() == CHUNK_ROWS {
+                    let next = match empty_rx.recv() {
+                        Ok(c) => c,
+                        Err(_) => return Ok(false), // the checker stopped
+                    };
+                    if full_tx.send(std::mem::replace(&mut chunk, next)).is_err() {
+                        return Ok(false);
+                    }
+                }
+                Ok(true)
+            })?;
+            if !chunk.seqs.is_empty() {
+                let _ = full_tx.send(chunk);
+            }
+            Ok(())
+        });
+        let mut found = None;
+        'outer: for mut chunk in full_rx.iter() {
+            let mut start = 0;
+            for i in 0..chunk.seqs.len() {
+                let leaf = &chunk.leaves[start..chunk.ends[i]];
+                start = chunk.ends[i];
+                let seq = chunk.seqs[i];
+                if seq < 0 {
+                    found = Some(Break { at: 0, reason: format!("negative seq {seq}") });
+                    break 'outer;
+                }
+                if let Some(b) = check(seq as u64, leaf, chunk.leaf_hashes[i], chunk.chains[i]) {
+                    found = Some(b);
+                    break 'outer;
+                }
+            }
+            chunk.clear();
+            let _ = empty_tx.send(chunk);
+        }
+        drop(full_rx);
+        drop(empty_tx);
+        let read = reader.join().map_err(|_| LedgerError::Invalid("verification reader panicked".into()))?;
+        if found.is_none() {
+            read?;
+        }
+        Ok(found)
+    })
+}
+
+/// Verify a C2SP tlog-proof file offline: the checkpoint's signature, and that the
+/// leaf in `extra` (or given) is included at `index`. Returns (index, checkpoint).
+pub fn verify_proof_file(text: &str, verifier: &NoteVerifier, leaf: Option<&[u8]>) -> Result<(u64, Checkpoint), String> {
+    let mut lines = text.split_inclusive('\n');
+    if lines.next() != Some("c2sp.org/tlog-proof@v1\n") {
+        return Err("not a c2sp.org/tlog-proof@v1 file".into());
+    }
+    let mut extra = None;
+    let mut index = None;
+    let mut hashes = Vec::new();
+    let mut consumed = "c2sp.org/tlog-proof@v1\n".len();
+    for line in lines.by_ref() {
+        consumed += line.len();
+        let l = line.trim_end_matches('\n');
+        if l.is_empty() {
+            break;
+        }
+        if let Some(e) = l.strip_prefix("extra ") {
+            extra = Some(vouch_core::unb64(e).ok_or("extra is not base64")?);
+        } else if let Some(i) = l.strip_prefix("index ") {
+            index = Some(i.parse::<u64>().map_err(|_| "bad index line")?);
+        } else {
+            hashes.push(vouch_core::unb64_hash(l).ok_or("bad proof hash line")?);
+        }
+    }
+    let index = index.ok_or("missing index line")?;
+    let note = &text[consumed..];
+    let cp = Checkpoint::open(note, verifier).map_err(|e| e.to_string())?;
+    let leaf = leaf.map(<[u8]>::to_vec).or(extra).ok_or("no leaf given and no extra line")?;
+    if !vouch_core::merkle::verify_inclusion(index, cp.size, &leaf_hash(&leaf), &hashes, &cp.root) {
+        return Err(format!("entry {index} is not included in the tree of size {} (proof does not verify)", cp.size));
+    }
+    Ok((index, cp))
+}

@@ -1,0 +1,195 @@
+//! Storage for vouch: SQLite (the embedded default) and PostgreSQL (for scale), one
+//! schema with a migration set for each, behind the [`Backend`] trait. Everything here
+//! is synchronous; the sequencer owns a thread and the HTTP layer calls through it.
+
+mod pool;
+pub mod postgres_backend;
+pub mod sqlite_backend;
+
+use std::fmt;
+use std::sync::Arc;
+use vouch_core::merkle::Node;
+use vouch_core::Hash;
+
+/// A storage error. Messages never carry connection strings or passwords.
+#[derive(Debug)]
+pub enum StoreError {
+    Sqlite(rusqlite::Error),
+    Postgres(String),
+    /// Stored data that cannot be what vouch wrote (wrong length, bad state).
+    Corrupt(String),
+    Config(String),
+    /// A caller's callback asked to stop with an error of its own.
+    Aborted(String),
+}
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StoreError::Sqlite(e) => write!(f, "SQLite: {e}"),
+            StoreError::Postgres(e) => write!(f, "PostgreSQL: {e}"),
+            StoreError::Corrupt(m) => write!(f, "stored data is inconsistent: {m}"),
+            StoreError::Config(m) => write!(f, "{m}"),
+            StoreError::Aborted(m) => write!(f, "{m}"),
+        }
+    }
+}
+
+impl std::error::Error for StoreError {}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        StoreError::Sqlite(e)
+    }
+}
+
+impl From<postgres::Error> for StoreError {
+    fn from(e: postgres::Error) -> Self {
+        // postgres::Error's Display never includes the connection string; add the
+        // server's detail when there is one.
+        match e.as_db_error() {
+            Some(db) => StoreError::Postgres(format!("{} ({})", db.message(), db.code().code())),
+            None => StoreError::Postgres(e.to_string()),
+        }
+    }
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// The sequencer's persistent state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Head {
+    pub size: u64,
+    pub frontier: Vec<u8>,
+    pub chain: Hash,
+}
+
+/// One ledger row to insert.
+#[derive(Debug, Clone)]
+pub struct EntryRow {
+    pub seq: u64,
+    pub leaf: Vec<u8>,
+    pub leaf_hash: Hash,
+    pub chain: Hash,
+}
+
+/// A stored checkpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckpointRow {
+    pub size: u64,
+    pub root: Vec<u8>,
+    pub note: String,
+    pub created_at: String,
+}
+
+/// An entry found by id: its seq and leaf.
+#[derive(Debug, Clone)]
+pub struct FoundEntry {
+    pub id: String,
+    pub seq: u64,
+    pub leaf: String,
+}
+
+/// Operations inside one write transaction that holds the ledger lock.
+pub trait LedgerTx {
+    /// The head, read under the lock.
+    fn head(&mut self) -> Result<Head>;
+    /// Entries with any of these ids.
+    fn find_ids(&mut self, ids: &[&str]) -> Result<Vec<FoundEntry>>;
+    fn insert_entries(&mut self, rows: &[EntryRow]) -> Result<()>;
+    fn insert_nodes(&mut self, nodes: &[Node]) -> Result<()>;
+    fn put_head(&mut self, head: &Head) -> Result<()>;
+}
+
+/// A row as the verifier reads it.
+pub struct EntryRef<'a> {
+    pub seq: i64,
+    pub leaf: &'a [u8],
+    pub leaf_hash: &'a [u8],
+    pub chain: &'a [u8],
+}
+
+/// What vouch needs of a database.
+pub trait Backend: Send + Sync {
+    /// `sqlite` or `postgres`.
+    fn kind(&self) -> &'static str;
+    /// Where the data is, with any password removed.
+    fn describe(&self) -> String;
+
+    /// Run `f` in one transaction holding the ledger lock; commit when it returns Ok.
+    fn ledger_write(&self, f: &mut dyn FnMut(&mut dyn LedgerTx) -> Result<()>) -> Result<()>;
+    fn head(&self) -> Result<Head>;
+    fn entry_count(&self) -> Result<u64>;
+    /// Leaf text of one entry.
+    fn leaf(&self, seq: u64) -> Result<Option<String>>;
+    /// Stream entries with `seq >= from` in seq order; stop when `f` returns false.
+    fn scan_entries(&self, from: u64, f: &mut dyn FnMut(EntryRef<'_>) -> Result<bool>) -> Result<()>;
+    /// Stream `(seq, leaf)` of entries whose timestamp text is in `[start, end)`, in seq order.
+    fn scan_period(&self, start: &str, end: &str, f: &mut dyn FnMut(u64, &str) -> Result<bool>) -> Result<()>;
+    /// Leaf hashes of `[start, end)`.
+    fn leaf_hashes(&self, start: u64, end: u64) -> Result<Vec<Hash>>;
+    /// Stored node hashes at `level` for indexes `[start, end)`.
+    fn nodes(&self, level: u32, start: u64, end: u64) -> Result<Vec<Hash>>;
+    /// Stream all stored nodes as (level, index, hash), ordered by level then index.
+    fn scan_nodes(&self, f: &mut dyn FnMut(u32, u64, &[u8]) -> Result<bool>) -> Result<()>;
+
+    fn insert_checkpoint(&self, row: &CheckpointRow) -> Result<()>;
+    fn latest_checkpoint(&self) -> Result<Option<CheckpointRow>>;
+    fn checkpoint_at(&self, size: u64) -> Result<Option<CheckpointRow>>;
+    /// Stream checkpoints in ascending size.
+    fn scan_checkpoints(&self, f: &mut dyn FnMut(CheckpointRow) -> Result<bool>) -> Result<()>;
+}
+
+pub type Store = Arc<dyn Backend>;
+
+/// Open the store a database URL names: a `postgres://` or `postgresql://` URL, a
+/// `sqlite://` URL, or a plain file path (SQLite). Migrations are applied.
+pub fn open(url: &str, schema: Option<&str>) -> Result<Store> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Arc::new(postgres_backend::PgBackend::open(url, schema)?))
+    } else {
+        let path = url.strip_prefix("sqlite://").unwrap_or(url);
+        Ok(Arc::new(sqlite_backend::SqliteBackend::open(std::path::Path::new(path))?))
+    }
+}
+
+/// A URL with its password replaced by `***`, for messages and logs.
+pub fn redact_url(url: &str) -> String {
+    let Some(scheme_end) = url.find("://") else { return url.to_string() };
+    let rest = &url[scheme_end + 3..];
+    let auth_end = rest.find('/').unwrap_or(rest.len());
+    let auth = &rest[..auth_end];
+    let Some(at) = auth.rfind('@') else { return strip_query_secrets(url) };
+    let userinfo = &auth[..at];
+    let redacted = match userinfo.split_once(':') {
+        Some((user, _)) => format!("{user}:***"),
+        None => userinfo.to_string(),
+    };
+    strip_query_secrets(&format!("{}://{}{}", &url[..scheme_end], redacted, &rest[at..]))
+}
+
+fn strip_query_secrets(url: &str) -> String {
+    let Some((base, query)) = url.split_once('?') else { return url.to_string() };
+    let q: Vec<String> = query
+        .split('&')
+        .map(|kv| match kv.split_once('=') {
+            Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=***"),
+            _ => kv.to_string(),
+        })
+        .collect();
+    format!("{base}?{}", q.join("&"))
+}
+
+pub(crate) fn hash_from(bytes: &[u8], what: &str) -> Result<Hash> {
+    bytes.try_into().map_err(|_| StoreError::Corrupt(format!("{what} is {} bytes, not 32", bytes.len())))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn redacts_passwords() {
+        assert_eq!(super::redact_url("postgres://u:s3cret@h:5432/db"), "postgres://u:***@h:5432/db");
+        assert_eq!(super::redact_url("postgres://h/db?password=s3cret&x=1"), "postgres://h/db?password=***&x=1");
+        assert_eq!(super::redact_url("postgres://u@h/db"), "postgres://u@h/db");
+    }
+}

@@ -1,0 +1,264 @@
+//! PostgreSQL, for scale and for several `vouch serve` processes sharing one ledger:
+//! every append locks the single `ledger_head` row (`FOR UPDATE`), so writers from
+//! any number of processes serialise there.
+
+use crate::pool::Pool;
+use crate::{hash_from, redact_url, Backend, CheckpointRow, EntryRef, EntryRow, FoundEntry, Head, LedgerTx, Result, StoreError};
+use postgres::fallible_iterator::FallibleIterator;
+use postgres::{Client, Config, NoTls, Transaction};
+use std::str::FromStr;
+use vouch_core::merkle::Node;
+use vouch_core::Hash;
+
+const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("migrations/postgres/0001_ledger.sql"))];
+
+pub struct PgBackend {
+    config: Config,
+    shown: String,
+    pool: Pool<Client>,
+}
+
+fn valid_schema(s: &str) -> bool {
+    !s.is_empty() && s.len() < 63 && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_') && !s.as_bytes()[0].is_ascii_digit()
+}
+
+impl PgBackend {
+    /// Connect, create `schema` when one is given, and apply migrations.
+    pub fn open(url: &str, schema: Option<&str>) -> Result<Self> {
+        let shown = redact_url(url);
+        let mut config = Config::from_str(url).map_err(|e| StoreError::Config(format!("invalid database URL {shown}: {e}")))?;
+        config.connect_timeout(std::time::Duration::from_secs(10));
+        config.application_name("vouch");
+        if let Some(s) = schema {
+            if !valid_schema(s) {
+                return Err(StoreError::Config(format!("invalid database schema name `{s}` (lower-case letters, digits, _)")));
+            }
+            let mut admin = config.connect(NoTls).map_err(|e| connect_error(&shown, e))?;
+            admin.batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {s}"))?;
+            config.options(&format!("-c search_path={s}"));
+        }
+        let backend = PgBackend { config, shown: match schema { Some(s) => format!("{shown} (schema {s})"), None => shown }, pool: Pool::new(8) };
+        let mut client = backend.connect()?;
+        migrate(&mut client)?;
+        Ok(backend)
+    }
+
+    fn connect(&self) -> Result<Client> {
+        self.config.connect(NoTls).map_err(|e| connect_error(&self.shown, e))
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&mut Client) -> Result<T>) -> Result<T> {
+        let mut conn = self.pool.get(|| self.connect())?;
+        let r = f(&mut conn);
+        if conn.is_closed() {
+            conn.discard();
+        }
+        r
+    }
+}
+
+fn connect_error(shown: &str, e: postgres::Error) -> StoreError {
+    StoreError::Postgres(format!("cannot connect to {shown}: {e}"))
+}
+
+fn migrate(client: &mut Client) -> Result<()> {
+    let mut tx = client.transaction()?;
+    // Several processes may start at once; one applies the migrations.
+    tx.batch_execute("SELECT pg_advisory_xact_lock(7263510001)")?;
+    tx.batch_execute("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())")?;
+    for (version, sql) in MIGRATIONS {
+        let done = tx.query_opt("SELECT version FROM schema_migrations WHERE version = $1", &[version])?;
+        if done.is_none() {
+            tx.batch_execute(sql)?;
+            tx.execute("INSERT INTO schema_migrations (version) VALUES ($1)", &[version])?;
+        }
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+struct PgTx<'a> {
+    tx: Transaction<'a>,
+}
+
+fn head_of(row: &postgres::Row) -> Result<Head> {
+    let size: i64 = row.get(0);
+    let chain: Vec<u8> = row.get(2);
+    Ok(Head { size: size as u64, frontier: row.get(1), chain: hash_from(&chain, "head chain")? })
+}
+
+impl LedgerTx for PgTx<'_> {
+    fn head(&mut self) -> Result<Head> {
+        let row = self.tx.query_one("SELECT size, frontier, chain FROM ledger_head WHERE id = 1 FOR UPDATE", &[])?;
+        head_of(&row)
+    }
+
+    fn find_ids(&mut self, ids: &[&str]) -> Result<Vec<FoundEntry>> {
+        let rows = self.tx.query(
+            "SELECT (leaf::json) ->> 'id', seq, leaf FROM ledger_entries WHERE ((leaf::json) ->> 'id') = ANY($1)",
+            &[&ids],
+        )?;
+        Ok(rows.iter().map(|r| FoundEntry { id: r.get(0), seq: r.get::<_, i64>(1) as u64, leaf: r.get(2) }).collect())
+    }
+
+    fn insert_entries(&mut self, rows: &[EntryRow]) -> Result<()> {
+        for chunk in rows.chunks(5000) {
+            let seqs: Vec<i64> = chunk.iter().map(|r| r.seq as i64).collect();
+            let leaves: Vec<&str> = chunk.iter().map(|r| std::str::from_utf8(&r.leaf).unwrap_or_default()).collect();
+            let hashes: Vec<&[u8]> = chunk.iter().map(|r| &r.leaf_hash[..]).collect();
+            let chains: Vec<&[u8]> = chunk.iter().map(|r| &r.chain[..]).collect();
+            self.tx.execute(
+                "INSERT INTO ledger_entries (seq, leaf, leaf_hash, chain) SELECT * FROM unnest($1::bigint[], $2::text[], $3::bytea[], $4::bytea[])",
+                &[&seqs, &leaves, &hashes, &chains],
+            )?;
+        }
+        Ok(())
+    }
+
+    fn insert_nodes(&mut self, nodes: &[Node]) -> Result<()> {
+        if nodes.is_empty() {
+            return Ok(());
+        }
+        let levels: Vec<i32> = nodes.iter().map(|n| n.level as i32).collect();
+        let idxs: Vec<i64> = nodes.iter().map(|n| n.index as i64).collect();
+        let hashes: Vec<&[u8]> = nodes.iter().map(|n| &n.hash[..]).collect();
+        self.tx.execute(
+            "INSERT INTO ledger_nodes (level, idx, hash) SELECT * FROM unnest($1::int[], $2::bigint[], $3::bytea[])",
+            &[&levels, &idxs, &hashes],
+        )?;
+        Ok(())
+    }
+
+    fn put_head(&mut self, head: &Head) -> Result<()> {
+        self.tx.execute(
+            "UPDATE ledger_head SET size = $1, frontier = $2, chain = $3 WHERE id = 1",
+            &[&(head.size as i64), &head.frontier, &&head.chain[..]],
+        )?;
+        Ok(())
+    }
+}
+
+fn checkpoint_row(r: &postgres::Row) -> CheckpointRow {
+    CheckpointRow { size: r.get::<_, i64>(0) as u64, root: r.get(1), note: r.get(2), created_at: r.get(3) }
+}
+
+impl Backend for PgBackend {
+    fn kind(&self) -> &'static str {
+        "postgres"
+    }
+
+    fn describe(&self) -> String {
+        self.shown.clone()
+    }
+
+    fn ledger_write(&self, f: &mut dyn FnMut(&mut dyn LedgerTx) -> Result<()>) -> Result<()> {
+        self.with(|c| {
+            let tx = c.transaction()?;
+            let mut ltx = PgTx { tx };
+            f(&mut ltx)?;
+            ltx.tx.commit()?;
+            Ok(())
+        })
+    }
+
+    fn head(&self) -> Result<Head> {
+        self.with(|c| head_of(&c.query_one("SELECT size, frontier, chain FROM ledger_head WHERE id = 1", &[])?))
+    }
+
+    fn entry_count(&self) -> Result<u64> {
+        self.with(|c| Ok(c.query_one("SELECT COUNT(*) FROM ledger_entries", &[])?.get::<_, i64>(0) as u64))
+    }
+
+    fn leaf(&self, seq: u64) -> Result<Option<String>> {
+        self.with(|c| Ok(c.query_opt("SELECT leaf FROM ledger_entries WHERE seq = $1", &[&(seq as i64)])?.map(|r| r.get(0))))
+    }
+
+    fn scan_entries(&self, from: u64, f: &mut dyn FnMut(EntryRef<'_>) -> Result<bool>) -> Result<()> {
+        self.with(|c| {
+            let from = from as i64;
+            let mut rows = c.query_raw("SELECT seq, leaf, leaf_hash, chain FROM ledger_entries WHERE seq >= $1 ORDER BY seq", [&from as &(dyn postgres::types::ToSql + Sync)])?;
+            while let Some(r) = rows.next()? {
+                let leaf: &str = r.get(1);
+                let e = EntryRef { seq: r.get(0), leaf: leaf.as_bytes(), leaf_hash: r.get(2), chain: r.get(3) };
+                if !f(e)? {
+                    break;
+                }
+            }
+            Ok(())
+        })
+    }
+
+    fn scan_period(&self, start: &str, end: &str, f: &mut dyn FnMut(u64, &str) -> Result<bool>) -> Result<()> {
+        self.with(|c| {
+            let mut rows = c.query_raw(
+                "SELECT seq, leaf FROM ledger_entries WHERE ((leaf::json) ->> 'timestamp') >= $1 AND ((leaf::json) ->> 'timestamp') < $2 ORDER BY seq",
+                [&start as &(dyn postgres::types::ToSql + Sync), &end],
+            )?;
+            while let Some(r) = rows.next()? {
+                if !f(r.get::<_, i64>(0) as u64, r.get(1))? {
+                    break;
+                }
+            }
+            Ok(())
+        })
+    }
+
+    fn leaf_hashes(&self, start: u64, end: u64) -> Result<Vec<Hash>> {
+        self.with(|c| {
+            let rows = c.query("SELECT leaf_hash FROM ledger_entries WHERE seq >= $1 AND seq < $2 ORDER BY seq", &[&(start as i64), &(end as i64)])?;
+            rows.iter().map(|r| hash_from(r.get(0), "leaf hash")).collect()
+        })
+    }
+
+    fn nodes(&self, level: u32, start: u64, end: u64) -> Result<Vec<Hash>> {
+        self.with(|c| {
+            let rows = c.query(
+                "SELECT hash FROM ledger_nodes WHERE level = $1 AND idx >= $2 AND idx < $3 ORDER BY idx",
+                &[&(level as i32), &(start as i64), &(end as i64)],
+            )?;
+            rows.iter().map(|r| hash_from(r.get(0), "node hash")).collect()
+        })
+    }
+
+    fn scan_nodes(&self, f: &mut dyn FnMut(u32, u64, &[u8]) -> Result<bool>) -> Result<()> {
+        self.with(|c| {
+            let mut rows = c.query_raw("SELECT level, idx, hash FROM ledger_nodes ORDER BY level, idx", std::iter::empty::<&(dyn postgres::types::ToSql + Sync)>())?;
+            while let Some(r) = rows.next()? {
+                if !f(r.get::<_, i32>(0) as u32, r.get::<_, i64>(1) as u64, r.get(2))? {
+                    break;
+                }
+            }
+            Ok(())
+        })
+    }
+
+    fn insert_checkpoint(&self, row: &CheckpointRow) -> Result<()> {
+        self.with(|c| {
+            c.execute(
+                "INSERT INTO ledger_checkpoints (size, root, note, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (size) DO NOTHING",
+                &[&(row.size as i64), &row.root, &row.note, &row.created_at],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn latest_checkpoint(&self) -> Result<Option<CheckpointRow>> {
+        self.with(|c| Ok(c.query_opt("SELECT size, root, note, created_at FROM ledger_checkpoints ORDER BY size DESC LIMIT 1", &[])?.map(|r| checkpoint_row(&r))))
+    }
+
+    fn checkpoint_at(&self, size: u64) -> Result<Option<CheckpointRow>> {
+        self.with(|c| Ok(c.query_opt("SELECT size, root, note, created_at FROM ledger_checkpoints WHERE size = $1", &[&(size as i64)])?.map(|r| checkpoint_row(&r))))
+    }
+
+    fn scan_checkpoints(&self, f: &mut dyn FnMut(CheckpointRow) -> Result<bool>) -> Result<()> {
+        self.with(|c| {
+            let mut rows = c.query_raw("SELECT size, root, note, created_at FROM ledger_checkpoints ORDER BY size", std::iter::empty::<&(dyn postgres::types::ToSql + Sync)>())?;
+            while let Some(r) = rows.next()? {
+                if !f(checkpoint_row(&r))? {
+                    break;
+                }
+            }
+            Ok(())
+        })
+    }
+}

@@ -1,0 +1,260 @@
+//! The embedded default: one SQLite file in WAL mode with `synchronous=FULL`, so a
+//! committed append survives power loss.
+
+use crate::pool::Pool;
+use crate::{hash_from, Backend, CheckpointRow, EntryRef, EntryRow, FoundEntry, Head, LedgerTx, Result, StoreError};
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Transaction};
+use std::path::{Path, PathBuf};
+use vouch_core::merkle::Node;
+use vouch_core::Hash;
+
+const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("migrations/sqlite/0001_ledger.sql"))];
+
+pub struct SqliteBackend {
+    path: PathBuf,
+    readers: Pool<Connection>,
+    writer: Pool<Connection>,
+}
+
+impl SqliteBackend {
+    pub fn open(path: &Path) -> Result<Self> {
+        if let Some(dir) = path.parent() {
+            if !dir.as_os_str().is_empty() && !dir.exists() {
+                return Err(StoreError::Config(format!("database directory {} does not exist", dir.display())));
+            }
+        }
+        let backend = SqliteBackend { path: path.to_path_buf(), readers: Pool::new(8), writer: Pool::new(1) };
+        let mut conn = backend.connect()?;
+        migrate(&mut conn)?;
+        Ok(backend)
+    }
+
+    fn connect(&self) -> Result<Connection> {
+        let conn = Connection::open_with_flags(
+            &self.path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        conn.busy_timeout(std::time::Duration::from_secs(30))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.pragma_update(None, "cache_size", -65536)?; // 64 MiB
+        conn.set_prepared_statement_cache_capacity(64);
+        Ok(conn)
+    }
+
+    fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        let conn = self.readers.get(|| self.connect())?;
+        f(&conn)
+    }
+}
+
+fn migrate(conn: &mut Connection) -> Result<()> {
+    conn.execute_batch("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)")?;
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    for (version, sql) in MIGRATIONS {
+        let done: Option<i64> = tx.query_row("SELECT version FROM schema_migrations WHERE version = ?1", [version], |r| r.get(0)).optional()?;
+        if done.is_none() {
+            tx.execute_batch(sql)?;
+            tx.execute("INSERT INTO schema_migrations (version, applied_at) VALUES (?1, datetime('now'))", [version])?;
+        }
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+struct SqliteTx<'a> {
+    tx: Transaction<'a>,
+}
+
+impl LedgerTx for SqliteTx<'_> {
+    fn head(&mut self) -> Result<Head> {
+        read_head(&self.tx)
+    }
+
+    fn find_ids(&mut self, ids: &[&str]) -> Result<Vec<FoundEntry>> {
+        let mut out = Vec::new();
+        for chunk in ids.chunks(500) {
+            let marks = vec!["?"; chunk.len()].join(",");
+            let sql = format!("SELECT json_extract(leaf, '$.id'), seq, leaf FROM ledger_entries WHERE json_extract(leaf, '$.id') IN ({marks})");
+            let mut stmt = self.tx.prepare(&sql)?;
+            let rows = stmt.query_map(rusqlite::params_from_iter(chunk.iter()), |r| {
+                Ok(FoundEntry { id: r.get(0)?, seq: r.get::<_, i64>(1)? as u64, leaf: r.get(2)? })
+            })?;
+            for r in rows {
+                out.push(r?);
+            }
+        }
+        Ok(out)
+    }
+
+    fn insert_entries(&mut self, rows: &[EntryRow]) -> Result<()> {
+        let mut stmt = self.tx.prepare_cached("INSERT INTO ledger_entries (seq, leaf, leaf_hash, chain) VALUES (?1, ?2, ?3, ?4)")?;
+        for r in rows {
+            // Leaves are canonical JSON produced by vouch-core: always UTF-8.
+            let leaf = std::str::from_utf8(&r.leaf).map_err(|_| StoreError::Corrupt("leaf is not UTF-8".into()))?;
+            stmt.execute(params![r.seq as i64, leaf, &r.leaf_hash[..], &r.chain[..]])?;
+        }
+        Ok(())
+    }
+
+    fn insert_nodes(&mut self, nodes: &[Node]) -> Result<()> {
+        let mut stmt = self.tx.prepare_cached("INSERT INTO ledger_nodes (level, idx, hash) VALUES (?1, ?2, ?3)")?;
+        for n in nodes {
+            stmt.execute(params![n.level, n.index as i64, &n.hash[..]])?;
+        }
+        Ok(())
+    }
+
+    fn put_head(&mut self, head: &Head) -> Result<()> {
+        self.tx.execute(
+            "UPDATE ledger_head SET size = ?1, frontier = ?2, chain = ?3 WHERE id = 1",
+            params![head.size as i64, &head.frontier, &head.chain[..]],
+        )?;
+        Ok(())
+    }
+}
+
+fn read_head(conn: &Connection) -> Result<Head> {
+    let (size, frontier, chain): (i64, Vec<u8>, Vec<u8>) =
+        conn.query_row("SELECT size, frontier, chain FROM ledger_head WHERE id = 1", [], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+    Ok(Head { size: size as u64, frontier, chain: hash_from(&chain, "head chain")? })
+}
+
+fn checkpoint_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<CheckpointRow> {
+    Ok(CheckpointRow { size: r.get::<_, i64>(0)? as u64, root: r.get(1)?, note: r.get(2)?, created_at: r.get(3)? })
+}
+
+impl Backend for SqliteBackend {
+    fn kind(&self) -> &'static str {
+        "sqlite"
+    }
+
+    fn describe(&self) -> String {
+        format!("sqlite:{}", self.path.display())
+    }
+
+    fn ledger_write(&self, f: &mut dyn FnMut(&mut dyn LedgerTx) -> Result<()>) -> Result<()> {
+        let mut conn = self.writer.get(|| self.connect())?;
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let mut ltx = SqliteTx { tx };
+        f(&mut ltx)?;
+        ltx.tx.commit()?;
+        Ok(())
+    }
+
+    fn head(&self) -> Result<Head> {
+        self.read(read_head)
+    }
+
+    fn entry_count(&self) -> Result<u64> {
+        self.read(|c| Ok(c.query_row("SELECT COUNT(*) FROM ledger_entries", [], |r| r.get::<_, i64>(0))? as u64))
+    }
+
+    fn leaf(&self, seq: u64) -> Result<Option<String>> {
+        self.read(|c| Ok(c.query_row("SELECT leaf FROM ledger_entries WHERE seq = ?1", [seq as i64], |r| r.get(0)).optional()?))
+    }
+
+    fn scan_entries(&self, from: u64, f: &mut dyn FnMut(EntryRef<'_>) -> Result<bool>) -> Result<()> {
+        self.read(|c| {
+            let mut stmt = c.prepare("SELECT seq, leaf, leaf_hash, chain FROM ledger_entries WHERE seq >= ?1 ORDER BY seq")?;
+            let mut rows = stmt.query([from as i64])?;
+            while let Some(r) = rows.next()? {
+                let e = EntryRef {
+                    seq: r.get(0)?,
+                    leaf: r.get_ref(1)?.as_bytes().map_err(rusqlite::Error::from)?,
+                    leaf_hash: r.get_ref(2)?.as_bytes().map_err(rusqlite::Error::from)?,
+                    chain: r.get_ref(3)?.as_bytes().map_err(rusqlite::Error::from)?,
+                };
+                if !f(e)? {
+                    break;
+                }
+            }
+            Ok(())
+        })
+    }
+
+    fn scan_period(&self, start: &str, end: &str, f: &mut dyn FnMut(u64, &str) -> Result<bool>) -> Result<()> {
+        self.read(|c| {
+            let mut stmt = c.prepare(
+                "SELECT seq, leaf FROM ledger_entries WHERE json_extract(leaf, '$.timestamp') >= ?1 AND json_extract(leaf, '$.timestamp') < ?2 ORDER BY seq",
+            )?;
+            let mut rows = stmt.query([start, end])?;
+            while let Some(r) = rows.next()? {
+                let leaf = r.get_ref(1)?.as_str().map_err(rusqlite::Error::from)?;
+                if !f(r.get::<_, i64>(0)? as u64, leaf)? {
+                    break;
+                }
+            }
+            Ok(())
+        })
+    }
+
+    fn leaf_hashes(&self, start: u64, end: u64) -> Result<Vec<Hash>> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached("SELECT leaf_hash FROM ledger_entries WHERE seq >= ?1 AND seq < ?2 ORDER BY seq")?;
+            let mut rows = stmt.query([start as i64, end as i64])?;
+            let mut out = Vec::with_capacity((end - start) as usize);
+            while let Some(r) = rows.next()? {
+                out.push(hash_from(r.get_ref(0)?.as_bytes().map_err(rusqlite::Error::from)?, "leaf hash")?);
+            }
+            Ok(out)
+        })
+    }
+
+    fn nodes(&self, level: u32, start: u64, end: u64) -> Result<Vec<Hash>> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached("SELECT hash FROM ledger_nodes WHERE level = ?1 AND idx >= ?2 AND idx < ?3 ORDER BY idx")?;
+            let mut rows = stmt.query(params![level, start as i64, end as i64])?;
+            let mut out = Vec::new();
+            while let Some(r) = rows.next()? {
+                out.push(hash_from(r.get_ref(0)?.as_bytes().map_err(rusqlite::Error::from)?, "node hash")?);
+            }
+            Ok(out)
+        })
+    }
+
+    fn scan_nodes(&self, f: &mut dyn FnMut(u32, u64, &[u8]) -> Result<bool>) -> Result<()> {
+        self.read(|c| {
+            let mut stmt = c.prepare("SELECT level, idx, hash FROM ledger_nodes ORDER BY level, idx")?;
+            let mut rows = stmt.query([])?;
+            while let Some(r) = rows.next()? {
+                let h = r.get_ref(2)?.as_bytes().map_err(rusqlite::Error::from)?;
+                if !f(r.get(0)?, r.get::<_, i64>(1)? as u64, h)? {
+                    break;
+                }
+            }
+            Ok(())
+        })
+    }
+
+    fn insert_checkpoint(&self, row: &CheckpointRow) -> Result<()> {
+        let conn = self.writer.get(|| self.connect())?;
+        conn.execute(
+            "INSERT INTO ledger_checkpoints (size, root, note, created_at) VALUES (?1, ?2, ?3, ?4) ON CONFLICT (size) DO NOTHING",
+            params![row.size as i64, &row.root, &row.note, &row.created_at],
+        )?;
+        Ok(())
+    }
+
+    fn latest_checkpoint(&self) -> Result<Option<CheckpointRow>> {
+        self.read(|c| Ok(c.query_row("SELECT size, root, note, created_at FROM ledger_checkpoints ORDER BY size DESC LIMIT 1", [], checkpoint_row).optional()?))
+    }
+
+    fn checkpoint_at(&self, size: u64) -> Result<Option<CheckpointRow>> {
+        self.read(|c| Ok(c.query_row("SELECT size, root, note, created_at FROM ledger_checkpoints WHERE size = ?1", [size as i64], checkpoint_row).optional()?))
+    }
+
+    fn scan_checkpoints(&self, f: &mut dyn FnMut(CheckpointRow) -> Result<bool>) -> Result<()> {
+        self.read(|c| {
+            let mut stmt = c.prepare("SELECT size, root, note, created_at FROM ledger_checkpoints ORDER BY size")?;
+            let mut rows = stmt.query([])?;
+            while let Some(r) = rows.next()? {
+                if !f(checkpoint_row(r)?)? {
+                    break;
+                }
+            }
+            Ok(())
+        })
+    }
+}
