@@ -2,7 +2,7 @@
 //! checkpointed month by month, verified, proven and exported, in a fresh data dir.
 //! The event generator is shared with the benchmarks.
 
-use crate::ledger::{Ledger, VerifyOptions, VerifyReport};
+use crate::ledger::{VerifyOptions, VerifyReport};
 use crate::Error;
 use chrono::{DateTime, Datelike, Duration, TimeZone, Timelike, Utc, Weekday};
 use rand::rngs::StdRng;

@@ -7,7 +7,7 @@ mod sequencer;
 mod verify;
 
 pub use checkpoint::SignedCheckpoint;
-pub use proof::ConsistencyProof;
+pub use proof::{root_at, ConsistencyProof, StoreNodes};
 pub use verify::{verify_proof_file, VerifyOptions, VerifyReport};
 
 use crossbeam_channel::Sender;

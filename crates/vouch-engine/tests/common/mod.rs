@@ -1,0 +1,167 @@
+//! Test fixtures: a fresh data directory whose ledger lives in SQLite or in its own
+//! PostgreSQL schema, plus raw SQL access for tampering.
+#![allow(dead_code)]
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use vouch_core::event::Event;
+use vouch_engine::ledger::{VerifyOptions, VerifyReport};
+use vouch_engine::{Config, Keys, Ledger};
+use vouch_store::Store;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Sqlite,
+    Postgres,
+}
+
+/// The Postgres URL for tests; `None` means skip, except under CI where it must exist.
+pub fn pg_url() -> Option<String> {
+    match std::env::var("VOUCH_TEST_DATABASE_URL") {
+        Ok(u) if !u.is_empty() => Some(u),
+        _ if std::env::var("CI").as_deref() == Ok("true") => panic!("CI=true but VOUCH_TEST_DATABASE_URL is not set: PostgreSQL tests must run in CI"),
+        _ => None,
+    }
+}
+
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+pub fn unique_schema() -> String {
+    let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+    format!("vouch_test_{}_{}_{}", std::process::id(), n, rand_suffix())
+}
+
+fn rand_suffix() -> String {
+    let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
+    format!("{:x}", t)
+}
+
+pub struct Fx {
+    pub kind: Kind,
+    pub dir: tempfile::TempDir,
+    pub config: Config,
+    pub keys: Keys,
+    pub store: Store,
+    pub ledger: Ledger,
+    pub schema: Option<String>,
+}
+
+impl Fx {
+    /// A fresh ledger, or `None` when Postgres is not configured outside CI.
+    pub fn new(kind: Kind) -> Option<Fx> {
+        let dir = tempfile::tempdir().unwrap();
+        let init = vouch_engine::init::init(dir.path(), Some("Test Org"), Some("test.example/vouch/audit")).unwrap();
+        let mut config = init.config;
+        let mut schema = None;
+        if kind == Kind::Postgres {
+            let url = match pg_url() {
+                Some(u) => u,
+                None => {
+                    eprintln!("skipping: VOUCH_TEST_DATABASE_URL not set");
+                    return None;
+                }
+            };
+            let s = unique_schema();
+            config.settings.database.url = url;
+            config.settings.database.schema = s.clone();
+            schema = Some(s);
+        }
+        let (store, keys, ledger) = vouch_engine::open(&config).unwrap_or_else(|e| panic!("cannot open the {kind:?} store: {e}"));
+        Some(Fx { kind, dir, config, keys, store, ledger, schema })
+    }
+
+    /// A second, independent ledger handle on the same database (another "process").
+    pub fn reopen(&self) -> Ledger {
+        vouch_engine::open(&self.config).unwrap().2
+    }
+
+    /// Run raw SQL against the fixture's database, as an attacker with DB access would.
+    pub fn exec(&self, sql: &str) {
+        match self.kind {
+            Kind::Sqlite => {
+                let c = rusqlite::Connection::open(self.config.database_url()).unwrap();
+                c.execute_batch(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
+            }
+            Kind::Postgres => {
+                let mut c = self.pg();
+                c.batch_execute(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
+            }
+        }
+    }
+
+    /// Run SQL with one blob parameter ($1 / ?1).
+    pub fn exec_blob(&self, sql: &str, blob: &[u8]) {
+        match self.kind {
+            Kind::Sqlite => {
+                let c = rusqlite::Connection::open(self.config.database_url()).unwrap();
+                c.execute(&sql.replace("$1", "?1"), [blob]).unwrap();
+            }
+            Kind::Postgres => {
+                self.pg().execute(sql, &[&blob]).unwrap();
+            }
+        }
+    }
+
+    pub fn query_text(&self, sql: &str) -> String {
+        match self.kind {
+            Kind::Sqlite => rusqlite::Connection::open(self.config.database_url()).unwrap().query_row(sql, [], |r| r.get(0)).unwrap(),
+            Kind::Postgres => self.pg().query_one(sql, &[]).unwrap().get(0),
+        }
+    }
+
+    fn pg(&self) -> postgres::Client {
+        let s = self.schema.as_ref().unwrap();
+        let mut cfg: postgres::Config = self.config.settings.database.url.parse().unwrap();
+        cfg.options(&format!("-c search_path={s}"));
+        cfg.connect(postgres::NoTls).unwrap()
+    }
+
+    pub fn append_n(&self, n: usize) -> Vec<u64> {
+        let mut gen = vouch_engine::demo::Generator::new(7, 12);
+        let events = gen.span(vouch_engine::demo::day(2026, 9, 1), vouch_engine::demo::day(2026, 10, 1), n);
+        let mut seqs = Vec::new();
+        for batch in vouch_engine::demo::chunked(events, 97) {
+            seqs.extend(self.ledger.append(batch).unwrap().seqs);
+        }
+        seqs
+    }
+
+    pub fn verify(&self) -> VerifyReport {
+        self.ledger.verify(&VerifyOptions::default()).unwrap()
+    }
+}
+
+impl Drop for Fx {
+    fn drop(&mut self) {
+        if let (Kind::Postgres, Some(s)) = (self.kind, &self.schema) {
+            if let Ok(mut c) = self.config.settings.database.url.parse::<postgres::Config>().unwrap().connect(postgres::NoTls) {
+                let _ = c.batch_execute(&format!("DROP SCHEMA IF EXISTS {s} CASCADE"));
+            }
+        }
+    }
+}
+
+pub fn event(json: serde_json::Value) -> Event {
+    Event::from_value(json).unwrap()
+}
+
+/// Generate `#[test] fn sqlite()` and `#[test] fn postgres()` running the same body.
+#[macro_export]
+macro_rules! on_both {
+    ($name:ident, |$fx:ident| $body:block) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            fn body($fx: common::Fx) $body
+            #[test]
+            fn sqlite() {
+                body(common::Fx::new(common::Kind::Sqlite).unwrap())
+            }
+            #[test]
+            fn postgres() {
+                if let Some(fx) = common::Fx::new(common::Kind::Postgres) {
+                    body(fx)
+                }
+            }
+        }
+    };
+}

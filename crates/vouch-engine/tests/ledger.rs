@@ -1,0 +1,265 @@
+//! The ledger on both databases: append, idempotency, group commit, proofs, exports,
+//! and one test per kind of tampering, each done with plain SQL on the stored rows.
+
+mod common;
+
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use vouch_core::merkle;
+use vouch_core::note::{Checkpoint, NoteSigner};
+use vouch_engine::ledger::{LedgerError, VerifyOptions};
+
+const N: usize = 600;
+
+fn leaf_hash_of(text: &str) -> Vec<u8> {
+    let mut h = Sha256::new();
+    h.update([0u8]);
+    h.update(text.as_bytes());
+    h.finalize().to_vec()
+}
+
+on_both!(append_checkpoint_verify, |fx| {
+    let seqs = fx.append_n(N);
+    assert_eq!(seqs, (0..N as u64).collect::<Vec<_>>());
+    let cp = fx.ledger.checkpoint().unwrap();
+    assert_eq!(cp.size, N as u64);
+    let r = fx.verify();
+    assert!(r.valid, "{r:?}");
+    assert_eq!((r.broken_at, r.checked, r.tree_size), (None, N as u64, N as u64));
+    assert_eq!(r.root, cp.root);
+    let opened = Checkpoint::open(&cp.note, &fx.keys.log_verifier()).unwrap();
+    assert_eq!(opened.size, N as u64);
+    // A second handle (another process) sees and extends the same ledger.
+    let other = fx.reopen();
+    let more = other.append(vec![common::event(json!({"timestamp": "2026-10-02T00:00:00Z", "action": "x", "category": "system", "result": "success"}))]).unwrap();
+    assert_eq!(more.seqs, vec![N as u64]);
+    assert!(fx.verify().valid);
+});
+
+on_both!(idempotent_by_id, |fx| {
+    let ev = json!({"id": "0190a0a0-0000-7000-8000-0000000000aa", "timestamp": "2026-10-01T10:00:00Z", "action": "user.login", "category": "authentication", "result": "success"});
+    fx.append_n(5);
+    let first = fx.ledger.append(vec![common::event(ev.clone())]).unwrap();
+    assert_eq!((first.seqs.clone(), first.new), (vec![5], 1));
+    let again = fx.ledger.append(vec![common::event(ev.clone())]).unwrap();
+    assert_eq!((again.seqs, again.new, again.tree_size), (vec![5], 0, 6));
+    // Same id within one batch, same content: one entry.
+    let twice = fx.ledger.append(vec![common::event(ev.clone()), common::event(ev.clone())]).unwrap();
+    assert_eq!(twice.seqs, vec![5, 5]);
+    // Same id, different content: an error, and nothing of that batch is written.
+    let mut changed = ev.clone();
+    changed["result"] = json!("failure");
+    let batch = vec![common::event(json!({"timestamp": "2026-10-01T11:00:00Z", "action": "a", "category": "system", "result": "success"})), common::event(changed)];
+    match fx.ledger.append(batch) {
+        Err(LedgerError::Conflict { seq, .. }) => assert_eq!(seq, 5),
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+    assert_eq!(fx.store.head().unwrap().size, 6);
+    assert!(fx.verify().valid);
+});
+
+on_both!(concurrent_single_appenders_are_gathered, |fx| {
+    let threads = 32;
+    let per = 20;
+    let handles: Vec<_> = (0..threads)
+        .map(|t| {
+            let ledger = if t % 2 == 0 { fx.ledger.clone() } else { fx.reopen() };
+            std::thread::spawn(move || {
+                (0..per)
+                    .map(|i| {
+                        let e = common::event(json!({"timestamp": format!("2026-10-01T10:{:02}:{:02}Z", t, i), "action": "ping", "category": "system", "result": "success"}));
+                        ledger.append(vec![e]).unwrap().seqs[0]
+                    })
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let mut all: Vec<u64> = handles.into_iter().flat_map(|h| h.join().unwrap()).collect();
+    all.sort();
+    assert_eq!(all, (0..(threads * per) as u64).collect::<Vec<_>>());
+    fx.ledger.checkpoint().unwrap();
+    let r = fx.verify();
+    assert!(r.valid, "{r:?}");
+});
+
+on_both!(proofs_verify_and_cost_log_n_reads, |fx| {
+    fx.append_n(N);
+    let cp = fx.ledger.checkpoint().unwrap();
+    let verifier = fx.keys.log_verifier();
+    for index in [0u64, 1, 255, 256, 257, 511, 599] {
+        for size in [index + 1, 300.max(index + 1), N as u64] {
+            let text = fx.ledger.inclusion_proof(index, Some(size)).unwrap();
+            let (i, c) = vouch_engine::ledger::verify_proof_file(&text, &verifier, None).unwrap();
+            assert_eq!((i, c.size), (index, size));
+            // A proof for the wrong leaf does not verify.
+            let other = fx.store.leaf((index + 1) % N as u64).unwrap().unwrap();
+            assert!(vouch_engine::ledger::verify_proof_file(&text, &verifier, Some(other.as_bytes())).is_err());
+        }
+    }
+    for (a, b) in [(0u64, 600u64), (1, 600), (255, 257), (256, 512), (300, 600), (600, 600)] {
+        let p = fx.ledger.consistency_proof(a, b).unwrap();
+        let proof: Vec<_> = p.proof.iter().map(|h| vouch_core::unb64_hash(h).unwrap()).collect();
+        let old = vouch_core::unb64_hash(&p.from_root).unwrap();
+        let new = vouch_core::unb64_hash(&p.to_root).unwrap();
+        assert!(merkle::verify_consistency(a, b, &proof, &old, &new), "{a}..{b}");
+        assert_eq!(Checkpoint::open(&p.to_checkpoint, &verifier).unwrap().root, new);
+    }
+    assert_eq!(vouch_engine::ledger::root_at(&fx.store, N as u64).unwrap().to_vec(), vouch_core::unb64(&cp.root).unwrap());
+    // Storage reads per proof grow with log n, not n.
+    let mut src = vouch_engine::ledger::StoreNodes { store: &fx.store, reads: 0 };
+    merkle::inclusion_proof(&mut src, 3, N as u64).unwrap();
+    assert!(src.reads <= 2 * 10, "{} reads", src.reads);
+});
+
+on_both!(export_lines_are_leaves, |fx| {
+    fx.append_n(N);
+    let period = vouch_core::period::Period::parse("2026-09-10..2026-09-20", chrono::Utc::now()).unwrap();
+    let mut out = Vec::new();
+    let n = fx.ledger.export(&period, &mut out).unwrap();
+    let text = String::from_utf8(out).unwrap();
+    assert_eq!(text.lines().count() as u64, n);
+    assert!(n > 100 && n < N as u64, "{n}");
+    let mut last = None;
+    for line in text.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        let seq = v["seq"].as_u64().unwrap();
+        assert!(last.map_or(true, |l| seq > l), "sequence order");
+        last = Some(seq);
+        let ts = vouch_core::period::parse_instant(v["timestamp"].as_str().unwrap()).unwrap();
+        assert!(period.contains(ts));
+        // Each line is exactly the leaf whose hash is in the tree.
+        let hashes = fx.store.leaf_hashes(seq, seq + 1).unwrap();
+        assert_eq!(leaf_hash_of(line), hashes[0].to_vec());
+    }
+});
+
+// ---- tampering: one test per case, each must report the exact broken_at ----
+
+fn broken(fx: &common::Fx) -> (Option<u64>, String) {
+    let r = fx.verify();
+    assert!(!r.valid, "tampering went unnoticed: {r:?}");
+    (r.broken_at, r.reason.unwrap_or_default())
+}
+
+fn setup(fx: &common::Fx) {
+    fx.append_n(N);
+    fx.ledger.checkpoint().unwrap();
+    assert!(fx.verify().valid);
+}
+
+on_both!(tamper_changed_field, |fx| {
+    setup(&fx);
+    fx.exec("UPDATE ledger_entries SET leaf = replace(leaf, '\"result\":\"success\"', '\"result\":\"failure\"') WHERE seq = 123");
+    assert!(fx.query_text("SELECT leaf FROM ledger_entries WHERE seq = 123").contains("failure"));
+    assert_eq!(broken(&fx).0, Some(123));
+});
+
+on_both!(tamper_deleted_row, |fx| {
+    setup(&fx);
+    fx.exec("DELETE FROM ledger_entries WHERE seq = 77");
+    let (at, why) = broken(&fx);
+    assert_eq!(at, Some(77), "{why}");
+});
+
+on_both!(tamper_inserted_row, |fx| {
+    setup(&fx);
+    // Make room at 200 by shifting every later row up, then insert a forged row there.
+    fx.exec("UPDATE ledger_entries SET seq = -(seq + 1) WHERE seq >= 200");
+    fx.exec("UPDATE ledger_entries SET seq = -seq WHERE seq < 0");
+    let leaf = r#"{"action":"role.assign","category":"authorization","id":"0190a0a0-0000-7000-8000-00000000dead","result":"success","retention":"security","seq":200,"timestamp":"2026-09-15T00:00:00.000000Z"}"#;
+    fx.exec_blob(&format!("INSERT INTO ledger_entries (seq, leaf, leaf_hash, chain) VALUES (200, '{leaf}', $1, $1)"), &leaf_hash_of(leaf));
+    let (at, why) = broken(&fx);
+    assert_eq!(at, Some(200), "{why}");
+});
+
+on_both!(tamper_inserted_row_at_end, |fx| {
+    setup(&fx);
+    // A copy of row 5 with a fresh id, appended past the end with row 5's hashes.
+    fx.exec(&format!("INSERT INTO ledger_entries (seq, leaf, leaf_hash, chain) SELECT {N}, replace(leaf, '\"id\":\"', '\"id\":\"f'), leaf_hash, chain FROM ledger_entries WHERE seq = 5"));
+    let (at, why) = broken(&fx);
+    assert_eq!(at, Some(N as u64), "{why}");
+});
+
+on_both!(tamper_swapped_rows, |fx| {
+    setup(&fx);
+    fx.exec("UPDATE ledger_entries SET seq = -1 WHERE seq = 300");
+    fx.exec("UPDATE ledger_entries SET seq = 300 WHERE seq = 301");
+    fx.exec("UPDATE ledger_entries SET seq = 301 WHERE seq = -1");
+    let (at, why) = broken(&fx);
+    assert_eq!(at, Some(300), "{why}");
+});
+
+on_both!(tamper_truncated_tail, |fx| {
+    setup(&fx);
+    // Cut the last 50 rows and make the head look consistent with the shorter log;
+    // the signed checkpoint still covers all 600.
+    fx.exec("DELETE FROM ledger_entries WHERE seq >= 550");
+    fx.exec("UPDATE ledger_head SET size = 550");
+    let (at, why) = broken(&fx);
+    assert_eq!(at, Some(550), "{why}");
+});
+
+on_both!(tamper_rewritten_with_recomputed_leaf_hash, |fx| {
+    setup(&fx);
+    let leaf = fx.query_text("SELECT leaf FROM ledger_entries WHERE seq = 42");
+    let forged = leaf.replacen("\"category\":", "\"category\":\"system\",\"x\":", 0).replace("\"result\":\"success\"", "\"result\":\"denied\"").replace("\"result\":\"failure\"", "\"result\":\"denied\"");
+    assert_ne!(forged, leaf);
+    fx.exec(&format!("UPDATE ledger_entries SET leaf = '{}' WHERE seq = 42", forged.replace('\'', "''")));
+    fx.exec_blob("UPDATE ledger_entries SET leaf_hash = $1 WHERE seq = 42", &leaf_hash_of(&forged));
+    let (at, why) = broken(&fx);
+    assert_eq!(at, Some(42), "{why}");
+    assert!(why.contains("HMAC"), "{why}");
+});
+
+on_both!(tamper_altered_checkpoint, |fx| {
+    setup(&fx);
+    let note = fx.query_text(&format!("SELECT note FROM ledger_checkpoints WHERE size = {N}"));
+    let lines: Vec<&str> = note.lines().collect();
+    let altered = note.replace(lines[2], &vouch_core::b64(&[9u8; 32]));
+    fx.exec(&format!("UPDATE ledger_checkpoints SET note = '{altered}' WHERE size = {N}"));
+    let (at, why) = broken(&fx);
+    assert_eq!(at, Some(N as u64 - 1), "{why}");
+});
+
+on_both!(tamper_forged_checkpoint, |fx| {
+    setup(&fx);
+    // A checkpoint at size 300 signed by someone else's key under our log's name.
+    let forger = NoteSigner::generate("test.example/vouch/audit").unwrap();
+    let note = forger.sign(&Checkpoint { origin: "test.example/vouch/audit".into(), size: 300, root: [1u8; 32] }.body());
+    fx.exec_blob(&format!("INSERT INTO ledger_checkpoints (size, root, note, created_at) VALUES (300, $1, '{note}', '2026-10-01T00:00:00.000000Z')"), &[1u8; 32]);
+    let (at, why) = broken(&fx);
+    assert_eq!(at, Some(299), "{why}");
+});
+
+on_both!(tamper_stored_tree_node, |fx| {
+    setup(&fx);
+    fx.exec_blob("UPDATE ledger_nodes SET hash = $1 WHERE level = 8 AND idx = 1", &[7u8; 32]);
+    let (at, why) = broken(&fx);
+    assert_eq!(at, Some(256), "{why}");
+    // And a proof through that node no longer verifies against the signed checkpoint.
+    let text = fx.ledger.inclusion_proof(3, Some(N as u64)).unwrap();
+    assert!(vouch_engine::ledger::verify_proof_file(&text, &fx.keys.log_verifier(), None).is_err());
+});
+
+on_both!(trusted_checkpoint_catches_wholesale_rollback, |fx| {
+    setup(&fx);
+    let trusted = fx.ledger.latest_checkpoint().unwrap().unwrap().note;
+    // An attacker removes the tail, every checkpoint and fixes the head: the database
+    // alone looks consistent, the checkpoint kept elsewhere does not.
+    let head_at_500 = {
+        let mut f = merkle::Frontier::new();
+        for h in fx.store.leaf_hashes(0, 500).unwrap() {
+            f.push(h, |_| {});
+        }
+        f
+    };
+    fx.exec("DELETE FROM ledger_entries WHERE seq >= 500");
+    fx.exec("DELETE FROM ledger_checkpoints");
+    fx.exec("DELETE FROM ledger_nodes WHERE (idx + 1) * 256 > 500 AND level = 8");
+    fx.exec("UPDATE ledger_head SET size = 500");
+    fx.exec_blob("UPDATE ledger_head SET frontier = $1", &head_at_500.to_bytes());
+    fx.exec("UPDATE ledger_head SET chain = (SELECT chain FROM ledger_entries WHERE seq = 499)");
+    assert!(fx.verify().valid, "the rollback is consistent on its own");
+    let r = fx.ledger.verify(&VerifyOptions { trusted_checkpoint: Some(trusted) }).unwrap();
+    assert_eq!((r.valid, r.broken_at), (false, Some(500)), "{r:?}");
+});
