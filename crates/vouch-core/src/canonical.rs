@@ -126,6 +126,86 @@ pub fn write_string(out: &mut Vec<u8>, s: &str) {
     out.push(b'"');
 }
 
+/// The raw text of a top-level string member of a JSON object, found by scanning
+/// (no allocation, no full parse). For verified leaves, which vouch wrote canonically.
+pub fn top_level_str<'a>(json: &'a [u8], key: &str) -> Option<&'a [u8]> {
+    let mut i = 1; // after '{'
+    if json.first() != Some(&b'{') {
+        return None;
+    }
+    loop {
+        // A key.
+        if json.get(i) != Some(&b'"') {
+            return None;
+        }
+        let kend = string_end(json, i)?;
+        let k = &json[i + 1..kend];
+        i = kend + 1;
+        if json.get(i) != Some(&b':') {
+            return None;
+        }
+        i += 1;
+        let vstart = i;
+        i = value_end(json, i)?;
+        if k == key.as_bytes() {
+            let v = &json[vstart..i];
+            return (v.len() >= 2 && v[0] == b'"').then(|| &v[1..v.len() - 1]);
+        }
+        match json.get(i) {
+            Some(b',') => i += 1,
+            _ => return None,
+        }
+    }
+}
+
+/// Index of the closing quote of the string opening at `start`.
+fn string_end(s: &[u8], start: usize) -> Option<usize> {
+    let mut i = start + 1;
+    while i < s.len() {
+        match s[i] {
+            b'\\' => i += 2,
+            b'"' => return Some(i),
+            _ => i += 1,
+        }
+    }
+    None
+}
+
+/// Index just past the value starting at `start`.
+fn value_end(s: &[u8], start: usize) -> Option<usize> {
+    match *s.get(start)? {
+        b'"' => string_end(s, start).map(|e| e + 1),
+        b'{' | b'[' => {
+            let mut depth = 0usize;
+            let mut i = start;
+            while i < s.len() {
+                match s[i] {
+                    b'"' => {
+                        i = string_end(s, i)?;
+                    }
+                    b'{' | b'[' => depth += 1,
+                    b'}' | b']' => {
+                        depth -= 1;
+                        if depth == 0 {
+                            return Some(i + 1);
+                        }
+                    }
+                    _ => {}
+                }
+                i += 1;
+            }
+            None
+        }
+        _ => {
+            let mut i = start;
+            while i < s.len() && !matches!(s[i], b',' | b'}' | b']') {
+                i += 1;
+            }
+            Some(i)
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -140,14 +220,9 @@ mod tests {
         // RFC 8785 §3.2.3: sorting by UTF-16 code units.
         let input = r#"{"\u20ac":"Euro Sign","\r":"Carriage Return","\ufb33":"Hebrew Letter Dalet With Dagesh","1":"One","\ud83d\ude00":"Emoji: Grinning Face","\u0080":"Control","\u00f6":"Latin Small Letter O With Diaeresis"}"#;
         let out = canon(input);
-        let keys: Vec<String> = {
-            let v: serde_json::Map<String, Value> = serde_json::from_str(&out).unwrap();
-            v.keys().cloned().collect()
-        };
-        assert_eq!(
-            keys,
-            vec!["\r", "1", "\u{80}", "\u{f6}", "\u{20ac}", "\u{1f600}", "\u{fb33}"]
-        );
+        let order = ["\\r", "1", "\u{80}", "\u{f6}", "\u{20ac}", "\u{1f600}", "\u{fb33}"];
+        let positions: Vec<usize> = order.iter().map(|k| out.find(&format!("\"{k}\":")).unwrap()).collect();
+        assert!(positions.windows(2).all(|w| w[0] < w[1]), "{out}");
     }
 
     #[test]
@@ -196,6 +271,16 @@ mod tests {
             let v = json!(f);
             assert_eq!(to_string(&v), *want, "bits {bits:#x}");
         }
+    }
+
+    #[test]
+    fn scans_top_level_members_only() {
+        let doc = br#"{"a":{"id":"inner","x":[1,{"id":"deeper"}]},"b":"q\"uote","id":"top","n":-1.5e3,"z":null}"#;
+        assert_eq!(top_level_str(doc, "id"), Some(&b"top"[..]));
+        assert_eq!(top_level_str(doc, "b"), Some(&br#"q\"uote"#[..]));
+        assert_eq!(top_level_str(doc, "n"), None);
+        assert_eq!(top_level_str(doc, "missing"), None);
+        assert_eq!(top_level_str(b"[1]", "id"), None);
     }
 
     #[test]

@@ -70,12 +70,24 @@ fn err(field: &str, message: impl Into<String>) -> FieldError {
 }
 
 /// A validated, normalised event, not yet sequenced.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct Event {
     fields: Map<String, Value>,
+    /// RFC 8785 form of `fields` (no `seq`): computed once, spliced into every leaf.
+    canonical: Vec<u8>,
     /// Microseconds since the Unix epoch of `timestamp`.
     pub ts_micros: i64,
 }
+
+impl PartialEq for Event {
+    fn eq(&self, other: &Self) -> bool {
+        self.canonical == other.canonical
+    }
+}
+
+/// Length of the canonical tail `"timestamp":"YYYY-MM-DDTHH:MM:SS.ffffffZ"}`.
+/// `timestamp` is the greatest top-level key, so it always ends the object.
+const TIMESTAMP_TAIL: usize = "\"timestamp\":\"2026-01-02T03:04:05.000000Z\"}".len();
 
 impl Event {
     /// The event id (a UUID, lower case).
@@ -102,12 +114,53 @@ impl Event {
         &self.fields
     }
 
+    /// Canonical JSON of the event without `seq`.
+    pub fn canonical(&self) -> &[u8] {
+        &self.canonical
+    }
+
     /// The leaf: canonical JSON of the event with its sequence number.
     pub fn leaf(&self, seq: u64) -> Vec<u8> {
-        let mut out = Vec::with_capacity(512);
-        crate::canonical::write_object(&mut out, &self.fields, Some(("seq", &Value::from(seq))));
-        out
+        splice_seq(&self.canonical, seq)
     }
+
+    /// Keep only what sequencing needs (id, timestamp, canonical bytes), so the parsed
+    /// fields are freed on the caller's thread rather than the sequencer's.
+    pub fn seal(self) -> Sealed {
+        let id = self.id().to_string();
+        let ts = self.timestamp().to_string();
+        Sealed { id, ts, canonical: self.canonical }
+    }
+}
+
+/// An event reduced to what the sequencer needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sealed {
+    pub id: String,
+    pub ts: String,
+    pub canonical: Vec<u8>,
+}
+
+impl Sealed {
+    pub fn leaf(&self, seq: u64) -> Vec<u8> {
+        splice_seq(&self.canonical, seq)
+    }
+}
+
+/// `seq` sorts just before `timestamp`, the last key of a canonical event, so the leaf
+/// is the canonical event with `"seq":N,` spliced in, without re-encoding.
+fn splice_seq(canonical: &[u8], seq: u64) -> Vec<u8> {
+    let split = canonical.len() - TIMESTAMP_TAIL;
+    let mut out = Vec::with_capacity(canonical.len() + 28);
+    out.extend_from_slice(&canonical[..split]);
+    out.extend_from_slice(b"\"seq\":");
+    out.extend_from_slice(seq.to_string().as_bytes());
+    out.push(b',');
+    out.extend_from_slice(&canonical[split..]);
+    out
+}
+
+impl Event {
 
     /// Parse one event from JSON text.
     pub fn parse_json(text: &str) -> Result<Event, FieldError> {
@@ -246,12 +299,13 @@ impl Event {
             let class = default_retention(out["category"].as_str().unwrap_or_default());
             out.insert("retention".into(), Value::String(class.into()));
         }
-        let ev = Event { fields: out, ts_micros };
-        let size = crate::canonical::to_vec(&Value::Object(ev.fields.clone())).len();
-        if size > MAX_EVENT_BYTES {
-            return Err(err("(event)", format!("event is {size} bytes in canonical form; the limit is {MAX_EVENT_BYTES} bytes (64 KiB)")));
+        let mut canonical = Vec::with_capacity(512);
+        crate::canonical::write_object(&mut canonical, &out, None);
+        if canonical.len() > MAX_EVENT_BYTES {
+            return Err(err("(event)", format!("event is {} bytes in canonical form; the limit is {MAX_EVENT_BYTES} bytes (64 KiB)", canonical.len())));
         }
-        Ok(ev)
+        debug_assert!(canonical.ends_with(b"Z\"}") && canonical[canonical.len() - TIMESTAMP_TAIL..].starts_with(b"\"timestamp\":\""));
+        Ok(Event { fields: out, canonical, ts_micros })
     }
 }
 
@@ -444,6 +498,10 @@ mod tests {
         assert!(leaf.starts_with("{\"action\":\"role_assign\",\"actor\":{"), "{leaf}");
         assert!(leaf.contains("\"retention\":\"security\""));
         assert!(leaf.ends_with("\"seq\":7,\"timestamp\":\"2025-01-21T10:30:00.000000Z\"}"), "{leaf}");
+        // The splice equals a full re-encoding with `seq` added.
+        let mut with_seq = e.fields().clone();
+        with_seq.insert("seq".into(), json!(7));
+        assert_eq!(leaf.as_bytes(), crate::canonical::to_vec(&Value::Object(with_seq)));
     }
 
     #[test]

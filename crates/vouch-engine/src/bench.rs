@@ -1,1 +1,330 @@
+//! `vouch bench ledger`: append throughput (batched and 64 concurrent single-event
+//! appenders), verification throughput and memory, and a baseline measured in the same
+//! run: the same events inserted into a PostgreSQL table whose pgcrypto `BEFORE INSERT`
+//! trigger hash-chains each row to the previous one (what most teams build).
+
+use crate::demo::{day, Generator};
+use crate::ledger::{LedgerOptions, VerifyOptions};
+use crate::{rss, Error, Keys, Ledger};
+use serde::Serialize;
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+use vouch_core::event::{Event, Sealed};
+use vouch_store::Store;
+
+#[derive(Debug, Clone)]
+pub struct LedgerBench {
+    /// Events for the batched-append runs.
+    pub batched_events: usize,
+    pub batch_size: usize,
+    /// Events for the concurrent run (split over `appenders` threads).
+    pub concurrent_events: usize,
+    pub appenders: usize,
+    /// Ledger sizes at which SQLite verification is measured.
+    pub verify_sizes: Vec<usize>,
+    /// Ledger sizes at which PostgreSQL verification is measured.
+    pub pg_verify_sizes: Vec<usize>,
+    /// PostgreSQL URL; the Postgres parts are skipped without one.
+    pub postgres: Option<String>,
+    /// Scratch directory (SQLite files, keys).
+    pub dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Throughput {
+    pub events: usize,
+    pub seconds: f64,
+    pub events_per_sec: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Latency {
+    pub events: usize,
+    pub appenders: usize,
+    pub seconds: f64,
+    pub events_per_sec: f64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+}
+
+fn throughput(events: usize, d: Duration) -> Throughput {
+    let s = d.as_secs_f64();
+    Throughput { events, seconds: round(s, 3), events_per_sec: round(events as f64 / s.max(1e-9), 0) }
+}
+
+fn round(v: f64, digits: i32) -> f64 {
+    let f = 10f64.powi(digits);
+    (v * f).round() / f
+}
+
+/// All batches generated before timing starts (generation is not what is measured).
+fn pregenerated(total: usize, size: usize, seed: u64) -> Vec<Vec<Sealed>> {
+    batches(total, size, seed).iter().map(|b| b.into_iter().map(Event::seal).collect()).collect()
+}
+
+/// Events in batches, generated on another thread.
+fn batches(total: usize, size: usize, seed: u64) -> crossbeam_channel::Receiver<Vec<Event>> {
+    let (tx, rx) = crossbeam_channel::bounded(8);
+    std::thread::spawn(move || {
+        let mut gen = Generator::new(seed, 400);
+        let start = day(2025, 1, 1);
+        let step = chrono::Duration::days(365) / ((total / size).max(1) as i32);
+        let mut made = 0;
+        let mut t = start;
+        while made < total {
+            let n = size.min(total - made);
+            let batch = gen.span(t, t + step, n);
+            t += step;
+            made += n;
+            if tx.send(batch).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+struct Scratch {
+    config: crate::Config,
+    schema: Option<String>,
+}
+
+impl Scratch {
+    fn new(dir: &Path, name: &str, postgres: Option<&str>) -> Result<Scratch, Error> {
+        let d = dir.join(name);
+        if d.exists() {
+            std::fs::remove_dir_all(&d).map_err(|e| Error::io(&d, e))?;
+        }
+        let mut config = crate::init::init(&d, Some("Bench"), Some("bench.example/vouch/audit"))?.config;
+        let mut schema = None;
+        if let Some(url) = postgres {
+            let s = format!("vouch_bench_{}_{}", std::process::id(), name.replace('-', "_"));
+            config.settings.database.url = url.to_string();
+            config.settings.database.schema = s.clone();
+            drop_schema(url, &s);
+            schema = Some(s);
+        }
+        Ok(Scratch { config, schema })
+    }
+
+    fn open(&self) -> Result<(Store, Keys, Ledger), Error> {
+        let keys = Keys::load(&self.config)?;
+        let store = vouch_store::open(&self.config.database_url(), self.config.database_schema().as_deref())?;
+        let ledger = Ledger::open(store.clone(), &keys, LedgerOptions { checkpoint_interval: Duration::from_secs(3600), max_batch: 10_000 });
+        Ok((store, keys, ledger))
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        if let Some(s) = &self.schema {
+            drop_schema(&self.config.settings.database.url, s);
+        }
+    }
+}
+
+fn drop_schema(url: &str, schema: &str) {
+    if let Ok(mut c) = url.parse::<postgres::Config>().and_then(|c| c.connect(postgres::NoTls)) {
+        let _ = c.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"));
+    }
+}
+
+fn batched(ledger: &Ledger, batches: Vec<Vec<Sealed>>) -> Result<Throughput, Error> {
+    let total = batches.iter().map(Vec::len).sum();
+    let t = Instant::now();
+    for batch in batches {
+        ledger.append_sealed(batch)?;
+    }
+    Ok(throughput(total, t.elapsed()))
+}
+
+/// Grow a ledger to `size` entries, generating while appending.
+fn fill(ledger: &Ledger, count: usize, progress: &mut dyn FnMut(&str)) -> Result<(), Error> {
+    let mut done = 0;
+    for batch in batches(count, 10_000, 13) {
+        done += batch.len();
+        ledger.append(batch)?;
+        if done % 1_000_000 < 10_000 {
+            progress(&format!("{done}/{count}"));
+        }
+    }
+    Ok(())
+}
+
+fn concurrent(ledger: &Ledger, total: usize, appenders: usize) -> Result<Latency, Error> {
+    let per = total / appenders;
+    let mut gen = Generator::new(5, 100);
+    let sets: Vec<Vec<Event>> = (0..appenders).map(|i| gen.span(day(2025, 6, 1) + chrono::Duration::hours(i as i64), day(2025, 6, 1) + chrono::Duration::hours(i as i64 + 1), per)).collect();
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(appenders + 1));
+    let handles: Vec<_> = sets
+        .into_iter()
+        .map(|events| {
+            let ledger = ledger.clone();
+            let barrier = barrier.clone();
+            std::thread::spawn(move || -> Result<Vec<f64>, String> {
+                barrier.wait();
+                let mut lat = Vec::with_capacity(events.len());
+                for e in events {
+                    let t = Instant::now();
+                    ledger.append(vec![e]).map_err(|e| e.to_string())?;
+                    lat.push(t.elapsed().as_secs_f64() * 1000.0);
+                }
+                Ok(lat)
+            })
+        })
+        .collect();
+    barrier.wait();
+    let start = Instant::now();
+    let mut all = Vec::new();
+    for h in handles {
+        all.extend(h.join().map_err(|_| Error::Config("appender thread panicked".into()))?.map_err(Error::Config)?);
+    }
+    let secs = start.elapsed().as_secs_f64();
+    all.sort_by(|a, b| a.total_cmp(b));
+    let pct = |p: f64| all[((all.len() as f64 * p) as usize).min(all.len() - 1)];
+    Ok(Latency {
+        events: all.len(),
+        appenders,
+        seconds: round(secs, 3),
+        events_per_sec: round(all.len() as f64 / secs, 0),
+        p50_ms: round(pct(0.50), 2),
+        p99_ms: round(pct(0.99), 2),
+        max_ms: round(*all.last().unwrap_or(&0.0), 2),
+    })
+}
+
+/// Verify a ledger of `size` entries in a fresh store handle; returns throughput and peak RSS.
+fn verify_at(scratch: &Scratch, size: usize, progress: &mut dyn FnMut(&str)) -> Result<Value, Error> {
+    {
+        let (store, _, ledger) = scratch.open()?;
+        let have = store.head()?.size as usize;
+        if have < size {
+            progress(&format!("filling to {size}"));
+            fill(&ledger, size - have, progress)?;
+        }
+        ledger.checkpoint()?;
+    }
+    let (_, _, ledger) = scratch.open()?;
+    rss::reset_peak();
+    let before = rss::rss_bytes();
+    let t = Instant::now();
+    let report = ledger.verify(&VerifyOptions::default())?;
+    let d = t.elapsed();
+    let peak = rss::peak_rss_bytes();
+    if !report.valid {
+        return Err(Error::Config(format!("benchmark ledger did not verify: {:?}", report.reason)));
+    }
+    let tp = throughput(report.checked as usize, d);
+    Ok(json!({
+        "events": report.checked, "seconds": tp.seconds, "events_per_sec": tp.events_per_sec,
+        "peak_rss_mb": round(peak as f64 / 1048576.0, 1), "rss_before_mb": round(before as f64 / 1048576.0, 1),
+    }))
+}
+
+/// The baseline: a plain table with a pgcrypto hash-chain trigger, same events, same batches.
+fn baseline(url: &str, total: usize, size: usize) -> Result<Throughput, Error> {
+    let schema = format!("vouch_bench_{}_baseline", std::process::id());
+    drop_schema(url, &schema);
+    let pg = |e: postgres::Error| Error::Config(format!("baseline: {}", vouch_store::StoreError::from(e)));
+    let mut c = url.parse::<postgres::Config>().map_err(pg)?.connect(postgres::NoTls).map_err(pg)?;
+    c.batch_execute(&format!(
+        "CREATE EXTENSION IF NOT EXISTS pgcrypto;
+         CREATE SCHEMA {schema};
+         SET search_path = {schema}, public;
+         CREATE TABLE audit_log (id BIGSERIAL PRIMARY KEY, payload JSONB NOT NULL, prev_hash BYTEA, hash BYTEA NOT NULL);
+         CREATE FUNCTION audit_chain() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN
+           SELECT hash INTO NEW.prev_hash FROM audit_log ORDER BY id DESC LIMIT 1;
+           NEW.hash := digest(coalesce(NEW.prev_hash, ''::bytea) || convert_to(NEW.payload::text, 'UTF8'), 'sha256');
+           RETURN NEW;
+         END $$;
+         CREATE TRIGGER audit_chain BEFORE INSERT ON audit_log FOR EACH ROW EXECUTE FUNCTION audit_chain();"
+    ))
+    .map_err(pg)?;
+    let mut spent = Duration::ZERO;
+    for batch in pregenerated(total, size, 11) {
+        // The same canonical event text vouch stores (without seq).
+        let payloads: Vec<&str> = batch.iter().map(|e| std::str::from_utf8(&e.canonical).unwrap_or_default()).collect();
+        let t = Instant::now();
+        let mut tx = c.transaction().map_err(pg)?;
+        tx.execute("INSERT INTO audit_log (payload) SELECT p::jsonb FROM unnest($1::text[]) AS p", &[&payloads]).map_err(pg)?;
+        tx.commit().map_err(pg)?;
+        spent += t.elapsed();
+    }
+    drop(c);
+    drop_schema(url, &schema);
+    Ok(throughput(total, spent))
+}
+
+fn machine() -> Value {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("model name")).and_then(|l| l.split(':').nth(1)).map(|s| s.trim().to_string()))
+        .unwrap_or_default();
+    let mem = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|s| s.lines().next().and_then(|l| l.split_whitespace().nth(1)).and_then(|v| v.parse::<u64>().ok()))
+        .unwrap_or(0);
+    json!({"cpu": cpu, "cores": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1), "memory_gib": round(mem as f64 / 1048576.0, 1)})
+}
+
+/// Run the ledger benchmark; `progress` gets one line per step.
+pub fn ledger(b: &LedgerBench, progress: &mut dyn FnMut(&str)) -> Result<Value, Error> {
+    std::fs::create_dir_all(&b.dir).map_err(|e| Error::io(&b.dir, e))?;
+    let mut out = json!({
+        "benchmark": "ledger",
+        "vouch_version": crate::VERSION,
+        "date": vouch_core::event::format_timestamp(&chrono::Utc::now()),
+        "machine": machine(),
+        "parameters": {"batched_events": b.batched_events, "batch_size": b.batch_size, "concurrent_events": b.concurrent_events, "appenders": b.appenders},
+    });
+    let mut backends: Vec<(&str, Option<&str>)> = vec![("sqlite", None)];
+    if let Some(url) = &b.postgres {
+        backends.push(("postgres", Some(url.as_str())));
+    }
+    for (name, url) in &backends {
+        progress(&format!("{name}: batched append of {} events in batches of {}", b.batched_events, b.batch_size));
+        let s = Scratch::new(&b.dir, &format!("{name}-batched"), *url)?;
+        let (_, _, ledger) = s.open()?;
+        let t = batched(&ledger, pregenerated(b.batched_events, b.batch_size, 11))?;
+        out["append_batched"][name] = serde_json::to_value(t).unwrap_or_default();
+        drop(ledger);
+        drop(s);
+
+        progress(&format!("{name}: {} concurrent single-event appenders, {} events", b.appenders, b.concurrent_events));
+        let s = Scratch::new(&b.dir, &format!("{name}-concurrent"), *url)?;
+        let (_, _, ledger) = s.open()?;
+        let l = concurrent(&ledger, b.concurrent_events, b.appenders)?;
+        out["append_concurrent"][name] = serde_json::to_value(l).unwrap_or_default();
+        drop(ledger);
+        drop(s);
+
+        let sizes = if *name == "sqlite" { &b.verify_sizes } else { &b.pg_verify_sizes };
+        if !sizes.is_empty() {
+            let s = Scratch::new(&b.dir, &format!("{name}-verify"), *url)?;
+            let mut results = Vec::new();
+            for &size in sizes {
+                progress(&format!("{name}: verify at {size} events"));
+                results.push(verify_at(&s, size, &mut |p| progress(&format!("  {p}")))?);
+            }
+            out["verify"][name] = Value::Array(results);
+        }
+    }
+    if let Some(url) = &b.postgres {
+        progress(&format!("baseline: pgcrypto hash-chain trigger, {} events in batches of {}", b.batched_events, b.batch_size));
+        let base = baseline(url, b.batched_events, b.batch_size)?;
+        let ratio = |k: &str| out["append_batched"][k]["events_per_sec"].as_f64().map(|v| round(v / base.events_per_sec.max(1e-9), 2));
+        let ratios = json!({"sqlite_vs_baseline": ratio("sqlite"), "postgres_vs_baseline": ratio("postgres")});
+        out["baseline_pgcrypto_trigger"] = serde_json::to_value(&base).unwrap_or_default();
+        out["ratios"] = ratios;
+    }
+    out["goals"] = json!({
+        "batched_sqlite_events_per_sec": 200000, "batched_postgres_events_per_sec": 50000,
+        "concurrent_events_per_sec": 20000, "concurrent_p99_ms": 50,
+        "verify_events_per_sec": 1500000, "verify_peak_rss_mb_at_10m": 200
+    });
+    Ok(out)
+}
 

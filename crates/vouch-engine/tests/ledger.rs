@@ -154,6 +154,13 @@ on_both!(tamper_changed_field, |fx| {
     assert_eq!(broken(&fx).0, Some(123));
 });
 
+on_both!(tamper_changed_lookup_column, |fx| {
+    setup(&fx);
+    // Moving an event out of a period by editing only the lookup column is caught too.
+    fx.exec("UPDATE ledger_entries SET ts = '2001-01-01T00:00:00.000000Z' WHERE seq = 321");
+    assert_eq!(broken(&fx).0, Some(321));
+});
+
 on_both!(tamper_deleted_row, |fx| {
     setup(&fx);
     fx.exec("DELETE FROM ledger_entries WHERE seq = 77");
@@ -167,7 +174,7 @@ on_both!(tamper_inserted_row, |fx| {
     fx.exec("UPDATE ledger_entries SET seq = -(seq + 1) WHERE seq >= 200");
     fx.exec("UPDATE ledger_entries SET seq = -seq WHERE seq < 0");
     let leaf = r#"{"action":"role.assign","category":"authorization","id":"0190a0a0-0000-7000-8000-00000000dead","result":"success","retention":"security","seq":200,"timestamp":"2026-09-15T00:00:00.000000Z"}"#;
-    fx.exec_blob(&format!("INSERT INTO ledger_entries (seq, leaf, leaf_hash, chain) VALUES (200, '{leaf}', $1, $1)"), &leaf_hash_of(leaf));
+    fx.exec_blob(&format!("INSERT INTO ledger_entries (seq, id, ts, leaf, leaf_hash, chain) VALUES (200, '0190a0a0-0000-7000-8000-00000000dead', '2026-09-15T00:00:00.000000Z', '{leaf}', $1, $1)"), &leaf_hash_of(leaf));
     let (at, why) = broken(&fx);
     assert_eq!(at, Some(200), "{why}");
 });
@@ -175,7 +182,7 @@ on_both!(tamper_inserted_row, |fx| {
 on_both!(tamper_inserted_row_at_end, |fx| {
     setup(&fx);
     // A copy of row 5 with a fresh id, appended past the end with row 5's hashes.
-    fx.exec(&format!("INSERT INTO ledger_entries (seq, leaf, leaf_hash, chain) SELECT {N}, replace(leaf, '\"id\":\"', '\"id\":\"f'), leaf_hash, chain FROM ledger_entries WHERE seq = 5"));
+    fx.exec(&format!("INSERT INTO ledger_entries (seq, id, ts, leaf, leaf_hash, chain) SELECT {N}, 'f' || id, ts, leaf, leaf_hash, chain FROM ledger_entries WHERE seq = 5"));
     let (at, why) = broken(&fx);
     assert_eq!(at, Some(N as u64), "{why}");
 });

@@ -21,6 +21,8 @@ pub enum StoreError {
     Config(String),
     /// A caller's callback asked to stop with an error of its own.
     Aborted(String),
+    /// An insert hit the unique index on event ids.
+    DuplicateId,
 }
 
 impl fmt::Display for StoreError {
@@ -31,6 +33,7 @@ impl fmt::Display for StoreError {
             StoreError::Corrupt(m) => write!(f, "stored data is inconsistent: {m}"),
             StoreError::Config(m) => write!(f, "{m}"),
             StoreError::Aborted(m) => write!(f, "{m}"),
+            StoreError::DuplicateId => write!(f, "an event id already exists"),
         }
     }
 }
@@ -39,6 +42,11 @@ impl std::error::Error for StoreError {}
 
 impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> Self {
+        if let rusqlite::Error::SqliteFailure(f, Some(msg)) = &e {
+            if f.code == rusqlite::ErrorCode::ConstraintViolation && msg.contains("ledger_entries.id") {
+                return StoreError::DuplicateId;
+            }
+        }
         StoreError::Sqlite(e)
     }
 }
@@ -48,6 +56,7 @@ impl From<postgres::Error> for StoreError {
         // postgres::Error's Display never includes the connection string; add the
         // server's detail when there is one.
         match e.as_db_error() {
+            Some(db) if db.code() == &postgres::error::SqlState::UNIQUE_VIOLATION && db.constraint() == Some("ledger_entries_id") => StoreError::DuplicateId,
             Some(db) => StoreError::Postgres(format!("{} ({})", db.message(), db.code().code())),
             None => StoreError::Postgres(e.to_string()),
         }
@@ -68,6 +77,9 @@ pub struct Head {
 #[derive(Debug, Clone)]
 pub struct EntryRow {
     pub seq: u64,
+    /// Copies of the leaf's `id` and `timestamp`, for lookups (verification checks them).
+    pub id: String,
+    pub ts: String,
     pub leaf: Vec<u8>,
     pub leaf_hash: Hash,
     pub chain: Hash,
@@ -104,6 +116,8 @@ pub trait LedgerTx {
 /// A row as the verifier reads it.
 pub struct EntryRef<'a> {
     pub seq: i64,
+    pub id: &'a [u8],
+    pub ts: &'a [u8],
     pub leaf: &'a [u8],
     pub leaf_hash: &'a [u8],
     pub chain: &'a [u8],

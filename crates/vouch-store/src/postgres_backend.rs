@@ -95,7 +95,7 @@ impl LedgerTx for PgTx<'_> {
 
     fn find_ids(&mut self, ids: &[&str]) -> Result<Vec<FoundEntry>> {
         let rows = self.tx.query(
-            "SELECT (leaf::json) ->> 'id', seq, leaf FROM ledger_entries WHERE ((leaf::json) ->> 'id') = ANY($1)",
+            "SELECT id, seq, leaf FROM ledger_entries WHERE id = ANY($1)",
             &[&ids],
         )?;
         Ok(rows.iter().map(|r| FoundEntry { id: r.get(0), seq: r.get::<_, i64>(1) as u64, leaf: r.get(2) }).collect())
@@ -104,12 +104,14 @@ impl LedgerTx for PgTx<'_> {
     fn insert_entries(&mut self, rows: &[EntryRow]) -> Result<()> {
         for chunk in rows.chunks(5000) {
             let seqs: Vec<i64> = chunk.iter().map(|r| r.seq as i64).collect();
+            let ids: Vec<&str> = chunk.iter().map(|r| r.id.as_str()).collect();
+            let tss: Vec<&str> = chunk.iter().map(|r| r.ts.as_str()).collect();
             let leaves: Vec<&str> = chunk.iter().map(|r| std::str::from_utf8(&r.leaf).unwrap_or_default()).collect();
             let hashes: Vec<&[u8]> = chunk.iter().map(|r| &r.leaf_hash[..]).collect();
             let chains: Vec<&[u8]> = chunk.iter().map(|r| &r.chain[..]).collect();
             self.tx.execute(
-                "INSERT INTO ledger_entries (seq, leaf, leaf_hash, chain) SELECT * FROM unnest($1::bigint[], $2::text[], $3::bytea[], $4::bytea[])",
-                &[&seqs, &leaves, &hashes, &chains],
+                "INSERT INTO ledger_entries (seq, id, ts, leaf, leaf_hash, chain) SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::bytea[], $6::bytea[])",
+                &[&seqs, &ids, &tss, &leaves, &hashes, &chains],
             )?;
         }
         Ok(())
@@ -176,10 +178,10 @@ impl Backend for PgBackend {
     fn scan_entries(&self, from: u64, f: &mut dyn FnMut(EntryRef<'_>) -> Result<bool>) -> Result<()> {
         self.with(|c| {
             let from = from as i64;
-            let mut rows = c.query_raw("SELECT seq, leaf, leaf_hash, chain FROM ledger_entries WHERE seq >= $1 ORDER BY seq", [&from as &(dyn postgres::types::ToSql + Sync)])?;
+            let mut rows = c.query_raw("SELECT seq, id, ts, leaf, leaf_hash, chain FROM ledger_entries WHERE seq >= $1 ORDER BY seq", [&from as &(dyn postgres::types::ToSql + Sync)])?;
             while let Some(r) = rows.next()? {
-                let leaf: &str = r.get(1);
-                let e = EntryRef { seq: r.get(0), leaf: leaf.as_bytes(), leaf_hash: r.get(2), chain: r.get(3) };
+                let (id, ts, leaf): (&str, &str, &str) = (r.get(1), r.get(2), r.get(3));
+                let e = EntryRef { seq: r.get(0), id: id.as_bytes(), ts: ts.as_bytes(), leaf: leaf.as_bytes(), leaf_hash: r.get(4), chain: r.get(5) };
                 if !f(e)? {
                     break;
                 }
@@ -191,7 +193,7 @@ impl Backend for PgBackend {
     fn scan_period(&self, start: &str, end: &str, f: &mut dyn FnMut(u64, &str) -> Result<bool>) -> Result<()> {
         self.with(|c| {
             let mut rows = c.query_raw(
-                "SELECT seq, leaf FROM ledger_entries WHERE ((leaf::json) ->> 'timestamp') >= $1 AND ((leaf::json) ->> 'timestamp') < $2 ORDER BY seq",
+                "SELECT seq, leaf FROM ledger_entries WHERE ts >= $1 AND ts < $2 ORDER BY seq",
                 [&start as &(dyn postgres::types::ToSql + Sync), &end],
             )?;
             while let Some(r) = rows.next()? {

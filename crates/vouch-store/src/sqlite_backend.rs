@@ -76,7 +76,7 @@ impl LedgerTx for SqliteTx<'_> {
         let mut out = Vec::new();
         for chunk in ids.chunks(500) {
             let marks = vec!["?"; chunk.len()].join(",");
-            let sql = format!("SELECT json_extract(leaf, '$.id'), seq, leaf FROM ledger_entries WHERE json_extract(leaf, '$.id') IN ({marks})");
+            let sql = format!("SELECT id, seq, leaf FROM ledger_entries WHERE id IN ({marks})");
             let mut stmt = self.tx.prepare(&sql)?;
             let rows = stmt.query_map(rusqlite::params_from_iter(chunk.iter()), |r| {
                 Ok(FoundEntry { id: r.get(0)?, seq: r.get::<_, i64>(1)? as u64, leaf: r.get(2)? })
@@ -89,11 +89,25 @@ impl LedgerTx for SqliteTx<'_> {
     }
 
     fn insert_entries(&mut self, rows: &[EntryRow]) -> Result<()> {
-        let mut stmt = self.tx.prepare_cached("INSERT INTO ledger_entries (seq, leaf, leaf_hash, chain) VALUES (?1, ?2, ?3, ?4)")?;
-        for r in rows {
-            // Leaves are canonical JSON produced by vouch-core: always UTF-8.
-            let leaf = std::str::from_utf8(&r.leaf).map_err(|_| StoreError::Corrupt("leaf is not UTF-8".into()))?;
-            stmt.execute(params![r.seq as i64, leaf, &r.leaf_hash[..], &r.chain[..]])?;
+        // Multi-row statements: one statement step per 64 rows instead of per row.
+        const PER: usize = 64;
+        let many = multi_insert_sql(PER);
+        for chunk in rows.chunks(PER) {
+            let sql = if chunk.len() == PER { many.clone() } else { multi_insert_sql(chunk.len()) };
+            let mut stmt = self.tx.prepare_cached(&sql)?;
+            let mut i = 1;
+            for r in chunk {
+                // Leaves are canonical JSON produced by vouch-core: always UTF-8.
+                let leaf = std::str::from_utf8(&r.leaf).map_err(|_| StoreError::Corrupt("leaf is not UTF-8".into()))?;
+                stmt.raw_bind_parameter(i, r.seq as i64)?;
+                stmt.raw_bind_parameter(i + 1, &r.id)?;
+                stmt.raw_bind_parameter(i + 2, &r.ts)?;
+                stmt.raw_bind_parameter(i + 3, leaf)?;
+                stmt.raw_bind_parameter(i + 4, &r.leaf_hash[..])?;
+                stmt.raw_bind_parameter(i + 5, &r.chain[..])?;
+                i += 6;
+            }
+            stmt.raw_execute()?;
         }
         Ok(())
     }
@@ -113,6 +127,11 @@ impl LedgerTx for SqliteTx<'_> {
         )?;
         Ok(())
     }
+}
+
+fn multi_insert_sql(rows: usize) -> String {
+    let values = vec!["(?,?,?,?,?,?)"; rows].join(",");
+    format!("INSERT INTO ledger_entries (seq, id, ts, leaf, leaf_hash, chain) VALUES {values}")
 }
 
 fn read_head(conn: &Connection) -> Result<Head> {
@@ -157,15 +176,11 @@ impl Backend for SqliteBackend {
 
     fn scan_entries(&self, from: u64, f: &mut dyn FnMut(EntryRef<'_>) -> Result<bool>) -> Result<()> {
         self.read(|c| {
-            let mut stmt = c.prepare("SELECT seq, leaf, leaf_hash, chain FROM ledger_entries WHERE seq >= ?1 ORDER BY seq")?;
+            let mut stmt = c.prepare("SELECT seq, id, ts, leaf, leaf_hash, chain FROM ledger_entries WHERE seq >= ?1 ORDER BY seq")?;
             let mut rows = stmt.query([from as i64])?;
             while let Some(r) = rows.next()? {
-                let e = EntryRef {
-                    seq: r.get(0)?,
-                    leaf: r.get_ref(1)?.as_bytes().map_err(rusqlite::Error::from)?,
-                    leaf_hash: r.get_ref(2)?.as_bytes().map_err(rusqlite::Error::from)?,
-                    chain: r.get_ref(3)?.as_bytes().map_err(rusqlite::Error::from)?,
-                };
+                let bytes = |i: usize| -> rusqlite::Result<&[u8]> { r.get_ref(i)?.as_bytes().map_err(rusqlite::Error::from) };
+                let e = EntryRef { seq: r.get(0)?, id: bytes(1)?, ts: bytes(2)?, leaf: bytes(3)?, leaf_hash: bytes(4)?, chain: bytes(5)? };
                 if !f(e)? {
                     break;
                 }
@@ -177,7 +192,7 @@ impl Backend for SqliteBackend {
     fn scan_period(&self, start: &str, end: &str, f: &mut dyn FnMut(u64, &str) -> Result<bool>) -> Result<()> {
         self.read(|c| {
             let mut stmt = c.prepare(
-                "SELECT seq, leaf FROM ledger_entries WHERE json_extract(leaf, '$.timestamp') >= ?1 AND json_extract(leaf, '$.timestamp') < ?2 ORDER BY seq",
+                "SELECT seq, leaf FROM ledger_entries WHERE ts >= ?1 AND ts < ?2 ORDER BY seq",
             )?;
             let mut rows = stmt.query([start, end])?;
             while let Some(r) = rows.next()? {

@@ -14,7 +14,7 @@ use crossbeam_channel::Sender;
 use std::sync::Arc;
 use std::time::Duration;
 use vouch_core::chain::Chain;
-use vouch_core::event::Event;
+use vouch_core::event::{Event, Sealed};
 use vouch_core::note::NoteSigner;
 use vouch_store::{Store, StoreError};
 
@@ -95,6 +95,15 @@ impl Ledger {
 
     /// Queue a batch; the receiver resolves once the batch is durable (for async callers).
     pub fn submit(&self, events: Vec<Event>) -> Result<tokio::sync::oneshot::Receiver<Result<Appended, LedgerError>>, LedgerError> {
+        self.submit_sealed(events.into_iter().map(Event::seal).collect())
+    }
+
+    /// Append events already reduced to their canonical form.
+    pub fn append_sealed(&self, events: Vec<Sealed>) -> Result<Appended, LedgerError> {
+        self.submit_sealed(events)?.blocking_recv().map_err(|_| LedgerError::Stopped)?
+    }
+
+    fn submit_sealed(&self, events: Vec<Sealed>) -> Result<tokio::sync::oneshot::Receiver<Result<Appended, LedgerError>>, LedgerError> {
         let (reply, rx) = tokio::sync::oneshot::channel();
         self.tx.send(sequencer::Request { events, reply }).map_err(|_| LedgerError::Stopped)?;
         Ok(rx)

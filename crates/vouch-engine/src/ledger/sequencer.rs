@@ -9,13 +9,32 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use vouch_core::event::Event;
+use vouch_core::event::Sealed;
 use vouch_core::merkle::{leaf_hash, Frontier, Node, TILE_HEIGHT};
 use vouch_core::Hash;
 use vouch_store::{EntryRow, Head, StoreError};
 
+/// FxHash: ids are UUIDs we validated, so a fast non-keyed hash is fine here.
+#[derive(Default, Clone, Copy)]
+struct Fx(u64);
+
+impl std::hash::Hasher for Fx {
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut b = [0u8; 8];
+            b[..chunk.len()].copy_from_slice(chunk);
+            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(b)).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+        }
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type FxMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<Fx>>;
+
 pub struct Request {
-    pub events: Vec<Event>,
+    pub events: Vec<Sealed>,
     pub reply: tokio::sync::oneshot::Sender<Result<Appended, LedgerError>>,
 }
 
@@ -95,6 +114,26 @@ enum Slot {
 
 /// Commit one group; answers every request. Returns whether anything new was written.
 fn commit_group(inner: &Inner, state: &mut Option<State>, group: Vec<Request>) -> bool {
+    // Most events are new: try without looking ids up; the unique index on ids catches
+    // a re-sent event, and then the group is redone with lookups.
+    match try_commit(inner, state, &group, false) {
+        Err(StoreError::DuplicateId) => {}
+        other => return answer(state, group, other),
+    }
+    let second = try_commit(inner, state, &group, true);
+    answer(state, group, second)
+}
+
+type Outcomes = Vec<Result<Vec<Slot>, LedgerError>>;
+
+struct Committed {
+    outcomes: Outcomes,
+    state: State,
+    base: u64,
+    new_count: usize,
+}
+
+fn try_commit(inner: &Inner, state: &Option<State>, group: &[Request], lookup: bool) -> Result<Committed, StoreError> {
     let mut outcomes: Vec<Option<Result<Vec<Slot>, LedgerError>>> = (0..group.len()).map(|_| None).collect();
     let mut new_state: Option<State> = None;
     let mut new_count = 0usize;
@@ -109,19 +148,21 @@ fn commit_group(inner: &Inner, state: &mut Option<State>, group: Vec<Request>) -
         base = head.size;
 
         // Pass 1: resolve ids against the ledger and the rest of this group.
-        let mut ids: Vec<&str> = group.iter().flat_map(|r| r.events.iter().map(Event::id)).collect();
-        ids.sort_unstable();
-        ids.dedup();
-        let found: HashMap<String, (u64, String)> = tx.find_ids(&ids)?.into_iter().map(|f| (f.id, (f.seq, f.leaf))).collect();
-        let mut pending: HashMap<&str, usize> = HashMap::new();
-        let mut fresh: Vec<&Event> = Vec::new();
+        let found: FxMap<String, (u64, String)> = if lookup {
+            let ids: Vec<&str> = group.iter().flat_map(|r| r.events.iter().map(|e| e.id.as_str())).collect();
+            tx.find_ids(&ids)?.into_iter().map(|f| (f.id, (f.seq, f.leaf))).collect()
+        } else {
+            FxMap::default()
+        };
+        let mut pending: FxMap<&str, usize> = FxMap::default();
+        let mut fresh: Vec<&Sealed> = Vec::new();
         for (ri, req) in group.iter().enumerate() {
             let mut slots = Vec::with_capacity(req.events.len());
-            let mut mine: HashMap<&str, usize> = HashMap::new();
-            let mut mine_events: Vec<&Event> = Vec::new();
+            let mut mine: FxMap<&str, usize> = FxMap::default();
+            let mut mine_events: Vec<&Sealed> = Vec::new();
             let mut failed = None;
             for ev in &req.events {
-                let id = ev.id();
+                let id = ev.id.as_str();
                 if let Some((seq, leaf)) = found.get(id) {
                     if ev.leaf(*seq) == leaf.as_bytes() {
                         slots.push(Slot::Existing(*seq));
@@ -132,7 +173,7 @@ fn commit_group(inner: &Inner, state: &mut Option<State>, group: Vec<Request>) -
                 }
                 let earlier = pending.get(id).map(|&n| fresh[n]).or_else(|| mine.get(id).map(|&n| mine_events[n]));
                 if let Some(other) = earlier {
-                    if other.fields() == ev.fields() {
+                    if *other == *ev {
                         let n = pending.get(id).copied().unwrap_or_else(|| fresh.len() + mine[id]);
                         slots.push(Slot::New(n));
                         continue;
@@ -170,7 +211,7 @@ fn commit_group(inner: &Inner, state: &mut Option<State>, group: Vec<Request>) -
                     nodes.push(node)
                 }
             });
-            rows.push(EntryRow { seq, leaf, leaf_hash: lh, chain });
+            rows.push(EntryRow { seq, id: ev.id.clone(), ts: ev.ts.clone(), leaf, leaf_hash: lh, chain });
         }
         if !rows.is_empty() {
             tx.insert_entries(&rows)?;
@@ -182,41 +223,45 @@ fn commit_group(inner: &Inner, state: &mut Option<State>, group: Vec<Request>) -
         Ok(())
     });
 
+    result?;
+    Ok(Committed {
+        outcomes: outcomes.into_iter().map(|o| o.expect("every request resolved")).collect(),
+        state: new_state.expect("set on success"),
+        base,
+        new_count,
+    })
+}
+
+/// Answer every request of a group; returns whether anything new was written.
+fn answer(state: &mut Option<State>, group: Vec<Request>, result: Result<Committed, StoreError>) -> bool {
     match result {
-        Ok(()) => {
-            *state = new_state;
-            let size = base + new_count as u64;
-            for (req, outcome) in group.into_iter().zip(outcomes) {
-                let answer = match outcome.expect("every request resolved") {
-                    Ok(slots) => {
-                        let mut new = std::collections::HashSet::new();
-                        let seqs = slots
-                            .into_iter()
-                            .map(|s| match s {
-                                Slot::Existing(seq) => seq,
-                                Slot::New(n) => {
-                                    new.insert(n);
-                                    base + n as u64
-                                }
-                            })
-                            .collect();
-                        Ok(Appended { seqs, new: new.len(), tree_size: size })
-                    }
-                    Err(e) => Err(e),
-                };
+        Ok(c) => {
+            *state = Some(c.state);
+            let size = c.base + c.new_count as u64;
+            for (req, outcome) in group.into_iter().zip(c.outcomes) {
+                let answer = outcome.map(|slots| {
+                    let mut new = std::collections::HashSet::new();
+                    let seqs = slots
+                        .into_iter()
+                        .map(|s| match s {
+                            Slot::Existing(seq) => seq,
+                            Slot::New(n) => {
+                                new.insert(n);
+                                c.base + n as u64
+                            }
+                        })
+                        .collect();
+                    Appended { seqs, new: new.len(), tree_size: size }
+                });
                 let _ = req.reply.send(answer);
             }
-            new_count > 0
+            c.new_count > 0
         }
         Err(e) => {
             *state = None;
             let msg = e.to_string();
-            for (req, outcome) in group.into_iter().zip(outcomes) {
-                let answer = match outcome {
-                    Some(Err(conflict)) => Err(conflict),
-                    _ => Err(LedgerError::Store(StoreError::Aborted(format!("append failed, nothing was written: {msg}")))),
-                };
-                let _ = req.reply.send(answer);
+            for req in group {
+                let _ = req.reply.send(Err(LedgerError::Store(StoreError::Aborted(format!("append failed, nothing was written: {msg}")))));
             }
             false
         }

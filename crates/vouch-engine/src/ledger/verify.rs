@@ -52,8 +52,9 @@ fn worst(current: &mut Option<Break>, at: u64, reason: String) {
 #[derive(Default)]
 struct Chunk {
     seqs: Vec<i64>,
+    /// id, ts and leaf of each row, concatenated; `ends` marks each row's three ends.
     leaves: Vec<u8>,
-    ends: Vec<usize>,
+    ends: Vec<[usize; 3]>,
     leaf_hashes: Vec<Option<Hash>>,
     chains: Vec<Option<Hash>>,
 }
@@ -208,8 +209,12 @@ fn stream(inner: &Inner, check: &mut dyn FnMut(u64, &[u8], Option<Hash>, Option<
             let mut chunk = empty_rx.recv().unwrap_or_default();
             store.scan_entries(0, &mut |e| {
                 chunk.seqs.push(e.seq);
+                chunk.leaves.extend_from_slice(e.id);
+                let a = chunk.leaves.len();
+                chunk.leaves.extend_from_slice(e.ts);
+                let b = chunk.leaves.len();
                 chunk.leaves.extend_from_slice(e.leaf);
-                chunk.ends.push(chunk.leaves.len());
+                chunk.ends.push([a, b, chunk.leaves.len()]);
                 chunk.leaf_hashes.push(e.leaf_hash.try_into().ok());
                 chunk.chains.push(e.chain.try_into().ok());
                 if chunk.seqs.len() == CHUNK_ROWS {
@@ -232,8 +237,9 @@ fn stream(inner: &Inner, check: &mut dyn FnMut(u64, &[u8], Option<Hash>, Option<
         'outer: for mut chunk in full_rx.iter() {
             let mut start = 0;
             for i in 0..chunk.seqs.len() {
-                let leaf = &chunk.leaves[start..chunk.ends[i]];
-                start = chunk.ends[i];
+                let [a, b, c] = chunk.ends[i];
+                let (id, ts, leaf) = (&chunk.leaves[start..a], &chunk.leaves[a..b], &chunk.leaves[b..c]);
+                start = c;
                 let seq = chunk.seqs[i];
                 if seq < 0 {
                     found = Some(Break { at: 0, reason: format!("negative seq {seq}") });
@@ -241,6 +247,13 @@ fn stream(inner: &Inner, check: &mut dyn FnMut(u64, &[u8], Option<Hash>, Option<
                 }
                 if let Some(b) = check(seq as u64, leaf, chunk.leaf_hashes[i], chunk.chains[i]) {
                     found = Some(b);
+                    break 'outer;
+                }
+                // The lookup columns must still say what the (now verified) leaf says.
+                // `timestamp` is the last key of a canonical leaf; `id` needs a scan.
+                let ts_ok = leaf.len() > ts.len() + 2 && &leaf[leaf.len() - 2 - ts.len()..leaf.len() - 2] == ts && leaf[..leaf.len() - 2 - ts.len()].ends_with(b"\"timestamp\":\"");
+                if !ts_ok || vouch_core::canonical::top_level_str(leaf, "id") != Some(id) {
+                    found = Some(Break { at: seq as u64, reason: format!("entry {seq}: the id/ts lookup columns differ from the leaf") });
                     break 'outer;
                 }
             }

@@ -1,12 +1,14 @@
 -- See the SQLite migration of the same number for the reasoning; the schema is the same.
 CREATE TABLE ledger_entries (
     seq       BIGINT PRIMARY KEY,
+    id        TEXT   NOT NULL,
+    ts        TEXT   NOT NULL,
     leaf      TEXT   NOT NULL,
     leaf_hash BYTEA  NOT NULL,
     chain     BYTEA  NOT NULL
 );
-CREATE UNIQUE INDEX ledger_entries_id ON ledger_entries (((leaf::json) ->> 'id'));
-CREATE INDEX ledger_entries_ts ON ledger_entries (((leaf::json) ->> 'timestamp'));
+CREATE UNIQUE INDEX ledger_entries_id ON ledger_entries (id);
+CREATE INDEX ledger_entries_ts ON ledger_entries (ts);
 
 CREATE TABLE ledger_nodes (
     level INTEGER NOT NULL,

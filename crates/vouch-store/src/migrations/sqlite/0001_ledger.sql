@@ -1,14 +1,16 @@
--- The ledger. A row is (seq, leaf, leaf_hash, chain): the leaf (canonical JSON of the
--- event with its seq) is the only copy of the event. Query indexes are expressions
--- over it, so there is no second copy of any field that could drift from the leaf.
+-- The ledger. The leaf (canonical JSON of the event with its seq) is the event; `id`
+-- and `ts` copy two of its fields for lookups, and verification checks that they
+-- still equal the leaf's, so they cannot drift unnoticed.
 CREATE TABLE ledger_entries (
     seq       INTEGER PRIMARY KEY,
+    id        TEXT    NOT NULL,
+    ts        TEXT    NOT NULL,
     leaf      TEXT    NOT NULL,
     leaf_hash BLOB    NOT NULL,
     chain     BLOB    NOT NULL
 );
-CREATE UNIQUE INDEX ledger_entries_id ON ledger_entries (json_extract(leaf, '$.id'));
-CREATE INDEX ledger_entries_ts ON ledger_entries (json_extract(leaf, '$.timestamp'));
+CREATE UNIQUE INDEX ledger_entries_id ON ledger_entries (id);
+CREATE INDEX ledger_entries_ts ON ledger_entries (ts);
 
 -- Hashes of perfect subtrees at heights 8, 16, 24, ... (the C2SP tlog-tiles rows
 -- above level 0). With the leaf hashes they give any proof in O(log n) range reads.
