@@ -14,7 +14,18 @@ pub struct SqliteBackend {
     path: PathBuf,
     readers: Pool<Connection>,
     writer: Pool<Connection>,
+    checkpointer: Option<std::sync::mpsc::Sender<()>>,
 }
+
+impl Drop for SqliteBackend {
+    fn drop(&mut self) {
+        self.checkpointer.take(); // stops the checkpoint thread
+    }
+}
+
+/// WAL pages (4 KiB) after which the writer checkpoints itself; the background thread
+/// normally keeps the WAL well below this, so appends rarely pay for a checkpoint.
+const WRITER_AUTOCHECKPOINT: i64 = 16_384;
 
 impl SqliteBackend {
     pub fn open(path: &Path) -> Result<Self> {
@@ -23,9 +34,10 @@ impl SqliteBackend {
                 return Err(StoreError::Config(format!("database directory {} does not exist", dir.display())));
             }
         }
-        let backend = SqliteBackend { path: path.to_path_buf(), readers: Pool::new(8), writer: Pool::new(1) };
+        let mut backend = SqliteBackend { path: path.to_path_buf(), readers: Pool::new(8), writer: Pool::new(1), checkpointer: None };
         let mut conn = backend.connect()?;
         migrate(&mut conn)?;
+        backend.checkpointer = Some(spawn_checkpointer(conn));
         Ok(backend)
     }
 
@@ -47,6 +59,21 @@ impl SqliteBackend {
         let conn = self.readers.get(|| self.connect())?;
         f(&conn)
     }
+}
+
+/// Copy the WAL back into the database from a thread of its own, every 200 ms, so the
+/// sequencer's commits do not stall on checkpoints. PASSIVE never blocks writers.
+fn spawn_checkpointer(conn: Connection) -> std::sync::mpsc::Sender<()> {
+    let (tx, rx) = std::sync::mpsc::channel::<()>();
+    let _ = std::thread::Builder::new().name("vouch-sqlite-checkpoint".into()).spawn(move || loop {
+        match rx.recv_timeout(std::time::Duration::from_millis(200)) {
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                let _ = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+            }
+            _ => break,
+        }
+    });
+    tx
 }
 
 fn migrate(conn: &mut Connection) -> Result<()> {
@@ -154,7 +181,11 @@ impl Backend for SqliteBackend {
     }
 
     fn ledger_write(&self, f: &mut dyn FnMut(&mut dyn LedgerTx) -> Result<()>) -> Result<()> {
-        let mut conn = self.writer.get(|| self.connect())?;
+        let mut conn = self.writer.get(|| {
+            let c = self.connect()?;
+            c.pragma_update(None, "wal_autocheckpoint", WRITER_AUTOCHECKPOINT)?;
+            Ok::<_, StoreError>(c)
+        })?;
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let mut ltx = SqliteTx { tx };
         f(&mut ltx)?;

@@ -103,7 +103,7 @@ impl Ledger {
         self.submit_sealed(events)?.blocking_recv().map_err(|_| LedgerError::Stopped)?
     }
 
-    fn submit_sealed(&self, events: Vec<Sealed>) -> Result<tokio::sync::oneshot::Receiver<Result<Appended, LedgerError>>, LedgerError> {
+    pub fn submit_sealed(&self, events: Vec<Sealed>) -> Result<tokio::sync::oneshot::Receiver<Result<Appended, LedgerError>>, LedgerError> {
         let (reply, rx) = tokio::sync::oneshot::channel();
         self.tx.send(sequencer::Request { events, reply }).map_err(|_| LedgerError::Stopped)?;
         Ok(rx)

@@ -51,6 +51,9 @@ impl State {
     }
 }
 
+/// How long a commit waits for more requests while writers are concurrent.
+const LINGER: Duration = Duration::from_micros(400);
+
 pub fn start(inner: Arc<Inner>, options: LedgerOptions) -> Sender<Request> {
     let (tx, rx) = crossbeam_channel::unbounded();
     std::thread::Builder::new()
@@ -64,6 +67,7 @@ fn run(inner: Arc<Inner>, options: LedgerOptions, rx: Receiver<Request>) {
     let mut state: Option<State> = None;
     let mut last_checkpoint = Instant::now();
     let mut dirty = false;
+    let mut last_group = 0usize;
     loop {
         let wait = if dirty { options.checkpoint_interval.saturating_sub(last_checkpoint.elapsed()) } else { Duration::from_secs(3600) };
         let first = match rx.recv_timeout(wait) {
@@ -78,15 +82,23 @@ fn run(inner: Arc<Inner>, options: LedgerOptions, rx: Receiver<Request>) {
         };
         let mut count = first.events.len();
         let mut group = vec![first];
-        while count < options.max_batch {
-            match rx.try_recv() {
-                Ok(r) => {
+        // Group commit: take what is queued; when the last commit showed concurrent
+        // writers, linger briefly for more, since one commit costs about one fsync.
+        let linger_until = (last_group > 1).then(|| Instant::now() + LINGER);
+        while count < options.max_batch && !(linger_until.is_some() && group.len() >= last_group) {
+            let next = match linger_until {
+                Some(until) => rx.recv_deadline(until).ok(),
+                None => rx.try_recv().ok(),
+            };
+            match next {
+                Some(r) => {
                     count += r.events.len();
                     group.push(r);
                 }
-                Err(_) => break,
+                None => break,
             }
         }
+        last_group = group.len();
         if commit_group(&inner, &mut state, group) {
             dirty = true;
         }
@@ -139,6 +151,8 @@ fn try_commit(inner: &Inner, state: &Option<State>, group: &[Request], lookup: b
     let mut new_count = 0usize;
     let mut base = 0u64;
 
+    let t0 = Instant::now();
+    let mut marks = [Duration::ZERO; 3];
     let result = inner.store.ledger_write(&mut |tx| {
         let head = tx.head()?;
         let mut st = match state.as_ref() {
@@ -197,6 +211,7 @@ fn try_commit(inner: &Inner, state: &Option<State>, group: &[Request], lookup: b
             }
         }
 
+        marks[0] = t0.elapsed();
         // Pass 2: sequence, hash, chain and grow the tree.
         let mut rows = Vec::with_capacity(fresh.len());
         let mut nodes: Vec<Node> = Vec::new();
@@ -213,8 +228,10 @@ fn try_commit(inner: &Inner, state: &Option<State>, group: &[Request], lookup: b
             });
             rows.push(EntryRow { seq, id: ev.id.clone(), ts: ev.ts.clone(), leaf, leaf_hash: lh, chain });
         }
+        marks[1] = t0.elapsed();
         if !rows.is_empty() {
             tx.insert_entries(&rows)?;
+            marks[2] = t0.elapsed();
             tx.insert_nodes(&nodes)?;
             tx.put_head(&Head { size: st.frontier.size(), frontier: st.frontier.to_bytes(), chain: st.chain })?;
         }
@@ -224,6 +241,14 @@ fn try_commit(inner: &Inner, state: &Option<State>, group: &[Request], lookup: b
     });
 
     result?;
+    tracing::debug!(
+        events = new_count,
+        resolve_ms = marks[0].as_secs_f64() * 1e3,
+        hash_ms = (marks[1] - marks[0]).as_secs_f64() * 1e3,
+        insert_ms = (marks[2].saturating_sub(marks[1])).as_secs_f64() * 1e3,
+        commit_ms = (t0.elapsed().saturating_sub(marks[2])).as_secs_f64() * 1e3,
+        "ledger commit"
+    );
     Ok(Committed {
         outcomes: outcomes.into_iter().map(|o| o.expect("every request resolved")).collect(),
         state: new_state.expect("set on success"),

@@ -57,6 +57,9 @@ struct Chunk {
     ends: Vec<[usize; 3]>,
     leaf_hashes: Vec<Option<Hash>>,
     chains: Vec<Option<Hash>>,
+    /// Leaf hashes recomputed by the reader thread for the first part of the chunk
+    /// (it has the bytes in cache); the checker hashes the rest, balancing the two.
+    computed: Vec<Hash>,
 }
 
 impl Chunk {
@@ -66,10 +69,13 @@ impl Chunk {
         self.ends.clear();
         self.leaf_hashes.clear();
         self.chains.clear();
+        self.computed.clear();
     }
 }
 
 const CHUNK_ROWS: usize = 8192;
+/// Rows per chunk whose leaf hash the reader computes (measured to balance the threads).
+const READER_HASHES: usize = CHUNK_ROWS / 3;
 
 pub fn run(inner: &Inner, options: &VerifyOptions) -> Result<VerifyReport, LedgerError> {
     let store = &inner.store;
@@ -113,12 +119,11 @@ pub fn run(inner: &Inner, options: &VerifyOptions) -> Result<VerifyReport, Ledge
     // A checkpoint of the empty tree is checked before any entry.
     check_targets(&targets, &mut next_target, &frontier, &mut broken);
 
-    let entry_break = stream(inner, &mut |seq: u64, leaf: &[u8], stored_lh: Option<Hash>, stored_chain: Option<Hash>| -> Option<Break> {
+    let entry_break = stream(inner, &mut |seq: u64, _leaf: &[u8], lh: Hash, stored_lh: Option<Hash>, stored_chain: Option<Hash>| -> Option<Break> {
         let expected = frontier.size();
         if seq != expected {
             return Some(Break { at: expected, reason: format!("entry {expected} is missing (next stored entry is {seq})") });
         }
-        let lh = leaf_hash(leaf);
         if stored_lh != Some(lh) {
             return Some(Break { at: seq, reason: format!("entry {seq}: leaf hash does not match the leaf (entry altered)") });
         }
@@ -197,7 +202,7 @@ fn check_targets(targets: &[(u64, Hash, String)], next: &mut usize, frontier: &F
 }
 
 /// Read rows on one thread and check them on this one; returns the first break.
-fn stream(inner: &Inner, check: &mut dyn FnMut(u64, &[u8], Option<Hash>, Option<Hash>) -> Option<Break>) -> Result<Option<Break>, LedgerError> {
+fn stream(inner: &Inner, check: &mut dyn FnMut(u64, &[u8], Hash, Option<Hash>, Option<Hash>) -> Option<Break>) -> Result<Option<Break>, LedgerError> {
     let (full_tx, full_rx) = crossbeam_channel::bounded::<Chunk>(4);
     let (empty_tx, empty_rx) = crossbeam_channel::bounded::<Chunk>(6);
     for _ in 0..6 {
@@ -215,6 +220,9 @@ fn stream(inner: &Inner, check: &mut dyn FnMut(u64, &[u8], Option<Hash>, Option<
                 let b = chunk.leaves.len();
                 chunk.leaves.extend_from_slice(e.leaf);
                 chunk.ends.push([a, b, chunk.leaves.len()]);
+                if chunk.computed.len() < READER_HASHES {
+                    chunk.computed.push(leaf_hash(e.leaf));
+                }
                 chunk.leaf_hashes.push(e.leaf_hash.try_into().ok());
                 chunk.chains.push(e.chain.try_into().ok());
                 if chunk.seqs.len() == CHUNK_ROWS {
@@ -245,7 +253,8 @@ fn stream(inner: &Inner, check: &mut dyn FnMut(u64, &[u8], Option<Hash>, Option<
                     found = Some(Break { at: 0, reason: format!("negative seq {seq}") });
                     break 'outer;
                 }
-                if let Some(b) = check(seq as u64, leaf, chunk.leaf_hashes[i], chunk.chains[i]) {
+                let lh = chunk.computed.get(i).copied().unwrap_or_else(|| leaf_hash(leaf));
+                if let Some(b) = check(seq as u64, leaf, lh, chunk.leaf_hashes[i], chunk.chains[i]) {
                     found = Some(b);
                     break 'outer;
                 }
