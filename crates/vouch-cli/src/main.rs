@@ -26,7 +26,11 @@ pub enum Command {
     /// The audit ledger: append, verify, checkpoint, prove, export.
     #[command(subcommand)]
     Ledger(commands::ledger::LedgerCommand),
-    /// Public keys: the log's C2SP verifier key and the signing key (PEM).
+    /// Generate a signed evidence packet (JSON + PDF) for a period, or reproduce one.
+    Packet(commands::packet::PacketArgs),
+    /// Verify packets offline: signatures, checkpoint, consistency proof, file hashes.
+    Verify(commands::verify::VerifyArgs),
+    /// Public keys: the log's C2SP verifier key and the signing key (PEM); rotation.
     #[command(subcommand)]
     Keys(commands::keys::KeysCommand),
     /// Validate vouch.toml without side effects.
@@ -47,6 +51,8 @@ fn main() {
         Command::Init(a) => commands::init::run(&cli, a),
         Command::Ledger(c) => commands::ledger::run(&cli, c),
         Command::Keys(c) => commands::keys::run(&cli, c),
+        Command::Packet(a) => commands::packet::run(&cli, a),
+        Command::Verify(a) => commands::verify::run(&cli, a),
         Command::Config(c) => commands::config::run(&cli, c),
         Command::Demo(a) => commands::demo::run(&cli, a),
         Command::Bench(c) => commands::bench::run(&cli, c),

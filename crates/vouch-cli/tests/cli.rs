@@ -298,3 +298,19 @@ mod postgres_free {
         }
     }
 }
+
+#[test]
+fn database_passwords_never_appear_in_errors() {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path().join("data");
+    init(&d);
+    // Nothing listens on port 1: the connection fails, and the message must not
+    // carry the password (URL userinfo or query parameter).
+    for url in ["postgres://vouch:S3cretPw0rd@127.0.0.1:1/db", "postgres://vouch@127.0.0.1:1/db?password=S3cretPw0rd"] {
+        let o = Command::new(env!("CARGO_BIN_EXE_vouch")).arg("--data-dir").arg(&d).args(["ledger", "verify"]).env("VOUCH_DATABASE_URL", url).output().unwrap();
+        assert!(!o.status.success());
+        let all = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+        assert!(!all.contains("S3cretPw0rd"), "password leaked: {all}");
+        assert!(all.contains("127.0.0.1:1"), "the error should still say where: {all}");
+    }
+}

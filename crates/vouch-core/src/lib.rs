@@ -8,6 +8,7 @@ pub mod event;
 pub mod merkle;
 pub mod note;
 pub mod period;
+pub mod tsc;
 
 /// A SHA-256 digest.
 pub type Hash = [u8; 32];

@@ -196,3 +196,68 @@ pub fn generate_missing(config: &Config) -> Result<Generated, Error> {
     }
     Ok(out)
 }
+
+/// Directory of retired signing public keys (kept so old packets keep verifying).
+pub fn retired_dir(config: &Config) -> std::path::PathBuf {
+    config.path(&config.settings.keys.signing_key).parent().map(|d| d.join("retired")).unwrap_or_else(|| config.path("keys/retired"))
+}
+
+/// Every signing public key vouch knows: the current one first, then retired ones.
+pub fn known_signing_keys(config: &Config, keys: Option<&Keys>) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(k) = keys {
+        out.push(k.signing_public_pem());
+    }
+    if let Ok(rd) = std::fs::read_dir(retired_dir(config)) {
+        let mut files: Vec<_> = rd.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "pem")).collect();
+        files.sort();
+        out.extend(files.iter().filter_map(|p| std::fs::read_to_string(p).ok()));
+    }
+    out
+}
+
+/// What a rotation did.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Rotated {
+    pub old_key_id: String,
+    pub new_key_id: String,
+    pub retired_public_key: String,
+}
+
+/// Replace the signing key with a new one. The old public key is kept under
+/// `keys/retired/`, and the rotation is recorded in the ledger.
+pub fn rotate(config: &Config, ledger: &crate::Ledger) -> Result<Rotated, Error> {
+    if signing_key_from_env()?.is_some() {
+        return Err(Error::Keys("the signing key comes from VOUCH_SIGNING_KEY / SIGNING_PRIVATE_KEY; rotate it where it is managed".into()));
+    }
+    let keys = Keys::load(config)?;
+    let old_id = keys.signing_key_id();
+    let old_pub = keys.signing_public_pem();
+    let retired = retired_dir(config);
+    std::fs::create_dir_all(&retired).map_err(|e| Error::io(&retired, e))?;
+    let retired_file = retired.join(format!("signing-{old_id}.pub.pem"));
+    if !retired_file.exists() {
+        write_new(&retired_file, &old_pub, 0o644)?;
+    }
+    let new = p256::ecdsa::SigningKey::random(&mut rand::rngs::OsRng);
+    let pem = new.to_pkcs8_pem(LineEnding::LF).map_err(|e| Error::Keys(format!("cannot encode signing key: {e}")))?;
+    let path = config.path(&config.settings.keys.signing_key);
+    let tmp = path.with_extension("pem.new");
+    let _ = std::fs::remove_file(&tmp);
+    write_new(&tmp, &pem, 0o600)?;
+    std::fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))?;
+    let new_pub = new.verifying_key().to_public_key_pem(LineEnding::LF).map_err(|e| Error::Keys(e.to_string()))?;
+    let pub_path = path.with_file_name("signing.pub.pem");
+    let _ = std::fs::remove_file(&pub_path);
+    write_new(&pub_path, &new_pub, 0o644)?;
+    let new_id = Keys::load(config)?.signing_key_id();
+    crate::audit::record(
+        ledger,
+        serde_json::json!({
+            "action": "signing_key.rotate", "category": "security", "result": "success",
+            "resource": {"type": "signing_key", "id": new_id},
+            "details": {"description": "Rotated the artifact signing key", "before_state": {"key_id": old_id}, "after_state": {"key_id": new_id}},
+        }),
+    )?;
+    Ok(Rotated { old_key_id: old_id, new_key_id: new_id, retired_public_key: retired_file.display().to_string() })
+}

@@ -2,12 +2,14 @@
 //! verification, proofs), plus the demo and the benchmarks. The CLI and (later) the
 //! HTTP server are thin layers over this crate.
 
+pub mod audit;
 pub mod bench;
 pub mod config;
 pub mod demo;
 pub mod init;
 pub mod keys;
 pub mod ledger;
+pub mod packet;
 pub mod rss;
 
 pub use config::Config;

@@ -267,6 +267,6 @@ on_both!(trusted_checkpoint_catches_wholesale_rollback, |fx| {
     fx.exec_blob("UPDATE ledger_head SET frontier = $1", &head_at_500.to_bytes());
     fx.exec("UPDATE ledger_head SET chain = (SELECT chain FROM ledger_entries WHERE seq = 499)");
     assert!(fx.verify().valid, "the rollback is consistent on its own");
-    let r = fx.ledger.verify(&VerifyOptions { trusted_checkpoint: Some(trusted) }).unwrap();
+    let r = fx.ledger.verify(&VerifyOptions { trusted_checkpoint: Some(trusted), up_to: None }).unwrap();
     assert_eq!((r.valid, r.broken_at), (false, Some(500)), "{r:?}");
 });

@@ -94,6 +94,19 @@ pub struct CheckpointRow {
     pub created_at: String,
 }
 
+/// A generated evidence packet, as recorded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PacketRow {
+    pub period_label: String,
+    pub period_start: String,
+    pub period_end: String,
+    pub generated_at: String,
+    pub checkpoint_size: u64,
+    pub json_sha256: String,
+    pub pdf_sha256: Option<String>,
+    pub signing_key_id: String,
+}
+
 /// An entry found by id: its seq and leaf.
 #[derive(Debug, Clone)]
 pub struct FoundEntry {
@@ -152,6 +165,13 @@ pub trait Backend: Send + Sync {
     fn checkpoint_at(&self, size: u64) -> Result<Option<CheckpointRow>>;
     /// Stream checkpoints in ascending size.
     fn scan_checkpoints(&self, f: &mut dyn FnMut(CheckpointRow) -> Result<bool>) -> Result<()>;
+
+    /// `1 + max(seq)` over entries whose timestamp text is before `ts` (0 if none).
+    fn size_covering_before(&self, ts: &str) -> Result<u64>;
+    fn insert_packet(&self, row: &PacketRow) -> Result<()>;
+    /// The latest recorded packet whose period ends at or before `end`, excluding
+    /// packets of exactly the period `[start, end)`.
+    fn previous_packet(&self, start: &str, end: &str) -> Result<Option<PacketRow>>;
 }
 
 pub type Store = Arc<dyn Backend>;

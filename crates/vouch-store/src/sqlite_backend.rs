@@ -2,13 +2,13 @@
 //! committed append survives power loss.
 
 use crate::pool::Pool;
-use crate::{hash_from, Backend, CheckpointRow, EntryRef, EntryRow, FoundEntry, Head, LedgerTx, Result, StoreError};
+use crate::{hash_from, Backend, CheckpointRow, EntryRef, EntryRow, FoundEntry, Head, LedgerTx, PacketRow, Result, StoreError};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Transaction};
 use std::path::{Path, PathBuf};
 use vouch_core::merkle::Node;
 use vouch_core::Hash;
 
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("migrations/sqlite/0001_ledger.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("migrations/sqlite/0001_ledger.sql")), (2, include_str!("migrations/sqlite/0002_packets.sql"))];
 
 pub struct SqliteBackend {
     path: PathBuf,
@@ -301,6 +301,45 @@ impl Backend for SqliteBackend {
                 }
             }
             Ok(())
+        })
+    }
+
+    fn size_covering_before(&self, ts: &str) -> Result<u64> {
+        self.read(|c| {
+            let max: Option<i64> = c.query_row("SELECT max(seq) FROM ledger_entries WHERE ts < ?1", [ts], |r| r.get(0))?;
+            Ok(max.map_or(0, |m| m as u64 + 1))
+        })
+    }
+
+    fn insert_packet(&self, p: &PacketRow) -> Result<()> {
+        let conn = self.writer.get(|| self.connect())?;
+        conn.execute(
+            "INSERT INTO packets (period_label, period_start, period_end, generated_at, checkpoint_size, json_sha256, pdf_sha256, signing_key_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            params![p.period_label, p.period_start, p.period_end, p.generated_at, p.checkpoint_size as i64, p.json_sha256, p.pdf_sha256, p.signing_key_id],
+        )?;
+        Ok(())
+    }
+
+    fn previous_packet(&self, start: &str, end: &str) -> Result<Option<PacketRow>> {
+        self.read(|c| {
+            Ok(c.query_row(
+                "SELECT period_label, period_start, period_end, generated_at, checkpoint_size, json_sha256, pdf_sha256, signing_key_id FROM packets
+                 WHERE period_end <= ?2 AND NOT (period_start = ?1 AND period_end = ?2) ORDER BY period_end DESC, id DESC LIMIT 1",
+                [start, end],
+                |r| {
+                    Ok(PacketRow {
+                        period_label: r.get(0)?,
+                        period_start: r.get(1)?,
+                        period_end: r.get(2)?,
+                        generated_at: r.get(3)?,
+                        checkpoint_size: r.get::<_, i64>(4)? as u64,
+                        json_sha256: r.get(5)?,
+                        pdf_sha256: r.get(6)?,
+                        signing_key_id: r.get(7)?,
+                    })
+                },
+            )
+            .optional()?)
         })
     }
 }

@@ -71,7 +71,7 @@ pub fn run(cli: &crate::Cli, c: &LedgerCommand) -> Result<i32> {
                 None => None,
             };
             let started = std::time::Instant::now();
-            let report = ledger.verify(&VerifyOptions { trusted_checkpoint: trusted })?;
+            let report = ledger.verify(&VerifyOptions { trusted_checkpoint: trusted, up_to: None })?;
             if cli.json {
                 output::print_json(&report);
             } else if report.valid {

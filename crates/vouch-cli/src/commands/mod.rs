@@ -4,6 +4,8 @@ pub mod demo;
 pub mod init;
 pub mod keys;
 pub mod ledger;
+pub mod packet;
+pub mod verify;
 
 use anyhow::Result;
 use vouch_engine::{Config, Keys, Ledger};

@@ -8,7 +8,7 @@ mod verify;
 
 pub use checkpoint::SignedCheckpoint;
 pub use proof::{root_at, ConsistencyProof, StoreNodes};
-pub use verify::{verify_proof_file, VerifyOptions, VerifyReport};
+pub use verify::{verify_proof_file, Observer, VerifyOptions, VerifyReport};
 
 use crossbeam_channel::Sender;
 use std::sync::Arc;
@@ -126,6 +126,16 @@ impl Ledger {
     /// Verify the whole ledger.
     pub fn verify(&self, options: &VerifyOptions) -> Result<VerifyReport, LedgerError> {
         verify::run(&self.inner, options)
+    }
+
+    /// Verify, handing every verified entry `(seq, ts, leaf)` to `observe`.
+    pub fn verify_observed(&self, options: &VerifyOptions, observe: Observer<'_>) -> Result<VerifyReport, LedgerError> {
+        verify::run_observed(&self.inner, options, observe)
+    }
+
+    /// The log's public key.
+    pub fn verifier(&self) -> vouch_core::note::NoteVerifier {
+        self.inner.signer.verifier()
     }
 
     /// A C2SP tlog-proof of entry `index` in the tree of `size` (default: latest checkpoint).

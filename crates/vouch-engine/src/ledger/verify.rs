@@ -19,7 +19,13 @@ pub struct VerifyOptions {
     /// A signed checkpoint obtained earlier (e.g. from a packet): the ledger must
     /// still contain exactly the tree it commits to.
     pub trusted_checkpoint: Option<String>,
+    /// Verify only the first `n` entries (the tree a given checkpoint covers); entries,
+    /// checkpoints and the head beyond it are not considered.
+    pub up_to: Option<u64>,
 }
+
+/// Called for every entry once it is verified: `(seq, ts, leaf)`.
+pub type Observer<'a> = &'a mut dyn FnMut(u64, &[u8], &[u8]);
 
 /// The seeds' `{valid, broken_at}` result, with what was checked.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -78,7 +84,13 @@ const CHUNK_ROWS: usize = 8192;
 const READER_HASHES: usize = CHUNK_ROWS / 3;
 
 pub fn run(inner: &Inner, options: &VerifyOptions) -> Result<VerifyReport, LedgerError> {
+    run_observed(inner, options, &mut |_, _, _| {})
+}
+
+/// Verify, handing each verified entry to `observe` (one pass for reports and exports).
+pub fn run_observed(inner: &Inner, options: &VerifyOptions, observe: Observer<'_>) -> Result<VerifyReport, LedgerError> {
     let store = &inner.store;
+    let limit = options.up_to.unwrap_or(u64::MAX);
     let verifier = inner.signer.verifier();
     let mut broken: Option<Break> = None;
 
@@ -87,6 +99,9 @@ pub fn run(inner: &Inner, options: &VerifyOptions) -> Result<VerifyReport, Ledge
     let mut checkpoints_checked = 0u64;
     let mut latest_size = 0u64;
     store.scan_checkpoints(&mut |row| {
+        if row.size > limit {
+            return Ok(false);
+        }
         checkpoints_checked += 1;
         latest_size = latest_size.max(row.size);
         let at = row.size.saturating_sub(1);
@@ -102,6 +117,9 @@ pub fn run(inner: &Inner, options: &VerifyOptions) -> Result<VerifyReport, Ledge
     })?;
     if let Some(note) = &options.trusted_checkpoint {
         match Checkpoint::open(note, &verifier) {
+            Ok(cp) if cp.size > limit => {
+                return Err(LedgerError::Invalid(format!("the trusted checkpoint (size {}) is beyond the verified range ({limit})", cp.size)));
+            }
             Ok(cp) => {
                 latest_size = latest_size.max(cp.size);
                 targets.push((cp.size, cp.root, format!("trusted checkpoint at tree size {}", cp.size)));
@@ -111,7 +129,15 @@ pub fn run(inner: &Inner, options: &VerifyOptions) -> Result<VerifyReport, Ledge
     }
     targets.sort_by_key(|t| t.0);
 
-    let head = store.head()?;
+    let mut head = store.head()?;
+    if let Some(n) = options.up_to {
+        if n > head.size {
+            return Err(LedgerError::Invalid(format!("cannot verify {n} entries: the ledger holds {}", head.size)));
+        }
+        // Judge the prefix on its own: it must be complete, nothing more.
+        latest_size = latest_size.max(n);
+        head.size = n;
+    }
     let mut frontier = Frontier::new();
     let mut chain = vouch_core::chain::GENESIS;
     let mut computed_nodes: Vec<(u32, u64, Hash)> = Vec::new();
@@ -119,7 +145,7 @@ pub fn run(inner: &Inner, options: &VerifyOptions) -> Result<VerifyReport, Ledge
     // A checkpoint of the empty tree is checked before any entry.
     check_targets(&targets, &mut next_target, &frontier, &mut broken);
 
-    let entry_break = stream(inner, &mut |seq: u64, _leaf: &[u8], lh: Hash, stored_lh: Option<Hash>, stored_chain: Option<Hash>| -> Option<Break> {
+    let entry_break = stream(inner, limit, &mut |seq: u64, id: &[u8], ts: &[u8], leaf: &[u8], lh: Hash, stored_lh: Option<Hash>, stored_chain: Option<Hash>| -> Option<Break> {
         let expected = frontier.size();
         if seq != expected {
             return Some(Break { at: expected, reason: format!("entry {expected} is missing (next stored entry is {seq})") });
@@ -138,6 +164,13 @@ pub fn run(inner: &Inner, options: &VerifyOptions) -> Result<VerifyReport, Ledge
             }
         });
         check_targets(&targets, &mut next_target, &frontier, &mut broken);
+        // The lookup columns must still say what the (now verified) leaf says.
+        // `timestamp` is the last key of a canonical leaf; `id` needs a scan.
+        let ts_ok = leaf.len() > ts.len() + 2 && &leaf[leaf.len() - 2 - ts.len()..leaf.len() - 2] == ts && leaf[..leaf.len() - 2 - ts.len()].ends_with(b"\"timestamp\":\"");
+        if !ts_ok || vouch_core::canonical::top_level_str(leaf, "id") != Some(id) {
+            return Some(Break { at: seq, reason: format!("entry {seq}: the id/ts lookup columns differ from the leaf") });
+        }
+        observe(seq, ts, leaf);
         None
     })?;
     let checked = frontier.size();
@@ -146,7 +179,11 @@ pub fn run(inner: &Inner, options: &VerifyOptions) -> Result<VerifyReport, Ledge
     } else {
         // A shorter log than the head or a checkpoint says: the tail was cut.
         let claimed = head.size.max(latest_size);
-        if checked < claimed {
+        if options.up_to.is_some() && checked < claimed {
+            worst(&mut broken, checked, format!("the log ends at {checked} entries but {claimed} were to be verified (truncated)"));
+        } else if options.up_to.is_some() {
+            // A prefix: the head describes a larger tree, nothing to compare.
+        } else if checked < claimed {
             worst(&mut broken, checked, format!("the log ends at {checked} entries but the head/checkpoints cover {claimed} (truncated)"));
         } else if checked > head.size {
             worst(&mut broken, head.size, format!("entries beyond the head's tree size {} (inserted)", head.size));
@@ -169,7 +206,7 @@ pub fn run(inner: &Inner, options: &VerifyOptions) -> Result<VerifyReport, Ledge
                 worst(&mut broken, idx << level, format!("stored tree node (level {level}, index {idx}) is wrong"));
             }
             i += 1;
-        } else if (idx + 1) << level <= checked {
+        } else if (idx + 1) << level <= checked.min(limit) {
             worst(&mut broken, idx << level, format!("unexpected stored tree node (level {level}, index {idx})"));
         }
         Ok(true)
@@ -202,7 +239,9 @@ fn check_targets(targets: &[(u64, Hash, String)], next: &mut usize, frontier: &F
 }
 
 /// Read rows on one thread and check them on this one; returns the first break.
-fn stream(inner: &Inner, check: &mut dyn FnMut(u64, &[u8], Hash, Option<Hash>, Option<Hash>) -> Option<Break>) -> Result<Option<Break>, LedgerError> {
+type Check<'a> = &'a mut dyn FnMut(u64, &[u8], &[u8], &[u8], Hash, Option<Hash>, Option<Hash>) -> Option<Break>;
+
+fn stream(inner: &Inner, limit: u64, check: Check<'_>) -> Result<Option<Break>, LedgerError> {
     let (full_tx, full_rx) = crossbeam_channel::bounded::<Chunk>(4);
     let (empty_tx, empty_rx) = crossbeam_channel::bounded::<Chunk>(6);
     for _ in 0..6 {
@@ -213,6 +252,9 @@ fn stream(inner: &Inner, check: &mut dyn FnMut(u64, &[u8], Hash, Option<Hash>, O
         let reader = scope.spawn(move || -> Result<(), StoreError> {
             let mut chunk = empty_rx.recv().unwrap_or_default();
             store.scan_entries(0, &mut |e| {
+                if e.seq as u64 >= limit && e.seq >= 0 {
+                    return Ok(false);
+                }
                 chunk.seqs.push(e.seq);
                 chunk.leaves.extend_from_slice(e.id);
                 let a = chunk.leaves.len();
@@ -254,15 +296,8 @@ fn stream(inner: &Inner, check: &mut dyn FnMut(u64, &[u8], Hash, Option<Hash>, O
                     break 'outer;
                 }
                 let lh = chunk.computed.get(i).copied().unwrap_or_else(|| leaf_hash(leaf));
-                if let Some(b) = check(seq as u64, leaf, lh, chunk.leaf_hashes[i], chunk.chains[i]) {
+                if let Some(b) = check(seq as u64, id, ts, leaf, lh, chunk.leaf_hashes[i], chunk.chains[i]) {
                     found = Some(b);
-                    break 'outer;
-                }
-                // The lookup columns must still say what the (now verified) leaf says.
-                // `timestamp` is the last key of a canonical leaf; `id` needs a scan.
-                let ts_ok = leaf.len() > ts.len() + 2 && &leaf[leaf.len() - 2 - ts.len()..leaf.len() - 2] == ts && leaf[..leaf.len() - 2 - ts.len()].ends_with(b"\"timestamp\":\"");
-                if !ts_ok || vouch_core::canonical::top_level_str(leaf, "id") != Some(id) {
-                    found = Some(Break { at: seq as u64, reason: format!("entry {seq}: the id/ts lookup columns differ from the leaf") });
                     break 'outer;
                 }
             }
