@@ -156,6 +156,8 @@ pub struct DemoReport {
     pub export_events: u64,
     pub last_month: String,
     pub log_verifier_key: String,
+    pub packet: crate::packet::Written,
+    pub public_key_file: PathBuf,
 }
 
 /// Prepare a fresh demo directory: replace an earlier demo, refuse anything else.
@@ -251,6 +253,23 @@ pub fn run(dir: &Path, total_events: usize, now: DateTime<Utc>, progress: &mut d
     let export_events = ledger.export(last, &mut w)?;
     std::io::Write::flush(&mut w).map_err(|e| Error::io(&export_file, e))?;
 
+    // Last month's evidence packet, signed, with the public key beside it for openssl.
+    progress(0, 1, "packet");
+    let packet = crate::packet::generate(
+        &config,
+        &keys,
+        &ledger,
+        &crate::packet::Request {
+            period: last.clone(),
+            generated_at: Some(now),
+            format: crate::packet::Format::Both,
+            out: dir.join("packets").join(&last.label),
+            force: true,
+        },
+    )?;
+    let public_key_file = dir.join("public_key.pem");
+    std::fs::write(&public_key_file, keys.signing_public_pem()).map_err(|e| Error::io(&public_key_file, e))?;
+
     Ok(DemoReport {
         data_dir: dir.to_path_buf(),
         events: done,
@@ -267,6 +286,8 @@ pub fn run(dir: &Path, total_events: usize, now: DateTime<Utc>, progress: &mut d
         export_events,
         last_month: last.label.clone(),
         log_verifier_key: keys.log_verifier().to_vkey(),
+        packet,
+        public_key_file,
     })
 }
 

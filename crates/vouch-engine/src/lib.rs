@@ -10,7 +10,6 @@ pub mod init;
 pub mod keys;
 pub mod ledger;
 pub mod packet;
-pub mod rss;
 
 pub use config::Config;
 pub use keys::Keys;

@@ -35,6 +35,7 @@ pub fn run(cli: &crate::Cli, a: &DemoArgs) -> Result<i32> {
             "checkpoint": report.checkpoint_note, "proof_file": report.proof_file, "proof_index": report.proof_index,
             "consistency_file": report.consistency_file, "export_file": report.export_file, "export_events": report.export_events,
             "log_verifier_key": report.log_verifier_key,
+            "packet": report.packet, "public_key_file": report.public_key_file,
         }));
         return Ok(if report.verify.valid { 0 } else { 1 });
     }
@@ -51,9 +52,21 @@ pub fn run(cli: &crate::Cli, a: &DemoArgs) -> Result<i32> {
     }
     println!("\n4. Wrote an inclusion proof for entry {} (\"{}\") to\n     {}", report.proof_index, report.proof_action, report.proof_file.display());
     println!("   and a consistency proof from last month's checkpoint to now to\n     {}", report.consistency_file.display());
-    println!("5. Exported {} events of {} (NDJSON, one leaf per line) to\n     {}\n", n(report.export_events), report.last_month, report.export_file.display());
+    println!("5. Exported {} events of {} (NDJSON, one leaf per line) to\n     {}", n(report.export_events), report.last_month, report.export_file.display());
+    let pd = report.packet.dir.display();
+    println!("6. Generated the signed evidence packet for {} (status {}) in\n     {pd}", report.last_month, report.packet.overall_status);
+    println!("   SOC2_Evidence.json and SOC2_Evidence.pdf, each with a .sig, plus the period's exports.");
+    println!("   Verify it as seed 000's runbook does, with openssl and the public key vouch wrote:\n");
+    let key = report.public_key_file.display();
+    for f in ["SOC2_Evidence.json", "SOC2_Evidence.pdf"] {
+        println!("     base64 -d {pd}/{f}.sig > /tmp/{f}.sig.bin");
+        println!("     openssl dgst -sha256 -verify {key} -signature /tmp/{f}.sig.bin {pd}/{f}");
+    }
+    println!();
     println!("Everything is in {d}. Try:");
     println!("  vouch --data-dir {d} ledger verify");
+    println!("  vouch --data-dir {d} verify {pd}");
+    println!("  vouch --data-dir {d} packet --reproduce {pd}/SOC2_Evidence.json");
     println!("  vouch --data-dir {d} ledger verify-proof {}", report.proof_file.display());
     println!("  vouch --data-dir {d} keys show      # the log key any verifier needs:");
     println!("     {}", report.log_verifier_key);
