@@ -159,17 +159,65 @@ fn pipelined(ledger: &Ledger, batches: Vec<Vec<Sealed>>, depth: usize) -> Result
     Ok(throughput(total, t.elapsed()))
 }
 
-/// Grow a ledger to `size` entries, generating while appending.
-fn fill(ledger: &Ledger, count: usize, progress: &mut dyn FnMut(&str)) -> Result<(), Error> {
+/// Grow a ledger by `count` events spread over `[start, end)`, fast: a pool of generated
+/// events is re-stamped with fresh ids and timestamps by fixed-width byte substitution
+/// (the canonical form keeps `timestamp` last and ids are 36 bytes), so filling is not
+/// limited by event generation.
+pub fn fill_between(ledger: &Ledger, count: usize, start: chrono::DateTime<chrono::Utc>, end: chrono::DateTime<chrono::Utc>, progress: &mut dyn FnMut(&str)) -> Result<(), Error> {
+    const MARK: &str = "ffffffff-ffff-7fff-bfff-ffffffffffff";
+    let mut gen = Generator::new(17, 200);
+    let pool: Vec<Vec<u8>> = gen
+        .span(start, end, 997)
+        .into_iter()
+        .map(|e| {
+            let mut v = e.fields().clone();
+            v.insert("id".into(), serde_json::Value::String(MARK.into()));
+            Event::from_value(serde_json::Value::Object(v)).expect("valid").canonical().to_vec()
+        })
+        .collect();
+    let span_us = (end - start).num_microseconds().unwrap_or(1).max(1) as u64;
+    let (tx, rx) = crossbeam_channel::bounded::<Vec<Sealed>>(4);
+    let start_us = start.timestamp_micros();
+    let producer = std::thread::spawn(move || {
+        let mut made = 0usize;
+        let mut n = 0u64;
+        while made < count {
+            let k = 10_000.min(count - made);
+            let batch: Vec<Sealed> = (0..k)
+                .map(|_| {
+                    n += 1;
+                    let tmpl = &pool[(n % pool.len() as u64) as usize];
+                    // Timestamps increase through the span; ids are UUIDv7-shaped and unique.
+                    let t = start_us + ((n as u128 * span_us as u128) / (count as u128 + 1)) as i64;
+                    let ts = vouch_core::event::format_timestamp(&chrono::DateTime::from_timestamp_micros(t).expect("in range"));
+                    let id = format!("{:08x}-{:04x}-7{:03x}-8{:03x}-{:012x}", (t / 1000) >> 16, (t / 1000) & 0xffff, (n >> 48) & 0xfff, (n >> 36) & 0xfff, n & 0xffff_ffff_ffff);
+                    let text = std::str::from_utf8(tmpl).expect("utf-8").replacen(MARK, &id, 1);
+                    let mut canonical = text.into_bytes();
+                    let tail = canonical.len() - 29;
+                    canonical[tail..tail + 27].copy_from_slice(ts.as_bytes());
+                    Sealed { id, ts, canonical }
+                })
+                .collect();
+            made += k;
+            if tx.send(batch).is_err() {
+                break;
+            }
+        }
+    });
     let mut done = 0;
-    for batch in batches(count, 10_000, 13) {
+    for batch in rx {
         done += batch.len();
-        ledger.append(batch)?;
+        ledger.append_sealed(batch)?;
         if done % 1_000_000 < 10_000 {
             progress(&format!("{done}/{count}"));
         }
     }
+    let _ = producer.join();
     Ok(())
+}
+
+fn fill(ledger: &Ledger, count: usize, progress: &mut dyn FnMut(&str)) -> Result<(), Error> {
+    fill_between(ledger, count, day(2025, 1, 1), day(2026, 1, 1), progress)
 }
 
 fn concurrent(ledger: &Ledger, total: usize, appenders: usize) -> Result<Latency, Error> {
@@ -380,3 +428,59 @@ pub fn ledger(b: &LedgerBench, progress: &mut dyn FnMut(&str)) -> Result<Value, 
     Ok(out)
 }
 
+
+#[derive(Debug, Clone)]
+pub struct PacketBench {
+    /// Events in the month the packet covers.
+    pub events: usize,
+    pub dir: PathBuf,
+}
+
+/// `vouch bench packet`: a month holding `events` ledger events, then `vouch packet` for
+/// it in a separate process (time and peak RSS), against a baseline measured in the same
+/// run: dumping the same month with the sqlite3 shell and hashing it (no verification,
+/// no signatures, no PDF — the floor of "export and checksum").
+pub fn packet(b: &PacketBench, progress: &mut dyn FnMut(&str)) -> Result<Value, Error> {
+    std::fs::create_dir_all(&b.dir).map_err(|e| Error::io(&b.dir, e))?;
+    let s = Scratch::new(&b.dir, "packet", None)?;
+    {
+        let (_, _, ledger) = s.open()?;
+        progress(&format!("filling 2025-06 with {} events", b.events));
+        fill_between(&ledger, b.events, day(2025, 6, 1), day(2025, 7, 1), progress)?;
+        ledger.checkpoint()?;
+    }
+    let exe = std::env::current_exe().map_err(|e| Error::Config(format!("cannot find the vouch binary: {e}")))?;
+    let out = b.dir.join("packet-out");
+    let _ = std::fs::remove_dir_all(&out);
+    let mut cmd = std::process::Command::new(&exe);
+    cmd.arg("--data-dir").arg(&s.config.data_dir).args(["--json", "packet", "--period", "2025-06", "--format", "both", "--out"]).arg(&out);
+    progress("vouch packet --period 2025-06 (JSON + PDF + exports)");
+    let t = Instant::now();
+    let (stdout, peak_kb) = run_measured(cmd)?;
+    let secs = t.elapsed().as_secs_f64();
+    let written: Value = serde_json::from_slice(&stdout).map_err(|e| Error::Config(format!("packet printed no JSON: {e}")))?;
+
+    progress("baseline: sqlite3 shell dump of the month + sha256sum");
+    let db = s.config.database_url();
+    let dump = b.dir.join("baseline.ndjson");
+    let script = format!(
+        "sqlite3 {db:?} \"SELECT leaf FROM ledger_entries WHERE ts >= '2025-06-01T00:00:00.000000Z' AND ts < '2025-07-01T00:00:00.000000Z' ORDER BY seq\" > {dump:?} && sha256sum {dump:?} > /dev/null"
+    );
+    let t = Instant::now();
+    let st = std::process::Command::new("bash").args(["-c", &script]).status().map_err(|e| Error::Config(format!("baseline: {e}")))?;
+    let base_secs = t.elapsed().as_secs_f64();
+    let baseline = if st.success() { json!({"seconds": round(base_secs, 2)}) } else { json!({"skipped": "the sqlite3 shell is not installed"}) };
+    let _ = std::fs::remove_file(&dump);
+    let _ = std::fs::remove_dir_all(&out);
+    Ok(json!({
+        "benchmark": "packet",
+        "vouch_version": crate::VERSION,
+        "date": vouch_core::event::format_timestamp(&chrono::Utc::now()),
+        "machine": machine(),
+        "events_in_month": b.events,
+        "packet": {"seconds": round(secs, 2), "peak_rss_mb": round(peak_kb as f64 / 1024.0, 1), "events": written["events"], "files": written["files"]},
+        "baseline_sqlite3_dump_and_sha256": baseline,
+        "ratio_packet_vs_baseline": baseline["seconds"].as_f64().map(|b| round(secs / b.max(1e-9), 2)),
+        "goals": {"seconds": 30, "peak_rss_mb": 300},
+    }))
+}

@@ -5,6 +5,19 @@ use std::path::PathBuf;
 pub enum BenchCommand {
     /// Ledger: batched and concurrent appends, verification, and the pgcrypto trigger baseline.
     Ledger(LedgerArgs),
+    /// Packet: JSON + PDF + exports for a month holding N events (default 10M), vs a dump baseline.
+    Packet(PacketArgs),
+}
+
+#[derive(clap::Args)]
+pub struct PacketArgs {
+    /// Ledger events in the month.
+    #[arg(long, default_value_t = 10_000_000)]
+    pub events: usize,
+    #[arg(long, default_value = "/var/tmp/vouch-bench-packet")]
+    pub dir: PathBuf,
+    #[arg(long)]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -41,6 +54,16 @@ pub struct LedgerArgs {
 
 pub fn run(_cli: &crate::Cli, c: &BenchCommand) -> Result<i32> {
     match c {
+        BenchCommand::Packet(a) => {
+            let result = vouch_engine::bench::packet(&vouch_engine::bench::PacketBench { events: a.events, dir: a.dir.clone() }, &mut |l| eprintln!("[bench] {l}"))?;
+            let text = serde_json::to_string_pretty(&result)?;
+            println!("{text}");
+            if let Some(p) = &a.out {
+                std::fs::write(p, format!("{text}\n"))?;
+            }
+            let _ = std::fs::remove_dir_all(&a.dir);
+            Ok(0)
+        }
         BenchCommand::Ledger(a) => {
             let postgres = match a.postgres.as_deref() {
                 Some("none") => None,
