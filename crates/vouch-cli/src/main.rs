@@ -43,6 +43,19 @@ pub enum Command {
     Bench(commands::bench::BenchCommand),
 }
 
+/// For the benchmarks: write this process's peak RSS (KiB, VmHWM) to the file named by
+/// `VOUCH_PEAK_RSS_FILE`. Measured here because a parent's `wait4` figure can include
+/// the parent's own memory when the child was spawned with vfork.
+fn report_peak_rss() {
+    if let Ok(path) = std::env::var("VOUCH_PEAK_RSS_FILE") {
+        let kb = std::fs::read_to_string("/proc/self/status")
+            .ok()
+            .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)).map(str::to_string))
+            .unwrap_or_default();
+        let _ = std::fs::write(path, kb);
+    }
+}
+
 fn main() {
     let cli = Cli::parse();
     output::init_logging();
@@ -57,6 +70,7 @@ fn main() {
         Command::Demo(a) => commands::demo::run(&cli, a),
         Command::Bench(c) => commands::bench::run(&cli, c),
     };
+    report_peak_rss();
     match result {
         Ok(code) => std::process::exit(code),
         Err(e) => {

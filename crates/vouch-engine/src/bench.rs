@@ -296,23 +296,18 @@ fn verify_at(scratch: &Scratch, size: usize, progress: &mut dyn FnMut(&str)) -> 
     }))
 }
 
-/// Run a command to completion; returns its stdout and its own peak RSS in KiB.
+/// Run a vouch command to completion; returns its stdout and its own peak RSS in KiB,
+/// which the child reports itself (`VOUCH_PEAK_RSS_FILE`).
 fn run_measured(mut cmd: std::process::Command) -> Result<(Vec<u8>, i64), Error> {
-    use std::io::Read;
-    let mut child = cmd.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::inherit()).spawn().map_err(|e| Error::Config(format!("cannot start verify: {e}")))?;
-    let mut out = Vec::new();
-    if let Some(mut so) = child.stdout.take() {
-        let _ = so.read_to_end(&mut out);
+    let rss_file = std::env::temp_dir().join(format!("vouch-bench-rss-{}", std::process::id()));
+    let _ = std::fs::remove_file(&rss_file);
+    let out = cmd.env("VOUCH_PEAK_RSS_FILE", &rss_file).stderr(std::process::Stdio::inherit()).output().map_err(|e| Error::Config(format!("cannot run {cmd:?}: {e}")))?;
+    if !out.status.success() {
+        return Err(Error::Config(format!("{cmd:?} failed: {}", String::from_utf8_lossy(&out.stdout))));
     }
-    let pid = child.id() as libc::pid_t;
-    let mut status = 0;
-    // SAFETY: rusage is plain data; wait4 fills it for the child we spawned.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-    if r != pid {
-        return Err(Error::Config("waiting for the verify process failed".into()));
-    }
-    Ok((out, usage.ru_maxrss))
+    let kb = std::fs::read_to_string(&rss_file).ok().and_then(|s| s.trim().parse::<i64>().ok()).unwrap_or(0);
+    let _ = std::fs::remove_file(&rss_file);
+    Ok((out.stdout, kb))
 }
 
 /// The baseline: a plain table with a pgcrypto hash-chain trigger, same events, same batches.

@@ -270,3 +270,21 @@ on_both!(trusted_checkpoint_catches_wholesale_rollback, |fx| {
     let r = fx.ledger.verify(&VerifyOptions { trusted_checkpoint: Some(trusted), up_to: None }).unwrap();
     assert_eq!((r.valid, r.broken_at), (false, Some(500)), "{r:?}");
 });
+
+on_both!(checkpoints_follow_new_events_at_the_configured_interval, |fx| {
+    let opts = vouch_engine::ledger::LedgerOptions { checkpoint_interval: std::time::Duration::from_millis(700), max_batch: 10_000 };
+    let ledger = vouch_engine::Ledger::open(fx.store.clone(), &fx.keys, opts);
+    let ev = |i: u32| common::event(json!({"timestamp": format!("2026-10-01T00:00:{:02}Z", i % 60), "action": "tick", "category": "system", "result": "success"}));
+    ledger.append(vec![ev(1), ev(2)]).unwrap();
+    assert!(ledger.latest_checkpoint().unwrap().is_none(), "not before the interval has passed");
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    assert_eq!(ledger.latest_checkpoint().unwrap().map(|c| c.size), Some(2), "a checkpoint covers the new events");
+    // Nothing new: no new checkpoint.
+    std::thread::sleep(std::time::Duration::from_millis(1000));
+    let mut count = 0;
+    fx.store.scan_checkpoints(&mut |_| { count += 1; Ok(true) }).unwrap();
+    assert_eq!(count, 1);
+    ledger.append(vec![ev(3)]).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    assert_eq!(ledger.latest_checkpoint().unwrap().map(|c| c.size), Some(3));
+});
