@@ -7,10 +7,20 @@ use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
 #[derive(Parser)]
-#[command(name = "vouch", version, about = "SOC 2 evidence engine: a tamper-evident audit ledger, verifiable by anyone", propagate_version = true)]
+#[command(
+    name = "vouch",
+    version,
+    about = "SOC 2 evidence engine: a tamper-evident audit ledger, verifiable by anyone",
+    propagate_version = true
+)]
 pub struct Cli {
     /// Data directory holding vouch.toml, keys and the embedded database.
-    #[arg(long, global = true, env = "VOUCH_DATA_DIR", default_value = "./vouch-data")]
+    #[arg(
+        long,
+        global = true,
+        env = "VOUCH_DATA_DIR",
+        default_value = "./vouch-data"
+    )]
     pub data_dir: PathBuf,
     /// Print machine-readable JSON instead of text.
     #[arg(long, global = true)]
@@ -50,7 +60,12 @@ fn report_peak_rss() {
     if let Ok(path) = std::env::var("VOUCH_PEAK_RSS_FILE") {
         let kb = std::fs::read_to_string("/proc/self/status")
             .ok()
-            .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)).map(str::to_string))
+            .and_then(|s| {
+                s.lines()
+                    .find(|l| l.starts_with("VmHWM:"))
+                    .and_then(|l| l.split_whitespace().nth(1))
+                    .map(str::to_string)
+            })
             .unwrap_or_default();
         let _ = std::fs::write(path, kb);
     }

@@ -7,7 +7,14 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn vouch(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_vouch")).arg("--data-dir").arg(dir).args(args).env_remove("VOUCH_DATABASE_URL").env_remove("VOUCH_DATA_DIR").output().unwrap()
+    Command::new(env!("CARGO_BIN_EXE_vouch"))
+        .arg("--data-dir")
+        .arg(dir)
+        .args(args)
+        .env_remove("VOUCH_DATABASE_URL")
+        .env_remove("VOUCH_DATA_DIR")
+        .output()
+        .unwrap()
 }
 
 fn vouch_stdin(dir: &Path, args: &[&str], input: &str) -> Output {
@@ -22,24 +29,51 @@ fn vouch_stdin(dir: &Path, args: &[&str], input: &str) -> Output {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
     child.wait_with_output().unwrap()
 }
 
 fn ok(o: &Output) -> String {
-    assert!(o.status.success(), "failed: {}\n{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    assert!(
+        o.status.success(),
+        "failed: {}\n{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
     String::from_utf8(o.stdout.clone()).unwrap()
 }
 
 fn err_line(o: &Output) -> String {
-    assert!(!o.status.success(), "unexpected success: {}", String::from_utf8_lossy(&o.stdout));
+    assert!(
+        !o.status.success(),
+        "unexpected success: {}",
+        String::from_utf8_lossy(&o.stdout)
+    );
     let e = String::from_utf8(o.stderr.clone()).unwrap();
-    assert_eq!(e.trim_end().lines().count(), 1, "one readable line expected, got: {e}");
+    assert_eq!(
+        e.trim_end().lines().count(),
+        1,
+        "one readable line expected, got: {e}"
+    );
     e.trim_end().to_string()
 }
 
 fn init(dir: &Path) {
-    ok(&vouch(dir, &["init", "--org", "Acme", "--origin", "acme.example/vouch/audit"]));
+    ok(&vouch(
+        dir,
+        &[
+            "init",
+            "--org",
+            "Acme",
+            "--origin",
+            "acme.example/vouch/audit",
+        ],
+    ));
 }
 
 fn events(n: usize) -> String {
@@ -62,17 +96,30 @@ fn init_creates_private_keys_and_never_overwrites_them() {
     let d = t.path().join("data");
     init(&d);
     let toml = std::fs::read_to_string(d.join("vouch.toml")).unwrap();
-    for key in ["[organization]", "[database]", "[ledger]", "checkpoint_interval_secs", "[keys]", "[server]"] {
+    for key in [
+        "[organization]",
+        "[database]",
+        "[ledger]",
+        "checkpoint_interval_secs",
+        "[keys]",
+        "[server]",
+    ] {
         assert!(toml.contains(key), "vouch.toml lacks {key}");
     }
     let keys = ["keys/log.key", "keys/signing.pem", "keys/hmac.key"];
-    let before: Vec<Vec<u8>> = keys.iter().map(|k| std::fs::read(d.join(k)).unwrap()).collect();
+    let before: Vec<Vec<u8>> = keys
+        .iter()
+        .map(|k| std::fs::read(d.join(k)).unwrap())
+        .collect();
     for k in keys {
         assert_eq!(mode(&d.join(k)), 0o600, "{k}");
     }
     let out = ok(&vouch(&d, &["init"]));
     assert!(out.contains("kept existing key"), "{out}");
-    let after: Vec<Vec<u8>> = keys.iter().map(|k| std::fs::read(d.join(k)).unwrap()).collect();
+    let after: Vec<Vec<u8>> = keys
+        .iter()
+        .map(|k| std::fs::read(d.join(k)).unwrap())
+        .collect();
     assert_eq!(before, after, "a second init must not change keys");
     assert!(d.join("vouch.db").exists());
 }
@@ -88,7 +135,10 @@ fn refuses_keys_readable_by_others_naming_the_file() {
         let p = d.join(k);
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o640)).unwrap();
         let e = err_line(&vouch(&d, &["ledger", "verify"]));
-        assert!(e.contains(&p.display().to_string()) && e.contains("readable by group or others"), "{e}");
+        assert!(
+            e.contains(&p.display().to_string()) && e.contains("readable by group or others"),
+            "{e}"
+        );
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
     }
     ok(&vouch(&d, &["ledger", "verify"]));
@@ -101,11 +151,30 @@ fn config_errors_name_file_line_and_key() {
     init(&d);
     let file = d.join("vouch.toml");
     let text = std::fs::read_to_string(&file).unwrap();
-    std::fs::write(&file, text.replace("max_batch = 10000", "max_batch = 10000\nmax_bacth = 3")).unwrap();
-    let line = std::fs::read_to_string(&file).unwrap().lines().position(|l| l.starts_with("max_bacth")).unwrap() + 1;
+    std::fs::write(
+        &file,
+        text.replace("max_batch = 10000", "max_batch = 10000\nmax_bacth = 3"),
+    )
+    .unwrap();
+    let line = std::fs::read_to_string(&file)
+        .unwrap()
+        .lines()
+        .position(|l| l.starts_with("max_bacth"))
+        .unwrap()
+        + 1;
     let e = err_line(&vouch(&d, &["config", "check"]));
-    assert!(e.contains(&format!("{}:{line}:", file.display())) && e.contains("max_bacth"), "{e}");
-    std::fs::write(&file, text.replace("checkpoint_interval_secs = 10", "checkpoint_interval_secs = 0")).unwrap();
+    assert!(
+        e.contains(&format!("{}:{line}:", file.display())) && e.contains("max_bacth"),
+        "{e}"
+    );
+    std::fs::write(
+        &file,
+        text.replace(
+            "checkpoint_interval_secs = 10",
+            "checkpoint_interval_secs = 0",
+        ),
+    )
+    .unwrap();
     let e = err_line(&vouch(&d, &["config", "check"]));
     assert!(e.contains("key `ledger.checkpoint_interval_secs`"), "{e}");
     std::fs::write(&file, text).unwrap();
@@ -147,24 +216,45 @@ fn verify_output_shape_and_exit_code() {
     for k in ["valid", "broken_at", "checked", "tree_size", "root"] {
         assert!(keys.contains(&k), "{k} missing from {r}");
     }
-    assert_eq!((r["valid"].clone(), r["broken_at"].clone(), r["checked"].clone()), (Value::Bool(true), Value::Null, Value::from(50)));
+    assert_eq!(
+        (
+            r["valid"].clone(),
+            r["broken_at"].clone(),
+            r["checked"].clone()
+        ),
+        (Value::Bool(true), Value::Null, Value::from(50))
+    );
     // The CLI append ended with a checkpoint covering what it appended.
     let cp = ok(&vouch(&d, &["ledger", "checkpoint"]));
     assert_eq!(cp.lines().nth(1), Some("50"));
     assert_eq!(cp.lines().nth(2), r["root"].as_str());
     // Tamper with the database directly: exit code 1 and broken_at.
-    let conn = rusqlite_free_update(&d.join("vouch.db"), "UPDATE ledger_entries SET leaf = replace(leaf, 'user.login', 'user.logon') WHERE seq = 17");
+    let conn = rusqlite_free_update(
+        &d.join("vouch.db"),
+        "UPDATE ledger_entries SET leaf = replace(leaf, 'user.login', 'user.logon') WHERE seq = 17",
+    );
     assert!(conn);
     let o = vouch(&d, &["--json", "ledger", "verify"]);
     assert_eq!(o.status.code(), Some(1));
     let r: Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!((r["valid"].clone(), r["broken_at"].clone()), (Value::Bool(false), Value::from(17)));
+    assert_eq!(
+        (r["valid"].clone(), r["broken_at"].clone()),
+        (Value::Bool(false), Value::from(17))
+    );
 }
 
 /// Tamper through the sqlite3 command-line shell when present, else through Python.
 fn rusqlite_free_update(db: &Path, sql: &str) -> bool {
-    let py = format!("import sqlite3; c = sqlite3.connect({:?}); c.execute({:?}); c.commit()", db.display().to_string(), sql);
-    Command::new("python3").args(["-c", &py]).status().map(|s| s.success()).unwrap_or(false)
+    let py = format!(
+        "import sqlite3; c = sqlite3.connect({:?}); c.execute({:?}); c.commit()",
+        db.display().to_string(),
+        sql
+    );
+    Command::new("python3")
+        .args(["-c", &py])
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false)
 }
 
 fn independent() -> PathBuf {
@@ -172,7 +262,11 @@ fn independent() -> PathBuf {
 }
 
 fn python_check(args: &[&str]) -> Output {
-    Command::new("python3").arg(independent()).args(args).output().expect("python3 is needed for the independent verifier")
+    Command::new("python3")
+        .arg(independent())
+        .args(args)
+        .output()
+        .expect("python3 is needed for the independent verifier")
 }
 
 #[test]
@@ -181,36 +275,116 @@ fn proofs_pass_an_independent_verifier() {
     let d = t.path().join("data");
     init(&d);
     ok(&vouch_stdin(&d, &["ledger", "append"], &events(300)));
-    ok(&vouch_stdin(&d, &["ledger", "append"], &events(700).replace("2025-01-", "2025-02-")));
+    ok(&vouch_stdin(
+        &d,
+        &["ledger", "append"],
+        &events(700).replace("2025-01-", "2025-02-"),
+    ));
     let keys: Value = serde_json::from_str(&ok(&vouch(&d, &["--json", "keys", "show"]))).unwrap();
     let vkey = keys["log_verifier_key"].as_str().unwrap();
     assert!(vkey.starts_with("acme.example/vouch/audit+"));
     let py = python_check(&["vectors"]);
-    assert!(py.status.success(), "{}", String::from_utf8_lossy(&py.stdout));
+    assert!(
+        py.status.success(),
+        "{}",
+        String::from_utf8_lossy(&py.stdout)
+    );
     for index in ["0", "299", "300", "511", "999"] {
         let p = t.path().join(format!("p{index}.tlog-proof"));
-        ok(&vouch(&d, &["ledger", "prove", "--index", index, "--out", p.to_str().unwrap()]));
-        ok(&vouch(&d, &["ledger", "verify-proof", p.to_str().unwrap(), "--key", vkey]));
+        ok(&vouch(
+            &d,
+            &[
+                "ledger",
+                "prove",
+                "--index",
+                index,
+                "--out",
+                p.to_str().unwrap(),
+            ],
+        ));
+        ok(&vouch(
+            &d,
+            &["ledger", "verify-proof", p.to_str().unwrap(), "--key", vkey],
+        ));
         let py = python_check(&["inclusion", "--key", vkey, p.to_str().unwrap()]);
-        assert!(py.status.success(), "index {index}: {}", String::from_utf8_lossy(&py.stdout));
+        assert!(
+            py.status.success(),
+            "index {index}: {}",
+            String::from_utf8_lossy(&py.stdout)
+        );
         // A changed proof fails both verifiers.
         let text = std::fs::read_to_string(&p).unwrap();
         let bad = t.path().join(format!("bad{index}"));
-        std::fs::write(&bad, text.replacen(&format!("index {index}\n"), &format!("index {}\n", index.parse::<u64>().unwrap() + 1), 1)).unwrap();
-        assert!(!python_check(&["inclusion", "--key", vkey, bad.to_str().unwrap()]).status.success());
-        assert!(!vouch(&d, &["ledger", "verify-proof", bad.to_str().unwrap(), "--key", vkey]).status.success());
+        std::fs::write(
+            &bad,
+            text.replacen(
+                &format!("index {index}\n"),
+                &format!("index {}\n", index.parse::<u64>().unwrap() + 1),
+                1,
+            ),
+        )
+        .unwrap();
+        assert!(
+            !python_check(&["inclusion", "--key", vkey, bad.to_str().unwrap()])
+                .status
+                .success()
+        );
+        assert!(!vouch(
+            &d,
+            &[
+                "ledger",
+                "verify-proof",
+                bad.to_str().unwrap(),
+                "--key",
+                vkey
+            ]
+        )
+        .status
+        .success());
     }
     let c = t.path().join("c.json");
-    std::fs::write(&c, ok(&vouch(&d, &["ledger", "consistency", "--from", "300", "--to", "1000"]))).unwrap();
+    std::fs::write(
+        &c,
+        ok(&vouch(
+            &d,
+            &["ledger", "consistency", "--from", "300", "--to", "1000"],
+        )),
+    )
+    .unwrap();
     let py = python_check(&["consistency", "--key", vkey, c.to_str().unwrap()]);
-    assert!(py.status.success(), "{}", String::from_utf8_lossy(&py.stdout));
+    assert!(
+        py.status.success(),
+        "{}",
+        String::from_utf8_lossy(&py.stdout)
+    );
     // The export alone lets anyone recompute the root of the signed checkpoint.
     let export = t.path().join("all.ndjson");
-    ok(&vouch(&d, &["ledger", "export", "--period", "2025", "--out", export.to_str().unwrap()]));
+    ok(&vouch(
+        &d,
+        &[
+            "ledger",
+            "export",
+            "--period",
+            "2025",
+            "--out",
+            export.to_str().unwrap(),
+        ],
+    ));
     let cp = t.path().join("cp.txt");
     std::fs::write(&cp, ok(&vouch(&d, &["ledger", "checkpoint"]))).unwrap();
-    let py = python_check(&["root", "--key", vkey, "--checkpoint", cp.to_str().unwrap(), export.to_str().unwrap()]);
-    assert!(py.status.success(), "{}", String::from_utf8_lossy(&py.stdout));
+    let py = python_check(&[
+        "root",
+        "--key",
+        vkey,
+        "--checkpoint",
+        cp.to_str().unwrap(),
+        export.to_str().unwrap(),
+    ]);
+    assert!(
+        py.status.success(),
+        "{}",
+        String::from_utf8_lossy(&py.stdout)
+    );
 }
 
 #[test]
@@ -219,10 +393,22 @@ fn bad_periods_and_proof_requests_are_clear_errors() {
     let d = t.path().join("data");
     init(&d);
     ok(&vouch_stdin(&d, &["ledger", "append"], &events(10)));
-    assert!(err_line(&vouch(&d, &["ledger", "export", "--period", "2025-13"])).contains("invalid period `2025-13`"));
-    assert!(err_line(&vouch(&d, &["ledger", "export", "--period", "2025-02-01..2025-01-01"])).contains("not after"));
-    assert!(err_line(&vouch(&d, &["ledger", "prove", "--index", "10"])).contains("index 10 is not below tree size 10"));
-    assert!(err_line(&vouch(&d, &["ledger", "consistency", "--from", "5", "--to", "11"])).contains("beyond"));
+    assert!(
+        err_line(&vouch(&d, &["ledger", "export", "--period", "2025-13"]))
+            .contains("invalid period `2025-13`")
+    );
+    assert!(err_line(&vouch(
+        &d,
+        &["ledger", "export", "--period", "2025-02-01..2025-01-01"]
+    ))
+    .contains("not after"));
+    assert!(err_line(&vouch(&d, &["ledger", "prove", "--index", "10"]))
+        .contains("index 10 is not below tree size 10"));
+    assert!(err_line(&vouch(
+        &d,
+        &["ledger", "consistency", "--from", "5", "--to", "11"]
+    ))
+    .contains("beyond"));
     let missing = t.path().join("nothing");
     assert!(err_line(&vouch(&missing, &["ledger", "verify"])).contains("run `vouch init"));
 }
@@ -231,17 +417,26 @@ fn bad_periods_and_proof_requests_are_clear_errors() {
 fn demo_runs_end_to_end() {
     let t = tempfile::tempdir().unwrap();
     let into = t.path().join("demo");
-    let out = ok(&Command::new(env!("CARGO_BIN_EXE_vouch")).args(["demo", "--into", into.to_str().unwrap(), "--events", "6000"]).output().unwrap());
+    let out = ok(&Command::new(env!("CARGO_BIN_EXE_vouch"))
+        .args(["demo", "--into", into.to_str().unwrap(), "--events", "6000"])
+        .output()
+        .unwrap());
     assert!(out.contains("valid = true, broken_at = null"), "{out}");
     let proofs: Vec<_> = std::fs::read_dir(into.join("proofs")).unwrap().collect();
     assert_eq!(proofs.len(), 2);
     // Running it again replaces the earlier demo.
-    ok(&Command::new(env!("CARGO_BIN_EXE_vouch")).args(["demo", "--into", into.to_str().unwrap(), "--events", "1200"]).output().unwrap());
+    ok(&Command::new(env!("CARGO_BIN_EXE_vouch"))
+        .args(["demo", "--into", into.to_str().unwrap(), "--events", "1200"])
+        .output()
+        .unwrap());
     // It refuses a directory that is not a demo.
     let other = t.path().join("mine");
     std::fs::create_dir_all(&other).unwrap();
     std::fs::write(other.join("precious.txt"), "keep").unwrap();
-    let o = Command::new(env!("CARGO_BIN_EXE_vouch")).args(["demo", "--into", other.to_str().unwrap()]).output().unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_vouch"))
+        .args(["demo", "--into", other.to_str().unwrap()])
+        .output()
+        .unwrap();
     assert!(!o.status.success());
     assert!(other.join("precious.txt").exists());
 }
@@ -250,10 +445,19 @@ fn demo_runs_end_to_end() {
 fn postgres_via_the_cli() {
     let url = match std::env::var("VOUCH_TEST_DATABASE_URL") {
         Ok(u) if !u.is_empty() => u,
-        _ if std::env::var("CI").as_deref() == Ok("true") => panic!("CI=true but VOUCH_TEST_DATABASE_URL is not set"),
+        _ if std::env::var("CI").as_deref() == Ok("true") => {
+            panic!("CI=true but VOUCH_TEST_DATABASE_URL is not set")
+        }
         _ => return,
     };
-    let schema = format!("vouch_cli_{}_{}", std::process::id(), std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos());
+    let schema = format!(
+        "vouch_cli_{}_{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos()
+    );
     let t = tempfile::tempdir().unwrap();
     let d = t.path().join("data");
     let run = |args: &[&str], input: Option<&str>| -> Output {
@@ -277,11 +481,20 @@ fn postgres_via_the_cli() {
         c.wait_with_output().unwrap()
     };
     let out = ok(&run(&["init", "--origin", "pg.example/vouch/audit"], None));
-    assert!(out.contains("postgres://") && out.contains(&schema), "{out}");
+    assert!(
+        out.contains("postgres://") && out.contains(&schema),
+        "{out}"
+    );
     ok(&run(&["ledger", "append"], Some(&events(120))));
     let r: Value = serde_json::from_str(&ok(&run(&["--json", "ledger", "verify"], None))).unwrap();
-    assert_eq!((r["valid"].clone(), r["checked"].clone()), (Value::Bool(true), Value::from(120)));
-    assert!(!d.join("vouch.db").exists(), "nothing may go to SQLite when a Postgres URL is set");
+    assert_eq!(
+        (r["valid"].clone(), r["checked"].clone()),
+        (Value::Bool(true), Value::from(120))
+    );
+    assert!(
+        !d.join("vouch.db").exists(),
+        "nothing may go to SQLite when a Postgres URL is set"
+    );
     let mut c: postgres_free::Conn = postgres_free::Conn::new(&url);
     c.drop_schema(&schema);
 }
@@ -294,7 +507,13 @@ mod postgres_free {
             Conn(url.to_string())
         }
         pub fn drop_schema(&mut self, s: &str) {
-            let _ = std::process::Command::new("psql").args([&self.0, "-qc", &format!("DROP SCHEMA IF EXISTS {s} CASCADE")]).output();
+            let _ = std::process::Command::new("psql")
+                .args([
+                    &self.0,
+                    "-qc",
+                    &format!("DROP SCHEMA IF EXISTS {s} CASCADE"),
+                ])
+                .output();
         }
     }
 }
@@ -306,11 +525,27 @@ fn database_passwords_never_appear_in_errors() {
     init(&d);
     // Nothing listens on port 1: the connection fails, and the message must not
     // carry the password (URL userinfo or query parameter).
-    for url in ["postgres://vouch:S3cretPw0rd@127.0.0.1:1/db", "postgres://vouch@127.0.0.1:1/db?password=S3cretPw0rd"] {
-        let o = Command::new(env!("CARGO_BIN_EXE_vouch")).arg("--data-dir").arg(&d).args(["ledger", "verify"]).env("VOUCH_DATABASE_URL", url).output().unwrap();
+    for url in [
+        "postgres://vouch:S3cretPw0rd@127.0.0.1:1/db",
+        "postgres://vouch@127.0.0.1:1/db?password=S3cretPw0rd",
+    ] {
+        let o = Command::new(env!("CARGO_BIN_EXE_vouch"))
+            .arg("--data-dir")
+            .arg(&d)
+            .args(["ledger", "verify"])
+            .env("VOUCH_DATABASE_URL", url)
+            .output()
+            .unwrap();
         assert!(!o.status.success());
-        let all = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+        let all = format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
         assert!(!all.contains("S3cretPw0rd"), "password leaked: {all}");
-        assert!(all.contains("127.0.0.1:1"), "the error should still say where: {all}");
+        assert!(
+            all.contains("127.0.0.1:1"),
+            "the error should still say where: {all}"
+        );
     }
 }

@@ -6,32 +6,70 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn vouch(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_vouch")).arg("--data-dir").arg(dir).args(args).env_remove("VOUCH_DATABASE_URL").env_remove("VOUCH_SIGNING_KEY").env_remove("SIGNING_PRIVATE_KEY").output().unwrap()
+    Command::new(env!("CARGO_BIN_EXE_vouch"))
+        .arg("--data-dir")
+        .arg(dir)
+        .args(args)
+        .env_remove("VOUCH_DATABASE_URL")
+        .env_remove("VOUCH_SIGNING_KEY")
+        .env_remove("SIGNING_PRIVATE_KEY")
+        .output()
+        .unwrap()
 }
 
 fn ok(o: &Output) -> String {
-    assert!(o.status.success(), "failed: {}\n{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    assert!(
+        o.status.success(),
+        "failed: {}\n{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
     String::from_utf8(o.stdout.clone()).unwrap()
 }
 
 fn sh(cwd: &Path, script: &str) -> Output {
-    Command::new("bash").arg("-c").arg(script).current_dir(cwd).output().unwrap()
+    Command::new("bash")
+        .arg("-c")
+        .arg(script)
+        .current_dir(cwd)
+        .output()
+        .unwrap()
 }
 
 /// A data dir with two months of events (September and October 2026).
 fn setup(t: &Path) -> PathBuf {
     let d = t.join("data");
-    ok(&vouch(&d, &["init", "--org", "Acme Analytics", "--origin", "acme.example/vouch/audit"]));
+    ok(&vouch(
+        &d,
+        &[
+            "init",
+            "--org",
+            "Acme Analytics",
+            "--origin",
+            "acme.example/vouch/audit",
+        ],
+    ));
     let mut lines = String::new();
     for i in 0..600 {
-        let (m, day) = if i < 300 { (9, 1 + i % 30) } else { (10, 1 + i % 31) };
+        let (m, day) = if i < 300 {
+            (9, 1 + i % 30)
+        } else {
+            (10, 1 + i % 31)
+        };
         let cat = ["authentication", "authorization", "data_access", "system"][i % 4];
         lines.push_str(&format!(
             "{{\"timestamp\":\"2026-{m:02}-{day:02}T{:02}:{:02}:00Z\",\"actor\":{{\"id\":\"u{}\"}},\"action\":\"act.{}\",\"category\":\"{cat}\",\"result\":\"success\"}}\n",
             i % 24, i % 60, i % 9, i % 5
         ));
     }
-    let mut c = Command::new(env!("CARGO_BIN_EXE_vouch")).arg("--data-dir").arg(&d).args(["ledger", "append", "-"]).stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::null()).spawn().unwrap();
+    let mut c = Command::new(env!("CARGO_BIN_EXE_vouch"))
+        .arg("--data-dir")
+        .arg(&d)
+        .args(["ledger", "append", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
     use std::io::Write;
     c.stdin.take().unwrap().write_all(lines.as_bytes()).unwrap();
     assert!(c.wait().unwrap().success());
@@ -47,23 +85,56 @@ fn seed_000_openssl_commands_verify_json_and_pdf() {
     let t = tempfile::tempdir().unwrap();
     let d = setup(t.path());
     let out = t.path().join("oct");
-    ok(&vouch(&d, &["packet", "--period", "2026-10", "--out", out.to_str().unwrap()]));
-    for f in ["SOC2_Evidence.json", "SOC2_Evidence.json.sig", "SOC2_Evidence.pdf", "SOC2_Evidence.pdf.sig", "audit-log-2026-10.ndjson", "auth-events-2026-10.ndjson"] {
+    ok(&vouch(
+        &d,
+        &[
+            "packet",
+            "--period",
+            "2026-10",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    ));
+    for f in [
+        "SOC2_Evidence.json",
+        "SOC2_Evidence.json.sig",
+        "SOC2_Evidence.pdf",
+        "SOC2_Evidence.pdf.sig",
+        "audit-log-2026-10.ndjson",
+        "auth-events-2026-10.ndjson",
+    ] {
         assert!(out.join(f).exists(), "{f} missing");
     }
-    let keys: serde_json::Value = serde_json::from_str(&ok(&vouch(&d, &["--json", "keys", "show"]))).unwrap();
-    std::fs::write(out.join("public_key.pem"), keys["signing_public_key_pem"].as_str().unwrap()).unwrap();
+    let keys: serde_json::Value =
+        serde_json::from_str(&ok(&vouch(&d, &["--json", "keys", "show"]))).unwrap();
+    std::fs::write(
+        out.join("public_key.pem"),
+        keys["signing_public_key_pem"].as_str().unwrap(),
+    )
+    .unwrap();
     for f in ["SOC2_Evidence.json", "SOC2_Evidence.pdf"] {
         // Seed 000, section 5, as written.
         let o = sh(&out, &format!("cp {f}.sig evidence.sig && base64 -d evidence.sig > evidence.sig.bin && openssl dgst -sha256 -verify public_key.pem -signature evidence.sig.bin {f}"));
-        assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "Verified OK", "{f}: {}", String::from_utf8_lossy(&o.stderr));
+        assert_eq!(
+            String::from_utf8_lossy(&o.stdout).trim(),
+            "Verified OK",
+            "{f}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
         // One changed byte and openssl refuses.
         let mut bytes = std::fs::read(out.join(f)).unwrap();
         let mid = bytes.len() / 2;
         bytes[mid] ^= 0x01;
         std::fs::write(out.join("tampered"), &bytes).unwrap();
-        let o = sh(&out, "openssl dgst -sha256 -verify public_key.pem -signature evidence.sig.bin tampered");
-        assert!(!o.status.success() && String::from_utf8_lossy(&o.stdout).contains("Verification failure"), "{f} tampered still verified");
+        let o = sh(
+            &out,
+            "openssl dgst -sha256 -verify public_key.pem -signature evidence.sig.bin tampered",
+        );
+        assert!(
+            !o.status.success()
+                && String::from_utf8_lossy(&o.stdout).contains("Verification failure"),
+            "{f} tampered still verified"
+        );
     }
 }
 
@@ -72,7 +143,16 @@ fn packet_json_matches_its_schema_and_pdf_reads_right() {
     let t = tempfile::tempdir().unwrap();
     let d = setup(t.path());
     let out = t.path().join("oct");
-    ok(&vouch(&d, &["packet", "--period", "2026-10", "--out", out.to_str().unwrap()]));
+    ok(&vouch(
+        &d,
+        &[
+            "packet",
+            "--period",
+            "2026-10",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    ));
     let py = format!(
         "import json, jsonschema; jsonschema.Draft202012Validator.check_schema(json.load(open({s:?}))); jsonschema.validate(json.load(open({p:?})), json.load(open({s:?}))); print('valid')",
         s = schema().display().to_string(),
@@ -81,21 +161,88 @@ fn packet_json_matches_its_schema_and_pdf_reads_right() {
     let o = Command::new("python3").args(["-c", &py]).output().unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     // A packet missing a required part fails the schema (the test can fail).
-    let mut v: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("SOC2_Evidence.json")).unwrap()).unwrap();
+    let mut v: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("SOC2_Evidence.json")).unwrap()).unwrap();
     v.as_object_mut().unwrap().remove("ledger");
     std::fs::write(t.path().join("broken.json"), v.to_string()).unwrap();
-    let py_bad = py.replace(&out.join("SOC2_Evidence.json").display().to_string(), &t.path().join("broken.json").display().to_string());
-    assert!(!Command::new("python3").args(["-c", &py_bad]).output().unwrap().status.success());
+    let py_bad = py.replace(
+        &out.join("SOC2_Evidence.json").display().to_string(),
+        &t.path().join("broken.json").display().to_string(),
+    );
+    assert!(!Command::new("python3")
+        .args(["-c", &py_bad])
+        .output()
+        .unwrap()
+        .status
+        .success());
 
-    let text = String::from_utf8(Command::new("pdftotext").args(["-layout", out.join("SOC2_Evidence.pdf").to_str().unwrap(), "-"]).output().unwrap().stdout).unwrap();
-    for want in ["SOC 2 Evidence Packet", "Acme Analytics", "2026-10", "Summary by criterion", "CC7.2", "CC8.1", "VOUCH-LEDGER-INTEGRITY", "Findings", "Evidence index", "Ledger checkpoint", "acme.example/vouch/audit", "How to verify this packet", "openssl dgst -sha256 -verify"] {
+    let text = String::from_utf8(
+        Command::new("pdftotext")
+            .args([
+                "-layout",
+                out.join("SOC2_Evidence.pdf").to_str().unwrap(),
+                "-",
+            ])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    for want in [
+        "SOC 2 Evidence Packet",
+        "Acme Analytics",
+        "2026-10",
+        "Summary by criterion",
+        "CC7.2",
+        "CC8.1",
+        "VOUCH-LEDGER-INTEGRITY",
+        "Findings",
+        "Evidence index",
+        "Ledger checkpoint",
+        "acme.example/vouch/audit",
+        "How to verify this packet",
+        "openssl dgst -sha256 -verify",
+    ] {
         assert!(text.contains(want), "PDF text lacks {want:?}");
     }
-    let pages = Command::new("pdftoppm").args(["-r", "30", "-png", out.join("SOC2_Evidence.pdf").to_str().unwrap(), t.path().join("page").to_str().unwrap()]).status().unwrap();
+    let pages = Command::new("pdftoppm")
+        .args([
+            "-r",
+            "30",
+            "-png",
+            out.join("SOC2_Evidence.pdf").to_str().unwrap(),
+            t.path().join("page").to_str().unwrap(),
+        ])
+        .status()
+        .unwrap();
     assert!(pages.success());
-    let rendered = std::fs::read_dir(t.path()).unwrap().filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().starts_with("page")).count();
-    let info = String::from_utf8(Command::new("pdfinfo").arg(out.join("SOC2_Evidence.pdf")).output().unwrap().stdout).unwrap();
-    let count: usize = info.lines().find(|l| l.starts_with("Pages:")).unwrap().split_whitespace().nth(1).unwrap().parse().unwrap();
+    let rendered = std::fs::read_dir(t.path())
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .starts_with("page")
+        })
+        .count();
+    let info = String::from_utf8(
+        Command::new("pdfinfo")
+            .arg(out.join("SOC2_Evidence.pdf"))
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    let count: usize = info
+        .lines()
+        .find(|l| l.starts_with("Pages:"))
+        .unwrap()
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!(count >= 6, "{count} pages");
     assert_eq!(rendered, count, "every page renders");
 }
@@ -106,20 +253,64 @@ fn reproduce_verify_and_bad_requests() {
     let d = setup(t.path());
     let sep = t.path().join("sep");
     let oct = t.path().join("oct");
-    ok(&vouch(&d, &["packet", "--period", "2026-09", "--out", sep.to_str().unwrap()]));
-    ok(&vouch(&d, &["packet", "--period", "2026-10", "--out", oct.to_str().unwrap()]));
-    let r = ok(&vouch(&d, &["packet", "--reproduce", oct.join("SOC2_Evidence.json").to_str().unwrap()]));
-    assert_eq!(r.trim(), "SOC2_Evidence.json: identical\nSOC2_Evidence.pdf: identical");
-    let v = ok(&vouch(&d, &["verify", sep.to_str().unwrap(), oct.to_str().unwrap()]));
-    assert!(v.contains("consistency with the previous packet") && v.contains("packet 2026-10 follows packet 2026-09"), "{v}");
+    ok(&vouch(
+        &d,
+        &[
+            "packet",
+            "--period",
+            "2026-09",
+            "--out",
+            sep.to_str().unwrap(),
+        ],
+    ));
+    ok(&vouch(
+        &d,
+        &[
+            "packet",
+            "--period",
+            "2026-10",
+            "--out",
+            oct.to_str().unwrap(),
+        ],
+    ));
+    let r = ok(&vouch(
+        &d,
+        &[
+            "packet",
+            "--reproduce",
+            oct.join("SOC2_Evidence.json").to_str().unwrap(),
+        ],
+    ));
+    assert_eq!(
+        r.trim(),
+        "SOC2_Evidence.json: identical\nSOC2_Evidence.pdf: identical"
+    );
+    let v = ok(&vouch(
+        &d,
+        &["verify", sep.to_str().unwrap(), oct.to_str().unwrap()],
+    ));
+    assert!(
+        v.contains("consistency with the previous packet")
+            && v.contains("packet 2026-10 follows packet 2026-09"),
+        "{v}"
+    );
     assert!(!v.contains("FAIL"), "{v}");
 
     // Bad requests: a clear error each, nothing written.
     let fresh = t.path().join("fresh");
     for (args, want) in [
-        (vec!["packet", "--period", "2026-10-05..2026-10-01"], "not after"),
-        (vec!["packet", "--period", "2099-01"], "starts in the future"),
-        (vec!["packet", "--period", "2026-10", "--format", "docx"], "unknown format `docx`"),
+        (
+            vec!["packet", "--period", "2026-10-05..2026-10-01"],
+            "not after",
+        ),
+        (
+            vec!["packet", "--period", "2099-01"],
+            "starts in the future",
+        ),
+        (
+            vec!["packet", "--period", "2026-10", "--format", "docx"],
+            "unknown format `docx`",
+        ),
     ] {
         let mut a = args.clone();
         a.extend(["--out", fresh.to_str().unwrap()]);
@@ -129,19 +320,52 @@ fn reproduce_verify_and_bad_requests() {
         assert!(e.contains(want), "{e}");
         assert!(!fresh.exists(), "nothing may be written");
     }
-    let o = vouch(&d, &["packet", "--period", "2026-10", "--out", oct.to_str().unwrap()]);
+    let o = vouch(
+        &d,
+        &[
+            "packet",
+            "--period",
+            "2026-10",
+            "--out",
+            oct.to_str().unwrap(),
+        ],
+    );
     assert!(String::from_utf8_lossy(&o.stderr).contains("already holds a packet"));
-    ok(&vouch(&d, &["packet", "--period", "2026-10", "--out", oct.to_str().unwrap(), "--force"]));
+    ok(&vouch(
+        &d,
+        &[
+            "packet",
+            "--period",
+            "2026-10",
+            "--out",
+            oct.to_str().unwrap(),
+            "--force",
+        ],
+    ));
 
     // Rotation: the old packets keep verifying; new ones use the new key.
-    let before: serde_json::Value = serde_json::from_str(&ok(&vouch(&d, &["--json", "keys", "show"]))).unwrap();
-    let rot: serde_json::Value = serde_json::from_str(&ok(&vouch(&d, &["--json", "keys", "rotate"]))).unwrap();
+    let before: serde_json::Value =
+        serde_json::from_str(&ok(&vouch(&d, &["--json", "keys", "show"]))).unwrap();
+    let rot: serde_json::Value =
+        serde_json::from_str(&ok(&vouch(&d, &["--json", "keys", "rotate"]))).unwrap();
     assert_eq!(rot["old_key_id"], before["signing_key_id"]);
     assert_ne!(rot["new_key_id"], rot["old_key_id"]);
     let v = ok(&vouch(&d, &["verify", sep.to_str().unwrap()]));
-    assert!(v.contains(&format!("known key {}", rot["old_key_id"].as_str().unwrap())), "{v}");
-    let export = ok(&vouch(&d, &["ledger", "export", "--period", "2026-11-01..2100-01-01"]));
-    assert!(export.contains("signing_key.rotate") && export.contains("packet.generated"), "rotation and packets are ledger events");
+    assert!(
+        v.contains(&format!(
+            "known key {}",
+            rot["old_key_id"].as_str().unwrap()
+        )),
+        "{v}"
+    );
+    let export = ok(&vouch(
+        &d,
+        &["ledger", "export", "--period", "2026-11-01..2100-01-01"],
+    ));
+    assert!(
+        export.contains("signing_key.rotate") && export.contains("packet.generated"),
+        "rotation and packets are ledger events"
+    );
 }
 
 #[test]
@@ -154,12 +378,31 @@ fn signing_key_from_the_environment() {
     let other_pem = std::fs::read_to_string(other.join("keys/signing.pem")).unwrap();
     assert_ne!(pem, other_pem);
     for var in ["VOUCH_SIGNING_KEY", "SIGNING_PRIVATE_KEY"] {
-        let o = Command::new(env!("CARGO_BIN_EXE_vouch")).arg("--data-dir").arg(&d).args(["--json", "keys", "show"]).env(var, &other_pem).output().unwrap();
+        let o = Command::new(env!("CARGO_BIN_EXE_vouch"))
+            .arg("--data-dir")
+            .arg(&d)
+            .args(["--json", "keys", "show"])
+            .env(var, &other_pem)
+            .output()
+            .unwrap();
         let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
         let shown = v["signing_public_key_pem"].as_str().unwrap();
-        assert_eq!(shown, std::fs::read_to_string(other.join("keys/signing.pub.pem")).unwrap(), "{var}");
+        assert_eq!(
+            shown,
+            std::fs::read_to_string(other.join("keys/signing.pub.pem")).unwrap(),
+            "{var}"
+        );
     }
-    let o = Command::new(env!("CARGO_BIN_EXE_vouch")).arg("--data-dir").arg(&d).args(["keys", "show"]).env("VOUCH_SIGNING_KEY", "not a key").output().unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_vouch"))
+        .arg("--data-dir")
+        .arg(&d)
+        .args(["keys", "show"])
+        .env("VOUCH_SIGNING_KEY", "not a key")
+        .output()
+        .unwrap();
     let e = String::from_utf8_lossy(&o.stderr);
-    assert!(!o.status.success() && e.contains("VOUCH_SIGNING_KEY") && !e.contains("not a key"), "{e}");
+    assert!(
+        !o.status.success() && e.contains("VOUCH_SIGNING_KEY") && !e.contains("not a key"),
+        "{e}"
+    );
 }

@@ -43,7 +43,11 @@ pub fn write_value(out: &mut Vec<u8>, value: &Value) {
 
 /// Write an object, with one extra member merged in at its sorted place (used to add
 /// the ledger's `seq` to an event without copying the event).
-pub fn write_object(out: &mut Vec<u8>, map: &serde_json::Map<String, Value>, extra: Option<(&str, &Value)>) {
+pub fn write_object(
+    out: &mut Vec<u8>,
+    map: &serde_json::Map<String, Value>,
+    extra: Option<(&str, &Value)>,
+) {
     let mut entries: Vec<(&str, &Value)> = map.iter().map(|(k, v)| (k.as_str(), v)).collect();
     if let Some((k, v)) = extra {
         entries.retain(|(ek, _)| *ek != k);
@@ -220,8 +224,19 @@ mod tests {
         // RFC 8785 §3.2.3: sorting by UTF-16 code units.
         let input = r#"{"\u20ac":"Euro Sign","\r":"Carriage Return","\ufb33":"Hebrew Letter Dalet With Dagesh","1":"One","\ud83d\ude00":"Emoji: Grinning Face","\u0080":"Control","\u00f6":"Latin Small Letter O With Diaeresis"}"#;
         let out = canon(input);
-        let order = ["\\r", "1", "\u{80}", "\u{f6}", "\u{20ac}", "\u{1f600}", "\u{fb33}"];
-        let positions: Vec<usize> = order.iter().map(|k| out.find(&format!("\"{k}\":")).unwrap()).collect();
+        let order = [
+            "\\r",
+            "1",
+            "\u{80}",
+            "\u{f6}",
+            "\u{20ac}",
+            "\u{1f600}",
+            "\u{fb33}",
+        ];
+        let positions: Vec<usize> = order
+            .iter()
+            .map(|k| out.find(&format!("\"{k}\":")).unwrap())
+            .collect();
         assert!(positions.windows(2).all(|w| w[0] < w[1]), "{out}");
     }
 

@@ -66,7 +66,10 @@ impl fmt::Display for FieldError {
 impl std::error::Error for FieldError {}
 
 fn err(field: &str, message: impl Into<String>) -> FieldError {
-    FieldError { field: field.to_string(), message: message.into() }
+    FieldError {
+        field: field.to_string(),
+        message: message.into(),
+    }
 }
 
 /// A validated, normalised event, not yet sequenced.
@@ -92,7 +95,10 @@ const TIMESTAMP_TAIL: usize = "\"timestamp\":\"2026-01-02T03:04:05.000000Z\"}".l
 impl Event {
     /// The event id (a UUID, lower case).
     pub fn id(&self) -> &str {
-        self.fields.get("id").and_then(Value::as_str).unwrap_or_default()
+        self.fields
+            .get("id")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
     }
     pub fn timestamp(&self) -> &str {
         self.str_field("timestamp")
@@ -107,7 +113,10 @@ impl Event {
         self.str_field("result")
     }
     fn str_field(&self, k: &str) -> &str {
-        self.fields.get(k).and_then(Value::as_str).unwrap_or_default()
+        self.fields
+            .get(k)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
     }
     /// The normalised fields (without `seq`).
     pub fn fields(&self) -> &Map<String, Value> {
@@ -129,7 +138,11 @@ impl Event {
     pub fn seal(self) -> Sealed {
         let id = self.id().to_string();
         let ts = self.timestamp().to_string();
-        Sealed { id, ts, canonical: self.canonical }
+        Sealed {
+            id,
+            ts,
+            canonical: self.canonical,
+        }
     }
 }
 
@@ -161,13 +174,20 @@ fn splice_seq(canonical: &[u8], seq: u64) -> Vec<u8> {
 }
 
 impl Event {
-
     /// Parse one event from JSON text.
     pub fn parse_json(text: &str) -> Result<Event, FieldError> {
         if text.len() > MAX_EVENT_BYTES {
-            return Err(err("(event)", format!("event is {} bytes; the limit is {} bytes (64 KiB)", text.len(), MAX_EVENT_BYTES)));
+            return Err(err(
+                "(event)",
+                format!(
+                    "event is {} bytes; the limit is {} bytes (64 KiB)",
+                    text.len(),
+                    MAX_EVENT_BYTES
+                ),
+            ));
         }
-        let value: Value = serde_json::from_str(text).map_err(|e| err("(event)", format!("invalid JSON: {e}")))?;
+        let value: Value =
+            serde_json::from_str(text).map_err(|e| err("(event)", format!("invalid JSON: {e}")))?;
         Event::from_value(value)
     }
 
@@ -186,12 +206,16 @@ impl Event {
                     if v.is_null() {
                         continue;
                     }
-                    let s = v.as_str().ok_or_else(|| err("id", "must be a string (a UUID)"))?;
-                    let id = uuid::Uuid::parse_str(s).map_err(|_| err("id", format!("`{}` is not a UUID", truncate(s))))?;
+                    let s = v
+                        .as_str()
+                        .ok_or_else(|| err("id", "must be a string (a UUID)"))?;
+                    let id = uuid::Uuid::parse_str(s)
+                        .map_err(|_| err("id", format!("`{}` is not a UUID", truncate(s))))?;
                     out.insert("id".into(), Value::String(id.hyphenated().to_string()));
                 }
                 "timestamp" => {
-                    let (text, micros) = normalize_timestamp(&v).map_err(|m| err("timestamp", m))?;
+                    let (text, micros) =
+                        normalize_timestamp(&v).map_err(|m| err("timestamp", m))?;
                     ts_micros = micros;
                     out.insert("timestamp".into(), Value::String(text));
                 }
@@ -236,7 +260,10 @@ impl Event {
                 "resource_type" | "resource_id" | "resource_name" => {
                     let sub = &key["resource_".len()..];
                     if !v.is_null() {
-                        resource.insert(sub.to_string(), Value::String(short_string(&key, &v, 1024)?));
+                        resource.insert(
+                            sub.to_string(),
+                            Value::String(short_string(&key, &v, 1024)?),
+                        );
                     }
                 }
                 "details" => {
@@ -293,7 +320,10 @@ impl Event {
             }
         }
         if !out.contains_key("id") {
-            out.insert("id".into(), Value::String(uuid::Uuid::now_v7().hyphenated().to_string()));
+            out.insert(
+                "id".into(),
+                Value::String(uuid::Uuid::now_v7().hyphenated().to_string()),
+            );
         }
         if !out.contains_key("retention") {
             let class = default_retention(out["category"].as_str().unwrap_or_default());
@@ -304,8 +334,15 @@ impl Event {
         if canonical.len() > MAX_EVENT_BYTES {
             return Err(err("(event)", format!("event is {} bytes in canonical form; the limit is {MAX_EVENT_BYTES} bytes (64 KiB)", canonical.len())));
         }
-        debug_assert!(canonical.ends_with(b"Z\"}") && canonical[canonical.len() - TIMESTAMP_TAIL..].starts_with(b"\"timestamp\":\""));
-        Ok(Event { fields: out, canonical, ts_micros })
+        debug_assert!(
+            canonical.ends_with(b"Z\"}")
+                && canonical[canonical.len() - TIMESTAMP_TAIL..].starts_with(b"\"timestamp\":\"")
+        );
+        Ok(Event {
+            fields: out,
+            canonical,
+            ts_micros,
+        })
     }
 }
 
@@ -320,7 +357,10 @@ fn truncate(s: &str) -> String {
 fn short_string(field: &str, v: &Value, max: usize) -> Result<String, FieldError> {
     let s = v.as_str().ok_or_else(|| err(field, "must be a string"))?;
     if s.len() > max {
-        return Err(err(field, format!("is {} bytes long; the limit is {max}", s.len())));
+        return Err(err(
+            field,
+            format!("is {} bytes long; the limit is {max}", s.len()),
+        ));
     }
     if s.chars().any(|c| c.is_control()) {
         return Err(err(field, "must not contain control characters"));
@@ -329,14 +369,31 @@ fn short_string(field: &str, v: &Value, max: usize) -> Result<String, FieldError
 }
 
 fn enum_string(field: &str, v: &Value, allowed: &[&str]) -> Result<String, FieldError> {
-    let s = v.as_str().ok_or_else(|| err(field, format!("must be a string, one of: {}", allowed.join(", "))))?;
+    let s = v.as_str().ok_or_else(|| {
+        err(
+            field,
+            format!("must be a string, one of: {}", allowed.join(", ")),
+        )
+    })?;
     if !allowed.contains(&s) {
-        return Err(err(field, format!("unknown value `{}`; expected one of: {}", truncate(s), allowed.join(", "))));
+        return Err(err(
+            field,
+            format!(
+                "unknown value `{}`; expected one of: {}",
+                truncate(s),
+                allowed.join(", ")
+            ),
+        ));
     }
     Ok(s.to_string())
 }
 
-fn merge_object(field: &str, v: Value, into: &mut Map<String, Value>, keys: &[&str]) -> Result<(), FieldError> {
+fn merge_object(
+    field: &str,
+    v: Value,
+    into: &mut Map<String, Value>,
+    keys: &[&str],
+) -> Result<(), FieldError> {
     if v.is_null() {
         return Ok(());
     }
@@ -345,7 +402,10 @@ fn merge_object(field: &str, v: Value, into: &mut Map<String, Value>, keys: &[&s
     };
     for (k, val) in m {
         if !keys.contains(&k.as_str()) {
-            return Err(err(&format!("{field}.{k}"), format!("unknown field (expected {})", keys.join(", "))));
+            return Err(err(
+                &format!("{field}.{k}"),
+                format!("unknown field (expected {})", keys.join(", ")),
+            ));
         }
         if val.is_null() {
             continue;
@@ -362,12 +422,22 @@ fn merge_object(field: &str, v: Value, into: &mut Map<String, Value>, keys: &[&s
 /// Parse an RFC 3339 timestamp and normalise it to UTC with microseconds:
 /// `2026-01-02T03:04:05.000000Z`. The fixed width makes text order time order.
 pub fn normalize_timestamp(v: &Value) -> Result<(String, i64), String> {
-    let s = v.as_str().ok_or("must be an RFC 3339 date-time string, e.g. 2026-01-02T03:04:05Z")?;
+    let s = v
+        .as_str()
+        .ok_or("must be an RFC 3339 date-time string, e.g. 2026-01-02T03:04:05Z")?;
     let dt = DateTime::parse_from_rfc3339(s)
-        .map_err(|_| format!("`{}` is not an RFC 3339 date-time (e.g. 2026-01-02T03:04:05Z)", truncate(s)))?
+        .map_err(|_| {
+            format!(
+                "`{}` is not an RFC 3339 date-time (e.g. 2026-01-02T03:04:05Z)",
+                truncate(s)
+            )
+        })?
         .with_timezone(&Utc);
     if dt.timestamp_subsec_nanos() % 1000 != 0 {
-        return Err(format!("`{}` is more precise than microseconds", truncate(s)));
+        return Err(format!(
+            "`{}` is more precise than microseconds",
+            truncate(s)
+        ));
     }
     let year = chrono::Datelike::year(&dt);
     if !(1970..=9999).contains(&year) {
@@ -417,9 +487,14 @@ pub fn parse_batch(text: &str) -> Result<Vec<Event>, Vec<BatchError>> {
     let trimmed = text.trim_start();
     if trimmed.starts_with('[') {
         let value: Value = serde_json::from_str(text).map_err(|e| {
-            vec![BatchError { location: Location::Input, error: err("(input)", format!("invalid JSON: {e}")) }]
+            vec![BatchError {
+                location: Location::Input,
+                error: err("(input)", format!("invalid JSON: {e}")),
+            }]
         })?;
-        let Value::Array(items) = value else { unreachable!("starts with [") };
+        let Value::Array(items) = value else {
+            unreachable!("starts with [")
+        };
         return collect(items.into_iter().enumerate().map(|(i, item)| {
             let r = check_size(&item).and_then(|_| Event::from_value(item));
             (Location::Index(i), r)
@@ -427,11 +502,17 @@ pub fn parse_batch(text: &str) -> Result<Vec<Event>, Vec<BatchError>> {
     }
     // One object spread over several lines is accepted as a single event.
     if trimmed.starts_with('{') && !trimmed.trim_end().contains('\n') {
-        return collect(std::iter::once((Location::Line(1), Event::parse_json(trimmed.trim_end()))));
+        return collect(std::iter::once((
+            Location::Line(1),
+            Event::parse_json(trimmed.trim_end()),
+        )));
     }
     if trimmed.starts_with('{') {
         if let Ok(v @ Value::Object(_)) = serde_json::from_str::<Value>(text) {
-            return collect(std::iter::once((Location::Input, check_size(&v).and_then(|_| Event::from_value(v)))));
+            return collect(std::iter::once((
+                Location::Input,
+                check_size(&v).and_then(|_| Event::from_value(v)),
+            )));
         }
     }
     collect(
@@ -445,12 +526,17 @@ pub fn parse_batch(text: &str) -> Result<Vec<Event>, Vec<BatchError>> {
 fn check_size(v: &Value) -> Result<(), FieldError> {
     let n = serde_json::to_vec(v).map(|b| b.len()).unwrap_or(0);
     if n > MAX_EVENT_BYTES {
-        return Err(err("(event)", format!("event is {n} bytes; the limit is {MAX_EVENT_BYTES} bytes (64 KiB)")));
+        return Err(err(
+            "(event)",
+            format!("event is {n} bytes; the limit is {MAX_EVENT_BYTES} bytes (64 KiB)"),
+        ));
     }
     Ok(())
 }
 
-fn collect(items: impl Iterator<Item = (Location, Result<Event, FieldError>)>) -> Result<Vec<Event>, Vec<BatchError>> {
+fn collect(
+    items: impl Iterator<Item = (Location, Result<Event, FieldError>)>,
+) -> Result<Vec<Event>, Vec<BatchError>> {
     let mut events = Vec::new();
     let mut errors = Vec::new();
     for (location, r) in items {
@@ -495,13 +581,22 @@ mod tests {
         let e = Event::from_value(base()).unwrap();
         assert_eq!(e.timestamp(), "2025-01-21T10:30:00.000000Z");
         let leaf = String::from_utf8(e.leaf(7)).unwrap();
-        assert!(leaf.starts_with("{\"action\":\"role_assign\",\"actor\":{"), "{leaf}");
+        assert!(
+            leaf.starts_with("{\"action\":\"role_assign\",\"actor\":{"),
+            "{leaf}"
+        );
         assert!(leaf.contains("\"retention\":\"security\""));
-        assert!(leaf.ends_with("\"seq\":7,\"timestamp\":\"2025-01-21T10:30:00.000000Z\"}"), "{leaf}");
+        assert!(
+            leaf.ends_with("\"seq\":7,\"timestamp\":\"2025-01-21T10:30:00.000000Z\"}"),
+            "{leaf}"
+        );
         // The splice equals a full re-encoding with `seq` added.
         let mut with_seq = e.fields().clone();
         with_seq.insert("seq".into(), json!(7));
-        assert_eq!(leaf.as_bytes(), crate::canonical::to_vec(&Value::Object(with_seq)));
+        assert_eq!(
+            leaf.as_bytes(),
+            crate::canonical::to_vec(&Value::Object(with_seq))
+        );
     }
 
     #[test]
@@ -549,7 +644,10 @@ mod tests {
         let mut v = base();
         v["metadata"] = json!({"blob": "x".repeat(70_000)});
         let text = v.to_string();
-        assert!(Event::parse_json(&text).unwrap_err().message.contains("64 KiB"));
+        assert!(Event::parse_json(&text)
+            .unwrap_err()
+            .message
+            .contains("64 KiB"));
         assert!(Event::from_value(v).unwrap_err().message.contains("64 KiB"));
     }
 
@@ -561,11 +659,18 @@ mod tests {
         assert_eq!(errs.len(), 2);
         assert_eq!(errs[0].location, Location::Line(3));
         assert_eq!(errs[1].location, Location::Line(4));
-        assert!(errs[1].to_string().starts_with("line 4: field `(event)`: invalid JSON"));
+        assert!(errs[1]
+            .to_string()
+            .starts_with("line 4: field `(event)`: invalid JSON"));
         let array = format!("[{good}, {{\"action\": 1}}]");
         let errs = parse_batch(&array).unwrap_err();
         assert_eq!(errs[0].location, Location::Index(1));
         assert_eq!(parse_batch(&format!("{good}\n{good}")).unwrap().len(), 2);
-        assert_eq!(parse_batch(&serde_json::to_string_pretty(&base()).unwrap()).unwrap().len(), 1);
+        assert_eq!(
+            parse_batch(&serde_json::to_string_pretty(&base()).unwrap())
+                .unwrap()
+                .len(),
+            1
+        );
     }
 }

@@ -22,7 +22,9 @@ pub fn b64(bytes: &[u8]) -> String {
 /// Decode standard base64.
 pub fn unb64(text: &str) -> Option<Vec<u8>> {
     use base64::Engine;
-    base64::engine::general_purpose::STANDARD.decode(text.trim()).ok()
+    base64::engine::general_purpose::STANDARD
+        .decode(text.trim())
+        .ok()
 }
 
 /// Decode a base64 SHA-256 hash.

@@ -84,7 +84,10 @@ impl Frontier {
         if bytes.len() % 32 != 0 {
             return None;
         }
-        let hashes = bytes.chunks(32).map(|c| c.try_into().expect("32-byte chunk")).collect();
+        let hashes = bytes
+            .chunks(32)
+            .map(|c| c.try_into().expect("32-byte chunk"))
+            .collect();
         Frontier::from_parts(size, hashes)
     }
 
@@ -110,7 +113,9 @@ impl Frontier {
     /// The tree root (RFC 6962 MTH).
     pub fn root(&self) -> Hash {
         let mut iter = self.hashes.iter().rev();
-        let Some(first) = iter.next() else { return empty_root() };
+        let Some(first) = iter.next() else {
+            return empty_root();
+        };
         iter.fold(*first, |acc, left| node_hash(left, &acc))
     }
 }
@@ -143,13 +148,23 @@ fn largest_pow2_below(n: u64) -> u64 {
 
 /// RFC 6962 §2.1.1 PATH(m, D[n]): the inclusion proof of leaf `index` in a tree of
 /// `size` leaves, leaf-side first.
-pub fn inclusion_proof<S: NodeSource>(src: &mut S, index: u64, size: u64) -> Result<Vec<Hash>, S::Error> {
+pub fn inclusion_proof<S: NodeSource>(
+    src: &mut S,
+    index: u64,
+    size: u64,
+) -> Result<Vec<Hash>, S::Error> {
     let mut proof = Vec::new();
     path(src, index, 0, size, &mut proof)?;
     Ok(proof)
 }
 
-fn path<S: NodeSource>(src: &mut S, m: u64, start: u64, end: u64, out: &mut Vec<Hash>) -> Result<(), S::Error> {
+fn path<S: NodeSource>(
+    src: &mut S,
+    m: u64,
+    start: u64,
+    end: u64,
+    out: &mut Vec<Hash>,
+) -> Result<(), S::Error> {
     let n = end - start;
     if n <= 1 {
         return Ok(());
@@ -166,7 +181,11 @@ fn path<S: NodeSource>(src: &mut S, m: u64, start: u64, end: u64, out: &mut Vec<
 }
 
 /// RFC 6962 §2.1.2 PROOF(m, D[n]): the consistency proof between sizes `m` ≤ `n`.
-pub fn consistency_proof<S: NodeSource>(src: &mut S, m: u64, n: u64) -> Result<Vec<Hash>, S::Error> {
+pub fn consistency_proof<S: NodeSource>(
+    src: &mut S,
+    m: u64,
+    n: u64,
+) -> Result<Vec<Hash>, S::Error> {
     let mut proof = Vec::new();
     if m == 0 || m == n {
         return Ok(proof);
@@ -175,7 +194,14 @@ pub fn consistency_proof<S: NodeSource>(src: &mut S, m: u64, n: u64) -> Result<V
     Ok(proof)
 }
 
-fn subproof<S: NodeSource>(src: &mut S, m: u64, start: u64, end: u64, whole: bool, out: &mut Vec<Hash>) -> Result<(), S::Error> {
+fn subproof<S: NodeSource>(
+    src: &mut S,
+    m: u64,
+    start: u64,
+    end: u64,
+    whole: bool,
+    out: &mut Vec<Hash>,
+) -> Result<(), S::Error> {
     let n = end - start;
     if m == n {
         if !whole {
@@ -237,7 +263,9 @@ pub fn verify_consistency(m: u64, n: u64, proof: &[Hash], old: &Hash, new: &Hash
     if m.is_power_of_two() {
         path.insert(0, *old);
     }
-    let Some((first, rest)) = path.split_first() else { return false };
+    let Some((first, rest)) = path.split_first() else {
+        return false;
+    };
     let (mut f_n, mut s_n) = (m - 1, n - 1);
     while f_n & 1 == 1 {
         f_n >>= 1;
@@ -272,10 +300,19 @@ mod tests {
 
     /// The leaves of the RFC 6962 reference test vectors (certificate-transparency).
     fn vector_leaves() -> Vec<Vec<u8>> {
-        ["", "00", "10", "2021", "3031", "40414243", "5051525354555657", "606162636465666768696a6b6c6d6e6f"]
-            .iter()
-            .map(|h| hex::decode(h).unwrap())
-            .collect()
+        [
+            "",
+            "00",
+            "10",
+            "2021",
+            "3031",
+            "40414243",
+            "5051525354555657",
+            "606162636465666768696a6b6c6d6e6f",
+        ]
+        .iter()
+        .map(|h| hex::decode(h).unwrap())
+        .collect()
     }
 
     struct Mem(Vec<Hash>);
@@ -305,7 +342,10 @@ mod tests {
             "5dc9da79a70659a9ad559cb701ded9a2ab9d823aad2f4960cfe370eff4604328",
         ];
         let mut f = Frontier::new();
-        assert_eq!(hex::encode(f.root()), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+        assert_eq!(
+            hex::encode(f.root()),
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
         for (i, leaf) in vector_leaves().iter().enumerate() {
             f.push(leaf_hash(leaf), |_| {});
             assert_eq!(hex::encode(f.root()), roots[i], "size {}", i + 1);
@@ -357,14 +397,35 @@ mod tests {
         for n in 1..=70u64 {
             for i in 0..n {
                 let p = inclusion_proof(&mut mem, i, n).unwrap();
-                assert!(verify_inclusion(i, n, &hashes[i as usize], &p, &roots[n as usize]));
-                assert!(!verify_inclusion(i, n, &hashes[(i as usize + 1) % 70], &p, &roots[n as usize]));
+                assert!(verify_inclusion(
+                    i,
+                    n,
+                    &hashes[i as usize],
+                    &p,
+                    &roots[n as usize]
+                ));
+                assert!(!verify_inclusion(
+                    i,
+                    n,
+                    &hashes[(i as usize + 1) % 70],
+                    &p,
+                    &roots[n as usize]
+                ));
             }
             for m in 1..=n {
                 let p = consistency_proof(&mut mem, m, n).unwrap();
-                assert!(verify_consistency(m, n, &p, &roots[m as usize], &roots[n as usize]), "{m} {n}");
+                assert!(
+                    verify_consistency(m, n, &p, &roots[m as usize], &roots[n as usize]),
+                    "{m} {n}"
+                );
                 if m < n {
-                    assert!(!verify_consistency(m, n, &p, &roots[m as usize - 1], &roots[n as usize]));
+                    assert!(!verify_consistency(
+                        m,
+                        n,
+                        &p,
+                        &roots[m as usize - 1],
+                        &roots[n as usize]
+                    ));
                 }
             }
         }
@@ -375,9 +436,14 @@ mod tests {
         let mut f = Frontier::new();
         let mut nodes = Vec::new();
         for i in 0..8u32 {
-            f.push(leaf_hash(&i.to_be_bytes()), |n| nodes.push((n.level, n.index)));
+            f.push(leaf_hash(&i.to_be_bytes()), |n| {
+                nodes.push((n.level, n.index))
+            });
         }
-        assert_eq!(nodes, vec![(1, 0), (1, 1), (2, 0), (1, 2), (1, 3), (2, 1), (3, 0)]);
+        assert_eq!(
+            nodes,
+            vec![(1, 0), (1, 1), (2, 0), (1, 2), (1, 3), (2, 1), (3, 0)]
+        );
         let g = Frontier::from_bytes(f.size(), &f.to_bytes()).unwrap();
         assert_eq!(g, f);
     }

@@ -44,7 +44,9 @@ fn key_id(name: &str, public: &[u8; 32]) -> [u8; 4] {
 }
 
 fn valid_name(name: &str) -> bool {
-    !name.is_empty() && !name.contains('+') && !name.chars().any(|c| c.is_whitespace() || c.is_control())
+    !name.is_empty()
+        && !name.contains('+')
+        && !name.chars().any(|c| c.is_whitespace() || c.is_control())
 }
 
 /// An Ed25519 note signer.
@@ -57,10 +59,15 @@ pub struct NoteSigner {
 impl NoteSigner {
     pub fn generate(name: &str) -> Result<Self, NoteError> {
         if !valid_name(name) {
-            return Err(NoteError::BadKey(format!("invalid key name `{name}` (no spaces or `+`)")));
+            return Err(NoteError::BadKey(format!(
+                "invalid key name `{name}` (no spaces or `+`)"
+            )));
         }
         let key = SigningKey::generate(&mut rand::rngs::OsRng);
-        Ok(NoteSigner { name: name.to_string(), key })
+        Ok(NoteSigner {
+            name: name.to_string(),
+            key,
+        })
     }
 
     /// Parse `PRIVATE+KEY+<name>+<hex key id>+<base64(0x01 ‖ seed)>`.
@@ -72,7 +79,9 @@ impl NoteSigner {
         // Names cannot contain `+`; base64 can, so split from the left.
         let parts: Vec<&str> = rest.splitn(3, '+').collect();
         if parts.len() != 3 {
-            return Err(NoteError::BadKey("expected PRIVATE+KEY+<name>+<id>+<key>".into()));
+            return Err(NoteError::BadKey(
+                "expected PRIVATE+KEY+<name>+<id>+<key>".into(),
+            ));
         }
         let (name, idhex, keyb64) = (parts[0], parts[1], parts[2]);
         let raw = unb64(keyb64).ok_or_else(|| NoteError::BadKey("key is not base64".into()))?;
@@ -81,7 +90,10 @@ impl NoteSigner {
         }
         let seed: [u8; 32] = raw[1..].try_into().expect("32 bytes");
         let key = SigningKey::from_bytes(&seed);
-        let signer = NoteSigner { name: name.to_string(), key };
+        let signer = NoteSigner {
+            name: name.to_string(),
+            key,
+        };
         if hex::encode(signer.key_id()) != idhex {
             return Err(NoteError::BadKey("key id does not match the key".into()));
         }
@@ -92,7 +104,12 @@ impl NoteSigner {
     pub fn to_skey(&self) -> String {
         let mut raw = vec![ALG_ED25519];
         raw.extend_from_slice(&self.key.to_bytes());
-        format!("PRIVATE+KEY+{}+{}+{}", self.name, hex::encode(self.key_id()), b64(&raw))
+        format!(
+            "PRIVATE+KEY+{}+{}+{}",
+            self.name,
+            hex::encode(self.key_id()),
+            b64(&raw)
+        )
     }
 
     pub fn name(&self) -> &str {
@@ -104,7 +121,10 @@ impl NoteSigner {
     }
 
     pub fn verifier(&self) -> NoteVerifier {
-        NoteVerifier { name: self.name.clone(), key: self.key.verifying_key() }
+        NoteVerifier {
+            name: self.name.clone(),
+            key: self.key.verifying_key(),
+        }
     }
 
     /// Sign a note body (which must end in a newline) and return the whole note.
@@ -128,7 +148,9 @@ impl NoteVerifier {
     pub fn parse(text: &str) -> Result<Self, NoteError> {
         let parts: Vec<&str> = text.trim().splitn(3, '+').collect();
         if parts.len() != 3 {
-            return Err(NoteError::BadKey("expected <name>+<key id>+<base64 key>".into()));
+            return Err(NoteError::BadKey(
+                "expected <name>+<key id>+<base64 key>".into(),
+            ));
         }
         let (name, idhex, keyb64) = (parts[0], parts[1], parts[2]);
         let raw = unb64(keyb64).ok_or_else(|| NoteError::BadKey("key is not base64".into()))?;
@@ -136,8 +158,12 @@ impl NoteVerifier {
             return Err(NoteError::BadKey("not an Ed25519 verifier key".into()));
         }
         let pk: [u8; 32] = raw[1..].try_into().expect("32 bytes");
-        let key = VerifyingKey::from_bytes(&pk).map_err(|_| NoteError::BadKey("invalid Ed25519 point".into()))?;
-        let v = NoteVerifier { name: name.to_string(), key };
+        let key = VerifyingKey::from_bytes(&pk)
+            .map_err(|_| NoteError::BadKey("invalid Ed25519 point".into()))?;
+        let v = NoteVerifier {
+            name: name.to_string(),
+            key,
+        };
         if hex::encode(v.key_id()) != idhex {
             return Err(NoteError::BadKey("key id does not match the key".into()));
         }
@@ -166,27 +192,43 @@ impl NoteVerifier {
     /// Verify a note; returns its body when a signature line by this key verifies.
     /// Signature lines by other keys are ignored (they may be witnesses' cosignatures).
     pub fn open<'a>(&self, note: &'a str) -> Result<&'a str, NoteError> {
-        let split = note.find("\n\n").ok_or_else(|| NoteError::Malformed("no blank line before the signatures".into()))?;
+        let split = note
+            .find("\n\n")
+            .ok_or_else(|| NoteError::Malformed("no blank line before the signatures".into()))?;
         let body = &note[..split + 1];
         let sigs = &note[split + 2..];
         if !sigs.ends_with('\n') {
-            return Err(NoteError::Malformed("signature block does not end in a newline".into()));
+            return Err(NoteError::Malformed(
+                "signature block does not end in a newline".into(),
+            ));
         }
         let my_id = self.key_id();
         let mut found = false;
         for line in sigs.lines() {
-            let rest = line.strip_prefix(DASH).ok_or_else(|| NoteError::Malformed(format!("bad signature line `{line}`")))?;
-            let (name, sig64) = rest.split_once(' ').ok_or_else(|| NoteError::Malformed(format!("bad signature line `{line}`")))?;
-            let blob = unb64(sig64).ok_or_else(|| NoteError::Malformed("signature is not base64".into()))?;
+            let rest = line
+                .strip_prefix(DASH)
+                .ok_or_else(|| NoteError::Malformed(format!("bad signature line `{line}`")))?;
+            let (name, sig64) = rest
+                .split_once(' ')
+                .ok_or_else(|| NoteError::Malformed(format!("bad signature line `{line}`")))?;
+            let blob = unb64(sig64)
+                .ok_or_else(|| NoteError::Malformed("signature is not base64".into()))?;
             if name != self.name || blob.len() < 4 || blob[..4] != my_id {
                 continue;
             }
             found = true;
-            let sig = ed25519_dalek::Signature::from_slice(&blob[4..]).map_err(|_| NoteError::BadSignature(self.name.clone()))?;
-            self.key.verify(body.as_bytes(), &sig).map_err(|_| NoteError::BadSignature(self.name.clone()))?;
+            let sig = ed25519_dalek::Signature::from_slice(&blob[4..])
+                .map_err(|_| NoteError::BadSignature(self.name.clone()))?;
+            self.key
+                .verify(body.as_bytes(), &sig)
+                .map_err(|_| NoteError::BadSignature(self.name.clone()))?;
         }
         if !found {
-            return Err(NoteError::NoSignature(format!("{} ({})", self.name, hex::encode(my_id))));
+            return Err(NoteError::NoSignature(format!(
+                "{} ({})",
+                self.name,
+                hex::encode(my_id)
+            )));
         }
         Ok(body)
     }
@@ -208,7 +250,10 @@ impl Checkpoint {
     /// Parse a checkpoint body (extension lines are allowed and ignored).
     pub fn parse_body(body: &str) -> Result<Checkpoint, NoteError> {
         let mut lines = body.lines();
-        let origin = lines.next().filter(|l| !l.is_empty()).ok_or_else(|| NoteError::Malformed("missing origin line".into()))?;
+        let origin = lines
+            .next()
+            .filter(|l| !l.is_empty())
+            .ok_or_else(|| NoteError::Malformed("missing origin line".into()))?;
         let size = lines
             .next()
             .and_then(|l| (!l.starts_with('+') && !l.starts_with('0') || l == "0").then_some(l))
@@ -218,7 +263,11 @@ impl Checkpoint {
             .next()
             .and_then(crate::unb64_hash)
             .ok_or_else(|| NoteError::Malformed("bad root hash line".into()))?;
-        Ok(Checkpoint { origin: origin.to_string(), size, root })
+        Ok(Checkpoint {
+            origin: origin.to_string(),
+            size,
+            root,
+        })
     }
 
     /// Verify a signed checkpoint note and parse it.
@@ -236,14 +285,24 @@ mod tests {
     fn sign_open_roundtrip_and_tamper() {
         let s = NoteSigner::generate("example.com/vouch/audit").unwrap();
         let v = NoteVerifier::parse(&s.verifier().to_vkey()).unwrap();
-        let cp = Checkpoint { origin: "example.com/vouch/audit".into(), size: 42, root: [7u8; 32] };
+        let cp = Checkpoint {
+            origin: "example.com/vouch/audit".into(),
+            size: 42,
+            root: [7u8; 32],
+        };
         let note = s.sign(&cp.body());
         assert!(note.contains("\n\n\u{2014} example.com/vouch/audit "));
         assert_eq!(Checkpoint::open(&note, &v).unwrap(), cp);
         let forged = note.replace("\n42\n", "\n43\n");
-        assert!(matches!(Checkpoint::open(&forged, &v), Err(NoteError::BadSignature(_))));
+        assert!(matches!(
+            Checkpoint::open(&forged, &v),
+            Err(NoteError::BadSignature(_))
+        ));
         let other = NoteSigner::generate("example.com/vouch/audit").unwrap();
-        assert!(matches!(Checkpoint::open(&other.sign(&cp.body()), &v), Err(NoteError::NoSignature(_))));
+        assert!(matches!(
+            Checkpoint::open(&other.sign(&cp.body()), &v),
+            Err(NoteError::NoSignature(_))
+        ));
         let s2 = NoteSigner::from_skey(&s.to_skey()).unwrap();
         assert_eq!(s2.verifier(), s.verifier());
     }
@@ -251,7 +310,10 @@ mod tests {
     #[test]
     fn go_sumdb_known_key_id() {
         // Verifier key published by golang.org/x/mod/sumdb/note's examples.
-        let v = NoteVerifier::parse("PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW").unwrap();
+        let v = NoteVerifier::parse(
+            "PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW",
+        )
+        .unwrap();
         assert_eq!(hex::encode(v.key_id()), "c74f20a3");
         let note = "If you think cryptography is the answer to your problem,\nthen you don't know what your problem is.\n\n\u{2014} PeterNeumann x08go/ZJkuBS9UG/SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC2pZSNXgKvqfqdngotpRZb6KE6RyyBwJnAM=\n";
         assert!(v.open(note).is_ok());

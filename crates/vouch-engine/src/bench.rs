@@ -51,7 +51,11 @@ pub struct Latency {
 
 fn throughput(events: usize, d: Duration) -> Throughput {
     let s = d.as_secs_f64();
-    Throughput { events, seconds: round(s, 3), events_per_sec: round(events as f64 / s.max(1e-9), 0) }
+    Throughput {
+        events,
+        seconds: round(s, 3),
+        events_per_sec: round(events as f64 / s.max(1e-9), 0),
+    }
 }
 
 fn round(v: f64, digits: i32) -> f64 {
@@ -61,7 +65,10 @@ fn round(v: f64, digits: i32) -> f64 {
 
 /// All batches generated before timing starts (generation is not what is measured).
 fn pregenerated(total: usize, size: usize, seed: u64) -> Vec<Vec<Sealed>> {
-    batches(total, size, seed).iter().map(|b| b.into_iter().map(Event::seal).collect()).collect()
+    batches(total, size, seed)
+        .iter()
+        .map(|b| b.into_iter().map(Event::seal).collect())
+        .collect()
 }
 
 /// Events in batches, generated on another thread.
@@ -97,10 +104,15 @@ impl Scratch {
         if d.exists() {
             std::fs::remove_dir_all(&d).map_err(|e| Error::io(&d, e))?;
         }
-        let mut config = crate::init::init(&d, Some("Bench"), Some("bench.example/vouch/audit"))?.config;
+        let mut config =
+            crate::init::init(&d, Some("Bench"), Some("bench.example/vouch/audit"))?.config;
         let mut schema = None;
         if let Some(url) = postgres {
-            let s = format!("vouch_bench_{}_{}", std::process::id(), name.replace('-', "_"));
+            let s = format!(
+                "vouch_bench_{}_{}",
+                std::process::id(),
+                name.replace('-', "_")
+            );
             config.settings.database.url = url.to_string();
             config.settings.database.schema = s.clone();
             drop_schema(url, &s);
@@ -111,8 +123,18 @@ impl Scratch {
 
     fn open(&self) -> Result<(Store, Keys, Ledger), Error> {
         let keys = Keys::load(&self.config)?;
-        let store = vouch_store::open(&self.config.database_url(), self.config.database_schema().as_deref())?;
-        let ledger = Ledger::open(store.clone(), &keys, LedgerOptions { checkpoint_interval: Duration::from_secs(3600), max_batch: 10_000 });
+        let store = vouch_store::open(
+            &self.config.database_url(),
+            self.config.database_schema().as_deref(),
+        )?;
+        let ledger = Ledger::open(
+            store.clone(),
+            &keys,
+            LedgerOptions {
+                checkpoint_interval: Duration::from_secs(3600),
+                max_batch: 10_000,
+            },
+        );
         Ok((store, keys, ledger))
     }
 }
@@ -126,7 +148,10 @@ impl Drop for Scratch {
 }
 
 fn drop_schema(url: &str, schema: &str) {
-    if let Ok(mut c) = url.parse::<postgres::Config>().and_then(|c| c.connect(postgres::NoTls)) {
+    if let Ok(mut c) = url
+        .parse::<postgres::Config>()
+        .and_then(|c| c.connect(postgres::NoTls))
+    {
         let _ = c.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"));
     }
 }
@@ -142,19 +167,25 @@ fn batched(ledger: &Ledger, batches: Vec<Vec<Sealed>>) -> Result<Throughput, Err
 
 /// The same batches with up to `depth` in flight (a client that does not wait for one
 /// acknowledgement before sending the next); the sequencer gathers them per commit.
-fn pipelined(ledger: &Ledger, batches: Vec<Vec<Sealed>>, depth: usize) -> Result<Throughput, Error> {
+fn pipelined(
+    ledger: &Ledger,
+    batches: Vec<Vec<Sealed>>,
+    depth: usize,
+) -> Result<Throughput, Error> {
     let total = batches.iter().map(Vec::len).sum();
     let t = Instant::now();
     let mut inflight = std::collections::VecDeque::new();
     for batch in batches {
         if inflight.len() == depth {
             let rx: tokio::sync::oneshot::Receiver<_> = inflight.pop_front().expect("non-empty");
-            rx.blocking_recv().map_err(|_| crate::ledger::LedgerError::Stopped)??;
+            rx.blocking_recv()
+                .map_err(|_| crate::ledger::LedgerError::Stopped)??;
         }
         inflight.push_back(ledger.submit_sealed(batch)?);
     }
     for rx in inflight {
-        rx.blocking_recv().map_err(|_| crate::ledger::LedgerError::Stopped)??;
+        rx.blocking_recv()
+            .map_err(|_| crate::ledger::LedgerError::Stopped)??;
     }
     Ok(throughput(total, t.elapsed()))
 }
@@ -163,7 +194,13 @@ fn pipelined(ledger: &Ledger, batches: Vec<Vec<Sealed>>, depth: usize) -> Result
 /// events is re-stamped with fresh ids and timestamps by fixed-width byte substitution
 /// (the canonical form keeps `timestamp` last and ids are 36 bytes), so filling is not
 /// limited by event generation.
-pub fn fill_between(ledger: &Ledger, count: usize, start: chrono::DateTime<chrono::Utc>, end: chrono::DateTime<chrono::Utc>, progress: &mut dyn FnMut(&str)) -> Result<(), Error> {
+pub fn fill_between(
+    ledger: &Ledger,
+    count: usize,
+    start: chrono::DateTime<chrono::Utc>,
+    end: chrono::DateTime<chrono::Utc>,
+    progress: &mut dyn FnMut(&str),
+) -> Result<(), Error> {
     const MARK: &str = "ffffffff-ffff-7fff-bfff-ffffffffffff";
     let mut gen = Generator::new(17, 200);
     let pool: Vec<Vec<u8>> = gen
@@ -172,7 +209,10 @@ pub fn fill_between(ledger: &Ledger, count: usize, start: chrono::DateTime<chron
         .map(|e| {
             let mut v = e.fields().clone();
             v.insert("id".into(), serde_json::Value::String(MARK.into()));
-            Event::from_value(serde_json::Value::Object(v)).expect("valid").canonical().to_vec()
+            Event::from_value(serde_json::Value::Object(v))
+                .expect("valid")
+                .canonical()
+                .to_vec()
         })
         .collect();
     let span_us = (end - start).num_microseconds().unwrap_or(1).max(1) as u64;
@@ -189,9 +229,20 @@ pub fn fill_between(ledger: &Ledger, count: usize, start: chrono::DateTime<chron
                     let tmpl = &pool[(n % pool.len() as u64) as usize];
                     // Timestamps increase through the span; ids are UUIDv7-shaped and unique.
                     let t = start_us + ((n as u128 * span_us as u128) / (count as u128 + 1)) as i64;
-                    let ts = vouch_core::event::format_timestamp(&chrono::DateTime::from_timestamp_micros(t).expect("in range"));
-                    let id = format!("{:08x}-{:04x}-7{:03x}-8{:03x}-{:012x}", (t / 1000) >> 16, (t / 1000) & 0xffff, (n >> 48) & 0xfff, (n >> 36) & 0xfff, n & 0xffff_ffff_ffff);
-                    let text = std::str::from_utf8(tmpl).expect("utf-8").replacen(MARK, &id, 1);
+                    let ts = vouch_core::event::format_timestamp(
+                        &chrono::DateTime::from_timestamp_micros(t).expect("in range"),
+                    );
+                    let id = format!(
+                        "{:08x}-{:04x}-7{:03x}-8{:03x}-{:012x}",
+                        (t / 1000) >> 16,
+                        (t / 1000) & 0xffff,
+                        (n >> 48) & 0xfff,
+                        (n >> 36) & 0xfff,
+                        n & 0xffff_ffff_ffff
+                    );
+                    let text = std::str::from_utf8(tmpl)
+                        .expect("utf-8")
+                        .replacen(MARK, &id, 1);
                     let mut canonical = text.into_bytes();
                     let tail = canonical.len() - 29;
                     canonical[tail..tail + 27].copy_from_slice(ts.as_bytes());
@@ -223,7 +274,15 @@ fn fill(ledger: &Ledger, count: usize, progress: &mut dyn FnMut(&str)) -> Result
 fn concurrent(ledger: &Ledger, total: usize, appenders: usize) -> Result<Latency, Error> {
     let per = total / appenders;
     let mut gen = Generator::new(5, 100);
-    let sets: Vec<Vec<Event>> = (0..appenders).map(|i| gen.span(day(2025, 6, 1) + chrono::Duration::hours(i as i64), day(2025, 6, 1) + chrono::Duration::hours(i as i64 + 1), per)).collect();
+    let sets: Vec<Vec<Event>> = (0..appenders)
+        .map(|i| {
+            gen.span(
+                day(2025, 6, 1) + chrono::Duration::hours(i as i64),
+                day(2025, 6, 1) + chrono::Duration::hours(i as i64 + 1),
+                per,
+            )
+        })
+        .collect();
     let barrier = std::sync::Arc::new(std::sync::Barrier::new(appenders + 1));
     let handles: Vec<_> = sets
         .into_iter()
@@ -246,7 +305,11 @@ fn concurrent(ledger: &Ledger, total: usize, appenders: usize) -> Result<Latency
     let start = Instant::now();
     let mut all = Vec::new();
     for h in handles {
-        all.extend(h.join().map_err(|_| Error::Config("appender thread panicked".into()))?.map_err(Error::Config)?);
+        all.extend(
+            h.join()
+                .map_err(|_| Error::Config("appender thread panicked".into()))?
+                .map_err(Error::Config)?,
+        );
     }
     let secs = start.elapsed().as_secs_f64();
     all.sort_by(|a, b| a.total_cmp(b));
@@ -264,7 +327,11 @@ fn concurrent(ledger: &Ledger, total: usize, appenders: usize) -> Result<Latency
 
 /// Verify a ledger of `size` entries in a fresh `vouch ledger verify` process, so its
 /// peak RSS is verification's own; returns throughput and peak RSS.
-fn verify_at(scratch: &Scratch, size: usize, progress: &mut dyn FnMut(&str)) -> Result<Value, Error> {
+fn verify_at(
+    scratch: &Scratch,
+    size: usize,
+    progress: &mut dyn FnMut(&str),
+) -> Result<Value, Error> {
     {
         let (store, _, ledger) = scratch.open()?;
         let have = store.head()?.size as usize;
@@ -274,18 +341,26 @@ fn verify_at(scratch: &Scratch, size: usize, progress: &mut dyn FnMut(&str)) -> 
         }
         ledger.checkpoint()?;
     }
-    let exe = std::env::current_exe().map_err(|e| Error::Config(format!("cannot find the vouch binary: {e}")))?;
+    let exe = std::env::current_exe()
+        .map_err(|e| Error::Config(format!("cannot find the vouch binary: {e}")))?;
     let mut cmd = std::process::Command::new(exe);
-    cmd.arg("--data-dir").arg(&scratch.config.data_dir).args(["--json", "ledger", "verify"]);
+    cmd.arg("--data-dir")
+        .arg(&scratch.config.data_dir)
+        .args(["--json", "ledger", "verify"]);
     if let Some(s) = &scratch.schema {
-        cmd.env("VOUCH_DATABASE_URL", &scratch.config.settings.database.url).env("VOUCH_DATABASE_SCHEMA", s);
+        cmd.env("VOUCH_DATABASE_URL", &scratch.config.settings.database.url)
+            .env("VOUCH_DATABASE_SCHEMA", s);
     }
     let t = Instant::now();
     let (stdout, peak_kb) = run_measured(cmd)?;
     let d = t.elapsed();
-    let report: Value = serde_json::from_slice(&stdout).map_err(|e| Error::Config(format!("verify child printed no JSON: {e}")))?;
+    let report: Value = serde_json::from_slice(&stdout)
+        .map_err(|e| Error::Config(format!("verify child printed no JSON: {e}")))?;
     if report["valid"] != true {
-        return Err(Error::Config(format!("benchmark ledger did not verify: {}", report["reason"])));
+        return Err(Error::Config(format!(
+            "benchmark ledger did not verify: {}",
+            report["reason"]
+        )));
     }
     let checked = report["checked"].as_u64().unwrap_or(0) as usize;
     let tp = throughput(checked, d);
@@ -301,11 +376,21 @@ fn verify_at(scratch: &Scratch, size: usize, progress: &mut dyn FnMut(&str)) -> 
 fn run_measured(mut cmd: std::process::Command) -> Result<(Vec<u8>, i64), Error> {
     let rss_file = std::env::temp_dir().join(format!("vouch-bench-rss-{}", std::process::id()));
     let _ = std::fs::remove_file(&rss_file);
-    let out = cmd.env("VOUCH_PEAK_RSS_FILE", &rss_file).stderr(std::process::Stdio::inherit()).output().map_err(|e| Error::Config(format!("cannot run {cmd:?}: {e}")))?;
+    let out = cmd
+        .env("VOUCH_PEAK_RSS_FILE", &rss_file)
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .map_err(|e| Error::Config(format!("cannot run {cmd:?}: {e}")))?;
     if !out.status.success() {
-        return Err(Error::Config(format!("{cmd:?} failed: {}", String::from_utf8_lossy(&out.stdout))));
+        return Err(Error::Config(format!(
+            "{cmd:?} failed: {}",
+            String::from_utf8_lossy(&out.stdout)
+        )));
     }
-    let kb = std::fs::read_to_string(&rss_file).ok().and_then(|s| s.trim().parse::<i64>().ok()).unwrap_or(0);
+    let kb = std::fs::read_to_string(&rss_file)
+        .ok()
+        .and_then(|s| s.trim().parse::<i64>().ok())
+        .unwrap_or(0);
     let _ = std::fs::remove_file(&rss_file);
     Ok((out.stdout, kb))
 }
@@ -314,8 +399,14 @@ fn run_measured(mut cmd: std::process::Command) -> Result<(Vec<u8>, i64), Error>
 fn baseline(url: &str, total: usize, size: usize) -> Result<Throughput, Error> {
     let schema = format!("vouch_bench_{}_baseline", std::process::id());
     drop_schema(url, &schema);
-    let pg = |e: postgres::Error| Error::Config(format!("baseline: {}", vouch_store::StoreError::from(e)));
-    let mut c = url.parse::<postgres::Config>().map_err(pg)?.connect(postgres::NoTls).map_err(pg)?;
+    let pg = |e: postgres::Error| {
+        Error::Config(format!("baseline: {}", vouch_store::StoreError::from(e)))
+    };
+    let mut c = url
+        .parse::<postgres::Config>()
+        .map_err(pg)?
+        .connect(postgres::NoTls)
+        .map_err(pg)?;
     c.batch_execute(&format!(
         "CREATE EXTENSION IF NOT EXISTS pgcrypto;
          CREATE SCHEMA {schema};
@@ -333,10 +424,17 @@ fn baseline(url: &str, total: usize, size: usize) -> Result<Throughput, Error> {
     let mut spent = Duration::ZERO;
     for batch in pregenerated(total, size, 11) {
         // The same canonical event text vouch stores (without seq).
-        let payloads: Vec<&str> = batch.iter().map(|e| std::str::from_utf8(&e.canonical).unwrap_or_default()).collect();
+        let payloads: Vec<&str> = batch
+            .iter()
+            .map(|e| std::str::from_utf8(&e.canonical).unwrap_or_default())
+            .collect();
         let t = Instant::now();
         let mut tx = c.transaction().map_err(pg)?;
-        tx.execute("INSERT INTO audit_log (payload) SELECT p::jsonb FROM unnest($1::text[]) AS p", &[&payloads]).map_err(pg)?;
+        tx.execute(
+            "INSERT INTO audit_log (payload) SELECT p::jsonb FROM unnest($1::text[]) AS p",
+            &[&payloads],
+        )
+        .map_err(pg)?;
         tx.commit().map_err(pg)?;
         spent += t.elapsed();
     }
@@ -348,11 +446,21 @@ fn baseline(url: &str, total: usize, size: usize) -> Result<Throughput, Error> {
 fn machine() -> Value {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("model name")).and_then(|l| l.split(':').nth(1)).map(|s| s.trim().to_string()))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|s| s.trim().to_string())
+        })
         .unwrap_or_default();
     let mem = std::fs::read_to_string("/proc/meminfo")
         .ok()
-        .and_then(|s| s.lines().next().and_then(|l| l.split_whitespace().nth(1)).and_then(|v| v.parse::<u64>().ok()))
+        .and_then(|s| {
+            s.lines()
+                .next()
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse::<u64>().ok())
+        })
         .unwrap_or(0);
     json!({"cpu": cpu, "cores": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1), "memory_gib": round(mem as f64 / 1048576.0, 1)})
 }
@@ -372,7 +480,10 @@ pub fn ledger(b: &LedgerBench, progress: &mut dyn FnMut(&str)) -> Result<Value, 
         backends.push(("postgres", Some(url.as_str())));
     }
     for (name, url) in &backends {
-        progress(&format!("{name}: batched append of {} events in batches of {}", b.batched_events, b.batch_size));
+        progress(&format!(
+            "{name}: batched append of {} events in batches of {}",
+            b.batched_events, b.batch_size
+        ));
         let s = Scratch::new(&b.dir, &format!("{name}-batched"), *url)?;
         let (_, _, ledger) = s.open()?;
         let t = batched(&ledger, pregenerated(b.batched_events, b.batch_size, 11))?;
@@ -388,7 +499,10 @@ pub fn ledger(b: &LedgerBench, progress: &mut dyn FnMut(&str)) -> Result<Value, 
         drop(ledger);
         drop(s);
 
-        progress(&format!("{name}: {} concurrent single-event appenders, {} events", b.appenders, b.concurrent_events));
+        progress(&format!(
+            "{name}: {} concurrent single-event appenders, {} events",
+            b.appenders, b.concurrent_events
+        ));
         let s = Scratch::new(&b.dir, &format!("{name}-concurrent"), *url)?;
         let (_, _, ledger) = s.open()?;
         let l = concurrent(&ledger, b.concurrent_events, b.appenders)?;
@@ -396,7 +510,11 @@ pub fn ledger(b: &LedgerBench, progress: &mut dyn FnMut(&str)) -> Result<Value, 
         drop(ledger);
         drop(s);
 
-        let sizes = if *name == "sqlite" { &b.verify_sizes } else { &b.pg_verify_sizes };
+        let sizes = if *name == "sqlite" {
+            &b.verify_sizes
+        } else {
+            &b.pg_verify_sizes
+        };
         if !sizes.is_empty() {
             let s = Scratch::new(&b.dir, &format!("{name}-verify"), *url)?;
             let mut results = Vec::new();
@@ -408,9 +526,16 @@ pub fn ledger(b: &LedgerBench, progress: &mut dyn FnMut(&str)) -> Result<Value, 
         }
     }
     if let Some(url) = &b.postgres {
-        progress(&format!("baseline: pgcrypto hash-chain trigger, {} events in batches of {}", b.batched_events, b.batch_size));
+        progress(&format!(
+            "baseline: pgcrypto hash-chain trigger, {} events in batches of {}",
+            b.batched_events, b.batch_size
+        ));
         let base = baseline(url, b.batched_events, b.batch_size)?;
-        let ratio = |k: &str| out["append_batched"][k]["events_per_sec"].as_f64().map(|v| round(v / base.events_per_sec.max(1e-9), 2));
+        let ratio = |k: &str| {
+            out["append_batched"][k]["events_per_sec"]
+                .as_f64()
+                .map(|v| round(v / base.events_per_sec.max(1e-9), 2))
+        };
         let ratios = json!({"sqlite_vs_baseline": ratio("sqlite"), "postgres_vs_baseline": ratio("postgres")});
         out["baseline_pgcrypto_trigger"] = serde_json::to_value(&base).unwrap_or_default();
         out["ratios"] = ratios;
@@ -422,7 +547,6 @@ pub fn ledger(b: &LedgerBench, progress: &mut dyn FnMut(&str)) -> Result<Value, 
     });
     Ok(out)
 }
-
 
 #[derive(Debug, Clone)]
 pub struct PacketBench {
@@ -441,19 +565,32 @@ pub fn packet(b: &PacketBench, progress: &mut dyn FnMut(&str)) -> Result<Value, 
     {
         let (_, _, ledger) = s.open()?;
         progress(&format!("filling 2025-06 with {} events", b.events));
-        fill_between(&ledger, b.events, day(2025, 6, 1), day(2025, 7, 1), progress)?;
+        fill_between(
+            &ledger,
+            b.events,
+            day(2025, 6, 1),
+            day(2025, 7, 1),
+            progress,
+        )?;
         ledger.checkpoint()?;
     }
-    let exe = std::env::current_exe().map_err(|e| Error::Config(format!("cannot find the vouch binary: {e}")))?;
+    let exe = std::env::current_exe()
+        .map_err(|e| Error::Config(format!("cannot find the vouch binary: {e}")))?;
     let out = b.dir.join("packet-out");
     let _ = std::fs::remove_dir_all(&out);
     let mut cmd = std::process::Command::new(&exe);
-    cmd.arg("--data-dir").arg(&s.config.data_dir).args(["--json", "packet", "--period", "2025-06", "--format", "both", "--out"]).arg(&out);
+    cmd.arg("--data-dir")
+        .arg(&s.config.data_dir)
+        .args([
+            "--json", "packet", "--period", "2025-06", "--format", "both", "--out",
+        ])
+        .arg(&out);
     progress("vouch packet --period 2025-06 (JSON + PDF + exports)");
     let t = Instant::now();
     let (stdout, peak_kb) = run_measured(cmd)?;
     let secs = t.elapsed().as_secs_f64();
-    let written: Value = serde_json::from_slice(&stdout).map_err(|e| Error::Config(format!("packet printed no JSON: {e}")))?;
+    let written: Value = serde_json::from_slice(&stdout)
+        .map_err(|e| Error::Config(format!("packet printed no JSON: {e}")))?;
 
     progress("baseline: sqlite3 shell dump of the month + sha256sum");
     let db = s.config.database_url();
@@ -462,9 +599,16 @@ pub fn packet(b: &PacketBench, progress: &mut dyn FnMut(&str)) -> Result<Value, 
         "sqlite3 {db:?} \"SELECT leaf FROM ledger_entries WHERE ts >= '2025-06-01T00:00:00.000000Z' AND ts < '2025-07-01T00:00:00.000000Z' ORDER BY seq\" > {dump:?} && sha256sum {dump:?} > /dev/null"
     );
     let t = Instant::now();
-    let st = std::process::Command::new("bash").args(["-c", &script]).status().map_err(|e| Error::Config(format!("baseline: {e}")))?;
+    let st = std::process::Command::new("bash")
+        .args(["-c", &script])
+        .status()
+        .map_err(|e| Error::Config(format!("baseline: {e}")))?;
     let base_secs = t.elapsed().as_secs_f64();
-    let baseline = if st.success() { json!({"seconds": round(base_secs, 2)}) } else { json!({"skipped": "the sqlite3 shell is not installed"}) };
+    let baseline = if st.success() {
+        json!({"seconds": round(base_secs, 2)})
+    } else {
+        json!({"skipped": "the sqlite3 shell is not installed"})
+    };
     let _ = std::fs::remove_file(&dump);
     let _ = std::fs::remove_dir_all(&out);
     Ok(json!({

@@ -38,7 +38,10 @@ pub struct Database {
 
 impl Default for Database {
     fn default() -> Self {
-        Database { url: "vouch.db".into(), schema: String::new() }
+        Database {
+            url: "vouch.db".into(),
+            schema: String::new(),
+        }
     }
 }
 
@@ -70,7 +73,11 @@ pub struct KeyFiles {
 
 impl Default for KeyFiles {
     fn default() -> Self {
-        KeyFiles { log_key: "keys/log.key".into(), signing_key: "keys/signing.pem".into(), hmac_key: "keys/hmac.key".into() }
+        KeyFiles {
+            log_key: "keys/log.key".into(),
+            signing_key: "keys/signing.pem".into(),
+            hmac_key: "keys/hmac.key".into(),
+        }
     }
 }
 
@@ -82,7 +89,9 @@ pub struct Server {
 
 impl Default for Server {
     fn default() -> Self {
-        Server { listen: "127.0.0.1:4000".into() }
+        Server {
+            listen: "127.0.0.1:4000".into(),
+        }
     }
 }
 
@@ -100,19 +109,30 @@ impl Config {
         let file = data_dir.join(CONFIG_FILE);
         let text = std::fs::read_to_string(&file).map_err(|e| {
             if e.kind() == std::io::ErrorKind::NotFound {
-                Error::Config(format!("{} not found: run `vouch init --data-dir {}` first", file.display(), data_dir.display()))
+                Error::Config(format!(
+                    "{} not found: run `vouch init --data-dir {}` first",
+                    file.display(),
+                    data_dir.display()
+                ))
             } else {
                 Error::io(&file, e)
             }
         })?;
         let settings = parse(&text, &file)?;
-        Ok(Config { data_dir: data_dir.to_path_buf(), file, settings })
+        Ok(Config {
+            data_dir: data_dir.to_path_buf(),
+            file,
+            settings,
+        })
     }
 
     /// The database URL: `VOUCH_DATABASE_URL` wins over the file; a relative SQLite
     /// path is relative to the data directory.
     pub fn database_url(&self) -> String {
-        let url = std::env::var("VOUCH_DATABASE_URL").ok().filter(|s| !s.is_empty()).unwrap_or_else(|| self.settings.database.url.clone());
+        let url = std::env::var("VOUCH_DATABASE_URL")
+            .ok()
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| self.settings.database.url.clone());
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             return url;
         }
@@ -127,7 +147,10 @@ impl Config {
 
     /// PostgreSQL schema: `VOUCH_DATABASE_SCHEMA` or `database.schema`.
     pub fn database_schema(&self) -> Option<String> {
-        std::env::var("VOUCH_DATABASE_SCHEMA").ok().filter(|s| !s.is_empty()).or_else(|| Some(self.settings.database.schema.clone()).filter(|s| !s.is_empty()))
+        std::env::var("VOUCH_DATABASE_SCHEMA")
+            .ok()
+            .filter(|s| !s.is_empty())
+            .or_else(|| Some(self.settings.database.schema.clone()).filter(|s| !s.is_empty()))
     }
 
     /// A path from the config, relative to the data directory.
@@ -142,7 +165,9 @@ impl Config {
 
     pub fn ledger_options(&self) -> crate::ledger::LedgerOptions {
         crate::ledger::LedgerOptions {
-            checkpoint_interval: std::time::Duration::from_secs(self.settings.ledger.checkpoint_interval_secs),
+            checkpoint_interval: std::time::Duration::from_secs(
+                self.settings.ledger.checkpoint_interval_secs,
+            ),
             max_batch: self.settings.ledger.max_batch,
         }
     }
@@ -150,28 +175,47 @@ impl Config {
 
 /// Parse configuration text; errors read `FILE:LINE:COL: key `K`: what is wrong`.
 pub fn parse(text: &str, file: &Path) -> Result<Settings, Error> {
-    let settings: Settings = toml::from_str(text).map_err(|e| Error::Config(describe_toml_error(text, file, &e)))?;
+    let settings: Settings =
+        toml::from_str(text).map_err(|e| Error::Config(describe_toml_error(text, file, &e)))?;
     validate(&settings, text, file)?;
     Ok(settings)
 }
 
 fn validate(s: &Settings, text: &str, file: &Path) -> Result<(), Error> {
-    let fail = |section: &str, key: &str, msg: &str| Error::Config(format!("{}:{}: key `{section}.{key}`: {msg}", file.display(), line_of_key(text, section, key)));
+    let fail = |section: &str, key: &str, msg: &str| {
+        Error::Config(format!(
+            "{}:{}: key `{section}.{key}`: {msg}",
+            file.display(),
+            line_of_key(text, section, key)
+        ))
+    };
     if s.organization.name.trim().is_empty() {
         return Err(fail("organization", "name", "must not be empty"));
     }
     let origin = &s.ledger.origin;
     if origin.is_empty() || origin.contains('+') || origin.chars().any(|c| c.is_whitespace()) {
-        return Err(fail("ledger", "origin", "must be a non-empty name without spaces or `+`, e.g. example.com/vouch/audit"));
+        return Err(fail(
+            "ledger",
+            "origin",
+            "must be a non-empty name without spaces or `+`, e.g. example.com/vouch/audit",
+        ));
     }
     if s.ledger.checkpoint_interval_secs == 0 {
-        return Err(fail("ledger", "checkpoint_interval_secs", "must be at least 1"));
+        return Err(fail(
+            "ledger",
+            "checkpoint_interval_secs",
+            "must be at least 1",
+        ));
     }
     if !(1..=100_000).contains(&s.ledger.max_batch) {
         return Err(fail("ledger", "max_batch", "must be between 1 and 100000"));
     }
     if s.server.listen.parse::<std::net::SocketAddr>().is_err() {
-        return Err(fail("server", "listen", "must be an address:port such as 127.0.0.1:4000"));
+        return Err(fail(
+            "server",
+            "listen",
+            "must be an address:port such as 127.0.0.1:4000",
+        ));
     }
     Ok(())
 }
@@ -198,10 +242,17 @@ fn line_of_key(text: &str, section: &str, key: &str) -> usize {
 
 fn describe_toml_error(text: &str, file: &Path, e: &toml::de::Error) -> String {
     let message = e.message().trim().to_string();
-    let Some(span) = e.span() else { return format!("{}: {message}", file.display()) };
+    let Some(span) = e.span() else {
+        return format!("{}: {message}", file.display());
+    };
     let before = &text[..span.start.min(text.len())];
     let line = before.matches('\n').count() + 1;
-    let col = before.rsplit('\n').next().map(|l| l.chars().count()).unwrap_or(0) + 1;
+    let col = before
+        .rsplit('\n')
+        .next()
+        .map(|l| l.chars().count())
+        .unwrap_or(0)
+        + 1;
     // Name the key: the section header above the line and the key on it.
     let line_text = text.lines().nth(line - 1).unwrap_or_default();
     let section = text
@@ -209,8 +260,16 @@ fn describe_toml_error(text: &str, file: &Path, e: &toml::de::Error) -> String {
         .take(line)
         .filter(|l| l.trim_start().starts_with('['))
         .last()
-        .map(|l| l.trim().trim_matches(|c| c == '[' || c == ']').trim().to_string());
-    let key = line_text.split_once('=').map(|(k, _)| k.trim().trim_matches('"').to_string()).filter(|k| !k.is_empty() && !k.starts_with('['));
+        .map(|l| {
+            l.trim()
+                .trim_matches(|c| c == '[' || c == ']')
+                .trim()
+                .to_string()
+        });
+    let key = line_text
+        .split_once('=')
+        .map(|(k, _)| k.trim().trim_matches('"').to_string())
+        .filter(|k| !k.is_empty() && !k.starts_with('['));
     let named = match (section, key) {
         (Some(s), Some(k)) => format!("key `{s}.{k}`: "),
         (None, Some(k)) => format!("key `{k}`: "),
@@ -281,26 +340,39 @@ mod tests {
 
     #[test]
     fn template_parses() {
-        let s = parse(&template("Acme \"Corp\"", "acme.example/vouch/audit"), &file()).unwrap();
+        let s = parse(
+            &template("Acme \"Corp\"", "acme.example/vouch/audit"),
+            &file(),
+        )
+        .unwrap();
         assert_eq!(s.organization.name, "Acme \"Corp\"");
         assert_eq!(s.ledger.checkpoint_interval_secs, 10);
     }
 
     #[test]
     fn unknown_key_names_file_line_key() {
-        let text = template("A", "a/vouch/log").replace("max_batch = 10000", "max_batch = 10000\nmax_btach = 5");
+        let text = template("A", "a/vouch/log")
+            .replace("max_batch = 10000", "max_batch = 10000\nmax_btach = 5");
         let e = parse(&text, &file()).unwrap_err().to_string();
-        let line = text.lines().position(|l| l.starts_with("max_btach")).unwrap() + 1;
+        let line = text
+            .lines()
+            .position(|l| l.starts_with("max_btach"))
+            .unwrap()
+            + 1;
         assert!(e.starts_with(&format!("/d/vouch.toml:{line}:")), "{e}");
         assert!(e.contains("max_btach"), "{e}");
     }
 
     #[test]
     fn wrong_type_and_bad_value_name_the_key() {
-        let text = template("A", "a/vouch/log").replace("checkpoint_interval_secs = 10", "checkpoint_interval_secs = \"ten\"");
+        let text = template("A", "a/vouch/log").replace(
+            "checkpoint_interval_secs = 10",
+            "checkpoint_interval_secs = \"ten\"",
+        );
         let e = parse(&text, &file()).unwrap_err().to_string();
         assert!(e.contains("key `ledger.checkpoint_interval_secs`"), "{e}");
-        let text = template("A", "a/vouch/log").replace("listen = \"127.0.0.1:4000\"", "listen = \"nowhere\"");
+        let text = template("A", "a/vouch/log")
+            .replace("listen = \"127.0.0.1:4000\"", "listen = \"nowhere\"");
         let e = parse(&text, &file()).unwrap_err().to_string();
         let line = text.lines().position(|l| l.starts_with("listen")).unwrap() + 1;
         assert_eq!(e, format!("/d/vouch.toml:{line}: key `server.listen`: must be an address:port such as 127.0.0.1:4000"));

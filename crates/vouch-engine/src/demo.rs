@@ -15,11 +15,37 @@ use vouch_core::period::Period;
 /// Marker file that lets `vouch demo` safely replace its own earlier output.
 pub const MARKER: &str = ".vouch-demo";
 
-const FIRST: &[&str] = &["ana", "ben", "chloe", "dev", "emma", "farid", "grace", "hugo", "ines", "jon", "kim", "leo", "maya", "nils", "olga", "pablo", "quinn", "rosa", "sam", "tara", "uma", "victor", "wen", "xavi", "yara", "zoe"];
-const LAST: &[&str] = &["ito", "ng", "park", "silva", "meyer", "khan", "rossi", "berg", "lopez", "chen"];
-const RESOURCES: &[(&str, &str)] = &[("customer", "customers"), ("invoice", "billing"), ("report", "analytics"), ("dataset", "warehouse"), ("ticket", "support")];
-const SETTINGS: &[&str] = &["sso.enforced", "session.timeout", "password.min_length", "mfa.required", "backup.retention_days", "audit.export_enabled"];
-const ROLES: &[&str] = &["admin", "billing-admin", "support-agent", "analyst", "read-only", "deployer"];
+const FIRST: &[&str] = &[
+    "ana", "ben", "chloe", "dev", "emma", "farid", "grace", "hugo", "ines", "jon", "kim", "leo",
+    "maya", "nils", "olga", "pablo", "quinn", "rosa", "sam", "tara", "uma", "victor", "wen",
+    "xavi", "yara", "zoe",
+];
+const LAST: &[&str] = &[
+    "ito", "ng", "park", "silva", "meyer", "khan", "rossi", "berg", "lopez", "chen",
+];
+const RESOURCES: &[(&str, &str)] = &[
+    ("customer", "customers"),
+    ("invoice", "billing"),
+    ("report", "analytics"),
+    ("dataset", "warehouse"),
+    ("ticket", "support"),
+];
+const SETTINGS: &[&str] = &[
+    "sso.enforced",
+    "session.timeout",
+    "password.min_length",
+    "mfa.required",
+    "backup.retention_days",
+    "audit.export_enabled",
+];
+const ROLES: &[&str] = &[
+    "admin",
+    "billing-admin",
+    "support-agent",
+    "analyst",
+    "read-only",
+    "deployer",
+];
 
 /// A deterministic generator of realistic audit events.
 pub struct Generator {
@@ -37,17 +63,29 @@ impl Generator {
                 let l = LAST[(i / FIRST.len() + i) % LAST.len()];
                 let id = format!("usr_{:04}", i + 1);
                 let email = format!("{f}.{l}@acme.example");
-                let ip = format!("10.{}.{}.{}", rng.gen_range(0..4), rng.gen_range(0..255), rng.gen_range(1..255));
+                let ip = format!(
+                    "10.{}.{}.{}",
+                    rng.gen_range(0..4),
+                    rng.gen_range(0..255),
+                    rng.gen_range(1..255)
+                );
                 (id, email, ip, i % 12 == 0)
             })
             .collect();
-        Generator { rng, people, org: "org_acme".into() }
+        Generator {
+            rng,
+            people,
+            org: "org_acme".into(),
+        }
     }
 
     fn uuid_at(&mut self, t: DateTime<Utc>) -> String {
         let mut bytes = [0u8; 10];
         self.rng.fill(&mut bytes);
-        uuid::Builder::from_unix_timestamp_millis(t.timestamp_millis() as u64, &bytes).into_uuid().hyphenated().to_string()
+        uuid::Builder::from_unix_timestamp_millis(t.timestamp_millis() as u64, &bytes)
+            .into_uuid()
+            .hyphenated()
+            .to_string()
     }
 
     /// One event at time `t`.
@@ -59,14 +97,20 @@ impl Generator {
         let eid = self.uuid_at(t);
         let actor = json!({"id": id, "email": email, "ip": ip});
         let v: Value = match roll {
-            0..=339 => json!({"action": "user.login", "category": "authentication", "result": "success",
+            0..=339 => {
+                json!({"action": "user.login", "category": "authentication", "result": "success",
                 "resource": {"type": "session", "id": format!("ses_{}", self.rng.gen::<u32>())},
-                "details": {"description": "Signed in with SSO"}, "metadata": {"user_agent": "Mozilla/5.0", "method": "sso"}}),
-            340..=529 => json!({"action": "mfa.verify", "category": "authentication", "result": "success",
-                "resource": {"type": "user", "id": id}, "details": {"description": "TOTP code accepted"}}),
-            530..=579 => json!({"action": "user.login", "category": "authentication", "result": "failure",
+                "details": {"description": "Signed in with SSO"}, "metadata": {"user_agent": "Mozilla/5.0", "method": "sso"}})
+            }
+            340..=529 => {
+                json!({"action": "mfa.verify", "category": "authentication", "result": "success",
+                "resource": {"type": "user", "id": id}, "details": {"description": "TOTP code accepted"}})
+            }
+            530..=579 => {
+                json!({"action": "user.login", "category": "authentication", "result": "failure",
                 "resource": {"type": "session"}, "details": {"description": "Invalid password"},
-                "metadata": {"attempt": self.rng.gen_range(1..5)}}),
+                "metadata": {"attempt": self.rng.gen_range(1..5)}})
+            }
             580..=589 => json!({"action": "mfa.verify", "category": "security", "result": "denied",
                 "resource": {"type": "user", "id": id}, "details": {"description": "TOTP code rejected"}}),
             590..=799 => {
@@ -82,13 +126,17 @@ impl Generator {
                     "details": {"description": format!("Updated {rt}"), "before_state": {"status": before}, "after_state": {"status": before + 1},
                         "changes": [{"field": "status", "old_value": before, "new_value": before + 1}]}})
             }
-            930..=954 => json!({"action": "data.export", "category": "data_access", "result": "success",
+            930..=954 => {
+                json!({"action": "data.export", "category": "data_access", "result": "success",
                 "resource": {"type": "report", "id": format!("exp_{}", self.rng.gen::<u32>()), "name": "customers.csv"},
-                "details": {"description": "Exported a customer report"}, "metadata": {"rows": self.rng.gen_range(10..20_000), "format": "csv"}}),
+                "details": {"description": "Exported a customer report"}, "metadata": {"rows": self.rng.gen_range(10..20_000), "format": "csv"}})
+            }
             955..=969 => {
                 let role = ROLES[self.rng.gen_range(0..ROLES.len())];
                 let grant = self.rng.gen_bool(0.6);
-                let target = self.people[self.rng.gen_range(0..self.people.len())].0.clone();
+                let target = self.people[self.rng.gen_range(0..self.people.len())]
+                    .0
+                    .clone();
                 json!({"action": if grant { "role.assign" } else { "role.revoke" }, "category": "authorization",
                     "result": if admin { "success" } else { "denied" },
                     "resource": {"type": "role", "id": format!("role_{role}"), "name": role},
@@ -111,7 +159,11 @@ impl Generator {
         obj.insert("id".into(), json!(eid));
         obj.insert("timestamp".into(), json!(ts));
         obj.insert("organization_id".into(), json!(self.org));
-        if !obj.get("action").and_then(Value::as_str).is_some_and(|a| a.starts_with("backup")) {
+        if !obj
+            .get("action")
+            .and_then(Value::as_str)
+            .is_some_and(|a| a.starts_with("backup"))
+        {
             obj.insert("actor".into(), actor);
         }
         Event::from_value(Value::Object(obj)).expect("generated events are valid")
@@ -122,7 +174,9 @@ impl Generator {
         let secs = (end - start).num_seconds().max(1);
         let mut times: Vec<DateTime<Utc>> = Vec::with_capacity(count);
         while times.len() < count {
-            let t = start + Duration::seconds(self.rng.gen_range(0..secs)) + Duration::microseconds(self.rng.gen_range(0..1_000_000));
+            let t = start
+                + Duration::seconds(self.rng.gen_range(0..secs))
+                + Duration::microseconds(self.rng.gen_range(0..1_000_000));
             let weekend = matches!(t.weekday(), Weekday::Sat | Weekday::Sun);
             let office = (7..19).contains(&t.hour());
             let keep = match (weekend, office) {
@@ -163,22 +217,41 @@ pub struct DemoReport {
 /// Prepare a fresh demo directory: replace an earlier demo, refuse anything else.
 pub fn fresh_dir(dir: &Path) -> Result<(), Error> {
     if dir.exists() {
-        let empty = std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?.next().is_none();
+        let empty = std::fs::read_dir(dir)
+            .map_err(|e| Error::io(dir, e))?
+            .next()
+            .is_none();
         if !empty {
             if !dir.join(MARKER).exists() {
-                return Err(Error::Config(format!("{} exists and is not a vouch demo directory; choose another --data-dir", dir.display())));
+                return Err(Error::Config(format!(
+                    "{} exists and is not a vouch demo directory; choose another --data-dir",
+                    dir.display()
+                )));
             }
             std::fs::remove_dir_all(dir).map_err(|e| Error::io(dir, e))?;
         }
     }
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    std::fs::write(dir.join(MARKER), "created by `vouch demo`; safe to delete\n").map_err(|e| Error::io(dir, e))
+    std::fs::write(
+        dir.join(MARKER),
+        "created by `vouch demo`; safe to delete\n",
+    )
+    .map_err(|e| Error::io(dir, e))
 }
 
 /// Run the demo. `progress(done, total, phase)` is called as work advances.
-pub fn run(dir: &Path, total_events: usize, now: DateTime<Utc>, progress: &mut dyn FnMut(u64, u64, &str)) -> Result<DemoReport, Error> {
+pub fn run(
+    dir: &Path,
+    total_events: usize,
+    now: DateTime<Utc>,
+    progress: &mut dyn FnMut(u64, u64, &str),
+) -> Result<DemoReport, Error> {
     fresh_dir(dir)?;
-    let init = crate::init::init(dir, Some("Acme Analytics (demo)"), Some("demo.acme.example/vouch/audit"))?;
+    let init = crate::init::init(
+        dir,
+        Some("Acme Analytics (demo)"),
+        Some("demo.acme.example/vouch/audit"),
+    )?;
     let config = init.config;
     let (_store, keys, ledger) = crate::open(&config)?;
 
@@ -225,10 +298,16 @@ pub fn run(dir: &Path, total_events: usize, now: DateTime<Utc>, progress: &mut d
     let mut proof_action = String::new();
     ledger.store().scan_entries(0, &mut |e| {
         let leaf = std::str::from_utf8(e.leaf).unwrap_or_default();
-        if leaf.contains("\"action\":\"role.assign\"") && leaf.contains("\"name\":\"admin\"") && leaf.contains("\"result\":\"success\"") {
+        if leaf.contains("\"action\":\"role.assign\"")
+            && leaf.contains("\"name\":\"admin\"")
+            && leaf.contains("\"result\":\"success\"")
+        {
             proof_index = e.seq as u64;
             let v: Value = serde_json::from_str(leaf).unwrap_or_default();
-            proof_action = v["details"]["description"].as_str().unwrap_or_default().to_string();
+            proof_action = v["details"]["description"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
             return Ok(false);
         }
         Ok(true)
@@ -243,13 +322,19 @@ pub fn run(dir: &Path, total_events: usize, now: DateTime<Utc>, progress: &mut d
     let from = month_checkpoints[month_checkpoints.len() - 2].size;
     let consistency = ledger.consistency_proof(from, checkpoint.size)?;
     let consistency_file = proofs.join(format!("consistency-{from}-{}.json", checkpoint.size));
-    std::fs::write(&consistency_file, serde_json::to_string_pretty(&consistency).unwrap_or_default()).map_err(|e| Error::io(&consistency_file, e))?;
+    std::fs::write(
+        &consistency_file,
+        serde_json::to_string_pretty(&consistency).unwrap_or_default(),
+    )
+    .map_err(|e| Error::io(&consistency_file, e))?;
 
     let last = months.last().expect("twelve months");
     let exports = dir.join("exports");
     std::fs::create_dir_all(&exports).map_err(|e| Error::io(&exports, e))?;
     let export_file = exports.join(format!("audit-{}.ndjson", last.label));
-    let mut w = std::io::BufWriter::new(std::fs::File::create(&export_file).map_err(|e| Error::io(&export_file, e))?);
+    let mut w = std::io::BufWriter::new(
+        std::fs::File::create(&export_file).map_err(|e| Error::io(&export_file, e))?,
+    );
     let export_events = ledger.export(last, &mut w)?;
     std::io::Write::flush(&mut w).map_err(|e| Error::io(&export_file, e))?;
 
@@ -268,7 +353,8 @@ pub fn run(dir: &Path, total_events: usize, now: DateTime<Utc>, progress: &mut d
         },
     )?;
     let public_key_file = dir.join("public_key.pem");
-    std::fs::write(&public_key_file, keys.signing_public_pem()).map_err(|e| Error::io(&public_key_file, e))?;
+    std::fs::write(&public_key_file, keys.signing_public_pem())
+        .map_err(|e| Error::io(&public_key_file, e))?;
 
     Ok(DemoReport {
         data_dir: dir.to_path_buf(),
@@ -306,5 +392,7 @@ pub fn chunked<T>(mut v: Vec<T>, size: usize) -> Vec<Vec<T>> {
 
 /// Midnight UTC on a date, for tests and benches.
 pub fn day(y: i32, m: u32, d: u32) -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(y, m, d, 0, 0, 0).single().expect("valid date")
+    Utc.with_ymd_and_hms(y, m, d, 0, 0, 0)
+        .single()
+        .expect("valid date")
 }

@@ -21,7 +21,8 @@ impl Keys {
     pub fn load(config: &Config) -> Result<Keys, Error> {
         let files = &config.settings.keys;
         let log_path = config.path(&files.log_key);
-        let log = NoteSigner::from_skey(&read_private(&log_path)?).map_err(|e| Error::Keys(format!("{}: {e}", log_path.display())))?;
+        let log = NoteSigner::from_skey(&read_private(&log_path)?)
+            .map_err(|e| Error::Keys(format!("{}: {e}", log_path.display())))?;
         if log.name() != config.settings.ledger.origin {
             return Err(Error::Keys(format!(
                 "{}: the log key is named `{}` but ledger.origin is `{}`; the origin is fixed when the key is made",
@@ -35,7 +36,12 @@ impl Keys {
             None => {
                 let path = config.path(&files.signing_key);
                 let pem = read_private(&path)?;
-                p256::ecdsa::SigningKey::from_pkcs8_pem(&pem).map_err(|_| Error::Keys(format!("{}: not a PKCS#8 PEM ECDSA P-256 private key", path.display())))?
+                p256::ecdsa::SigningKey::from_pkcs8_pem(&pem).map_err(|_| {
+                    Error::Keys(format!(
+                        "{}: not a PKCS#8 PEM ECDSA P-256 private key",
+                        path.display()
+                    ))
+                })?
             }
         };
         let hmac_path = config.path(&files.hmac_key);
@@ -43,7 +49,10 @@ impl Keys {
             .decode(read_private(&hmac_path)?.trim())
             .map_err(|_| Error::Keys(format!("{}: not base64", hmac_path.display())))?;
         if hmac.len() < 32 {
-            return Err(Error::Keys(format!("{}: the HMAC key must be at least 32 bytes", hmac_path.display())));
+            return Err(Error::Keys(format!(
+                "{}: the HMAC key must be at least 32 bytes",
+                hmac_path.display()
+            )));
         }
         Ok(Keys { log, signing, hmac })
     }
@@ -55,12 +64,20 @@ impl Keys {
 
     /// The signing public key as SPKI PEM.
     pub fn signing_public_pem(&self) -> String {
-        self.signing.verifying_key().to_public_key_pem(LineEnding::LF).unwrap_or_default()
+        self.signing
+            .verifying_key()
+            .to_public_key_pem(LineEnding::LF)
+            .unwrap_or_default()
     }
 
     /// Key id: hex SHA-256 of the SPKI DER.
     pub fn signing_key_id(&self) -> String {
-        let der = self.signing.verifying_key().to_public_key_der().map(|d| d.as_bytes().to_vec()).unwrap_or_default();
+        let der = self
+            .signing
+            .verifying_key()
+            .to_public_key_der()
+            .map(|d| d.as_bytes().to_vec())
+            .unwrap_or_default();
         hex::encode(Sha256::digest(der))
     }
 }
@@ -72,8 +89,11 @@ fn signing_key_from_env() -> Result<Option<p256::ecdsa::SigningKey>, Error> {
             if pem.trim().is_empty() {
                 continue;
             }
-            let key = p256::ecdsa::SigningKey::from_pkcs8_pem(pem.trim())
-                .map_err(|_| Error::Keys(format!("{var} is set but is not a PKCS#8 PEM ECDSA P-256 private key")))?;
+            let key = p256::ecdsa::SigningKey::from_pkcs8_pem(pem.trim()).map_err(|_| {
+                Error::Keys(format!(
+                    "{var} is set but is not a PKCS#8 PEM ECDSA P-256 private key"
+                ))
+            })?;
             return Ok(Some(key));
         }
     }
@@ -84,7 +104,10 @@ fn signing_key_from_env() -> Result<Option<p256::ecdsa::SigningKey>, Error> {
 pub fn read_private(path: &Path) -> Result<String, Error> {
     let meta = std::fs::metadata(path).map_err(|e| {
         if e.kind() == std::io::ErrorKind::NotFound {
-            Error::Keys(format!("key file {} is missing (run `vouch init`)", path.display()))
+            Error::Keys(format!(
+                "key file {} is missing (run `vouch init`)",
+                path.display()
+            ))
         } else {
             Error::io(path, e)
         }
@@ -125,7 +148,9 @@ pub fn write_new(path: &Path, contents: &str, mode: u32) -> Result<(), Error> {
         opts.mode(mode);
     }
     let mut f = opts.open(path).map_err(|e| Error::io(path, e))?;
-    f.write_all(contents.as_bytes()).and_then(|_| f.sync_all()).map_err(|e| Error::io(path, e))
+    f.write_all(contents.as_bytes())
+        .and_then(|_| f.sync_all())
+        .map_err(|e| Error::io(path, e))
 }
 
 /// What `generate_missing` did for each key.
@@ -161,11 +186,16 @@ pub fn generate_missing(config: &Config) -> Result<Generated, Error> {
     if log_path.exists() {
         note(&log_path, false);
     } else {
-        let signer = NoteSigner::generate(&config.settings.ledger.origin).map_err(|e| Error::Keys(e.to_string()))?;
+        let signer = NoteSigner::generate(&config.settings.ledger.origin)
+            .map_err(|e| Error::Keys(e.to_string()))?;
         write_new(&log_path, &format!("{}\n", signer.to_skey()), 0o600)?;
         let pub_path = log_path.with_extension("pub");
         if !pub_path.exists() {
-            write_new(&pub_path, &format!("{}\n", signer.verifier().to_vkey()), 0o644)?;
+            write_new(
+                &pub_path,
+                &format!("{}\n", signer.verifier().to_vkey()),
+                0o644,
+            )?;
         }
         note(&log_path, true);
     }
@@ -175,9 +205,14 @@ pub fn generate_missing(config: &Config) -> Result<Generated, Error> {
         note(&sign_path, false);
     } else {
         let key = p256::ecdsa::SigningKey::random(&mut rand::rngs::OsRng);
-        let pem = key.to_pkcs8_pem(LineEnding::LF).map_err(|e| Error::Keys(format!("cannot encode signing key: {e}")))?;
+        let pem = key
+            .to_pkcs8_pem(LineEnding::LF)
+            .map_err(|e| Error::Keys(format!("cannot encode signing key: {e}")))?;
         write_new(&sign_path, &pem, 0o600)?;
-        let pub_pem = key.verifying_key().to_public_key_pem(LineEnding::LF).map_err(|e| Error::Keys(e.to_string()))?;
+        let pub_pem = key
+            .verifying_key()
+            .to_public_key_pem(LineEnding::LF)
+            .map_err(|e| Error::Keys(e.to_string()))?;
         let pub_path = sign_path.with_file_name("signing.pub.pem");
         if !pub_path.exists() {
             write_new(&pub_path, &pub_pem, 0o644)?;
@@ -191,7 +226,11 @@ pub fn generate_missing(config: &Config) -> Result<Generated, Error> {
     } else {
         let mut k = [0u8; 32];
         rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut k);
-        write_new(&hmac_path, &format!("{}\n", base64::engine::general_purpose::STANDARD.encode(k)), 0o600)?;
+        write_new(
+            &hmac_path,
+            &format!("{}\n", base64::engine::general_purpose::STANDARD.encode(k)),
+            0o600,
+        )?;
         note(&hmac_path, true);
     }
     Ok(out)
@@ -199,7 +238,11 @@ pub fn generate_missing(config: &Config) -> Result<Generated, Error> {
 
 /// Directory of retired signing public keys (kept so old packets keep verifying).
 pub fn retired_dir(config: &Config) -> std::path::PathBuf {
-    config.path(&config.settings.keys.signing_key).parent().map(|d| d.join("retired")).unwrap_or_else(|| config.path("keys/retired"))
+    config
+        .path(&config.settings.keys.signing_key)
+        .parent()
+        .map(|d| d.join("retired"))
+        .unwrap_or_else(|| config.path("keys/retired"))
 }
 
 /// Every signing public key vouch knows: the current one first, then retired ones.
@@ -209,7 +252,11 @@ pub fn known_signing_keys(config: &Config, keys: Option<&Keys>) -> Vec<String> {
         out.push(k.signing_public_pem());
     }
     if let Ok(rd) = std::fs::read_dir(retired_dir(config)) {
-        let mut files: Vec<_> = rd.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "pem")).collect();
+        let mut files: Vec<_> = rd
+            .filter_map(|e| e.ok())
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "pem"))
+            .collect();
         files.sort();
         out.extend(files.iter().filter_map(|p| std::fs::read_to_string(p).ok()));
     }
@@ -240,13 +287,18 @@ pub fn rotate(config: &Config, ledger: &crate::Ledger) -> Result<Rotated, Error>
         write_new(&retired_file, &old_pub, 0o644)?;
     }
     let new = p256::ecdsa::SigningKey::random(&mut rand::rngs::OsRng);
-    let pem = new.to_pkcs8_pem(LineEnding::LF).map_err(|e| Error::Keys(format!("cannot encode signing key: {e}")))?;
+    let pem = new
+        .to_pkcs8_pem(LineEnding::LF)
+        .map_err(|e| Error::Keys(format!("cannot encode signing key: {e}")))?;
     let path = config.path(&config.settings.keys.signing_key);
     let tmp = path.with_extension("pem.new");
     let _ = std::fs::remove_file(&tmp);
     write_new(&tmp, &pem, 0o600)?;
     std::fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))?;
-    let new_pub = new.verifying_key().to_public_key_pem(LineEnding::LF).map_err(|e| Error::Keys(e.to_string()))?;
+    let new_pub = new
+        .verifying_key()
+        .to_public_key_pem(LineEnding::LF)
+        .map_err(|e| Error::Keys(e.to_string()))?;
     let pub_path = path.with_file_name("signing.pub.pem");
     let _ = std::fs::remove_file(&pub_path);
     write_new(&pub_path, &new_pub, 0o644)?;
@@ -259,5 +311,9 @@ pub fn rotate(config: &Config, ledger: &crate::Ledger) -> Result<Rotated, Error>
             "details": {"description": "Rotated the artifact signing key", "before_state": {"key_id": old_id}, "after_state": {"key_id": new_id}},
         }),
     )?;
-    Ok(Rotated { old_key_id: old_id, new_key_id: new_id, retired_public_key: retired_file.display().to_string() })
+    Ok(Rotated {
+        old_key_id: old_id,
+        new_key_id: new_id,
+        retired_public_key: retired_file.display().to_string(),
+    })
 }

@@ -25,7 +25,10 @@ on_both!(append_checkpoint_verify, |fx| {
     assert_eq!(cp.size, N as u64);
     let r = fx.verify();
     assert!(r.valid, "{r:?}");
-    assert_eq!((r.broken_at, r.checked, r.tree_size), (None, N as u64, N as u64));
+    assert_eq!(
+        (r.broken_at, r.checked, r.tree_size),
+        (None, N as u64, N as u64)
+    );
     assert_eq!(r.root, cp.root);
     let opened = Checkpoint::open(&cp.note, &fx.keys.log_verifier()).unwrap();
     assert_eq!(opened.size, N as u64);
@@ -44,12 +47,20 @@ on_both!(idempotent_by_id, |fx| {
     let again = fx.ledger.append(vec![common::event(ev.clone())]).unwrap();
     assert_eq!((again.seqs, again.new, again.tree_size), (vec![5], 0, 6));
     // Same id within one batch, same content: one entry.
-    let twice = fx.ledger.append(vec![common::event(ev.clone()), common::event(ev.clone())]).unwrap();
+    let twice = fx
+        .ledger
+        .append(vec![common::event(ev.clone()), common::event(ev.clone())])
+        .unwrap();
     assert_eq!(twice.seqs, vec![5, 5]);
     // Same id, different content: an error, and nothing of that batch is written.
     let mut changed = ev.clone();
     changed["result"] = json!("failure");
-    let batch = vec![common::event(json!({"timestamp": "2026-10-01T11:00:00Z", "action": "a", "category": "system", "result": "success"})), common::event(changed)];
+    let batch = vec![
+        common::event(
+            json!({"timestamp": "2026-10-01T11:00:00Z", "action": "a", "category": "system", "result": "success"}),
+        ),
+        common::event(changed),
+    ];
     match fx.ledger.append(batch) {
         Err(LedgerError::Conflict { seq, .. }) => assert_eq!(seq, 5),
         other => panic!("expected a conflict, got {other:?}"),
@@ -74,7 +85,10 @@ on_both!(concurrent_single_appenders_are_gathered, |fx| {
             })
         })
         .collect();
-    let mut all: Vec<u64> = handles.into_iter().flat_map(|h| h.join().unwrap()).collect();
+    let mut all: Vec<u64> = handles
+        .into_iter()
+        .flat_map(|h| h.join().unwrap())
+        .collect();
     all.sort();
     assert_eq!(all, (0..(threads * per) as u64).collect::<Vec<_>>());
     fx.ledger.checkpoint().unwrap();
@@ -93,27 +107,58 @@ on_both!(proofs_verify_and_cost_log_n_reads, |fx| {
             assert_eq!((i, c.size), (index, size));
             // A proof for the wrong leaf does not verify.
             let other = fx.store.leaf((index + 1) % N as u64).unwrap().unwrap();
-            assert!(vouch_engine::ledger::verify_proof_file(&text, &verifier, Some(other.as_bytes())).is_err());
+            assert!(vouch_engine::ledger::verify_proof_file(
+                &text,
+                &verifier,
+                Some(other.as_bytes())
+            )
+            .is_err());
         }
     }
-    for (a, b) in [(0u64, 600u64), (1, 600), (255, 257), (256, 512), (300, 600), (600, 600)] {
+    for (a, b) in [
+        (0u64, 600u64),
+        (1, 600),
+        (255, 257),
+        (256, 512),
+        (300, 600),
+        (600, 600),
+    ] {
         let p = fx.ledger.consistency_proof(a, b).unwrap();
-        let proof: Vec<_> = p.proof.iter().map(|h| vouch_core::unb64_hash(h).unwrap()).collect();
+        let proof: Vec<_> = p
+            .proof
+            .iter()
+            .map(|h| vouch_core::unb64_hash(h).unwrap())
+            .collect();
         let old = vouch_core::unb64_hash(&p.from_root).unwrap();
         let new = vouch_core::unb64_hash(&p.to_root).unwrap();
-        assert!(merkle::verify_consistency(a, b, &proof, &old, &new), "{a}..{b}");
-        assert_eq!(Checkpoint::open(&p.to_checkpoint, &verifier).unwrap().root, new);
+        assert!(
+            merkle::verify_consistency(a, b, &proof, &old, &new),
+            "{a}..{b}"
+        );
+        assert_eq!(
+            Checkpoint::open(&p.to_checkpoint, &verifier).unwrap().root,
+            new
+        );
     }
-    assert_eq!(vouch_engine::ledger::root_at(&fx.store, N as u64).unwrap().to_vec(), vouch_core::unb64(&cp.root).unwrap());
+    assert_eq!(
+        vouch_engine::ledger::root_at(&fx.store, N as u64)
+            .unwrap()
+            .to_vec(),
+        vouch_core::unb64(&cp.root).unwrap()
+    );
     // Storage reads per proof grow with log n, not n.
-    let mut src = vouch_engine::ledger::StoreNodes { store: &fx.store, reads: 0 };
+    let mut src = vouch_engine::ledger::StoreNodes {
+        store: &fx.store,
+        reads: 0,
+    };
     merkle::inclusion_proof(&mut src, 3, N as u64).unwrap();
     assert!(src.reads <= 2 * 10, "{} reads", src.reads);
 });
 
 on_both!(export_lines_are_leaves, |fx| {
     fx.append_n(N);
-    let period = vouch_core::period::Period::parse("2026-09-10..2026-09-20", chrono::Utc::now()).unwrap();
+    let period =
+        vouch_core::period::Period::parse("2026-09-10..2026-09-20", chrono::Utc::now()).unwrap();
     let mut out = Vec::new();
     let n = fx.ledger.export(&period, &mut out).unwrap();
     let text = String::from_utf8(out).unwrap();
@@ -150,7 +195,9 @@ fn setup(fx: &common::Fx) {
 on_both!(tamper_changed_field, |fx| {
     setup(&fx);
     fx.exec("UPDATE ledger_entries SET leaf = replace(leaf, '\"result\":\"success\"', '\"result\":\"failure\"') WHERE seq = 123");
-    assert!(fx.query_text("SELECT leaf FROM ledger_entries WHERE seq = 123").contains("failure"));
+    assert!(fx
+        .query_text("SELECT leaf FROM ledger_entries WHERE seq = 123")
+        .contains("failure"));
     assert_eq!(broken(&fx).0, Some(123));
 });
 
@@ -209,10 +256,19 @@ on_both!(tamper_truncated_tail, |fx| {
 on_both!(tamper_rewritten_with_recomputed_leaf_hash, |fx| {
     setup(&fx);
     let leaf = fx.query_text("SELECT leaf FROM ledger_entries WHERE seq = 42");
-    let forged = leaf.replacen("\"category\":", "\"category\":\"system\",\"x\":", 0).replace("\"result\":\"success\"", "\"result\":\"denied\"").replace("\"result\":\"failure\"", "\"result\":\"denied\"");
+    let forged = leaf
+        .replacen("\"category\":", "\"category\":\"system\",\"x\":", 0)
+        .replace("\"result\":\"success\"", "\"result\":\"denied\"")
+        .replace("\"result\":\"failure\"", "\"result\":\"denied\"");
     assert_ne!(forged, leaf);
-    fx.exec(&format!("UPDATE ledger_entries SET leaf = '{}' WHERE seq = 42", forged.replace('\'', "''")));
-    fx.exec_blob("UPDATE ledger_entries SET leaf_hash = $1 WHERE seq = 42", &leaf_hash_of(&forged));
+    fx.exec(&format!(
+        "UPDATE ledger_entries SET leaf = '{}' WHERE seq = 42",
+        forged.replace('\'', "''")
+    ));
+    fx.exec_blob(
+        "UPDATE ledger_entries SET leaf_hash = $1 WHERE seq = 42",
+        &leaf_hash_of(&forged),
+    );
     let (at, why) = broken(&fx);
     assert_eq!(at, Some(42), "{why}");
     assert!(why.contains("HMAC"), "{why}");
@@ -220,10 +276,14 @@ on_both!(tamper_rewritten_with_recomputed_leaf_hash, |fx| {
 
 on_both!(tamper_altered_checkpoint, |fx| {
     setup(&fx);
-    let note = fx.query_text(&format!("SELECT note FROM ledger_checkpoints WHERE size = {N}"));
+    let note = fx.query_text(&format!(
+        "SELECT note FROM ledger_checkpoints WHERE size = {N}"
+    ));
     let lines: Vec<&str> = note.lines().collect();
     let altered = note.replace(lines[2], &vouch_core::b64(&[9u8; 32]));
-    fx.exec(&format!("UPDATE ledger_checkpoints SET note = '{altered}' WHERE size = {N}"));
+    fx.exec(&format!(
+        "UPDATE ledger_checkpoints SET note = '{altered}' WHERE size = {N}"
+    ));
     let (at, why) = broken(&fx);
     assert_eq!(at, Some(N as u64 - 1), "{why}");
 });
@@ -232,7 +292,14 @@ on_both!(tamper_forged_checkpoint, |fx| {
     setup(&fx);
     // A checkpoint at size 300 signed by someone else's key under our log's name.
     let forger = NoteSigner::generate("test.example/vouch/audit").unwrap();
-    let note = forger.sign(&Checkpoint { origin: "test.example/vouch/audit".into(), size: 300, root: [1u8; 32] }.body());
+    let note = forger.sign(
+        &Checkpoint {
+            origin: "test.example/vouch/audit".into(),
+            size: 300,
+            root: [1u8; 32],
+        }
+        .body(),
+    );
     fx.exec_blob(&format!("INSERT INTO ledger_checkpoints (size, root, note, created_at) VALUES (300, $1, '{note}', '2026-10-01T00:00:00.000000Z')"), &[1u8; 32]);
     let (at, why) = broken(&fx);
     assert_eq!(at, Some(299), "{why}");
@@ -240,7 +307,10 @@ on_both!(tamper_forged_checkpoint, |fx| {
 
 on_both!(tamper_stored_tree_node, |fx| {
     setup(&fx);
-    fx.exec_blob("UPDATE ledger_nodes SET hash = $1 WHERE level = 8 AND idx = 1", &[7u8; 32]);
+    fx.exec_blob(
+        "UPDATE ledger_nodes SET hash = $1 WHERE level = 8 AND idx = 1",
+        &[7u8; 32],
+    );
     let (at, why) = broken(&fx);
     assert_eq!(at, Some(256), "{why}");
     // And a proof through that node no longer verifies against the signed checkpoint.
@@ -264,27 +334,58 @@ on_both!(trusted_checkpoint_catches_wholesale_rollback, |fx| {
     fx.exec("DELETE FROM ledger_checkpoints");
     fx.exec("DELETE FROM ledger_nodes WHERE (idx + 1) * 256 > 500 AND level = 8");
     fx.exec("UPDATE ledger_head SET size = 500");
-    fx.exec_blob("UPDATE ledger_head SET frontier = $1", &head_at_500.to_bytes());
+    fx.exec_blob(
+        "UPDATE ledger_head SET frontier = $1",
+        &head_at_500.to_bytes(),
+    );
     fx.exec("UPDATE ledger_head SET chain = (SELECT chain FROM ledger_entries WHERE seq = 499)");
     assert!(fx.verify().valid, "the rollback is consistent on its own");
-    let r = fx.ledger.verify(&VerifyOptions { trusted_checkpoint: Some(trusted), up_to: None }).unwrap();
+    let r = fx
+        .ledger
+        .verify(&VerifyOptions {
+            trusted_checkpoint: Some(trusted),
+            up_to: None,
+        })
+        .unwrap();
     assert_eq!((r.valid, r.broken_at), (false, Some(500)), "{r:?}");
 });
 
-on_both!(checkpoints_follow_new_events_at_the_configured_interval, |fx| {
-    let opts = vouch_engine::ledger::LedgerOptions { checkpoint_interval: std::time::Duration::from_millis(700), max_batch: 10_000 };
-    let ledger = vouch_engine::Ledger::open(fx.store.clone(), &fx.keys, opts);
-    let ev = |i: u32| common::event(json!({"timestamp": format!("2026-10-01T00:00:{:02}Z", i % 60), "action": "tick", "category": "system", "result": "success"}));
-    ledger.append(vec![ev(1), ev(2)]).unwrap();
-    assert!(ledger.latest_checkpoint().unwrap().is_none(), "not before the interval has passed");
-    std::thread::sleep(std::time::Duration::from_millis(1500));
-    assert_eq!(ledger.latest_checkpoint().unwrap().map(|c| c.size), Some(2), "a checkpoint covers the new events");
-    // Nothing new: no new checkpoint.
-    std::thread::sleep(std::time::Duration::from_millis(1000));
-    let mut count = 0;
-    fx.store.scan_checkpoints(&mut |_| { count += 1; Ok(true) }).unwrap();
-    assert_eq!(count, 1);
-    ledger.append(vec![ev(3)]).unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(1500));
-    assert_eq!(ledger.latest_checkpoint().unwrap().map(|c| c.size), Some(3));
-});
+on_both!(
+    checkpoints_follow_new_events_at_the_configured_interval,
+    |fx| {
+        let opts = vouch_engine::ledger::LedgerOptions {
+            checkpoint_interval: std::time::Duration::from_millis(700),
+            max_batch: 10_000,
+        };
+        let ledger = vouch_engine::Ledger::open(fx.store.clone(), &fx.keys, opts);
+        let ev = |i: u32| {
+            common::event(
+                json!({"timestamp": format!("2026-10-01T00:00:{:02}Z", i % 60), "action": "tick", "category": "system", "result": "success"}),
+            )
+        };
+        ledger.append(vec![ev(1), ev(2)]).unwrap();
+        assert!(
+            ledger.latest_checkpoint().unwrap().is_none(),
+            "not before the interval has passed"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(1500));
+        assert_eq!(
+            ledger.latest_checkpoint().unwrap().map(|c| c.size),
+            Some(2),
+            "a checkpoint covers the new events"
+        );
+        // Nothing new: no new checkpoint.
+        std::thread::sleep(std::time::Duration::from_millis(1000));
+        let mut count = 0;
+        fx.store
+            .scan_checkpoints(&mut |_| {
+                count += 1;
+                Ok(true)
+            })
+            .unwrap();
+        assert_eq!(count, 1);
+        ledger.append(vec![ev(3)]).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(1500));
+        assert_eq!(ledger.latest_checkpoint().unwrap().map(|c| c.size), Some(3));
+    }
+);

@@ -43,7 +43,9 @@ impl std::error::Error for StoreError {}
 impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> Self {
         if let rusqlite::Error::SqliteFailure(f, Some(msg)) = &e {
-            if f.code == rusqlite::ErrorCode::ConstraintViolation && msg.contains("ledger_entries.id") {
+            if f.code == rusqlite::ErrorCode::ConstraintViolation
+                && msg.contains("ledger_entries.id")
+            {
                 return StoreError::DuplicateId;
             }
         }
@@ -56,7 +58,12 @@ impl From<postgres::Error> for StoreError {
         // postgres::Error's Display never includes the connection string; add the
         // server's detail when there is one.
         match e.as_db_error() {
-            Some(db) if db.code() == &postgres::error::SqlState::UNIQUE_VIOLATION && db.constraint() == Some("ledger_entries_id") => StoreError::DuplicateId,
+            Some(db)
+                if db.code() == &postgres::error::SqlState::UNIQUE_VIOLATION
+                    && db.constraint() == Some("ledger_entries_id") =>
+            {
+                StoreError::DuplicateId
+            }
             Some(db) => StoreError::Postgres(format!("{} ({})", db.message(), db.code().code())),
             None => StoreError::Postgres(e.to_string()),
         }
@@ -150,9 +157,18 @@ pub trait Backend: Send + Sync {
     /// Leaf text of one entry.
     fn leaf(&self, seq: u64) -> Result<Option<String>>;
     /// Stream entries with `seq >= from` in seq order; stop when `f` returns false.
-    fn scan_entries(&self, from: u64, f: &mut dyn FnMut(EntryRef<'_>) -> Result<bool>) -> Result<()>;
+    fn scan_entries(
+        &self,
+        from: u64,
+        f: &mut dyn FnMut(EntryRef<'_>) -> Result<bool>,
+    ) -> Result<()>;
     /// Stream `(seq, leaf)` of entries whose timestamp text is in `[start, end)`, in seq order.
-    fn scan_period(&self, start: &str, end: &str, f: &mut dyn FnMut(u64, &str) -> Result<bool>) -> Result<()>;
+    fn scan_period(
+        &self,
+        start: &str,
+        end: &str,
+        f: &mut dyn FnMut(u64, &str) -> Result<bool>,
+    ) -> Result<()>;
     /// Leaf hashes of `[start, end)`.
     fn leaf_hashes(&self, start: u64, end: u64) -> Result<Vec<Hash>>;
     /// Stored node hashes at `level` for indexes `[start, end)`.
@@ -183,27 +199,40 @@ pub fn open(url: &str, schema: Option<&str>) -> Result<Store> {
         Ok(Arc::new(postgres_backend::PgBackend::open(url, schema)?))
     } else {
         let path = url.strip_prefix("sqlite://").unwrap_or(url);
-        Ok(Arc::new(sqlite_backend::SqliteBackend::open(std::path::Path::new(path))?))
+        Ok(Arc::new(sqlite_backend::SqliteBackend::open(
+            std::path::Path::new(path),
+        )?))
     }
 }
 
 /// A URL with its password replaced by `***`, for messages and logs.
 pub fn redact_url(url: &str) -> String {
-    let Some(scheme_end) = url.find("://") else { return url.to_string() };
+    let Some(scheme_end) = url.find("://") else {
+        return url.to_string();
+    };
     let rest = &url[scheme_end + 3..];
     let auth_end = rest.find('/').unwrap_or(rest.len());
     let auth = &rest[..auth_end];
-    let Some(at) = auth.rfind('@') else { return strip_query_secrets(url) };
+    let Some(at) = auth.rfind('@') else {
+        return strip_query_secrets(url);
+    };
     let userinfo = &auth[..at];
     let redacted = match userinfo.split_once(':') {
         Some((user, _)) => format!("{user}:***"),
         None => userinfo.to_string(),
     };
-    strip_query_secrets(&format!("{}://{}{}", &url[..scheme_end], redacted, &rest[at..]))
+    strip_query_secrets(&format!(
+        "{}://{}{}",
+        &url[..scheme_end],
+        redacted,
+        &rest[at..]
+    ))
 }
 
 fn strip_query_secrets(url: &str) -> String {
-    let Some((base, query)) = url.split_once('?') else { return url.to_string() };
+    let Some((base, query)) = url.split_once('?') else {
+        return url.to_string();
+    };
     let q: Vec<String> = query
         .split('&')
         .map(|kv| match kv.split_once('=') {
@@ -215,15 +244,23 @@ fn strip_query_secrets(url: &str) -> String {
 }
 
 pub(crate) fn hash_from(bytes: &[u8], what: &str) -> Result<Hash> {
-    bytes.try_into().map_err(|_| StoreError::Corrupt(format!("{what} is {} bytes, not 32", bytes.len())))
+    bytes
+        .try_into()
+        .map_err(|_| StoreError::Corrupt(format!("{what} is {} bytes, not 32", bytes.len())))
 }
 
 #[cfg(test)]
 mod tests {
     #[test]
     fn redacts_passwords() {
-        assert_eq!(super::redact_url("postgres://u:s3cret@h:5432/db"), "postgres://u:***@h:5432/db");
-        assert_eq!(super::redact_url("postgres://h/db?password=s3cret&x=1"), "postgres://h/db?password=***&x=1");
+        assert_eq!(
+            super::redact_url("postgres://u:s3cret@h:5432/db"),
+            "postgres://u:***@h:5432/db"
+        );
+        assert_eq!(
+            super::redact_url("postgres://h/db?password=s3cret&x=1"),
+            "postgres://h/db?password=***&x=1"
+        );
         assert_eq!(super::redact_url("postgres://u@h/db"), "postgres://u@h/db");
     }
 }

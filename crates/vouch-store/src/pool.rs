@@ -12,7 +12,10 @@ pub struct Pool<C> {
 
 impl<C> Pool<C> {
     pub fn new(max_idle: usize) -> Self {
-        Pool { idle: Mutex::new(Vec::new()), max_idle }
+        Pool {
+            idle: Mutex::new(Vec::new()),
+            max_idle,
+        }
     }
 
     /// Take an idle connection, or make one with `make`.
@@ -22,7 +25,11 @@ impl<C> Pool<C> {
             Some(c) => c,
             None => make()?,
         };
-        Ok(Pooled { pool: self, conn: Some(conn), broken: false })
+        Ok(Pooled {
+            pool: self,
+            conn: Some(conn),
+            broken: false,
+        })
     }
 }
 

@@ -3,14 +3,20 @@
 //! any number of processes serialise there.
 
 use crate::pool::Pool;
-use crate::{hash_from, redact_url, Backend, CheckpointRow, EntryRef, EntryRow, FoundEntry, Head, LedgerTx, PacketRow, Result, StoreError};
+use crate::{
+    hash_from, redact_url, Backend, CheckpointRow, EntryRef, EntryRow, FoundEntry, Head, LedgerTx,
+    PacketRow, Result, StoreError,
+};
 use postgres::fallible_iterator::FallibleIterator;
 use postgres::{Client, Config, NoTls, Transaction};
 use std::str::FromStr;
 use vouch_core::merkle::Node;
 use vouch_core::Hash;
 
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("migrations/postgres/0001_ledger.sql")), (2, include_str!("migrations/postgres/0002_packets.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("migrations/postgres/0001_ledger.sql")),
+    (2, include_str!("migrations/postgres/0002_packets.sql")),
+];
 
 pub struct PgBackend {
     config: Config,
@@ -19,32 +25,50 @@ pub struct PgBackend {
 }
 
 fn valid_schema(s: &str) -> bool {
-    !s.is_empty() && s.len() < 63 && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_') && !s.as_bytes()[0].is_ascii_digit()
+    !s.is_empty()
+        && s.len() < 63
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        && !s.as_bytes()[0].is_ascii_digit()
 }
 
 impl PgBackend {
     /// Connect, create `schema` when one is given, and apply migrations.
     pub fn open(url: &str, schema: Option<&str>) -> Result<Self> {
         let shown = redact_url(url);
-        let mut config = Config::from_str(url).map_err(|e| StoreError::Config(format!("invalid database URL {shown}: {e}")))?;
+        let mut config = Config::from_str(url)
+            .map_err(|e| StoreError::Config(format!("invalid database URL {shown}: {e}")))?;
         config.connect_timeout(std::time::Duration::from_secs(10));
         config.application_name("vouch");
         if let Some(s) = schema {
             if !valid_schema(s) {
-                return Err(StoreError::Config(format!("invalid database schema name `{s}` (lower-case letters, digits, _)")));
+                return Err(StoreError::Config(format!(
+                    "invalid database schema name `{s}` (lower-case letters, digits, _)"
+                )));
             }
-            let mut admin = config.connect(NoTls).map_err(|e| connect_error(&shown, e))?;
+            let mut admin = config
+                .connect(NoTls)
+                .map_err(|e| connect_error(&shown, e))?;
             admin.batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {s}"))?;
             config.options(&format!("-c search_path={s}"));
         }
-        let backend = PgBackend { config, shown: match schema { Some(s) => format!("{shown} (schema {s})"), None => shown }, pool: Pool::new(8) };
+        let backend = PgBackend {
+            config,
+            shown: match schema {
+                Some(s) => format!("{shown} (schema {s})"),
+                None => shown,
+            },
+            pool: Pool::new(8),
+        };
         let mut client = backend.connect()?;
         migrate(&mut client)?;
         Ok(backend)
     }
 
     fn connect(&self) -> Result<Client> {
-        self.config.connect(NoTls).map_err(|e| connect_error(&self.shown, e))
+        self.config
+            .connect(NoTls)
+            .map_err(|e| connect_error(&self.shown, e))
     }
 
     fn with<T>(&self, f: impl FnOnce(&mut Client) -> Result<T>) -> Result<T> {
@@ -67,10 +91,16 @@ fn migrate(client: &mut Client) -> Result<()> {
     tx.batch_execute("SELECT pg_advisory_xact_lock(7263510001)")?;
     tx.batch_execute("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())")?;
     for (version, sql) in MIGRATIONS {
-        let done = tx.query_opt("SELECT version FROM schema_migrations WHERE version = $1", &[version])?;
+        let done = tx.query_opt(
+            "SELECT version FROM schema_migrations WHERE version = $1",
+            &[version],
+        )?;
         if done.is_none() {
             tx.batch_execute(sql)?;
-            tx.execute("INSERT INTO schema_migrations (version) VALUES ($1)", &[version])?;
+            tx.execute(
+                "INSERT INTO schema_migrations (version) VALUES ($1)",
+                &[version],
+            )?;
         }
     }
     tx.commit()?;
@@ -84,12 +114,19 @@ struct PgTx<'a> {
 fn head_of(row: &postgres::Row) -> Result<Head> {
     let size: i64 = row.get(0);
     let chain: Vec<u8> = row.get(2);
-    Ok(Head { size: size as u64, frontier: row.get(1), chain: hash_from(&chain, "head chain")? })
+    Ok(Head {
+        size: size as u64,
+        frontier: row.get(1),
+        chain: hash_from(&chain, "head chain")?,
+    })
 }
 
 impl LedgerTx for PgTx<'_> {
     fn head(&mut self) -> Result<Head> {
-        let row = self.tx.query_one("SELECT size, frontier, chain FROM ledger_head WHERE id = 1 FOR UPDATE", &[])?;
+        let row = self.tx.query_one(
+            "SELECT size, frontier, chain FROM ledger_head WHERE id = 1 FOR UPDATE",
+            &[],
+        )?;
         head_of(&row)
     }
 
@@ -98,7 +135,14 @@ impl LedgerTx for PgTx<'_> {
             "SELECT id, seq, leaf FROM ledger_entries WHERE id = ANY($1)",
             &[&ids],
         )?;
-        Ok(rows.iter().map(|r| FoundEntry { id: r.get(0), seq: r.get::<_, i64>(1) as u64, leaf: r.get(2) }).collect())
+        Ok(rows
+            .iter()
+            .map(|r| FoundEntry {
+                id: r.get(0),
+                seq: r.get::<_, i64>(1) as u64,
+                leaf: r.get(2),
+            })
+            .collect())
     }
 
     fn insert_entries(&mut self, rows: &[EntryRow]) -> Result<()> {
@@ -106,7 +150,10 @@ impl LedgerTx for PgTx<'_> {
             let seqs: Vec<i64> = chunk.iter().map(|r| r.seq as i64).collect();
             let ids: Vec<&str> = chunk.iter().map(|r| r.id.as_str()).collect();
             let tss: Vec<&str> = chunk.iter().map(|r| r.ts.as_str()).collect();
-            let leaves: Vec<&str> = chunk.iter().map(|r| std::str::from_utf8(&r.leaf).unwrap_or_default()).collect();
+            let leaves: Vec<&str> = chunk
+                .iter()
+                .map(|r| std::str::from_utf8(&r.leaf).unwrap_or_default())
+                .collect();
             let hashes: Vec<&[u8]> = chunk.iter().map(|r| &r.leaf_hash[..]).collect();
             let chains: Vec<&[u8]> = chunk.iter().map(|r| &r.chain[..]).collect();
             self.tx.execute(
@@ -141,7 +188,12 @@ impl LedgerTx for PgTx<'_> {
 }
 
 fn checkpoint_row(r: &postgres::Row) -> CheckpointRow {
-    CheckpointRow { size: r.get::<_, i64>(0) as u64, root: r.get(1), note: r.get(2), created_at: r.get(3) }
+    CheckpointRow {
+        size: r.get::<_, i64>(0) as u64,
+        root: r.get(1),
+        note: r.get(2),
+        created_at: r.get(3),
+    }
 }
 
 impl Backend for PgBackend {
@@ -164,18 +216,36 @@ impl Backend for PgBackend {
     }
 
     fn head(&self) -> Result<Head> {
-        self.with(|c| head_of(&c.query_one("SELECT size, frontier, chain FROM ledger_head WHERE id = 1", &[])?))
+        self.with(|c| {
+            head_of(&c.query_one(
+                "SELECT size, frontier, chain FROM ledger_head WHERE id = 1",
+                &[],
+            )?)
+        })
     }
 
     fn entry_count(&self) -> Result<u64> {
-        self.with(|c| Ok(c.query_one("SELECT COUNT(*) FROM ledger_entries", &[])?.get::<_, i64>(0) as u64))
+        self.with(|c| {
+            Ok(c.query_one("SELECT COUNT(*) FROM ledger_entries", &[])?
+                .get::<_, i64>(0) as u64)
+        })
     }
 
     fn leaf(&self, seq: u64) -> Result<Option<String>> {
-        self.with(|c| Ok(c.query_opt("SELECT leaf FROM ledger_entries WHERE seq = $1", &[&(seq as i64)])?.map(|r| r.get(0))))
+        self.with(|c| {
+            Ok(c.query_opt(
+                "SELECT leaf FROM ledger_entries WHERE seq = $1",
+                &[&(seq as i64)],
+            )?
+            .map(|r| r.get(0)))
+        })
     }
 
-    fn scan_entries(&self, from: u64, f: &mut dyn FnMut(EntryRef<'_>) -> Result<bool>) -> Result<()> {
+    fn scan_entries(
+        &self,
+        from: u64,
+        f: &mut dyn FnMut(EntryRef<'_>) -> Result<bool>,
+    ) -> Result<()> {
         self.with(|c| {
             let from = from as i64;
             let mut rows = c.query_raw("SELECT seq, id, ts, leaf, leaf_hash, chain FROM ledger_entries WHERE seq >= $1 ORDER BY seq", [&from as &(dyn postgres::types::ToSql + Sync)])?;
@@ -190,7 +260,12 @@ impl Backend for PgBackend {
         })
     }
 
-    fn scan_period(&self, start: &str, end: &str, f: &mut dyn FnMut(u64, &str) -> Result<bool>) -> Result<()> {
+    fn scan_period(
+        &self,
+        start: &str,
+        end: &str,
+        f: &mut dyn FnMut(u64, &str) -> Result<bool>,
+    ) -> Result<()> {
         self.with(|c| {
             let mut rows = c.query_raw(
                 "SELECT seq, leaf FROM ledger_entries WHERE ts >= $1 AND ts < $2 ORDER BY seq",
@@ -207,8 +282,13 @@ impl Backend for PgBackend {
 
     fn leaf_hashes(&self, start: u64, end: u64) -> Result<Vec<Hash>> {
         self.with(|c| {
-            let rows = c.query("SELECT leaf_hash FROM ledger_entries WHERE seq >= $1 AND seq < $2 ORDER BY seq", &[&(start as i64), &(end as i64)])?;
-            rows.iter().map(|r| hash_from(r.get(0), "leaf hash")).collect()
+            let rows = c.query(
+                "SELECT leaf_hash FROM ledger_entries WHERE seq >= $1 AND seq < $2 ORDER BY seq",
+                &[&(start as i64), &(end as i64)],
+            )?;
+            rows.iter()
+                .map(|r| hash_from(r.get(0), "leaf hash"))
+                .collect()
         })
     }
 
@@ -224,9 +304,16 @@ impl Backend for PgBackend {
 
     fn scan_nodes(&self, f: &mut dyn FnMut(u32, u64, &[u8]) -> Result<bool>) -> Result<()> {
         self.with(|c| {
-            let mut rows = c.query_raw("SELECT level, idx, hash FROM ledger_nodes ORDER BY level, idx", std::iter::empty::<&(dyn postgres::types::ToSql + Sync)>())?;
+            let mut rows = c.query_raw(
+                "SELECT level, idx, hash FROM ledger_nodes ORDER BY level, idx",
+                std::iter::empty::<&(dyn postgres::types::ToSql + Sync)>(),
+            )?;
             while let Some(r) = rows.next()? {
-                if !f(r.get::<_, i32>(0) as u32, r.get::<_, i64>(1) as u64, r.get(2))? {
+                if !f(
+                    r.get::<_, i32>(0) as u32,
+                    r.get::<_, i64>(1) as u64,
+                    r.get(2),
+                )? {
                     break;
                 }
             }
@@ -249,12 +336,21 @@ impl Backend for PgBackend {
     }
 
     fn checkpoint_at(&self, size: u64) -> Result<Option<CheckpointRow>> {
-        self.with(|c| Ok(c.query_opt("SELECT size, root, note, created_at FROM ledger_checkpoints WHERE size = $1", &[&(size as i64)])?.map(|r| checkpoint_row(&r))))
+        self.with(|c| {
+            Ok(c.query_opt(
+                "SELECT size, root, note, created_at FROM ledger_checkpoints WHERE size = $1",
+                &[&(size as i64)],
+            )?
+            .map(|r| checkpoint_row(&r)))
+        })
     }
 
     fn scan_checkpoints(&self, f: &mut dyn FnMut(CheckpointRow) -> Result<bool>) -> Result<()> {
         self.with(|c| {
-            let mut rows = c.query_raw("SELECT size, root, note, created_at FROM ledger_checkpoints ORDER BY size", std::iter::empty::<&(dyn postgres::types::ToSql + Sync)>())?;
+            let mut rows = c.query_raw(
+                "SELECT size, root, note, created_at FROM ledger_checkpoints ORDER BY size",
+                std::iter::empty::<&(dyn postgres::types::ToSql + Sync)>(),
+            )?;
             while let Some(r) = rows.next()? {
                 if !f(checkpoint_row(&r))? {
                     break;
@@ -266,7 +362,9 @@ impl Backend for PgBackend {
 
     fn size_covering_before(&self, ts: &str) -> Result<u64> {
         self.with(|c| {
-            let max: Option<i64> = c.query_one("SELECT max(seq) FROM ledger_entries WHERE ts < $1", &[&ts])?.get(0);
+            let max: Option<i64> = c
+                .query_one("SELECT max(seq) FROM ledger_entries WHERE ts < $1", &[&ts])?
+                .get(0);
             Ok(max.map_or(0, |m| m as u64 + 1))
         })
     }

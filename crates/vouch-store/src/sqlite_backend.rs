@@ -2,13 +2,19 @@
 //! committed append survives power loss.
 
 use crate::pool::Pool;
-use crate::{hash_from, Backend, CheckpointRow, EntryRef, EntryRow, FoundEntry, Head, LedgerTx, PacketRow, Result, StoreError};
+use crate::{
+    hash_from, Backend, CheckpointRow, EntryRef, EntryRow, FoundEntry, Head, LedgerTx, PacketRow,
+    Result, StoreError,
+};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Transaction};
 use std::path::{Path, PathBuf};
 use vouch_core::merkle::Node;
 use vouch_core::Hash;
 
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("migrations/sqlite/0001_ledger.sql")), (2, include_str!("migrations/sqlite/0002_packets.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("migrations/sqlite/0001_ledger.sql")),
+    (2, include_str!("migrations/sqlite/0002_packets.sql")),
+];
 
 pub struct SqliteBackend {
     path: PathBuf,
@@ -31,10 +37,18 @@ impl SqliteBackend {
     pub fn open(path: &Path) -> Result<Self> {
         if let Some(dir) = path.parent() {
             if !dir.as_os_str().is_empty() && !dir.exists() {
-                return Err(StoreError::Config(format!("database directory {} does not exist", dir.display())));
+                return Err(StoreError::Config(format!(
+                    "database directory {} does not exist",
+                    dir.display()
+                )));
             }
         }
-        let mut backend = SqliteBackend { path: path.to_path_buf(), readers: Pool::new(8), writer: Pool::new(1), checkpointer: None };
+        let mut backend = SqliteBackend {
+            path: path.to_path_buf(),
+            readers: Pool::new(8),
+            writer: Pool::new(1),
+            checkpointer: None,
+        };
         let mut conn = backend.connect()?;
         migrate(&mut conn)?;
         backend.checkpointer = Some(spawn_checkpointer(conn));
@@ -44,7 +58,9 @@ impl SqliteBackend {
     fn connect(&self) -> Result<Connection> {
         let conn = Connection::open_with_flags(
             &self.path,
-            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            OpenFlags::SQLITE_OPEN_READ_WRITE
+                | OpenFlags::SQLITE_OPEN_CREATE
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
         conn.busy_timeout(std::time::Duration::from_secs(30))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
@@ -65,14 +81,16 @@ impl SqliteBackend {
 /// sequencer's commits do not stall on checkpoints. PASSIVE never blocks writers.
 fn spawn_checkpointer(conn: Connection) -> std::sync::mpsc::Sender<()> {
     let (tx, rx) = std::sync::mpsc::channel::<()>();
-    let _ = std::thread::Builder::new().name("vouch-sqlite-checkpoint".into()).spawn(move || loop {
-        match rx.recv_timeout(std::time::Duration::from_millis(200)) {
-            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
-                let _ = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+    let _ = std::thread::Builder::new()
+        .name("vouch-sqlite-checkpoint".into())
+        .spawn(move || loop {
+            match rx.recv_timeout(std::time::Duration::from_millis(200)) {
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                    let _ = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+                }
+                _ => break,
             }
-            _ => break,
-        }
-    });
+        });
     tx
 }
 
@@ -80,10 +98,19 @@ fn migrate(conn: &mut Connection) -> Result<()> {
     conn.execute_batch("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)")?;
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     for (version, sql) in MIGRATIONS {
-        let done: Option<i64> = tx.query_row("SELECT version FROM schema_migrations WHERE version = ?1", [version], |r| r.get(0)).optional()?;
+        let done: Option<i64> = tx
+            .query_row(
+                "SELECT version FROM schema_migrations WHERE version = ?1",
+                [version],
+                |r| r.get(0),
+            )
+            .optional()?;
         if done.is_none() {
             tx.execute_batch(sql)?;
-            tx.execute("INSERT INTO schema_migrations (version, applied_at) VALUES (?1, datetime('now'))", [version])?;
+            tx.execute(
+                "INSERT INTO schema_migrations (version, applied_at) VALUES (?1, datetime('now'))",
+                [version],
+            )?;
         }
     }
     tx.commit()?;
@@ -106,7 +133,11 @@ impl LedgerTx for SqliteTx<'_> {
             let sql = format!("SELECT id, seq, leaf FROM ledger_entries WHERE id IN ({marks})");
             let mut stmt = self.tx.prepare(&sql)?;
             let rows = stmt.query_map(rusqlite::params_from_iter(chunk.iter()), |r| {
-                Ok(FoundEntry { id: r.get(0)?, seq: r.get::<_, i64>(1)? as u64, leaf: r.get(2)? })
+                Ok(FoundEntry {
+                    id: r.get(0)?,
+                    seq: r.get::<_, i64>(1)? as u64,
+                    leaf: r.get(2)?,
+                })
             })?;
             for r in rows {
                 out.push(r?);
@@ -120,12 +151,17 @@ impl LedgerTx for SqliteTx<'_> {
         const PER: usize = 64;
         let many = multi_insert_sql(PER);
         for chunk in rows.chunks(PER) {
-            let sql = if chunk.len() == PER { many.clone() } else { multi_insert_sql(chunk.len()) };
+            let sql = if chunk.len() == PER {
+                many.clone()
+            } else {
+                multi_insert_sql(chunk.len())
+            };
             let mut stmt = self.tx.prepare_cached(&sql)?;
             let mut i = 1;
             for r in chunk {
                 // Leaves are canonical JSON produced by vouch-core: always UTF-8.
-                let leaf = std::str::from_utf8(&r.leaf).map_err(|_| StoreError::Corrupt("leaf is not UTF-8".into()))?;
+                let leaf = std::str::from_utf8(&r.leaf)
+                    .map_err(|_| StoreError::Corrupt("leaf is not UTF-8".into()))?;
                 stmt.raw_bind_parameter(i, r.seq as i64)?;
                 stmt.raw_bind_parameter(i + 1, &r.id)?;
                 stmt.raw_bind_parameter(i + 2, &r.ts)?;
@@ -140,7 +176,9 @@ impl LedgerTx for SqliteTx<'_> {
     }
 
     fn insert_nodes(&mut self, nodes: &[Node]) -> Result<()> {
-        let mut stmt = self.tx.prepare_cached("INSERT INTO ledger_nodes (level, idx, hash) VALUES (?1, ?2, ?3)")?;
+        let mut stmt = self
+            .tx
+            .prepare_cached("INSERT INTO ledger_nodes (level, idx, hash) VALUES (?1, ?2, ?3)")?;
         for n in nodes {
             stmt.execute(params![n.level, n.index as i64, &n.hash[..]])?;
         }
@@ -162,13 +200,25 @@ fn multi_insert_sql(rows: usize) -> String {
 }
 
 fn read_head(conn: &Connection) -> Result<Head> {
-    let (size, frontier, chain): (i64, Vec<u8>, Vec<u8>) =
-        conn.query_row("SELECT size, frontier, chain FROM ledger_head WHERE id = 1", [], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
-    Ok(Head { size: size as u64, frontier, chain: hash_from(&chain, "head chain")? })
+    let (size, frontier, chain): (i64, Vec<u8>, Vec<u8>) = conn.query_row(
+        "SELECT size, frontier, chain FROM ledger_head WHERE id = 1",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+    )?;
+    Ok(Head {
+        size: size as u64,
+        frontier,
+        chain: hash_from(&chain, "head chain")?,
+    })
 }
 
 fn checkpoint_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<CheckpointRow> {
-    Ok(CheckpointRow { size: r.get::<_, i64>(0)? as u64, root: r.get(1)?, note: r.get(2)?, created_at: r.get(3)? })
+    Ok(CheckpointRow {
+        size: r.get::<_, i64>(0)? as u64,
+        root: r.get(1)?,
+        note: r.get(2)?,
+        created_at: r.get(3)?,
+    })
 }
 
 impl Backend for SqliteBackend {
@@ -198,14 +248,29 @@ impl Backend for SqliteBackend {
     }
 
     fn entry_count(&self) -> Result<u64> {
-        self.read(|c| Ok(c.query_row("SELECT COUNT(*) FROM ledger_entries", [], |r| r.get::<_, i64>(0))? as u64))
+        self.read(|c| {
+            Ok(c.query_row("SELECT COUNT(*) FROM ledger_entries", [], |r| {
+                r.get::<_, i64>(0)
+            })? as u64)
+        })
     }
 
     fn leaf(&self, seq: u64) -> Result<Option<String>> {
-        self.read(|c| Ok(c.query_row("SELECT leaf FROM ledger_entries WHERE seq = ?1", [seq as i64], |r| r.get(0)).optional()?))
+        self.read(|c| {
+            Ok(c.query_row(
+                "SELECT leaf FROM ledger_entries WHERE seq = ?1",
+                [seq as i64],
+                |r| r.get(0),
+            )
+            .optional()?)
+        })
     }
 
-    fn scan_entries(&self, from: u64, f: &mut dyn FnMut(EntryRef<'_>) -> Result<bool>) -> Result<()> {
+    fn scan_entries(
+        &self,
+        from: u64,
+        f: &mut dyn FnMut(EntryRef<'_>) -> Result<bool>,
+    ) -> Result<()> {
         self.read(|c| {
             let mut stmt = c.prepare("SELECT seq, id, ts, leaf, leaf_hash, chain FROM ledger_entries WHERE seq >= ?1 ORDER BY seq")?;
             let mut rows = stmt.query([from as i64])?;
@@ -220,7 +285,12 @@ impl Backend for SqliteBackend {
         })
     }
 
-    fn scan_period(&self, start: &str, end: &str, f: &mut dyn FnMut(u64, &str) -> Result<bool>) -> Result<()> {
+    fn scan_period(
+        &self,
+        start: &str,
+        end: &str,
+        f: &mut dyn FnMut(u64, &str) -> Result<bool>,
+    ) -> Result<()> {
         self.read(|c| {
             let mut stmt = c.prepare(
                 "SELECT seq, leaf FROM ledger_entries WHERE ts >= ?1 AND ts < ?2 ORDER BY seq",
@@ -238,11 +308,16 @@ impl Backend for SqliteBackend {
 
     fn leaf_hashes(&self, start: u64, end: u64) -> Result<Vec<Hash>> {
         self.read(|c| {
-            let mut stmt = c.prepare_cached("SELECT leaf_hash FROM ledger_entries WHERE seq >= ?1 AND seq < ?2 ORDER BY seq")?;
+            let mut stmt = c.prepare_cached(
+                "SELECT leaf_hash FROM ledger_entries WHERE seq >= ?1 AND seq < ?2 ORDER BY seq",
+            )?;
             let mut rows = stmt.query([start as i64, end as i64])?;
             let mut out = Vec::with_capacity((end - start) as usize);
             while let Some(r) = rows.next()? {
-                out.push(hash_from(r.get_ref(0)?.as_bytes().map_err(rusqlite::Error::from)?, "leaf hash")?);
+                out.push(hash_from(
+                    r.get_ref(0)?.as_bytes().map_err(rusqlite::Error::from)?,
+                    "leaf hash",
+                )?);
             }
             Ok(out)
         })
@@ -262,7 +337,8 @@ impl Backend for SqliteBackend {
 
     fn scan_nodes(&self, f: &mut dyn FnMut(u32, u64, &[u8]) -> Result<bool>) -> Result<()> {
         self.read(|c| {
-            let mut stmt = c.prepare("SELECT level, idx, hash FROM ledger_nodes ORDER BY level, idx")?;
+            let mut stmt =
+                c.prepare("SELECT level, idx, hash FROM ledger_nodes ORDER BY level, idx")?;
             let mut rows = stmt.query([])?;
             while let Some(r) = rows.next()? {
                 let h = r.get_ref(2)?.as_bytes().map_err(rusqlite::Error::from)?;
@@ -288,12 +364,21 @@ impl Backend for SqliteBackend {
     }
 
     fn checkpoint_at(&self, size: u64) -> Result<Option<CheckpointRow>> {
-        self.read(|c| Ok(c.query_row("SELECT size, root, note, created_at FROM ledger_checkpoints WHERE size = ?1", [size as i64], checkpoint_row).optional()?))
+        self.read(|c| {
+            Ok(c.query_row(
+                "SELECT size, root, note, created_at FROM ledger_checkpoints WHERE size = ?1",
+                [size as i64],
+                checkpoint_row,
+            )
+            .optional()?)
+        })
     }
 
     fn scan_checkpoints(&self, f: &mut dyn FnMut(CheckpointRow) -> Result<bool>) -> Result<()> {
         self.read(|c| {
-            let mut stmt = c.prepare("SELECT size, root, note, created_at FROM ledger_checkpoints ORDER BY size")?;
+            let mut stmt = c.prepare(
+                "SELECT size, root, note, created_at FROM ledger_checkpoints ORDER BY size",
+            )?;
             let mut rows = stmt.query([])?;
             while let Some(r) = rows.next()? {
                 if !f(checkpoint_row(r)?)? {
@@ -306,7 +391,11 @@ impl Backend for SqliteBackend {
 
     fn size_covering_before(&self, ts: &str) -> Result<u64> {
         self.read(|c| {
-            let max: Option<i64> = c.query_row("SELECT max(seq) FROM ledger_entries WHERE ts < ?1", [ts], |r| r.get(0))?;
+            let max: Option<i64> = c.query_row(
+                "SELECT max(seq) FROM ledger_entries WHERE ts < ?1",
+                [ts],
+                |r| r.get(0),
+            )?;
             Ok(max.map_or(0, |m| m as u64 + 1))
         })
     }

@@ -55,7 +55,13 @@ pub struct LedgerArgs {
 pub fn run(_cli: &crate::Cli, c: &BenchCommand) -> Result<i32> {
     match c {
         BenchCommand::Packet(a) => {
-            let result = vouch_engine::bench::packet(&vouch_engine::bench::PacketBench { events: a.events, dir: a.dir.clone() }, &mut |l| eprintln!("[bench] {l}"))?;
+            let result = vouch_engine::bench::packet(
+                &vouch_engine::bench::PacketBench {
+                    events: a.events,
+                    dir: a.dir.clone(),
+                },
+                &mut |l| eprintln!("[bench] {l}"),
+            )?;
             let text = serde_json::to_string_pretty(&result)?;
             println!("{text}");
             if let Some(p) = &a.out {
@@ -68,7 +74,10 @@ pub fn run(_cli: &crate::Cli, c: &BenchCommand) -> Result<i32> {
             let postgres = match a.postgres.as_deref() {
                 Some("none") => None,
                 Some(u) => Some(u.to_string()),
-                None => std::env::var("VOUCH_BENCH_DATABASE_URL").or_else(|_| std::env::var("VOUCH_TEST_DATABASE_URL")).ok().filter(|s| !s.is_empty()),
+                None => std::env::var("VOUCH_BENCH_DATABASE_URL")
+                    .or_else(|_| std::env::var("VOUCH_TEST_DATABASE_URL"))
+                    .ok()
+                    .filter(|s| !s.is_empty()),
             };
             let mut b = vouch_engine::bench::LedgerBench {
                 batched_events: a.events,

@@ -12,7 +12,9 @@ pub fn run(cli: &crate::Cli, c: &ConfigCommand) -> Result<i32> {
         ConfigCommand::Check => {
             let config = Config::load(&cli.data_dir)?;
             if cli.json {
-                crate::output::print_json(&serde_json::json!({"valid": true, "file": config.file.display().to_string()}));
+                crate::output::print_json(
+                    &serde_json::json!({"valid": true, "file": config.file.display().to_string()}),
+                );
             } else {
                 println!("{}: ok", config.file.display());
             }

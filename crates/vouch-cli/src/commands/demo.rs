@@ -18,14 +18,19 @@ pub fn run(cli: &crate::Cli, a: &DemoArgs) -> Result<i32> {
     }
     let bar = output::progress(a.events as u64, "appending");
     let mut phase = String::new();
-    let report = vouch_engine::demo::run(&a.into, a.events, chrono::Utc::now(), &mut |done, total, what| {
-        if what != phase {
-            phase = what.to_string();
-            bar.set_message(phase.clone());
-            bar.set_length(total);
-        }
-        bar.set_position(done);
-    })?;
+    let report = vouch_engine::demo::run(
+        &a.into,
+        a.events,
+        chrono::Utc::now(),
+        &mut |done, total, what| {
+            if what != phase {
+                phase = what.to_string();
+                bar.set_message(phase.clone());
+                bar.set_length(total);
+            }
+            bar.set_position(done);
+        },
+    )?;
     bar.finish_and_clear();
     let d = report.data_dir.display().to_string();
     if cli.json {
@@ -39,9 +44,18 @@ pub fn run(cli: &crate::Cli, a: &DemoArgs) -> Result<i32> {
         }));
         return Ok(if report.verify.valid { 0 } else { 1 });
     }
-    let first = &report.months.first().map(|m| m.0.clone()).unwrap_or_default();
+    let first = &report
+        .months
+        .first()
+        .map(|m| m.0.clone())
+        .unwrap_or_default();
     println!("vouch demo — a year of audit events for Acme Analytics, a 42-person company\n");
-    println!("1. Appended {} events ({} to {}: logins, failed logins, MFA, role grants and revocations,", n(report.events), first, report.last_month);
+    println!(
+        "1. Appended {} events ({} to {}: logins, failed logins, MFA, role grants and revocations,",
+        n(report.events),
+        first,
+        report.last_month
+    );
     println!("   config changes, data exports, backups) in {:.1} s — {} events/s — through the sequencer,", report.append_secs, n((report.events as f64 / report.append_secs.max(1e-9)) as u64));
     println!("   each one a Merkle leaf chained with HMAC-SHA-256, and signed a checkpoint at every month end.");
     println!("2. Verified the whole ledger in {:.2} s: valid = {}, broken_at = {}, {} entries, {} checkpoints.",
@@ -50,13 +64,33 @@ pub fn run(cli: &crate::Cli, a: &DemoArgs) -> Result<i32> {
     for line in report.checkpoint_note.lines() {
         println!("     {line}");
     }
-    println!("\n4. Wrote an inclusion proof for entry {} (\"{}\") to\n     {}", report.proof_index, report.proof_action, report.proof_file.display());
-    println!("   and a consistency proof from last month's checkpoint to now to\n     {}", report.consistency_file.display());
-    println!("5. Exported {} events of {} (NDJSON, one leaf per line) to\n     {}", n(report.export_events), report.last_month, report.export_file.display());
+    println!(
+        "\n4. Wrote an inclusion proof for entry {} (\"{}\") to\n     {}",
+        report.proof_index,
+        report.proof_action,
+        report.proof_file.display()
+    );
+    println!(
+        "   and a consistency proof from last month's checkpoint to now to\n     {}",
+        report.consistency_file.display()
+    );
+    println!(
+        "5. Exported {} events of {} (NDJSON, one leaf per line) to\n     {}",
+        n(report.export_events),
+        report.last_month,
+        report.export_file.display()
+    );
     let pd = report.packet.dir.display();
-    println!("6. Generated the signed evidence packet for {} (status {}) in\n     {pd}", report.last_month, report.packet.overall_status);
-    println!("   SOC2_Evidence.json and SOC2_Evidence.pdf, each with a .sig, plus the period's exports.");
-    println!("   Verify it as seed 000's runbook does, with openssl and the public key vouch wrote:\n");
+    println!(
+        "6. Generated the signed evidence packet for {} (status {}) in\n     {pd}",
+        report.last_month, report.packet.overall_status
+    );
+    println!(
+        "   SOC2_Evidence.json and SOC2_Evidence.pdf, each with a .sig, plus the period's exports."
+    );
+    println!(
+        "   Verify it as seed 000's runbook does, with openssl and the public key vouch wrote:\n"
+    );
     let key = report.public_key_file.display();
     for f in ["SOC2_Evidence.json", "SOC2_Evidence.pdf"] {
         println!("     base64 -d {pd}/{f}.sig > /tmp/{f}.sig.bin");
@@ -67,7 +101,10 @@ pub fn run(cli: &crate::Cli, a: &DemoArgs) -> Result<i32> {
     println!("  vouch --data-dir {d} ledger verify");
     println!("  vouch --data-dir {d} verify {pd}");
     println!("  vouch --data-dir {d} packet --reproduce {pd}/SOC2_Evidence.json");
-    println!("  vouch --data-dir {d} ledger verify-proof {}", report.proof_file.display());
+    println!(
+        "  vouch --data-dir {d} ledger verify-proof {}",
+        report.proof_file.display()
+    );
     println!("  vouch --data-dir {d} keys show      # the log key any verifier needs:");
     println!("     {}", report.log_verifier_key);
     Ok(if report.verify.valid { 0 } else { 1 })

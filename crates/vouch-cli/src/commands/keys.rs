@@ -24,10 +24,18 @@ pub fn run(cli: &crate::Cli, c: &KeysCommand) -> Result<i32> {
                 }));
             } else {
                 println!("log verifier key (C2SP signed-note, checkpoints):\n{vkey}\n");
-                println!("signing public key (ECDSA P-256, key id {}):\n{}", keys.signing_key_id(), pem.trim_end());
+                println!(
+                    "signing public key (ECDSA P-256, key id {}):\n{}",
+                    keys.signing_key_id(),
+                    pem.trim_end()
+                );
                 let known = vouch_engine::keys::known_signing_keys(&config, None);
                 if !known.is_empty() {
-                    println!("\n{} retired signing key(s) kept in {}", known.len(), vouch_engine::keys::retired_dir(&config).display());
+                    println!(
+                        "\n{} retired signing key(s) kept in {}",
+                        known.len(),
+                        vouch_engine::keys::retired_dir(&config).display()
+                    );
                 }
             }
             Ok(0)
@@ -38,8 +46,14 @@ pub fn run(cli: &crate::Cli, c: &KeysCommand) -> Result<i32> {
             if cli.json {
                 crate::output::print_json(&r);
             } else {
-                println!("rotated the signing key: {} -> {}", r.old_key_id, r.new_key_id);
-                println!("the old public key stays at {} so older packets keep verifying", r.retired_public_key);
+                println!(
+                    "rotated the signing key: {} -> {}",
+                    r.old_key_id, r.new_key_id
+                );
+                println!(
+                    "the old public key stays at {} so older packets keep verifying",
+                    r.retired_public_key
+                );
             }
             Ok(0)
         }

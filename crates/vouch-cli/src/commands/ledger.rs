@@ -67,11 +67,17 @@ pub fn run(cli: &crate::Cli, c: &LedgerCommand) -> Result<i32> {
         LedgerCommand::Verify { checkpoint } => {
             let (_, _, _, ledger) = super::open(cli)?;
             let trusted = match checkpoint {
-                Some(p) => Some(std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))?),
+                Some(p) => Some(
+                    std::fs::read_to_string(p)
+                        .with_context(|| format!("cannot read {}", p.display()))?,
+                ),
                 None => None,
             };
             let started = std::time::Instant::now();
-            let report = ledger.verify(&VerifyOptions { trusted_checkpoint: trusted, up_to: None })?;
+            let report = ledger.verify(&VerifyOptions {
+                trusted_checkpoint: trusted,
+                up_to: None,
+            })?;
             if cli.json {
                 output::print_json(&report);
             } else if report.valid {
@@ -84,13 +90,21 @@ pub fn run(cli: &crate::Cli, c: &LedgerCommand) -> Result<i32> {
                     started.elapsed().as_secs_f64()
                 );
             } else {
-                println!("BROKEN at {}: {}", report.broken_at.map(|b| b.to_string()).unwrap_or_default(), report.reason.clone().unwrap_or_default());
+                println!(
+                    "BROKEN at {}: {}",
+                    report.broken_at.map(|b| b.to_string()).unwrap_or_default(),
+                    report.reason.clone().unwrap_or_default()
+                );
             }
             Ok(if report.valid { 0 } else { 1 })
         }
         LedgerCommand::Checkpoint { new } => {
             let (_, _, _, ledger) = super::open(cli)?;
-            let cp = if *new { Some(ledger.checkpoint()?) } else { ledger.latest_checkpoint()? };
+            let cp = if *new {
+                Some(ledger.checkpoint()?)
+            } else {
+                ledger.latest_checkpoint()?
+            };
             let cp = cp.ok_or_else(|| anyhow!("the ledger has no checkpoint yet (append events, or run `vouch ledger checkpoint --new`)"))?;
             if cli.json {
                 output::print_json(&cp);
@@ -106,7 +120,9 @@ pub fn run(cli: &crate::Cli, c: &LedgerCommand) -> Result<i32> {
                 Some(p) => {
                     write_new_file(p, proof.as_bytes())?;
                     if cli.json {
-                        output::print_json(&serde_json::json!({"index": index, "file": p.display().to_string()}));
+                        output::print_json(
+                            &serde_json::json!({"index": index, "file": p.display().to_string()}),
+                        );
                     } else {
                         println!("wrote inclusion proof for entry {index} to {}", p.display());
                     }
@@ -127,12 +143,18 @@ pub fn run(cli: &crate::Cli, c: &LedgerCommand) -> Result<i32> {
             let count = match out {
                 Some(p) => {
                     let tmp = p.with_extension("partial");
-                    let f = std::fs::File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
+                    let f = std::fs::File::create(&tmp)
+                        .with_context(|| format!("cannot create {}", tmp.display()))?;
                     let mut w = std::io::BufWriter::new(f);
                     let n = ledger.export(&period, &mut w)?;
                     w.flush()?;
                     std::fs::rename(&tmp, p)?;
-                    eprintln!("exported {} events of {} to {}", output::n(n), period.label, p.display());
+                    eprintln!(
+                        "exported {} events of {} to {}",
+                        output::n(n),
+                        period.label,
+                        p.display()
+                    );
                     n
                 }
                 None => {
@@ -147,7 +169,8 @@ pub fn run(cli: &crate::Cli, c: &LedgerCommand) -> Result<i32> {
             Ok(0)
         }
         LedgerCommand::VerifyProof { proof, key } => {
-            let text = std::fs::read_to_string(proof).with_context(|| format!("cannot read {}", proof.display()))?;
+            let text = std::fs::read_to_string(proof)
+                .with_context(|| format!("cannot read {}", proof.display()))?;
             let vkey = match key {
                 Some(k) => k.clone(),
                 None => {
@@ -159,9 +182,14 @@ pub fn run(cli: &crate::Cli, c: &LedgerCommand) -> Result<i32> {
             match verify_proof_file(&text, &verifier, None) {
                 Ok((index, cp)) => {
                     if cli.json {
-                        output::print_json(&serde_json::json!({"valid": true, "index": index, "tree_size": cp.size, "origin": cp.origin}));
+                        output::print_json(
+                            &serde_json::json!({"valid": true, "index": index, "tree_size": cp.size, "origin": cp.origin}),
+                        );
                     } else {
-                        println!("valid: entry {index} is in {} at tree size {}", cp.origin, cp.size);
+                        println!(
+                            "valid: entry {index} is in {} at tree size {}",
+                            cp.origin, cp.size
+                        );
                     }
                     Ok(0)
                 }
@@ -175,20 +203,29 @@ fn append(cli: &crate::Cli, file: Option<&PathBuf>) -> Result<i32> {
     let mut text = String::new();
     match file {
         Some(p) if p.as_os_str() != "-" => {
-            text = std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))?;
+            text = std::fs::read_to_string(p)
+                .with_context(|| format!("cannot read {}", p.display()))?;
         }
         _ => {
-            std::io::stdin().read_to_string(&mut text).context("cannot read stdin")?;
+            std::io::stdin()
+                .read_to_string(&mut text)
+                .context("cannot read stdin")?;
         }
     }
     let events = match parse_batch(&text) {
         Ok(ev) => ev,
         Err(errors) => {
             if cli.json {
-                output::print_json(&serde_json::json!({"error": {"message": "invalid events; nothing was appended", "details": errors.iter().map(|e| e.to_string()).collect::<Vec<_>>()}}));
+                output::print_json(
+                    &serde_json::json!({"error": {"message": "invalid events; nothing was appended", "details": errors.iter().map(|e| e.to_string()).collect::<Vec<_>>()}}),
+                );
                 return Ok(1);
             }
-            let more = if errors.len() > 1 { format!(" (and {} more errors)", errors.len() - 1) } else { String::new() };
+            let more = if errors.len() > 1 {
+                format!(" (and {} more errors)", errors.len() - 1)
+            } else {
+                String::new()
+            };
             bail!("{}{more}; nothing was appended", errors[0]);
         }
     };

@@ -40,30 +40,61 @@ pub fn run(cli: &crate::Cli, a: &PacketArgs) -> Result<i32> {
                 }
             }
         }
-        return Ok(if results.iter().all(|r| r.identical) { 0 } else { 1 });
+        return Ok(if results.iter().all(|r| r.identical) {
+            0
+        } else {
+            1
+        });
     }
     let format: Format = a.format.parse().map_err(anyhow::Error::msg)?;
     let now = chrono::Utc::now();
     let period = Period::parse(a.period.as_deref().unwrap_or_default(), now)?;
     let generated_at = match &a.generated_at {
-        Some(t) => Some(vouch_core::period::parse_instant(t).ok_or_else(|| anyhow::anyhow!("--generated-at: `{t}` is not an RFC 3339 date-time"))?),
+        Some(t) => Some(vouch_core::period::parse_instant(t).ok_or_else(|| {
+            anyhow::anyhow!("--generated-at: `{t}` is not an RFC 3339 date-time")
+        })?),
         None => None,
     };
     packet::check_period(&period, generated_at.unwrap_or(now))?;
     let (config, _, keys, ledger) = super::open(cli)?;
-    let out = a.out.clone().unwrap_or_else(|| config.data_dir.join("packets").join(packet::build::period_slug(&period)));
+    let out = a.out.clone().unwrap_or_else(|| {
+        config
+            .data_dir
+            .join("packets")
+            .join(packet::build::period_slug(&period))
+    });
     if out.exists() && !out.is_dir() {
         bail!("{} exists and is not a directory", out.display());
     }
-    let written = packet::generate(&config, &keys, &ledger, &packet::Request { period, generated_at, format, out, force: a.force })?;
+    let written = packet::generate(
+        &config,
+        &keys,
+        &ledger,
+        &packet::Request {
+            period,
+            generated_at,
+            format,
+            out,
+            force: a.force,
+        },
+    )?;
     if cli.json {
         output::print_json(&written);
         return Ok(0);
     }
-    println!("packet for {} — overall status {} — {} events, ledger checkpoint at tree size {}", written.period, written.overall_status, output::n(written.events), written.checkpoint_size);
+    println!(
+        "packet for {} — overall status {} — {} events, ledger checkpoint at tree size {}",
+        written.period,
+        written.overall_status,
+        output::n(written.events),
+        written.checkpoint_size
+    );
     println!("written to {}:", written.dir.display());
     for f in &written.files {
-        println!("  {:<40} {:>12} bytes  sha256 {}", f.name, f.bytes, f.sha256);
+        println!(
+            "  {:<40} {:>12} bytes  sha256 {}",
+            f.name, f.bytes, f.sha256
+        );
     }
     let d = written.dir.display();
     println!("\nverify with vouch:   vouch verify {d}");

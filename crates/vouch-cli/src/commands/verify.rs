@@ -18,21 +18,38 @@ pub struct VerifyArgs {
 
 pub fn run(cli: &crate::Cli, a: &VerifyArgs) -> Result<i32> {
     let public_key_pem = match &a.public_key {
-        Some(p) => Some(std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))?),
+        Some(p) => Some(
+            std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))?,
+        ),
         None => None,
     };
     // Keys this data directory knows (current and rotated), when there is one.
     let known_keys = match vouch_engine::Config::load(&cli.data_dir) {
-        Ok(config) => vouch_engine::keys::known_signing_keys(&config, vouch_engine::Keys::load(&config).ok().as_ref()),
+        Ok(config) => vouch_engine::keys::known_signing_keys(
+            &config,
+            vouch_engine::Keys::load(&config).ok().as_ref(),
+        ),
         Err(_) => Vec::new(),
     };
-    let steps = verify::verify(&a.paths, &Options { public_key_pem, known_keys, log_key: a.log_key.clone() });
+    let steps = verify::verify(
+        &a.paths,
+        &Options {
+            public_key_pem,
+            known_keys,
+            log_key: a.log_key.clone(),
+        },
+    );
     let failed = steps.iter().find(|s| !s.ok).cloned();
     if cli.json {
         output::print_json(&serde_json::json!({"valid": failed.is_none(), "steps": steps}));
     } else {
         for s in &steps {
-            println!("{} {} — {}", if s.ok { "ok  " } else { "FAIL" }, s.check, s.detail);
+            println!(
+                "{} {} — {}",
+                if s.ok { "ok  " } else { "FAIL" },
+                s.check,
+                s.detail
+            );
         }
     }
     match failed {

@@ -20,7 +20,12 @@ pub struct SignedCheckpoint {
 
 impl SignedCheckpoint {
     pub fn from_row(r: CheckpointRow) -> Self {
-        SignedCheckpoint { size: r.size, root: b64(&r.root), note: r.note, created_at: r.created_at }
+        SignedCheckpoint {
+            size: r.size,
+            root: b64(&r.root),
+            note: r.note,
+            created_at: r.created_at,
+        }
     }
 }
 
@@ -29,11 +34,24 @@ fn now_text() -> String {
 }
 
 fn sign(inner: &Inner, size: u64, root: Hash) -> Result<SignedCheckpoint, LedgerError> {
-    let body = Checkpoint { origin: inner.signer.name().to_string(), size, root }.body();
-    let row = CheckpointRow { size, root: root.to_vec(), note: inner.signer.sign(&body), created_at: now_text() };
+    let body = Checkpoint {
+        origin: inner.signer.name().to_string(),
+        size,
+        root,
+    }
+    .body();
+    let row = CheckpointRow {
+        size,
+        root: root.to_vec(),
+        note: inner.signer.sign(&body),
+        created_at: now_text(),
+    };
     inner.store.insert_checkpoint(&row)?;
     // Another process may have stored one for this size first; return what is stored.
-    let stored = inner.store.checkpoint_at(size)?.ok_or_else(|| StoreError::Corrupt(format!("checkpoint {size} vanished")))?;
+    let stored = inner
+        .store
+        .checkpoint_at(size)?
+        .ok_or_else(|| StoreError::Corrupt(format!("checkpoint {size} vanished")))?;
     Ok(SignedCheckpoint::from_row(stored))
 }
 
@@ -43,7 +61,9 @@ pub fn make(inner: &Inner) -> Result<SignedCheckpoint, LedgerError> {
     if let Some(existing) = inner.store.checkpoint_at(head.size)? {
         return Ok(SignedCheckpoint::from_row(existing));
     }
-    let frontier = Frontier::from_bytes(head.size, &head.frontier).ok_or_else(|| StoreError::Corrupt("ledger head frontier does not match its size".into()))?;
+    let frontier = Frontier::from_bytes(head.size, &head.frontier).ok_or_else(|| {
+        StoreError::Corrupt("ledger head frontier does not match its size".into())
+    })?;
     sign(inner, head.size, frontier.root())
 }
 
@@ -54,7 +74,10 @@ pub fn at_size(inner: &Inner, size: u64) -> Result<SignedCheckpoint, LedgerError
     }
     let head = inner.store.head()?;
     if size > head.size {
-        return Err(LedgerError::Invalid(format!("tree size {size} is beyond the ledger's size {}", head.size)));
+        return Err(LedgerError::Invalid(format!(
+            "tree size {size} is beyond the ledger's size {}",
+            head.size
+        )));
     }
     if size == head.size {
         return make(inner);

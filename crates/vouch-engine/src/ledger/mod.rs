@@ -30,7 +30,10 @@ pub struct LedgerOptions {
 
 impl Default for LedgerOptions {
     fn default() -> Self {
-        LedgerOptions { checkpoint_interval: Duration::from_secs(10), max_batch: 10_000 }
+        LedgerOptions {
+            checkpoint_interval: Duration::from_secs(10),
+            max_batch: 10_000,
+        }
     }
 }
 
@@ -74,7 +77,11 @@ pub struct Ledger {
 impl Ledger {
     /// Open the ledger over a store and start its sequencer thread.
     pub fn open(store: Store, keys: &Keys, options: LedgerOptions) -> Ledger {
-        let inner = Arc::new(Inner { store, signer: keys.log.clone(), chain: Chain::new(&keys.hmac) });
+        let inner = Arc::new(Inner {
+            store,
+            signer: keys.log.clone(),
+            chain: Chain::new(&keys.hmac),
+        });
         let tx = sequencer::start(inner.clone(), options);
         Ledger { inner, tx }
     }
@@ -90,22 +97,34 @@ impl Ledger {
 
     /// Append validated events as one all-or-nothing batch; returns once durable.
     pub fn append(&self, events: Vec<Event>) -> Result<Appended, LedgerError> {
-        self.submit(events)?.blocking_recv().map_err(|_| LedgerError::Stopped)?
+        self.submit(events)?
+            .blocking_recv()
+            .map_err(|_| LedgerError::Stopped)?
     }
 
     /// Queue a batch; the receiver resolves once the batch is durable (for async callers).
-    pub fn submit(&self, events: Vec<Event>) -> Result<tokio::sync::oneshot::Receiver<Result<Appended, LedgerError>>, LedgerError> {
+    pub fn submit(
+        &self,
+        events: Vec<Event>,
+    ) -> Result<tokio::sync::oneshot::Receiver<Result<Appended, LedgerError>>, LedgerError> {
         self.submit_sealed(events.into_iter().map(Event::seal).collect())
     }
 
     /// Append events already reduced to their canonical form.
     pub fn append_sealed(&self, events: Vec<Sealed>) -> Result<Appended, LedgerError> {
-        self.submit_sealed(events)?.blocking_recv().map_err(|_| LedgerError::Stopped)?
+        self.submit_sealed(events)?
+            .blocking_recv()
+            .map_err(|_| LedgerError::Stopped)?
     }
 
-    pub fn submit_sealed(&self, events: Vec<Sealed>) -> Result<tokio::sync::oneshot::Receiver<Result<Appended, LedgerError>>, LedgerError> {
+    pub fn submit_sealed(
+        &self,
+        events: Vec<Sealed>,
+    ) -> Result<tokio::sync::oneshot::Receiver<Result<Appended, LedgerError>>, LedgerError> {
         let (reply, rx) = tokio::sync::oneshot::channel();
-        self.tx.send(sequencer::Request { events, reply }).map_err(|_| LedgerError::Stopped)?;
+        self.tx
+            .send(sequencer::Request { events, reply })
+            .map_err(|_| LedgerError::Stopped)?;
         Ok(rx)
     }
 
@@ -120,7 +139,11 @@ impl Ledger {
     }
 
     pub fn latest_checkpoint(&self) -> Result<Option<SignedCheckpoint>, LedgerError> {
-        Ok(self.inner.store.latest_checkpoint()?.map(SignedCheckpoint::from_row))
+        Ok(self
+            .inner
+            .store
+            .latest_checkpoint()?
+            .map(SignedCheckpoint::from_row))
     }
 
     /// Verify the whole ledger.
@@ -129,7 +152,11 @@ impl Ledger {
     }
 
     /// Verify, handing every verified entry `(seq, ts, leaf)` to `observe`.
-    pub fn verify_observed(&self, options: &VerifyOptions, observe: Observer<'_>) -> Result<VerifyReport, LedgerError> {
+    pub fn verify_observed(
+        &self,
+        options: &VerifyOptions,
+        observe: Observer<'_>,
+    ) -> Result<VerifyReport, LedgerError> {
         verify::run_observed(&self.inner, options, observe)
     }
 
@@ -149,12 +176,18 @@ impl Ledger {
     }
 
     /// Stream the leaves whose timestamp is in `period`, in sequence order, one per line.
-    pub fn export(&self, period: &vouch_core::period::Period, out: &mut dyn std::io::Write) -> Result<u64, LedgerError> {
+    pub fn export(
+        &self,
+        period: &vouch_core::period::Period,
+        out: &mut dyn std::io::Write,
+    ) -> Result<u64, LedgerError> {
         let start = vouch_core::event::format_timestamp(&period.start);
         let end = vouch_core::event::format_timestamp(&period.end);
         let mut n = 0u64;
         self.inner.store.scan_period(&start, &end, &mut |_, leaf| {
-            out.write_all(leaf.as_bytes()).and_then(|_| out.write_all(b"\n")).map_err(|e| StoreError::Aborted(format!("cannot write export: {e}")))?;
+            out.write_all(leaf.as_bytes())
+                .and_then(|_| out.write_all(b"\n"))
+                .map_err(|e| StoreError::Aborted(format!("cannot write export: {e}")))?;
             n += 1;
             Ok(true)
         })?;

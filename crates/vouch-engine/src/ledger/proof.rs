@@ -21,9 +21,16 @@ impl NodeSource for StoreNodes<'_> {
         let span = 1u64 << (level - base);
         let start = index << (level - base);
         self.reads += 1;
-        let hashes = if base == 0 { self.store.leaf_hashes(start, start + span)? } else { self.store.nodes(base, start, start + span)? };
+        let hashes = if base == 0 {
+            self.store.leaf_hashes(start, start + span)?
+        } else {
+            self.store.nodes(base, start, start + span)?
+        };
         if hashes.len() as u64 != span {
-            return Err(StoreError::Corrupt(format!("missing hashes at level {base} [{start}, {})", start + span)));
+            return Err(StoreError::Corrupt(format!(
+                "missing hashes at level {base} [{start}, {})",
+                start + span
+            )));
         }
         Ok(fold_perfect(&hashes))
     }
@@ -40,14 +47,21 @@ pub fn root_at(store: &Store, size: u64) -> Result<Hash, StoreError> {
 pub fn inclusion(ledger: &Ledger, index: u64, size: Option<u64>) -> Result<String, LedgerError> {
     let size = match size {
         Some(s) => s,
-        None => ledger.latest_checkpoint()?.map(|c| c.size).ok_or_else(|| LedgerError::Invalid("the ledger has no checkpoint yet".into()))?,
+        None => ledger
+            .latest_checkpoint()?
+            .map(|c| c.size)
+            .ok_or_else(|| LedgerError::Invalid("the ledger has no checkpoint yet".into()))?,
     };
     if index >= size {
-        return Err(LedgerError::Invalid(format!("index {index} is not below tree size {size}")));
+        return Err(LedgerError::Invalid(format!(
+            "index {index} is not below tree size {size}"
+        )));
     }
     let checkpoint = ledger.checkpoint_at(size)?;
     let store = ledger.store();
-    let leaf = store.leaf(index)?.ok_or_else(|| LedgerError::Invalid(format!("entry {index} does not exist")))?;
+    let leaf = store
+        .leaf(index)?
+        .ok_or_else(|| LedgerError::Invalid(format!("entry {index} does not exist")))?;
     let proof = merkle::inclusion_proof(&mut StoreNodes { store, reads: 0 }, index, size)?;
     // C2SP tlog-proof; `extra` carries the leaf itself, so the file is self-contained.
     let mut out = String::from("c2sp.org/tlog-proof@v1\n");
@@ -77,7 +91,9 @@ pub struct ConsistencyProof {
 
 pub fn consistency(ledger: &Ledger, from: u64, to: u64) -> Result<ConsistencyProof, LedgerError> {
     if from > to {
-        return Err(LedgerError::Invalid(format!("--from {from} is after --to {to}")));
+        return Err(LedgerError::Invalid(format!(
+            "--from {from} is after --to {to}"
+        )));
     }
     let a = ledger.checkpoint_at(from)?;
     let b = ledger.checkpoint_at(to)?;

@@ -23,7 +23,8 @@ impl std::hash::Hasher for Fx {
         for chunk in bytes.chunks(8) {
             let mut b = [0u8; 8];
             b[..chunk.len()].copy_from_slice(chunk);
-            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(b)).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(b))
+                .wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
         }
     }
     fn finish(&self) -> u64 {
@@ -46,8 +47,13 @@ struct State {
 
 impl State {
     fn from_head(head: &Head) -> Result<State, StoreError> {
-        let frontier = Frontier::from_bytes(head.size, &head.frontier).ok_or_else(|| StoreError::Corrupt("ledger head frontier does not match its size".into()))?;
-        Ok(State { frontier, chain: head.chain })
+        let frontier = Frontier::from_bytes(head.size, &head.frontier).ok_or_else(|| {
+            StoreError::Corrupt("ledger head frontier does not match its size".into())
+        })?;
+        Ok(State {
+            frontier,
+            chain: head.chain,
+        })
     }
 }
 
@@ -69,7 +75,13 @@ fn run(inner: Arc<Inner>, options: LedgerOptions, rx: Receiver<Request>) {
     let mut dirty = false;
     let mut last_group = 0usize;
     loop {
-        let wait = if dirty { options.checkpoint_interval.saturating_sub(last_checkpoint.elapsed()) } else { Duration::from_secs(3600) };
+        let wait = if dirty {
+            options
+                .checkpoint_interval
+                .saturating_sub(last_checkpoint.elapsed())
+        } else {
+            Duration::from_secs(3600)
+        };
         let first = match rx.recv_timeout(wait) {
             Ok(r) => r,
             Err(RecvTimeoutError::Timeout) => {
@@ -145,8 +157,14 @@ struct Committed {
     new_count: usize,
 }
 
-fn try_commit(inner: &Inner, state: &Option<State>, group: &[Request], lookup: bool) -> Result<Committed, StoreError> {
-    let mut outcomes: Vec<Option<Result<Vec<Slot>, LedgerError>>> = (0..group.len()).map(|_| None).collect();
+fn try_commit(
+    inner: &Inner,
+    state: &Option<State>,
+    group: &[Request],
+    lookup: bool,
+) -> Result<Committed, StoreError> {
+    let mut outcomes: Vec<Option<Result<Vec<Slot>, LedgerError>>> =
+        (0..group.len()).map(|_| None).collect();
     let mut new_state: Option<State> = None;
     let mut new_count = 0usize;
     let mut base = 0u64;
@@ -163,8 +181,14 @@ fn try_commit(inner: &Inner, state: &Option<State>, group: &[Request], lookup: b
 
         // Pass 1: resolve ids against the ledger and the rest of this group.
         let found: FxMap<String, (u64, String)> = if lookup {
-            let ids: Vec<&str> = group.iter().flat_map(|r| r.events.iter().map(|e| e.id.as_str())).collect();
-            tx.find_ids(&ids)?.into_iter().map(|f| (f.id, (f.seq, f.leaf))).collect()
+            let ids: Vec<&str> = group
+                .iter()
+                .flat_map(|r| r.events.iter().map(|e| e.id.as_str()))
+                .collect();
+            tx.find_ids(&ids)?
+                .into_iter()
+                .map(|f| (f.id, (f.seq, f.leaf)))
+                .collect()
         } else {
             FxMap::default()
         };
@@ -182,17 +206,28 @@ fn try_commit(inner: &Inner, state: &Option<State>, group: &[Request], lookup: b
                         slots.push(Slot::Existing(*seq));
                         continue;
                     }
-                    failed = Some(LedgerError::Conflict { id: id.to_string(), seq: *seq });
+                    failed = Some(LedgerError::Conflict {
+                        id: id.to_string(),
+                        seq: *seq,
+                    });
                     break;
                 }
-                let earlier = pending.get(id).map(|&n| fresh[n]).or_else(|| mine.get(id).map(|&n| mine_events[n]));
+                let earlier = pending
+                    .get(id)
+                    .map(|&n| fresh[n])
+                    .or_else(|| mine.get(id).map(|&n| mine_events[n]));
                 if let Some(other) = earlier {
                     if *other == *ev {
-                        let n = pending.get(id).copied().unwrap_or_else(|| fresh.len() + mine[id]);
+                        let n = pending
+                            .get(id)
+                            .copied()
+                            .unwrap_or_else(|| fresh.len() + mine[id]);
                         slots.push(Slot::New(n));
                         continue;
                     }
-                    failed = Some(LedgerError::Invalid(format!("event id {id} appears twice in this batch with different content")));
+                    failed = Some(LedgerError::Invalid(format!(
+                        "event id {id} appears twice in this batch with different content"
+                    )));
                     break;
                 }
                 mine.insert(id, mine_events.len());
@@ -226,14 +261,25 @@ fn try_commit(inner: &Inner, state: &Option<State>, group: &[Request], lookup: b
                     nodes.push(node)
                 }
             });
-            rows.push(EntryRow { seq, id: ev.id.clone(), ts: ev.ts.clone(), leaf, leaf_hash: lh, chain });
+            rows.push(EntryRow {
+                seq,
+                id: ev.id.clone(),
+                ts: ev.ts.clone(),
+                leaf,
+                leaf_hash: lh,
+                chain,
+            });
         }
         marks[1] = t0.elapsed();
         if !rows.is_empty() {
             tx.insert_entries(&rows)?;
             marks[2] = t0.elapsed();
             tx.insert_nodes(&nodes)?;
-            tx.put_head(&Head { size: st.frontier.size(), frontier: st.frontier.to_bytes(), chain: st.chain })?;
+            tx.put_head(&Head {
+                size: st.frontier.size(),
+                frontier: st.frontier.to_bytes(),
+                chain: st.chain,
+            })?;
         }
         new_count = rows.len();
         new_state = Some(st);
@@ -250,7 +296,10 @@ fn try_commit(inner: &Inner, state: &Option<State>, group: &[Request], lookup: b
         "ledger commit"
     );
     Ok(Committed {
-        outcomes: outcomes.into_iter().map(|o| o.expect("every request resolved")).collect(),
+        outcomes: outcomes
+            .into_iter()
+            .map(|o| o.expect("every request resolved"))
+            .collect(),
         state: new_state.expect("set on success"),
         base,
         new_count,
@@ -258,7 +307,11 @@ fn try_commit(inner: &Inner, state: &Option<State>, group: &[Request], lookup: b
 }
 
 /// Answer every request of a group; returns whether anything new was written.
-fn answer(state: &mut Option<State>, group: Vec<Request>, result: Result<Committed, StoreError>) -> bool {
+fn answer(
+    state: &mut Option<State>,
+    group: Vec<Request>,
+    result: Result<Committed, StoreError>,
+) -> bool {
     match result {
         Ok(c) => {
             *state = Some(c.state);
@@ -276,7 +329,11 @@ fn answer(state: &mut Option<State>, group: Vec<Request>, result: Result<Committ
                             }
                         })
                         .collect();
-                    Appended { seqs, new: new.len(), tree_size: size }
+                    Appended {
+                        seqs,
+                        new: new.len(),
+                        tree_size: size,
+                    }
                 });
                 let _ = req.reply.send(answer);
             }
@@ -286,7 +343,11 @@ fn answer(state: &mut Option<State>, group: Vec<Request>, result: Result<Committ
             *state = None;
             let msg = e.to_string();
             for req in group {
-                let _ = req.reply.send(Err(LedgerError::Store(StoreError::Aborted(format!("append failed, nothing was written: {msg}")))));
+                let _ = req
+                    .reply
+                    .send(Err(LedgerError::Store(StoreError::Aborted(format!(
+                        "append failed, nothing was written: {msg}"
+                    )))));
             }
             false
         }

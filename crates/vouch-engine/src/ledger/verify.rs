@@ -88,7 +88,11 @@ pub fn run(inner: &Inner, options: &VerifyOptions) -> Result<VerifyReport, Ledge
 }
 
 /// Verify, handing each verified entry to `observe` (one pass for reports and exports).
-pub fn run_observed(inner: &Inner, options: &VerifyOptions, observe: Observer<'_>) -> Result<VerifyReport, LedgerError> {
+pub fn run_observed(
+    inner: &Inner,
+    options: &VerifyOptions,
+    observe: Observer<'_>,
+) -> Result<VerifyReport, LedgerError> {
     let store = &inner.store;
     let limit = options.up_to.unwrap_or(u64::MAX);
     let verifier = inner.signer.verifier();
@@ -106,25 +110,56 @@ pub fn run_observed(inner: &Inner, options: &VerifyOptions, observe: Observer<'_
         latest_size = latest_size.max(row.size);
         let at = row.size.saturating_sub(1);
         match Checkpoint::open(&row.note, &verifier) {
-            Err(e) => worst(&mut broken, at, format!("checkpoint at tree size {}: {e}", row.size)),
-            Ok(cp) if cp.origin != verifier.name() => worst(&mut broken, at, format!("checkpoint at tree size {} has origin `{}`", row.size, cp.origin)),
-            Ok(cp) if cp.size != row.size || cp.root[..] != row.root[..] => {
-                worst(&mut broken, at, format!("checkpoint at tree size {}: stored size/root differ from the signed note", row.size))
-            }
-            Ok(cp) => targets.push((cp.size, cp.root, format!("checkpoint at tree size {}", cp.size))),
+            Err(e) => worst(
+                &mut broken,
+                at,
+                format!("checkpoint at tree size {}: {e}", row.size),
+            ),
+            Ok(cp) if cp.origin != verifier.name() => worst(
+                &mut broken,
+                at,
+                format!(
+                    "checkpoint at tree size {} has origin `{}`",
+                    row.size, cp.origin
+                ),
+            ),
+            Ok(cp) if cp.size != row.size || cp.root[..] != row.root[..] => worst(
+                &mut broken,
+                at,
+                format!(
+                    "checkpoint at tree size {}: stored size/root differ from the signed note",
+                    row.size
+                ),
+            ),
+            Ok(cp) => targets.push((
+                cp.size,
+                cp.root,
+                format!("checkpoint at tree size {}", cp.size),
+            )),
         }
         Ok(true)
     })?;
     if let Some(note) = &options.trusted_checkpoint {
         match Checkpoint::open(note, &verifier) {
             Ok(cp) if cp.size > limit => {
-                return Err(LedgerError::Invalid(format!("the trusted checkpoint (size {}) is beyond the verified range ({limit})", cp.size)));
+                return Err(LedgerError::Invalid(format!(
+                    "the trusted checkpoint (size {}) is beyond the verified range ({limit})",
+                    cp.size
+                )));
             }
             Ok(cp) => {
                 latest_size = latest_size.max(cp.size);
-                targets.push((cp.size, cp.root, format!("trusted checkpoint at tree size {}", cp.size)));
+                targets.push((
+                    cp.size,
+                    cp.root,
+                    format!("trusted checkpoint at tree size {}", cp.size),
+                ));
             }
-            Err(e) => return Err(LedgerError::Invalid(format!("the trusted checkpoint does not verify with this log's key: {e}"))),
+            Err(e) => {
+                return Err(LedgerError::Invalid(format!(
+                    "the trusted checkpoint does not verify with this log's key: {e}"
+                )))
+            }
         }
     }
     targets.sort_by_key(|t| t.0);
@@ -132,7 +167,10 @@ pub fn run_observed(inner: &Inner, options: &VerifyOptions, observe: Observer<'_
     let mut head = store.head()?;
     if let Some(n) = options.up_to {
         if n > head.size {
-            return Err(LedgerError::Invalid(format!("cannot verify {n} entries: the ledger holds {}", head.size)));
+            return Err(LedgerError::Invalid(format!(
+                "cannot verify {n} entries: the ledger holds {}",
+                head.size
+            )));
         }
         // Judge the prefix on its own: it must be complete, nothing more.
         latest_size = latest_size.max(n);
@@ -145,13 +183,26 @@ pub fn run_observed(inner: &Inner, options: &VerifyOptions, observe: Observer<'_
     // A checkpoint of the empty tree is checked before any entry.
     check_targets(&targets, &mut next_target, &frontier, &mut broken);
 
-    let entry_break = stream(inner, limit, &mut |seq: u64, id: &[u8], ts: &[u8], leaf: &[u8], lh: Hash, stored_lh: Option<Hash>, stored_chain: Option<Hash>| -> Option<Break> {
+    let entry_break = stream(inner, limit, &mut |seq: u64,
+                                                 id: &[u8],
+                                                 ts: &[u8],
+                                                 leaf: &[u8],
+                                                 lh: Hash,
+                                                 stored_lh: Option<Hash>,
+                                                 stored_chain: Option<Hash>|
+     -> Option<Break> {
         let expected = frontier.size();
         if seq != expected {
-            return Some(Break { at: expected, reason: format!("entry {expected} is missing (next stored entry is {seq})") });
+            return Some(Break {
+                at: expected,
+                reason: format!("entry {expected} is missing (next stored entry is {seq})"),
+            });
         }
         if stored_lh != Some(lh) {
-            return Some(Break { at: seq, reason: format!("entry {seq}: leaf hash does not match the leaf (entry altered)") });
+            return Some(Break {
+                at: seq,
+                reason: format!("entry {seq}: leaf hash does not match the leaf (entry altered)"),
+            });
         }
         let t = inner.chain.next(&chain, &lh, seq);
         if stored_chain != Some(t) {
@@ -166,9 +217,14 @@ pub fn run_observed(inner: &Inner, options: &VerifyOptions, observe: Observer<'_
         check_targets(&targets, &mut next_target, &frontier, &mut broken);
         // The lookup columns must still say what the (now verified) leaf says.
         // `timestamp` is the last key of a canonical leaf; `id` needs a scan.
-        let ts_ok = leaf.len() > ts.len() + 2 && &leaf[leaf.len() - 2 - ts.len()..leaf.len() - 2] == ts && leaf[..leaf.len() - 2 - ts.len()].ends_with(b"\"timestamp\":\"");
+        let ts_ok = leaf.len() > ts.len() + 2
+            && &leaf[leaf.len() - 2 - ts.len()..leaf.len() - 2] == ts
+            && leaf[..leaf.len() - 2 - ts.len()].ends_with(b"\"timestamp\":\"");
         if !ts_ok || vouch_core::canonical::top_level_str(leaf, "id") != Some(id) {
-            return Some(Break { at: seq, reason: format!("entry {seq}: the id/ts lookup columns differ from the leaf") });
+            return Some(Break {
+                at: seq,
+                reason: format!("entry {seq}: the id/ts lookup columns differ from the leaf"),
+            });
         }
         observe(seq, ts, leaf);
         None
@@ -186,9 +242,20 @@ pub fn run_observed(inner: &Inner, options: &VerifyOptions, observe: Observer<'_
         } else if checked < claimed {
             worst(&mut broken, checked, format!("the log ends at {checked} entries but the head/checkpoints cover {claimed} (truncated)"));
         } else if checked > head.size {
-            worst(&mut broken, head.size, format!("entries beyond the head's tree size {} (inserted)", head.size));
+            worst(
+                &mut broken,
+                head.size,
+                format!(
+                    "entries beyond the head's tree size {} (inserted)",
+                    head.size
+                ),
+            );
         } else if head.chain != chain || head.frontier != frontier.to_bytes() {
-            worst(&mut broken, checked.saturating_sub(1), "the ledger head does not match the entries".into());
+            worst(
+                &mut broken,
+                checked.saturating_sub(1),
+                "the ledger head does not match the entries".into(),
+            );
         }
     }
 
@@ -196,24 +263,41 @@ pub fn run_observed(inner: &Inner, options: &VerifyOptions, observe: Observer<'_
     computed_nodes.sort_by_key(|n| (n.0, n.1));
     let mut i = 0usize;
     store.scan_nodes(&mut |level, idx, hash| {
-        while i < computed_nodes.len() && (computed_nodes[i].0, computed_nodes[i].1) < (level, idx) {
+        while i < computed_nodes.len() && (computed_nodes[i].0, computed_nodes[i].1) < (level, idx)
+        {
             let (l, x, _) = computed_nodes[i];
-            worst(&mut broken, x << l, format!("stored tree node (level {l}, index {x}) is missing"));
+            worst(
+                &mut broken,
+                x << l,
+                format!("stored tree node (level {l}, index {x}) is missing"),
+            );
             i += 1;
         }
         if i < computed_nodes.len() && (computed_nodes[i].0, computed_nodes[i].1) == (level, idx) {
             if computed_nodes[i].2[..] != *hash {
-                worst(&mut broken, idx << level, format!("stored tree node (level {level}, index {idx}) is wrong"));
+                worst(
+                    &mut broken,
+                    idx << level,
+                    format!("stored tree node (level {level}, index {idx}) is wrong"),
+                );
             }
             i += 1;
         } else if (idx + 1) << level <= checked.min(limit) {
-            worst(&mut broken, idx << level, format!("unexpected stored tree node (level {level}, index {idx})"));
+            worst(
+                &mut broken,
+                idx << level,
+                format!("unexpected stored tree node (level {level}, index {idx})"),
+            );
         }
         Ok(true)
     })?;
     while i < computed_nodes.len() {
         let (l, x, _) = computed_nodes[i];
-        worst(&mut broken, x << l, format!("stored tree node (level {l}, index {x}) is missing"));
+        worst(
+            &mut broken,
+            x << l,
+            format!("stored tree node (level {l}, index {x}) is missing"),
+        );
         i += 1;
     }
 
@@ -228,18 +312,28 @@ pub fn run_observed(inner: &Inner, options: &VerifyOptions, observe: Observer<'_
     })
 }
 
-fn check_targets(targets: &[(u64, Hash, String)], next: &mut usize, frontier: &Frontier, broken: &mut Option<Break>) {
+fn check_targets(
+    targets: &[(u64, Hash, String)],
+    next: &mut usize,
+    frontier: &Frontier,
+    broken: &mut Option<Break>,
+) {
     while *next < targets.len() && targets[*next].0 == frontier.size() {
         let (size, root, what) = &targets[*next];
         if frontier.root() != *root {
-            worst(broken, size.saturating_sub(1), format!("{what}: its root does not match the entries"));
+            worst(
+                broken,
+                size.saturating_sub(1),
+                format!("{what}: its root does not match the entries"),
+            );
         }
         *next += 1;
     }
 }
 
 /// Read rows on one thread and check them on this one; returns the first break.
-type Check<'a> = &'a mut dyn FnMut(u64, &[u8], &[u8], &[u8], Hash, Option<Hash>, Option<Hash>) -> Option<Break>;
+type Check<'a> =
+    &'a mut dyn FnMut(u64, &[u8], &[u8], &[u8], Hash, Option<Hash>, Option<Hash>) -> Option<Break>;
 
 fn stream(inner: &Inner, limit: u64, check: Check<'_>) -> Result<Option<Break>, LedgerError> {
     let (full_tx, full_rx) = crossbeam_channel::bounded::<Chunk>(4);
@@ -288,15 +382,34 @@ fn stream(inner: &Inner, limit: u64, check: Check<'_>) -> Result<Option<Break>, 
             let mut start = 0;
             for i in 0..chunk.seqs.len() {
                 let [a, b, c] = chunk.ends[i];
-                let (id, ts, leaf) = (&chunk.leaves[start..a], &chunk.leaves[a..b], &chunk.leaves[b..c]);
+                let (id, ts, leaf) = (
+                    &chunk.leaves[start..a],
+                    &chunk.leaves[a..b],
+                    &chunk.leaves[b..c],
+                );
                 start = c;
                 let seq = chunk.seqs[i];
                 if seq < 0 {
-                    found = Some(Break { at: 0, reason: format!("negative seq {seq}") });
+                    found = Some(Break {
+                        at: 0,
+                        reason: format!("negative seq {seq}"),
+                    });
                     break 'outer;
                 }
-                let lh = chunk.computed.get(i).copied().unwrap_or_else(|| leaf_hash(leaf));
-                if let Some(b) = check(seq as u64, id, ts, leaf, lh, chunk.leaf_hashes[i], chunk.chains[i]) {
+                let lh = chunk
+                    .computed
+                    .get(i)
+                    .copied()
+                    .unwrap_or_else(|| leaf_hash(leaf));
+                if let Some(b) = check(
+                    seq as u64,
+                    id,
+                    ts,
+                    leaf,
+                    lh,
+                    chunk.leaf_hashes[i],
+                    chunk.chains[i],
+                ) {
                     found = Some(b);
                     break 'outer;
                 }
@@ -306,7 +419,9 @@ fn stream(inner: &Inner, limit: u64, check: Check<'_>) -> Result<Option<Break>, 
         }
         drop(full_rx);
         drop(empty_tx);
-        let read = reader.join().map_err(|_| LedgerError::Invalid("verification reader panicked".into()))?;
+        let read = reader
+            .join()
+            .map_err(|_| LedgerError::Invalid("verification reader panicked".into()))?;
         if found.is_none() {
             read?;
         }
@@ -316,7 +431,11 @@ fn stream(inner: &Inner, limit: u64, check: Check<'_>) -> Result<Option<Break>, 
 
 /// Verify a C2SP tlog-proof file offline: the checkpoint's signature, and that the
 /// leaf in `extra` (or given) is included at `index`. Returns (index, checkpoint).
-pub fn verify_proof_file(text: &str, verifier: &NoteVerifier, leaf: Option<&[u8]>) -> Result<(u64, Checkpoint), String> {
+pub fn verify_proof_file(
+    text: &str,
+    verifier: &NoteVerifier,
+    leaf: Option<&[u8]>,
+) -> Result<(u64, Checkpoint), String> {
     let mut lines = text.split_inclusive('\n');
     if lines.next() != Some("c2sp.org/tlog-proof@v1\n") {
         return Err("not a c2sp.org/tlog-proof@v1 file".into());
@@ -342,9 +461,15 @@ pub fn verify_proof_file(text: &str, verifier: &NoteVerifier, leaf: Option<&[u8]
     let index = index.ok_or("missing index line")?;
     let note = &text[consumed..];
     let cp = Checkpoint::open(note, verifier).map_err(|e| e.to_string())?;
-    let leaf = leaf.map(<[u8]>::to_vec).or(extra).ok_or("no leaf given and no extra line")?;
+    let leaf = leaf
+        .map(<[u8]>::to_vec)
+        .or(extra)
+        .ok_or("no leaf given and no extra line")?;
     if !vouch_core::merkle::verify_inclusion(index, cp.size, &leaf_hash(&leaf), &hashes, &cp.root) {
-        return Err(format!("entry {index} is not included in the tree of size {} (proof does not verify)", cp.size));
+        return Err(format!(
+            "entry {index} is not included in the tree of size {} (proof does not verify)",
+            cp.size
+        ));
     }
     Ok((index, cp))
 }

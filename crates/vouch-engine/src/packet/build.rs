@@ -49,7 +49,11 @@ pub struct Built {
 /// A file-name-safe slug of a period (`2026-10`, `2026-Q3`, `20261001-20261015`).
 pub fn period_slug(p: &Period) -> String {
     if p.label.contains("..") {
-        format!("{}-{}", p.start.format("%Y%m%dT%H%M%SZ"), p.end.format("%Y%m%dT%H%M%SZ"))
+        format!(
+            "{}-{}",
+            p.start.format("%Y%m%dT%H%M%SZ"),
+            p.end.format("%Y%m%dT%H%M%SZ")
+        )
     } else {
         p.label.clone()
     }
@@ -60,16 +64,33 @@ fn category_of(leaf: &[u8]) -> &[u8] {
 }
 
 /// The standard exports of a period: the whole audit log, and authentication events.
-pub fn standard_exports<'a>(slug: &str, mut open: impl FnMut(&str) -> Option<Box<dyn Write + 'a>>) -> Vec<ExportSpec<'a>> {
+pub fn standard_exports<'a>(
+    slug: &str,
+    mut open: impl FnMut(&str) -> Option<Box<dyn Write + 'a>>,
+) -> Vec<ExportSpec<'a>> {
     let audit = format!("audit-log-{slug}.ndjson");
     let auth = format!("auth-events-{slug}.ndjson");
     vec![
-        ExportSpec { out: open(&audit), name: audit, filter: Box::new(|_| true) },
-        ExportSpec { out: open(&auth), name: auth, filter: Box::new(|leaf| category_of(leaf) == b"authentication") },
+        ExportSpec {
+            out: open(&audit),
+            name: audit,
+            filter: Box::new(|_| true),
+        },
+        ExportSpec {
+            out: open(&auth),
+            name: auth,
+            filter: Box::new(|leaf| category_of(leaf) == b"authentication"),
+        },
     ]
 }
 
-pub fn build(ledger: &Ledger, org: (&str, &str), signing: (&str, &str), params: &Params, exports: &mut [ExportSpec<'_>]) -> Result<Built, LedgerError> {
+pub fn build(
+    ledger: &Ledger,
+    org: (&str, &str),
+    signing: (&str, &str),
+    params: &Params,
+    exports: &mut [ExportSpec<'_>],
+) -> Result<Built, LedgerError> {
     let store = ledger.store();
     let period = &params.period;
     let start = format_timestamp(&period.start);
@@ -89,42 +110,59 @@ pub fn build(ledger: &Ledger, org: (&str, &str), signing: (&str, &str), params: 
     let mut hashers: Vec<(Sha256, u64)> = exports.iter().map(|_| (Sha256::new(), 0)).collect();
     let mut write_error: Option<std::io::Error> = None;
     let (start_b, end_b) = (start.as_bytes(), end.as_bytes());
-    let verification = ledger.verify_observed(&VerifyOptions { trusted_checkpoint: None, up_to: Some(size) }, &mut |seq, ts, leaf| {
-        if ts < start_b || ts >= end_b {
-            return;
-        }
-        total += 1;
-        first_seq.get_or_insert(seq);
-        last_seq = Some(seq);
-        *by_day.entry(String::from_utf8_lossy(&ts[..10.min(ts.len())]).into_owned()).or_default() += 1;
-        *by_category.entry(String::from_utf8_lossy(category_of(leaf)).into_owned()).or_default() += 1;
-        let result = vouch_core::canonical::top_level_str(leaf, "result").unwrap_or(b"");
-        *by_result.entry(String::from_utf8_lossy(result).into_owned()).or_default() += 1;
-        for (spec, (h, n)) in exports.iter_mut().zip(hashers.iter_mut()) {
-            if (spec.filter)(leaf) {
-                h.update(leaf);
-                h.update(b"\n");
-                *n += 1;
-                if let Some(w) = spec.out.as_mut() {
-                    if let Err(e) = w.write_all(leaf).and_then(|_| w.write_all(b"\n")) {
-                        write_error.get_or_insert(e);
+    let verification = ledger.verify_observed(
+        &VerifyOptions {
+            trusted_checkpoint: None,
+            up_to: Some(size),
+        },
+        &mut |seq, ts, leaf| {
+            if ts < start_b || ts >= end_b {
+                return;
+            }
+            total += 1;
+            first_seq.get_or_insert(seq);
+            last_seq = Some(seq);
+            *by_day
+                .entry(String::from_utf8_lossy(&ts[..10.min(ts.len())]).into_owned())
+                .or_default() += 1;
+            *by_category
+                .entry(String::from_utf8_lossy(category_of(leaf)).into_owned())
+                .or_default() += 1;
+            let result = vouch_core::canonical::top_level_str(leaf, "result").unwrap_or(b"");
+            *by_result
+                .entry(String::from_utf8_lossy(result).into_owned())
+                .or_default() += 1;
+            for (spec, (h, n)) in exports.iter_mut().zip(hashers.iter_mut()) {
+                if (spec.filter)(leaf) {
+                    h.update(leaf);
+                    h.update(b"\n");
+                    *n += 1;
+                    if let Some(w) = spec.out.as_mut() {
+                        if let Err(e) = w.write_all(leaf).and_then(|_| w.write_all(b"\n")) {
+                            write_error.get_or_insert(e);
+                        }
                     }
                 }
             }
-        }
-    })?;
+        },
+    )?;
     if let Some(e) = write_error {
         return Err(LedgerError::Invalid(format!("cannot write an export: {e}")));
     }
     for spec in exports.iter_mut() {
         if let Some(w) = spec.out.as_mut() {
-            w.flush().map_err(|e| LedgerError::Invalid(format!("cannot write {}: {e}", spec.name)))?;
+            w.flush()
+                .map_err(|e| LedgerError::Invalid(format!("cannot write {}: {e}", spec.name)))?;
         }
     }
     let export_results: Vec<ExportResult> = exports
         .iter()
         .zip(hashers)
-        .map(|(spec, (h, count))| ExportResult { name: spec.name.clone(), sha256: hex::encode(h.finalize()), count })
+        .map(|(spec, (h, count))| ExportResult {
+            name: spec.name.clone(),
+            sha256: hex::encode(h.finalize()),
+            count,
+        })
         .collect();
 
     // Consistency with the previous packet's checkpoint.
@@ -152,7 +190,11 @@ pub fn build(ledger: &Ledger, org: (&str, &str), signing: (&str, &str), params: 
     let check_detail = if ledger_ok {
         format!("{} entries verified (leaf hashes, HMAC chain, Merkle tree, signed checkpoints); root {}", verification.checked, verification.root)
     } else {
-        format!("broken at entry {}: {}", verification.broken_at.unwrap_or(0), verification.reason.clone().unwrap_or_default())
+        format!(
+            "broken at entry {}: {}",
+            verification.broken_at.unwrap_or(0),
+            verification.reason.clone().unwrap_or_default()
+        )
     };
     let slug = period_slug(period);
     let controls = json!([{
@@ -173,7 +215,12 @@ pub fn build(ledger: &Ledger, org: (&str, &str), signing: (&str, &str), params: 
     }]);
     let mut criteria: BTreeMap<&str, (u64, u64)> = BTreeMap::new();
     for c in controls.as_array().into_iter().flatten() {
-        for id in c["criteria"].as_array().into_iter().flatten().filter_map(Value::as_str) {
+        for id in c["criteria"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+        {
             let e = criteria.entry(id).or_default();
             e.1 += 1;
             if c["status"] == "pass" {
@@ -184,7 +231,9 @@ pub fn build(ledger: &Ledger, org: (&str, &str), signing: (&str, &str), params: 
     let summary_criteria: Vec<Value> = criteria
         .iter()
         .map(|(id, (passed, total))| {
-            let topic = vouch_core::tsc::criterion(id).map(|c| c.topic).unwrap_or_default();
+            let topic = vouch_core::tsc::criterion(id)
+                .map(|c| c.topic)
+                .unwrap_or_default();
             json!({"id": id, "topic": topic, "passed": passed, "total": total})
         })
         .collect();
@@ -214,7 +263,13 @@ pub fn build(ledger: &Ledger, org: (&str, &str), signing: (&str, &str), params: 
         })
         .collect();
     let exports_json: Vec<Value> = export_results.iter().map(|e| json!({"name": e.name, "sha256": e.sha256, "count": e.count, "media_type": "application/x-ndjson"})).collect();
-    let map_json = |m: &BTreeMap<String, u64>| Value::Object(m.iter().map(|(k, v)| (k.clone(), json!(v))).collect::<Map<String, Value>>());
+    let map_json = |m: &BTreeMap<String, u64>| {
+        Value::Object(
+            m.iter()
+                .map(|(k, v)| (k.clone(), json!(v)))
+                .collect::<Map<String, Value>>(),
+        )
+    };
     let checkpoint_root = checkpoint.root.clone();
 
     let value = json!({
@@ -260,5 +315,8 @@ pub fn build(ledger: &Ledger, org: (&str, &str), signing: (&str, &str), params: 
         },
         "exports": exports_json,
     });
-    Ok(Built { value, verification })
+    Ok(Built {
+        value,
+        verification,
+    })
 }

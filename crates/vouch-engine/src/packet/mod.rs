@@ -33,7 +33,9 @@ impl std::str::FromStr for Format {
             "json" => Ok(Format::Json),
             "pdf" => Ok(Format::Pdf),
             "both" => Ok(Format::Both),
-            other => Err(format!("unknown format `{other}`; expected json, pdf or both")),
+            other => Err(format!(
+                "unknown format `{other}`; expected json, pdf or both"
+            )),
         }
     }
 }
@@ -71,30 +73,49 @@ fn sha256_hex(b: &[u8]) -> String {
 
 /// The organization (name, id) as the packet names it.
 fn org(config: &Config) -> (String, String) {
-    (config.settings.organization.name.clone(), config.settings.organization.id.clone())
+    (
+        config.settings.organization.name.clone(),
+        config.settings.organization.id.clone(),
+    )
 }
 
 /// Check a period can be packeted at `now`.
 pub fn check_period(period: &Period, now: DateTime<Utc>) -> Result<(), Error> {
     let fmt = vouch_core::event::format_timestamp;
     if period.start > now {
-        return Err(Error::Config(format!("period {} starts in the future ({})", period.label, fmt(&period.start))));
+        return Err(Error::Config(format!(
+            "period {} starts in the future ({})",
+            period.label,
+            fmt(&period.start)
+        )));
     }
     if period.end > now {
-        return Err(Error::Config(format!("period {} has not ended yet (it ends {}); packets cover closed periods", period.label, fmt(&period.end))));
+        return Err(Error::Config(format!(
+            "period {} has not ended yet (it ends {}); packets cover closed periods",
+            period.label,
+            fmt(&period.end)
+        )));
     }
     Ok(())
 }
 
 /// Generate a packet into `req.out`. Nothing is left behind on failure; an existing
 /// packet there is replaced only with `force`.
-pub fn generate(config: &Config, keys: &Keys, ledger: &Ledger, req: &Request) -> Result<Written, Error> {
+pub fn generate(
+    config: &Config,
+    keys: &Keys,
+    ledger: &Ledger,
+    req: &Request,
+) -> Result<Written, Error> {
     let now = Utc::now();
     let generated_at = req.generated_at.unwrap_or(now).trunc_subsecs(0);
     check_period(&req.period, generated_at)?;
     for f in [JSON_FILE, PDF_FILE] {
         if req.out.join(f).exists() && !req.force {
-            return Err(Error::Config(format!("{} already holds a packet ({f}); use --force to replace it", req.out.display())));
+            return Err(Error::Config(format!(
+                "{} already holds a packet ({f}); use --force to replace it",
+                req.out.display()
+            )));
         }
     }
     let store = ledger.store();
@@ -108,7 +129,9 @@ pub fn generate(config: &Config, keys: &Keys, ledger: &Ledger, req: &Request) ->
     };
 
     std::fs::create_dir_all(&req.out).map_err(|e| Error::io(&req.out, e))?;
-    let tmp = req.out.join(format!(".vouch-packet-{}", std::process::id()));
+    let tmp = req
+        .out
+        .join(format!(".vouch-packet-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&tmp);
     std::fs::create_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
     let result = write_into(config, keys, ledger, req, &params, &tmp);
@@ -137,7 +160,10 @@ pub fn generate(config: &Config, keys: &Keys, ledger: &Ledger, req: &Request) ->
         pdf_sha256: pdf_sha,
         signing_key_id: keys.signing_key_id(),
     })?;
-    let status = value["summary"]["overall_status"].as_str().unwrap_or_default().to_string();
+    let status = value["summary"]["overall_status"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     crate::audit::record(
         ledger,
         serde_json::json!({
@@ -152,7 +178,9 @@ pub fn generate(config: &Config, keys: &Keys, ledger: &Ledger, req: &Request) ->
         period: req.period.label.clone(),
         overall_status: status,
         checkpoint_size: value["ledger"]["checkpoint"]["size"].as_u64().unwrap_or(0),
-        events: value["ledger"]["period_events"]["total"].as_u64().unwrap_or(0),
+        events: value["ledger"]["period_events"]["total"]
+            .as_u64()
+            .unwrap_or(0),
         files: written_files,
         signing_key_id: keys.signing_key_id(),
     })
@@ -160,49 +188,77 @@ pub fn generate(config: &Config, keys: &Keys, ledger: &Ledger, req: &Request) ->
 
 type Files = (Vec<WrittenFile>, Value, String, Option<String>);
 
-fn write_into(config: &Config, keys: &Keys, ledger: &Ledger, req: &Request, params: &build::Params, dir: &Path) -> Result<Files, Error> {
+fn write_into(
+    config: &Config,
+    keys: &Keys,
+    ledger: &Ledger,
+    req: &Request,
+    params: &build::Params,
+    dir: &Path,
+) -> Result<Files, Error> {
     let slug = build::period_slug(&req.period);
     let mut open_error = None;
-    let mut exports = build::standard_exports(&slug, |name| match std::fs::File::create(dir.join(name)) {
-        Ok(f) => Some(Box::new(std::io::BufWriter::new(f)) as Box<dyn std::io::Write>),
-        Err(e) => {
-            open_error.get_or_insert(Error::io(dir.join(name), e));
-            None
-        }
-    });
+    let mut exports =
+        build::standard_exports(&slug, |name| match std::fs::File::create(dir.join(name)) {
+            Ok(f) => Some(Box::new(std::io::BufWriter::new(f)) as Box<dyn std::io::Write>),
+            Err(e) => {
+                open_error.get_or_insert(Error::io(dir.join(name), e));
+                None
+            }
+        });
     if let Some(e) = open_error {
         return Err(e);
     }
     let (name, id) = org(config);
     let public_pem = keys.signing_public_pem();
     let key_id = keys.signing_key_id();
-    let built = build::build(ledger, (&name, &id), (&key_id, &public_pem), params, &mut exports)?;
+    let built = build::build(
+        ledger,
+        (&name, &id),
+        (&key_id, &public_pem),
+        params,
+        &mut exports,
+    )?;
     drop(exports);
     let mut files = Vec::new();
     let mut put = |fname: &str, bytes: &[u8]| -> Result<(), Error> {
         let p = dir.join(fname);
         std::fs::write(&p, bytes).map_err(|e| Error::io(&p, e))?;
-        files.push(WrittenFile { name: fname.to_string(), sha256: sha256_hex(bytes), bytes: bytes.len() as u64 });
+        files.push(WrittenFile {
+            name: fname.to_string(),
+            sha256: sha256_hex(bytes),
+            bytes: bytes.len() as u64,
+        });
         Ok(())
     };
     let json = vouch_core::canonical::to_vec(&built.value);
     let json_sha = sha256_hex(&json);
     if req.format != Format::Pdf {
         put(JSON_FILE, &json)?;
-        put(&format!("{JSON_FILE}.sig"), sign::sign_b64(&keys.signing, &json).as_bytes())?;
+        put(
+            &format!("{JSON_FILE}.sig"),
+            sign::sign_b64(&keys.signing, &json).as_bytes(),
+        )?;
     }
     let mut pdf_sha = None;
     if req.format != Format::Json {
         let pdf = pdf::render(&built.value, params.generated_at).map_err(Error::Config)?;
         pdf_sha = Some(sha256_hex(&pdf));
         put(PDF_FILE, &pdf)?;
-        put(&format!("{PDF_FILE}.sig"), sign::sign_b64(&keys.signing, &pdf).as_bytes())?;
+        put(
+            &format!("{PDF_FILE}.sig"),
+            sign::sign_b64(&keys.signing, &pdf).as_bytes(),
+        )?;
     }
     for e in built.value["exports"].as_array().into_iter().flatten() {
         let fname = e["name"].as_str().unwrap_or_default();
         let p = dir.join(fname);
         let bytes = std::fs::metadata(&p).map(|m| m.len()).unwrap_or(0);
-        files.push(WrittenFile { name: fname.to_string(), sha256: e["sha256"].as_str().unwrap_or_default().to_string(), bytes });
+        files.push(WrittenFile {
+            name: fname.to_string(),
+            sha256: e["sha256"].as_str().unwrap_or_default().to_string(),
+            bytes,
+        });
     }
     Ok((files, built.value, json_sha, pdf_sha))
 }
@@ -217,15 +273,41 @@ pub struct Reproduced {
 }
 
 /// Regenerate a packet from the store with the parameters it records and compare.
-pub fn reproduce(config: &Config, keys: &Keys, ledger: &Ledger, packet: &Path) -> Result<Vec<Reproduced>, Error> {
+pub fn reproduce(
+    config: &Config,
+    keys: &Keys,
+    ledger: &Ledger,
+    packet: &Path,
+) -> Result<Vec<Reproduced>, Error> {
     let stored = std::fs::read(packet).map_err(|e| Error::io(packet, e))?;
-    let v: Value = serde_json::from_slice(&stored).map_err(|e| Error::Config(format!("{}: not a packet (invalid JSON: {e})", packet.display())))?;
+    let v: Value = serde_json::from_slice(&stored).map_err(|e| {
+        Error::Config(format!(
+            "{}: not a packet (invalid JSON: {e})",
+            packet.display()
+        ))
+    })?;
     if v["schema"] != build::SCHEMA {
-        return Err(Error::Config(format!("{}: not a vouch packet (schema {})", packet.display(), v["schema"])));
+        return Err(Error::Config(format!(
+            "{}: not a vouch packet (schema {})",
+            packet.display(),
+            v["schema"]
+        )));
     }
-    let inst = |k: &str| vouch_core::period::parse_instant(v["period"][k].as_str().unwrap_or_default()).ok_or_else(|| Error::Config(format!("{}: bad period.{k}", packet.display())));
-    let period = Period { start: inst("start")?, end: inst("end")?, label: v["period"]["label"].as_str().unwrap_or_default().to_string() };
-    let generated_at = vouch_core::period::parse_instant(v["generated_at"].as_str().unwrap_or_default()).ok_or_else(|| Error::Config(format!("{}: bad generated_at", packet.display())))?;
+    let inst = |k: &str| {
+        vouch_core::period::parse_instant(v["period"][k].as_str().unwrap_or_default())
+            .ok_or_else(|| Error::Config(format!("{}: bad period.{k}", packet.display())))
+    };
+    let period = Period {
+        start: inst("start")?,
+        end: inst("end")?,
+        label: v["period"]["label"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string(),
+    };
+    let generated_at =
+        vouch_core::period::parse_instant(v["generated_at"].as_str().unwrap_or_default())
+            .ok_or_else(|| Error::Config(format!("{}: bad generated_at", packet.display())))?;
     let prev = &v["ledger"]["previous"];
     let params = build::Params {
         period: period.clone(),
@@ -236,9 +318,21 @@ pub fn reproduce(config: &Config, keys: &Keys, ledger: &Ledger, packet: &Path) -
     let slug = build::period_slug(&period);
     let mut exports = build::standard_exports(&slug, |_| None);
     let (name, id) = org(config);
-    let public_pem = v["signing_key"]["public_key_pem"].as_str().unwrap_or_default().to_string();
-    let key_id = v["signing_key"]["id"].as_str().unwrap_or_default().to_string();
-    let built = build::build(ledger, (&name, &id), (&key_id, &public_pem), &params, &mut exports)?;
+    let public_pem = v["signing_key"]["public_key_pem"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let key_id = v["signing_key"]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let built = build::build(
+        ledger,
+        (&name, &id),
+        (&key_id, &public_pem),
+        &params,
+        &mut exports,
+    )?;
     let _ = keys;
     let json = vouch_core::canonical::to_vec(&built.value);
     let mut out = vec![compare(JSON_FILE, &stored, &json, Some((&v, &built.value)))];
@@ -251,17 +345,38 @@ pub fn reproduce(config: &Config, keys: &Keys, ledger: &Ledger, packet: &Path) -
     Ok(out)
 }
 
-fn compare(artifact: &str, stored: &[u8], fresh: &[u8], values: Option<(&Value, &Value)>) -> Reproduced {
+fn compare(
+    artifact: &str,
+    stored: &[u8],
+    fresh: &[u8],
+    values: Option<(&Value, &Value)>,
+) -> Reproduced {
     if stored == fresh {
-        return Reproduced { artifact: artifact.into(), identical: true, difference: None };
+        return Reproduced {
+            artifact: artifact.into(),
+            identical: true,
+            difference: None,
+        };
     }
     let difference = values
         .and_then(|(a, b)| first_difference("$", a, b))
         .unwrap_or_else(|| {
-            let at = stored.iter().zip(fresh).position(|(a, b)| a != b).unwrap_or(stored.len().min(fresh.len()));
-            format!("bytes differ from offset {at} (stored {} bytes, regenerated {} bytes)", stored.len(), fresh.len())
+            let at = stored
+                .iter()
+                .zip(fresh)
+                .position(|(a, b)| a != b)
+                .unwrap_or(stored.len().min(fresh.len()));
+            format!(
+                "bytes differ from offset {at} (stored {} bytes, regenerated {} bytes)",
+                stored.len(),
+                fresh.len()
+            )
         });
-    Reproduced { artifact: artifact.into(), identical: false, difference: Some(difference) }
+    Reproduced {
+        artifact: artifact.into(),
+        identical: false,
+        difference: Some(difference),
+    }
 }
 
 /// The JSON path of the first difference between two values, with both sides.
@@ -271,16 +386,33 @@ pub fn first_difference(path: &str, a: &Value, b: &Value) -> Option<String> {
             let mut keys: Vec<&String> = x.keys().chain(y.keys()).collect();
             keys.sort_by(|p, q| vouch_core::canonical::cmp_utf16(p, q));
             keys.dedup();
-            keys.into_iter().find_map(|k| first_difference(&format!("{path}.{k}"), x.get(k).unwrap_or(&Value::Null), y.get(k).unwrap_or(&Value::Null)))
+            keys.into_iter().find_map(|k| {
+                first_difference(
+                    &format!("{path}.{k}"),
+                    x.get(k).unwrap_or(&Value::Null),
+                    y.get(k).unwrap_or(&Value::Null),
+                )
+            })
         }
         (Value::Array(x), Value::Array(y)) => {
             if x.len() != y.len() {
-                return Some(format!("{path}: stored has {} items, regenerated has {}", x.len(), y.len()));
+                return Some(format!(
+                    "{path}: stored has {} items, regenerated has {}",
+                    x.len(),
+                    y.len()
+                ));
             }
-            x.iter().zip(y).enumerate().find_map(|(i, (p, q))| first_difference(&format!("{path}[{i}]"), p, q))
+            x.iter()
+                .zip(y)
+                .enumerate()
+                .find_map(|(i, (p, q))| first_difference(&format!("{path}[{i}]"), p, q))
         }
         _ if a == b => None,
-        _ => Some(format!("{path}: stored {}, regenerated {}", short(a), short(b))),
+        _ => Some(format!(
+            "{path}: stored {}, regenerated {}",
+            short(a),
+            short(b)
+        )),
     }
 }
 

@@ -17,7 +17,12 @@ const TEMPLATE: &str = include_str!("packet.typ");
 /// Parsing the embedded fonts is the slow part: do it once per process.
 fn engine() -> &'static TypstEngine<TypstTemplateMainFile> {
     static ENGINE: OnceLock<TypstEngine<TypstTemplateMainFile>> = OnceLock::new();
-    ENGINE.get_or_init(|| TypstEngine::builder().main_file(TEMPLATE).fonts(typst_assets::fonts().map(Bytes::new)).build())
+    ENGINE.get_or_init(|| {
+        TypstEngine::builder()
+            .main_file(TEMPLATE)
+            .fonts(typst_assets::fonts().map(Bytes::new))
+            .build()
+    })
 }
 
 /// Render the packet (its canonical JSON value) to PDF bytes.
@@ -28,14 +33,32 @@ pub fn render(packet: &Value, at: DateTime<Utc>) -> Result<Vec<u8>, String> {
     inputs.insert("data".into(), Bytes::new(json).into_value());
     inputs.insert("json_sha256".into(), sha.clone().into_value());
     let warned = engine().compile_with_input(inputs);
-    let doc: PagedDocument = warned.output.map_err(|e| format!("cannot render the PDF: {e}"))?;
-    let created = Datetime::from_ymd_hms(at.year(), at.month() as u8, at.day() as u8, at.hour() as u8, at.minute() as u8, at.second() as u8)
-        .ok_or("cannot render the PDF: generation time out of range")?;
+    let doc: PagedDocument = warned
+        .output
+        .map_err(|e| format!("cannot render the PDF: {e}"))?;
+    let created = Datetime::from_ymd_hms(
+        at.year(),
+        at.month() as u8,
+        at.day() as u8,
+        at.hour() as u8,
+        at.minute() as u8,
+        at.second() as u8,
+    )
+    .ok_or("cannot render the PDF: generation time out of range")?;
     let options = PdfOptions {
         ident: Smart::Custom(format!("vouch-packet-{sha}")),
         creator: Smart::Custom(Some(format!("vouch {}", crate::VERSION))),
         timestamp: Some(Timestamp::new_utc(created)),
         ..PdfOptions::default()
     };
-    typst_pdf::pdf(&doc, &options).map_err(|diags| format!("cannot render the PDF: {}", diags.iter().map(|d| d.message.as_str()).collect::<Vec<_>>().join("; ")))
+    typst_pdf::pdf(&doc, &options).map_err(|diags| {
+        format!(
+            "cannot render the PDF: {}",
+            diags
+                .iter()
+                .map(|d| d.message.as_str())
+                .collect::<Vec<_>>()
+                .join("; ")
+        )
+    })
 }

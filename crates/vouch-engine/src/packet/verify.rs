@@ -36,7 +36,11 @@ impl Steps {
             Ok(d) => (true, d),
             Err(d) => (false, d),
         };
-        self.0.push(Step { check: check.into(), ok, detail });
+        self.0.push(Step {
+            check: check.into(),
+            ok,
+            detail,
+        });
     }
 }
 
@@ -53,8 +57,10 @@ fn sig_path(p: &Path) -> PathBuf {
 /// Check a detached `.sig` beside `file`.
 fn check_sig(file: &Path, pem: &str) -> Result<String, String> {
     let bytes = read(file)?;
-    let sig = String::from_utf8(read(&sig_path(file))?).map_err(|_| "the .sig file is not text".to_string())?;
-    sign::verify_b64(pem, &bytes, sig.trim()).map(|_| format!("{} bytes, ECDSA P-256 / SHA-256", bytes.len()))
+    let sig = String::from_utf8(read(&sig_path(file))?)
+        .map_err(|_| "the .sig file is not text".to_string())?;
+    sign::verify_b64(pem, &bytes, sig.trim())
+        .map(|_| format!("{} bytes, ECDSA P-256 / SHA-256", bytes.len()))
 }
 
 /// Verify the given paths (packet JSON files, PDFs, or directories holding a packet).
@@ -64,27 +70,53 @@ pub fn verify(paths: &[PathBuf], opts: &Options) -> Vec<Step> {
     let mut loose_pdfs: Vec<PathBuf> = Vec::new();
     for p in paths {
         let targets: Vec<PathBuf> = if p.is_dir() {
-            [JSON_FILE, PDF_FILE].iter().map(|f| p.join(f)).filter(|f| f.exists()).collect()
+            [JSON_FILE, PDF_FILE]
+                .iter()
+                .map(|f| p.join(f))
+                .filter(|f| f.exists())
+                .collect()
         } else {
-            vec![p.strip_prefix("").map(Path::to_path_buf).unwrap_or_else(|_| p.clone())]
+            vec![p
+                .strip_prefix("")
+                .map(Path::to_path_buf)
+                .unwrap_or_else(|_| p.clone())]
         };
         if targets.is_empty() {
-            steps.push(format!("{}", p.display()), Err("no SOC2_Evidence.json or SOC2_Evidence.pdf here".into()));
+            steps.push(
+                format!("{}", p.display()),
+                Err("no SOC2_Evidence.json or SOC2_Evidence.pdf here".into()),
+            );
         }
         for t in targets {
-            let t = if t.extension().is_some_and(|e| e == "sig") { t.with_extension("") } else { t };
+            let t = if t.extension().is_some_and(|e| e == "sig") {
+                t.with_extension("")
+            } else {
+                t
+            };
             match read(&t) {
                 Err(e) => steps.push(format!("{}", t.display()), Err(e)),
-                Ok(bytes) if t.extension().is_some_and(|e| e == "json") => match serde_json::from_slice::<Value>(&bytes) {
-                    Ok(v) if v["schema"] == SCHEMA => packets.push((t, v)),
-                    Ok(_) => steps.push(format!("{}", t.display()), Err(format!("not a vouch packet (schema is not {SCHEMA})"))),
-                    Err(e) => steps.push(format!("{}", t.display()), Err(format!("invalid JSON: {e}"))),
-                },
+                Ok(bytes) if t.extension().is_some_and(|e| e == "json") => {
+                    match serde_json::from_slice::<Value>(&bytes) {
+                        Ok(v) if v["schema"] == SCHEMA => packets.push((t, v)),
+                        Ok(_) => steps.push(
+                            format!("{}", t.display()),
+                            Err(format!("not a vouch packet (schema is not {SCHEMA})")),
+                        ),
+                        Err(e) => steps.push(
+                            format!("{}", t.display()),
+                            Err(format!("invalid JSON: {e}")),
+                        ),
+                    }
+                }
                 Ok(_) => loose_pdfs.push(t),
             }
         }
     }
-    packets.sort_by(|a, b| a.1["period"]["end"].as_str().cmp(&b.1["period"]["end"].as_str()));
+    packets.sort_by(|a, b| {
+        a.1["period"]["end"]
+            .as_str()
+            .cmp(&b.1["period"]["end"].as_str())
+    });
 
     for (path, v) in &packets {
         let name = path.display().to_string();
@@ -93,19 +125,34 @@ pub fn verify(paths: &[PathBuf], opts: &Options) -> Vec<Step> {
         steps.push(format!("{name}: signature"), check_sig(path, &pem));
         let pdf = path.with_file_name(PDF_FILE);
         if pdf.exists() {
-            steps.push(format!("{}: signature", pdf.display()), check_sig(&pdf, &pem));
+            steps.push(
+                format!("{}: signature", pdf.display()),
+                check_sig(&pdf, &pem),
+            );
             loose_pdfs.retain(|p| p != &pdf);
         }
         // The checkpoint: signed by the log key, and the packet says the same.
-        let vkey = opts.log_key.clone().unwrap_or_else(|| v["ledger"]["log_key"].as_str().unwrap_or_default().to_string());
+        let vkey = opts.log_key.clone().unwrap_or_else(|| {
+            v["ledger"]["log_key"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string()
+        });
         let verifier = NoteVerifier::parse(&vkey).map_err(|e| format!("log key: {e}"));
         let cp = &v["ledger"]["checkpoint"];
-        let opened = verifier.clone().and_then(|ver| Checkpoint::open(cp["note"].as_str().unwrap_or_default(), &ver).map_err(|e| e.to_string()));
+        let opened = verifier.clone().and_then(|ver| {
+            Checkpoint::open(cp["note"].as_str().unwrap_or_default(), &ver)
+                .map_err(|e| e.to_string())
+        });
         steps.push(
             format!("{name}: ledger checkpoint"),
             opened.clone().and_then(|c| {
-                if Some(c.size) != cp["size"].as_u64() || vouch_core::b64(&c.root) != cp["root"].as_str().unwrap_or_default() {
-                    return Err("the signed checkpoint does not match the packet's size/root".into());
+                if Some(c.size) != cp["size"].as_u64()
+                    || vouch_core::b64(&c.root) != cp["root"].as_str().unwrap_or_default()
+                {
+                    return Err(
+                        "the signed checkpoint does not match the packet's size/root".into(),
+                    );
                 }
                 Ok(format!("tree size {} signed by {}", c.size, c.origin))
             }),
@@ -114,15 +161,24 @@ pub fn verify(paths: &[PathBuf], opts: &Options) -> Vec<Step> {
         steps.push(
             format!("{name}: ledger verification at generation"),
             if verification["valid"] == true {
-                Ok(format!("{} entries verified when the packet was made", verification["checked"]))
+                Ok(format!(
+                    "{} entries verified when the packet was made",
+                    verification["checked"]
+                ))
             } else {
-                Err(format!("the packet records a broken ledger at entry {}: {}", verification["broken_at"], verification["reason"]))
+                Err(format!(
+                    "the packet records a broken ledger at entry {}: {}",
+                    verification["broken_at"], verification["reason"]
+                ))
             },
         );
         // Consistency with the previous packet's checkpoint.
         let prev = &v["ledger"]["previous"];
         if !prev.is_null() {
-            steps.push(format!("{name}: consistency with the previous packet"), check_consistency(prev, cp, verifier.as_ref().ok()));
+            steps.push(
+                format!("{name}: consistency with the previous packet"),
+                check_consistency(prev, cp, verifier.as_ref().ok()),
+            );
         }
         // Every listed file present beside the packet.
         let dir = path.parent().unwrap_or(Path::new("."));
@@ -140,7 +196,12 @@ pub fn verify(paths: &[PathBuf], opts: &Options) -> Vec<Step> {
         let (a, b) = (&pair[0].1, &pair[1].1);
         let recorded = &b["ledger"]["previous"]["checkpoint"];
         let earlier = &a["ledger"]["checkpoint"];
-        let label = |v: &Value| v["period"]["label"].as_str().unwrap_or_default().to_string();
+        let label = |v: &Value| {
+            v["period"]["label"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string()
+        };
         let what = format!("packet {} follows packet {}", label(b), label(a));
         steps.push(
             what,
@@ -154,8 +215,19 @@ pub fn verify(paths: &[PathBuf], opts: &Options) -> Vec<Step> {
         );
     }
     for pdf in loose_pdfs {
-        let pem = opts.public_key_pem.clone().or_else(|| opts.known_keys.first().cloned()).unwrap_or_default();
-        steps.push(format!("{}: signature", pdf.display()), if pem.is_empty() { Err("no public key: pass --public-key".into()) } else { check_sig(&pdf, &pem) });
+        let pem = opts
+            .public_key_pem
+            .clone()
+            .or_else(|| opts.known_keys.first().cloned())
+            .unwrap_or_default();
+        steps.push(
+            format!("{}: signature", pdf.display()),
+            if pem.is_empty() {
+                Err("no public key: pass --public-key".into())
+            } else {
+                check_sig(&pdf, &pem)
+            },
+        );
     }
     steps.0
 }
@@ -163,27 +235,75 @@ pub fn verify(paths: &[PathBuf], opts: &Options) -> Vec<Step> {
 fn choose_key(opts: &Options, key_id: &str, v: &Value, steps: &mut Steps, name: &str) -> String {
     if let Some(pem) = &opts.public_key_pem {
         let id = sign::key_id_of_pem(pem).unwrap_or_default();
-        steps.push(format!("{name}: signing key"), if id == key_id { Ok(format!("pinned key {id}")) } else { Err(format!("the packet was signed with key {key_id}, not the pinned key {id}")) });
+        steps.push(
+            format!("{name}: signing key"),
+            if id == key_id {
+                Ok(format!("pinned key {id}"))
+            } else {
+                Err(format!(
+                    "the packet was signed with key {key_id}, not the pinned key {id}"
+                ))
+            },
+        );
         return pem.clone();
     }
-    if let Some(pem) = opts.known_keys.iter().find(|p| sign::key_id_of_pem(p).ok().as_deref() == Some(key_id)) {
-        steps.push(format!("{name}: signing key"), Ok(format!("known key {key_id}")));
+    if let Some(pem) = opts
+        .known_keys
+        .iter()
+        .find(|p| sign::key_id_of_pem(p).ok().as_deref() == Some(key_id))
+    {
+        steps.push(
+            format!("{name}: signing key"),
+            Ok(format!("known key {key_id}")),
+        );
         return pem.clone();
     }
-    steps.push(format!("{name}: signing key"), Ok(format!("key {key_id} embedded in the packet (self-declared: pin it with --public-key)")));
-    v["signing_key"]["public_key_pem"].as_str().unwrap_or_default().to_string()
+    steps.push(
+        format!("{name}: signing key"),
+        Ok(format!(
+            "key {key_id} embedded in the packet (self-declared: pin it with --public-key)"
+        )),
+    );
+    v["signing_key"]["public_key_pem"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
 }
 
-fn check_consistency(prev: &Value, cp: &Value, verifier: Option<&NoteVerifier>) -> Result<String, String> {
+fn check_consistency(
+    prev: &Value,
+    cp: &Value,
+    verifier: Option<&NoteVerifier>,
+) -> Result<String, String> {
     let verifier = verifier.ok_or("no usable log key")?;
-    let proof = prev["consistency_proof"].as_array().ok_or("no consistency proof recorded")?;
-    let hashes: Vec<_> = proof.iter().map(|h| h.as_str().and_then(vouch_core::unb64_hash).ok_or("bad proof hash")).collect::<Result<_, _>>()?;
-    let old = Checkpoint::open(prev["checkpoint"]["note"].as_str().unwrap_or_default(), verifier).map_err(|e| format!("previous checkpoint: {e}"))?;
-    let new = Checkpoint::open(cp["note"].as_str().unwrap_or_default(), verifier).map_err(|e| format!("checkpoint: {e}"))?;
+    let proof = prev["consistency_proof"]
+        .as_array()
+        .ok_or("no consistency proof recorded")?;
+    let hashes: Vec<_> = proof
+        .iter()
+        .map(|h| {
+            h.as_str()
+                .and_then(vouch_core::unb64_hash)
+                .ok_or("bad proof hash")
+        })
+        .collect::<Result<_, _>>()?;
+    let old = Checkpoint::open(
+        prev["checkpoint"]["note"].as_str().unwrap_or_default(),
+        verifier,
+    )
+    .map_err(|e| format!("previous checkpoint: {e}"))?;
+    let new = Checkpoint::open(cp["note"].as_str().unwrap_or_default(), verifier)
+        .map_err(|e| format!("checkpoint: {e}"))?;
     if vouch_core::merkle::verify_consistency(old.size, new.size, &hashes, &old.root, &new.root) {
-        Ok(format!("tree {} extends tree {} (RFC 6962 consistency proof)", new.size, old.size))
+        Ok(format!(
+            "tree {} extends tree {} (RFC 6962 consistency proof)",
+            new.size, old.size
+        ))
     } else {
-        Err(format!("the consistency proof from {} to {} does not verify", old.size, new.size))
+        Err(format!(
+            "the consistency proof from {} to {} does not verify",
+            old.size, new.size
+        ))
     }
 }
 
@@ -193,7 +313,9 @@ fn check_export(f: &Path, e: &Value) -> Result<String, String> {
     let mut lines = 0u64;
     let mut buf = vec![0u8; 1 << 16];
     loop {
-        let n = file.read(&mut buf).map_err(|err| format!("cannot read: {err}"))?;
+        let n = file
+            .read(&mut buf)
+            .map_err(|err| format!("cannot read: {err}"))?;
         if n == 0 {
             break;
         }
@@ -202,7 +324,10 @@ fn check_export(f: &Path, e: &Value) -> Result<String, String> {
     }
     let got = hex::encode(h.finalize());
     if got != e["sha256"].as_str().unwrap_or_default() {
-        return Err(format!("sha256 {got} differs from the packet's {}", e["sha256"]));
+        return Err(format!(
+            "sha256 {got} differs from the packet's {}",
+            e["sha256"]
+        ));
     }
     if Some(lines) != e["count"].as_u64() {
         return Err(format!("{lines} lines, the packet says {}", e["count"]));

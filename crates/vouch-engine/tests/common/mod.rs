@@ -18,7 +18,9 @@ pub enum Kind {
 pub fn pg_url() -> Option<String> {
     match std::env::var("VOUCH_TEST_DATABASE_URL") {
         Ok(u) if !u.is_empty() => Some(u),
-        _ if std::env::var("CI").as_deref() == Ok("true") => panic!("CI=true but VOUCH_TEST_DATABASE_URL is not set: PostgreSQL tests must run in CI"),
+        _ if std::env::var("CI").as_deref() == Ok("true") => panic!(
+            "CI=true but VOUCH_TEST_DATABASE_URL is not set: PostgreSQL tests must run in CI"
+        ),
         _ => None,
     }
 }
@@ -31,7 +33,10 @@ pub fn unique_schema() -> String {
 }
 
 fn rand_suffix() -> String {
-    let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
     format!("{:x}", t)
 }
 
@@ -49,7 +54,12 @@ impl Fx {
     /// A fresh ledger, or `None` when Postgres is not configured outside CI.
     pub fn new(kind: Kind) -> Option<Fx> {
         let dir = tempfile::tempdir().unwrap();
-        let init = vouch_engine::init::init(dir.path(), Some("Test Org"), Some("test.example/vouch/audit")).unwrap();
+        let init = vouch_engine::init::init(
+            dir.path(),
+            Some("Test Org"),
+            Some("test.example/vouch/audit"),
+        )
+        .unwrap();
         let mut config = init.config;
         let mut schema = None;
         if kind == Kind::Postgres {
@@ -65,8 +75,17 @@ impl Fx {
             config.settings.database.schema = s.clone();
             schema = Some(s);
         }
-        let (store, keys, ledger) = vouch_engine::open(&config).unwrap_or_else(|e| panic!("cannot open the {kind:?} store: {e}"));
-        Some(Fx { kind, dir, config, keys, store, ledger, schema })
+        let (store, keys, ledger) = vouch_engine::open(&config)
+            .unwrap_or_else(|e| panic!("cannot open the {kind:?} store: {e}"));
+        Some(Fx {
+            kind,
+            dir,
+            config,
+            keys,
+            store,
+            ledger,
+            schema,
+        })
     }
 
     /// A second, independent ledger handle on the same database (another "process").
@@ -79,11 +98,13 @@ impl Fx {
         match self.kind {
             Kind::Sqlite => {
                 let c = rusqlite::Connection::open(self.config.database_url()).unwrap();
-                c.execute_batch(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
+                c.execute_batch(sql)
+                    .unwrap_or_else(|e| panic!("{sql}: {e}"));
             }
             Kind::Postgres => {
                 let mut c = self.pg();
-                c.batch_execute(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
+                c.batch_execute(sql)
+                    .unwrap_or_else(|e| panic!("{sql}: {e}"));
             }
         }
     }
@@ -103,7 +124,10 @@ impl Fx {
 
     pub fn query_text(&self, sql: &str) -> String {
         match self.kind {
-            Kind::Sqlite => rusqlite::Connection::open(self.config.database_url()).unwrap().query_row(sql, [], |r| r.get(0)).unwrap(),
+            Kind::Sqlite => rusqlite::Connection::open(self.config.database_url())
+                .unwrap()
+                .query_row(sql, [], |r| r.get(0))
+                .unwrap(),
             Kind::Postgres => self.pg().query_one(sql, &[]).unwrap().get(0),
         }
     }
@@ -117,7 +141,11 @@ impl Fx {
 
     pub fn append_n(&self, n: usize) -> Vec<u64> {
         let mut gen = vouch_engine::demo::Generator::new(7, 12);
-        let events = gen.span(vouch_engine::demo::day(2026, 9, 1), vouch_engine::demo::day(2026, 10, 1), n);
+        let events = gen.span(
+            vouch_engine::demo::day(2026, 9, 1),
+            vouch_engine::demo::day(2026, 10, 1),
+            n,
+        );
         let mut seqs = Vec::new();
         for batch in vouch_engine::demo::chunked(events, 97) {
             seqs.extend(self.ledger.append(batch).unwrap().seqs);
@@ -133,7 +161,15 @@ impl Fx {
 impl Drop for Fx {
     fn drop(&mut self) {
         if let (Kind::Postgres, Some(s)) = (self.kind, &self.schema) {
-            if let Ok(mut c) = self.config.settings.database.url.parse::<postgres::Config>().unwrap().connect(postgres::NoTls) {
+            if let Ok(mut c) = self
+                .config
+                .settings
+                .database
+                .url
+                .parse::<postgres::Config>()
+                .unwrap()
+                .connect(postgres::NoTls)
+            {
                 let _ = c.batch_execute(&format!("DROP SCHEMA IF EXISTS {s} CASCADE"));
             }
         }
