@@ -495,27 +495,18 @@ fn postgres_via_the_cli() {
         !d.join("vouch.db").exists(),
         "nothing may go to SQLite when a Postgres URL is set"
     );
-    let mut c: postgres_free::Conn = postgres_free::Conn::new(&url);
-    c.drop_schema(&schema);
+    drop_schema(&url, &schema);
 }
 
 /// Drop the test schema with psql (keeps this crate free of a Postgres client).
-mod postgres_free {
-    pub struct Conn(String);
-    impl Conn {
-        pub fn new(url: &str) -> Self {
-            Conn(url.to_string())
-        }
-        pub fn drop_schema(&mut self, s: &str) {
-            let _ = std::process::Command::new("psql")
-                .args([
-                    &self.0,
-                    "-qc",
-                    &format!("DROP SCHEMA IF EXISTS {s} CASCADE"),
-                ])
-                .output();
-        }
-    }
+fn drop_schema(url: &str, schema: &str) {
+    let _ = Command::new("psql")
+        .args([
+            url,
+            "-qc",
+            &format!("DROP SCHEMA IF EXISTS {schema} CASCADE"),
+        ])
+        .output();
 }
 
 #[test]

@@ -58,23 +58,11 @@ on_both!(deterministic_and_reproducible, |fx| {
         std::fs::read(t.path().join("a/SOC2_Evidence.json.sig")).unwrap(),
         std::fs::read(t.path().join("b/SOC2_Evidence.json.sig")).unwrap()
     );
-    let r = packet::reproduce(
-        &fx.config,
-        &fx.keys,
-        &fx.ledger,
-        &t.path().join("a").join(JSON_FILE),
-    )
-    .unwrap();
+    let r = packet::reproduce(&fx.config, &fx.ledger, &t.path().join("a").join(JSON_FILE)).unwrap();
     assert!(r[0].identical, "{r:?}");
     // A late event stamped inside the period changes what the store says about it.
     fx.ledger.append(vec![common::event(serde_json::json!({"timestamp": "2026-09-15T00:00:00Z", "action": "late", "category": "system", "result": "success"}))]).unwrap();
-    let r = packet::reproduce(
-        &fx.config,
-        &fx.keys,
-        &fx.ledger,
-        &t.path().join("a").join(JSON_FILE),
-    )
-    .unwrap();
+    let r = packet::reproduce(&fx.config, &fx.ledger, &t.path().join("a").join(JSON_FILE)).unwrap();
     assert!(!r[0].identical);
     let diff = r[0].difference.clone().unwrap();
     assert!(

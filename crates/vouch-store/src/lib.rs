@@ -153,7 +153,6 @@ pub trait Backend: Send + Sync {
     /// Run `f` in one transaction holding the ledger lock; commit when it returns Ok.
     fn ledger_write(&self, f: &mut dyn FnMut(&mut dyn LedgerTx) -> Result<()>) -> Result<()>;
     fn head(&self) -> Result<Head>;
-    fn entry_count(&self) -> Result<u64>;
     /// Leaf text of one entry.
     fn leaf(&self, seq: u64) -> Result<Option<String>>;
     /// Stream entries with `seq >= from` in seq order; stop when `f` returns false.

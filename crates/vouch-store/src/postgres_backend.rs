@@ -224,13 +224,6 @@ impl Backend for PgBackend {
         })
     }
 
-    fn entry_count(&self) -> Result<u64> {
-        self.with(|c| {
-            Ok(c.query_one("SELECT COUNT(*) FROM ledger_entries", &[])?
-                .get::<_, i64>(0) as u64)
-        })
-    }
-
     fn leaf(&self, seq: u64) -> Result<Option<String>> {
         self.with(|c| {
             Ok(c.query_opt(

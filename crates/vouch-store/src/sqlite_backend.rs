@@ -247,14 +247,6 @@ impl Backend for SqliteBackend {
         self.read(read_head)
     }
 
-    fn entry_count(&self) -> Result<u64> {
-        self.read(|c| {
-            Ok(c.query_row("SELECT COUNT(*) FROM ledger_entries", [], |r| {
-                r.get::<_, i64>(0)
-            })? as u64)
-        })
-    }
-
     fn leaf(&self, seq: u64) -> Result<Option<String>> {
         self.read(|c| {
             Ok(c.query_row(

@@ -62,13 +62,7 @@ pub fn run(_cli: &crate::Cli, c: &BenchCommand) -> Result<i32> {
                 },
                 &mut |l| eprintln!("[bench] {l}"),
             )?;
-            let text = serde_json::to_string_pretty(&result)?;
-            println!("{text}");
-            if let Some(p) = &a.out {
-                std::fs::write(p, format!("{text}\n"))?;
-            }
-            let _ = std::fs::remove_dir_all(&a.dir);
-            Ok(0)
+            emit(&result, a.out.as_deref(), &a.dir)
         }
         BenchCommand::Ledger(a) => {
             let postgres = match a.postgres.as_deref() {
@@ -96,13 +90,22 @@ pub fn run(_cli: &crate::Cli, c: &BenchCommand) -> Result<i32> {
                 b.pg_verify_sizes = vec![100_000];
             }
             let result = vouch_engine::bench::ledger(&b, &mut |line| eprintln!("[bench] {line}"))?;
-            let text = serde_json::to_string_pretty(&result)?;
-            println!("{text}");
-            if let Some(p) = &a.out {
-                std::fs::write(p, format!("{text}\n"))?;
-            }
-            let _ = std::fs::remove_dir_all(&b.dir);
-            Ok(0)
+            emit(&result, a.out.as_deref(), &b.dir)
         }
     }
+}
+
+/// Print a benchmark's JSON, save it when asked, and remove its scratch directory.
+fn emit(
+    result: &serde_json::Value,
+    out: Option<&std::path::Path>,
+    scratch: &std::path::Path,
+) -> Result<i32> {
+    let text = serde_json::to_string_pretty(result)?;
+    println!("{text}");
+    if let Some(p) = out {
+        std::fs::write(p, format!("{text}\n"))?;
+    }
+    let _ = std::fs::remove_dir_all(scratch);
+    Ok(0)
 }

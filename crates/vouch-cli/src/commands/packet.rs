@@ -28,8 +28,8 @@ pub struct PacketArgs {
 
 pub fn run(cli: &crate::Cli, a: &PacketArgs) -> Result<i32> {
     if let Some(p) = &a.reproduce {
-        let (config, _, keys, ledger) = super::open(cli)?;
-        let results = packet::reproduce(&config, &keys, &ledger, p)?;
+        let (config, _, _, ledger) = super::open(cli)?;
+        let results = packet::reproduce(&config, &ledger, p)?;
         if cli.json {
             output::print_json(&results);
         } else {
@@ -55,7 +55,6 @@ pub fn run(cli: &crate::Cli, a: &PacketArgs) -> Result<i32> {
         })?),
         None => None,
     };
-    packet::check_period(&period, generated_at.unwrap_or(now))?;
     let (config, _, keys, ledger) = super::open(cli)?;
     let out = a.out.clone().unwrap_or_else(|| {
         config

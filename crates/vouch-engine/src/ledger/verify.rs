@@ -59,7 +59,7 @@ fn worst(current: &mut Option<Break>, at: u64, reason: String) {
 struct Chunk {
     seqs: Vec<i64>,
     /// id, ts and leaf of each row, concatenated; `ends` marks each row's three ends.
-    leaves: Vec<u8>,
+    bytes: Vec<u8>,
     ends: Vec<[usize; 3]>,
     leaf_hashes: Vec<Option<Hash>>,
     chains: Vec<Option<Hash>>,
@@ -71,7 +71,7 @@ struct Chunk {
 impl Chunk {
     fn clear(&mut self) {
         self.seqs.clear();
-        self.leaves.clear();
+        self.bytes.clear();
         self.ends.clear();
         self.leaf_hashes.clear();
         self.chains.clear();
@@ -350,12 +350,12 @@ fn stream(inner: &Inner, limit: u64, check: Check<'_>) -> Result<Option<Break>, 
                     return Ok(false);
                 }
                 chunk.seqs.push(e.seq);
-                chunk.leaves.extend_from_slice(e.id);
-                let a = chunk.leaves.len();
-                chunk.leaves.extend_from_slice(e.ts);
-                let b = chunk.leaves.len();
-                chunk.leaves.extend_from_slice(e.leaf);
-                chunk.ends.push([a, b, chunk.leaves.len()]);
+                chunk.bytes.extend_from_slice(e.id);
+                let a = chunk.bytes.len();
+                chunk.bytes.extend_from_slice(e.ts);
+                let b = chunk.bytes.len();
+                chunk.bytes.extend_from_slice(e.leaf);
+                chunk.ends.push([a, b, chunk.bytes.len()]);
                 if chunk.computed.len() < READER_HASHES {
                     chunk.computed.push(leaf_hash(e.leaf));
                 }
@@ -383,9 +383,9 @@ fn stream(inner: &Inner, limit: u64, check: Check<'_>) -> Result<Option<Break>, 
             for i in 0..chunk.seqs.len() {
                 let [a, b, c] = chunk.ends[i];
                 let (id, ts, leaf) = (
-                    &chunk.leaves[start..a],
-                    &chunk.leaves[a..b],
-                    &chunk.leaves[b..c],
+                    &chunk.bytes[start..a],
+                    &chunk.bytes[a..b],
+                    &chunk.bytes[b..c],
                 );
                 start = c;
                 let seq = chunk.seqs[i];

@@ -80,7 +80,7 @@ fn org(config: &Config) -> (String, String) {
 }
 
 /// Check a period can be packeted at `now`.
-pub fn check_period(period: &Period, now: DateTime<Utc>) -> Result<(), Error> {
+fn check_period(period: &Period, now: DateTime<Utc>) -> Result<(), Error> {
     let fmt = vouch_core::event::format_timestamp;
     if period.start > now {
         return Err(Error::Config(format!(
@@ -242,7 +242,7 @@ fn write_into(
     }
     let mut pdf_sha = None;
     if req.format != Format::Json {
-        let pdf = pdf::render(&built.value, params.generated_at).map_err(Error::Config)?;
+        let pdf = pdf::render(&json, params.generated_at).map_err(Error::Config)?;
         pdf_sha = Some(sha256_hex(&pdf));
         put(PDF_FILE, &pdf)?;
         put(
@@ -275,7 +275,6 @@ pub struct Reproduced {
 /// Regenerate a packet from the store with the parameters it records and compare.
 pub fn reproduce(
     config: &Config,
-    keys: &Keys,
     ledger: &Ledger,
     packet: &Path,
 ) -> Result<Vec<Reproduced>, Error> {
@@ -333,13 +332,12 @@ pub fn reproduce(
         &params,
         &mut exports,
     )?;
-    let _ = keys;
     let json = vouch_core::canonical::to_vec(&built.value);
     let mut out = vec![compare(JSON_FILE, &stored, &json, Some((&v, &built.value)))];
     let pdf_path = packet.with_file_name(PDF_FILE);
     if pdf_path.exists() {
         let stored_pdf = std::fs::read(&pdf_path).map_err(|e| Error::io(&pdf_path, e))?;
-        let pdf = pdf::render(&built.value, generated_at).map_err(Error::Config)?;
+        let pdf = pdf::render(&json, generated_at).map_err(Error::Config)?;
         out.push(compare(PDF_FILE, &stored_pdf, &pdf, None));
     }
     Ok(out)

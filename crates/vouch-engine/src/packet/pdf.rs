@@ -4,7 +4,6 @@
 //! document id is derived from the JSON's hash: the same packet gives the same bytes.
 
 use chrono::{DateTime, Datelike, Timelike, Utc};
-use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::sync::OnceLock;
 use typst::foundations::{Bytes, Datetime, Dict, IntoValue, Smart};
@@ -25,12 +24,11 @@ fn engine() -> &'static TypstEngine<TypstTemplateMainFile> {
     })
 }
 
-/// Render the packet (its canonical JSON value) to PDF bytes.
-pub fn render(packet: &Value, at: DateTime<Utc>) -> Result<Vec<u8>, String> {
-    let json = vouch_core::canonical::to_vec(packet);
-    let sha = hex::encode(Sha256::digest(&json));
+/// Render the packet (the bytes of SOC2_Evidence.json) to PDF bytes.
+pub fn render(json: &[u8], at: DateTime<Utc>) -> Result<Vec<u8>, String> {
+    let sha = hex::encode(Sha256::digest(json));
     let mut inputs = Dict::new();
-    inputs.insert("data".into(), Bytes::new(json).into_value());
+    inputs.insert("data".into(), Bytes::new(json.to_vec()).into_value());
     inputs.insert("json_sha256".into(), sha.clone().into_value());
     let warned = engine().compile_with_input(inputs);
     let doc: PagedDocument = warned

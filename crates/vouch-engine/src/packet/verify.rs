@@ -76,10 +76,7 @@ pub fn verify(paths: &[PathBuf], opts: &Options) -> Vec<Step> {
                 .filter(|f| f.exists())
                 .collect()
         } else {
-            vec![p
-                .strip_prefix("")
-                .map(Path::to_path_buf)
-                .unwrap_or_else(|_| p.clone())]
+            vec![p.clone()]
         };
         if targets.is_empty() {
             steps.push(
