@@ -43,6 +43,11 @@ pub enum Command {
     /// Public keys: the log's C2SP verifier key and the signing key (PEM); rotation.
     #[command(subcommand)]
     Keys(commands::keys::KeysCommand),
+    /// Run evidence definitions against their sources and store what they return.
+    Collect(commands::evidence::CollectArgs),
+    /// Evidence items: list, show, cat, upload.
+    #[command(subcommand)]
+    Evidence(commands::evidence::EvidenceCommand),
     /// Validate vouch.toml without side effects.
     #[command(subcommand)]
     Config(commands::config::ConfigCommand),
@@ -82,6 +87,8 @@ fn main() {
         Command::Packet(a) => commands::packet::run(&cli, a),
         Command::Verify(a) => commands::verify::run(&cli, a),
         Command::Config(c) => commands::config::run(&cli, c),
+        Command::Collect(a) => commands::evidence::collect(&cli, a),
+        Command::Evidence(c) => commands::evidence::run(&cli, c),
         Command::Demo(a) => commands::demo::run(&cli, a),
         Command::Bench(c) => commands::bench::run(&cli, c),
     };

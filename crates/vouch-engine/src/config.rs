@@ -1,6 +1,7 @@
 //! `vouch.toml`: every setting, its default, and errors that name the file, the line
 //! and the key. Unknown keys are errors (a typo must not silently fall back).
 
+use crate::evidence::defs::{EvidenceDef, Origin, Problem, SourceDef};
 use crate::Error;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
@@ -11,6 +12,9 @@ pub const CONFIG_FILE: &str = "vouch.toml";
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Settings {
+    /// Further files (packs) with sources and evidence, relative to this file.
+    #[serde(default)]
+    pub include: Vec<String>,
     pub organization: Organization,
     #[serde(default)]
     pub database: Database,
@@ -19,6 +23,20 @@ pub struct Settings {
     pub keys: KeyFiles,
     #[serde(default)]
     pub server: Server,
+    #[serde(default)]
+    pub source: Vec<SourceDef>,
+    #[serde(default)]
+    pub evidence: Vec<EvidenceDef>,
+}
+
+/// An included file: sources and evidence only.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PackFile {
+    #[serde(default)]
+    source: Vec<SourceDef>,
+    #[serde(default)]
+    evidence: Vec<EvidenceDef>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -101,6 +119,12 @@ pub struct Config {
     pub data_dir: PathBuf,
     pub file: PathBuf,
     pub settings: Settings,
+    /// Every `[[source]]` of vouch.toml and its includes.
+    pub sources: Vec<SourceDef>,
+    /// Every `[[evidence]]` of vouch.toml and its includes.
+    pub evidence: Vec<EvidenceDef>,
+    /// The files read, in order (vouch.toml first).
+    pub files: Vec<PathBuf>,
 }
 
 impl Config {
@@ -119,11 +143,46 @@ impl Config {
             }
         })?;
         let settings = parse(&text, &file)?;
+        // Absolute, so `{{pack_dir}}` and relative source paths hold whatever the
+        // working directory of a child process.
+        let file = std::path::absolute(&file).unwrap_or(file);
+        let mut texts = vec![(file.clone(), text)];
+        let mut sources = tag(settings.source.clone(), &file, |s, o| s.origin = o);
+        let mut evidence = tag(settings.evidence.clone(), &file, |e, o| e.origin = o);
+        let base = file.parent().map(Path::to_path_buf).unwrap_or_default();
+        for (i, inc) in settings.include.iter().enumerate() {
+            let path = base.join(inc);
+            let text = std::fs::read_to_string(&path).map_err(|e| {
+                Error::Config(format!(
+                    "{}:{}: key `include[{i}]`: cannot read {}: {e}",
+                    file.display(),
+                    line_of_key(&texts[0].1, "", "include"),
+                    path.display()
+                ))
+            })?;
+            let pack: PackFile = toml::from_str(&text)
+                .map_err(|e| Error::Config(describe_toml_error(&text, &path, &e)))?;
+            sources.extend(tag(pack.source, &path, |s, o| s.origin = o));
+            evidence.extend(tag(pack.evidence, &path, |e, o| e.origin = o));
+            texts.push((path, text));
+        }
+        check_catalog(&sources, &evidence, &texts)?;
         Ok(Config {
             data_dir: data_dir.to_path_buf(),
             file,
             settings,
+            sources,
+            evidence,
+            files: texts.into_iter().map(|(p, _)| p).collect(),
         })
+    }
+
+    pub fn source(&self, name: &str) -> Option<&SourceDef> {
+        self.sources.iter().find(|s| s.name == name)
+    }
+
+    pub fn evidence_def(&self, id: &str) -> Option<&EvidenceDef> {
+        self.evidence.iter().find(|e| e.id == id)
     }
 
     /// The database URL: `VOUCH_DATABASE_URL` wins over the file; a relative SQLite
@@ -171,6 +230,110 @@ impl Config {
             max_batch: self.settings.ledger.max_batch,
         }
     }
+}
+
+fn tag<T>(items: Vec<T>, file: &Path, set: impl Fn(&mut T, Origin)) -> Vec<T> {
+    items
+        .into_iter()
+        .enumerate()
+        .map(|(index, mut item)| {
+            set(
+                &mut item,
+                Origin {
+                    file: file.to_path_buf(),
+                    index,
+                },
+            );
+            item
+        })
+        .collect()
+}
+
+/// Sources and evidence across all files: each valid, names unique, references known.
+fn check_catalog(
+    sources: &[SourceDef],
+    evidence: &[EvidenceDef],
+    texts: &[(PathBuf, String)],
+) -> Result<(), Error> {
+    let locate = |file: &Path, p: Problem| {
+        let text = texts
+            .iter()
+            .find(|(f, _)| f == file)
+            .map(|(_, t)| t.as_str())
+            .unwrap_or("");
+        Error::Config(format!(
+            "{}:{}: key `{}[{}].{}`: {}",
+            file.display(),
+            line_of_array_key(text, p.table, p.index, p.key),
+            p.table,
+            p.index,
+            p.key,
+            p.message
+        ))
+    };
+    for (i, s) in sources.iter().enumerate() {
+        crate::evidence::defs::check_source(s).map_err(|p| locate(&s.origin.file, p))?;
+        if let Some(first) = sources[..i].iter().find(|o| o.name == s.name) {
+            return Err(locate(
+                &s.origin.file,
+                Problem {
+                    table: "source",
+                    index: s.origin.index,
+                    key: "name",
+                    message: format!(
+                        "source `{}` is already defined in {}",
+                        s.name,
+                        first.origin.file.display()
+                    ),
+                },
+            ));
+        }
+    }
+    for (i, e) in evidence.iter().enumerate() {
+        let src = sources.iter().find(|s| s.name == e.source);
+        crate::evidence::defs::check_evidence(e, src).map_err(|p| locate(&e.origin.file, p))?;
+        if let Some(first) = evidence[..i].iter().find(|o| o.id == e.id) {
+            return Err(locate(
+                &e.origin.file,
+                Problem {
+                    table: "evidence",
+                    index: e.origin.index,
+                    key: "id",
+                    message: format!(
+                        "evidence `{}` is already defined in {}",
+                        e.id,
+                        first.origin.file.display()
+                    ),
+                },
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The line of `key` inside the `index`-th `[[table]]` of a file (or of the header).
+pub(crate) fn line_of_array_key(text: &str, table: &str, index: usize, key: &str) -> usize {
+    let header = format!("[[{table}]]");
+    let mut seen = 0usize;
+    let mut inside = false;
+    let mut header_line = 1;
+    for (i, line) in text.lines().enumerate() {
+        let t = line.trim();
+        if t.starts_with('[') {
+            inside = t.replace(' ', "") == header && {
+                seen += 1;
+                seen == index + 1
+            };
+            if inside {
+                header_line = i + 1;
+            }
+            continue;
+        }
+        if inside && t.split('=').next().map(str::trim) == Some(key) {
+            return i + 1;
+        }
+    }
+    header_line
 }
 
 /// Parse configuration text; errors read `FILE:LINE:COL: key `K`: what is wrong`.
@@ -319,6 +482,22 @@ hmac_key = "keys/hmac.key"
 [server]
 # Address `vouch serve` listens on.
 listen = "127.0.0.1:4000"
+
+# Evidence: sources and what to collect from them (docs/evidence.md). Ready-made packs
+# live in packs/; include them with a top-level line at the very top of this file:
+#   include = ["/path/to/vouch/packs/postgres-rbac/pack.toml"]
+#
+# [[source]]
+# name = "app-db"
+# kind = "postgres"                   # postgres mysql sqlite http command git files
+# url_env = "APP_DATABASE_URL"        # the DSN comes from the environment, never this file
+#
+# [[evidence]]
+# id = "admin-users"
+# title = "Users holding the admin role"
+# source = "app-db"
+# criteria = ["CC6.1"]
+# query = "SELECT email, granted_at FROM grants WHERE role = 'admin' AND granted_at < {{period_end}}::timestamptz"
 "#,
         org = toml_string(org),
         origin = toml_string(origin)

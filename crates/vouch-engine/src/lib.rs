@@ -6,6 +6,7 @@ pub mod audit;
 pub mod bench;
 pub mod config;
 pub mod demo;
+pub mod evidence;
 pub mod init;
 pub mod keys;
 pub mod ledger;
@@ -37,6 +38,8 @@ pub enum Error {
     Store(#[from] vouch_store::StoreError),
     #[error(transparent)]
     Ledger(#[from] ledger::LedgerError),
+    #[error(transparent)]
+    Evidence(#[from] evidence::EvidenceError),
     #[error("{path}: {source}")]
     Io {
         path: String,

@@ -2,9 +2,13 @@
 //! schema with a migration set for each, behind the [`Backend`] trait. Everything here
 //! is synchronous; the sequencer owns a thread and the HTTP layer calls through it.
 
+pub mod blobs;
 mod pool;
 pub mod postgres_backend;
+pub mod sql;
 pub mod sqlite_backend;
+
+pub use sql::{Row, Sql, Value};
 
 use std::fmt;
 use std::sync::Arc;
@@ -187,6 +191,11 @@ pub trait Backend: Send + Sync {
     /// The latest recorded packet whose period ends at or before `end`, excluding
     /// packets of exactly the period `[start, end)`.
     fn previous_packet(&self, start: &str, end: &str) -> Result<Option<PacketRow>>;
+
+    /// Run a read query of the record tables (see [`sql`]).
+    fn query(&self, sql: &str, params: &[Value]) -> Result<Vec<Row>>;
+    /// Run `f` in one write transaction over the record tables; commit when it returns Ok.
+    fn write(&self, f: &mut dyn FnMut(&mut dyn Sql) -> Result<()>) -> Result<()>;
 }
 
 pub type Store = Arc<dyn Backend>;

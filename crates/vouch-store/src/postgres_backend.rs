@@ -16,6 +16,7 @@ use vouch_core::Hash;
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("migrations/postgres/0001_ledger.sql")),
     (2, include_str!("migrations/postgres/0002_packets.sql")),
+    (3, include_str!("migrations/postgres/0003_evidence.sql")),
 ];
 
 pub struct PgBackend {
@@ -389,6 +390,111 @@ impl Backend for PgBackend {
                 pdf_sha256: r.get(6),
                 signing_key_id: r.get(7),
             }))
+        })
+    }
+
+    fn query(&self, sql: &str, params: &[crate::sql::Value]) -> Result<Vec<crate::sql::Row>> {
+        self.records_query(sql, params)
+    }
+
+    fn write(&self, f: &mut dyn FnMut(&mut dyn crate::sql::Sql) -> Result<()>) -> Result<()> {
+        self.records_write(f)
+    }
+}
+
+// ---- the portable record surface (see sql.rs) ----
+
+impl postgres::types::ToSql for crate::sql::Value {
+    fn to_sql(
+        &self,
+        ty: &postgres::types::Type,
+        out: &mut postgres::types::private::BytesMut,
+    ) -> std::result::Result<postgres::types::IsNull, Box<dyn std::error::Error + Sync + Send>>
+    {
+        use crate::sql::Value as V;
+        use postgres::types::Type;
+        match self {
+            V::Null => Ok(postgres::types::IsNull::Yes),
+            V::Int(i) if *ty == Type::INT4 => i32::try_from(*i)?.to_sql(ty, out),
+            V::Int(i) => i.to_sql(ty, out),
+            V::Text(s) => s.to_sql(ty, out),
+            V::Blob(b) => b.to_sql(ty, out),
+        }
+    }
+    fn accepts(_: &postgres::types::Type) -> bool {
+        true
+    }
+    postgres::types::to_sql_checked!();
+}
+
+fn from_pg(row: &postgres::Row, i: usize) -> Result<crate::sql::Value> {
+    use crate::sql::Value as V;
+    use postgres::types::Type;
+    let ty = row.columns()[i].type_().clone();
+    Ok(if ty == Type::INT8 {
+        row.try_get::<_, Option<i64>>(i)?.map_or(V::Null, V::Int)
+    } else if ty == Type::INT4 {
+        row.try_get::<_, Option<i32>>(i)?
+            .map_or(V::Null, |n| V::Int(n.into()))
+    } else if ty == Type::BOOL {
+        row.try_get::<_, Option<bool>>(i)?
+            .map_or(V::Null, |b| V::Int(b.into()))
+    } else if ty == Type::BYTEA {
+        row.try_get::<_, Option<Vec<u8>>>(i)?
+            .map_or(V::Null, V::Blob)
+    } else {
+        row.try_get::<_, Option<String>>(i)?
+            .map_or(V::Null, V::Text)
+    })
+}
+
+fn pg_rows(rows: Vec<postgres::Row>) -> Result<Vec<crate::sql::Row>> {
+    rows.iter()
+        .map(|r| {
+            (0..r.len())
+                .map(|i| from_pg(r, i))
+                .collect::<Result<Vec<_>>>()
+                .map(crate::sql::Row)
+        })
+        .collect()
+}
+
+fn pg_params(params: &[crate::sql::Value]) -> Vec<&(dyn postgres::types::ToSql + Sync)> {
+    params
+        .iter()
+        .map(|p| p as &(dyn postgres::types::ToSql + Sync))
+        .collect()
+}
+
+struct PgSql<'a, 'b>(&'a mut Transaction<'b>);
+
+impl crate::sql::Sql for PgSql<'_, '_> {
+    fn execute(&mut self, sql: &str, params: &[crate::sql::Value]) -> Result<u64> {
+        Ok(self.0.execute(sql, &pg_params(params))?)
+    }
+    fn query(&mut self, sql: &str, params: &[crate::sql::Value]) -> Result<Vec<crate::sql::Row>> {
+        pg_rows(self.0.query(sql, &pg_params(params))?)
+    }
+}
+
+impl PgBackend {
+    pub(crate) fn records_query(
+        &self,
+        sql: &str,
+        params: &[crate::sql::Value],
+    ) -> Result<Vec<crate::sql::Row>> {
+        self.with(|c| pg_rows(c.query(sql, &pg_params(params))?))
+    }
+
+    pub(crate) fn records_write(
+        &self,
+        f: &mut dyn FnMut(&mut dyn crate::sql::Sql) -> Result<()>,
+    ) -> Result<()> {
+        self.with(|c| {
+            let mut tx = c.transaction()?;
+            f(&mut PgSql(&mut tx))?;
+            tx.commit()?;
+            Ok(())
         })
     }
 }

@@ -14,6 +14,7 @@ use vouch_core::Hash;
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("migrations/sqlite/0001_ledger.sql")),
     (2, include_str!("migrations/sqlite/0002_packets.sql")),
+    (3, include_str!("migrations/sqlite/0003_evidence.sql")),
 ];
 
 pub struct SqliteBackend {
@@ -422,5 +423,96 @@ impl Backend for SqliteBackend {
             )
             .optional()?)
         })
+    }
+
+    fn query(&self, sql: &str, params: &[crate::sql::Value]) -> Result<Vec<crate::sql::Row>> {
+        self.records_query(sql, params)
+    }
+
+    fn write(&self, f: &mut dyn FnMut(&mut dyn crate::sql::Sql) -> Result<()>) -> Result<()> {
+        self.records_write(f)
+    }
+}
+
+// ---- the portable record surface (see sql.rs) ----
+
+fn to_sqlite(v: &crate::sql::Value) -> rusqlite::types::Value {
+    use crate::sql::Value as V;
+    match v {
+        V::Null => rusqlite::types::Value::Null,
+        V::Int(i) => rusqlite::types::Value::Integer(*i),
+        V::Text(s) => rusqlite::types::Value::Text(s.clone()),
+        V::Blob(b) => rusqlite::types::Value::Blob(b.clone()),
+    }
+}
+
+fn from_sqlite(v: rusqlite::types::ValueRef<'_>) -> crate::sql::Value {
+    use crate::sql::Value as V;
+    use rusqlite::types::ValueRef as R;
+    match v {
+        R::Null => V::Null,
+        R::Integer(i) => V::Int(i),
+        R::Real(f) => V::Text(f.to_string()),
+        R::Text(t) => V::Text(String::from_utf8_lossy(t).into_owned()),
+        R::Blob(b) => V::Blob(b.to_vec()),
+    }
+}
+
+fn sqlite_exec(c: &Connection, sql: &str, params: &[crate::sql::Value]) -> Result<u64> {
+    let sql = crate::sql::sqlite_placeholders(sql);
+    let mut stmt = c.prepare_cached(&sql)?;
+    let n = stmt.execute(rusqlite::params_from_iter(params.iter().map(to_sqlite)))?;
+    Ok(n as u64)
+}
+
+fn sqlite_query(
+    c: &Connection,
+    sql: &str,
+    params: &[crate::sql::Value],
+) -> Result<Vec<crate::sql::Row>> {
+    let sql = crate::sql::sqlite_placeholders(sql);
+    let mut stmt = c.prepare_cached(&sql)?;
+    let cols = stmt.column_count();
+    let mut rows = stmt.query(rusqlite::params_from_iter(params.iter().map(to_sqlite)))?;
+    let mut out = Vec::new();
+    while let Some(r) = rows.next()? {
+        let mut vals = Vec::with_capacity(cols);
+        for i in 0..cols {
+            vals.push(from_sqlite(r.get_ref(i)?));
+        }
+        out.push(crate::sql::Row(vals));
+    }
+    Ok(out)
+}
+
+struct SqliteSql<'a>(&'a Connection);
+
+impl crate::sql::Sql for SqliteSql<'_> {
+    fn execute(&mut self, sql: &str, params: &[crate::sql::Value]) -> Result<u64> {
+        sqlite_exec(self.0, sql, params)
+    }
+    fn query(&mut self, sql: &str, params: &[crate::sql::Value]) -> Result<Vec<crate::sql::Row>> {
+        sqlite_query(self.0, sql, params)
+    }
+}
+
+impl SqliteBackend {
+    pub(crate) fn records_query(
+        &self,
+        sql: &str,
+        params: &[crate::sql::Value],
+    ) -> Result<Vec<crate::sql::Row>> {
+        self.read(|c| sqlite_query(c, sql, params))
+    }
+
+    pub(crate) fn records_write(
+        &self,
+        f: &mut dyn FnMut(&mut dyn crate::sql::Sql) -> Result<()>,
+    ) -> Result<()> {
+        let mut conn = self.writer.get(|| self.connect())?;
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        f(&mut SqliteSql(&tx))?;
+        tx.commit()?;
+        Ok(())
     }
 }

@@ -1,6 +1,7 @@
 pub mod bench;
 pub mod config;
 pub mod demo;
+pub mod evidence;
 pub mod init;
 pub mod keys;
 pub mod ledger;

@@ -201,3 +201,49 @@ macro_rules! on_both {
         }
     };
 }
+
+impl Fx {
+    /// Reload the configuration with extra sources/evidence (TOML) in an included file,
+    /// keeping this fixture's database.
+    pub fn with_catalog(&mut self, extra: &str) {
+        let dir = self.dir.path();
+        std::fs::write(dir.join("evidence.toml"), extra).unwrap();
+        let main = dir.join("vouch.toml");
+        let text = std::fs::read_to_string(&main).unwrap();
+        if !text.starts_with("include") {
+            std::fs::write(&main, format!("include = [\"evidence.toml\"]\n{text}")).unwrap();
+        }
+        let db = self.config.settings.database.clone();
+        self.config = Config::load(dir).unwrap_or_else(|e| panic!("{e}"));
+        self.config.settings.database = db;
+    }
+
+    pub fn collector(&self) -> vouch_engine::evidence::Collector<'_> {
+        vouch_engine::evidence::Collector {
+            config: &self.config,
+            store: self.store.clone(),
+            ledger: &self.ledger,
+            blobs: vouch_engine::evidence::blob_store(&self.config),
+        }
+    }
+
+    /// Every leaf in the ledger, as text.
+    pub fn all_leaves(&self) -> String {
+        let size = self.store.head().unwrap().size;
+        (0..size)
+            .map(|s| self.store.leaf(s).unwrap().unwrap())
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+}
+
+/// The PostgreSQL test URL with a password planted in it (trust auth ignores it).
+pub fn pg_url_with_password(password: &str) -> Option<String> {
+    pg_url().map(|u| {
+        u.replacen(
+            "postgres://postgres@",
+            &format!("postgres://postgres:{password}@"),
+            1,
+        )
+    })
+}

@@ -1,0 +1,304 @@
+//! SQL collectors: PostgreSQL, MySQL/MariaDB and SQLite. Each runs the query in a
+//! read-only transaction with a statement timeout, streams rows out as NDJSON (one JSON
+//! object per row, columns in query order) and stops at the source's row/byte limits.
+
+use super::{collector_id, env_var, hostname, ordered_object, Content, NdjsonSink, Outcome, Run};
+use crate::evidence::secrets::{dsn_password, Scrubber};
+use crate::evidence::template::{expand, Context};
+use serde_json::{json, Value};
+
+fn query_text(run: &Run<'_>, mysql: bool) -> Result<String, String> {
+    let q = run.def.query.as_deref().unwrap_or_default();
+    let q = expand(q, &run.vars, Context::Sql { mysql })?;
+    Ok(q.trim().trim_end_matches(';').trim().to_string())
+}
+
+fn operation(query: &str, run: &Run<'_>) -> Value {
+    json!({"query": query, "params": run.def.params, "collector": collector_id(run.source.kind.as_str())})
+}
+
+pub fn postgres(run: &Run<'_>, scrubber: &mut Scrubber) -> Outcome {
+    let fail = |fp: Value, op: Value, e: String| Outcome::failed(fp, op, json!({}), e);
+    let query = match query_text(run, false) {
+        Ok(q) => q,
+        Err(e) => return fail(json!({}), json!({}), e),
+    };
+    let op = operation(&query, run);
+    let first = query
+        .split_whitespace()
+        .next()
+        .unwrap_or("")
+        .to_ascii_uppercase();
+    if !["SELECT", "WITH", "VALUES", "TABLE", "("]
+        .iter()
+        .any(|k| first.starts_with(k))
+    {
+        return fail(
+            json!({}),
+            op,
+            format!("evidence queries must read (SELECT, WITH, VALUES, TABLE), not `{first}`"),
+        );
+    }
+    let dsn = match env_var(run.source.url_env.as_deref().unwrap_or_default(), "url_env") {
+        Ok(d) => d,
+        Err(e) => return fail(json!({}), op, e),
+    };
+    for pw in dsn_password(&dsn) {
+        scrubber.add(pw);
+    }
+    let mut cfg: postgres::Config = match dsn.parse() {
+        Ok(c) => c,
+        Err(e) => {
+            return fail(
+                json!({}),
+                op,
+                scrubber.scrub(&format!(
+                    "invalid DSN in {}: {e}",
+                    run.source.url_env.as_deref().unwrap_or_default()
+                )),
+            )
+        }
+    };
+    let fp = json!({
+        "host": cfg.get_hosts().iter().map(|h| match h {
+            postgres::config::Host::Tcp(s) => s.clone(),
+            postgres::config::Host::Unix(p) => p.display().to_string(),
+        }).collect::<Vec<_>>(),
+        "port": cfg.get_ports(),
+        "database": cfg.get_dbname(),
+        "user": cfg.get_user(),
+        "collected_on": hostname(),
+    });
+    cfg.connect_timeout(run.source.timeout());
+    cfg.application_name("vouch-collect");
+    let result = (|| -> Result<Content, String> {
+        let err = |e: postgres::Error| {
+            let detail = e
+                .as_db_error()
+                .map(|d| format!("{} ({})", d.message(), d.code().code()))
+                .unwrap_or_else(|| e.to_string());
+            detail
+        };
+        let mut client = cfg
+            .connect(postgres::NoTls)
+            .map_err(|e| format!("cannot connect: {}", err(e)))?;
+        let mut tx = client
+            .build_transaction()
+            .read_only(true)
+            .start()
+            .map_err(err)?;
+        tx.batch_execute(&format!(
+            "SET LOCAL statement_timeout = {}; SET LOCAL TIME ZONE 'UTC'",
+            run.source.timeout().as_millis()
+        ))
+        .map_err(err)?;
+        // row_to_json gives every PostgreSQL type its JSON form (numbers, booleans,
+        // nested json, ISO timestamps) and keeps the column order.
+        let wrapped = format!("SELECT row_to_json(vouch_q)::text FROM ({query}\n) AS vouch_q");
+        let empty: [&str; 0] = [];
+        let mut rows = tx.query_raw(&wrapped, empty).map_err(err)?;
+        let mut sink = NdjsonSink::new(run.source);
+        use postgres::fallible_iterator::FallibleIterator;
+        while let Some(row) = rows.next().map_err(err)? {
+            let text: Option<String> = row.try_get(0).map_err(err)?;
+            sink.push(text.as_deref().unwrap_or("null"))?;
+        }
+        drop(rows);
+        tx.rollback().map_err(err)?;
+        Ok(sink.finish())
+    })();
+    Outcome {
+        fingerprint: fp,
+        operation: op,
+        details: json!({"read_only": true, "statement_timeout_ms": run.source.timeout().as_millis() as u64}),
+        result: result.map(|c| vec![c]).map_err(|e| scrubber.scrub(&e)),
+    }
+}
+
+pub fn mysql(run: &Run<'_>, scrubber: &mut Scrubber) -> Outcome {
+    use mysql::prelude::Queryable;
+    let fail = |fp: Value, op: Value, e: String| Outcome::failed(fp, op, json!({}), e);
+    let query = match query_text(run, true) {
+        Ok(q) => q,
+        Err(e) => return fail(json!({}), json!({}), e),
+    };
+    let op = operation(&query, run);
+    let var = run.source.url_env.as_deref().unwrap_or_default();
+    let dsn = match env_var(var, "url_env") {
+        Ok(d) => d,
+        Err(e) => return fail(json!({}), op, e),
+    };
+    for pw in dsn_password(&dsn) {
+        scrubber.add(pw);
+    }
+    let opts = match mysql::Opts::from_url(&dsn) {
+        Ok(o) => o,
+        Err(e) => {
+            return fail(
+                json!({}),
+                op,
+                scrubber.scrub(&format!("invalid DSN in {var}: {e}")),
+            )
+        }
+    };
+    if let Some(pw) = opts.get_pass() {
+        scrubber.add(pw.to_string());
+    }
+    let fp = json!({
+        "host": opts.get_ip_or_hostname().to_string(),
+        "port": opts.get_tcp_port(),
+        "database": opts.get_db_name(),
+        "user": opts.get_user(),
+        "collected_on": hostname(),
+    });
+    let timeout = run.source.timeout();
+    let opts: mysql::Opts = mysql::OptsBuilder::from_opts(opts)
+        .tcp_connect_timeout(Some(timeout))
+        .read_timeout(Some(timeout))
+        .into();
+    let result = (|| -> Result<Content, String> {
+        let e2s = |e: mysql::Error| e.to_string();
+        let mut conn = mysql::Conn::new(opts).map_err(|e| format!("cannot connect: {e}"))?;
+        // MariaDB and MySQL name the statement timeout differently; set what exists.
+        let _ = conn.query_drop(format!(
+            "SET SESSION max_statement_time = {}",
+            timeout.as_secs()
+        ));
+        let _ = conn.query_drop(format!(
+            "SET SESSION max_execution_time = {}",
+            timeout.as_millis()
+        ));
+        conn.query_drop("SET time_zone = '+00:00'").map_err(e2s)?;
+        conn.query_drop("START TRANSACTION READ ONLY")
+            .map_err(e2s)?;
+        let mut sink = NdjsonSink::new(run.source);
+        {
+            let mut result = conn.query_iter(&query).map_err(e2s)?;
+            while let Some(set) = result.iter() {
+                for row in set {
+                    let row = row.map_err(e2s)?;
+                    let cols = row.columns_ref();
+                    let mut pairs = Vec::with_capacity(cols.len());
+                    for (i, c) in cols.iter().enumerate() {
+                        let v = row.as_ref(i).cloned().unwrap_or(mysql::Value::NULL);
+                        pairs.push((c.name_str().to_string(), mysql_json(&v, c.column_type())));
+                    }
+                    sink.push(&ordered_object(&pairs))?;
+                }
+            }
+        }
+        conn.query_drop("ROLLBACK").map_err(e2s)?;
+        Ok(sink.finish())
+    })();
+    Outcome {
+        fingerprint: fp,
+        operation: op,
+        details: json!({"read_only": true, "statement_timeout_ms": timeout.as_millis() as u64}),
+        result: result.map(|c| vec![c]).map_err(|e| scrubber.scrub(&e)),
+    }
+}
+
+fn mysql_json(v: &mysql::Value, ty: mysql::consts::ColumnType) -> Value {
+    use mysql::consts::ColumnType as T;
+    match v {
+        mysql::Value::NULL => Value::Null,
+        mysql::Value::Int(i) => json!(i),
+        mysql::Value::UInt(u) => json!(u),
+        mysql::Value::Float(f) => json!(f),
+        mysql::Value::Double(d) => json!(d),
+        mysql::Value::Bytes(b) => {
+            let text = String::from_utf8_lossy(b).into_owned();
+            match ty {
+                T::MYSQL_TYPE_TINY
+                | T::MYSQL_TYPE_SHORT
+                | T::MYSQL_TYPE_LONG
+                | T::MYSQL_TYPE_INT24
+                | T::MYSQL_TYPE_LONGLONG
+                | T::MYSQL_TYPE_YEAR => {
+                    text.parse::<i64>().map(|i| json!(i)).unwrap_or(json!(text))
+                }
+                T::MYSQL_TYPE_FLOAT | T::MYSQL_TYPE_DOUBLE => {
+                    text.parse::<f64>().map(|f| json!(f)).unwrap_or(json!(text))
+                }
+                T::MYSQL_TYPE_JSON => serde_json::from_str(&text).unwrap_or(json!(text)),
+                _ if std::str::from_utf8(b).is_err() => json!(hex::encode(b)),
+                _ => json!(text),
+            }
+        }
+        other => json!(other.as_sql(true).trim_matches('\'')),
+    }
+}
+
+pub fn sqlite(run: &Run<'_>, scrubber: &mut Scrubber) -> Outcome {
+    let fail = |fp: Value, op: Value, e: String| Outcome::failed(fp, op, json!({}), e);
+    let query = match query_text(run, false) {
+        Ok(q) => q,
+        Err(e) => return fail(json!({}), json!({}), e),
+    };
+    let op = operation(&query, run);
+    let path = match run.source.resolved_path() {
+        Ok(p) => p,
+        Err(e) => return fail(json!({}), op, e),
+    };
+    let fp = json!({"path": path.display().to_string(), "collected_on": hostname()});
+    let timeout = run.source.timeout();
+    let result = (|| -> Result<Content, String> {
+        let e2s = |e: rusqlite::Error| e.to_string();
+        let conn = rusqlite::Connection::open_with_flags(
+            &path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+        conn.pragma_update(None, "query_only", true).map_err(e2s)?;
+        conn.busy_timeout(timeout).map_err(e2s)?;
+        // The statement timeout: a timer thread interrupts the query; dropping `_timer`
+        // (the sender) when the query ends stops it.
+        let handle = conn.get_interrupt_handle();
+        let (_timer, done) = std::sync::mpsc::channel::<()>();
+        std::thread::spawn(move || {
+            if let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = done.recv_timeout(timeout) {
+                handle.interrupt();
+            }
+        });
+        conn.execute_batch("BEGIN").map_err(e2s)?;
+        let mut stmt = conn.prepare(&query).map_err(e2s)?;
+        let names: Vec<String> = stmt.column_names().iter().map(|s| s.to_string()).collect();
+        let mut rows = stmt.query([]).map_err(e2s)?;
+        let mut sink = NdjsonSink::new(run.source);
+        loop {
+            let row = match rows.next() {
+                Ok(Some(r)) => r,
+                Ok(None) => break,
+                Err(rusqlite::Error::SqliteFailure(f, _))
+                    if f.code == rusqlite::ErrorCode::OperationInterrupted =>
+                {
+                    return Err(format!(
+                        "statement timeout ({} s) exceeded",
+                        timeout.as_secs()
+                    ))
+                }
+                Err(e) => return Err(e.to_string()),
+            };
+            let mut pairs = Vec::with_capacity(names.len());
+            for (i, n) in names.iter().enumerate() {
+                use rusqlite::types::ValueRef as R;
+                let v = match row.get_ref(i).map_err(e2s)? {
+                    R::Null => Value::Null,
+                    R::Integer(i) => json!(i),
+                    R::Real(f) => json!(f),
+                    R::Text(t) => json!(String::from_utf8_lossy(t)),
+                    R::Blob(b) => json!(hex::encode(b)),
+                };
+                pairs.push((n.clone(), v));
+            }
+            sink.push(&ordered_object(&pairs))?;
+        }
+        Ok(sink.finish())
+    })();
+    Outcome {
+        fingerprint: fp,
+        operation: op,
+        details: json!({"read_only": true, "statement_timeout_ms": timeout.as_millis() as u64}),
+        result: result.map(|c| vec![c]).map_err(|e| scrubber.scrub(&e)),
+    }
+}

@@ -1,0 +1,163 @@
+//! `{{name}}` placeholders in queries, argv, URLs and globs. The expanded text is what
+//! runs and what the evidence item records, so an auditor sees the exact statement.
+
+use std::collections::BTreeMap;
+
+pub const BUILTIN: &[&str] = &[
+    "period_start",
+    "period_end",
+    "period_start_date",
+    "period_end_date",
+    "period_last_date",
+    "period",
+    "now",
+    "pack_dir",
+];
+
+/// How a value is written into the text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Context {
+    /// A quoted SQL string literal; `mysql` also escapes backslashes.
+    Sql { mysql: bool },
+    /// As is (argv elements, globs).
+    Raw,
+    /// Percent-encoded (URL query values and path segments).
+    Url,
+}
+
+/// The placeholder names used in `text`, in order.
+pub fn placeholders(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = text;
+    while let Some(i) = rest.find("{{") {
+        let after = &rest[i + 2..];
+        let Some(j) = after.find("}}") else { break };
+        out.push(after[..j].trim().to_string());
+        rest = &after[j + 2..];
+    }
+    out
+}
+
+/// Replace every placeholder with its value; an unknown name is an error.
+pub fn expand(text: &str, vars: &BTreeMap<String, String>, ctx: Context) -> Result<String, String> {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find("{{") {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 2..];
+        let Some(j) = after.find("}}") else {
+            return Err(format!("unclosed placeholder in `{text}`"));
+        };
+        let name = after[..j].trim();
+        let value = vars
+            .get(name)
+            .ok_or_else(|| format!("unknown placeholder {{{{{name}}}}}"))?;
+        match ctx {
+            Context::Sql { mysql } => {
+                if value.contains('\0') {
+                    return Err(format!("placeholder {{{{{name}}}}} holds a NUL byte"));
+                }
+                let mut v = value.replace('\'', "''");
+                if mysql {
+                    v = v.replace('\\', "\\\\");
+                }
+                out.push('\'');
+                out.push_str(&v);
+                out.push('\'');
+            }
+            Context::Raw => out.push_str(value),
+            Context::Url => out.push_str(&percent_encode(value)),
+        }
+        rest = &after[j + 2..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+/// RFC 3986 percent-encoding of everything but unreserved characters, `:` and `/`
+/// (both legal in a query; search syntaxes such as GitHub's `repo:o/r merged:A..B`
+/// need them readable).
+pub fn percent_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~:/".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// The built-in values for a period and a collection time.
+pub fn period_vars(
+    period: &vouch_core::period::Period,
+    now: chrono::DateTime<chrono::Utc>,
+) -> BTreeMap<String, String> {
+    let fmt = |t: &chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    let last = period.end - chrono::Duration::microseconds(1);
+    BTreeMap::from([
+        ("period_start".into(), fmt(&period.start)),
+        ("period_end".into(), fmt(&period.end)),
+        (
+            "period_start_date".into(),
+            period.start.format("%Y-%m-%d").to_string(),
+        ),
+        (
+            "period_end_date".into(),
+            period.end.format("%Y-%m-%d").to_string(),
+        ),
+        (
+            "period_last_date".into(),
+            last.format("%Y-%m-%d").to_string(),
+        ),
+        ("period".into(), period.label.clone()),
+        ("now".into(), fmt(&now)),
+    ])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn expands_by_context() {
+        let vars = BTreeMap::from([
+            ("a".to_string(), "it's".to_string()),
+            ("b".to_string(), "x y&z\\".to_string()),
+        ]);
+        assert_eq!(
+            expand(
+                "WHERE n = {{a}} AND m = {{ b }}",
+                &vars,
+                Context::Sql { mysql: false }
+            )
+            .unwrap(),
+            "WHERE n = 'it''s' AND m = 'x y&z\\'"
+        );
+        assert_eq!(
+            expand("{{b}}", &vars, Context::Sql { mysql: true }).unwrap(),
+            "'x y&z\\\\'"
+        );
+        assert_eq!(
+            expand("/q?x={{b}}", &vars, Context::Url).unwrap(),
+            "/q?x=x%20y%26z%5C"
+        );
+        assert_eq!(expand("{{a}}", &vars, Context::Raw).unwrap(), "it's");
+        assert!(expand("{{nope}}", &vars, Context::Raw)
+            .unwrap_err()
+            .contains("nope"));
+        assert_eq!(placeholders("{{a}} and {{ b }}"), vec!["a", "b"]);
+    }
+
+    #[test]
+    fn period_values() {
+        let now = chrono::Utc::now();
+        let p = vouch_core::period::Period::parse("2026-10", now).unwrap();
+        let v = period_vars(&p, now);
+        assert_eq!(v["period_start"], "2026-10-01T00:00:00Z");
+        assert_eq!(v["period_end"], "2026-11-01T00:00:00Z");
+        assert_eq!(v["period_last_date"], "2026-10-31");
+        assert_eq!(v["period"], "2026-10");
+    }
+}
