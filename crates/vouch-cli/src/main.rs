@@ -48,6 +48,14 @@ pub enum Command {
     /// Evidence items: list, show, cat, upload.
     #[command(subcommand)]
     Evidence(commands::evidence::EvidenceCommand),
+    /// Evaluate checks on the collected evidence; controls' status; findings.
+    Check(commands::checks::CheckArgs),
+    /// The Trust Services Criteria and the organisation's controls, with status.
+    #[command(subcommand)]
+    Controls(commands::checks::ControlsCommand),
+    /// Findings: list, show, open, update.
+    #[command(subcommand)]
+    Findings(commands::checks::FindingsCommand),
     /// Validate vouch.toml without side effects.
     #[command(subcommand)]
     Config(commands::config::ConfigCommand),
@@ -89,6 +97,9 @@ fn main() {
         Command::Config(c) => commands::config::run(&cli, c),
         Command::Collect(a) => commands::evidence::collect(&cli, a),
         Command::Evidence(c) => commands::evidence::run(&cli, c),
+        Command::Check(a) => commands::checks::check(&cli, a),
+        Command::Controls(c) => commands::checks::controls(&cli, c),
+        Command::Findings(c) => commands::checks::findings(&cli, c),
         Command::Demo(a) => commands::demo::run(&cli, a),
         Command::Bench(c) => commands::bench::run(&cli, c),
     };

@@ -4,6 +4,7 @@
 
 pub mod canonical;
 pub mod chain;
+pub mod checks;
 pub mod event;
 pub mod merkle;
 pub mod note;

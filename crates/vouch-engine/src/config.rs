@@ -1,6 +1,7 @@
 //! `vouch.toml`: every setting, its default, and errors that name the file, the line
 //! and the key. Unknown keys are errors (a typo must not silently fall back).
 
+use crate::checks::defs::{CheckDef, ControlDef};
 use crate::evidence::defs::{EvidenceDef, Origin, Problem, SourceDef};
 use crate::Error;
 use serde::Deserialize;
@@ -27,9 +28,13 @@ pub struct Settings {
     pub source: Vec<SourceDef>,
     #[serde(default)]
     pub evidence: Vec<EvidenceDef>,
+    #[serde(default)]
+    pub check: Vec<CheckDef>,
+    #[serde(default)]
+    pub control: Vec<ControlDef>,
 }
 
-/// An included file: sources and evidence only.
+/// An included file (a pack): sources, evidence, checks and controls.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct PackFile {
@@ -37,6 +42,10 @@ struct PackFile {
     source: Vec<SourceDef>,
     #[serde(default)]
     evidence: Vec<EvidenceDef>,
+    #[serde(default)]
+    check: Vec<CheckDef>,
+    #[serde(default)]
+    control: Vec<ControlDef>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -123,6 +132,9 @@ pub struct Config {
     pub sources: Vec<SourceDef>,
     /// Every `[[evidence]]` of vouch.toml and its includes.
     pub evidence: Vec<EvidenceDef>,
+    /// Every `[[check]]` and `[[control]]` of vouch.toml and its includes.
+    pub checks: Vec<CheckDef>,
+    pub controls: Vec<ControlDef>,
     /// The files read, in order (vouch.toml first).
     pub files: Vec<PathBuf>,
 }
@@ -149,6 +161,8 @@ impl Config {
         let mut texts = vec![(file.clone(), text)];
         let mut sources = tag(settings.source.clone(), &file, |s, o| s.origin = o);
         let mut evidence = tag(settings.evidence.clone(), &file, |e, o| e.origin = o);
+        let mut checks = tag(settings.check.clone(), &file, |c, o| c.origin = o);
+        let mut controls = tag(settings.control.clone(), &file, |c, o| c.origin = o);
         let base = file.parent().map(Path::to_path_buf).unwrap_or_default();
         for (i, inc) in settings.include.iter().enumerate() {
             let path = base.join(inc);
@@ -164,15 +178,20 @@ impl Config {
                 .map_err(|e| Error::Config(describe_toml_error(&text, &path, &e)))?;
             sources.extend(tag(pack.source, &path, |s, o| s.origin = o));
             evidence.extend(tag(pack.evidence, &path, |e, o| e.origin = o));
+            checks.extend(tag(pack.check, &path, |c, o| c.origin = o));
+            controls.extend(tag(pack.control, &path, |c, o| c.origin = o));
             texts.push((path, text));
         }
         check_catalog(&sources, &evidence, &texts)?;
+        check_rules(&evidence, &checks, &controls, &texts)?;
         Ok(Config {
             data_dir: data_dir.to_path_buf(),
             file,
             settings,
             sources,
             evidence,
+            checks,
+            controls,
             files: texts.into_iter().map(|(p, _)| p).collect(),
         })
     }
@@ -306,6 +325,71 @@ fn check_catalog(
                     ),
                 },
             ));
+        }
+    }
+    Ok(())
+}
+
+fn locate(texts: &[(PathBuf, String)], file: &Path, p: Problem) -> Error {
+    let text = texts
+        .iter()
+        .find(|(f, _)| f == file)
+        .map(|(_, t)| t.as_str())
+        .unwrap_or("");
+    Error::Config(format!(
+        "{}:{}: key `{}[{}].{}`: {}",
+        file.display(),
+        line_of_array_key(text, p.table, p.index, p.key),
+        p.table,
+        p.index,
+        p.key,
+        p.message
+    ))
+}
+
+/// Checks and controls: each valid, ids unique, references known.
+fn check_rules(
+    evidence: &[EvidenceDef],
+    checks: &[CheckDef],
+    controls: &[ControlDef],
+    texts: &[(PathBuf, String)],
+) -> Result<(), Error> {
+    let evidence_ids: Vec<&str> = evidence.iter().map(|e| e.id.as_str()).collect();
+    let check_ids: Vec<&str> = checks.iter().map(|c| c.id.as_str()).collect();
+    let dup = |table, index, key, what: &str, id: &str, first: &Path| Problem {
+        table,
+        index,
+        key,
+        message: format!("{what} `{id}` is already defined in {}", first.display()),
+    };
+    for (i, c) in checks.iter().enumerate() {
+        crate::checks::defs::check_check(c, &evidence_ids)
+            .map_err(|p| locate(texts, &c.origin.file, p))?;
+        if let Some(first) = checks[..i].iter().find(|o| o.id == c.id) {
+            let p = dup(
+                "check",
+                c.origin.index,
+                "id",
+                "check",
+                &c.id,
+                &first.origin.file,
+            );
+            return Err(locate(texts, &c.origin.file, p));
+        }
+    }
+    for (i, c) in controls.iter().enumerate() {
+        crate::checks::defs::check_control(c, &check_ids, &evidence_ids)
+            .map_err(|p| locate(texts, &c.origin.file, p))?;
+        if let Some(first) = controls[..i].iter().find(|o| o.id == c.id) {
+            let p = dup(
+                "control",
+                c.origin.index,
+                "id",
+                "control",
+                &c.id,
+                &first.origin.file,
+            );
+            return Err(locate(texts, &c.origin.file, p));
         }
     }
     Ok(())

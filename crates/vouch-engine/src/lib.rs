@@ -4,6 +4,7 @@
 
 pub mod audit;
 pub mod bench;
+pub mod checks;
 pub mod config;
 pub mod demo;
 pub mod evidence;
@@ -40,6 +41,8 @@ pub enum Error {
     Ledger(#[from] ledger::LedgerError),
     #[error(transparent)]
     Evidence(#[from] evidence::EvidenceError),
+    #[error(transparent)]
+    Checks(#[from] checks::CheckError),
     #[error("{path}: {source}")]
     Io {
         path: String,

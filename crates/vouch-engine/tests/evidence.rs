@@ -608,6 +608,13 @@ fn serve(token: &'static str) -> (String, std::sync::Arc<std::sync::atomic::Atom
                     next,
                     json!({"items": [{"number": page * 10 + 1, "merged_at": format!("2026-10-0{page}T12:00:00Z")}, {"number": page * 10 + 2, "merged_at": "2026-10-01T00:00:00Z"}]}),
                 )
+            } else if path.starts_with("/evil") {
+                // A next link that only looks like it is under base_url.
+                (
+                    "200 OK",
+                    format!("Link: <{b}@127.0.0.1:9/steal>; rel=\"next\"\r\n"),
+                    json!([{"n": 1}]),
+                )
             } else if path.starts_with("/events") {
                 let after = path.split("after=").nth(1).unwrap_or("").to_string();
                 match after.as_str() {
@@ -680,6 +687,12 @@ id = "denied"
 title = "No token"
 source = "gh-notoken"
 url = "/pulls?page=1"
+
+[[evidence]]
+id = "evil"
+title = "A next link to another host"
+source = "gh"
+url = "/evil"
 "#
     ));
     let items = collect(&fx, &[]);
@@ -706,6 +719,11 @@ url = "/pulls?page=1"
         .unwrap()
         .contains("HTTP 401"));
     assert!(hits.load(std::sync::atomic::Ordering::SeqCst) >= 7);
+    let evil = items[3].record["error"].as_str().unwrap();
+    assert!(
+        evil.contains("@127.0.0.1:9/steal is not under base_url"),
+        "{evil}"
+    );
     let all = format!(
         "{}{}",
         fx.all_leaves(),

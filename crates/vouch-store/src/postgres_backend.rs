@@ -17,6 +17,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("migrations/postgres/0001_ledger.sql")),
     (2, include_str!("migrations/postgres/0002_packets.sql")),
     (3, include_str!("migrations/postgres/0003_evidence.sql")),
+    (4, include_str!("migrations/postgres/0004_checks.sql")),
 ];
 
 pub struct PgBackend {

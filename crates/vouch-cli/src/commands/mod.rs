@@ -1,4 +1,5 @@
 pub mod bench;
+pub mod checks;
 pub mod config;
 pub mod demo;
 pub mod evidence;

@@ -180,7 +180,7 @@ pub const SCHEDULES: &[&str] = &[
 ];
 pub const FORMATS: &[&str] = &["json", "ndjson", "csv", "text"];
 
-fn valid_name(s: &str) -> bool {
+pub fn valid_name(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 128
         && s.bytes().all(|b| {
@@ -423,7 +423,10 @@ pub fn check_evidence(e: &EvidenceDef, source: Option<&SourceDef>) -> Result<(),
     }
     if let Some(u) = &e.url {
         if (u.starts_with("http://") || u.starts_with("https://"))
-            && !u.starts_with(source.base_url.as_deref().unwrap_or("\u{0}"))
+            && !crate::evidence::collect::http::under_base(
+                u,
+                source.base_url.as_deref().unwrap_or(""),
+            )
         {
             return Err(p(
                 "url",

@@ -53,37 +53,7 @@ pub fn parse(bytes: &[u8], media_type: &str, path: Option<&str>) -> Result<Vec<V
     }
 }
 
-/// A dotted field of a row (`metadata.name`).
-pub fn field<'a>(row: &'a Value, name: &str) -> Option<&'a Value> {
-    let mut cur = row;
-    for part in name.split('.') {
-        cur = cur.get(part)?;
-    }
-    Some(cur)
-}
-
-/// Read a timestamp written by a database or an API: RFC 3339, `YYYY-MM-DD HH:MM:SS[.f][+zz]`
-/// or a date. Times without an offset are UTC.
-pub fn parse_time(v: &Value) -> Option<chrono::DateTime<chrono::Utc>> {
-    use chrono::{NaiveDate, NaiveDateTime, TimeZone, Utc};
-    let s = v.as_str()?.trim();
-    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
-        return Some(t.with_timezone(&Utc));
-    }
-    for f in ["%Y-%m-%d %H:%M:%S%.f%#z", "%Y-%m-%dT%H:%M:%S%.f%#z"] {
-        if let Ok(t) = chrono::DateTime::parse_from_str(s, f) {
-            return Some(t.with_timezone(&Utc));
-        }
-    }
-    for f in ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f"] {
-        if let Ok(t) = NaiveDateTime::parse_from_str(s, f) {
-            return Some(Utc.from_utc_datetime(&t));
-        }
-    }
-    NaiveDate::parse_from_str(s, "%Y-%m-%d")
-        .ok()
-        .map(|d| Utc.from_utc_datetime(&d.and_hms_opt(0, 0, 0).unwrap_or_default()))
-}
+pub use vouch_core::checks::{field, parse_time};
 
 #[cfg(test)]
 mod tests {

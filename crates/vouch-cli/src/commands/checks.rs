@@ -1,0 +1,286 @@
+//! `vouch check`, `vouch controls list` and `vouch findings ...`.
+
+use crate::output;
+use anyhow::{bail, Result};
+use serde_json::{json, Value};
+use vouch_core::period::Period;
+use vouch_engine::checks::{controls, findings, Checker};
+
+#[derive(clap::Args)]
+pub struct CheckArgs {
+    /// 2026-10, 2026-Q3, last-month, START..END (default: last-month).
+    #[arg(long, default_value = "last-month")]
+    pub period: String,
+    /// Only these checks (repeatable).
+    #[arg(long = "check", value_name = "ID")]
+    pub checks: Vec<String>,
+    /// Exit 0 even when a control fails.
+    #[arg(long)]
+    pub no_fail: bool,
+}
+
+#[derive(clap::Subcommand)]
+pub enum ControlsCommand {
+    /// The 61 Trust Services Criteria and the controls mapped to each, with status.
+    List {
+        #[arg(long, default_value = "last-month")]
+        period: String,
+    },
+}
+
+#[derive(clap::Subcommand)]
+pub enum FindingsCommand {
+    /// Findings (default: all; --status open|accepted|resolved).
+    List {
+        #[arg(long)]
+        status: Option<String>,
+    },
+    Show {
+        id: String,
+    },
+    /// Open a finding by hand.
+    Open {
+        #[arg(long)]
+        title: String,
+        /// low, medium, high or critical.
+        #[arg(long, default_value = "medium")]
+        severity: String,
+        /// A control id or a criterion (CC6.1).
+        #[arg(long)]
+        control: Option<String>,
+        #[arg(long)]
+        description: Option<String>,
+        #[arg(long)]
+        by: Option<String>,
+    },
+    /// Change status (open, accepted, resolved), severity or owner, or add a note.
+    Update {
+        id: String,
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long)]
+        severity: Option<String>,
+        #[arg(long)]
+        owner: Option<String>,
+        #[arg(long)]
+        note: Option<String>,
+        #[arg(long)]
+        by: Option<String>,
+    },
+}
+
+fn who(by: &Option<String>) -> String {
+    by.clone()
+        .or_else(|| std::env::var("USER").ok())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+fn mark(status: &str) -> &'static str {
+    match status {
+        "pass" => "PASS",
+        "fail" => "FAIL",
+        "error" => "ERROR",
+        "not_applicable" => "N/A",
+        _ => "NOT TESTED",
+    }
+}
+
+pub fn check(cli: &crate::Cli, a: &CheckArgs) -> Result<i32> {
+    let now = chrono::Utc::now();
+    let period = Period::parse(&a.period, now)?;
+    let (config, store, _keys, ledger) = super::open(cli)?;
+    if config.checks.is_empty() {
+        bail!(
+            "no checks are defined: add [[check]] to {} or include a pack (see packs/)",
+            config.file.display()
+        );
+    }
+    let checker = Checker {
+        config: &config,
+        store,
+        ledger: &ledger,
+        blobs: vouch_engine::evidence::blob_store(&config),
+    };
+    let report = checker.run(&period, &a.checks, now)?;
+    let mapped: Vec<&str> = config
+        .controls
+        .iter()
+        .flat_map(|c| c.checks.iter().map(String::as_str))
+        .collect();
+    let unmapped_failed = report
+        .results
+        .iter()
+        .any(|r| r["status"] == "fail" && !mapped.contains(&r["check_id"].as_str().unwrap_or("")));
+    let failed = report.controls.iter().any(|c| c["status"] == "fail") || unmapped_failed;
+    if cli.json {
+        output::print_json(&json!({
+            "period": period.label,
+            "controls": report.controls,
+            "checks": report.results,
+            "findings": report.findings.iter().map(|c| json!({"action": c.action, "finding": c.finding})).collect::<Vec<_>>(),
+            "failed": failed,
+        }));
+    } else {
+        println!("Checks for {}:", period.label);
+        for r in &report.results {
+            println!(
+                "  {:<11} {:<40} {}",
+                mark(r["status"].as_str().unwrap_or("")),
+                r["check_id"].as_str().unwrap_or(""),
+                r["message"].as_str().unwrap_or("")
+            );
+        }
+        if !report.controls.is_empty() {
+            println!("Controls:");
+            for c in &report.controls {
+                println!(
+                    "  {:<11} {:<40} {}",
+                    mark(c["status"].as_str().unwrap_or("")),
+                    c["id"].as_str().unwrap_or(""),
+                    c["criteria"]
+                        .as_array()
+                        .map(|a| a
+                            .iter()
+                            .filter_map(Value::as_str)
+                            .collect::<Vec<_>>()
+                            .join(", "))
+                        .unwrap_or_default()
+                );
+            }
+        }
+        for ch in &report.findings {
+            println!(
+                "  finding {} {}: {}",
+                ch.action,
+                ch.finding["id"].as_str().unwrap_or(""),
+                ch.finding["title"].as_str().unwrap_or("")
+            );
+        }
+    }
+    Ok(if failed && !a.no_fail { 1 } else { 0 })
+}
+
+pub fn controls(cli: &crate::Cli, c: &ControlsCommand) -> Result<i32> {
+    let ControlsCommand::List { period } = c;
+    let now = chrono::Utc::now();
+    let period = Period::parse(period, now)?;
+    let (config, store, _keys, _ledger) = super::open(cli)?;
+    let statuses = controls::evaluate(&config, &store, &period, now, None)?;
+    let rows: Vec<Value> = vouch_core::tsc::CRITERIA
+        .iter()
+        .map(|cr| {
+            let mapped: Vec<&Value> = statuses.iter().filter(|s| s["criteria"].as_array().is_some_and(|a| a.iter().any(|x| x == cr.id))).collect();
+            json!({
+                "id": cr.id, "topic": cr.topic,
+                "controls": mapped.iter().map(|s| json!({"id": s["id"], "title": s["title"], "status": s["status"]})).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    if cli.json {
+        output::print_json(
+            &json!({"period": period.label, "criteria": rows, "controls": statuses}),
+        );
+    } else {
+        for r in &rows {
+            let cs = r["controls"].as_array().cloned().unwrap_or_default();
+            let shown = if cs.is_empty() {
+                "-".to_string()
+            } else {
+                cs.iter()
+                    .map(|c| {
+                        format!(
+                            "{} {}",
+                            c["id"].as_str().unwrap_or(""),
+                            mark(c["status"].as_str().unwrap_or(""))
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            println!(
+                "{:<6} {:<58} {}",
+                r["id"].as_str().unwrap_or(""),
+                r["topic"].as_str().unwrap_or(""),
+                shown
+            );
+        }
+    }
+    Ok(0)
+}
+
+fn finding_line(f: &Value) -> String {
+    format!(
+        "{}  {:<8} {:<9} {}  (last seen {})",
+        f["id"].as_str().unwrap_or(""),
+        f["severity"].as_str().unwrap_or(""),
+        f["status"].as_str().unwrap_or(""),
+        f["title"].as_str().unwrap_or(""),
+        f["last_seen"].as_str().unwrap_or("")
+    )
+}
+
+pub fn findings(cli: &crate::Cli, c: &FindingsCommand) -> Result<i32> {
+    let (config, store, _keys, ledger) = super::open(cli)?;
+    let show = |f: &Value| {
+        if cli.json {
+            output::print_json(f);
+        } else {
+            println!("{}", finding_line(f));
+        }
+    };
+    match c {
+        FindingsCommand::List { status } => {
+            if let Some(s) = status {
+                if !findings::STATUSES.contains(&s.as_str()) {
+                    bail!("--status must be one of {}", findings::STATUSES.join(", "));
+                }
+            }
+            let all = findings::list(&store, status.as_deref())?;
+            if cli.json {
+                output::print_json(&all);
+            } else {
+                for f in &all {
+                    println!("{}", finding_line(f));
+                }
+            }
+        }
+        FindingsCommand::Show { id } => output::print_json(&findings::get(&store, id)?),
+        FindingsCommand::Open {
+            title,
+            severity,
+            control,
+            description,
+            by,
+        } => {
+            let f = findings::open(
+                &store,
+                &ledger,
+                &config,
+                title,
+                severity,
+                control.as_deref(),
+                description.as_deref(),
+                &who(by),
+            )?;
+            show(&f);
+        }
+        FindingsCommand::Update {
+            id,
+            status,
+            severity,
+            owner,
+            note,
+            by,
+        } => {
+            let u = findings::Update {
+                status: status.clone(),
+                severity: severity.clone(),
+                owner: owner.clone(),
+                note: note.clone(),
+            };
+            let f = findings::update(&store, &ledger, id, &u, &who(by))?;
+            show(&f);
+        }
+    }
+    Ok(0)
+}

@@ -1,0 +1,1367 @@
+//! The evidence packs in `packs/`, end to end through the `vouch` binary: `init`, an
+//! `include` of the pack, `config check`, `collect`, `evidence cat` / `list`, against real
+//! sources where a test can have them (PostgreSQL, a moto server with the aws CLI, a git
+//! repository, a loopback HTTP server standing in for GitHub) and the velero stand-in in
+//! tests/fixtures/packs. Every test checks the rows the pack's README promises, and the
+//! ones that handle a credential plant one and search every output and every file under
+//! the data directory for it.
+//!
+//! A missing tool (PostgreSQL URL, moto, aws CLI) skips the test, except with CI=true,
+//! where it fails: CI must run them all.
+
+use serde_json::{json, Value};
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+// --- helpers ------------------------------------------------------------------------
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
+}
+
+fn pack(name: &str) -> PathBuf {
+    root().join("packs").join(name).join("pack.toml")
+}
+
+fn fixtures() -> PathBuf {
+    root().join("tests/fixtures/packs")
+}
+
+fn ci() -> bool {
+    std::env::var("CI").as_deref() == Ok("true")
+}
+
+/// True when `have`; otherwise skip the test (false), or fail it under CI=true.
+fn require(have: bool, what: &str) -> bool {
+    if have {
+        return true;
+    }
+    if ci() {
+        panic!("CI=true but {what}");
+    }
+    eprintln!("skipped: {what}");
+    false
+}
+
+fn unique(prefix: &str) -> String {
+    format!(
+        "{prefix}_{}_{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos()
+    )
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn ok(o: &Output) -> String {
+    assert!(o.status.success(), "command failed: {}", text(o));
+    String::from_utf8(o.stdout.clone()).unwrap()
+}
+
+/// PATH plus the directories pip puts scripts in (`aws`, `moto_server`), so the tests
+/// find them however pip installed them.
+fn tool_path() -> String {
+    let mut dirs: Vec<String> = std::env::var("PATH")
+        .unwrap_or_default()
+        .split(':')
+        .filter(|d| !d.is_empty())
+        .map(str::to_string)
+        .collect();
+    for code in [
+        "import sysconfig; print(sysconfig.get_path('scripts'))",
+        "import site, os; print(os.path.join(site.getuserbase(), 'bin'))",
+    ] {
+        if let Ok(o) = Command::new("python3").args(["-c", code]).output() {
+            let d = String::from_utf8_lossy(&o.stdout).trim().to_string();
+            if o.status.success() && !d.is_empty() && !dirs.contains(&d) {
+                dirs.push(d);
+            }
+        }
+    }
+    dirs.join(":")
+}
+
+/// Does `argv` run and exit 0 (with PATH = `path`)?
+fn runs(path: &str, argv: &[&str]) -> bool {
+    Command::new(argv[0])
+        .args(&argv[1..])
+        .env("PATH", path)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false)
+}
+
+fn sha256_of(bytes: &[u8]) -> String {
+    let mut c = Command::new("sha256sum")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("sha256sum (coreutils)");
+    c.stdin.take().unwrap().write_all(bytes).unwrap();
+    let out = ok(&c.wait_with_output().unwrap());
+    out.split_whitespace().next().unwrap().to_string()
+}
+
+/// Environment variables a pack reads: removed from every `vouch` run unless a test sets
+/// them, so the developer's own credentials never reach a test.
+const PACK_ENV: &[&str] = &[
+    "VOUCH_DATABASE_URL",
+    "VOUCH_DATA_DIR",
+    "VOUCH_RBAC_DATABASE_URL",
+    "VOUCH_CHANGE_REPO",
+    "GITHUB_TOKEN",
+    "GITHUB_REPOSITORY",
+    "KUBECONFIG",
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+    "AWS_ENDPOINT_URL",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_PROFILE",
+    "AWS_CONFIG_FILE",
+    "AWS_SHARED_CREDENTIALS_FILE",
+];
+
+/// A data directory initialised with `vouch init`, including packs.
+struct Vouch {
+    t: tempfile::TempDir,
+    dir: PathBuf,
+    env: Vec<(String, String)>,
+}
+
+impl Vouch {
+    /// `vouch init`, then `include = [...]` as the first line of vouch.toml, then
+    /// `vouch config check`, which must count the packs' sources and evidence.
+    fn new(packs: &[PathBuf], sources: usize, evidence: usize) -> Vouch {
+        let t = tempfile::tempdir().unwrap();
+        let dir = t.path().join("data");
+        let v = Vouch {
+            t,
+            dir,
+            env: Vec::new(),
+        };
+        ok(&v.run(&[
+            "init",
+            "--org",
+            "Acme",
+            "--origin",
+            "acme.example/vouch/audit",
+        ]));
+        let cfg = v.dir.join("vouch.toml");
+        let old = std::fs::read_to_string(&cfg).unwrap();
+        let list: Vec<String> = packs
+            .iter()
+            .map(|p| {
+                let s = p.display().to_string();
+                format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
+            })
+            .collect();
+        std::fs::write(&cfg, format!("include = [{}]\n{old}", list.join(", "))).unwrap();
+        let check: Value =
+            serde_json::from_str(&ok(&v.run(&["--json", "config", "check"]))).unwrap();
+        assert_eq!(check["valid"], true, "{check}");
+        assert_eq!(check["sources"], sources, "{check}");
+        assert_eq!(check["evidence"], evidence, "{check}");
+        v
+    }
+
+    fn tmp(&self) -> &Path {
+        self.t.path()
+    }
+
+    fn set(&mut self, k: &str, v: &str) {
+        self.env.retain(|(n, _)| n != k);
+        self.env.push((k.to_string(), v.to_string()));
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_vouch"));
+        c.arg("--data-dir").arg(&self.dir).args(args);
+        for k in PACK_ENV {
+            c.env_remove(k);
+        }
+        for (k, v) in &self.env {
+            c.env(k, v);
+        }
+        c.stdin(Stdio::null()).output().unwrap()
+    }
+
+    /// `vouch --json collect --period P [--evidence ID]...`: the report and the output.
+    /// The exit code must be 1 exactly when the report counts failed runs.
+    fn collect(&self, period: &str, ids: &[&str]) -> (Value, Output) {
+        let mut args = vec!["--json", "collect", "--period", period];
+        for id in ids {
+            args.extend(["--evidence", id]);
+        }
+        let o = self.run(&args);
+        let report: Value = serde_json::from_slice(&o.stdout)
+            .unwrap_or_else(|e| panic!("collect printed no JSON ({e}): {}", text(&o)));
+        let failed = report["failed"].as_u64().unwrap();
+        assert_eq!(
+            o.status.code(),
+            Some(if failed > 0 { 1 } else { 0 }),
+            "exit code vs failed runs: {}",
+            text(&o)
+        );
+        assert_eq!(report["period"], period, "{report}");
+        (report, o)
+    }
+
+    /// `vouch evidence cat ID`, checked against the record's sha256 and size.
+    fn content(&self, rec: &Value) -> Vec<u8> {
+        let o = self.run(&["evidence", "cat", rec["id"].as_str().unwrap()]);
+        assert!(o.status.success(), "{}", text(&o));
+        assert_eq!(
+            sha256_of(&o.stdout),
+            rec["sha256"],
+            "content vs record hash"
+        );
+        assert_eq!(o.stdout.len() as u64, rec["size"].as_u64().unwrap());
+        o.stdout
+    }
+
+    /// The content's rows: NDJSON lines, or the array at the record's `rows` path of a
+    /// JSON document. Their number must be the record's `count`.
+    fn rows(&self, rec: &Value) -> Vec<Value> {
+        let bytes = self.content(rec);
+        let rows: Vec<Value> = match rec["media_type"].as_str().unwrap() {
+            "application/x-ndjson" => String::from_utf8(bytes)
+                .unwrap()
+                .lines()
+                .filter(|l| !l.trim().is_empty())
+                .map(|l| serde_json::from_str(l).unwrap())
+                .collect(),
+            "application/json" => {
+                let doc: Value = serde_json::from_slice(&bytes).unwrap();
+                let path = rec["operation"]["rows"].as_str().unwrap_or("");
+                let mut v = &doc;
+                for part in path.split('.').filter(|p| !p.is_empty()) {
+                    v = &v[part];
+                }
+                v.as_array().expect("rows path is an array").clone()
+            }
+            other => panic!("unexpected media type {other}"),
+        };
+        assert_eq!(rows.len() as u64, rec["count"].as_u64().unwrap(), "{rec}");
+        rows
+    }
+
+    /// `vouch --json evidence list [--evidence ID]`.
+    fn list(&self, id: Option<&str>) -> (Vec<Value>, Output) {
+        let mut args = vec!["--json", "evidence", "list", "--limit", "1000"];
+        if let Some(id) = id {
+            args.extend(["--evidence", id]);
+        }
+        let o = self.run(&args);
+        let v: Value = serde_json::from_str(&ok(&o)).unwrap();
+        (v.as_array().unwrap().clone(), o)
+    }
+
+    /// `secret` is nowhere: not in these outputs, the records `evidence list` prints,
+    /// nor any byte of any file under the data directory (database, ledger, blobs).
+    fn assert_secret_absent(&self, secret: &str, outputs: &[&Output]) {
+        assert!(secret.len() >= 8, "plant a distinctive secret");
+        let (_, listed) = self.list(None);
+        for o in outputs.iter().copied().chain([&listed]) {
+            for stream in [&o.stdout, &o.stderr] {
+                assert!(
+                    !contains(stream, secret.as_bytes()),
+                    "secret in vouch output: {}",
+                    text(o)
+                );
+            }
+        }
+        let mut stack = vec![self.dir.clone()];
+        let mut files = 0;
+        while let Some(d) = stack.pop() {
+            for e in std::fs::read_dir(&d).unwrap() {
+                let p = e.unwrap().path();
+                if p.is_dir() {
+                    stack.push(p);
+                } else {
+                    files += 1;
+                    let bytes = std::fs::read(&p).unwrap();
+                    assert!(
+                        !contains(&bytes, secret.as_bytes()),
+                        "secret found in {}",
+                        p.display()
+                    );
+                }
+            }
+        }
+        assert!(files > 3, "the data directory was searched ({files} files)");
+    }
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
+}
+
+/// The one item of the report for this evidence id.
+fn item<'a>(report: &'a Value, evidence_id: &str) -> &'a Value {
+    let found: Vec<&Value> = report["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["evidence_id"] == evidence_id)
+        .collect();
+    assert_eq!(found.len(), 1, "items for {evidence_id} in {report}");
+    found[0]
+}
+
+/// A successful item: status, source, period, hash and count as expected.
+fn assert_ok(rec: &Value, source: &str, kind: &str, count: u64) {
+    assert_eq!(rec["status"], "ok", "{rec}");
+    assert_eq!(rec["error"], Value::Null, "{rec}");
+    assert_eq!(rec["source"]["name"], source, "{rec}");
+    assert_eq!(rec["source"]["kind"], kind, "{rec}");
+    assert_eq!(rec["count"], count, "{}: {rec}", rec["evidence_id"]);
+    let sha = rec["sha256"].as_str().unwrap();
+    assert!(
+        sha.len() == 64 && sha.bytes().all(|b| b.is_ascii_hexdigit()),
+        "{rec}"
+    );
+    assert_eq!(rec["collector"]["name"], format!("vouch/{kind}"), "{rec}");
+    for k in ["id", "started_at", "finished_at", "effective_at"] {
+        assert!(rec[k].is_string(), "{k}: {rec}");
+    }
+}
+
+fn rows_where<'a>(rows: &'a [Value], key: &str, value: &str) -> Vec<&'a Value> {
+    rows.iter().filter(|r| r[key] == value).collect()
+}
+
+fn strs(rows: &[Value], key: &str) -> Vec<String> {
+    rows.iter()
+        .map(|r| r[key].as_str().unwrap_or("<none>").to_string())
+        .collect()
+}
+
+fn time(v: &Value) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::parse_from_rfc3339(v.as_str().unwrap_or_else(|| panic!("no time: {v}")))
+        .unwrap()
+        .with_timezone(&chrono::Utc)
+}
+
+// --- postgres-rbac --------------------------------------------------------------------
+
+fn psql(url: &str, schema: Option<&str>, args: &[&str]) {
+    let mut c = Command::new("psql");
+    c.arg(url)
+        .args(["-X", "-q", "-v", "ON_ERROR_STOP=1"])
+        .args(args);
+    if let Some(s) = schema {
+        c.env("PGOPTIONS", format!("-c search_path={s}"));
+    }
+    let o = c.output().expect("psql");
+    assert!(o.status.success(), "psql {args:?}: {}", text(&o));
+}
+
+struct DropSchema {
+    url: String,
+    schema: String,
+}
+
+impl Drop for DropSchema {
+    fn drop(&mut self) {
+        let _ = Command::new("psql")
+            .arg(&self.url)
+            .args(["-X", "-qc"])
+            .arg(format!("DROP SCHEMA IF EXISTS {} CASCADE", self.schema))
+            .output();
+    }
+}
+
+/// The URL with `:password` added to its userinfo, when it has a user and no password
+/// (with trust authentication the server never asks for it).
+fn with_password(url: &str, pw: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once("://")?;
+    let auth_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let at = rest[..auth_end].rfind('@')?;
+    if rest[..at].contains(':') {
+        return None;
+    }
+    Some(format!("{scheme}://{}:{pw}{}", &rest[..at], &rest[at..]))
+}
+
+fn db_name(url: &str) -> String {
+    let rest = url.split_once("://").unwrap().1;
+    let path = rest.split_once('/').map(|x| x.1).unwrap_or("");
+    path.split('?').next().unwrap().to_string()
+}
+
+#[test]
+fn postgres_rbac_pack_shows_the_planted_findings() {
+    let url = match std::env::var("VOUCH_TEST_DATABASE_URL") {
+        Ok(u) if !u.is_empty() => u,
+        _ if ci() => panic!("CI=true but VOUCH_TEST_DATABASE_URL is not set"),
+        _ => {
+            eprintln!("skipped: VOUCH_TEST_DATABASE_URL is not set");
+            return;
+        }
+    };
+    let schema = unique("vouch_rbac");
+    psql(&url, None, &["-c", &format!("CREATE SCHEMA {schema}")]);
+    let _drop = DropSchema {
+        url: url.clone(),
+        schema: schema.clone(),
+    };
+    let dir = root().join("packs/postgres-rbac");
+    for f in ["schema.sql", "sample-data.sql"] {
+        psql(&url, Some(&schema), &["-f", dir.join(f).to_str().unwrap()]);
+    }
+
+    // The pack reads the DSN from VOUCH_RBAC_DATABASE_URL; the sample's schema is chosen
+    // with libpq's `options` parameter, which the collector's client honours too.
+    let planted = "Rbac-Planted-Pw-7c1e";
+    let base = with_password(&url, planted);
+    let dsn = format!(
+        "{}{}options=-c%20search_path%3D{schema}",
+        base.as_deref().unwrap_or(&url),
+        if url.contains('?') { "&" } else { "?" }
+    );
+    let mut v = Vouch::new(&[pack("postgres-rbac")], 1, 8);
+    v.set("VOUCH_RBAC_DATABASE_URL", &dsn);
+
+    let (r, out) = v.collect("2026-Q2", &[]);
+    assert_eq!(r["failed"], 0, "{}", text(&out));
+    assert_eq!(r["items"].as_array().unwrap().len(), 8);
+    for rec in r["items"].as_array().unwrap() {
+        assert_eq!(rec["media_type"], "application/x-ndjson", "{rec}");
+        assert_eq!(rec["details"]["read_only"], true, "{rec}");
+        assert_eq!(rec["source"]["fingerprint"]["database"], db_name(&url));
+        assert_eq!(
+            rec["period"],
+            json!({"label": "2026-Q2", "start": "2026-04-01T00:00:00.000000Z", "end": "2026-07-01T00:00:00.000000Z"}),
+            "{rec}"
+        );
+    }
+
+    // Step 1/2: the external auditor and Grace Lin, deactivated but still a member.
+    let rec = item(&r, "rbac.compliance-group-members");
+    assert_ok(rec, "rbac-db", "postgres", 2);
+    assert_eq!(rec["operation"]["params"]["group"], "compliance-auditors");
+    let rows = v.rows(rec);
+    assert_eq!(
+        strs(&rows, "email"),
+        ["grace.lin@example.com", "erin.walsh@auditors.example"]
+    );
+    assert!(
+        time(&rows[0]["deactivated_at"]) == time(&json!("2026-03-31T17:00:00Z")),
+        "{}",
+        rows[0]
+    );
+    assert_eq!(rows[1]["deactivated_at"], Value::Null);
+    assert_eq!(rows[0]["group_name"], "compliance-auditors");
+
+    // Step 1: Dan's direct grant of the compliance role.
+    let rec = item(&r, "rbac.compliance-direct-grants");
+    assert_ok(rec, "rbac-db", "postgres", 1);
+    let rows = v.rows(rec);
+    assert_eq!(rows[0]["email"], "dan.kowalski@example.com");
+    assert_eq!(rows[0]["role"], "audit-compliance");
+    assert_eq!(rows[0]["granted_by"], "bob.okafor@example.com");
+    assert_eq!(
+        time(&rows[0]["granted_at"]),
+        time(&json!("2026-05-20T14:12:00Z"))
+    );
+    // Column order is the query's.
+    let first = String::from_utf8(v.content(rec)).unwrap();
+    assert!(
+        first.starts_with(r#"{"role":"audit-compliance","email":"dan.kowalski@example.com","deactivated_at":null,"granted_at":"#),
+        "{first}"
+    );
+
+    // Step 3: April, May and June monthly runs, all pass; effective_at is the last one.
+    let rec = item(&r, "rbac.integrity-monthly-runs");
+    assert_ok(rec, "rbac-db", "postgres", 3);
+    let q = rec["operation"]["query"].as_str().unwrap();
+    assert!(
+        q.contains("LEAST('2026-04-01T00:00:00Z'::timestamptz, '2026-07-01T00:00:00Z'::timestamptz - INTERVAL '90 days')"),
+        "the recorded query is the one that ran, placeholders filled in: {q}"
+    );
+    let rows = v.rows(rec);
+    assert_eq!(
+        strs(&rows, "run_id"),
+        [
+            "0b7e5a10-2026-4001-8a01-000000000401",
+            "0b7e5a10-2026-4001-8a01-000000000501",
+            "0b7e5a10-2026-4001-8a01-000000000601"
+        ]
+    );
+    assert!(rows
+        .iter()
+        .all(|r| r["result"] == "pass" && r["errors"] == 0 && r["mode"] == "monthly"));
+    assert_eq!(rows[0]["rows_verified"], 198877, "numbers stay numbers");
+    assert_eq!(
+        time(&rec["effective_at"]),
+        time(&json!("2026-06-01T02:40:19Z"))
+    );
+
+    // Step 4: five runs in the window, the 2026-06-03 cold-storage run failed.
+    let rec = item(&r, "rbac.archival-runs");
+    assert_ok(rec, "rbac-db", "postgres", 5);
+    let rows = v.rows(rec);
+    let failed = rows_where(&rows, "status", "failed");
+    assert_eq!(failed.len(), 1, "{rows:?}");
+    assert_eq!(failed[0]["run_id"], "5c1d9e22-2026-4a00-9b00-000000000603");
+    assert_eq!(failed[0]["rows_archived"], 0);
+    assert_eq!(
+        failed[0]["destination"],
+        "s3://example-audit-glacier/customer-audit/2026-05/"
+    );
+    assert_eq!(
+        time(&failed[0]["started_at"]),
+        time(&json!("2026-06-03T04:00:00Z"))
+    );
+    assert!(
+        !strs(&rows, "run_id").iter().any(|id| id.ends_with("0703")),
+        "the July run is after the period"
+    );
+    assert_eq!(
+        time(&rec["effective_at"]),
+        time(&json!("2026-06-04T09:35:48Z"))
+    );
+
+    // Step 5: oldest hot row, and the latest completed cold archive (the retry).
+    let rec = item(&r, "rbac.oldest-hot-row");
+    assert_ok(rec, "rbac-db", "postgres", 1);
+    let rows = v.rows(rec);
+    // The sample's first event at night that its n % 4 = 0 rule keeps: 00:07 + 3 x 23 min.
+    assert_eq!(
+        time(&rows[0]["oldest_hot_row"]),
+        time(&json!("2025-12-01T01:16:00Z"))
+    );
+    assert!(rows[0]["hot_rows"].as_u64().unwrap() > 5000, "{}", rows[0]);
+    let rec = item(&r, "rbac.latest-cold-archive");
+    assert_ok(rec, "rbac-db", "postgres", 1);
+    let rows = v.rows(rec);
+    assert_eq!(rows[0]["run_id"], "5c1d9e22-2026-4a00-9b00-000000000604");
+    assert_eq!(rows[0]["status"], "complete");
+    assert_eq!(rows[0]["rows_archived"], 40933);
+
+    // Step 6: one row per day of the quarter; the only gap over 24 h is the planted one.
+    let rec = item(&r, "rbac.audit-events-daily");
+    assert_ok(rec, "rbac-db", "postgres", 91);
+    let rows = v.rows(rec);
+    assert_eq!(rows[0]["day"], "2026-04-01");
+    assert_eq!(rows[90]["day"], "2026-06-30");
+    let empty: Vec<String> = rows
+        .iter()
+        .filter(|r| r["events"] == 0)
+        .map(|r| r["day"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(empty, ["2026-05-12", "2026-05-13"]);
+    assert_eq!(
+        rows_where(&rows, "day", "2026-05-12")[0]["first_event"],
+        Value::Null
+    );
+    let mut gaps = Vec::new();
+    let mut last: Option<chrono::DateTime<chrono::Utc>> = None;
+    for r in rows.iter().filter(|r| r["events"] != 0) {
+        if let Some(l) = last {
+            let gap = time(&r["first_event"]) - l;
+            if gap > chrono::Duration::hours(24) {
+                gaps.push((l, gap));
+            }
+        }
+        last = Some(time(&r["last_event"]));
+    }
+    assert_eq!(gaps.len(), 1, "{gaps:?}");
+    assert_eq!(gaps[0].0.format("%Y-%m-%d").to_string(), "2026-05-11");
+    assert!(gaps[0].1 > chrono::Duration::hours(50), "{gaps:?}");
+
+    // Step 7: four privileged grants; Dan's has no window, Carla's names an unknown one.
+    let rec = item(&r, "rbac.privileged-grant-changes");
+    assert_ok(rec, "rbac-db", "postgres", 4);
+    let rows = v.rows(rec);
+    assert_eq!(
+        strs(&rows, "change_window_id"),
+        ["CW-2026-011", "<none>", "CW-2026-024", "CW-2026-031"]
+    );
+    assert_eq!(rows[0]["group_name"], "platform-admins");
+    assert_eq!(rows[0]["email"], Value::Null);
+    assert_eq!(rows[1]["email"], "dan.kowalski@example.com");
+    assert_eq!(rows[1]["change_window_id"], Value::Null);
+    assert_eq!(rows[3]["email"], "carla.mendes@example.com");
+    assert_eq!(rows[3]["window_starts_at"], Value::Null);
+    assert!(rows[2]["window_starts_at"].is_string(), "{}", rows[2]);
+    assert!(
+        !strs(&rows, "email").contains(&"farid.haddad@example.com".to_string()),
+        "the 2026-07-02 grant is after the period"
+    );
+
+    // Collecting the same period again gives the same bytes (the window is the
+    // period's, not now()'s), and both runs are listed.
+    let (again, out2) = v.collect(
+        "2026-Q2",
+        &["rbac.archival-runs", "rbac.audit-events-daily"],
+    );
+    assert_eq!(again["failed"], 0);
+    for id in ["rbac.archival-runs", "rbac.audit-events-daily"] {
+        assert_eq!(item(&again, id)["sha256"], item(&r, id)["sha256"], "{id}");
+        let (listed, _) = v.list(Some(id));
+        assert_eq!(listed.len(), 2, "{id}: {listed:?}");
+    }
+    let (all, _) = v.list(None);
+    assert_eq!(all.len(), 10);
+
+    if base.is_some() {
+        v.assert_secret_absent(planted, &[&out, &out2]);
+    }
+}
+
+// --- aws (moto) -----------------------------------------------------------------------
+
+/// A moto server on a free loopback port, stopped on drop.
+struct Moto {
+    child: Child,
+    url: String,
+    path: String,
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Start moto (None: skipped because moto, boto3 or the aws CLI is missing).
+fn moto() -> Option<Moto> {
+    let path = tool_path();
+    if !require(
+        runs(&path, &["aws", "--version"]),
+        "the aws CLI is not installed (pip install awscli)",
+    ) || !require(
+        runs(&path, &["python3", "-c", "import moto.server, boto3"]),
+        "moto[server] and boto3 are not installed (pip install 'moto[server]' boto3)",
+    ) {
+        return None;
+    }
+    let port = free_port().to_string();
+    let mut cmd = if runs(&path, &["moto_server", "--help"]) {
+        Command::new("moto_server")
+    } else {
+        let mut c = Command::new("python3");
+        c.args(["-m", "moto.server"]);
+        c
+    };
+    let child = cmd
+        .args(["-H", "127.0.0.1", "-p", &port])
+        .env("PATH", &path)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start moto");
+    let mut m = Moto {
+        child,
+        url: format!("http://127.0.0.1:{port}"),
+        path,
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(s) = m.child.try_wait().unwrap() {
+            panic!("moto_server exited: {s}");
+        }
+        if let Ok(mut s) = TcpStream::connect(("127.0.0.1", port.parse::<u16>().unwrap())) {
+            let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+            let _ = s.write_all(b"GET /moto-api/ HTTP/1.0\r\nHost: localhost\r\n\r\n");
+            let mut buf = [0u8; 16];
+            if matches!(s.read(&mut buf), Ok(n) if n > 0 && buf.starts_with(b"HTTP/")) {
+                break;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "moto did not answer on {}",
+            m.url
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Some(m)
+}
+
+/// The AWS environment of a collection against moto, with a planted secret key.
+fn aws_env(v: &mut Vouch, m: &Moto, secret: &str) {
+    let none = v.tmp().join("no-such-aws-file").display().to_string();
+    for (k, val) in [
+        ("PATH", m.path.as_str()),
+        ("AWS_ENDPOINT_URL", m.url.as_str()),
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", secret),
+        ("AWS_DEFAULT_REGION", "us-east-1"),
+        // Not the developer's ~/.aws: nothing but the variables above.
+        ("AWS_CONFIG_FILE", none.as_str()),
+        ("AWS_SHARED_CREDENTIALS_FILE", none.as_str()),
+    ] {
+        v.set(k, val);
+    }
+}
+
+/// Run seed_moto_aws.py against the server: what it created.
+fn seed_moto(m: &Moto) -> Value {
+    let o = Command::new("python3")
+        .arg(fixtures().join("seed_moto_aws.py"))
+        .arg(&m.url)
+        .env("PATH", &m.path)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_REGION")
+        .env_remove("AWS_SESSION_TOKEN")
+        .output()
+        .unwrap();
+    serde_json::from_str(&ok(&o)).unwrap()
+}
+
+#[test]
+fn aws_pack_against_moto() {
+    let Some(m) = moto() else { return };
+    let seeded = seed_moto(&m);
+    let secret = "vouchPlantedAwsSecret/9Zq+X4mK2pLr";
+    let mut v = Vouch::new(&[pack("aws")], 1, 5);
+    aws_env(&mut v, &m, secret);
+
+    let (r, out) = v.collect("2026-10", &[]);
+    assert_eq!(r["failed"], 0, "{}", text(&out));
+    assert_eq!(r["items"].as_array().unwrap().len(), 5);
+    for rec in r["items"].as_array().unwrap() {
+        let env = &rec["operation"]["env"];
+        assert_eq!(env["AWS_SECRET_ACCESS_KEY"], "***", "{rec}");
+        assert_eq!(env["AWS_ACCESS_KEY_ID"], "***", "{rec}");
+        assert_eq!(env["AWS_ENDPOINT_URL"], m.url.as_str(), "{rec}");
+        assert_eq!(env["AWS_DEFAULT_REGION"], "us-east-1", "{rec}");
+        assert_eq!(rec["details"]["exit_code"], 0, "{rec}");
+        assert!(
+            !rec["operation"]["argv"]
+                .to_string()
+                .contains(m.url.as_str()),
+            "the endpoint is never put in argv: {rec}"
+        );
+    }
+    let rotating = seeded["kms"]["rotating"].as_str().unwrap();
+    let legacy = seeded["kms"]["not_rotating"].as_str().unwrap();
+
+    // Volumes: 4, one unencrypted; the others with the rotating key.
+    let rec = item(&r, "aws.ebs-volumes");
+    assert_ok(rec, "aws", "command", 4);
+    assert_eq!(rec["media_type"], "application/json");
+    assert_eq!(
+        rec["operation"]["argv"],
+        json!(["aws", "ec2", "describe-volumes", "--output", "json"])
+    );
+    let rows = v.rows(rec);
+    let plain: Vec<&Value> = rows.iter().filter(|r| r["Encrypted"] == false).collect();
+    assert_eq!(plain.len(), 1, "{rows:?}");
+    assert_eq!(plain[0]["VolumeId"], seeded["volumes"]["unencrypted"][0]);
+    assert_eq!(plain[0]["Size"], 8);
+    let mut enc: Vec<String> = rows
+        .iter()
+        .filter(|r| r["Encrypted"] == true)
+        .map(|r| {
+            assert!(r["KmsKeyId"].as_str().unwrap().ends_with(rotating), "{r}");
+            r["VolumeId"].as_str().unwrap().to_string()
+        })
+        .collect();
+    let mut want: Vec<String> = seeded["volumes"]["encrypted"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap().to_string())
+        .collect();
+    enc.sort();
+    want.sort();
+    assert_eq!(enc, want);
+
+    // KMS: rotation per key.
+    let rec = item(&r, "aws.kms-keys");
+    assert_ok(rec, "aws", "command", 2);
+    assert_eq!(rec["media_type"], "application/x-ndjson");
+    let pd = root().join("packs/aws").display().to_string();
+    assert_eq!(
+        rec["operation"]["argv"],
+        json!(["python3", format!("{pd}/bin/kms_keys.py")])
+    );
+    let rows = v.rows(rec);
+    let key = |id: &str| rows.iter().find(|r| r["KeyId"] == id).unwrap().clone();
+    let (k1, k2) = (key(rotating), key(legacy));
+    assert_eq!(k1["KeyRotationEnabled"], true);
+    assert_eq!(k1["Aliases"], json!(["alias/vouch-test-ebs"]));
+    assert_eq!(k2["KeyRotationEnabled"], false);
+    assert_eq!(k2["Aliases"], json!(["alias/vouch-test-legacy"]));
+    for k in [&k1, &k2] {
+        assert_eq!(k["KeyManager"], "CUSTOMER");
+        assert_eq!(k["KeyState"], "Enabled");
+        assert_eq!(k["RotationStatusError"], Value::Null);
+        assert!(
+            k["CreationDate"].as_str().unwrap().contains('T'),
+            "timestamps are ISO 8601: {k}"
+        );
+    }
+
+    // Backup plan: the daily rule and its 7-day lifecycle.
+    let rec = item(&r, "aws.backup-plans");
+    assert_ok(rec, "aws", "command", 1);
+    let rows = v.rows(rec);
+    assert_eq!(rows[0]["BackupPlanName"], "vouch-test-daily");
+    assert_eq!(rows[0]["BackupPlanId"], seeded["backup_plan_id"]);
+    let rule = &rows[0]["Rules"][0];
+    assert_eq!(rule["RuleName"], "daily-ebs-backup");
+    assert_eq!(rule["ScheduleExpression"], "cron(0 5 * * ? *)");
+    assert_eq!(rule["Lifecycle"]["DeleteAfterDays"], 7);
+    assert_eq!(rule["TargetBackupVaultName"], "vouch-test-vault");
+
+    // Vault: encrypted with the rotating key.
+    let rec = item(&r, "aws.backup-vaults");
+    assert_ok(rec, "aws", "command", 1);
+    assert_eq!(rec["operation"]["rows"], "BackupVaultList");
+    let rows = v.rows(rec);
+    assert_eq!(rows[0]["BackupVaultName"], "vouch-test-vault");
+    assert_eq!(
+        rows[0]["EncryptionKeyArn"],
+        format!("arn:aws:kms:us-east-1:123456789012:key/{rotating}")
+    );
+
+    // EKS: api and audit logging only.
+    let rec = item(&r, "aws.eks-control-plane-logging");
+    assert_ok(rec, "aws", "command", 1);
+    let rows = v.rows(rec);
+    assert_eq!(rows[0]["name"], "vouch-test-eks");
+    assert_eq!(rows[0]["enabledLogTypes"], json!(["api", "audit"]));
+    assert!(rows[0].get("certificateAuthority").is_none());
+    let off = &rows[0]["logging"]["clusterLogging"];
+    assert!(
+        off.as_array().unwrap().iter().any(|s| s["enabled"] == false
+            && s["types"] == json!(["authenticator", "controllerManager", "scheduler"])),
+        "{off}"
+    );
+
+    v.assert_secret_absent(secret, &[&out]);
+}
+
+// --- backups --------------------------------------------------------------------------
+
+#[test]
+fn backups_pack_velero_history_and_aws_backup() {
+    let mut v = Vouch::new(&[pack("backups")], 2, 3);
+    let path = format!("{}:{}", fixtures().display(), tool_path());
+    v.set("PATH", &path);
+
+    let (r, out) = v.collect("2026-06", &["backups.velero-backups"]);
+    assert_eq!(r["failed"], 0, "{}", text(&out));
+    assert_eq!(r["items"].as_array().unwrap().len(), 1);
+    let rec = item(&r, "backups.velero-backups");
+    assert_ok(rec, "backups-velero", "command", 6);
+    assert_eq!(rec["media_type"], "application/x-ndjson");
+    assert_eq!(
+        rec["operation"]["argv"],
+        json!([
+            "python3",
+            root()
+                .join("packs/backups/bin/velero_backups.py")
+                .display()
+                .to_string()
+        ])
+    );
+    // effective_at: the latest status.completionTimestamp (the manual backup).
+    assert_eq!(
+        time(&rec["effective_at"]),
+        time(&json!("2026-06-30T14:26:02Z"))
+    );
+    let rows = v.rows(rec);
+    let phase = |p: &str| -> Vec<String> {
+        rows.iter()
+            .filter(|b| b["status"]["phase"] == p)
+            .map(|b| b["metadata"]["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(phase("Failed"), ["daily-20260628050017"]);
+    assert_eq!(phase("PartiallyFailed"), ["daily-20260629050004"]);
+    assert_eq!(phase("Completed").len(), 4);
+    let failed = rows
+        .iter()
+        .find(|b| b["status"]["phase"] == "Failed")
+        .unwrap();
+    assert!(
+        failed["status"]["failureReason"]
+            .as_str()
+            .unwrap()
+            .contains("AccessDenied"),
+        "{failed}"
+    );
+    assert_eq!(
+        failed["metadata"]["labels"]["velero.io/schedule-name"],
+        "daily"
+    );
+    assert!(rows.iter().all(|b| b["kind"] == "Backup"));
+
+    // Without the velero CLI, the run fails with a readable reason.
+    v.set("PATH", &tool_path());
+    if !runs(&tool_path(), &["velero", "version", "--client-only"]) {
+        let (r, _) = v.collect("2026-06", &["backups.velero-backups"]);
+        let rec = item(&r, "backups.velero-backups");
+        assert_eq!(rec["status"], "error");
+        assert!(
+            rec["error"]
+                .as_str()
+                .unwrap()
+                .contains("velero CLI not found on PATH"),
+            "{rec}"
+        );
+    }
+
+    // AWS Backup against moto: the plan, and recovery points, which moto does not
+    // implement (ListRecoveryPointsByBackupVault answers 404): the recorded error says so.
+    let Some(m) = moto() else { return };
+    seed_moto(&m);
+    let secret = "vouchPlantedBackupSecret+Qm3vT8";
+    aws_env(&mut v, &m, secret);
+    let (r, out) = v.collect(
+        "2026-10",
+        &["backups.aws-backup-plans", "backups.aws-recovery-points"],
+    );
+    let rec = item(&r, "backups.aws-backup-plans");
+    assert_ok(rec, "backups-aws", "command", 1);
+    let rows = v.rows(rec);
+    assert_eq!(rows[0]["BackupPlanName"], "vouch-test-daily");
+    assert_eq!(
+        rows[0]["Rules"][0]["ScheduleExpression"],
+        "cron(0 5 * * ? *)"
+    );
+    assert_eq!(rows[0]["Rules"][0]["Lifecycle"]["DeleteAfterDays"], 7);
+
+    let rec = item(&r, "backups.aws-recovery-points");
+    let pd = root().join("packs/backups").display().to_string();
+    assert_eq!(
+        rec["operation"]["argv"],
+        json!([
+            "python3",
+            format!("{pd}/bin/recovery_points.py"),
+            "--created-after",
+            "2026-10-01T00:00:00Z",
+            "--created-before",
+            "2026-11-01T00:00:00Z"
+        ])
+    );
+    if rec["status"] == "error" {
+        let e = rec["error"].as_str().unwrap();
+        assert!(
+            e.contains("recovery_points.py: aws backup list-recovery-points-by-backup-vault")
+                && e.contains("ListRecoveryPointsByBackupVault"),
+            "{e}"
+        );
+        assert_eq!(rec["details"]["exit_code"], 1);
+        assert_eq!(r["failed"], 1);
+    } else {
+        // A moto that implements it: nothing was backed up, so no points.
+        assert_ok(rec, "backups-aws", "command", 0);
+    }
+    v.assert_secret_absent(secret, &[&out]);
+}
+
+// --- change: git ----------------------------------------------------------------------
+
+fn git(repo: &Path, date: &str, args: &[&str]) -> String {
+    let o = Command::new("git")
+        .arg("-C")
+        .arg(repo)
+        .args([
+            "-c",
+            "user.name=Ada Dev",
+            "-c",
+            "user.email=ada@example.com",
+            "-c",
+            "commit.gpgsign=false",
+            "-c",
+            "init.defaultBranch=main",
+        ])
+        .args(args)
+        .env("GIT_AUTHOR_DATE", date)
+        .env("GIT_COMMITTER_DATE", date)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env_remove("GIT_DIR")
+        .env_remove("GIT_WORK_TREE")
+        .output()
+        .unwrap();
+    ok(&o).trim().to_string()
+}
+
+fn commit(repo: &Path, date: &str, file: &str, subject: &str) -> String {
+    std::fs::write(repo.join(file), format!("{subject}\n")).unwrap();
+    git(repo, date, &["add", file]);
+    git(repo, date, &["commit", "-q", "-m", subject]);
+    git(repo, date, &["rev-parse", "HEAD"])
+}
+
+#[test]
+fn change_pack_git_commits_and_merges() {
+    let mut v = Vouch::new(&[pack("change")], 2, 3);
+    let repo = v.tmp().join("repo");
+    std::fs::create_dir(&repo).unwrap();
+    git(&repo, "2026-09-20T10:00:00Z", &["init", "-q", "-b", "main"]);
+    commit(&repo, "2026-09-20T10:00:00Z", "a", "chore: initial import");
+    // 2026-09-30 23:30 UTC, written with a +02:00 offset: before the period.
+    commit(
+        &repo,
+        "2026-10-01T01:30:00+02:00",
+        "b",
+        "fix: late September hotfix",
+    );
+    // Exactly the period start: inside (the period is half-open).
+    let c_start = commit(
+        &repo,
+        "2026-10-01T00:00:00Z",
+        "c",
+        "docs: period starts here",
+    );
+    git(
+        &repo,
+        "2026-10-01T00:00:00Z",
+        &["checkout", "-q", "-b", "feature/audit-log"],
+    );
+    // Authored in September, committed in October: in the period by its commit date.
+    std::fs::write(repo.join("d"), "feature\n").unwrap();
+    git(&repo, "2026-10-05T09:00:00Z", &["add", "d"]);
+    let o = Command::new("git")
+        .arg("-C")
+        .arg(&repo)
+        .args([
+            "-c",
+            "user.name=Bo Feature",
+            "-c",
+            "user.email=bo@example.com",
+            "-c",
+            "commit.gpgsign=false",
+            "commit",
+            "-q",
+            "-m",
+            "feat: audit log export",
+        ])
+        .env("GIT_AUTHOR_DATE", "2026-09-28T16:00:00Z")
+        .env("GIT_COMMITTER_DATE", "2026-10-05T09:00:00Z")
+        .output()
+        .unwrap();
+    ok(&o);
+    let c_feature = git(&repo, "2026-10-05T09:00:00Z", &["rev-parse", "HEAD"]);
+    git(&repo, "2026-10-06T12:00:00Z", &["checkout", "-q", "main"]);
+    git(
+        &repo,
+        "2026-10-06T12:00:00Z",
+        &[
+            "merge",
+            "-q",
+            "--no-ff",
+            "feature/audit-log",
+            "-m",
+            "Merge pull request #42 from acme/feature/audit-log",
+            "-m",
+            "Audit log export",
+        ],
+    );
+    let c_merge = git(&repo, "2026-10-06T12:00:00Z", &["rev-parse", "HEAD"]);
+    let c_direct = commit(
+        &repo,
+        "2026-10-20T08:00:00Z",
+        "e",
+        "chore: direct push to main",
+    );
+    // Exactly the period end: outside.
+    commit(&repo, "2026-11-01T00:00:00Z", "f", "feat: November work");
+    let head = git(&repo, "2026-11-01T00:00:00Z", &["rev-parse", "HEAD"]);
+
+    v.set("VOUCH_CHANGE_REPO", repo.to_str().unwrap());
+    let (r, out) = v.collect("2026-10", &["change.commits", "change.merge-commits"]);
+    assert_eq!(r["failed"], 0, "{}", text(&out));
+    assert_eq!(r["items"].as_array().unwrap().len(), 2);
+
+    let rec = item(&r, "change.commits");
+    assert_ok(rec, "change-git", "git", 4);
+    assert_eq!(rec["media_type"], "application/x-ndjson");
+    assert_eq!(rec["source"]["fingerprint"]["head"], head.as_str());
+    assert_eq!(
+        rec["source"]["fingerprint"]["path"],
+        repo.display().to_string()
+    );
+    assert_eq!(rec["operation"]["merges_only"], false);
+    let rows = v.rows(rec);
+    assert_eq!(
+        strs(&rows, "subject"),
+        [
+            "chore: direct push to main",
+            "Merge pull request #42 from acme/feature/audit-log",
+            "feat: audit log export",
+            "docs: period starts here"
+        ]
+    );
+    assert_eq!(
+        strs(&rows, "sha"),
+        [&c_direct, &c_merge, &c_feature, &c_start].map(String::clone)
+    );
+    let merges: Vec<bool> = rows.iter().map(|r| r["is_merge"] == true).collect();
+    assert_eq!(merges, [false, true, false, false]);
+    assert_eq!(rows[1]["parents"], json!([c_start, c_feature]));
+    assert_eq!(rows[2]["author"]["name"], "Bo Feature");
+    assert_eq!(rows[2]["author"]["email"], "bo@example.com");
+    assert_eq!(
+        time(&rows[2]["author"]["date"]),
+        time(&json!("2026-09-28T16:00:00Z"))
+    );
+    assert_eq!(
+        time(&rows[2]["committer"]["date"]),
+        time(&json!("2026-10-05T09:00:00Z"))
+    );
+    assert_eq!(rows[3]["signature"]["status"], "none");
+
+    let rec = item(&r, "change.merge-commits");
+    assert_ok(rec, "change-git", "git", 1);
+    assert_eq!(rec["operation"]["merges_only"], true);
+    assert!(
+        rec["operation"]["argv"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("--merges")),
+        "{rec}"
+    );
+    let rows = v.rows(rec);
+    assert_eq!(rows[0]["sha"], c_merge.as_str());
+    assert_eq!(rows[0]["is_merge"], true);
+    assert_eq!(
+        rows[0]["subject"],
+        "Merge pull request #42 from acme/feature/audit-log"
+    );
+    assert_eq!(rows[0]["body"], "Audit log export");
+
+    // September: the import and the hotfix written as 2026-10-01 +02:00.
+    let (r, _) = v.collect("2026-09", &["change.commits"]);
+    let rows = v.rows(item(&r, "change.commits"));
+    assert_eq!(
+        strs(&rows, "subject"),
+        ["fix: late September hotfix", "chore: initial import"]
+    );
+}
+
+// --- change: GitHub (loopback stand-in) -----------------------------------------------
+
+#[derive(Debug, Clone)]
+struct Req {
+    target: String,
+    headers: Vec<(String, String)>,
+}
+
+impl Req {
+    fn header(&self, name: &str) -> Vec<&str> {
+        self.headers
+            .iter()
+            .filter(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+}
+
+fn pr(n: u64, merged: &str, body: &str) -> Value {
+    json!({
+        "number": n,
+        "title": format!("Change #{n}"),
+        "user": {"login": "ada"},
+        "html_url": format!("https://github.com/acme/widgets/pull/{n}"),
+        "state": "closed",
+        "closed_at": merged,
+        "body": body,
+        "labels": [{"name": "reviewed"}],
+        "pull_request": {"merged_at": merged, "url": format!("https://api.github.com/repos/acme/widgets/pulls/{n}")},
+    })
+}
+
+/// A GitHub search API stand-in: page 1 links to page 2, whose first request is
+/// rate-limited (403 with X-RateLimit-Remaining: 0). Records every request.
+fn fake_github(token: &str) -> (String, Arc<Mutex<Vec<Req>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
+    let seen: Arc<Mutex<Vec<Req>>> = Arc::default();
+    let (b, s, token) = (base.clone(), seen.clone(), token.to_string());
+    std::thread::spawn(move || {
+        let first = "/search/issues?q=repo:acme/widgets+is:pr+is:merged+merged:2026-10-01..2026-10-31&per_page=100";
+        let mut limited = false;
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") {
+                match stream.read(&mut byte) {
+                    Ok(1) => head.push(byte[0]),
+                    _ => break,
+                }
+            }
+            let head = String::from_utf8_lossy(&head).to_string();
+            let mut lines = head.split("\r\n");
+            let target = lines
+                .next()
+                .unwrap_or("")
+                .split(' ')
+                .nth(1)
+                .unwrap_or("")
+                .to_string();
+            let headers = lines
+                .filter_map(|l| l.split_once(':'))
+                .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+                .collect();
+            let req = Req { target, headers };
+            s.lock().unwrap().push(req.clone());
+            let page2 = format!("{first}&page=2");
+            let (status, extra, body) = if req.target == first {
+                (
+                    "200 OK",
+                    format!("Link: <{b}{page2}>; rel=\"next\", <{b}{page2}>; rel=\"last\"\r\n"),
+                    json!({"total_count": 3, "incomplete_results": false, "items": [
+                        pr(101, "2026-10-03T10:00:00Z", "Adds the export."),
+                        pr(102, "2026-10-14T16:30:00Z", "Fixes the retention job."),
+                    ]}),
+                )
+            } else if req.target == page2 && !limited {
+                limited = true;
+                let reset = chrono::Utc::now().timestamp() + 1;
+                (
+                    "403 Forbidden",
+                    format!("X-RateLimit-Remaining: 0\r\nX-RateLimit-Reset: {reset}\r\n"),
+                    json!({"message": "API rate limit exceeded"}),
+                )
+            } else if req.target == page2 {
+                (
+                    "200 OK",
+                    format!("Link: <{b}{first}&page=1>; rel=\"prev\", <{b}{first}&page=1>; rel=\"first\"\r\n"),
+                    json!({"total_count": 3, "incomplete_results": false, "items": [
+                        // Someone pasted the token into a PR description.
+                        pr(103, "2026-10-30T23:59:00Z", &format!("CI token was {token}, rotated")),
+                    ]}),
+                )
+            } else {
+                (
+                    "404 Not Found",
+                    String::new(),
+                    json!({"message": "Not Found"}),
+                )
+            };
+            let body = body.to_string();
+            let _ = write!(
+                stream,
+                "HTTP/1.1 {status}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n{extra}\r\n{body}",
+                body.len()
+            );
+            let _ = stream.flush();
+        }
+    });
+    (base, seen)
+}
+
+#[test]
+fn change_pack_github_merged_prs_follow_pages() {
+    let token = "ghp_vouchPlantedToken0123456789abcdefXYZ";
+    let (base, seen) = fake_github(token);
+    // The pack as shipped, with base_url pointing at the stand-in (the only change).
+    let shipped = std::fs::read_to_string(pack("change")).unwrap();
+    let from = "base_url = \"https://api.github.com\"";
+    assert!(shipped.contains(from), "the pack's base_url moved");
+    let t = tempfile::tempdir().unwrap();
+    let copy = t.path().join("change-pack.toml");
+    std::fs::write(
+        &copy,
+        shipped.replace(from, &format!("base_url = \"{base}\"")),
+    )
+    .unwrap();
+    let mut v = Vouch::new(&[copy], 2, 3);
+    v.set("GITHUB_TOKEN", token);
+
+    // GITHUB_REPOSITORY unset: a recorded failure naming it, and no request.
+    let (r, out1) = v.collect("2026-10", &["change.merged-prs"]);
+    let rec = item(&r, "change.merged-prs");
+    assert_eq!(rec["status"], "error");
+    assert!(
+        rec["error"].as_str().unwrap().contains("GITHUB_REPOSITORY"),
+        "{rec}"
+    );
+    assert!(seen.lock().unwrap().is_empty());
+
+    v.set("GITHUB_REPOSITORY", "acme/widgets");
+    let (r, out2) = v.collect("2026-10", &["change.merged-prs"]);
+    assert_eq!(r["failed"], 0, "{}", text(&out2));
+    let rec = item(&r, "change.merged-prs");
+    assert_ok(rec, "change-github", "http", 3);
+    assert_eq!(rec["media_type"], "application/x-ndjson");
+    let first = format!(
+        "{base}/search/issues?q=repo:acme/widgets+is:pr+is:merged+merged:2026-10-01..2026-10-31&per_page=100"
+    );
+    assert_eq!(rec["operation"]["url"], first.as_str());
+    assert_eq!(rec["operation"]["method"], "GET");
+    assert_eq!(rec["details"]["rate_limit_waits"], 1, "{rec}");
+    let pages: Vec<&str> = rec["details"]["pages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["url"].as_str().unwrap())
+        .collect();
+    assert_eq!(pages, [first.clone(), format!("{first}&page=2")]);
+
+    let rows = v.rows(rec);
+    let numbers: Vec<u64> = rows.iter().map(|r| r["number"].as_u64().unwrap()).collect();
+    assert_eq!(numbers, [101, 102, 103]);
+    assert_eq!(rows[1]["pull_request"]["merged_at"], "2026-10-14T16:30:00Z");
+    assert_eq!(rows[2]["user"]["login"], "ada");
+    assert_eq!(
+        rows[2]["body"], "CI token was ***, rotated",
+        "the token is scrubbed from content too"
+    );
+
+    // What the server saw: page 1, page 2 (rate-limited), page 2 again; each with the
+    // token and the pack's headers.
+    let reqs = seen.lock().unwrap().clone();
+    let targets: Vec<&str> = reqs.iter().map(|r| r.target.as_str()).collect();
+    let p1 = first.trim_start_matches(&base).to_string();
+    let p2 = format!("{p1}&page=2");
+    assert_eq!(targets, [p1.as_str(), p2.as_str(), p2.as_str()]);
+    for r in &reqs {
+        assert_eq!(
+            r.header("authorization"),
+            [format!("Bearer {token}").as_str()],
+            "{r:?}"
+        );
+        assert!(
+            r.header("accept").contains(&"application/vnd.github+json"),
+            "{r:?}"
+        );
+        assert_eq!(r.header("x-github-api-version"), ["2022-11-28"], "{r:?}");
+    }
+
+    v.assert_secret_absent(token, &[&out1, &out2]);
+}
