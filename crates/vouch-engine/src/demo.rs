@@ -212,6 +212,7 @@ pub struct DemoReport {
     pub log_verifier_key: String,
     pub packet: crate::packet::Written,
     pub public_key_file: PathBuf,
+    pub evidence: crate::demo_evidence::EvidenceReport,
 }
 
 /// Prepare a fresh demo directory: replace an earlier demo, refuse anything else.
@@ -252,8 +253,8 @@ pub fn run(
         Some("Acme Analytics (demo)"),
         Some("demo.acme.example/vouch/audit"),
     )?;
-    let config = init.config;
-    let (_store, keys, ledger) = crate::open(&config)?;
+    let mut config = init.config;
+    let (store, keys, ledger) = crate::open(&config)?;
 
     // The twelve full months before this one.
     let this_month = Period::month_of(now);
@@ -338,6 +339,9 @@ pub fn run(
     let export_events = ledger.export(last, &mut w)?;
     std::io::Write::flush(&mut w).map_err(|e| Error::io(&export_file, e))?;
 
+    progress(0, 1, "evidence");
+    let evidence = crate::demo_evidence::run(dir, &mut config, &ledger, store, last)?;
+
     // Last month's evidence packet, signed, with the public key beside it for openssl.
     progress(0, 1, "packet");
     let packet = crate::packet::generate(
@@ -346,7 +350,8 @@ pub fn run(
         &ledger,
         &crate::packet::Request {
             period: last.clone(),
-            generated_at: Some(now),
+            // After the checks above: a packet holds what existed when it was made.
+            generated_at: Some(chrono::Utc::now().max(now)),
             format: crate::packet::Format::Both,
             out: dir.join("packets").join(&last.label),
             force: true,
@@ -374,6 +379,7 @@ pub fn run(
         log_verifier_key: keys.log_verifier().to_vkey(),
         packet,
         public_key_file,
+        evidence,
     })
 }
 

@@ -7,6 +7,7 @@ pub mod bench;
 pub mod checks;
 pub mod config;
 pub mod demo;
+pub mod demo_evidence;
 pub mod evidence;
 pub mod init;
 pub mod keys;

@@ -80,9 +80,29 @@ pub fn run(cli: &crate::Cli, a: &DemoArgs) -> Result<i32> {
         report.last_month,
         report.export_file.display()
     );
+    let ev = &report.evidence;
+    println!(
+        "6. Stored {} evidence items for {}: query results from the demo application database\n   (demo-app.db, through demo-pack.toml) and an uploaded DR drill report; each records its exact query,\n   times, row count and SHA-256, and is logged in the ledger.",
+        ev.items, report.last_month
+    );
+    println!(
+        "7. Evaluated {} checks and {} controls:",
+        ev.results.len(),
+        ev.controls.len()
+    );
+    for (id, status, message) in &ev.results {
+        println!("     {:<6} {id}: {message}", status.to_uppercase());
+    }
+    for (id, status) in &ev.controls {
+        println!("     control {id}: {}", status.to_uppercase());
+    }
+    println!(
+        "   {} finding(s) opened (see `vouch findings list`).",
+        ev.findings_opened
+    );
     let pd = report.packet.dir.display();
     println!(
-        "6. Generated the signed evidence packet for {} (status {}) in\n     {pd}",
+        "8. Generated the signed evidence packet for {} (status {}) in\n     {pd}",
         report.last_month, report.packet.overall_status
     );
     println!(
@@ -99,6 +119,12 @@ pub fn run(cli: &crate::Cli, a: &DemoArgs) -> Result<i32> {
     println!();
     println!("Everything is in {d}. Try:");
     println!("  vouch --data-dir {d} ledger verify");
+    println!("  vouch --data-dir {d} evidence list");
+    println!(
+        "  vouch --data-dir {d} check --period {}",
+        report.last_month
+    );
+    println!("  vouch --data-dir {d} findings list");
     println!("  vouch --data-dir {d} verify {pd}");
     println!("  vouch --data-dir {d} packet --reproduce {pd}/SOC2_Evidence.json");
     println!(

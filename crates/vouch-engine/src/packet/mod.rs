@@ -5,6 +5,7 @@
 
 pub mod build;
 pub mod pdf;
+pub mod rules;
 pub mod sign;
 pub mod verify;
 
@@ -214,6 +215,7 @@ fn write_into(
     let key_id = keys.signing_key_id();
     let built = build::build(
         ledger,
+        config,
         (&name, &id),
         (&key_id, &public_pem),
         params,
@@ -327,6 +329,7 @@ pub fn reproduce(
         .to_string();
     let built = build::build(
         ledger,
+        config,
         (&name, &id),
         (&key_id, &public_pem),
         &params,

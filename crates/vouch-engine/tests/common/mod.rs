@@ -247,3 +247,31 @@ pub fn pg_url_with_password(password: &str) -> Option<String> {
         )
     })
 }
+
+/// Validate a packet against schemas/soc2-packet-v1.schema.json with Python's jsonschema;
+/// `None` when Python or jsonschema is missing outside CI.
+pub fn schema_check(packet: &std::path::Path) -> Option<String> {
+    let schema = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../schemas/soc2-packet-v1.schema.json");
+    let out = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(format!(
+            "import json, jsonschema; jsonschema.validate(json.load(open({p:?})), json.load(open({s:?}))); print('valid')",
+            p = packet.display().to_string(),
+            s = schema.display().to_string()
+        ))
+        .output();
+    match out {
+        Ok(o) if o.status.success() => Some(String::from_utf8_lossy(&o.stdout).trim().to_string()),
+        Ok(o)
+            if std::env::var("CI").as_deref() == Ok("true")
+                || !String::from_utf8_lossy(&o.stderr).contains("No module named") =>
+        {
+            panic!(
+                "packet does not validate: {}",
+                String::from_utf8_lossy(&o.stderr)
+            )
+        }
+        _ => None,
+    }
+}
