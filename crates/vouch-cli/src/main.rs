@@ -56,6 +56,11 @@ pub enum Command {
     /// Findings: list, show, open, update.
     #[command(subcommand)]
     Findings(commands::checks::FindingsCommand),
+    /// Seal a period's evidence into an encrypted archive in WORM storage; verify, restore.
+    Archive(commands::archive::ArchiveArgs),
+    /// Archived collections (the collection log).
+    #[command(subcommand)]
+    Collections(commands::archive::CollectionsCommand),
     /// Validate vouch.toml without side effects.
     #[command(subcommand)]
     Config(commands::config::ConfigCommand),
@@ -104,6 +109,8 @@ fn main() {
         Command::Collect(a) => commands::evidence::collect(&cli, a),
         Command::Evidence(c) => commands::evidence::run(&cli, c),
         Command::Check(a) => commands::checks::check(&cli, a),
+        Command::Archive(a) => commands::archive::run(&cli, a),
+        Command::Collections(c) => commands::archive::collections(&cli, c),
         Command::Controls(c) => commands::checks::controls(&cli, c),
         Command::Findings(c) => commands::checks::findings(&cli, c),
         Command::Demo(a) => commands::demo::run(&cli, a),

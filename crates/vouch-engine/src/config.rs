@@ -25,6 +25,8 @@ pub struct Settings {
     #[serde(default)]
     pub server: Server,
     #[serde(default)]
+    pub archive: ArchiveSettings,
+    #[serde(default)]
     pub source: Vec<SourceDef>,
     #[serde(default)]
     pub evidence: Vec<EvidenceDef>,
@@ -118,6 +120,28 @@ impl Default for Server {
     fn default() -> Self {
         Server {
             listen: "127.0.0.1:4000".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ArchiveSettings {
+    pub recipients: Vec<String>,
+    pub compression: String,
+    pub storage: String,
+    pub retention_days: u32,
+    pub legal_hold: bool,
+}
+
+impl Default for ArchiveSettings {
+    fn default() -> Self {
+        ArchiveSettings {
+            recipients: Vec::new(),
+            compression: "zstd".into(),
+            storage: "dir".into(),
+            retention_days: 2555,
+            legal_hold: false,
         }
     }
 }
@@ -457,6 +481,20 @@ fn validate(s: &Settings, text: &str, file: &Path) -> Result<(), Error> {
     if !(1..=100_000).contains(&s.ledger.max_batch) {
         return Err(fail("ledger", "max_batch", "must be between 1 and 100000"));
     }
+    if !["zstd", "gzip"].contains(&s.archive.compression.as_str()) {
+        return Err(fail("archive", "compression", "must be zstd or gzip"));
+    }
+    let st = &s.archive.storage;
+    if !(st == "dir" || st.starts_with("dir:") || st.starts_with("s3://")) {
+        return Err(fail(
+            "archive",
+            "storage",
+            "must be dir, dir:/path or s3://bucket/prefix",
+        ));
+    }
+    if s.archive.retention_days == 0 {
+        return Err(fail("archive", "retention_days", "must be at least 1"));
+    }
     if s.server.listen.parse::<std::net::SocketAddr>().is_err() {
         return Err(fail(
             "server",
@@ -566,6 +604,21 @@ hmac_key = "keys/hmac.key"
 [server]
 # Address `vouch serve` listens on.
 listen = "127.0.0.1:4000"
+
+[archive]
+# Who can open sealed archives: age recipients (age1…) and/or paths of OpenPGP public
+# key files. Both kinds together give one archive per format. `vouch archive` refuses to
+# run without recipients unless given --no-encrypt.
+recipients = []
+# zstd (default) or gzip.
+compression = "zstd"
+# WORM storage: "dir" (<data dir>/worm), "dir:/path", or "s3://bucket/prefix" (a bucket
+# with Object Lock; credentials and endpoint from the AWS_* environment variables).
+storage = "dir"
+# Retention (days) for Object Lock COMPLIANCE mode; 2555 is seven years.
+retention_days = 2555
+# Also place a legal hold on S3 objects.
+legal_hold = false
 
 # Evidence: sources and what to collect from them (docs/evidence.md). Ready-made packs
 # live in packs/; include them with a top-level line at the very top of this file:

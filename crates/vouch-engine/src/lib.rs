@@ -13,6 +13,7 @@ pub mod init;
 pub mod keys;
 pub mod ledger;
 pub mod packet;
+pub mod seal;
 
 pub use config::Config;
 pub use keys::Keys;

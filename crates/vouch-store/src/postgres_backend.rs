@@ -18,6 +18,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (2, include_str!("migrations/postgres/0002_packets.sql")),
     (3, include_str!("migrations/postgres/0003_evidence.sql")),
     (4, include_str!("migrations/postgres/0004_checks.sql")),
+    (5, include_str!("migrations/postgres/0005_collections.sql")),
 ];
 
 pub struct PgBackend {

@@ -16,6 +16,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (2, include_str!("migrations/sqlite/0002_packets.sql")),
     (3, include_str!("migrations/sqlite/0003_evidence.sql")),
     (4, include_str!("migrations/sqlite/0004_checks.sql")),
+    (5, include_str!("migrations/sqlite/0005_collections.sql")),
 ];
 
 pub struct SqliteBackend {

@@ -7,6 +7,8 @@ pub enum BenchCommand {
     Ledger(LedgerArgs),
     /// Packet: JSON + PDF + exports for a month holding N events (default 10M), vs a dump baseline.
     Packet(PacketArgs),
+    /// Archive: seal a 2 GiB evidence set (tar → zstd → age / OpenPGP) vs `tar czf` + `gpg --encrypt`.
+    Archive(ArchiveArgs),
 }
 
 #[derive(clap::Args)]
@@ -52,8 +54,31 @@ pub struct LedgerArgs {
     pub out: Option<PathBuf>,
 }
 
+#[derive(clap::Args)]
+pub struct ArchiveArgs {
+    /// Size of the evidence set, MiB.
+    #[arg(long, default_value_t = 2048)]
+    pub size_mb: u64,
+    /// Scratch directory (several GB free).
+    #[arg(long, default_value = "/var/tmp/vouch-bench")]
+    pub dir: PathBuf,
+    /// Also write the JSON to this file.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
 pub fn run(_cli: &crate::Cli, c: &BenchCommand) -> Result<i32> {
     match c {
+        BenchCommand::Archive(a) => {
+            let result = vouch_engine::bench::archive(
+                &vouch_engine::bench::ArchiveBench {
+                    size_mb: a.size_mb,
+                    dir: a.dir.clone(),
+                },
+                &mut |l| eprintln!("[bench] {l}"),
+            )?;
+            emit(&result, a.out.as_deref(), &a.dir)
+        }
         BenchCommand::Packet(a) => {
             let result = vouch_engine::bench::packet(
                 &vouch_engine::bench::PacketBench {

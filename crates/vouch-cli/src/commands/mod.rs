@@ -1,3 +1,4 @@
+pub mod archive;
 pub mod bench;
 pub mod checks;
 pub mod config;

@@ -1,0 +1,167 @@
+//! Write-once storage: a local directory (create-new files, read-only, a second write to
+//! a key refused) or an S3 bucket with Object Lock in COMPLIANCE mode.
+
+use super::s3::S3;
+use chrono::{DateTime, Utc};
+use std::path::{Path, PathBuf};
+
+pub enum Worm {
+    Dir(PathBuf),
+    S3 { client: S3, prefix: String },
+}
+
+/// Where an object went.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Stored {
+    pub key: String,
+    pub uri: String,
+    pub size: u64,
+    pub sha256: String,
+    pub retain_until: String,
+    pub lock_mode: String,
+    pub version_id: Option<String>,
+}
+
+impl Worm {
+    /// `dir` (under the data dir), `dir:/path`, or `s3://bucket[/prefix]`.
+    pub fn open(spec: &str, data_dir: &Path) -> Result<Worm, String> {
+        if let Some(rest) = spec.strip_prefix("s3://") {
+            let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+            if bucket.is_empty() {
+                return Err(format!("`{spec}`: no bucket"));
+            }
+            let prefix = prefix.trim_matches('/');
+            return Ok(Worm::S3 {
+                client: S3::from_env(bucket)?,
+                prefix: if prefix.is_empty() {
+                    String::new()
+                } else {
+                    format!("{prefix}/")
+                },
+            });
+        }
+        let dir =
+            match spec {
+                "dir" | "" => data_dir.join("worm"),
+                s if s.starts_with("dir:") => {
+                    let p = PathBuf::from(&s[4..]);
+                    if p.is_absolute() {
+                        p
+                    } else {
+                        data_dir.join(p)
+                    }
+                }
+                _ => return Err(format!(
+                    "archive storage `{spec}` must be `dir`, `dir:/path` or `s3://bucket/prefix`"
+                )),
+            };
+        Ok(Worm::Dir(dir))
+    }
+
+    pub fn describe(&self) -> String {
+        match self {
+            Worm::Dir(d) => d.display().to_string(),
+            Worm::S3 { client, prefix } => format!("s3://{}/{prefix}", client.bucket),
+        }
+    }
+
+    /// Where archives are staged before they are stored (encrypted bytes only).
+    pub fn staging(&self, data_dir: &Path) -> PathBuf {
+        match self {
+            // Same file system as the store, so storing is a link, not a copy.
+            Worm::Dir(d) => d.join(".staging"),
+            Worm::S3 { .. } => data_dir.join("tmp"),
+        }
+    }
+
+    pub fn uri(&self, key: &str) -> String {
+        match self {
+            Worm::Dir(d) => d.join(key).display().to_string(),
+            Worm::S3 { client, prefix } => format!("s3://{}/{prefix}{key}", client.bucket),
+        }
+    }
+
+    pub fn exists(&self, key: &str) -> Result<bool, String> {
+        match self {
+            Worm::Dir(d) => Ok(d.join(key).exists()),
+            Worm::S3 { client, prefix } => Ok(client.head(&format!("{prefix}{key}"))?.is_some()),
+        }
+    }
+
+    /// Store `local` under `key`, once. The staged file is consumed.
+    pub fn put(
+        &self,
+        key: &str,
+        local: &Path,
+        sha256: &str,
+        retain_until: DateTime<Utc>,
+        legal_hold: bool,
+    ) -> Result<Stored, String> {
+        let size = std::fs::metadata(local)
+            .map_err(|e| format!("{}: {e}", local.display()))?
+            .len();
+        let until = retain_until.format("%Y-%m-%dT%H:%M:%SZ").to_string();
+        match self {
+            Worm::Dir(d) => {
+                let dest = d.join(key);
+                if let Some(parent) = dest.parent() {
+                    std::fs::create_dir_all(parent)
+                        .map_err(|e| format!("{}: {e}", parent.display()))?;
+                }
+                // A hard link fails when the name exists: create-new, atomically.
+                std::fs::hard_link(local, &dest).map_err(|e| {
+                    if e.kind() == std::io::ErrorKind::AlreadyExists {
+                        format!(
+                            "{} already exists in WORM storage; it is never overwritten",
+                            dest.display()
+                        )
+                    } else {
+                        format!("{}: {e}", dest.display())
+                    }
+                })?;
+                let _ = std::fs::remove_file(local);
+                #[cfg(unix)]
+                {
+                    use std::os::unix::fs::PermissionsExt;
+                    std::fs::set_permissions(&dest, std::fs::Permissions::from_mode(0o444))
+                        .map_err(|e| e.to_string())?;
+                }
+                Ok(Stored {
+                    key: key.into(),
+                    uri: dest.display().to_string(),
+                    size,
+                    sha256: sha256.into(),
+                    retain_until: until,
+                    lock_mode: "read-only file".into(),
+                    version_id: None,
+                })
+            }
+            Worm::S3 { client, prefix } => {
+                let full = format!("{prefix}{key}");
+                let version = client.put_locked(&full, local, sha256, retain_until, legal_hold)?;
+                let _ = std::fs::remove_file(local);
+                Ok(Stored {
+                    key: key.into(),
+                    uri: format!("s3://{}/{full}", client.bucket),
+                    size,
+                    sha256: sha256.into(),
+                    retain_until: until,
+                    lock_mode: "COMPLIANCE".into(),
+                    version_id: version,
+                })
+            }
+        }
+    }
+
+    /// Read a stored object by URI or path.
+    pub fn read(uri: &str) -> Result<Box<dyn std::io::Read + Send>, String> {
+        if let Some(rest) = uri.strip_prefix("s3://") {
+            let (bucket, key) = rest
+                .split_once('/')
+                .ok_or_else(|| format!("`{uri}`: no key"))?;
+            return S3::from_env(bucket)?.get(key);
+        }
+        let f = std::fs::File::open(uri).map_err(|e| format!("{uri}: {e}"))?;
+        Ok(Box::new(f))
+    }
+}
