@@ -61,6 +61,14 @@ pub enum Command {
     /// Archived collections (the collection log).
     #[command(subcommand)]
     Collections(commands::archive::CollectionsCommand),
+    /// The HTTP API (audit-log ingest and query, proofs, packets, evidence, findings).
+    Serve(commands::serve::ServeArgs),
+    /// API tokens: create (shown once), list, revoke.
+    #[command(subcommand)]
+    Tokens(commands::serve::TokensCommand),
+    /// Local users for the dashboard.
+    #[command(subcommand)]
+    Users(commands::serve::UsersCommand),
     /// Validate vouch.toml without side effects.
     #[command(subcommand)]
     Config(commands::config::ConfigCommand),
@@ -109,6 +117,9 @@ fn main() {
         Command::Collect(a) => commands::evidence::collect(&cli, a),
         Command::Evidence(c) => commands::evidence::run(&cli, c),
         Command::Check(a) => commands::checks::check(&cli, a),
+        Command::Serve(a) => commands::serve::serve(&cli, a),
+        Command::Tokens(c) => commands::serve::tokens(&cli, c),
+        Command::Users(c) => commands::serve::users(&cli, c),
         Command::Archive(a) => commands::archive::run(&cli, a),
         Command::Collections(c) => commands::archive::collections(&cli, c),
         Command::Controls(c) => commands::checks::controls(&cli, c),

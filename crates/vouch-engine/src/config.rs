@@ -27,6 +27,8 @@ pub struct Settings {
     #[serde(default)]
     pub archive: ArchiveSettings,
     #[serde(default)]
+    pub auth: AuthSettings,
+    #[serde(default)]
     pub source: Vec<SourceDef>,
     #[serde(default)]
     pub evidence: Vec<EvidenceDef>,
@@ -142,6 +144,52 @@ impl Default for ArchiveSettings {
             storage: "dir".into(),
             retention_days: 2555,
             legal_hold: false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthSettings {
+    /// "" (JWT off), "HS256", "RS256" or "ES256".
+    pub jwt_algorithm: String,
+    /// HS256: the environment variable holding the shared secret.
+    pub jwt_secret_env: String,
+    /// RS256/ES256: a PEM public key file.
+    pub jwt_public_key: String,
+    pub jwt_issuer: String,
+    pub jwt_audience: String,
+    /// The claim holding the role.
+    pub role_claim: String,
+    /// Role names in tokens → vouch roles (seed 000's `ADMIN` and `compliance-officer`
+    /// are mapped by default).
+    pub role_map: std::collections::BTreeMap<String, String>,
+    pub session_hours: u32,
+    pub lockout_attempts: u32,
+    pub lockout_minutes: u32,
+}
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        AuthSettings {
+            jwt_algorithm: String::new(),
+            jwt_secret_env: "VOUCH_JWT_SECRET".into(),
+            jwt_public_key: String::new(),
+            jwt_issuer: String::new(),
+            jwt_audience: String::new(),
+            role_claim: "role".into(),
+            role_map: [
+                ("ADMIN", "admin"),
+                ("COMPLIANCE_OFFICER", "compliance-officer"),
+                ("TEAM_LEAD", "team-lead"),
+                ("AUDITOR", "auditor"),
+            ]
+            .into_iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect(),
+            session_hours: 8,
+            lockout_attempts: 5,
+            lockout_minutes: 15,
         }
     }
 }
@@ -492,6 +540,29 @@ fn validate(s: &Settings, text: &str, file: &Path) -> Result<(), Error> {
             "must be dir, dir:/path or s3://bucket/prefix",
         ));
     }
+    if !["", "HS256", "RS256", "ES256"].contains(&s.auth.jwt_algorithm.as_str()) {
+        return Err(fail(
+            "auth",
+            "jwt_algorithm",
+            "must be \"\" (off), HS256, RS256 or ES256",
+        ));
+    }
+    if matches!(s.auth.jwt_algorithm.as_str(), "RS256" | "ES256")
+        && s.auth.jwt_public_key.is_empty()
+    {
+        return Err(fail(
+            "auth",
+            "jwt_public_key",
+            "is required for RS256/ES256 (a PEM file)",
+        ));
+    }
+    if s.auth.session_hours == 0 || s.auth.lockout_attempts == 0 {
+        return Err(fail(
+            "auth",
+            "session_hours",
+            "session_hours and lockout_attempts must be at least 1",
+        ));
+    }
     if s.archive.retention_days == 0 {
         return Err(fail("archive", "retention_days", "must be at least 1"));
     }
@@ -619,6 +690,24 @@ storage = "dir"
 retention_days = 2555
 # Also place a legal hold on S3 objects.
 legal_hold = false
+
+[auth]
+# JWT bearer tokens: "" (off), "HS256" (secret in the variable jwt_secret_env names),
+# "RS256" or "ES256" (PEM public key file in jwt_public_key).
+jwt_algorithm = ""
+jwt_secret_env = "VOUCH_JWT_SECRET"
+jwt_public_key = ""
+# Checked when set.
+jwt_issuer = ""
+jwt_audience = ""
+# The claim carrying the role, and how token role names map onto vouch's roles
+# (admin, compliance-officer, team-lead, auditor, ingest; those map to themselves).
+role_claim = "role"
+role_map = {{ ADMIN = "admin", COMPLIANCE_OFFICER = "compliance-officer", TEAM_LEAD = "team-lead", AUDITOR = "auditor" }}
+# Dashboard sessions of local users; lockout after failed logins.
+session_hours = 8
+lockout_attempts = 5
+lockout_minutes = 15
 
 # Evidence: sources and what to collect from them (docs/evidence.md). Ready-made packs
 # live in packs/; include them with a top-level line at the very top of this file:

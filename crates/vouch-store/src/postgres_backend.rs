@@ -19,6 +19,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (3, include_str!("migrations/postgres/0003_evidence.sql")),
     (4, include_str!("migrations/postgres/0004_checks.sql")),
     (5, include_str!("migrations/postgres/0005_collections.sql")),
+    (6, include_str!("migrations/postgres/0006_auth.sql")),
 ];
 
 pub struct PgBackend {

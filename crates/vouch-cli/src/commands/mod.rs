@@ -8,6 +8,7 @@ pub mod init;
 pub mod keys;
 pub mod ledger;
 pub mod packet;
+pub mod serve;
 pub mod verify;
 
 use anyhow::Result;

@@ -1,0 +1,794 @@
+//! Handlers. Engine calls are synchronous (rusqlite / postgres), so each handler runs
+//! its work on the blocking pool; appends go through the sequencer's async `submit`.
+
+use crate::auth::{self, Principal};
+use crate::error::{ApiError, ApiResult};
+use crate::App;
+use axum::body::Body;
+use axum::extract::{Extension, Path, RawQuery, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use vouch_core::period::Period;
+
+pub const MAX_BODY: usize = 16 * 1024 * 1024;
+pub const MAX_BATCH: usize = 10_000;
+
+/// Parse a query string strictly: percent-decoding, no duplicate keys.
+pub fn params(raw: Option<String>) -> ApiResult<HashMap<String, String>> {
+    let mut out = HashMap::new();
+    let raw = raw.unwrap_or_default();
+    for pair in raw.split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        let dec = |s: &str| -> ApiResult<String> {
+            let s = s.replace('+', " ");
+            let b = s.as_bytes();
+            let mut out = Vec::with_capacity(b.len());
+            let mut i = 0;
+            while i < b.len() {
+                if b[i] == b'%' {
+                    let h = b
+                        .get(i + 1..i + 3)
+                        .and_then(|h| std::str::from_utf8(h).ok())
+                        .and_then(|h| u8::from_str_radix(h, 16).ok());
+                    out.push(h.ok_or_else(|| {
+                        ApiError::bad("malformed percent-encoding in the query string")
+                    })?);
+                    i += 3;
+                } else {
+                    out.push(b[i]);
+                    i += 1;
+                }
+            }
+            String::from_utf8(out).map_err(|_| ApiError::bad("the query string is not UTF-8"))
+        };
+        let (k, v) = (dec(k)?, dec(v)?);
+        if out.insert(k.clone(), v).is_some() {
+            return Err(ApiError::bad(format!("parameter `{k}` is given twice")));
+        }
+    }
+    Ok(out)
+}
+
+fn only(params: &HashMap<String, String>, known: &[&str]) -> ApiResult<()> {
+    for k in params.keys() {
+        if !known.contains(&k.as_str()) {
+            return Err(ApiError::bad(format!("unknown parameter `{k}`"))
+                .details(json!({"parameter": k, "known": known})));
+        }
+    }
+    Ok(())
+}
+
+async fn body_json(body: Body) -> ApiResult<Value> {
+    let bytes = axum::body::to_bytes(body, MAX_BODY).await.map_err(|_| {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!("the body is larger than {MAX_BODY} bytes"),
+        )
+    })?;
+    serde_json::from_slice(&bytes)
+        .map_err(|e| ApiError::bad(format!("the body is not valid JSON: {e}")))
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> ApiResult<T> + Send + 'static,
+) -> ApiResult<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(ApiError::internal)?
+}
+
+fn period_param(p: &HashMap<String, String>, key: &str) -> ApiResult<Period> {
+    let text = p.get(key).map(String::as_str).unwrap_or("last-month");
+    Period::parse(text, chrono::Utc::now())
+        .map_err(|e| ApiError::bad(format!("{key}: {e}")).details(json!({"parameter": key})))
+}
+
+// ---------------------------------------------------------------- health, auth
+
+pub async fn healthz() -> impl IntoResponse {
+    axum::Json(json!({"status": "ok", "version": vouch_engine::VERSION}))
+}
+
+pub async fn readyz(State(app): State<App>) -> ApiResult<impl IntoResponse> {
+    let store = app.store.clone();
+    let size = blocking(move || Ok(store.head()?.size)).await?;
+    Ok(axum::Json(json!({"status": "ready", "tree_size": size})))
+}
+
+pub async fn openapi() -> impl IntoResponse {
+    axum::Json(crate::openapi::document())
+}
+
+pub async fn login(State(app): State<App>, body: Body) -> ApiResult<Response> {
+    let v = body_json(body).await?;
+    let s = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
+    let (Some(user), Some(pw)) = (s("username"), s("password")) else {
+        return Err(ApiError::bad("username and password are required")
+            .details(json!({"fields": ["username", "password"]})));
+    };
+    let code = s("totp_code");
+    let settings = app.config.settings.auth.clone();
+    let store = app.store.clone();
+    let (token, info) =
+        blocking(move || auth::login(&store, &settings, &user, &pw, code.as_deref())).await?;
+    let mut resp = axum::Json(json!({"token": token, "user": info})).into_response();
+    let cookie = format!(
+        "vouch_session={token}; HttpOnly; Secure; SameSite=Strict; Path=/; Max-Age={}",
+        app.config.settings.auth.session_hours * 3600
+    );
+    resp.headers_mut().insert(
+        header::SET_COOKIE,
+        HeaderValue::from_str(&cookie).map_err(ApiError::internal)?,
+    );
+    Ok(resp)
+}
+
+pub async fn whoami(Extension(p): Extension<Principal>) -> impl IntoResponse {
+    axum::Json(json!(p))
+}
+
+fn username(p: &Principal) -> ApiResult<String> {
+    p.actor
+        .strip_prefix("user:")
+        .map(str::to_string)
+        .ok_or_else(|| ApiError::bad("TOTP is for local users logged in with a session"))
+}
+
+pub async fn totp_enroll(
+    State(app): State<App>,
+    Extension(p): Extension<Principal>,
+) -> ApiResult<impl IntoResponse> {
+    let u = username(&p)?;
+    let store = app.store.clone();
+    Ok(axum::Json(
+        blocking(move || auth::totp_enroll(&store, &u)).await?,
+    ))
+}
+
+pub async fn totp_verify(
+    State(app): State<App>,
+    Extension(p): Extension<Principal>,
+    body: Body,
+) -> ApiResult<impl IntoResponse> {
+    let u = username(&p)?;
+    let v = body_json(body).await?;
+    let code = v
+        .get("code")
+        .and_then(Value::as_str)
+        .ok_or_else(|| ApiError::bad("code is required").details(json!({"field": "code"})))?
+        .to_string();
+    let store = app.store.clone();
+    blocking(move || auth::totp_confirm(&store, &u, &code)).await?;
+    Ok(axum::Json(json!({"totp_enabled": true})))
+}
+
+// ---------------------------------------------------------------- audit logs
+
+pub async fn ingest(State(app): State<App>, body: Body) -> ApiResult<Response> {
+    let v = body_json(body).await?;
+    let items = match v {
+        Value::Array(a) => a,
+        o @ Value::Object(_) => vec![o],
+        _ => {
+            return Err(ApiError::bad(
+                "the body must be an event object or an array of events",
+            ))
+        }
+    };
+    if items.is_empty() {
+        return Err(ApiError::bad("the array is empty"));
+    }
+    if items.len() > MAX_BATCH {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_many_events",
+            format!(
+                "at most {MAX_BATCH} events per request, got {}",
+                items.len()
+            ),
+        ));
+    }
+    let mut events = Vec::with_capacity(items.len());
+    let mut errors = Vec::new();
+    for (i, item) in items.into_iter().enumerate() {
+        match vouch_core::event::Event::from_value(item) {
+            Ok(e) => events.push(e),
+            Err(e) => errors.push(json!({"index": i, "field": e.field, "message": e.message})),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_events",
+            format!("{} invalid event(s); nothing was appended", errors.len()),
+        )
+        .details(json!({"errors": errors})));
+    }
+    let rx = app.ledger.submit(events)?;
+    let appended = rx
+        .await
+        .map_err(|_| ApiError::internal("the sequencer stopped"))??;
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(
+            json!({"seqs": appended.seqs, "new": appended.new, "tree_size": appended.tree_size}),
+        ),
+    )
+        .into_response())
+}
+
+pub async fn query(
+    State(app): State<App>,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<impl IntoResponse> {
+    let p = params(raw)?;
+    if p.contains_key("format") {
+        return Err(ApiError::bad(
+            "use /api/compliance/audit-logs/export for CSV or NDJSON",
+        ));
+    }
+    let q = crate::query::parse(&p)?;
+    let store = app.store.clone();
+    let (page, per_page) = (q.page, q.per_page);
+    let (data, next) = blocking(move || crate::query::run(&store, &q, q.per_page)).await?;
+    Ok(axum::Json(
+        json!({"data": data, "page": page, "per_page": per_page, "next_cursor": next}),
+    ))
+}
+
+fn csv_field(v: &Value) -> String {
+    let s = match v {
+        Value::Null => String::new(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s
+    }
+}
+
+pub async fn export(State(app): State<App>, RawQuery(raw): RawQuery) -> ApiResult<Response> {
+    let mut p = params(raw)?;
+    let format = p.remove("format").unwrap_or_else(|| "ndjson".into());
+    if format != "ndjson" && format != "csv" {
+        return Err(
+            ApiError::bad("format must be ndjson or csv").details(json!({"parameter": "format"}))
+        );
+    }
+    let mut q = crate::query::parse(&p)?;
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(8);
+    let store = app.store.clone();
+    let csv = format == "csv";
+    // Stream page by page from a blocking thread.
+    tokio::task::spawn_blocking(move || {
+        if csv {
+            let _ = tx.blocking_send(Ok(b"seq,id,timestamp,organization_id,actor_id,action,category,resource_type,resource_id,result\n".to_vec()));
+        }
+        loop {
+            let (rows, next) = match crate::query::run(&store, &q, 1000) {
+                Ok(r) => r,
+                Err(e) => {
+                    let _ = tx.blocking_send(Err(std::io::Error::other(e.message)));
+                    return;
+                }
+            };
+            let mut buf = Vec::new();
+            for r in &rows {
+                if csv {
+                    let f = |ptr: &str| csv_field(r.pointer(ptr).unwrap_or(&Value::Null));
+                    buf.extend_from_slice(
+                        [
+                            f("/seq"),
+                            f("/id"),
+                            f("/timestamp"),
+                            f("/organization_id"),
+                            f("/actor/id"),
+                            f("/action"),
+                            f("/category"),
+                            f("/resource/type"),
+                            f("/resource/id"),
+                            f("/result"),
+                        ]
+                        .join(",")
+                        .as_bytes(),
+                    );
+                } else {
+                    buf.extend_from_slice(vouch_core::canonical::to_string(r).as_bytes());
+                }
+                buf.push(b'\n');
+            }
+            if tx.blocking_send(Ok(buf)).is_err() {
+                return;
+            }
+            match next {
+                Some(c) => q.cursor = Some(c),
+                None => return,
+            }
+        }
+    });
+    let stream = futures_stream(rx);
+    let ct = if csv {
+        "text/csv"
+    } else {
+        "application/x-ndjson"
+    };
+    Ok(([(header::CONTENT_TYPE, ct)], Body::from_stream(stream)).into_response())
+}
+
+/// A `Stream` over an mpsc receiver (without pulling in a stream utility crate).
+fn futures_stream(
+    rx: tokio::sync::mpsc::Receiver<Result<Vec<u8>, std::io::Error>>,
+) -> impl futures_core::Stream<Item = Result<Vec<u8>, std::io::Error>> {
+    struct S(tokio::sync::mpsc::Receiver<Result<Vec<u8>, std::io::Error>>);
+    impl futures_core::Stream for S {
+        type Item = Result<Vec<u8>, std::io::Error>;
+        fn poll_next(
+            mut self: std::pin::Pin<&mut Self>,
+            cx: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<Option<Self::Item>> {
+            self.0.poll_recv(cx)
+        }
+    }
+    S(rx)
+}
+
+pub async fn verify(State(app): State<App>) -> ApiResult<impl IntoResponse> {
+    let ledger = app.ledger.clone();
+    let r = blocking(move || Ok(ledger.verify(&Default::default())?)).await?;
+    Ok(axum::Json(json!(r)))
+}
+
+pub async fn checkpoint(State(app): State<App>) -> ApiResult<Response> {
+    let (ledger, store) = (app.ledger.clone(), app.store.clone());
+    // The latest checkpoint, signing one for the current head if events arrived since.
+    let c = blocking(move || {
+        let size = store.head()?.size;
+        match ledger.latest_checkpoint()? {
+            Some(c) if c.size == size => Ok(Some(c)),
+            _ if size == 0 => Ok(None),
+            _ => Ok(Some(ledger.checkpoint()?)),
+        }
+    })
+    .await?;
+    match c {
+        Some(c) => Ok((
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            c.note,
+        )
+            .into_response()),
+        None => Err(ApiError::not_found(
+            "no checkpoint yet: the ledger is empty",
+        )),
+    }
+}
+
+fn int_param(p: &HashMap<String, String>, k: &str) -> ApiResult<Option<u64>> {
+    p.get(k)
+        .map(|v| {
+            v.parse::<u64>().map_err(|_| {
+                ApiError::bad(format!("{k} must be a non-negative integer"))
+                    .details(json!({"parameter": k}))
+            })
+        })
+        .transpose()
+}
+
+pub async fn proof(State(app): State<App>, RawQuery(raw): RawQuery) -> ApiResult<Response> {
+    let p = params(raw)?;
+    only(&p, &["index", "size"])?;
+    let index = int_param(&p, "index")?
+        .ok_or_else(|| ApiError::bad("index is required").details(json!({"parameter": "index"})))?;
+    let size = int_param(&p, "size")?;
+    let ledger = app.ledger.clone();
+    let text = blocking(move || Ok(ledger.inclusion_proof(index, size)?)).await?;
+    Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response())
+}
+
+pub async fn consistency(
+    State(app): State<App>,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<impl IntoResponse> {
+    let p = params(raw)?;
+    only(&p, &["from", "to"])?;
+    let from = int_param(&p, "from")?.ok_or_else(|| ApiError::bad("from is required"))?;
+    let to = int_param(&p, "to")?.ok_or_else(|| ApiError::bad("to is required"))?;
+    let ledger = app.ledger.clone();
+    let c = blocking(move || Ok(ledger.consistency_proof(from, to)?)).await?;
+    Ok(axum::Json(
+        json!({"from": c.from, "to": c.to, "from_root": c.from_root, "to_root": c.to_root, "proof": c.proof, "from_checkpoint": c.from_checkpoint, "to_checkpoint": c.to_checkpoint}),
+    ))
+}
+
+pub async fn public_key(State(app): State<App>) -> impl IntoResponse {
+    let mut resp = (
+        [(header::CONTENT_TYPE, "application/x-pem-file")],
+        app.keys.signing_public_pem(),
+    )
+        .into_response();
+    if let Ok(v) = HeaderValue::from_str(&app.keys.log_verifier().to_vkey()) {
+        resp.headers_mut().insert("x-log-verifier-key", v);
+    }
+    resp
+}
+
+// ---------------------------------------------------------------- packets, evidence
+
+pub async fn packet(State(app): State<App>, RawQuery(raw): RawQuery) -> ApiResult<Response> {
+    let p = params(raw)?;
+    only(&p, &["startDate", "endDate", "format"])?;
+    let get = |k: &str| {
+        p.get(k).cloned().ok_or_else(|| {
+            ApiError::bad(format!("{k} is required")).details(json!({"parameter": k}))
+        })
+    };
+    let (start, end) = (get("startDate")?, get("endDate")?);
+    let pdf = match p.get("format").map(String::as_str) {
+        None | Some("json") => false,
+        Some("pdf") => true,
+        Some(_) => return Err(ApiError::bad("format must be json or pdf")),
+    };
+    let period = Period::parse(&format!("{start}..{end}"), chrono::Utc::now())
+        .map_err(|e| ApiError::bad(format!("startDate/endDate: {e}")))?;
+    let (config, keys, ledger) = (app.config.clone(), app.keys.clone(), app.ledger.clone());
+    let (bytes, sig) = blocking(move || {
+        let dir = config
+            .data_dir
+            .join("packets")
+            .join(vouch_engine::packet::build::period_slug(&period));
+        let file = if pdf {
+            vouch_engine::packet::PDF_FILE
+        } else {
+            vouch_engine::packet::JSON_FILE
+        };
+        if !dir.join(file).exists() {
+            let req = vouch_engine::packet::Request {
+                period,
+                generated_at: None,
+                format: vouch_engine::packet::Format::Both,
+                out: dir.clone(),
+                force: true,
+            };
+            vouch_engine::packet::generate(&config, &keys, &ledger, &req)?;
+        }
+        let bytes = std::fs::read(dir.join(file)).map_err(ApiError::internal)?;
+        let sig =
+            std::fs::read_to_string(dir.join(format!("{file}.sig"))).map_err(ApiError::internal)?;
+        Ok((bytes, sig.trim().to_string()))
+    })
+    .await?;
+    let ct = if pdf {
+        "application/pdf"
+    } else {
+        "application/json"
+    };
+    let mut resp = ([(header::CONTENT_TYPE, ct)], bytes).into_response();
+    resp.headers_mut().insert(
+        "x-evidence-signature",
+        HeaderValue::from_str(&sig).map_err(ApiError::internal)?,
+    );
+    Ok(resp)
+}
+
+pub async fn evidence_list(
+    State(app): State<App>,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<impl IntoResponse> {
+    let p = params(raw)?;
+    only(&p, &["evidence_id", "period", "limit"])?;
+    let period = p
+        .get("period")
+        .map(|_| period_param(&p, "period"))
+        .transpose()?;
+    let limit = int_param(&p, "limit")?.unwrap_or(100).min(1000);
+    let store = app.store.clone();
+    let id = p.get("evidence_id").cloned();
+    let items = blocking(move || {
+        vouch_engine::evidence::list(
+            &store,
+            &vouch_engine::evidence::ListFilter {
+                evidence_id: id,
+                period,
+                limit: Some(limit),
+            },
+        )
+        .map_err(|e| vouch_engine::Error::from(e).into())
+    })
+    .await?;
+    Ok(axum::Json(json!(items
+        .iter()
+        .map(|i| &i.record)
+        .collect::<Vec<_>>())))
+}
+
+pub async fn evidence_get(
+    State(app): State<App>,
+    Path(id): Path<String>,
+) -> ApiResult<impl IntoResponse> {
+    let store = app.store.clone();
+    let item = blocking(move || {
+        vouch_engine::evidence::get(&store, &id).map_err(|e| vouch_engine::Error::from(e).into())
+    })
+    .await?;
+    let mut v = item.record.clone();
+    v["ledger_seq"] = json!(item.ledger_seq);
+    Ok(axum::Json(v))
+}
+
+pub async fn evidence_export(
+    State(app): State<App>,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<Response> {
+    let p = params(raw)?;
+    only(&p, &["criteria", "period_start", "period_end", "format"])?;
+    let get = |k: &str| {
+        p.get(k).cloned().ok_or_else(|| {
+            ApiError::bad(format!("{k} is required")).details(json!({"parameter": k}))
+        })
+    };
+    let period = Period::parse(
+        &format!("{}..{}", get("period_start")?, get("period_end")?),
+        chrono::Utc::now(),
+    )
+    .map_err(|e| ApiError::bad(format!("period_start/period_end: {e}")))?;
+    let criteria: Vec<String> = p
+        .get("criteria")
+        .map(|c| {
+            c.split(',')
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .collect()
+        })
+        .unwrap_or_default();
+    for c in &criteria {
+        if vouch_core::tsc::criterion(c).is_none() {
+            return Err(
+                ApiError::bad(format!("`{c}` is not a Trust Services Criterion"))
+                    .details(json!({"parameter": "criteria"})),
+            );
+        }
+    }
+    let format = p.get("format").cloned().unwrap_or_else(|| "json".into());
+    if format != "json" && format != "csv" {
+        return Err(
+            ApiError::bad("format must be json or csv (PDF: use soc2-packet?format=pdf)")
+                .details(json!({"parameter": "format"})),
+        );
+    }
+    let store = app.store.clone();
+    let items = blocking(move || {
+        vouch_engine::evidence::list(
+            &store,
+            &vouch_engine::evidence::ListFilter {
+                evidence_id: None,
+                period: Some(period),
+                limit: None,
+            },
+        )
+        .map_err(|e| vouch_engine::Error::from(e).into())
+    })
+    .await?;
+    let items: Vec<&Value> = items
+        .iter()
+        .map(|i| &i.record)
+        .filter(|r| {
+            criteria.is_empty()
+                || r["criteria"]
+                    .as_array()
+                    .is_some_and(|a| a.iter().any(|c| criteria.iter().any(|x| c == x.as_str())))
+        })
+        .collect();
+    if format == "json" {
+        return Ok(axum::Json(json!(items)).into_response());
+    }
+    let mut out = String::from(
+        "id,evidence_id,title,criteria,source,status,period,effective_at,count,sha256\n",
+    );
+    for r in items {
+        let row = [
+            r["id"].clone(),
+            r["evidence_id"].clone(),
+            r["title"].clone(),
+            json!(r["criteria"]
+                .as_array()
+                .map(|a| a
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .collect::<Vec<_>>()
+                    .join(" "))
+                .unwrap_or_default()),
+            r["source"]["name"].clone(),
+            r["status"].clone(),
+            r["period"]["label"].clone(),
+            r["effective_at"].clone(),
+            r["count"].clone(),
+            r["sha256"].clone(),
+        ];
+        out.push_str(&row.iter().map(csv_field).collect::<Vec<_>>().join(","));
+        out.push('\n');
+    }
+    Ok(([(header::CONTENT_TYPE, "text/csv")], out).into_response())
+}
+
+pub async fn control_evidence(
+    State(app): State<App>,
+    Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<impl IntoResponse> {
+    let p = params(raw)?;
+    only(&p, &["period"])?;
+    let period = period_param(&p, "period")?;
+    let (config, store) = (app.config.clone(), app.store.clone());
+    let controls = blocking(move || {
+        Ok(vouch_engine::checks::controls::evaluate(
+            &config,
+            &store,
+            &period,
+            chrono::Utc::now(),
+            None,
+        )?)
+    })
+    .await?;
+    let c = controls
+        .into_iter()
+        .find(|c| c["id"] == id.as_str())
+        .ok_or_else(|| ApiError::not_found(format!("no control `{id}`")))?;
+    Ok(axum::Json(c))
+}
+
+pub async fn status(
+    State(app): State<App>,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<impl IntoResponse> {
+    let p = params(raw)?;
+    only(&p, &["period"])?;
+    let period = period_param(&p, "period")?;
+    let (config, store, ledger) = (app.config.clone(), app.store.clone(), app.ledger.clone());
+    let v = blocking(move || {
+        let controls = vouch_engine::checks::controls::evaluate(&config, &store, &period, chrono::Utc::now(), None)?;
+        let open = vouch_engine::checks::findings::list(&store, Some("open"))?;
+        let cp = ledger.latest_checkpoint()?;
+        let mut counts = serde_json::Map::new();
+        for s in ["pass", "fail", "error", "not_tested"] {
+            counts.insert(s.into(), json!(controls.iter().filter(|c| c["status"] == s).count()));
+        }
+        let overall = ["fail", "error", "not_tested"].into_iter().find(|s| counts[*s].as_u64().unwrap_or(0) > 0).unwrap_or("pass");
+        Ok(json!({
+            "period": period.label, "overall_status": if controls.is_empty() { "not_tested" } else { overall },
+            "controls": counts, "open_findings": open.len(),
+            "ledger": {"tree_size": store.head()?.size, "latest_checkpoint": cp.map(|c| json!({"size": c.size, "created_at": c.created_at}))},
+        }))
+    })
+    .await?;
+    Ok(axum::Json(v))
+}
+
+pub async fn findings_list(
+    State(app): State<App>,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<impl IntoResponse> {
+    let p = params(raw)?;
+    only(&p, &["status"])?;
+    if let Some(s) = p.get("status") {
+        if !vouch_engine::checks::findings::STATUSES.contains(&s.as_str()) {
+            return Err(ApiError::bad("status must be open, accepted or resolved")
+                .details(json!({"parameter": "status"})));
+        }
+    }
+    let store = app.store.clone();
+    let status = p.get("status").cloned();
+    Ok(axum::Json(json!(
+        blocking(move || Ok(vouch_engine::checks::findings::list(
+            &store,
+            status.as_deref()
+        )?))
+        .await?
+    )))
+}
+
+pub async fn findings_open(
+    State(app): State<App>,
+    Extension(who): Extension<Principal>,
+    body: Body,
+) -> ApiResult<Response> {
+    let v = body_json(body).await?;
+    let s = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
+    let title = s("title")
+        .ok_or_else(|| ApiError::bad("title is required").details(json!({"field": "title"})))?;
+    let severity = s("severity").unwrap_or_else(|| "medium".into());
+    let (control, description) = (s("control"), s("description"));
+    let (config, store, ledger) = (app.config.clone(), app.store.clone(), app.ledger.clone());
+    let f = blocking(move || {
+        Ok(vouch_engine::checks::findings::open(
+            &store,
+            &ledger,
+            &config,
+            &title,
+            &severity,
+            control.as_deref(),
+            description.as_deref(),
+            &who.actor,
+        )?)
+    })
+    .await?;
+    Ok((StatusCode::CREATED, axum::Json(f)).into_response())
+}
+
+pub async fn findings_update(
+    State(app): State<App>,
+    Extension(who): Extension<Principal>,
+    Path(id): Path<String>,
+    body: Body,
+) -> ApiResult<impl IntoResponse> {
+    let v = body_json(body).await?;
+    if let Some(o) = v.as_object() {
+        for k in o.keys() {
+            if !["status", "severity", "owner", "note"].contains(&k.as_str()) {
+                return Err(
+                    ApiError::bad(format!("unknown field `{k}`")).details(json!({"field": k}))
+                );
+            }
+        }
+    } else {
+        return Err(ApiError::bad("the body must be a JSON object"));
+    }
+    let s = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
+    let u = vouch_engine::checks::findings::Update {
+        status: s("status"),
+        severity: s("severity"),
+        owner: s("owner"),
+        note: s("note"),
+    };
+    let (store, ledger) = (app.store.clone(), app.ledger.clone());
+    Ok(axum::Json(
+        blocking(move || {
+            Ok(vouch_engine::checks::findings::update(
+                &store, &ledger, &id, &u, &who.actor,
+            )?)
+        })
+        .await?,
+    ))
+}
+
+pub async fn collections(
+    State(app): State<App>,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<impl IntoResponse> {
+    let p = params(raw)?;
+    only(&p, &["period"])?;
+    let label = p
+        .get("period")
+        .map(|_| period_param(&p, "period").map(|x| x.label))
+        .transpose()?;
+    let store = app.store.clone();
+    Ok(axum::Json(json!(
+        blocking(move || Ok(vouch_engine::seal::collections(&store, label.as_deref())?)).await?
+    )))
+}
+
+pub async fn run_checks(
+    State(app): State<App>,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<impl IntoResponse> {
+    let p = params(raw)?;
+    only(&p, &["period"])?;
+    let period = period_param(&p, "period")?;
+    let (config, store, ledger) = (app.config.clone(), app.store.clone(), app.ledger.clone());
+    let v = blocking(move || {
+        let checker = vouch_engine::checks::Checker {
+            config: &config,
+            store,
+            ledger: &ledger,
+            blobs: vouch_engine::evidence::blob_store(&config),
+        };
+        let r = checker.run(&period, &[], chrono::Utc::now())?;
+        Ok(json!({"period": r.period.label, "checks": r.results, "controls": r.controls}))
+    })
+    .await?;
+    Ok(axum::Json(v))
+}

@@ -1,0 +1,77 @@
+//! Roles and what each may do. Every route names one permission (in `routes.rs`); this
+//! table is the only place that says which role holds it.
+
+use serde::Serialize;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Role {
+    Admin,
+    ComplianceOfficer,
+    TeamLead,
+    Auditor,
+    Ingest,
+}
+
+pub const ROLES: &[Role] = &[
+    Role::Admin,
+    Role::ComplianceOfficer,
+    Role::TeamLead,
+    Role::Auditor,
+    Role::Ingest,
+];
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::ComplianceOfficer => "compliance-officer",
+            Role::TeamLead => "team-lead",
+            Role::Auditor => "auditor",
+            Role::Ingest => "ingest",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Role> {
+        ROLES.iter().copied().find(|r| r.as_str() == s)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Perm {
+    /// No token needed (health, OpenAPI, login).
+    Public,
+    /// Any valid token or session (whoami, TOTP enrolment).
+    Authenticated,
+    /// POST audit events.
+    Ingest,
+    /// Read the ledger: query, verify, checkpoints, proofs, tiles, public key.
+    ReadLedger,
+    /// Export the audit log (CSV/NDJSON streams).
+    ExportLedger,
+    /// Read evidence, controls, status, findings, collections.
+    ReadEvidence,
+    /// Download packets.
+    ReadPackets,
+    /// Open findings (auditors may).
+    OpenFinding,
+    /// Update findings, run collection and checks, archive.
+    Operate,
+}
+
+/// The roles matrix.
+pub fn allows(role: Role, perm: Perm) -> bool {
+    use Perm as P;
+    use Role as R;
+    match perm {
+        P::Public | P::Authenticated => true,
+        P::Ingest => matches!(role, R::Admin | R::Ingest),
+        P::ReadLedger | P::ReadEvidence | P::ReadPackets => matches!(
+            role,
+            R::Admin | R::ComplianceOfficer | R::TeamLead | R::Auditor
+        ),
+        P::ExportLedger => matches!(role, R::Admin | R::TeamLead | R::Auditor),
+        P::OpenFinding => matches!(role, R::Admin | R::ComplianceOfficer | R::Auditor),
+        P::Operate => matches!(role, R::Admin | R::ComplianceOfficer),
+    }
+}

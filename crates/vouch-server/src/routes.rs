@@ -1,0 +1,110 @@
+//! The route table: method, path, the permission it needs, and what the OpenAPI
+//! document says about it. The router, the authorization middleware, the OpenAPI
+//! document and the roles-matrix test all read this one table.
+
+use crate::roles::Perm;
+
+pub struct Param {
+    pub name: &'static str,
+    pub location: &'static str,
+    pub schema: &'static str,
+    pub required: bool,
+}
+
+pub struct Route {
+    pub method: &'static str,
+    pub path: &'static str,
+    pub perm: Perm,
+    pub summary: &'static str,
+    pub params: &'static [Param],
+    /// A JSON request body is expected.
+    pub body: bool,
+    /// Response media type.
+    pub produces: &'static str,
+}
+
+const fn q(name: &'static str, schema: &'static str) -> Param {
+    Param {
+        name,
+        location: "query",
+        schema,
+        required: false,
+    }
+}
+const fn qr(name: &'static str, schema: &'static str) -> Param {
+    Param {
+        name,
+        location: "query",
+        schema,
+        required: true,
+    }
+}
+const fn p(name: &'static str) -> Param {
+    Param {
+        name,
+        location: "path",
+        schema: "string",
+        required: true,
+    }
+}
+
+const AUDIT_FILTERS: &[Param] = &[
+    q("organization_id", "string"),
+    q("actor_id", "string"),
+    q("action", "string"),
+    q("resource_type", "string"),
+    q("category", "string"),
+    q("result", "string"),
+    q("start_date", "string"),
+    q("end_date", "string"),
+    q("page", "integer"),
+    q("per_page", "integer"),
+    q("cursor", "integer"),
+];
+const EXPORT_FILTERS: &[Param] = &[
+    q("organization_id", "string"),
+    q("actor_id", "string"),
+    q("action", "string"),
+    q("resource_type", "string"),
+    q("category", "string"),
+    q("result", "string"),
+    q("start_date", "string"),
+    q("end_date", "string"),
+    q("format", "string"),
+];
+
+pub const BASE: &str = "/api/compliance";
+
+pub const ROUTES: &[Route] = &[
+    Route { method: "GET", path: "/healthz", perm: Perm::Public, summary: "Liveness", params: &[], body: false, produces: "application/json" },
+    Route { method: "GET", path: "/readyz", perm: Perm::Public, summary: "Readiness: the database answers", params: &[], body: false, produces: "application/json" },
+    Route { method: "GET", path: "/openapi.json", perm: Perm::Public, summary: "This document", params: &[], body: false, produces: "application/json" },
+    Route { method: "POST", path: "/api/compliance/auth/login", perm: Perm::Public, summary: "Log in a local user (password, then TOTP code once enrolled); returns a session token", params: &[], body: true, produces: "application/json" },
+    Route { method: "GET", path: "/api/compliance/auth/whoami", perm: Perm::Authenticated, summary: "The caller's identity and role", params: &[], body: false, produces: "application/json" },
+    Route { method: "POST", path: "/api/compliance/auth/totp/enroll", perm: Perm::Authenticated, summary: "Start TOTP enrolment (local users)", params: &[], body: false, produces: "application/json" },
+    Route { method: "POST", path: "/api/compliance/auth/totp/verify", perm: Perm::Authenticated, summary: "Confirm TOTP enrolment with a code", params: &[], body: true, produces: "application/json" },
+    Route { method: "POST", path: "/api/compliance/audit-logs", perm: Perm::Ingest, summary: "Append one event or an array of up to 10,000 (all or nothing); returns sequence numbers", params: &[], body: true, produces: "application/json" },
+    Route { method: "GET", path: "/api/compliance/audit-logs", perm: Perm::ReadLedger, summary: "Query audit events", params: AUDIT_FILTERS, body: false, produces: "application/json" },
+    Route { method: "GET", path: "/api/compliance/audit-logs/export", perm: Perm::ExportLedger, summary: "Export audit events as CSV or NDJSON (streamed)", params: EXPORT_FILTERS, body: false, produces: "application/x-ndjson" },
+    Route { method: "GET", path: "/api/compliance/audit-logs/verify", perm: Perm::ReadLedger, summary: "Verify the whole ledger: {valid, broken_at, …}", params: &[], body: false, produces: "application/json" },
+    Route { method: "GET", path: "/api/compliance/ledger/checkpoint", perm: Perm::ReadLedger, summary: "The latest signed checkpoint (C2SP tlog-checkpoint)", params: &[], body: false, produces: "text/plain" },
+    Route { method: "GET", path: "/api/compliance/ledger/proof", perm: Perm::ReadLedger, summary: "Inclusion proof (C2SP tlog-proof)", params: &[qr("index", "integer"), q("size", "integer")], body: false, produces: "text/plain" },
+    Route { method: "GET", path: "/api/compliance/ledger/consistency", perm: Perm::ReadLedger, summary: "Consistency proof between two tree sizes", params: &[qr("from", "integer"), qr("to", "integer")], body: false, produces: "application/json" },
+    Route { method: "GET", path: "/api/compliance/public-key", perm: Perm::ReadLedger, summary: "The packet signing public key (SPKI PEM) and the log's verifier key", params: &[], body: false, produces: "text/plain" },
+    Route { method: "GET", path: "/api/compliance/soc2-packet", perm: Perm::ReadPackets, summary: "The signed evidence packet for a period (JSON or PDF; signature in X-Evidence-Signature)", params: &[qr("startDate", "string"), qr("endDate", "string"), q("format", "string")], body: false, produces: "application/json" },
+    Route { method: "GET", path: "/api/compliance/evidence", perm: Perm::ReadEvidence, summary: "Evidence items", params: &[q("evidence_id", "string"), q("period", "string"), q("limit", "integer")], body: false, produces: "application/json" },
+    Route { method: "GET", path: "/api/compliance/evidence/export", perm: Perm::ReadEvidence, summary: "Evidence items supporting criteria in a period, as JSON or CSV", params: &[q("criteria", "string"), qr("period_start", "string"), qr("period_end", "string"), q("format", "string")], body: false, produces: "application/json" },
+    Route { method: "GET", path: "/api/compliance/evidence/{id}", perm: Perm::ReadEvidence, summary: "One evidence item's record", params: &[p("id")], body: false, produces: "application/json" },
+    Route { method: "GET", path: "/api/compliance/controls/{id}/evidence", perm: Perm::ReadEvidence, summary: "A control's status, checks and evidence for a period", params: &[p("id"), q("period", "string")], body: false, produces: "application/json" },
+    Route { method: "GET", path: "/api/compliance/status", perm: Perm::ReadEvidence, summary: "Compliance status: controls, open findings, ledger", params: &[q("period", "string")], body: false, produces: "application/json" },
+    Route { method: "GET", path: "/api/compliance/findings", perm: Perm::ReadEvidence, summary: "Findings", params: &[q("status", "string")], body: false, produces: "application/json" },
+    Route { method: "POST", path: "/api/compliance/findings", perm: Perm::OpenFinding, summary: "Open a finding", params: &[], body: true, produces: "application/json" },
+    Route { method: "PATCH", path: "/api/compliance/findings/{id}", perm: Perm::Operate, summary: "Update a finding (status, severity, owner, note)", params: &[p("id")], body: true, produces: "application/json" },
+    Route { method: "GET", path: "/api/compliance/collections", perm: Perm::ReadEvidence, summary: "Archived collections", params: &[q("period", "string")], body: false, produces: "application/json" },
+    Route { method: "POST", path: "/api/compliance/checks/run", perm: Perm::Operate, summary: "Evaluate checks for a period", params: &[q("period", "string")], body: false, produces: "application/json" },
+];
+
+/// The route for a method and matched path template.
+pub fn find(method: &str, path: &str) -> Option<&'static Route> {
+    ROUTES.iter().find(|r| r.method == method && r.path == path)
+}

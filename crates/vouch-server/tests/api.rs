@@ -1,0 +1,671 @@
+//! The HTTP service on real loopback HTTP: the whole roles matrix (every route × every
+//! role × no token, a bad token, an expired token), ingest and query, JWT, local users
+//! with lockout and TOTP, self-audit, and bad input answered with JSON 4xx.
+
+use serde_json::{json, Value};
+use std::net::SocketAddr;
+use vouch_server::roles::{allows, Perm, Role, ROLES};
+use vouch_server::routes::ROUTES;
+
+struct Server {
+    addr: SocketAddr,
+    dir: tempfile::TempDir,
+    store: vouch_store::Store,
+    _rt: tokio::runtime::Runtime,
+}
+
+fn start() -> Server {
+    let dir = tempfile::tempdir().unwrap();
+    let init = vouch_engine::init::init(dir.path(), Some("Acme"), Some("acme.example/vouch/audit"))
+        .unwrap();
+    // JWT HS256 with a shared secret, seed 000's role names mapped.
+    let cfg = dir.path().join("vouch.toml");
+    let text = std::fs::read_to_string(&cfg)
+        .unwrap()
+        .replace("jwt_algorithm = \"\"", "jwt_algorithm = \"HS256\"");
+    std::fs::write(&cfg, text).unwrap();
+    std::env::set_var(
+        "VOUCH_JWT_SECRET",
+        "test-jwt-secret-of-enough-length-0123456789",
+    );
+    let config = vouch_engine::Config::load(dir.path()).unwrap();
+    drop(init);
+    let store = vouch_engine::open(&config).unwrap().0;
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    rt.spawn(async move {
+        vouch_server::serve(config, "127.0.0.1:0".parse().unwrap(), Some(tx))
+            .await
+            .unwrap();
+    });
+    let addr = rt.block_on(rx).unwrap();
+    Server {
+        addr,
+        dir,
+        store,
+        _rt: rt,
+    }
+}
+
+struct Resp {
+    status: u16,
+    body: Vec<u8>,
+    headers: Vec<(String, String)>,
+}
+
+impl Resp {
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|_| panic!("not JSON: {}", String::from_utf8_lossy(&self.body)))
+    }
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+fn call(s: &Server, method: &str, path: &str, token: Option<&str>, body: Option<&str>) -> Resp {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let url = format!("http://{}{path}", s.addr);
+    let req = ureq::http::Request::builder().method(method).uri(&url);
+    let req = match token {
+        Some(t) => req.header("Authorization", format!("Bearer {t}")),
+        None => req,
+    };
+    let req = req.header("Content-Type", "application/json");
+    let mut resp = match body {
+        Some(b) => agent.run(req.body(b.to_string()).unwrap()),
+        None => agent.run(req.body(()).unwrap()),
+    }
+    .unwrap();
+    let headers = resp
+        .headers()
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string()))
+        .collect();
+    Resp {
+        status: resp.status().as_u16(),
+        body: resp.body_mut().read_to_vec().unwrap(),
+        headers,
+    }
+}
+
+fn token(s: &Server, role: Role, expires: Option<chrono::DateTime<chrono::Utc>>) -> String {
+    vouch_server::auth::create_token(
+        &s.store,
+        &format!("{}-{}", role.as_str(), uuid::Uuid::new_v4()),
+        role,
+        expires,
+    )
+    .unwrap()
+    .1
+}
+
+fn jwt(claims: Value, secret: &str) -> String {
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()),
+    )
+    .unwrap()
+}
+
+fn concrete(path: &str) -> String {
+    path.replace("{id}", "01a20000-0000-7000-8000-000000000000")
+}
+
+#[test]
+fn roles_matrix_every_route_every_role() {
+    let s = start();
+    let tokens: Vec<(Role, String)> = ROLES.iter().map(|r| (*r, token(&s, *r, None))).collect();
+    let expired = token(
+        &s,
+        Role::Admin,
+        Some(chrono::Utc::now() - chrono::Duration::hours(1)),
+    );
+    let mut unexpected = Vec::new();
+    for r in ROUTES {
+        let path = concrete(r.path);
+        let body = if r.body { Some("{}") } else { None };
+        if r.perm == Perm::Public {
+            let resp = call(&s, r.method, &path, None, body);
+            if resp.status == 401 || resp.status == 403 || resp.status >= 500 {
+                unexpected.push(format!("{} {} public → {}", r.method, r.path, resp.status));
+            }
+            continue;
+        }
+        for (who, t) in [
+            ("no token", None),
+            ("bad token", Some("vch_not-a-real-token")),
+            ("expired token", Some(expired.as_str())),
+            ("garbage", Some("x.y")),
+        ] {
+            let resp = call(&s, r.method, &path, t, body);
+            if resp.status != 401 {
+                unexpected.push(format!(
+                    "{} {} with {who} → {} (want 401)",
+                    r.method, r.path, resp.status
+                ));
+            }
+            assert!(resp.json()["error"]["code"].is_string());
+        }
+        for (role, t) in &tokens {
+            let resp = call(&s, r.method, &path, Some(t), body);
+            let allowed = allows(*role, r.perm);
+            let ok = if allowed {
+                resp.status != 401 && resp.status != 403 && resp.status < 500
+            } else {
+                resp.status == 403
+            };
+            if !ok {
+                unexpected.push(format!(
+                    "{} {} as {} → {} ({}) {}",
+                    r.method,
+                    r.path,
+                    role.as_str(),
+                    resp.status,
+                    if allowed {
+                        "should be allowed"
+                    } else {
+                        "should be 403"
+                    },
+                    String::from_utf8_lossy(&resp.body)
+                ));
+            }
+        }
+    }
+    assert!(
+        unexpected.is_empty(),
+        "unexpected outcomes:\n{}",
+        unexpected.join("\n")
+    );
+    // The matrix itself: ingest may only append; auditors are read-only but may open findings.
+    assert!(allows(Role::Ingest, Perm::Ingest) && !allows(Role::Ingest, Perm::ReadLedger));
+    assert!(
+        allows(Role::Auditor, Perm::OpenFinding)
+            && !allows(Role::Auditor, Perm::Operate)
+            && !allows(Role::Auditor, Perm::Ingest)
+    );
+    assert!(
+        allows(Role::TeamLead, Perm::ExportLedger)
+            && !allows(Role::ComplianceOfficer, Perm::ExportLedger)
+    );
+}
+
+#[test]
+fn ingest_query_export_proofs_and_self_audit() {
+    let s = start();
+    let ingest = token(&s, Role::Ingest, None);
+    let auditor = token(&s, Role::Auditor, None);
+    let lead = token(&s, Role::TeamLead, None);
+    // Seed 000's curl example: one event.
+    let one = r#"{"organization_id":"org-1","actor":{"id":"user-1","email":"a@x.example","ip":"10.0.0.1"},"action":"user.login","category":"authentication","resource":{"type":"session","id":"s1","name":null},"result":"success","timestamp":"2026-10-05T10:00:00Z"}"#;
+    let r = call(
+        &s,
+        "POST",
+        "/api/compliance/audit-logs",
+        Some(&ingest),
+        Some(one),
+    );
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.json()["seqs"], json!([0]));
+    // A batch; all or nothing with each bad item's index and field.
+    let batch: Vec<Value> = (0..50).map(|i| json!({"organization_id": "org-1", "actor": {"id": format!("user-{}", i % 5)}, "action": if i % 2 == 0 { "role.assign" } else { "data.export" }, "category": "authorization", "resource": {"type": "role", "id": "admin"}, "result": "success", "timestamp": format!("2026-10-{:02}T12:00:00Z", 1 + i % 28)})).collect();
+    let r = call(
+        &s,
+        "POST",
+        "/api/compliance/audit-logs",
+        Some(&ingest),
+        Some(&json!(batch).to_string()),
+    );
+    assert_eq!(r.status, 201);
+    assert_eq!(r.json()["seqs"].as_array().unwrap().len(), 50);
+    let mut bad = batch.clone();
+    bad[3]["category"] = json!("nope");
+    bad[7]["timestamp"] = json!("yesterday");
+    let r = call(
+        &s,
+        "POST",
+        "/api/compliance/audit-logs",
+        Some(&ingest),
+        Some(&json!(bad).to_string()),
+    );
+    assert_eq!(r.status, 422);
+    let errs = r.json()["error"]["details"]["errors"].clone();
+    assert_eq!(
+        errs.as_array()
+            .unwrap()
+            .iter()
+            .map(|e| (
+                e["index"].as_u64().unwrap(),
+                e["field"].as_str().unwrap().to_string()
+            ))
+            .collect::<Vec<_>>(),
+        vec![(3, "category".to_string()), (7, "timestamp".to_string())]
+    );
+    let r = call(
+        &s,
+        "POST",
+        "/api/compliance/audit-logs",
+        Some(&ingest),
+        Some("{not json"),
+    );
+    assert_eq!(
+        (r.status, r.json()["error"]["code"].as_str()),
+        (400, Some("bad_request"))
+    );
+    let too_many: Vec<Value> = (0..10_001).map(|_| json!({})).collect();
+    assert_eq!(
+        call(
+            &s,
+            "POST",
+            "/api/compliance/audit-logs",
+            Some(&ingest),
+            Some(&json!(too_many).to_string())
+        )
+        .status,
+        413
+    );
+
+    // Query with seed 003's filters, pages and a cursor.
+    let q = call(
+        &s,
+        "GET",
+        "/api/compliance/audit-logs?actor_id=user-1&action=role.assign&per_page=3",
+        Some(&auditor),
+        None,
+    );
+    assert_eq!(q.status, 200, "{}", String::from_utf8_lossy(&q.body));
+    let v = q.json();
+    assert!(v["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|e| e["actor"]["id"] == "user-1" && e["action"] == "role.assign"));
+    let mut seen = v["data"].as_array().unwrap().len();
+    let mut cursor = v["next_cursor"].clone();
+    while let Some(c) = cursor.as_u64() {
+        let v = call(&s, "GET", &format!("/api/compliance/audit-logs?actor_id=user-1&action=role.assign&per_page=3&cursor={c}"), Some(&auditor), None).json();
+        seen += v["data"].as_array().unwrap().len();
+        cursor = v["next_cursor"].clone();
+    }
+    assert_eq!(seen, 5, "50 events, every 5th actor, every other action");
+    let q = call(&s, "GET", "/api/compliance/audit-logs?start_date=2026-10-05&end_date=2026-10-05&category=authentication", Some(&auditor), None).json();
+    assert_eq!(q["data"].as_array().map(Vec::len), Some(1), "{q}");
+    for bad in [
+        "?start_date=yesterday",
+        "?per_page=1001",
+        "?nope=1",
+        "?actor_id=1%27%20OR%201%3D1--",
+        "?page=0",
+        "?cursor=abc",
+        "?a=1&a=2",
+    ] {
+        let r = call(
+            &s,
+            "GET",
+            &format!("/api/compliance/audit-logs{bad}"),
+            Some(&auditor),
+            None,
+        );
+        if bad.contains("OR") {
+            assert_eq!(
+                (r.status, r.json()["data"].as_array().unwrap().len()),
+                (200, 0),
+                "SQL metacharacters are plain values"
+            );
+        } else {
+            assert_eq!(r.status, 400, "{bad}: {}", String::from_utf8_lossy(&r.body));
+            assert!(r.json()["error"]["message"].is_string());
+        }
+    }
+    // Exports (team lead), CSV and NDJSON.
+    let csv = call(
+        &s,
+        "GET",
+        "/api/compliance/audit-logs/export?format=csv&action=data.export",
+        Some(&lead),
+        None,
+    );
+    assert_eq!(csv.status, 200);
+    let text = String::from_utf8(csv.body.clone()).unwrap();
+    assert_eq!(text.lines().count(), 26, "{text}");
+    assert!(text.starts_with("seq,id,timestamp"));
+    let nd = call(
+        &s,
+        "GET",
+        "/api/compliance/audit-logs/export",
+        Some(&lead),
+        None,
+    );
+    let lines: Vec<Value> = String::from_utf8(nd.body)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    // The 51 ingested events, plus vouch's own audit of the failed requests and the export.
+    assert_eq!(
+        lines
+            .iter()
+            .filter(|l| l["metadata"]["source"] != "vouch-serve")
+            .count(),
+        51
+    );
+    assert_eq!(
+        lines
+            .iter()
+            .filter(|l| l["metadata"]["source"] == "vouch-serve" && l["result"] == "failure")
+            .count(),
+        3
+    );
+
+    // Verify, checkpoint, proofs, public key.
+    let v = call(
+        &s,
+        "GET",
+        "/api/compliance/audit-logs/verify",
+        Some(&auditor),
+        None,
+    )
+    .json();
+    assert_eq!(
+        (v["valid"].as_bool(), v["broken_at"].clone()),
+        (Some(true), Value::Null)
+    );
+    let cp = call(
+        &s,
+        "GET",
+        "/api/compliance/ledger/checkpoint",
+        Some(&auditor),
+        None,
+    );
+    assert!(
+        String::from_utf8_lossy(&cp.body).starts_with("acme.example/vouch/audit\n"),
+        "{} {}",
+        cp.status,
+        String::from_utf8_lossy(&cp.body)
+    );
+    let pr = call(
+        &s,
+        "GET",
+        "/api/compliance/ledger/proof?index=0",
+        Some(&auditor),
+        None,
+    );
+    assert_eq!(pr.status, 200, "{}", String::from_utf8_lossy(&pr.body));
+    assert!(String::from_utf8_lossy(&pr.body).starts_with("c2sp.org/tlog-proof@v1"));
+    assert_eq!(
+        call(
+            &s,
+            "GET",
+            "/api/compliance/ledger/proof?index=99999",
+            Some(&auditor),
+            None
+        )
+        .status,
+        400
+    );
+    let pk = call(
+        &s,
+        "GET",
+        "/api/compliance/public-key",
+        Some(&auditor),
+        None,
+    );
+    assert!(String::from_utf8_lossy(&pk.body).contains("BEGIN PUBLIC KEY"));
+    assert!(pk.header("x-request-id").is_some());
+
+    // Self-audit: reads of evidence, failed authentication, changes of state.
+    call(&s, "GET", "/api/compliance/evidence", Some(&auditor), None);
+    call(&s, "GET", "/api/compliance/status", Some("vch_wrong"), None);
+    call(
+        &s,
+        "POST",
+        "/api/compliance/findings",
+        Some(&auditor),
+        Some(r#"{"title":"Sampled PR lacked review","severity":"high"}"#),
+    );
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let leaves: Vec<Value> = (0..s.store.head().unwrap().size)
+        .map(|i| serde_json::from_str(&s.store.leaf(i).unwrap().unwrap()).unwrap())
+        .collect();
+    let audit: Vec<&Value> = leaves
+        .iter()
+        .filter(|l| l["metadata"]["source"] == "vouch-serve")
+        .collect();
+    assert!(audit
+        .iter()
+        .any(|l| l["action"] == "api.GET /api/compliance/evidence"
+            && l["actor"]["id"]
+                .as_str()
+                .unwrap()
+                .starts_with("token:auditor")
+            && l["actor"]["ip"] == "127.0.0.1"));
+    assert!(audit.iter().any(|l| l["category"] == "authentication"
+        && l["result"] == "failure"
+        && l["metadata"]["status"] == 401));
+    assert!(audit
+        .iter()
+        .any(|l| l["action"] == "api.POST /api/compliance/findings" && l["result"] == "success"));
+    assert!(
+        !audit
+            .iter()
+            .any(|l| l["action"] == "api.POST /api/compliance/audit-logs"
+                && l["result"] == "success"),
+        "successful ingests are their own record"
+    );
+    let _ = &s.dir;
+}
+
+#[test]
+fn jwt_users_lockout_totp_and_errors() {
+    let s = start();
+    let secret = "test-jwt-secret-of-enough-length-0123456789";
+    let exp = chrono::Utc::now().timestamp() + 600;
+    // Seed 000's role names map onto vouch's.
+    let admin = jwt(json!({"sub": "alice", "role": "ADMIN", "exp": exp}), secret);
+    let r = call(&s, "GET", "/api/compliance/auth/whoami", Some(&admin), None).json();
+    assert_eq!(
+        (r["role"].as_str(), r["actor"].as_str()),
+        (Some("admin"), Some("jwt:alice"))
+    );
+    let co = jwt(
+        json!({"sub": "carol", "role": "compliance-officer", "exp": exp}),
+        secret,
+    );
+    assert_eq!(
+        call(&s, "GET", "/api/compliance/auth/whoami", Some(&co), None).json()["role"],
+        "compliance-officer"
+    );
+    assert_eq!(
+        call(&s, "GET", "/api/compliance/status", Some(&co), None).status,
+        200
+    );
+    assert_eq!(
+        call(
+            &s,
+            "GET",
+            "/api/compliance/status",
+            Some(&jwt(
+                json!({"sub": "m", "role": "ADMIN", "exp": exp}),
+                "wrong-secret-wrong-secret-wrong-secret"
+            )),
+            None
+        )
+        .status,
+        401
+    );
+    assert_eq!(
+        call(
+            &s,
+            "GET",
+            "/api/compliance/status",
+            Some(&jwt(
+                json!({"sub": "m", "role": "ADMIN", "exp": exp - 4000}),
+                secret
+            )),
+            None
+        )
+        .json()["error"]["message"],
+        "the token has expired"
+    );
+    assert_eq!(
+        call(
+            &s,
+            "GET",
+            "/api/compliance/status",
+            Some(&jwt(
+                json!({"sub": "m", "role": "janitor", "exp": exp}),
+                secret
+            )),
+            None
+        )
+        .status,
+        403
+    );
+
+    // Local users: short passwords refused; lockout after 5 failures; TOTP.
+    assert!(
+        vouch_server::auth::add_user(&s.store, "bob", Role::Auditor, "short")
+            .unwrap_err()
+            .contains("12")
+    );
+    vouch_server::auth::add_user(&s.store, "bob", Role::Auditor, "correct horse battery").unwrap();
+    let login = |pw: &str, code: Option<&str>| {
+        call(
+            &s,
+            "POST",
+            "/api/compliance/auth/login",
+            None,
+            Some(&json!({"username": "bob", "password": pw, "totp_code": code}).to_string()),
+        )
+    };
+    let r = login("correct horse battery", None);
+    assert_eq!(r.status, 200);
+    assert!(r.header("set-cookie").unwrap().contains("HttpOnly"));
+    let session = r.json()["token"].as_str().unwrap().to_string();
+    assert_eq!(
+        call(
+            &s,
+            "GET",
+            "/api/compliance/auth/whoami",
+            Some(&session),
+            None
+        )
+        .json()["actor"],
+        "user:bob"
+    );
+    let enroll = call(
+        &s,
+        "POST",
+        "/api/compliance/auth/totp/enroll",
+        Some(&session),
+        None,
+    )
+    .json();
+    let b32 = enroll["secret"].as_str().unwrap().to_string();
+    assert!(enroll["otpauth_url"]
+        .as_str()
+        .unwrap()
+        .starts_with("otpauth://totp/vouch:bob?secret="));
+    let raw = base32_decode(&b32);
+    let code = vouch_server::auth::totp(&raw, chrono::Utc::now().timestamp());
+    assert_eq!(
+        call(
+            &s,
+            "POST",
+            "/api/compliance/auth/totp/verify",
+            Some(&session),
+            Some(&json!({"code": "000000"}).to_string())
+        )
+        .status,
+        400
+    );
+    assert_eq!(
+        call(
+            &s,
+            "POST",
+            "/api/compliance/auth/totp/verify",
+            Some(&session),
+            Some(&json!({"code": code}).to_string())
+        )
+        .status,
+        200
+    );
+    assert_eq!(
+        login("correct horse battery", None).status,
+        401,
+        "a code is now required"
+    );
+    let code = vouch_server::auth::totp(&raw, chrono::Utc::now().timestamp());
+    assert_eq!(login("correct horse battery", Some(&code)).status, 200);
+    for _ in 0..5 {
+        assert_eq!(login("wrong password!!", None).status, 401);
+    }
+    let code = vouch_server::auth::totp(&raw, chrono::Utc::now().timestamp());
+    let locked = login("correct horse battery", Some(&code));
+    assert_eq!(
+        (locked.status, locked.json()["error"]["code"].as_str()),
+        (423, Some("locked"))
+    );
+
+    // Unknown routes, wrong methods, bad JSON bodies: JSON 4xx.
+    let r = call(&s, "GET", "/api/compliance/nope", Some(&admin), None);
+    assert_eq!(
+        (r.status, r.json()["error"]["code"].as_str()),
+        (404, Some("not_found"))
+    );
+    let r = call(&s, "DELETE", "/api/compliance/findings", Some(&admin), None);
+    assert_eq!(r.status, 405);
+    assert!(r.json()["error"]["message"].is_string());
+    let r = call(
+        &s,
+        "PATCH",
+        "/api/compliance/findings/not-an-id",
+        Some(&admin),
+        Some(r#"{"status":"resolved"}"#),
+    );
+    assert_eq!(r.status, 400);
+    let r = call(
+        &s,
+        "GET",
+        "/api/compliance/soc2-packet?startDate=2026-10-01&endDate=not-a-date",
+        Some(&admin),
+        None,
+    );
+    assert_eq!(r.status, 400);
+    // OpenAPI lists every route.
+    let doc = call(&s, "GET", "/openapi.json", None, None).json();
+    assert_eq!(doc["openapi"], "3.1.0");
+    for r in ROUTES {
+        assert!(
+            doc["paths"][r.path][r.method.to_lowercase()].is_object(),
+            "{} {}",
+            r.method,
+            r.path
+        );
+    }
+    assert_eq!(
+        call(&s, "GET", "/healthz", None, None).json()["status"],
+        "ok"
+    );
+}
+
+fn base32_decode(s: &str) -> Vec<u8> {
+    const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    let (mut buf, mut bits, mut out) = (0u32, 0, Vec::new());
+    for c in s.bytes() {
+        buf = (buf << 5) | A.iter().position(|x| *x == c).unwrap() as u32;
+        bits += 5;
+        if bits >= 8 {
+            out.push((buf >> (bits - 8)) as u8);
+            bits -= 8;
+        }
+    }
+    out
+}
