@@ -419,6 +419,18 @@ pub async fn public_key(State(app): State<App>) -> impl IntoResponse {
 
 // ---------------------------------------------------------------- packets, evidence
 
+/// A period from start and end parameters; a plain end date includes that day
+/// (seed 000 passes `endDate=2026-10-31` for October).
+fn period_between(start: &str, end: &str) -> Result<Period, String> {
+    let end = match chrono::NaiveDate::parse_from_str(end, "%Y-%m-%d") {
+        Ok(d) => (d + chrono::Duration::days(1))
+            .format("%Y-%m-%d")
+            .to_string(),
+        Err(_) => end.to_string(),
+    };
+    Period::parse(&format!("{start}..{end}"), chrono::Utc::now()).map_err(|e| e.to_string())
+}
+
 pub async fn packet(State(app): State<App>, RawQuery(raw): RawQuery) -> ApiResult<Response> {
     let p = params(raw)?;
     only(&p, &["startDate", "endDate", "format"])?;
@@ -433,7 +445,7 @@ pub async fn packet(State(app): State<App>, RawQuery(raw): RawQuery) -> ApiResul
         Some("pdf") => true,
         Some(_) => return Err(ApiError::bad("format must be json or pdf")),
     };
-    let period = Period::parse(&format!("{start}..{end}"), chrono::Utc::now())
+    let period = period_between(&start, &end)
         .map_err(|e| ApiError::bad(format!("startDate/endDate: {e}")))?;
     let (config, keys, ledger) = (app.config.clone(), app.keys.clone(), app.ledger.clone());
     let (bytes, sig) = blocking(move || {
@@ -531,11 +543,8 @@ pub async fn evidence_export(
             ApiError::bad(format!("{k} is required")).details(json!({"parameter": k}))
         })
     };
-    let period = Period::parse(
-        &format!("{}..{}", get("period_start")?, get("period_end")?),
-        chrono::Utc::now(),
-    )
-    .map_err(|e| ApiError::bad(format!("period_start/period_end: {e}")))?;
+    let period = period_between(&get("period_start")?, &get("period_end")?)
+        .map_err(|e| ApiError::bad(format!("period_start/period_end: {e}")))?;
     let criteria: Vec<String> = p
         .get("criteria")
         .map(|c| {
