@@ -4,7 +4,10 @@
 //! repository, a loopback HTTP server standing in for GitHub) and the velero stand-in in
 //! tests/fixtures/packs. Every test checks the rows the pack's README promises, and the
 //! ones that handle a credential plant one and search every output and every file under
-//! the data directory for it.
+//! the data directory for it. Then `vouch check` runs the pack's checks on what was
+//! collected: each planted problem fails its check with the planted rows as failing items,
+//! the rest pass, controls follow, findings open once and are updated (not duplicated)
+//! by the next run, and resolved by a passing one.
 //!
 //! A missing tool (PostgreSQL URL, moto, aws CLI) skips the test, except with CI=true,
 //! where it fails: CI must run them all.
@@ -364,6 +367,237 @@ fn time(v: &Value) -> chrono::DateTime<chrono::Utc> {
         .with_timezone(&chrono::Utc)
 }
 
+// --- checks, controls and findings ----------------------------------------------------
+
+impl Vouch {
+    /// `vouch --json check --period P --no-fail`: the report (exit 0 whatever failed).
+    fn check(&self, period: &str) -> Value {
+        let o = self.run(&["--json", "check", "--period", period, "--no-fail"]);
+        let report: Value = serde_json::from_str(&ok(&o))
+            .unwrap_or_else(|e| panic!("check printed no JSON ({e}): {}", text(&o)));
+        assert_eq!(report["period"], period, "{report}");
+        report
+    }
+
+    /// `vouch --json check --period P` without --no-fail: the report and the exit code,
+    /// which must be 1 exactly when the report says a control failed.
+    fn check_exit(&self, period: &str) -> (Value, i32) {
+        let o = self.run(&["--json", "check", "--period", period]);
+        let report: Value = serde_json::from_slice(&o.stdout)
+            .unwrap_or_else(|e| panic!("check printed no JSON ({e}): {}", text(&o)));
+        let code = o.status.code().unwrap();
+        assert_eq!(
+            code,
+            if report["failed"] == true { 1 } else { 0 },
+            "exit code vs failed: {}",
+            text(&o)
+        );
+        (report, code)
+    }
+
+    /// `vouch --json findings list [--status S]`.
+    fn findings(&self, status: Option<&str>) -> Vec<Value> {
+        let mut args = vec!["--json", "findings", "list"];
+        if let Some(s) = status {
+            args.extend(["--status", s]);
+        }
+        let v: Value = serde_json::from_str(&ok(&self.run(&args))).unwrap();
+        v.as_array().unwrap().clone()
+    }
+}
+
+/// The result record of check `id` in a `vouch check` report.
+fn result<'a>(report: &'a Value, id: &str) -> &'a Value {
+    let found: Vec<&Value> = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["check_id"] == id)
+        .collect();
+    assert_eq!(found.len(), 1, "results for {id} in {report}");
+    found[0]
+}
+
+fn control<'a>(report: &'a Value, id: &str) -> &'a Value {
+    let found: Vec<&Value> = report["controls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["id"] == id)
+        .collect();
+    assert_eq!(found.len(), 1, "control {id} in {report}");
+    found[0]
+}
+
+/// The value at dotted `key` of each failing item of check `id`.
+fn failing(report: &Value, id: &str, key: &str) -> Vec<Value> {
+    result(report, id)["failing"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            let mut v = f;
+            for part in key.split('.') {
+                v = &v[part];
+            }
+            v.clone()
+        })
+        .collect()
+}
+
+/// Every check of the report has the expected status (and there is no other check), and
+/// every control has its status, its check entries mirroring the results. Every result is
+/// bound to the period, its definition and (unless nothing was collected) evidence.
+fn assert_statuses(report: &Value, checks: &[(&str, &str)], controls: &[(&str, &str)]) {
+    let got: Vec<(String, String)> = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["check_id"].as_str().unwrap().to_string(),
+                r["status"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let want: Vec<(String, String)> = checks
+        .iter()
+        .map(|(i, s)| (i.to_string(), s.to_string()))
+        .collect();
+    assert_eq!(got, want, "check statuses");
+    for r in report["checks"].as_array().unwrap() {
+        let sha = r["definition_sha256"].as_str().unwrap();
+        assert!(
+            sha.len() == 64 && sha.bytes().all(|b| b.is_ascii_hexdigit()),
+            "{r}"
+        );
+        assert_eq!(r["period"]["label"], report["period"], "{r}");
+        assert_eq!(
+            r["reference_time"], r["period"]["end"],
+            "the period is over: {r}"
+        );
+        assert!(r["ledger_seq"].as_u64().is_some(), "{r}");
+        let n = r["failing"].as_array().unwrap().len() as u64;
+        assert_eq!(r["failing_count"].as_u64().unwrap(), n, "{r}");
+        match r["status"].as_str().unwrap() {
+            "fail" => assert!(n > 0 || r["kind"] == "non_empty", "{r}"),
+            "pass" => assert_eq!(n, 0, "{r}"),
+            _ => {}
+        }
+        if r["status"] == "not_applicable" {
+            assert_eq!(r["evidence"], json!([]), "{r}");
+        } else {
+            assert!(!r["evidence"].as_array().unwrap().is_empty(), "{r}");
+        }
+    }
+    let got: Vec<(String, String)> = report["controls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["id"].as_str().unwrap().to_string(),
+                c["status"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let want: Vec<(String, String)> = controls
+        .iter()
+        .map(|(i, s)| (i.to_string(), s.to_string()))
+        .collect();
+    assert_eq!(got, want, "control statuses");
+    for c in report["controls"].as_array().unwrap() {
+        for entry in c["checks"].as_array().unwrap() {
+            let r = result(report, entry["id"].as_str().unwrap());
+            assert_eq!(entry["status"], r["status"], "{c}");
+            assert_eq!(entry["result_id"], r["id"], "{c}");
+            assert!(
+                r["controls"].as_array().unwrap().contains(&c["id"].clone()),
+                "{r}"
+            );
+        }
+    }
+    let failed = report["controls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c["status"] == "fail");
+    assert_eq!(report["failed"], failed, "{report}");
+}
+
+/// After a first `vouch check`: one open finding per failing check (`expected`: check id
+/// and severity), opened by this run, with the result's failing items.
+fn assert_findings_opened(v: &Vouch, report: &Value, expected: &[(&str, &str)]) {
+    let open = v.findings(Some("open"));
+    let mut ids: Vec<&str> = open
+        .iter()
+        .map(|f| f["check_id"].as_str().unwrap())
+        .collect();
+    ids.sort();
+    let mut want: Vec<&str> = expected.iter().map(|(id, _)| *id).collect();
+    want.sort();
+    assert_eq!(ids, want, "open findings: {open:?}");
+    let changes = report["findings"].as_array().unwrap();
+    assert_eq!(changes.len(), expected.len(), "{changes:?}");
+    for (id, severity) in expected {
+        let f = open.iter().find(|f| f["check_id"] == *id).unwrap();
+        let r = result(report, id);
+        assert_eq!(r["status"], "fail", "{r}");
+        assert_eq!(f["severity"], *severity, "{f}");
+        assert_eq!(r["severity"], *severity, "{r}");
+        assert_eq!(f["source"], "check", "{f}");
+        assert_eq!(f["occurrences"], 1, "{f}");
+        assert_eq!(f["title"], r["title"], "{f}");
+        assert_eq!(f["controls"], r["controls"], "{f}");
+        assert!(!f["controls"].as_array().unwrap().is_empty(), "{f}");
+        assert_eq!(f["failing"], r["failing"], "{f}");
+        assert_eq!(f["latest_result"]["result_id"], r["id"], "{f}");
+        let change = changes
+            .iter()
+            .find(|c| c["finding"]["check_id"] == *id)
+            .unwrap();
+        assert_eq!(change["action"], "opened", "{change}");
+        assert_eq!(change["finding"]["id"], f["id"], "{change}");
+    }
+}
+
+/// `vouch check` again on the same evidence: the same statuses, and each open finding
+/// updated (occurrences 2, first seen unchanged, the new result), none duplicated.
+fn assert_second_check_updates(v: &Vouch, period: &str, first: &Value) {
+    let before = v.findings(None);
+    let again = v.check(period);
+    for r in first["checks"].as_array().unwrap() {
+        let r2 = result(&again, r["check_id"].as_str().unwrap());
+        assert_eq!(r2["status"], r["status"], "{r2}");
+        assert_eq!(r2["failing"], r["failing"], "{r2}");
+        assert_eq!(r2["definition_sha256"], r["definition_sha256"], "{r2}");
+        assert_ne!(r2["id"], r["id"], "a new result is stored");
+    }
+    let after = v.findings(None);
+    assert_eq!(
+        after.len(),
+        before.len(),
+        "no finding duplicated: {after:?}"
+    );
+    let changes = again["findings"].as_array().unwrap();
+    let open: Vec<&Value> = before.iter().filter(|f| f["status"] == "open").collect();
+    assert_eq!(changes.len(), open.len(), "{changes:?}");
+    for f in open {
+        let f2 = after.iter().find(|x| x["id"] == f["id"]).unwrap();
+        assert_eq!(f2["status"], "open", "{f2}");
+        assert_eq!(f2["occurrences"], 2, "{f2}");
+        assert_eq!(f2["first_seen"], f["first_seen"], "{f2}");
+        assert_ne!(f2["last_seen"], f["last_seen"], "{f2}");
+        let r2 = result(&again, f["check_id"].as_str().unwrap());
+        assert_eq!(f2["latest_result"]["result_id"], r2["id"], "{f2}");
+        let change = changes
+            .iter()
+            .find(|c| c["finding"]["id"] == f["id"])
+            .unwrap();
+        assert_eq!(change["action"], "updated", "{change}");
+    }
+}
+
 // --- postgres-rbac --------------------------------------------------------------------
 
 fn psql(url: &str, schema: Option<&str>, args: &[&str]) {
@@ -627,6 +861,166 @@ fn postgres_rbac_pack_shows_the_planted_findings() {
     let (all, _) = v.list(None);
     assert_eq!(all.len(), 10);
 
+    // The pack's checks: each planted finding fails its check, with the planted rows as
+    // the failing items; everything else passes.
+    let report = v.check("2026-Q2");
+    assert_statuses(
+        &report,
+        &[
+            ("rbac.no-direct-compliance-grants", "fail"),
+            ("rbac.compliance-group-authorized", "fail"),
+            ("rbac.compliance-group-no-leavers", "fail"),
+            ("rbac.integrity-runs-clean", "pass"),
+            ("rbac.integrity-run-every-month", "pass"),
+            ("rbac.archive-run-every-month", "pass"),
+            ("rbac.no-failed-archive-runs", "fail"),
+            ("rbac.hot-rows-within-retention", "pass"),
+            ("rbac.cold-archive-fresh", "pass"),
+            ("rbac.audit-events-no-gap", "fail"),
+            ("rbac.privileged-grants-in-change-window", "fail"),
+        ],
+        &[
+            ("RBAC-1", "fail"),
+            ("RBAC-2", "fail"),
+            ("RBAC-3", "fail"),
+            ("AUDIT-INT-1", "pass"),
+            ("AUDIT-RET-1", "fail"),
+            ("AUDIT-LOG-1", "fail"),
+        ],
+    );
+    // Step 1: Dan's direct grant; the result names the evidence item it read.
+    assert_eq!(
+        failing(&report, "rbac.no-direct-compliance-grants", "email"),
+        [json!("dan.kowalski@example.com")]
+    );
+    let read = &result(&report, "rbac.no-direct-compliance-grants")["evidence"];
+    let grants = item(&r, "rbac.compliance-direct-grants");
+    assert_eq!(read.as_array().unwrap().len(), 1, "{read}");
+    assert_eq!(read[0]["item_id"], grants["id"]);
+    assert_eq!(read[0]["sha256"], grants["sha256"]);
+    // Step 2: Grace, not in the authorization memo and deactivated; Erin passes both.
+    assert_eq!(
+        failing(&report, "rbac.compliance-group-authorized", "email"),
+        [json!("grace.lin@example.com")]
+    );
+    assert_eq!(
+        failing(&report, "rbac.compliance-group-no-leavers", "email"),
+        [json!("grace.lin@example.com")]
+    );
+    // Step 4: the failed June run; the check read the latest of the two collections.
+    assert_eq!(
+        failing(&report, "rbac.no-failed-archive-runs", "run_id"),
+        [json!("5c1d9e22-2026-4a00-9b00-000000000603")]
+    );
+    assert_eq!(
+        result(&report, "rbac.no-failed-archive-runs")["evidence"][0]["item_id"],
+        item(&again, "rbac.archival-runs")["id"]
+    );
+    // Step 6: the one gap, from the last event of 05-11 to the first of 05-14.
+    let gap = &result(&report, "rbac.audit-events-no-gap")["failing"];
+    assert_eq!(gap.as_array().unwrap().len(), 1, "{gap}");
+    assert!(
+        gap[0]["gap_from"]
+            .as_str()
+            .unwrap()
+            .starts_with("2026-05-11T22:"),
+        "{gap}"
+    );
+    assert!(
+        gap[0]["gap_to"]
+            .as_str()
+            .unwrap()
+            .starts_with("2026-05-14T01:"),
+        "{gap}"
+    );
+    assert!(gap[0]["hours"].as_f64().unwrap() > 50.0, "{gap}");
+    // Step 7: Dan's grant without a window and Carla's naming an unknown one; the two
+    // grants inside their windows pass.
+    let out_of_window = &result(&report, "rbac.privileged-grants-in-change-window")["failing"];
+    let who: Vec<(Value, Value, Value)> = out_of_window
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["email"].clone(),
+                f["change_window_id"].clone(),
+                f["problem"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        who,
+        [
+            (
+                json!("dan.kowalski@example.com"),
+                Value::Null,
+                json!("no change window id")
+            ),
+            (
+                json!("carla.mendes@example.com"),
+                json!("CW-2026-031"),
+                json!("change window CW-2026-031 is not in change_windows")
+            ),
+        ]
+    );
+    // Steps 3 and 5 pass: 3 months with a clean run, 7-year and 90-day bounds.
+    assert_eq!(
+        result(&report, "rbac.integrity-run-every-month")["message"],
+        "at least 1 per month in all 3 month(s)"
+    );
+    assert_eq!(
+        result(&report, "rbac.cold-archive-fresh")["message"],
+        "newest completed_at 2026-06-04T09:35:48Z is within 90 days"
+    );
+    assert_findings_opened(
+        &v,
+        &report,
+        &[
+            ("rbac.no-direct-compliance-grants", "high"),
+            ("rbac.compliance-group-authorized", "high"),
+            ("rbac.compliance-group-no-leavers", "medium"),
+            ("rbac.no-failed-archive-runs", "medium"),
+            ("rbac.audit-events-no-gap", "high"),
+            ("rbac.privileged-grants-in-change-window", "high"),
+        ],
+    );
+    let f = v
+        .findings(Some("open"))
+        .into_iter()
+        .find(|f| f["check_id"] == "rbac.compliance-group-no-leavers")
+        .unwrap();
+    assert_eq!(f["controls"], json!(["RBAC-2"]));
+    assert_second_check_updates(&v, "2026-Q2", &report);
+    // Without --no-fail, a failing control exits 1.
+    let (plain, code) = v.check_exit("2026-Q2");
+    assert_eq!((code, &plain["failed"]), (1, &json!(true)));
+    assert_eq!(
+        v.findings(Some("open"))
+            .iter()
+            .map(|f| f["occurrences"].as_u64().unwrap())
+            .collect::<Vec<_>>(),
+        [3; 6]
+    );
+    // The criteria view: CC6.1 carries RBAC-1, A1.2 the retention control.
+    let o = v.run(&["--json", "controls", "list", "--period", "2026-Q2"]);
+    let listed: Value = serde_json::from_str(&ok(&o)).unwrap();
+    let criterion = |id: &str| {
+        listed["criteria"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["id"] == id)
+            .unwrap()["controls"]
+            .clone()
+    };
+    assert_eq!(
+        criterion("CC6.1"),
+        json!([{"id": "RBAC-1", "title": control(&report, "RBAC-1")["title"], "status": "fail"}])
+    );
+    assert_eq!(criterion("A1.2")[0]["id"], "AUDIT-RET-1");
+    assert_eq!(criterion("CC7.2").as_array().unwrap().len(), 2);
+
     if base.is_some() {
         v.assert_secret_absent(planted, &[&out, &out2]);
     }
@@ -868,6 +1262,115 @@ fn aws_pack_against_moto() {
         "{off}"
     );
 
+    // The checks: the unencrypted volume and the key without rotation fail; the backup
+    // plan (daily, 7 days = the policy minimum), the vault and EKS logging pass.
+    let report = v.check("2026-10");
+    assert_statuses(
+        &report,
+        &[
+            ("aws.ebs-volumes-encrypted", "fail"),
+            ("aws.ebs-volumes-kms-key", "fail"),
+            ("aws.kms-customer-keys-rotate", "fail"),
+            ("aws.backup-daily-rule", "pass"),
+            ("aws.backup-vaults-encrypted", "pass"),
+            ("aws.eks-audit-logging", "pass"),
+        ],
+        &[
+            ("AWS-ENC-1", "fail"),
+            ("AWS-ENC-2", "fail"),
+            ("AWS-BAK-1", "pass"),
+            ("AWS-LOG-1", "pass"),
+        ],
+    );
+    let unencrypted = &seeded["volumes"]["unencrypted"][0];
+    assert_eq!(
+        failing(&report, "aws.ebs-volumes-encrypted", "VolumeId"),
+        [unencrypted.clone()]
+    );
+    assert_eq!(
+        result(&report, "aws.ebs-volumes-encrypted")["message"],
+        "1 of 4 row(s) do not have Encrypted = true"
+    );
+    assert_eq!(
+        failing(&report, "aws.ebs-volumes-kms-key", "VolumeId"),
+        [unencrypted.clone()]
+    );
+    assert_eq!(
+        failing(&report, "aws.kms-customer-keys-rotate", "KeyId"),
+        [json!(legacy)]
+    );
+    assert_eq!(
+        failing(&report, "aws.kms-customer-keys-rotate", "Aliases"),
+        [json!(["alias/vouch-test-legacy"])]
+    );
+    assert_findings_opened(
+        &v,
+        &report,
+        &[
+            ("aws.ebs-volumes-encrypted", "high"),
+            ("aws.ebs-volumes-kms-key", "medium"),
+            ("aws.kms-customer-keys-rotate", "medium"),
+        ],
+    );
+    assert_second_check_updates(&v, "2026-10", &report);
+    let (_, code) = v.check_exit("2026-10");
+    assert_eq!(code, 1);
+
+    // Rotation turned on and the keys collected again: the check passes on the new
+    // collection and resolves its finding, naming the result and evidence that did.
+    let o = Command::new("aws")
+        .args(["kms", "enable-key-rotation", "--key-id", legacy])
+        .env("PATH", &m.path)
+        .env("AWS_ENDPOINT_URL", &m.url)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .env_remove("AWS_PROFILE")
+        .env("AWS_CONFIG_FILE", v.tmp().join("no-such-aws-file"))
+        .env(
+            "AWS_SHARED_CREDENTIALS_FILE",
+            v.tmp().join("no-such-aws-file"),
+        )
+        .output()
+        .unwrap();
+    ok(&o);
+    let (r2, _) = v.collect("2026-10", &["aws.kms-keys"]);
+    let keys = item(&r2, "aws.kms-keys");
+    let report = v.check("2026-10");
+    assert_eq!(
+        result(&report, "aws.kms-customer-keys-rotate")["status"],
+        "pass"
+    );
+    assert_eq!(
+        result(&report, "aws.kms-customer-keys-rotate")["evidence"][0]["item_id"],
+        keys["id"]
+    );
+    assert_eq!(control(&report, "AWS-ENC-2")["status"], "pass");
+    assert_eq!(control(&report, "AWS-ENC-1")["status"], "fail");
+    let changes = report["findings"].as_array().unwrap();
+    let resolved: Vec<&Value> = changes
+        .iter()
+        .filter(|c| c["action"] == "resolved")
+        .collect();
+    assert_eq!(resolved.len(), 1, "{changes:?}");
+    let f = &resolved[0]["finding"];
+    assert_eq!(f["check_id"], "aws.kms-customer-keys-rotate");
+    assert_eq!(f["status"], "resolved");
+    assert_eq!(
+        f["resolution"]["result"]["result_id"],
+        result(&report, "aws.kms-customer-keys-rotate")["id"]
+    );
+    assert_eq!(f["resolution"]["evidence"][0]["item_id"], keys["id"]);
+    let open: Vec<String> = v
+        .findings(Some("open"))
+        .iter()
+        .map(|f| f["check_id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        open,
+        ["aws.ebs-volumes-encrypted", "aws.ebs-volumes-kms-key"]
+    );
+
     v.assert_secret_absent(secret, &[&out]);
 }
 
@@ -927,7 +1430,80 @@ fn backups_pack_velero_history_and_aws_backup() {
     );
     assert!(rows.iter().all(|b| b["kind"] == "Backup"));
 
-    // Without the velero CLI, the run fails with a readable reason.
+    // The checks for June. The stand-in holds only 06-26..06-30 (a cluster whose older
+    // backups have expired, or that began backing up on 06-26), so June 1-25 rightly
+    // have no completed backup in the evidence; so do 06-28 (Failed) and 06-29
+    // (PartiallyFailed). The AWS checks have no evidence for June.
+    let report = v.check("2026-06");
+    let aws_na = [
+        ("backups.aws-daily-backup-rule", "not_applicable"),
+        ("backups.aws-recovery-points-present", "not_applicable"),
+        ("backups.aws-recovery-points-daily", "not_applicable"),
+        (
+            "backups.aws-recovery-points-complete-encrypted",
+            "not_applicable",
+        ),
+    ];
+    let mut want = vec![
+        ("backups.velero-daily-completed", "fail"),
+        ("backups.velero-no-failed", "fail"),
+    ];
+    want.extend(aws_na);
+    assert_statuses(
+        &report,
+        &want,
+        &[
+            ("BAK-1", "fail"),
+            ("BAK-2", "not_tested"),
+            ("BAK-3", "not_tested"),
+        ],
+    );
+    let days: Vec<String> = failing(&report, "backups.velero-daily-completed", "day")
+        .iter()
+        .map(|d| d.as_str().unwrap().to_string())
+        .collect();
+    let mut want_days: Vec<String> = (1..=25).map(|d| format!("2026-06-{d:02}")).collect();
+    want_days.extend(["2026-06-28".to_string(), "2026-06-29".to_string()]);
+    assert_eq!(days, want_days);
+    let daily = &result(&report, "backups.velero-daily-completed")["failing"];
+    assert_eq!(
+        daily[25]["backups"],
+        json!(["daily-20260628050017 (Failed)"])
+    );
+    assert_eq!(
+        daily[26]["backups"],
+        json!(["daily-20260629050004 (PartiallyFailed)"])
+    );
+    assert_eq!(daily[0]["backups"], json!([]));
+    assert_eq!(
+        failing(&report, "backups.velero-no-failed", "name"),
+        [json!("daily-20260628050017"), json!("daily-20260629050004")]
+    );
+    assert_eq!(
+        failing(&report, "backups.velero-no-failed", "phase"),
+        [json!("Failed"), json!("PartiallyFailed")]
+    );
+    assert!(
+        failing(&report, "backups.velero-no-failed", "failureReason")[0]
+            .as_str()
+            .unwrap()
+            .contains("AccessDenied"),
+        "{report}"
+    );
+    assert_findings_opened(
+        &v,
+        &report,
+        &[
+            ("backups.velero-daily-completed", "high"),
+            ("backups.velero-no-failed", "medium"),
+        ],
+    );
+    assert_second_check_updates(&v, "2026-06", &report);
+    let (_, code) = v.check_exit("2026-06");
+    assert_eq!(code, 1);
+
+    // Without the velero CLI, the run fails with a readable reason; the checks on that
+    // latest collection are in error (not passing), and the findings stay open.
     v.set("PATH", &tool_path());
     if !runs(&tool_path(), &["velero", "version", "--client-only"]) {
         let (r, _) = v.collect("2026-06", &["backups.velero-backups"]);
@@ -940,7 +1516,51 @@ fn backups_pack_velero_history_and_aws_backup() {
                 .contains("velero CLI not found on PATH"),
             "{rec}"
         );
+        let report = v.check("2026-06");
+        let mut want = vec![
+            ("backups.velero-daily-completed", "error"),
+            ("backups.velero-no-failed", "error"),
+        ];
+        want.extend(aws_na);
+        assert_statuses(
+            &report,
+            &want,
+            &[
+                ("BAK-1", "error"),
+                ("BAK-2", "not_tested"),
+                ("BAK-3", "not_tested"),
+            ],
+        );
+        let msg = result(&report, "backups.velero-no-failed")["message"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert!(
+            msg.contains("latest collection of `backups.velero-backups` failed"),
+            "{msg}"
+        );
+        assert_eq!(report["findings"], json!([]));
+        assert_eq!(v.findings(Some("open")).len(), 2);
+        // A control in error is not a failed control: exit 0.
+        assert_eq!(v.check_exit("2026-06").1, 0);
     }
+
+    // A period the stand-in covers whole (26 to 30 June), in a data directory of its own:
+    // only the planted Failed and PartiallyFailed days are missing a completed backup.
+    let mut week = Vouch::new(&[pack("backups")], 2, 3);
+    week.set("PATH", &path);
+    let range = "2026-06-26T00:00:00.000000Z..2026-07-01T00:00:00.000000Z";
+    week.collect(range, &["backups.velero-backups"]);
+    let report = week.check(range);
+    assert_eq!(
+        failing(&report, "backups.velero-daily-completed", "day"),
+        [json!("2026-06-28"), json!("2026-06-29")]
+    );
+    assert_eq!(
+        result(&report, "backups.velero-no-failed")["failing_count"],
+        2
+    );
+    assert_eq!(control(&report, "BAK-1")["status"], "fail");
 
     // AWS Backup against moto: the plan, and recovery points, which moto does not
     // implement (ListRecoveryPointsByBackupVault answers 404): the recorded error says so.
@@ -987,6 +1607,53 @@ fn backups_pack_velero_history_and_aws_backup() {
     } else {
         // A moto that implements it: nothing was backed up, so no points.
         assert_ok(rec, "backups-aws", "command", 0);
+    }
+
+    // October's checks: the plan passes (daily, 7 days = the policy minimum); the
+    // recovery point checks are in error on the failed collection (or, with a moto that
+    // lists points, fail: there are none); Velero has no evidence for October.
+    let report = v.check("2026-10");
+    let points_failed = rec["status"] == "error";
+    let points = if points_failed { "error" } else { "fail" };
+    assert_statuses(
+        &report,
+        &[
+            ("backups.velero-daily-completed", "not_applicable"),
+            ("backups.velero-no-failed", "not_applicable"),
+            ("backups.aws-daily-backup-rule", "pass"),
+            ("backups.aws-recovery-points-present", points),
+            ("backups.aws-recovery-points-daily", points),
+            (
+                "backups.aws-recovery-points-complete-encrypted",
+                if points_failed { "error" } else { "pass" },
+            ),
+        ],
+        &[
+            ("BAK-1", "not_tested"),
+            ("BAK-2", "pass"),
+            ("BAK-3", points),
+        ],
+    );
+    assert_eq!(
+        result(&report, "backups.aws-daily-backup-rule")["evidence"][0]["item_id"],
+        item(&r, "backups.aws-backup-plans")["id"]
+    );
+    if points_failed {
+        let msg = result(&report, "backups.aws-recovery-points-present")["message"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert!(msg.contains("ListRecoveryPointsByBackupVault"), "{msg}");
+        // Errors open no findings; June's Velero findings are still the only ones.
+        assert_eq!(report["findings"], json!([]));
+        assert_eq!(v.findings(Some("open")).len(), 2);
+        assert_eq!(v.check_exit("2026-10").1, 0);
+    } else {
+        assert_eq!(
+            result(&report, "backups.aws-recovery-points-daily")["failing_count"],
+            31
+        );
+        assert_eq!(v.check_exit("2026-10").1, 1);
     }
     v.assert_secret_absent(secret, &[&out]);
 }
@@ -1170,6 +1837,92 @@ fn change_pack_git_commits_and_merges() {
         strs(&rows, "subject"),
         ["fix: late September hotfix", "chore: initial import"]
     );
+
+    // October's checks: commits present, and the one merge names pull request #42. The
+    // merged PRs come from GitHub, not collected here: CHG-1 is not tested.
+    let report = v.check("2026-10");
+    let statuses = |merges: &'static str| {
+        [
+            ("change.merged-prs-present", "not_applicable"),
+            ("change.commits-present", "pass"),
+            ("change.merges-reference-pr", merges),
+        ]
+    };
+    assert_statuses(
+        &report,
+        &statuses("pass"),
+        &[("CHG-1", "not_tested"), ("CHG-2", "pass")],
+    );
+    assert_eq!(report["findings"], json!([]));
+    assert_eq!(v.check_exit("2026-10").1, 0);
+
+    // A branch merged locally and pushed, without a pull request: its merge fails.
+    git(
+        &repo,
+        "2026-10-25T09:00:00Z",
+        &["checkout", "-q", "-b", "hotfix/retention"],
+    );
+    commit(
+        &repo,
+        "2026-10-25T09:00:00Z",
+        "g",
+        "fix: retention off by one",
+    );
+    git(&repo, "2026-10-25T09:30:00Z", &["checkout", "-q", "main"]);
+    git(
+        &repo,
+        "2026-10-25T09:30:00Z",
+        &[
+            "merge",
+            "-q",
+            "--no-ff",
+            "hotfix/retention",
+            "-m",
+            "Merge branch 'hotfix/retention'",
+        ],
+    );
+    let c_local = git(&repo, "2026-10-25T09:30:00Z", &["rev-parse", "HEAD"]);
+    let (r, _) = v.collect("2026-10", &["change.commits", "change.merge-commits"]);
+    assert_ok(item(&r, "change.merge-commits"), "change-git", "git", 2);
+    let report = v.check("2026-10");
+    assert_statuses(
+        &report,
+        &statuses("fail"),
+        &[("CHG-1", "not_tested"), ("CHG-2", "fail")],
+    );
+    assert_eq!(
+        failing(&report, "change.merges-reference-pr", "sha"),
+        [json!(c_local)]
+    );
+    assert_eq!(
+        failing(&report, "change.merges-reference-pr", "subject"),
+        [json!("Merge branch 'hotfix/retention'")]
+    );
+    assert_findings_opened(&v, &report, &[("change.merges-reference-pr", "high")]);
+    assert_second_check_updates(&v, "2026-10", &report);
+    assert_eq!(v.check_exit("2026-10").1, 1);
+
+    // The merge taken back off the branch and collected again: the check passes and
+    // resolves the finding.
+    git(
+        &repo,
+        "2026-11-01T00:00:00Z",
+        &["reset", "-q", "--hard", &head],
+    );
+    let (r, _) = v.collect("2026-10", &["change.commits", "change.merge-commits"]);
+    assert_ok(item(&r, "change.merge-commits"), "change-git", "git", 1);
+    let report = v.check("2026-10");
+    assert_statuses(
+        &report,
+        &statuses("pass"),
+        &[("CHG-1", "not_tested"), ("CHG-2", "pass")],
+    );
+    let changes = report["findings"].as_array().unwrap();
+    assert_eq!(changes.len(), 1, "{changes:?}");
+    assert_eq!(changes[0]["action"], "resolved");
+    assert_eq!(changes[0]["finding"]["occurrences"], 3);
+    assert!(v.findings(Some("open")).is_empty());
+    assert_eq!(v.findings(Some("resolved")).len(), 1);
 }
 
 // --- change: GitHub (loopback stand-in) -----------------------------------------------
@@ -1300,6 +2053,13 @@ fn change_pack_github_merged_prs_follow_pages() {
         shipped.replace(from, &format!("base_url = \"{base}\"")),
     )
     .unwrap();
+    // The policies its checks name, relative to the copy.
+    let policies = t.path().join("policies");
+    std::fs::create_dir(&policies).unwrap();
+    for e in std::fs::read_dir(root().join("packs/change/policies")).unwrap() {
+        let p = e.unwrap().path();
+        std::fs::copy(&p, policies.join(p.file_name().unwrap())).unwrap();
+    }
     let mut v = Vouch::new(&[copy], 2, 3);
     v.set("GITHUB_TOKEN", token);
 
@@ -1312,6 +2072,28 @@ fn change_pack_github_merged_prs_follow_pages() {
         "{rec}"
     );
     assert!(seen.lock().unwrap().is_empty());
+    // A check on a failed collection is in error, and so is its control (not a failure:
+    // exit 0); the git checks have nothing collected.
+    let git_na = [
+        ("change.commits-present", "not_applicable"),
+        ("change.merges-reference-pr", "not_applicable"),
+    ];
+    let report = v.check("2026-10");
+    let mut want = vec![("change.merged-prs-present", "error")];
+    want.extend(git_na);
+    assert_statuses(
+        &report,
+        &want,
+        &[("CHG-1", "error"), ("CHG-2", "not_tested")],
+    );
+    assert!(
+        result(&report, "change.merged-prs-present")["message"]
+            .as_str()
+            .unwrap()
+            .contains("GITHUB_REPOSITORY"),
+        "{report}"
+    );
+    assert_eq!(v.check_exit("2026-10").1, 0);
 
     v.set("GITHUB_REPOSITORY", "acme/widgets");
     let (r, out2) = v.collect("2026-10", &["change.merged-prs"]);
@@ -1362,6 +2144,26 @@ fn change_pack_github_merged_prs_follow_pages() {
         );
         assert_eq!(r.header("x-github-api-version"), ["2022-11-28"], "{r:?}");
     }
+
+    // The latest collection succeeded: three merged PRs, CHG-1 passes, nothing opened.
+    let report = v.check("2026-10");
+    let mut want = vec![("change.merged-prs-present", "pass")];
+    want.extend(git_na);
+    assert_statuses(
+        &report,
+        &want,
+        &[("CHG-1", "pass"), ("CHG-2", "not_tested")],
+    );
+    assert_eq!(
+        result(&report, "change.merged-prs-present")["message"],
+        "3 row(s)"
+    );
+    assert_eq!(
+        result(&report, "change.merged-prs-present")["evidence"][0]["item_id"],
+        rec["id"]
+    );
+    assert_eq!(report["findings"], json!([]));
+    assert!(v.findings(None).is_empty());
 
     v.assert_secret_absent(token, &[&out1, &out2]);
 }

@@ -191,6 +191,20 @@ fn time_of(row: &Value, i: usize, name: &str) -> Result<DateTime<Utc>, String> {
     parse_time(v).ok_or_else(|| format!("row {i}: `{name}` = {v} is not a timestamp"))
 }
 
+/// Timestamps of the rows that have one: a null or missing value means "nothing
+/// happened" (an empty day in a daily count), not an error; anything else that is not a
+/// time is an error naming the row.
+fn times(rows: &[Value], name: &str) -> Result<Vec<DateTime<Utc>>, String> {
+    let mut out = Vec::with_capacity(rows.len());
+    for (i, r) in rows.iter().enumerate() {
+        match field(r, name) {
+            None | Some(Value::Null) => continue,
+            Some(_) => out.push(time_of(r, i, name)?),
+        }
+    }
+    Ok(out)
+}
+
 fn loose_eq(a: &Value, b: &Value) -> bool {
     // Databases hand numbers back as strings (DECIMAL) and booleans as 0/1.
     match (a, b) {
@@ -345,17 +359,15 @@ pub fn evaluate(
             start,
             end,
         } => {
-            let times = rows
-                .iter()
-                .enumerate()
-                .map(|(i, r)| time_of(r, i, timestamp))
-                .collect::<Result<Vec<_>, _>>()?;
+            let times = times(rows, timestamp)?;
             let mut failing = Vec::new();
             let mut buckets = 0;
+            // Whole buckets: "every month of the last 90 days" means every calendar month
+            // the window touches, not a partial first month.
             let (mut b, _) = bucket(*start, *every);
             while b < *end {
                 let (s, e) = bucket(b, *every);
-                let (lo, hi) = (s.max(*start), e.min(*end));
+                let (lo, hi) = (s, e.min(*end));
                 let count = times.iter().filter(|t| **t >= lo && **t < hi).count() as u64;
                 if count < *at_least {
                     failing.push(serde_json::json!({"from": fmt(&lo), "to": fmt(&hi), "count": count, "expected_at_least": at_least}));
@@ -377,11 +389,7 @@ pub fn evaluate(
             start,
             end,
         } => {
-            let mut times = rows
-                .iter()
-                .enumerate()
-                .map(|(i, r)| time_of(r, i, timestamp))
-                .collect::<Result<Vec<_>, _>>()?;
+            let mut times = times(rows, timestamp)?;
             times.retain(|t| t >= start && t < end);
             times.sort();
             let mut points = vec![*start];
@@ -443,13 +451,7 @@ pub fn evaluate(
             )
         }
         Check::Fresh { timestamp, within } => {
-            let newest = rows
-                .iter()
-                .enumerate()
-                .map(|(i, r)| time_of(r, i, timestamp))
-                .collect::<Result<Vec<_>, _>>()?
-                .into_iter()
-                .max();
+            let newest = times(rows, timestamp)?.into_iter().max();
             match newest {
                 Some(t) if t >= reference - *within => outcome(
                     vec![],
@@ -651,6 +653,16 @@ mod tests {
             start: s,
             end: e,
         };
+        let mut with_null = days.clone();
+        with_null.push(json!({"day": null}));
+        assert_eq!(
+            evaluate(&gap(vec![]), &with_null, &[], e)
+                .unwrap()
+                .failing
+                .len(),
+            1,
+            "a null day is no event, not an error"
+        );
         let o = evaluate(&gap(vec![]), &days, &[], e).unwrap();
         assert_eq!(o.failing.len(), 1, "{:?}", o.failing);
         assert_eq!(o.failing[0]["gap_from"], "2026-10-02T09:00:00Z");

@@ -389,3 +389,34 @@ on_both!(
         assert_eq!(ledger.latest_checkpoint().unwrap().map(|c| c.size), Some(3));
     }
 );
+
+// Verification while other writers append: entries committed after verification began
+// are not part of it and must never look inserted (seen with the HTTP server's
+// self-audit events arriving during a verify).
+on_both!(verify_during_concurrent_appends, |fx| {
+    fx.append_n(500);
+    let writer = fx.reopen();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let s2 = stop.clone();
+    let t = std::thread::spawn(move || {
+        let mut gen = vouch_engine::demo::Generator::new(9, 5);
+        let mut n = 0;
+        while !s2.load(std::sync::atomic::Ordering::SeqCst) {
+            let events = gen.span(
+                vouch_engine::demo::day(2026, 9, 1),
+                vouch_engine::demo::day(2026, 9, 2),
+                20,
+            );
+            writer.append(events).unwrap();
+            n += 20;
+        }
+        n
+    });
+    for _ in 0..15 {
+        let r = fx.ledger.verify(&Default::default()).unwrap();
+        assert!(r.valid, "{r:?}");
+    }
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    assert!(t.join().unwrap() > 0);
+    assert!(fx.ledger.verify(&Default::default()).unwrap().valid);
+});

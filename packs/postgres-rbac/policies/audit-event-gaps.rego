@@ -31,8 +31,10 @@ events := [t |
 	t := time.parse_rfc3339_ns(r[f])
 ]
 
+first_day := min({r.day | some r in input.rows})
+
 points := sort(array.concat(
-	array.concat([time.parse_rfc3339_ns(sprintf("%vT00:00:00Z", [input.rows[0].day]))], events),
+	array.concat([time.parse_rfc3339_ns(sprintf("%vT00:00:00Z", [first_day]))], events),
 	[time.parse_rfc3339_ns(input.period.end)],
 ))
 

@@ -97,6 +97,9 @@ pub struct CheckDef {
     /// Rego inline.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rego: Option<String>,
+    /// Rego: further evidence ids the policy reads (`input.evidence.<id>`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub inputs: Vec<String>,
     #[serde(skip)]
     pub origin: Origin,
 }
@@ -133,7 +136,11 @@ impl CheckDef {
                 .map(String::as_str)
                 .collect()
         } else {
-            self.evidence.iter().map(String::as_str).collect()
+            self.evidence
+                .iter()
+                .chain(self.inputs.iter())
+                .map(String::as_str)
+                .collect()
         }
     }
 
@@ -404,6 +411,22 @@ pub fn check_check(c: &CheckDef, evidence_ids: &[&str]) -> Result<(), Problem> {
                 ))
             }
             _ => {}
+        }
+    }
+    if !c.inputs.is_empty() && c.kind != "rego" {
+        return Err(problem(
+            c,
+            "inputs",
+            "only a `rego` check reads further evidence".into(),
+        ));
+    }
+    for id in &c.inputs {
+        if !evidence_ids.contains(&id.as_str()) {
+            return Err(problem(
+                c,
+                "inputs",
+                format!("no [[evidence]] has id `{id}`"),
+            ));
         }
     }
     if c.kind == "rego" {

@@ -31,13 +31,17 @@ pub fn apply(
     result: &Value,
 ) -> Result<Option<Change>, CheckError> {
     let check_id = result["check_id"].as_str().unwrap_or("");
-    let existing = store.query(
-        "SELECT record FROM findings WHERE check_id = $1 AND status <> 'resolved' ORDER BY id DESC LIMIT 1",
-        &[check_id.into()],
-    )?;
-    let existing: Option<Value> = existing
-        .first()
-        .and_then(|r| serde_json::from_str(&r.text(0)).ok());
+    // A finding belongs to a check and a period: a result for another period neither
+    // updates nor resolves it.
+    let period = result["period"]["label"].clone();
+    let existing: Option<Value> = store
+        .query(
+            "SELECT record FROM findings WHERE check_id = $1 AND status <> 'resolved' ORDER BY id DESC",
+            &[check_id.into()],
+        )?
+        .iter()
+        .filter_map(|r| serde_json::from_str::<Value>(&r.text(0)).ok())
+        .find(|f| f["period"] == period);
     let at = result["evaluated_at"].as_str().unwrap_or("").to_string();
     let result_ref =
         json!({"result_id": result["id"], "period": result["period"]["label"], "evaluated_at": at});
@@ -62,6 +66,7 @@ pub fn apply(
                 "id": uuid::Uuid::now_v7().to_string(),
                 "source": "check",
                 "check_id": check_id,
+                "period": period,
                 "controls": controls,
                 "title": result["title"],
                 "description": result["message"],

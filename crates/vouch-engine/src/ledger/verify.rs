@@ -83,6 +83,25 @@ const CHUNK_ROWS: usize = 8192;
 /// Rows per chunk whose leaf hash the reader computes (measured to balance the threads).
 const READER_HASHES: usize = CHUNK_ROWS / 3;
 
+/// A row at the head's size exists only if someone wrote it outside the sequencer (the
+/// head moves in the same transaction as every append). A row found there is legitimate
+/// if the head has moved past it when read again (an append committed in between).
+fn inserted_beyond_head(store: &vouch_store::Store) -> Result<Option<u64>, LedgerError> {
+    let mut size = store.head()?.size;
+    for _ in 0..8 {
+        if store.leaf(size)?.is_none() {
+            return Ok(None);
+        }
+        let again = store.head()?.size;
+        if again <= size {
+            return Ok(Some(size));
+        }
+        size = again;
+    }
+    // Appends keep racing ahead: every row seen so far was covered by the head.
+    Ok(None)
+}
+
 pub fn run(inner: &Inner, options: &VerifyOptions) -> Result<VerifyReport, LedgerError> {
     run_observed(inner, options, &mut |_, _, _| {})
 }
@@ -183,13 +202,16 @@ pub fn run_observed(
     // A checkpoint of the empty tree is checked before any entry.
     check_targets(&targets, &mut next_target, &frontier, &mut broken);
 
-    let entry_break = stream(inner, limit, &mut |seq: u64,
-                                                 id: &[u8],
-                                                 ts: &[u8],
-                                                 leaf: &[u8],
-                                                 lh: Hash,
-                                                 stored_lh: Option<Hash>,
-                                                 stored_chain: Option<Hash>|
+    // Stream exactly the entries the head covered when verification began: appends that
+    // commit meanwhile are not part of this verification (and must not look inserted).
+    let stream_limit = limit.min(head.size.max(latest_size));
+    let entry_break = stream(inner, stream_limit, &mut |seq: u64,
+                                                        id: &[u8],
+                                                        ts: &[u8],
+                                                        leaf: &[u8],
+                                                        lh: Hash,
+                                                        stored_lh: Option<Hash>,
+                                                        stored_chain: Option<Hash>|
      -> Option<Break> {
         let expected = frontier.size();
         if seq != expected {
@@ -249,6 +271,12 @@ pub fn run_observed(
                     "entries beyond the head's tree size {} (inserted)",
                     head.size
                 ),
+            );
+        } else if let Some(beyond) = inserted_beyond_head(store)? {
+            worst(
+                &mut broken,
+                beyond,
+                format!("entries beyond the head's tree size {beyond} (inserted)"),
             );
         } else if head.chain != chain || head.frontier != frontier.to_bytes() {
             worst(

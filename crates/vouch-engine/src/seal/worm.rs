@@ -40,21 +40,22 @@ impl Worm {
                 },
             });
         }
-        let dir =
-            match spec {
-                "dir" | "" => data_dir.join("worm"),
-                s if s.starts_with("dir:") => {
-                    let p = PathBuf::from(&s[4..]);
-                    if p.is_absolute() {
-                        p
-                    } else {
-                        data_dir.join(p)
-                    }
+        let dir = match spec {
+            "dir" | "" => data_dir.join("worm"),
+            s if s.starts_with("dir:") => {
+                let p = PathBuf::from(&s[4..]);
+                if p.is_absolute() {
+                    p
+                } else {
+                    data_dir.join(p)
                 }
-                _ => return Err(format!(
+            }
+            _ => {
+                return Err(format!(
                     "archive storage `{spec}` must be `dir`, `dir:/path` or `s3://bucket/prefix`"
-                )),
-            };
+                ))
+            }
+        };
         Ok(Worm::Dir(dir))
     }
 
