@@ -405,6 +405,17 @@ pub async fn consistency(
     ))
 }
 
+pub async fn tile(State(app): State<App>, Path(path): Path<String>) -> ApiResult<Response> {
+    let t = crate::tiles::parse(&path)?;
+    let (ledger, store) = (app.ledger.clone(), app.store.clone());
+    let bytes = blocking(move || {
+        let size = ledger.latest_checkpoint()?.map(|c| c.size).unwrap_or(0);
+        crate::tiles::read(&store, &t, size)
+    })
+    .await?;
+    Ok(([(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response())
+}
+
 pub async fn public_key(State(app): State<App>) -> impl IntoResponse {
     let mut resp = (
         [(header::CONTENT_TYPE, "application/x-pem-file")],

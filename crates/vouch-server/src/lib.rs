@@ -10,6 +10,7 @@ pub mod openapi;
 pub mod query;
 pub mod roles;
 pub mod routes;
+pub mod tiles;
 
 use axum::extract::{ConnectInfo, MatchedPath, Request, State};
 use axum::http::{HeaderValue, Method};
@@ -55,6 +56,7 @@ pub fn router(app: App) -> Router {
         .route(&format!("{b}/ledger/proof"), get(api::proof))
         .route(&format!("{b}/ledger/consistency"), get(api::consistency))
         .route(&format!("{b}/public-key"), get(api::public_key))
+        .route(&format!("{b}/ledger/tile/{{*path}}"), get(api::tile))
         .route(&format!("{b}/soc2-packet"), get(api::packet))
         .route(&format!("{b}/evidence"), get(api::evidence_list))
         .route(&format!("{b}/evidence/export"), get(api::evidence_export))
