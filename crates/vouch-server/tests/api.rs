@@ -670,3 +670,116 @@ fn base32_decode(s: &str) -> Vec<u8> {
     }
     out
 }
+
+/// ES256 JWTs verified with a public key file (keys made by the real openssl).
+#[test]
+fn jwt_es256_with_a_public_key_file() {
+    let dir = tempfile::tempdir().unwrap();
+    vouch_engine::init::init(dir.path(), Some("Acme"), Some("acme.example/vouch/audit")).unwrap();
+    let key = dir.path().join("jwt.key");
+    let pubkey = dir.path().join("jwt.pub.pem");
+    let pkcs8 = dir.path().join("jwt.pk8.pem");
+    let sh = |args: &[&str]| {
+        assert!(std::process::Command::new("openssl")
+            .args(args)
+            .status()
+            .unwrap()
+            .success())
+    };
+    sh(&[
+        "ecparam",
+        "-name",
+        "prime256v1",
+        "-genkey",
+        "-noout",
+        "-out",
+        key.to_str().unwrap(),
+    ]);
+    sh(&[
+        "pkcs8",
+        "-topk8",
+        "-nocrypt",
+        "-in",
+        key.to_str().unwrap(),
+        "-out",
+        pkcs8.to_str().unwrap(),
+    ]);
+    sh(&[
+        "ec",
+        "-in",
+        key.to_str().unwrap(),
+        "-pubout",
+        "-out",
+        pubkey.to_str().unwrap(),
+    ]);
+    let cfg = dir.path().join("vouch.toml");
+    let text = std::fs::read_to_string(&cfg)
+        .unwrap()
+        .replace("jwt_algorithm = \"\"", "jwt_algorithm = \"ES256\"")
+        .replace("jwt_public_key = \"\"", "jwt_public_key = \"jwt.pub.pem\"")
+        .replace("jwt_issuer = \"\"", "jwt_issuer = \"https://idp.example\"");
+    std::fs::write(&cfg, text).unwrap();
+    let config = vouch_engine::Config::load(dir.path()).unwrap();
+    let store = vouch_engine::open(&config).unwrap().0;
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    rt.spawn(async move {
+        vouch_server::serve(config, "127.0.0.1:0".parse().unwrap(), Some(tx))
+            .await
+            .unwrap()
+    });
+    let addr = rt.block_on(rx).unwrap();
+    let s = Server {
+        addr,
+        dir,
+        store,
+        _rt: rt,
+    };
+    let enc = jsonwebtoken::EncodingKey::from_ec_pem(&std::fs::read(&pkcs8).unwrap()).unwrap();
+    let sign = |claims: Value| {
+        jsonwebtoken::encode(
+            &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256),
+            &claims,
+            &enc,
+        )
+        .unwrap()
+    };
+    let exp = chrono::Utc::now().timestamp() + 600;
+    let ok = sign(
+        json!({"sub": "dana", "role": ["AUDITOR", "viewer"], "iss": "https://idp.example", "exp": exp}),
+    );
+    let r = call(&s, "GET", "/api/compliance/auth/whoami", Some(&ok), None).json();
+    assert_eq!(
+        (r["role"].as_str(), r["actor"].as_str(), r["via"].as_str()),
+        (Some("auditor"), Some("jwt:dana"), Some("jwt"))
+    );
+    let wrong_iss =
+        sign(json!({"sub": "dana", "role": "AUDITOR", "iss": "https://evil.example", "exp": exp}));
+    assert_eq!(
+        call(
+            &s,
+            "GET",
+            "/api/compliance/auth/whoami",
+            Some(&wrong_iss),
+            None
+        )
+        .status,
+        401
+    );
+    // An HS256 token made with the public key as the secret (algorithm confusion) is refused.
+    let confused = jwt(
+        json!({"sub": "eve", "role": "ADMIN", "iss": "https://idp.example", "exp": exp}),
+        &std::fs::read_to_string(&pubkey).unwrap(),
+    );
+    assert_eq!(
+        call(
+            &s,
+            "GET",
+            "/api/compliance/auth/whoami",
+            Some(&confused),
+            None
+        )
+        .status,
+        401
+    );
+}
