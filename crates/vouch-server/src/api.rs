@@ -574,12 +574,15 @@ pub async fn evidence_export(
         }
     }
     let format = p.get("format").cloned().unwrap_or_else(|| "json".into());
-    if format != "json" && format != "csv" {
-        return Err(
-            ApiError::bad("format must be json or csv (PDF: use soc2-packet?format=pdf)")
-                .details(json!({"parameter": "format"})),
-        );
+    if !["json", "csv", "pdf"].contains(&format.as_str()) {
+        return Err(ApiError::bad("format must be json, csv or pdf")
+            .details(json!({"parameter": "format"})));
     }
+    let (period_label, period_start, period_end) = (
+        period.label.clone(),
+        vouch_core::event::format_timestamp(&period.start),
+        vouch_core::event::format_timestamp(&period.end),
+    );
     let store = app.store.clone();
     let items = blocking(move || {
         vouch_engine::evidence::list(
@@ -605,6 +608,40 @@ pub async fn evidence_export(
         .collect();
     if format == "json" {
         return Ok(axum::Json(json!(items)).into_response());
+    }
+    if format == "pdf" {
+        // A signed PDF, as packets are: the signature of these bytes in X-Evidence-Signature.
+        let now = chrono::Utc::now();
+        let doc = json!({
+            "organization": app.config.settings.organization.name,
+            "period": {"label": period_label, "start": period_start, "end": period_end},
+            "criteria": criteria,
+            "generated_at": vouch_core::event::format_timestamp(&now),
+            "vouch_version": vouch_engine::VERSION,
+            "items": items.iter().map(|r| json!({
+                "evidence_id": r["evidence_id"], "title": r["title"], "criteria": r["criteria"],
+                "source": {"kind": r["source"]["kind"], "name": r["source"]["name"]},
+                "operation": r["operation"]["query"].as_str().or(r["operation"]["url"].as_str()).or(r["operation"]["glob"].as_str()).or(r["operation"]["upload"].as_str()).map(str::to_string)
+                    .or_else(|| r["operation"]["argv"].as_array().map(|a| a.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(" ")))
+                    .unwrap_or_default(),
+                "effective_at": r["effective_at"], "count": r["count"], "sha256": r["sha256"],
+            })).collect::<Vec<_>>(),
+        });
+        let keys = app.keys.clone();
+        let (pdf, sig) = blocking(move || {
+            let bytes = vouch_core::canonical::to_vec(&doc);
+            let pdf = vouch_engine::packet::pdf::render_evidence_export(&bytes, now)
+                .map_err(ApiError::internal)?;
+            let sig = vouch_engine::packet::sign::sign_b64(&keys.signing, &pdf);
+            Ok((pdf, sig))
+        })
+        .await?;
+        let mut resp = ([(header::CONTENT_TYPE, "application/pdf")], pdf).into_response();
+        resp.headers_mut().insert(
+            "x-evidence-signature",
+            HeaderValue::from_str(&sig).map_err(ApiError::internal)?,
+        );
+        return Ok(resp);
     }
     let mut out = String::from(
         "id,evidence_id,title,criteria,source,status,period,effective_at,count,sha256\n",

@@ -640,6 +640,15 @@ fn jwt_users_lockout_totp_and_errors() {
         None,
     );
     assert_eq!(r.status, 400);
+    // Evidence export as a signed PDF.
+    let pdf = call(&s, "GET", "/api/compliance/evidence/export?period_start=2026-10-01&period_end=2026-10-31&criteria=CC6.1&format=pdf", Some(&admin), None);
+    assert_eq!(pdf.status, 200, "{}", String::from_utf8_lossy(&pdf.body));
+    assert!(pdf.body.starts_with(b"%PDF-"));
+    let sig = pdf.header("x-evidence-signature").unwrap().to_string();
+    let pem = call(&s, "GET", "/api/compliance/public-key", Some(&admin), None).body;
+    let pem = String::from_utf8(pem).unwrap();
+    vouch_engine::packet::sign::verify_b64(&pem, &pdf.body, &sig).unwrap();
+    assert_eq!(call(&s, "GET", "/api/compliance/evidence/export?period_start=2026-10-01&period_end=2026-10-31&format=docx", Some(&admin), None).status, 400);
     // OpenAPI lists every route.
     let doc = call(&s, "GET", "/openapi.json", None, None).json();
     assert_eq!(doc["openapi"], "3.1.0");
