@@ -99,6 +99,19 @@ pub async fn readyz(State(app): State<App>) -> ApiResult<impl IntoResponse> {
     Ok(axum::Json(json!({"status": "ready", "tree_size": size})))
 }
 
+pub async fn metrics(State(app): State<App>) -> ApiResult<Response> {
+    let a = app.clone();
+    let db = blocking(move || crate::metrics::read_db(&a)).await?;
+    Ok((
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        app.metrics.render(&db),
+    )
+        .into_response())
+}
+
 pub async fn openapi() -> impl IntoResponse {
     axum::Json(crate::openapi::document())
 }
@@ -208,10 +221,14 @@ pub async fn ingest(State(app): State<App>, body: Body) -> ApiResult<Response> {
         )
         .details(json!({"errors": errors})));
     }
+    let started = std::time::Instant::now();
     let rx = app.ledger.submit(events)?;
     let appended = rx
         .await
         .map_err(|_| ApiError::internal("the sequencer stopped"))??;
+    app.metrics
+        .append_latency
+        .observe(started.elapsed().as_secs_f64());
     Ok((
         StatusCode::CREATED,
         axum::Json(
@@ -341,6 +358,11 @@ fn futures_stream(
 pub async fn verify(State(app): State<App>) -> ApiResult<impl IntoResponse> {
     let ledger = app.ledger.clone();
     let r = blocking(move || Ok(ledger.verify(&Default::default())?)).await?;
+    if !r.valid {
+        app.metrics
+            .verify_failures
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
     Ok(axum::Json(json!(r)))
 }
 
@@ -485,6 +507,14 @@ pub async fn packet(State(app): State<App>, RawQuery(raw): RawQuery) -> ApiResul
         Ok((bytes, sig.trim().to_string()))
     })
     .await?;
+    app.metrics
+        .packet_size
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(
+            if pdf { "pdf" } else { "json" }.to_string(),
+            bytes.len() as u64,
+        );
     let ct = if pdf {
         "application/pdf"
     } else {

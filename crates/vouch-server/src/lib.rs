@@ -6,6 +6,7 @@
 pub mod api;
 pub mod auth;
 pub mod error;
+pub mod metrics;
 pub mod openapi;
 pub mod query;
 pub mod roles;
@@ -32,6 +33,7 @@ pub struct App {
     pub store: Store,
     pub keys: Arc<Keys>,
     pub ledger: Ledger,
+    pub metrics: Arc<metrics::Metrics>,
 }
 
 pub const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
@@ -42,6 +44,7 @@ pub fn router(app: App) -> Router {
         .route("/healthz", get(api::healthz))
         .route("/readyz", get(api::readyz))
         .route("/openapi.json", get(api::openapi))
+        .route("/metrics", get(api::metrics))
         .route(&format!("{b}/auth/login"), post(api::login))
         .route(&format!("{b}/auth/whoami"), get(api::whoami))
         .route(&format!("{b}/auth/totp/enroll"), post(api::totp_enroll))
@@ -112,7 +115,26 @@ async fn request_id(req: Request, next: Next) -> Response {
 }
 
 /// Authentication and authorization from the route table, then self-audit.
+/// Count every request by method, route template and status, around the guard.
 async fn guard(
+    State(app): State<App>,
+    peer: ConnectInfo<SocketAddr>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let method = req.method().clone();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|m| m.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".into());
+    let resp = authorize(State(app.clone()), peer, req, next).await;
+    app.metrics
+        .request(method.as_str(), &route, resp.status().as_u16());
+    resp
+}
+
+async fn authorize(
     State(app): State<App>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     mut req: Request,
@@ -280,6 +302,7 @@ pub async fn serve(
         store,
         keys: Arc::new(keys),
         ledger,
+        metrics: Arc::default(),
     };
     let listener = tokio::net::TcpListener::bind(listen)
         .await

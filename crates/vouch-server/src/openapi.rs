@@ -4,6 +4,11 @@ use crate::roles::Perm;
 use crate::routes::ROUTES;
 use serde_json::{json, Map, Value};
 
+/// The OpenAPI form of a route template: axum's catch-all `{*path}` is `{path}`.
+pub fn openapi_path(path: &str) -> String {
+    path.replace("{*", "{")
+}
+
 pub fn document() -> Value {
     let mut paths = Map::new();
     for r in ROUTES {
@@ -52,7 +57,9 @@ pub fn document() -> Value {
             op["requestBody"] =
                 json!({"required": true, "content": {"application/json": {"schema": {}}}});
         }
-        let entry = paths.entry(r.path.to_string()).or_insert_with(|| json!({}));
+        let entry = paths
+            .entry(openapi_path(r.path))
+            .or_insert_with(|| json!({}));
         entry[r.method.to_lowercase()] = op;
     }
     json!({

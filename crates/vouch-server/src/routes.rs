@@ -78,6 +78,7 @@ pub const BASE: &str = "/api/compliance";
 pub const ROUTES: &[Route] = &[
     Route { method: "GET", path: "/healthz", perm: Perm::Public, summary: "Liveness", params: &[], body: false, produces: "application/json" },
     Route { method: "GET", path: "/readyz", perm: Perm::Public, summary: "Readiness: the database answers", params: &[], body: false, produces: "application/json" },
+    Route { method: "GET", path: "/metrics", perm: Perm::Public, summary: "Prometheus metrics (text format)", params: &[], body: false, produces: "text/plain" },
     Route { method: "GET", path: "/openapi.json", perm: Perm::Public, summary: "This document", params: &[], body: false, produces: "application/json" },
     Route { method: "POST", path: "/api/compliance/auth/login", perm: Perm::Public, summary: "Log in a local user (password, then TOTP code once enrolled); returns a session token", params: &[], body: true, produces: "application/json" },
     Route { method: "GET", path: "/api/compliance/auth/whoami", perm: Perm::Authenticated, summary: "The caller's identity and role", params: &[], body: false, produces: "application/json" },

@@ -653,11 +653,16 @@ fn jwt_users_lockout_totp_and_errors() {
     let doc = call(&s, "GET", "/openapi.json", None, None).json();
     assert_eq!(doc["openapi"], "3.1.0");
     for r in ROUTES {
+        let path = vouch_server::openapi::openapi_path(r.path);
         assert!(
-            doc["paths"][r.path][r.method.to_lowercase()].is_object(),
+            doc["paths"][path.as_str()][r.method.to_lowercase()].is_object(),
             "{} {}",
             r.method,
             r.path
+        );
+        assert!(
+            !path.contains('*'),
+            "OpenAPI paths have no catch-all syntax: {path}"
         );
     }
     assert_eq!(
@@ -791,4 +796,32 @@ fn jwt_es256_with_a_public_key_file() {
         .status,
         401
     );
+}
+
+/// `/metrics` counts requests by route template and status and exposes histograms with
+/// buckets (promtool checks the format in scripts/test).
+#[test]
+fn metrics_scrape() {
+    let s = start();
+    let ingest = token(&s, Role::Ingest, None);
+    call(
+        &s,
+        "POST",
+        "/api/compliance/audit-logs",
+        Some(&ingest),
+        Some(
+            r#"{"action":"a.b","category":"system","result":"success","timestamp":"2026-10-01T00:00:00Z"}"#,
+        ),
+    );
+    call(&s, "GET", "/api/compliance/status", None, None);
+    let r = call(&s, "GET", "/metrics", None, None);
+    assert_eq!(r.status, 200);
+    let text = String::from_utf8(r.body).unwrap();
+    assert!(text.contains("vouch_http_requests_total{method=\"POST\",route=\"/api/compliance/audit-logs\",status=\"201\"} 1"), "{text}");
+    assert!(text.contains("vouch_http_requests_total{method=\"GET\",route=\"/api/compliance/status\",status=\"401\"} 1"));
+    assert!(text.contains("vouch_ledger_append_latency_seconds_bucket{le=\"+Inf\"} 1"));
+    assert!(text.contains("# TYPE vouch_ledger_append_latency_seconds histogram"));
+    assert!(text
+        .lines()
+        .any(|l| l.starts_with("vouch_ledger_events_total ")));
 }

@@ -1,0 +1,308 @@
+//! `/metrics` in the Prometheus text format. Counters the server itself updates (HTTP
+//! requests, ingest latency, verification failures, packet sizes) live in memory;
+//! state that lives in the database (ledger size, checkpoint age, collector runs,
+//! controls, findings) is read at scrape time, so several replicas report the same.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+
+/// Bucket bounds (seconds) for latency histograms.
+pub const LATENCY_BUCKETS: &[f64] = &[
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+];
+
+#[derive(Default)]
+pub struct Histogram {
+    counts: Vec<AtomicU64>,
+    sum_micros: AtomicU64,
+    count: AtomicU64,
+}
+
+impl Histogram {
+    fn new() -> Self {
+        Histogram {
+            counts: LATENCY_BUCKETS.iter().map(|_| AtomicU64::new(0)).collect(),
+            ..Default::default()
+        }
+    }
+    pub fn observe(&self, secs: f64) {
+        for (b, c) in LATENCY_BUCKETS.iter().zip(&self.counts) {
+            if secs <= *b {
+                c.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        self.sum_micros
+            .fetch_add((secs * 1e6) as u64, Ordering::Relaxed);
+        self.count.fetch_add(1, Ordering::Relaxed);
+    }
+    fn render(&self, out: &mut String, name: &str) {
+        for (b, c) in LATENCY_BUCKETS.iter().zip(&self.counts) {
+            let _ = writeln!(
+                out,
+                "{name}_bucket{{le=\"{b}\"}} {}",
+                c.load(Ordering::Relaxed)
+            );
+        }
+        let n = self.count.load(Ordering::Relaxed);
+        let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {n}");
+        let _ = writeln!(
+            out,
+            "{name}_sum {}",
+            self.sum_micros.load(Ordering::Relaxed) as f64 / 1e6
+        );
+        let _ = writeln!(out, "{name}_count {n}");
+    }
+}
+
+pub struct Metrics {
+    http: Mutex<BTreeMap<(String, String, u16), u64>>,
+    pub append_latency: Histogram,
+    pub verify_failures: AtomicU64,
+    pub packet_size: Mutex<BTreeMap<String, u64>>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics {
+            http: Mutex::default(),
+            append_latency: Histogram::new(),
+            verify_failures: AtomicU64::new(0),
+            packet_size: Mutex::default(),
+        }
+    }
+}
+
+fn label(s: &str) -> String {
+    s.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+fn header(out: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}");
+    let _ = writeln!(out, "# TYPE {name} {kind}");
+}
+
+impl Metrics {
+    pub fn request(&self, method: &str, route: &str, status: u16) {
+        let mut m = self.http.lock().unwrap_or_else(|p| p.into_inner());
+        *m.entry((method.to_string(), route.to_string(), status))
+            .or_default() += 1;
+    }
+
+    /// The text exposition: in-memory series plus `db`, series read from the database.
+    pub fn render(&self, db: &DbState) -> String {
+        let mut out = String::new();
+        header(
+            &mut out,
+            "vouch_http_requests_total",
+            "counter",
+            "HTTP requests by method, route and status.",
+        );
+        for ((m, r, s), n) in self.http.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+            let _ = writeln!(
+                out,
+                "vouch_http_requests_total{{method=\"{}\",route=\"{}\",status=\"{s}\"}} {n}",
+                label(m),
+                label(r)
+            );
+        }
+        header(
+            &mut out,
+            "vouch_ledger_append_latency_seconds",
+            "histogram",
+            "Time from an ingest request's arrival to its durable append.",
+        );
+        self.append_latency
+            .render(&mut out, "vouch_ledger_append_latency_seconds");
+        header(
+            &mut out,
+            "vouch_ledger_verify_failures_total",
+            "counter",
+            "Ledger verifications (by this process) that found the ledger broken.",
+        );
+        let _ = writeln!(
+            out,
+            "vouch_ledger_verify_failures_total {}",
+            self.verify_failures.load(Ordering::Relaxed)
+        );
+        header(
+            &mut out,
+            "vouch_soc2_packet_size_bytes",
+            "gauge",
+            "Size of the last evidence packet served, by format.",
+        );
+        for (f, n) in self
+            .packet_size
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+        {
+            let _ = writeln!(
+                out,
+                "vouch_soc2_packet_size_bytes{{format=\"{}\"}} {n}",
+                label(f)
+            );
+        }
+        header(
+            &mut out,
+            "vouch_ledger_events_total",
+            "counter",
+            "Entries in the ledger.",
+        );
+        let _ = writeln!(out, "vouch_ledger_events_total {}", db.ledger_size);
+        header(
+            &mut out,
+            "vouch_ledger_checkpoint_age_seconds",
+            "gauge",
+            "Seconds since the latest signed checkpoint (absent before the first).",
+        );
+        if let Some(a) = db.checkpoint_age {
+            let _ = writeln!(out, "vouch_ledger_checkpoint_age_seconds {a}");
+        }
+        header(
+            &mut out,
+            "vouch_ledger_unchecked_entries",
+            "gauge",
+            "Entries appended after the latest checkpoint.",
+        );
+        let _ = writeln!(
+            out,
+            "vouch_ledger_unchecked_entries {}",
+            db.ledger_size.saturating_sub(db.checkpoint_size)
+        );
+        header(
+            &mut out,
+            "vouch_collector_runs_total",
+            "counter",
+            "Evidence collection runs by source kind and status.",
+        );
+        for ((k, s), n) in &db.collector_runs {
+            let _ = writeln!(
+                out,
+                "vouch_collector_runs_total{{kind=\"{}\",status=\"{}\"}} {n}",
+                label(k),
+                label(s)
+            );
+        }
+        header(
+            &mut out,
+            "vouch_collector_errors_total",
+            "counter",
+            "Evidence collection runs that failed.",
+        );
+        let errors: u64 = db
+            .collector_runs
+            .iter()
+            .filter(|((_, s), _)| s == "error")
+            .map(|(_, n)| n)
+            .sum();
+        let _ = writeln!(out, "vouch_collector_errors_total {errors}");
+        header(
+            &mut out,
+            "vouch_evidence_newest_age_seconds",
+            "gauge",
+            "Seconds since the newest successful collection of each evidence definition.",
+        );
+        for (id, age) in &db.evidence_age {
+            let _ = writeln!(
+                out,
+                "vouch_evidence_newest_age_seconds{{evidence=\"{}\"}} {age}",
+                label(id)
+            );
+        }
+        header(
+            &mut out,
+            "vouch_controls",
+            "gauge",
+            "Controls by status for the previous month.",
+        );
+        for (s, n) in &db.controls {
+            let _ = writeln!(out, "vouch_controls{{status=\"{}\"}} {n}", label(s));
+        }
+        header(
+            &mut out,
+            "vouch_findings_open",
+            "gauge",
+            "Open findings by severity.",
+        );
+        for (s, n) in &db.open_findings {
+            let _ = writeln!(out, "vouch_findings_open{{severity=\"{}\"}} {n}", label(s));
+        }
+        header(
+            &mut out,
+            "vouch_soc2_job_runs_total",
+            "counter",
+            "Scheduled job runs by job and status (the scheduler comes with issue 8).",
+        );
+        header(
+            &mut out,
+            "vouch_soc2_job_duration_seconds",
+            "histogram",
+            "Scheduled job run time (the scheduler comes with issue 8).",
+        );
+        out
+    }
+}
+
+/// State read from the database at scrape time.
+#[derive(Default)]
+pub struct DbState {
+    pub ledger_size: u64,
+    pub checkpoint_size: u64,
+    pub checkpoint_age: Option<i64>,
+    pub collector_runs: BTreeMap<(String, String), u64>,
+    pub evidence_age: BTreeMap<String, i64>,
+    pub controls: BTreeMap<String, u64>,
+    pub open_findings: BTreeMap<String, u64>,
+}
+
+pub fn read_db(app: &crate::App) -> Result<DbState, crate::error::ApiError> {
+    let now = chrono::Utc::now();
+    let mut d = DbState {
+        ledger_size: app.store.head()?.size,
+        ..Default::default()
+    };
+    if let Some(c) = app.ledger.latest_checkpoint()? {
+        d.checkpoint_size = c.size;
+        d.checkpoint_age =
+            vouch_core::period::parse_instant(&c.created_at).map(|t| (now - t).num_seconds());
+    }
+    for r in app.store.query("SELECT record FROM evidence_items", &[])? {
+        let v: serde_json::Value = serde_json::from_str(&r.text(0)).unwrap_or_default();
+        let kind = v["source"]["kind"]
+            .as_str()
+            .unwrap_or("unknown")
+            .to_string();
+        let status = v["status"].as_str().unwrap_or("unknown").to_string();
+        *d.collector_runs.entry((kind, status.clone())).or_default() += 1;
+        if status == "ok" {
+            if let Some(t) = v["finished_at"]
+                .as_str()
+                .and_then(vouch_core::period::parse_instant)
+            {
+                let age = (now - t).num_seconds();
+                let e = d
+                    .evidence_age
+                    .entry(v["evidence_id"].as_str().unwrap_or("").to_string())
+                    .or_insert(age);
+                *e = (*e).min(age);
+            }
+        }
+    }
+    let period = vouch_core::period::Period::last_month(now);
+    for c in vouch_engine::checks::controls::evaluate(&app.config, &app.store, &period, now, None)?
+    {
+        *d.controls
+            .entry(c["status"].as_str().unwrap_or("").to_string())
+            .or_default() += 1;
+    }
+    for f in vouch_engine::checks::findings::list(&app.store, Some("open"))? {
+        *d.open_findings
+            .entry(f["severity"].as_str().unwrap_or("").to_string())
+            .or_default() += 1;
+    }
+    Ok(d)
+}
