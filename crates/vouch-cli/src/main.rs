@@ -69,6 +69,9 @@ pub enum Command {
     /// Local users for the dashboard.
     #[command(subcommand)]
     Users(commands::serve::UsersCommand),
+    /// Scheduled jobs: list, run history, run now.
+    #[command(subcommand)]
+    Jobs(commands::jobs::JobsCommand),
     /// Validate vouch.toml without side effects.
     #[command(subcommand)]
     Config(commands::config::ConfigCommand),
@@ -118,6 +121,7 @@ fn main() {
         Command::Evidence(c) => commands::evidence::run(&cli, c),
         Command::Check(a) => commands::checks::check(&cli, a),
         Command::Serve(a) => commands::serve::serve(&cli, a),
+        Command::Jobs(c) => commands::jobs::run(&cli, c),
         Command::Tokens(c) => commands::serve::tokens(&cli, c),
         Command::Users(c) => commands::serve::users(&cli, c),
         Command::Archive(a) => commands::archive::run(&cli, a),

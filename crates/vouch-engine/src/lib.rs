@@ -10,6 +10,7 @@ pub mod demo;
 pub mod demo_evidence;
 pub mod evidence;
 pub mod init;
+pub mod jobs;
 pub mod keys;
 pub mod ledger;
 pub mod packet;

@@ -879,3 +879,64 @@ pub async fn run_checks(
     .await?;
     Ok(axum::Json(v))
 }
+
+// ---------------------------------------------------------------- jobs
+
+pub async fn jobs_list(State(app): State<App>) -> ApiResult<impl IntoResponse> {
+    let store = app.store.clone();
+    let v = blocking(move || {
+        let mut out = Vec::new();
+        for j in vouch_engine::jobs::JOBS {
+            let last = vouch_engine::jobs::runs(&store, Some(j.name), 1)?.into_iter().next();
+            out.push(json!({"name": j.name, "schedule": j.schedule, "description": j.description, "last_run": last}));
+        }
+        Ok(out)
+    })
+    .await?;
+    Ok(axum::Json(json!(v)))
+}
+
+pub async fn job_runs(
+    State(app): State<App>,
+    Path(name): Path<String>,
+) -> ApiResult<impl IntoResponse> {
+    if vouch_engine::jobs::job(&name).is_none() {
+        return Err(ApiError::not_found(format!("no job `{name}`")));
+    }
+    let store = app.store.clone();
+    Ok(axum::Json(json!(
+        blocking(move || Ok(vouch_engine::jobs::runs(&store, Some(&name), 100)?)).await?
+    )))
+}
+
+pub async fn job_run(
+    State(app): State<App>,
+    Path(name): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<impl IntoResponse> {
+    let p = params(raw)?;
+    only(&p, &["period"])?;
+    if vouch_engine::jobs::job(&name).is_none() {
+        return Err(ApiError::not_found(format!("no job `{name}`")));
+    }
+    let period = p
+        .get("period")
+        .map(|_| period_param(&p, "period"))
+        .transpose()?;
+    let a = app.clone();
+    let run = blocking(move || {
+        let runner = vouch_engine::jobs::Runner {
+            config: &a.config,
+            store: a.store.clone(),
+            keys: &a.keys,
+            ledger: &a.ledger,
+            clock: &vouch_engine::jobs::SystemClock,
+            worker: crate::worker_name(),
+            max_attempts: 1,
+            backoff: chrono::Duration::minutes(1),
+        };
+        Ok(runner.run_now(&name, period)?)
+    })
+    .await?;
+    Ok(axum::Json(run))
+}

@@ -76,6 +76,9 @@ pub fn router(app: App) -> Router {
         .route(&format!("{b}/findings/{{id}}"), patch(api::findings_update))
         .route(&format!("{b}/collections"), get(api::collections))
         .route(&format!("{b}/checks/run"), post(api::run_checks))
+        .route(&format!("{b}/jobs"), get(api::jobs_list))
+        .route(&format!("{b}/jobs/{{name}}/runs"), get(api::job_runs))
+        .route(&format!("{b}/jobs/{{name}}/run"), post(api::job_run))
         .fallback(|| async { ApiError::not_found("no such endpoint; see /openapi.json") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(
@@ -290,6 +293,48 @@ fn audit(
     }
 }
 
+/// Seconds between scheduler ticks.
+pub const SCHEDULER_TICK: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// The durable scheduler: every tick, run what is due (the database decides who runs
+/// each period, so any number of servers may tick). `VOUCH_SCHEDULER=off` disables it.
+fn spawn_scheduler(app: App) {
+    if std::env::var("VOUCH_SCHEDULER").as_deref() == Ok("off") {
+        return;
+    }
+    tokio::spawn(async move {
+        let mut interval = tokio::time::interval(SCHEDULER_TICK);
+        loop {
+            interval.tick().await;
+            let a = app.clone();
+            let r = tokio::task::spawn_blocking(move || {
+                let runner = vouch_engine::jobs::Runner {
+                    config: &a.config,
+                    store: a.store.clone(),
+                    keys: &a.keys,
+                    ledger: &a.ledger,
+                    clock: &vouch_engine::jobs::SystemClock,
+                    worker: worker_name(),
+                    max_attempts: 5,
+                    backoff: chrono::Duration::minutes(1),
+                };
+                runner.tick()
+            })
+            .await;
+            if let Ok(Err(e)) = r {
+                tracing::error!(error = %e, "scheduler tick failed");
+            }
+        }
+    });
+}
+
+pub fn worker_name() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|_| "host".into());
+    format!("{host}:{}", std::process::id())
+}
+
 /// Serve until Ctrl-C / SIGTERM; in-flight requests (appends included) finish first.
 pub async fn serve(
     config: Config,
@@ -304,6 +349,7 @@ pub async fn serve(
         ledger,
         metrics: Arc::default(),
     };
+    spawn_scheduler(app.clone());
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|e| vouch_engine::Error::Config(format!("cannot listen on {listen}: {e}")))?;

@@ -247,9 +247,14 @@ impl Metrics {
     }
 }
 
+/// Bucket bounds (seconds) for job run times.
+pub const JOB_BUCKETS: &[f64] = &[1.0, 5.0, 15.0, 60.0, 300.0, 900.0, 3600.0];
+
 /// State read from the database at scrape time.
 #[derive(Default)]
 pub struct DbState {
+    pub job_runs: BTreeMap<(String, String), u64>,
+    pub job_durations: BTreeMap<String, Vec<f64>>,
     pub ledger_size: u64,
     pub checkpoint_size: u64,
     pub checkpoint_age: Option<i64>,
@@ -290,6 +295,21 @@ pub fn read_db(app: &crate::App) -> Result<DbState, crate::error::ApiError> {
                     .or_insert(age);
                 *e = (*e).min(age);
             }
+        }
+    }
+    for r in
+        vouch_engine::jobs::runs(&app.store, None, 100_000).map_err(crate::error::ApiError::from)?
+    {
+        let job = r["job"].as_str().unwrap_or("").to_string();
+        *d.job_runs
+            .entry((job.clone(), r["status"].as_str().unwrap_or("").to_string()))
+            .or_default() += 1;
+        let t = |k: &str| r[k].as_str().and_then(vouch_core::period::parse_instant);
+        if let (Some(a), Some(b)) = (t("started_at"), t("finished_at")) {
+            d.job_durations
+                .entry(job)
+                .or_default()
+                .push((b - a).num_milliseconds() as f64 / 1000.0);
         }
     }
     let period = vouch_core::period::Period::last_month(now);

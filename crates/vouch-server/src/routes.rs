@@ -103,6 +103,9 @@ pub const ROUTES: &[Route] = &[
     Route { method: "POST", path: "/api/compliance/findings", perm: Perm::OpenFinding, summary: "Open a finding", params: &[], body: true, produces: "application/json" },
     Route { method: "PATCH", path: "/api/compliance/findings/{id}", perm: Perm::Operate, summary: "Update a finding (status, severity, owner, note)", params: &[p("id")], body: true, produces: "application/json" },
     Route { method: "GET", path: "/api/compliance/collections", perm: Perm::ReadEvidence, summary: "Archived collections", params: &[q("period", "string")], body: false, produces: "application/json" },
+    Route { method: "GET", path: "/api/compliance/jobs", perm: Perm::ReadEvidence, summary: "Scheduled jobs: schedule and latest run", params: &[], body: false, produces: "application/json" },
+    Route { method: "GET", path: "/api/compliance/jobs/{name}/runs", perm: Perm::ReadEvidence, summary: "A job's run history", params: &[p("name")], body: false, produces: "application/json" },
+    Route { method: "POST", path: "/api/compliance/jobs/{name}/run", perm: Perm::Operate, summary: "Run a job now", params: &[p("name"), q("period", "string")], body: false, produces: "application/json" },
     Route { method: "POST", path: "/api/compliance/checks/run", perm: Perm::Operate, summary: "Evaluate checks for a period", params: &[q("period", "string")], body: false, produces: "application/json" },
 ];
 

@@ -118,6 +118,7 @@ fn jwt(claims: Value, secret: &str) -> String {
 fn concrete(path: &str) -> String {
     path.replace("{id}", "01a20000-0000-7000-8000-000000000000")
         .replace("{*path}", "0/000")
+        .replace("{name}", "attestation-draft")
 }
 
 #[test]

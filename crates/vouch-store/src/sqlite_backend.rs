@@ -18,6 +18,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (4, include_str!("migrations/sqlite/0004_checks.sql")),
     (5, include_str!("migrations/sqlite/0005_collections.sql")),
     (6, include_str!("migrations/sqlite/0006_auth.sql")),
+    (7, include_str!("migrations/sqlite/0007_jobs.sql")),
 ];
 
 pub struct SqliteBackend {

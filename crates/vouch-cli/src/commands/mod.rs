@@ -5,6 +5,7 @@ pub mod config;
 pub mod demo;
 pub mod evidence;
 pub mod init;
+pub mod jobs;
 pub mod keys;
 pub mod ledger;
 pub mod packet;

@@ -1,0 +1,402 @@
+//! The durable scheduler: built-in jobs with cron schedules, each period run exactly once
+//! however many `vouch serve` processes share the database (the run key is unique:
+//! `generate-soc2-evidence:2026-10`), retries with exponential backoff, catch-up of a
+//! run missed while vouch was down, a run history, and an injectable clock so tests can
+//! travel in time. Every log line of a job starts with `[JOB: <name>]` (seed 000).
+
+pub mod cron;
+
+use crate::{Config, Error, Keys, Ledger};
+use chrono::{DateTime, Duration, Utc};
+use serde_json::{json, Value};
+use vouch_core::event::format_timestamp as ts;
+use vouch_core::period::Period;
+use vouch_store::Store;
+
+/// Where "now" comes from.
+pub trait Clock: Send + Sync {
+    fn now(&self) -> DateTime<Utc>;
+}
+
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+}
+
+/// A clock tests move by hand.
+pub struct ManualClock(pub std::sync::Mutex<DateTime<Utc>>);
+
+impl ManualClock {
+    pub fn at(t: DateTime<Utc>) -> Self {
+        ManualClock(std::sync::Mutex::new(t))
+    }
+    pub fn set(&self, t: DateTime<Utc>) {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = t;
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> DateTime<Utc> {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+pub struct JobDef {
+    pub name: &'static str,
+    pub schedule: &'static str,
+    /// How far back a missed occurrence is still caught up.
+    pub catch_up_days: i64,
+    pub description: &'static str,
+}
+
+pub const JOBS: &[JobDef] = &[
+    JobDef {
+        name: "generate-soc2-evidence",
+        schedule: "0 3 1 * *",
+        catch_up_days: 62,
+        description: "the previous calendar month: collect, check, packet, archive",
+    },
+    JobDef {
+        name: "verify-ledger",
+        schedule: "0 2 * * *",
+        catch_up_days: 2,
+        description:
+            "verify the whole ledger; record the result in the integrity log and the ledger",
+    },
+    JobDef {
+        name: "attestation-draft",
+        schedule: "0 10 26 3,6,9,12 *",
+        catch_up_days: 100,
+        description: "record that a quarterly attestation window opened (seed 002's schedule)",
+    },
+];
+
+pub fn job(name: &str) -> Option<&'static JobDef> {
+    JOBS.iter().find(|j| j.name == name)
+}
+
+/// The period an occurrence of a job works on, and its label for the run key.
+pub fn period_of(job: &str, occurrence: DateTime<Utc>) -> Period {
+    match job {
+        "generate-soc2-evidence" => Period::last_month(occurrence),
+        "attestation-draft" => {
+            // The window opens near the end of the quarter it attests.
+            let q = (chrono::Datelike::month(&occurrence) - 1) / 3 + 1;
+            Period::parse(
+                &format!("{}-Q{q}", chrono::Datelike::year(&occurrence)),
+                occurrence,
+            )
+            .unwrap_or_else(|_| Period::month_of(occurrence))
+        }
+        _ => Period::parse(&occurrence.format("%Y-%m-%d").to_string(), occurrence)
+            .unwrap_or_else(|_| Period::month_of(occurrence)),
+    }
+}
+
+pub struct Runner<'a> {
+    pub config: &'a Config,
+    pub store: Store,
+    pub keys: &'a Keys,
+    pub ledger: &'a Ledger,
+    pub clock: &'a dyn Clock,
+    /// Who claims runs (host:pid), recorded in the history.
+    pub worker: String,
+    pub max_attempts: u32,
+    pub backoff: Duration,
+}
+
+/// One job run as recorded.
+pub type Run = Value;
+
+fn log(job: &str, msg: &str) {
+    tracing::info!("[JOB: {job}] {msg}");
+}
+
+impl Runner<'_> {
+    /// Run every job whose latest occurrence has no run yet, and every retry that is due.
+    pub fn tick(&self) -> Result<Vec<Run>, Error> {
+        let now = self.clock.now();
+        let mut done = Vec::new();
+        for j in JOBS {
+            let cron = cron::Cron::parse(j.schedule).map_err(Error::Config)?;
+            let Some(occ) = cron.previous(now, Duration::days(j.catch_up_days)) else {
+                continue;
+            };
+            let period = period_of(j.name, occ);
+            let key = format!("{}:{}", j.name, period.label);
+            if let Some(r) = self.claim_and_run(j.name, &key, occ, &period)? {
+                done.push(r);
+            }
+        }
+        Ok(done)
+    }
+
+    /// Run a job now for a period (a manual run, outside the schedule's singleton key).
+    pub fn run_now(&self, name: &str, period: Option<Period>) -> Result<Run, Error> {
+        let j = job(name).ok_or_else(|| {
+            Error::Config(format!(
+                "no job `{name}` (jobs: {})",
+                JOBS.iter().map(|j| j.name).collect::<Vec<_>>().join(", ")
+            ))
+        })?;
+        let now = self.clock.now();
+        let period = period.unwrap_or_else(|| period_of(j.name, now));
+        let key = format!("{}:{}:manual-{}", j.name, period.label, ts(&now));
+        self.claim_and_run(j.name, &key, now, &period)?
+            .ok_or_else(|| Error::Config(format!("{key} is already running")))
+    }
+
+    fn claim_and_run(
+        &self,
+        name: &str,
+        key: &str,
+        occ: DateTime<Utc>,
+        period: &Period,
+    ) -> Result<Option<Run>, Error> {
+        let now = self.clock.now();
+        let id = uuid::Uuid::now_v7().to_string();
+        let mut claimed = 0;
+        let mut attempt = 1i64;
+        self.store.write(&mut |sql| {
+            claimed = sql.execute(
+                "INSERT INTO job_runs (id, job, run_key, scheduled_for, status, attempt, started_at, claimed_by) VALUES ($1, $2, $3, $4, 'running', 1, $5, $6) ON CONFLICT (run_key) DO NOTHING",
+                &[id.clone().into(), name.into(), key.into(), ts(&occ).into(), ts(&now).into(), self.worker.clone().into()],
+            )?;
+            Ok(())
+        })?;
+        let mut run_id = id;
+        if claimed == 0 {
+            // Someone has this period: take it back only if a retry is due.
+            let mut rows = Vec::new();
+            self.store.write(&mut |sql| {
+                rows = sql.query(
+                    "UPDATE job_runs SET status = 'running', attempt = attempt + 1, started_at = $2, claimed_by = $3 WHERE run_key = $1 AND status = 'retrying' AND next_attempt_at <= $2 RETURNING id, attempt",
+                    &[key.into(), ts(&now).into(), self.worker.clone().into()],
+                )?;
+                Ok(())
+            })?;
+            let Some(r) = rows.first() else {
+                return Ok(None);
+            };
+            run_id = r.text(0);
+            attempt = r.int(1);
+        }
+        log(name, &format!("starting {key} (attempt {attempt})"));
+        let started = std::time::Instant::now();
+        let result = self.execute(name, period);
+        let finished = self.clock.now();
+        let secs = started.elapsed().as_secs_f64();
+        let (status, next, error, outputs) = match &result {
+            Ok(out) => ("succeeded", None, None, Some(out.clone())),
+            Err(e) if attempt < i64::from(self.max_attempts) => {
+                let wait = self.backoff * 2i32.pow((attempt - 1) as u32);
+                (
+                    "retrying",
+                    Some(ts(&(finished + wait))),
+                    Some(e.to_string()),
+                    None,
+                )
+            }
+            Err(e) => ("failed", None, Some(e.to_string()), None),
+        };
+        match status {
+            "succeeded" => log(name, &format!("{key} succeeded in {secs:.1} s")),
+            "retrying" => log(
+                name,
+                &format!(
+                    "{key} failed (attempt {attempt}), retrying at {}: {}",
+                    next.clone().unwrap_or_default(),
+                    error.clone().unwrap_or_default()
+                ),
+            ),
+            _ => tracing::error!(
+                "[JOB: {name}] {key} failed after {attempt} attempts: {}",
+                error.clone().unwrap_or_default()
+            ),
+        }
+        let outputs_text = outputs.as_ref().map(|o| o.to_string());
+        self.store.write(&mut |sql| {
+            sql.execute(
+                "UPDATE job_runs SET status = $2, finished_at = $3, next_attempt_at = $4, error = $5, outputs = $6 WHERE id = $1",
+                &[run_id.clone().into(), status.into(), ts(&finished).into(), next.clone().into(), error.clone().into(), outputs_text.clone().into()],
+            )?;
+            Ok(())
+        })?;
+        crate::audit::record(
+            self.ledger,
+            json!({
+                "timestamp": ts(&finished),
+                "action": format!("job.{status}"), "category": "system",
+                "result": if status == "succeeded" { "success" } else { "failure" },
+                "resource": {"type": "job", "id": key, "name": name},
+                "details": {"description": format!("[JOB: {name}] {key}: {status} (attempt {attempt}){}", error.as_ref().map(|e| format!(": {e}")).unwrap_or_default())},
+                "metadata": {"run_id": run_id, "attempt": attempt, "seconds": (secs * 1000.0).round() / 1000.0, "worker": self.worker},
+            }),
+        )?;
+        Ok(Some(get_run(&self.store, &run_id)?))
+    }
+
+    fn execute(&self, name: &str, period: &Period) -> Result<Value, Error> {
+        match name {
+            "generate-soc2-evidence" => self.generate(period),
+            "verify-ledger" => self.verify(),
+            "attestation-draft" => {
+                crate::audit::record(
+                    self.ledger,
+                    json!({
+                        "timestamp": ts(&self.clock.now()),
+                        "action": "attestation.window_opened", "category": "administrative", "result": "success",
+                        "resource": {"type": "attestation", "id": period.label, "name": format!("{} attestation", period.label)},
+                        "details": {"description": format!("The {} attestation window opened; sign-off is due within five days of quarter end", period.label)},
+                    }),
+                )?;
+                Ok(json!({"quarter": period.label}))
+            }
+            other => Err(Error::Config(format!("no job `{other}`"))),
+        }
+    }
+
+    /// Seed 000's monthly job: collect, check, packet, archive for the previous month.
+    fn generate(&self, period: &Period) -> Result<Value, Error> {
+        let mut out = json!({"period": period.label});
+        if !self.config.evidence.is_empty() {
+            let c = crate::evidence::Collector {
+                config: self.config,
+                store: self.store.clone(),
+                ledger: self.ledger,
+                blobs: crate::evidence::blob_store(self.config),
+            };
+            let items = c.collect(&[], period, &mut |_| {})?;
+            out["evidence"] =
+                json!({"items": items.len(), "failed": items.iter().filter(|i| !i.ok()).count()});
+            log(
+                "generate-soc2-evidence",
+                &format!("collected {} evidence items", items.len()),
+            );
+        }
+        if !self.config.checks.is_empty() {
+            let ch = crate::checks::Checker {
+                config: self.config,
+                store: self.store.clone(),
+                ledger: self.ledger,
+                blobs: crate::evidence::blob_store(self.config),
+            };
+            let r = ch.run(period, &[], self.clock.now())?;
+            out["checks"] = json!({"evaluated": r.results.len(), "failed": r.results.iter().filter(|x| x["status"] == "fail").count()});
+        }
+        let slug = crate::packet::build::period_slug(period);
+        let dir = self.config.data_dir.join("packets").join(&slug);
+        if !dir.join(crate::packet::JSON_FILE).exists() {
+            let w = crate::packet::generate(
+                self.config,
+                self.keys,
+                self.ledger,
+                &crate::packet::Request {
+                    period: period.clone(),
+                    generated_at: Some(self.clock.now()),
+                    format: crate::packet::Format::Both,
+                    out: dir.clone(),
+                    force: false,
+                },
+            )?;
+            out["packet"] = json!({"dir": w.dir.display().to_string(), "status": w.overall_status});
+            log(
+                "generate-soc2-evidence",
+                &format!("packet written to {}", w.dir.display()),
+            );
+        } else {
+            out["packet"] = json!({"dir": dir.display().to_string(), "status": "existing"});
+        }
+        let archived = crate::seal::collections(&self.store, Some(&period.label))?;
+        if !archived.is_empty() {
+            out["archive"] = json!({"status": "already archived"});
+        } else if self.config.settings.archive.recipients.is_empty() {
+            out["archive"] = json!({"status": "skipped: no [archive] recipients configured"});
+        } else {
+            let a = crate::seal::archive(
+                self.config,
+                self.keys,
+                self.ledger,
+                &self.store,
+                &crate::seal::ArchiveRequest {
+                    period: Some(period.clone()),
+                    ..Default::default()
+                },
+            )?;
+            out["archive"] = json!({"folder": a.record["folder"], "files": a.stored.len()});
+        }
+        Ok(out)
+    }
+
+    /// Nightly verification into the integrity log (seed 002's audit_integrity_log).
+    fn verify(&self) -> Result<Value, Error> {
+        let started = self.clock.now();
+        let r = self.ledger.verify(&Default::default())?;
+        let run_id = uuid::Uuid::now_v7().to_string();
+        let result = if r.valid { "pass" } else { "fail" };
+        self.store.write(&mut |sql| {
+            sql.execute(
+                "INSERT INTO integrity_log (run_id, mode, started_at, completed_at, result, rows_verified, errors, detail) VALUES ($1, 'nightly', $2, $3, $4, $5, $6, $7)",
+                &[run_id.clone().into(), ts(&started).into(), ts(&self.clock.now()).into(), result.into(), (r.checked as i64).into(), i64::from(!r.valid).into(), r.reason.clone().into()],
+            )?;
+            Ok(())
+        })?;
+        crate::audit::record(
+            self.ledger,
+            json!({
+                "timestamp": ts(&self.clock.now()),
+                "action": "ledger.verified", "category": "security", "result": if r.valid { "success" } else { "failure" },
+                "resource": {"type": "ledger", "id": r.root, "name": "audit ledger"},
+                "details": {"description": format!("Nightly verification: {result}, {} entries{}", r.checked, r.reason.as_ref().map(|x| format!(": {x}")).unwrap_or_default())},
+                "metadata": {"valid": r.valid, "broken_at": r.broken_at, "checked": r.checked, "run_id": run_id},
+            }),
+        )?;
+        if !r.valid {
+            return Err(Error::Config(format!(
+                "the ledger is broken at entry {}: {}",
+                r.broken_at.unwrap_or(0),
+                r.reason.unwrap_or_default()
+            )));
+        }
+        Ok(json!({"run_id": run_id, "valid": true, "checked": r.checked, "root": r.root}))
+    }
+}
+
+fn run_of(row: &vouch_store::Row) -> Run {
+    json!({
+        "id": row.text(0), "job": row.text(1), "run_key": row.text(2), "scheduled_for": row.text(3),
+        "status": row.text(4), "attempt": row.int(5), "started_at": row.text(6), "finished_at": row.opt_text(7),
+        "next_attempt_at": row.opt_text(8), "claimed_by": row.text(9), "error": row.opt_text(10),
+        "outputs": row.opt_text(11).and_then(|o| serde_json::from_str::<Value>(&o).ok()),
+    })
+}
+
+const COLUMNS: &str = "id, job, run_key, scheduled_for, status, attempt, started_at, finished_at, next_attempt_at, claimed_by, error, outputs";
+
+pub fn get_run(store: &Store, id: &str) -> Result<Run, Error> {
+    let rows = store.query(
+        &format!("SELECT {COLUMNS} FROM job_runs WHERE id = $1"),
+        &[id.into()],
+    )?;
+    rows.first()
+        .map(run_of)
+        .ok_or_else(|| Error::Config(format!("no job run {id}")))
+}
+
+/// Run history, newest first (optionally of one job).
+pub fn runs(store: &Store, job: Option<&str>, limit: u64) -> Result<Vec<Run>, Error> {
+    let rows = match job {
+        Some(j) => store.query(&format!("SELECT {COLUMNS} FROM job_runs WHERE job = $1 ORDER BY started_at DESC, id DESC LIMIT {limit}"), &[j.into()])?,
+        None => store.query(&format!("SELECT {COLUMNS} FROM job_runs ORDER BY started_at DESC, id DESC LIMIT {limit}"), &[])?,
+    };
+    Ok(rows.iter().map(run_of).collect())
+}
+
+/// The integrity log, newest first.
+pub fn integrity_log(store: &Store, limit: u64) -> Result<Vec<Value>, Error> {
+    let rows = store.query(&format!("SELECT run_id, mode, started_at, completed_at, result, rows_verified, errors, detail FROM integrity_log ORDER BY started_at DESC LIMIT {limit}"), &[])?;
+    Ok(rows.iter().map(|r| json!({"run_id": r.text(0), "mode": r.text(1), "started_at": r.text(2), "completed_at": r.text(3), "result": r.text(4), "rows_verified": r.int(5), "errors": r.int(6), "detail": r.opt_text(7)})).collect())
+}

@@ -1,0 +1,202 @@
+//! The scheduler with a hand-moved clock: the monthly job at 03:00 on the 1st, exactly
+//! once; catch-up after downtime; retries with backoff into a final failure; two
+//! servers on one database running each period once.
+
+mod common;
+
+use chrono::{DateTime, Duration, Utc};
+use serde_json::Value;
+use vouch_engine::jobs::{self, ManualClock, Runner};
+
+fn t(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+}
+
+fn runner<'a>(
+    fx: &'a common::Fx,
+    ledger: &'a vouch_engine::Ledger,
+    clock: &'a ManualClock,
+    worker: &str,
+) -> Runner<'a> {
+    Runner {
+        config: &fx.config,
+        store: fx.store.clone(),
+        keys: &fx.keys,
+        ledger,
+        clock,
+        worker: worker.into(),
+        max_attempts: 3,
+        backoff: Duration::minutes(5),
+    }
+}
+
+fn keys(runs: &[Value]) -> Vec<String> {
+    let mut k: Vec<String> = runs
+        .iter()
+        .map(|r| r["run_key"].as_str().unwrap().to_string())
+        .collect();
+    k.sort();
+    k
+}
+
+on_both!(monthly_job_runs_once_and_catches_up, |fx| {
+    fx.append_n(200); // September events
+    let clock = ManualClock::at(t("2026-11-01T03:00:30Z"));
+    let r = runner(&fx, &fx.ledger, &clock, "a");
+    let done = r.tick().unwrap();
+    assert_eq!(
+        keys(&done),
+        vec![
+            "attestation-draft:2026-Q3",
+            "generate-soc2-evidence:2026-10",
+            "verify-ledger:2026-11-01"
+        ]
+    );
+    let gen = done
+        .iter()
+        .find(|x| x["job"] == "generate-soc2-evidence")
+        .unwrap();
+    assert_eq!(gen["status"], "succeeded", "{gen}");
+    assert_eq!(
+        gen["outputs"]["archive"]["status"],
+        "skipped: no [archive] recipients configured"
+    );
+    assert!(fx
+        .dir
+        .path()
+        .join("packets/2026-10/SOC2_Evidence.json")
+        .exists());
+    // The same minute, a minute later, an hour later: nothing runs twice.
+    for later in [
+        "2026-11-01T03:00:45Z",
+        "2026-11-01T03:01:00Z",
+        "2026-11-01T04:00:00Z",
+    ] {
+        clock.set(t(later));
+        assert!(r.tick().unwrap().is_empty(), "{later}");
+    }
+    // Down from November 2 to December 5: the missed December run happens once at start;
+    // the nightly verification catches up its latest night only.
+    clock.set(t("2026-12-05T09:00:00Z"));
+    let done = r.tick().unwrap();
+    assert_eq!(
+        keys(&done),
+        vec!["generate-soc2-evidence:2026-11", "verify-ledger:2026-12-05"]
+    );
+    assert!(r.tick().unwrap().is_empty());
+    let history = jobs::runs(&fx.store, Some("generate-soc2-evidence"), 10).unwrap();
+    assert_eq!(
+        keys(&history),
+        vec![
+            "generate-soc2-evidence:2026-10",
+            "generate-soc2-evidence:2026-11"
+        ]
+    );
+    // The integrity log and the ledger record the verifications.
+    let log = jobs::integrity_log(&fx.store, 10).unwrap();
+    assert_eq!(log.len(), 2);
+    assert!(log.iter().all(|l| l["result"] == "pass"
+        && l["errors"] == 0
+        && l["rows_verified"].as_u64().unwrap() >= 200));
+    assert!(fx.all_leaves().contains("\"action\":\"job.succeeded\""));
+    assert!(fx
+        .all_leaves()
+        .contains("[JOB: generate-soc2-evidence] generate-soc2-evidence:2026-10: succeeded"));
+});
+
+on_both!(failing_job_retries_with_backoff_then_fails, |fx| {
+    fx.append_n(50);
+    // Break the ledger so the nightly verification fails every time.
+    fx.exec("UPDATE ledger_entries SET leaf = replace(leaf, '\"result\":\"success\"', '\"result\":\"failure\"') WHERE seq = 10");
+    let clock = ManualClock::at(t("2026-11-22T02:00:10Z"));
+    let r = runner(&fx, &fx.ledger, &clock, "a");
+    let first = r.tick().unwrap();
+    let v = first
+        .iter()
+        .find(|x| x["job"] == "verify-ledger")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (v["status"].as_str(), v["attempt"].as_i64()),
+        (Some("retrying"), Some(1)),
+        "{v}"
+    );
+    assert_eq!(v["next_attempt_at"], "2026-11-22T02:05:10.000000Z");
+    assert!(v["error"].as_str().unwrap().contains("broken at entry 10"));
+    // Not due yet.
+    clock.set(t("2026-11-22T02:04:00Z"));
+    assert!(r.tick().unwrap().is_empty());
+    // Second attempt at +5 min, third (last) at +10 min after that.
+    clock.set(t("2026-11-22T02:05:10Z"));
+    let second = r.tick().unwrap();
+    assert_eq!(
+        (second[0]["attempt"].as_i64(), second[0]["status"].as_str()),
+        (Some(2), Some("retrying"))
+    );
+    assert_eq!(second[0]["next_attempt_at"], "2026-11-22T02:15:10.000000Z");
+    clock.set(t("2026-11-22T02:15:10Z"));
+    let third = r.tick().unwrap();
+    assert_eq!(
+        (third[0]["attempt"].as_i64(), third[0]["status"].as_str()),
+        (Some(3), Some("failed"))
+    );
+    clock.set(t("2026-11-22T03:00:00Z"));
+    assert!(r.tick().unwrap().is_empty(), "a failed run is final");
+    let log = jobs::integrity_log(&fx.store, 10).unwrap();
+    assert_eq!(log.len(), 3);
+    assert!(log
+        .iter()
+        .all(|l| l["result"] == "fail" && l["errors"] == 1));
+});
+
+on_both!(two_servers_one_database_run_each_period_once, |fx| {
+    fx.append_n(20);
+    let clock = ManualClock::at(t("2026-11-01T03:00:05Z"));
+    let other = fx.reopen();
+    let barrier = std::sync::Barrier::new(2);
+    let (a, b) = std::thread::scope(|s| {
+        let ha = s.spawn(|| {
+            barrier.wait();
+            runner(&fx, &fx.ledger, &clock, "server-a").tick().unwrap()
+        });
+        let hb = s.spawn(|| {
+            barrier.wait();
+            runner(&fx, &other, &clock, "server-b").tick().unwrap()
+        });
+        (ha.join().unwrap(), hb.join().unwrap())
+    });
+    let mut all: Vec<Value> = a.into_iter().chain(b).collect();
+    all.sort_by(|x, y| x["run_key"].as_str().cmp(&y["run_key"].as_str()));
+    assert_eq!(
+        keys(&all),
+        vec![
+            "attestation-draft:2026-Q3",
+            "generate-soc2-evidence:2026-10",
+            "verify-ledger:2026-11-01"
+        ],
+        "each period ran exactly once across both servers"
+    );
+    let history = jobs::runs(&fx.store, None, 100).unwrap();
+    assert_eq!(history.len(), 3);
+    assert_eq!(
+        fx.all_leaves()
+            .matches("generate-soc2-evidence:2026-10: succeeded")
+            .count(),
+        1
+    );
+});
+
+#[test]
+fn manual_run_and_unknown_job() {
+    let fx = common::Fx::new(common::Kind::Sqlite).unwrap();
+    let clock = ManualClock::at(t("2026-11-22T12:00:00Z"));
+    let r = runner(&fx, &fx.ledger, &clock, "cli");
+    let run = r.run_now("verify-ledger", None).unwrap();
+    assert_eq!(run["status"], "succeeded");
+    assert!(run["run_key"].as_str().unwrap().contains(":manual-"));
+    assert!(r
+        .run_now("nope", None)
+        .unwrap_err()
+        .to_string()
+        .contains("no job `nope`"));
+}
