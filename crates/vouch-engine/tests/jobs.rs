@@ -49,6 +49,7 @@ on_both!(monthly_job_runs_once_and_catches_up, |fx| {
         vec![
             "attestation-draft:2026-Q3",
             "generate-soc2-evidence:2026-10",
+            "retention:2026-10-31",
             "verify-ledger:2026-11-01"
         ]
     );
@@ -66,11 +67,11 @@ on_both!(monthly_job_runs_once_and_catches_up, |fx| {
         .path()
         .join("packets/2026-10/SOC2_Evidence.json")
         .exists());
-    // The same minute, a minute later, an hour later: nothing runs twice.
+    // The same minute, a minute later, half an hour later: nothing runs twice.
     for later in [
         "2026-11-01T03:00:45Z",
         "2026-11-01T03:01:00Z",
-        "2026-11-01T04:00:00Z",
+        "2026-11-01T03:29:00Z",
     ] {
         clock.set(t(later));
         assert!(r.tick().unwrap().is_empty(), "{later}");
@@ -81,7 +82,11 @@ on_both!(monthly_job_runs_once_and_catches_up, |fx| {
     let done = r.tick().unwrap();
     assert_eq!(
         keys(&done),
-        vec!["generate-soc2-evidence:2026-11", "verify-ledger:2026-12-05"]
+        vec![
+            "generate-soc2-evidence:2026-11",
+            "retention:2026-12-05",
+            "verify-ledger:2026-12-05"
+        ]
     );
     assert!(r.tick().unwrap().is_empty());
     let history = jobs::runs(&fx.store, Some("generate-soc2-evidence"), 10).unwrap();
@@ -172,12 +177,13 @@ on_both!(two_servers_one_database_run_each_period_once, |fx| {
         vec![
             "attestation-draft:2026-Q3",
             "generate-soc2-evidence:2026-10",
+            "retention:2026-10-31",
             "verify-ledger:2026-11-01"
         ],
         "each period ran exactly once across both servers"
     );
     let history = jobs::runs(&fx.store, None, 100).unwrap();
-    assert_eq!(history.len(), 3);
+    assert_eq!(history.len(), 4);
     assert_eq!(
         fx.all_leaves()
             .matches("generate-soc2-evidence:2026-10: succeeded")
@@ -200,3 +206,77 @@ fn manual_run_and_unknown_job() {
         .to_string()
         .contains("no job `nope`"));
 }
+
+// Retention: entries past their class's retention go to WORM and leave the database;
+// the ledger still verifies, the archive verifies against the stored hashes, and a leaf
+// removed outside a retention run is caught.
+on_both!(retention_archives_prunes_and_stays_verifiable, |fx| {
+    let ev = |ts: &str, class: &str, i: usize| {
+        vouch_core::event::Event::from_value(serde_json::json!({
+            "timestamp": ts, "action": format!("act.{i}"), "category": "system", "result": "success", "retention": class,
+            "actor": {"id": format!("u{i}")},
+        }))
+        .unwrap()
+    };
+    let events = vec![
+        ev("2026-06-01T00:00:00Z", "debug", 0),       // past 30 days
+        ev("2026-06-02T00:00:00Z", "security", 1),    // 7 years: kept
+        ev("2026-07-01T00:00:00Z", "application", 2), // past 90 days
+        ev("2026-11-10T00:00:00Z", "debug", 3),       // within 30 days: kept
+        ev("2025-01-01T00:00:00Z", "access", 4),      // within 2 years: kept
+    ];
+    fx.ledger.append(events).unwrap();
+    fx.ledger.checkpoint().unwrap();
+    let clock = ManualClock::at(t("2026-11-22T03:30:20Z"));
+    let r = runner(&fx, &fx.ledger, &clock, "a");
+    let done = r.tick().unwrap();
+    let ret = done.iter().find(|x| x["job"] == "retention").unwrap();
+    assert_eq!(ret["status"], "succeeded", "{ret}");
+    assert_eq!(ret["outputs"]["rows_archived"], 2);
+    assert_eq!(
+        ret["outputs"]["classes"],
+        serde_json::json!({"application": 1, "debug": 1})
+    );
+    // Leaves 0 and 2 are gone from the database, the rest stay.
+    assert_eq!(fx.store.leaf(0).unwrap().unwrap(), "");
+    assert_eq!(fx.store.leaf(2).unwrap().unwrap(), "");
+    assert!(fx.store.leaf(1).unwrap().unwrap().contains("act.1"));
+    // The ledger still verifies (tree, chain, checkpoints) …
+    let v = fx.ledger.verify(&Default::default()).unwrap();
+    assert!(v.valid, "{v:?}");
+    // … the archive in WORM verifies against the stored leaf hashes …
+    let dest = ret["outputs"]["destination"].as_str().unwrap();
+    let archive = std::fs::read(std::path::Path::new(dest).join("audit-archive.ndjson")).unwrap();
+    assert_eq!(String::from_utf8_lossy(&archive).lines().count(), 2);
+    let a = vouch_engine::ledger::retention::verify_archive(&fx.store, &archive).unwrap();
+    assert_eq!(
+        (a["valid"].as_bool(), a["checked"].as_u64()),
+        (Some(true), Some(2))
+    );
+    let forged = String::from_utf8_lossy(&archive).replace("act.0", "act.9");
+    let a = vouch_engine::ledger::retention::verify_archive(&fx.store, forged.as_bytes()).unwrap();
+    assert_eq!(
+        (a["valid"].as_bool(), a["broken_at"].as_u64()),
+        (Some(false), Some(0))
+    );
+    // … exports skip pruned entries, and a retention run is recorded (seed 002's manifest table).
+    let mut out = Vec::new();
+    fx.ledger
+        .export(
+            &vouch_core::period::Period::parse("2026-06", chrono::Utc::now()).unwrap(),
+            &mut out,
+        )
+        .unwrap();
+    assert_eq!(String::from_utf8(out).unwrap().lines().count(), 1);
+    assert!(fx
+        .all_leaves()
+        .contains("\"action\":\"retention.archived\""));
+    // A leaf blanked by anyone else is a break.
+    fx.exec("UPDATE ledger_entries SET leaf = '' WHERE seq = 1");
+    let v = fx.ledger.verify(&Default::default()).unwrap();
+    assert_eq!(v.broken_at, Some(1));
+    assert!(v
+        .reason
+        .unwrap()
+        .contains("removed outside a retention run"));
+});

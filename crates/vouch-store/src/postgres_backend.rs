@@ -21,6 +21,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (5, include_str!("migrations/postgres/0005_collections.sql")),
     (6, include_str!("migrations/postgres/0006_auth.sql")),
     (7, include_str!("migrations/postgres/0007_jobs.sql")),
+    (8, include_str!("migrations/postgres/0008_retention.sql")),
 ];
 
 pub struct PgBackend {

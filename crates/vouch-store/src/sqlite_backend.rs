@@ -19,6 +19,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (5, include_str!("migrations/sqlite/0005_collections.sql")),
     (6, include_str!("migrations/sqlite/0006_auth.sql")),
     (7, include_str!("migrations/sqlite/0007_jobs.sql")),
+    (8, include_str!("migrations/sqlite/0008_retention.sql")),
 ];
 
 pub struct SqliteBackend {

@@ -59,6 +59,8 @@ pub enum LedgerCommand {
         #[arg(long)]
         key: Option<String>,
     },
+    /// Check a retention archive (audit-archive.ndjson) against the ledger's leaf hashes.
+    VerifyArchive { archive: String },
 }
 
 pub fn run(cli: &crate::Cli, c: &LedgerCommand) -> Result<i32> {
@@ -167,6 +169,25 @@ pub fn run(cli: &crate::Cli, c: &LedgerCommand) -> Result<i32> {
             };
             let _ = count;
             Ok(0)
+        }
+        LedgerCommand::VerifyArchive { archive } => {
+            let (_config, store, _keys, _ledger) = super::open(cli)?;
+            let mut bytes = Vec::new();
+            vouch_engine::seal::worm::Worm::read(archive)
+                .map_err(anyhow::Error::msg)?
+                .read_to_end(&mut bytes)?;
+            let r = vouch_engine::ledger::retention::verify_archive(&store, &bytes)?;
+            if cli.json {
+                crate::output::print_json(&r);
+            } else if r["valid"] == true {
+                println!(
+                    "ok   {archive}: {} archived entries match the ledger's leaf hashes",
+                    r["checked"]
+                );
+            } else {
+                println!("FAIL {archive}: {}", r["reason"].as_str().unwrap_or(""));
+            }
+            Ok(if r["valid"] == true { 0 } else { 1 })
         }
         LedgerCommand::VerifyProof { proof, key } => {
             let text = std::fs::read_to_string(proof)

@@ -67,6 +67,12 @@ pub const JOBS: &[JobDef] = &[
             "verify the whole ledger; record the result in the integrity log and the ledger",
     },
     JobDef {
+        name: "retention",
+        schedule: "30 3 * * *",
+        catch_up_days: 2,
+        description: "archive entries past their retention class to WORM and prune them (the tree stays verifiable)",
+    },
+    JobDef {
         name: "attestation-draft",
         schedule: "0 10 26 3,6,9,12 *",
         catch_up_days: 100,
@@ -243,6 +249,9 @@ impl Runner<'_> {
         match name {
             "generate-soc2-evidence" => self.generate(period),
             "verify-ledger" => self.verify(),
+            "retention" => {
+                crate::ledger::retention::run(self.config, self.keys, self.ledger, self.clock.now())
+            }
             "attestation-draft" => {
                 crate::audit::record(
                     self.ledger,

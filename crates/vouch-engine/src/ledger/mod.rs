@@ -3,6 +3,7 @@
 
 mod checkpoint;
 mod proof;
+pub mod retention;
 mod sequencer;
 mod verify;
 
@@ -185,6 +186,9 @@ impl Ledger {
         let end = vouch_core::event::format_timestamp(&period.end);
         let mut n = 0u64;
         self.inner.store.scan_period(&start, &end, &mut |_, leaf| {
+            if leaf.is_empty() {
+                return Ok(true); // pruned by retention: the leaf is in its WORM archive
+            }
             out.write_all(leaf.as_bytes())
                 .and_then(|_| out.write_all(b"\n"))
                 .map_err(|e| StoreError::Aborted(format!("cannot write export: {e}")))?;
