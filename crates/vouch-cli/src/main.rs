@@ -87,16 +87,7 @@ pub enum Command {
 /// the parent's own memory when the child was spawned with vfork.
 fn report_peak_rss() {
     if let Ok(path) = std::env::var("VOUCH_PEAK_RSS_FILE") {
-        let kb = std::fs::read_to_string("/proc/self/status")
-            .ok()
-            .and_then(|s| {
-                s.lines()
-                    .find(|l| l.starts_with("VmHWM:"))
-                    .and_then(|l| l.split_whitespace().nth(1))
-                    .map(str::to_string)
-            })
-            .unwrap_or_default();
-        let _ = std::fs::write(path, kb);
+        let _ = std::fs::write(path, vouch_engine::bench::peak_rss_kb().to_string());
     }
 }
 

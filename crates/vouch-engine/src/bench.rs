@@ -631,7 +631,8 @@ pub struct ArchiveBench {
     pub dir: PathBuf,
 }
 
-fn peak_rss_kb() -> u64 {
+/// This process's peak RSS in KiB (VmHWM), 0 where /proc is missing.
+pub fn peak_rss_kb() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {

@@ -166,12 +166,7 @@ pub fn run(
     std::fs::write(&main, format!("include = [\"demo-pack.toml\"]\n{text}"))
         .map_err(|e| Error::io(&main, e))?;
     *config = Config::load(dir)?;
-    let collector = Collector {
-        config,
-        store: store.clone(),
-        ledger,
-        blobs: crate::evidence::blob_store(config),
-    };
+    let collector = Collector::new(config, store.clone(), ledger);
     let ids: Vec<String> = [
         "rbac.direct-admin-grants",
         "rbac.admin-group-members",
@@ -192,12 +187,7 @@ pub fn run(
         period,
     )?;
     items += 1;
-    let checker = Checker {
-        config,
-        store,
-        ledger,
-        blobs: crate::evidence::blob_store(config),
-    };
+    let checker = Checker::new(config, store, ledger);
     let r = checker.run(period, &[], chrono::Utc::now())?;
     Ok(EvidenceReport {
         items,

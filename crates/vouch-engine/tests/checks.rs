@@ -225,12 +225,7 @@ fn setup(fx: &mut common::Fx) -> std::path::PathBuf {
 }
 
 fn checker(fx: &common::Fx) -> Checker<'_> {
-    Checker {
-        config: &fx.config,
-        store: fx.store.clone(),
-        ledger: &fx.ledger,
-        blobs: vouch_engine::evidence::blob_store(&fx.config),
-    }
+    Checker::new(&fx.config, fx.store.clone(), &fx.ledger)
 }
 
 fn collect(fx: &common::Fx, ids: &[&str]) {

@@ -455,12 +455,7 @@ pub async fn public_key(State(app): State<App>) -> impl IntoResponse {
 /// A period from start and end parameters; a plain end date includes that day
 /// (seed 000 passes `endDate=2026-10-31` for October).
 fn period_between(start: &str, end: &str) -> Result<Period, String> {
-    let end = match chrono::NaiveDate::parse_from_str(end, "%Y-%m-%d") {
-        Ok(d) => (d + chrono::Duration::days(1))
-            .format("%Y-%m-%d")
-            .to_string(),
-        Err(_) => end.to_string(),
-    };
+    let end = crate::query::inclusive_end(end);
     Period::parse(&format!("{start}..{end}"), chrono::Utc::now()).map_err(|e| e.to_string())
 }
 
@@ -744,9 +739,9 @@ pub async fn status(
         for s in ["pass", "fail", "error", "not_tested"] {
             counts.insert(s.into(), json!(controls.iter().filter(|c| c["status"] == s).count()));
         }
-        let overall = ["fail", "error", "not_tested"].into_iter().find(|s| counts[*s].as_u64().unwrap_or(0) > 0).unwrap_or("pass");
+        let overall = vouch_engine::checks::controls::rollup(controls.iter().map(|c| c["status"].as_str().unwrap_or("error")));
         Ok(json!({
-            "period": period.label, "overall_status": if controls.is_empty() { "not_tested" } else { overall },
+            "period": period.label, "overall_status": overall,
             "controls": counts, "open_findings": open.len(),
             "ledger": {"tree_size": store.head()?.size, "latest_checkpoint": cp.map(|c| json!({"size": c.size, "created_at": c.created_at}))},
         }))
@@ -867,12 +862,7 @@ pub async fn run_checks(
     let period = period_param(&p, "period")?;
     let (config, store, ledger) = (app.config.clone(), app.store.clone(), app.ledger.clone());
     let v = blocking(move || {
-        let checker = vouch_engine::checks::Checker {
-            config: &config,
-            store,
-            ledger: &ledger,
-            blobs: vouch_engine::evidence::blob_store(&config),
-        };
+        let checker = vouch_engine::checks::Checker::new(&config, store, &ledger);
         let r = checker.run(&period, &[], chrono::Utc::now())?;
         Ok(json!({"period": r.period.label, "checks": r.results, "controls": r.controls}))
     })

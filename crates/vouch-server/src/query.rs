@@ -41,16 +41,26 @@ pub struct Query {
     pub cursor: Option<u64>,
 }
 
-fn date(name: &str, v: &str, end: bool) -> ApiResult<String> {
-    // A plain date is a whole day: end_date=2026-10-05 includes that day.
+/// An end given as a plain date includes that day (`end_date=2026-10-31` is all of
+/// October): the next day, for a half-open range. Other values are returned as given.
+pub fn inclusive_end(v: &str) -> String {
+    match chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d") {
+        Ok(d) => (d + chrono::Duration::days(1))
+            .format("%Y-%m-%d")
+            .to_string(),
+        Err(_) => v.to_string(),
+    }
+}
+
+fn date(name: &str, given: &str, end: bool) -> ApiResult<String> {
+    let v = &if end {
+        inclusive_end(given)
+    } else {
+        given.to_string()
+    };
     let t = chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d")
         .ok()
         .map(|d| {
-            let d = if end {
-                d + chrono::Duration::days(1)
-            } else {
-                d
-            };
             chrono::DateTime::from_naive_utc_and_offset(
                 d.and_hms_opt(0, 0, 0).unwrap_or_default(),
                 chrono::Utc,
@@ -59,7 +69,7 @@ fn date(name: &str, v: &str, end: bool) -> ApiResult<String> {
         .or_else(|| vouch_core::period::parse_instant(v))
         .ok_or_else(|| {
             ApiError::bad(format!(
-                "{name}: `{v}` is not a date (YYYY-MM-DD) or RFC 3339 time"
+                "{name}: `{given}` is not a date (YYYY-MM-DD) or RFC 3339 time"
             ))
             .details(serde_json::json!({"parameter": name}))
         })?;

@@ -95,12 +95,7 @@ pub fn check(cli: &crate::Cli, a: &CheckArgs) -> Result<i32> {
             config.file.display()
         );
     }
-    let checker = Checker {
-        config: &config,
-        store,
-        ledger: &ledger,
-        blobs: vouch_engine::evidence::blob_store(&config),
-    };
+    let checker = Checker::new(&config, store, &ledger);
     let report = checker.run(&period, &a.checks, now)?;
     let mapped: Vec<&str> = config
         .controls

@@ -55,12 +55,7 @@ fn collector<'a>(
     store: vouch_store::Store,
     ledger: &'a vouch_engine::Ledger,
 ) -> Collector<'a> {
-    Collector {
-        config,
-        store,
-        ledger,
-        blobs: evidence::blob_store(config),
-    }
+    Collector::new(config, store, ledger)
 }
 
 fn line(item: &Item) -> String {

@@ -27,6 +27,20 @@ fn freshness(schedule: Option<&str>) -> Option<Duration> {
 /// Statuses in order of precedence when rolling up.
 pub const STATUSES: &[&str] = &["fail", "error", "not_tested", "pass"];
 
+/// The status a set of statuses rolls up to: fail, then error, then not_tested, else
+/// pass (an empty set is not tested).
+pub fn rollup<'s>(statuses: impl IntoIterator<Item = &'s str>) -> &'static str {
+    let seen: Vec<&str> = statuses.into_iter().collect();
+    if seen.is_empty() {
+        return "not_tested";
+    }
+    STATUSES
+        .iter()
+        .find(|s| seen.contains(s))
+        .copied()
+        .unwrap_or("not_tested")
+}
+
 /// Every configured control for `period`: status, check results, evidence state and
 /// coverage. `as_of` limits results and items to those that existed then (packets).
 pub fn evaluate(
@@ -112,11 +126,7 @@ pub fn evaluate(
             }
             evidence_state.push(json!({"id": id, "state": state, "items": items.len(), "newest_effective_at": newest.map(|t| ts(&t))}));
         }
-        let status = STATUSES
-            .iter()
-            .find(|s| statuses.iter().any(|x| x == *s))
-            .copied()
-            .unwrap_or("not_tested");
+        let status = rollup(statuses.iter().map(String::as_str));
         let all = buckets(period, unit);
         let gaps: Vec<&String> = all.iter().filter(|b| !covered.contains(*b)).collect();
         out.push(json!({

@@ -46,7 +46,17 @@ enum Gathered {
     Failed(String, Vec<Item>),
 }
 
-impl Checker<'_> {
+impl<'a> Checker<'a> {
+    /// A checker reading evidence from a configuration's blob store.
+    pub fn new(config: &'a Config, store: Store, ledger: &'a Ledger) -> Checker<'a> {
+        Checker {
+            config,
+            store,
+            ledger,
+            blobs: crate::evidence::blob_store(config),
+        }
+    }
+
     /// Evaluate every check (or those named) for `period`.
     pub fn run(
         &self,

@@ -69,7 +69,17 @@ fn ts(t: &DateTime<Utc>) -> String {
     vouch_core::event::format_timestamp(t)
 }
 
-impl Collector<'_> {
+impl<'a> Collector<'a> {
+    /// A collector over a configuration's blob store.
+    pub fn new(config: &'a Config, store: Store, ledger: &'a Ledger) -> Collector<'a> {
+        Collector {
+            config,
+            store,
+            ledger,
+            blobs: blob_store(config),
+        }
+    }
+
     /// Run evidence definitions (all, or those named) for a period. A failing run is
     /// recorded as an item with status `error` and does not stop the others.
     pub fn collect(

@@ -272,12 +272,7 @@ impl Runner<'_> {
     fn generate(&self, period: &Period) -> Result<Value, Error> {
         let mut out = json!({"period": period.label});
         if !self.config.evidence.is_empty() {
-            let c = crate::evidence::Collector {
-                config: self.config,
-                store: self.store.clone(),
-                ledger: self.ledger,
-                blobs: crate::evidence::blob_store(self.config),
-            };
+            let c = crate::evidence::Collector::new(self.config, self.store.clone(), self.ledger);
             let items = c.collect(&[], period, &mut |_| {})?;
             out["evidence"] =
                 json!({"items": items.len(), "failed": items.iter().filter(|i| !i.ok()).count()});
@@ -287,12 +282,7 @@ impl Runner<'_> {
             );
         }
         if !self.config.checks.is_empty() {
-            let ch = crate::checks::Checker {
-                config: self.config,
-                store: self.store.clone(),
-                ledger: self.ledger,
-                blobs: crate::evidence::blob_store(self.config),
-            };
+            let ch = crate::checks::Checker::new(self.config, self.store.clone(), self.ledger);
             let r = ch.run(period, &[], self.clock.now())?;
             out["checks"] = json!({"evaluated": r.results.len(), "failed": r.results.iter().filter(|x| x["status"] == "fail").count()});
         }

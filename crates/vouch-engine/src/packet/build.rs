@@ -226,10 +226,13 @@ pub fn build(
             .or_default() += 1;
     }
     let count = |s: &str| counts.get(s).copied().unwrap_or(0);
-    let status = ["fail", "error", "not_tested"]
-        .into_iter()
-        .find(|s| count(s) > 0)
-        .unwrap_or("pass");
+    let status = crate::checks::controls::rollup(
+        controls
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|c| c["status"].as_str().unwrap_or("error")),
+    );
     let mut criteria: BTreeMap<&str, (u64, u64)> = BTreeMap::new();
     for c in controls.as_array().into_iter().flatten() {
         for id in c["criteria"]

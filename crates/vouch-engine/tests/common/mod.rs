@@ -219,12 +219,7 @@ impl Fx {
     }
 
     pub fn collector(&self) -> vouch_engine::evidence::Collector<'_> {
-        vouch_engine::evidence::Collector {
-            config: &self.config,
-            store: self.store.clone(),
-            ledger: &self.ledger,
-            blobs: vouch_engine::evidence::blob_store(&self.config),
-        }
+        vouch_engine::evidence::Collector::new(&self.config, self.store.clone(), &self.ledger)
     }
 
     /// Every leaf in the ledger, as text.
