@@ -1,7 +1,9 @@
 -- Sample rows for schema.sql: a small company's first half of 2026, fixed dates, no now().
 -- Collected for the period 2026-Q2 ([2026-04-01, 2026-07-01)) most expectations of seed 002
 -- pass; the planted findings are marked PLANTED below and listed in README.md.
--- Names (roles, groups, archive buckets) match the pack's default params.
+-- Names (roles, groups, archive buckets) match the pack's default params; the rest of the
+-- sample's settings (leavers column, authorized auditors, change windows) are in
+-- sample-vouch.toml.
 
 BEGIN;
 
@@ -40,13 +42,8 @@ FROM (VALUES
 JOIN rbac_groups g ON g.name = v.grp
 JOIN users u ON u.email = v.email;
 
-INSERT INTO change_windows (id, starts_at, ends_at, ticket) VALUES
-    ('CW-2026-001', '2026-01-10 18:00:00+00', '2026-01-10 22:00:00+00', 'CHG-1181'),
-    ('CW-2026-003', '2026-01-15 18:00:00+00', '2026-01-15 22:00:00+00', 'CHG-1190'),
-    ('CW-2026-007', '2026-03-02 18:00:00+00', '2026-03-02 22:00:00+00', 'CHG-1243'),
-    ('CW-2026-011', '2026-04-02 18:00:00+00', '2026-04-02 22:00:00+00', 'CHG-1287'),
-    ('CW-2026-024', '2026-06-10 18:00:00+00', '2026-06-10 22:00:00+00', 'CHG-1355'),
-    ('CW-2026-027', '2026-07-02 18:00:00+00', '2026-07-02 22:00:00+00', 'CHG-1371');
+-- The documented change windows are not a table (seed 002 keeps them in the change-
+-- management log): sample-vouch.toml passes them to the pack as its change_windows param.
 
 -- Every grant, as the RBAC service logs it: current grants and their audit history.
 CREATE TEMP TABLE grant_seed (role text, email text, grp text, granted_at timestamptz,
@@ -60,7 +57,7 @@ INSERT INTO grant_seed VALUES
     -- PLANTED: direct user grant of the compliance role (step 1), outside any window (step 7).
     ('audit-compliance', 'dan.kowalski@example.com', NULL, '2026-05-20 14:12:00+00', 'bob.okafor@example.com', NULL),
     ('audit-admin',      'bob.okafor@example.com', NULL,   '2026-06-10 19:02:00+00', 'alice.nguyen@example.com', 'CW-2026-024'),
-    -- PLANTED: a change window id that is not in change_windows (step 7).
+    -- PLANTED: a change window id that is not a documented window (step 7).
     ('audit-admin',      'carla.mendes@example.com', NULL, '2026-06-27 23:40:00+00', 'bob.okafor@example.com', 'CW-2026-031'),
     -- After the period: must not appear in 2026-Q2 evidence.
     ('audit-admin',      'farid.haddad@example.com', NULL, '2026-07-02 18:20:00+00', 'alice.nguyen@example.com', 'CW-2026-027');

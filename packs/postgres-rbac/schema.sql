@@ -1,6 +1,9 @@
--- Tables the postgres-rbac pack reads, shaped after seed 002 (an audit system's RBAC and
--- archiver tables). Use it to try the pack, or compare it with your own schema: the pack
--- needs these columns, not these exact tables. Runs in whatever schema search_path names.
+-- The sample's tables: seed 002's tables (an audit system's RBAC and archiver tables) with
+-- a few columns the seed does not name, which the pack reads when present
+-- (users.deactivated_at through its deactivation_column param, audit_integrity_log's
+-- chain_error/kms_error, rbac_grants_audit.group_id). The pack itself needs only the
+-- seed's columns: tests/fixtures/packs/seed002-schema.sql is exactly those. Runs in
+-- whatever schema search_path names.
 
 CREATE TABLE users (
     id             bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -42,17 +45,8 @@ CREATE TABLE rbac_grants (
     CHECK ((user_id IS NULL) <> (group_id IS NULL))
 );
 
--- Documented change windows (the change-management log step 7 cross-references).
-CREATE TABLE change_windows (
-    id        text PRIMARY KEY,
-    starts_at timestamptz NOT NULL,
-    ends_at   timestamptz NOT NULL,
-    ticket    text NOT NULL,
-    CHECK (ends_at > starts_at)
-);
-
--- Append-only history of grants. change_window_id has no foreign key on purpose: a NULL
--- or unknown window id must be recordable, it is exactly the finding step 7 looks for.
+-- Append-only history of grants. change_window_id refers to the change-management log
+-- (not a table): a NULL or unknown window id is exactly the finding step 7 looks for.
 CREATE TABLE rbac_grants_audit (
     id               bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     role_id          bigint NOT NULL REFERENCES rbac_roles (id),

@@ -193,6 +193,14 @@ impl Vouch {
         self.t.path()
     }
 
+    /// Append to vouch.toml (pack settings, sources), then `config check` must pass.
+    fn append_config(&self, extra: &str) {
+        let cfg = self.dir.join("vouch.toml");
+        let old = std::fs::read_to_string(&cfg).unwrap();
+        std::fs::write(&cfg, format!("{old}\n{extra}\n")).unwrap();
+        ok(&self.run(&["config", "check"]));
+    }
+
     fn set(&mut self, k: &str, v: &str) {
         self.env.retain(|(n, _)| n != k);
         self.env.push((k.to_string(), v.to_string()));
@@ -675,12 +683,15 @@ fn postgres_rbac_pack_shows_the_planted_findings() {
         base.as_deref().unwrap_or(&url),
         if url.contains('?') { "&" } else { "?" }
     );
-    let mut v = Vouch::new(&[pack("postgres-rbac")], 1, 8);
+    // 8 evidence definitions for the seed's steps and 3 guards; the sample's settings
+    // (leavers column, authorized auditors, change windows) from sample-vouch.toml.
+    let mut v = Vouch::new(&[pack("postgres-rbac")], 1, 11);
+    v.append_config(&std::fs::read_to_string(dir.join("sample-vouch.toml")).unwrap());
     v.set("VOUCH_RBAC_DATABASE_URL", &dsn);
 
     let (r, out) = v.collect("2026-Q2", &[]);
     assert_eq!(r["failed"], 0, "{}", text(&out));
-    assert_eq!(r["items"].as_array().unwrap().len(), 8);
+    assert_eq!(r["items"].as_array().unwrap().len(), 11);
     for rec in r["items"].as_array().unwrap() {
         assert_eq!(rec["media_type"], "application/x-ndjson", "{rec}");
         assert_eq!(rec["details"]["read_only"], true, "{rec}");
@@ -839,8 +850,6 @@ fn postgres_rbac_pack_shows_the_planted_findings() {
     assert_eq!(rows[1]["email"], "dan.kowalski@example.com");
     assert_eq!(rows[1]["change_window_id"], Value::Null);
     assert_eq!(rows[3]["email"], "carla.mendes@example.com");
-    assert_eq!(rows[3]["window_starts_at"], Value::Null);
-    assert!(rows[2]["window_starts_at"].is_string(), "{}", rows[2]);
     assert!(
         !strs(&rows, "email").contains(&"farid.haddad@example.com".to_string()),
         "the 2026-07-02 grant is after the period"
@@ -859,7 +868,7 @@ fn postgres_rbac_pack_shows_the_planted_findings() {
         assert_eq!(listed.len(), 2, "{id}: {listed:?}");
     }
     let (all, _) = v.list(None);
-    assert_eq!(all.len(), 10);
+    assert_eq!(all.len(), 13);
 
     // The pack's checks: each planted finding fails its check, with the planted rows as
     // the failing items; everything else passes.
@@ -895,7 +904,9 @@ fn postgres_rbac_pack_shows_the_planted_findings() {
     );
     let read = &result(&report, "rbac.no-direct-compliance-grants")["evidence"];
     let grants = item(&r, "rbac.compliance-direct-grants");
-    assert_eq!(read.as_array().unwrap().len(), 1, "{read}");
+    // ... and the guard's item, which proved the role exists.
+    assert_eq!(read.as_array().unwrap().len(), 2, "{read}");
+    assert_eq!(read[1]["evidence_id"], "rbac.guard-roles", "{read}");
     assert_eq!(read[0]["item_id"], grants["id"]);
     assert_eq!(read[0]["sha256"], grants["sha256"]);
     // Step 2: Grace, not in the authorization memo and deactivated; Erin passes both.
@@ -960,7 +971,7 @@ fn postgres_rbac_pack_shows_the_planted_findings() {
             (
                 json!("carla.mendes@example.com"),
                 json!("CW-2026-031"),
-                json!("change window CW-2026-031 is not in change_windows")
+                json!("change window CW-2026-031 is not a documented change window")
             ),
         ]
     );
@@ -1112,7 +1123,8 @@ fn aws_env(v: &mut Vouch, m: &Moto, secret: &str) {
     for (k, val) in [
         ("PATH", m.path.as_str()),
         ("AWS_ENDPOINT_URL", m.url.as_str()),
-        ("AWS_ACCESS_KEY_ID", "testing"),
+        // At least 8 characters: shorter secrets are refused (they cannot be scrubbed).
+        ("AWS_ACCESS_KEY_ID", "AKIAVOUCHTESTKEY01"),
         ("AWS_SECRET_ACCESS_KEY", secret),
         ("AWS_DEFAULT_REGION", "us-east-1"),
         // Not the developer's ~/.aws: nothing but the variables above.
@@ -2166,4 +2178,282 @@ fn change_pack_github_merged_prs_follow_pages() {
     assert!(v.findings(None).is_empty());
 
     v.assert_secret_absent(token, &[&out1, &out2]);
+}
+
+// --- pack settings, guards, seed-literal schemas, scrubbing -------------------------------
+
+/// A fresh schema on the test database loaded from `files` (dropped with the guard), and
+/// a DSN that selects it. None (the test skips) without VOUCH_TEST_DATABASE_URL.
+fn pg_schema(prefix: &str, files: &[PathBuf]) -> Option<(String, String, DropSchema)> {
+    let url = std::env::var("VOUCH_TEST_DATABASE_URL").unwrap_or_default();
+    if !require(!url.is_empty(), "VOUCH_TEST_DATABASE_URL is not set") {
+        return None;
+    }
+    let schema = unique(prefix);
+    psql(&url, None, &["-c", &format!("CREATE SCHEMA {schema}")]);
+    let drop = DropSchema {
+        url: url.clone(),
+        schema: schema.clone(),
+    };
+    for f in files {
+        psql(&url, Some(&schema), &["-f", f.to_str().unwrap()]);
+    }
+    let sep = if url.contains('?') { "&" } else { "?" };
+    let dsn = format!("{url}{sep}options=-c%20search_path%3D{schema}");
+    Some((dsn, url, drop))
+}
+
+/// The statuses of these checks in a `vouch check` report, in the same order.
+fn statuses(report: &Value, ids: &[&str]) -> Vec<String> {
+    ids.iter()
+        .map(|id| result(report, id)["status"].as_str().unwrap().to_string())
+        .collect()
+}
+
+const RBAC_CHECKS: &[&str] = &[
+    "rbac.no-direct-compliance-grants",
+    "rbac.compliance-group-authorized",
+    "rbac.compliance-group-no-leavers",
+    "rbac.integrity-runs-clean",
+    "rbac.integrity-run-every-month",
+    "rbac.archive-run-every-month",
+    "rbac.no-failed-archive-runs",
+    "rbac.hot-rows-within-retention",
+    "rbac.cold-archive-fresh",
+    "rbac.audit-events-no-gap",
+    "rbac.privileged-grants-in-change-window",
+];
+
+/// Seed 002's names and a pg_audit sink table, set from vouch.toml (the pack unchanged).
+const SEED002_SETTINGS: &str = r#"
+[packs.postgres-rbac.params]
+group = "raxx-compliance-auditors"
+compliance_role = "raptor-audit-compliance"
+admin_role = "raptor-audit-admin"
+cold_storage_prefix = "s3://raxx-audit-glacier/"
+events_table = "sink.pgaudit_log"
+events_time_column = "log_time"
+change_windows = [{ id = "CW-2026-050", start = "2026-05-05T18:00:00Z", end = "2026-05-05T22:00:00Z" }]
+"#;
+
+#[test]
+fn postgres_rbac_pack_runs_on_the_seed_literal_schema_and_guards_its_names() {
+    let Some((dsn, url, seed)) =
+        pg_schema("vouch_seed002", &[fixtures().join("seed002-schema.sql")])
+    else {
+        return;
+    };
+    let mut v = Vouch::new(&[pack("postgres-rbac")], 1, 11);
+    v.set("VOUCH_RBAC_DATABASE_URL", &dsn);
+    // Every query runs on the seed's tables and columns alone.
+    let (r, out) = v.collect("2026-Q2", &[]);
+    assert_eq!(r["failed"], 0, "{}", text(&out));
+
+    // The pack's example names are not the seed's: a check reading rows a name selects is
+    // an error naming the parameter and its value, not a pass on no rows.
+    let report = v.check("2026-Q2");
+    for (check, param, value) in [
+        (
+            "rbac.no-direct-compliance-grants",
+            "compliance_role",
+            "audit-compliance",
+        ),
+        (
+            "rbac.compliance-group-authorized",
+            "group",
+            "compliance-auditors",
+        ),
+        (
+            "rbac.privileged-grants-in-change-window",
+            "compliance_role",
+            "audit-compliance",
+        ),
+    ] {
+        let res = result(&report, check);
+        assert_eq!(res["status"], "error", "{res}");
+        let want = format!("parameter `{param}` = \"{value}\" matches nothing in the source");
+        assert!(res["message"].as_str().unwrap().contains(&want), "{res}");
+        let read: Vec<&str> = res["evidence"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["evidence_id"].as_str().unwrap())
+            .collect();
+        assert!(read.iter().any(|e| e.starts_with("rbac.guard-")), "{res}");
+    }
+    // The leavers check needs a column the seed does not name: off until a param names it.
+    let leavers = result(&report, "rbac.compliance-group-no-leavers");
+    assert_eq!(leavers["status"], "not_applicable", "{leavers}");
+    assert!(leavers["message"]
+        .as_str()
+        .unwrap()
+        .contains("deactivation_column"));
+
+    // The seed's names, the change window and the pg_audit sink table from vouch.toml.
+    // The sink has a 3-day gap in May the audited table does not: the gap check reads it.
+    let sink = format!("{}_sink", seed.schema);
+    let sql = format!(
+        "CREATE SCHEMA {sink}; CREATE TABLE {sink}.pgaudit_log (log_time timestamptz); \
+         INSERT INTO {sink}.pgaudit_log SELECT t FROM generate_series('2026-01-01'::timestamptz, '2026-07-01', INTERVAL '6 hours') t \
+         WHERE t NOT BETWEEN '2026-05-10' AND '2026-05-13'"
+    );
+    let sink_drop = DropSchema {
+        url: url.clone(),
+        schema: sink.clone(),
+    };
+    psql(&url, None, &["-c", &sql]);
+    v.append_config(&SEED002_SETTINGS.replace("\"sink.", &format!("\"{sink}.")));
+    let (r, out) = v.collect("2026-Q2", &[]);
+    drop(sink_drop);
+    assert_eq!(r["failed"], 0, "{}", text(&out));
+    let members = item(&r, "rbac.compliance-group-members");
+    assert_eq!(
+        members["operation"]["params"]["group"],
+        "raxx-compliance-auditors"
+    );
+    assert_eq!(members["count"], 0, "provisioned empty (OQ-3)");
+    let daily = item(&r, "rbac.audit-events-daily");
+    assert!(daily["operation"]["query"]
+        .as_str()
+        .unwrap()
+        .contains(&format!(
+            r#"SELECT "log_time"::timestamptz AS t FROM "{sink}"."pgaudit_log""#
+        )));
+    let report = v.check("2026-Q2");
+    let mut want = vec!["pass"; RBAC_CHECKS.len()];
+    want[2] = "not_applicable";
+    want[9] = "fail";
+    assert_eq!(statuses(&report, RBAC_CHECKS), want, "{report}");
+    let gap = &result(&report, "rbac.audit-events-no-gap")["failing"][0];
+    assert_eq!(gap["gap_from"], "2026-05-09T18:00:00Z", "{gap}");
+}
+
+#[test]
+fn pack_settings_in_vouch_toml_are_validated_and_config_check_reports_the_environment() {
+    let v = Vouch::new(&[pack("postgres-rbac")], 1, 11);
+    let cfg = v.dir.join("vouch.toml");
+    let base = std::fs::read_to_string(&cfg).unwrap();
+    // The DSN is not set: reported (not an error: it may be set where collect runs).
+    let o = v.run(&["--json", "config", "check"]);
+    let check: Value = serde_json::from_str(&ok(&o)).unwrap();
+    assert_eq!(
+        check["unset_environment"],
+        json!([{"variable": "VOUCH_RBAC_DATABASE_URL", "needed_by": "source `rbac-db` (url_env)", "set": false, "problem": null}])
+    );
+    let o = v.run(&["config", "check"]);
+    assert!(String::from_utf8_lossy(&o.stderr)
+        .contains("warning: environment variable VOUCH_RBAC_DATABASE_URL is not set (needed by source `rbac-db` (url_env))"));
+    for (extra, want) in [
+        ("[packs.postgres-rbac]\nparams = { grup = \"x\" }", "key `packs.postgres-rbac.params.grup`: pack `postgres-rbac` has no parameter `grup` (its parameters: admin_role, authorized_auditors,"),
+        ("[packs.postgres-rbac.params]\nauthorized_auditors = \"a@b.example\"", "key `packs.postgres-rbac.params.authorized_auditors`: must be a list, like the pack's default"),
+        ("[packs.postgres-rbak]\nparams = {}", "key `packs.postgres-rbak`: no included pack is named `postgres-rbak` (included: postgres-rbac)"),
+    ] {
+        std::fs::write(&cfg, format!("{base}\n{extra}\n")).unwrap();
+        let o = v.run(&["config", "check"]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success() && err.contains(want), "{extra}: {}", text(&o));
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+    }
+    // A DSN password too short to scrub: refused, naming the variable, not the value.
+    std::fs::write(&cfg, &base).unwrap();
+    let mut v = v;
+    v.set(
+        "VOUCH_RBAC_DATABASE_URL",
+        "postgres://u:Zq5x@127.0.0.1:1/db",
+    );
+    let o = v.run(&["config", "check"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        !o.status.success()
+            && err.contains("the DSN in VOUCH_RBAC_DATABASE_URL holds a secret of 4 character(s)"),
+        "{}",
+        text(&o)
+    );
+    assert!(!contains(&o.stderr, b"Zq5x"), "{err}");
+    let (r, _) = v.collect("2026-Q2", &["rbac.archival-runs"]);
+    let e = r["items"][0]["error"].as_str().unwrap();
+    assert!(
+        e.contains("VOUCH_RBAC_DATABASE_URL") && !e.contains("Zq5x"),
+        "{e}"
+    );
+}
+
+#[test]
+fn pack_readmes_give_include_paths_that_resolve() {
+    // The READMEs' snippet assumes `vouch init --data-dir vouch-data` at the root of a
+    // checkout: include paths are relative to vouch.toml, i.e. to vouch-data/.
+    for name in ["postgres-rbac", "aws", "backups", "change"] {
+        let readme =
+            std::fs::read_to_string(root().join("packs").join(name).join("README.md")).unwrap();
+        let line = readme
+            .lines()
+            .find(|l| l.starts_with("include = ["))
+            .unwrap_or_else(|| panic!("{name}: no include line"));
+        for path in line.split('"').skip(1).step_by(2) {
+            // Lexically: vouch-data/ need not exist for `..` to be followed.
+            let mut p = root().join("vouch-data");
+            for c in Path::new(path).components() {
+                match c {
+                    std::path::Component::ParentDir => assert!(p.pop()),
+                    c => p.push(c),
+                }
+            }
+            assert!(p.is_file(), "{name}: {path}");
+        }
+    }
+}
+
+#[test]
+fn scrubbing_a_secret_inside_a_resource_name_is_recorded() {
+    // A credential that is also part of a cluster's name: the scrubber replaces it (the
+    // secret must not be stored) and the record says so: which secret, where, how often.
+    let mut v = Vouch::new(&[], 0, 0);
+    v.append_config(
+        r#"
+[[source]]
+name = "demo"
+kind = "command"
+env = ["DEMO_TOKEN"]
+secret_env = ["DEMO_TOKEN"]
+
+[[evidence]]
+id = "demo.clusters"
+title = "Clusters"
+source = "demo"
+argv = ["printf", "{\"clusters\": [{\"name\": \"%s-%s-eu\"}, {\"name\": \"other\"}]}", "holdout", "demo"]
+format = "json"
+rows = "clusters"
+"#,
+    );
+    v.set("DEMO_TOKEN", "holdout-demo");
+    let (r, out) = v.collect("2026-10", &[]);
+    let rec = item(&r, "demo.clusters");
+    assert_ok(rec, "demo", "command", 2);
+    assert_eq!(
+        rec["scrubbed"],
+        json!([{"secret": "DEMO_TOKEN", "where": "content", "replacements": 1}])
+    );
+    assert_eq!(strs(&v.rows(rec), "name"), ["***-eu", "other"]);
+    let (listed, _) = v.list(Some("demo.clusters"));
+    assert_eq!(listed[0]["scrubbed"], rec["scrubbed"]);
+    v.assert_secret_absent("holdout-demo", &[&out]);
+    // Shorter than 8 characters: refused at config check and collection, named not shown.
+    v.set("DEMO_TOKEN", "holdout");
+    let o = v.run(&["config", "check"]);
+    assert!(!o.status.success(), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("DEMO_TOKEN holds a secret of 7 character(s)"),
+        "{}",
+        text(&o)
+    );
+    let (r, out) = v.collect("2026-10", &[]);
+    let e = item(&r, "demo.clusters")["error"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        e.starts_with("DEMO_TOKEN holds a secret of 7 character(s)"),
+        "{e}"
+    );
+    assert!(!contains(&out.stdout, b"holdout"), "{}", text(&out));
 }

@@ -5,6 +5,7 @@ use crate::checks::defs::{CheckDef, ControlDef};
 use crate::evidence::defs::{EvidenceDef, Origin, Problem, SourceDef};
 use crate::Error;
 use serde::Deserialize;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// File name of the configuration inside the data directory.
@@ -36,12 +37,37 @@ pub struct Settings {
     pub check: Vec<CheckDef>,
     #[serde(default)]
     pub control: Vec<ControlDef>,
+    /// Per-pack settings: `[packs.postgres-rbac] params = { group = "…" }` overrides the
+    /// pack's `[pack] params` without copying the pack.
+    #[serde(default)]
+    pub packs: BTreeMap<String, PackSettings>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PackSettings {
+    #[serde(default)]
+    pub params: BTreeMap<String, serde_json::Value>,
+}
+
+/// `[pack]` of an included file: its name (default: the file's directory name) and its
+/// parameters. String parameters fill the `{{placeholders}}` of the pack's evidence that
+/// use them; every parameter (lists and tables too: authorized people, maintenance
+/// windows) is `input.params` of the pack's checks.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PackMeta {
+    name: Option<String>,
+    #[serde(default)]
+    params: BTreeMap<String, serde_json::Value>,
 }
 
 /// An included file (a pack): sources, evidence, checks and controls.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct PackFile {
+    #[serde(default)]
+    pack: Option<PackMeta>,
     #[serde(default)]
     source: Vec<SourceDef>,
     #[serde(default)]
@@ -236,26 +262,54 @@ impl Config {
         let mut checks = tag(settings.check.clone(), &file, |c, o| c.origin = o);
         let mut controls = tag(settings.control.clone(), &file, |c, o| c.origin = o);
         let base = file.parent().map(Path::to_path_buf).unwrap_or_default();
+        let mut pack_names = Vec::new();
         for (i, inc) in settings.include.iter().enumerate() {
             let path = base.join(inc);
             let text = std::fs::read_to_string(&path).map_err(|e| {
                 Error::Config(format!(
-                    "{}:{}: key `include[{i}]`: cannot read {}: {e}",
+                    "{}:{}: key `include[{i}]`: cannot read {}: {e} (include paths are relative to {})",
                     file.display(),
                     line_of_key(&texts[0].1, "", "include"),
-                    path.display()
+                    path.display(),
+                    base.display()
                 ))
             })?;
             let pack: PackFile = toml::from_str(&text)
                 .map_err(|e| Error::Config(describe_toml_error(&text, &path, &e)))?;
+            let meta = pack.pack.unwrap_or_default();
+            let name = meta.name.clone().unwrap_or_else(|| {
+                path.parent()
+                    .and_then(Path::file_name)
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default()
+            });
+            let params = pack_params(&name, meta.params, &settings, &texts[0].1, &file)?;
+            let mut ev = tag(pack.evidence, &path, |e, o| e.origin = o);
+            let mut ch = tag(pack.check, &path, |c, o| c.origin = o);
+            apply_pack_params(&params, &mut ev, &mut ch).map_err(|(p, key)| {
+                Error::Config(format!(
+                    "{}: pack `{name}`: parameter `{key}`: {p}",
+                    path.display()
+                ))
+            })?;
+            pack_names.push(name);
             sources.extend(tag(pack.source, &path, |s, o| s.origin = o));
-            evidence.extend(tag(pack.evidence, &path, |e, o| e.origin = o));
-            checks.extend(tag(pack.check, &path, |c, o| c.origin = o));
+            evidence.extend(ev);
+            checks.extend(ch);
             controls.extend(tag(pack.control, &path, |c, o| c.origin = o));
             texts.push((path, text));
         }
+        if let Some(unknown) = settings.packs.keys().find(|k| !pack_names.contains(k)) {
+            return Err(Error::Config(format!(
+                "{}:{}: key `packs.{unknown}`: no included pack is named `{unknown}` (included: {})",
+                file.display(),
+                line_of_key(&texts[0].1, &format!("packs.{unknown}"), "params"),
+                if pack_names.is_empty() { "none".to_string() } else { pack_names.join(", ") }
+            )));
+        }
         check_catalog(&sources, &evidence, &texts)?;
         check_rules(&evidence, &checks, &controls, &texts)?;
+        check_guards(&evidence, &checks, &texts)?;
         Ok(Config {
             data_dir: data_dir.to_path_buf(),
             file,
@@ -270,6 +324,68 @@ impl Config {
 
     pub fn source(&self, name: &str) -> Option<&SourceDef> {
         self.sources.iter().find(|s| s.name == name)
+    }
+
+    /// The environment the sources and evidence need: variables they cannot run without
+    /// (url_env, path_env, token_env, params_env), set or not, and secrets (the DSN's
+    /// password, tokens, `secret_env` values) too short to scrub safely.
+    pub fn environment(&self) -> Vec<EnvNeed> {
+        let mut out: Vec<EnvNeed> = Vec::new();
+        let get = |v: &str| std::env::var(v).ok().filter(|s| !s.is_empty());
+        for s in &self.sources {
+            let by = |key: &str| format!("source `{}` ({key})", s.name);
+            let needed = [
+                ("url_env", &s.url_env),
+                ("path_env", &s.path_env),
+                ("token_env", &s.token_env),
+            ];
+            for (key, var) in needed {
+                let Some(var) = var else { continue };
+                if s.path.is_some() && key == "path_env" {
+                    continue;
+                }
+                let value = get(var);
+                let problem = value.as_deref().and_then(|v| match key {
+                    "url_env" => crate::evidence::secrets::dsn_password(v)
+                        .iter()
+                        .find_map(|pw| {
+                            crate::evidence::secrets::check_secret(&format!("the DSN in {var}"), pw)
+                                .err()
+                        }),
+                    "token_env" => crate::evidence::secrets::check_secret(var, v).err(),
+                    _ => None,
+                });
+                out.push(EnvNeed {
+                    variable: var.clone(),
+                    needed_by: by(key),
+                    set: value.is_some(),
+                    problem,
+                });
+            }
+            for var in &s.secret_env {
+                if let Some(v) = get(var) {
+                    if let Err(p) = crate::evidence::secrets::check_secret(var, &v) {
+                        out.push(EnvNeed {
+                            variable: var.clone(),
+                            needed_by: by("secret_env"),
+                            set: true,
+                            problem: Some(p),
+                        });
+                    }
+                }
+            }
+        }
+        for e in &self.evidence {
+            for (k, var) in &e.params_env {
+                out.push(EnvNeed {
+                    variable: var.clone(),
+                    needed_by: format!("evidence `{}` (params_env.{k})", e.id),
+                    set: get(var).is_some(),
+                    problem: None,
+                });
+            }
+        }
+        out
     }
 
     pub fn evidence_def(&self, id: &str) -> Option<&EvidenceDef> {
@@ -321,6 +437,146 @@ impl Config {
             max_batch: self.settings.ledger.max_batch,
         }
     }
+}
+
+/// A pack's parameters with the `[packs.NAME] params` of vouch.toml applied: only known
+/// parameters, each of the same type as the pack's default.
+fn pack_params(
+    name: &str,
+    mut params: BTreeMap<String, serde_json::Value>,
+    settings: &Settings,
+    text: &str,
+    file: &Path,
+) -> Result<BTreeMap<String, serde_json::Value>, Error> {
+    let Some(o) = settings.packs.get(name) else {
+        return Ok(params);
+    };
+    let kind = |v: &serde_json::Value| match v {
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "a list",
+        serde_json::Value::Object(_) => "a table",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::Null => "null",
+    };
+    for (k, v) in &o.params {
+        let fail = |m: String| {
+            let line = match line_of_key(text, &format!("packs.{name}.params"), k) {
+                1 => line_of_key(text, &format!("packs.{name}"), "params"),
+                l => l,
+            };
+            Error::Config(format!(
+                "{}:{line}: key `packs.{name}.params.{k}`: {m}",
+                file.display(),
+            ))
+        };
+        match params.get(k) {
+            None => {
+                return Err(fail(format!(
+                    "pack `{name}` has no parameter `{k}` (its parameters: {})",
+                    params.keys().cloned().collect::<Vec<_>>().join(", ")
+                )))
+            }
+            Some(d) if kind(d) != kind(v) => {
+                return Err(fail(format!(
+                    "must be {}, like the pack's default",
+                    kind(d)
+                )))
+            }
+            _ => {}
+        }
+        params.insert(k.clone(), v.clone());
+    }
+    Ok(params)
+}
+
+/// Pack parameters into the pack's definitions: string values fill the placeholders an
+/// evidence uses (its own `params` win), and checks get them all as `params`.
+fn apply_pack_params(
+    params: &BTreeMap<String, serde_json::Value>,
+    evidence: &mut [EvidenceDef],
+    checks: &mut [CheckDef],
+) -> Result<(), (String, String)> {
+    if params.is_empty() {
+        return Ok(());
+    }
+    for e in evidence.iter_mut() {
+        let texts = e
+            .query
+            .iter()
+            .chain(e.url.iter())
+            .chain(e.glob.iter())
+            .chain(e.argv.iter().flatten());
+        let used: Vec<String> = texts
+            .flat_map(|t| crate::evidence::template::placeholders(t))
+            .collect();
+        for name in used {
+            if e.params.contains_key(&name) || e.params_env.contains_key(&name) {
+                continue;
+            }
+            let Some(v) = params.get(&name) else { continue };
+            let s = match v {
+                serde_json::Value::String(s) => s.clone(),
+                serde_json::Value::Number(n) => n.to_string(),
+                serde_json::Value::Bool(b) => b.to_string(),
+                _ => {
+                    return Err((
+                        format!(
+                            "evidence `{}` uses it as a placeholder, but it is not a string",
+                            e.id
+                        ),
+                        name,
+                    ))
+                }
+            };
+            e.params.insert(name, s);
+        }
+    }
+    for c in checks.iter_mut() {
+        for (k, v) in params {
+            c.params.entry(k.clone()).or_insert_with(|| v.clone());
+        }
+    }
+    Ok(())
+}
+
+/// A guard's parameter must be one its evidence has.
+fn check_guards(
+    evidence: &[EvidenceDef],
+    checks: &[CheckDef],
+    texts: &[(PathBuf, String)],
+) -> Result<(), Error> {
+    for c in checks {
+        for g in &c.guards {
+            let Some(e) = evidence.iter().find(|e| e.id == g.evidence) else {
+                continue;
+            };
+            if !e.params.contains_key(&g.parameter) && !e.params_env.contains_key(&g.parameter) {
+                let p = Problem {
+                    table: "check",
+                    index: c.origin.index,
+                    key: "guards",
+                    message: format!(
+                        "evidence `{}` has no parameter `{}` to guard",
+                        g.evidence, g.parameter
+                    ),
+                };
+                return Err(locate(texts, &c.origin.file, p));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// An environment variable a source or evidence reads, as `vouch config check` reports it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct EnvNeed {
+    pub variable: String,
+    /// `source `rbac-db` (url_env)`, `evidence `change.merged-prs` (params_env.repo)`.
+    pub needed_by: String,
+    pub set: bool,
+    /// Set but unusable (a secret too short to scrub); never shows the value.
+    pub problem: Option<String>,
 }
 
 fn tag<T>(items: Vec<T>, file: &Path, set: impl Fn(&mut T, Origin)) -> Vec<T> {
@@ -712,6 +968,10 @@ lockout_minutes = 15
 # Evidence: sources and what to collect from them (docs/evidence.md). Ready-made packs
 # live in packs/; include them with a top-level line at the very top of this file:
 #   include = ["/path/to/vouch/packs/postgres-rbac/pack.toml"]
+# (relative paths are relative to this file's directory). A pack's parameters are set
+# here without copying the pack (names and defaults are in its pack.toml):
+#   [packs.postgres-rbac.params]
+#   group = "raxx-compliance-auditors"
 #
 # [[source]]
 # name = "app-db"

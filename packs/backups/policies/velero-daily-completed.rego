@@ -16,7 +16,9 @@ ns_per_day := 86400000000000
 
 period_start := time.parse_rfc3339_ns(input.period.start)
 
-period_end := time.parse_rfc3339_ns(input.period.end)
+# Judged up to the reference time: min(period end, now), which vouch passes as
+# input.reference_time. A period not over yet has no backups for its future days.
+period_end := time.parse_rfc3339_ns(object.get(input, "reference_time", input.period.end))
 
 started(b) := b.status.startTimestamp if is_string(b.status.startTimestamp)
 
@@ -25,9 +27,13 @@ started(b) := b.metadata.creationTimestamp if not is_string(b.status.startTimest
 # The UTC date of a time, as "YYYY-MM-DD".
 date(ns) := substring(time.format(ns), 0, 10)
 
-# Every day of the period.
+# Every whole day of the period up to the reference time (today, still running, is not
+# judged until it is over).
+whole_days := floor((period_end - period_start) / ns_per_day)
+
 days := [date(period_start + i * ns_per_day) |
-	some i in numbers.range(0, ceil((period_end - period_start) / ns_per_day) - 1)
+	whole_days > 0
+	some i in numbers.range(0, whole_days - 1)
 ]
 
 backups_on(day) := [sprintf("%v (%v)", [b.metadata.name, b.status.phase]) |

@@ -1,16 +1,17 @@
 # Seed 002 step 2: the compliance auditors group holds only the people the current
 # authorization memo names (docs/ops/attestation-log/ in the seed), or no one.
 #
-# EDIT `authorized` to match your memo: lower-case e-mail addresses. An empty set,
-# `authorized := set()`, means the group must be empty (seed 002's "provisioned empty until
-# an external auditor is engaged"). The address below is the sample data's engaged auditor.
-# Changing the list changes the check's definition hash, so each result names the list it
-# was judged against.
+# The list is the pack's `authorized_auditors` parameter (input.params), set in vouch.toml:
+#   [packs.postgres-rbac]
+#   params = { authorized_auditors = ["erin.walsh@auditors.example"] }
+# An empty list (the default) means the group must be empty: seed 002's "provisioned
+# empty until an external auditor is engaged". The list is part of the check's definition
+# hash, so each result names the list it was judged against.
 package vouch.rbac.authorized_auditors
 
 import rego.v1
 
-authorized := {"erin.walsh@auditors.example"}
+authorized := {lower(e) | some e in object.get(object.get(input, "params", {}), "authorized_auditors", [])}
 
 deny contains item if {
 	some r in input.rows

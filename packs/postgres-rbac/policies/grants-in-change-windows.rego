@@ -1,28 +1,31 @@
 # Seed 002 step 7: every grant of the compliance or admin role names a documented change
-# window and falls inside it. Input rows: rbac.privileged-grant-changes, which carries each
-# grant's change_window_id and that window's bounds (window_starts_at / window_ends_at,
-# NULL when no change_windows row has that id). Windows are half-open: [starts_at, ends_at).
+# window and falls inside it. Input rows: rbac.privileged-grant-changes, with each grant's
+# change_window_id. The documented windows are the pack's `change_windows` parameter
+# (input.params.change_windows: {"id", "start", "end"} in RFC 3339), kept in vouch.toml
+# from the change-management log. Windows are half-open: [start, end).
 package vouch.rbac.grants_in_change_windows
 
 import rego.v1
 
+windows := {w.id: w | some w in object.get(object.get(input, "params", {}), "change_windows", [])}
+
 problem(r) := "no change window id" if r.change_window_id == null
 
-problem(r) := sprintf("change window %v is not in change_windows", [r.change_window_id]) if {
+problem(r) := sprintf("change window %v is not a documented change window", [r.change_window_id]) if {
 	r.change_window_id != null
-	r.window_starts_at == null
+	not windows[r.change_window_id]
 }
 
-problem(r) := sprintf("granted outside change window %v (%v to %v)", [r.change_window_id, r.window_starts_at, r.window_ends_at]) if {
+problem(r) := sprintf("granted outside change window %v (%v to %v)", [r.change_window_id, w.start, w.end]) if {
 	r.change_window_id != null
-	r.window_starts_at != null
-	not inside(r)
+	w := windows[r.change_window_id]
+	not inside(r, w)
 }
 
-inside(r) if {
+inside(r, w) if {
 	t := time.parse_rfc3339_ns(r.granted_at)
-	time.parse_rfc3339_ns(r.window_starts_at) <= t
-	t < time.parse_rfc3339_ns(r.window_ends_at)
+	time.parse_rfc3339_ns(w.start) <= t
+	t < time.parse_rfc3339_ns(w.end)
 }
 
 deny contains item if {

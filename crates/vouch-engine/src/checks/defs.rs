@@ -100,8 +100,95 @@ pub struct CheckDef {
     /// Rego: further evidence ids the policy reads (`input.evidence.<id>`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub inputs: Vec<String>,
+    /// Guards: evidence that proves each named thing a parameter selects exists (see
+    /// [`GuardDef`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub guards: Vec<GuardDef>,
+    /// Policy data, `input.params` in Rego (a pack's params, overridable from vouch.toml
+    /// with `[packs.NAME] params`). Part of the definition hash: a result names the list
+    /// it was judged against.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub params: std::collections::BTreeMap<String, Value>,
     #[serde(skip)]
     pub origin: Origin,
+}
+
+/// A guard against a vacuous pass: a check over rows selected by a parameter (a group,
+/// a role, a bucket name) passes on no rows when the name matches nothing. The guard's
+/// evidence looks the name up; when its latest collection has no row (with `field`: no
+/// row whose `field` equals the value), the check is `error`, naming the parameter and
+/// its value. The value is the one the guard's evidence ran with (its params).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct GuardDef {
+    /// The evidence id that looks the name up.
+    pub evidence: String,
+    /// The parameter (of that evidence) holding the name.
+    pub parameter: String,
+    /// The column that must equal the value in some row (default: any row will do).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    /// An empty value disables the check (`not_applicable`) instead of failing it: for
+    /// optional parts a parameter turns on.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub optional: bool,
+}
+
+impl GuardDef {
+    /// The parameter's value: what the guard's evidence ran with (its recorded params),
+    /// else the definition's (params, or the params_env variable).
+    pub fn value(
+        &self,
+        records: &[&Value],
+        def: Option<&crate::evidence::defs::EvidenceDef>,
+    ) -> Option<String> {
+        let p = &self.parameter;
+        records
+            .iter()
+            .find_map(|r| r["operation"]["params"][p].as_str().map(str::to_string))
+            .or_else(|| def.and_then(|d| d.params.get(p).cloned()))
+            .or_else(|| {
+                def.and_then(|d| d.params_env.get(p))
+                    .and_then(|v| std::env::var(v).ok())
+            })
+    }
+
+    /// The status and message when the guard does not hold, given the parameter's value
+    /// and the rows of the guard's evidence.
+    pub fn judge(&self, value: Option<&str>, rows: &[Value]) -> Option<(&'static str, String)> {
+        let (p, e) = (&self.parameter, &self.evidence);
+        let Some(value) = value else {
+            return Some((
+                "error",
+                format!("guard `{e}`: parameter `{p}` has no value"),
+            ));
+        };
+        if value.is_empty() {
+            return Some(if self.optional {
+                (
+                    "not_applicable",
+                    format!("parameter `{p}` is empty: this optional check is off"),
+                )
+            } else {
+                ("error", format!("guard `{e}`: parameter `{p}` is empty"))
+            });
+        }
+        let found = match &self.field {
+            None => !rows.is_empty(),
+            Some(f) => rows
+                .iter()
+                .any(|r| core::field(r, f).and_then(Value::as_str) == Some(value)),
+        };
+        (!found).then(|| {
+            (
+                "error",
+                format!(
+                    "parameter `{p}` = \"{value}\" matches nothing in the source (guard `{e}` found no such {}): the check would judge no rows",
+                    self.field.as_deref().unwrap_or("row")
+                ),
+            )
+        })
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -429,6 +516,15 @@ pub fn check_check(c: &CheckDef, evidence_ids: &[&str]) -> Result<(), Problem> {
             ));
         }
     }
+    for g in &c.guards {
+        if !evidence_ids.contains(&g.evidence.as_str()) {
+            return Err(problem(
+                c,
+                "guards",
+                format!("no [[evidence]] has id `{}`", g.evidence),
+            ));
+        }
+    }
     if c.kind == "rego" {
         if c.policy.is_some() == c.rego.is_some() {
             return Err(problem(
@@ -490,4 +586,38 @@ pub fn check_control(
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn guards_name_the_parameter_and_value() {
+        let g = |field: Option<&str>, optional| GuardDef {
+            evidence: "g".into(),
+            parameter: "group".into(),
+            field: field.map(str::to_string),
+            optional,
+        };
+        let rows = [json!({"name": "admins"})];
+        assert_eq!(g(Some("name"), false).judge(Some("admins"), &rows), None);
+        assert_eq!(g(None, false).judge(Some("anything"), &rows), None);
+        let (status, m) = g(Some("name"), false)
+            .judge(Some("auditors"), &rows)
+            .unwrap();
+        assert_eq!(status, "error");
+        assert!(
+            m.starts_with("parameter `group` = \"auditors\" matches nothing in the source"),
+            "{m}"
+        );
+        assert_eq!(g(None, false).judge(Some("x"), &[]).unwrap().0, "error");
+        assert_eq!(
+            g(None, true).judge(Some(""), &[]).unwrap().0,
+            "not_applicable"
+        );
+        assert_eq!(g(None, false).judge(Some(""), &rows).unwrap().0, "error");
+        assert_eq!(g(None, false).judge(None, &rows).unwrap().0, "error");
+    }
 }

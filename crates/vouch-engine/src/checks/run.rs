@@ -171,6 +171,9 @@ impl<'a> Checker<'a> {
                 }
             }
         }
+        if blocked.is_none() {
+            blocked = self.guards(def, period, &mut used)?;
+        }
         let (status, message, failing, failing_count) = match blocked {
             Some((status, m)) => (status, m, Vec::new(), 0),
             None => match self.verdict(def, period, reference, &inputs) {
@@ -220,6 +223,36 @@ impl<'a> Checker<'a> {
         }))
     }
 
+    /// The first guard that does not hold (see `GuardDef`); guard items count as read.
+    fn guards(
+        &self,
+        def: &CheckDef,
+        period: &Period,
+        used: &mut Vec<Item>,
+    ) -> Result<Option<(&'static str, String)>, CheckError> {
+        for g in &def.guards {
+            let (items, rows, failed) = match self.gather(&g.evidence, period)? {
+                Gathered::Ok(i) => (i.items, i.rows, None),
+                Gathered::Missing(m) => (Vec::new(), Vec::new(), Some(m)),
+                Gathered::Failed(m, items) => (items, Vec::new(), Some(m)),
+            };
+            let records: Vec<&Value> = items.iter().map(|i| &i.record).collect();
+            let value = g.value(&records, self.config.evidence_def(&g.evidence));
+            used.extend(items.iter().cloned());
+            let judged = match failed {
+                Some(m) if value.as_deref() != Some("") || !g.optional => Some((
+                    "error",
+                    format!("guard for parameter `{}`: {m}", g.parameter),
+                )),
+                _ => g.judge(value.as_deref(), &rows),
+            };
+            if judged.is_some() {
+                return Ok(judged);
+            }
+        }
+        Ok(None)
+    }
+
     fn verdict(
         &self,
         def: &CheckDef,
@@ -243,6 +276,7 @@ impl<'a> Checker<'a> {
                 let input = json!({
                     "period": {"label": period.label, "start": ts(&period.start), "end": ts(&period.end)},
                     "reference_time": ts(&reference),
+                    "params": def.params,
                     "rows": main,
                     "evidence": evidence,
                 });

@@ -130,7 +130,7 @@ impl<'a> Collector<'a> {
         let mut vars = template::period_vars(period, started);
         vars.insert("pack_dir".into(), def.origin.dir().display().to_string());
         let mut scrubber = secrets::Scrubber::new();
-        let mut missing_param = None;
+        let mut missing_param = register_secrets(source, &mut scrubber).err();
         for (k, v) in &def.params {
             vars.insert(k.clone(), v.clone());
         }
@@ -140,16 +140,23 @@ impl<'a> Collector<'a> {
                     vars.insert(k.clone(), v);
                 }
                 Err(_) => {
-                    missing_param = Some(format!(
+                    missing_param.get_or_insert(format!(
                         "environment variable {var} (params_env.{k}) is not set"
-                    ))
+                    ));
                 }
             }
         }
-        let outcome = match missing_param {
+        let mut outcome = match missing_param {
             Some(e) => collect::Outcome::failed(json!({}), json!({}), json!({}), e),
             None => collect::run(&collect::Run { source, def, vars }, &mut scrubber),
         };
+        // Content too (SQL rows are not scrubbed by their collectors): every replacement
+        // is counted and recorded in the item's `scrubbed`.
+        if let Ok(contents) = &mut outcome.result {
+            for c in contents.iter_mut() {
+                c.bytes = scrubber.scrub_bytes(std::mem::take(&mut c.bytes));
+            }
+        }
         let finished = Utc::now();
         let base = json!({
             "evidence_id": def.id,
@@ -171,6 +178,7 @@ impl<'a> Collector<'a> {
             Err(e) => {
                 let mut rec = base;
                 fill(&mut rec, None, &finished, Some(scrubber.scrub(&e)));
+                rec["scrubbed"] = scrubber.report();
                 Ok(vec![self.store_item(rec, None)?])
             }
             Ok(contents) => contents
@@ -179,6 +187,7 @@ impl<'a> Collector<'a> {
                     let effective = effective_at(def, &c, &finished);
                     let mut rec = base.clone();
                     fill(&mut rec, Some(&c), &effective, None);
+                    rec["scrubbed"] = scrubber.report();
                     self.store_item(rec, Some(&c.bytes))
                 })
                 .collect(),
@@ -285,6 +294,35 @@ impl<'a> Collector<'a> {
             ledger_seq: seq,
         })
     }
+}
+
+/// The secrets a source will hand a collector, registered under the names the record
+/// shows: the DSN's password (`VAR password`), the token, `secret_env` values. A secret
+/// shorter than [`secrets::MIN_SECRET_LEN`] fails the run, naming the variable. Unset
+/// variables are left to the collector, which reports them.
+pub fn register_secrets(
+    source: &defs::SourceDef,
+    scrubber: &mut secrets::Scrubber,
+) -> Result<(), String> {
+    let get = |v: &str| std::env::var(v).ok().filter(|s| !s.is_empty());
+    if source.kind.is_sql() {
+        if let Some(var) = &source.url_env {
+            if let Some(dsn) = get(var) {
+                let name = format!("{var} password");
+                for pw in secrets::dsn_password(&dsn) {
+                    secrets::check_secret(&format!("the DSN in {var}"), &pw)?;
+                    scrubber.add_named(&name, pw);
+                }
+            }
+        }
+    }
+    for var in source.token_env.iter().chain(&source.secret_env) {
+        if let Some(v) = get(var) {
+            secrets::check_secret(var, &v)?;
+            scrubber.add_named(var, v);
+        }
+    }
+    Ok(())
 }
 
 fn defs_valid_id(s: &str) -> bool {

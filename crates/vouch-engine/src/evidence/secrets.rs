@@ -2,10 +2,31 @@
 //! [`Scrubber`] holding the secret values it handles (DSN passwords, tokens, values of
 //! secret environment variables); everything recorded passes through it.
 
-/// Replaces known secret values with `***`.
-#[derive(Debug, Default, Clone)]
+/// Secrets shorter than this are refused: a short value is likely to occur inside
+/// ordinary content (a cluster named `holdout-demo` and a password `holdout`), and
+/// scrubbing it would alter evidence far from any credential.
+pub const MIN_SECRET_LEN: usize = 8;
+
+/// Replaces known secret values with `***` and counts what it replaced, by secret name
+/// and place, so the item record can say exactly how its content was altered.
+#[derive(Debug, Default)]
 pub struct Scrubber {
-    secrets: Vec<String>,
+    /// (name, value), longest value first.
+    secrets: Vec<(String, String)>,
+    /// (secret name, where) -> replacements.
+    counts: std::sync::Mutex<std::collections::BTreeMap<(String, String), u64>>,
+}
+
+/// Why a secret cannot be used: it is too short to scrub safely. Names the variable,
+/// never the value.
+pub fn check_secret(name: &str, value: &str) -> Result<(), String> {
+    let n = value.chars().count();
+    if n > 0 && n < MIN_SECRET_LEN {
+        return Err(format!(
+            "{name} holds a secret of {n} character(s); secrets shorter than {MIN_SECRET_LEN} cannot be scrubbed from evidence safely (they occur inside ordinary words): use a longer credential"
+        ));
+    }
+    Ok(())
 }
 
 impl Scrubber {
@@ -13,41 +34,85 @@ impl Scrubber {
         Scrubber::default()
     }
 
-    /// Remember a secret. Very short values are still scrubbed (a 3-character password
-    /// leaking is still a leak), but empty ones are ignored.
+    /// Remember a secret met by a collector, without a name (`secret`). A value already
+    /// registered under a name keeps that name.
     pub fn add(&mut self, secret: impl Into<String>) {
+        self.add_named("secret", secret);
+    }
+
+    /// Remember a secret under the name the record will show (an environment variable,
+    /// `VAR password` for a DSN's password). Empty values are ignored.
+    pub fn add_named(&mut self, name: &str, secret: impl Into<String>) {
         let s = secret.into();
-        if !s.is_empty() && !self.secrets.contains(&s) {
-            self.secrets.push(s);
+        if !s.is_empty() && !self.secrets.iter().any(|(_, v)| *v == s) {
+            self.secrets.push((name.to_string(), s));
             // Longest first, so a secret containing another is removed whole.
-            self.secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+            self.secrets
+                .sort_by_key(|(_, s)| std::cmp::Reverse(s.len()));
         }
     }
 
+    fn count(&self, name: &str, place: &str, n: usize) {
+        if n > 0 {
+            let mut c = self.counts.lock().unwrap_or_else(|e| e.into_inner());
+            *c.entry((name.to_string(), place.to_string())).or_default() += n as u64;
+        }
+    }
+
+    /// Scrub text that goes into the record (operation, errors, stderr).
     pub fn scrub(&self, text: &str) -> String {
+        self.scrub_in("record", text)
+    }
+
+    /// Scrub text, counting replacements under `place` (`content`, `operation.argv`, …).
+    pub fn scrub_in(&self, place: &str, text: &str) -> String {
         let mut out = text.to_string();
-        for s in &self.secrets {
-            if out.contains(s.as_str()) {
-                out = out.replace(s.as_str(), "***");
-            }
+        for (name, s) in &self.secrets {
             // Percent-encoded forms show up in URLs and error messages.
             let enc = crate::evidence::template::percent_encode(s);
-            if enc != *s && out.contains(&enc) {
-                out = out.replace(&enc, "***");
+            for (i, form) in [s.as_str(), enc.as_str()].into_iter().enumerate() {
+                if i == 1 && enc == *s {
+                    continue;
+                }
+                let n = out.matches(form).count();
+                if n > 0 {
+                    out = out.replace(form, "***");
+                    self.count(name, place, n);
+                }
             }
         }
         out
     }
 
+    /// Scrub content bytes (counted under `content`).
     pub fn scrub_bytes(&self, bytes: Vec<u8>) -> Vec<u8> {
-        if self.secrets.iter().all(|s| !contains(&bytes, s.as_bytes())) {
+        if self
+            .secrets
+            .iter()
+            .all(|(_, s)| !contains(&bytes, s.as_bytes()))
+        {
             return bytes;
         }
         let mut out = bytes;
-        for s in &self.secrets {
-            out = replace_all(&out, s.as_bytes(), b"***");
+        for (name, s) in &self.secrets {
+            let (o, n) = replace_all(&out, s.as_bytes(), b"***");
+            out = o;
+            self.count(name, "content", n);
         }
         out
+    }
+
+    /// What was scrubbed: `[{"secret": NAME, "where": PLACE, "replacements": N}]`, for
+    /// the item record (empty when nothing was).
+    pub fn report(&self) -> serde_json::Value {
+        let c = self.counts.lock().unwrap_or_else(|e| e.into_inner());
+        serde_json::Value::Array(
+            c.iter()
+                .map(|((name, place), n)| {
+                    serde_json::json!({"secret": name, "where": place, "replacements": n})
+                })
+                .collect(),
+        )
     }
 }
 
@@ -55,19 +120,21 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
     !needle.is_empty() && hay.windows(needle.len()).any(|w| w == needle)
 }
 
-fn replace_all(hay: &[u8], needle: &[u8], with: &[u8]) -> Vec<u8> {
+fn replace_all(hay: &[u8], needle: &[u8], with: &[u8]) -> (Vec<u8>, usize) {
     let mut out = Vec::with_capacity(hay.len());
     let mut i = 0;
+    let mut n = 0;
     while i < hay.len() {
-        if hay[i..].starts_with(needle) {
+        if !needle.is_empty() && hay[i..].starts_with(needle) {
             out.extend_from_slice(with);
             i += needle.len();
+            n += 1;
         } else {
             out.push(hay[i]);
             i += 1;
         }
     }
-    out
+    (out, n)
 }
 
 /// The password inside a DSN: URL userinfo (`postgres://u:PW@h/db`), a `password=`
@@ -153,5 +220,31 @@ mod tests {
             "auth *** failed ***"
         );
         assert_eq!(s.scrub_bytes(b"xs3cr@ty".to_vec()), b"x***y");
+    }
+
+    #[test]
+    fn counts_by_name_and_place_and_refuses_short_secrets() {
+        let mut s = Scrubber::new();
+        s.add_named("DEMO_TOKEN", "holdout-demo");
+        s.add("holdout-demo"); // same value met again by a collector: keeps its name
+        assert_eq!(
+            s.scrub_bytes(b"{\"cluster\":\"holdout-demo-eu\",\"b\":\"holdout-demo\"}".to_vec()),
+            b"{\"cluster\":\"***-eu\",\"b\":\"***\"}"
+        );
+        assert_eq!(s.scrub_in("details.stderr", "x holdout-demo"), "x ***");
+        assert_eq!(
+            s.report(),
+            serde_json::json!([
+                {"secret": "DEMO_TOKEN", "where": "content", "replacements": 2},
+                {"secret": "DEMO_TOKEN", "where": "details.stderr", "replacements": 1},
+            ])
+        );
+        let e = check_secret("DEMO_TOKEN", "holdout").unwrap_err();
+        assert!(
+            e.starts_with("DEMO_TOKEN holds a secret of 7 character(s)"),
+            "{e}"
+        );
+        assert!(!e.contains("holdout"), "{e}");
+        assert!(check_secret("DEMO_TOKEN", "holdout-").is_ok());
     }
 }

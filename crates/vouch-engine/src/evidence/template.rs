@@ -32,13 +32,41 @@ pub fn placeholders(text: &str) -> Vec<String> {
     while let Some(i) = rest.find("{{") {
         let after = &rest[i + 2..];
         let Some(j) = after.find("}}") else { break };
-        out.push(after[..j].trim().to_string());
+        out.push(split_filter(&after[..j]).0.to_string());
         rest = &after[j + 2..];
     }
     out
 }
 
-/// Replace every placeholder with its value; an unknown name is an error.
+/// `name|ident` → (`name`, Some(`ident`)).
+fn split_filter(inner: &str) -> (&str, Option<&str>) {
+    match inner.split_once('|') {
+        Some((n, f)) => (n.trim(), Some(f.trim())),
+        None => (inner.trim(), None),
+    }
+}
+
+/// A SQL identifier, quoted: `pgaudit.log` → `"pgaudit"."log"` (backticks on MySQL).
+/// Each dot-separated part is quoted on its own, so a value can name a schema-qualified
+/// table but never carry SQL.
+fn sql_ident(name: &str, value: &str, mysql: bool) -> Result<String, String> {
+    let q = if mysql { '`' } else { '"' };
+    let parts: Vec<&str> = value.split('.').collect();
+    if parts.iter().any(|p| p.is_empty()) || value.contains('\0') || parts.len() > 3 {
+        return Err(format!(
+            "placeholder {{{{{name}|ident}}}}: `{value}` is not a table or column name (parts separated by `.`)"
+        ));
+    }
+    Ok(parts
+        .iter()
+        .map(|p| format!("{q}{}{q}", p.replace(q, &format!("{q}{q}"))))
+        .collect::<Vec<_>>()
+        .join("."))
+}
+
+/// Replace every placeholder with its value; an unknown name is an error. In SQL,
+/// `{{name|ident}}` writes the value as a quoted identifier (a table or column name)
+/// instead of a string literal.
 pub fn expand(text: &str, vars: &BTreeMap<String, String>, ctx: Context) -> Result<String, String> {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
@@ -48,12 +76,20 @@ pub fn expand(text: &str, vars: &BTreeMap<String, String>, ctx: Context) -> Resu
         let Some(j) = after.find("}}") else {
             return Err(format!("unclosed placeholder in `{text}`"));
         };
-        let name = after[..j].trim();
+        let (name, filter) = split_filter(&after[..j]);
         let value = vars
             .get(name)
             .ok_or_else(|| format!("unknown placeholder {{{{{name}}}}}"))?;
-        match ctx {
-            Context::Sql { mysql } => {
+        match (ctx, filter) {
+            (Context::Sql { mysql }, Some("ident")) => {
+                out.push_str(&sql_ident(name, value, mysql)?)
+            }
+            (_, Some(f)) => {
+                return Err(format!(
+                    "placeholder {{{{{name}|{f}}}}}: the only filter is `ident`, in SQL queries"
+                ))
+            }
+            (Context::Sql { mysql }, None) => {
                 if value.contains('\0') {
                     return Err(format!("placeholder {{{{{name}}}}} holds a NUL byte"));
                 }
@@ -65,8 +101,8 @@ pub fn expand(text: &str, vars: &BTreeMap<String, String>, ctx: Context) -> Resu
                 out.push_str(&v);
                 out.push('\'');
             }
-            Context::Raw => out.push_str(value),
-            Context::Url => out.push_str(&percent_encode(value)),
+            (Context::Raw, None) => out.push_str(value),
+            (Context::Url, None) => out.push_str(&percent_encode(value)),
         }
         rest = &after[j + 2..];
     }
@@ -147,7 +183,28 @@ mod tests {
         assert!(expand("{{nope}}", &vars, Context::Raw)
             .unwrap_err()
             .contains("nope"));
-        assert_eq!(placeholders("{{a}} and {{ b }}"), vec!["a", "b"]);
+        assert_eq!(
+            placeholders("{{a}} and {{ b }} {{c|ident}}"),
+            vec!["a", "b", "c"]
+        );
+        let t = BTreeMap::from([
+            ("t".to_string(), "pgaudit.log".to_string()),
+            ("x".to_string(), "a\"b; DROP".to_string()),
+        ]);
+        let sql = Context::Sql { mysql: false };
+        assert_eq!(
+            expand("FROM {{t|ident}} e, {{ x | ident }}", &t, sql).unwrap(),
+            "FROM \"pgaudit\".\"log\" e, \"a\"\"b; DROP\""
+        );
+        assert_eq!(
+            expand("{{t|ident}}", &t, Context::Sql { mysql: true }).unwrap(),
+            "`pgaudit`.`log`"
+        );
+        assert!(expand("{{t|ident}}", &t, Context::Raw).is_err());
+        let bad = BTreeMap::from([("t".to_string(), "a..b".to_string())]);
+        assert!(expand("{{t|ident}}", &bad, sql)
+            .unwrap_err()
+            .contains("a..b"));
     }
 
     #[test]

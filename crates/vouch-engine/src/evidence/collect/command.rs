@@ -52,14 +52,14 @@ pub fn run(run: &Run<'_>, scrubber: &mut Scrubber) -> Outcome {
                 let shown = if src.secret_env.iter().any(|s| s == name) {
                     "***".to_string()
                 } else {
-                    scrubber.scrub(&v)
+                    scrubber.scrub_in("operation.env", &v)
                 };
                 env_shown.insert(name.to_string(), Value::String(shown));
             }
         }
     }
     let op = json!({
-        "argv": argv.iter().map(|a| scrubber.scrub(a)).collect::<Vec<_>>(),
+        "argv": argv.iter().map(|a| scrubber.scrub_in("operation.argv", a)).collect::<Vec<_>>(),
         "env": env_shown,
         "format": run.def.format(),
         "rows": run.def.rows,
@@ -94,7 +94,7 @@ pub fn run(run: &Run<'_>, scrubber: &mut Scrubber) -> Outcome {
     };
     let (stdout, over) = out.and_then(|h| h.join().ok()).unwrap_or_default();
     let (stderr, _) = err.and_then(|h| h.join().ok()).unwrap_or_default();
-    let stderr = scrubber.scrub(&String::from_utf8_lossy(&stderr));
+    let stderr = scrubber.scrub_in("details.stderr", &String::from_utf8_lossy(&stderr));
     let code = status.as_ref().ok().and_then(|s| s.code());
     let details = json!({
         "exit_code": code,

@@ -145,7 +145,7 @@ pub fn run(run: &Run<'_>, scrubber: &mut Scrubber) -> Outcome {
         };
         let mut pushed = Ok(());
         for r in rows {
-            pushed = sink.push(&scrubber.scrub(&r.to_string()));
+            pushed = sink.push(&scrubber.scrub_in("content", &r.to_string()));
             if pushed.is_err() {
                 break;
             }
