@@ -2294,7 +2294,7 @@ fn postgres_rbac_pack_runs_on_the_seed_literal_schema_and_guards_its_names() {
     let sink = format!("{}_sink", seed.schema);
     let sql = format!(
         "CREATE SCHEMA {sink}; CREATE TABLE {sink}.pgaudit_log (log_time timestamptz); \
-         INSERT INTO {sink}.pgaudit_log SELECT t FROM generate_series('2026-01-01'::timestamptz, '2026-07-01', INTERVAL '6 hours') t \
+         INSERT INTO {sink}.pgaudit_log SELECT t FROM generate_series('2026-01-01'::timestamptz, now(), INTERVAL '6 hours') t \
          WHERE t NOT BETWEEN '2026-05-10' AND '2026-05-13'"
     );
     let sink_drop = DropSchema {
@@ -2304,8 +2304,22 @@ fn postgres_rbac_pack_runs_on_the_seed_literal_schema_and_guards_its_names() {
     psql(&url, None, &["-c", &sql]);
     v.append_config(&SEED002_SETTINGS.replace("\"sink.", &format!("\"{sink}.")));
     let (r, out) = v.collect("2026-Q2", &[]);
+    // The quarter running now: the gap policy judges up to input.reference_time (now), so
+    // the days still to come are not a gap.
+    let now = chrono::Utc::now();
+    let current = format!(
+        "{}-Q{}",
+        now.format("%Y"),
+        (now.format("%m").to_string().parse::<u32>().unwrap() + 2) / 3
+    );
+    let (_, out2) = v.collect(&current, &["rbac.audit-events-daily"]);
     drop(sink_drop);
     assert_eq!(r["failed"], 0, "{}", text(&out));
+    assert!(out2.status.success(), "{}", text(&out2));
+    let running = v.check(&current);
+    let gaps = result(&running, "rbac.audit-events-no-gap");
+    assert_eq!(gaps["status"], "pass", "{gaps}");
+    assert_ne!(gaps["reference_time"], gaps["period"]["end"], "{gaps}");
     let members = item(&r, "rbac.compliance-group-members");
     assert_eq!(
         members["operation"]["params"]["group"],
