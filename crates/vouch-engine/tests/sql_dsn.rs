@@ -33,12 +33,36 @@ fn postgres_ipe_record_names_dsn_options_not_the_password() {
     // An unqualified table: only the DSN's search_path says which schema was read.
     let url = format!("{base}{sep}sslmode=require&options=-csearch_path%3D{schema}");
     std::env::set_var("VOUCH_T_PG_OPTS_URL", &url);
+    // The test server's certificate (Debian's snakeoil) is not from a public CA: a
+    // collector told to verify it against the system roots refuses, saying why.
+    let host = url
+        .split('@')
+        .nth(1)
+        .unwrap()
+        .split(['/', ':'])
+        .next()
+        .unwrap();
+    std::env::set_var(
+        "VOUCH_T_PG_VERIFY_URL",
+        format!("{base}{sep}sslmode=verify-full&sslrootcert=system").replacen(host, "localhost", 1),
+    );
     fx.with_catalog(
         r#"
 [[source]]
 name = "pg"
 kind = "postgres"
 url_env = "VOUCH_T_PG_OPTS_URL"
+
+[[source]]
+name = "pg-verify"
+kind = "postgres"
+url_env = "VOUCH_T_PG_VERIFY_URL"
+
+[[evidence]]
+id = "verified"
+title = "Verified"
+source = "pg-verify"
+query = "SELECT 1 AS one"
 
 [[evidence]]
 id = "grants"
@@ -49,9 +73,31 @@ query = "SELECT who FROM grants"
     );
     let items = fx
         .collector()
-        .collect(&["grants".to_string()], &october(), &mut |_| {})
+        .collect(
+            &["grants".to_string(), "verified".to_string()],
+            &october(),
+            &mut |_| {},
+        )
         .unwrap();
-    let rec = &items[0].record;
+    let v = &items
+        .iter()
+        .find(|i| i.record["evidence_id"] == "verified")
+        .unwrap()
+        .record;
+    assert_ne!(v["status"], "ok", "{v}");
+    assert!(
+        v["error"]
+            .as_str()
+            .unwrap()
+            .contains("not signed by a CA in"),
+        "{v}"
+    );
+    assert_eq!(v["source"]["fingerprint"]["sslmode"], "verify-full");
+    let rec = &items
+        .iter()
+        .find(|i| i.record["evidence_id"] == "grants")
+        .unwrap()
+        .record;
     assert_eq!(rec["status"], "ok", "{rec}");
     let fp = &rec["source"]["fingerprint"];
     assert_eq!(fp["sslmode"], "require", "{fp}");
