@@ -643,8 +643,70 @@ impl AsyncWrite for RustlsStream {
 }
 
 impl TlsStream for RustlsStream {
+    /// `tls-server-end-point` (RFC 5929), for SCRAM-SHA-256-PLUS: the hash of the
+    /// server's certificate, with the certificate's signature hash (SHA-256 for MD5,
+    /// SHA-1 and SHA-256).
     fn channel_binding(&self) -> ChannelBinding {
-        ChannelBinding::none()
+        let (_, conn) = self.0.get_ref();
+        match conn.peer_certificates().and_then(|c| c.first()) {
+            Some(cert) => match end_point_hash(cert.as_ref()) {
+                Some(h) => ChannelBinding::tls_server_end_point(h),
+                None => ChannelBinding::none(),
+            },
+            None => ChannelBinding::none(),
+        }
+    }
+}
+
+/// Read one DER tag-length header at `at`: (content start, content length).
+fn der_header(der: &[u8], at: usize) -> Option<(usize, usize)> {
+    let len0 = *der.get(at + 1)? as usize;
+    if len0 < 0x80 {
+        return Some((at + 2, len0));
+    }
+    let n = len0 & 0x7f;
+    if n == 0 || n > 4 {
+        return None;
+    }
+    let mut len = 0usize;
+    for i in 0..n {
+        len = (len << 8) | *der.get(at + 2 + i)? as usize;
+    }
+    Some((at + 2 + n, len))
+}
+
+fn end_point_hash(der: &[u8]) -> Option<Vec<u8>> {
+    use sha2::Digest;
+    // Certificate ::= SEQUENCE { tbsCertificate, signatureAlgorithm, signature }
+    let (body, _) = der_header(der, 0)?;
+    let (tbs, tbs_len) = der_header(der, body)?;
+    let (alg, _) = der_header(der, tbs + tbs_len)?;
+    let oid_end = {
+        let (o, l) = der_header(der, alg)?;
+        o + l
+    };
+    let oid = der.get(alg..oid_end)?;
+    const SHA384: &[&[u8]] = &[
+        &[
+            0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0c,
+        ],
+        &[0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x03],
+    ];
+    const SHA512: &[&[u8]] = &[
+        &[
+            0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0d,
+        ],
+        &[0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x04],
+    ];
+    const ED25519: &[u8] = &[0x06, 0x03, 0x2b, 0x65, 0x70];
+    if SHA384.contains(&oid) {
+        Some(sha2::Sha384::digest(der).to_vec())
+    } else if SHA512.contains(&oid) {
+        Some(sha2::Sha512::digest(der).to_vec())
+    } else if oid == ED25519 {
+        None
+    } else {
+        Some(sha2::Sha256::digest(der).to_vec())
     }
 }
 

@@ -270,7 +270,7 @@ fn tls_sslmodes_against_a_test_ca() {
     make_server_cert(certs.path(), "ca");
     let cluster = Cluster::start(
         "ssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n",
-        "hostssl all vouch 127.0.0.1/32 trust\nhostnossl all vouch 127.0.0.1/32 trust",
+        "hostssl all vouch 127.0.0.1/32 trust\nhostnossl all vouch 127.0.0.1/32 trust\nhostssl all scram 127.0.0.1/32 scram-sha-256",
         |dir| {
             for f in ["server.crt", "server.key"] {
                 std::fs::copy(certs.path().join(f), dir.join("data").join(f)).unwrap();
@@ -287,6 +287,9 @@ fn tls_sslmodes_against_a_test_ca() {
     admin.batch_execute("CREATE ROLE vouch LOGIN").unwrap();
     admin
         .batch_execute("CREATE DATABASE vouch OWNER vouch")
+        .unwrap();
+    admin
+        .batch_execute("CREATE ROLE scram LOGIN PASSWORD 'Scram-Plus-42'; GRANT CREATE ON DATABASE vouch TO scram")
         .unwrap();
     let ca = certs.path().join("ca.crt").display().to_string();
     let other = certs.path().join("other-ca.crt").display().to_string();
@@ -361,6 +364,14 @@ fn tls_sslmodes_against_a_test_ca() {
     let s = vouch_store::open(&format!("{by_ip}?sslmode=disable"), None)
         .unwrap_or_else(|e| panic!("disable: {e}"));
     assert!(!ssl_in_use(&s));
+    drop(s);
+    // SCRAM with channel binding (SCRAM-SHA-256-PLUS, tls-server-end-point).
+    let s = vouch_store::open(
+        &format!("postgres://scram:Scram-Plus-42@localhost:{port}/vouch?hostaddr=127.0.0.1&sslmode=verify-full&sslrootcert={ca}&channel_binding=require"),
+        Some("tls_scram"),
+    )
+    .unwrap_or_else(|e| panic!("channel binding: {e}"));
+    assert!(ssl_in_use(&s));
     drop(s);
     // The same through libpq's keyword form.
     let kv = format!("host=localhost hostaddr=127.0.0.1 port={port} user=vouch dbname=vouch sslmode=verify-full sslrootcert='{ca}'");
