@@ -584,6 +584,57 @@ fn works_behind_pgbouncer_in_transaction_mode() {
             .unwrap();
         assert!(matches!(n[0].0[0], vouch_store::Value::Int(k) if k > 0));
     }
+    // Every kind of statement the ledger uses (array inserts, streams, checkpoints,
+    // packets), through the bouncer.
+    store
+        .ledger_write(&mut |tx| {
+            let rows: Vec<vouch_store::EntryRow> = (0..3u64)
+                .map(|i| vouch_store::EntryRow {
+                    seq: i,
+                    id: format!("00000000-0000-4000-8000-00000000000{i}"),
+                    ts: format!("2026-10-01T00:00:0{i}.000000Z"),
+                    leaf: format!("{{\"seq\":{i}}}").into_bytes(),
+                    leaf_hash: [i as u8; 32],
+                    chain: [9; 32],
+                })
+                .collect();
+            tx.insert_entries(&rows)?;
+            tx.insert_nodes(&[vouch_core::merkle::Node {
+                level: 8,
+                index: 0,
+                hash: [7; 32],
+            }])?;
+            assert_eq!(
+                tx.find_ids(&["00000000-0000-4000-8000-000000000001"])?
+                    .len(),
+                1
+            );
+            Ok(())
+        })
+        .unwrap();
+    let mut seen = 0;
+    store
+        .scan_entries(0, &mut |_| {
+            seen += 1;
+            Ok(true)
+        })
+        .unwrap();
+    assert_eq!(seen, 3);
+    assert_eq!(store.leaf_hashes(0, 3).unwrap().len(), 3);
+    assert_eq!(store.nodes(8, 0, 1).unwrap(), vec![[7u8; 32]]);
+    store
+        .insert_checkpoint(&vouch_store::CheckpointRow {
+            size: 3,
+            root: vec![1; 32],
+            note: "note".into(),
+            created_at: "2026-10-01T00:00:03Z".into(),
+        })
+        .unwrap();
+    assert_eq!(store.checkpoint_at(3).unwrap().unwrap().note, "note");
+    assert_eq!(
+        store.size_covering_before("2026-10-01T00:00:02.000000Z").unwrap(),
+        2
+    );
     // The tables went to the schema, not to public.
     let mut admin = cluster.admin();
     let _ = &mut admin;
