@@ -678,3 +678,117 @@ fn s3_object_lock_on_moto() {
     ]);
     assert!(e.contains("already archived"), "{e}");
 }
+
+#[test]
+fn worm_directory_is_sealed_and_does_not_follow_links() {
+    if !have(&["zstd"]) {
+        return;
+    }
+    // A completed period folder is read-only (0555); retain-until is stated as advisory.
+    let fx = Fx::new();
+    let text = fx.ok(&["archive", "--period", "2026-10", "--no-encrypt"]);
+    assert!(text.contains("advisory"), "{text}");
+    let rec: Value = serde_json::from_str(&fx.ok(&["--json", "collections", "list"])).unwrap();
+    let rec = &rec[0];
+    assert!(
+        rec.to_string().contains("advisory"),
+        "the record states that retain-until is advisory: {rec}"
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let folder = fx.data().join("worm/soc2/2026-10");
+        let mode = std::fs::metadata(&folder).unwrap().permissions().mode() & 0o7777;
+        assert_eq!(mode, 0o555, "{} is {mode:o}", folder.display());
+        // The parent stays writable for the next periods.
+        let parent = std::fs::metadata(fx.data().join("worm/soc2")).unwrap();
+        assert_ne!(parent.permissions().mode() & 0o200, 0);
+    }
+
+    // A period folder that is a symbolic link is refused, and nothing lands behind it.
+    let fx = Fx::new();
+    let elsewhere = fx.dir.path().join("elsewhere");
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    std::fs::create_dir_all(fx.data().join("worm/soc2")).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, fx.data().join("worm/soc2/2026-10")).unwrap();
+    let e = fx.fails(&["archive", "--period", "2026-10", "--no-encrypt"]);
+    assert!(e.contains("symbolic link"), "{e}");
+    assert_eq!(std::fs::read_dir(&elsewhere).unwrap().count(), 0);
+    assert_eq!(fx.ok(&["--json", "collections", "list"]).trim(), "[]");
+}
+
+#[test]
+fn recipient_files_resolve_against_the_current_directory() {
+    if !have(&["age", "age-keygen", "gpg", "zstd"]) {
+        return;
+    }
+    let fx = Fx::new();
+    let k = keys(fx.dir.path());
+    // `--recipient gpg.pub` given in the directory holding it (not the data dir).
+    let name = k.gpg_pub.file_name().unwrap().to_str().unwrap().to_string();
+    let o = Command::new(env!("CARGO_BIN_EXE_vouch"))
+        .current_dir(k.gpg_pub.parent().unwrap())
+        .arg("--data-dir")
+        .arg(fx.data())
+        .args([
+            "--json",
+            "archive",
+            "--period",
+            "2026-10",
+            "--recipient",
+            &name,
+        ])
+        .env_remove("VOUCH_DATABASE_URL")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(fx
+        .data()
+        .join("worm/soc2/2026-10/soc2-evidence-2026-10.tar.zst.gpg")
+        .exists());
+}
+
+#[test]
+fn s3_prefix_soc2_is_not_doubled() {
+    if !have(&["zstd"]) {
+        return;
+    }
+    let Some(m) = moto() else { return };
+    let mut fx = Fx::new();
+    boto(
+        &m,
+        "s3.create_bucket(Bucket='worm2', ObjectLockEnabledForBucket=True)\nprint('null')",
+    );
+    fx.env = vec![
+        ("AWS_ENDPOINT_URL".into(), m.url.clone()),
+        ("AWS_ACCESS_KEY_ID".into(), "testing".into()),
+        ("AWS_SECRET_ACCESS_KEY".into(), "testing".into()),
+        ("AWS_REGION".into(), "us-east-1".into()),
+    ];
+    let out = fx.ok(&[
+        "archive",
+        "--period",
+        "2026-10",
+        "--no-encrypt",
+        "--storage",
+        "s3://worm2/soc2",
+    ]);
+    assert!(
+        out.contains("COMPLIANCE") && !out.contains("advisory"),
+        "{out}"
+    );
+    let keys = boto(
+        &m,
+        "print(json.dumps([o['Key'] for o in s3.list_objects_v2(Bucket='worm2')['Contents']]))",
+    );
+    let keys: Vec<String> = serde_json::from_value(keys).unwrap();
+    assert!(
+        keys.iter()
+            .any(|k| k == "soc2/2026-10/soc2-evidence-2026-10.tar.zst"),
+        "{keys:?}"
+    );
+    assert!(
+        keys.iter().all(|k| !k.starts_with("soc2/soc2/")),
+        "{keys:?}"
+    );
+}

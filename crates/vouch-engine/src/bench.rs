@@ -148,9 +148,9 @@ impl Drop for Scratch {
 }
 
 fn drop_schema(url: &str, schema: &str) {
-    if let Ok(mut c) = url
-        .parse::<postgres::Config>()
-        .and_then(|c| c.connect(postgres::NoTls))
+    if let Ok(mut c) = vouch_store::pg_tls::PgDsn::parse(url)
+        .map_err(|_| ())
+        .and_then(|d| d.connect().map_err(|_| ()))
     {
         let _ = c.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"));
     }
@@ -402,10 +402,9 @@ fn baseline(url: &str, total: usize, size: usize) -> Result<Throughput, Error> {
     let pg = |e: postgres::Error| {
         Error::Config(format!("baseline: {}", vouch_store::StoreError::from(e)))
     };
-    let mut c = url
-        .parse::<postgres::Config>()
-        .map_err(pg)?
-        .connect(postgres::NoTls)
+    let mut c = vouch_store::pg_tls::PgDsn::parse(url)
+        .map_err(|e| Error::Config(format!("baseline: {e}")))?
+        .connect()
         .map_err(pg)?;
     c.batch_execute(&format!(
         "CREATE EXTENSION IF NOT EXISTS pgcrypto;

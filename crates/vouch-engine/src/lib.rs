@@ -26,6 +26,7 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 /// Open the store, keys and ledger a configuration describes.
 pub fn open(config: &Config) -> Result<(vouch_store::Store, Keys, Ledger), Error> {
     let keys = Keys::load(config)?;
+    init::check_database(config)?;
     let store = vouch_store::open(&config.database_url(), config.database_schema().as_deref())?;
     let ledger = Ledger::open(store.clone(), &keys, config.ledger_options());
     Ok((store, keys, ledger))

@@ -3,6 +3,7 @@
 //! is synchronous; the sequencer owns a thread and the HTTP layer calls through it.
 
 pub mod blobs;
+pub mod pg_tls;
 mod pool;
 pub mod postgres_backend;
 pub mod sql;
@@ -27,6 +28,9 @@ pub enum StoreError {
     Aborted(String),
     /// An insert hit the unique index on event ids.
     DuplicateId,
+    /// A PostgreSQL serialisation failure or deadlock (SQLSTATE 40001 / 40P01): the
+    /// transaction can be retried.
+    Serialization(String),
 }
 
 impl fmt::Display for StoreError {
@@ -38,6 +42,10 @@ impl fmt::Display for StoreError {
             StoreError::Config(m) => write!(f, "{m}"),
             StoreError::Aborted(m) => write!(f, "{m}"),
             StoreError::DuplicateId => write!(f, "an event id already exists"),
+            StoreError::Serialization(m) => write!(
+                f,
+                "PostgreSQL: {m} (the transaction was retried and kept conflicting)"
+            ),
         }
     }
 }
@@ -68,8 +76,16 @@ impl From<postgres::Error> for StoreError {
             {
                 StoreError::DuplicateId
             }
+            Some(db)
+                if db.code() == &postgres::error::SqlState::T_R_SERIALIZATION_FAILURE
+                    || db.code() == &postgres::error::SqlState::T_R_DEADLOCK_DETECTED =>
+            {
+                StoreError::Serialization(format!("{} ({})", db.message(), db.code().code()))
+            }
             Some(db) => StoreError::Postgres(format!("{} ({})", db.message(), db.code().code())),
-            None => StoreError::Postgres(e.to_string()),
+            // Keep the cause (an I/O error, a TLS failure…): postgres::Error's own
+            // message is only its kind.
+            None => StoreError::Postgres(pg_tls::error_chain(&e)),
         }
     }
 }
@@ -203,7 +219,7 @@ pub type Store = Arc<dyn Backend>;
 /// Open the store a database URL names: a `postgres://` or `postgresql://` URL, a
 /// `sqlite://` URL, or a plain file path (SQLite). Migrations are applied.
 pub fn open(url: &str, schema: Option<&str>) -> Result<Store> {
-    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+    if is_postgres(url) {
         Ok(Arc::new(postgres_backend::PgBackend::open(url, schema)?))
     } else {
         let path = url.strip_prefix("sqlite://").unwrap_or(url);
@@ -213,10 +229,152 @@ pub fn open(url: &str, schema: Option<&str>) -> Result<Store> {
     }
 }
 
+fn is_postgres(url: &str) -> bool {
+    url.starts_with("postgres://") || url.starts_with("postgresql://")
+}
+
+/// What a database URL names, as stable text for comparing two configurations:
+/// `sqlite:/abs/path` or `postgres://host:port/dbname` plus the schema. No secrets,
+/// no TLS or other options (the same database reached differently is the same).
+pub fn identity(url: &str, schema: Option<&str>) -> String {
+    if is_postgres(url) {
+        if let Ok(d) = pg_tls::PgDsn::parse(url) {
+            let hosts: Vec<String> = d
+                .config
+                .get_hosts()
+                .iter()
+                .map(|h| match h {
+                    postgres::config::Host::Tcp(s) => s.clone(),
+                    postgres::config::Host::Unix(p) => p.display().to_string(),
+                })
+                .collect();
+            let ports: Vec<String> = d.config.get_ports().iter().map(|p| p.to_string()).collect();
+            let port = if ports.is_empty() {
+                "5432".to_string()
+            } else {
+                ports.join(",")
+            };
+            let db = d
+                .config
+                .get_dbname()
+                .or(d.config.get_user())
+                .unwrap_or("postgres");
+            return format!(
+                "postgres://{}:{port}/{db}{}",
+                hosts.join(","),
+                schema.map(|s| format!(" (schema {s})")).unwrap_or_default()
+            );
+        }
+        return strip_secrets(url);
+    }
+    let path = std::path::Path::new(url.strip_prefix("sqlite://").unwrap_or(url));
+    let abs = match (path.parent(), path.file_name()) {
+        (Some(dir), Some(name)) => std::fs::canonicalize(if dir.as_os_str().is_empty() {
+            std::path::Path::new(".")
+        } else {
+            dir
+        })
+        .map(|d| d.join(name))
+        .unwrap_or_else(|_| path.to_path_buf()),
+        _ => path.to_path_buf(),
+    };
+    format!("sqlite:{}", abs.display())
+}
+
+/// A URL with any password removed altogether (not masked): what may be written down
+/// and used again to reach the same database without its secret.
+pub fn strip_secrets(url: &str) -> String {
+    if let Some(scheme_end) = url.find("://") {
+        let rest = &url[scheme_end + 3..];
+        let auth_end = rest.find(['/', '?']).unwrap_or(rest.len());
+        let mut out = url[..scheme_end + 3].to_string();
+        match rest[..auth_end].rfind('@') {
+            Some(at) => {
+                let user = rest[..at].split(':').next().unwrap_or("");
+                out.push_str(user);
+                out.push_str(&rest[at..]);
+            }
+            None => out.push_str(rest),
+        }
+        return match out.split_once('?') {
+            Some((base, q)) => {
+                let kept: Vec<&str> = q
+                    .split('&')
+                    .filter(|kv| {
+                        let k = kv.split('=').next().unwrap_or("");
+                        !k.eq_ignore_ascii_case("password")
+                            && !k.eq_ignore_ascii_case("sslpassword")
+                    })
+                    .collect();
+                if kept.is_empty() {
+                    base.to_string()
+                } else {
+                    format!("{base}?{}", kept.join("&"))
+                }
+            }
+            None => out,
+        };
+    }
+    redact_url(url)
+}
+
+/// How many entries the ledger at `url` holds, without creating or migrating
+/// anything: `Ok(None)` when there is no ledger there (no SQLite file, no tables).
+pub fn probe(url: &str, schema: Option<&str>) -> Result<Option<u64>> {
+    if is_postgres(url) {
+        let shown = redact_url(url);
+        let dsn = pg_tls::PgDsn::parse(url)
+            .map_err(|e| StoreError::Config(format!("invalid database URL {shown}: {e}")))?;
+        let mut cfg = dsn.config.clone();
+        cfg.connect_timeout(std::time::Duration::from_secs(5));
+        let mut c = dsn.connect_with(&cfg).map_err(|e| {
+            StoreError::Postgres(pg_tls::redact_in(
+                &format!("cannot connect to {shown}: {}", dsn.explain(&e)),
+                url,
+            ))
+        })?;
+        let table = match schema {
+            Some(s) => format!("{s}.ledger_head"),
+            None => "ledger_head".to_string(),
+        };
+        let exists: Option<String> = c
+            .query_one("SELECT to_regclass($1)::text", &[&table])?
+            .get(0);
+        if exists.is_none() {
+            return Ok(None);
+        }
+        let size: i64 = c
+            .query_one(&format!("SELECT size FROM {table} WHERE id = 1"), &[])?
+            .get(0);
+        return Ok(Some(size as u64));
+    }
+    let path = std::path::Path::new(url.strip_prefix("sqlite://").unwrap_or(url));
+    if !path.exists() {
+        return Ok(None);
+    }
+    let c = rusqlite::Connection::open_with_flags(
+        path,
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    let has: bool = c.query_row(
+        "SELECT count(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = 'ledger_head'",
+        [],
+        |r| r.get(0),
+    )?;
+    if !has {
+        return Ok(None);
+    }
+    let size: i64 = c.query_row("SELECT size FROM ledger_head WHERE id = 1", [], |r| {
+        r.get(0)
+    })?;
+    Ok(Some(size as u64))
+}
+
 /// A URL with its password replaced by `***`, for messages and logs.
 pub fn redact_url(url: &str) -> String {
     let Some(scheme_end) = url.find("://") else {
-        return url.to_string();
+        // A libpq `key=value` string: hide `password=` values.
+        return pg_tls::redact_in(url, url);
     };
     let rest = &url[scheme_end + 3..];
     let auth_end = rest.find('/').unwrap_or(rest.len());

@@ -2,14 +2,14 @@
 //! every append locks the single `ledger_head` row (`FOR UPDATE`), so writers from
 //! any number of processes serialise there.
 
+use crate::pg_tls::{redact_in, PgDsn};
 use crate::pool::Pool;
 use crate::{
     hash_from, redact_url, Backend, CheckpointRow, EntryRef, EntryRow, FoundEntry, Head, LedgerTx,
     PacketRow, Result, StoreError,
 };
 use postgres::fallible_iterator::FallibleIterator;
-use postgres::{Client, Config, NoTls, Transaction};
-use std::str::FromStr;
+use postgres::{Client, Transaction};
 use vouch_core::merkle::Node;
 use vouch_core::Hash;
 
@@ -25,8 +25,13 @@ const MIGRATIONS: &[(i64, &str)] = &[
 ];
 
 pub struct PgBackend {
-    config: Config,
+    dsn: PgDsn,
     shown: String,
+    /// The URL as given, to redact any password from messages.
+    url: String,
+    /// `SET LOCAL search_path` at the start of each transaction (rather than a startup
+    /// option, which PgBouncer does not pass on).
+    schema: Option<String>,
     pool: Pool<Client>,
 }
 
@@ -38,61 +43,128 @@ fn valid_schema(s: &str) -> bool {
         && !s.as_bytes()[0].is_ascii_digit()
 }
 
+/// Attempts of a write transaction that fails with a serialisation failure or a
+/// deadlock (SQLSTATE 40001 / 40P01) before giving up.
+const MAX_ATTEMPTS: u32 = 10;
+
 impl PgBackend {
     /// Connect, create `schema` when one is given, and apply migrations.
     pub fn open(url: &str, schema: Option<&str>) -> Result<Self> {
         let shown = redact_url(url);
-        let mut config = Config::from_str(url)
+        let mut dsn = PgDsn::parse(url)
             .map_err(|e| StoreError::Config(format!("invalid database URL {shown}: {e}")))?;
-        config.connect_timeout(std::time::Duration::from_secs(10));
-        config.application_name("vouch");
+        if dsn.config.get_connect_timeout().is_none() {
+            dsn.config
+                .connect_timeout(std::time::Duration::from_secs(10));
+        }
+        if dsn.config.get_application_name().is_none() {
+            dsn.config.application_name("vouch");
+        }
         if let Some(s) = schema {
             if !valid_schema(s) {
                 return Err(StoreError::Config(format!(
                     "invalid database schema name `{s}` (lower-case letters, digits, _)"
                 )));
             }
-            let mut admin = config
-                .connect(NoTls)
-                .map_err(|e| connect_error(&shown, e))?;
-            admin.batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {s}"))?;
-            config.options(&format!("-c search_path={s}"));
         }
         let backend = PgBackend {
-            config,
+            dsn,
             shown: match schema {
                 Some(s) => format!("{shown} (schema {s})"),
                 None => shown,
             },
+            url: url.to_string(),
+            schema: schema.map(str::to_string),
             pool: Pool::new(8),
         };
         let mut client = backend.connect()?;
-        migrate(&mut client)?;
+        if let Some(s) = schema {
+            backend.retry(|| {
+                client.batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {s}"))?;
+                Ok(())
+            })?;
+        }
+        backend.retry(|| migrate(&mut client, schema))?;
         Ok(backend)
     }
 
     fn connect(&self) -> Result<Client> {
-        self.config
-            .connect(NoTls)
-            .map_err(|e| connect_error(&self.shown, e))
+        self.dsn.connect().map_err(|e| {
+            StoreError::Postgres(redact_in(
+                &format!("cannot connect to {}: {}", self.shown, self.dsn.explain(&e)),
+                &self.url,
+            ))
+        })
     }
 
-    fn with<T>(&self, f: impl FnOnce(&mut Client) -> Result<T>) -> Result<T> {
+    /// Run `f` in a transaction on a pooled connection (every statement runs inside a
+    /// transaction, so PgBouncer in transaction mode keeps each statement's prepare,
+    /// execution and close on one server connection). Not retried: for reads.
+    fn with<T>(&self, f: impl FnOnce(&mut Transaction<'_>) -> Result<T>) -> Result<T> {
         let mut conn = self.pool.get(|| self.connect())?;
-        let r = f(&mut conn);
+        let r = (|| {
+            let mut tx = self.begin(&mut conn)?;
+            let v = f(&mut tx)?;
+            tx.commit()?;
+            Ok(v)
+        })();
         if conn.is_closed() {
             conn.discard();
         }
         r
     }
+
+    fn begin<'c>(&self, conn: &'c mut Client) -> Result<Transaction<'c>> {
+        let mut tx = conn.transaction()?;
+        if let Some(s) = &self.schema {
+            tx.batch_execute(&format!("SET LOCAL search_path TO {s}"))?;
+        }
+        Ok(tx)
+    }
+
+    /// Run `f` in a write transaction, retried with bounded exponential backoff on
+    /// serialisation failures and deadlocks (so vouch works with
+    /// `default_transaction_isolation = serializable`).
+    fn write_tx(&self, f: &mut dyn FnMut(&mut Transaction<'_>) -> Result<()>) -> Result<()> {
+        self.retry(|| {
+            let mut conn = self.pool.get(|| self.connect())?;
+            let r = (|| {
+                let mut tx = self.begin(&mut conn)?;
+                f(&mut tx)?;
+                tx.commit()?;
+                Ok(())
+            })();
+            if conn.is_closed() {
+                conn.discard();
+            }
+            r
+        })
+    }
+
+    fn retry<T>(&self, mut attempt: impl FnMut() -> Result<T>) -> Result<T> {
+        let mut n = 0;
+        loop {
+            match attempt() {
+                Err(StoreError::Serialization(m)) if n + 1 < MAX_ATTEMPTS => {
+                    n += 1;
+                    // 2, 4, 8 … ms, capped at 250 ms, with jitter so that contending
+                    // writers do not collide again in step.
+                    let base = (1u64 << n.min(7)).min(250);
+                    let jitter = rand::random::<u64>() % (base + 1);
+                    let _ = m;
+                    std::thread::sleep(std::time::Duration::from_millis(base + jitter));
+                }
+                other => return other,
+            }
+        }
+    }
 }
 
-fn connect_error(shown: &str, e: postgres::Error) -> StoreError {
-    StoreError::Postgres(format!("cannot connect to {shown}: {e}"))
-}
-
-fn migrate(client: &mut Client) -> Result<()> {
+fn migrate(client: &mut Client, schema: Option<&str>) -> Result<()> {
     let mut tx = client.transaction()?;
+    if let Some(s) = schema {
+        tx.batch_execute(&format!("SET LOCAL search_path TO {s}"))?;
+    }
     // Several processes may start at once; one applies the migrations.
     tx.batch_execute("SELECT pg_advisory_xact_lock(7263510001)")?;
     tx.batch_execute("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())")?;
@@ -113,8 +185,8 @@ fn migrate(client: &mut Client) -> Result<()> {
     Ok(())
 }
 
-struct PgTx<'a> {
-    tx: Transaction<'a>,
+struct PgTx<'a, 'b> {
+    tx: &'a mut Transaction<'b>,
 }
 
 fn head_of(row: &postgres::Row) -> Result<Head> {
@@ -127,7 +199,7 @@ fn head_of(row: &postgres::Row) -> Result<Head> {
     })
 }
 
-impl LedgerTx for PgTx<'_> {
+impl LedgerTx for PgTx<'_, '_> {
     fn head(&mut self) -> Result<Head> {
         let row = self.tx.query_one(
             "SELECT size, frontier, chain FROM ledger_head WHERE id = 1 FOR UPDATE",
@@ -212,12 +284,9 @@ impl Backend for PgBackend {
     }
 
     fn ledger_write(&self, f: &mut dyn FnMut(&mut dyn LedgerTx) -> Result<()>) -> Result<()> {
-        self.with(|c| {
-            let tx = c.transaction()?;
+        self.write_tx(&mut |tx| {
             let mut ltx = PgTx { tx };
-            f(&mut ltx)?;
-            ltx.tx.commit()?;
-            Ok(())
+            f(&mut ltx)
         })
     }
 
@@ -321,7 +390,7 @@ impl Backend for PgBackend {
     }
 
     fn insert_checkpoint(&self, row: &CheckpointRow) -> Result<()> {
-        self.with(|c| {
+        self.write_tx(&mut |c| {
             c.execute(
                 "INSERT INTO ledger_checkpoints (size, root, note, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (size) DO NOTHING",
                 &[&(row.size as i64), &row.root, &row.note, &row.created_at],
@@ -369,7 +438,7 @@ impl Backend for PgBackend {
     }
 
     fn insert_packet(&self, p: &PacketRow) -> Result<()> {
-        self.with(|c| {
+        self.write_tx(&mut |c| {
             c.execute(
                 "INSERT INTO packets (period_label, period_start, period_end, generated_at, checkpoint_size, json_sha256, pdf_sha256, signing_key_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
                 &[&p.period_label, &p.period_start, &p.period_end, &p.generated_at, &(p.checkpoint_size as i64), &p.json_sha256, &p.pdf_sha256, &p.signing_key_id],
@@ -495,11 +564,6 @@ impl PgBackend {
         &self,
         f: &mut dyn FnMut(&mut dyn crate::sql::Sql) -> Result<()>,
     ) -> Result<()> {
-        self.with(|c| {
-            let mut tx = c.transaction()?;
-            f(&mut PgSql(&mut tx))?;
-            tx.commit()?;
-            Ok(())
-        })
+        self.write_tx(&mut |tx| f(&mut PgSql(tx)))
     }
 }

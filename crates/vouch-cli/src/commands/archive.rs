@@ -2,7 +2,7 @@
 
 use crate::output;
 use anyhow::{bail, Result};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use vouch_core::period::Period;
 use vouch_engine::seal::{self, ArchiveRequest};
 
@@ -135,7 +135,20 @@ pub fn run(cli: &crate::Cli, a: &ArchiveArgs) -> Result<i32> {
             let (config, store, keys, ledger) = super::open(cli)?;
             let req = ArchiveRequest {
                 period: Some(period),
-                recipients: a.recipients.clone(),
+                // A recipient key file given on the command line is relative to the
+                // current directory (those in vouch.toml are relative to the data dir).
+                recipients: a
+                    .recipients
+                    .iter()
+                    .map(|r| {
+                        let t = r.trim();
+                        if t.starts_with("age1") || Path::new(t).is_absolute() {
+                            Ok(r.clone())
+                        } else {
+                            Ok(std::env::current_dir()?.join(t).display().to_string())
+                        }
+                    })
+                    .collect::<std::io::Result<Vec<_>>>()?,
                 no_encrypt: a.no_encrypt,
                 supersede: a.supersede,
                 compression: a.compression.clone(),
@@ -155,6 +168,9 @@ pub fn run(cli: &crate::Cli, a: &ArchiveArgs) -> Result<i32> {
                         "  {}  {} bytes  sha256 {}  retain until {} ({})",
                         s.uri, s.size, s.sha256, s.retain_until, s.lock_mode
                     );
+                }
+                if let Some(r) = done.record["retention"].as_str() {
+                    println!("retention: {r}");
                 }
             }
             Ok(0)

@@ -212,7 +212,8 @@ pub fn archive(
     // Archiving a period twice needs --supersede, and then goes to a new folder.
     let slug = period_slug(&period);
     let earlier = collections(store, Some(&period.label))?;
-    let mut folder = format!("soc2/{slug}");
+    let mut folder = worm.folder_for(&slug);
+    worm.check_folder(&folder).map_err(Error::Config)?;
     if !earlier.is_empty()
         || worm
             .exists(&format!("{folder}/{}", packet::JSON_FILE))
@@ -231,14 +232,19 @@ pub fn archive(
         let mut n = 2;
         while earlier
             .iter()
-            .any(|c| c["folder"] == format!("soc2/{slug}-r{n}"))
+            .any(|c| c["folder"] == worm.folder_for(&format!("{slug}-r{n}")))
             || worm
-                .exists(&format!("soc2/{slug}-r{n}/{}", packet::JSON_FILE))
+                .exists(&format!(
+                    "{}/{}",
+                    worm.folder_for(&format!("{slug}-r{n}")),
+                    packet::JSON_FILE
+                ))
                 .map_err(Error::Config)?
         {
             n += 1;
         }
-        folder = format!("soc2/{slug}-r{n}");
+        folder = worm.folder_for(&format!("{slug}-r{n}"));
+        worm.check_folder(&folder).map_err(Error::Config)?;
     }
 
     // The packet of the period, made now if it does not exist yet.
@@ -337,8 +343,14 @@ pub fn archive(
             }
         }
     }
+    // Complete: the folder itself becomes read-only (directory storage).
+    worm.seal_folder(&folder).map_err(|e| {
+        Error::Config(format!(
+            "storing {folder} failed: {e}; nothing was recorded as collected"
+        ))
+    })?;
     let id = uuid::Uuid::now_v7().to_string();
-    let supersedes = if folder != format!("soc2/{slug}") {
+    let supersedes = if folder != worm.folder_for(&slug) {
         earlier
             .last()
             .and_then(|c| c["id"].as_str().map(str::to_string))
@@ -351,6 +363,7 @@ pub fn archive(
         "period": {"label": period.label, "start": ts(&period.start), "end": ts(&period.end)},
         "created_at": ts(&chrono::Utc::now()),
         "storage": worm.describe(),
+        "retention": if worm.retention_enforced() { "enforced (S3 Object Lock, COMPLIANCE)" } else { "advisory (local directory: read-only files and folder; retain-until is not enforced)" },
         "folder": folder,
         "compression": if compression == Compression::Zstd { "zstd" } else { "gzip" },
         "encryption": recipients_json,

@@ -66,6 +66,79 @@ impl Worm {
         }
     }
 
+    /// The folder of a period's archive, relative to the storage root: `soc2/<slug>`,
+    /// or `<slug>` when the root already ends in `soc2` (`s3://bucket/soc2` writes
+    /// `soc2/2026-10/`, not `soc2/soc2/2026-10/`).
+    pub fn folder_for(&self, slug: &str) -> String {
+        let last = match self {
+            Worm::Dir(d) => d
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            Worm::S3 { prefix, .. } => prefix
+                .trim_end_matches('/')
+                .rsplit('/')
+                .next()
+                .unwrap_or("")
+                .to_string(),
+        };
+        if last == "soc2" {
+            slug.to_string()
+        } else {
+            format!("soc2/{slug}")
+        }
+    }
+
+    /// Directory storage: refuse a folder on the way to `folder` (below the storage
+    /// root) that is a symbolic link, rather than follow it somewhere writable.
+    pub fn check_folder(&self, folder: &str) -> Result<(), String> {
+        let Worm::Dir(root) = self else {
+            return Ok(());
+        };
+        let mut p = root.clone();
+        for part in Path::new(folder).components() {
+            match part {
+                std::path::Component::Normal(c) => p.push(c),
+                _ => return Err(format!("`{folder}` is not a plain relative folder")),
+            }
+            match std::fs::symlink_metadata(&p) {
+                Ok(m) if m.file_type().is_symlink() => {
+                    return Err(format!(
+                        "{} is a symbolic link; WORM storage does not follow links (remove it or point --storage at the real directory)",
+                        p.display()
+                    ))
+                }
+                Ok(m) if !m.is_dir() => {
+                    return Err(format!("{} exists and is not a directory", p.display()))
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Directory storage: make a completed folder read-only (0555), so nothing is
+    /// added to or removed from it later. S3 objects are locked one by one.
+    pub fn seal_folder(&self, folder: &str) -> Result<(), String> {
+        let Worm::Dir(root) = self else {
+            return Ok(());
+        };
+        let dir = root.join(folder);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o555))
+                .map_err(|e| format!("{}: {e}", dir.display()))?;
+        }
+        Ok(())
+    }
+
+    /// Whether retain-until is enforced by the storage (S3 Object Lock) or only
+    /// advisory (a local directory: read-only modes, which an administrator can undo).
+    pub fn retention_enforced(&self) -> bool {
+        matches!(self, Worm::S3 { .. })
+    }
+
     /// Where archives are staged before they are stored (encrypted bytes only).
     pub fn staging(&self, data_dir: &Path) -> PathBuf {
         match self {
@@ -105,6 +178,9 @@ impl Worm {
         match self {
             Worm::Dir(d) => {
                 let dest = d.join(key);
+                if let Some(folder) = Path::new(key).parent() {
+                    self.check_folder(&folder.to_string_lossy())?;
+                }
                 if let Some(parent) = dest.parent() {
                     std::fs::create_dir_all(parent)
                         .map_err(|e| format!("{}: {e}", parent.display()))?;
@@ -133,7 +209,7 @@ impl Worm {
                     size,
                     sha256: sha256.into(),
                     retain_until: until,
-                    lock_mode: "read-only file".into(),
+                    lock_mode: "read-only file; retain-until advisory".into(),
                     version_id: None,
                 })
             }

@@ -46,7 +46,7 @@ pub fn postgres(run: &Run<'_>, scrubber: &mut Scrubber) -> Outcome {
     for pw in dsn_password(&dsn) {
         scrubber.add(pw);
     }
-    let mut cfg: postgres::Config = match dsn.parse() {
+    let pg = match vouch_store::pg_tls::PgDsn::parse(&dsn) {
         Ok(c) => c,
         Err(e) => {
             return fail(
@@ -59,6 +59,15 @@ pub fn postgres(run: &Run<'_>, scrubber: &mut Scrubber) -> Outcome {
             )
         }
     };
+    let mut cfg = pg.config.clone();
+    // The DSN's options other than secrets (sslmode, options=-csearch_path=…,
+    // application_name…): the auditor sees which schema was read and how.
+    let options: serde_json::Map<String, Value> = pg
+        .params
+        .iter()
+        .filter(|(k, _)| !matches!(k.as_str(), "host" | "hostaddr" | "port" | "dbname" | "user"))
+        .map(|(k, v)| (k.clone(), json!(scrubber.scrub(v))))
+        .collect();
     let fp = json!({
         "host": cfg.get_hosts().iter().map(|h| match h {
             postgres::config::Host::Tcp(s) => s.clone(),
@@ -67,6 +76,8 @@ pub fn postgres(run: &Run<'_>, scrubber: &mut Scrubber) -> Outcome {
         "port": cfg.get_ports(),
         "database": cfg.get_dbname(),
         "user": cfg.get_user(),
+        "sslmode": pg.mode.as_str(),
+        "options": options,
         "collected_on": hostname(),
     });
     cfg.connect_timeout(run.source.timeout());
@@ -76,12 +87,12 @@ pub fn postgres(run: &Run<'_>, scrubber: &mut Scrubber) -> Outcome {
             let detail = e
                 .as_db_error()
                 .map(|d| format!("{} ({})", d.message(), d.code().code()))
-                .unwrap_or_else(|| e.to_string());
+                .unwrap_or_else(|| vouch_store::pg_tls::error_chain(&e));
             detail
         };
-        let mut client = cfg
-            .connect(postgres::NoTls)
-            .map_err(|e| format!("cannot connect: {}", err(e)))?;
+        let mut client = pg
+            .connect_with(&cfg)
+            .map_err(|e| format!("cannot connect: {}", pg.explain(&e)))?;
         let mut tx = client
             .build_transaction()
             .read_only(true)
@@ -131,7 +142,19 @@ pub fn mysql(run: &Run<'_>, scrubber: &mut Scrubber) -> Outcome {
     for pw in dsn_password(&dsn) {
         scrubber.add(pw);
     }
-    let opts = match mysql::Opts::from_url(&dsn) {
+    // `ssl-mode` (and `ssl-ca`) as the mysql client takes them; the driver itself
+    // rejects unknown URL parameters, so they are taken out first.
+    let (dsn_rest, tls) = match mysql_tls(&dsn) {
+        Ok(x) => x,
+        Err(e) => {
+            return fail(
+                json!({}),
+                op,
+                scrubber.scrub(&format!("invalid DSN in {var}: {e}")),
+            )
+        }
+    };
+    let opts = match mysql::Opts::from_url(&dsn_rest) {
         Ok(o) => o,
         Err(e) => {
             return fail(
@@ -149,6 +172,9 @@ pub fn mysql(run: &Run<'_>, scrubber: &mut Scrubber) -> Outcome {
         "port": opts.get_tcp_port(),
         "database": opts.get_db_name(),
         "user": opts.get_user(),
+        "ssl_mode": tls.mode,
+        "tls": false,
+        "options": tls.options.iter().cloned().collect::<serde_json::Map<String, Value>>(),
         "collected_on": hostname(),
     });
     let timeout = run.source.timeout();
@@ -158,7 +184,7 @@ pub fn mysql(run: &Run<'_>, scrubber: &mut Scrubber) -> Outcome {
         .into();
     let result = (|| -> Result<Content, String> {
         let e2s = |e: mysql::Error| e.to_string();
-        let mut conn = mysql::Conn::new(opts).map_err(|e| format!("cannot connect: {e}"))?;
+        let mut conn = tls.connect(opts)?;
         // MariaDB and MySQL name the statement timeout differently; set what exists.
         let _ = conn.query_drop(format!(
             "SET SESSION max_statement_time = {}",
@@ -195,6 +221,76 @@ pub fn mysql(run: &Run<'_>, scrubber: &mut Scrubber) -> Outcome {
         operation: op,
         details: json!({"read_only": true, "statement_timeout_ms": timeout.as_millis() as u64}),
         result: result.map(|c| vec![c]).map_err(|e| scrubber.scrub(&e)),
+    }
+}
+
+/// A MySQL DSN's TLS settings (`ssl-mode`, `ssl-ca`), as the mysql client reads them.
+struct MysqlTls {
+    mode: &'static str,
+    ca: Option<String>,
+    /// The DSN's other parameters, for the IPE record (no secrets: the driver takes
+    /// none as parameters).
+    options: Vec<(String, Value)>,
+}
+
+fn mysql_tls(dsn: &str) -> Result<(String, MysqlTls), String> {
+    let (base, query) = dsn.split_once('?').unwrap_or((dsn, ""));
+    let mut kept = Vec::new();
+    let mut mode = "PREFERRED";
+    let mut ca = None;
+    let mut options = Vec::new();
+    for kv in query.split('&').filter(|s| !s.is_empty()) {
+        let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+        let norm = k.replace('_', "-").to_ascii_lowercase();
+        match norm.as_str() {
+            "ssl-mode" | "sslmode" => {
+                mode = match v.to_ascii_uppercase().replace('-', "_").as_str() {
+                    "DISABLED" => "DISABLED",
+                    "PREFERRED" => "PREFERRED",
+                    "REQUIRED" => "REQUIRED",
+                    "VERIFY_CA" => "VERIFY_CA",
+                    "VERIFY_IDENTITY" => "VERIFY_IDENTITY",
+                    other => {
+                        return Err(format!(
+                            "invalid ssl-mode `{other}` (DISABLED, PREFERRED, REQUIRED, VERIFY_CA or VERIFY_IDENTITY)"
+                        ))
+                    }
+                }
+            }
+            "ssl-ca" | "sslrootcert" => ca = Some(v.replace("%2F", "/").replace("%2f", "/")),
+            _ => kept.push(kv),
+        }
+        if !k.eq_ignore_ascii_case("password") {
+            options.push((k.to_string(), json!(v)));
+        }
+    }
+    if matches!(mode, "VERIFY_CA" | "VERIFY_IDENTITY") && ca.is_none() {
+        return Err(format!(
+            "ssl-mode={mode} needs ssl-ca=FILE (the CA that signed the server's certificate)"
+        ));
+    }
+    let rest = if kept.is_empty() {
+        base.to_string()
+    } else {
+        format!("{base}?{}", kept.join("&"))
+    };
+    Ok((rest, MysqlTls { mode, ca, options }))
+}
+
+impl MysqlTls {
+    /// vouch's MySQL driver is built without TLS (its rustls feature would pull in a
+    /// second crypto library, aws-lc); so a DSN that requires TLS is refused rather
+    /// than read in plain text, and PREFERRED is recorded as plain.
+    fn connect(&self, opts: mysql::Opts) -> Result<mysql::Conn, String> {
+        if matches!(self.mode, "REQUIRED" | "VERIFY_CA" | "VERIFY_IDENTITY") {
+            return Err(format!(
+                "ssl-mode={} requires TLS, which vouch's MySQL/MariaDB collector does not support; nothing was read in plain text (use a TLS-terminating proxy such as a local stunnel/ProxySQL, or ssl-mode=DISABLED on a trusted network)",
+                self.mode
+            ));
+        }
+        let _ = &self.ca;
+        mysql::Conn::new(opts)
+            .map_err(|e| format!("cannot connect: {}", vouch_store::pg_tls::error_chain(&e)))
     }
 }
 

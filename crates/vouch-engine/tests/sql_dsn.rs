@@ -1,0 +1,215 @@
+//! SQL collectors as deployments configure them: the IPE record names the DSN's
+//! non-secret options (which schema was read, which sslmode), never the password; the
+//! collectors speak TLS (sslmode) to PostgreSQL.
+
+mod common;
+
+use serde_json::Value;
+use vouch_core::period::Period;
+
+fn october() -> Period {
+    Period::parse("2026-10", chrono::Utc::now()).unwrap()
+}
+
+#[test]
+fn postgres_ipe_record_names_dsn_options_not_the_password() {
+    let Some(mut fx) = common::Fx::new(common::Kind::Sqlite) else {
+        return;
+    };
+    let secret = "Opt10ns-Pg-S3cret";
+    let Some(base) = common::pg_url_with_password(secret) else {
+        return;
+    };
+    let schema = common::unique_schema();
+    let mut admin = postgres::Client::connect(&common::pg_url().unwrap(), postgres::NoTls).unwrap();
+    admin
+        .batch_execute(&format!(
+            "CREATE SCHEMA {schema};
+             CREATE TABLE {schema}.grants (who text);
+             INSERT INTO {schema}.grants VALUES ('alice');"
+        ))
+        .unwrap();
+    let sep = if base.contains('?') { '&' } else { '?' };
+    // An unqualified table: only the DSN's search_path says which schema was read.
+    let url = format!("{base}{sep}sslmode=require&options=-csearch_path%3D{schema}");
+    std::env::set_var("VOUCH_T_PG_OPTS_URL", &url);
+    // The test server's certificate (Debian's snakeoil) is not from a public CA: a
+    // collector told to verify it against the system roots refuses, saying why.
+    let host = url
+        .split('@')
+        .nth(1)
+        .unwrap()
+        .split(['/', ':'])
+        .next()
+        .unwrap();
+    std::env::set_var(
+        "VOUCH_T_PG_VERIFY_URL",
+        format!("{base}{sep}sslmode=verify-full&sslrootcert=system").replacen(host, "localhost", 1),
+    );
+    fx.with_catalog(
+        r#"
+[[source]]
+name = "pg"
+kind = "postgres"
+url_env = "VOUCH_T_PG_OPTS_URL"
+
+[[source]]
+name = "pg-verify"
+kind = "postgres"
+url_env = "VOUCH_T_PG_VERIFY_URL"
+
+[[evidence]]
+id = "verified"
+title = "Verified"
+source = "pg-verify"
+query = "SELECT 1 AS one"
+
+[[evidence]]
+id = "grants"
+title = "Grants"
+source = "pg"
+query = "SELECT who FROM grants"
+"#,
+    );
+    let items = fx
+        .collector()
+        .collect(
+            &["grants".to_string(), "verified".to_string()],
+            &october(),
+            &mut |_| {},
+        )
+        .unwrap();
+    let v = &items
+        .iter()
+        .find(|i| i.record["evidence_id"] == "verified")
+        .unwrap()
+        .record;
+    assert_ne!(v["status"], "ok", "{v}");
+    assert!(
+        v["error"]
+            .as_str()
+            .unwrap()
+            .contains("not signed by a CA in"),
+        "{v}"
+    );
+    assert_eq!(v["source"]["fingerprint"]["sslmode"], "verify-full");
+    let rec = &items
+        .iter()
+        .find(|i| i.record["evidence_id"] == "grants")
+        .unwrap()
+        .record;
+    assert_eq!(rec["status"], "ok", "{rec}");
+    let fp = &rec["source"]["fingerprint"];
+    assert_eq!(fp["sslmode"], "require", "{fp}");
+    assert_eq!(
+        fp["options"]["options"],
+        Value::String(format!("-csearch_path={schema}")),
+        "{fp}"
+    );
+    let all = rec.to_string() + &fx.all_leaves();
+    assert!(!all.contains(secret), "password in the record: {all}");
+    let _ = admin.batch_execute(&format!("DROP SCHEMA {schema} CASCADE"));
+}
+
+/// MySQL/MariaDB sources honour `ssl-mode` as far as they can: a mode that requires TLS
+/// fails with a clear error instead of reading in plain text; the record names the mode.
+#[test]
+fn mysql_ssl_mode_is_honoured() {
+    let url = match std::env::var("VOUCH_TEST_MYSQL_URL") {
+        Ok(u) if !u.is_empty() => u,
+        _ if std::env::var("CI").as_deref() == Ok("true") => {
+            panic!("CI=true but VOUCH_TEST_MYSQL_URL is not set")
+        }
+        _ => return,
+    };
+    let Some(mut fx) = common::Fx::new(common::Kind::Sqlite) else {
+        return;
+    };
+    // The test server (scripts/test) has TLS disabled.
+    let have_ssl = std::process::Command::new("mariadb")
+        .args(["-h127.0.0.1", "-uroot", "-N", "-e", "SELECT @@have_ssl"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "YES")
+        .unwrap_or(false);
+    let sep = if url.contains('?') { '&' } else { '?' };
+    std::env::set_var("VOUCH_T_MY_REQ", format!("{url}{sep}ssl-mode=REQUIRED"));
+    std::env::set_var("VOUCH_T_MY_DEF", &url);
+    std::env::set_var("VOUCH_T_MY_OFF", format!("{url}{sep}ssl-mode=DISABLED"));
+    std::env::set_var(
+        "VOUCH_T_MY_BAD",
+        format!("{url}{sep}ssl-mode=VERIFY_IDENTITY"),
+    );
+    fx.with_catalog(
+        r#"
+[[source]]
+name = "req"
+kind = "mysql"
+url_env = "VOUCH_T_MY_REQ"
+[[source]]
+name = "def"
+kind = "mysql"
+url_env = "VOUCH_T_MY_DEF"
+[[source]]
+name = "off"
+kind = "mysql"
+url_env = "VOUCH_T_MY_OFF"
+[[source]]
+name = "bad"
+kind = "mysql"
+url_env = "VOUCH_T_MY_BAD"
+
+[[evidence]]
+id = "req"
+title = "required"
+source = "req"
+query = "SELECT 1 AS one"
+[[evidence]]
+id = "def"
+title = "default"
+source = "def"
+query = "SELECT 1 AS one"
+[[evidence]]
+id = "off"
+title = "disabled"
+source = "off"
+query = "SELECT 1 AS one"
+[[evidence]]
+id = "bad"
+title = "verify without a CA"
+source = "bad"
+query = "SELECT 1 AS one"
+"#,
+    );
+    let items = fx
+        .collector()
+        .collect(&[], &october(), &mut |_| {})
+        .unwrap();
+    let by = |id: &str| {
+        items
+            .iter()
+            .find(|i| i.record["evidence_id"] == id)
+            .unwrap()
+            .record
+            .clone()
+    };
+    // The collector has no TLS for MySQL: a DSN that requires it is refused, never
+    // read in plain text.
+    let _ = have_ssl;
+    let r = by("req");
+    assert_ne!(r["status"], "ok", "{r}");
+    assert!(
+        r["error"]
+            .as_str()
+            .unwrap()
+            .contains("ssl-mode=REQUIRED requires TLS"),
+        "{r}"
+    );
+    let d = by("def");
+    assert_eq!(d["status"], "ok", "{d}");
+    assert_eq!(d["source"]["fingerprint"]["ssl_mode"], "PREFERRED");
+    let o = by("off");
+    assert_eq!(o["status"], "ok", "{o}");
+    assert_eq!(o["source"]["fingerprint"]["ssl_mode"], "DISABLED");
+    let b = by("bad");
+    assert!(b["error"].as_str().unwrap().contains("ssl-ca"), "{b}");
+}
