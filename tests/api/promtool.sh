@@ -64,6 +64,21 @@ tests:
               description: "generate-soc2-evidence ended in failure; last month's packet and archive are missing. See \`vouch jobs runs generate-soc2-evidence\`."
 EOF
 promtool test rules "$dir/live.test.yml"
+# Issue 12: the scheduler's first tick (at start) caught up nothing of the months before
+# this fresh `vouch init`: no packet of last month, no scheduled run of the monthly job.
+last="$(date -u -d "$(date -u +%Y-%m-01) -1 day" +%Y-%m)"
+[ ! -e "$dir/packets/$last" ] || { echo "a fresh install generated a packet for $last" >&2; exit 1; }
+runs="$(curl -fsS "$base/jobs/generate-soc2-evidence/runs" -H "Authorization: Bearer $token")"
+echo "$runs" | grep -q "generate-soc2-evidence:$last\"" && { echo "a fresh install caught up $last: $runs" >&2; exit 1; }
+grep -q "scheduler tick failed" "$dir/serve.log" && { echo "the scheduler failed:" >&2; cat "$dir/serve.log" >&2; exit 1; }
+# Late arrivals: September's packet, then an event stamped in September.
+"$vouch" --data-dir "$dir" packet --period 2026-09 --format json >/dev/null
+curl -fsS -X POST "$base/audit-logs" -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
+  -d '[{"action":"late.arrival","category":"system","result":"success","timestamp":"2026-09-15T00:00:00Z"}]' >/dev/null
+curl -fsS "http://127.0.0.1:$port/metrics" >"$dir/metrics3.txt"
+promtool check metrics <"$dir/metrics3.txt"
+grep -q '^vouch_ledger_late_events_total{period="2026-09"} 1$' "$dir/metrics3.txt" \
+  || { echo "the late arrival was not counted" >&2; grep late "$dir/metrics3.txt" >&2; exit 1; }
 promtool check rules "$root/deploy/prometheus/vouch-alerts.yml"
 promtool test rules "$root/deploy/prometheus/vouch-alerts.test.yml"
 echo "promtool: metrics and rules ok"
