@@ -518,3 +518,50 @@ fn late_arrivals_and_timestamp_rules() {
         "{out}"
     );
 }
+
+// Issue 12: a period with no events is `no_evidence` in the JSON and, distinctly, in the
+// PDF; it verifies like any packet.
+#[test]
+fn an_empty_period_says_no_evidence_in_json_and_pdf() {
+    let t = tempfile::tempdir().unwrap();
+    let d = setup(t.path()); // September and October only
+    let out = t.path().join("aug");
+    let line = ok(&vouch(
+        &d,
+        &[
+            "packet",
+            "--period",
+            "2026-08",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    ));
+    assert!(
+        line.contains("overall status no_evidence — 0 events"),
+        "{line}"
+    );
+    let v: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("SOC2_Evidence.json")).unwrap()).unwrap();
+    assert_eq!(v["summary"]["overall_status"], "no_evidence");
+    assert_eq!(v["controls"][0]["status"], "no_evidence");
+    let text = String::from_utf8(
+        Command::new("pdftotext")
+            .args([
+                "-layout",
+                out.join("SOC2_Evidence.pdf").to_str().unwrap(),
+                "-",
+            ])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    assert!(text.contains("NO EVIDENCE"), "{text}");
+    assert!(
+        text.contains("with no evidence") && text.contains("not a pass"),
+        "{text}"
+    );
+    assert!(!text.contains("PASS"), "{text}");
+    let v = ok(&vouch(&d, &["verify", out.to_str().unwrap()]));
+    assert!(!v.contains("FAIL"), "{v}");
+}

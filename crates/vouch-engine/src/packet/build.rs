@@ -281,7 +281,7 @@ pub fn build(
             .flatten()
             .map(|c| c["status"].as_str().unwrap_or("error")),
     );
-    let mut criteria: BTreeMap<&str, (u64, u64)> = BTreeMap::new();
+    let mut criteria: BTreeMap<&str, (u64, u64, Vec<&str>)> = BTreeMap::new();
     for c in controls.as_array().into_iter().flatten() {
         for id in c["criteria"]
             .as_array()
@@ -291,6 +291,7 @@ pub fn build(
         {
             let e = criteria.entry(id).or_default();
             e.1 += 1;
+            e.2.push(c["status"].as_str().unwrap_or("error"));
             if c["status"] == "pass" {
                 e.0 += 1;
             }
@@ -298,11 +299,12 @@ pub fn build(
     }
     let summary_criteria: Vec<Value> = criteria
         .iter()
-        .map(|(id, (passed, total))| {
+        .map(|(id, (passed, total, statuses))| {
             let topic = vouch_core::tsc::criterion(id)
                 .map(|c| c.topic)
                 .unwrap_or_default();
-            json!({"id": id, "topic": topic, "passed": passed, "total": total})
+            let status = overall_status(statuses.iter().copied());
+            json!({"id": id, "topic": topic, "passed": passed, "total": total, "status": status})
         })
         .collect();
     let origin = ledger.origin().to_string();
