@@ -368,5 +368,24 @@ on_both!(
             "{note}"
         );
         assert!(fx.all_leaves().contains("existing, not rebuilt"));
+
+        // Installed on December 1 at 01:00: the 03:00 run is on time, but November ended
+        // before vouch existed, so it is not packeted automatically either.
+        let clock = ManualClock::at(t("2026-12-01T03:00:30Z"));
+        let mut r = runner(&fx, &fx.ledger, &clock, "c");
+        r.not_before = Some(t("2026-12-01T01:00:00Z"));
+        let done = r.tick().unwrap();
+        assert!(
+            done.iter().all(|x| x["job"] != "generate-soc2-evidence"),
+            "{:?}",
+            keys(&done)
+        );
+        r.not_before = Some(t("2026-11-30T23:00:00Z"));
+        let done = r.tick().unwrap();
+        assert!(
+            keys(&done).contains(&"generate-soc2-evidence:2026-11".to_string()),
+            "{:?}",
+            keys(&done)
+        );
     }
 );

@@ -180,8 +180,9 @@ impl Runner<'_> {
     }
 
     /// Why an occurrence is not run: it precedes `init` (vouch did not exist to run it),
-    /// or (evidence packets) its period ends before the ledger's first event, so a
-    /// packet could only say "nothing happened" about a time nothing was recorded.
+    /// or (evidence packets) its period ended before `init` or before the ledger's first
+    /// event, so a packet could only say "nothing happened" about a time vouch did not
+    /// see. Such packets are made by hand (`vouch jobs run … --period`).
     fn skip_reason(
         &self,
         name: &str,
@@ -197,6 +198,12 @@ impl Runner<'_> {
             )));
         }
         if name == "generate-soc2-evidence" {
+            if let Some(t) = not_before.filter(|t| period.end <= *t) {
+                return Ok(Some(format!(
+                    "the period ended before this database was initialised ({})",
+                    ts(&t)
+                )));
+            }
             match first_event_at(&self.store)? {
                 None => return Ok(Some("the ledger has no events yet".into())),
                 Some(first) if period.end <= first => {
