@@ -26,6 +26,59 @@ for name in vouch_http_requests_total vouch_ledger_append_latency_seconds_bucket
 done
 grep -q 'vouch_http_requests_total{method="GET",route="/api/compliance/status",status="401"} 1' "$scrape" \
   || { echo "the 401 was not counted" >&2; cat "$scrape" >&2; exit 1; }
+# End to end, seed 000's alert: a job made to fail on this live server (a packet for
+# the current month, which has not ended, is refused) is counted in the scrape, and the
+# alert rule fires on the values the two scrapes gave.
+series='vouch_soc2_job_runs_total{job="generate-soc2-evidence",status="failed"}'
+value_of() { awk -v s="$series" '$1 == s {print $2}' "$1"; }
+before="$(value_of "$scrape")"
+[ "$before" = "0" ] || { echo "expected $series 0 before any failure, got '$before'" >&2; cat "$scrape" >&2; exit 1; }
+month="$(date -u +%Y-%m)"
+run="$(curl -sS -X POST "$base/jobs/generate-soc2-evidence/run?period=$month" -H "Authorization: Bearer $token")"
+echo "$run" | grep -q '"status":"failed"' || { echo "the job was expected to fail: $run" >&2; exit 1; }
+curl -fsS "http://127.0.0.1:$port/metrics" >"$dir/metrics2.txt"
+promtool check metrics <"$dir/metrics2.txt"
+after="$(value_of "$dir/metrics2.txt")"
+[ "$after" = "1" ] || { echo "expected $series 1 after the failure, got '$after'" >&2; grep vouch_soc2_job "$dir/metrics2.txt" >&2; exit 1; }
+grep -q '^vouch_soc2_job_duration_seconds_count{job="generate-soc2-evidence"} 1' "$dir/metrics2.txt" \
+  || { echo "the failed run's duration is missing" >&2; grep vouch_soc2_job "$dir/metrics2.txt" >&2; exit 1; }
+cat >"$dir/live.test.yml" <<EOF
+rule_files:
+  - $root/deploy/prometheus/vouch-alerts.yml
+evaluation_interval: 1m
+tests:
+  - interval: 1m
+    input_series:
+      - series: '$series'
+        values: '$before $before $after $after'
+    alert_rule_test:
+      - eval_time: 1m
+        alertname: SOC2EvidenceJobFailed
+        exp_alerts: []
+      - eval_time: 3m
+        alertname: SOC2EvidenceJobFailed
+        exp_alerts:
+          - exp_labels: {severity: critical, job: generate-soc2-evidence, status: failed}
+            exp_annotations:
+              summary: "The monthly SOC 2 evidence job failed"
+              description: "generate-soc2-evidence ended in failure; last month's packet and archive are missing. See \`vouch jobs runs generate-soc2-evidence\`."
+EOF
+promtool test rules "$dir/live.test.yml"
+# Issue 12: the scheduler's first tick (at start) caught up nothing of the months before
+# this fresh `vouch init`: no packet of last month, no scheduled run of the monthly job.
+last="$(date -u -d "$(date -u +%Y-%m-01) -1 day" +%Y-%m)"
+[ ! -e "$dir/packets/$last" ] || { echo "a fresh install generated a packet for $last" >&2; exit 1; }
+runs="$(curl -fsS "$base/jobs/generate-soc2-evidence/runs" -H "Authorization: Bearer $token")"
+echo "$runs" | grep -q "generate-soc2-evidence:$last\"" && { echo "a fresh install caught up $last: $runs" >&2; exit 1; }
+grep -q "scheduler tick failed" "$dir/serve.log" && { echo "the scheduler failed:" >&2; cat "$dir/serve.log" >&2; exit 1; }
+# Late arrivals: September's packet, then an event stamped in September.
+"$vouch" --data-dir "$dir" packet --period 2026-09 --format json >/dev/null
+curl -fsS -X POST "$base/audit-logs" -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
+  -d '[{"action":"late.arrival","category":"system","result":"success","timestamp":"2026-09-15T00:00:00Z"}]' >/dev/null
+curl -fsS "http://127.0.0.1:$port/metrics" >"$dir/metrics3.txt"
+promtool check metrics <"$dir/metrics3.txt"
+grep -q '^vouch_ledger_late_events_total{period="2026-09"} 1$' "$dir/metrics3.txt" \
+  || { echo "the late arrival was not counted" >&2; grep late "$dir/metrics3.txt" >&2; exit 1; }
 promtool check rules "$root/deploy/prometheus/vouch-alerts.yml"
 promtool test rules "$root/deploy/prometheus/vouch-alerts.test.yml"
 echo "promtool: metrics and rules ok"

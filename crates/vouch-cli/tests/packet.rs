@@ -77,7 +77,7 @@ fn setup(t: &Path) -> PathBuf {
 }
 
 fn schema() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../schemas/soc2-packet-v1.schema.json")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../schemas/soc2-packet-v2.schema.json")
 }
 
 #[test]
@@ -405,4 +405,163 @@ fn signing_key_from_the_environment() {
         !o.status.success() && e.contains("VOUCH_SIGNING_KEY") && !e.contains("not a key"),
         "{e}"
     );
+}
+
+fn append(d: &Path, ndjson: &str) -> Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_vouch"))
+        .arg("--data-dir")
+        .arg(d)
+        .args(["ledger", "append", "-"])
+        .env_remove("VOUCH_DATABASE_URL")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    c.stdin
+        .take()
+        .unwrap()
+        .write_all(ndjson.as_bytes())
+        .unwrap();
+    c.wait_with_output().unwrap()
+}
+
+// Issue 12: timestamps from the future, leap seconds and far years are refused in one
+// line; events for a period whose packet exists are appended but are late arrivals,
+// shown by --reproduce (which still matches byte for byte) and by the monthly job.
+#[test]
+fn late_arrivals_and_timestamp_rules() {
+    let t = tempfile::tempdir().unwrap();
+    let d = setup(t.path());
+    let future = (chrono::Utc::now() + chrono::Duration::minutes(10))
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string();
+    for (ts, want) in [
+        (future.as_str(), "is in the future"),
+        ("2016-12-31T23:59:60Z", "leap second"),
+        ("10000-01-01T00:00:00Z", "past 9999"),
+    ] {
+        let o = append(
+            &d,
+            &format!("{{\"timestamp\":\"{ts}\",\"action\":\"x\",\"category\":\"system\",\"result\":\"success\"}}\n"),
+        );
+        assert!(!o.status.success(), "{ts} was accepted");
+        let e = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(e.trim().lines().count(), 1, "{e}");
+        assert!(e.contains("field `timestamp`") && e.contains(want), "{e}");
+    }
+    // A tighter limit from vouch.toml.
+    let cfg = d.join("vouch.toml");
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    std::fs::write(
+        &cfg,
+        text.replace("max_clock_skew = \"5m\"", "max_clock_skew = \"30s\""),
+    )
+    .unwrap();
+    let soon = (chrono::Utc::now() + chrono::Duration::minutes(2))
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string();
+    let o = append(
+        &d,
+        &format!("{{\"timestamp\":\"{soon}\",\"action\":\"x\",\"category\":\"system\",\"result\":\"success\"}}\n"),
+    );
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("more than 30 s"));
+    std::fs::write(
+        &cfg,
+        text.replace("max_clock_skew = \"5m\"", "max_clock_skew = \"soon\""),
+    )
+    .unwrap();
+    let o = vouch(&d, &["ledger", "verify"]);
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        !o.status.success() && e.contains("key `ledger.max_clock_skew`"),
+        "{e}"
+    );
+    std::fs::write(&cfg, &text).unwrap();
+
+    // October's packet, then two October events: late arrivals.
+    let oct = d.join("packets/2026-10");
+    ok(&vouch(&d, &["packet", "--period", "2026-10"]));
+    let o = append(
+        &d,
+        "{\"timestamp\":\"2026-10-30T10:00:00Z\",\"action\":\"late.1\",\"category\":\"system\",\"result\":\"success\"}\n{\"timestamp\":\"2026-10-31T10:00:00Z\",\"action\":\"late.2\",\"category\":\"system\",\"result\":\"success\"}\n",
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // seqs: 0..599 events, 600 packet.generated, 601 and 602 the late ones
+    let r = ok(&vouch(
+        &d,
+        &[
+            "packet",
+            "--reproduce",
+            oct.join("SOC2_Evidence.json").to_str().unwrap(),
+        ],
+    ));
+    assert!(r.contains("SOC2_Evidence.json: identical"), "{r}");
+    assert!(r.contains("SOC2_Evidence.pdf: identical"), "{r}");
+    let late = "2 events for 2026-10 arrived after its packet, seqs 601..602";
+    assert!(r.contains(&format!("late arrivals: {late}")), "{r}");
+    // The monthly job finds the packet, does not rebuild it, and reports them.
+    let out = ok(&vouch(
+        &d,
+        &[
+            "jobs",
+            "run",
+            "generate-soc2-evidence",
+            "--period",
+            "2026-10",
+        ],
+    ));
+    assert!(
+        out.contains("existing, not rebuilt") && out.contains(late),
+        "{out}"
+    );
+}
+
+// Issue 12: a period with no events is `no_evidence` in the JSON and, distinctly, in the
+// PDF; it verifies like any packet.
+#[test]
+fn an_empty_period_says_no_evidence_in_json_and_pdf() {
+    let t = tempfile::tempdir().unwrap();
+    let d = setup(t.path()); // September and October only
+    let out = t.path().join("aug");
+    let line = ok(&vouch(
+        &d,
+        &[
+            "packet",
+            "--period",
+            "2026-08",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    ));
+    assert!(
+        line.contains("overall status no_evidence — 0 events"),
+        "{line}"
+    );
+    let v: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("SOC2_Evidence.json")).unwrap()).unwrap();
+    assert_eq!(v["summary"]["overall_status"], "no_evidence");
+    assert_eq!(v["controls"][0]["status"], "no_evidence");
+    let text = String::from_utf8(
+        Command::new("pdftotext")
+            .args([
+                "-layout",
+                out.join("SOC2_Evidence.pdf").to_str().unwrap(),
+                "-",
+            ])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    assert!(text.contains("NO EVIDENCE"), "{text}");
+    assert!(
+        text.contains("with no evidence") && text.contains("not a pass"),
+        "{text}"
+    );
+    assert!(!text.contains("PASS"), "{text}");
+    let v = ok(&vouch(&d, &["verify", out.to_str().unwrap()]));
+    assert!(!v.contains("FAIL"), "{v}");
 }

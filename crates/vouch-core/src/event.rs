@@ -7,6 +7,23 @@
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Map, Value};
 use std::fmt;
+use std::sync::atomic::{AtomicI64, Ordering};
+
+/// How far in the future (by this machine's clock) an event's timestamp may be, by
+/// default: `ledger.max_clock_skew` in vouch.toml.
+pub const DEFAULT_MAX_CLOCK_SKEW_SECS: i64 = 300;
+
+static MAX_CLOCK_SKEW_SECS: AtomicI64 = AtomicI64::new(DEFAULT_MAX_CLOCK_SKEW_SECS);
+
+/// Set the process-wide limit on future timestamps (the ledger does, from its config).
+pub fn set_max_clock_skew(skew: chrono::Duration) {
+    MAX_CLOCK_SKEW_SECS.store(skew.num_seconds().max(0), Ordering::Relaxed);
+}
+
+/// The current limit on future timestamps.
+pub fn max_clock_skew() -> chrono::Duration {
+    chrono::Duration::seconds(MAX_CLOCK_SKEW_SECS.load(Ordering::Relaxed))
+}
 
 /// Largest accepted event, in bytes of JSON (input and canonical form alike).
 pub const MAX_EVENT_BYTES: usize = 64 * 1024;
@@ -191,8 +208,38 @@ impl Event {
         Event::from_value(value)
     }
 
-    /// Validate and normalise a parsed JSON value.
+    /// Validate and normalise a parsed JSON value from outside: its timestamp may not be
+    /// more than [`max_clock_skew`] ahead of this machine's clock.
     pub fn from_value(value: Value) -> Result<Event, FieldError> {
+        let e = Event::from_own_clock(value)?;
+        e.check_not_future(Utc::now(), max_clock_skew())?;
+        Ok(e)
+    }
+
+    /// Reject a timestamp more than `skew` after `now`.
+    pub fn check_not_future(
+        &self,
+        now: DateTime<Utc>,
+        skew: chrono::Duration,
+    ) -> Result<(), FieldError> {
+        let limit = now + skew;
+        if self.ts_micros > limit.timestamp_micros() {
+            return Err(err(
+                "timestamp",
+                format!(
+                    "`{}` is in the future: more than {} s after this server's clock ({}); check the sender's clock (ledger.max_clock_skew)",
+                    self.timestamp(),
+                    skew.num_seconds(),
+                    format_timestamp(&now)
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Validate and normalise an event vouch timestamps itself (its own actions, on its
+    /// own or an injected clock): every rule but the future-timestamp one.
+    pub fn from_own_clock(value: Value) -> Result<Event, FieldError> {
         let Value::Object(input) = value else {
             return Err(err("(event)", "an event must be a JSON object"));
         };
@@ -425,6 +472,12 @@ pub fn normalize_timestamp(v: &Value) -> Result<(String, i64), String> {
     let s = v
         .as_str()
         .ok_or("must be an RFC 3339 date-time string, e.g. 2026-01-02T03:04:05Z")?;
+    if s.len() > 4 && s.as_bytes()[..5].iter().all(u8::is_ascii_digit) {
+        return Err(format!(
+            "`{}` has a year past 9999 (years 1970-9999 are accepted)",
+            truncate(s)
+        ));
+    }
     let dt = DateTime::parse_from_rfc3339(s)
         .map_err(|_| {
             format!(
@@ -433,6 +486,12 @@ pub fn normalize_timestamp(v: &Value) -> Result<(String, i64), String> {
             )
         })?
         .with_timezone(&Utc);
+    if dt.timestamp_subsec_nanos() >= 1_000_000_000 {
+        return Err(format!(
+            "`{}` is a leap second (:60); UTC timestamps here have no leap seconds: use :59.999999 or the next second",
+            truncate(s)
+        ));
+    }
     if dt.timestamp_subsec_nanos() % 1000 != 0 {
         return Err(format!(
             "`{}` is more precise than microseconds",
@@ -597,6 +656,43 @@ mod tests {
             leaf.as_bytes(),
             crate::canonical::to_vec(&Value::Object(with_seq))
         );
+    }
+
+    #[test]
+    fn timestamp_rules_leap_seconds_far_years_and_the_future() {
+        let with_ts = |t: &str| {
+            let mut v = base();
+            v["timestamp"] = json!(t);
+            v
+        };
+        for (t, says) in [
+            ("2016-12-31T23:59:60Z", "leap second"),
+            ("2016-12-31T23:59:60.5Z", "leap second"),
+            ("10000-01-01T00:00:00Z", "past 9999"),
+            ("99999-12-31T23:59:59Z", "past 9999"),
+        ] {
+            let e = Event::from_value(with_ts(t)).unwrap_err();
+            assert_eq!(e.field, "timestamp", "{t}: {e}");
+            assert!(e.message.contains(says), "{t}: {e}");
+        }
+        let now = Utc::now();
+        let in_6_min = format_timestamp(&(now + chrono::Duration::minutes(6)));
+        let e = Event::from_value(with_ts(&in_6_min)).unwrap_err();
+        assert_eq!(e.field, "timestamp");
+        assert!(e.message.contains("in the future"), "{e}");
+        let in_4_min = format_timestamp(&(now + chrono::Duration::minutes(4)));
+        assert!(Event::from_value(with_ts(&in_4_min)).is_ok());
+        // vouch's own records (injected clocks travel in time) skip the clock rule only.
+        assert!(Event::from_own_clock(with_ts(&in_6_min)).is_ok());
+        assert!(Event::from_own_clock(with_ts("2016-12-31T23:59:60Z")).is_err());
+        // The limit is configurable.
+        let e = Event::from_own_clock(with_ts(&in_4_min)).unwrap();
+        assert!(e
+            .check_not_future(now, chrono::Duration::minutes(1))
+            .is_err());
+        assert!(e
+            .check_not_future(now, chrono::Duration::minutes(5))
+            .is_ok());
     }
 
     #[test]

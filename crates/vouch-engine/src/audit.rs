@@ -12,7 +12,7 @@ pub fn record(ledger: &Ledger, mut event: Value) -> Result<Appended, LedgerError
         m.entry("actor")
             .or_insert_with(|| serde_json::json!({"id": "vouch", "email": null, "ip": null}));
     }
-    let ev = vouch_core::event::Event::from_value(event)
+    let ev = vouch_core::event::Event::from_own_clock(event)
         .map_err(|e| LedgerError::Invalid(format!("internal event: {e}")))?;
     ledger.append(vec![ev])
 }

@@ -133,6 +133,7 @@ impl Scratch {
             LedgerOptions {
                 checkpoint_interval: Duration::from_secs(3600),
                 max_batch: 10_000,
+                ..Default::default()
             },
         );
         Ok((store, keys, ledger))

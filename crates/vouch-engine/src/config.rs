@@ -110,6 +110,13 @@ pub struct LedgerSettings {
     pub checkpoint_interval_secs: u64,
     #[serde(default = "default_max_batch")]
     pub max_batch: usize,
+    /// How far in the future an incoming event's timestamp may be (`5m`, `30s`).
+    #[serde(default = "default_max_clock_skew")]
+    pub max_clock_skew: String,
+}
+
+fn default_max_clock_skew() -> String {
+    "5m".into()
 }
 
 fn default_checkpoint_interval() -> u64 {
@@ -435,6 +442,12 @@ impl Config {
                 self.settings.ledger.checkpoint_interval_secs,
             ),
             max_batch: self.settings.ledger.max_batch,
+            max_clock_skew: vouch_core::checks::parse_duration(
+                &self.settings.ledger.max_clock_skew,
+            )
+            .ok()
+            .and_then(|d| d.to_std().ok())
+            .unwrap_or(std::time::Duration::from_secs(300)),
         }
     }
 }
@@ -785,6 +798,9 @@ fn validate(s: &Settings, text: &str, file: &Path) -> Result<(), Error> {
     if !(1..=100_000).contains(&s.ledger.max_batch) {
         return Err(fail("ledger", "max_batch", "must be between 1 and 100000"));
     }
+    if let Err(e) = vouch_core::checks::parse_duration(&s.ledger.max_clock_skew) {
+        return Err(fail("ledger", "max_clock_skew", &e));
+    }
     if !["zstd", "gzip"].contains(&s.archive.compression.as_str()) {
         return Err(fail("archive", "compression", "must be zstd or gzip"));
     }
@@ -918,6 +934,8 @@ origin = {origin}
 checkpoint_interval_secs = 10
 # Most events the sequencer gathers into one commit.
 max_batch = 10000
+# Incoming events stamped further than this ahead of this machine's clock are refused.
+max_clock_skew = "5m"
 
 [keys]
 # Ed25519 key that signs checkpoints (C2SP signed-note private key). Mode 0600.

@@ -27,6 +27,8 @@ fn runner<'a>(
         worker: worker.into(),
         max_attempts: 3,
         backoff: Duration::minutes(5),
+        // These tests travel back before the fixture's (real-time) initialisation.
+        not_before: Some(t("2026-01-01T00:00:00Z")),
     }
 }
 
@@ -280,3 +282,110 @@ on_both!(retention_archives_prunes_and_stays_verifiable, |fx| {
         .unwrap()
         .contains("removed outside a retention run"));
 });
+
+// Issue 12: a fresh install must not packet a month it never saw. Catch-up skips
+// occurrences before the database was initialised and periods before the ledger's
+// first event; a manual run then builds the packet from the events; a second run
+// says the packet exists (not rebuilt) and reports the late arrivals since.
+on_both!(
+    catch_up_skips_periods_before_init_and_the_first_event,
+    |fx| {
+        // The database's own record of its initialisation (real time, just now).
+        let init = jobs::initialized_at(&fx.store).unwrap().unwrap();
+        assert!((Utc::now() - init).num_seconds().abs() < 120, "{init}");
+
+        // Serve started right after init: nothing of last month is caught up.
+        let clock = ManualClock::at(Utc::now());
+        let mut r = runner(&fx, &fx.ledger, &clock, "a");
+        r.not_before = None; // read from the database
+        let done = r.tick().unwrap();
+        assert!(
+            done.iter().all(|x| x["job"] != "generate-soc2-evidence"),
+            "{done:?}"
+        );
+        let last = vouch_core::period::Period::last_month(Utc::now()).label;
+        assert!(!fx.dir.path().join("packets").join(&last).exists());
+
+        // A ledger with no events: no packet, even when the occurrence is after init.
+        let clock = ManualClock::at(t("2026-11-01T03:00:30Z"));
+        let r = runner(&fx, &fx.ledger, &clock, "b");
+        let done = r.tick().unwrap();
+        assert!(
+            !keys(&done).contains(&"generate-soc2-evidence:2026-10".to_string()),
+            "{:?}",
+            keys(&done)
+        );
+        assert!(!fx.dir.path().join("packets/2026-10").exists());
+        // The other jobs ran and logged events stamped November 1: October still ends
+        // before the ledger's first event, so later ticks do not packet it either.
+        clock.set(t("2026-11-01T04:10:00Z"));
+        assert!(r
+            .tick()
+            .unwrap()
+            .iter()
+            .all(|x| x["job"] != "generate-soc2-evidence"));
+
+        // October's events arrive (backdated); a manual run builds the packet from them.
+        let mut gen = vouch_engine::demo::Generator::new(5, 8);
+        let evs = gen.span(
+            vouch_engine::demo::day(2026, 10, 1),
+            vouch_engine::demo::day(2026, 11, 1),
+            120,
+        );
+        fx.ledger.append(evs).unwrap();
+        clock.set(t("2026-11-02T09:00:00Z"));
+        let oct = vouch_core::period::Period::parse("2026-10", t("2026-11-02T09:00:00Z")).unwrap();
+        let run = r
+            .run_now("generate-soc2-evidence", Some(oct.clone()))
+            .unwrap();
+        assert_eq!(run["status"], "succeeded", "{run}");
+        assert_eq!(run["outputs"]["packet"]["status"], "pass", "{run}");
+        let packet: Value = serde_json::from_slice(
+            &std::fs::read(fx.dir.path().join("packets/2026-10/SOC2_Evidence.json")).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(packet["summary"]["events"], 120);
+
+        // Two more October events after the packet: the next run does not rebuild, and
+        // says why and what arrived late.
+        let late: Vec<_> = (0..2)
+        .map(|i| {
+            common::event(serde_json::json!({"timestamp": format!("2026-10-1{i}T00:00:00Z"), "action": "late", "category": "system", "result": "success"}))
+        })
+        .collect();
+        let seqs = fx.ledger.append(late).unwrap().seqs;
+        clock.set(t("2026-11-02T09:05:00Z"));
+        let run = r.run_now("generate-soc2-evidence", Some(oct)).unwrap();
+        let p = &run["outputs"]["packet"];
+        assert_eq!(p["status"], "existing, not rebuilt", "{run}");
+        assert_eq!(p["late_arrivals"]["count"], 2, "{run}");
+        let note = run["outputs"]["note"].as_str().unwrap();
+        assert!(
+            note.contains(&format!(
+                "2 events for 2026-10 arrived after its packet, seqs {}..{}",
+                seqs[0], seqs[1]
+            )),
+            "{note}"
+        );
+        assert!(fx.all_leaves().contains("existing, not rebuilt"));
+
+        // Installed on December 1 at 01:00: the 03:00 run is on time, but November ended
+        // before vouch existed, so it is not packeted automatically either.
+        let clock = ManualClock::at(t("2026-12-01T03:00:30Z"));
+        let mut r = runner(&fx, &fx.ledger, &clock, "c");
+        r.not_before = Some(t("2026-12-01T01:00:00Z"));
+        let done = r.tick().unwrap();
+        assert!(
+            done.iter().all(|x| x["job"] != "generate-soc2-evidence"),
+            "{:?}",
+            keys(&done)
+        );
+        r.not_before = Some(t("2026-11-30T23:00:00Z"));
+        let done = r.tick().unwrap();
+        assert!(
+            keys(&done).contains(&"generate-soc2-evidence:2026-11".to_string()),
+            "{:?}",
+            keys(&done)
+        );
+    }
+);

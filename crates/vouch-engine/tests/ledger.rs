@@ -356,6 +356,7 @@ on_both!(
         let opts = vouch_engine::ledger::LedgerOptions {
             checkpoint_interval: std::time::Duration::from_millis(700),
             max_batch: 10_000,
+            ..Default::default()
         };
         let ledger = vouch_engine::Ledger::open(fx.store.clone(), &fx.keys, opts);
         let ev = |i: u32| {

@@ -60,16 +60,248 @@ on_both!(deterministic_and_reproducible, |fx| {
     );
     let r = packet::reproduce(&fx.config, &fx.ledger, &t.path().join("a").join(JSON_FILE)).unwrap();
     assert!(r[0].identical, "{r:?}");
-    // A late event stamped inside the period changes what the store says about it.
+    // A late event stamped inside the period is appended after the packet: the packet
+    // still reproduces byte for byte (it covers its checkpoint), and the late arrival
+    // is reported beside it.
+    let a_json = t.path().join("a").join(JSON_FILE);
+    assert!(packet::late_after(&fx.ledger, &a_json).unwrap().is_none());
     fx.ledger.append(vec![common::event(serde_json::json!({"timestamp": "2026-09-15T00:00:00Z", "action": "late", "category": "system", "result": "success"}))]).unwrap();
-    let r = packet::reproduce(&fx.config, &fx.ledger, &t.path().join("a").join(JSON_FILE)).unwrap();
+    let r = packet::reproduce(&fx.config, &fx.ledger, &a_json).unwrap();
+    assert!(r[0].identical, "{r:?}");
+    let late = packet::late_after(&fx.ledger, &a_json).unwrap().unwrap();
+    // (seqs 400 and 401 are the packet.generated records of packets a and b)
+    assert_eq!((late.count, late.first_seq, late.last_seq), (1, 402, 402));
+    assert_eq!(
+        late.sentence(),
+        "1 event for 2026-09 arrived after its packet, seqs 402..402"
+    );
+    // A changed byte is still a difference, named by its JSON path.
+    let mut v: Value = serde_json::from_slice(&std::fs::read(&a_json).unwrap()).unwrap();
+    v["summary"]["events"] = serde_json::json!(399);
+    std::fs::write(&a_json, vouch_core::canonical::to_vec(&v)).unwrap();
+    let r = packet::reproduce(&fx.config, &fx.ledger, &a_json).unwrap();
     assert!(!r[0].identical);
     let diff = r[0].difference.clone().unwrap();
     assert!(
-        diff.starts_with("$.") && diff.contains("stored") && diff.contains("regenerated"),
+        diff.starts_with("$.summary.events")
+            && diff.contains("stored")
+            && diff.contains("regenerated"),
         "{diff}"
     );
 });
+
+fn read(p: &std::path::Path) -> Value {
+    serde_json::from_slice(&std::fs::read(p.join(JSON_FILE)).unwrap()).unwrap()
+}
+
+fn make_range(fx: &common::Fx, range: &str, out: &std::path::Path) -> packet::Written {
+    packet::generate(
+        &fx.config,
+        &fx.keys,
+        &fx.ledger,
+        &Request {
+            period: Period::parse(range, at()).unwrap(),
+            generated_at: Some(at()),
+            format: Format::Json,
+            out: out.to_path_buf(),
+            force: false,
+        },
+    )
+    .unwrap()
+}
+
+fn months(fx: &common::Fx, spans: &[(u32, u32)], n: usize) {
+    let mut gen = vouch_engine::demo::Generator::new(3, 10);
+    for (a, b) in spans {
+        let (ya, yb) = (2026, if *b == 1 && *a == 12 { 2027 } else { 2026 });
+        let evs = gen.span(
+            vouch_engine::demo::day(ya, *a, 1),
+            vouch_engine::demo::day(yb, *b, 1),
+            n,
+        );
+        fx.ledger.append(evs).unwrap();
+    }
+}
+
+fn verified(fx: &common::Fx, dirs: &[std::path::PathBuf]) -> Vec<verify::Step> {
+    let steps = verify::verify(
+        dirs,
+        &verify::Options {
+            known_keys: vec![fx.keys.signing_public_pem()],
+            ..Default::default()
+        },
+    );
+    assert!(steps.iter().all(|s| s.ok), "{steps:#?}");
+    steps
+}
+
+on_both!(an_empty_period_has_no_evidence_never_pass, |fx| {
+    let t = tempfile::tempdir().unwrap();
+    // An empty ledger: nothing verified, nothing to vouch for.
+    let w = make(&fx, "2026-08", &t.path().join("empty"));
+    assert_eq!((w.events, w.checkpoint_size), (0, 0));
+    assert_eq!(w.overall_status, "no_evidence");
+    let v = read(&t.path().join("empty"));
+    assert_eq!(v["schema"], "vouch.soc2-packet/v2");
+    assert_eq!(v["controls"][0]["status"], "no_evidence");
+    assert_eq!(v["controls"][0]["checks"][0]["status"], "no_evidence");
+    assert_eq!(v["summary"]["controls"]["no_evidence"], 1);
+    assert_eq!(v["summary"]["controls"]["pass"], 0);
+    if let Some(r) = common::schema_check(&t.path().join("empty").join(JSON_FILE)) {
+        assert_eq!(r, "valid");
+    }
+    // Events in September only: October's packet is empty too, August's has evidence.
+    fx.append_n(100);
+    let oct = make(&fx, "2026-10", &t.path().join("oct"));
+    assert_eq!(
+        (oct.events, oct.overall_status.as_str()),
+        (0, "no_evidence")
+    );
+    let sep = make(&fx, "2026-09", &t.path().join("sep"));
+    assert_eq!((sep.events, sep.overall_status.as_str()), (100, "pass"));
+    let r = packet::reproduce(
+        &fx.config,
+        &fx.ledger,
+        &t.path().join("oct").join(JSON_FILE),
+    )
+    .unwrap();
+    assert!(r[0].identical, "{r:?}");
+    verified(&fx, &[t.path().join("oct")]);
+});
+
+on_both!(ad_hoc_packets_stay_out_of_the_monthly_chain, |fx| {
+    months(&fx, &[(8, 9), (9, 10)], 200);
+    let t = tempfile::tempdir().unwrap();
+    make(&fx, "2026-08", &t.path().join("aug"));
+    // An ad-hoc range that ends after August: on its own series.
+    make_range(&fx, "2026-08-15..2026-09-15", &t.path().join("adhoc"));
+    let adhoc = read(&t.path().join("adhoc"));
+    assert_eq!(adhoc["period"]["series"], "ad hoc");
+    assert!(
+        adhoc["ledger"]["previous"].is_null(),
+        "{}",
+        adhoc["ledger"]["previous"]
+    );
+    make(&fx, "2026-09", &t.path().join("sep"));
+    let sep = read(&t.path().join("sep"));
+    assert_eq!(sep["period"]["series"], "month");
+    assert_eq!(sep["ledger"]["previous"]["period"], "2026-08");
+    assert_eq!(sep["ledger"]["previous"]["checkpoint"]["size"], 200);
+    let steps = verified(
+        &fx,
+        &[
+            t.path().join("aug"),
+            t.path().join("adhoc"),
+            t.path().join("sep"),
+        ],
+    );
+    assert!(steps
+        .iter()
+        .any(|s| s.check == "packet 2026-09 follows packet 2026-08"));
+    // A second ad-hoc packet chains to the first.
+    make_range(&fx, "2026-09-01..2026-09-20", &t.path().join("adhoc2"));
+    let a2 = read(&t.path().join("adhoc2"));
+    assert_eq!(
+        a2["ledger"]["previous"]["period"], adhoc["period"]["label"],
+        "{}",
+        a2["ledger"]["previous"]
+    );
+    let _ = verified(&fx, &[t.path().join("adhoc"), t.path().join("adhoc2")]);
+});
+
+on_both!(a_backfill_leaves_both_packets_verifiable, |fx| {
+    months(&fx, &[(8, 9), (9, 10), (10, 11)], 150);
+    let t = tempfile::tempdir().unwrap();
+    make(&fx, "2026-08", &t.path().join("aug"));
+    make(&fx, "2026-10", &t.path().join("oct"));
+    // September made after October: its previous is August (nearest earlier of the
+    // series by checkpoint size), and it proves October's tree extends its own.
+    make(&fx, "2026-09", &t.path().join("sep"));
+    let sep = read(&t.path().join("sep"));
+    assert_eq!(sep["ledger"]["previous"]["period"], "2026-08");
+    assert_eq!(sep["ledger"]["following"]["period"], "2026-10");
+    assert_eq!(sep["ledger"]["following"]["checkpoint"]["size"], 450);
+    let steps = verified(
+        &fx,
+        &[
+            t.path().join("aug"),
+            t.path().join("sep"),
+            t.path().join("oct"),
+        ],
+    );
+    assert!(steps.iter().any(
+        |s| s.check == "packet 2026-10 follows packet 2026-09" && s.detail.contains("backfill")
+    ));
+    assert!(steps.iter().any(|s| s
+        .check
+        .contains("consistency with the later packet 2026-10")));
+    for m in ["aug", "sep", "oct"] {
+        let r =
+            packet::reproduce(&fx.config, &fx.ledger, &t.path().join(m).join(JSON_FILE)).unwrap();
+        assert!(r[0].identical, "{m}: {r:?}");
+    }
+});
+
+on_both!(late_arrivals_are_listed_in_the_next_packet, |fx| {
+    fx.append_n(300); // September, seqs 0..299
+    let t = tempfile::tempdir().unwrap();
+    make(&fx, "2026-09", &t.path().join("sep")); // seq 300: packet.generated
+    let late: Vec<_> = (0..3)
+        .map(|i| common::event(serde_json::json!({"timestamp": format!("2026-09-2{i}T00:00:00Z"), "action": "late", "category": "system", "result": "success"})))
+        .collect();
+    fx.ledger.append(late).unwrap(); // seqs 301..303
+    let oct_ev = common::event(
+        serde_json::json!({"timestamp": "2026-10-02T00:00:00Z", "action": "on.time", "category": "system", "result": "success"}),
+    );
+    fx.ledger.append(vec![oct_ev]).unwrap();
+    let counted = packet::series::late_arrivals(&fx.store).unwrap();
+    assert_eq!(counted.len(), 1);
+    assert_eq!(
+        (counted[0].period.as_str(), counted[0].count),
+        ("2026-09", 3)
+    );
+    make(&fx, "2026-10", &t.path().join("oct"));
+    let oct = read(&t.path().join("oct"));
+    let l = &oct["ledger"]["late_arrivals"];
+    assert_eq!(l.as_array().unwrap().len(), 1, "{l}");
+    assert_eq!(
+        l[0]["note"],
+        "3 events for 2026-09 arrived after its packet, seqs 301..303"
+    );
+    assert_eq!(l[0]["packet_checkpoint_size"], 300);
+    // Not in October's own counts: they are September's events.
+    assert_eq!(oct["summary"]["events"], 1);
+    if let Some(r) = common::schema_check(&t.path().join("oct").join(JSON_FILE)) {
+        assert_eq!(r, "valid");
+    }
+    let r = packet::reproduce(
+        &fx.config,
+        &fx.ledger,
+        &t.path().join("oct").join(JSON_FILE),
+    )
+    .unwrap();
+    assert!(r[0].identical, "{r:?}");
+    verified(&fx, &[t.path().join("sep"), t.path().join("oct")]);
+});
+
+#[test]
+fn version_1_packets_still_verify() {
+    // Made by vouch before schema v2 (tests/fixtures/packets/v1-2026-09).
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/fixtures/packets/v1-2026-09");
+    let v = read(&dir);
+    assert_eq!(v["schema"], "vouch.soc2-packet/v1");
+    // October's v1 packet is empty and says "pass" (the defect v2 fixed); it still
+    // verifies as what it is, and chains to September.
+    let oct = dir.with_file_name("v1-2026-10");
+    let steps = verify::verify(&[dir.clone(), oct], &verify::Options::default());
+    assert!(steps.iter().all(|s| s.ok), "{steps:#?}");
+    assert!(steps.iter().any(|s| s.check.ends_with("ledger checkpoint")));
+    assert!(steps.iter().any(|s| s.check.ends_with(".ndjson: sha256")));
+    assert!(steps
+        .iter()
+        .any(|s| s.check == "packet 2026-10 follows packet 2026-09"));
+}
 
 on_both!(consecutive_packets_prove_consistency, |fx| {
     let mut gen = vouch_engine::demo::Generator::new(3, 10);

@@ -924,6 +924,7 @@ pub async fn job_run(
             worker: crate::worker_name(),
             max_attempts: 1,
             backoff: chrono::Duration::minutes(1),
+            not_before: None,
         };
         Ok(runner.run_now(&name, period)?)
     })

@@ -317,6 +317,7 @@ fn spawn_scheduler(app: App) {
                     worker: worker_name(),
                     max_attempts: 5,
                     backoff: chrono::Duration::minutes(1),
+                    not_before: None,
                 };
                 runner.tick()
             })

@@ -235,14 +235,60 @@ impl Metrics {
             &mut out,
             "vouch_soc2_job_runs_total",
             "counter",
-            "Scheduled job runs by job and status (the scheduler comes with issue 8).",
+            "Finished job runs (from the run history) by job and final status: succeeded or failed (after its retries).",
         );
+        for ((job, status), n) in &db.job_runs {
+            let _ = writeln!(
+                out,
+                "vouch_soc2_job_runs_total{{job=\"{}\",status=\"{}\"}} {n}",
+                label(job),
+                label(status)
+            );
+        }
         header(
             &mut out,
             "vouch_soc2_job_duration_seconds",
             "histogram",
-            "Scheduled job run time (the scheduler comes with issue 8).",
+            "Run time of finished job runs, from the run history.",
         );
+        for (job, secs) in &db.job_durations {
+            let job = label(job);
+            for b in JOB_BUCKETS {
+                let n = secs.iter().filter(|s| **s <= *b).count();
+                let _ = writeln!(
+                    out,
+                    "vouch_soc2_job_duration_seconds_bucket{{job=\"{job}\",le=\"{b}\"}} {n}"
+                );
+            }
+            let _ = writeln!(
+                out,
+                "vouch_soc2_job_duration_seconds_bucket{{job=\"{job}\",le=\"+Inf\"}} {}",
+                secs.len()
+            );
+            let _ = writeln!(
+                out,
+                "vouch_soc2_job_duration_seconds_sum{{job=\"{job}\"}} {}",
+                secs.iter().sum::<f64>()
+            );
+            let _ = writeln!(
+                out,
+                "vouch_soc2_job_duration_seconds_count{{job=\"{job}\"}} {}",
+                secs.len()
+            );
+        }
+        header(
+            &mut out,
+            "vouch_ledger_late_events_total",
+            "counter",
+            "Events appended after the packet of the period their timestamp falls in (late arrivals), by period.",
+        );
+        for (period, n) in &db.late_events {
+            let _ = writeln!(
+                out,
+                "vouch_ledger_late_events_total{{period=\"{}\"}} {n}",
+                label(period)
+            );
+        }
         out
     }
 }
@@ -255,6 +301,7 @@ pub const JOB_BUCKETS: &[f64] = &[1.0, 5.0, 15.0, 60.0, 300.0, 900.0, 3600.0];
 pub struct DbState {
     pub job_runs: BTreeMap<(String, String), u64>,
     pub job_durations: BTreeMap<String, Vec<f64>>,
+    pub late_events: BTreeMap<String, u64>,
     pub ledger_size: u64,
     pub checkpoint_size: u64,
     pub checkpoint_age: Option<i64>,
@@ -297,12 +344,25 @@ pub fn read_db(app: &crate::App) -> Result<DbState, crate::error::ApiError> {
             }
         }
     }
+    // Every job's final statuses start at 0, so the first failure is an increase.
+    for j in vouch_engine::jobs::JOBS {
+        for status in ["succeeded", "failed"] {
+            d.job_runs
+                .insert((j.name.to_string(), status.to_string()), 0);
+        }
+    }
     for r in
         vouch_engine::jobs::runs(&app.store, None, 100_000).map_err(crate::error::ApiError::from)?
     {
         let job = r["job"].as_str().unwrap_or("").to_string();
+        let status = r["status"].as_str().unwrap_or("");
+        // Running and retrying runs are not finished: counting them would make the
+        // counter go down when they finish.
+        if status != "succeeded" && status != "failed" {
+            continue;
+        }
         *d.job_runs
-            .entry((job.clone(), r["status"].as_str().unwrap_or("").to_string()))
+            .entry((job.clone(), status.to_string()))
             .or_default() += 1;
         let t = |k: &str| r[k].as_str().and_then(vouch_core::period::parse_instant);
         if let (Some(a), Some(b)) = (t("started_at"), t("finished_at")) {
@@ -311,6 +371,11 @@ pub fn read_db(app: &crate::App) -> Result<DbState, crate::error::ApiError> {
                 .or_default()
                 .push((b - a).num_milliseconds() as f64 / 1000.0);
         }
+    }
+    for l in vouch_engine::packet::series::late_arrivals(&app.store)
+        .map_err(crate::error::ApiError::from)?
+    {
+        d.late_events.insert(l.period, l.count);
     }
     let period = vouch_core::period::Period::last_month(now);
     for c in vouch_engine::checks::controls::evaluate(&app.config, &app.store, &period, now, None)?

@@ -97,12 +97,16 @@ pub fn run(cli: &crate::Cli, c: &JobsCommand) -> Result<i32> {
                 worker: format!("cli:{}", std::process::id()),
                 max_attempts: 1,
                 backoff: chrono::Duration::minutes(1),
+                not_before: None,
             };
             let r = runner.run_now(name, period)?;
             if cli.json {
                 output::print_json(&r);
             } else {
                 println!("{}", line(&r));
+                if let Some(note) = r["outputs"]["note"].as_str() {
+                    println!("  {note}");
+                }
             }
             Ok(if r["status"] == "succeeded" { 0 } else { 1 })
         }

@@ -233,6 +233,8 @@ fn append(cli: &crate::Cli, file: Option<&PathBuf>) -> Result<i32> {
                 .context("cannot read stdin")?;
         }
     }
+    // Opened first: the ledger's config sets how far ahead a timestamp may be.
+    let (_, _, _, ledger) = super::open(cli)?;
     let events = match parse_batch(&text) {
         Ok(ev) => ev,
         Err(errors) => {
@@ -253,7 +255,6 @@ fn append(cli: &crate::Cli, file: Option<&PathBuf>) -> Result<i32> {
     if events.is_empty() {
         bail!("no events in the input; nothing was appended");
     }
-    let (_, _, _, ledger) = super::open(cli)?;
     let appended = ledger.append(events)?;
     // A CLI append ends with a checkpoint covering what it appended.
     let cp = ledger.checkpoint_at(appended.tree_size)?;

@@ -30,14 +30,27 @@ pub fn run(cli: &crate::Cli, a: &PacketArgs) -> Result<i32> {
     if let Some(p) = &a.reproduce {
         let (config, _, _, ledger) = super::open(cli)?;
         let results = packet::reproduce(&config, &ledger, p)?;
+        // Events for the period appended after the packet: not in it, and not a
+        // difference (the packet covers its checkpoint), but the auditor must know.
+        let late = packet::late_after(&ledger, p)?;
         if cli.json {
-            output::print_json(&results);
+            output::print_json(&serde_json::json!({
+                "artifacts": results,
+                "late_arrivals": late.as_ref().map(packet::series::Late::to_json),
+            }));
         } else {
             for r in &results {
                 match &r.difference {
                     None => println!("{}: identical", r.artifact),
                     Some(d) => println!("{}: differs — {d}", r.artifact),
                 }
+            }
+            if let Some(l) = &late {
+                println!(
+                    "late arrivals: {} (not in the packet, which covers tree size {})",
+                    l.sentence(),
+                    l.packet_checkpoint_size
+                );
             }
         }
         return Ok(if results.iter().all(|r| r.identical) {

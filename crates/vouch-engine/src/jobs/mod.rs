@@ -112,6 +112,33 @@ pub struct Runner<'a> {
     pub worker: String,
     pub max_attempts: u32,
     pub backoff: Duration,
+    /// Occurrences before this are never caught up (vouch was not there to run them).
+    /// `None`: when this database was initialised ([`initialized_at`]).
+    pub not_before: Option<DateTime<Utc>>,
+}
+
+/// When the database was initialised (its first migration), if recorded.
+pub fn initialized_at(store: &Store) -> Result<Option<DateTime<Utc>>, Error> {
+    let sql = if store.kind() == "postgres" {
+        "SELECT to_char(min(applied_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') FROM schema_migrations"
+    } else {
+        "SELECT min(applied_at) FROM schema_migrations"
+    };
+    let rows = store.query(sql, &[])?;
+    Ok(rows
+        .first()
+        .and_then(|r| r.opt_text(0))
+        .and_then(|t| chrono::NaiveDateTime::parse_from_str(t.trim(), "%Y-%m-%d %H:%M:%S").ok())
+        .map(|n| n.and_utc()))
+}
+
+/// The timestamp of the ledger's first entry (seq 0), if any.
+pub fn first_event_at(store: &Store) -> Result<Option<DateTime<Utc>>, Error> {
+    let rows = store.query("SELECT ts FROM ledger_entries WHERE seq = 0", &[])?;
+    Ok(rows
+        .first()
+        .and_then(|r| r.opt_text(0))
+        .and_then(|t| vouch_core::period::parse_instant(&t)))
 }
 
 /// One job run as recorded.
@@ -125,6 +152,10 @@ impl Runner<'_> {
     /// Run every job whose latest occurrence has no run yet, and every retry that is due.
     pub fn tick(&self) -> Result<Vec<Run>, Error> {
         let now = self.clock.now();
+        let not_before = match self.not_before {
+            Some(t) => Some(t),
+            None => initialized_at(&self.store)?,
+        };
         let mut done = Vec::new();
         for j in JOBS {
             let cron = cron::Cron::parse(j.schedule).map_err(Error::Config)?;
@@ -132,12 +163,59 @@ impl Runner<'_> {
                 continue;
             };
             let period = period_of(j.name, occ);
+            if let Some(reason) = self.skip_reason(j.name, occ, &period, not_before)? {
+                tracing::debug!(
+                    "[JOB: {}] not catching up {}: {reason}",
+                    j.name,
+                    period.label
+                );
+                continue;
+            }
             let key = format!("{}:{}", j.name, period.label);
             if let Some(r) = self.claim_and_run(j.name, &key, occ, &period)? {
                 done.push(r);
             }
         }
         Ok(done)
+    }
+
+    /// Why an occurrence is not run: it precedes `init` (vouch did not exist to run it),
+    /// or (evidence packets) its period ended before `init` or before the ledger's first
+    /// event, so a packet could only say "nothing happened" about a time vouch did not
+    /// see. Such packets are made by hand (`vouch jobs run … --period`).
+    fn skip_reason(
+        &self,
+        name: &str,
+        occ: DateTime<Utc>,
+        period: &Period,
+        not_before: Option<DateTime<Utc>>,
+    ) -> Result<Option<String>, Error> {
+        if let Some(t) = not_before.filter(|t| occ < *t) {
+            return Ok(Some(format!(
+                "its occurrence {} is before this database was initialised ({})",
+                ts(&occ),
+                ts(&t)
+            )));
+        }
+        if name == "generate-soc2-evidence" {
+            if let Some(t) = not_before.filter(|t| period.end <= *t) {
+                return Ok(Some(format!(
+                    "the period ended before this database was initialised ({})",
+                    ts(&t)
+                )));
+            }
+            match first_event_at(&self.store)? {
+                None => return Ok(Some("the ledger has no events yet".into())),
+                Some(first) if period.end <= first => {
+                    return Ok(Some(format!(
+                        "the period ends before the ledger's first event ({})",
+                        ts(&first)
+                    )))
+                }
+                Some(_) => {}
+            }
+        }
+        Ok(None)
     }
 
     /// Run a job now for a period (a manual run, outside the schedule's singleton key).
@@ -208,8 +286,13 @@ impl Runner<'_> {
             }
             Err(e) => ("failed", None, Some(e.to_string()), None),
         };
+        let note = outputs
+            .as_ref()
+            .and_then(|o| o["note"].as_str())
+            .map(|n| format!(" — {n}"))
+            .unwrap_or_default();
         match status {
-            "succeeded" => log(name, &format!("{key} succeeded in {secs:.1} s")),
+            "succeeded" => log(name, &format!("{key} succeeded in {secs:.1} s{note}")),
             "retrying" => log(
                 name,
                 &format!(
@@ -238,7 +321,7 @@ impl Runner<'_> {
                 "action": format!("job.{status}"), "category": "system",
                 "result": if status == "succeeded" { "success" } else { "failure" },
                 "resource": {"type": "job", "id": key, "name": name},
-                "details": {"description": format!("[JOB: {name}] {key}: {status} (attempt {attempt}){}", error.as_ref().map(|e| format!(": {e}")).unwrap_or_default())},
+                "details": {"description": format!("[JOB: {name}] {key}: {status} (attempt {attempt}){}{note}", error.as_ref().map(|e| format!(": {e}")).unwrap_or_default())},
                 "metadata": {"run_id": run_id, "attempt": attempt, "seconds": (secs * 1000.0).round() / 1000.0, "worker": self.worker},
             }),
         )?;
@@ -307,7 +390,42 @@ impl Runner<'_> {
                 &format!("packet written to {}", w.dir.display()),
             );
         } else {
-            out["packet"] = json!({"dir": dir.display().to_string(), "status": "existing"});
+            // Not rebuilt (packets are immutable once made): say so, and whether the
+            // ledger has gained events for the period since the packet's checkpoint.
+            let path = dir.join(crate::packet::JSON_FILE);
+            let v: Value = std::fs::read(&path)
+                .ok()
+                .and_then(|b| serde_json::from_slice(&b).ok())
+                .unwrap_or_default();
+            let size = v["ledger"]["checkpoint"]["size"].as_u64();
+            let fmt = vouch_core::event::format_timestamp;
+            let late = match size {
+                Some(size) => crate::packet::series::late_for(
+                    &self.store,
+                    &period.label,
+                    &fmt(&period.start),
+                    &fmt(&period.end),
+                    size,
+                )?,
+                None => None,
+            };
+            let mut note = format!("packet for {} existing, not rebuilt", period.label);
+            if let Some(l) = &late {
+                note.push_str(&format!(
+                    "; {} (not in it; `vouch packet --period {} --force` rebuilds it)",
+                    l.sentence(),
+                    period.label
+                ));
+            }
+            log("generate-soc2-evidence", &note);
+            out["packet"] = json!({
+                "dir": dir.display().to_string(),
+                "status": "existing, not rebuilt",
+                "overall_status": v["summary"]["overall_status"],
+                "checkpoint_size": size,
+                "late_arrivals": late.as_ref().map(crate::packet::series::Late::to_json),
+            });
+            out["note"] = json!(note);
         }
         let archived = crate::seal::collections(&self.store, Some(&period.label))?;
         if !archived.is_empty() {

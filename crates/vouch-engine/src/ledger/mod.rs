@@ -27,6 +27,9 @@ pub struct LedgerOptions {
     pub checkpoint_interval: Duration,
     /// Most events one commit gathers.
     pub max_batch: usize,
+    /// How far ahead of this machine's clock an incoming event's timestamp may be
+    /// (`ledger.max_clock_skew`); applied by event validation, process-wide.
+    pub max_clock_skew: Duration,
 }
 
 impl Default for LedgerOptions {
@@ -34,6 +37,9 @@ impl Default for LedgerOptions {
         LedgerOptions {
             checkpoint_interval: Duration::from_secs(10),
             max_batch: 10_000,
+            max_clock_skew: Duration::from_secs(
+                vouch_core::event::DEFAULT_MAX_CLOCK_SKEW_SECS as u64,
+            ),
         }
     }
 }
@@ -78,6 +84,11 @@ pub struct Ledger {
 impl Ledger {
     /// Open the ledger over a store and start its sequencer thread.
     pub fn open(store: Store, keys: &Keys, options: LedgerOptions) -> Ledger {
+        vouch_core::event::set_max_clock_skew(
+            chrono::Duration::from_std(options.max_clock_skew).unwrap_or(
+                chrono::Duration::seconds(vouch_core::event::DEFAULT_MAX_CLOCK_SKEW_SECS),
+            ),
+        );
         let inner = Arc::new(Inner {
             store,
             signer: keys.log.clone(),

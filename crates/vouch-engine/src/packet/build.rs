@@ -10,8 +10,13 @@ use std::io::Write;
 use vouch_core::event::format_timestamp;
 use vouch_core::period::Period;
 
-/// Identifies the packet format; bump on incompatible changes.
-pub const SCHEMA: &str = "vouch.soc2-packet/v1";
+/// Identifies the packet format; bump on incompatible changes. v2 added the
+/// `no_evidence` status, `period.series`, `summary.controls.no_evidence` and
+/// `ledger.late_arrivals`, and chains packets per series.
+pub const SCHEMA: &str = "vouch.soc2-packet/v2";
+
+/// The earlier packet format, still verified by `vouch verify`.
+pub const SCHEMA_V1: &str = "vouch.soc2-packet/v1";
 
 /// The control vouch itself provides: the ledger's integrity is evidence.
 pub const LEDGER_CONTROL: &str = "VOUCH-LEDGER-INTEGRITY";
@@ -24,6 +29,18 @@ pub struct Params {
     /// Tree size of the previous packet's checkpoint (`None`: no previous packet).
     pub previous_size: Option<u64>,
     pub previous_label: Option<String>,
+    /// The tree size the packet covers; `None`: the checkpoint at period end (the
+    /// tree up to the last entry timestamped before it). Reproduction passes the size
+    /// the packet records, so later (late) arrivals do not change it.
+    pub size: Option<u64>,
+    /// Periods with packets before this one: entries of theirs in
+    /// `[previous_size, size)` past their packet are listed as late arrivals.
+    pub closed: Vec<super::series::Closed>,
+    /// A packet of the same series for a later period that existed before this one
+    /// (this one is a backfill): its tree size and label; the packet then proves that
+    /// tree extends its own.
+    pub following_size: Option<u64>,
+    pub following_label: Option<String>,
 }
 
 /// An export produced alongside a packet, streamed to a writer if one is given.
@@ -98,7 +115,12 @@ pub fn build(
     let end = format_timestamp(&period.end);
 
     // The tree that covers every event of the period: the checkpoint "at period end".
-    let size = store.size_covering_before(&end)?;
+    let size = match params.size {
+        Some(s) => s,
+        None => store.size_covering_before(&end)?,
+    };
+    let mut late =
+        super::series::LateCounter::new(params.previous_size.unwrap_or(0), params.closed.clone());
     let checkpoint = ledger.checkpoint_at(size)?;
 
     // One pass: verify [0, size) and observe the period's entries.
@@ -117,6 +139,7 @@ pub fn build(
             up_to: Some(size),
         },
         &mut |seq, ts, leaf| {
+            late.observe(seq, ts);
             if ts < start_b || ts >= end_b {
                 return;
             }
@@ -184,11 +207,36 @@ pub fn build(
         }),
         None => Value::Null,
     };
+    let following = match params.following_size {
+        Some(next) if next >= size && size > 0 => {
+            let p = ledger.consistency_proof(size, next)?;
+            json!({
+                "period": params.following_label,
+                "checkpoint": {"size": next, "root": p.to_root, "note": p.to_checkpoint},
+                "consistency_proof": p.proof,
+            })
+        }
+        _ => Value::Null,
+    };
 
+    let late_arrivals: Vec<Value> = late
+        .finish()
+        .iter()
+        .map(super::series::Late::to_json)
+        .collect();
     let generated_at = format_timestamp(&params.generated_at);
     let ledger_ok = verification.valid;
-    let status = if ledger_ok { "pass" } else { "fail" };
-    let check_detail = if ledger_ok {
+    // Nothing in the period: the ledger vouches for nothing, whatever it verified.
+    let status = if !ledger_ok {
+        "fail"
+    } else if total == 0 {
+        "no_evidence"
+    } else {
+        "pass"
+    };
+    let check_detail = if ledger_ok && total == 0 {
+        format!("no ledger events are timestamped in the period, so there is nothing to vouch for ({} entries verified; root {})", verification.checked, verification.root)
+    } else if ledger_ok {
         format!("{} entries verified (leaf hashes, HMAC chain, Merkle tree, signed checkpoints); root {}", verification.checked, verification.root)
     } else {
         format!(
@@ -226,14 +274,14 @@ pub fn build(
             .or_default() += 1;
     }
     let count = |s: &str| counts.get(s).copied().unwrap_or(0);
-    let status = crate::checks::controls::rollup(
+    let status = overall_status(
         controls
             .as_array()
             .into_iter()
             .flatten()
             .map(|c| c["status"].as_str().unwrap_or("error")),
     );
-    let mut criteria: BTreeMap<&str, (u64, u64)> = BTreeMap::new();
+    let mut criteria: BTreeMap<&str, (u64, u64, Vec<&str>)> = BTreeMap::new();
     for c in controls.as_array().into_iter().flatten() {
         for id in c["criteria"]
             .as_array()
@@ -243,6 +291,7 @@ pub fn build(
         {
             let e = criteria.entry(id).or_default();
             e.1 += 1;
+            e.2.push(c["status"].as_str().unwrap_or("error"));
             if c["status"] == "pass" {
                 e.0 += 1;
             }
@@ -250,11 +299,12 @@ pub fn build(
     }
     let summary_criteria: Vec<Value> = criteria
         .iter()
-        .map(|(id, (passed, total))| {
+        .map(|(id, (passed, total, statuses))| {
             let topic = vouch_core::tsc::criterion(id)
                 .map(|c| c.topic)
                 .unwrap_or_default();
-            json!({"id": id, "topic": topic, "passed": passed, "total": total})
+            let status = overall_status(statuses.iter().copied());
+            json!({"id": id, "topic": topic, "passed": passed, "total": total, "status": status})
         })
         .collect();
     let origin = ledger.origin().to_string();
@@ -296,13 +346,13 @@ pub fn build(
     let value = json!({
         "schema": SCHEMA,
         "organization": {"name": org.0, "id": org.1},
-        "period": {"label": period.label, "start": start, "end": end},
+        "period": {"label": period.label, "start": start, "end": end, "series": super::series::series_of(&period.label)},
         "generated_at": generated_at,
         "generator": {"name": "vouch", "version": crate::VERSION},
         "signing_key": {"id": signing.0, "public_key_pem": signing.1},
         "summary": {
             "overall_status": status,
-            "controls": {"total": controls.as_array().map_or(0, Vec::len), "pass": count("pass"), "fail": count("fail"), "error": count("error"), "not_tested": count("not_tested")},
+            "controls": {"total": controls.as_array().map_or(0, Vec::len), "pass": count("pass"), "fail": count("fail"), "error": count("error"), "not_tested": count("not_tested"), "no_evidence": count("no_evidence")},
             "criteria": summary_criteria,
             "open_findings": rules.open_findings,
             "events": total,
@@ -317,6 +367,8 @@ pub fn build(
             "log_key": ledger.verifier().to_vkey(),
             "checkpoint": {"size": size, "root": checkpoint_root, "note": checkpoint.note},
             "previous": previous,
+            "following": following,
+            "late_arrivals": late_arrivals,
             "verification": {
                 "valid": verification.valid,
                 "broken_at": verification.broken_at,
@@ -340,4 +392,18 @@ pub fn build(
         value,
         verification,
     })
+}
+
+/// The packet's overall status: the controls' rollup, except that it is never `pass`
+/// while a control has no evidence (an empty period included), and a set of controls
+/// that all lack evidence is `no_evidence`.
+pub fn overall_status<'s>(statuses: impl IntoIterator<Item = &'s str>) -> &'static str {
+    let seen: Vec<&str> = statuses.into_iter().collect();
+    let rolled = crate::checks::controls::rollup(seen.iter().copied());
+    let none = seen.contains(&"no_evidence");
+    if none && (rolled == "pass" || seen.iter().all(|s| *s == "no_evidence")) {
+        "no_evidence"
+    } else {
+        rolled
+    }
 }

@@ -6,6 +6,7 @@
 pub mod build;
 pub mod pdf;
 pub mod rules;
+pub mod series;
 pub mod sign;
 pub mod verify;
 
@@ -121,12 +122,20 @@ pub fn generate(
     }
     let store = ledger.store();
     let fmt = vouch_core::event::format_timestamp;
-    let previous = store.previous_packet(&fmt(&req.period.start), &fmt(&req.period.end))?;
+    // The tree at period end, and the chain of its series up to it.
+    let size = store.size_covering_before(&fmt(&req.period.end))?;
+    let recorded = series::recorded(store)?;
+    let previous = series::previous(&recorded, &req.period, size);
+    let following = series::following(&recorded, &req.period, size);
     let params = build::Params {
         period: req.period.clone(),
         generated_at,
-        previous_size: previous.as_ref().map(|p| p.checkpoint_size),
-        previous_label: previous.as_ref().map(|p| p.period_label.clone()),
+        previous_size: previous.map(|p| p.checkpoint_size),
+        previous_label: previous.map(|p| p.label.clone()),
+        size: Some(size),
+        closed: series::closed(&recorded, None, &req.period.label),
+        following_size: following.map(|p| p.checkpoint_size),
+        following_label: following.map(|p| p.label.clone()),
     };
 
     std::fs::create_dir_all(&req.out).map_err(|e| Error::io(&req.out, e))?;
@@ -287,6 +296,14 @@ pub fn reproduce(
             packet.display()
         ))
     })?;
+    if v["schema"] == build::SCHEMA_V1 {
+        return Err(Error::Config(format!(
+            "{}: a {} packet, made by an earlier vouch; this version reproduces {} packets only (`vouch verify` still checks it)",
+            packet.display(),
+            build::SCHEMA_V1,
+            build::SCHEMA
+        )));
+    }
     if v["schema"] != build::SCHEMA {
         return Err(Error::Config(format!(
             "{}: not a vouch packet (schema {})",
@@ -310,11 +327,30 @@ pub fn reproduce(
         vouch_core::period::parse_instant(v["generated_at"].as_str().unwrap_or_default())
             .ok_or_else(|| Error::Config(format!("{}: bad generated_at", packet.display())))?;
     let prev = &v["ledger"]["previous"];
+    // The closed periods as they stood when this packet was recorded.
+    let recorded = series::recorded(ledger.store())?;
+    let sha = sha256_hex(&stored);
+    let own = recorded.iter().find(|r| r.json_sha256 == sha).map(|r| r.id);
+    let at = v["generated_at"].as_str().unwrap_or_default();
+    let before: Vec<series::Recorded> = recorded
+        .iter()
+        .filter(|r| match own {
+            Some(id) => r.id < id,
+            None => r.generated_at.as_str() <= at,
+        })
+        .cloned()
+        .collect();
+    let size = v["ledger"]["checkpoint"]["size"].as_u64();
+    let following = series::following(&before, &period, size.unwrap_or(0));
     let params = build::Params {
         period: period.clone(),
         generated_at,
         previous_size: prev["checkpoint"]["size"].as_u64(),
         previous_label: prev["period"].as_str().map(str::to_string),
+        size,
+        closed: series::closed(&before, None, &period.label),
+        following_size: following.map(|p| p.checkpoint_size),
+        following_label: following.map(|p| p.label.clone()),
     };
     let slug = build::period_slug(&period);
     let mut exports = build::standard_exports(&slug, |_| None);
@@ -344,6 +380,31 @@ pub fn reproduce(
         out.push(compare(PDF_FILE, &stored_pdf, &pdf, None));
     }
     Ok(out)
+}
+
+/// Events timestamped in a packet's period that were appended after it (at or past its
+/// checkpoint): what `vouch packet --reproduce` reports beside the comparison.
+pub fn late_after(ledger: &Ledger, packet: &Path) -> Result<Option<series::Late>, Error> {
+    let stored = std::fs::read(packet).map_err(|e| Error::io(packet, e))?;
+    let v: Value = serde_json::from_slice(&stored)
+        .map_err(|e| Error::Config(format!("{}: invalid JSON: {e}", packet.display())))?;
+    let (Some(start), Some(end), Some(size)) = (
+        v["period"]["start"].as_str(),
+        v["period"]["end"].as_str(),
+        v["ledger"]["checkpoint"]["size"].as_u64(),
+    ) else {
+        return Err(Error::Config(format!(
+            "{}: not a packet (no period or checkpoint)",
+            packet.display()
+        )));
+    };
+    series::late_for(
+        ledger.store(),
+        v["period"]["label"].as_str().unwrap_or_default(),
+        start,
+        end,
+        size,
+    )
 }
 
 fn compare(

@@ -2,7 +2,11 @@
 //! checkpoint's signature, the consistency proof to the previous packet, and every hash
 //! the packet lists against the files beside it. Needs no database.
 
-use super::{build::SCHEMA, sign, JSON_FILE, PDF_FILE};
+use super::{
+    build::{SCHEMA, SCHEMA_V1},
+    series::series_of,
+    sign, JSON_FILE, PDF_FILE,
+};
 use serde::Serialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -94,10 +98,14 @@ pub fn verify(paths: &[PathBuf], opts: &Options) -> Vec<Step> {
                 Err(e) => steps.push(format!("{}", t.display()), Err(e)),
                 Ok(bytes) if t.extension().is_some_and(|e| e == "json") => {
                     match serde_json::from_slice::<Value>(&bytes) {
-                        Ok(v) if v["schema"] == SCHEMA => packets.push((t, v)),
+                        Ok(v) if v["schema"] == SCHEMA || v["schema"] == SCHEMA_V1 => {
+                            packets.push((t, v))
+                        }
                         Ok(_) => steps.push(
                             format!("{}", t.display()),
-                            Err(format!("not a vouch packet (schema is not {SCHEMA})")),
+                            Err(format!(
+                                "not a vouch packet (schema is neither {SCHEMA} nor {SCHEMA_V1})"
+                            )),
                         ),
                         Err(e) => steps.push(
                             format!("{}", t.display()),
@@ -109,10 +117,24 @@ pub fn verify(paths: &[PathBuf], opts: &Options) -> Vec<Step> {
             }
         }
     }
-    packets.sort_by(|a, b| {
-        a.1["period"]["end"]
+    // Each series is one chain, ordered by tree size (then period end).
+    let series = |v: &Value| {
+        v["period"]["series"]
             .as_str()
-            .cmp(&b.1["period"]["end"].as_str())
+            .map(str::to_string)
+            .unwrap_or_else(|| series_of(v["period"]["label"].as_str().unwrap_or("")).into())
+    };
+    packets.sort_by(|a, b| {
+        (
+            series(&a.1),
+            a.1["ledger"]["checkpoint"]["size"].as_u64(),
+            a.1["period"]["end"].as_str(),
+        )
+            .cmp(&(
+                series(&b.1),
+                b.1["ledger"]["checkpoint"]["size"].as_u64(),
+                b.1["period"]["end"].as_str(),
+            ))
     });
 
     for (path, v) in &packets {
@@ -177,6 +199,18 @@ pub fn verify(paths: &[PathBuf], opts: &Options) -> Vec<Step> {
                 check_consistency(prev, cp, verifier.as_ref().ok()),
             );
         }
+        // A backfill proves that the later packet's tree (made before it) extends its own.
+        let next = &v["ledger"]["following"];
+        if next.is_object() {
+            let as_prev = serde_json::json!({"checkpoint": cp, "consistency_proof": next["consistency_proof"]});
+            steps.push(
+                format!(
+                    "{name}: consistency with the later packet {}",
+                    next["period"].as_str().unwrap_or("")
+                ),
+                check_consistency(&as_prev, &next["checkpoint"], verifier.as_ref().ok()),
+            );
+        }
         // Every listed file present beside the packet.
         let dir = path.parent().unwrap_or(Path::new("."));
         for e in v["exports"].as_array().into_iter().flatten() {
@@ -191,8 +225,12 @@ pub fn verify(paths: &[PathBuf], opts: &Options) -> Vec<Step> {
     // A second packet must extend the first: same checkpoint as recorded previous.
     for pair in packets.windows(2) {
         let (a, b) = (&pair[0].1, &pair[1].1);
+        if series(a) != series(b) {
+            continue;
+        }
         let recorded = &b["ledger"]["previous"]["checkpoint"];
         let earlier = &a["ledger"]["checkpoint"];
+        let backfill = &a["ledger"]["following"]["checkpoint"];
         let label = |v: &Value| {
             v["period"]["label"]
                 .as_str()
@@ -202,10 +240,14 @@ pub fn verify(paths: &[PathBuf], opts: &Options) -> Vec<Step> {
         let what = format!("packet {} follows packet {}", label(b), label(a));
         steps.push(
             what,
-            if recorded.is_null() {
-                Err(format!("packet {} records no previous packet, so it cannot prove it extends {}", label(b), label(a)))
-            } else if recorded["note"] == earlier["note"] {
+            if recorded["note"] == earlier["note"] && !recorded.is_null() {
                 Ok(format!("its consistency proof starts at the earlier packet's checkpoint (tree size {})", earlier["size"]))
+            } else if backfill["note"] == b["ledger"]["checkpoint"]["note"] && !backfill.is_null() {
+                Ok(format!("packet {} was made after it (a backfill) and proves its tree (size {}) extends its own (size {})", label(a), b["ledger"]["checkpoint"]["size"], earlier["size"]))
+            } else if earlier["size"] == 0 {
+                Ok(format!("packet {} covers an empty tree: there is nothing to extend", label(a)))
+            } else if recorded.is_null() {
+                Err(format!("packet {} records no previous packet, so it cannot prove it extends {}", label(b), label(a)))
             } else {
                 Err(format!("its previous checkpoint (tree size {}) is not the earlier packet's (tree size {})", recorded["size"], earlier["size"]))
             },

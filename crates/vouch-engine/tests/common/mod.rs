@@ -243,11 +243,11 @@ pub fn pg_url_with_password(password: &str) -> Option<String> {
     })
 }
 
-/// Validate a packet against schemas/soc2-packet-v1.schema.json with Python's jsonschema;
+/// Validate a packet against schemas/soc2-packet-v2.schema.json with Python's jsonschema;
 /// `None` when Python or jsonschema is missing outside CI.
 pub fn schema_check(packet: &std::path::Path) -> Option<String> {
     let schema = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../schemas/soc2-packet-v1.schema.json");
+        .join("../../schemas/soc2-packet-v2.schema.json");
     let out = std::process::Command::new("python3")
         .arg("-c")
         .arg(format!(
