@@ -187,8 +187,13 @@ pub fn build(
 
     let generated_at = format_timestamp(&params.generated_at);
     let ledger_ok = verification.valid;
-    let status = if ledger_ok { "pass" } else { "fail" };
-    let check_detail = if ledger_ok {
+    let status = crate::checks::controls::ledger_status(ledger_ok, verification.checked, total);
+    let check_detail = if status == "no_evidence" {
+        format!(
+            "no event in {}: nothing to vouch for ({} entries verified)",
+            period.label, verification.checked
+        )
+    } else if ledger_ok {
         format!("{} entries verified (leaf hashes, HMAC chain, Merkle tree, signed checkpoints); root {}", verification.checked, verification.root)
     } else {
         format!(
