@@ -298,3 +298,29 @@ fn check_exit_codes_page_cron_when_anything_was_not_judged() {
         assert!(help.contains(want), "{want}: {help}");
     }
 }
+
+#[test]
+fn demo_shows_a_control_with_no_evidence() {
+    let t = tempfile::tempdir().unwrap();
+    let into = t.path().join("demo");
+    let out = ok(&Command::new(env!("CARGO_BIN_EXE_vouch"))
+        .args(["demo", "--into", into.to_str().unwrap(), "--events", "1200"])
+        .output()
+        .unwrap());
+    assert!(
+        out.lines()
+            .any(|l| l.contains("NO EVIDENCE access.review-signed: no evidence")),
+        "{out}"
+    );
+    assert!(out.contains("control AC-2: NO EVIDENCE"), "{out}");
+    assert!(out.contains("control RET-1: PASS"), "{out}");
+    assert!(
+        out.contains("PASS   archive.none-failed: 0 of 4 row(s) judged have status"),
+        "{out}"
+    );
+    // The demo's data directory answers `vouch check` with exit 2: AC-2 has no evidence.
+    let o = vouch(&into, &["--json", "check", "--period", "last-month"]);
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(control_status(&v, "AC-2"), "no_evidence");
+    assert_eq!(o.status.code(), Some(2), "{v}");
+}
