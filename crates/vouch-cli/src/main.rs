@@ -53,6 +53,8 @@ pub enum Command {
     /// The Trust Services Criteria and the organisation's controls, with status.
     #[command(subcommand)]
     Controls(commands::checks::ControlsCommand),
+    /// A period's overall status, controls by status, open findings, ledger size.
+    Status(commands::checks::StatusArgs),
     /// Findings: list, show, open, update.
     #[command(subcommand)]
     Findings(commands::checks::FindingsCommand),
@@ -118,6 +120,7 @@ fn main() {
         Command::Archive(a) => commands::archive::run(&cli, a),
         Command::Collections(c) => commands::archive::collections(&cli, c),
         Command::Controls(c) => commands::checks::controls(&cli, c),
+        Command::Status(a) => commands::checks::status(&cli, a),
         Command::Findings(c) => commands::checks::findings(&cli, c),
         Command::Demo(a) => commands::demo::run(&cli, a),
         Command::Bench(c) => commands::bench::run(&cli, c),

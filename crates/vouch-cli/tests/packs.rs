@@ -388,7 +388,8 @@ impl Vouch {
     }
 
     /// `vouch --json check --period P` without --no-fail: the report and the exit code,
-    /// which must be 1 exactly when the report says a control failed.
+    /// which must be 2 exactly when the report says the run was incomplete (a control in
+    /// error or without evidence), else 1 exactly when a control failed.
     fn check_exit(&self, period: &str) -> (Value, i32) {
         let o = self.run(&["--json", "check", "--period", period]);
         let report: Value = serde_json::from_slice(&o.stdout)
@@ -396,7 +397,13 @@ impl Vouch {
         let code = o.status.code().unwrap();
         assert_eq!(
             code,
-            if report["failed"] == true { 1 } else { 0 },
+            if report["incomplete"] == true {
+                2
+            } else if report["failed"] == true {
+                1
+            } else {
+                0
+            },
             "exit code vs failed: {}",
             text(&o)
         );
@@ -492,7 +499,7 @@ fn assert_statuses(report: &Value, checks: &[(&str, &str)], controls: &[(&str, &
             "pass" => assert_eq!(n, 0, "{r}"),
             _ => {}
         }
-        if r["status"] == "not_applicable" {
+        if r["status"] == "no_evidence" {
             assert_eq!(r["evidence"], json!([]), "{r}");
         } else {
             assert!(!r["evidence"].as_array().unwrap().is_empty(), "{r}");
@@ -978,7 +985,7 @@ fn postgres_rbac_pack_shows_the_planted_findings() {
     // Steps 3 and 5 pass: 3 months with a clean run, 7-year and 90-day bounds.
     assert_eq!(
         result(&report, "rbac.integrity-run-every-month")["message"],
-        "at least 1 per month in all 3 month(s)"
+        "at least 1 per month in all 3 whole month(s) judged"
     );
     assert_eq!(
         result(&report, "rbac.cold-archive-fresh")["message"],
@@ -1448,12 +1455,12 @@ fn backups_pack_velero_history_and_aws_backup() {
     // (PartiallyFailed). The AWS checks have no evidence for June.
     let report = v.check("2026-06");
     let aws_na = [
-        ("backups.aws-daily-backup-rule", "not_applicable"),
-        ("backups.aws-recovery-points-present", "not_applicable"),
-        ("backups.aws-recovery-points-daily", "not_applicable"),
+        ("backups.aws-daily-backup-rule", "no_evidence"),
+        ("backups.aws-recovery-points-present", "no_evidence"),
+        ("backups.aws-recovery-points-daily", "no_evidence"),
         (
             "backups.aws-recovery-points-complete-encrypted",
-            "not_applicable",
+            "no_evidence",
         ),
     ];
     let mut want = vec![
@@ -1466,8 +1473,8 @@ fn backups_pack_velero_history_and_aws_backup() {
         &want,
         &[
             ("BAK-1", "fail"),
-            ("BAK-2", "not_tested"),
-            ("BAK-3", "not_tested"),
+            ("BAK-2", "no_evidence"),
+            ("BAK-3", "no_evidence"),
         ],
     );
     let days: Vec<String> = failing(&report, "backups.velero-daily-completed", "day")
@@ -1512,7 +1519,7 @@ fn backups_pack_velero_history_and_aws_backup() {
     );
     assert_second_check_updates(&v, "2026-06", &report);
     let (_, code) = v.check_exit("2026-06");
-    assert_eq!(code, 1);
+    assert_eq!(code, 2, "BAK-2 and BAK-3 have no evidence for June");
 
     // Without the velero CLI, the run fails with a readable reason; the checks on that
     // latest collection are in error (not passing), and the findings stay open.
@@ -1539,8 +1546,8 @@ fn backups_pack_velero_history_and_aws_backup() {
             &want,
             &[
                 ("BAK-1", "error"),
-                ("BAK-2", "not_tested"),
-                ("BAK-3", "not_tested"),
+                ("BAK-2", "no_evidence"),
+                ("BAK-3", "no_evidence"),
             ],
         );
         let msg = result(&report, "backups.velero-no-failed")["message"]
@@ -1553,8 +1560,8 @@ fn backups_pack_velero_history_and_aws_backup() {
         );
         assert_eq!(report["findings"], json!([]));
         assert_eq!(v.findings(Some("open")).len(), 2);
-        // A control in error is not a failed control: exit 0.
-        assert_eq!(v.check_exit("2026-06").1, 0);
+        // A control in error: the run was incomplete, exit 2.
+        assert_eq!(v.check_exit("2026-06").1, 2);
     }
 
     // A period the stand-in covers whole (26 to 30 June), in a data directory of its own:
@@ -1630,8 +1637,8 @@ fn backups_pack_velero_history_and_aws_backup() {
     assert_statuses(
         &report,
         &[
-            ("backups.velero-daily-completed", "not_applicable"),
-            ("backups.velero-no-failed", "not_applicable"),
+            ("backups.velero-daily-completed", "no_evidence"),
+            ("backups.velero-no-failed", "no_evidence"),
             ("backups.aws-daily-backup-rule", "pass"),
             ("backups.aws-recovery-points-present", points),
             ("backups.aws-recovery-points-daily", points),
@@ -1641,7 +1648,7 @@ fn backups_pack_velero_history_and_aws_backup() {
             ),
         ],
         &[
-            ("BAK-1", "not_tested"),
+            ("BAK-1", "no_evidence"),
             ("BAK-2", "pass"),
             ("BAK-3", points),
         ],
@@ -1659,13 +1666,13 @@ fn backups_pack_velero_history_and_aws_backup() {
         // Errors open no findings; June's Velero findings are still the only ones.
         assert_eq!(report["findings"], json!([]));
         assert_eq!(v.findings(Some("open")).len(), 2);
-        assert_eq!(v.check_exit("2026-10").1, 0);
+        assert_eq!(v.check_exit("2026-10").1, 2);
     } else {
         assert_eq!(
             result(&report, "backups.aws-recovery-points-daily")["failing_count"],
             31
         );
-        assert_eq!(v.check_exit("2026-10").1, 1);
+        assert_eq!(v.check_exit("2026-10").1, 2);
     }
     v.assert_secret_absent(secret, &[&out]);
 }
@@ -1855,7 +1862,7 @@ fn change_pack_git_commits_and_merges() {
     let report = v.check("2026-10");
     let statuses = |merges: &'static str| {
         [
-            ("change.merged-prs-present", "not_applicable"),
+            ("change.merged-prs-present", "no_evidence"),
             ("change.commits-present", "pass"),
             ("change.merges-reference-pr", merges),
         ]
@@ -1863,10 +1870,10 @@ fn change_pack_git_commits_and_merges() {
     assert_statuses(
         &report,
         &statuses("pass"),
-        &[("CHG-1", "not_tested"), ("CHG-2", "pass")],
+        &[("CHG-1", "no_evidence"), ("CHG-2", "pass")],
     );
     assert_eq!(report["findings"], json!([]));
-    assert_eq!(v.check_exit("2026-10").1, 0);
+    assert_eq!(v.check_exit("2026-10").1, 2);
 
     // A branch merged locally and pushed, without a pull request: its merge fails.
     git(
@@ -1900,7 +1907,7 @@ fn change_pack_git_commits_and_merges() {
     assert_statuses(
         &report,
         &statuses("fail"),
-        &[("CHG-1", "not_tested"), ("CHG-2", "fail")],
+        &[("CHG-1", "no_evidence"), ("CHG-2", "fail")],
     );
     assert_eq!(
         failing(&report, "change.merges-reference-pr", "sha"),
@@ -1912,7 +1919,7 @@ fn change_pack_git_commits_and_merges() {
     );
     assert_findings_opened(&v, &report, &[("change.merges-reference-pr", "high")]);
     assert_second_check_updates(&v, "2026-10", &report);
-    assert_eq!(v.check_exit("2026-10").1, 1);
+    assert_eq!(v.check_exit("2026-10").1, 2);
 
     // The merge taken back off the branch and collected again: the check passes and
     // resolves the finding.
@@ -1927,7 +1934,7 @@ fn change_pack_git_commits_and_merges() {
     assert_statuses(
         &report,
         &statuses("pass"),
-        &[("CHG-1", "not_tested"), ("CHG-2", "pass")],
+        &[("CHG-1", "no_evidence"), ("CHG-2", "pass")],
     );
     let changes = report["findings"].as_array().unwrap();
     assert_eq!(changes.len(), 1, "{changes:?}");
@@ -2084,11 +2091,11 @@ fn change_pack_github_merged_prs_follow_pages() {
         "{rec}"
     );
     assert!(seen.lock().unwrap().is_empty());
-    // A check on a failed collection is in error, and so is its control (not a failure:
-    // exit 0); the git checks have nothing collected.
+    // A check on a failed collection is in error, and so is its control (the run was
+    // incomplete: exit 2); the git checks have nothing collected.
     let git_na = [
-        ("change.commits-present", "not_applicable"),
-        ("change.merges-reference-pr", "not_applicable"),
+        ("change.commits-present", "no_evidence"),
+        ("change.merges-reference-pr", "no_evidence"),
     ];
     let report = v.check("2026-10");
     let mut want = vec![("change.merged-prs-present", "error")];
@@ -2096,7 +2103,7 @@ fn change_pack_github_merged_prs_follow_pages() {
     assert_statuses(
         &report,
         &want,
-        &[("CHG-1", "error"), ("CHG-2", "not_tested")],
+        &[("CHG-1", "error"), ("CHG-2", "no_evidence")],
     );
     assert!(
         result(&report, "change.merged-prs-present")["message"]
@@ -2105,7 +2112,7 @@ fn change_pack_github_merged_prs_follow_pages() {
             .contains("GITHUB_REPOSITORY"),
         "{report}"
     );
-    assert_eq!(v.check_exit("2026-10").1, 0);
+    assert_eq!(v.check_exit("2026-10").1, 2);
 
     v.set("GITHUB_REPOSITORY", "acme/widgets");
     let (r, out2) = v.collect("2026-10", &["change.merged-prs"]);
@@ -2164,7 +2171,7 @@ fn change_pack_github_merged_prs_follow_pages() {
     assert_statuses(
         &report,
         &want,
-        &[("CHG-1", "pass"), ("CHG-2", "not_tested")],
+        &[("CHG-1", "pass"), ("CHG-2", "no_evidence")],
     );
     assert_eq!(
         result(&report, "change.merged-prs-present")["message"],

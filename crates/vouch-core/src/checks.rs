@@ -1,6 +1,12 @@
 //! The built-in check kinds, as pure functions of evidence rows and a reference time.
 //! A check turns rows into pass or fail plus the rows that failed; anything it cannot
 //! decide (a missing timestamp, a bad value) is an error naming the row and field.
+//!
+//! The reference time is min(period end, now): a check on a period that has not ended
+//! judges up to now for every kind (a month that has not come yet is not "a month
+//! without a run", and the gap to the end of an unfinished period is not a gap). A
+//! check that has nothing to judge (no whole day/week/month before the reference time)
+//! is `NoEvidence`, never `Pass`.
 
 use chrono::{DateTime, Duration, Utc};
 use serde_json::Value;
@@ -52,11 +58,13 @@ pub enum Check {
     All(Predicate),
     /// No row satisfies the predicate.
     None(Predicate),
-    /// At least `at_least` rows in every day/week/month of `[start, end)`.
+    /// At least `at_least` rows (of those satisfying every `filter` predicate) in every
+    /// whole day/week/month of `[start, min(end, reference))`.
     EveryPeriod {
         timestamp: String,
         every: Unit,
         at_least: u64,
+        filter: Vec<Predicate>,
         start: DateTime<Utc>,
         end: DateTime<Utc>,
     },
@@ -95,6 +103,9 @@ pub enum Check {
 pub enum Verdict {
     Pass,
     Fail,
+    /// Nothing to judge: the range the check covers holds no whole day/week/month, or
+    /// has not started by the reference time.
+    NoEvidence,
 }
 
 #[derive(Debug, Clone)]
@@ -294,9 +305,11 @@ pub fn evaluate(
 ) -> Result<Outcome, String> {
     let n = rows.len();
     Ok(match check {
-        Check::Empty => outcome(rows.to_vec(), "no rows, as expected".into(), |k| {
-            format!("{k} row(s) where none are expected")
-        }),
+        Check::Empty => outcome(
+            rows.to_vec(),
+            "0 rows judged: none, as expected".into(),
+            |k| format!("{k} row(s) judged where none are expected"),
+        ),
         Check::NonEmpty => {
             if n > 0 {
                 outcome(vec![], format!("{n} row(s)"), |_| String::new())
@@ -348,38 +361,98 @@ pub fn evaluate(
                     failing.push(r.clone());
                 }
             }
-            outcome(failing, format!("no row has {}", p.describe()), |k| {
-                format!("{k} of {n} row(s) have {}", p.describe())
-            })
+            outcome(
+                failing,
+                format!("0 of {n} row(s) judged have {}", p.describe()),
+                |k| format!("{k} of {n} row(s) judged have {}", p.describe()),
+            )
         }
         Check::EveryPeriod {
             timestamp,
             every,
             at_least,
+            filter,
             start,
             end,
         } => {
-            let times = times(rows, timestamp)?;
-            let mut failing = Vec::new();
-            let mut buckets = 0;
-            // Whole buckets: "every month of the last 90 days" means every calendar month
-            // the window touches, not a partial first month.
-            let (mut b, _) = bucket(*start, *every);
-            while b < *end {
-                let (s, e) = bucket(b, *every);
-                let (lo, hi) = (s, e.min(*end));
-                let count = times.iter().filter(|t| **t >= lo && **t < hi).count() as u64;
-                if count < *at_least {
-                    failing.push(serde_json::json!({"from": fmt(&lo), "to": fmt(&hi), "count": count, "expected_at_least": at_least}));
+            let until = (*end).min(reference);
+            let mut kept = Vec::with_capacity(rows.len());
+            'rows: for (i, r) in rows.iter().enumerate() {
+                for p in filter {
+                    if !p.holds(r, i, reference)? {
+                        continue 'rows;
+                    }
                 }
-                buckets += 1;
+                kept.push(r.clone());
+            }
+            let times = times(&kept, timestamp)?;
+            let unit = format!("{every:?}").to_lowercase();
+            let mut failing = Vec::new();
+            let mut judged = 0;
+            let mut notes = Vec::new();
+            if !filter.is_empty() {
+                let w: Vec<String> = filter.iter().map(Predicate::describe).collect();
+                notes.push(format!(
+                    "counting {} of {n} row(s), those where {}",
+                    kept.len(),
+                    w.join(" and ")
+                ));
+            }
+            // Whole buckets only: a period that does not start on the 1st judges the
+            // months that lie wholly inside it, never a partial first or last month.
+            let (s0, e0) = bucket(*start, *every);
+            let mut b = if s0 < *start { e0 } else { s0 };
+            while b < until {
+                let (s, e) = bucket(b, *every);
+                if e > *end {
+                    break;
+                }
+                let count = times.iter().filter(|t| **t >= s && **t < e).count() as u64;
+                if e > reference {
+                    // Still open at the reference time: it counts once it has enough,
+                    // and it cannot have failed yet.
+                    if count >= *at_least {
+                        judged += 1;
+                    } else {
+                        notes.push(format!(
+                            "the {unit} from {} is still open ({count} so far)",
+                            fmt(&s)
+                        ));
+                    }
+                } else {
+                    judged += 1;
+                    if count < *at_least {
+                        failing.push(serde_json::json!({"from": fmt(&s), "to": fmt(&e), "count": count, "expected_at_least": at_least}));
+                    }
+                }
                 b = e;
             }
-            let unit = format!("{every:?}").to_lowercase();
+            let notes = if notes.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", notes.join("; "))
+            };
+            if judged == 0 {
+                return Ok(Outcome {
+                    verdict: Verdict::NoEvidence,
+                    message: format!(
+                        "no whole {unit} between {} and {} to judge{notes}",
+                        fmt(start),
+                        fmt(&until.max(*start))
+                    ),
+                    failing: vec![],
+                });
+            }
             outcome(
                 failing,
-                format!("at least {at_least} per {unit} in all {buckets} {unit}(s)"),
-                |k| format!("{k} of {buckets} {unit}(s) have fewer than {at_least}"),
+                format!(
+                    "at least {at_least} per {unit} in all {judged} whole {unit}(s) judged{notes}"
+                ),
+                |k| {
+                    format!(
+                        "{k} of {judged} whole {unit}(s) judged have fewer than {at_least}{notes}"
+                    )
+                },
             )
         }
         Check::MaxGap {
@@ -389,12 +462,24 @@ pub fn evaluate(
             start,
             end,
         } => {
+            let until = (*end).min(reference);
+            if until <= *start {
+                return Ok(Outcome {
+                    verdict: Verdict::NoEvidence,
+                    message: format!(
+                        "nothing to judge: the window starts at {}, after the reference time {}",
+                        fmt(start),
+                        fmt(&until)
+                    ),
+                    failing: vec![],
+                });
+            }
             let mut times = times(rows, timestamp)?;
-            times.retain(|t| t >= start && t < end);
+            times.retain(|t| t >= start && *t < until);
             times.sort();
             let mut points = vec![*start];
             points.extend(times);
-            points.push(*end);
+            points.push(until);
             let mut failing = Vec::new();
             for w in points.windows(2) {
                 let (a, b) = (w[0], w[1]);
@@ -407,10 +492,16 @@ pub fn evaluate(
                     }
                 }
             }
+            let range = format!("from {} to {}", fmt(start), fmt(&until));
             outcome(
                 failing,
-                format!("no unexplained gap over {} h", max_gap.num_hours()),
-                |k| format!("{k} unexplained gap(s) over {} h", max_gap.num_hours()),
+                format!("no unexplained gap over {} h {range}", max_gap.num_hours()),
+                |k| {
+                    format!(
+                        "{k} unexplained gap(s) over {} h {range}",
+                        max_gap.num_hours()
+                    )
+                },
             )
         }
         Check::InWindows {
@@ -485,6 +576,7 @@ pub fn evaluate(
             within,
         } => {
             let mut failing = Vec::new();
+            let mut pending = 0;
             for (i, l) in rows.iter().enumerate() {
                 let k =
                     field(l, key).ok_or_else(|| format!("left row {i} has no field `{key}`"))?;
@@ -501,15 +593,29 @@ pub fn evaluate(
                     }
                 }
                 if !matched {
-                    failing.push(l.clone());
+                    if lt + *within > reference {
+                        // Its deadline has not passed at the reference time.
+                        pending += 1;
+                    } else {
+                        failing.push(l.clone());
+                    }
                 }
             }
+            let due = n - pending;
+            let pending = if pending > 0 {
+                format!(" ({pending} not yet due at {})", fmt(&reference))
+            } else {
+                String::new()
+            };
             outcome(
                 failing,
-                format!("all {n} row(s) matched within {} h", within.num_hours()),
+                format!(
+                    "all {due} row(s) due matched within {} h{pending}",
+                    within.num_hours()
+                ),
                 |k| {
                     format!(
-                        "{k} of {n} row(s) have no match within {} h",
+                        "{k} of {due} row(s) due have no match within {} h{pending}",
                         within.num_hours()
                     )
                 },
@@ -626,6 +732,7 @@ mod tests {
             timestamp: "at".into(),
             every: Unit::Month,
             at_least: 1,
+            filter: vec![],
             start,
             end,
         };
@@ -726,6 +833,121 @@ mod tests {
         assert_eq!(
             evaluate(&c, &left, &right, end).unwrap().failing,
             vec![left[1].clone()]
+        );
+    }
+
+    #[test]
+    fn reference_time_where_and_whole_buckets() {
+        let runs = vec![
+            json!({"at": "2026-10-02", "s": "complete"}),
+            json!({"at": "2026-11-02", "s": "running"}),
+        ];
+        let monthly = |filter: Vec<Predicate>, start: &str, end: &str| Check::EveryPeriod {
+            timestamp: "at".into(),
+            every: Unit::Month,
+            at_least: 1,
+            filter,
+            start: t(start),
+            end: t(end),
+        };
+        let complete = || {
+            vec![Predicate {
+                field: "s".into(),
+                test: Test::Equals(json!("complete")),
+            }]
+        };
+        // Q4 seen on 15 November: October and the (already satisfied) November.
+        let o = evaluate(
+            &monthly(vec![], "2026-10-01", "2027-01-01"),
+            &runs,
+            &[],
+            t("2026-11-15"),
+        )
+        .unwrap();
+        assert_eq!(o.verdict, Verdict::Pass, "{}", o.message);
+        assert_eq!(
+            o.message,
+            "at least 1 per month in all 2 whole month(s) judged"
+        );
+        // Counting only complete runs, November is open, not failed.
+        let o = evaluate(
+            &monthly(complete(), "2026-10-01", "2027-01-01"),
+            &runs,
+            &[],
+            t("2026-11-15"),
+        )
+        .unwrap();
+        assert_eq!(o.verdict, Verdict::Pass);
+        assert!(
+            o.message
+                .contains("the month from 2026-11-01T00:00:00Z is still open (0 so far)"),
+            "{}",
+            o.message
+        );
+        // Once the quarter is over, November and December fail.
+        let o = evaluate(
+            &monthly(complete(), "2026-10-01", "2027-01-01"),
+            &runs,
+            &[],
+            t("2027-01-05"),
+        )
+        .unwrap();
+        assert_eq!(o.failing.len(), 2, "{:?}", o.failing);
+        // A range not starting on the 1st judges whole months only; none: no evidence.
+        let o = evaluate(
+            &monthly(vec![], "2026-09-15", "2026-12-01"),
+            &runs,
+            &[],
+            t("2026-12-05"),
+        )
+        .unwrap();
+        assert_eq!(
+            o.message,
+            "at least 1 per month in all 2 whole month(s) judged"
+        );
+        let o = evaluate(
+            &monthly(vec![], "2026-10-05", "2026-10-20"),
+            &runs,
+            &[],
+            t("2026-12-05"),
+        )
+        .unwrap();
+        assert_eq!(o.verdict, Verdict::NoEvidence);
+        // max_gap up to the reference time; nothing before the window starts.
+        let gap = Check::MaxGap {
+            timestamp: "at".into(),
+            max_gap: Duration::days(40),
+            maintenance: vec![],
+            start: t("2026-10-01"),
+            end: t("2027-01-01"),
+        };
+        assert_eq!(
+            evaluate(&gap, &runs, &[], t("2026-11-15")).unwrap().verdict,
+            Verdict::Pass
+        );
+        assert_eq!(
+            evaluate(&gap, &runs, &[], t("2027-01-01")).unwrap().verdict,
+            Verdict::Fail
+        );
+        assert_eq!(
+            evaluate(&gap, &runs, &[], t("2026-09-01")).unwrap().verdict,
+            Verdict::NoEvidence
+        );
+        // compare: a left row whose deadline is after the reference time is not yet due.
+        let left = vec![json!({"k": 1, "at": "2026-11-14T20:00:00Z"})];
+        let c = Check::Compare {
+            key: "k".into(),
+            left_time: "at".into(),
+            right_time: "at".into(),
+            within: Duration::hours(24),
+        };
+        assert_eq!(
+            evaluate(&c, &left, &[], t("2026-11-15")).unwrap().verdict,
+            Verdict::Pass
+        );
+        assert_eq!(
+            evaluate(&c, &left, &[], t("2026-11-16")).unwrap().verdict,
+            Verdict::Fail
         );
     }
 }

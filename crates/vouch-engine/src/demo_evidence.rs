@@ -1,7 +1,8 @@
 //! The demo's evidence step: a small "application database" (SQLite) shaped like seed
 //! 002's RBAC tables, a pack of evidence, checks and controls over it, collection,
 //! an uploaded DR drill report, and a check run — one direct grant is planted so the
-//! demo shows a failing control and the finding it opens.
+//! demo shows a failing control and the finding it opens, and the quarterly access
+//! review is never uploaded so the demo shows a control with `no_evidence`.
 
 use crate::checks::Checker;
 use crate::evidence::Collector;
@@ -49,6 +50,14 @@ criteria = ["A1.3"]
 schedule = "quarterly"
 query = "SELECT 1 AS placeholder WHERE 0"
 
+[[evidence]]
+id = "access.quarterly-review"
+title = "Quarterly user access review, signed off by the reviewer (uploaded)"
+source = "demo-app"
+criteria = ["CC6.2"]
+schedule = "quarterly"
+query = "SELECT 1 AS placeholder WHERE 0"
+
 [[check]]
 id = "rbac.no-direct-admin-grants"
 title = "No direct admin grants"
@@ -87,6 +96,18 @@ id = "AC-1"
 title = "Privileged access is granted through reviewed groups only"
 criteria = ["CC6.1", "CC6.2", "CC6.3"]
 checks = ["rbac.no-direct-admin-grants", "rbac.no-terminated-admins"]
+
+[[check]]
+id = "access.review-signed"
+title = "A signed access review exists for the period"
+kind = "non_empty"
+evidence = "access.quarterly-review"
+
+[[control]]
+id = "AC-2"
+title = "User access is reviewed every quarter"
+criteria = ["CC6.2"]
+checks = ["access.review-signed"]
 
 [[control]]
 id = "RET-1"

@@ -305,7 +305,7 @@ on_both!(checks_controls_findings, |fx| {
         "{}",
         r("broken-policy")
     );
-    assert_eq!(status("uncollected"), "not_applicable");
+    assert_eq!(status("uncollected"), "no_evidence");
     assert_eq!(
         r("uncollected")["message"],
         "no evidence `never-collected` was collected for 2026-10"
@@ -354,7 +354,7 @@ on_both!(checks_controls_findings, |fx| {
     assert_eq!(c("RET-1"), "fail");
     assert_eq!(c("MON-1"), "fail");
     assert_eq!(c("POL-1"), "error");
-    assert_eq!(c("NT-1"), "not_tested");
+    assert_eq!(c("NT-1"), "no_evidence");
     let ac = by(&report.controls, "id", "AC-1");
     assert_eq!(
         ac["coverage"],
@@ -477,12 +477,17 @@ on_both!(checks_controls_findings, |fx| {
     assert_eq!(by(pc, "id", "AC-1")["status"], "pass");
     assert_eq!(by(pc, "id", "RET-1")["status"], "fail");
     assert_eq!(p["summary"]["overall_status"], "fail");
-    // AC-1 passes; RET-1 and MON-1 fail; POL-1 errs; NT-1 untested; the ledger has no
-    // October events, so its own control has no evidence (issue 12).
+    // AC-1 passes; RET-1 and MON-1 fail; POL-1 errs; NT-1 has no evidence, and so has the
+    // ledger's own control: no event of October was ever logged (issue 12).
     assert_eq!(
         p["summary"]["controls"],
-        json!({"total": 6, "pass": 1, "fail": 2, "error": 1, "not_tested": 1, "no_evidence": 1})
+        json!({"total": 6, "pass": 1, "fail": 2, "error": 1, "not_tested": 0, "no_evidence": 2})
     );
+    assert_eq!(
+        by(pc, "id", "VOUCH-LEDGER-INTEGRITY")["status"],
+        "no_evidence"
+    );
+    assert_eq!(by(pc, "id", "NT-1")["status"], "no_evidence");
     assert!(p["evidence"]
         .as_array()
         .unwrap()

@@ -736,8 +736,8 @@ pub async fn status(
         let open = vouch_engine::checks::findings::list(&store, Some("open"))?;
         let cp = ledger.latest_checkpoint()?;
         let mut counts = serde_json::Map::new();
-        for s in ["pass", "fail", "error", "not_tested"] {
-            counts.insert(s.into(), json!(controls.iter().filter(|c| c["status"] == s).count()));
+        for s in vouch_engine::checks::controls::STATUSES {
+            counts.insert((*s).into(), json!(controls.iter().filter(|c| c["status"] == *s).count()));
         }
         let overall = vouch_engine::checks::controls::rollup(controls.iter().map(|c| c["status"].as_str().unwrap_or("error")));
         Ok(json!({

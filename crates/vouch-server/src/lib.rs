@@ -342,7 +342,9 @@ pub async fn serve(
     listen: SocketAddr,
     ready: Option<tokio::sync::oneshot::Sender<SocketAddr>>,
 ) -> Result<(), vouch_engine::Error> {
-    let (store, keys, ledger) = vouch_engine::open(&config)?;
+    // The PostgreSQL client is synchronous and runs its own runtime: open it off the
+    // async context (a nested block_on panics).
+    let (store, keys, ledger) = tokio::task::block_in_place(|| vouch_engine::open(&config))?;
     let app = App {
         config: Arc::new(config),
         store,

@@ -219,8 +219,9 @@ impl Metrics {
             "gauge",
             "Controls by status for the previous month.",
         );
-        for (s, n) in &db.controls {
-            let _ = writeln!(out, "vouch_controls{{status=\"{}\"}} {n}", label(s));
+        for s in vouch_engine::checks::controls::STATUSES {
+            let n = db.controls.get(*s).copied().unwrap_or(0);
+            let _ = writeln!(out, "vouch_controls{{status=\"{s}\"}} {n}");
         }
         header(
             &mut out,

@@ -7,6 +7,12 @@ use vouch_core::period::Period;
 use vouch_engine::checks::{controls, findings, Checker};
 
 #[derive(clap::Args)]
+#[command(after_help = "Exit codes:
+  0  every control (and every check no control maps) passes
+  1  a control or check fails, and none is in error, without evidence or untested
+  2  a control or check is in error, has no evidence or is not tested, whatever else
+     failed: the run was incomplete, so cron must page
+With --check, only the controls that map one of the named checks count.")]
 pub struct CheckArgs {
     /// 2026-10, 2026-Q3, last-month, START..END (default: last-month).
     #[arg(long, default_value = "last-month")]
@@ -14,9 +20,16 @@ pub struct CheckArgs {
     /// Only these checks (repeatable).
     #[arg(long = "check", value_name = "ID")]
     pub checks: Vec<String>,
-    /// Exit 0 even when a control fails.
+    /// Exit 0 even when a control fails, errs or has no evidence.
     #[arg(long)]
     pub no_fail: bool,
+}
+
+#[derive(clap::Args)]
+pub struct StatusArgs {
+    /// 2026-10, 2026-Q3, last-month, START..END (default: last-month).
+    #[arg(long, default_value = "last-month")]
+    pub period: String,
 }
 
 #[derive(clap::Subcommand)]
@@ -80,7 +93,7 @@ fn mark(status: &str) -> &'static str {
         "pass" => "PASS",
         "fail" => "FAIL",
         "error" => "ERROR",
-        "not_applicable" => "N/A",
+        "no_evidence" | "not_applicable" => "NO EVIDENCE",
         _ => "NOT TESTED",
     }
 }
@@ -102,11 +115,44 @@ pub fn check(cli: &crate::Cli, a: &CheckArgs) -> Result<i32> {
         .iter()
         .flat_map(|c| c.checks.iter().map(String::as_str))
         .collect();
-    let unmapped_failed = report
+    let unmapped: Vec<&str> = report
         .results
         .iter()
-        .any(|r| r["status"] == "fail" && !mapped.contains(&r["check_id"].as_str().unwrap_or("")));
-    let failed = report.controls.iter().any(|c| c["status"] == "fail") || unmapped_failed;
+        .filter(|r| !mapped.contains(&r["check_id"].as_str().unwrap_or("")))
+        .map(|r| r["status"].as_str().unwrap_or("error"))
+        .collect();
+    // With --check, the controls this run touched; otherwise all.
+    let judged: Vec<&Value> = report
+        .controls
+        .iter()
+        .filter(|c| {
+            a.checks.is_empty()
+                || c["checks"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .any(|x| a.checks.iter().any(|id| x["id"] == id.as_str()))
+        })
+        .collect();
+    let failed = judged.iter().any(|c| {
+        c["status"] == "fail"
+            || c["checks"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|x| x["status"] == "fail")
+    }) || unmapped.contains(&"fail");
+    let incomplete = judged.iter().any(|c| controls::incomplete(c))
+        || unmapped
+            .iter()
+            .any(|s| !matches!(controls::normalize(s), "pass" | "fail"));
+    let code = if incomplete {
+        2
+    } else if failed {
+        1
+    } else {
+        0
+    };
     if cli.json {
         output::print_json(&json!({
             "period": period.label,
@@ -114,6 +160,8 @@ pub fn check(cli: &crate::Cli, a: &CheckArgs) -> Result<i32> {
             "checks": report.results,
             "findings": report.findings.iter().map(|c| json!({"action": c.action, "finding": c.finding})).collect::<Vec<_>>(),
             "failed": failed,
+            "incomplete": incomplete,
+            "exit_code": code,
         }));
     } else {
         println!("Checks for {}:", period.label);
@@ -152,7 +200,17 @@ pub fn check(cli: &crate::Cli, a: &CheckArgs) -> Result<i32> {
             );
         }
     }
-    Ok(if failed && !a.no_fail { 1 } else { 0 })
+    if !cli.json && code != 0 {
+        println!(
+            "{}",
+            if incomplete {
+                "Incomplete: a control is in error, has no evidence or is not tested (exit 2)."
+            } else {
+                "A control fails (exit 1)."
+            }
+        );
+    }
+    Ok(if a.no_fail { 0 } else { code })
 }
 
 pub fn controls(cli: &crate::Cli, c: &ControlsCommand) -> Result<i32> {
@@ -199,6 +257,50 @@ pub fn controls(cli: &crate::Cli, c: &ControlsCommand) -> Result<i32> {
                 shown
             );
         }
+    }
+    Ok(0)
+}
+
+/// `vouch status`: the period's overall status (the controls rolled up), controls by
+/// status, open findings and the ledger's size — what GET /api/compliance/status says.
+pub fn status(cli: &crate::Cli, a: &StatusArgs) -> Result<i32> {
+    let now = chrono::Utc::now();
+    let period = Period::parse(&a.period, now)?;
+    let (config, store, _keys, _ledger) = super::open(cli)?;
+    let statuses = controls::evaluate(&config, &store, &period, now, None)?;
+    let overall = controls::rollup(
+        statuses
+            .iter()
+            .map(|c| c["status"].as_str().unwrap_or("error")),
+    );
+    let counts: serde_json::Map<String, Value> = controls::STATUSES
+        .iter()
+        .map(|s| {
+            (
+                s.to_string(),
+                json!(statuses.iter().filter(|c| c["status"] == *s).count()),
+            )
+        })
+        .collect();
+    let open = findings::list(&store, Some("open"))?.len();
+    let size = store.head()?.size;
+    if cli.json {
+        output::print_json(&json!({
+            "period": period.label, "overall_status": overall, "controls": counts,
+            "open_findings": open, "ledger": {"tree_size": size},
+        }));
+    } else {
+        println!("{}: {}", period.label, mark(overall));
+        println!(
+            "  controls: {}",
+            controls::STATUSES
+                .iter()
+                .map(|s| format!("{} {}", counts[*s], mark(s)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        println!("  open findings: {open}");
+        println!("  ledger: {size} entries");
     }
     Ok(0)
 }

@@ -90,11 +90,17 @@ pub fn run(cli: &crate::Cli, a: &DemoArgs) -> Result<i32> {
         ev.results.len(),
         ev.controls.len()
     );
+    let shout = |s: &str| s.replace('_', " ").to_uppercase();
     for (id, status, message) in &ev.results {
-        println!("     {:<6} {id}: {message}", status.to_uppercase());
+        println!("     {:<6} {id}: {message}", shout(status));
     }
     for (id, status) in &ev.controls {
-        println!("     control {id}: {}", status.to_uppercase());
+        println!("     control {id}: {}", shout(status));
+    }
+    if ev.controls.iter().any(|(_, s)| s == "no_evidence") {
+        println!(
+            "   NO EVIDENCE is never a pass: nothing was collected or uploaded to judge (here, the\n   quarterly access review; `vouch evidence upload FILE --evidence access.quarterly-review`)."
+        );
     }
     println!(
         "   {} finding(s) opened (see `vouch findings list`).",

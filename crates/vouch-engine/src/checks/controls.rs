@@ -1,6 +1,20 @@
-//! Control status and coverage for a period. A control fails if one of its checks
-//! failed, is in error if one errored, is not tested if a check did not run or its
-//! evidence is missing or stale, and passes otherwise.
+//! Control status and coverage for a period.
+//!
+//! Statuses, most severe first (the order of [`STATUSES`], which [`rollup`] applies):
+//!
+//! 1. `fail` — a check found something wrong: a demonstrated exception outranks an
+//!    unknown, so the auditor sees it first;
+//! 2. `error` — a check could not reach a verdict (its collection failed, a policy
+//!    errored, a value was not what the check needs);
+//! 3. `no_evidence` — there was nothing to judge: no evidence collected for the period,
+//!    a check with no data in its range, a control with no results at all;
+//! 4. `not_tested` — a check has not been evaluated for the period, or evidence is stale;
+//! 5. `pass` — only when every part passed.
+//!
+//! `pass` never hides anything: one `error`, `no_evidence` or `not_tested` part keeps a
+//! control from passing, and an empty set of parts is `no_evidence`. A `fail` can hide
+//! an `error` in the rolled-up status; [`incomplete`] tells whether any part of a
+//! control could not be judged (what `vouch check` exits 2 for).
 
 use super::run::latest_results;
 use super::CheckError;
@@ -24,21 +38,65 @@ fn freshness(schedule: Option<&str>) -> Option<Duration> {
     }))
 }
 
-/// Statuses in order of precedence when rolling up.
-pub const STATUSES: &[&str] = &["fail", "error", "not_tested", "pass"];
+/// Control statuses, most severe first: the order of precedence when rolling up.
+pub const STATUSES: &[&str] = &["fail", "error", "no_evidence", "not_tested", "pass"];
 
-/// The status a set of statuses rolls up to: fail, then error, then not_tested, else
-/// pass (an empty set is not tested).
-pub fn rollup<'s>(statuses: impl IntoIterator<Item = &'s str>) -> &'static str {
-    let seen: Vec<&str> = statuses.into_iter().collect();
-    if seen.is_empty() {
-        return "not_tested";
+/// A check result's status as a control status: results stored before `no_evidence`
+/// existed said `not_applicable` for "nothing collected"; anything unknown is `error`.
+pub fn normalize(status: &str) -> &'static str {
+    match status {
+        "not_applicable" => "no_evidence",
+        s => STATUSES
+            .iter()
+            .find(|x| **x == s)
+            .copied()
+            .unwrap_or("error"),
     }
+}
+
+/// The status a set of statuses rolls up to: the most severe of them in the order of
+/// [`STATUSES`] (fail, error, no_evidence, not_tested, pass). An empty set is
+/// `no_evidence`: nothing was judged, so nothing passed.
+pub fn rollup<'s>(statuses: impl IntoIterator<Item = &'s str>) -> &'static str {
+    let seen: Vec<&str> = statuses.into_iter().map(normalize).collect();
     STATUSES
         .iter()
         .find(|s| seen.contains(s))
         .copied()
-        .unwrap_or("not_tested")
+        .unwrap_or("no_evidence")
+}
+
+/// Whether any part of a control (its status, a check, an evidence state) could not be
+/// judged: error, no evidence, not tested or stale — even when the control fails.
+pub fn incomplete(control: &Value) -> bool {
+    let bad = |s: &Value| {
+        normalize(s.as_str().unwrap_or("error")) != "pass"
+            && normalize(s.as_str().unwrap_or("error")) != "fail"
+    };
+    bad(&control["status"])
+        || control["checks"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|c| bad(&c["status"]))
+        || control["evidence_state"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|e| e["state"] != "current")
+}
+
+/// The built-in ledger-integrity control's status: `fail` when the ledger does not
+/// verify, `no_evidence` when there is nothing to vouch for (an empty ledger, or no
+/// event in the period), `pass` otherwise.
+pub fn ledger_status(valid: bool, verified_entries: u64, period_events: u64) -> &'static str {
+    if !valid {
+        "fail"
+    } else if verified_entries == 0 || period_events == 0 {
+        "no_evidence"
+    } else {
+        "pass"
+    }
 }
 
 /// Every configured control for `period`: status, check results, evidence state and
@@ -66,13 +124,10 @@ pub fn evaluate(
             }
             match results.iter().find(|r| r["check_id"] == id.as_str()) {
                 Some(r) => {
-                    let s = match r["status"].as_str().unwrap_or("error") {
-                        "not_applicable" => "not_tested",
-                        s => s,
-                    };
+                    let s = normalize(r["status"].as_str().unwrap_or("error"));
                     statuses.push(s.to_string());
                     checks.push(json!({
-                        "id": id, "title": r["title"], "status": r["status"], "evaluated_at": r["evaluated_at"],
+                        "id": id, "title": r["title"], "status": s, "evaluated_at": r["evaluated_at"],
                         "detail": r["message"], "evidence": r["evidence"].as_array().into_iter().flatten().map(|e| e["item_id"].clone()).collect::<Vec<_>>(),
                         "result_id": r["id"], "failing_count": r["failing_count"], "definition_sha256": r["definition_sha256"],
                     }));
@@ -121,8 +176,10 @@ pub fn evaluate(
                 (Some(t), Some(f)) if t < reference - f => "stale",
                 _ => "current",
             };
-            if state != "current" {
-                statuses.push("not_tested".into());
+            match state {
+                "missing" => statuses.push("no_evidence".into()),
+                "stale" => statuses.push("not_tested".into()),
+                _ => {}
             }
             evidence_state.push(json!({"id": id, "state": state, "items": items.len(), "newest_effective_at": newest.map(|t| ts(&t))}));
         }

@@ -69,6 +69,9 @@ pub struct CheckDef {
     pub every: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub at_least: Option<u64>,
+    /// `every_period`: count only rows whose fields have these values (an array: one of).
+    #[serde(default, rename = "where", skip_serializing_if = "Option::is_none")]
+    pub where_: Option<std::collections::BTreeMap<String, Value>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub window: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -281,6 +284,13 @@ impl CheckDef {
                 .ok_or_else(|| problem(self, key, format!("is required for kind `{}`", self.kind)))
         };
         let window_start = |w: Option<chrono::Duration>| w.map_or(start, |d| end - d);
+        if self.where_.is_some() && self.kind != "every_period" {
+            return Err(problem(
+                self,
+                "where",
+                "only an `every_period` check filters its rows with `where`".into(),
+            ));
+        }
         Ok(Some(match self.kind.as_str() {
             "empty" => Check::Empty,
             "non_empty" => Check::NonEmpty,
@@ -316,6 +326,18 @@ impl CheckDef {
                     }
                 },
                 at_least: self.at_least.unwrap_or(1),
+                filter: self
+                    .where_
+                    .iter()
+                    .flatten()
+                    .map(|(field, v)| Predicate {
+                        field: field.clone(),
+                        test: match v {
+                            Value::Array(xs) => Test::In(xs.clone()),
+                            x => Test::Equals(x.clone()),
+                        },
+                    })
+                    .collect(),
                 start: window_start(self.duration("window", &self.window)?),
                 end,
             },

@@ -163,7 +163,7 @@ impl<'a> Checker<'a> {
                     inputs.push((id.to_string(), i));
                 }
                 Gathered::Missing(m) => {
-                    blocked.get_or_insert(("not_applicable", m));
+                    blocked.get_or_insert(("no_evidence", m));
                 }
                 Gathered::Failed(m, items) => {
                     used.extend(items);
@@ -179,10 +179,10 @@ impl<'a> Checker<'a> {
             None => match self.verdict(def, period, reference, &inputs) {
                 Ok(o) => {
                     let n = o.failing.len();
-                    let status = if o.verdict == Verdict::Pass {
-                        "pass"
-                    } else {
-                        "fail"
+                    let status = match o.verdict {
+                        Verdict::Pass => "pass",
+                        Verdict::Fail => "fail",
+                        Verdict::NoEvidence => "no_evidence",
                     };
                     (
                         status,
@@ -308,7 +308,7 @@ impl<'a> Checker<'a> {
             self.ledger,
             json!({
                 "action": "check.evaluated", "category": "system",
-                "result": if status == "pass" || status == "not_applicable" { "success" } else { "failure" },
+                "result": if status == "pass" { "success" } else { "failure" },
                 "resource": {"type": "check", "id": record["check_id"], "name": record["title"]},
                 "details": {"description": format!("Check `{}` for {}: {status} — {}", record["check_id"].as_str().unwrap_or(""), record["period"]["label"].as_str().unwrap_or(""), record["message"].as_str().unwrap_or(""))},
                 "metadata": {"result_id": id, "status": status, "record_sha256": vouch_store::blobs::sha256_hex(canonical.as_bytes()), "definition_sha256": record["definition_sha256"], "period": record["period"]["label"]},

@@ -226,16 +226,10 @@ pub fn build(
         .collect();
     let generated_at = format_timestamp(&params.generated_at);
     let ledger_ok = verification.valid;
+    let status = crate::checks::controls::ledger_status(ledger_ok, verification.checked, total);
     // Nothing in the period: the ledger vouches for nothing, whatever it verified.
-    let status = if !ledger_ok {
-        "fail"
-    } else if total == 0 {
-        "no_evidence"
-    } else {
-        "pass"
-    };
-    let check_detail = if ledger_ok && total == 0 {
-        format!("no ledger events are timestamped in the period, so there is nothing to vouch for ({} entries verified; root {})", verification.checked, verification.root)
+    let check_detail = if status == "no_evidence" {
+        format!("no ledger events are timestamped in {}, so there is nothing to vouch for ({} entries verified; root {})", period.label, verification.checked, verification.root)
     } else if ledger_ok {
         format!("{} entries verified (leaf hashes, HMAC chain, Merkle tree, signed checkpoints); root {}", verification.checked, verification.root)
     } else {
