@@ -71,6 +71,7 @@ fn agent() -> ureq::Agent {
 }
 
 /// Start `vouch serve` and wait until it answers /healthz.
+#[allow(clippy::zombie_processes)] // the caller kills and waits
 fn serve(dir: &Path, pg: &Pg) -> (Child, String) {
     let port = free_port();
     let log = std::fs::File::create(dir.join(format!("serve-{port}.log"))).unwrap();
@@ -149,7 +150,8 @@ fn postgres_serve_kill_9_mid_ingest_loses_no_acknowledged_event() {
 
     let (mut server, base) = serve(&d, &pg);
     // Acknowledged batches: (body, seqs the server answered).
-    let acked: Arc<Mutex<Vec<(String, Vec<u64>)>>> = Arc::default();
+    type Acked = Arc<Mutex<Vec<(String, Vec<u64>)>>>;
+    let acked: Acked = Arc::default();
     let clients: Vec<_> = (0..6)
         .map(|c| {
             let (base, token, acked) = (base.clone(), ingest.clone(), acked.clone());

@@ -122,6 +122,7 @@ fn sqlite_disk_problem(url: &str) -> Option<String> {
     if st.f_flag & libc::ST_RDONLY != 0 {
         return Some("the database's file system is read-only".into());
     }
+    #[allow(clippy::useless_conversion)] // the field types differ between platforms
     let free = u64::from(st.f_bavail) * u64::from(st.f_frsize);
     (free < MIN_FREE_BYTES)
         .then(|| format!("the database's file system is full ({free} bytes free)"))

@@ -188,6 +188,7 @@ fn too_large(req: &Request) -> Option<ApiError> {
 }
 
 /// A JSON body must say so: `Content-Type: application/json` (parameters allowed).
+#[allow(clippy::result_large_err)]
 fn json_content_type(req: &Request) -> Result<(), Response> {
     let ct = req
         .headers()
