@@ -342,7 +342,7 @@ on_both!(
         let s = Server::start_with(kind, |t| {
             *t = t
                 .replace("failure_window_secs = 60", "failure_window_secs = 2")
-                .replace("failures_per_window = 300", "failures_per_window = 400");
+                .replace("failures_per_window = 300", "failures_per_window = 100");
         });
         let before = s.store.head().unwrap().size;
         const N: usize = 3000;
@@ -390,7 +390,7 @@ on_both!(
         assert_eq!(unauthorized + limited, N);
         assert!(
             limited > 0,
-            "3000 failures in {elapsed:.1}s must hit the limit of 400 per 2 s"
+            "3000 failures in {elapsed:.1}s must hit the limit of 100 per 2 s"
         );
         // Let the last window close and its count be written.
         std::thread::sleep(std::time::Duration::from_millis(3500));
