@@ -34,7 +34,7 @@ impl ApiError {
         Self::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "storage_unavailable",
-            "the database cannot take writes now (disk full or read-only); nothing was written, retry later",
+            "the database is unavailable or refuses writes (disk full, read-only, connection lost); nothing was written, retry later",
         )
         .retry_after(30)
     }
@@ -103,9 +103,9 @@ impl From<vouch_engine::Error> for ApiError {
     }
 }
 
-/// A database error that means "the disk is full or read-only" (SQLite's SQLITE_FULL,
-/// SQLITE_READONLY, SQLITE_IOERR; PostgreSQL's 53100 disk_full, 25006 read-only
-/// transaction, a hot standby).
+/// A database error that means "retry later": the disk is full or read-only (SQLite's
+/// SQLITE_FULL, SQLITE_READONLY, SQLITE_IOERR; PostgreSQL's 53100 disk_full, 25006
+/// read-only transaction, a hot standby) or the connection was lost (57P01 and the like).
 pub fn storage_refuses_writes(message: &str) -> bool {
     let m = message.to_ascii_lowercase();
     [
@@ -119,6 +119,12 @@ pub fn storage_refuses_writes(message: &str) -> bool {
         "recovery is in progress",
         "53100",
         "25006",
+        "57p01",
+        "terminating connection",
+        "connection closed",
+        "connection reset",
+        "connection refused",
+        "cannot connect to",
     ]
     .iter()
     .any(|k| m.contains(k))

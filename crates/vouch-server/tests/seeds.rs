@@ -375,3 +375,141 @@ fn full_disk_is_503_with_retry_after_and_not_ready() {
     assert_eq!(post(&batch(10, "after")).0, 201);
     drop(rt);
 }
+
+/// PostgreSQL refusing writes (the server's role switched to read-only transactions, its
+/// connections ended): ingest answers 503 with Retry-After, /readyz is not ready; both
+/// recover when writes are allowed again.
+#[test]
+fn postgres_read_only_is_503_and_not_ready() {
+    let Some(url) = pg_url() else {
+        eprintln!("skipping: VOUCH_TEST_DATABASE_URL not set");
+        return;
+    };
+    let psql = |sql: &str| {
+        let o = std::process::Command::new("psql")
+            .args([url.as_str(), "-qtAc", sql])
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "{sql}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    };
+    let role = format!(
+        "vouch_ro_{}_{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos()
+    );
+    let db = url
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .split('?')
+        .next()
+        .unwrap()
+        .to_string();
+    psql(&format!("CREATE ROLE {role} LOGIN"));
+    psql(&format!("GRANT CREATE ON DATABASE {db} TO {role}"));
+    struct DropRole(String, String);
+    impl Drop for DropRole {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("psql")
+                .args([
+                    self.0.as_str(),
+                    "-qc",
+                    &format!(
+                        "DROP OWNED BY {r} CASCADE; DROP ROLE IF EXISTS {r}",
+                        r = self.1
+                    ),
+                ])
+                .output();
+        }
+    }
+    let _cleanup = DropRole(url.clone(), role.clone());
+    let as_role = url.replacen("postgres://postgres@", &format!("postgres://{role}@"), 1);
+    let data = Data::new(Kind::Postgres, |t| {
+        *t = t.replacen(
+            &format!("url = \"{url}\""),
+            &format!("url = \"{as_role}\""),
+            1,
+        );
+    });
+    let s = Server::on(data, None);
+    let t = token(&s, Role::Ingest, None);
+    let ev = r#"{"action":"a.b","category":"system","result":"success","timestamp":"2026-10-05T10:00:00Z"}"#;
+    let post = || call(&s, "POST", "/api/compliance/audit-logs", Some(&t), Some(ev));
+    assert_eq!(post().status, 201);
+    let end_sessions =
+        format!("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '{role}'");
+    psql(&format!(
+        "ALTER ROLE {role} SET default_transaction_read_only = on"
+    ));
+    psql(&end_sessions);
+    let schema = s.data.schema.clone().unwrap();
+    let ingested = || {
+        let o = std::process::Command::new("psql")
+            .args([
+                url.as_str(),
+                "-qtAc",
+                &format!("SELECT count(*) FROM {schema}.ledger_entries WHERE leaf LIKE '%\"action\":\"a.b\"%'"),
+            ])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&o.stdout)
+            .trim()
+            .parse::<u64>()
+            .unwrap()
+    };
+    assert_eq!(ingested(), 1);
+    for _ in 0..3 {
+        let r = post();
+        assert_eq!(r.status, 503, "{}", r.text());
+        assert_eq!(r.json()["error"]["code"], "storage_unavailable");
+        assert!(r.header("retry-after").is_some());
+    }
+    let r = call_h(&s, "GET", "/readyz", &[], None);
+    assert_eq!(r.status, 503, "{}", r.text());
+    assert!(r.header("retry-after").is_some());
+    psql(&format!(
+        "ALTER ROLE {role} RESET default_transaction_read_only"
+    ));
+    psql(&end_sessions);
+    let mut last = 0;
+    for _ in 0..5 {
+        last = post().status;
+        if last == 201 {
+            break;
+        }
+    }
+    assert_eq!(last, 201, "writes work again");
+    assert_eq!(call_h(&s, "GET", "/readyz", &[], None).status, 200);
+    assert_eq!(ingested(), 2, "nothing of the refused requests was written");
+    let v = call(
+        &s,
+        "GET",
+        "/api/compliance/audit-logs/verify",
+        Some(&token_after(&s)),
+        None,
+    )
+    .json();
+    assert_eq!(v["valid"], json!(true), "{v}");
+}
+
+/// A reader token made once writes work again (the fixture's own connection was ended).
+fn token_after(s: &Server) -> String {
+    for _ in 0..3 {
+        if let Ok((_, t)) = vouch_server::auth::create_token(
+            &s.store,
+            &format!("r-{}", uuid::Uuid::new_v4()),
+            Role::Auditor,
+            None,
+        ) {
+            return t;
+        }
+    }
+    panic!("cannot create a token")
+}
