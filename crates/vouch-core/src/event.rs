@@ -300,17 +300,25 @@ impl Event {
                 }
                 "actor_id" | "actor_email" | "actor_ip" => {
                     let sub = &key["actor_".len()..];
-                    if !v.is_null() {
-                        actor.insert(sub.to_string(), Value::String(short_string(&key, &v, 512)?));
+                    if !v.is_null()
+                        && actor
+                            .insert(sub.to_string(), Value::String(short_string(&key, &v, 512)?))
+                            .is_some()
+                    {
+                        return Err(err(&key, "given twice (nested and flat form)"));
                     }
                 }
                 "resource_type" | "resource_id" | "resource_name" => {
                     let sub = &key["resource_".len()..];
-                    if !v.is_null() {
-                        resource.insert(
-                            sub.to_string(),
-                            Value::String(short_string(&key, &v, 1024)?),
-                        );
+                    if !v.is_null()
+                        && resource
+                            .insert(
+                                sub.to_string(),
+                                Value::String(short_string(&key, &v, 1024)?),
+                            )
+                            .is_some()
+                    {
+                        return Err(err(&key, "given twice (nested and flat form)"));
                     }
                 }
                 "details" => {

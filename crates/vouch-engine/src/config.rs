@@ -200,6 +200,14 @@ pub struct AuthSettings {
     pub session_hours: u32,
     pub lockout_attempts: u32,
     pub lockout_minutes: u32,
+    /// Concurrent sessions per local user; logging in beyond it ends the oldest.
+    pub max_sessions: u32,
+    /// How many previous passwords a user may not reuse.
+    pub password_history: u32,
+    /// Failed authentications from one client address are logged once per window
+    /// (then one event with the count), and refused with 429 beyond the limit.
+    pub failure_window_secs: u32,
+    pub failures_per_window: u32,
 }
 
 impl Default for AuthSettings {
@@ -223,6 +231,10 @@ impl Default for AuthSettings {
             session_hours: 8,
             lockout_attempts: 5,
             lockout_minutes: 15,
+            max_sessions: 5,
+            password_history: 10,
+            failure_window_secs: 60,
+            failures_per_window: 300,
         }
     }
 }
@@ -828,6 +840,16 @@ fn validate(s: &Settings, text: &str, file: &Path) -> Result<(), Error> {
             "is required for RS256/ES256 (a PEM file)",
         ));
     }
+    if s.auth.max_sessions == 0
+        || s.auth.failure_window_secs == 0
+        || s.auth.failures_per_window == 0
+    {
+        return Err(fail(
+            "auth",
+            "max_sessions",
+            "max_sessions, failure_window_secs and failures_per_window must be at least 1",
+        ));
+    }
     if s.auth.session_hours == 0 || s.auth.lockout_attempts == 0 {
         return Err(fail(
             "auth",
@@ -982,6 +1004,14 @@ role_map = {{ ADMIN = "admin", COMPLIANCE_OFFICER = "compliance-officer", TEAM_L
 session_hours = 8
 lockout_attempts = 5
 lockout_minutes = 15
+# Concurrent sessions per user (logging in beyond it ends the oldest); previous
+# passwords that may not be reused.
+max_sessions = 5
+password_history = 10
+# Failed authentications per client address: the first of each window is logged, the
+# rest as one event with their count; beyond the limit the address gets 429.
+failure_window_secs = 60
+failures_per_window = 300
 
 # Evidence: sources and what to collect from them (docs/evidence.md). Ready-made packs
 # live in packs/; include them with a top-level line at the very top of this file:

@@ -194,9 +194,7 @@ on_both!(two_servers_one_database_run_each_period_once, |fx| {
     );
 });
 
-#[test]
-fn manual_run_and_unknown_job() {
-    let fx = common::Fx::new(common::Kind::Sqlite).unwrap();
+on_both!(manual_run_and_unknown_job, |fx| {
     let clock = ManualClock::at(t("2026-11-22T12:00:00Z"));
     let r = runner(&fx, &fx.ledger, &clock, "cli");
     let run = r.run_now("verify-ledger", None).unwrap();
@@ -207,7 +205,7 @@ fn manual_run_and_unknown_job() {
         .unwrap_err()
         .to_string()
         .contains("no job `nope`"));
-}
+});
 
 // Retention: entries past their class's retention go to WORM and leave the database;
 // the ledger still verifies, the archive verifies against the stored hashes, and a leaf

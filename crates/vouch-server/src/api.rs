@@ -69,8 +69,18 @@ async fn body_json(body: Body) -> ApiResult<Value> {
             format!("the body is larger than {MAX_BODY} bytes"),
         )
     })?;
-    serde_json::from_slice(&bytes)
-        .map_err(|e| ApiError::bad(format!("the body is not valid JSON: {e}")))
+    crate::strict::parse(&bytes).map_err(|e| {
+        if e.classify() == serde_json::error::Category::Data {
+            // Well-formed JSON that we refuse: a key given twice.
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "duplicate_key",
+                format!("the body repeats a key: {e}"),
+            )
+        } else {
+            ApiError::bad(format!("the body is not valid JSON: {e}"))
+        }
+    })
 }
 
 async fn blocking<T: Send + 'static>(
@@ -93,9 +103,66 @@ pub async fn healthz() -> impl IntoResponse {
     axum::Json(json!({"status": "ok", "version": vouch_engine::VERSION}))
 }
 
+/// Least free space on a SQLite database's file system for the server to be ready.
+pub const MIN_FREE_BYTES: u64 = 4 * 1024 * 1024;
+
+/// For SQLite: the database's file system is read-only or (nearly) full. A small probe
+/// write can still fit in an existing WAL file when the disk is full, so look.
+fn sqlite_disk_problem(url: &str) -> Option<String> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        return None;
+    }
+    let dir = std::path::Path::new(url).parent()?;
+    let c = std::ffi::CString::new(dir.as_os_str().as_encoded_bytes()).ok()?;
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: a valid NUL-terminated path and a zeroed out-parameter.
+    if unsafe { libc::statvfs(c.as_ptr(), &mut st) } != 0 {
+        return None;
+    }
+    if st.f_flag & libc::ST_RDONLY != 0 {
+        return Some("the database's file system is read-only".into());
+    }
+    #[allow(clippy::useless_conversion)] // the field types differ between platforms
+    let free = u64::from(st.f_bavail) * u64::from(st.f_frsize);
+    (free < MIN_FREE_BYTES)
+        .then(|| format!("the database's file system is full ({free} bytes free)"))
+}
+
+/// Ready when the database answers a read and takes a write (a full or read-only disk
+/// is not ready: 503 with `Retry-After`).
 pub async fn readyz(State(app): State<App>) -> ApiResult<impl IntoResponse> {
     let store = app.store.clone();
-    let size = blocking(move || Ok(store.head()?.size)).await?;
+    let url = app.config.database_url();
+    let size = blocking(move || {
+        let size = store.head()?.size;
+        if let Some(why) = sqlite_disk_problem(&url) {
+            return Err(
+                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "not_ready", why).retry_after(30),
+            );
+        }
+        let at = vouch_core::event::format_timestamp(&chrono::Utc::now());
+        store.write(&mut |sql| {
+            sql.execute(
+                "UPDATE readiness_probe SET checked_at = $1 WHERE id = 1",
+                &[at.clone().into()],
+            )?;
+            Ok(())
+        })?;
+        Ok(size)
+    })
+    .await
+    .map_err(|e| {
+        if e.status == StatusCode::SERVICE_UNAVAILABLE {
+            e
+        } else {
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "not_ready",
+                "the database does not answer",
+            )
+            .retry_after(10)
+        }
+    })?;
     Ok(axum::Json(json!({"status": "ready", "tree_size": size})))
 }
 
@@ -116,27 +183,103 @@ pub async fn openapi() -> impl IntoResponse {
     axum::Json(crate::openapi::document())
 }
 
-pub async fn login(State(app): State<App>, body: Body) -> ApiResult<Response> {
-    let v = body_json(body).await?;
-    let s = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
-    let (Some(user), Some(pw)) = (s("username"), s("password")) else {
-        return Err(ApiError::bad("username and password are required")
-            .details(json!({"fields": ["username", "password"]})));
-    };
-    let code = s("totp_code");
-    let settings = app.config.settings.auth.clone();
+/// The username a login tried, for the self-audit event (never the password).
+#[derive(Debug, Clone)]
+pub struct LoginAttempt(pub String);
+
+/// A JSON object body whose fields are all known; an unknown one is 422, named.
+pub fn object_fields<'a>(
+    v: &'a Value,
+    known: &[&str],
+) -> ApiResult<&'a serde_json::Map<String, Value>> {
+    let o = v
+        .as_object()
+        .ok_or_else(|| ApiError::bad("the body must be a JSON object"))?;
+    for k in o.keys() {
+        if !known.contains(&k.as_str()) {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "unknown_field",
+                format!("unknown field `{k}`"),
+            )
+            .details(json!({"field": k, "known": known})));
+        }
+    }
+    Ok(o)
+}
+
+/// A string field: absent → None; present but not a string → 422 naming it.
+fn str_field(o: &serde_json::Map<String, Value>, k: &str) -> ApiResult<Option<String>> {
+    match o.get(k) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+            format!("`{k}` must be a string"),
+        )
+        .details(json!({"field": k}))),
+    }
+}
+
+fn required(o: &serde_json::Map<String, Value>, k: &str) -> ApiResult<String> {
+    str_field(o, k)?
+        .ok_or_else(|| ApiError::bad(format!("`{k}` is required")).details(json!({"field": k})))
+}
+
+fn session_cookie(token: &str, max_age: u64) -> ApiResult<HeaderValue> {
+    // `Secure` always: behind a TLS proxy or with --tls-cert, browsers send it back.
+    HeaderValue::from_str(&format!(
+        "vouch_session={token}; HttpOnly; Secure; SameSite=Strict; Path=/; Max-Age={max_age}"
+    ))
+    .map_err(ApiError::internal)
+}
+
+pub async fn login(State(app): State<App>, body: Body) -> Response {
+    let mut tried = None;
+    let r = async {
+        let v = body_json(body).await?;
+        let o = object_fields(&v, &["username", "password", "totp_code"])?;
+        tried = str_field(o, "username")
+            .ok()
+            .flatten()
+            .map(|u| u.chars().take(128).collect::<String>());
+        let (user, pw) = (required(o, "username")?, required(o, "password")?);
+        let code = str_field(o, "totp_code")?;
+        let settings = app.config.settings.auth.clone();
+        let store = app.store.clone();
+        let (token, info) =
+            blocking(move || auth::login(&store, &settings, &user, &pw, code.as_deref())).await?;
+        let mut resp = axum::Json(json!({"token": token, "user": info})).into_response();
+        resp.headers_mut().insert(
+            header::SET_COOKIE,
+            session_cookie(
+                &token,
+                u64::from(app.config.settings.auth.session_hours) * 3600,
+            )?,
+        );
+        Ok::<_, ApiError>(resp)
+    }
+    .await;
+    let mut resp = r.unwrap_or_else(IntoResponse::into_response);
+    if let Some(u) = tried.filter(|u| !u.is_empty()) {
+        resp.extensions_mut().insert(LoginAttempt(u));
+    }
+    resp
+}
+
+pub async fn logout(
+    State(app): State<App>,
+    Extension(p): Extension<Principal>,
+) -> ApiResult<Response> {
+    let session = p.session.clone().ok_or_else(|| {
+        ApiError::bad("logout ends a session; revoke API tokens with `vouch tokens revoke`")
+    })?;
     let store = app.store.clone();
-    let (token, info) =
-        blocking(move || auth::login(&store, &settings, &user, &pw, code.as_deref())).await?;
-    let mut resp = axum::Json(json!({"token": token, "user": info})).into_response();
-    let cookie = format!(
-        "vouch_session={token}; HttpOnly; Secure; SameSite=Strict; Path=/; Max-Age={}",
-        app.config.settings.auth.session_hours * 3600
-    );
-    resp.headers_mut().insert(
-        header::SET_COOKIE,
-        HeaderValue::from_str(&cookie).map_err(ApiError::internal)?,
-    );
+    blocking(move || auth::logout(&store, &session)).await?;
+    let mut resp = axum::Json(json!({"logged_out": true})).into_response();
+    resp.headers_mut()
+        .insert(header::SET_COOKIE, session_cookie("", 0)?);
     Ok(resp)
 }
 
@@ -147,18 +290,24 @@ pub async fn whoami(Extension(p): Extension<Principal>) -> impl IntoResponse {
 fn username(p: &Principal) -> ApiResult<String> {
     p.actor
         .strip_prefix("user:")
+        .filter(|_| p.session.is_some())
         .map(str::to_string)
-        .ok_or_else(|| ApiError::bad("TOTP is for local users logged in with a session"))
+        .ok_or_else(|| ApiError::bad("this is for local users logged in with a session"))
 }
 
 pub async fn totp_enroll(
     State(app): State<App>,
     Extension(p): Extension<Principal>,
+    body: Body,
 ) -> ApiResult<impl IntoResponse> {
     let u = username(&p)?;
+    let v = body_json(body).await?;
+    let o = object_fields(&v, &["password", "code"])?;
+    let (pw, code) = (required(o, "password")?, str_field(o, "code")?);
     let store = app.store.clone();
+    let settings = app.config.settings.auth.clone();
     Ok(axum::Json(
-        blocking(move || auth::totp_enroll(&store, &u)).await?,
+        blocking(move || auth::totp_enroll(&store, &settings, &u, &pw, code.as_deref())).await?,
     ))
 }
 
@@ -169,14 +318,69 @@ pub async fn totp_verify(
 ) -> ApiResult<impl IntoResponse> {
     let u = username(&p)?;
     let v = body_json(body).await?;
-    let code = v
-        .get("code")
-        .and_then(Value::as_str)
-        .ok_or_else(|| ApiError::bad("code is required").details(json!({"field": "code"})))?
-        .to_string();
+    let o = object_fields(&v, &["code"])?;
+    let code = required(o, "code")?;
     let store = app.store.clone();
-    blocking(move || auth::totp_confirm(&store, &u, &code)).await?;
+    let session = p.session.clone();
+    blocking(move || auth::totp_confirm(&store, &u, &code, session.as_deref())).await?;
     Ok(axum::Json(json!({"totp_enabled": true})))
+}
+
+pub async fn totp_disable(
+    State(app): State<App>,
+    Extension(p): Extension<Principal>,
+    body: Body,
+) -> ApiResult<impl IntoResponse> {
+    let u = username(&p)?;
+    let v = body_json(body).await?;
+    let o = object_fields(&v, &["password", "code"])?;
+    let (pw, code) = (required(o, "password")?, str_field(o, "code")?);
+    let store = app.store.clone();
+    let settings = app.config.settings.auth.clone();
+    let session = p.session.clone();
+    blocking(move || {
+        auth::totp_disable(
+            &store,
+            &settings,
+            &u,
+            &pw,
+            code.as_deref(),
+            session.as_deref(),
+        )
+    })
+    .await?;
+    Ok(axum::Json(json!({"totp_enabled": false})))
+}
+
+pub async fn change_password(
+    State(app): State<App>,
+    Extension(p): Extension<Principal>,
+    body: Body,
+) -> ApiResult<impl IntoResponse> {
+    let u = username(&p)?;
+    let v = body_json(body).await?;
+    let o = object_fields(&v, &["current_password", "new_password", "code"])?;
+    let (current, new, code) = (
+        required(o, "current_password")?,
+        required(o, "new_password")?,
+        str_field(o, "code")?,
+    );
+    let store = app.store.clone();
+    let settings = app.config.settings.auth.clone();
+    let session = p.session.clone();
+    blocking(move || {
+        auth::change_password(
+            &store,
+            &settings,
+            &u,
+            &current,
+            &new,
+            code.as_deref(),
+            session.as_deref(),
+        )
+    })
+    .await?;
+    Ok(axum::Json(json!({"password_changed": true})))
 }
 
 // ---------------------------------------------------------------- audit logs
@@ -420,6 +624,12 @@ pub async fn consistency(
     only(&p, &["from", "to"])?;
     let from = int_param(&p, "from")?.ok_or_else(|| ApiError::bad("from is required"))?;
     let to = int_param(&p, "to")?.ok_or_else(|| ApiError::bad("to is required"))?;
+    if from > to {
+        return Err(
+            ApiError::bad(format!("`from` ({from}) is after `to` ({to})"))
+                .details(json!({"parameter": "from"})),
+        );
+    }
     let ledger = app.ledger.clone();
     let c = blocking(move || Ok(ledger.consistency_proof(from, to)?)).await?;
     Ok(axum::Json(
@@ -706,21 +916,103 @@ pub async fn control_evidence(
     only(&p, &["period"])?;
     let period = period_param(&p, "period")?;
     let (config, store) = (app.config.clone(), app.store.clone());
-    let controls = blocking(move || {
-        Ok(vouch_engine::checks::controls::evaluate(
+    let (controls, items) = blocking(move || {
+        let controls = vouch_engine::checks::controls::evaluate(
             &config,
             &store,
             &period,
             chrono::Utc::now(),
             None,
-        )?)
+        )?;
+        let items = vouch_engine::evidence::list(
+            &store,
+            &vouch_engine::evidence::ListFilter {
+                evidence_id: None,
+                period: Some(period.clone()),
+                limit: None,
+            },
+        )
+        .map_err(vouch_engine::Error::from)?;
+        Ok((controls, (period.label.clone(), items)))
     })
     .await?;
-    let c = controls
-        .into_iter()
-        .find(|c| c["id"] == id.as_str())
-        .ok_or_else(|| ApiError::not_found(format!("no control `{id}`")))?;
-    Ok(axum::Json(c))
+    if let Some(c) = controls.iter().find(|c| c["id"] == id.as_str()) {
+        return Ok(axum::Json(c.clone()));
+    }
+    // Seed 003 asks by Trust Services Criterion (`CC6.1`): the controls mapped to it
+    // and the evidence items collected for it.
+    let Some(crit) = vouch_core::tsc::criterion(&id) else {
+        return Err(ApiError::not_found(format!(
+            "no control or Trust Services Criterion `{id}`"
+        )));
+    };
+    let mapped: Vec<&Value> = controls
+        .iter()
+        .filter(|c| {
+            c["criteria"]
+                .as_array()
+                .is_some_and(|a| a.iter().any(|x| x == crit.id))
+        })
+        .collect();
+    let (label, items) = items;
+    let evidence: Vec<&Value> = items
+        .iter()
+        .map(|i| &i.record)
+        .filter(|r| {
+            r["criteria"]
+                .as_array()
+                .is_some_and(|a| a.iter().any(|x| x == crit.id))
+        })
+        .collect();
+    let status = vouch_engine::checks::controls::rollup(
+        mapped
+            .iter()
+            .map(|c| c["status"].as_str().unwrap_or("error")),
+    );
+    Ok(axum::Json(json!({
+        "id": crit.id, "criterion": crit.id, "category": crit.category, "title": crit.topic,
+        "period": label, "status": status,
+        "controls": mapped, "evidence": evidence,
+    })))
+}
+
+/// Seed 003's five categories, in its order.
+pub const CATEGORIES: &[&str] = &[
+    "security",
+    "availability",
+    "processing_integrity",
+    "confidentiality",
+    "privacy",
+];
+
+/// A category's status from its controls: nothing configured is `not_assessed` (never
+/// "compliant" for nothing checked); all passing is `compliant`; any failing or in error
+/// is `non_compliant`; otherwise some are untested: `incomplete`.
+fn category_status(statuses: &[&str]) -> &'static str {
+    if statuses.is_empty() {
+        "not_assessed"
+    } else if statuses.iter().all(|s| *s == "pass") {
+        "compliant"
+    } else if statuses.iter().any(|s| *s == "fail" || *s == "error") {
+        "non_compliant"
+    } else {
+        "incomplete"
+    }
+}
+
+/// The next run of the monthly evidence job (seed 000: the 1st at 03:00 UTC).
+fn next_audit(now: chrono::DateTime<chrono::Utc>) -> Option<String> {
+    let job = vouch_engine::jobs::job("generate-soc2-evidence")?;
+    let cron = vouch_engine::jobs::cron::Cron::parse(job.schedule).ok()?;
+    use chrono::Timelike;
+    let mut t = now.with_second(0)?.with_nanosecond(0)? + chrono::Duration::minutes(1);
+    for _ in 0..(62 * 24 * 60) {
+        if cron.matches(t) {
+            return Some(t.format("%Y-%m-%d").to_string());
+        }
+        t += chrono::Duration::minutes(1);
+    }
+    None
 }
 
 pub async fn status(
@@ -732,17 +1024,52 @@ pub async fn status(
     let period = period_param(&p, "period")?;
     let (config, store, ledger) = (app.config.clone(), app.store.clone(), app.ledger.clone());
     let v = blocking(move || {
-        let controls = vouch_engine::checks::controls::evaluate(&config, &store, &period, chrono::Utc::now(), None)?;
+        let now = chrono::Utc::now();
+        let controls = vouch_engine::checks::controls::evaluate(&config, &store, &period, now, None)?;
         let open = vouch_engine::checks::findings::list(&store, Some("open"))?;
         let cp = ledger.latest_checkpoint()?;
         let mut counts = serde_json::Map::new();
         for s in vouch_engine::checks::controls::STATUSES {
             counts.insert((*s).into(), json!(controls.iter().filter(|c| c["status"] == *s).count()));
         }
-        let overall = vouch_engine::checks::controls::rollup(controls.iter().map(|c| c["status"].as_str().unwrap_or("error")));
+        let mut criteria = serde_json::Map::new();
+        for cat in CATEGORIES {
+            let statuses: Vec<&str> = controls
+                .iter()
+                .filter(|c| {
+                    c["criteria"].as_array().is_some_and(|a| {
+                        a.iter().any(|x| {
+                            x.as_str()
+                                .and_then(vouch_core::tsc::criterion)
+                                .is_some_and(|k| k.category == *cat)
+                        })
+                    })
+                })
+                .map(|c| c["status"].as_str().unwrap_or("error"))
+                .collect();
+            criteria.insert(
+                cat.to_string(),
+                json!({
+                    "status": category_status(&statuses),
+                    "controls_passed": statuses.iter().filter(|s| **s == "pass").count(),
+                    "controls_total": statuses.len(),
+                }),
+            );
+        }
+        // The latest evaluation of any check behind these controls.
+        let last_assessment = controls
+            .iter()
+            .flat_map(|c| c["checks"].as_array().into_iter().flatten())
+            .filter_map(|k| k["evaluated_at"].as_str())
+            .max()
+            .map(str::to_string);
+        let all: Vec<&str> = controls.iter().map(|c| c["status"].as_str().unwrap_or("error")).collect();
         Ok(json!({
-            "period": period.label, "overall_status": overall,
+            "period": period.label, "overall_status": category_status(&all),
+            "criteria": criteria,
             "controls": counts, "open_findings": open.len(),
+            "last_assessment": last_assessment,
+            "next_audit": next_audit(now),
             "ledger": {"tree_size": store.head()?.size, "latest_checkpoint": cp.map(|c| json!({"size": c.size, "created_at": c.created_at}))},
         }))
     })
@@ -779,21 +1106,49 @@ pub async fn findings_open(
     body: Body,
 ) -> ApiResult<Response> {
     let v = body_json(body).await?;
-    let s = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
-    let title = s("title")
-        .ok_or_else(|| ApiError::bad("title is required").details(json!({"field": "title"})))?;
-    let severity = s("severity").unwrap_or_else(|| "medium".into());
-    let (control, description) = (s("control"), s("description"));
+    // Seed 003's body; `control` is the older name of `control_id`.
+    let o = object_fields(
+        &v,
+        &[
+            "control_id",
+            "control",
+            "title",
+            "severity",
+            "description",
+            "remediation_plan",
+            "due_date",
+        ],
+    )?;
+    let title = required(o, "title")?;
+    let severity = str_field(o, "severity")?.unwrap_or_else(|| "medium".into());
+    let control = match (str_field(o, "control_id")?, str_field(o, "control")?) {
+        (Some(a), Some(b)) if a != b => {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "conflicting_fields",
+                "`control_id` and `control` differ; give one",
+            )
+            .details(json!({"field": "control_id"})))
+        }
+        (a, b) => a.or(b),
+    };
+    let description = str_field(o, "description")?;
+    let plan = str_field(o, "remediation_plan")?;
+    let due = str_field(o, "due_date")?;
     let (config, store, ledger) = (app.config.clone(), app.store.clone(), app.ledger.clone());
     let f = blocking(move || {
-        Ok(vouch_engine::checks::findings::open(
+        Ok(vouch_engine::checks::findings::open_planned(
             &store,
             &ledger,
             &config,
-            &title,
-            &severity,
-            control.as_deref(),
-            description.as_deref(),
+            &vouch_engine::checks::findings::NewFinding {
+                title: &title,
+                severity: &severity,
+                control: control.as_deref(),
+                description: description.as_deref(),
+                remediation_plan: plan.as_deref(),
+                due_date: due.as_deref(),
+            },
             &who.actor,
         )?)
     })
@@ -808,17 +1163,7 @@ pub async fn findings_update(
     body: Body,
 ) -> ApiResult<impl IntoResponse> {
     let v = body_json(body).await?;
-    if let Some(o) = v.as_object() {
-        for k in o.keys() {
-            if !["status", "severity", "owner", "note"].contains(&k.as_str()) {
-                return Err(
-                    ApiError::bad(format!("unknown field `{k}`")).details(json!({"field": k}))
-                );
-            }
-        }
-    } else {
-        return Err(ApiError::bad("the body must be a JSON object"));
-    }
+    object_fields(&v, &["status", "severity", "owner", "note"])?;
     let s = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
     let u = vouch_engine::checks::findings::Update {
         status: s("status"),

@@ -22,6 +22,9 @@ pub struct Principal {
     pub actor: String,
     pub role: Role,
     pub via: &'static str,
+    /// The session token's SHA-256, for sessions.
+    #[serde(skip)]
+    pub session: Option<String>,
 }
 
 fn now() -> String {
@@ -129,10 +132,62 @@ fn token_principal(store: &Store, token: &str) -> ApiResult<Principal> {
         actor: format!("token:{}", r.text(0)),
         role,
         via: "token",
+        session: None,
     })
 }
 
 // ---------------------------------------------------------------- JWT
+
+/// `serve` refuses to start with JWT enabled but its secret or key missing (rather
+/// than answering every JWT with a 500 later).
+pub fn check_settings(config: &vouch_engine::Config) -> Result<(), vouch_engine::Error> {
+    let s = &config.settings.auth;
+    let bad = |m: String| Err(vouch_engine::Error::Config(m));
+    match s.jwt_algorithm.as_str() {
+        "" => Ok(()),
+        "HS256" => match std::env::var(&s.jwt_secret_env) {
+            Ok(v) if v.len() >= 32 => Ok(()),
+            Ok(v) if !v.is_empty() => bad(format!(
+                "[auth] jwt_algorithm = \"HS256\": the secret in {} is shorter than 32 bytes",
+                s.jwt_secret_env
+            )),
+            _ => bad(format!(
+                "[auth] jwt_algorithm = \"HS256\" but {} is not set (the shared secret)",
+                s.jwt_secret_env
+            )),
+        },
+        alg @ ("RS256" | "ES256") => {
+            if s.jwt_public_key.is_empty() {
+                return bad(format!(
+                    "[auth] jwt_algorithm = \"{alg}\" but jwt_public_key is empty"
+                ));
+            }
+            let dir = config.file.parent().unwrap_or(std::path::Path::new("."));
+            let path = dir.join(&s.jwt_public_key);
+            let pem = match std::fs::read(&path) {
+                Ok(p) => p,
+                Err(e) => return bad(format!("[auth] jwt_public_key {}: {e}", path.display())),
+            };
+            let ok = if alg == "RS256" {
+                jsonwebtoken::DecodingKey::from_rsa_pem(&pem).is_ok()
+            } else {
+                jsonwebtoken::DecodingKey::from_ec_pem(&pem).is_ok()
+            };
+            if ok {
+                Ok(())
+            } else {
+                bad(format!(
+                    "[auth] jwt_public_key {}: not a PEM {} public key",
+                    path.display(),
+                    if alg == "RS256" { "RSA" } else { "EC P-256" }
+                ))
+            }
+        }
+        other => bad(format!(
+            "[auth] jwt_algorithm `{other}`: use HS256, RS256 or ES256"
+        )),
+    }
+}
 
 fn jwt_principal(
     settings: &AuthSettings,
@@ -174,6 +229,7 @@ fn jwt_principal(
     };
     let mut v = Validation::new(alg);
     v.validate_exp = true;
+    v.validate_nbf = true;
     v.leeway = 30;
     v.required_spec_claims = ["exp".to_string()].into_iter().collect();
     if !settings.jwt_issuer.is_empty() {
@@ -189,7 +245,17 @@ fn jwt_principal(
         ApiError::unauthorized(match e.kind() {
             ErrorKind::ExpiredSignature => "the token has expired".to_string(),
             ErrorKind::InvalidSignature => "the token's signature is invalid".to_string(),
-            _ => format!("invalid token: {e}"),
+            ErrorKind::ImmatureSignature => "the token is not valid yet (nbf)".to_string(),
+            ErrorKind::InvalidIssuer => "the token's issuer is not accepted".to_string(),
+            ErrorKind::InvalidAudience => "the token's audience is not accepted".to_string(),
+            ErrorKind::InvalidAlgorithm => "the token's algorithm is not accepted".to_string(),
+            ErrorKind::MissingRequiredClaim(c)
+                if c.len() <= 8 && c.chars().all(|x| x.is_ascii_alphabetic()) =>
+            {
+                format!("the token lacks the `{c}` claim")
+            }
+            // Library details (base64, JSON positions) stay out of the answer.
+            _ => "invalid token".to_string(),
         })
     })?;
     let claim = data.claims.get(&settings.role_claim);
@@ -228,10 +294,40 @@ fn jwt_principal(
         actor: format!("jwt:{sub}"),
         role,
         via: "jwt",
+        session: None,
     })
 }
 
 // ---------------------------------------------------------------- local users
+
+/// Seed 003's password policy: at least 12 characters, three of four character classes
+/// (lower case, upper case, digits, others), not the username.
+pub fn password_policy(username: &str, password: &str) -> Result<(), String> {
+    if password.chars().count() < MIN_PASSWORD {
+        return Err(format!(
+            "passwords must have at least {MIN_PASSWORD} characters"
+        ));
+    }
+    let classes = [
+        password.chars().any(|c| c.is_lowercase()),
+        password.chars().any(|c| c.is_uppercase()),
+        password.chars().any(|c| c.is_ascii_digit()),
+        password.chars().any(|c| !c.is_alphanumeric()),
+    ]
+    .iter()
+    .filter(|x| **x)
+    .count();
+    if classes < 3 {
+        return Err(
+            "passwords must mix at least three of: lower case, upper case, digits, other characters"
+                .into(),
+        );
+    }
+    if username.chars().count() >= 3 && password.to_lowercase().contains(&username.to_lowercase()) {
+        return Err("passwords must not contain the username".into());
+    }
+    Ok(())
+}
 
 pub fn hash_password(password: &str) -> Result<String, String> {
     use argon2::password_hash::{rand_core::OsRng, PasswordHasher, SaltString};
@@ -265,14 +361,19 @@ pub fn add_user(
     if username.trim().is_empty() || username.contains(char::is_whitespace) {
         return Err("a username must be non-empty, without spaces".into());
     }
+    password_policy(username, password)?;
     let hash = hash_password(password)?;
     let id = uuid::Uuid::now_v7().to_string();
     let created = now();
     store
         .write(&mut |sql| {
             sql.execute(
-                "INSERT INTO users (id, username, role, password_hash, created_at) VALUES ($1, $2, $3, $4, $5)",
+                "INSERT INTO users (id, username, role, password_hash, created_at, password_changed_at) VALUES ($1, $2, $3, $4, $5, $5)",
                 &[id.clone().into(), username.into(), role.as_str().into(), hash.clone().into(), created.clone().into()],
+            )?;
+            sql.execute(
+                "INSERT INTO password_history (user_id, password_hash, created_at) VALUES ($1, $2, $3)",
+                &[id.clone().into(), hash.clone().into(), created.clone().into()],
             )?;
             Ok(())
         })
@@ -282,8 +383,12 @@ pub fn add_user(
 
 /// RFC 6238 TOTP (SHA-1, 30 s, 6 digits) at time `t`.
 pub fn totp(secret: &[u8], t: i64) -> String {
+    totp_at_step(secret, t / 30)
+}
+
+fn totp_at_step(secret: &[u8], step: i64) -> String {
     use hmac::{Hmac, Mac};
-    let counter = (t / 30) as u64;
+    let counter = step as u64;
     let mut m = Hmac::<sha1::Sha1>::new_from_slice(secret).expect("any key length");
     m.update(&counter.to_be_bytes());
     let h = m.finalize().into_bytes();
@@ -314,15 +419,139 @@ pub fn base32(bytes: &[u8]) -> String {
     out
 }
 
-fn totp_ok(secret_hex: &str, code: &str) -> bool {
-    let Ok(secret) = hex::decode(secret_hex) else {
-        return false;
+/// The time step a code belongs to (one step of clock drift either way), if any.
+fn totp_step(secret_hex: &str, code: &str) -> Option<i64> {
+    let secret = hex::decode(secret_hex).ok()?;
+    let step = Utc::now().timestamp() / 30;
+    let code = code.trim();
+    (code.len() == 6).then_some(()).and_then(|_| {
+        [step - 1, step, step + 1]
+            .into_iter()
+            .find(|s| totp_at_step(&secret, *s) == code)
+    })
+}
+
+/// A code is good once: claim its time step, atomically, unless this or a later step
+/// was already used.
+fn claim_step(store: &Store, user_id: &str, step: i64) -> ApiResult<bool> {
+    let mut n = 0;
+    store.write(&mut |sql| {
+        n = sql.execute(
+            "UPDATE users SET totp_last_step = $2 WHERE id = $1 AND (totp_last_step IS NULL OR totp_last_step < $2)",
+            &[user_id.into(), step.into()],
+        )?;
+        Ok(())
+    })?;
+    Ok(n == 1)
+}
+
+/// Count a failed attempt in the database, atomically (concurrent failures each count),
+/// and lock the account once the limit is reached. An expired lock starts a new count.
+fn record_failure(store: &Store, settings: &AuthSettings, user_id: &str) -> ApiResult<()> {
+    let at = now();
+    let until = vouch_core::event::format_timestamp(
+        &(Utc::now() + Duration::minutes(i64::from(settings.lockout_minutes))),
+    );
+    store.write(&mut |sql| {
+        sql.execute(
+            "UPDATE users SET \
+               failed_attempts = CASE WHEN locked_until IS NOT NULL AND locked_until <= $2 THEN 1 ELSE failed_attempts + 1 END, \
+               locked_until = CASE \
+                 WHEN locked_until IS NOT NULL AND locked_until > $2 THEN locked_until \
+                 WHEN (CASE WHEN locked_until IS NOT NULL AND locked_until <= $2 THEN 1 ELSE failed_attempts + 1 END) >= $3 THEN $4 \
+                 ELSE NULL END \
+             WHERE id = $1",
+            &[user_id.into(), at.clone().into(), i64::from(settings.lockout_attempts).into(), until.clone().into()],
+        )?;
+        Ok(())
+    })?;
+    Ok(())
+}
+
+fn locked() -> ApiError {
+    ApiError::new(
+        axum::http::StatusCode::LOCKED,
+        "locked",
+        "too many failed attempts; the account is locked for a while",
+    )
+}
+
+fn generic() -> ApiError {
+    ApiError::unauthorized("invalid username, password or code")
+}
+
+/// A user row as the checks below need it.
+struct UserRow {
+    id: String,
+    role: String,
+    hash: String,
+    locked_until: Option<String>,
+    totp_secret: Option<String>,
+    totp_enabled: bool,
+    totp_pending: Option<String>,
+}
+
+fn user_row(store: &Store, username: &str) -> ApiResult<Option<UserRow>> {
+    let rows = store.query(
+        "SELECT id, role, password_hash, locked_until, totp_secret, totp_enabled, totp_pending FROM users WHERE username = $1",
+        &[username.into()],
+    )?;
+    Ok(rows.first().map(|r| UserRow {
+        id: r.text(0),
+        role: r.text(1),
+        hash: r.text(2),
+        locked_until: r.opt_text(3),
+        totp_secret: r.opt_text(4),
+        totp_enabled: r.int(5) == 1,
+        totp_pending: r.opt_text(6),
+    }))
+}
+
+/// Password (and, once TOTP is enabled, a fresh code) for `username`; every failure
+/// counts towards the lockout.
+fn check_credentials(
+    store: &Store,
+    settings: &AuthSettings,
+    username: &str,
+    password: &str,
+    code: Option<&str>,
+) -> ApiResult<UserRow> {
+    let Some(u) = user_row(store, username)? else {
+        // Same work as a real check, so timing does not reveal which usernames exist.
+        let _ = check_password("$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$0000000000000000000000000000000000000000000", password);
+        return Err(generic());
     };
-    let t = Utc::now().timestamp();
-    // One step of clock drift either way.
-    [-30, 0, 30]
-        .iter()
-        .any(|d| totp(&secret, t + d) == code.trim())
+    if u.locked_until
+        .as_deref()
+        .is_some_and(|until| until > now().as_str())
+    {
+        return Err(locked());
+    }
+    let mut ok = check_password(&u.hash, password);
+    if ok && u.totp_enabled {
+        ok = match code.and_then(|c| totp_step(&u.totp_secret.clone().unwrap_or_default(), c)) {
+            Some(step) => claim_step(store, &u.id, step)?,
+            None => false,
+        };
+    }
+    if !ok {
+        record_failure(store, settings, &u.id)?;
+        return Err(generic());
+    }
+    Ok(u)
+}
+
+/// End every session of a user except `keep` (a session token's SHA-256).
+fn end_other_sessions(store: &Store, user_id: &str, keep: Option<&str>) -> ApiResult<u64> {
+    let mut n = 0;
+    store.write(&mut |sql| {
+        n = sql.execute(
+            "DELETE FROM sessions WHERE user_id = $1 AND token_sha256 <> $2",
+            &[user_id.into(), keep.unwrap_or("").into()],
+        )?;
+        Ok(())
+    })?;
+    Ok(n)
 }
 
 /// Log in: password (and TOTP code once enrolled). Returns a session token.
@@ -333,70 +562,50 @@ pub fn login(
     password: &str,
     code: Option<&str>,
 ) -> ApiResult<(String, Value)> {
-    let rows = store.query(
-        "SELECT id, role, password_hash, failed_attempts, locked_until, totp_secret, totp_enabled FROM users WHERE username = $1",
-        &[username.into()],
-    )?;
-    let generic = || ApiError::unauthorized("invalid username, password or code");
-    let Some(r) = rows.first() else {
-        // Same work as a real check, so timing does not reveal which usernames exist.
-        let _ = check_password("$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$0000000000000000000000000000000000000000000", password);
-        return Err(generic());
-    };
-    let id = r.text(0);
-    if r.opt_text(4).is_some_and(|until| until > now()) {
-        return Err(ApiError::new(
-            axum::http::StatusCode::LOCKED,
-            "locked",
-            "too many failed attempts; the account is locked for a while",
-        ));
-    }
-    let mut ok = check_password(&r.text(2), password);
-    let enrolled = r.int(6) == 1;
-    if ok && enrolled {
-        ok = code.is_some_and(|c| totp_ok(&r.opt_text(5).unwrap_or_default(), c));
-    }
-    if !ok {
-        let failed = r.int(3) + 1;
-        let lock = (failed >= i64::from(settings.lockout_attempts)).then(|| {
-            vouch_core::event::format_timestamp(
-                &(Utc::now() + Duration::minutes(i64::from(settings.lockout_minutes))),
-            )
-        });
-        store.write(&mut |sql| {
-            sql.execute(
-                "UPDATE users SET failed_attempts = $2, locked_until = $3 WHERE id = $1",
-                &[
-                    id.clone().into(),
-                    (if lock.is_some() { 0 } else { failed }).into(),
-                    lock.clone().into(),
-                ],
-            )?;
-            Ok(())
-        })?;
-        return Err(generic());
-    }
+    let u = check_credentials(store, settings, username, password, code)?;
     let token = random_token(SESSION_PREFIX);
+    let at = now();
     let expires = vouch_core::event::format_timestamp(
         &(Utc::now() + Duration::hours(i64::from(settings.session_hours))),
     );
+    let mut unlocked = 0;
     store.write(&mut |sql| {
-        sql.execute("UPDATE users SET failed_attempts = 0, locked_until = NULL WHERE id = $1", &[id.clone().into()])?;
+        // Reset the count only if no concurrent failure locked the account meanwhile.
+        unlocked = sql.execute(
+            "UPDATE users SET failed_attempts = 0, locked_until = NULL WHERE id = $1 AND (locked_until IS NULL OR locked_until <= $2)",
+            &[u.id.clone().into(), at.clone().into()],
+        )?;
+        if unlocked == 0 {
+            return Ok(());
+        }
+        sql.execute(
+            "DELETE FROM sessions WHERE user_id = $1 AND expires_at <= $2",
+            &[u.id.clone().into(), at.clone().into()],
+        )?;
         sql.execute(
             "INSERT INTO sessions (token_sha256, user_id, created_at, expires_at, mfa) VALUES ($1, $2, $3, $4, $5)",
-            &[sha(&token).into(), id.clone().into(), now().into(), expires.clone().into(), i64::from(enrolled).into()],
+            &[sha(&token).into(), u.id.clone().into(), at.clone().into(), expires.clone().into(), i64::from(u.totp_enabled).into()],
+        )?;
+        // At most max_sessions at once: the oldest end.
+        sql.execute(
+            "DELETE FROM sessions WHERE user_id = $1 AND token_sha256 NOT IN \
+               (SELECT token_sha256 FROM sessions WHERE user_id = $1 ORDER BY created_at DESC, token_sha256 LIMIT $2)",
+            &[u.id.clone().into(), i64::from(settings.max_sessions).into()],
         )?;
         Ok(())
     })?;
+    if unlocked == 0 {
+        return Err(locked());
+    }
     Ok((
         token,
-        json!({"username": username, "role": r.text(1), "expires_at": expires, "mfa": enrolled}),
+        json!({"username": username, "role": u.role, "expires_at": expires, "mfa": u.totp_enabled}),
     ))
 }
 
 fn session_principal(store: &Store, token: &str) -> ApiResult<Principal> {
     let rows = store.query(
-        "SELECT u.username, u.role, s.expires_at FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_sha256 = $1",
+        "SELECT u.username, u.role, s.expires_at, u.id FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_sha256 = $1",
         &[sha(token).into()],
     )?;
     let Some(r) = rows.first() else {
@@ -410,53 +619,181 @@ fn session_principal(store: &Store, token: &str) -> ApiResult<Principal> {
         actor: format!("user:{}", r.text(0)),
         role,
         via: "session",
+        session: Some(sha(token)),
     })
 }
 
-/// Start TOTP enrolment for a user: a new secret (not active until confirmed).
-pub fn totp_enroll(store: &Store, username: &str) -> ApiResult<Value> {
+/// End the caller's session.
+pub fn logout(store: &Store, session: &str) -> ApiResult<()> {
+    store.write(&mut |sql| {
+        sql.execute(
+            "DELETE FROM sessions WHERE token_sha256 = $1",
+            &[session.into()],
+        )?;
+        Ok(())
+    })?;
+    Ok(())
+}
+
+/// Start TOTP enrolment: the password (and the current code, when TOTP is on) first.
+/// The new secret waits for confirmation; an enabled TOTP stays on meanwhile.
+pub fn totp_enroll(
+    store: &Store,
+    settings: &AuthSettings,
+    username: &str,
+    password: &str,
+    code: Option<&str>,
+) -> ApiResult<Value> {
     use rand::RngCore;
+    let u = check_credentials(store, settings, username, password, code)?;
     let mut secret = [0u8; 20];
     rand::thread_rng().fill_bytes(&mut secret);
-    let n = {
-        let mut n = 0;
-        store.write(&mut |sql| {
-            n = sql.execute(
-                "UPDATE users SET totp_secret = $2, totp_enabled = 0 WHERE username = $1",
-                &[username.into(), hex::encode(secret).into()],
-            )?;
-            Ok(())
-        })?;
-        n
-    };
-    if n == 0 {
-        return Err(ApiError::bad(
-            "TOTP enrolment is for local users; log in with a session",
-        ));
-    }
+    store.write(&mut |sql| {
+        sql.execute(
+            "UPDATE users SET totp_pending = $2 WHERE id = $1",
+            &[u.id.clone().into(), hex::encode(secret).into()],
+        )?;
+        Ok(())
+    })?;
     let b32 = base32(&secret);
     Ok(
-        json!({"secret": b32, "otpauth_url": format!("otpauth://totp/vouch:{username}?secret={b32}&issuer=vouch&algorithm=SHA1&digits=6&period=30")}),
+        json!({"secret": b32, "otpauth_url": format!("otpauth://totp/vouch:{username}?secret={b32}&issuer=vouch&algorithm=SHA1&digits=6&period=30"), "totp_enabled": u.totp_enabled}),
     )
 }
 
-/// Confirm enrolment with a code from the authenticator.
-pub fn totp_confirm(store: &Store, username: &str, code: &str) -> ApiResult<()> {
-    let rows = store.query(
-        "SELECT totp_secret FROM users WHERE username = $1",
-        &[username.into()],
-    )?;
-    let secret = rows
-        .first()
-        .and_then(|r| r.opt_text(0))
-        .ok_or_else(|| ApiError::bad("start enrolment first"))?;
-    if !totp_ok(&secret, code) {
-        return Err(ApiError::bad("the code does not match"));
+/// Confirm enrolment with a code from the authenticator: the pending secret becomes
+/// the user's, and every other session ends.
+pub fn totp_confirm(
+    store: &Store,
+    username: &str,
+    code: &str,
+    session: Option<&str>,
+) -> ApiResult<()> {
+    let u = user_row(store, username)?.ok_or_else(generic)?;
+    let pending = u
+        .totp_pending
+        .ok_or_else(|| ApiError::bad("start enrolment first (POST /auth/totp/enroll)"))?;
+    let step = totp_step(&pending, code).ok_or_else(|| ApiError::bad("the code does not match"))?;
+    let mut n = 0;
+    store.write(&mut |sql| {
+        n = sql.execute(
+            "UPDATE users SET totp_secret = totp_pending, totp_pending = NULL, totp_enabled = 1, totp_last_step = $3 WHERE id = $1 AND totp_pending = $2",
+            &[u.id.clone().into(), pending.clone().into(), step.into()],
+        )?;
+        Ok(())
+    })?;
+    if n == 0 {
+        return Err(ApiError::bad(
+            "the enrolment changed meanwhile; start again",
+        ));
+    }
+    end_other_sessions(store, &u.id, session)?;
+    Ok(())
+}
+
+/// Switch TOTP off: the password and a current code; every other session ends.
+pub fn totp_disable(
+    store: &Store,
+    settings: &AuthSettings,
+    username: &str,
+    password: &str,
+    code: Option<&str>,
+    session: Option<&str>,
+) -> ApiResult<()> {
+    let u = check_credentials(store, settings, username, password, code)?;
+    if !u.totp_enabled {
+        return Err(ApiError::bad("TOTP is not enabled"));
     }
     store.write(&mut |sql| {
         sql.execute(
-            "UPDATE users SET totp_enabled = 1 WHERE username = $1",
-            &[username.into()],
+            "UPDATE users SET totp_enabled = 0, totp_secret = NULL, totp_pending = NULL WHERE id = $1",
+            &[u.id.clone().into()],
+        )?;
+        Ok(())
+    })?;
+    end_other_sessions(store, &u.id, session)?;
+    Ok(())
+}
+
+/// The last `n` password hashes of a user (the current one included).
+fn recent_hashes(store: &Store, user_id: &str, n: u32) -> ApiResult<Vec<String>> {
+    Ok(store
+        .query(
+            "SELECT password_hash FROM password_history WHERE user_id = $1 ORDER BY created_at DESC LIMIT $2",
+            &[user_id.into(), i64::from(n).into()],
+        )?
+        .iter()
+        .map(|r| r.text(0))
+        .collect())
+}
+
+/// Set a new password (policy, not one of the last `password_history`), recorded in
+/// the history; every session but `keep` ends.
+pub fn set_password(
+    store: &Store,
+    settings: &AuthSettings,
+    user_id: &str,
+    username: &str,
+    current_hash: &str,
+    new: &str,
+    keep: Option<&str>,
+) -> ApiResult<()> {
+    password_policy(username, new)
+        .map_err(|m| ApiError::bad(m).details(json!({"field": "new_password"})))?;
+    let mut recent = recent_hashes(store, user_id, settings.password_history.max(1))?;
+    recent.push(current_hash.to_string());
+    if recent.iter().any(|h| check_password(h, new)) {
+        return Err(ApiError::bad(format!(
+            "the new password was used recently (the last {} may not be reused)",
+            settings.password_history
+        ))
+        .details(json!({"field": "new_password"})));
+    }
+    let hash = hash_password(new).map_err(ApiError::bad)?;
+    let at = now();
+    store.write(&mut |sql| {
+        sql.execute(
+            "UPDATE users SET password_hash = $2, password_changed_at = $3 WHERE id = $1",
+            &[user_id.into(), hash.clone().into(), at.clone().into()],
+        )?;
+        sql.execute(
+            "INSERT INTO password_history (user_id, password_hash, created_at) VALUES ($1, $2, $3)",
+            &[user_id.into(), hash.clone().into(), at.clone().into()],
+        )?;
+        Ok(())
+    })?;
+    end_other_sessions(store, user_id, keep)?;
+    Ok(())
+}
+
+/// A user changes their own password: the current one (and a code once TOTP is on).
+pub fn change_password(
+    store: &Store,
+    settings: &AuthSettings,
+    username: &str,
+    current: &str,
+    new: &str,
+    code: Option<&str>,
+    session: Option<&str>,
+) -> ApiResult<()> {
+    let u = check_credentials(store, settings, username, current, code)?;
+    set_password(store, settings, &u.id, username, &u.hash, new, session)
+}
+
+/// An administrator resets a user's password (CLI); every session of the user ends.
+pub fn reset_password(
+    store: &Store,
+    settings: &AuthSettings,
+    username: &str,
+    new: &str,
+) -> ApiResult<()> {
+    let u = user_row(store, username)?
+        .ok_or_else(|| ApiError::not_found(format!("no user `{username}`")))?;
+    set_password(store, settings, &u.id, username, &u.hash, new, None)?;
+    store.write(&mut |sql| {
+        sql.execute(
+            "UPDATE users SET failed_attempts = 0, locked_until = NULL WHERE id = $1",
+            &[u.id.clone().into()],
         )?;
         Ok(())
     })?;

@@ -11,6 +11,8 @@ pub struct ApiError {
     pub code: &'static str,
     pub message: String,
     pub details: Value,
+    /// Seconds for a `Retry-After` header (503, 429).
+    pub retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -20,7 +22,21 @@ impl ApiError {
             code,
             message: message.into(),
             details: json!({}),
+            retry_after: None,
         }
+    }
+    pub fn retry_after(mut self, secs: u64) -> Self {
+        self.retry_after = Some(secs);
+        self
+    }
+    /// The storage refuses writes (disk full, read-only): retry later, not a bug.
+    pub fn storage_unavailable() -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "storage_unavailable",
+            "the database is unavailable or refuses writes (disk full, read-only, connection lost); nothing was written, retry later",
+        )
+        .retry_after(30)
     }
     pub fn bad(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "bad_request", message)
@@ -52,7 +68,12 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body =
             json!({"error": {"code": self.code, "message": self.message, "details": self.details}});
-        (self.status, axum::Json(body)).into_response()
+        let mut r = (self.status, axum::Json(body)).into_response();
+        if let Some(s) = self.retry_after {
+            r.headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, s.into());
+        }
+        r
     }
 }
 
@@ -73,9 +94,40 @@ impl From<vouch_engine::Error> for ApiError {
             E::Ledger(c @ vouch_engine::ledger::LedgerError::Conflict { .. }) => {
                 ApiError::new(StatusCode::CONFLICT, "conflict", c.to_string())
             }
+            other if storage_refuses_writes(&other.to_string()) => {
+                tracing::error!(error = %other, "storage refuses writes");
+                ApiError::storage_unavailable()
+            }
             other => ApiError::internal(other),
         }
     }
+}
+
+/// A database error that means "retry later": the disk is full or read-only (SQLite's
+/// SQLITE_FULL, SQLITE_READONLY, SQLITE_IOERR; PostgreSQL's 53100 disk_full, 25006
+/// read-only transaction, a hot standby) or the connection was lost (57P01 and the like).
+pub fn storage_refuses_writes(message: &str) -> bool {
+    let m = message.to_ascii_lowercase();
+    [
+        "database or disk is full",
+        "disk i/o error",
+        "readonly database",
+        "read-only file system",
+        "no space left on device",
+        "could not extend file",
+        "read-only transaction",
+        "recovery is in progress",
+        "53100",
+        "25006",
+        "57p01",
+        "terminating connection",
+        "connection closed",
+        "connection reset",
+        "connection refused",
+        "cannot connect to",
+    ]
+    .iter()
+    .any(|k| m.contains(k))
 }
 
 impl From<vouch_engine::checks::CheckError> for ApiError {
@@ -92,6 +144,10 @@ impl From<vouch_engine::ledger::LedgerError> for ApiError {
 
 impl From<vouch_store::StoreError> for ApiError {
     fn from(e: vouch_store::StoreError) -> Self {
+        if storage_refuses_writes(&e.to_string()) {
+            tracing::error!(error = %e, "storage refuses writes");
+            return ApiError::storage_unavailable();
+        }
         ApiError::internal(e)
     }
 }

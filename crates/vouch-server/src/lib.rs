@@ -6,12 +6,15 @@
 pub mod api;
 pub mod auth;
 pub mod error;
+pub mod limiter;
 pub mod metrics;
 pub mod openapi;
 pub mod query;
 pub mod roles;
 pub mod routes;
+pub mod strict;
 pub mod tiles;
+pub mod tls;
 
 use axum::extract::{ConnectInfo, MatchedPath, Request, State};
 use axum::http::{HeaderValue, Method};
@@ -20,7 +23,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, patch, post};
 use axum::Router;
 use error::ApiError;
-use serde_json::json;
+use serde_json::{json, Value};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use vouch_engine::{Config, Keys, Ledger};
@@ -34,6 +37,26 @@ pub struct App {
     pub keys: Arc<Keys>,
     pub ledger: Ledger,
     pub metrics: Arc<metrics::Metrics>,
+    pub limiter: Arc<limiter::Limiter>,
+    /// Holds a store and ledger handle whose last drop happens off the async runtime.
+    pub _keep: Arc<Keep>,
+}
+
+/// The PostgreSQL client closes its connection with a blocking call on a runtime of its
+/// own, which panics inside an async context; the last handle of the store is therefore
+/// dropped on a plain thread.
+pub struct Keep(Option<(Store, Ledger)>);
+
+impl Drop for Keep {
+    fn drop(&mut self) {
+        if let Some(held) = self.0.take() {
+            if tokio::runtime::Handle::try_current().is_ok() {
+                let _ = std::thread::Builder::new()
+                    .name("vouch-store-close".into())
+                    .spawn(move || drop(held));
+            }
+        }
+    }
 }
 
 pub const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
@@ -47,7 +70,10 @@ pub fn router(app: App) -> Router {
         .route("/metrics", get(api::metrics))
         .route(&format!("{b}/auth/login"), post(api::login))
         .route(&format!("{b}/auth/whoami"), get(api::whoami))
+        .route(&format!("{b}/auth/logout"), post(api::logout))
+        .route(&format!("{b}/auth/password"), post(api::change_password))
         .route(&format!("{b}/auth/totp/enroll"), post(api::totp_enroll))
+        .route(&format!("{b}/auth/totp/disable"), post(api::totp_disable))
         .route(&format!("{b}/auth/totp/verify"), post(api::totp_verify))
         .route(
             &format!("{b}/audit-logs"),
@@ -102,19 +128,90 @@ async fn request_id(req: Request, next: Next) -> Response {
         .filter(|v| v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic()))
         .map(str::to_string)
         .unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
-    let mut resp = match tokio::time::timeout(REQUEST_TIMEOUT, next.run(req)).await {
-        Ok(r) => r,
-        Err(_) => ApiError::new(
-            axum::http::StatusCode::SERVICE_UNAVAILABLE,
-            "timeout",
-            "the request took too long",
-        )
-        .into_response(),
+    let mut resp = if let Some(e) = too_large(&req) {
+        e.into_response()
+    } else {
+        match tokio::time::timeout(REQUEST_TIMEOUT, next.run(req)).await {
+            Ok(r) => r,
+            Err(_) => ApiError::new(
+                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                "timeout",
+                "the request took too long",
+            )
+            .into_response(),
+        }
     };
     if let Ok(v) = HeaderValue::from_str(&id) {
         resp.headers_mut().insert("x-request-id", v);
     }
     resp
+}
+
+/// Longest request target (path and query) answered normally.
+pub const MAX_URI: usize = 8 * 1024;
+/// Most header bytes and headers in a request.
+pub const MAX_HEADER_BYTES: usize = 16 * 1024;
+pub const MAX_HEADERS: usize = 64;
+
+/// 414 / 431 with the JSON error shape (hyper's own, larger limits answer bare).
+fn too_large(req: &Request) -> Option<ApiError> {
+    let target = req.uri().path_and_query().map_or(0, |p| p.as_str().len());
+    if target > MAX_URI {
+        return Some(
+            ApiError::new(
+                axum::http::StatusCode::URI_TOO_LONG,
+                "uri_too_long",
+                format!("the request target is {target} bytes; at most {MAX_URI}"),
+            )
+            .details(json!({"limit": MAX_URI})),
+        );
+    }
+    let h = req.headers();
+    let bytes: usize = h
+        .iter()
+        .map(|(k, v)| k.as_str().len() + v.as_bytes().len() + 4)
+        .sum();
+    if bytes > MAX_HEADER_BYTES || h.len() > MAX_HEADERS {
+        return Some(
+            ApiError::new(
+                axum::http::StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                "headers_too_large",
+                format!(
+                    "{} headers, {bytes} bytes; at most {MAX_HEADERS} headers and {MAX_HEADER_BYTES} bytes",
+                    h.len()
+                ),
+            )
+            .details(json!({"limit_bytes": MAX_HEADER_BYTES, "limit_headers": MAX_HEADERS})),
+        );
+    }
+    None
+}
+
+/// A JSON body must say so: `Content-Type: application/json` (parameters allowed).
+#[allow(clippy::result_large_err)]
+fn json_content_type(req: &Request) -> Result<(), Response> {
+    let ct = req
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let media = ct.split(';').next().unwrap_or("").trim();
+    if media.eq_ignore_ascii_case("application/json") {
+        return Ok(());
+    }
+    Err(ApiError::new(
+        axum::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_media_type",
+        if ct.is_empty() {
+            "the body must be sent with Content-Type: application/json".to_string()
+        } else {
+            format!(
+                "Content-Type `{}` is not accepted; send application/json",
+                media.chars().take(64).collect::<String>()
+            )
+        },
+    )
+    .into_response())
 }
 
 /// Authentication and authorization from the route table, then self-audit.
@@ -156,20 +253,64 @@ async fn authorize(
     };
     let ip = peer.ip().to_string();
     let resource = req.uri().path().to_string();
-    if route.perm == roles::Perm::Public {
-        let resp = next.run(req).await;
-        if path.ends_with("/auth/login") {
-            let ok = resp.status().is_success();
+    let login = path.ends_with("/auth/login");
+    if route.perm == roles::Perm::Public && !login {
+        return next.run(req).await;
+    }
+    // An address over its failure limit is refused before any credential is checked.
+    if let Some(secs) = app.limiter.retry_after(&ip) {
+        if app.limiter.record(&ip, None, true) {
             audit(
                 &app,
                 "anonymous",
                 &ip,
+                &format!("api.{} {}", method, path),
+                "api",
+                &resource,
+                "failure",
+                "authentication",
+                429,
+            );
+        }
+        return too_many_failures(secs);
+    }
+    if login {
+        if let Err(r) = json_content_type(&req) {
+            return r;
+        }
+        let resp = next.run(req).await;
+        let tried = resp
+            .extensions()
+            .get::<api::LoginAttempt>()
+            .map(|a| a.0.clone());
+        let actor = tried
+            .as_deref()
+            .map(|u| format!("user:{u}"))
+            .unwrap_or_else(|| "anonymous".into());
+        let status = resp.status();
+        if status.is_success() {
+            audit(
+                &app,
+                &actor,
+                &ip,
                 "auth.login",
                 "session",
                 &resource,
-                if ok { "success" } else { "failure" },
+                "success",
                 "authentication",
-                resp.status().as_u16(),
+                status.as_u16(),
+            );
+        } else if app.limiter.record(&ip, tried.as_deref(), false) {
+            audit(
+                &app,
+                &actor,
+                &ip,
+                "auth.login",
+                "session",
+                &resource,
+                "failure",
+                "authentication",
+                status.as_u16(),
             );
         }
         return resp;
@@ -189,17 +330,19 @@ async fn authorize(
     let who = match who {
         Ok(Ok(p)) => p,
         Ok(Err(e)) => {
-            audit(
-                &app,
-                "anonymous",
-                &ip,
-                &format!("api.{} {}", method, path),
-                "api",
-                &resource,
-                "failure",
-                "authentication",
-                e.status.as_u16(),
-            );
+            if app.limiter.record(&ip, None, false) {
+                audit(
+                    &app,
+                    "anonymous",
+                    &ip,
+                    &format!("api.{} {}", method, path),
+                    "api",
+                    &resource,
+                    "failure",
+                    "authentication",
+                    e.status.as_u16(),
+                );
+            }
             return e.into_response();
         }
         Err(e) => return ApiError::internal(e).into_response(),
@@ -225,7 +368,14 @@ async fn authorize(
         .into_response();
     }
     req.extensions_mut().insert(who.clone());
-    let resp = next.run(req).await;
+    let resp = if route.body {
+        match json_content_type(&req) {
+            Ok(()) => next.run(req).await,
+            Err(r) => r,
+        }
+    } else {
+        next.run(req).await
+    };
     // Reads of evidence and packets, and every change of state, are evidence too. A
     // successful ingest is its own record (the events are in the ledger).
     let reads = matches!(
@@ -257,6 +407,64 @@ async fn authorize(
         );
     }
     resp
+}
+
+/// 429 for an address over its limit of failed authentications.
+fn too_many_failures(secs: u64) -> Response {
+    let mut r = ApiError::new(
+        axum::http::StatusCode::TOO_MANY_REQUESTS,
+        "too_many_failures",
+        format!("too many failed authentications from this address; try again in {secs} s"),
+    )
+    .details(json!({"retry_after": secs}))
+    .into_response();
+    r.headers_mut()
+        .insert("retry-after", HeaderValue::from(secs));
+    r
+}
+
+/// The failures of a closed window after its first, as one event.
+fn aggregate_event(a: &limiter::Aggregate) -> Value {
+    json!({
+        "timestamp": vouch_core::event::format_timestamp(&chrono::Utc::now()),
+        "action": "auth.failures", "category": "authentication", "result": "failure",
+        "actor": {"id": "anonymous", "email": null, "ip": a.ip},
+        "resource": {"type": "api", "id": routes::BASE, "name": null},
+        "details": {"description": format!(
+            "{} more failed authentication(s) from {} between {} and {}{}",
+            a.count, a.ip,
+            vouch_core::event::format_timestamp(&a.from),
+            vouch_core::event::format_timestamp(&a.to),
+            if a.limited > 0 { format!(" ({} refused by the rate limit)", a.limited) } else { String::new() }
+        )},
+        "metadata": {
+            "source": "vouch-serve", "count": a.count, "rate_limited": a.limited,
+            "window_start": vouch_core::event::format_timestamp(&a.from),
+            "window_end": vouch_core::event::format_timestamp(&a.to),
+            "usernames": a.names, "more_usernames": a.more_names,
+        },
+    })
+}
+
+/// Append aggregates and wait for the commit.
+async fn log_aggregates(app: &App, all: bool) {
+    let events: Vec<_> = app
+        .limiter
+        .drain(all)
+        .iter()
+        .filter_map(|a| vouch_core::event::Event::from_value(aggregate_event(a)).ok())
+        .collect();
+    if events.is_empty() {
+        return;
+    }
+    match app.ledger.submit(events) {
+        Ok(rx) => {
+            if let Ok(Err(e)) = rx.await {
+                tracing::error!(error = %e, "failed-authentication counts were not appended");
+            }
+        }
+        Err(e) => tracing::error!(error = %e, "failed-authentication counts were not appended"),
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -298,11 +506,11 @@ pub const SCHEDULER_TICK: std::time::Duration = std::time::Duration::from_secs(3
 
 /// The durable scheduler: every tick, run what is due (the database decides who runs
 /// each period, so any number of servers may tick). `VOUCH_SCHEDULER=off` disables it.
-fn spawn_scheduler(app: App) {
+fn spawn_scheduler(app: App) -> Option<tokio::task::JoinHandle<()>> {
     if std::env::var("VOUCH_SCHEDULER").as_deref() == Ok("off") {
-        return;
+        return None;
     }
-    tokio::spawn(async move {
+    Some(tokio::spawn(async move {
         let mut interval = tokio::time::interval(SCHEDULER_TICK);
         loop {
             interval.tick().await;
@@ -326,7 +534,7 @@ fn spawn_scheduler(app: App) {
                 tracing::error!(error = %e, "scheduler tick failed");
             }
         }
-    });
+    }))
 }
 
 pub fn worker_name() -> String {
@@ -336,50 +544,135 @@ pub fn worker_name() -> String {
     format!("{host}:{}", std::process::id())
 }
 
+/// PEM files for serving HTTPS directly (deployments without a TLS-terminating proxy).
+#[derive(Debug, Clone)]
+pub struct TlsFiles {
+    pub cert: std::path::PathBuf,
+    pub key: std::path::PathBuf,
+}
+
+/// How to serve.
+pub struct ServeOptions {
+    pub listen: SocketAddr,
+    /// Told the bound address once the server accepts connections.
+    pub ready: Option<tokio::sync::oneshot::Sender<SocketAddr>>,
+    /// Serve HTTPS with this certificate chain and key.
+    pub tls: Option<TlsFiles>,
+    /// Stop (gracefully) when this fires, besides Ctrl-C / SIGTERM.
+    pub shutdown: Option<tokio::sync::oneshot::Receiver<()>>,
+}
+
 /// Serve until Ctrl-C / SIGTERM; in-flight requests (appends included) finish first.
 pub async fn serve(
     config: Config,
     listen: SocketAddr,
     ready: Option<tokio::sync::oneshot::Sender<SocketAddr>>,
 ) -> Result<(), vouch_engine::Error> {
-    // The PostgreSQL client is synchronous and runs its own runtime: open it off the
-    // async context (a nested block_on panics).
-    let (store, keys, ledger) = tokio::task::block_in_place(|| vouch_engine::open(&config))?;
-    let app = App {
+    serve_with(
+        config,
+        ServeOptions {
+            listen,
+            ready,
+            tls: None,
+            shutdown: None,
+        },
+    )
+    .await
+}
+
+/// Everything `serve` checks before it listens: settings that would only fail later
+/// (JWT enabled without its secret or key), then the database, opened on the blocking
+/// pool (the PostgreSQL client runs its own runtime and must not start inside ours).
+pub async fn open_app(config: Config) -> Result<App, vouch_engine::Error> {
+    auth::check_settings(&config)?;
+    let auth_settings = config.settings.auth.clone();
+    let (config, (store, keys, ledger)) = tokio::task::spawn_blocking(move || {
+        let opened = vouch_engine::open(&config)?;
+        Ok::<_, vouch_engine::Error>((config, opened))
+    })
+    .await
+    .map_err(|e| vouch_engine::Error::Config(format!("opening the store: {e}")))??;
+    Ok(App {
         config: Arc::new(config),
-        store,
+        store: store.clone(),
         keys: Arc::new(keys),
-        ledger,
+        ledger: ledger.clone(),
         metrics: Arc::default(),
+        limiter: Arc::new(limiter::Limiter::new(
+            std::time::Duration::from_secs(u64::from(auth_settings.failure_window_secs)),
+            u64::from(auth_settings.failures_per_window),
+        )),
+        _keep: Arc::new(Keep(Some((store, ledger)))),
+    })
+}
+
+/// Serve with options (TLS, an extra shutdown signal).
+pub async fn serve_with(config: Config, opts: ServeOptions) -> Result<(), vouch_engine::Error> {
+    let tls = match &opts.tls {
+        Some(t) => Some(tls::acceptor(t)?),
+        None => None,
     };
-    spawn_scheduler(app.clone());
+    let app = open_app(config).await?;
+    let listen = opts.listen;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|e| vouch_engine::Error::Config(format!("cannot listen on {listen}: {e}")))?;
     let addr = listener
         .local_addr()
         .map_err(|e| vouch_engine::Error::Config(e.to_string()))?;
-    tracing::info!(%addr, "vouch serve listening");
-    if let Some(tx) = ready {
+    let scheduler = spawn_scheduler(app.clone());
+    let drainer = {
+        let app = app.clone();
+        tokio::spawn(async move {
+            let tick = (app.limiter.window() / 4).max(std::time::Duration::from_millis(250));
+            let mut interval = tokio::time::interval(tick);
+            loop {
+                interval.tick().await;
+                log_aggregates(&app, false).await;
+            }
+        })
+    };
+    tracing::info!(%addr, tls = tls.is_some(), "vouch serve listening");
+    if let Some(tx) = opts.ready {
         let _ = tx.send(addr);
     }
-    let shutdown = async {
+    let extra = opts.shutdown;
+    let shutdown = async move {
         let ctrl_c = tokio::signal::ctrl_c();
+        let extra = async move {
+            match extra {
+                Some(rx) => {
+                    let _ = rx.await;
+                }
+                None => std::future::pending::<()>().await,
+            }
+        };
         #[cfg(unix)]
         {
             let mut term =
                 tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
                     .expect("signal handler");
-            tokio::select! { _ = ctrl_c => {}, _ = term.recv() => {} }
+            tokio::select! { _ = ctrl_c => {}, _ = term.recv() => {}, _ = extra => {} }
         }
         #[cfg(not(unix))]
-        let _ = ctrl_c.await;
+        tokio::select! { _ = ctrl_c => {}, _ = extra => {} }
     };
-    axum::serve(
-        listener,
-        router(app).into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
-    .map_err(|e| vouch_engine::Error::Config(format!("server: {e}")))
+    let r = match tls {
+        Some(acceptor) => tls::serve(listener, acceptor, router(app.clone()), shutdown).await,
+        None => axum::serve(
+            listener,
+            router(app.clone()).into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await
+        .map_err(|e| vouch_engine::Error::Config(format!("server: {e}"))),
+    };
+    if let Some(h) = scheduler {
+        h.abort();
+        let _ = h.await;
+    }
+    drainer.abort();
+    let _ = drainer.await;
+    log_aggregates(&app, true).await;
+    r
 }

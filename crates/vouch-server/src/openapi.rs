@@ -30,14 +30,21 @@ pub fn document() -> Value {
             json!({"description": "OK", "content": {r.produces: {"schema": {}}}}),
         );
         let err = json!({"description": "Error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}});
-        for code in ["400", "404", "413", "422"] {
+        for code in ["400", "404", "413", "414", "422", "431", "503"] {
             responses.insert(code.into(), err.clone());
+        }
+        if r.body {
+            responses.insert("415".into(), err.clone());
         }
         if r.perm != Perm::Public {
             responses.insert("401".into(), err.clone());
             responses.insert("403".into(), err.clone());
+            responses.insert("429".into(), err.clone());
         } else if r.path.ends_with("/login") {
             responses.insert("401".into(), err.clone());
+            responses.insert("429".into(), err.clone());
+        }
+        if r.path.contains("/auth/") {
             responses.insert("423".into(), err.clone());
         }
         if r.path.ends_with("audit-logs") && r.method == "POST" {

@@ -2,118 +2,12 @@
 //! role × no token, a bad token, an expired token), ingest and query, JWT, local users
 //! with lockout and TOTP, self-audit, and bad input answered with JSON 4xx.
 
+mod common;
+
+use common::*;
 use serde_json::{json, Value};
-use std::net::SocketAddr;
 use vouch_server::roles::{allows, Perm, Role, ROLES};
 use vouch_server::routes::ROUTES;
-
-struct Server {
-    addr: SocketAddr,
-    dir: tempfile::TempDir,
-    store: vouch_store::Store,
-    _rt: tokio::runtime::Runtime,
-}
-
-fn start() -> Server {
-    let dir = tempfile::tempdir().unwrap();
-    let init = vouch_engine::init::init(dir.path(), Some("Acme"), Some("acme.example/vouch/audit"))
-        .unwrap();
-    // JWT HS256 with a shared secret, seed 000's role names mapped.
-    let cfg = dir.path().join("vouch.toml");
-    let text = std::fs::read_to_string(&cfg)
-        .unwrap()
-        .replace("jwt_algorithm = \"\"", "jwt_algorithm = \"HS256\"");
-    std::fs::write(&cfg, text).unwrap();
-    std::env::set_var(
-        "VOUCH_JWT_SECRET",
-        "test-jwt-secret-of-enough-length-0123456789",
-    );
-    let config = vouch_engine::Config::load(dir.path()).unwrap();
-    drop(init);
-    let store = vouch_engine::open(&config).unwrap().0;
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    rt.spawn(async move {
-        vouch_server::serve(config, "127.0.0.1:0".parse().unwrap(), Some(tx))
-            .await
-            .unwrap();
-    });
-    let addr = rt.block_on(rx).unwrap();
-    Server {
-        addr,
-        dir,
-        store,
-        _rt: rt,
-    }
-}
-
-struct Resp {
-    status: u16,
-    body: Vec<u8>,
-    headers: Vec<(String, String)>,
-}
-
-impl Resp {
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body)
-            .unwrap_or_else(|_| panic!("not JSON: {}", String::from_utf8_lossy(&self.body)))
-    }
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-fn call(s: &Server, method: &str, path: &str, token: Option<&str>, body: Option<&str>) -> Resp {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into();
-    let url = format!("http://{}{path}", s.addr);
-    let req = ureq::http::Request::builder().method(method).uri(&url);
-    let req = match token {
-        Some(t) => req.header("Authorization", format!("Bearer {t}")),
-        None => req,
-    };
-    let req = req.header("Content-Type", "application/json");
-    let mut resp = match body {
-        Some(b) => agent.run(req.body(b.to_string()).unwrap()),
-        None => agent.run(req.body(()).unwrap()),
-    }
-    .unwrap();
-    let headers = resp
-        .headers()
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string()))
-        .collect();
-    Resp {
-        status: resp.status().as_u16(),
-        body: resp.body_mut().read_to_vec().unwrap(),
-        headers,
-    }
-}
-
-fn token(s: &Server, role: Role, expires: Option<chrono::DateTime<chrono::Utc>>) -> String {
-    vouch_server::auth::create_token(
-        &s.store,
-        &format!("{}-{}", role.as_str(), uuid::Uuid::new_v4()),
-        role,
-        expires,
-    )
-    .unwrap()
-    .1
-}
-
-fn jwt(claims: Value, secret: &str) -> String {
-    jsonwebtoken::encode(
-        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
-        &claims,
-        &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()),
-    )
-    .unwrap()
-}
 
 fn concrete(path: &str) -> String {
     path.replace("{id}", "01a20000-0000-7000-8000-000000000000")
@@ -121,9 +15,8 @@ fn concrete(path: &str) -> String {
         .replace("{name}", "attestation-draft")
 }
 
-#[test]
-fn roles_matrix_every_route_every_role() {
-    let s = start();
+on_both!(roles_matrix_every_route_every_role, |kind| {
+    let s = Server::start(kind);
     let tokens: Vec<(Role, String)> = ROLES.iter().map(|r| (*r, token(&s, *r, None))).collect();
     let expired = token(
         &s,
@@ -197,11 +90,10 @@ fn roles_matrix_every_route_every_role() {
         allows(Role::TeamLead, Perm::ExportLedger)
             && !allows(Role::ComplianceOfficer, Perm::ExportLedger)
     );
-}
+});
 
-#[test]
-fn ingest_query_export_proofs_and_self_audit() {
-    let s = start();
+on_both!(ingest_query_export_proofs_and_self_audit, |kind| {
+    let s = Server::start(kind);
     let ingest = token(&s, Role::Ingest, None);
     let auditor = token(&s, Role::Auditor, None);
     let lead = token(&s, Role::TeamLead, None);
@@ -350,11 +242,12 @@ fn ingest_query_export_proofs_and_self_audit() {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    // The 51 ingested events, plus vouch's own audit of the failed requests and the export.
+    // The 51 ingested events, plus vouch's own audit of the failed requests and the export
+    // (and whatever the scheduler's first tick recorded meanwhile).
     assert_eq!(
         lines
             .iter()
-            .filter(|l| l["metadata"]["source"] != "vouch-serve")
+            .filter(|l| l["organization_id"] == "org-1")
             .count(),
         51
     );
@@ -461,12 +354,10 @@ fn ingest_query_export_proofs_and_self_audit() {
                 && l["result"] == "success"),
         "successful ingests are their own record"
     );
-    let _ = &s.dir;
-}
+});
 
-#[test]
-fn jwt_users_lockout_totp_and_errors() {
-    let s = start();
+on_both!(jwt_users_lockout_totp_and_errors, |kind| {
+    let s = Server::start(kind);
     let secret = "test-jwt-secret-of-enough-length-0123456789";
     let exp = chrono::Utc::now().timestamp() + 600;
     // Seed 000's role names map onto vouch's.
@@ -537,7 +428,8 @@ fn jwt_users_lockout_totp_and_errors() {
             .unwrap_err()
             .contains("12")
     );
-    vouch_server::auth::add_user(&s.store, "bob", Role::Auditor, "correct horse battery").unwrap();
+    vouch_server::auth::add_user(&s.store, "bob", Role::Auditor, "Correct horse battery 9")
+        .unwrap();
     let login = |pw: &str, code: Option<&str>| {
         call(
             &s,
@@ -547,7 +439,7 @@ fn jwt_users_lockout_totp_and_errors() {
             Some(&json!({"username": "bob", "password": pw, "totp_code": code}).to_string()),
         )
     };
-    let r = login("correct horse battery", None);
+    let r = login("Correct horse battery 9", None);
     assert_eq!(r.status, 200);
     assert!(r.header("set-cookie").unwrap().contains("HttpOnly"));
     let session = r.json()["token"].as_str().unwrap().to_string();
@@ -567,7 +459,7 @@ fn jwt_users_lockout_totp_and_errors() {
         "POST",
         "/api/compliance/auth/totp/enroll",
         Some(&session),
-        None,
+        Some(&json!({"password": "Correct horse battery 9"}).to_string()),
     )
     .json();
     let b32 = enroll["secret"].as_str().unwrap().to_string();
@@ -600,17 +492,19 @@ fn jwt_users_lockout_totp_and_errors() {
         200
     );
     assert_eq!(
-        login("correct horse battery", None).status,
+        login("Correct horse battery 9", None).status,
         401,
         "a code is now required"
     );
-    let code = vouch_server::auth::totp(&raw, chrono::Utc::now().timestamp());
-    assert_eq!(login("correct horse battery", Some(&code)).status, 200);
+    // The enrolment's code is spent; the next step's (within the allowed drift) is not.
+    assert_eq!(login("Correct horse battery 9", Some(&code)).status, 401);
+    let code = vouch_server::auth::totp(&raw, chrono::Utc::now().timestamp() + 30);
+    assert_eq!(login("Correct horse battery 9", Some(&code)).status, 200);
     for _ in 0..5 {
-        assert_eq!(login("wrong password!!", None).status, 401);
+        assert_eq!(login("Wrong password 9!", None).status, 401);
     }
     let code = vouch_server::auth::totp(&raw, chrono::Utc::now().timestamp());
-    let locked = login("correct horse battery", Some(&code));
+    let locked = login("Correct horse battery 9", Some(&code));
     assert_eq!(
         (locked.status, locked.json()["error"]["code"].as_str()),
         (423, Some("locked"))
@@ -670,30 +564,20 @@ fn jwt_users_lockout_totp_and_errors() {
         call(&s, "GET", "/healthz", None, None).json()["status"],
         "ok"
     );
-}
+});
 
-fn base32_decode(s: &str) -> Vec<u8> {
-    const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-    let (mut buf, mut bits, mut out) = (0u32, 0, Vec::new());
-    for c in s.bytes() {
-        buf = (buf << 5) | A.iter().position(|x| *x == c).unwrap() as u32;
-        bits += 5;
-        if bits >= 8 {
-            out.push((buf >> (bits - 8)) as u8);
-            bits -= 8;
-        }
-    }
-    out
-}
-
-/// ES256 JWTs verified with a public key file (keys made by the real openssl).
-#[test]
-fn jwt_es256_with_a_public_key_file() {
-    let dir = tempfile::tempdir().unwrap();
-    vouch_engine::init::init(dir.path(), Some("Acme"), Some("acme.example/vouch/audit")).unwrap();
-    let key = dir.path().join("jwt.key");
-    let pubkey = dir.path().join("jwt.pub.pem");
-    let pkcs8 = dir.path().join("jwt.pk8.pem");
+// ES256 JWTs verified with a public key file (keys made by the real openssl).
+on_both!(jwt_es256_with_a_public_key_file, |kind| {
+    let data = Data::new(kind, |t| {
+        *t = t
+            .replace("jwt_algorithm = \"\"", "jwt_algorithm = \"ES256\"")
+            .replace("jwt_public_key = \"\"", "jwt_public_key = \"jwt.pub.pem\"")
+            .replace("jwt_issuer = \"\"", "jwt_issuer = \"https://idp.example\"")
+    });
+    let dir = data.dir.path().to_path_buf();
+    let key = dir.join("jwt.key");
+    let pubkey = dir.join("jwt.pub.pem");
+    let pkcs8 = dir.join("jwt.pk8.pem");
     let sh = |args: &[&str]| {
         assert!(std::process::Command::new("openssl")
             .args(args)
@@ -727,29 +611,7 @@ fn jwt_es256_with_a_public_key_file() {
         "-out",
         pubkey.to_str().unwrap(),
     ]);
-    let cfg = dir.path().join("vouch.toml");
-    let text = std::fs::read_to_string(&cfg)
-        .unwrap()
-        .replace("jwt_algorithm = \"\"", "jwt_algorithm = \"ES256\"")
-        .replace("jwt_public_key = \"\"", "jwt_public_key = \"jwt.pub.pem\"")
-        .replace("jwt_issuer = \"\"", "jwt_issuer = \"https://idp.example\"");
-    std::fs::write(&cfg, text).unwrap();
-    let config = vouch_engine::Config::load(dir.path()).unwrap();
-    let store = vouch_engine::open(&config).unwrap().0;
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    rt.spawn(async move {
-        vouch_server::serve(config, "127.0.0.1:0".parse().unwrap(), Some(tx))
-            .await
-            .unwrap()
-    });
-    let addr = rt.block_on(rx).unwrap();
-    let s = Server {
-        addr,
-        dir,
-        store,
-        _rt: rt,
-    };
+    let s = Server::on(data, None);
     let enc = jsonwebtoken::EncodingKey::from_ec_pem(&std::fs::read(&pkcs8).unwrap()).unwrap();
     let sign = |claims: Value| {
         jsonwebtoken::encode(
@@ -797,13 +659,12 @@ fn jwt_es256_with_a_public_key_file() {
         .status,
         401
     );
-}
+});
 
-/// `/metrics` counts requests by route template and status and exposes histograms with
-/// buckets (promtool checks the format in scripts/test).
-#[test]
-fn metrics_scrape() {
-    let s = start();
+// `/metrics` counts requests by route template and status and exposes histograms with
+// buckets (promtool checks the format in scripts/test).
+on_both!(metrics_scrape, |kind| {
+    let s = Server::start(kind);
     let ingest = token(&s, Role::Ingest, None);
     call(
         &s,
@@ -825,4 +686,51 @@ fn metrics_scrape() {
     assert!(text
         .lines()
         .any(|l| l.starts_with("vouch_ledger_events_total ")));
-}
+});
+
+// The scheduler inside `vouch serve` and the jobs API, on both stores.
+on_both!(jobs_api_and_scheduler_in_serve, |kind| {
+    let s = Server::start(kind);
+    let admin = token(&s, Role::Admin, None);
+    let r = call(
+        &s,
+        "POST",
+        "/api/compliance/jobs/verify-ledger/run",
+        Some(&admin),
+        None,
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["status"], "succeeded", "{}", r.text());
+    let runs = call(
+        &s,
+        "GET",
+        "/api/compliance/jobs/verify-ledger/runs",
+        Some(&admin),
+        None,
+    )
+    .json();
+    assert!(!runs.as_array().unwrap().is_empty());
+    // The scheduler's first tick at start caught up every job's latest period.
+    let start = std::time::Instant::now();
+    loop {
+        let jobs = call(&s, "GET", "/api/compliance/jobs", Some(&admin), None).json();
+        let scheduled = jobs
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|j| {
+                j["last_run"]["run_key"]
+                    .as_str()
+                    .is_some_and(|k| !k.contains(":manual-"))
+            })
+            .count();
+        if scheduled > 0 {
+            break;
+        }
+        assert!(
+            start.elapsed().as_secs() < 120,
+            "the scheduler ran nothing: {jobs}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+});

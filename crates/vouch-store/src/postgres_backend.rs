@@ -22,6 +22,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (6, include_str!("migrations/postgres/0006_auth.sql")),
     (7, include_str!("migrations/postgres/0007_jobs.sql")),
     (8, include_str!("migrations/postgres/0008_retention.sql")),
+    (
+        12,
+        include_str!("migrations/postgres/0012_auth_hardening.sql"),
+    ),
 ];
 
 pub struct PgBackend {

@@ -20,6 +20,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (6, include_str!("migrations/sqlite/0006_auth.sql")),
     (7, include_str!("migrations/sqlite/0007_jobs.sql")),
     (8, include_str!("migrations/sqlite/0008_retention.sql")),
+    (
+        12,
+        include_str!("migrations/sqlite/0012_auth_hardening.sql"),
+    ),
 ];
 
 pub struct SqliteBackend {

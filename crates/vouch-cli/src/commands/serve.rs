@@ -9,6 +9,13 @@ pub struct ServeArgs {
     /// Address to listen on (default: [server] listen, 127.0.0.1:4000).
     #[arg(long)]
     pub listen: Option<String>,
+    /// Serve HTTPS with this PEM certificate chain (with --tls-key), for deployments
+    /// without a TLS-terminating proxy.
+    #[arg(long, requires = "tls_key")]
+    pub tls_cert: Option<std::path::PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, requires = "tls_cert")]
+    pub tls_key: Option<std::path::PathBuf>,
 }
 
 #[derive(clap::Subcommand)]
@@ -39,6 +46,12 @@ pub enum UsersCommand {
         #[arg(long)]
         role: String,
     },
+    /// Set a user's password (policy and history apply); every session of the user ends
+    /// and a lockout is lifted. The password is read from VOUCH_PASSWORD or stdin.
+    Passwd {
+        #[arg(long)]
+        username: String,
+    },
 }
 
 fn role(s: &str) -> Result<Role> {
@@ -62,12 +75,28 @@ pub fn serve(cli: &crate::Cli, a: &ServeArgs) -> Result<i32> {
         .enable_all()
         .build()?;
     let (tx, rx) = tokio::sync::oneshot::channel();
+    let tls = match (&a.tls_cert, &a.tls_key) {
+        (Some(cert), Some(key)) => Some(vouch_server::TlsFiles {
+            cert: cert.clone(),
+            key: key.clone(),
+        }),
+        _ => None,
+    };
+    let scheme = if tls.is_some() { "https" } else { "http" };
     rt.spawn(async move {
         if let Ok(a) = rx.await {
-            eprintln!("vouch serve: listening on http://{a}");
+            eprintln!("vouch serve: listening on {scheme}://{a}");
         }
     });
-    rt.block_on(vouch_server::serve(config, addr, Some(tx)))?;
+    rt.block_on(vouch_server::serve_with(
+        config,
+        vouch_server::ServeOptions {
+            listen: addr,
+            ready: Some(tx),
+            tls,
+            shutdown: None,
+        },
+    ))?;
     Ok(0)
 }
 
@@ -150,9 +179,7 @@ pub fn tokens(cli: &crate::Cli, c: &TokensCommand) -> Result<i32> {
     Ok(0)
 }
 
-pub fn users(cli: &crate::Cli, c: &UsersCommand) -> Result<i32> {
-    let UsersCommand::Add { username, role: r } = c;
-    let r = role(r)?;
+fn read_password() -> Result<String> {
     let password = match std::env::var("VOUCH_PASSWORD") {
         Ok(p) => p,
         Err(_) => {
@@ -164,17 +191,45 @@ pub fn users(cli: &crate::Cli, c: &UsersCommand) -> Result<i32> {
     if password.is_empty() {
         bail!("no password: set VOUCH_PASSWORD or give it on stdin");
     }
-    let (_config, store, _keys, ledger) = super::open(cli)?;
-    let u =
-        vouch_server::auth::add_user(&store, username, r, &password).map_err(anyhow::Error::msg)?;
-    vouch_engine::audit::record(
-        &ledger,
-        serde_json::json!({"action": "user.created", "category": "administrative", "result": "success", "resource": {"type": "user", "id": u["id"], "name": username}, "details": {"description": format!("local user `{username}` created with role {}", r.as_str())}}),
-    )?;
-    if cli.json {
-        output::print_json(&u);
-    } else {
-        println!("user `{username}` ({}) created", r.as_str());
+    Ok(password)
+}
+
+pub fn users(cli: &crate::Cli, c: &UsersCommand) -> Result<i32> {
+    match c {
+        UsersCommand::Add { username, role: r } => {
+            let r = role(r)?;
+            let password = read_password()?;
+            vouch_server::auth::password_policy(username, &password).map_err(anyhow::Error::msg)?;
+            let (_config, store, _keys, ledger) = super::open(cli)?;
+            let u = vouch_server::auth::add_user(&store, username, r, &password)
+                .map_err(anyhow::Error::msg)?;
+            vouch_engine::audit::record(
+                &ledger,
+                serde_json::json!({"action": "user.created", "category": "administrative", "result": "success", "resource": {"type": "user", "id": u["id"], "name": username}, "details": {"description": format!("local user `{username}` created with role {}", r.as_str())}}),
+            )?;
+            if cli.json {
+                output::print_json(&u);
+            } else {
+                println!("user `{username}` ({}) created", r.as_str());
+            }
+        }
+        UsersCommand::Passwd { username } => {
+            let password = read_password()?;
+            let (config, store, _keys, ledger) = super::open(cli)?;
+            vouch_server::auth::reset_password(&store, &config.settings.auth, username, &password)
+                .map_err(|e| anyhow::anyhow!(e.message))?;
+            vouch_engine::audit::record(
+                &ledger,
+                serde_json::json!({"action": "user.password_reset", "category": "authentication", "result": "success", "resource": {"type": "user", "id": username, "name": username}, "details": {"description": format!("password of local user `{username}` set by an administrator; every session ended")}}),
+            )?;
+            if cli.json {
+                output::print_json(
+                    &serde_json::json!({"username": username, "password_changed": true}),
+                );
+            } else {
+                println!("password of `{username}` changed; every session ended");
+            }
+        }
     }
     Ok(0)
 }

@@ -287,3 +287,61 @@ pub fn as_of(store: &Store, at: &str) -> Result<Vec<Value>, CheckError> {
         .map(|r| serde_json::from_str(&r.text(0)).map_err(|e| CheckError::Invalid(e.to_string())))
         .collect()
 }
+
+/// Seed 003's `POST /findings` body.
+#[derive(Debug, Default)]
+pub struct NewFinding<'a> {
+    pub title: &'a str,
+    pub severity: &'a str,
+    /// An organisation control id or a Trust Services Criterion (`CC6.1`).
+    pub control: Option<&'a str>,
+    pub description: Option<&'a str>,
+    pub remediation_plan: Option<&'a str>,
+    /// `YYYY-MM-DD`.
+    pub due_date: Option<&'a str>,
+}
+
+/// Open a finding by hand with seed 003's fields: as `open`, plus `control_id`,
+/// `remediation_plan` and `due_date` kept in the record.
+pub fn open_planned(
+    store: &Store,
+    ledger: &Ledger,
+    config: &Config,
+    n: &NewFinding<'_>,
+    by: &str,
+) -> Result<Value, CheckError> {
+    if n.title.trim().is_empty() {
+        return Err(CheckError::Invalid("a finding needs a title".into()));
+    }
+    if !super::defs::SEVERITIES.contains(&n.severity) {
+        return Err(CheckError::Invalid(format!(
+            "severity must be one of {}",
+            super::defs::SEVERITIES.join(", ")
+        )));
+    }
+    if let Some(c) = n.control {
+        if !config.controls.iter().any(|x| x.id == c) && vouch_core::tsc::criterion(c).is_none() {
+            return Err(CheckError::Invalid(format!(
+                "control_id: `{c}` is neither a control id nor a Trust Services Criterion"
+            )));
+        }
+    }
+    if let Some(d) = n.due_date {
+        if chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").is_err() {
+            return Err(CheckError::Invalid(format!(
+                "due_date: `{d}` is not a date (YYYY-MM-DD)"
+            )));
+        }
+    }
+    let at = now();
+    let f = json!({
+        "id": uuid::Uuid::now_v7().to_string(), "source": "manual", "check_id": null,
+        "controls": n.control.map(|c| vec![c]).unwrap_or_default(), "control_id": n.control,
+        "title": n.title, "description": n.description, "severity": n.severity, "status": "open",
+        "remediation_plan": n.remediation_plan, "due_date": n.due_date,
+        "first_seen": at, "last_seen": at, "occurrences": 1, "failing": [], "failing_count": 0,
+        "latest_result": null, "opened_by": by, "owner": null, "notes": [],
+        "resolved_at": null, "resolution": null, "created_at": at, "updated_at": at,
+    });
+    Ok(save(store, ledger, f, "opened", by)?.finding)
+}
