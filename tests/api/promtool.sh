@@ -1,12 +1,29 @@
 #!/usr/bin/env bash
 # Prometheus: `promtool check metrics` on a live scrape of vouch serve, and the alert
-# rules checked and unit-tested. Usage: tests/api/promtool.sh VOUCH_BINARY
+# rules checked and unit-tested. Usage: tests/api/promtool.sh VOUCH_BINARY [sqlite|postgres]
+# `postgres` stores the ledger in a fresh schema of $VOUCH_TEST_DATABASE_URL (dropped after).
 set -euo pipefail
 vouch="$1"
+engine="${2:-sqlite}"
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 dir="$(mktemp -d)"
 port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
-trap 'kill "$pid" 2>/dev/null || true; rm -rf "$dir"' EXIT
+schema=""
+case "$engine" in
+  sqlite) unset VOUCH_DATABASE_URL VOUCH_DATABASE_SCHEMA ;;
+  postgres)
+    : "${VOUCH_TEST_DATABASE_URL:?postgres needs VOUCH_TEST_DATABASE_URL}"
+    schema="vouch_pt_$$_$(date +%s)"
+    export VOUCH_DATABASE_URL="$VOUCH_TEST_DATABASE_URL" VOUCH_DATABASE_SCHEMA="$schema" ;;
+  *) echo "engine must be sqlite or postgres, not $engine" >&2; exit 2 ;;
+esac
+pid=""
+cleanup() {
+  [ -n "$pid" ] && kill "$pid" 2>/dev/null || true
+  [ -n "$schema" ] && psql "$VOUCH_TEST_DATABASE_URL" -qc "DROP SCHEMA IF EXISTS $schema CASCADE" >/dev/null 2>&1 || true
+  rm -rf "$dir"
+}
+trap cleanup EXIT
 "$vouch" --data-dir "$dir" init --org "Metrics" --origin metrics.example/vouch/audit >/dev/null
 token="$("$vouch" --data-dir "$dir" tokens create --role admin --name promtool 2>/dev/null)"
 "$vouch" --data-dir "$dir" serve --listen "127.0.0.1:$port" >"$dir/serve.log" 2>&1 &

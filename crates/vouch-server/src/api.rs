@@ -985,16 +985,21 @@ pub const CATEGORIES: &[&str] = &[
     "privacy",
 ];
 
-/// A category's status from its controls: nothing configured is `not_assessed` (never
-/// "compliant" for nothing checked); all passing is `compliant`; any failing or in error
-/// is `non_compliant`; otherwise some are untested: `incomplete`.
+/// A category's status from its controls, in seed 003's vocabulary and never claiming
+/// more than was checked: nothing configured is `not_assessed`; all passing is
+/// `compliant`; any failing is `non_compliant`; every control without evidence is
+/// `no_evidence`; otherwise something could not be judged (an error, no evidence, stale
+/// evidence): `incomplete`. An error is not a failure of the control, so it never makes
+/// the category `non_compliant` by itself, but it never lets it be `compliant` either.
 fn category_status(statuses: &[&str]) -> &'static str {
     if statuses.is_empty() {
         "not_assessed"
     } else if statuses.iter().all(|s| *s == "pass") {
         "compliant"
-    } else if statuses.iter().any(|s| *s == "fail" || *s == "error") {
+    } else if statuses.iter().any(|s| *s == "fail") {
         "non_compliant"
+    } else if statuses.iter().all(|s| *s == "no_evidence") {
+        "no_evidence"
     } else {
         "incomplete"
     }

@@ -123,7 +123,10 @@ on_both!(criterion_evidence_and_status_shape, |kind| {
         (Some("CC6.1"), Some("security"))
     );
     assert!(v["controls"].is_array() && v["evidence"].is_array());
-    assert_eq!(v["status"], "not_tested", "nothing checked is never a pass");
+    assert_eq!(
+        v["status"], "no_evidence",
+        "nothing checked is never a pass"
+    );
     assert_eq!(
         call(
             &s,
@@ -513,3 +516,41 @@ fn token_after(s: &Server) -> String {
     }
     panic!("cannot create a token")
 }
+
+// Issue 12: a timestamp beyond `ledger.max_clock_skew` in the future, a leap second or a
+// year past 9999 is refused with a 422 that names `timestamp`, and nothing is appended.
+on_both!(
+    ingest_refuses_timestamps_the_ledger_cannot_stand_behind,
+    |kind| {
+        let s = Server::start(kind);
+        let t = token(&s, Role::Ingest, None);
+        let path = "/api/compliance/audit-logs";
+        let event = |ts: &str| {
+            json!({"action": "user.login", "category": "authentication", "result": "success", "timestamp": ts})
+            .to_string()
+        };
+        let future = (chrono::Utc::now() + chrono::Duration::hours(1))
+            .format("%Y-%m-%dT%H:%M:%SZ")
+            .to_string();
+        for ts in [
+            future.as_str(),
+            "2026-06-30T23:59:60Z",
+            "10000-01-01T00:00:00Z",
+        ] {
+            let r = call(&s, "POST", path, Some(&t), Some(&event(ts)));
+            assert_eq!(r.status, 422, "{ts}: {}", r.text());
+            let body = r.json();
+            assert_eq!(
+                body["error"]["details"]["errors"][0]["field"], "timestamp",
+                "{ts}: {body}"
+            );
+        }
+        // Within the allowed skew (a minute ahead) is accepted.
+        let soon = (chrono::Utc::now() + chrono::Duration::seconds(60))
+            .format("%Y-%m-%dT%H:%M:%SZ")
+            .to_string();
+        let r = call(&s, "POST", path, Some(&t), Some(&event(&soon)));
+        assert_eq!(r.status, 201, "{}", r.text());
+        assert_eq!(r.json()["new"], 1, "{}", r.text());
+    }
+);
