@@ -111,8 +111,8 @@ query = "SELECT who FROM grants"
     let _ = admin.batch_execute(&format!("DROP SCHEMA {schema} CASCADE"));
 }
 
-/// MySQL/MariaDB sources honour `ssl-mode` as far as they can: a mode that requires TLS
-/// fails with a clear error instead of reading in plain text; the record names the mode.
+/// MySQL/MariaDB sources honour `ssl-mode`: a mode that requires TLS is never read in
+/// plain text; the record names the mode and whether the session was encrypted.
 #[test]
 fn mysql_ssl_mode_is_honoured() {
     let url = match std::env::var("VOUCH_TEST_MYSQL_URL") {
@@ -139,8 +139,22 @@ fn mysql_ssl_mode_is_honoured() {
         "VOUCH_T_MY_BAD",
         format!("{url}{sep}ssl-mode=VERIFY_IDENTITY"),
     );
+    std::env::set_var(
+        "VOUCH_T_MY_NOCA",
+        format!("{url}{sep}ssl-mode=VERIFY_CA&ssl-ca=/nonexistent/vouch-ca.pem"),
+    );
     fx.with_catalog(
         r#"
+[[source]]
+name = "noca"
+kind = "mysql"
+url_env = "VOUCH_T_MY_NOCA"
+[[evidence]]
+id = "noca"
+title = "missing CA file"
+source = "noca"
+query = "SELECT 1 AS one"
+
 [[source]]
 name = "req"
 kind = "mysql"
@@ -192,24 +206,40 @@ query = "SELECT 1 AS one"
             .record
             .clone()
     };
-    // The collector has no TLS for MySQL: a DSN that requires it is refused, never
-    // read in plain text.
-    let _ = have_ssl;
+    // A mode that requires TLS is never read in plain text: against the shared test
+    // server (TLS off in scripts/test) it fails, naming the mode; with TLS on it is
+    // encrypted (mysql_tls.rs covers every mode against a private TLS server).
     let r = by("req");
-    assert_ne!(r["status"], "ok", "{r}");
-    assert!(
-        r["error"]
-            .as_str()
-            .unwrap()
-            .contains("ssl-mode=REQUIRED requires TLS"),
-        "{r}"
-    );
+    if have_ssl {
+        assert_eq!(r["status"], "ok", "{r}");
+        assert_eq!(r["source"]["fingerprint"]["tls"], true, "{r}");
+    } else {
+        assert_ne!(r["status"], "ok", "{r}");
+        assert!(
+            r["error"]
+                .as_str()
+                .unwrap()
+                .contains("ssl-mode=REQUIRED requires TLS and the server at"),
+            "{r}"
+        );
+    }
+    assert_eq!(r["source"]["fingerprint"]["ssl_mode"], "REQUIRED");
     let d = by("def");
     assert_eq!(d["status"], "ok", "{d}");
     assert_eq!(d["source"]["fingerprint"]["ssl_mode"], "PREFERRED");
+    assert_eq!(d["source"]["fingerprint"]["tls"], have_ssl, "{d}");
     let o = by("off");
     assert_eq!(o["status"], "ok", "{o}");
     assert_eq!(o["source"]["fingerprint"]["ssl_mode"], "DISABLED");
+    assert_eq!(o["source"]["fingerprint"]["tls"], false, "{o}");
     let b = by("bad");
     assert!(b["error"].as_str().unwrap().contains("ssl-ca"), "{b}");
+    let n = by("noca");
+    assert!(
+        n["error"]
+            .as_str()
+            .unwrap()
+            .contains("ssl-ca /nonexistent/vouch-ca.pem: cannot read"),
+        "{n}"
+    );
 }

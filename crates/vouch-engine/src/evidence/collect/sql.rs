@@ -167,12 +167,13 @@ pub fn mysql(run: &Run<'_>, scrubber: &mut Scrubber) -> Outcome {
     if let Some(pw) = opts.get_pass() {
         scrubber.add(pw.to_string());
     }
-    let fp = json!({
+    let mut fp = json!({
         "host": opts.get_ip_or_hostname().to_string(),
         "port": opts.get_tcp_port(),
         "database": opts.get_db_name(),
         "user": opts.get_user(),
         "ssl_mode": tls.mode,
+        "ssl_ca": tls.ca,
         "tls": false,
         "options": tls.options.iter().cloned().collect::<serde_json::Map<String, Value>>(),
         "collected_on": hostname(),
@@ -185,6 +186,29 @@ pub fn mysql(run: &Run<'_>, scrubber: &mut Scrubber) -> Outcome {
     let result = (|| -> Result<Content, String> {
         let e2s = |e: mysql::Error| e.to_string();
         let mut conn = tls.connect(opts)?;
+        // What the session really uses, as the server reports it (empty when plain).
+        let status = |conn: &mut mysql::Conn, var: &str| -> Option<String> {
+            conn.query_first::<(String, String), _>(format!("SHOW SESSION STATUS LIKE '{var}'"))
+                .ok()
+                .flatten()
+                .map(|(_, v)| v)
+                .filter(|v| !v.is_empty())
+        };
+        let version = status(&mut conn, "Ssl_version");
+        let cipher = status(&mut conn, "Ssl_cipher");
+        fp["tls"] = json!(version.is_some());
+        if let Some(v) = version {
+            fp["tls_version"] = json!(v);
+        }
+        if let Some(c) = cipher {
+            fp["tls_cipher"] = json!(c);
+        }
+        if tls.mode != "DISABLED" && tls.mode != "PREFERRED" && fp["tls"] != json!(true) {
+            return Err(format!(
+                "ssl-mode={}: the session is not encrypted (Ssl_version is empty); nothing was read",
+                tls.mode
+            ));
+        }
         // MariaDB and MySQL name the statement timeout differently; set what exists.
         let _ = conn.query_drop(format!(
             "SET SESSION max_statement_time = {}",
@@ -236,7 +260,7 @@ struct MysqlTls {
 fn mysql_tls(dsn: &str) -> Result<(String, MysqlTls), String> {
     let (base, query) = dsn.split_once('?').unwrap_or((dsn, ""));
     let mut kept = Vec::new();
-    let mut mode = "PREFERRED";
+    let mut mode = None;
     let mut ca = None;
     let mut options = Vec::new();
     for kv in query.split('&').filter(|s| !s.is_empty()) {
@@ -244,7 +268,7 @@ fn mysql_tls(dsn: &str) -> Result<(String, MysqlTls), String> {
         let norm = k.replace('_', "-").to_ascii_lowercase();
         match norm.as_str() {
             "ssl-mode" | "sslmode" => {
-                mode = match v.to_ascii_uppercase().replace('-', "_").as_str() {
+                mode = Some(match v.to_ascii_uppercase().replace('-', "_").as_str() {
                     "DISABLED" => "DISABLED",
                     "PREFERRED" => "PREFERRED",
                     "REQUIRED" => "REQUIRED",
@@ -255,19 +279,43 @@ fn mysql_tls(dsn: &str) -> Result<(String, MysqlTls), String> {
                             "invalid ssl-mode `{other}` (DISABLED, PREFERRED, REQUIRED, VERIFY_CA or VERIFY_IDENTITY)"
                         ))
                     }
-                }
+                });
+                continue;
             }
-            "ssl-ca" | "sslrootcert" => ca = Some(v.replace("%2F", "/").replace("%2f", "/")),
+            "ssl-ca" | "sslrootcert" => {
+                let path = percent_decode(v).ok_or("ssl-ca is not valid percent-encoded UTF-8")?;
+                if path.is_empty() {
+                    return Err("ssl-ca is empty (give the CA certificate file)".into());
+                }
+                ca = Some(path);
+                continue;
+            }
             _ => kept.push(kv),
         }
         if !k.eq_ignore_ascii_case("password") {
             options.push((k.to_string(), json!(v)));
         }
     }
+    // As the mysql client: ssl-ca without ssl-mode means VERIFY_CA.
+    let mode = mode.unwrap_or(if ca.is_some() {
+        "VERIFY_CA"
+    } else {
+        "PREFERRED"
+    });
     if matches!(mode, "VERIFY_CA" | "VERIFY_IDENTITY") && ca.is_none() {
         return Err(format!(
             "ssl-mode={mode} needs ssl-ca=FILE (the CA that signed the server's certificate)"
         ));
+    }
+    if let Some(ca) = &ca {
+        if mode == "DISABLED" {
+            return Err(format!(
+                "ssl-ca={ca} with ssl-mode=DISABLED: the CA would never be used (drop one of them)"
+            ));
+        }
+        if let Err(e) = std::fs::metadata(ca) {
+            return Err(format!("ssl-ca {ca}: cannot read: {e}"));
+        }
     }
     let rest = if kept.is_empty() {
         base.to_string()
@@ -277,20 +325,92 @@ fn mysql_tls(dsn: &str) -> Result<(String, MysqlTls), String> {
     Ok((rest, MysqlTls { mode, ca, options }))
 }
 
-impl MysqlTls {
-    /// vouch's MySQL driver is built without TLS (its rustls feature would pull in a
-    /// second crypto library, aws-lc); so a DSN that requires TLS is refused rather
-    /// than read in plain text, and PREFERRED is recorded as plain.
-    fn connect(&self, opts: mysql::Opts) -> Result<mysql::Conn, String> {
-        if matches!(self.mode, "REQUIRED" | "VERIFY_CA" | "VERIFY_IDENTITY") {
-            return Err(format!(
-                "ssl-mode={} requires TLS, which vouch's MySQL/MariaDB collector does not support; nothing was read in plain text (use a TLS-terminating proxy such as a local stunnel/ProxySQL, or ssl-mode=DISABLED on a trusted network)",
-                self.mode
-            ));
+/// `%XX` escapes decoded (a URL parameter's value).
+fn percent_decode(v: &str) -> Option<String> {
+    let b = v.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            let hex = v.get(i + 1..i + 3)?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
         }
-        let _ = &self.ca;
-        mysql::Conn::new(opts)
-            .map_err(|e| format!("cannot connect: {}", vouch_store::pg_tls::error_chain(&e)))
+    }
+    String::from_utf8(out).ok()
+}
+
+impl MysqlTls {
+    /// The driver's TLS options for this mode (OpenSSL through native-tls):
+    /// REQUIRED and PREFERRED encrypt without checking the certificate (as the mysql
+    /// client does); VERIFY_CA checks the chain against `ssl-ca` but not the host
+    /// name; VERIFY_IDENTITY checks both.
+    fn ssl_opts(&self) -> Option<mysql::SslOpts> {
+        let base = mysql::SslOpts::default();
+        let base = match &self.ca {
+            Some(ca) => base.with_root_cert_path(Some(std::path::PathBuf::from(ca))),
+            None => base,
+        };
+        match self.mode {
+            "DISABLED" => None,
+            "PREFERRED" | "REQUIRED" => Some(
+                base.with_danger_accept_invalid_certs(true)
+                    .with_danger_skip_domain_validation(true),
+            ),
+            "VERIFY_CA" => Some(base.with_danger_skip_domain_validation(true)),
+            _ => Some(base),
+        }
+    }
+
+    fn connect(&self, opts: mysql::Opts) -> Result<mysql::Conn, String> {
+        let Some(ssl) = self.ssl_opts() else {
+            return mysql::Conn::new(opts)
+                .map_err(|e| format!("cannot connect: {}", vouch_store::pg_tls::error_chain(&e)));
+        };
+        let host = opts.get_ip_or_hostname().to_string();
+        // Stay on the TCP connection that was secured: the driver would otherwise move
+        // a loopback connection to the server's Unix socket, without TLS.
+        let secure: mysql::Opts = mysql::OptsBuilder::from_opts(opts.clone())
+            .prefer_socket(false)
+            .ssl_opts(Some(ssl))
+            .into();
+        match mysql::Conn::new(secure) {
+            Ok(c) => Ok(c),
+            Err(mysql::Error::DriverError(mysql::DriverError::TlsNotSupported))
+                if self.mode == "PREFERRED" =>
+            {
+                mysql::Conn::new(opts).map_err(|e| {
+                    format!("cannot connect: {}", vouch_store::pg_tls::error_chain(&e))
+                })
+            }
+            Err(mysql::Error::DriverError(mysql::DriverError::TlsNotSupported)) => Err(format!(
+                "cannot connect: ssl-mode={} requires TLS and the server at {host} does not offer it; nothing was read in plain text",
+                self.mode
+            )),
+            Err(e) => Err(self.explain(&e, &host)),
+        }
+    }
+
+    fn explain(&self, e: &mysql::Error, host: &str) -> String {
+        let msg = vouch_store::pg_tls::error_chain(e);
+        let ca = self.ca.as_deref().unwrap_or("ssl-ca");
+        let lower = msg.to_ascii_lowercase();
+        let why = if lower.contains("hostname mismatch") || lower.contains("ip address mismatch") {
+            format!(
+                " (ssl-mode=VERIFY_IDENTITY: the server's certificate does not name `{host}`; connect by a name the certificate lists, or use VERIFY_CA)"
+            )
+        } else if msg.contains("certificate verify failed") {
+            format!(
+                " (ssl-mode={}: the server's certificate is not signed by a CA in {ca})",
+                self.mode
+            )
+        } else {
+            String::new()
+        };
+        format!("cannot connect: {msg}{why}")
     }
 }
 
