@@ -387,27 +387,23 @@ impl Vouch {
         report
     }
 
-    /// `vouch --json check --period P` without --no-fail: the report and the exit code,
-    /// which must be 2 exactly when the report says the run was incomplete (a control in
-    /// error or without evidence), else 1 exactly when a control failed.
-    fn check_exit(&self, period: &str) -> (Value, i32) {
+    /// `vouch --json check --period P` without --no-fail: the report, asserting the exit
+    /// code is the literal `expected` one of the scenario (0 all pass, 1 a control fails,
+    /// 2 the run was incomplete) and that the report's flags say the same.
+    fn check_exit(&self, period: &str, expected: i32) -> Value {
         let o = self.run(&["--json", "check", "--period", period]);
         let report: Value = serde_json::from_slice(&o.stdout)
             .unwrap_or_else(|e| panic!("check printed no JSON ({e}): {}", text(&o)));
-        let code = o.status.code().unwrap();
+        assert_eq!(o.status.code(), Some(expected), "exit code: {}", text(&o));
         assert_eq!(
-            code,
-            if report["incomplete"] == true {
-                2
-            } else if report["failed"] == true {
-                1
-            } else {
-                0
-            },
-            "exit code vs failed: {}",
-            text(&o)
+            (
+                report["incomplete"] == true,
+                report["failed"] == true || expected == 2
+            ),
+            (expected == 2, expected != 0),
+            "the report's flags vs the exit code {expected}: {report}"
         );
-        (report, code)
+        report
     }
 
     /// `vouch --json findings list [--status S]`.
@@ -500,8 +496,13 @@ fn assert_statuses(report: &Value, checks: &[(&str, &str)], controls: &[(&str, &
             _ => {}
         }
         if r["status"] == "no_evidence" {
-            assert_eq!(r["evidence"], json!([]), "{r}");
-        } else {
+            // Nothing collected, or a collection with nothing in it to judge.
+            let m = r["message"].as_str().unwrap();
+            assert!(
+                r["evidence"] == json!([]) || m.starts_with("0 rows judged"),
+                "{r}"
+            );
+        } else if r["status"] != "not_applicable" {
             assert!(!r["evidence"].as_array().unwrap().is_empty(), "{r}");
         }
     }
@@ -1011,8 +1012,8 @@ fn postgres_rbac_pack_shows_the_planted_findings() {
     assert_eq!(f["controls"], json!(["RBAC-2"]));
     assert_second_check_updates(&v, "2026-Q2", &report);
     // Without --no-fail, a failing control exits 1.
-    let (plain, code) = v.check_exit("2026-Q2");
-    assert_eq!((code, &plain["failed"]), (1, &json!(true)));
+    let plain = v.check_exit("2026-Q2", 1);
+    assert_eq!(plain["failed"], json!(true));
     assert_eq!(
         v.findings(Some("open"))
             .iter()
@@ -1157,6 +1158,42 @@ fn seed_moto(m: &Moto) -> Value {
         .output()
         .unwrap();
     serde_json::from_str(&ok(&o)).unwrap()
+}
+
+/// The wrong region (or account): every inventory is empty. Nothing may pass over it:
+/// the `all` and Rego checks say no_evidence ("0 rows judged"), the daily-rule check
+/// fails (no daily rule), and `vouch check` exits 2.
+#[test]
+fn aws_pack_wrong_region_is_no_evidence_not_pass() {
+    let Some(m) = moto() else { return };
+    seed_moto(&m); // us-east-1 has volumes, keys, plans, vaults and a cluster
+    let mut v = Vouch::new(&[pack("aws")], 1, 5);
+    aws_env(&mut v, &m, "vouchPlantedAwsSecret/9Zq+X4mK2pLr");
+    v.set("AWS_DEFAULT_REGION", "us-west-2");
+    let (r, out) = v.collect("2026-10", &[]);
+    assert_eq!(r["failed"], 0, "{}", text(&out));
+    let report = v.check_exit("2026-10", 2);
+    assert_statuses(
+        &report,
+        &[
+            ("aws.ebs-volumes-encrypted", "no_evidence"),
+            ("aws.ebs-volumes-kms-key", "no_evidence"),
+            ("aws.kms-customer-keys-rotate", "no_evidence"),
+            ("aws.backup-daily-rule", "fail"),
+            ("aws.backup-vaults-encrypted", "no_evidence"),
+            ("aws.eks-audit-logging", "no_evidence"),
+        ],
+        &[
+            ("AWS-ENC-1", "no_evidence"),
+            ("AWS-ENC-2", "no_evidence"),
+            ("AWS-BAK-1", "fail"),
+            ("AWS-LOG-1", "no_evidence"),
+        ],
+    );
+    for id in ["aws.ebs-volumes-encrypted", "aws.eks-audit-logging"] {
+        let m = result(&report, id)["message"].as_str().unwrap().to_string();
+        assert!(m.starts_with("0 rows judged"), "{id}: {m}");
+    }
 }
 
 #[test]
@@ -1332,8 +1369,7 @@ fn aws_pack_against_moto() {
         ],
     );
     assert_second_check_updates(&v, "2026-10", &report);
-    let (_, code) = v.check_exit("2026-10");
-    assert_eq!(code, 1);
+    v.check_exit("2026-10", 1);
 
     // Rotation turned on and the keys collected again: the check passes on the new
     // collection and resolves its finding, naming the result and evidence that did.
@@ -1518,8 +1554,8 @@ fn backups_pack_velero_history_and_aws_backup() {
         ],
     );
     assert_second_check_updates(&v, "2026-06", &report);
-    let (_, code) = v.check_exit("2026-06");
-    assert_eq!(code, 2, "BAK-2 and BAK-3 have no evidence for June");
+    // BAK-2 and BAK-3 have no evidence for June.
+    v.check_exit("2026-06", 2);
 
     // Without the velero CLI, the run fails with a readable reason; the checks on that
     // latest collection are in error (not passing), and the findings stay open.
@@ -1561,7 +1597,7 @@ fn backups_pack_velero_history_and_aws_backup() {
         assert_eq!(report["findings"], json!([]));
         assert_eq!(v.findings(Some("open")).len(), 2);
         // A control in error: the run was incomplete, exit 2.
-        assert_eq!(v.check_exit("2026-06").1, 2);
+        v.check_exit("2026-06", 2);
     }
 
     // A period the stand-in covers whole (26 to 30 June), in a data directory of its own:
@@ -1666,13 +1702,13 @@ fn backups_pack_velero_history_and_aws_backup() {
         // Errors open no findings; June's Velero findings are still the only ones.
         assert_eq!(report["findings"], json!([]));
         assert_eq!(v.findings(Some("open")).len(), 2);
-        assert_eq!(v.check_exit("2026-10").1, 2);
+        v.check_exit("2026-10", 2);
     } else {
         assert_eq!(
             result(&report, "backups.aws-recovery-points-daily")["failing_count"],
             31
         );
-        assert_eq!(v.check_exit("2026-10").1, 2);
+        v.check_exit("2026-10", 2);
     }
     v.assert_secret_absent(secret, &[&out]);
 }
@@ -1873,7 +1909,7 @@ fn change_pack_git_commits_and_merges() {
         &[("CHG-1", "no_evidence"), ("CHG-2", "pass")],
     );
     assert_eq!(report["findings"], json!([]));
-    assert_eq!(v.check_exit("2026-10").1, 2);
+    v.check_exit("2026-10", 2);
 
     // A branch merged locally and pushed, without a pull request: its merge fails.
     git(
@@ -1919,7 +1955,7 @@ fn change_pack_git_commits_and_merges() {
     );
     assert_findings_opened(&v, &report, &[("change.merges-reference-pr", "high")]);
     assert_second_check_updates(&v, "2026-10", &report);
-    assert_eq!(v.check_exit("2026-10").1, 2);
+    v.check_exit("2026-10", 2);
 
     // The merge taken back off the branch and collected again: the check passes and
     // resolves the finding.
@@ -2112,7 +2148,7 @@ fn change_pack_github_merged_prs_follow_pages() {
             .contains("GITHUB_REPOSITORY"),
         "{report}"
     );
-    assert_eq!(v.check_exit("2026-10").1, 2);
+    v.check_exit("2026-10", 2);
 
     v.set("GITHUB_REPOSITORY", "acme/widgets");
     let (r, out2) = v.collect("2026-10", &["change.merged-prs"]);

@@ -632,7 +632,9 @@ fn works_behind_pgbouncer_in_transaction_mode() {
         .unwrap();
     assert_eq!(store.checkpoint_at(3).unwrap().unwrap().note, "note");
     assert_eq!(
-        store.size_covering_before("2026-10-01T00:00:02.000000Z").unwrap(),
+        store
+            .size_covering_before("2026-10-01T00:00:02.000000Z")
+            .unwrap(),
         2
     );
     // The tables went to the schema, not to public.

@@ -284,16 +284,23 @@ impl<'a> Checker<'a> {
                     .policy
                     .clone()
                     .unwrap_or_else(|| format!("{}.rego", def.id));
-                let denied = super::rego::deny(&name, &policy, &input)?;
-                let n = denied.len();
+                let j = super::rego::judge(&name, &policy, &input)?;
+                let n = j.denied.len();
+                let of = j
+                    .judged
+                    .map_or(String::new(), |k| format!(" of {k} row(s) judged"));
                 Ok(vouch_core::checks::Outcome {
-                    verdict: if n == 0 { Verdict::Pass } else { Verdict::Fail },
-                    message: if n == 0 {
-                        "the policy denies nothing".into()
-                    } else {
-                        format!("the policy denies {n} item(s)")
+                    verdict: match (n, j.judged) {
+                        (0, Some(0)) => Verdict::NoEvidence,
+                        (0, _) => Verdict::Pass,
+                        _ => Verdict::Fail,
                     },
-                    failing: denied,
+                    message: match (n, j.judged) {
+                        (0, Some(0)) => "0 rows judged: the policy had nothing to check".into(),
+                        (0, _) => format!("the policy denies nothing{of}"),
+                        _ => format!("the policy denies {n} item(s){of}"),
+                    },
+                    failing: j.denied,
                 })
             }
         }
