@@ -2383,6 +2383,16 @@ fn postgres_rbac_pack_runs_on_the_seed_literal_schema_and_guards_its_names() {
     assert_eq!(statuses(&report, RBAC_CHECKS), want, "{report}");
     let gap = &result(&report, "rbac.audit-events-no-gap")["failing"][0];
     assert_eq!(gap["gap_from"], "2026-05-09T18:00:00Z", "{gap}");
+    // The leavers check switched off by configuration is skipped by the rollup and the
+    // exit code: RBAC-2 passes on its other check, and the only failure is the gap (1,
+    // not 2 on every run of a seed-literal database).
+    let leavers = result(&report, "rbac.compliance-group-no-leavers");
+    assert_eq!(leavers["switched_off"], true, "{leavers}");
+    let rbac2 = control(&report, "RBAC-2");
+    assert_eq!(rbac2["status"], "pass", "{rbac2}");
+    assert_eq!(rbac2["checks"][1]["status"], "not_applicable", "{rbac2}");
+    let report = v.check_exit("2026-Q2", 1);
+    assert_eq!(control(&report, "RBAC-2")["status"], "pass");
 }
 
 #[test]

@@ -243,12 +243,34 @@ fn rollup_order_never_lets_pass_hide_anything() {
     assert_eq!(rollup(["pass", "not_tested"]), "not_tested");
     assert_eq!(rollup(["no_evidence", "not_tested"]), "no_evidence");
     assert_eq!(rollup(["error", "fail", "pass"]), "fail");
-    assert_eq!(rollup(["pass", "not_applicable"]), "no_evidence");
+    // Switched off by configuration: skipped, but never a pass on its own.
+    assert_eq!(rollup(["pass", "not_applicable"]), "pass");
+    assert_eq!(rollup(["not_applicable"]), "not_applicable");
+    assert_eq!(rollup(["not_applicable", "no_evidence"]), "no_evidence");
+    // A result stored before no_evidence existed said not_applicable for "nothing
+    // collected": still no_evidence.
+    assert_eq!(
+        controls::result_status(&serde_json::json!({"status": "not_applicable"})),
+        "no_evidence"
+    );
+    assert_eq!(
+        controls::result_status(
+            &serde_json::json!({"status": "not_applicable", "switched_off": true})
+        ),
+        "not_applicable"
+    );
     assert_eq!(rollup(["pass", "something-else"]), "error");
     assert_eq!(rollup(["pass", "pass"]), "pass");
     assert_eq!(
         controls::STATUSES,
-        &["fail", "error", "no_evidence", "not_tested", "pass"]
+        &[
+            "fail",
+            "error",
+            "no_evidence",
+            "not_tested",
+            "pass",
+            "not_applicable"
+        ]
     );
 }
 

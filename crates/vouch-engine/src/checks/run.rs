@@ -220,6 +220,8 @@ impl<'a> Checker<'a> {
             })).collect::<Vec<_>>(),
             "definition_sha256": def.definition_sha256(),
             "vouch_version": crate::VERSION,
+            // Switched off by configuration (the message says why); not "nothing collected".
+            "switched_off": status == "not_applicable",
         }))
     }
 
@@ -315,7 +317,7 @@ impl<'a> Checker<'a> {
             self.ledger,
             json!({
                 "action": "check.evaluated", "category": "system",
-                "result": if status == "pass" { "success" } else { "failure" },
+                "result": if status == "pass" || status == "not_applicable" { "success" } else { "failure" },
                 "resource": {"type": "check", "id": record["check_id"], "name": record["title"]},
                 "details": {"description": format!("Check `{}` for {}: {status} — {}", record["check_id"].as_str().unwrap_or(""), record["period"]["label"].as_str().unwrap_or(""), record["message"].as_str().unwrap_or(""))},
                 "metadata": {"result_id": id, "status": status, "record_sha256": vouch_store::blobs::sha256_hex(canonical.as_bytes()), "definition_sha256": record["definition_sha256"], "period": record["period"]["label"]},
