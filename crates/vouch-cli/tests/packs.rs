@@ -1040,6 +1040,34 @@ fn postgres_rbac_pack_shows_the_planted_findings() {
     assert_eq!(criterion("A1.2")[0]["id"], "AUDIT-RET-1");
     assert_eq!(criterion("CC7.2").as_array().unwrap().len(), 2);
 
+    // Issue 12: the monthly archiver check counts only complete runs. May's run stuck in
+    // `running` no longer hides that May has no completed run.
+    psql(
+        &url,
+        Some(&schema),
+        &[
+            "-c",
+            "UPDATE audit_archival_runs SET status = 'running', completed_at = NULL WHERE run_id = '5c1d9e22-2026-4a00-9b00-000000000503'",
+        ],
+    );
+    let (stuck, _) = v.collect("2026-Q2", &["rbac.archival-runs"]);
+    assert_eq!(stuck["failed"], 0);
+    let report = v.check("2026-Q2");
+    let monthly = result(&report, "rbac.archive-run-every-month");
+    assert_eq!(monthly["status"], "fail", "{monthly}");
+    assert_eq!(
+        monthly["failing"],
+        json!([{"from": "2026-05-01T00:00:00Z", "to": "2026-06-01T00:00:00Z", "count": 0, "expected_at_least": 1}]),
+        "{monthly}"
+    );
+    assert!(
+        monthly["message"]
+            .as_str()
+            .unwrap()
+            .contains("status = \"complete\""),
+        "{monthly}"
+    );
+
     if base.is_some() {
         v.assert_secret_absent(planted, &[&out, &out2]);
     }
