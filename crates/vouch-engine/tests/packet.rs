@@ -242,6 +242,58 @@ on_both!(a_backfill_leaves_both_packets_verifiable, |fx| {
     }
 });
 
+on_both!(a_packet_is_not_rebuilt_once_a_later_one_exists, |fx| {
+    months(&fx, &[(9, 10), (10, 11)], 120);
+    let t = tempfile::tempdir().unwrap();
+    make(&fx, "2026-09", &t.path().join("sep"));
+    make(&fx, "2026-10", &t.path().join("oct"));
+    // Late events for September: a rebuilt September would hold a larger tree than the
+    // one October chained to.
+    let late: Vec<_> = (0..2)
+        .map(|i| common::event(serde_json::json!({"timestamp": format!("2026-09-1{i}T00:00:00Z"), "action": "late", "category": "system", "result": "success"})))
+        .collect();
+    fx.ledger.append(late).unwrap();
+    let before = std::fs::read(t.path().join("sep").join(JSON_FILE)).unwrap();
+    let e = packet::generate(
+        &fx.config,
+        &fx.keys,
+        &fx.ledger,
+        &Request {
+            period: month("2026-09"),
+            generated_at: Some(at()),
+            format: Format::Json,
+            out: t.path().join("sep"),
+            force: true,
+        },
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("a packet for 2026-09 exists and a later packet of its month series (2026-10)"),
+        "{e}"
+    );
+    // Nothing changed: both still verify, September byte for byte.
+    assert_eq!(
+        std::fs::read(t.path().join("sep").join(JSON_FILE)).unwrap(),
+        before
+    );
+    verified(&fx, &[t.path().join("sep"), t.path().join("oct")]);
+    // The latest packet of the series can still be replaced.
+    packet::generate(
+        &fx.config,
+        &fx.keys,
+        &fx.ledger,
+        &Request {
+            period: month("2026-10"),
+            generated_at: Some(at()),
+            format: Format::Json,
+            out: t.path().join("oct"),
+            force: true,
+        },
+    )
+    .unwrap();
+});
+
 on_both!(late_arrivals_are_listed_in_the_next_packet, |fx| {
     fx.append_n(300); // September, seqs 0..299
     let t = tempfile::tempdir().unwrap();

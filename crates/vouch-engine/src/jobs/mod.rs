@@ -411,10 +411,11 @@ impl Runner<'_> {
             };
             let mut note = format!("packet for {} existing, not rebuilt", period.label);
             if let Some(l) = &late {
+                // Not rebuilt, ever: a rebuilt packet would no longer match the tree the
+                // next packet chains to. The next packet lists these events.
                 note.push_str(&format!(
-                    "; {} (not in it; `vouch packet --period {} --force` rebuilds it)",
-                    l.sentence(),
-                    period.label
+                    "; {} (not in it: the next packet of the series lists them)",
+                    l.sentence()
                 ));
             }
             log("generate-soc2-evidence", &note);
