@@ -171,8 +171,22 @@ impl<'a> Checker<'a> {
                 }
             }
         }
-        if blocked.is_none() {
-            blocked = self.guards(def, period, &mut used)?;
+        // Guards run even when evidence is missing or failed: a check switched off by
+        // configuration is `not_applicable` whatever was (not) collected for it.
+        if !def.guards.is_empty() {
+            let mut guard_items = Vec::new();
+            let guarded = self.guards(def, period, &mut guard_items)?;
+            match (&blocked, &guarded) {
+                (_, Some(("not_applicable", _))) => {
+                    used = guard_items;
+                    blocked = guarded;
+                }
+                (None, _) => {
+                    used.extend(guard_items);
+                    blocked = guarded;
+                }
+                _ => {}
+            }
         }
         let (status, message, failing, failing_count) = match blocked {
             Some((status, m)) => (status, m, Vec::new(), 0),
