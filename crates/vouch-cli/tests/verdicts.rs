@@ -282,7 +282,7 @@ fn check_exit_codes_page_cron_when_anything_was_not_judged() {
     assert_eq!(st["overall_status"], "no_evidence", "{st}");
     assert_eq!(
         st["controls"],
-        serde_json::json!({"fail": 0, "error": 0, "no_evidence": 1, "not_tested": 0, "pass": 1})
+        serde_json::json!({"fail": 0, "error": 0, "no_evidence": 1, "not_tested": 0, "pass": 1, "not_applicable": 0})
     );
     let st = ok(&vouch(&e.dir, &["status", "--period", "2026-10"]));
     assert!(st.starts_with("2026-10: NO EVIDENCE"), "{st}");

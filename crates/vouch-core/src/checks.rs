@@ -341,6 +341,13 @@ pub fn evaluate(
                 })
             }
         }
+        Check::All(_) if n == 0 => Outcome {
+            // "Every row has X" over no rows checked nothing: a wrong region, account or
+            // name must not read as compliant.
+            verdict: Verdict::NoEvidence,
+            message: "0 rows judged: nothing to check that every row has it".into(),
+            failing: vec![],
+        },
         Check::All(p) => {
             let mut failing = Vec::new();
             for (i, r) in rows.iter().enumerate() {
@@ -350,7 +357,7 @@ pub fn evaluate(
             }
             outcome(
                 failing,
-                format!("all {n} row(s) have {}", p.describe()),
+                format!("all {n} row(s) judged have {}", p.describe()),
                 |k| format!("{k} of {n} row(s) do not have {}", p.describe()),
             )
         }
@@ -707,11 +714,14 @@ mod tests {
             test: Test::Equals(json!(0)),
         };
         assert_eq!(
-            evaluate(&Check::All(zero), &rows, &[], now)
+            evaluate(&Check::All(zero.clone()), &rows, &[], now)
                 .unwrap()
                 .failing,
             vec![rows[1].clone()]
         );
+        let o = evaluate(&Check::All(zero.clone()), &[], &[], now).unwrap();
+        assert_eq!(o.verdict, Verdict::NoEvidence, "{}", o.message);
+        assert!(o.message.starts_with("0 rows judged"), "{}", o.message);
         let newer = Predicate {
             field: "at".into(),
             test: Test::NewerThan(Duration::days(2555)),

@@ -387,3 +387,45 @@ on_both!(
         );
     }
 );
+
+/// vouch's own events (a job, a check, the API's self-audit of a read) timestamped in
+/// October are not October's evidence: the catch-up does not start on them.
+fn own_events(fx: &common::Fx, day: &str) {
+    for action in ["job.succeeded", "check.evaluated"] {
+        vouch_engine::audit::record(
+            &fx.ledger,
+            serde_json::json!({"timestamp": format!("{day}T01:00:00Z"), "action": action, "category": "system", "result": "success"}),
+        )
+        .unwrap();
+    }
+    let read = common::event(serde_json::json!({
+        "timestamp": format!("{day}T02:00:00Z"), "action": "api.GET /api/evidence", "category": "data_access",
+        "result": "success", "actor": {"id": "alice", "ip": "127.0.0.1"},
+        "metadata": {"status": 200, "source": "vouch-serve"},
+    }));
+    fx.ledger.append(vec![read]).unwrap();
+}
+
+on_both!(vouchs_own_events_do_not_start_the_catch_up, |fx| {
+    own_events(&fx, "2026-10-03");
+    assert_eq!(fx.store.head().unwrap().size, 3);
+    assert_eq!(jobs::first_event_at(&fx.store).unwrap(), None);
+    let clock = ManualClock::at(t("2026-11-01T03:00:30Z"));
+    let r = runner(&fx, &fx.ledger, &clock, "b");
+    let done = r.tick().unwrap();
+    assert!(
+        !keys(&done).contains(&"generate-soc2-evidence:2026-10".to_string()),
+        "{:?}",
+        keys(&done)
+    );
+    assert!(!fx.dir.path().join("packets/2026-10").exists());
+    // An event of an audited system: that one counts.
+    let real = common::event(
+        serde_json::json!({"timestamp": "2026-10-09T08:00:00Z", "action": "user.login", "category": "authentication", "result": "success", "actor": {"id": "vouch-app"}}),
+    );
+    fx.ledger.append(vec![real]).unwrap();
+    assert_eq!(
+        jobs::first_event_at(&fx.store).unwrap(),
+        Some(t("2026-10-09T08:00:00Z"))
+    );
+});

@@ -243,12 +243,34 @@ fn rollup_order_never_lets_pass_hide_anything() {
     assert_eq!(rollup(["pass", "not_tested"]), "not_tested");
     assert_eq!(rollup(["no_evidence", "not_tested"]), "no_evidence");
     assert_eq!(rollup(["error", "fail", "pass"]), "fail");
-    assert_eq!(rollup(["pass", "not_applicable"]), "no_evidence");
+    // Switched off by configuration: skipped, but never a pass on its own.
+    assert_eq!(rollup(["pass", "not_applicable"]), "pass");
+    assert_eq!(rollup(["not_applicable"]), "not_applicable");
+    assert_eq!(rollup(["not_applicable", "no_evidence"]), "no_evidence");
+    // A result stored before no_evidence existed said not_applicable for "nothing
+    // collected": still no_evidence.
+    assert_eq!(
+        controls::result_status(&serde_json::json!({"status": "not_applicable"})),
+        "no_evidence"
+    );
+    assert_eq!(
+        controls::result_status(
+            &serde_json::json!({"status": "not_applicable", "switched_off": true})
+        ),
+        "not_applicable"
+    );
     assert_eq!(rollup(["pass", "something-else"]), "error");
     assert_eq!(rollup(["pass", "pass"]), "pass");
     assert_eq!(
         controls::STATUSES,
-        &["fail", "error", "no_evidence", "not_tested", "pass"]
+        &[
+            "fail",
+            "error",
+            "no_evidence",
+            "not_tested",
+            "pass",
+            "not_applicable"
+        ]
     );
 }
 
@@ -501,4 +523,79 @@ on_both!(every_period_counts_where_and_whole_months_only, |fx| {
         .unwrap_err()
         .to_string();
     assert!(e.contains("where") && e.contains("every_period"), "{e}");
+});
+
+const SWITCHED_OFF: &str = r#"
+[[evidence]]
+id = "leaver-column"
+title = "The optional leavers column, looked up by name"
+source = "app"
+query = "SELECT 1 AS x"
+params = { column = "" }
+
+[[check]]
+id = "no-leavers"
+title = "No leaver holds a direct grant (optional: needs a leavers column)"
+kind = "empty"
+evidence = "grants"
+guards = [{ evidence = "leaver-column", parameter = "column", optional = true }]
+
+[[check]]
+id = "leavers-removed"
+title = "Leavers removed within 24 h (optional: needs a leavers column)"
+kind = "non_empty"
+evidence = "terminations"
+guards = [{ evidence = "leaver-column", parameter = "column", optional = true }]
+
+[[control]]
+id = "OFF-1"
+title = "Only switched-off checks"
+criteria = ["CC6.3"]
+checks = ["no-leavers", "leavers-removed"]
+
+[[control]]
+id = "ON-1"
+title = "A passing check and a switched-off one"
+criteria = ["CC6.3"]
+checks = ["no-grants", "no-leavers"]
+"#;
+
+// Review of issue 12: a check switched off by configuration rolled up to no_evidence, so
+// its control could never pass and `vouch check` exited 2 on every run.
+on_both!(a_switched_off_check_is_skipped_not_missing, |fx| {
+    let mut fx = fx;
+    setup(&mut fx, SWITCHED_OFF);
+    let now = at("2026-11-15T12:00:00Z");
+    let october = Period::parse("2026-10", now).unwrap();
+    // The guard's own evidence is not even collected: the check is off all the same.
+    collect(&fx, &october, &["grants"]);
+    let report = Checker::new(&fx.config, fx.store.clone(), &fx.ledger)
+        .run(&october, &[], now)
+        .unwrap();
+    let off = by(&report.results, "check_id", "no-leavers");
+    assert_eq!(off["status"], "not_applicable", "{off}");
+    assert_eq!(off["switched_off"], true, "{off}");
+    assert!(
+        off["message"]
+            .as_str()
+            .unwrap()
+            .contains("parameter `column` is empty"),
+        "{off}"
+    );
+    // Switched off wins over evidence that was not collected: the configuration says the
+    // check does not apply, whatever was (not) collected for it.
+    let off2 = by(&report.results, "check_id", "leavers-removed");
+    assert_eq!(off2["status"], "not_applicable", "{off2}");
+    let control = |id: &str| by(&report.controls, "id", id).clone();
+    let on = control("ON-1");
+    assert_eq!(on["status"], "pass", "{on}");
+    assert!(!controls::incomplete(&on), "{on}");
+    // Only switched-off checks: not_applicable, never pass, and not incomplete.
+    let only = control("OFF-1");
+    assert_eq!(only["status"], "not_applicable", "{only}");
+    assert!(!controls::incomplete(&only), "{only}");
+    // A check whose evidence was never collected stays no_evidence.
+    let rev = control("REV-1");
+    assert_eq!(rev["status"], "no_evidence", "{rev}");
+    assert!(controls::incomplete(&rev));
 });

@@ -74,7 +74,7 @@ fn run(pg: Option<(String, String)>) {
     assert_eq!(v["overall_status"], "no_evidence", "{v}");
     assert_eq!(
         v["controls"],
-        serde_json::json!({"fail": 0, "error": 0, "no_evidence": 1, "not_tested": 0, "pass": 0}),
+        serde_json::json!({"fail": 0, "error": 0, "no_evidence": 1, "not_tested": 0, "pass": 0, "not_applicable": 0}),
         "{v}"
     );
 
@@ -92,6 +92,7 @@ fn run(pg: Option<(String, String)>) {
             "vouch_controls{status=\"no_evidence\"} 1",
             "vouch_controls{status=\"not_tested\"} 0",
             "vouch_controls{status=\"pass\"} 0",
+            "vouch_controls{status=\"not_applicable\"} 0",
         ],
         "{metrics}"
     );

@@ -27,3 +27,12 @@ deny contains item if {
 		"RotationStatusError": k.RotationStatusError,
 	}
 }
+
+# The keys judged: with none (a wrong AWS_REGION or account, or no customer key), the check
+# is no_evidence, not a pass over nothing.
+judged contains k.KeyId if {
+	some k in input.rows
+	k.KeyManager == "CUSTOMER"
+	k.KeyState == "Enabled"
+	not not_applicable(k)
+}

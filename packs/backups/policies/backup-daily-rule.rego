@@ -67,3 +67,6 @@ deny contains item if {
 		"ScheduleExpression": object.get(rule, "ScheduleExpression", null),
 	}
 }
+
+# The plans judged (an empty inventory already fails: no daily rule).
+judged contains p.BackupPlanName if some p in input.rows

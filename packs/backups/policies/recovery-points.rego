@@ -21,3 +21,6 @@ deny contains item if {
 		"problems": sort(found),
 	}
 }
+
+# The recovery points judged: with none, the check is no_evidence, not a pass.
+judged contains p.RecoveryPointArn if some p in input.rows

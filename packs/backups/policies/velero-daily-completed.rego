@@ -52,3 +52,6 @@ deny contains item if {
 	not day in completed_on
 	item := {"day": day, "backups": backups_on(day)}
 }
+
+# The whole days judged: before the first whole day ends there is nothing to judge.
+judged := count(days)

@@ -29,3 +29,11 @@ deny contains item if {
 		"failureReason": object.get(b.status, "failureReason", null),
 	}
 }
+
+# The backups of the period judged: with none, the check is no_evidence, not a pass.
+judged contains b.metadata.name if {
+	some b in input.rows
+	t := time.parse_rfc3339_ns(started(b))
+	time.parse_rfc3339_ns(input.period.start) <= t
+	t < time.parse_rfc3339_ns(input.period.end)
+}

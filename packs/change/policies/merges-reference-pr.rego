@@ -20,3 +20,6 @@ deny contains item if {
 		"committed_at": object.get(c, ["committer", "date"], null),
 	}
 }
+
+# The merge commits judged: a period without any is no_evidence, not a pass.
+judged contains c.sha if some c in input.rows

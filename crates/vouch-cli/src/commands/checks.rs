@@ -12,6 +12,9 @@ use vouch_engine::checks::{controls, findings, Checker};
   1  a control or check fails, and none is in error, without evidence or untested
   2  a control or check is in error, has no evidence or is not tested, whatever else
      failed: the run was incomplete, so cron must page
+A check switched off by configuration (not_applicable, the reason in its message) is
+skipped; a control whose checks are all switched off is not_applicable (never pass) and
+does not count either.
 With --check, only the controls that map one of the named checks count.")]
 pub struct CheckArgs {
     /// 2026-10, 2026-Q3, last-month, START..END (default: last-month).
@@ -93,7 +96,8 @@ fn mark(status: &str) -> &'static str {
         "pass" => "PASS",
         "fail" => "FAIL",
         "error" => "ERROR",
-        "no_evidence" | "not_applicable" => "NO EVIDENCE",
+        "no_evidence" => "NO EVIDENCE",
+        "not_applicable" => "OFF (N/A)",
         _ => "NOT TESTED",
     }
 }
@@ -119,7 +123,7 @@ pub fn check(cli: &crate::Cli, a: &CheckArgs) -> Result<i32> {
         .results
         .iter()
         .filter(|r| !mapped.contains(&r["check_id"].as_str().unwrap_or("")))
-        .map(|r| r["status"].as_str().unwrap_or("error"))
+        .map(controls::result_status)
         .collect();
     // With --check, the controls this run touched; otherwise all.
     let judged: Vec<&Value> = report
@@ -145,7 +149,7 @@ pub fn check(cli: &crate::Cli, a: &CheckArgs) -> Result<i32> {
     let incomplete = judged.iter().any(|c| controls::incomplete(c))
         || unmapped
             .iter()
-            .any(|s| !matches!(controls::normalize(s), "pass" | "fail"));
+            .any(|s| !matches!(*s, "pass" | "fail" | "not_applicable"));
     let code = if incomplete {
         2
     } else if failed {

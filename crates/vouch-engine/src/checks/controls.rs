@@ -11,6 +11,13 @@
 //! 4. `not_tested` — a check has not been evaluated for the period, or evidence is stale;
 //! 5. `pass` — only when every part passed.
 //!
+//! A check switched off by configuration (an optional part whose parameter is empty) is
+//! `not_applicable`, with the reason in its message: the rollup and the exit code skip
+//! it, and its evidence is not required. A control whose checks are all switched off
+//! (and that names no evidence of its own) is `not_applicable` itself — never `pass` —
+//! and does not make `vouch check` exit 2: it was turned off on purpose. A check with no
+//! collected evidence stays `no_evidence`.
+//!
 //! `pass` never hides anything: one `error`, `no_evidence` or `not_tested` part keeps a
 //! control from passing, and an empty set of parts is `no_evidence`. A `fail` can hide
 //! an `error` in the rolled-up status; [`incomplete`] tells whether any part of a
@@ -38,25 +45,40 @@ fn freshness(schedule: Option<&str>) -> Option<Duration> {
     }))
 }
 
-/// Control statuses, most severe first: the order of precedence when rolling up.
-pub const STATUSES: &[&str] = &["fail", "error", "no_evidence", "not_tested", "pass"];
+/// Control statuses, most severe first: the order of precedence when rolling up. The
+/// last, `not_applicable` (switched off by configuration), counts only when nothing else
+/// is there: `pass` + `not_applicable` is `pass`.
+pub const STATUSES: &[&str] = &[
+    "fail",
+    "error",
+    "no_evidence",
+    "not_tested",
+    "pass",
+    "not_applicable",
+];
 
-/// A check result's status as a control status: results stored before `no_evidence`
-/// existed said `not_applicable` for "nothing collected"; anything unknown is `error`.
+/// A status as a control status; anything unknown is `error`.
 pub fn normalize(status: &str) -> &'static str {
-    match status {
-        "not_applicable" => "no_evidence",
-        s => STATUSES
-            .iter()
-            .find(|x| **x == s)
-            .copied()
-            .unwrap_or("error"),
+    STATUSES
+        .iter()
+        .find(|x| **x == status)
+        .copied()
+        .unwrap_or("error")
+}
+
+/// A stored check result's status: `not_applicable` means switched off by configuration
+/// only when the result says so (`switched_off`); results stored before `no_evidence`
+/// existed said `not_applicable` for "nothing collected", which is `no_evidence`.
+pub fn result_status(record: &Value) -> &'static str {
+    match record["status"].as_str().unwrap_or("error") {
+        "not_applicable" if record["switched_off"] != true => "no_evidence",
+        s => normalize(s),
     }
 }
 
 /// The status a set of statuses rolls up to: the most severe of them in the order of
-/// [`STATUSES`] (fail, error, no_evidence, not_tested, pass). An empty set is
-/// `no_evidence`: nothing was judged, so nothing passed.
+/// [`STATUSES`] (fail, error, no_evidence, not_tested, pass, not_applicable). An empty
+/// set is `no_evidence`: nothing was judged, so nothing passed.
 pub fn rollup<'s>(statuses: impl IntoIterator<Item = &'s str>) -> &'static str {
     let seen: Vec<&str> = statuses.into_iter().map(normalize).collect();
     STATUSES
@@ -70,8 +92,10 @@ pub fn rollup<'s>(statuses: impl IntoIterator<Item = &'s str>) -> &'static str {
 /// judged: error, no evidence, not tested or stale — even when the control fails.
 pub fn incomplete(control: &Value) -> bool {
     let bad = |s: &Value| {
-        normalize(s.as_str().unwrap_or("error")) != "pass"
-            && normalize(s.as_str().unwrap_or("error")) != "fail"
+        !matches!(
+            normalize(s.as_str().unwrap_or("error")),
+            "pass" | "fail" | "not_applicable"
+        )
     };
     bad(&control["status"])
         || control["checks"]
@@ -117,14 +141,17 @@ pub fn evaluate(
         let mut evidence_ids: Vec<String> = c.evidence.clone();
         for id in &c.checks {
             let def = config.checks.iter().find(|d| &d.id == id);
+            let result = results.iter().find(|r| r["check_id"] == id.as_str());
+            // A check switched off does not need its evidence.
+            let off = result.is_some_and(|r| result_status(r) == "not_applicable");
             for e in def.map(|d| d.inputs()).unwrap_or_default() {
-                if !evidence_ids.iter().any(|x| x == e) {
+                if !off && !evidence_ids.iter().any(|x| x == e) {
                     evidence_ids.push(e.to_string());
                 }
             }
-            match results.iter().find(|r| r["check_id"] == id.as_str()) {
+            match result {
                 Some(r) => {
-                    let s = normalize(r["status"].as_str().unwrap_or("error"));
+                    let s = result_status(r);
                     statuses.push(s.to_string());
                     checks.push(json!({
                         "id": id, "title": r["title"], "status": s, "evaluated_at": r["evaluated_at"],

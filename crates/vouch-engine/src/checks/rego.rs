@@ -1,7 +1,68 @@
 //! Rego policies (regorus): `deny` over `input`, each message a failing item. Syntax and
 //! runtime errors come back as messages, never panics.
+//!
+//! A policy may also define `judged`: the rows (a set or array) or the number of rows it
+//! judged. When it does and that is 0, the check is `no_evidence` rather than `pass`: a
+//! policy that denies nothing because it saw nothing has checked nothing.
 
 use serde_json::Value;
+
+/// What a policy said: its `deny` messages, and how many rows it judged when it defines
+/// `judged`.
+pub struct Judgement {
+    pub denied: Vec<Value>,
+    pub judged: Option<u64>,
+}
+
+/// Evaluate `deny` (and `judged`, when defined) of the policy's package.
+pub fn judge(name: &str, policy: &str, input: &Value) -> Result<Judgement, String> {
+    let denied = deny(name, policy, input)?;
+    let judged =
+        match eval(name, policy, input, "judged")? {
+            None => None,
+            Some(Value::Number(n)) => Some(n.as_u64().ok_or_else(|| {
+                format!("policy {name}: `judged` must be a count of rows, not {n}")
+            })?),
+            Some(Value::Array(a)) => Some(a.len() as u64),
+            Some(other) => {
+                return Err(format!(
+                    "policy {name}: `judged` must be a set of rows or a count, not {other}"
+                ))
+            }
+        };
+    Ok(Judgement { denied, judged })
+}
+
+fn eval(name: &str, policy: &str, input: &Value, rule: &str) -> Result<Option<Value>, String> {
+    let mut engine = regorus::Engine::new();
+    let package = engine
+        .add_policy(name.to_string(), policy.to_string())
+        .map_err(|e| format!("policy {name} does not parse: {}", one_line(&e.to_string())))?;
+    let input = regorus::Value::from_json_str(&input.to_string())
+        .map_err(|e| format!("policy input: {e}"))?;
+    engine.set_input(input);
+    let rule = format!("{package}.{rule}");
+    let out = match engine.eval_rule(rule.clone()) {
+        Ok(v) => v,
+        Err(e) => {
+            let e = one_line(&e.to_string());
+            // An undefined optional rule is no error.
+            if rule.ends_with(".judged") && !defines(policy, "judged") {
+                return Ok(None);
+            }
+            return Err(format!("policy {name} failed: {e}"));
+        }
+    };
+    if out == regorus::Value::Undefined {
+        return Ok(None);
+    }
+    let json = out
+        .to_json_str()
+        .map_err(|e| format!("policy result: {e}"))?;
+    serde_json::from_str::<Value>(&json)
+        .map(Some)
+        .map_err(|e| e.to_string())
+}
 
 /// Evaluate `deny` of the policy's package; the messages, in the set's order.
 pub fn deny(name: &str, policy: &str, input: &Value) -> Result<Vec<Value>, String> {
@@ -26,6 +87,14 @@ pub fn deny(name: &str, policy: &str, input: &Value) -> Result<Vec<Value>, Strin
         Value::Array(a) => Ok(a),
         other => Err(format!("{rule} must be a set of messages, not {other}")),
     }
+}
+
+/// Whether the policy has a rule `name` (a line starting with it).
+fn defines(policy: &str, name: &str) -> bool {
+    policy.lines().any(|l| {
+        l.strip_prefix(name)
+            .is_some_and(|r| r.starts_with([' ', '\t', ':', '=', '[', '(', '{']))
+    })
 }
 
 fn one_line(s: &str) -> String {
@@ -59,5 +128,17 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.contains("rt.rego"), "{e}");
+        // `judged` is optional; when defined it is the number of rows judged.
+        assert_eq!(
+            super::judge("t.rego", p, &json!({"rows": []}))
+                .unwrap()
+                .judged,
+            None
+        );
+        let q = format!("{p}judged contains r if {{\n some r in input.rows\n}}\n");
+        let j = super::judge("q.rego", &q, &json!({"rows": []})).unwrap();
+        assert_eq!((j.denied.len(), j.judged), (0, Some(0)));
+        let j = super::judge("q.rego", &q, &json!({"rows": [{"id": 1, "status": "ok"}]})).unwrap();
+        assert_eq!(j.judged, Some(1));
     }
 }

@@ -171,8 +171,22 @@ impl<'a> Checker<'a> {
                 }
             }
         }
-        if blocked.is_none() {
-            blocked = self.guards(def, period, &mut used)?;
+        // Guards run even when evidence is missing or failed: a check switched off by
+        // configuration is `not_applicable` whatever was (not) collected for it.
+        if !def.guards.is_empty() {
+            let mut guard_items = Vec::new();
+            let guarded = self.guards(def, period, &mut guard_items)?;
+            match (&blocked, &guarded) {
+                (_, Some(("not_applicable", _))) => {
+                    used = guard_items;
+                    blocked = guarded;
+                }
+                (None, _) => {
+                    used.extend(guard_items);
+                    blocked = guarded;
+                }
+                _ => {}
+            }
         }
         let (status, message, failing, failing_count) = match blocked {
             Some((status, m)) => (status, m, Vec::new(), 0),
@@ -220,6 +234,8 @@ impl<'a> Checker<'a> {
             })).collect::<Vec<_>>(),
             "definition_sha256": def.definition_sha256(),
             "vouch_version": crate::VERSION,
+            // Switched off by configuration (the message says why); not "nothing collected".
+            "switched_off": status == "not_applicable",
         }))
     }
 
@@ -284,16 +300,23 @@ impl<'a> Checker<'a> {
                     .policy
                     .clone()
                     .unwrap_or_else(|| format!("{}.rego", def.id));
-                let denied = super::rego::deny(&name, &policy, &input)?;
-                let n = denied.len();
+                let j = super::rego::judge(&name, &policy, &input)?;
+                let n = j.denied.len();
+                let of = j
+                    .judged
+                    .map_or(String::new(), |k| format!(" of {k} row(s) judged"));
                 Ok(vouch_core::checks::Outcome {
-                    verdict: if n == 0 { Verdict::Pass } else { Verdict::Fail },
-                    message: if n == 0 {
-                        "the policy denies nothing".into()
-                    } else {
-                        format!("the policy denies {n} item(s)")
+                    verdict: match (n, j.judged) {
+                        (0, Some(0)) => Verdict::NoEvidence,
+                        (0, _) => Verdict::Pass,
+                        _ => Verdict::Fail,
                     },
-                    failing: denied,
+                    message: match (n, j.judged) {
+                        (0, Some(0)) => "0 rows judged: the policy had nothing to check".into(),
+                        (0, _) => format!("the policy denies nothing{of}"),
+                        _ => format!("the policy denies {n} item(s){of}"),
+                    },
+                    failing: j.denied,
                 })
             }
         }
@@ -308,7 +331,7 @@ impl<'a> Checker<'a> {
             self.ledger,
             json!({
                 "action": "check.evaluated", "category": "system",
-                "result": if status == "pass" { "success" } else { "failure" },
+                "result": if status == "pass" || status == "not_applicable" { "success" } else { "failure" },
                 "resource": {"type": "check", "id": record["check_id"], "name": record["title"]},
                 "details": {"description": format!("Check `{}` for {}: {status} — {}", record["check_id"].as_str().unwrap_or(""), record["period"]["label"].as_str().unwrap_or(""), record["message"].as_str().unwrap_or(""))},
                 "metadata": {"result_id": id, "status": status, "record_sha256": vouch_store::blobs::sha256_hex(canonical.as_bytes()), "definition_sha256": record["definition_sha256"], "period": record["period"]["label"]},

@@ -151,12 +151,12 @@ impl<'a> Collector<'a> {
             None => collect::run(&collect::Run { source, def, vars }, &mut scrubber),
         };
         // Content too (SQL rows are not scrubbed by their collectors): every replacement
-        // is counted and recorded in the item's `scrubbed`.
-        if let Ok(contents) = &mut outcome.result {
-            for c in contents.iter_mut() {
-                c.bytes = scrubber.scrub_bytes(std::mem::take(&mut c.bytes));
-            }
-        }
+        // is counted, per item, and recorded in that item's `scrubbed`.
+        let own = match &mut outcome.result {
+            Ok(contents) => scrub_contents(&scrubber, contents),
+            Err(_) => Vec::new(),
+        };
+        let single = own.len() <= 1;
         let finished = Utc::now();
         let base = json!({
             "evidence_id": def.id,
@@ -183,11 +183,12 @@ impl<'a> Collector<'a> {
             }
             Ok(contents) => contents
                 .into_iter()
-                .map(|c| {
+                .zip(own)
+                .map(|(c, own)| {
                     let effective = effective_at(def, &c, &finished);
                     let mut rec = base.clone();
                     fill(&mut rec, Some(&c), &effective, None);
-                    rec["scrubbed"] = scrubber.report();
+                    rec["scrubbed"] = scrubber.report_for(single, &own);
                     self.store_item(rec, Some(&c.bytes))
                 })
                 .collect(),
@@ -294,6 +295,22 @@ impl<'a> Collector<'a> {
             ledger_seq: seq,
         })
     }
+}
+
+/// Scrub each content of a run; the replacements made in each, in order (what that item,
+/// and no other, records as scrubbed in its content).
+fn scrub_contents(
+    scrubber: &secrets::Scrubber,
+    contents: &mut [collect::Content],
+) -> Vec<Vec<(String, u64)>> {
+    contents
+        .iter_mut()
+        .map(|c| {
+            let (bytes, made) = scrubber.scrub_content(std::mem::take(&mut c.bytes));
+            c.bytes = bytes;
+            made
+        })
+        .collect()
 }
 
 /// The secrets a source will hand a collector, registered under the names the record
@@ -436,5 +453,53 @@ pub fn get(store: &Store, id: &str) -> Result<Item, EvidenceError> {
         _ => Err(EvidenceError::Invalid(format!(
             "`{id}` matches more than one item; give more of the id"
         ))),
+    }
+}
+
+#[cfg(test)]
+mod scrub_tests {
+    use super::*;
+
+    fn content(text: &str) -> collect::Content {
+        collect::Content {
+            media_type: "text/plain",
+            bytes: text.as_bytes().to_vec(),
+            count: None,
+            name: None,
+        }
+    }
+
+    /// Issue 12 review: every item of a run was given the run-wide `scrubbed` counts, so
+    /// an item could claim replacements that never happened in it.
+    #[test]
+    fn each_item_records_only_its_own_content_replacements() {
+        let mut s = secrets::Scrubber::new();
+        s.add_named("VOUCH_T_TOKEN", "tok-3f9a81c2");
+        // Shared by every item: the run's operation held the secret once.
+        assert_eq!(
+            s.scrub_in("operation.argv", "--token tok-3f9a81c2"),
+            "--token ***"
+        );
+        let mut contents = vec![
+            content("a tok-3f9a81c2 b tok-3f9a81c2"),
+            content("nothing secret here"),
+        ];
+        let own = scrub_contents(&s, &mut contents);
+        assert_eq!(contents[0].bytes, b"a *** b ***");
+        assert_eq!(contents[1].bytes, b"nothing secret here");
+        let first = s.report_for(false, &own[0]);
+        let second = s.report_for(false, &own[1]);
+        assert_eq!(
+            first,
+            serde_json::json!([
+                {"secret": "VOUCH_T_TOKEN", "where": "content", "replacements": 2},
+                {"secret": "VOUCH_T_TOKEN", "where": "operation.argv", "replacements": 1},
+            ])
+        );
+        assert_eq!(
+            second,
+            serde_json::json!([{"secret": "VOUCH_T_TOKEN", "where": "operation.argv", "replacements": 1}]),
+            "the clean item claims no content replacement"
+        );
     }
 }

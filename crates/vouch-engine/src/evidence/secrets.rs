@@ -102,6 +102,53 @@ impl Scrubber {
         out
     }
 
+    /// Scrub one item's content without adding to the run's counts: the replacements
+    /// made in this content, by secret name (an item records only its own).
+    pub fn scrub_content(&self, bytes: Vec<u8>) -> (Vec<u8>, Vec<(String, u64)>) {
+        let mut out = bytes;
+        let mut made = Vec::new();
+        for (name, s) in &self.secrets {
+            if !contains(&out, s.as_bytes()) {
+                continue;
+            }
+            let (o, n) = replace_all(&out, s.as_bytes(), b"***");
+            out = o;
+            match made
+                .iter_mut()
+                .find(|(m, _): &&mut (String, u64)| m == name)
+            {
+                Some((_, k)) => *k += n as u64,
+                None => made.push((name.clone(), n as u64)),
+            }
+        }
+        (out, made)
+    }
+
+    /// What one item records as scrubbed: the run's replacements outside content (its
+    /// operation, errors, record: shared by every item of the run), the run's content
+    /// replacements made by the collector itself when the run has a single item
+    /// (`single`), and `own`, the replacements made in this item's content.
+    pub fn report_for(&self, single: bool, own: &[(String, u64)]) -> serde_json::Value {
+        let mut c = self
+            .counts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        if !single {
+            c.retain(|(_, place), _| place != "content");
+        }
+        for (name, n) in own {
+            *c.entry((name.clone(), "content".to_string())).or_default() += n;
+        }
+        serde_json::Value::Array(
+            c.iter()
+                .map(|((name, place), n)| {
+                    serde_json::json!({"secret": name, "where": place, "replacements": n})
+                })
+                .collect(),
+        )
+    }
+
     /// What was scrubbed: `[{"secret": NAME, "where": PLACE, "replacements": N}]`, for
     /// the item record (empty when nothing was).
     pub fn report(&self) -> serde_json::Value {

@@ -132,9 +132,15 @@ pub fn initialized_at(store: &Store) -> Result<Option<DateTime<Utc>>, Error> {
         .map(|n| n.and_utc()))
 }
 
-/// The timestamp of the ledger's first entry (seq 0), if any.
+/// The timestamp of the ledger's first event from an audited system, if any: vouch's
+/// own events (its jobs, checks, packets, API self-audit: [`crate::audit::is_own`]) do
+/// not count, so a ledger that received nothing does not start the catch-up.
 pub fn first_event_at(store: &Store) -> Result<Option<DateTime<Utc>>, Error> {
-    let rows = store.query("SELECT ts FROM ledger_entries WHERE seq = 0", &[])?;
+    let [a, b] = crate::audit::OWN_MARKERS.map(|m| format!("%{m}%"));
+    let rows = store.query(
+        "SELECT ts FROM ledger_entries WHERE leaf NOT LIKE $1 AND leaf NOT LIKE $2 ORDER BY seq LIMIT 1",
+        &[a.into(), b.into()],
+    )?;
     Ok(rows
         .first()
         .and_then(|r| r.opt_text(0))
@@ -411,10 +417,11 @@ impl Runner<'_> {
             };
             let mut note = format!("packet for {} existing, not rebuilt", period.label);
             if let Some(l) = &late {
+                // Not rebuilt, ever: a rebuilt packet would no longer match the tree the
+                // next packet chains to. The next packet lists these events.
                 note.push_str(&format!(
-                    "; {} (not in it; `vouch packet --period {} --force` rebuilds it)",
-                    l.sentence(),
-                    period.label
+                    "; {} (not in it: the next packet of the series lists them)",
+                    l.sentence()
                 ));
             }
             log("generate-soc2-evidence", &note);

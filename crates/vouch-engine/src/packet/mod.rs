@@ -101,6 +101,32 @@ fn check_period(period: &Period, now: DateTime<Utc>) -> Result<(), Error> {
     Ok(())
 }
 
+/// A period that already has a packet is not made again once a later packet of its
+/// series exists: the new packet would hold a larger tree than the one the later packet
+/// chained to (and no `following` proof), so `vouch verify` of both would fail. Events
+/// that arrived late are listed in the next packet instead. A first packet for an earlier
+/// period (a backfill) is fine: it proves the later tree extends its own.
+fn refuse_rebuild_under_later(recorded: &[series::Recorded], period: &Period) -> Result<(), Error> {
+    let fmt = vouch_core::event::format_timestamp;
+    let (start, end) = (fmt(&period.start), fmt(&period.end));
+    let series = series::series_of(&period.label);
+    if !recorded.iter().any(|p| p.start == start && p.end == end) {
+        return Ok(());
+    }
+    let later: Vec<&str> = recorded
+        .iter()
+        .filter(|p| series::series_of(&p.label) == series && p.start >= end)
+        .map(|p| p.label.as_str())
+        .collect();
+    match later.first() {
+        None => Ok(()),
+        Some(l) => Err(Error::Config(format!(
+            "a packet for {} exists and a later packet of its {series} series ({l}) chains to it: rebuilding {} would break the chain `vouch verify` checks. The existing packet stands; events that arrived late are listed in the next packet (`vouch packet --reproduce` shows them)",
+            period.label, period.label
+        ))),
+    }
+}
+
 /// Generate a packet into `req.out`. Nothing is left behind on failure; an existing
 /// packet there is replaced only with `force`.
 pub fn generate(
@@ -125,6 +151,7 @@ pub fn generate(
     // The tree at period end, and the chain of its series up to it.
     let size = store.size_covering_before(&fmt(&req.period.end))?;
     let recorded = series::recorded(store)?;
+    refuse_rebuild_under_later(&recorded, &req.period)?;
     let previous = series::previous(&recorded, &req.period, size);
     let following = series::following(&recorded, &req.period, size);
     let params = build::Params {
