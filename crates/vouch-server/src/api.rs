@@ -412,6 +412,13 @@ pub async fn ingest(State(app): State<App>, body: Body) -> ApiResult<Response> {
     let mut events = Vec::with_capacity(items.len());
     let mut errors = Vec::new();
     for (i, item) in items.into_iter().enumerate() {
+        // vouch's own records are told apart by their actor and self-audit source
+        // (vouch_engine::audit::OWN_MARKERS); a client may not pass for vouch.
+        if let Some(field) = reserved_field(&item) {
+            errors.push(json!({"index": i, "field": field,
+                "message": format!("`{field}` names vouch itself, which is reserved for vouch's own events")}));
+            continue;
+        }
         match vouch_core::event::Event::from_value(item) {
             Ok(e) => events.push(e),
             Err(e) => errors.push(json!({"index": i, "field": e.field, "message": e.message})),
@@ -440,6 +447,19 @@ pub async fn ingest(State(app): State<App>, body: Body) -> ApiResult<Response> {
         ),
     )
         .into_response())
+}
+
+/// The field of an ingested event that claims to be vouch's own record, if any.
+fn reserved_field(item: &Value) -> Option<&'static str> {
+    if item.pointer("/actor/id").and_then(Value::as_str) == Some("vouch") {
+        Some("actor.id")
+    } else if item.get("actor_id").and_then(Value::as_str) == Some("vouch") {
+        Some("actor_id")
+    } else if item.pointer("/metadata/source").and_then(Value::as_str) == Some("vouch-serve") {
+        Some("metadata.source")
+    } else {
+        None
+    }
 }
 
 pub async fn query(

@@ -554,3 +554,49 @@ on_both!(
         assert_eq!(r.json()["new"], 1, "{}", r.text());
     }
 );
+
+// vouch tells its own events (jobs, checks, the API's self-audit) from the audited
+// systems' by their actor and source; a client posing as vouch is refused.
+on_both!(ingest_refuses_events_posing_as_vouch, |kind| {
+    let s = Server::start(kind);
+    let t = token(&s, Role::Ingest, None);
+    let base = json!({"action": "user.login", "category": "authentication", "result": "success",
+        "timestamp": "2026-10-05T10:00:00Z"});
+    for (extra, field) in [
+        (json!({"actor": {"id": "vouch"}}), "actor.id"),
+        (json!({"actor_id": "vouch"}), "actor_id"),
+        (
+            json!({"metadata": {"source": "vouch-serve"}}),
+            "metadata.source",
+        ),
+    ] {
+        let mut e = base.clone();
+        for (k, v) in extra.as_object().unwrap() {
+            e[k] = v.clone();
+        }
+        let r = call(
+            &s,
+            "POST",
+            "/api/compliance/audit-logs",
+            Some(&t),
+            Some(&e.to_string()),
+        );
+        assert_eq!(r.status, 422, "{e}: {}", r.text());
+        assert_eq!(
+            r.json()["error"]["details"]["errors"][0]["field"],
+            field,
+            "{}",
+            r.text()
+        );
+    }
+    let mut ok = base.clone();
+    ok["actor"] = json!({"id": "vouchsafe"});
+    let r = call(
+        &s,
+        "POST",
+        "/api/compliance/audit-logs",
+        Some(&t),
+        Some(&ok.to_string()),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+});
