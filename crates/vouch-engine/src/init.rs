@@ -58,7 +58,8 @@ pub fn init(
 }
 
 /// The file in the data directory that records which database holds this data
-/// directory's ledger (written by `init`; no secrets).
+/// directory's ledger (written by `init`, or by the first open of a non-empty ledger
+/// in a directory that has none; no secrets).
 pub const DATABASE_RECORD: &str = "ledger-database.json";
 
 #[derive(serde::Serialize, serde::Deserialize)]
@@ -114,6 +115,19 @@ pub fn record_database(config: &Config) -> Result<(), Error> {
     let text = serde_json::to_string_pretty(&rec).expect("serialisable") + "\n";
     std::fs::write(&tmp, text).map_err(|e| Error::io(&tmp, e))?;
     std::fs::rename(&tmp, &file).map_err(|e| Error::io(&file, e))
+}
+
+/// Record the database of an opened, non-empty ledger when the data directory has no
+/// record yet (directories initialised before `init` wrote one). An empty ledger is
+/// not recorded: it may be the wrong one, opened by mistake.
+pub fn record_if_missing(config: &Config, store: &vouch_store::Store) -> Result<(), Error> {
+    if config.data_dir.join(DATABASE_RECORD).exists() {
+        return Ok(());
+    }
+    if store.head()?.size == 0 {
+        return Ok(());
+    }
+    record_database(config)
 }
 
 /// Refuse to start a fresh ledger in a database other than the one this data

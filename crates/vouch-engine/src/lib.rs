@@ -28,6 +28,10 @@ pub fn open(config: &Config) -> Result<(vouch_store::Store, Keys, Ledger), Error
     let keys = Keys::load(config)?;
     init::check_database(config)?;
     let store = vouch_store::open(&config.database_url(), config.database_schema().as_deref())?;
+    // Data directories made before the record existed get one from the first open of a
+    // ledger that holds entries (and whose keys are here): from then on a forgotten
+    // URL is refused as it is for directories `init` recorded.
+    init::record_if_missing(config, &store)?;
     let ledger = Ledger::open(store.clone(), &keys, config.ledger_options());
     Ok((store, keys, ledger))
 }

@@ -247,6 +247,16 @@ on_both!(retention_archives_prunes_and_stays_verifiable, |fx| {
     // … the archive in WORM verifies against the stored leaf hashes …
     let dest = ret["outputs"]["destination"].as_str().unwrap();
     let archive = std::fs::read(std::path::Path::new(dest).join("audit-archive.ndjson")).unwrap();
+    // The run's folder is sealed read-only, as other WORM folders are.
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dest).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o555, "retention folder {dest} is {mode:o}");
+        for f in ["audit-archive.ndjson", "MANIFEST.json", "MANIFEST.json.sig"] {
+            let m = std::fs::metadata(std::path::Path::new(dest).join(f)).unwrap();
+            assert_eq!(m.permissions().mode() & 0o777, 0o444, "{f}");
+        }
+    }
     assert_eq!(String::from_utf8_lossy(&archive).lines().count(), 2);
     let a = vouch_engine::ledger::retention::verify_archive(&fx.store, &archive).unwrap();
     assert_eq!(

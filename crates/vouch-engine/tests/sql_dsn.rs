@@ -46,12 +46,35 @@ fn postgres_ipe_record_names_dsn_options_not_the_password() {
         "VOUCH_T_PG_VERIFY_URL",
         format!("{base}{sep}sslmode=verify-full&sslrootcert=system").replacen(host, "localhost", 1),
     );
+    // Over the local Unix socket, plain text (sslmode does not apply to sockets): the
+    // connector must cope with tokio-postgres's empty TLS name there.
+    let cfg: postgres::Config = base.split('?').next().unwrap().parse().unwrap();
+    std::env::set_var(
+        "VOUCH_T_PG_SOCKET_URL",
+        format!(
+            "postgres:///{}?host=/var/run/postgresql&port={}&user={}&sslmode=require&options=-csearch_path%3D{schema}",
+            cfg.get_dbname().unwrap(),
+            cfg.get_ports().first().copied().unwrap_or(5432),
+            cfg.get_user().unwrap(),
+        ),
+    );
     fx.with_catalog(
         r#"
 [[source]]
 name = "pg"
 kind = "postgres"
 url_env = "VOUCH_T_PG_OPTS_URL"
+
+[[source]]
+name = "pg-socket"
+kind = "postgres"
+url_env = "VOUCH_T_PG_SOCKET_URL"
+
+[[evidence]]
+id = "grants-socket"
+title = "Grants over the socket"
+source = "pg-socket"
+query = "SELECT who FROM grants"
 
 [[source]]
 name = "pg-verify"
@@ -74,7 +97,11 @@ query = "SELECT who FROM grants"
     let items = fx
         .collector()
         .collect(
-            &["grants".to_string(), "verified".to_string()],
+            &[
+                "grants".to_string(),
+                "verified".to_string(),
+                "grants-socket".to_string(),
+            ],
             &october(),
             &mut |_| {},
         )
@@ -92,7 +119,11 @@ query = "SELECT who FROM grants"
             .contains("not signed by a CA in"),
         "{v}"
     );
-    assert_eq!(v["source"]["fingerprint"]["sslmode"], "verify-full");
+    assert_eq!(
+        v["source"]["fingerprint"]["configured"]["sslmode"],
+        "verify-full"
+    );
+    assert_eq!(v["source"]["fingerprint"]["session"], Value::Null, "{v}");
     let rec = &items
         .iter()
         .find(|i| i.record["evidence_id"] == "grants")
@@ -100,12 +131,46 @@ query = "SELECT who FROM grants"
         .record;
     assert_eq!(rec["status"], "ok", "{rec}");
     let fp = &rec["source"]["fingerprint"];
-    assert_eq!(fp["sslmode"], "require", "{fp}");
+    assert_eq!(fp["configured"]["sslmode"], "require", "{fp}");
     assert_eq!(
-        fp["options"]["options"],
+        fp["configured"]["options"]["options"],
         Value::String(format!("-csearch_path={schema}")),
         "{fp}"
     );
+    // What the session had, read in the same transaction as the evidence.
+    let session = &fp["session"];
+    assert_eq!(
+        session["search_path"],
+        Value::String(schema.clone()),
+        "{fp}"
+    );
+    assert_eq!(session["ssl"], true, "{fp}");
+    assert!(
+        session["tls_version"]
+            .as_str()
+            .unwrap()
+            .starts_with("TLSv1."),
+        "{fp}"
+    );
+    assert_eq!(session["unix_socket"], false, "{fp}");
+    let sock = &items
+        .iter()
+        .find(|i| i.record["evidence_id"] == "grants-socket")
+        .unwrap()
+        .record;
+    assert_eq!(sock["status"], "ok", "{sock}");
+    assert_eq!(sock["count"], 1, "{sock}");
+    let sp = &sock["source"]["fingerprint"]["session"];
+    assert_eq!(
+        (
+            sp["ssl"].clone(),
+            sp["tls_version"].clone(),
+            sp["unix_socket"].clone()
+        ),
+        (Value::Bool(false), Value::Null, Value::Bool(true)),
+        "{sock}"
+    );
+    assert_eq!(sp["search_path"], Value::String(schema.clone()), "{sock}");
     let all = rec.to_string() + &fx.all_leaves();
     assert!(!all.contains(secret), "password in the record: {all}");
     let _ = admin.batch_execute(&format!("DROP SCHEMA {schema} CASCADE"));

@@ -29,7 +29,8 @@ pub enum StoreError {
     /// An insert hit the unique index on event ids.
     DuplicateId,
     /// A PostgreSQL serialisation failure or deadlock (SQLSTATE 40001 / 40P01): the
-    /// transaction can be retried.
+    /// transaction can be retried. Write transactions are retried (and the message
+    /// then says how often they were tried); reads are not.
     Serialization(String),
 }
 
@@ -42,10 +43,8 @@ impl fmt::Display for StoreError {
             StoreError::Config(m) => write!(f, "{m}"),
             StoreError::Aborted(m) => write!(f, "{m}"),
             StoreError::DuplicateId => write!(f, "an event id already exists"),
-            StoreError::Serialization(m) => write!(
-                f,
-                "PostgreSQL: {m} (the transaction was retried and kept conflicting)"
-            ),
+            // Whether and how often it was retried is in `m` (see postgres_backend).
+            StoreError::Serialization(m) => write!(f, "PostgreSQL: {m}"),
         }
     }
 }
@@ -216,6 +215,12 @@ pub trait Backend: Send + Sync {
 
 pub type Store = Arc<dyn Backend>;
 
+/// How many PostgreSQL write transactions this process has retried after a
+/// serialisation failure or deadlock (SQLSTATE 40001 / 40P01).
+pub fn serialization_retries() -> u64 {
+    postgres_backend::RETRIES.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// Open the store a database URL names: a `postgres://` or `postgresql://` URL, a
 /// `sqlite://` URL, or a plain file path (SQLite). Migrations are applied.
 pub fn open(url: &str, schema: Option<&str>) -> Result<Store> {
@@ -337,16 +342,24 @@ pub fn probe(url: &str, schema: Option<&str>) -> Result<Option<u64>> {
             Some(s) => format!("{s}.ledger_head"),
             None => "ledger_head".to_string(),
         };
-        let exists: Option<String> = c
+        // In a transaction, as every statement vouch runs: behind PgBouncer in
+        // transaction mode, a statement's prepare and execute could otherwise reach
+        // different server connections ("prepared statement does not exist").
+        let mut tx = c.build_transaction().read_only(true).start()?;
+        let exists: Option<String> = tx
             .query_one("SELECT to_regclass($1)::text", &[&table])?
             .get(0);
-        if exists.is_none() {
-            return Ok(None);
-        }
-        let size: i64 = c
-            .query_one(&format!("SELECT size FROM {table} WHERE id = 1"), &[])?
-            .get(0);
-        return Ok(Some(size as u64));
+        let size = match exists {
+            None => None,
+            Some(_) => {
+                let n: i64 = tx
+                    .query_one(&format!("SELECT size FROM {table} WHERE id = 1"), &[])?
+                    .get(0);
+                Some(n as u64)
+            }
+        };
+        tx.commit()?;
+        return Ok(size);
     }
     let path = std::path::Path::new(url.strip_prefix("sqlite://").unwrap_or(url));
     if !path.exists() {

@@ -258,26 +258,45 @@ impl PgDsn {
                 dsn,
             )
         })?;
-        let mode_text = get("sslmode")
-            .or_else(|| std::env::var("PGSSLMODE").ok().filter(|s| !s.is_empty()))
-            .unwrap_or_else(|| "prefer".into());
-        let mut mode = SslMode::parse(&mode_text)?;
         let rootcert = get("sslrootcert").or_else(|| {
             std::env::var("PGSSLROOTCERT")
                 .ok()
                 .filter(|s| !s.is_empty())
         });
+        let system_roots = rootcert.as_deref() == Some("system");
+        let mode_text = get("sslmode")
+            .or_else(|| std::env::var("PGSSLMODE").ok().filter(|s| !s.is_empty()))
+            // libpq: with sslrootcert=system the default is verify-full.
+            .unwrap_or_else(|| {
+                if system_roots {
+                    "verify-full"
+                } else {
+                    "prefer"
+                }
+                .into()
+            });
+        if system_roots && mode_text != "verify-full" {
+            // As libpq: the system's roots vouch for any host name they have signed,
+            // so anything short of verify-full would trust every public certificate.
+            return Err(format!(
+                "weak sslmode \"{mode_text}\" may not be used with sslrootcert=system (use \"verify-full\")"
+            ));
+        }
+        let mut mode = SslMode::parse(&mode_text)?;
         let provider = Arc::new(rustls::crypto::ring::default_provider());
+        // libpq uses no TLS over Unix-domain sockets, whatever the sslmode: the
+        // connection never leaves the machine. (A `hostaddr` means TCP.)
+        let unix_only = !config.get_hosts().is_empty()
+            && config.get_hostaddrs().is_empty()
+            && config
+                .get_hosts()
+                .iter()
+                .all(|h| !matches!(h, postgres::config::Host::Tcp(_)));
 
         // The roots: sslrootcert, `system`, or ~/.postgresql/root.crt.
         let (roots_from, roots) = match rootcert.as_deref() {
+            _ if unix_only => (None, None),
             Some("system") => {
-                if !matches!(mode, SslMode::VerifyFull) && mode != SslMode::Disable {
-                    return Err(format!(
-                        "sslmode={} may not be used with sslrootcert=system (use verify-full)",
-                        mode.as_str()
-                    ));
-                }
                 let f = system_roots_file();
                 (Some(f.display().to_string()), Some(load_certs(&f)?))
             }
@@ -303,6 +322,7 @@ impl PgDsn {
             mode = SslMode::VerifyCa;
         }
         let verifier: Option<Arc<dyn ServerCertVerifier>> = match mode {
+            _ if unix_only => None,
             SslMode::Disable => None,
             SslMode::Prefer | SslMode::Require => Some(Arc::new(NoVerify(provider.clone()))),
             SslMode::VerifyCa | SslMode::VerifyFull => {
@@ -359,6 +379,7 @@ impl PgDsn {
             }
         };
         config.ssl_mode(match mode {
+            _ if unix_only => postgres::config::SslMode::Disable,
             SslMode::Disable => postgres::config::SslMode::Disable,
             SslMode::Prefer => postgres::config::SslMode::Prefer,
             _ => postgres::config::SslMode::Require,
@@ -378,7 +399,7 @@ impl PgDsn {
 
     /// Connect with this configuration.
     pub fn connect(&self) -> Result<postgres::Client, postgres::Error> {
-        self.config.connect(self.tls.clone())
+        self.connect_with(&self.config)
     }
 
     /// Connect with another configuration (a modified copy of `config`) and this TLS.
@@ -386,7 +407,21 @@ impl PgDsn {
         &self,
         config: &postgres::Config,
     ) -> Result<postgres::Client, postgres::Error> {
-        config.connect(self.tls.clone())
+        Self::with_tls_names(config).connect(self.tls.clone())
+    }
+
+    /// `config`, with each `hostaddr` also given as the host name when no `host` is:
+    /// tokio-postgres refuses a TLS handshake without a host name, while libpq makes
+    /// one with `hostaddr` alone (`prefer` and `require` do not check the name; with
+    /// `verify-full` the certificate must then name the address).
+    pub fn with_tls_names(config: &postgres::Config) -> postgres::Config {
+        let mut c = config.clone();
+        if c.get_hosts().is_empty() && !c.get_hostaddrs().is_empty() {
+            for a in config.get_hostaddrs() {
+                c.host(&a.to_string());
+            }
+        }
+        c
     }
 
     /// The TLS connector, for `tokio_postgres::Config::connect`.
@@ -574,7 +609,8 @@ pub struct MakeRustls(Option<Arc<rustls::ClientConfig>>);
 
 pub struct RustlsConnect {
     config: Option<Arc<rustls::ClientConfig>>,
-    name: ServerName<'static>,
+    /// The server name, or why there is none usable.
+    name: Result<ServerName<'static>, String>,
 }
 
 impl MakeTlsConnect<Socket> for MakeRustls {
@@ -582,13 +618,17 @@ impl MakeTlsConnect<Socket> for MakeRustls {
     type TlsConnect = RustlsConnect;
     type Error = io::Error;
 
+    /// tokio-postgres asks for a connector before it knows whether TLS will be used,
+    /// with an empty name for Unix sockets and `hostaddr`-only connections; an empty or
+    /// unusable name is an error only if a handshake is actually made (tokio-postgres
+    /// itself refuses one without a host name: "no hostname provided").
     fn make_tls_connect(&mut self, domain: &str) -> io::Result<RustlsConnect> {
-        let name = ServerName::try_from(domain.to_string()).map_err(|e| {
-            io::Error::new(
-                io::ErrorKind::InvalidInput,
-                format!("host `{domain}` is not a valid TLS server name: {e}"),
-            )
-        })?;
+        let name = if domain.is_empty() {
+            Err("no host name".to_string())
+        } else {
+            ServerName::try_from(domain.to_string())
+                .map_err(|e| format!("host `{domain}` is not a valid TLS server name: {e}"))
+        };
         Ok(RustlsConnect {
             config: self.0.clone(),
             name,
@@ -606,8 +646,11 @@ impl TlsConnect<Socket> for RustlsConnect {
             let Some(config) = self.config else {
                 return Err(io::Error::other("TLS is disabled (sslmode=disable)"));
             };
+            let name = self
+                .name
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
             let s = tokio_rustls::TlsConnector::from(config)
-                .connect(self.name, stream)
+                .connect(name, stream)
                 .await?;
             Ok(RustlsStream(Box::new(s)))
         })
@@ -744,6 +787,33 @@ mod tests {
             .unwrap();
         assert_eq!(d.mode, SslMode::Disable);
         assert!(d.params.iter().all(|(k, _)| k != "password"));
+        // sslrootcert=system: verify-full by default; weaker modes refused (libpq).
+        let d = PgDsn::parse("postgres://h/db?sslrootcert=system").unwrap();
+        assert_eq!(d.mode, SslMode::VerifyFull);
+        for weak in ["disable", "allow", "prefer", "require", "verify-ca"] {
+            let e = PgDsn::parse(&format!(
+                "postgres://h/db?sslrootcert=system&sslmode={weak}"
+            ))
+            .unwrap_err();
+            assert_eq!(
+                e,
+                format!("weak sslmode \"{weak}\" may not be used with sslrootcert=system (use \"verify-full\")")
+            );
+        }
+        // Unix sockets: no TLS, whatever the mode (libpq); no root certificate needed.
+        let d =
+            PgDsn::parse("postgres:///db?host=/var/run/postgresql&sslmode=verify-full").unwrap();
+        assert_eq!(d.mode, SslMode::VerifyFull);
+        assert_eq!(d.config.get_ssl_mode(), postgres::config::SslMode::Disable);
+        // hostaddr alone: the address is the TLS name.
+        let d = PgDsn::parse("postgres:///db?hostaddr=127.0.0.1").unwrap();
+        let c = PgDsn::with_tls_names(&d.config);
+        assert_eq!(
+            c.get_hosts(),
+            &[postgres::config::Host::Tcp("127.0.0.1".into())]
+        );
+        // A connector for an empty name can be made (it is used only if TLS is).
+        assert!(d.tls().make_tls_connect("").is_ok());
         let e = PgDsn::parse("postgres://u:secret@h/db?bogus=1").unwrap_err();
         assert!(!e.contains("secret"), "{e}");
         assert!(e.contains("bogus"), "{e}");

@@ -51,6 +51,9 @@ fn valid_schema(s: &str) -> bool {
 /// deadlock (SQLSTATE 40001 / 40P01) before giving up.
 const MAX_ATTEMPTS: u32 = 10;
 
+/// Retries made after serialisation failures (see `crate::serialization_retries`).
+pub(crate) static RETRIES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 impl PgBackend {
     /// Connect, create `schema` when one is given, and apply migrations.
     pub fn open(url: &str, schema: Option<&str>) -> Result<Self> {
@@ -82,12 +85,6 @@ impl PgBackend {
             pool: Pool::new(8),
         };
         let mut client = backend.connect()?;
-        if let Some(s) = schema {
-            backend.retry(|| {
-                client.batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {s}"))?;
-                Ok(())
-            })?;
-        }
         backend.retry(|| migrate(&mut client, schema))?;
         Ok(backend)
     }
@@ -149,13 +146,18 @@ impl PgBackend {
         let mut n = 0;
         loop {
             match attempt() {
-                Err(StoreError::Serialization(m)) if n + 1 < MAX_ATTEMPTS => {
+                Err(StoreError::Serialization(m)) if n + 1 >= MAX_ATTEMPTS => {
+                    return Err(StoreError::Serialization(format!(
+                        "{m} (retried with backoff; all {MAX_ATTEMPTS} attempts conflicted)"
+                    )))
+                }
+                Err(StoreError::Serialization(_)) => {
                     n += 1;
+                    RETRIES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     // 2, 4, 8 … ms, capped at 250 ms, with jitter so that contending
                     // writers do not collide again in step.
                     let base = (1u64 << n.min(7)).min(250);
                     let jitter = rand::random::<u64>() % (base + 1);
-                    let _ = m;
                     std::thread::sleep(std::time::Duration::from_millis(base + jitter));
                 }
                 other => return other,
@@ -166,11 +168,15 @@ impl PgBackend {
 
 fn migrate(client: &mut Client, schema: Option<&str>) -> Result<()> {
     let mut tx = client.transaction()?;
-    if let Some(s) = schema {
-        tx.batch_execute(&format!("SET LOCAL search_path TO {s}"))?;
-    }
-    // Several processes may start at once; one applies the migrations.
+    // Several processes may start at once; one creates the schema and applies the
+    // migrations, the others wait here (CREATE SCHEMA IF NOT EXISTS is not safe
+    // against a concurrent one: it can fail with a unique violation, 23505).
     tx.batch_execute("SELECT pg_advisory_xact_lock(7263510001)")?;
+    if let Some(s) = schema {
+        tx.batch_execute(&format!(
+            "CREATE SCHEMA IF NOT EXISTS {s}; SET LOCAL search_path TO {s}"
+        ))?;
+    }
     tx.batch_execute("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())")?;
     for (version, sql) in MIGRATIONS {
         let done = tx.query_opt(

@@ -508,6 +508,53 @@ fn serializable_isolation_is_retried() {
         .query("SHOW default_transaction_isolation", &[])
         .unwrap();
     assert_eq!(iso[0].0[0], vouch_store::Value::Text("serializable".into()));
+    let before = vouch_store::serialization_retries();
+    // A conflict that must happen: B's transaction takes its snapshot while A holds the
+    // head row, then waits for it; when A commits, B fails with 40001 ("could not
+    // serialize access due to concurrent update") and is retried.
+    let (locked_tx, locked_rx) = std::sync::mpsc::channel::<()>();
+    let a = {
+        let s = Arc::clone(&store);
+        std::thread::spawn(move || {
+            s.ledger_write(&mut |tx| {
+                let h = tx.head()?;
+                let _ = locked_tx.send(());
+                std::thread::sleep(std::time::Duration::from_millis(500));
+                tx.put_head(&Head {
+                    size: h.size + 1,
+                    ..h
+                })
+            })
+            .unwrap()
+        })
+    };
+    locked_rx.recv().unwrap();
+    let mut attempts = 0;
+    store
+        .ledger_write(&mut |tx| {
+            attempts += 1;
+            let h = tx.head()?;
+            tx.put_head(&Head {
+                size: h.size + 1,
+                ..h
+            })
+        })
+        .unwrap_or_else(|e| panic!("the conflicting write was not retried: {e}"));
+    a.join().unwrap();
+    assert!(attempts >= 2, "B ran {attempts} time(s): no conflict seen");
+    assert!(
+        vouch_store::serialization_retries() > before,
+        "no serialisation failure was retried"
+    );
+    // Both increments landed exactly once.
+    assert_eq!(store.head().unwrap().size, 2);
+    store
+        .ledger_write(&mut |tx| {
+            let h = tx.head()?;
+            tx.put_head(&Head { size: 0, ..h })
+        })
+        .unwrap();
+    // Many writers at once: every write lands, none twice.
     contend(&store, 6, 15);
     let _ = store.write(&mut |sql| {
         sql.execute(&format!("DROP SCHEMA {schema} CASCADE"), &[])?;
@@ -541,7 +588,7 @@ fn works_behind_pgbouncer_in_transaction_mode() {
             "[databases]\nvouch = host=127.0.0.1 port={} dbname=vouch\n\
              [pgbouncer]\nlisten_addr = 127.0.0.1\nlisten_port = {bport}\nunix_socket_dir =\n\
              auth_type = trust\nauth_file = {dir}/users.txt\npool_mode = transaction\n\
-             default_pool_size = 3\nmax_client_conn = 100\n\
+             default_pool_size = 3\nmax_client_conn = 100\nserver_round_robin = 1\n\
              logfile = {dir}/pgbouncer.log\npidfile = {dir}/pgbouncer.pid\n",
             cluster.port,
             dir = bdir.path().display()
@@ -575,6 +622,27 @@ fn works_behind_pgbouncer_in_transaction_mode() {
     let store = vouch_store::open(&url, Some("behind_bouncer"))
         .unwrap_or_else(|e| panic!("open through PgBouncer: {e}"));
     contend(&store, 8, 10);
+    // The ledger probe (run before every open whose database is not the recorded one)
+    // goes through the bouncer too, while other clients use the pool.
+    let busy = std::sync::atomic::AtomicBool::new(true);
+    let probes: Vec<_> = std::thread::scope(|sc| {
+        sc.spawn(|| {
+            while busy.load(std::sync::atomic::Ordering::Relaxed) {
+                let _ = store.head();
+            }
+        });
+        let probes = (0..30)
+            .map(|_| vouch_store::probe(&url, Some("behind_bouncer")).map_err(|e| e.to_string()))
+            .collect();
+        busy.store(false, std::sync::atomic::Ordering::Relaxed);
+        probes
+    });
+    for p in probes {
+        assert_eq!(
+            p.unwrap_or_else(|e| panic!("probe through PgBouncer: {e}")),
+            Some(80)
+        );
+    }
     // Reads through the bouncer, many times over its three server connections.
     for _ in 0..50 {
         assert_eq!(store.head().unwrap().size, 80);
@@ -661,4 +729,150 @@ fn works_behind_pgbouncer_in_transaction_mode() {
         .unwrap()
         .get(0);
     assert!(p.is_none(), "tables leaked into public");
+}
+
+/// The shared test server's user, database and port (from VOUCH_TEST_DATABASE_URL).
+fn shared_server() -> (String, String, u16) {
+    let base = std::env::var("VOUCH_TEST_DATABASE_URL").unwrap();
+    let cfg: postgres::Config = base.split('?').next().unwrap().parse().unwrap();
+    (
+        cfg.get_user().unwrap_or("postgres").to_string(),
+        cfg.get_dbname().unwrap_or("postgres").to_string(),
+        cfg.get_ports().first().copied().unwrap_or(5432),
+    )
+}
+
+fn drop_schema(schema: &str) {
+    let base = std::env::var("VOUCH_TEST_DATABASE_URL").unwrap();
+    let mut c = postgres::Client::connect(&base, postgres::NoTls).unwrap();
+    c.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        .unwrap();
+}
+
+/// tokio-postgres asks the TLS connector for an empty server name when the host is a
+/// Unix socket or only `hostaddr` is given; that must not stop the connection. As
+/// libpq: sslmode does not apply to Unix sockets; `hostaddr` alone is TCP, with TLS
+/// when the server offers it (prefer) and plain text with `disable`.
+#[test]
+fn unix_socket_and_hostaddr_only_connect() {
+    if !enabled() {
+        return;
+    }
+    let socket_dir = "/var/run/postgresql";
+    let (user, db, port) = shared_server();
+    assert!(
+        Path::new(&format!("{socket_dir}/.s.PGSQL.{port}")).exists(),
+        "the test server listens on {socket_dir}"
+    );
+    let schema = format!("vouch_sock_{}", std::process::id());
+    for mode in ["disable", "prefer", "require", "verify-full"] {
+        let url =
+            format!("postgres:///{db}?host={socket_dir}&port={port}&user={user}&sslmode={mode}");
+        let s = vouch_store::open(&url, Some(&schema))
+            .unwrap_or_else(|e| panic!("Unix socket, sslmode={mode}: {e}"));
+        assert_eq!(s.head().unwrap().size, 0);
+        // Over a Unix socket the server reports no client address.
+        let r = s.query("SELECT inet_client_addr() IS NULL", &[]).unwrap();
+        assert_eq!(r[0].0[0], vouch_store::Value::Int(1), "{mode}");
+        assert_eq!(
+            vouch_store::probe(&url, Some(&schema)).unwrap(),
+            Some(0),
+            "probe over the socket ({mode})"
+        );
+    }
+    // The same through the keyword form (what collectors are often given).
+    let kv = format!("host={socket_dir} port={port} user={user} dbname={db}");
+    let d = vouch_store::pg_tls::PgDsn::parse(&kv).unwrap();
+    d.connect()
+        .unwrap_or_else(|e| panic!("keyword form over the socket: {}", d.explain(&e)));
+
+    let url =
+        format!("postgres:///{db}?hostaddr=127.0.0.1&port={port}&user={user}&sslmode=disable");
+    let s = vouch_store::open(&url, Some(&schema))
+        .unwrap_or_else(|e| panic!("hostaddr only, sslmode=disable: {e}"));
+    assert!(!ssl_in_use(&s));
+    drop(s);
+    // The default (prefer) against a server with TLS on: encrypted, as libpq.
+    let url = format!("postgres:///{db}?hostaddr=127.0.0.1&port={port}&user={user}");
+    let s = vouch_store::open(&url, Some(&schema))
+        .unwrap_or_else(|e| panic!("hostaddr only, sslmode=prefer: {e}"));
+    assert!(ssl_in_use(&s), "prefer with hostaddr uses TLS when offered");
+    drop(s);
+    drop_schema(&schema);
+}
+
+/// Several processes starting at once on a fresh schema: all open it (the schema is
+/// created under the migration lock, not raced for).
+#[test]
+fn concurrent_open_of_a_fresh_schema() {
+    if !enabled() {
+        return;
+    }
+    let base = std::env::var("VOUCH_TEST_DATABASE_URL").unwrap();
+    for round in 0..6 {
+        let schema = format!("vouch_race_{}_{round}", std::process::id());
+        let barrier = Arc::new(std::sync::Barrier::new(6));
+        let hs: Vec<_> = (0..6)
+            .map(|_| {
+                let (b, url, s) = (barrier.clone(), base.clone(), schema.clone());
+                std::thread::spawn(move || {
+                    b.wait();
+                    vouch_store::open(&url, Some(&s))
+                        .map(|_| ())
+                        .map_err(|e| e.to_string())
+                })
+            })
+            .collect();
+        let results: Vec<_> = hs.into_iter().map(|h| h.join().unwrap()).collect();
+        drop_schema(&schema);
+        for r in results {
+            r.unwrap_or_else(|e| panic!("concurrent open (round {round}): {e}"));
+        }
+    }
+}
+
+/// A serialisation failure on a read (never retried) is not reported as retried; one
+/// from a write transaction that kept failing says how often it was tried.
+#[test]
+fn serialization_errors_say_what_was_retried() {
+    if !enabled() {
+        return;
+    }
+    let base = std::env::var("VOUCH_TEST_DATABASE_URL").unwrap();
+    let schema = format!("vouch_sermsg_{}", std::process::id());
+    let store = vouch_store::open(&base, Some(&schema)).unwrap();
+    store
+        .write(&mut |sql| {
+            sql.execute(
+                &format!("CREATE FUNCTION {schema}.conflict() RETURNS int LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'simulated conflict' USING ERRCODE = 'serialization_failure'; END $$"),
+                &[],
+            )?;
+            Ok(())
+        })
+        .unwrap();
+    let e = store
+        .query(&format!("SELECT {schema}.conflict()"), &[])
+        .unwrap_err();
+    assert!(
+        matches!(e, vouch_store::StoreError::Serialization(_)),
+        "{e}"
+    );
+    let msg = e.to_string();
+    assert!(msg.contains("simulated conflict"), "{msg}");
+    assert!(!msg.contains("retried"), "a read is never retried: {msg}");
+    let before = vouch_store::serialization_retries();
+    let e = store
+        .write(&mut |sql| {
+            sql.query(&format!("SELECT {schema}.conflict()"), &[])?;
+            Ok(())
+        })
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("simulated conflict") && e.contains("10 attempts"),
+        "{e}"
+    );
+    assert_eq!(vouch_store::serialization_retries() - before, 9);
+    drop(store);
+    drop_schema(&schema);
 }

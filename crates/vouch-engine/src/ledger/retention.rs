@@ -88,6 +88,10 @@ pub fn run(
             .map_err(|e| Error::Config(format!("retention archive: {e}; nothing was pruned")))?;
         stored.push(s);
     }
+    // Complete: the run's folder becomes read-only (0555 on directory storage), as a
+    // period's evidence folder does.
+    worm.seal_folder(&folder)
+        .map_err(|e| Error::Config(format!("retention archive: {e}; nothing was pruned")))?;
     // Only once the archive is stored: record the pruned entries and remove their leaves.
     let label = by_class.keys().cloned().collect::<Vec<_>>().join(",");
     let destination = worm.uri(&folder);

@@ -270,3 +270,13 @@ pub fn schema_check(packet: &std::path::Path) -> Option<String> {
         _ => None,
     }
 }
+
+impl Fx {
+    /// `sqlite` or `postgres`, as the database record names the backend.
+    pub fn kind_name(&self) -> &'static str {
+        match self.kind {
+            Kind::Sqlite => "sqlite",
+            Kind::Postgres => "postgres",
+        }
+    }
+}

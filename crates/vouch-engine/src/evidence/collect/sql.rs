@@ -68,7 +68,11 @@ pub fn postgres(run: &Run<'_>, scrubber: &mut Scrubber) -> Outcome {
         .filter(|(k, _)| !matches!(k.as_str(), "host" | "hostaddr" | "port" | "dbname" | "user"))
         .map(|(k, v)| (k.clone(), json!(scrubber.scrub(v))))
         .collect();
-    let fp = json!({
+    // What the DSN asks for (`configured`) and, once connected, what the session had
+    // (`session`): PgBouncer drops startup `options`, and `prefer` may end in plain
+    // text, so the configured values alone do not say which schema was read or whether
+    // the connection was encrypted.
+    let mut fp = json!({
         "host": cfg.get_hosts().iter().map(|h| match h {
             postgres::config::Host::Tcp(s) => s.clone(),
             postgres::config::Host::Unix(p) => p.display().to_string(),
@@ -76,10 +80,11 @@ pub fn postgres(run: &Run<'_>, scrubber: &mut Scrubber) -> Outcome {
         "port": cfg.get_ports(),
         "database": cfg.get_dbname(),
         "user": cfg.get_user(),
-        "sslmode": pg.mode.as_str(),
-        "options": options,
+        "configured": {"sslmode": pg.mode.as_str(), "options": options},
+        "session": null,
         "collected_on": hostname(),
     });
+    let mut session = Value::Null;
     cfg.connect_timeout(run.source.timeout());
     cfg.application_name("vouch-collect");
     let result = (|| -> Result<Content, String> {
@@ -103,6 +108,25 @@ pub fn postgres(run: &Run<'_>, scrubber: &mut Scrubber) -> Outcome {
             run.source.timeout().as_millis()
         ))
         .map_err(err)?;
+        // The session as the server saw it (pg_stat_ssl of this backend; behind a pooler
+        // it is the pooler's server connection).
+        let row = tx
+            .query_one(
+                "SELECT current_setting('search_path'), \
+                        coalesce((SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()), false), \
+                        (SELECT version FROM pg_stat_ssl WHERE pid = pg_backend_pid() AND ssl), \
+                        (SELECT cipher FROM pg_stat_ssl WHERE pid = pg_backend_pid() AND ssl), \
+                        inet_server_addr()::text IS NULL",
+                &[],
+            )
+            .map_err(err)?;
+        session = json!({
+            "search_path": row.get::<_, String>(0),
+            "ssl": row.get::<_, bool>(1),
+            "tls_version": row.get::<_, Option<String>>(2),
+            "cipher": row.get::<_, Option<String>>(3),
+            "unix_socket": row.get::<_, bool>(4),
+        });
         // row_to_json gives every PostgreSQL type its JSON form (numbers, booleans,
         // nested json, ISO timestamps) and keeps the column order.
         let wrapped = format!("SELECT row_to_json(vouch_q)::text FROM ({query}\n) AS vouch_q");
@@ -118,6 +142,7 @@ pub fn postgres(run: &Run<'_>, scrubber: &mut Scrubber) -> Outcome {
         tx.rollback().map_err(err)?;
         Ok(sink.finish())
     })();
+    fp["session"] = session;
     Outcome {
         fingerprint: fp,
         operation: op,
