@@ -476,6 +476,27 @@ fn locked() -> ApiError {
     )
 }
 
+/// An argon2id hash of a random password, made once, verified against for unknown names.
+fn dummy_hash() -> &'static str {
+    static H: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    H.get_or_init(|| {
+        hash_password(&random_token("dummy-")).unwrap_or_else(|_| {
+            "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$0000000000000000000000000000000000000000000".into()
+        })
+    })
+}
+
+/// A locked account, at login, answers exactly like a wrong password (and like an
+/// unknown name), so the lockout does not reveal which accounts exist; the lock still
+/// holds. Callers already signed in (changing a password or MFA) get `locked()`.
+fn hide_lock(e: ApiError) -> ApiError {
+    if e.code == "locked" {
+        generic()
+    } else {
+        e
+    }
+}
+
 fn generic() -> ApiError {
     ApiError::unauthorized("invalid username, password or code")
 }
@@ -517,14 +538,17 @@ fn check_credentials(
     code: Option<&str>,
 ) -> ApiResult<UserRow> {
     let Some(u) = user_row(store, username)? else {
-        // Same work as a real check, so timing does not reveal which usernames exist.
-        let _ = check_password("$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$0000000000000000000000000000000000000000000", password);
+        // Same work as a real check (a real argon2id hash with the default parameters),
+        // so timing does not reveal which usernames exist.
+        let _ = check_password(dummy_hash(), password);
         return Err(generic());
     };
     if u.locked_until
         .as_deref()
         .is_some_and(|until| until > now().as_str())
     {
+        // The same work as an unlocked account, so timing does not reveal the lock.
+        let _ = check_password(&u.hash, password);
         return Err(locked());
     }
     let mut ok = check_password(&u.hash, password);
@@ -562,7 +586,7 @@ pub fn login(
     password: &str,
     code: Option<&str>,
 ) -> ApiResult<(String, Value)> {
-    let u = check_credentials(store, settings, username, password, code)?;
+    let u = check_credentials(store, settings, username, password, code).map_err(hide_lock)?;
     let token = random_token(SESSION_PREFIX);
     let at = now();
     let expires = vouch_core::event::format_timestamp(
@@ -595,7 +619,7 @@ pub fn login(
         Ok(())
     })?;
     if unlocked == 0 {
-        return Err(locked());
+        return Err(generic());
     }
     Ok((
         token,

@@ -507,7 +507,9 @@ on_both!(jwt_users_lockout_totp_and_errors, |kind| {
     let locked = login("Correct horse battery 9", Some(&code));
     assert_eq!(
         (locked.status, locked.json()["error"]["code"].as_str()),
-        (423, Some("locked"))
+        (401, Some("unauthorized")),
+        "a locked account answers like a wrong password: {}",
+        locked.text()
     );
 
     // Unknown routes, wrong methods, bad JSON bodies: JSON 4xx.
