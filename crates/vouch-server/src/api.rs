@@ -804,6 +804,15 @@ pub async fn evidence_export(
 ) -> ApiResult<Response> {
     let p = params(raw)?;
     only(&p, &["criteria", "period_start", "period_end", "format"])?;
+    // The format first: a bad one is named even when the period is missing too.
+    let format = p.get("format").cloned().unwrap_or_else(|| "json".into());
+    if !["json", "csv", "pdf"].contains(&format.as_str()) {
+        return Err(ApiError::bad(format!(
+            "format must be json, csv or pdf, not `{}`",
+            format.chars().take(64).collect::<String>()
+        ))
+        .details(json!({"parameter": "format"})));
+    }
     let get = |k: &str| {
         p.get(k).cloned().ok_or_else(|| {
             ApiError::bad(format!("{k} is required")).details(json!({"parameter": k}))
@@ -827,11 +836,6 @@ pub async fn evidence_export(
                     .details(json!({"parameter": "criteria"})),
             );
         }
-    }
-    let format = p.get("format").cloned().unwrap_or_else(|| "json".into());
-    if !["json", "csv", "pdf"].contains(&format.as_str()) {
-        return Err(ApiError::bad("format must be json, csv or pdf")
-            .details(json!({"parameter": "format"})));
     }
     let (period_label, period_start, period_end) = (
         period.label.clone(),

@@ -833,17 +833,32 @@ pub fn authenticate(
     config_dir: &std::path::Path,
     headers: &axum::http::HeaderMap,
 ) -> ApiResult<Principal> {
-    let bearer = headers
+    let authorization = headers
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .map(str::trim)
-        .map(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-                .unwrap_or(v)
-                .trim()
-                .to_string()
-        });
+        .map(str::trim);
+    // Another scheme (Basic, Digest, ...) is named, never echoed with its credentials.
+    if let Some(scheme) = authorization
+        .and_then(|v| v.split_once(' '))
+        .map(|(scheme, _)| scheme)
+        .filter(|s| !s.eq_ignore_ascii_case("bearer"))
+    {
+        let scheme: String = scheme
+            .chars()
+            .take(32)
+            .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+            .collect();
+        return Err(ApiError::unauthorized(format!(
+            "unsupported authorization scheme `{scheme}`: expected `Authorization: Bearer <token>`"
+        )));
+    }
+    let bearer = authorization.map(|v| {
+        v.strip_prefix("Bearer ")
+            .or_else(|| v.strip_prefix("bearer "))
+            .unwrap_or(v)
+            .trim()
+            .to_string()
+    });
     let cookie = headers
         .get(axum::http::header::COOKIE)
         .and_then(|v| v.to_str().ok())
@@ -861,7 +876,9 @@ pub fn authenticate(
     } else if token.matches('.').count() == 2 {
         jwt_principal(settings, config_dir, &token)
     } else {
-        Err(ApiError::unauthorized("unrecognised token"))
+        Err(ApiError::unauthorized(
+            "unrecognised token: expected `Authorization: Bearer <token>` with an API token (vch_…), a session (vss_…) or a JWT",
+        ))
     }
 }
 

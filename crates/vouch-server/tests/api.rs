@@ -766,3 +766,49 @@ on_both!(jobs_api_and_scheduler_in_serve, |kind| {
         std::thread::sleep(std::time::Duration::from_millis(500));
     }
 });
+
+on_both!(bad_format_first_and_basic_auth_named, |kind| {
+    let s = Server::start(kind);
+    let admin = token(&s, Role::Admin, None);
+    // A bad `format` is named even when the period is missing too.
+    let r = call(
+        &s,
+        "GET",
+        "/api/compliance/evidence/export?format=xml",
+        Some(&admin),
+        None,
+    );
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert_eq!(
+        r.json()["error"]["details"]["parameter"],
+        "format",
+        "{}",
+        r.text()
+    );
+    assert!(
+        r.json()["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("xml"),
+        "{}",
+        r.text()
+    );
+    // HTTP Basic is not a scheme vouch accepts: say which one is expected.
+    let r = call_h(
+        &s,
+        "GET",
+        "/api/compliance/findings",
+        &[("Authorization", "Basic YWxpY2U6c2VjcmV0".to_string())],
+        None,
+    );
+    assert_eq!(r.status, 401, "{}", r.text());
+    let m = r.json()["error"]["message"].as_str().unwrap().to_string();
+    assert!(
+        m.contains("Authorization: Bearer <token>") && m.contains("Basic"),
+        "{m}"
+    );
+    assert!(
+        !m.contains("YWxpY2U6c2VjcmV0"),
+        "the credentials are not echoed: {m}"
+    );
+});
