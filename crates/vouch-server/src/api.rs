@@ -419,16 +419,22 @@ pub async fn ingest(State(app): State<App>, body: Body) -> ApiResult<Response> {
                 "message": format!("`{field}` names vouch itself, which is reserved for vouch's own events")}));
             continue;
         }
-        match vouch_core::event::Event::from_value(item) {
+        // Every field at fault in the event, each with its index.
+        match vouch_core::event::Event::from_value_all(item) {
             Ok(e) => events.push(e),
-            Err(e) => errors.push(json!({"index": i, "field": e.field, "message": e.message})),
+            Err(es) => errors.extend(
+                es.into_iter()
+                    .map(|e| json!({"index": i, "field": e.field, "message": e.message})),
+            ),
         }
     }
     if !errors.is_empty() {
+        let mut bad: Vec<&Value> = errors.iter().map(|e| &e["index"]).collect();
+        bad.dedup();
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "invalid_events",
-            format!("{} invalid event(s); nothing was appended", errors.len()),
+            format!("{} invalid event(s); nothing was appended", bad.len()),
         )
         .details(json!({"errors": errors})));
     }

@@ -122,6 +122,10 @@ on_both!(ingest_query_export_proofs_and_self_audit, |kind| {
     let mut bad = batch.clone();
     bad[3]["category"] = json!("nope");
     bad[7]["timestamp"] = json!("yesterday");
+    // Every bad field of an event is listed, not only the first.
+    bad[9]["action"] = json!("");
+    bad[9]["category"] = json!("nope");
+    bad[9]["result"] = json!(7);
     let r = call(
         &s,
         "POST",
@@ -140,7 +144,21 @@ on_both!(ingest_query_export_proofs_and_self_audit, |kind| {
                 e["field"].as_str().unwrap().to_string()
             ))
             .collect::<Vec<_>>(),
-        vec![(3, "category".to_string()), (7, "timestamp".to_string())]
+        vec![
+            (3, "category".to_string()),
+            (7, "timestamp".to_string()),
+            (9, "action".to_string()),
+            (9, "category".to_string()),
+            (9, "result".to_string())
+        ]
+    );
+    assert!(
+        r.json()["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("3 invalid event(s)"),
+        "{}",
+        r.text()
     );
     let r = call(
         &s,
