@@ -447,7 +447,9 @@ fn claim_step(store: &Store, user_id: &str, step: i64) -> ApiResult<bool> {
 
 /// Count a failed attempt in the database, atomically (concurrent failures each count),
 /// and lock the account once the limit is reached. An expired lock starts a new count.
-fn record_failure(store: &Store, settings: &AuthSettings, user_id: &str) -> ApiResult<()> {
+/// True for the one failure that locked the account (counts are serialised per row).
+fn record_failure(store: &Store, settings: &AuthSettings, user_id: &str) -> ApiResult<bool> {
+    let mut newly_locked = false;
     let at = now();
     let until = vouch_core::event::format_timestamp(
         &(Utc::now() + Duration::minutes(i64::from(settings.lockout_minutes))),
@@ -463,9 +465,16 @@ fn record_failure(store: &Store, settings: &AuthSettings, user_id: &str) -> ApiR
              WHERE id = $1",
             &[user_id.into(), at.clone().into(), i64::from(settings.lockout_attempts).into(), until.clone().into()],
         )?;
+        let rows = sql.query(
+            "SELECT failed_attempts FROM users WHERE id = $1",
+            &[user_id.into()],
+        )?;
+        newly_locked = rows
+            .first()
+            .is_some_and(|r| r.int(0) == i64::from(settings.lockout_attempts));
         Ok(())
     })?;
-    Ok(())
+    Ok(newly_locked)
 }
 
 fn locked() -> ApiError {
@@ -536,6 +545,7 @@ fn check_credentials(
     username: &str,
     password: &str,
     code: Option<&str>,
+    newly_locked: &mut bool,
 ) -> ApiResult<UserRow> {
     let Some(u) = user_row(store, username)? else {
         // Same work as a real check (a real argon2id hash with the default parameters),
@@ -559,7 +569,7 @@ fn check_credentials(
         };
     }
     if !ok {
-        record_failure(store, settings, &u.id)?;
+        *newly_locked = record_failure(store, settings, &u.id)?;
         return Err(generic());
     }
     Ok(u)
@@ -586,7 +596,21 @@ pub fn login(
     password: &str,
     code: Option<&str>,
 ) -> ApiResult<(String, Value)> {
-    let u = check_credentials(store, settings, username, password, code).map_err(hide_lock)?;
+    login_noting_lock(store, settings, username, password, code, &mut false)
+}
+
+/// [`login`], setting `newly_locked` when this failure locked the account (for the
+/// self-audit: the answer does not say so).
+pub fn login_noting_lock(
+    store: &Store,
+    settings: &AuthSettings,
+    username: &str,
+    password: &str,
+    code: Option<&str>,
+    newly_locked: &mut bool,
+) -> ApiResult<(String, Value)> {
+    let u = check_credentials(store, settings, username, password, code, newly_locked)
+        .map_err(hide_lock)?;
     let token = random_token(SESSION_PREFIX);
     let at = now();
     let expires = vouch_core::event::format_timestamp(
@@ -669,7 +693,7 @@ pub fn totp_enroll(
     code: Option<&str>,
 ) -> ApiResult<Value> {
     use rand::RngCore;
-    let u = check_credentials(store, settings, username, password, code)?;
+    let u = check_credentials(store, settings, username, password, code, &mut false)?;
     let mut secret = [0u8; 20];
     rand::thread_rng().fill_bytes(&mut secret);
     store.write(&mut |sql| {
@@ -724,7 +748,7 @@ pub fn totp_disable(
     code: Option<&str>,
     session: Option<&str>,
 ) -> ApiResult<()> {
-    let u = check_credentials(store, settings, username, password, code)?;
+    let u = check_credentials(store, settings, username, password, code, &mut false)?;
     if !u.totp_enabled {
         return Err(ApiError::bad("TOTP is not enabled"));
     }
@@ -800,7 +824,7 @@ pub fn change_password(
     code: Option<&str>,
     session: Option<&str>,
 ) -> ApiResult<()> {
-    let u = check_credentials(store, settings, username, current, code)?;
+    let u = check_credentials(store, settings, username, current, code, &mut false)?;
     set_password(store, settings, &u.id, username, &u.hash, new, session)
 }
 

@@ -89,6 +89,19 @@ on_both!(concurrent_wrong_passwords_lock_the_account, |kind| {
         let u = login(&s, "nobody-here", &format!("Wrong password {i}!"), None);
         assert_eq!((u.status, u.json()), (r.status, r.json()));
     }
+    // The lock itself is in the ledger for admins, once, though the answers hide it.
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let locks: Vec<String> = s
+        .leaves()
+        .iter()
+        .filter(|l| l["action"] == "auth.account_locked")
+        .map(|l| l["actor"]["id"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(
+        locks,
+        ["user:carol"],
+        "one lock event for the one locked account"
+    );
 });
 
 on_both!(
