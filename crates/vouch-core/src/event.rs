@@ -240,18 +240,33 @@ impl Event {
     /// Validate and normalise an event vouch timestamps itself (its own actions, on its
     /// own or an injected clock): every rule but the future-timestamp one.
     pub fn from_own_clock(value: Value) -> Result<Event, FieldError> {
+        Event::from_own_clock_all(value).map_err(|mut errors| errors.remove(0))
+    }
+
+    /// Validate and normalise a parsed JSON value from outside, reporting every field
+    /// at fault (at least one error when it fails), in the order of the input's fields.
+    pub fn from_value_all(value: Value) -> Result<Event, Vec<FieldError>> {
+        let e = Event::from_own_clock_all(value)?;
+        e.check_not_future(Utc::now(), max_clock_skew())
+            .map_err(|e| vec![e])?;
+        Ok(e)
+    }
+
+    /// [`Event::from_own_clock`], reporting every field at fault.
+    pub fn from_own_clock_all(value: Value) -> Result<Event, Vec<FieldError>> {
         let Value::Object(input) = value else {
-            return Err(err("(event)", "an event must be a JSON object"));
+            return Err(vec![err("(event)", "an event must be a JSON object")]);
         };
         let mut out = Map::new();
         let mut actor = Map::new();
         let mut resource = Map::new();
         let mut ts_micros = 0;
-        for (key, v) in input {
+        let mut errors: Vec<FieldError> = Vec::new();
+        let mut one = |key: String, v: Value| -> Result<(), FieldError> {
             match key.as_str() {
                 "id" => {
                     if v.is_null() {
-                        continue;
+                        return Ok(());
                     }
                     let s = v
                         .as_str()
@@ -323,7 +338,7 @@ impl Event {
                 }
                 "details" => {
                     if v.is_null() {
-                        continue;
+                        return Ok(());
                     }
                     let Value::Object(d) = v else {
                         return Err(err("details", "must be an object"));
@@ -350,7 +365,7 @@ impl Event {
                 }
                 "metadata" => {
                     if v.is_null() {
-                        continue;
+                        return Ok(());
                     }
                     if !v.is_object() {
                         return Err(err("metadata", "must be an object"));
@@ -362,6 +377,12 @@ impl Event {
                     return Err(err(other, "unknown field (expected id, timestamp, organization_id, actor, action, category, resource, details, result, metadata, retention)"));
                 }
             }
+            Ok(())
+        };
+        for (key, v) in input {
+            if let Err(e) = one(key, v) {
+                errors.push(e);
+            }
         }
         if !actor.is_empty() {
             out.insert("actor".into(), Value::Object(actor));
@@ -370,9 +391,12 @@ impl Event {
             out.insert("resource".into(), Value::Object(resource));
         }
         for required in ["timestamp", "action", "category", "result"] {
-            if !out.contains_key(required) {
-                return Err(err(required, "is required"));
+            if !out.contains_key(required) && !errors.iter().any(|e| e.field == required) {
+                errors.push(err(required, "is required"));
             }
+        }
+        if !errors.is_empty() {
+            return Err(errors);
         }
         if !out.contains_key("id") {
             out.insert(
@@ -387,7 +411,7 @@ impl Event {
         let mut canonical = Vec::with_capacity(512);
         crate::canonical::write_object(&mut canonical, &out, None);
         if canonical.len() > MAX_EVENT_BYTES {
-            return Err(err("(event)", format!("event is {} bytes in canonical form; the limit is {MAX_EVENT_BYTES} bytes (64 KiB)", canonical.len())));
+            return Err(vec![err("(event)", format!("event is {} bytes in canonical form; the limit is {MAX_EVENT_BYTES} bytes (64 KiB)", canonical.len()))]);
         }
         debug_assert!(
             canonical.ends_with(b"Z\"}")
@@ -627,6 +651,22 @@ fn collect(
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn every_bad_field_of_an_event_is_reported() {
+        let v = json!({"action": "", "category": "nope", "result": "ok"});
+        let errors = Event::from_value_all(v.clone()).unwrap_err();
+        let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            ["action", "category", "result", "timestamp"],
+            "{errors:?}"
+        );
+        assert_eq!(errors[0].message, "must not be empty");
+        assert_eq!(errors[3].message, "is required");
+        // The single-error form (the CLI's first line) is the first of them.
+        assert_eq!(Event::from_value(v).unwrap_err(), errors[0]);
+    }
 
     fn base() -> Value {
         json!({

@@ -187,6 +187,11 @@ pub async fn openapi() -> impl IntoResponse {
 #[derive(Debug, Clone)]
 pub struct LoginAttempt(pub String);
 
+/// This failed login locked the account (recorded in the ledger; the answer is the same
+/// 401 as any failure).
+#[derive(Debug, Clone, Copy)]
+pub struct AccountLocked;
+
 /// A JSON object body whose fields are all known; an unknown one is 422, named.
 pub fn object_fields<'a>(
     v: &'a Value,
@@ -237,6 +242,7 @@ fn session_cookie(token: &str, max_age: u64) -> ApiResult<HeaderValue> {
 
 pub async fn login(State(app): State<App>, body: Body) -> Response {
     let mut tried = None;
+    let locked_now = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let r = async {
         let v = body_json(body).await?;
         let o = object_fields(&v, &["username", "password", "totp_code"])?;
@@ -248,8 +254,15 @@ pub async fn login(State(app): State<App>, body: Body) -> Response {
         let code = str_field(o, "totp_code")?;
         let settings = app.config.settings.auth.clone();
         let store = app.store.clone();
-        let (token, info) =
-            blocking(move || auth::login(&store, &settings, &user, &pw, code.as_deref())).await?;
+        let lock = locked_now.clone();
+        let (token, info) = blocking(move || {
+            let mut newly = false;
+            let r =
+                auth::login_noting_lock(&store, &settings, &user, &pw, code.as_deref(), &mut newly);
+            lock.store(newly, std::sync::atomic::Ordering::Relaxed);
+            r
+        })
+        .await?;
         let mut resp = axum::Json(json!({"token": token, "user": info})).into_response();
         resp.headers_mut().insert(
             header::SET_COOKIE,
@@ -262,6 +275,9 @@ pub async fn login(State(app): State<App>, body: Body) -> Response {
     }
     .await;
     let mut resp = r.unwrap_or_else(IntoResponse::into_response);
+    if locked_now.load(std::sync::atomic::Ordering::Relaxed) {
+        resp.extensions_mut().insert(AccountLocked);
+    }
     if let Some(u) = tried.filter(|u| !u.is_empty()) {
         resp.extensions_mut().insert(LoginAttempt(u));
     }
@@ -419,16 +435,22 @@ pub async fn ingest(State(app): State<App>, body: Body) -> ApiResult<Response> {
                 "message": format!("`{field}` names vouch itself, which is reserved for vouch's own events")}));
             continue;
         }
-        match vouch_core::event::Event::from_value(item) {
+        // Every field at fault in the event, each with its index.
+        match vouch_core::event::Event::from_value_all(item) {
             Ok(e) => events.push(e),
-            Err(e) => errors.push(json!({"index": i, "field": e.field, "message": e.message})),
+            Err(es) => errors.extend(
+                es.into_iter()
+                    .map(|e| json!({"index": i, "field": e.field, "message": e.message})),
+            ),
         }
     }
     if !errors.is_empty() {
+        let mut bad: Vec<&Value> = errors.iter().map(|e| &e["index"]).collect();
+        bad.dedup();
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "invalid_events",
-            format!("{} invalid event(s); nothing was appended", errors.len()),
+            format!("{} invalid event(s); nothing was appended", bad.len()),
         )
         .details(json!({"errors": errors})));
     }
@@ -804,6 +826,15 @@ pub async fn evidence_export(
 ) -> ApiResult<Response> {
     let p = params(raw)?;
     only(&p, &["criteria", "period_start", "period_end", "format"])?;
+    // The format first: a bad one is named even when the period is missing too.
+    let format = p.get("format").cloned().unwrap_or_else(|| "json".into());
+    if !["json", "csv", "pdf"].contains(&format.as_str()) {
+        return Err(ApiError::bad(format!(
+            "format must be json, csv or pdf, not `{}`",
+            format.chars().take(64).collect::<String>()
+        ))
+        .details(json!({"parameter": "format"})));
+    }
     let get = |k: &str| {
         p.get(k).cloned().ok_or_else(|| {
             ApiError::bad(format!("{k} is required")).details(json!({"parameter": k}))
@@ -827,11 +858,6 @@ pub async fn evidence_export(
                     .details(json!({"parameter": "criteria"})),
             );
         }
-    }
-    let format = p.get("format").cloned().unwrap_or_else(|| "json".into());
-    if !["json", "csv", "pdf"].contains(&format.as_str()) {
-        return Err(ApiError::bad("format must be json, csv or pdf")
-            .details(json!({"parameter": "format"})));
     }
     let (period_label, period_start, period_end) = (
         period.label.clone(),

@@ -447,7 +447,9 @@ fn claim_step(store: &Store, user_id: &str, step: i64) -> ApiResult<bool> {
 
 /// Count a failed attempt in the database, atomically (concurrent failures each count),
 /// and lock the account once the limit is reached. An expired lock starts a new count.
-fn record_failure(store: &Store, settings: &AuthSettings, user_id: &str) -> ApiResult<()> {
+/// True for the one failure that locked the account (counts are serialised per row).
+fn record_failure(store: &Store, settings: &AuthSettings, user_id: &str) -> ApiResult<bool> {
+    let mut newly_locked = false;
     let at = now();
     let until = vouch_core::event::format_timestamp(
         &(Utc::now() + Duration::minutes(i64::from(settings.lockout_minutes))),
@@ -463,9 +465,16 @@ fn record_failure(store: &Store, settings: &AuthSettings, user_id: &str) -> ApiR
              WHERE id = $1",
             &[user_id.into(), at.clone().into(), i64::from(settings.lockout_attempts).into(), until.clone().into()],
         )?;
+        let rows = sql.query(
+            "SELECT failed_attempts FROM users WHERE id = $1",
+            &[user_id.into()],
+        )?;
+        newly_locked = rows
+            .first()
+            .is_some_and(|r| r.int(0) == i64::from(settings.lockout_attempts));
         Ok(())
     })?;
-    Ok(())
+    Ok(newly_locked)
 }
 
 fn locked() -> ApiError {
@@ -474,6 +483,27 @@ fn locked() -> ApiError {
         "locked",
         "too many failed attempts; the account is locked for a while",
     )
+}
+
+/// An argon2id hash of a random password, made once, verified against for unknown names.
+fn dummy_hash() -> &'static str {
+    static H: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    H.get_or_init(|| {
+        hash_password(&random_token("dummy-")).unwrap_or_else(|_| {
+            "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$0000000000000000000000000000000000000000000".into()
+        })
+    })
+}
+
+/// A locked account, at login, answers exactly like a wrong password (and like an
+/// unknown name), so the lockout does not reveal which accounts exist; the lock still
+/// holds. Callers already signed in (changing a password or MFA) get `locked()`.
+fn hide_lock(e: ApiError) -> ApiError {
+    if e.code == "locked" {
+        generic()
+    } else {
+        e
+    }
 }
 
 fn generic() -> ApiError {
@@ -515,16 +545,20 @@ fn check_credentials(
     username: &str,
     password: &str,
     code: Option<&str>,
+    newly_locked: &mut bool,
 ) -> ApiResult<UserRow> {
     let Some(u) = user_row(store, username)? else {
-        // Same work as a real check, so timing does not reveal which usernames exist.
-        let _ = check_password("$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$0000000000000000000000000000000000000000000", password);
+        // Same work as a real check (a real argon2id hash with the default parameters),
+        // so timing does not reveal which usernames exist.
+        let _ = check_password(dummy_hash(), password);
         return Err(generic());
     };
     if u.locked_until
         .as_deref()
         .is_some_and(|until| until > now().as_str())
     {
+        // The same work as an unlocked account, so timing does not reveal the lock.
+        let _ = check_password(&u.hash, password);
         return Err(locked());
     }
     let mut ok = check_password(&u.hash, password);
@@ -535,7 +569,7 @@ fn check_credentials(
         };
     }
     if !ok {
-        record_failure(store, settings, &u.id)?;
+        *newly_locked = record_failure(store, settings, &u.id)?;
         return Err(generic());
     }
     Ok(u)
@@ -562,7 +596,21 @@ pub fn login(
     password: &str,
     code: Option<&str>,
 ) -> ApiResult<(String, Value)> {
-    let u = check_credentials(store, settings, username, password, code)?;
+    login_noting_lock(store, settings, username, password, code, &mut false)
+}
+
+/// [`login`], setting `newly_locked` when this failure locked the account (for the
+/// self-audit: the answer does not say so).
+pub fn login_noting_lock(
+    store: &Store,
+    settings: &AuthSettings,
+    username: &str,
+    password: &str,
+    code: Option<&str>,
+    newly_locked: &mut bool,
+) -> ApiResult<(String, Value)> {
+    let u = check_credentials(store, settings, username, password, code, newly_locked)
+        .map_err(hide_lock)?;
     let token = random_token(SESSION_PREFIX);
     let at = now();
     let expires = vouch_core::event::format_timestamp(
@@ -595,7 +643,7 @@ pub fn login(
         Ok(())
     })?;
     if unlocked == 0 {
-        return Err(locked());
+        return Err(generic());
     }
     Ok((
         token,
@@ -645,7 +693,7 @@ pub fn totp_enroll(
     code: Option<&str>,
 ) -> ApiResult<Value> {
     use rand::RngCore;
-    let u = check_credentials(store, settings, username, password, code)?;
+    let u = check_credentials(store, settings, username, password, code, &mut false)?;
     let mut secret = [0u8; 20];
     rand::thread_rng().fill_bytes(&mut secret);
     store.write(&mut |sql| {
@@ -700,7 +748,7 @@ pub fn totp_disable(
     code: Option<&str>,
     session: Option<&str>,
 ) -> ApiResult<()> {
-    let u = check_credentials(store, settings, username, password, code)?;
+    let u = check_credentials(store, settings, username, password, code, &mut false)?;
     if !u.totp_enabled {
         return Err(ApiError::bad("TOTP is not enabled"));
     }
@@ -776,7 +824,7 @@ pub fn change_password(
     code: Option<&str>,
     session: Option<&str>,
 ) -> ApiResult<()> {
-    let u = check_credentials(store, settings, username, current, code)?;
+    let u = check_credentials(store, settings, username, current, code, &mut false)?;
     set_password(store, settings, &u.id, username, &u.hash, new, session)
 }
 
@@ -809,17 +857,32 @@ pub fn authenticate(
     config_dir: &std::path::Path,
     headers: &axum::http::HeaderMap,
 ) -> ApiResult<Principal> {
-    let bearer = headers
+    let authorization = headers
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .map(str::trim)
-        .map(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-                .unwrap_or(v)
-                .trim()
-                .to_string()
-        });
+        .map(str::trim);
+    // Another scheme (Basic, Digest, ...) is named, never echoed with its credentials.
+    if let Some(scheme) = authorization
+        .and_then(|v| v.split_once(' '))
+        .map(|(scheme, _)| scheme)
+        .filter(|s| !s.eq_ignore_ascii_case("bearer"))
+    {
+        let scheme: String = scheme
+            .chars()
+            .take(32)
+            .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+            .collect();
+        return Err(ApiError::unauthorized(format!(
+            "unsupported authorization scheme `{scheme}`: expected `Authorization: Bearer <token>`"
+        )));
+    }
+    let bearer = authorization.map(|v| {
+        v.strip_prefix("Bearer ")
+            .or_else(|| v.strip_prefix("bearer "))
+            .unwrap_or(v)
+            .trim()
+            .to_string()
+    });
     let cookie = headers
         .get(axum::http::header::COOKIE)
         .and_then(|v| v.to_str().ok())
@@ -837,7 +900,9 @@ pub fn authenticate(
     } else if token.matches('.').count() == 2 {
         jwt_principal(settings, config_dir, &token)
     } else {
-        Err(ApiError::unauthorized("unrecognised token"))
+        Err(ApiError::unauthorized(
+            "unrecognised token: expected `Authorization: Bearer <token>` with an API token (vch_…), a session (vss_…) or a JWT",
+        ))
     }
 }
 

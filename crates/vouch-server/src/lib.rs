@@ -288,6 +288,21 @@ async fn authorize(
             .map(|u| format!("user:{u}"))
             .unwrap_or_else(|| "anonymous".into());
         let status = resp.status();
+        // A lock is recorded whatever the failure limiter says (once per lock; only real
+        // accounts can be locked), so admins see it though the answer hides it.
+        if resp.extensions().get::<api::AccountLocked>().is_some() {
+            audit(
+                &app,
+                &actor,
+                &ip,
+                "auth.account_locked",
+                "user",
+                &actor,
+                "failure",
+                "authentication",
+                status.as_u16(),
+            );
+        }
         if status.is_success() {
             audit(
                 &app,

@@ -44,7 +44,9 @@ pub fn document() -> Value {
             responses.insert("401".into(), err.clone());
             responses.insert("429".into(), err.clone());
         }
-        if r.path.contains("/auth/") {
+        // A locked account answers a login like a wrong password (401); signed-in
+        // changes of password or MFA say 423.
+        if r.path.contains("/auth/") && !r.path.ends_with("/login") {
             responses.insert("423".into(), err.clone());
         }
         if r.path.ends_with("audit-logs") && r.method == "POST" {

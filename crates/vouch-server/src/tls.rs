@@ -16,24 +16,28 @@ pub const HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_sec
 pub fn acceptor(files: &TlsFiles) -> Result<tokio_rustls::TlsAcceptor, Error> {
     use rustls::pki_types::pem::PemObject;
     use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&files.cert)
-        .and_then(|it| it.collect::<Result<Vec<_>, _>>())
+    let cert_pem = read_file("--tls-cert", &files.cert)?;
+    let key_pem = read_file("--tls-key", &files.key)?;
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&cert_pem)
+        .collect::<Result<Vec<_>, _>>()
         .map_err(|e| {
             Error::Config(format!(
-                "--tls-cert {}: not a PEM certificate chain ({e})",
-                files.cert.display()
+                "--tls-cert {}: not a PEM certificate chain ({})",
+                files.cert.display(),
+                pem_problem(&e)
             ))
         })?;
     if certs.is_empty() {
         return Err(Error::Config(format!(
-            "--tls-cert {}: no certificate in the file",
+            "--tls-cert {}: no certificate in the file (expected PEM `CERTIFICATE` blocks)",
             files.cert.display()
         )));
     }
-    let key = PrivateKeyDer::from_pem_file(&files.key).map_err(|e| {
+    let key = PrivateKeyDer::from_pem_slice(&key_pem).map_err(|e| {
         Error::Config(format!(
-            "--tls-key {}: not a PEM private key ({e})",
-            files.key.display()
+            "--tls-key {}: not a PEM private key ({})",
+            files.key.display(),
+            pem_problem(&e)
         ))
     })?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
@@ -43,13 +47,56 @@ pub fn acceptor(files: &TlsFiles) -> Result<tokio_rustls::TlsAcceptor, Error> {
         .with_no_client_auth()
         .with_single_cert(certs, key)
         .map_err(|e| {
-            Error::Config(format!(
-                "--tls-cert/--tls-key: the key does not fit the certificate ({e})"
-            ))
+            Error::Config(match e {
+                rustls::Error::InconsistentKeys(_) => format!(
+                    "--tls-key: the private key in {} does not belong to the certificate in {}",
+                    files.key.display(),
+                    files.cert.display()
+                ),
+                _ => format!(
+                    "--tls-key {}: the key cannot be used with the certificate in {} (unsupported key type or a malformed certificate)",
+                    files.key.display(),
+                    files.cert.display()
+                ),
+            })
         })?;
     let mut config = config;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
+}
+
+/// A TLS file's bytes; a missing or unreadable file is named in plain words.
+fn read_file(flag: &str, path: &std::path::Path) -> Result<Vec<u8>, Error> {
+    std::fs::read(path).map_err(|e| {
+        Error::Config(match e.kind() {
+            std::io::ErrorKind::NotFound => {
+                format!("{flag} {}: the file does not exist", path.display())
+            }
+            std::io::ErrorKind::PermissionDenied => {
+                format!(
+                    "{flag} {}: permission denied reading the file",
+                    path.display()
+                )
+            }
+            std::io::ErrorKind::IsADirectory => {
+                format!("{flag} {}: a directory, not a file", path.display())
+            }
+            _ => format!("{flag} {}: cannot read the file ({e})", path.display()),
+        })
+    })
+}
+
+/// What is wrong with a PEM file, in plain words.
+fn pem_problem(e: &rustls::pki_types::pem::Error) -> String {
+    use rustls::pki_types::pem::Error as P;
+    match e {
+        P::NoItemsFound => "no PEM block of the right kind in the file".into(),
+        P::MissingSectionEnd { .. } => "a PEM block has no END line".into(),
+        P::IllegalSectionStart { .. } => "a malformed BEGIN line".into(),
+        P::Base64Decode(_) => "a PEM block is not valid base64".into(),
+        P::SectionTooLarge => "a PEM block is too large".into(),
+        _ => "unreadable PEM".into(),
+    }
 }
 
 type Conn = (

@@ -122,6 +122,10 @@ on_both!(ingest_query_export_proofs_and_self_audit, |kind| {
     let mut bad = batch.clone();
     bad[3]["category"] = json!("nope");
     bad[7]["timestamp"] = json!("yesterday");
+    // Every bad field of an event is listed, not only the first.
+    bad[9]["action"] = json!("");
+    bad[9]["category"] = json!("nope");
+    bad[9]["result"] = json!(7);
     let r = call(
         &s,
         "POST",
@@ -140,7 +144,21 @@ on_both!(ingest_query_export_proofs_and_self_audit, |kind| {
                 e["field"].as_str().unwrap().to_string()
             ))
             .collect::<Vec<_>>(),
-        vec![(3, "category".to_string()), (7, "timestamp".to_string())]
+        vec![
+            (3, "category".to_string()),
+            (7, "timestamp".to_string()),
+            (9, "action".to_string()),
+            (9, "category".to_string()),
+            (9, "result".to_string())
+        ]
+    );
+    assert!(
+        r.json()["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("3 invalid event(s)"),
+        "{}",
+        r.text()
     );
     let r = call(
         &s,
@@ -507,7 +525,9 @@ on_both!(jwt_users_lockout_totp_and_errors, |kind| {
     let locked = login("Correct horse battery 9", Some(&code));
     assert_eq!(
         (locked.status, locked.json()["error"]["code"].as_str()),
-        (423, Some("locked"))
+        (401, Some("unauthorized")),
+        "a locked account answers like a wrong password: {}",
+        locked.text()
     );
 
     // Unknown routes, wrong methods, bad JSON bodies: JSON 4xx.
@@ -763,4 +783,50 @@ on_both!(jobs_api_and_scheduler_in_serve, |kind| {
         );
         std::thread::sleep(std::time::Duration::from_millis(500));
     }
+});
+
+on_both!(bad_format_first_and_basic_auth_named, |kind| {
+    let s = Server::start(kind);
+    let admin = token(&s, Role::Admin, None);
+    // A bad `format` is named even when the period is missing too.
+    let r = call(
+        &s,
+        "GET",
+        "/api/compliance/evidence/export?format=xml",
+        Some(&admin),
+        None,
+    );
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert_eq!(
+        r.json()["error"]["details"]["parameter"],
+        "format",
+        "{}",
+        r.text()
+    );
+    assert!(
+        r.json()["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("xml"),
+        "{}",
+        r.text()
+    );
+    // HTTP Basic is not a scheme vouch accepts: say which one is expected.
+    let r = call_h(
+        &s,
+        "GET",
+        "/api/compliance/findings",
+        &[("Authorization", "Basic YWxpY2U6c2VjcmV0".to_string())],
+        None,
+    );
+    assert_eq!(r.status, 401, "{}", r.text());
+    let m = r.json()["error"]["message"].as_str().unwrap().to_string();
+    assert!(
+        m.contains("Authorization: Bearer <token>") && m.contains("Basic"),
+        "{m}"
+    );
+    assert!(
+        !m.contains("YWxpY2U6c2VjcmV0"),
+        "the credentials are not echoed: {m}"
+    );
 });
