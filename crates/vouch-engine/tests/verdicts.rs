@@ -6,7 +6,7 @@
 
 mod common;
 
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 use vouch_core::period::Period;
 use vouch_engine::checks::{controls, Checker};
