@@ -631,3 +631,48 @@ fn the_ledger_control_alone_is_not_a_pass() {
     let v = ok(&vouch(&d, &["verify", out.to_str().unwrap()]));
     assert!(!v.contains("FAIL"), "{v}");
 }
+
+// Issue 12: on the CLI a timestamp from the future is measured against this machine's
+// clock (not "this server's"), and names the setting that allows more.
+#[test]
+fn a_future_timestamp_speaks_of_this_machines_clock() {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path().join("data");
+    ok(&vouch(&d, &["init", "--org", "Acme"]));
+    let future = (chrono::Utc::now() + chrono::Duration::hours(2))
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string();
+    let o = append(
+        &d,
+        &format!("{{\"timestamp\":\"{future}\",\"action\":\"login\",\"category\":\"authentication\",\"result\":\"success\"}}\n"),
+    );
+    assert!(!o.status.success());
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(e.trim().lines().count(), 1, "{e}");
+    assert!(
+        e.contains("this machine's clock") && e.contains("ledger.max_clock_skew"),
+        "{e}"
+    );
+    assert!(!e.contains("server"), "{e}");
+}
+
+// Issue 12: `vouch verify` of a path that does not exist is one line on stderr and a
+// non-zero exit, nothing on stdout.
+#[test]
+fn verify_of_a_missing_path_is_one_line() {
+    let t = tempfile::tempdir().unwrap();
+    let missing = t.path().join("no-such-packet");
+    let o = vouch(
+        &t.path().join("data"),
+        &["verify", missing.to_str().unwrap()],
+    );
+    assert!(!o.status.success());
+    let out = String::from_utf8_lossy(&o.stdout);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(
+        out.trim().lines().count() + err.trim().lines().count(),
+        1,
+        "stdout: {out}\nstderr: {err}"
+    );
+    assert!(err.contains("no-such-packet"), "{err}");
+}
