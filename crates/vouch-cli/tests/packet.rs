@@ -619,6 +619,24 @@ fn the_ledger_control_alone_is_not_a_pass() {
     );
     let s = Command::new("python3").args(["-c", &py]).output().unwrap();
     assert!(s.status.success(), "{}", String::from_utf8_lossy(&s.stderr));
+    let text = String::from_utf8(
+        Command::new("pdftotext")
+            .args([
+                "-layout",
+                out.join("SOC2_Evidence.pdf").to_str().unwrap(),
+                "-",
+            ])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        flat.contains("no control of the organisation is configured")
+            && flat.contains("not a pass"),
+        "{text}"
+    );
     let r = ok(&vouch(
         &d,
         &[
@@ -628,6 +646,7 @@ fn the_ledger_control_alone_is_not_a_pass() {
         ],
     ));
     assert!(r.contains("SOC2_Evidence.json: identical"), "{r}");
+    assert!(r.contains("SOC2_Evidence.pdf: identical"), "{r}");
     let v = ok(&vouch(&d, &["verify", out.to_str().unwrap()]));
     assert!(!v.contains("FAIL"), "{v}");
 }
