@@ -25,7 +25,8 @@ pub struct CheckArgs {
     /// Only these checks (repeatable).
     #[arg(long = "check", value_name = "ID")]
     pub checks: Vec<String>,
-    /// Exit 0 even when a control fails, errs or has no evidence.
+    /// Exit 0 even when a control fails, errs or has no evidence (an error of the run
+    /// itself still exits 2).
     #[arg(long)]
     pub no_fail: bool,
 }
