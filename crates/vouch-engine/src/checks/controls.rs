@@ -100,7 +100,7 @@ pub fn overall_status(statuses: &[&str]) -> &'static str {
         "not_assessed"
     } else if statuses.iter().all(|s| *s == "pass") {
         "compliant"
-    } else if statuses.iter().any(|s| *s == "fail") {
+    } else if statuses.contains(&"fail") {
         "non_compliant"
     } else if statuses.iter().all(|s| *s == "no_evidence") {
         "no_evidence"
