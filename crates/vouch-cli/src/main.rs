@@ -130,7 +130,14 @@ fn main() {
         Ok(code) => std::process::exit(code),
         Err(e) => {
             output::error(json, &e);
-            std::process::exit(1);
+            // `vouch check`: 1 means a control fails, so any error of the run (usage,
+            // configuration, store, unknown check) is 2, the run was incomplete.
+            let code = if matches!(cli.command, Command::Check(_)) {
+                2
+            } else {
+                1
+            };
+            std::process::exit(code);
         }
     }
 }

@@ -565,3 +565,133 @@ fn an_empty_period_says_no_evidence_in_json_and_pdf() {
     let v = ok(&vouch(&d, &["verify", out.to_str().unwrap()]));
     assert!(!v.contains("FAIL"), "{v}");
 }
+
+// Issue 12: with no organisation control configured, a verified ledger alone is not a
+// pass: the packet's overall status is `no_evidence` and no criterion (CC8.1 change
+// management, CC7.2) passes on the built-in ledger control alone; the ledger control
+// itself still passes, and the packet verifies and reproduces.
+#[test]
+fn the_ledger_control_alone_is_not_a_pass() {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path().join("data");
+    ok(&vouch(&d, &["init", "--org", "Acme"]));
+    let o = append(
+        &d,
+        "{\"timestamp\":\"2026-09-03T10:00:00Z\",\"actor\":{\"id\":\"alice\"},\"action\":\"login\",\"category\":\"authentication\",\"result\":\"success\"}\n\
+         {\"timestamp\":\"2026-09-04T11:00:00Z\",\"actor\":{\"id\":\"bob\"},\"action\":\"login\",\"category\":\"authentication\",\"result\":\"success\"}\n",
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let out = t.path().join("sep");
+    let line = ok(&vouch(
+        &d,
+        &[
+            "packet",
+            "--period",
+            "2026-09",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    ));
+    assert!(line.contains("overall status no_evidence"), "{line}");
+    assert!(!line.contains("overall status pass"), "{line}");
+    let v: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("SOC2_Evidence.json")).unwrap()).unwrap();
+    assert_eq!(
+        v["summary"]["overall_status"], "no_evidence",
+        "{}",
+        v["summary"]
+    );
+    assert_eq!(v["controls"][0]["id"], "VOUCH-LEDGER-INTEGRITY");
+    assert_eq!(v["controls"][0]["status"], "pass");
+    let criteria = v["summary"]["criteria"].as_array().unwrap();
+    assert!(!criteria.is_empty());
+    for c in criteria {
+        assert_ne!(c["status"], "pass", "{c}");
+    }
+    let cc81 = criteria.iter().find(|c| c["id"] == "CC8.1");
+    if let Some(c) = cc81 {
+        assert_eq!(c["status"], "no_evidence", "{c}");
+    }
+    let py = format!(
+        "import json,jsonschema;jsonschema.validate(json.load(open({:?})),json.load(open({:?})))",
+        out.join("SOC2_Evidence.json").display().to_string(),
+        schema().display().to_string()
+    );
+    let s = Command::new("python3").args(["-c", &py]).output().unwrap();
+    assert!(s.status.success(), "{}", String::from_utf8_lossy(&s.stderr));
+    let text = String::from_utf8(
+        Command::new("pdftotext")
+            .args([
+                "-layout",
+                out.join("SOC2_Evidence.pdf").to_str().unwrap(),
+                "-",
+            ])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        flat.contains("no control of the organisation is configured")
+            && flat.contains("not a pass"),
+        "{text}"
+    );
+    let r = ok(&vouch(
+        &d,
+        &[
+            "packet",
+            "--reproduce",
+            out.join("SOC2_Evidence.json").to_str().unwrap(),
+        ],
+    ));
+    assert!(r.contains("SOC2_Evidence.json: identical"), "{r}");
+    assert!(r.contains("SOC2_Evidence.pdf: identical"), "{r}");
+    let v = ok(&vouch(&d, &["verify", out.to_str().unwrap()]));
+    assert!(!v.contains("FAIL"), "{v}");
+}
+
+// Issue 12: on the CLI a timestamp from the future is measured against this machine's
+// clock (not "this server's"), and names the setting that allows more.
+#[test]
+fn a_future_timestamp_speaks_of_this_machines_clock() {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path().join("data");
+    ok(&vouch(&d, &["init", "--org", "Acme"]));
+    let future = (chrono::Utc::now() + chrono::Duration::hours(2))
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string();
+    let o = append(
+        &d,
+        &format!("{{\"timestamp\":\"{future}\",\"action\":\"login\",\"category\":\"authentication\",\"result\":\"success\"}}\n"),
+    );
+    assert!(!o.status.success());
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(e.trim().lines().count(), 1, "{e}");
+    assert!(
+        e.contains("this machine's clock") && e.contains("ledger.max_clock_skew"),
+        "{e}"
+    );
+    assert!(!e.contains("server"), "{e}");
+}
+
+// Issue 12: `vouch verify` of a path that does not exist is one line on stderr and a
+// non-zero exit, nothing on stdout.
+#[test]
+fn verify_of_a_missing_path_is_one_line() {
+    let t = tempfile::tempdir().unwrap();
+    let missing = t.path().join("no-such-packet");
+    let o = vouch(
+        &t.path().join("data"),
+        &["verify", missing.to_str().unwrap()],
+    );
+    assert!(!o.status.success());
+    let out = String::from_utf8_lossy(&o.stdout);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(
+        out.trim().lines().count() + err.trim().lines().count(),
+        1,
+        "stdout: {out}\nstderr: {err}"
+    );
+    assert!(err.contains("no-such-packet"), "{err}");
+}

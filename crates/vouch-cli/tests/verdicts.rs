@@ -279,13 +279,15 @@ fn check_exit_codes_page_cron_when_anything_was_not_judged() {
         &["--json", "status", "--period", "2026-10"],
     )))
     .unwrap();
-    assert_eq!(st["overall_status"], "no_evidence", "{st}");
+    // One rule with GET /api/compliance/status (issue 12): a pass and a control without
+    // evidence are `incomplete`.
+    assert_eq!(st["overall_status"], "incomplete", "{st}");
     assert_eq!(
         st["controls"],
         serde_json::json!({"fail": 0, "error": 0, "no_evidence": 1, "not_tested": 0, "pass": 1, "not_applicable": 0})
     );
     let st = ok(&vouch(&e.dir, &["status", "--period", "2026-10"]));
-    assert!(st.starts_with("2026-10: NO EVIDENCE"), "{st}");
+    assert!(st.starts_with("2026-10: INCOMPLETE"), "{st}");
 
     // The exit codes are documented in --help.
     let help = ok(&vouch(&e.dir, &["check", "--help"]));
@@ -323,4 +325,49 @@ fn demo_shows_a_control_with_no_evidence() {
     let v: Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(control_status(&v, "AC-2"), "no_evidence");
     assert_eq!(o.status.code(), Some(2), "{v}");
+}
+
+// Issue 12: `vouch status` and GET /api/compliance/status use one rule (the engine's
+// `overall_status`): with no controls configured both say `not_assessed`.
+#[test]
+fn status_with_no_controls_is_not_assessed_like_the_api() {
+    let e = Env::new();
+    std::fs::write(e.dir.join("checks.toml"), "").unwrap();
+    let st: Value = serde_json::from_str(&ok(&vouch(
+        &e.dir,
+        &["--json", "status", "--period", "2026-10"],
+    )))
+    .unwrap();
+    assert_eq!(st["overall_status"], "not_assessed", "{st}");
+    let st = ok(&vouch(&e.dir, &["status", "--period", "2026-10"]));
+    assert!(st.starts_with("2026-10: NOT ASSESSED"), "{st}");
+}
+
+// Issue 12: every error of `vouch check` (usage, configuration, unknown check, a
+// period that does not parse) exits 2 — the run was incomplete — never 1, which means
+// a control fails.
+#[test]
+fn check_errors_exit_2() {
+    let e = Env::new();
+    // No checks defined.
+    std::fs::write(e.dir.join("checks.toml"), "").unwrap();
+    let o = vouch(&e.dir, &["check", "--period", "2026-10"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    e.controls(&[PASSING]);
+    for args in [
+        &["check", "--period", "bogus"][..],
+        &["check", "--period", "2026-10", "--check", "nope.nope"],
+        &["check", "--no-such-flag"],
+    ] {
+        let o = vouch(&e.dir, args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", text(&o));
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!err.trim().is_empty(), "{args:?}");
+    }
+    // A broken configuration file.
+    std::fs::write(e.dir.join("checks.toml"), "[[checks]\nid = ").unwrap();
+    let o = vouch(&e.dir, &["check", "--period", "2026-10"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let help = ok(&vouch(&e.dir, &["check", "--help"]));
+    assert!(help.contains("2  ") && help.contains("error"), "{help}");
 }

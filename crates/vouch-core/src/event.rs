@@ -227,7 +227,7 @@ impl Event {
             return Err(err(
                 "timestamp",
                 format!(
-                    "`{}` is in the future: more than {} s after this server's clock ({}); check the sender's clock (ledger.max_clock_skew)",
+                    "`{}` is in the future: more than {} s (ledger.max_clock_skew) after this machine's clock ({}); check the sender's clock",
                     self.timestamp(),
                     skew.num_seconds(),
                     format_timestamp(&now)

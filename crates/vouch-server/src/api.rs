@@ -1031,26 +1031,6 @@ pub const CATEGORIES: &[&str] = &[
     "privacy",
 ];
 
-/// A category's status from its controls, in seed 003's vocabulary and never claiming
-/// more than was checked: nothing configured is `not_assessed`; all passing is
-/// `compliant`; any failing is `non_compliant`; every control without evidence is
-/// `no_evidence`; otherwise something could not be judged (an error, no evidence, stale
-/// evidence): `incomplete`. An error is not a failure of the control, so it never makes
-/// the category `non_compliant` by itself, but it never lets it be `compliant` either.
-fn category_status(statuses: &[&str]) -> &'static str {
-    if statuses.is_empty() {
-        "not_assessed"
-    } else if statuses.iter().all(|s| *s == "pass") {
-        "compliant"
-    } else if statuses.iter().any(|s| *s == "fail") {
-        "non_compliant"
-    } else if statuses.iter().all(|s| *s == "no_evidence") {
-        "no_evidence"
-    } else {
-        "incomplete"
-    }
-}
-
 /// The next run of the monthly evidence job (seed 000: the 1st at 03:00 UTC).
 fn next_audit(now: chrono::DateTime<chrono::Utc>) -> Option<String> {
     let job = vouch_engine::jobs::job("generate-soc2-evidence")?;
@@ -1101,7 +1081,7 @@ pub async fn status(
             criteria.insert(
                 cat.to_string(),
                 json!({
-                    "status": category_status(&statuses),
+                    "status": vouch_engine::checks::controls::overall_status(&statuses),
                     "controls_passed": statuses.iter().filter(|s| **s == "pass").count(),
                     "controls_total": statuses.len(),
                 }),
@@ -1116,7 +1096,7 @@ pub async fn status(
             .map(str::to_string);
         let all: Vec<&str> = controls.iter().map(|c| c["status"].as_str().unwrap_or("error")).collect();
         Ok(json!({
-            "period": period.label, "overall_status": category_status(&all),
+            "period": period.label, "overall_status": vouch_engine::checks::controls::overall_status(&all),
             "criteria": criteria,
             "controls": counts, "open_findings": open.len(),
             "last_assessment": last_assessment,

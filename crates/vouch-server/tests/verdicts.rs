@@ -125,3 +125,89 @@ fn no_evidence_in_status_and_metrics_postgres() {
     let schema = format!("vouch_test_verdicts_{}", std::process::id());
     run(Some((url, schema)));
 }
+
+// Issue 12: no organisation control configured, two login events in October. The
+// status says `not_assessed` (the rule `vouch status` shares) and the packet for
+// the same state is `no_evidence`, not `pass`: a verified ledger alone passes no control
+// and no criterion.
+fn run_no_controls(pg: Option<(String, String)>) {
+    let dir = tempfile::tempdir().unwrap();
+    vouch_engine::init::init(dir.path(), Some("Acme"), Some("acme.example/vouch/audit")).unwrap();
+    let mut config = vouch_engine::Config::load(dir.path()).unwrap();
+    if let Some((url, schema)) = &pg {
+        config.settings.database.url = url.clone();
+        config.settings.database.schema = schema.clone();
+    }
+    let (store, _keys, ledger) = vouch_engine::open(&config).unwrap();
+    let events = ["2026-10-03T10:00:00Z", "2026-10-04T11:00:00Z"]
+        .iter()
+        .map(|ts| {
+            vouch_core::event::Event::from_value(serde_json::json!({
+                "timestamp": ts, "actor": {"id": "alice"}, "action": "login",
+                "category": "authentication", "result": "success"
+            }))
+            .unwrap()
+        })
+        .collect();
+    ledger.append(events).unwrap();
+    let token = vouch_server::auth::create_token(&store, "auditor-nocontrols", Role::Auditor, None)
+        .unwrap()
+        .1;
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    rt.spawn(async move {
+        vouch_server::serve(config, "127.0.0.1:0".parse().unwrap(), Some(tx))
+            .await
+            .unwrap();
+    });
+    let addr = rt.block_on(rx).unwrap();
+    let (code, body) = get(addr, "/api/compliance/status?period=2026-10", &token);
+    assert_eq!(code, 200, "{body}");
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["overall_status"], "not_assessed", "{v}");
+    let (code, body) = get(
+        addr,
+        "/api/compliance/soc2-packet?startDate=2026-10-01&endDate=2026-10-31",
+        &token,
+    );
+    assert_eq!(code, 200, "{body}");
+    let p: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        p["summary"]["overall_status"], "no_evidence",
+        "{}",
+        p["summary"]
+    );
+    assert_eq!(p["controls"][0]["id"], "VOUCH-LEDGER-INTEGRITY");
+    assert_eq!(p["controls"][0]["status"], "pass");
+    for c in p["summary"]["criteria"].as_array().unwrap() {
+        assert_ne!(c["status"], "pass", "{c}");
+    }
+    drop(rt);
+    if let Some((url, schema)) = pg {
+        let _ = std::process::Command::new("psql")
+            .args([
+                &url,
+                "-qc",
+                &format!("DROP SCHEMA IF EXISTS {schema} CASCADE"),
+            ])
+            .output();
+    }
+}
+
+#[test]
+fn ledger_alone_is_no_pass_through_the_api_sqlite() {
+    run_no_controls(None);
+}
+
+#[test]
+fn ledger_alone_is_no_pass_through_the_api_postgres() {
+    let url = match std::env::var("VOUCH_TEST_DATABASE_URL") {
+        Ok(u) if !u.is_empty() => u,
+        _ if std::env::var("CI").as_deref() == Ok("true") => {
+            panic!("CI=true but VOUCH_TEST_DATABASE_URL is not set")
+        }
+        _ => return,
+    };
+    let schema = format!("vouch_test_nocontrols_{}", std::process::id());
+    run_no_controls(Some((url, schema)));
+}

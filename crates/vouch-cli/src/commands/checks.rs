@@ -11,7 +11,9 @@ use vouch_engine::checks::{controls, findings, Checker};
   0  every control (and every check no control maps) passes
   1  a control or check fails, and none is in error, without evidence or untested
   2  a control or check is in error, has no evidence or is not tested, whatever else
-     failed: the run was incomplete, so cron must page
+     failed: the run was incomplete, so cron must page; also every error of the run
+     itself (bad arguments or period, configuration, store, unknown check, no checks
+     defined), reported in one line on stderr
 A check switched off by configuration (not_applicable, the reason in its message) is
 skipped; a control whose checks are all switched off is not_applicable (never pass) and
 does not count either.
@@ -23,7 +25,8 @@ pub struct CheckArgs {
     /// Only these checks (repeatable).
     #[arg(long = "check", value_name = "ID")]
     pub checks: Vec<String>,
-    /// Exit 0 even when a control fails, errs or has no evidence.
+    /// Exit 0 even when a control fails, errs or has no evidence (an error of the run
+    /// itself still exits 2).
     #[arg(long)]
     pub no_fail: bool,
 }
@@ -89,6 +92,17 @@ fn who(by: &Option<String>) -> String {
     by.clone()
         .or_else(|| std::env::var("USER").ok())
         .unwrap_or_else(|| "unknown".into())
+}
+
+/// How `vouch status` shows an overall status (engine `overall_status`).
+fn overall_mark(status: &str) -> &'static str {
+    match status {
+        "compliant" => "COMPLIANT",
+        "non_compliant" => "NON-COMPLIANT",
+        "no_evidence" => "NO EVIDENCE",
+        "not_assessed" => "NOT ASSESSED",
+        _ => "INCOMPLETE",
+    }
 }
 
 fn mark(status: &str) -> &'static str {
@@ -265,18 +279,18 @@ pub fn controls(cli: &crate::Cli, c: &ControlsCommand) -> Result<i32> {
     Ok(0)
 }
 
-/// `vouch status`: the period's overall status (the controls rolled up), controls by
+/// `vouch status`: the period's overall status (engine `overall_status`, the API's rule), controls by
 /// status, open findings and the ledger's size — what GET /api/compliance/status says.
 pub fn status(cli: &crate::Cli, a: &StatusArgs) -> Result<i32> {
     let now = chrono::Utc::now();
     let period = Period::parse(&a.period, now)?;
     let (config, store, _keys, _ledger) = super::open(cli)?;
     let statuses = controls::evaluate(&config, &store, &period, now, None)?;
-    let overall = controls::rollup(
-        statuses
-            .iter()
-            .map(|c| c["status"].as_str().unwrap_or("error")),
-    );
+    let all: Vec<&str> = statuses
+        .iter()
+        .map(|c| c["status"].as_str().unwrap_or("error"))
+        .collect();
+    let overall = controls::overall_status(&all);
     let counts: serde_json::Map<String, Value> = controls::STATUSES
         .iter()
         .map(|s| {
@@ -294,7 +308,7 @@ pub fn status(cli: &crate::Cli, a: &StatusArgs) -> Result<i32> {
             "open_findings": open, "ledger": {"tree_size": size},
         }));
     } else {
-        println!("{}: {}", period.label, mark(overall));
+        println!("{}: {}", period.label, overall_mark(overall));
         println!(
             "  controls: {}",
             controls::STATUSES

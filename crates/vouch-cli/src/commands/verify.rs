@@ -17,6 +17,10 @@ pub struct VerifyArgs {
 }
 
 pub fn run(cli: &crate::Cli, a: &VerifyArgs) -> Result<i32> {
+    // A path that is not there is a usage error, one line (README), not a report.
+    if let Some(p) = a.paths.iter().find(|p| !p.exists()) {
+        anyhow::bail!("{}: no such file or directory", p.display());
+    }
     let public_key_pem = match &a.public_key {
         Some(p) => Some(
             std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))?,

@@ -88,6 +88,27 @@ pub fn rollup<'s>(statuses: impl IntoIterator<Item = &'s str>) -> &'static str {
         .unwrap_or("no_evidence")
 }
 
+/// The overall (or per-category) status of a set of control statuses, one rule for
+/// `vouch status` and GET /api/compliance/status: `not_assessed` when there are no
+/// controls, `compliant` when all pass, `non_compliant` when any fails, `no_evidence`
+/// when none had evidence to judge, `incomplete` otherwise (an error, no evidence,
+/// stale evidence or not tested for some), in seed 003's vocabulary. Nothing checked is
+/// never compliant; an error is not a failure of the control, so it never makes the
+/// set `non_compliant` by itself, but it never lets it be `compliant` either.
+pub fn overall_status(statuses: &[&str]) -> &'static str {
+    if statuses.is_empty() {
+        "not_assessed"
+    } else if statuses.iter().all(|s| *s == "pass") {
+        "compliant"
+    } else if statuses.contains(&"fail") {
+        "non_compliant"
+    } else if statuses.iter().all(|s| *s == "no_evidence") {
+        "no_evidence"
+    } else {
+        "incomplete"
+    }
+}
+
 /// Whether any part of a control (its status, a check, an evidence state) could not be
 /// judged: error, no evidence, not tested or stale — even when the control fails.
 pub fn incomplete(control: &Value) -> bool {

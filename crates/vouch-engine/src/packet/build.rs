@@ -277,14 +277,18 @@ pub fn build(
             .or_default() += 1;
     }
     let count = |s: &str| counts.get(s).copied().unwrap_or(0);
-    let status = overall_status(
-        controls
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|c| c["status"].as_str().unwrap_or("error")),
+    let status = organisation_judged(
+        overall_status(
+            controls
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|c| c["status"].as_str().unwrap_or("error")),
+        ),
+        controls.as_array().into_iter().flatten(),
     );
     let mut criteria: BTreeMap<&str, (u64, u64, Vec<&str>)> = BTreeMap::new();
+    let mut org_passed: BTreeMap<&str, bool> = BTreeMap::new();
     for c in controls.as_array().into_iter().flatten() {
         for id in c["criteria"]
             .as_array()
@@ -297,6 +301,9 @@ pub fn build(
             e.2.push(c["status"].as_str().unwrap_or("error"));
             if c["status"] == "pass" {
                 e.0 += 1;
+                if c["id"] != LEDGER_CONTROL {
+                    org_passed.insert(id, true);
+                }
             }
         }
     }
@@ -306,7 +313,11 @@ pub fn build(
             let topic = vouch_core::tsc::criterion(id)
                 .map(|c| c.topic)
                 .unwrap_or_default();
-            let status = overall_status(statuses.iter().copied());
+            let mut status = overall_status(statuses.iter().copied());
+            // The built-in ledger control alone never makes a criterion pass.
+            if status == "pass" && !org_passed.contains_key(id) {
+                status = "no_evidence";
+            }
             json!({"id": id, "topic": topic, "passed": passed, "total": total, "status": status})
         })
         .collect();
@@ -401,6 +412,23 @@ pub fn build(
         value,
         verification,
     })
+}
+
+/// A packet is `pass` only when an organisation control (one other than the built-in
+/// ledger control) passed: a verified ledger alone vouches for no control of the
+/// organisation, so `pass` becomes `no_evidence` (issue 12).
+pub fn organisation_judged<'v>(
+    status: &'static str,
+    controls: impl IntoIterator<Item = &'v Value>,
+) -> &'static str {
+    let org_pass = controls
+        .into_iter()
+        .any(|c| c["id"] != LEDGER_CONTROL && c["status"] == "pass");
+    if status == "pass" && !org_pass {
+        "no_evidence"
+    } else {
+        status
+    }
 }
 
 /// The packet's overall status: the controls' rollup, except that it is never `pass`
