@@ -254,23 +254,27 @@ async fn authorize(
     let ip = peer.ip().to_string();
     let resource = req.uri().path().to_string();
     let login = path.ends_with("/auth/login");
+    // One ledger event per failure window the limiter lets through (it aggregates repeats).
+    let failed_authentication = |status: u16| {
+        audit(
+            &app,
+            "anonymous",
+            &ip,
+            &format!("api.{} {}", method, path),
+            "api",
+            &resource,
+            "failure",
+            "authentication",
+            status,
+        )
+    };
     if route.perm == roles::Perm::Public && !login {
         return next.run(req).await;
     }
     // An address over its failure limit is refused before any credential is checked.
     if let Some(secs) = app.limiter.retry_after(&ip) {
         if app.limiter.record(&ip, None, true) {
-            audit(
-                &app,
-                "anonymous",
-                &ip,
-                &format!("api.{} {}", method, path),
-                "api",
-                &resource,
-                "failure",
-                "authentication",
-                429,
-            );
+            failed_authentication(429);
         }
         return too_many_failures(secs);
     }
@@ -346,17 +350,7 @@ async fn authorize(
         Ok(Ok(p)) => p,
         Ok(Err(e)) => {
             if app.limiter.record(&ip, None, false) {
-                audit(
-                    &app,
-                    "anonymous",
-                    &ip,
-                    &format!("api.{} {}", method, path),
-                    "api",
-                    &resource,
-                    "failure",
-                    "authentication",
-                    e.status.as_u16(),
-                );
+                failed_authentication(e.status.as_u16());
             }
             return e.into_response();
         }

@@ -14,11 +14,13 @@ pub struct Judgement {
     pub judged: Option<u64>,
 }
 
-/// Evaluate `deny` (and `judged`, when defined) of the policy's package.
+/// Evaluate `deny` (and `judged`, when defined) of the policy's package; the policy is
+/// parsed and the input converted once for both rules.
 pub fn judge(name: &str, policy: &str, input: &Value) -> Result<Judgement, String> {
-    let denied = deny(name, policy, input)?;
+    let mut loaded = Loaded::new(name, policy, input)?;
+    let denied = loaded.deny()?;
     let judged =
-        match eval(name, policy, input, "judged")? {
+        match loaded.eval("judged", policy)? {
             None => None,
             Some(Value::Number(n)) => Some(n.as_u64().ok_or_else(|| {
                 format!("policy {name}: `judged` must be a count of rows, not {n}")
@@ -33,59 +35,72 @@ pub fn judge(name: &str, policy: &str, input: &Value) -> Result<Judgement, Strin
     Ok(Judgement { denied, judged })
 }
 
-fn eval(name: &str, policy: &str, input: &Value, rule: &str) -> Result<Option<Value>, String> {
-    let mut engine = regorus::Engine::new();
-    let package = engine
-        .add_policy(name.to_string(), policy.to_string())
-        .map_err(|e| format!("policy {name} does not parse: {}", one_line(&e.to_string())))?;
-    let input = regorus::Value::from_json_str(&input.to_string())
-        .map_err(|e| format!("policy input: {e}"))?;
-    engine.set_input(input);
-    let rule = format!("{package}.{rule}");
-    let out = match engine.eval_rule(rule.clone()) {
-        Ok(v) => v,
-        Err(e) => {
-            let e = one_line(&e.to_string());
-            // An undefined optional rule is no error.
-            if rule.ends_with(".judged") && !defines(policy, "judged") {
-                return Ok(None);
-            }
-            return Err(format!("policy {name} failed: {e}"));
-        }
-    };
-    if out == regorus::Value::Undefined {
-        return Ok(None);
-    }
-    let json = out
-        .to_json_str()
-        .map_err(|e| format!("policy result: {e}"))?;
-    serde_json::from_str::<Value>(&json)
-        .map(Some)
-        .map_err(|e| e.to_string())
-}
-
 /// Evaluate `deny` of the policy's package; the messages, in the set's order.
 pub fn deny(name: &str, policy: &str, input: &Value) -> Result<Vec<Value>, String> {
-    let mut engine = regorus::Engine::new();
-    let package = engine
-        .add_policy(name.to_string(), policy.to_string())
-        .map_err(|e| format!("policy {name} does not parse: {}", one_line(&e.to_string())))?;
-    let input = regorus::Value::from_json_str(&input.to_string())
-        .map_err(|e| format!("policy input: {e}"))?;
-    engine.set_input(input);
-    let rule = format!("{package}.deny");
-    let out = engine
-        .eval_rule(rule.clone())
-        .map_err(|e| format!("policy {name} failed: {}", one_line(&e.to_string())))?;
-    if out == regorus::Value::Undefined {
-        return Ok(Vec::new());
+    Loaded::new(name, policy, input)?.deny()
+}
+
+/// A policy parsed into an engine with its input set.
+struct Loaded<'a> {
+    name: &'a str,
+    engine: regorus::Engine,
+    package: String,
+}
+
+impl<'a> Loaded<'a> {
+    fn new(name: &'a str, policy: &str, input: &Value) -> Result<Self, String> {
+        let mut engine = regorus::Engine::new();
+        let package = engine
+            .add_policy(name.to_string(), policy.to_string())
+            .map_err(|e| format!("policy {name} does not parse: {}", one_line(&e.to_string())))?;
+        let input = regorus::Value::from_json_str(&input.to_string())
+            .map_err(|e| format!("policy input: {e}"))?;
+        engine.set_input(input);
+        Ok(Loaded {
+            name,
+            engine,
+            package,
+        })
     }
-    let json = out
-        .to_json_str()
-        .map_err(|e| format!("policy result: {e}"))?;
-    match serde_json::from_str::<Value>(&json).map_err(|e| e.to_string())? {
-        Value::Array(a) => Ok(a),
-        other => Err(format!("{rule} must be a set of messages, not {other}")),
+
+    /// A rule's value as JSON; `None` when undefined, or when it is the optional
+    /// `judged` and the policy does not define it.
+    fn eval(&mut self, rule: &str, policy: &str) -> Result<Option<Value>, String> {
+        let name = self.name;
+        let full = format!("{}.{rule}", self.package);
+        let out = match self.engine.eval_rule(full) {
+            Ok(v) => v,
+            Err(e) => {
+                // An undefined optional rule is no error.
+                if rule == "judged" && !defines(policy, "judged") {
+                    return Ok(None);
+                }
+                return Err(format!(
+                    "policy {name} failed: {}",
+                    one_line(&e.to_string())
+                ));
+            }
+        };
+        if out == regorus::Value::Undefined {
+            return Ok(None);
+        }
+        let json = out
+            .to_json_str()
+            .map_err(|e| format!("policy result: {e}"))?;
+        serde_json::from_str::<Value>(&json)
+            .map(Some)
+            .map_err(|e| e.to_string())
+    }
+
+    fn deny(&mut self) -> Result<Vec<Value>, String> {
+        match self.eval("deny", "")? {
+            None => Ok(Vec::new()),
+            Some(Value::Array(a)) => Ok(a),
+            Some(other) => Err(format!(
+                "{}.deny must be a set of messages, not {other}",
+                self.package
+            )),
+        }
     }
 }
 
