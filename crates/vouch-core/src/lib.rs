@@ -2,6 +2,9 @@
 //! the system an independent verifier could re-implement from the specification, and
 //! every format here is tested against published vectors or a second implementation.
 
+/// vouch's version (the workspace's), stamped into everything it produces.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
 pub mod canonical;
 pub mod chain;
 pub mod checks;

@@ -308,8 +308,8 @@ fn concurrent(ledger: &Ledger, total: usize, appenders: usize) -> Result<Latency
     for h in handles {
         all.extend(
             h.join()
-                .map_err(|_| Error::Config("appender thread panicked".into()))?
-                .map_err(Error::Config)?,
+                .map_err(|_| Error::config("appender thread panicked"))?
+                .map_err(Error::config)?,
         );
     }
     let secs = start.elapsed().as_secs_f64();
@@ -343,7 +343,7 @@ fn verify_at(
         ledger.checkpoint()?;
     }
     let exe = std::env::current_exe()
-        .map_err(|e| Error::Config(format!("cannot find the vouch binary: {e}")))?;
+        .map_err(|e| Error::config(format!("cannot find the vouch binary: {e}")))?;
     let mut cmd = std::process::Command::new(exe);
     cmd.arg("--data-dir")
         .arg(&scratch.config.data_dir)
@@ -356,9 +356,9 @@ fn verify_at(
     let (stdout, peak_kb) = run_measured(cmd)?;
     let d = t.elapsed();
     let report: Value = serde_json::from_slice(&stdout)
-        .map_err(|e| Error::Config(format!("verify child printed no JSON: {e}")))?;
+        .map_err(|e| Error::config(format!("verify child printed no JSON: {e}")))?;
     if report["valid"] != true {
-        return Err(Error::Config(format!(
+        return Err(Error::config(format!(
             "benchmark ledger did not verify: {}",
             report["reason"]
         )));
@@ -381,9 +381,9 @@ fn run_measured(mut cmd: std::process::Command) -> Result<(Vec<u8>, i64), Error>
         .env("VOUCH_PEAK_RSS_FILE", &rss_file)
         .stderr(std::process::Stdio::inherit())
         .output()
-        .map_err(|e| Error::Config(format!("cannot run {cmd:?}: {e}")))?;
+        .map_err(|e| Error::config(format!("cannot run {cmd:?}: {e}")))?;
     if !out.status.success() {
-        return Err(Error::Config(format!(
+        return Err(Error::config(format!(
             "{cmd:?} failed: {}",
             String::from_utf8_lossy(&out.stdout)
         )));
@@ -401,10 +401,10 @@ fn baseline(url: &str, total: usize, size: usize) -> Result<Throughput, Error> {
     let schema = format!("vouch_bench_{}_baseline", std::process::id());
     drop_schema(url, &schema);
     let pg = |e: postgres::Error| {
-        Error::Config(format!("baseline: {}", vouch_store::StoreError::from(e)))
+        Error::config(format!("baseline: {}", vouch_store::StoreError::from(e)))
     };
     let mut c = vouch_store::pg_tls::PgDsn::parse(url)
-        .map_err(|e| Error::Config(format!("baseline: {e}")))?
+        .map_err(|e| Error::config(format!("baseline: {e}")))?
         .connect()
         .map_err(pg)?;
     c.batch_execute(&format!(
@@ -575,7 +575,7 @@ pub fn packet(b: &PacketBench, progress: &mut dyn FnMut(&str)) -> Result<Value, 
         ledger.checkpoint()?;
     }
     let exe = std::env::current_exe()
-        .map_err(|e| Error::Config(format!("cannot find the vouch binary: {e}")))?;
+        .map_err(|e| Error::config(format!("cannot find the vouch binary: {e}")))?;
     let out = b.dir.join("packet-out");
     let _ = std::fs::remove_dir_all(&out);
     let mut cmd = std::process::Command::new(&exe);
@@ -590,7 +590,7 @@ pub fn packet(b: &PacketBench, progress: &mut dyn FnMut(&str)) -> Result<Value, 
     let (stdout, peak_kb) = run_measured(cmd)?;
     let secs = t.elapsed().as_secs_f64();
     let written: Value = serde_json::from_slice(&stdout)
-        .map_err(|e| Error::Config(format!("packet printed no JSON: {e}")))?;
+        .map_err(|e| Error::config(format!("packet printed no JSON: {e}")))?;
 
     progress("baseline: sqlite3 shell dump of the month + sha256sum");
     let db = s.config.database_url();
@@ -602,7 +602,7 @@ pub fn packet(b: &PacketBench, progress: &mut dyn FnMut(&str)) -> Result<Value, 
     let st = std::process::Command::new("bash")
         .args(["-c", &script])
         .status()
-        .map_err(|e| Error::Config(format!("baseline: {e}")))?;
+        .map_err(|e| Error::config(format!("baseline: {e}")))?;
     let base_secs = t.elapsed().as_secs_f64();
     let baseline = if st.success() {
         json!({"seconds": round(base_secs, 2)})
@@ -716,7 +716,7 @@ pub fn archive(b: &ArchiveBench, progress: &mut dyn FnMut(&str)) -> Result<Value
         &Sealing::Age(vec![identity.to_public()]),
         std::io::BufWriter::with_capacity(1 << 20, f),
     )
-    .map_err(|e| Error::Config(format!("seal: {e}")))?;
+    .map_err(|e| Error::config(format!("seal: {e}")))?;
     drop(w);
     let vouch_age = t.elapsed().as_secs_f64();
     let age_size = std::fs::metadata(&out_age).map(|m| m.len()).unwrap_or(0);
@@ -760,7 +760,7 @@ pub fn archive(b: &ArchiveBench, progress: &mut dyn FnMut(&str)) -> Result<Value
     if made {
         let pub_path = b.dir.join("bench.asc");
         let exported = gpg(&["--armor", "--export", "bench@example.com"])
-            .map_err(|e| Error::Config(e.to_string()))?;
+            .map_err(|e| Error::config(e.to_string()))?;
         std::fs::write(&pub_path, &exported.stdout).map_err(|e| Error::io(&pub_path, e))?;
         if let Ok(crate::seal::encrypt::Recipient::Pgp(keys, _)) =
             crate::seal::encrypt::parse_recipient(pub_path.to_str().unwrap_or(""), Path::new("/"))
@@ -776,7 +776,7 @@ pub fn archive(b: &ArchiveBench, progress: &mut dyn FnMut(&str)) -> Result<Value
                 &Sealing::Pgp(keys),
                 std::io::BufWriter::with_capacity(1 << 20, f),
             )
-            .map_err(|e| Error::Config(format!("seal: {e}")))?;
+            .map_err(|e| Error::config(format!("seal: {e}")))?;
             vouch_gpg = Some(round(t.elapsed().as_secs_f64(), 2));
             let _ = std::fs::remove_file(&out);
         }

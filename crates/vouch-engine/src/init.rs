@@ -96,7 +96,7 @@ fn read_record(config: &Config) -> Result<Option<Record>, Error> {
     match std::fs::read_to_string(&file) {
         Ok(t) => serde_json::from_str(&t)
             .map(Some)
-            .map_err(|e| Error::Config(format!("{}: {e}", file.display()))),
+            .map_err(|e| Error::config(format!("{}: {e}", file.display()))),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(Error::io(&file, e)),
     }
@@ -160,7 +160,7 @@ pub fn check_database(config: &Config) -> Result<(), Error> {
         Ok(Some(n)) => format!("which holds {n} entries"),
         Err(e) => format!("which cannot be checked from here ({e})"),
     };
-    Err(Error::Config(format!(
+    Err(Error::config(format!(
         "refusing to start a new, empty ledger in {shown_now}: this data directory's keys and checkpoints belong to the ledger in {shown_rec}, {why} (recorded in {}). Set VOUCH_DATABASE_URL (and VOUCH_DATABASE_SCHEMA) or database.url to that database; to start a new ledger here on purpose, delete {}",
         config.data_dir.join(DATABASE_RECORD).display(),
         config.data_dir.join(DATABASE_RECORD).display(),

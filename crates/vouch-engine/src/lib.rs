@@ -1,27 +1,32 @@
-//! vouch's services: configuration, keys, and the ledger (sequencer, checkpoints,
-//! verification, proofs), plus the demo and the benchmarks. The CLI and (later) the
-//! HTTP server are thin layers over this crate.
+//! vouch's orchestration layer: opening a data directory (configuration, keys, store,
+//! ledger), `init`, the durable job scheduler, and the demo. The domain crates below it
+//! are re-exported under their short names so the server and the CLI have one way in:
+//!
+//! | module | crate | what it does |
+//! |---|---|---|
+//! | [`config`] | `vouch-config` | the typed schema of `vouch.toml`, packs, validation |
+//! | [`ledger`], [`keys`], [`audit`] | `vouch-ledger` | sequencer, checkpoints, proofs, verification, keys |
+//! | [`evidence`] | `vouch-evidence` | collectors, IPE records, the blob store |
+//! | [`checks`] | `vouch-checks` | checks, controls, findings |
+//! | [`packet`] | `vouch-packet` | signed JSON + PDF evidence packets |
+//! | [`seal`] | `vouch-seal` | encrypted archives, WORM storage, retention |
 
-pub mod audit;
 pub mod bench;
-pub mod checks;
-pub mod config;
 pub mod demo;
-pub mod demo_evidence;
-pub mod evidence;
 pub mod init;
 pub mod jobs;
-pub mod keys;
-pub mod ledger;
-pub mod packet;
-pub mod seal;
 
-pub use config::Config;
-pub use keys::Keys;
-pub use ledger::Ledger;
+pub use vouch_checks as checks;
+pub use vouch_config as config;
+pub use vouch_config::Config;
+pub use vouch_evidence as evidence;
+pub use vouch_ledger as ledger;
+pub use vouch_ledger::{audit, keys, Keys, Ledger};
+pub use vouch_packet as packet;
+pub use vouch_seal as seal;
 
 /// vouch's version, stamped into everything it produces.
-pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+pub const VERSION: &str = vouch_core::VERSION;
 
 /// Open the store, keys and ledger a configuration describes.
 pub fn open(config: &Config) -> Result<(vouch_store::Store, Keys, Ledger), Error> {
@@ -32,37 +37,70 @@ pub fn open(config: &Config) -> Result<(vouch_store::Store, Keys, Ledger), Error
     // ledger that holds entries (and whose keys are here): from then on a forgotten
     // URL is refused as it is for directories `init` recorded.
     init::record_if_missing(config, &store)?;
-    let ledger = Ledger::open(store.clone(), &keys, config.ledger_options());
+    let ledger = Ledger::open(
+        store.clone(),
+        &keys,
+        ledger::LedgerOptions::from_config(config),
+    );
     Ok((store, keys, ledger))
 }
 
-/// Errors of the engine; every message names what is wrong and never a secret.
+/// Every error vouch reports, by the domain it comes from. Messages name what is wrong
+/// and never a secret. The server maps these to HTTP statuses and the CLI to exit codes,
+/// each in one place (`vouch-server`'s `error.rs`, `vouch-cli`'s `main.rs`).
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
-    #[error("{0}")]
-    Config(String),
-    #[error("{0}")]
-    Keys(String),
+    /// The configuration, a flag or a request parameter is wrong.
+    #[error(transparent)]
+    Config(#[from] config::ConfigError),
+    /// A key is missing, malformed or does not match the configuration.
+    #[error(transparent)]
+    Keys(#[from] keys::KeyError),
+    /// The store failed (or refused, e.g. a full disk).
     #[error(transparent)]
     Store(#[from] vouch_store::StoreError),
+    /// The ledger refused an append or failed.
     #[error(transparent)]
     Ledger(#[from] ledger::LedgerError),
+    /// Evidence collection or lookup failed.
     #[error(transparent)]
     Evidence(#[from] evidence::EvidenceError),
+    /// A check, control or finding operation failed.
     #[error(transparent)]
     Checks(#[from] checks::CheckError),
+    /// Making, reading or reproducing a packet failed.
+    #[error(transparent)]
+    Packet(#[from] packet::Error),
+    /// Archiving, restoring or retention failed.
+    #[error(transparent)]
+    Seal(#[from] seal::Error),
+    /// A job is unknown, already running, or failed.
+    #[error(transparent)]
+    Jobs(#[from] jobs::JobError),
+    /// The demo could not build its sample data.
+    #[error("{0}")]
+    Demo(String),
+    /// A file could not be read or written.
     #[error("{path}: {source}")]
     Io {
+        /// The file.
         path: String,
+        /// What the operating system said.
         source: std::io::Error,
     },
 }
 
 impl Error {
+    /// An I/O error on `path`.
     pub fn io(path: impl AsRef<std::path::Path>, source: std::io::Error) -> Error {
         Error::Io {
             path: path.as_ref().display().to_string(),
             source,
         }
+    }
+    /// A configuration (or usage) error with this message.
+    pub fn config(message: impl Into<String>) -> Error {
+        Error::Config(config::ConfigError::Invalid(message.into()))
     }
 }

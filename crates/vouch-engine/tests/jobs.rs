@@ -258,13 +258,13 @@ on_both!(retention_archives_prunes_and_stays_verifiable, |fx| {
         }
     }
     assert_eq!(String::from_utf8_lossy(&archive).lines().count(), 2);
-    let a = vouch_engine::ledger::retention::verify_archive(&fx.store, &archive).unwrap();
+    let a = vouch_engine::seal::retention::verify_archive(&fx.store, &archive).unwrap();
     assert_eq!(
         (a["valid"].as_bool(), a["checked"].as_u64()),
         (Some(true), Some(2))
     );
     let forged = String::from_utf8_lossy(&archive).replace("act.0", "act.9");
-    let a = vouch_engine::ledger::retention::verify_archive(&fx.store, forged.as_bytes()).unwrap();
+    let a = vouch_engine::seal::retention::verify_archive(&fx.store, forged.as_bytes()).unwrap();
     assert_eq!(
         (a["valid"].as_bool(), a["broken_at"].as_u64()),
         (Some(false), Some(0))

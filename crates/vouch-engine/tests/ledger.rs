@@ -7,7 +7,7 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 use vouch_core::merkle;
 use vouch_core::note::{Checkpoint, NoteSigner};
-use vouch_engine::ledger::{LedgerError, VerifyOptions};
+use vouch_engine::ledger::{BreakReason, LedgerError, VerifyOptions};
 
 const N: usize = 600;
 
@@ -183,7 +183,18 @@ on_both!(export_lines_are_leaves, |fx| {
 fn broken(fx: &common::Fx) -> (Option<u64>, String) {
     let r = fx.verify();
     assert!(!r.valid, "tampering went unnoticed: {r:?}");
+    // The text in reports is the reason's Display, so the two never disagree.
+    let reason = r
+        .break_reason
+        .clone()
+        .expect("a broken report carries its reason");
+    assert_eq!(r.reason.as_deref(), Some(reason.to_string().as_str()));
     (r.broken_at, r.reason.unwrap_or_default())
+}
+
+/// The reason verification gives, as a value (docs/verification.md's table, by case).
+fn reason(fx: &common::Fx) -> BreakReason {
+    fx.verify().break_reason.expect("broken")
 }
 
 fn setup(fx: &common::Fx) {
@@ -199,6 +210,7 @@ on_both!(tamper_changed_field, |fx| {
         .query_text("SELECT leaf FROM ledger_entries WHERE seq = 123")
         .contains("failure"));
     assert_eq!(broken(&fx).0, Some(123));
+    assert_eq!(reason(&fx), BreakReason::LeafAltered { seq: 123 });
 });
 
 on_both!(tamper_changed_lookup_column, |fx| {
@@ -206,6 +218,7 @@ on_both!(tamper_changed_lookup_column, |fx| {
     // Moving an event out of a period by editing only the lookup column is caught too.
     fx.exec("UPDATE ledger_entries SET ts = '2001-01-01T00:00:00.000000Z' WHERE seq = 321");
     assert_eq!(broken(&fx).0, Some(321));
+    assert_eq!(reason(&fx), BreakReason::LookupColumns { seq: 321 });
 });
 
 on_both!(tamper_deleted_row, |fx| {
@@ -213,6 +226,7 @@ on_both!(tamper_deleted_row, |fx| {
     fx.exec("DELETE FROM ledger_entries WHERE seq = 77");
     let (at, why) = broken(&fx);
     assert_eq!(at, Some(77), "{why}");
+    assert_eq!(reason(&fx), BreakReason::Missing { seq: 77, next: 78 });
 });
 
 on_both!(tamper_inserted_row, |fx| {
@@ -224,6 +238,7 @@ on_both!(tamper_inserted_row, |fx| {
     fx.exec_blob(&format!("INSERT INTO ledger_entries (seq, id, ts, leaf, leaf_hash, chain) VALUES (200, '0190a0a0-0000-7000-8000-00000000dead', '2026-09-15T00:00:00.000000Z', '{leaf}', $1, $1)"), &leaf_hash_of(leaf));
     let (at, why) = broken(&fx);
     assert_eq!(at, Some(200), "{why}");
+    assert_eq!(reason(&fx), BreakReason::ChainBroken { seq: 200 });
 });
 
 on_both!(tamper_inserted_row_at_end, |fx| {
@@ -232,6 +247,7 @@ on_both!(tamper_inserted_row_at_end, |fx| {
     fx.exec(&format!("INSERT INTO ledger_entries (seq, id, ts, leaf, leaf_hash, chain) SELECT {N}, 'f' || id, ts, leaf, leaf_hash, chain FROM ledger_entries WHERE seq = 5"));
     let (at, why) = broken(&fx);
     assert_eq!(at, Some(N as u64), "{why}");
+    assert_eq!(reason(&fx), BreakReason::ChainBroken { seq: N as u64 });
 });
 
 on_both!(tamper_swapped_rows, |fx| {
@@ -241,6 +257,7 @@ on_both!(tamper_swapped_rows, |fx| {
     fx.exec("UPDATE ledger_entries SET seq = 301 WHERE seq = -1");
     let (at, why) = broken(&fx);
     assert_eq!(at, Some(300), "{why}");
+    assert_eq!(reason(&fx), BreakReason::ChainBroken { seq: 300 });
 });
 
 on_both!(tamper_truncated_tail, |fx| {
@@ -251,6 +268,17 @@ on_both!(tamper_truncated_tail, |fx| {
     fx.exec("UPDATE ledger_head SET size = 550");
     let (at, why) = broken(&fx);
     assert_eq!(at, Some(550), "{why}");
+    assert!(
+        matches!(
+            reason(&fx),
+            BreakReason::Truncated {
+                entries: 550,
+                prefix: false,
+                ..
+            }
+        ),
+        "{why}"
+    );
 });
 
 on_both!(tamper_rewritten_with_recomputed_leaf_hash, |fx| {
@@ -272,6 +300,7 @@ on_both!(tamper_rewritten_with_recomputed_leaf_hash, |fx| {
     let (at, why) = broken(&fx);
     assert_eq!(at, Some(42), "{why}");
     assert!(why.contains("HMAC"), "{why}");
+    assert_eq!(reason(&fx), BreakReason::ChainBroken { seq: 42 });
 });
 
 on_both!(tamper_altered_checkpoint, |fx| {
@@ -286,6 +315,10 @@ on_both!(tamper_altered_checkpoint, |fx| {
     ));
     let (at, why) = broken(&fx);
     assert_eq!(at, Some(N as u64 - 1), "{why}");
+    assert!(
+        matches!(reason(&fx), BreakReason::CheckpointSignature { size, .. } if size == N as u64),
+        "{why}"
+    );
 });
 
 on_both!(tamper_forged_checkpoint, |fx| {
@@ -303,6 +336,13 @@ on_both!(tamper_forged_checkpoint, |fx| {
     fx.exec_blob(&format!("INSERT INTO ledger_checkpoints (size, root, note, created_at) VALUES (300, $1, '{note}', '2026-10-01T00:00:00.000000Z')"), &[1u8; 32]);
     let (at, why) = broken(&fx);
     assert_eq!(at, Some(299), "{why}");
+    assert!(
+        matches!(
+            reason(&fx),
+            BreakReason::CheckpointSignature { size: 300, .. }
+        ),
+        "{why}"
+    );
 });
 
 on_both!(tamper_stored_tree_node, |fx| {
@@ -313,6 +353,7 @@ on_both!(tamper_stored_tree_node, |fx| {
     );
     let (at, why) = broken(&fx);
     assert_eq!(at, Some(256), "{why}");
+    assert_eq!(reason(&fx), BreakReason::NodeWrong { level: 8, index: 1 });
     // And a proof through that node no longer verifies against the signed checkpoint.
     let text = fx.ledger.inclusion_proof(3, Some(N as u64)).unwrap();
     assert!(vouch_engine::ledger::verify_proof_file(&text, &fx.keys.log_verifier(), None).is_err());
@@ -348,6 +389,13 @@ on_both!(trusted_checkpoint_catches_wholesale_rollback, |fx| {
         })
         .unwrap();
     assert_eq!((r.valid, r.broken_at), (false, Some(500)), "{r:?}");
+    assert!(
+        matches!(
+            r.break_reason,
+            Some(BreakReason::Truncated { entries: 500, .. })
+        ),
+        "{r:?}"
+    );
 });
 
 on_both!(

@@ -142,7 +142,7 @@ fn token_principal(store: &Store, token: &str) -> ApiResult<Principal> {
 /// than answering every JWT with a 500 later).
 pub fn check_settings(config: &vouch_engine::Config) -> Result<(), vouch_engine::Error> {
     let s = &config.settings.auth;
-    let bad = |m: String| Err(vouch_engine::Error::Config(m));
+    let bad = |m: String| Err(vouch_engine::Error::config(m));
     match s.jwt_algorithm.as_str() {
         "" => Ok(()),
         "HS256" => match std::env::var(&s.jwt_secret_env) {

@@ -77,29 +77,75 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// The one mapping from vouch's errors to HTTP: what the client got wrong is 4xx (400 a
+/// bad value, 404 an unknown id, 409 a state conflict), what failed inside is 500 with the
+/// detail in the log only, and a database that refuses writes is 503 with Retry-After.
 impl From<vouch_engine::Error> for ApiError {
     fn from(e: vouch_engine::Error) -> Self {
+        use vouch_engine::checks::CheckError;
+        use vouch_engine::evidence::EvidenceError;
+        use vouch_engine::jobs::JobError;
+        use vouch_engine::ledger::LedgerError;
         use vouch_engine::Error as E;
+        use vouch_engine::{packet, seal};
+        let conflict = |m: String| ApiError::new(StatusCode::CONFLICT, "conflict", m);
         match e {
-            E::Config(m) => ApiError::bad(m),
-            E::Checks(vouch_engine::checks::CheckError::NotFound(m)) => {
-                ApiError::not_found(format!("no finding {m}"))
-            }
-            E::Checks(vouch_engine::checks::CheckError::Invalid(m)) => ApiError::bad(m),
-            E::Evidence(vouch_engine::evidence::EvidenceError::NotFound(m)) => {
+            E::Config(c) => ApiError::bad(c.to_string()),
+            E::Jobs(JobError::UnknownJob(m) | JobError::UnknownRun(m)) => ApiError::not_found(m),
+            E::Jobs(JobError::AlreadyRunning(m)) => conflict(m),
+            E::Checks(CheckError::NotFound(m)) => ApiError::not_found(format!("no finding {m}")),
+            E::Checks(CheckError::Invalid(m)) => ApiError::bad(m),
+            E::Checks(CheckError::Evidence(e)) => E::Evidence(e).into(),
+            E::Checks(CheckError::Ledger(e)) => E::Ledger(e).into(),
+            E::Checks(CheckError::Store(e)) => E::Store(e).into(),
+            E::Evidence(EvidenceError::NotFound(m)) => {
                 ApiError::not_found(format!("no evidence item {m}"))
             }
-            E::Evidence(vouch_engine::evidence::EvidenceError::Invalid(m)) => ApiError::bad(m),
-            E::Ledger(vouch_engine::ledger::LedgerError::Invalid(m)) => ApiError::bad(m),
-            E::Ledger(c @ vouch_engine::ledger::LedgerError::Conflict { .. }) => {
-                ApiError::new(StatusCode::CONFLICT, "conflict", c.to_string())
+            E::Evidence(EvidenceError::Invalid(m)) => ApiError::bad(m),
+            E::Evidence(EvidenceError::Ledger(e)) => E::Ledger(e).into(),
+            E::Evidence(EvidenceError::Store(e)) => E::Store(e).into(),
+            E::Ledger(LedgerError::Invalid(m)) => ApiError::bad(m),
+            E::Ledger(c @ LedgerError::Conflict { .. }) => conflict(c.to_string()),
+            E::Ledger(LedgerError::Store(e)) => E::Store(e).into(),
+            E::Packet(packet::Error::PeriodOpen(m) | packet::Error::Malformed(m)) => {
+                ApiError::bad(m)
             }
+            E::Packet(packet::Error::Conflict(m)) => conflict(m),
+            E::Packet(packet::Error::Store(e)) => E::Store(e).into(),
+            E::Packet(packet::Error::Ledger(e)) => E::Ledger(e).into(),
+            E::Packet(packet::Error::Evidence(e)) => E::Evidence(e).into(),
+            E::Packet(packet::Error::Checks(e)) => E::Checks(e).into(),
+            E::Seal(seal::Error::Invalid(m)) => ApiError::bad(m),
+            E::Seal(seal::Error::Conflict(m)) => conflict(m),
+            E::Seal(seal::Error::Store(e)) => E::Store(e).into(),
+            E::Seal(seal::Error::Packet(e)) => E::Packet(e).into(),
+            E::Seal(seal::Error::Evidence(e)) => E::Evidence(e).into(),
+            E::Seal(seal::Error::Ledger(e)) => E::Ledger(e).into(),
+            E::Store(e) => e.into(),
             other if storage_refuses_writes(&other.to_string()) => {
                 tracing::error!(error = %other, "storage refuses writes");
                 ApiError::storage_unavailable()
             }
             other => ApiError::internal(other),
         }
+    }
+}
+
+impl From<vouch_engine::packet::Error> for ApiError {
+    fn from(e: vouch_engine::packet::Error) -> Self {
+        vouch_engine::Error::from(e).into()
+    }
+}
+
+impl From<vouch_engine::seal::Error> for ApiError {
+    fn from(e: vouch_engine::seal::Error) -> Self {
+        vouch_engine::Error::from(e).into()
+    }
+}
+
+impl From<vouch_engine::jobs::JobError> for ApiError {
+    fn from(e: vouch_engine::jobs::JobError) -> Self {
+        vouch_engine::Error::from(e).into()
     }
 }
 

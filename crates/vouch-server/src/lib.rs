@@ -600,7 +600,7 @@ pub async fn open_app(config: Config) -> Result<App, vouch_engine::Error> {
         Ok::<_, vouch_engine::Error>((config, opened))
     })
     .await
-    .map_err(|e| vouch_engine::Error::Config(format!("opening the store: {e}")))??;
+    .map_err(|e| vouch_engine::Error::config(format!("opening the store: {e}")))??;
     Ok(App {
         config: Arc::new(config),
         store: store.clone(),
@@ -625,10 +625,10 @@ pub async fn serve_with(config: Config, opts: ServeOptions) -> Result<(), vouch_
     let listen = opts.listen;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
-        .map_err(|e| vouch_engine::Error::Config(format!("cannot listen on {listen}: {e}")))?;
+        .map_err(|e| vouch_engine::Error::config(format!("cannot listen on {listen}: {e}")))?;
     let addr = listener
         .local_addr()
-        .map_err(|e| vouch_engine::Error::Config(e.to_string()))?;
+        .map_err(|e| vouch_engine::Error::config(e.to_string()))?;
     let scheduler = spawn_scheduler(app.clone());
     let drainer = {
         let app = app.clone();
@@ -674,7 +674,7 @@ pub async fn serve_with(config: Config, opts: ServeOptions) -> Result<(), vouch_
         )
         .with_graceful_shutdown(shutdown)
         .await
-        .map_err(|e| vouch_engine::Error::Config(format!("server: {e}"))),
+        .map_err(|e| vouch_engine::Error::config(format!("server: {e}"))),
     };
     if let Some(h) = scheduler {
         h.abort();

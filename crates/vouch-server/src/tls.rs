@@ -21,20 +21,20 @@ pub fn acceptor(files: &TlsFiles) -> Result<tokio_rustls::TlsAcceptor, Error> {
     let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&cert_pem)
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| {
-            Error::Config(format!(
+            Error::config(format!(
                 "--tls-cert {}: not a PEM certificate chain ({})",
                 files.cert.display(),
                 pem_problem(&e)
             ))
         })?;
     if certs.is_empty() {
-        return Err(Error::Config(format!(
+        return Err(Error::config(format!(
             "--tls-cert {}: no certificate in the file (expected PEM `CERTIFICATE` blocks)",
             files.cert.display()
         )));
     }
     let key = PrivateKeyDer::from_pem_slice(&key_pem).map_err(|e| {
-        Error::Config(format!(
+        Error::config(format!(
             "--tls-key {}: not a PEM private key ({})",
             files.key.display(),
             pem_problem(&e)
@@ -43,11 +43,11 @@ pub fn acceptor(files: &TlsFiles) -> Result<tokio_rustls::TlsAcceptor, Error> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .map_err(|e| Error::Config(format!("TLS: {e}")))?
+        .map_err(|e| Error::config(format!("TLS: {e}")))?
         .with_no_client_auth()
         .with_single_cert(certs, key)
         .map_err(|e| {
-            Error::Config(match e {
+            Error::config(match e {
                 rustls::Error::InconsistentKeys(_) => format!(
                     "--tls-key: the private key in {} does not belong to the certificate in {}",
                     files.key.display(),
@@ -68,7 +68,7 @@ pub fn acceptor(files: &TlsFiles) -> Result<tokio_rustls::TlsAcceptor, Error> {
 /// A TLS file's bytes; a missing or unreadable file is named in plain words.
 fn read_file(flag: &str, path: &std::path::Path) -> Result<Vec<u8>, Error> {
     std::fs::read(path).map_err(|e| {
-        Error::Config(match e.kind() {
+        Error::config(match e.kind() {
             std::io::ErrorKind::NotFound => {
                 format!("{flag} {}: the file does not exist", path.display())
             }
@@ -133,7 +133,7 @@ pub async fn serve(
 ) -> Result<(), Error> {
     let local = listener
         .local_addr()
-        .map_err(|e| Error::Config(e.to_string()))?;
+        .map_err(|e| Error::config(e.to_string()))?;
     let (tx, rx) = tokio::sync::mpsc::channel::<Conn>(64);
     let accept_loop = tokio::spawn(async move {
         loop {
@@ -164,7 +164,7 @@ pub async fn serve(
     )
     .with_graceful_shutdown(shutdown)
     .await
-    .map_err(|e| Error::Config(format!("server: {e}")));
+    .map_err(|e| Error::config(format!("server: {e}")));
     accept_loop.abort();
     r
 }

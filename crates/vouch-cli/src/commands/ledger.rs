@@ -176,7 +176,7 @@ pub fn run(cli: &crate::Cli, c: &LedgerCommand) -> Result<i32> {
             vouch_engine::seal::worm::Worm::read(archive)
                 .map_err(anyhow::Error::msg)?
                 .read_to_end(&mut bytes)?;
-            let r = vouch_engine::ledger::retention::verify_archive(&store, &bytes)?;
+            let r = vouch_engine::seal::retention::verify_archive(&store, &bytes)?;
             if cli.json {
                 crate::output::print_json(&r);
             } else if r["valid"] == true {

@@ -18,6 +18,27 @@ pub trait Clock: Send + Sync {
     fn now(&self) -> DateTime<Utc>;
 }
 
+/// Errors of the scheduler and of running a job.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum JobError {
+    /// No job has this name.
+    #[error("{0}")]
+    UnknownJob(String),
+    /// No job run has this id.
+    #[error("{0}")]
+    UnknownRun(String),
+    /// The same run (job, period, time) is running already.
+    #[error("{0}")]
+    AlreadyRunning(String),
+    /// A job's schedule is not a valid cron expression.
+    #[error("{0}")]
+    Schedule(String),
+    /// The nightly verification found the ledger broken.
+    #[error("{0}")]
+    LedgerBroken(String),
+}
+
 pub struct SystemClock;
 
 impl Clock for SystemClock {
@@ -164,7 +185,7 @@ impl Runner<'_> {
         };
         let mut done = Vec::new();
         for j in JOBS {
-            let cron = cron::Cron::parse(j.schedule).map_err(Error::Config)?;
+            let cron = cron::Cron::parse(j.schedule).map_err(JobError::Schedule)?;
             let Some(occ) = cron.previous(now, Duration::days(j.catch_up_days)) else {
                 continue;
             };
@@ -227,7 +248,7 @@ impl Runner<'_> {
     /// Run a job now for a period (a manual run, outside the schedule's singleton key).
     pub fn run_now(&self, name: &str, period: Option<Period>) -> Result<Run, Error> {
         let j = job(name).ok_or_else(|| {
-            Error::Config(format!(
+            JobError::UnknownJob(format!(
                 "no job `{name}` (jobs: {})",
                 JOBS.iter().map(|j| j.name).collect::<Vec<_>>().join(", ")
             ))
@@ -236,7 +257,7 @@ impl Runner<'_> {
         let period = period.unwrap_or_else(|| period_of(j.name, now));
         let key = format!("{}:{}:manual-{}", j.name, period.label, ts(&now));
         self.claim_and_run(j.name, &key, now, &period)?
-            .ok_or_else(|| Error::Config(format!("{key} is already running")))
+            .ok_or_else(|| JobError::AlreadyRunning(format!("{key} is already running")).into())
     }
 
     fn claim_and_run(
@@ -338,9 +359,12 @@ impl Runner<'_> {
         match name {
             "generate-soc2-evidence" => self.generate(period),
             "verify-ledger" => self.verify(),
-            "retention" => {
-                crate::ledger::retention::run(self.config, self.keys, self.ledger, self.clock.now())
-            }
+            "retention" => Ok(crate::seal::retention::run(
+                self.config,
+                self.keys,
+                self.ledger,
+                self.clock.now(),
+            )?),
             "attestation-draft" => {
                 crate::audit::record(
                     self.ledger,
@@ -353,7 +377,7 @@ impl Runner<'_> {
                 )?;
                 Ok(json!({"quarter": period.label}))
             }
-            other => Err(Error::Config(format!("no job `{other}`"))),
+            other => Err(JobError::UnknownJob(format!("no job `{other}`")).into()),
         }
     }
 
@@ -479,11 +503,11 @@ impl Runner<'_> {
             }),
         )?;
         if !r.valid {
-            return Err(Error::Config(format!(
+            return Err(Error::Jobs(JobError::LedgerBroken(format!(
                 "the ledger is broken at entry {}: {}",
                 r.broken_at.unwrap_or(0),
                 r.reason.unwrap_or_default()
-            )));
+            ))));
         }
         Ok(json!({"run_id": run_id, "valid": true, "checked": r.checked, "root": r.root}))
     }
@@ -507,7 +531,7 @@ pub fn get_run(store: &Store, id: &str) -> Result<Run, Error> {
     )?;
     rows.first()
         .map(run_of)
-        .ok_or_else(|| Error::Config(format!("no job run {id}")))
+        .ok_or_else(|| JobError::UnknownRun(format!("no job run {id}")).into())
 }
 
 /// Run history, newest first (optionally of one job).

@@ -1,0 +1,477 @@
+//! `[[source]]` and `[[evidence]]` definitions: where evidence comes from and what to
+//! run. They live in `vouch.toml` and in the files it `include`s (packs). Validation
+//! names the file, the line and the key, before anything runs.
+
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SourceKind {
+    Postgres,
+    Mysql,
+    Sqlite,
+    Http,
+    Command,
+    Git,
+    Files,
+}
+
+impl SourceKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SourceKind::Postgres => "postgres",
+            SourceKind::Mysql => "mysql",
+            SourceKind::Sqlite => "sqlite",
+            SourceKind::Http => "http",
+            SourceKind::Command => "command",
+            SourceKind::Git => "git",
+            SourceKind::Files => "files",
+        }
+    }
+    pub fn is_sql(self) -> bool {
+        matches!(
+            self,
+            SourceKind::Postgres | SourceKind::Mysql | SourceKind::Sqlite
+        )
+    }
+}
+
+/// Where it was defined: for error messages and `{{pack_dir}}`.
+#[derive(Debug, Clone, Default)]
+pub struct Origin {
+    pub file: PathBuf,
+    /// Index among the file's tables of this kind.
+    pub index: usize,
+}
+
+impl Origin {
+    pub fn dir(&self) -> PathBuf {
+        self.file
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default()
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceDef {
+    pub name: String,
+    pub kind: SourceKind,
+    pub url_env: Option<String>,
+    pub path: Option<String>,
+    pub path_env: Option<String>,
+    pub timeout_secs: Option<u64>,
+    pub max_rows: Option<u64>,
+    pub max_bytes: Option<u64>,
+    pub base_url: Option<String>,
+    pub token_env: Option<String>,
+    pub auth_header: Option<String>,
+    pub auth_scheme: Option<String>,
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    #[serde(default)]
+    pub env: Vec<String>,
+    #[serde(default)]
+    pub secret_env: Vec<String>,
+    #[serde(skip)]
+    pub origin: Origin,
+}
+
+pub const DEFAULT_TIMEOUT_SECS: u64 = 300;
+pub const DEFAULT_MAX_ROWS: u64 = 1_000_000;
+pub const DEFAULT_MAX_BYTES: u64 = 256 * 1024 * 1024;
+
+impl SourceDef {
+    pub fn timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.timeout_secs.unwrap_or(DEFAULT_TIMEOUT_SECS))
+    }
+    pub fn max_rows(&self) -> u64 {
+        self.max_rows.unwrap_or(DEFAULT_MAX_ROWS)
+    }
+    pub fn max_bytes(&self) -> u64 {
+        self.max_bytes.unwrap_or(DEFAULT_MAX_BYTES)
+    }
+    /// The configured path (from `path`, relative to the defining file, or `path_env`).
+    pub fn resolved_path(&self) -> Result<PathBuf, String> {
+        let raw = match (&self.path, &self.path_env) {
+            (Some(p), _) => p.clone(),
+            (None, Some(var)) => std::env::var(var).map_err(|_| {
+                format!(
+                    "source `{}`: environment variable {var} (path_env) is not set",
+                    self.name
+                )
+            })?,
+            (None, None) => return Err(format!("source `{}` has no path", self.name)),
+        };
+        let p = PathBuf::from(raw);
+        Ok(if p.is_absolute() {
+            p
+        } else {
+            self.origin.dir().join(p)
+        })
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CursorDef {
+    /// Query parameter that carries the cursor on the next request.
+    pub param: String,
+    /// Dotted path of the next cursor in the response body; absent/null/"" ends.
+    pub field: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EvidenceDef {
+    pub id: String,
+    pub title: String,
+    pub source: String,
+    #[serde(default)]
+    pub criteria: Vec<String>,
+    pub schedule: Option<String>,
+    pub effective_at: Option<String>,
+    #[serde(default)]
+    pub params: BTreeMap<String, String>,
+    #[serde(default)]
+    pub params_env: BTreeMap<String, String>,
+    pub query: Option<String>,
+    pub argv: Option<Vec<String>>,
+    pub format: Option<String>,
+    pub rows: Option<String>,
+    pub url: Option<String>,
+    pub cursor: Option<CursorDef>,
+    pub glob: Option<String>,
+    pub branch: Option<String>,
+    pub merges_only: Option<bool>,
+    #[serde(skip)]
+    pub origin: Origin,
+}
+
+/// How an item's `effective_at` is set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Effective {
+    Collected,
+    Field(String),
+}
+
+impl EvidenceDef {
+    pub fn effective(&self) -> Effective {
+        match self.effective_at.as_deref() {
+            Some(s) if s.starts_with("field:") => Effective::Field(s[6..].to_string()),
+            _ => Effective::Collected,
+        }
+    }
+    pub fn format(&self) -> &str {
+        self.format.as_deref().unwrap_or("json")
+    }
+}
+
+pub const SCHEDULES: &[&str] = &[
+    "daily",
+    "weekly",
+    "monthly",
+    "quarterly",
+    "yearly",
+    "on-demand",
+];
+pub const FORMATS: &[&str] = &["json", "ndjson", "csv", "text"];
+
+pub fn valid_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 128
+        && s.bytes().all(|b| {
+            b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_' || b == b'.'
+        })
+}
+
+fn valid_env_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
+        && !s.as_bytes()[0].is_ascii_digit()
+}
+
+/// A validation failure at `key` of the `index`-th `[[table]]` in a file.
+pub struct Problem {
+    pub table: &'static str,
+    pub index: usize,
+    pub key: &'static str,
+    pub message: String,
+}
+
+fn problem(table: &'static str, index: usize, key: &'static str, m: impl Into<String>) -> Problem {
+    Problem {
+        table,
+        index,
+        key,
+        message: m.into(),
+    }
+}
+
+/// Checks one source on its own.
+pub fn check_source(s: &SourceDef) -> Result<(), Problem> {
+    let p = |key, m: String| problem("source", s.origin.index, key, m);
+    if !valid_name(&s.name) {
+        return Err(p(
+            "name",
+            "must be lower-case letters, digits, `-`, `_` or `.`".into(),
+        ));
+    }
+    let k = s.kind;
+    let allowed: &[&str] = match k {
+        SourceKind::Postgres | SourceKind::Mysql => &["url_env"],
+        SourceKind::Sqlite | SourceKind::Git | SourceKind::Files => &["path", "path_env"],
+        SourceKind::Http => &[
+            "base_url",
+            "token_env",
+            "auth_header",
+            "auth_scheme",
+            "headers",
+        ],
+        SourceKind::Command => &["env", "secret_env"],
+    };
+    let set: [(&'static str, bool); 11] = [
+        ("url_env", s.url_env.is_some()),
+        ("path", s.path.is_some()),
+        ("path_env", s.path_env.is_some()),
+        ("base_url", s.base_url.is_some()),
+        ("token_env", s.token_env.is_some()),
+        ("auth_header", s.auth_header.is_some()),
+        ("auth_scheme", s.auth_scheme.is_some()),
+        ("headers", !s.headers.is_empty()),
+        ("env", !s.env.is_empty()),
+        ("secret_env", !s.secret_env.is_empty()),
+        ("max_rows", s.max_rows.is_some() && !k.is_sql()),
+    ];
+    for (key, present) in set {
+        if present && !allowed.contains(&key) && key != "max_rows" {
+            return Err(p(
+                key,
+                format!("does not apply to a `{}` source", k.as_str()),
+            ));
+        }
+        if present && key == "max_rows" {
+            return Err(p(key, "applies to SQL sources only".into()));
+        }
+    }
+    match k {
+        SourceKind::Postgres | SourceKind::Mysql => match &s.url_env {
+            None => {
+                return Err(p(
+                    "url_env",
+                    "is required: the name of the environment variable that holds the DSN (never the DSN itself)".into(),
+                ))
+            }
+            Some(v) if !valid_env_name(v) => {
+                return Err(p(
+                    "url_env",
+                    format!("`{}` is not an environment variable name (A-Z, 0-9, _); put the DSN in the environment", crate::secrets::mask_if_url(v)),
+                ))
+            }
+            _ => {}
+        },
+        SourceKind::Sqlite | SourceKind::Git | SourceKind::Files => {
+            if s.path.is_some() == s.path_env.is_some() {
+                return Err(p("path", "give exactly one of `path` or `path_env`".into()));
+            }
+        }
+        SourceKind::Http => {
+            let Some(base) = &s.base_url else {
+                return Err(p("base_url", "is required for an http source".into()));
+            };
+            if !(base.starts_with("http://") || base.starts_with("https://")) {
+                return Err(p("base_url", "must start with http:// or https://".into()));
+            }
+            if base.contains('@') {
+                return Err(p(
+                    "base_url",
+                    "must not carry credentials; use token_env".into(),
+                ));
+            }
+        }
+        SourceKind::Command => {}
+    }
+    for (key, v) in [("token_env", &s.token_env), ("path_env", &s.path_env)] {
+        if let Some(v) = v {
+            if !valid_env_name(v) {
+                return Err(p(key, format!("`{v}` is not an environment variable name")));
+            }
+        }
+    }
+    for v in s.env.iter().chain(&s.secret_env) {
+        if !valid_env_name(v) {
+            return Err(p(
+                "env",
+                format!("`{v}` is not an environment variable name"),
+            ));
+        }
+    }
+    if s.timeout_secs == Some(0) {
+        return Err(p("timeout_secs", "must be at least 1".into()));
+    }
+    Ok(())
+}
+
+/// Checks one evidence definition against its source.
+pub fn check_evidence(e: &EvidenceDef, source: Option<&SourceDef>) -> Result<(), Problem> {
+    let p = |key, m: String| problem("evidence", e.origin.index, key, m);
+    if !valid_name(&e.id) {
+        return Err(p(
+            "id",
+            "must be lower-case letters, digits, `-`, `_` or `.`".into(),
+        ));
+    }
+    if e.title.trim().is_empty() {
+        return Err(p("title", "must not be empty".into()));
+    }
+    let Some(source) = source else {
+        return Err(p(
+            "source",
+            format!("no [[source]] is named `{}`", e.source),
+        ));
+    };
+    for c in &e.criteria {
+        if vouch_core::tsc::criterion(c).is_none() {
+            return Err(p(
+                "criteria",
+                format!("`{c}` is not a Trust Services Criterion (e.g. CC6.1, A1.2)"),
+            ));
+        }
+    }
+    if let Some(s) = &e.schedule {
+        if !SCHEDULES.contains(&s.as_str()) {
+            return Err(p(
+                "schedule",
+                format!("must be one of {}", SCHEDULES.join(", ")),
+            ));
+        }
+    }
+    if let Some(s) = &e.effective_at {
+        let ok = s == "collected" || (s.starts_with("field:") && s.len() > 6);
+        if !ok {
+            return Err(p(
+                "effective_at",
+                "must be \"collected\" or \"field:<name>\"".into(),
+            ));
+        }
+    }
+    for (name, var) in &e.params_env {
+        if !valid_env_name(var) {
+            return Err(p(
+                "params_env",
+                format!("`{name}`: `{var}` is not an environment variable name"),
+            ));
+        }
+    }
+    let k = source.kind;
+    let (need, allowed): (&'static str, &[&str]) = match k {
+        SourceKind::Postgres | SourceKind::Mysql | SourceKind::Sqlite => ("query", &["query"]),
+        SourceKind::Command => ("argv", &["argv", "format", "rows"]),
+        SourceKind::Http => ("url", &["url", "rows", "cursor"]),
+        SourceKind::Files => ("glob", &["glob"]),
+        SourceKind::Git => ("", &["branch", "merges_only"]),
+    };
+    let set: [(&'static str, bool); 8] = [
+        ("query", e.query.is_some()),
+        ("argv", e.argv.is_some()),
+        ("format", e.format.is_some()),
+        ("rows", e.rows.is_some()),
+        ("url", e.url.is_some()),
+        ("cursor", e.cursor.is_some()),
+        ("glob", e.glob.is_some()),
+        ("branch", e.branch.is_some() || e.merges_only.is_some()),
+    ];
+    for (key, present) in set {
+        if present && !allowed.contains(&key) {
+            return Err(p(
+                key,
+                format!(
+                    "does not apply to source `{}` of kind `{}`",
+                    source.name,
+                    k.as_str()
+                ),
+            ));
+        }
+    }
+    let missing = match need {
+        "query" => e.query.as_deref().is_none_or(|q| q.trim().is_empty()),
+        "argv" => e
+            .argv
+            .as_ref()
+            .is_none_or(|a| a.is_empty() || a[0].is_empty()),
+        "url" => e.url.as_deref().is_none_or(str::is_empty),
+        "glob" => e.glob.as_deref().is_none_or(str::is_empty),
+        _ => false,
+    };
+    if missing {
+        return Err(p(
+            need,
+            format!("is required for a `{}` source", k.as_str()),
+        ));
+    }
+    if let Some(f) = &e.format {
+        if !FORMATS.contains(&f.as_str()) {
+            return Err(p(
+                "format",
+                format!("must be one of {}", FORMATS.join(", ")),
+            ));
+        }
+    }
+    if let Some(u) = &e.url {
+        if (u.starts_with("http://") || u.starts_with("https://"))
+            && !crate::url::under_base(u, source.base_url.as_deref().unwrap_or(""))
+        {
+            return Err(p(
+                "url",
+                "an absolute URL must start with the source's base_url (the token is only sent there)".into(),
+            ));
+        }
+    }
+    if let Some(g) = &e.glob {
+        if g.starts_with('/') || g.split('/').any(|c| c == "..") {
+            return Err(p(
+                "glob",
+                "must be relative to the source path, without `..`".into(),
+            ));
+        }
+    }
+    // Placeholders must be known (a typo would otherwise reach the target system).
+    let text: Vec<&str> = e
+        .query
+        .iter()
+        .map(String::as_str)
+        .chain(e.url.iter().map(String::as_str))
+        .chain(e.glob.iter().map(String::as_str))
+        .chain(e.argv.iter().flatten().map(String::as_str))
+        .collect();
+    for t in text {
+        for name in crate::template::placeholders(t) {
+            let known = crate::template::BUILTIN.contains(&name.as_str())
+                || e.params.contains_key(&name)
+                || e.params_env.contains_key(&name);
+            if !known {
+                let key = if e.query.is_some() {
+                    "query"
+                } else if e.url.is_some() {
+                    "url"
+                } else if e.glob.is_some() {
+                    "glob"
+                } else {
+                    "argv"
+                };
+                return Err(p(
+                    key,
+                    format!(
+                        "unknown placeholder {{{{{name}}}}} (built-ins: {}; or add it to params)",
+                        crate::template::BUILTIN.join(", ")
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,625 @@
+//! Whole-ledger verification. Streams every row once, in seq order, with memory flat in
+//! the number of entries: recompute each leaf hash, the HMAC chain and the Merkle tree,
+//! and check them against the stored hashes, the stored tree nodes, the head row and
+//! every signed checkpoint (plus, optionally, a checkpoint the caller trusts).
+//!
+//! `broken_at` is the first seq whose integrity cannot be established: a missing,
+//! altered, inserted or reordered row; the first missing seq of a truncated tail; for a
+//! bad checkpoint, the last seq it covers.
+
+use super::{Inner, LedgerError};
+use serde::Serialize;
+use vouch_core::merkle::{leaf_hash, Frontier, TILE_HEIGHT};
+use vouch_core::note::{Checkpoint, NoteVerifier};
+use vouch_core::{b64, Hash};
+use vouch_store::StoreError;
+
+#[derive(Debug, Clone, Default)]
+pub struct VerifyOptions {
+    /// A signed checkpoint obtained earlier (e.g. from a packet): the ledger must
+    /// still contain exactly the tree it commits to.
+    pub trusted_checkpoint: Option<String>,
+    /// Verify only the first `n` entries (the tree a given checkpoint covers); entries,
+    /// checkpoints and the head beyond it are not considered.
+    pub up_to: Option<u64>,
+}
+
+/// Called for every entry once it is verified: `(seq, ts, leaf)`.
+pub type Observer<'a> = &'a mut dyn FnMut(u64, &[u8], &[u8]);
+
+/// The seeds' `{valid, broken_at}` result, with what was checked.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct VerifyReport {
+    pub valid: bool,
+    pub broken_at: Option<u64>,
+    /// Entries whose leaf hash and chain were verified.
+    pub checked: u64,
+    /// Tree size recorded in the ledger head.
+    pub tree_size: u64,
+    /// Base64 root of the verified entries.
+    pub root: String,
+    pub checkpoints_checked: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Why the ledger is broken at `broken_at`, as a value (`reason` is its text).
+    #[serde(skip)]
+    pub break_reason: Option<BreakReason>,
+}
+
+/// Why verification stopped trusting the ledger at `broken_at`: each case of
+/// docs/verification.md. The text (`reason` in reports) is the [`std::fmt::Display`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum BreakReason {
+    /// A checkpoint's signed note does not verify with the log key.
+    CheckpointSignature { size: u64, error: String },
+    /// A checkpoint was signed for another log.
+    CheckpointOrigin { size: u64, origin: String },
+    /// A checkpoint's stored size/root columns differ from its signed note.
+    CheckpointColumns { size: u64 },
+    /// A (trusted, when given with `--trusted-checkpoint`) checkpoint's root is not the
+    /// root of the entries up to its size.
+    CheckpointRoot { size: u64, trusted: bool },
+    /// A sequence number is absent: `seq` is missing, `next` is the next stored one.
+    Missing { seq: u64, next: u64 },
+    /// A leaf was deleted without a retention run recording it.
+    LeafRemoved { seq: u64 },
+    /// The stored leaf hash is not a hash.
+    LeafHashMalformed { seq: u64 },
+    /// The leaf's content does not hash to its stored leaf hash.
+    LeafAltered { seq: u64 },
+    /// The HMAC chain does not continue at this entry.
+    ChainBroken { seq: u64 },
+    /// The `id`/`ts` lookup columns differ from the leaf's fields.
+    LookupColumns { seq: u64 },
+    /// Fewer entries than the head, a checkpoint or the requested prefix cover.
+    Truncated {
+        entries: u64,
+        claimed: u64,
+        prefix: bool,
+    },
+    /// Entries beyond the head's tree size.
+    Inserted { head_size: u64 },
+    /// The head's chain value or frontier does not match the entries.
+    HeadMismatch,
+    /// A stored Merkle node (used for proofs) is missing.
+    NodeMissing { level: u32, index: u64 },
+    /// A stored Merkle node differs from the recomputed one.
+    NodeWrong { level: u32, index: u64 },
+    /// A stored Merkle node covers entries that do not exist.
+    NodeUnexpected { level: u32, index: u64 },
+    /// A negative sequence number is stored.
+    NegativeSeq { seq: i64 },
+}
+
+impl std::fmt::Display for BreakReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use BreakReason::*;
+        match self {
+            CheckpointSignature { size, error } => write!(f, "checkpoint at tree size {size}: {error}"),
+            CheckpointOrigin { size, origin } => write!(f, "checkpoint at tree size {size} has origin `{origin}`"),
+            CheckpointColumns { size } => write!(f, "checkpoint at tree size {size}: stored size/root differ from the signed note"),
+            CheckpointRoot { size, trusted } => write!(f, "{}checkpoint at tree size {size}: its root does not match the entries", if *trusted { "trusted " } else { "" }),
+            Missing { seq, next } => write!(f, "entry {seq} is missing (next stored entry is {next})"),
+            LeafRemoved { seq } => write!(f, "entry {seq}: the leaf was removed outside a retention run"),
+            LeafHashMalformed { seq } => write!(f, "entry {seq}: stored leaf hash is malformed"),
+            LeafAltered { seq } => write!(f, "entry {seq}: leaf hash does not match the leaf (entry altered)"),
+            ChainBroken { seq } => write!(f, "entry {seq}: HMAC chain broken (entry altered, inserted, reordered, or rewritten without the key)"),
+            LookupColumns { seq } => write!(f, "entry {seq}: the id/ts lookup columns differ from the leaf"),
+            Truncated { entries, claimed, prefix: true } => write!(f, "the log ends at {entries} entries but {claimed} were to be verified (truncated)"),
+            Truncated { entries, claimed, prefix: false } => write!(f, "the log ends at {entries} entries but the head/checkpoints cover {claimed} (truncated)"),
+            Inserted { head_size } => write!(f, "entries beyond the head's tree size {head_size} (inserted)"),
+            HeadMismatch => write!(f, "the ledger head does not match the entries"),
+            NodeMissing { level, index } => write!(f, "stored tree node (level {level}, index {index}) is missing"),
+            NodeWrong { level, index } => write!(f, "stored tree node (level {level}, index {index}) is wrong"),
+            NodeUnexpected { level, index } => write!(f, "unexpected stored tree node (level {level}, index {index})"),
+            NegativeSeq { seq } => write!(f, "negative seq {seq}"),
+        }
+    }
+}
+
+struct Break {
+    at: u64,
+    reason: BreakReason,
+}
+
+fn worst(current: &mut Option<Break>, at: u64, reason: BreakReason) {
+    if current.as_ref().map_or(true, |b| at < b.at) {
+        *current = Some(Break { at, reason });
+    }
+}
+
+/// A chunk of rows passed from the reader thread to the hashing thread.
+#[derive(Default)]
+struct Chunk {
+    seqs: Vec<i64>,
+    /// id, ts and leaf of each row, concatenated; `ends` marks each row's three ends.
+    bytes: Vec<u8>,
+    ends: Vec<[usize; 3]>,
+    leaf_hashes: Vec<Option<Hash>>,
+    chains: Vec<Option<Hash>>,
+    /// Leaf hashes recomputed by the reader thread for the first part of the chunk
+    /// (it has the bytes in cache); the checker hashes the rest, balancing the two.
+    computed: Vec<Hash>,
+}
+
+impl Chunk {
+    fn clear(&mut self) {
+        self.seqs.clear();
+        self.bytes.clear();
+        self.ends.clear();
+        self.leaf_hashes.clear();
+        self.chains.clear();
+        self.computed.clear();
+    }
+}
+
+const CHUNK_ROWS: usize = 8192;
+/// Rows per chunk whose leaf hash the reader computes (measured to balance the threads).
+const READER_HASHES: usize = CHUNK_ROWS / 3;
+
+/// A row at the head's size exists only if someone wrote it outside the sequencer (the
+/// head moves in the same transaction as every append). A row found there is legitimate
+/// if the head has moved past it when read again (an append committed in between).
+fn inserted_beyond_head(store: &vouch_store::Store) -> Result<Option<u64>, LedgerError> {
+    let mut size = store.head()?.size;
+    for _ in 0..8 {
+        if store.leaf(size)?.is_none() {
+            return Ok(None);
+        }
+        let again = store.head()?.size;
+        if again <= size {
+            return Ok(Some(size));
+        }
+        size = again;
+    }
+    // Appends keep racing ahead: every row seen so far was covered by the head.
+    Ok(None)
+}
+
+pub fn run(inner: &Inner, options: &VerifyOptions) -> Result<VerifyReport, LedgerError> {
+    run_observed(inner, options, &mut |_, _, _| {})
+}
+
+/// Verify, handing each verified entry to `observe` (one pass for reports and exports).
+pub fn run_observed(
+    inner: &Inner,
+    options: &VerifyOptions,
+    observe: Observer<'_>,
+) -> Result<VerifyReport, LedgerError> {
+    let store = &inner.store;
+    let limit = options.up_to.unwrap_or(u64::MAX);
+    let verifier = inner.signer.verifier();
+    let mut broken: Option<Break> = None;
+
+    // Checkpoints: signature, origin, and that the stored columns match the note.
+    let mut targets: Vec<(u64, Hash, bool)> = Vec::new();
+    let mut checkpoints_checked = 0u64;
+    let mut latest_size = 0u64;
+    store.scan_checkpoints(&mut |row| {
+        if row.size > limit {
+            return Ok(false);
+        }
+        checkpoints_checked += 1;
+        latest_size = latest_size.max(row.size);
+        let at = row.size.saturating_sub(1);
+        match Checkpoint::open(&row.note, &verifier) {
+            Err(e) => worst(
+                &mut broken,
+                at,
+                BreakReason::CheckpointSignature {
+                    size: row.size,
+                    error: e.to_string(),
+                },
+            ),
+            Ok(cp) if cp.origin != verifier.name() => worst(
+                &mut broken,
+                at,
+                BreakReason::CheckpointOrigin {
+                    size: row.size,
+                    origin: cp.origin.clone(),
+                },
+            ),
+            Ok(cp) if cp.size != row.size || cp.root[..] != row.root[..] => worst(
+                &mut broken,
+                at,
+                BreakReason::CheckpointColumns { size: row.size },
+            ),
+            Ok(cp) => targets.push((cp.size, cp.root, false)),
+        }
+        Ok(true)
+    })?;
+    if let Some(note) = &options.trusted_checkpoint {
+        match Checkpoint::open(note, &verifier) {
+            Ok(cp) if cp.size > limit => {
+                return Err(LedgerError::Invalid(format!(
+                    "the trusted checkpoint (size {}) is beyond the verified range ({limit})",
+                    cp.size
+                )));
+            }
+            Ok(cp) => {
+                latest_size = latest_size.max(cp.size);
+                targets.push((cp.size, cp.root, true));
+            }
+            Err(e) => {
+                return Err(LedgerError::Invalid(format!(
+                    "the trusted checkpoint does not verify with this log's key: {e}"
+                )))
+            }
+        }
+    }
+    targets.sort_by_key(|t| t.0);
+
+    let mut head = store.head()?;
+    if let Some(n) = options.up_to {
+        if n > head.size {
+            return Err(LedgerError::Invalid(format!(
+                "cannot verify {n} entries: the ledger holds {}",
+                head.size
+            )));
+        }
+        // Judge the prefix on its own: it must be complete, nothing more.
+        latest_size = latest_size.max(n);
+        head.size = n;
+    }
+    let mut frontier = Frontier::new();
+    let mut chain = vouch_core::chain::GENESIS;
+    let mut computed_nodes: Vec<(u32, u64, Hash)> = Vec::new();
+    let mut next_target = 0usize;
+    // A checkpoint of the empty tree is checked before any entry.
+    check_targets(&targets, &mut next_target, &frontier, &mut broken);
+
+    // Stream exactly the entries the head covered when verification began: appends that
+    // commit meanwhile are not part of this verification (and must not look inserted).
+    let stream_limit = limit.min(head.size.max(latest_size));
+    // Leaves removed by retention runs (their content is in a WORM archive); a leaf
+    // missing anywhere else was removed by someone else.
+    let pruned: std::collections::HashSet<u64> = store
+        .query("SELECT seq FROM ledger_pruned", &[])?
+        .iter()
+        .map(|r| r.int(0) as u64)
+        .collect();
+    let entry_break = stream(inner, stream_limit, &mut |seq: u64,
+                                                        id: &[u8],
+                                                        ts: &[u8],
+                                                        leaf: &[u8],
+                                                        lh: Hash,
+                                                        stored_lh: Option<Hash>,
+                                                        stored_chain: Option<Hash>|
+     -> Option<Break> {
+        let expected = frontier.size();
+        if seq != expected {
+            return Some(Break {
+                at: expected,
+                reason: BreakReason::Missing {
+                    seq: expected,
+                    next: seq,
+                },
+            });
+        }
+        let is_pruned = leaf.is_empty();
+        let lh = if is_pruned {
+            if !pruned.contains(&seq) {
+                return Some(Break {
+                    at: seq,
+                    reason: BreakReason::LeafRemoved { seq },
+                });
+            }
+            match stored_lh {
+                Some(h) => h,
+                None => {
+                    return Some(Break {
+                        at: seq,
+                        reason: BreakReason::LeafHashMalformed { seq },
+                    })
+                }
+            }
+        } else {
+            lh
+        };
+        if !is_pruned && stored_lh != Some(lh) {
+            return Some(Break {
+                at: seq,
+                reason: BreakReason::LeafAltered { seq },
+            });
+        }
+        let t = inner.chain.next(&chain, &lh, seq);
+        if stored_chain != Some(t) {
+            return Some(Break {
+                at: seq,
+                reason: BreakReason::ChainBroken { seq },
+            });
+        }
+        chain = t;
+        frontier.push(lh, |n| {
+            if n.level % TILE_HEIGHT == 0 {
+                computed_nodes.push((n.level, n.index, n.hash));
+            }
+        });
+        check_targets(&targets, &mut next_target, &frontier, &mut broken);
+        if is_pruned {
+            return None; // chain and tree verified from the stored hash; content archived
+        }
+        // The lookup columns must still say what the (now verified) leaf says.
+        // `timestamp` is the last key of a canonical leaf; `id` needs a scan.
+        let ts_ok = leaf.len() > ts.len() + 2
+            && &leaf[leaf.len() - 2 - ts.len()..leaf.len() - 2] == ts
+            && leaf[..leaf.len() - 2 - ts.len()].ends_with(b"\"timestamp\":\"");
+        if !ts_ok || vouch_core::canonical::top_level_str(leaf, "id") != Some(id) {
+            return Some(Break {
+                at: seq,
+                reason: BreakReason::LookupColumns { seq },
+            });
+        }
+        observe(seq, ts, leaf);
+        None
+    })?;
+    let checked = frontier.size();
+    if let Some(b) = entry_break {
+        worst(&mut broken, b.at, b.reason);
+    } else {
+        // A shorter log than the head or a checkpoint says: the tail was cut.
+        let claimed = head.size.max(latest_size);
+        if options.up_to.is_some() && checked < claimed {
+            worst(
+                &mut broken,
+                checked,
+                BreakReason::Truncated {
+                    entries: checked,
+                    claimed,
+                    prefix: true,
+                },
+            );
+        } else if options.up_to.is_some() {
+            // A prefix: the head describes a larger tree, nothing to compare.
+        } else if checked < claimed {
+            worst(
+                &mut broken,
+                checked,
+                BreakReason::Truncated {
+                    entries: checked,
+                    claimed,
+                    prefix: false,
+                },
+            );
+        } else if checked > head.size {
+            worst(
+                &mut broken,
+                head.size,
+                BreakReason::Inserted {
+                    head_size: head.size,
+                },
+            );
+        } else if let Some(beyond) = inserted_beyond_head(store)? {
+            worst(
+                &mut broken,
+                beyond,
+                BreakReason::Inserted { head_size: beyond },
+            );
+        } else if head.chain != chain || head.frontier != frontier.to_bytes() {
+            worst(
+                &mut broken,
+                checked.saturating_sub(1),
+                BreakReason::HeadMismatch,
+            );
+        }
+    }
+
+    // Stored tree nodes (used for proofs) must equal the recomputed ones.
+    computed_nodes.sort_by_key(|n| (n.0, n.1));
+    let mut i = 0usize;
+    store.scan_nodes(&mut |level, idx, hash| {
+        while i < computed_nodes.len() && (computed_nodes[i].0, computed_nodes[i].1) < (level, idx)
+        {
+            let (l, x, _) = computed_nodes[i];
+            worst(
+                &mut broken,
+                x << l,
+                BreakReason::NodeMissing { level: l, index: x },
+            );
+            i += 1;
+        }
+        if i < computed_nodes.len() && (computed_nodes[i].0, computed_nodes[i].1) == (level, idx) {
+            if computed_nodes[i].2[..] != *hash {
+                worst(
+                    &mut broken,
+                    idx << level,
+                    BreakReason::NodeWrong { level, index: idx },
+                );
+            }
+            i += 1;
+        } else if (idx + 1) << level <= checked.min(limit) {
+            worst(
+                &mut broken,
+                idx << level,
+                BreakReason::NodeUnexpected { level, index: idx },
+            );
+        }
+        Ok(true)
+    })?;
+    while i < computed_nodes.len() {
+        let (l, x, _) = computed_nodes[i];
+        worst(
+            &mut broken,
+            x << l,
+            BreakReason::NodeMissing { level: l, index: x },
+        );
+        i += 1;
+    }
+
+    Ok(VerifyReport {
+        valid: broken.is_none(),
+        broken_at: broken.as_ref().map(|b| b.at),
+        checked,
+        tree_size: head.size,
+        root: b64(&frontier.root()),
+        checkpoints_checked,
+        reason: broken.as_ref().map(|b| b.reason.to_string()),
+        break_reason: broken.map(|b| b.reason),
+    })
+}
+
+fn check_targets(
+    targets: &[(u64, Hash, bool)],
+    next: &mut usize,
+    frontier: &Frontier,
+    broken: &mut Option<Break>,
+) {
+    while *next < targets.len() && targets[*next].0 == frontier.size() {
+        let (size, root, what) = &targets[*next];
+        if frontier.root() != *root {
+            worst(
+                broken,
+                size.saturating_sub(1),
+                BreakReason::CheckpointRoot {
+                    size: *size,
+                    trusted: *what,
+                },
+            );
+        }
+        *next += 1;
+    }
+}
+
+/// Read rows on one thread and check them on this one; returns the first break.
+type Check<'a> =
+    &'a mut dyn FnMut(u64, &[u8], &[u8], &[u8], Hash, Option<Hash>, Option<Hash>) -> Option<Break>;
+
+fn stream(inner: &Inner, limit: u64, check: Check<'_>) -> Result<Option<Break>, LedgerError> {
+    let (full_tx, full_rx) = crossbeam_channel::bounded::<Chunk>(4);
+    let (empty_tx, empty_rx) = crossbeam_channel::bounded::<Chunk>(6);
+    for _ in 0..6 {
+        let _ = empty_tx.send(Chunk::default());
+    }
+    let store = inner.store.clone();
+    std::thread::scope(|scope| {
+        let reader = scope.spawn(move || -> Result<(), StoreError> {
+            let mut chunk = empty_rx.recv().unwrap_or_default();
+            store.scan_entries(0, &mut |e| {
+                if e.seq as u64 >= limit && e.seq >= 0 {
+                    return Ok(false);
+                }
+                chunk.seqs.push(e.seq);
+                chunk.bytes.extend_from_slice(e.id);
+                let a = chunk.bytes.len();
+                chunk.bytes.extend_from_slice(e.ts);
+                let b = chunk.bytes.len();
+                chunk.bytes.extend_from_slice(e.leaf);
+                chunk.ends.push([a, b, chunk.bytes.len()]);
+                if chunk.computed.len() < READER_HASHES {
+                    chunk.computed.push(leaf_hash(e.leaf));
+                }
+                chunk.leaf_hashes.push(e.leaf_hash.try_into().ok());
+                chunk.chains.push(e.chain.try_into().ok());
+                if chunk.seqs.len() == CHUNK_ROWS {
+                    let next = match empty_rx.recv() {
+                        Ok(c) => c,
+                        Err(_) => return Ok(false), // the checker stopped
+                    };
+                    if full_tx.send(std::mem::replace(&mut chunk, next)).is_err() {
+                        return Ok(false);
+                    }
+                }
+                Ok(true)
+            })?;
+            if !chunk.seqs.is_empty() {
+                let _ = full_tx.send(chunk);
+            }
+            Ok(())
+        });
+        let mut found = None;
+        'outer: for mut chunk in full_rx.iter() {
+            let mut start = 0;
+            for i in 0..chunk.seqs.len() {
+                let [a, b, c] = chunk.ends[i];
+                let (id, ts, leaf) = (
+                    &chunk.bytes[start..a],
+                    &chunk.bytes[a..b],
+                    &chunk.bytes[b..c],
+                );
+                start = c;
+                let seq = chunk.seqs[i];
+                if seq < 0 {
+                    found = Some(Break {
+                        at: 0,
+                        reason: BreakReason::NegativeSeq { seq },
+                    });
+                    break 'outer;
+                }
+                let lh = chunk
+                    .computed
+                    .get(i)
+                    .copied()
+                    .unwrap_or_else(|| leaf_hash(leaf));
+                if let Some(b) = check(
+                    seq as u64,
+                    id,
+                    ts,
+                    leaf,
+                    lh,
+                    chunk.leaf_hashes[i],
+                    chunk.chains[i],
+                ) {
+                    found = Some(b);
+                    break 'outer;
+                }
+            }
+            chunk.clear();
+            let _ = empty_tx.send(chunk);
+        }
+        drop(full_rx);
+        drop(empty_tx);
+        let read = reader
+            .join()
+            .map_err(|_| LedgerError::Invalid("verification reader panicked".into()))?;
+        if found.is_none() {
+            read?;
+        }
+        Ok(found)
+    })
+}
+
+/// Verify a C2SP tlog-proof file offline: the checkpoint's signature, and that the
+/// leaf in `extra` (or given) is included at `index`. Returns (index, checkpoint).
+pub fn verify_proof_file(
+    text: &str,
+    verifier: &NoteVerifier,
+    leaf: Option<&[u8]>,
+) -> Result<(u64, Checkpoint), String> {
+    let mut lines = text.split_inclusive('\n');
+    if lines.next() != Some("c2sp.org/tlog-proof@v1\n") {
+        return Err("not a c2sp.org/tlog-proof@v1 file".into());
+    }
+    let mut extra = None;
+    let mut index = None;
+    let mut hashes = Vec::new();
+    let mut consumed = "c2sp.org/tlog-proof@v1\n".len();
+    for line in lines.by_ref() {
+        consumed += line.len();
+        let l = line.trim_end_matches('\n');
+        if l.is_empty() {
+            break;
+        }
+        if let Some(e) = l.strip_prefix("extra ") {
+            extra = Some(vouch_core::unb64(e).ok_or("extra is not base64")?);
+        } else if let Some(i) = l.strip_prefix("index ") {
+            index = Some(i.parse::<u64>().map_err(|_| "bad index line")?);
+        } else {
+            hashes.push(vouch_core::unb64_hash(l).ok_or("bad proof hash line")?);
+        }
+    }
+    let index = index.ok_or("missing index line")?;
+    let note = &text[consumed..];
+    let cp = Checkpoint::open(note, verifier).map_err(|e| e.to_string())?;
+    let leaf = leaf
+        .map(<[u8]>::to_vec)
+        .or(extra)
+        .ok_or("no leaf given and no extra line")?;
+    if !vouch_core::merkle::verify_inclusion(index, cp.size, &leaf_hash(&leaf), &hashes, &cp.root) {
+        return Err(format!(
+            "entry {index} is not included in the tree of size {} (proof does not verify)",
+            cp.size
+        ));
+    }
+    Ok((index, cp))
+}

@@ -1,0 +1,132 @@
+//! The organisation's part of a packet: its controls with the check results that stood
+//! at generation time, the evidence items of the period (with how each was produced),
+//! findings as they stood then, and coverage. Everything is read "as of" the packet's
+//! `generated_at`, so regenerating it later gives the same bytes.
+
+use chrono::{DateTime, Utc};
+use serde_json::{json, Value};
+use vouch_checks::{controls, findings, CheckError};
+use vouch_config::Config;
+use vouch_core::event::format_timestamp as ts;
+use vouch_core::period::Period;
+use vouch_evidence::{self as evidence, ListFilter};
+use vouch_store::Store;
+
+pub struct Section {
+    pub controls: Vec<Value>,
+    pub evidence: Vec<Value>,
+    pub findings: Vec<Value>,
+    pub open_findings: u64,
+    pub coverage: Vec<Value>,
+}
+
+/// How an item was produced, in the packet's `produced_by` shape.
+fn produced_by(r: &Value) -> Value {
+    let op = &r["operation"];
+    let what = op["query"]
+        .as_str()
+        .map(str::to_string)
+        .or_else(|| {
+            op["argv"].as_array().map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+        })
+        .or_else(|| op["url"].as_str().map(|u| format!("GET {u}")))
+        .or_else(|| op["glob"].as_str().map(|g| format!("files matching {g}")))
+        .or_else(|| op["upload"].as_str().map(|u| format!("uploaded {u}")))
+        .unwrap_or_default();
+    let source = &r["source"];
+    json!({
+        "kind": source["kind"],
+        "source": format!("{} {}", source["name"].as_str().unwrap_or(""), source["fingerprint"]),
+        "query": what,
+        "parameters": {"params": op["params"], "period": r["period"]},
+        "generator": format!("{} {}", r["collector"]["name"].as_str().unwrap_or(""), r["collector"]["version"].as_str().unwrap_or("")),
+    })
+}
+
+pub fn section(
+    config: &Config,
+    store: &Store,
+    period: &Period,
+    generated_at: &DateTime<Utc>,
+) -> Result<Section, CheckError> {
+    // generated_at is written in whole seconds; everything stored within that second
+    // (before generation, in practice) belongs to the packet.
+    use chrono::SubsecRound;
+    let at = ts(&(generated_at.trunc_subsecs(0) + chrono::Duration::microseconds(999_999)));
+    let statuses = controls::evaluate(config, store, period, *generated_at, Some(&at))?;
+    let mut coverage = Vec::new();
+    let controls: Vec<Value> = statuses
+        .into_iter()
+        .map(|mut c| {
+            coverage.push(json!({"control": c["id"], "unit": c["coverage"]["unit"], "buckets": c["coverage"]["buckets"], "covered": c["coverage"]["covered"], "gaps": c["coverage"]["gaps"]}));
+            if let Some(o) = c.as_object_mut() {
+                o.remove("coverage");
+                if o.get("owner").is_some_and(Value::is_null) {
+                    o.remove("owner");
+                }
+            }
+            c
+        })
+        .collect();
+    let items = evidence::list(
+        store,
+        &ListFilter {
+            evidence_id: None,
+            period: Some(period.clone()),
+            limit: None,
+        },
+    )?;
+    let mut evidence: Vec<Value> = items
+        .iter()
+        .filter(|i| i.ok() && i.record["finished_at"].as_str().unwrap_or("") <= at.as_str())
+        .map(|i| {
+            let r = &i.record;
+            json!({
+                "id": i.id(),
+                "evidence_id": r["evidence_id"],
+                "title": r["title"],
+                "criteria": r["criteria"],
+                "produced_by": produced_by(r),
+                "collected_at": r["finished_at"],
+                "effective_at": r["effective_at"],
+                "count": r["count"].as_u64().unwrap_or(1),
+                "media_type": r["media_type"],
+                "sha256": r["sha256"],
+                "ledger_seq": i.ledger_seq,
+            })
+        })
+        .collect();
+    evidence.sort_by(|a, b| a["id"].as_str().cmp(&b["id"].as_str()));
+    let start = ts(&period.start);
+    let end = ts(&period.end);
+    let in_period = |v: &Value| {
+        v.as_str()
+            .is_some_and(|t| t >= start.as_str() && t < end.as_str())
+    };
+    let findings: Vec<Value> = findings::as_of(store, &at)?
+        .into_iter()
+        .filter(|f| f["status"] != "resolved" || in_period(&f["resolved_at"]) || in_period(&f["last_seen"]))
+        .map(|f| json!({
+            "id": f["id"], "title": f["title"], "severity": f["severity"], "status": f["status"],
+            "source": f["source"], "check_id": f["check_id"], "controls": f["controls"],
+            "first_seen": f["first_seen"], "last_seen": f["last_seen"], "occurrences": f["occurrences"],
+            "failing_count": f["failing_count"], "resolved_at": f["resolved_at"],
+        }))
+        .collect();
+    let open_findings = findings
+        .iter()
+        .filter(|f| f["status"] != "resolved")
+        .count() as u64;
+    Ok(Section {
+        controls,
+        evidence,
+        findings,
+        open_findings,
+        coverage,
+    })
+}
