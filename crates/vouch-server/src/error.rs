@@ -199,3 +199,97 @@ impl From<vouch_store::StoreError> for ApiError {
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+#[cfg(test)]
+mod tests {
+    //! The status each kind of engine error gets: a client's mistake is 4xx with the
+    //! engine's message, an internal failure 500 with a generic one.
+    use super::*;
+    use vouch_engine::jobs::JobError;
+    use vouch_engine::{packet, seal, Error as E};
+
+    fn status(e: E) -> (StatusCode, String) {
+        let a = ApiError::from(e);
+        (a.status, a.message)
+    }
+
+    #[test]
+    fn each_error_kind_has_its_status() {
+        let cases: Vec<(E, StatusCode)> = vec![
+            (E::config("bad period"), StatusCode::BAD_REQUEST),
+            (
+                JobError::UnknownJob("no job `x`".into()).into(),
+                StatusCode::NOT_FOUND,
+            ),
+            (
+                JobError::UnknownRun("no job run 1".into()).into(),
+                StatusCode::NOT_FOUND,
+            ),
+            (
+                JobError::AlreadyRunning("k is already running".into()).into(),
+                StatusCode::CONFLICT,
+            ),
+            (
+                packet::Error::Conflict("exists".into()).into(),
+                StatusCode::CONFLICT,
+            ),
+            (
+                packet::Error::PeriodOpen("not ended".into()).into(),
+                StatusCode::BAD_REQUEST,
+            ),
+            (
+                packet::Error::Render("typst".into()).into(),
+                StatusCode::INTERNAL_SERVER_ERROR,
+            ),
+            (
+                seal::Error::Conflict("archived".into()).into(),
+                StatusCode::CONFLICT,
+            ),
+            (
+                seal::Error::Invalid("no recipients".into()).into(),
+                StatusCode::BAD_REQUEST,
+            ),
+            (
+                seal::Error::Corrupt("stored collection: expected value".into()).into(),
+                StatusCode::INTERNAL_SERVER_ERROR,
+            ),
+            (
+                vouch_engine::checks::CheckError::Corrupt("stored check result".into()).into(),
+                StatusCode::INTERNAL_SERVER_ERROR,
+            ),
+            (
+                vouch_engine::checks::CheckError::NotFound("f1".into()).into(),
+                StatusCode::NOT_FOUND,
+            ),
+            (
+                vouch_engine::keys::KeyError::Invalid("keys/log.key: bad".into()).into(),
+                StatusCode::INTERNAL_SERVER_ERROR,
+            ),
+        ];
+        for (e, want) in cases {
+            let shown = e.to_string();
+            let (got, message) = status(e);
+            assert_eq!(got, want, "{shown}");
+            if want.is_client_error() {
+                assert!(
+                    message.contains(shown.trim_start_matches("no finding ")),
+                    "{message}"
+                );
+            } else {
+                assert_eq!(message, "internal error; see the server log");
+            }
+        }
+    }
+
+    #[test]
+    fn nested_errors_are_mapped_by_their_inner_kind() {
+        // A packet made by an archive run that conflicts is still a conflict.
+        let e: E = seal::Error::Packet(packet::Error::Conflict("exists".into())).into();
+        assert_eq!(status(e).0, StatusCode::CONFLICT);
+        let e: E = vouch_engine::checks::CheckError::Evidence(
+            vouch_engine::evidence::EvidenceError::NotFound("i1".into()),
+        )
+        .into();
+        assert_eq!(status(e).0, StatusCode::NOT_FOUND);
+    }
+}
