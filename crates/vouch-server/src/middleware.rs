@@ -8,7 +8,7 @@ use crate::handlers::session::{AccountLocked, LoginAttempt};
 use crate::self_audit::audit;
 use crate::{auth, roles, routes, App};
 use axum::extract::{ConnectInfo, MatchedPath, Request, State};
-use axum::http::{HeaderValue, Method};
+use axum::http::{HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
@@ -134,6 +134,7 @@ pub async fn guard(
     resp
 }
 
+/// Authentication, authorization and self-audit for a route of the table.
 async fn authorize(
     State(app): State<App>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -179,57 +180,7 @@ async fn authorize(
         return too_many_failures(secs);
     }
     if login {
-        if let Err(r) = json_content_type(&req) {
-            return r;
-        }
-        let resp = next.run(req).await;
-        let tried = resp.extensions().get::<LoginAttempt>().map(|a| a.0.clone());
-        let actor = tried
-            .as_deref()
-            .map(|u| format!("user:{u}"))
-            .unwrap_or_else(|| "anonymous".into());
-        let status = resp.status();
-        // A lock is recorded whatever the failure limiter says (once per lock; only real
-        // accounts can be locked), so admins see it though the answer hides it.
-        if resp.extensions().get::<AccountLocked>().is_some() {
-            audit(
-                &app,
-                &actor,
-                &ip,
-                "auth.account_locked",
-                "user",
-                &actor,
-                "failure",
-                "authentication",
-                status.as_u16(),
-            );
-        }
-        if status.is_success() {
-            audit(
-                &app,
-                &actor,
-                &ip,
-                "auth.login",
-                "session",
-                &resource,
-                "success",
-                "authentication",
-                status.as_u16(),
-            );
-        } else if app.limiter.record(&ip, tried.as_deref(), false) {
-            audit(
-                &app,
-                &actor,
-                &ip,
-                "auth.login",
-                "session",
-                &resource,
-                "failure",
-                "authentication",
-                status.as_u16(),
-            );
-        }
-        return resp;
+        return login_attempt(&app, &ip, &resource, req, next).await;
     }
     let store = app.store.clone();
     let settings = app.config.settings.auth.clone();
@@ -282,37 +233,118 @@ async fn authorize(
     } else {
         next.run(req).await
     };
+    audit_outcome(
+        &app,
+        route,
+        &method,
+        &path,
+        &who.actor,
+        &ip,
+        &resource,
+        resp.status(),
+    );
+    resp
+}
+
+/// A login: its body must be JSON; the attempt (and a lock it caused) is audited, a
+/// failure counted by the limiter.
+async fn login_attempt(app: &App, ip: &str, resource: &str, req: Request, next: Next) -> Response {
+    if let Err(r) = json_content_type(&req) {
+        return r;
+    }
+    let resp = next.run(req).await;
+    let tried = resp.extensions().get::<LoginAttempt>().map(|a| a.0.clone());
+    let actor = tried
+        .as_deref()
+        .map(|u| format!("user:{u}"))
+        .unwrap_or_else(|| "anonymous".into());
+    let status = resp.status();
+    // A lock is recorded whatever the failure limiter says (once per lock; only real
+    // accounts can be locked), so admins see it though the answer hides it.
+    if resp.extensions().get::<AccountLocked>().is_some() {
+        audit(
+            app,
+            &actor,
+            ip,
+            "auth.account_locked",
+            "user",
+            &actor,
+            "failure",
+            "authentication",
+            status.as_u16(),
+        );
+    }
+    if status.is_success() {
+        audit(
+            app,
+            &actor,
+            ip,
+            "auth.login",
+            "session",
+            resource,
+            "success",
+            "authentication",
+            status.as_u16(),
+        );
+    } else if app.limiter.record(ip, tried.as_deref(), false) {
+        audit(
+            app,
+            &actor,
+            ip,
+            "auth.login",
+            "session",
+            resource,
+            "failure",
+            "authentication",
+            status.as_u16(),
+        );
+    }
+    resp
+}
+
+/// Reads of evidence and packets, and every change of state, are evidence too: one
+/// self-audit event for the answer a caller got.
+#[allow(clippy::too_many_arguments)]
+fn audit_outcome(
+    app: &App,
+    route: &routes::Route,
+    method: &Method,
+    path: &str,
+    actor: &str,
+    ip: &str,
+    resource: &str,
+    status: StatusCode,
+) {
     // Reads of evidence and packets, and every change of state, are evidence too. A
     // successful ingest is its own record (the events are in the ledger).
     let reads = matches!(
         route.perm,
         roles::Perm::ReadEvidence | roles::Perm::ReadPackets | roles::Perm::ExportLedger
     );
-    let ingest_ok = route.perm == roles::Perm::Ingest && resp.status().is_success();
-    if (method != Method::GET || reads) && !ingest_ok {
-        let result = if resp.status().is_success() {
+    let ingest_ok = route.perm == roles::Perm::Ingest && status.is_success();
+    if (*method != Method::GET || reads) && !ingest_ok {
+        let result = if status.is_success() {
             "success"
         } else {
             "failure"
         };
-        let category = if method == Method::GET {
+        let category = if *method == Method::GET {
             "data_access"
         } else {
             "data_modification"
         };
         audit(
-            &app,
-            &who.actor,
-            &ip,
+            app,
+            actor,
+            ip,
             &format!("api.{} {}", method, path),
             "api",
-            &resource,
+            resource,
             result,
             category,
-            resp.status().as_u16(),
+            status.as_u16(),
         );
     }
-    resp
 }
 
 /// 429 for an address over its limit of failed authentications.
