@@ -282,7 +282,9 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
 /// A local user logged in with a session (their username and principal); anyone else is
 /// a 400.
 pub struct LocalUser {
+    /// The local user's name (the actor without `user:`).
     pub username: String,
+    /// The caller, with its session.
     pub principal: Principal,
 }
 

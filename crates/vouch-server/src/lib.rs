@@ -28,14 +28,20 @@ use std::sync::Arc;
 use vouch_engine::{Config, Keys, Ledger};
 use vouch_store::Store;
 
-/// Shared state.
+/// Shared state of the handlers and middleware.
 #[derive(Clone)]
 pub struct App {
+    /// The configuration the server started with.
     pub config: Arc<Config>,
+    /// The database.
     pub store: Store,
+    /// Packet signing and log keys.
     pub keys: Arc<Keys>,
+    /// The ledger (appends go through its sequencer).
     pub ledger: Ledger,
+    /// Request counters and histograms.
     pub metrics: Arc<metrics::Metrics>,
+    /// Failed authentications per address.
     pub limiter: Arc<limiter::Limiter>,
     /// Holds a store and ledger handle whose last drop happens off the async runtime.
     pub _keep: Arc<Keep>,

@@ -8,7 +8,7 @@ use crate::handlers::session::{AccountLocked, LoginAttempt};
 use crate::self_audit::audit;
 use crate::{auth, roles, routes, App};
 use axum::extract::{ConnectInfo, MatchedPath, Request, State};
-use axum::http::{HeaderValue, Method, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
@@ -182,19 +182,7 @@ async fn authorize(
     if login {
         return login_attempt(&app, &ip, &resource, req, next).await;
     }
-    let store = app.store.clone();
-    let settings = app.config.settings.auth.clone();
-    let dir = app
-        .config
-        .file
-        .parent()
-        .map(std::path::Path::to_path_buf)
-        .unwrap_or_default();
-    let headers = req.headers().clone();
-    let who =
-        tokio::task::spawn_blocking(move || auth::authenticate(&store, &settings, &dir, &headers))
-            .await;
-    let who = match who {
+    let who = match authenticate(&app, req.headers().clone()).await {
         Ok(Ok(p)) => p,
         Ok(Err(e)) => {
             if app.limiter.record(&ip, None, false) {
@@ -244,6 +232,23 @@ async fn authorize(
         resp.status(),
     );
     resp
+}
+
+/// The caller named by the request's credentials (on the blocking pool: tokens and
+/// sessions are looked up in the database); the outer error is the blocking task's.
+async fn authenticate(
+    app: &App,
+    headers: HeaderMap,
+) -> Result<Result<auth::Principal, ApiError>, tokio::task::JoinError> {
+    let store = app.store.clone();
+    let settings = app.config.settings.auth.clone();
+    let dir = app
+        .config
+        .file
+        .parent()
+        .map(std::path::Path::to_path_buf)
+        .unwrap_or_default();
+    tokio::task::spawn_blocking(move || auth::authenticate(&store, &settings, &dir, &headers)).await
 }
 
 /// A login: its body must be JSON; the attempt (and a lock it caused) is audited, a

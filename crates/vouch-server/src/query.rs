@@ -22,7 +22,8 @@ pub const FILTERS: &[(&str, &str)] = &[
 /// Most events on one page.
 pub const MAX_PER_PAGE: u64 = 1000;
 
-/// The parameters of the audit-log query and export, as given.
+/// The parameters of the audit-log query and export, as given (the filters of
+/// [`FILTERS`], a date range, and paging); checked by [`parse`].
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AuditParams {
@@ -74,11 +75,17 @@ impl QueryParams for ExportParamsOf {
 
 /// A checked query: filters, a half-open time range, and a page or a cursor.
 pub struct Query {
+    /// Event field (JSON path) and the value it must equal.
     pub filters: Vec<(&'static str, String)>,
+    /// First timestamp included (canonical form).
     pub start: Option<String>,
+    /// First timestamp excluded (canonical form).
     pub end: Option<String>,
+    /// Page number, from 1 (ignored with a cursor).
     pub page: u64,
+    /// Events per page.
     pub per_page: u64,
+    /// The last seq already seen.
     pub cursor: Option<u64>,
 }
 

@@ -14,9 +14,13 @@ use axum::routing::{on, MethodFilter, MethodRouter};
 
 /// A parameter as the OpenAPI document describes it.
 pub struct Param {
+    /// The parameter's name.
     pub name: &'static str,
+    /// `query` or `path`.
     pub location: &'static str,
+    /// Its JSON Schema type (`string`, `integer`).
     pub schema: &'static str,
+    /// Whether it must be given.
     pub required: bool,
 }
 
@@ -29,8 +33,11 @@ pub struct Route {
     pub method: &'static str,
     /// The axum path template (`{id}`, `{*path}`).
     pub path: &'static str,
+    /// The permission a caller's role needs.
     pub perm: Perm,
+    /// The OpenAPI summary.
     pub summary: &'static str,
+    /// The OpenAPI parameters.
     pub params: &'static [Param],
     /// A JSON request body is expected.
     pub body: bool,
