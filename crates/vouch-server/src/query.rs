@@ -45,9 +45,9 @@ pub struct AuditParams {
 /// `GET /audit-logs`: a format is refused (before unknown parameters are).
 #[derive(Debug, Deserialize)]
 #[serde(transparent)]
-pub struct QueryParamsOf(pub AuditParams);
+pub struct AuditQuery(pub AuditParams);
 
-impl QueryParams for QueryParamsOf {
+impl QueryParams for AuditQuery {
     fn precheck(given: &HashMap<String, String>) -> ApiResult<()> {
         if given.contains_key("format") {
             return Err(ApiError::bad(
@@ -61,9 +61,9 @@ impl QueryParams for QueryParamsOf {
 /// `GET /audit-logs/export`: the format is checked first (before unknown parameters).
 #[derive(Debug, Deserialize)]
 #[serde(transparent)]
-pub struct ExportParamsOf(pub AuditParams);
+pub struct AuditExport(pub AuditParams);
 
-impl QueryParams for ExportParamsOf {
+impl QueryParams for AuditExport {
     fn precheck(given: &HashMap<String, String>) -> ApiResult<()> {
         match given.get("format").map(String::as_str) {
             None | Some("ndjson") | Some("csv") => Ok(()),

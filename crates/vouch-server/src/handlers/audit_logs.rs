@@ -4,7 +4,7 @@
 use super::{blocking, csv_field};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{JsonBody, Params};
-use crate::query::{ExportParamsOf, QueryParamsOf};
+use crate::query::{AuditExport, AuditQuery};
 use crate::App;
 use axum::body::Body;
 use axum::extract::State;
@@ -102,7 +102,7 @@ fn reserved_field(item: &Value) -> Option<&'static str> {
 /// `GET /audit-logs`: one page of matching events and the cursor of the next.
 pub async fn query(
     State(app): State<App>,
-    Params(QueryParamsOf(p)): Params<QueryParamsOf>,
+    Params(AuditQuery(p)): Params<AuditQuery>,
 ) -> ApiResult<impl IntoResponse> {
     let q = crate::query::parse(&p)?;
     let store = app.store.clone();
@@ -117,7 +117,7 @@ pub async fn query(
 /// thread, as NDJSON (canonical JSON lines) or CSV.
 pub async fn export(
     State(app): State<App>,
-    Params(ExportParamsOf(p)): Params<ExportParamsOf>,
+    Params(AuditExport(p)): Params<AuditExport>,
 ) -> ApiResult<Response> {
     let csv = p.format.as_deref() == Some("csv");
     let mut q = crate::query::parse(&p)?;
