@@ -3,40 +3,45 @@
 //! roles matrix, and self-audit: every failed authentication, every read of evidence or
 //! packets and every change of state becomes a ledger event.
 
-pub mod api;
 pub mod auth;
 pub mod error;
+pub mod extract;
+pub mod handlers;
 pub mod limiter;
 pub mod metrics;
+pub mod middleware;
 pub mod openapi;
 pub mod query;
 pub mod roles;
 pub mod routes;
+pub mod self_audit;
 pub mod strict;
 pub mod tiles;
 pub mod tls;
 
-use axum::extract::{ConnectInfo, MatchedPath, Request, State};
-use axum::http::{HeaderValue, Method};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
-use axum::routing::{get, patch, post};
 use axum::Router;
 use error::ApiError;
-use serde_json::{json, Value};
+pub use middleware::{MAX_HEADERS, MAX_HEADER_BYTES, MAX_URI, REQUEST_TIMEOUT};
+use self_audit::log_aggregates;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use vouch_engine::{Config, Keys, Ledger};
 use vouch_store::Store;
 
-/// Shared state.
+/// Shared state of the handlers and middleware.
 #[derive(Clone)]
 pub struct App {
+    /// The configuration the server started with.
     pub config: Arc<Config>,
+    /// The database.
     pub store: Store,
+    /// Packet signing and log keys.
     pub keys: Arc<Keys>,
+    /// The ledger (appends go through its sequencer).
     pub ledger: Ledger,
+    /// Request counters and histograms.
     pub metrics: Arc<metrics::Metrics>,
+    /// Failed authentications per address.
     pub limiter: Arc<limiter::Limiter>,
     /// Holds a store and ledger handle whose last drop happens off the async runtime.
     pub _keep: Arc<Keep>,
@@ -59,52 +64,13 @@ impl Drop for Keep {
     }
 }
 
-pub const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
-
+/// The service: every route of [`routes::ROUTES`], JSON fallbacks for unknown paths and
+/// methods, inside the guard and the request-id middleware.
 pub fn router(app: App) -> Router {
-    let b = routes::BASE;
-    Router::new()
-        .route("/healthz", get(api::healthz))
-        .route("/readyz", get(api::readyz))
-        .route("/openapi.json", get(api::openapi))
-        .route("/metrics", get(api::metrics))
-        .route(&format!("{b}/auth/login"), post(api::login))
-        .route(&format!("{b}/auth/whoami"), get(api::whoami))
-        .route(&format!("{b}/auth/logout"), post(api::logout))
-        .route(&format!("{b}/auth/password"), post(api::change_password))
-        .route(&format!("{b}/auth/totp/enroll"), post(api::totp_enroll))
-        .route(&format!("{b}/auth/totp/disable"), post(api::totp_disable))
-        .route(&format!("{b}/auth/totp/verify"), post(api::totp_verify))
-        .route(
-            &format!("{b}/audit-logs"),
-            post(api::ingest).get(api::query),
-        )
-        .route(&format!("{b}/audit-logs/export"), get(api::export))
-        .route(&format!("{b}/audit-logs/verify"), get(api::verify))
-        .route(&format!("{b}/ledger/checkpoint"), get(api::checkpoint))
-        .route(&format!("{b}/ledger/proof"), get(api::proof))
-        .route(&format!("{b}/ledger/consistency"), get(api::consistency))
-        .route(&format!("{b}/public-key"), get(api::public_key))
-        .route(&format!("{b}/ledger/tile/{{*path}}"), get(api::tile))
-        .route(&format!("{b}/soc2-packet"), get(api::packet))
-        .route(&format!("{b}/evidence"), get(api::evidence_list))
-        .route(&format!("{b}/evidence/export"), get(api::evidence_export))
-        .route(&format!("{b}/evidence/{{id}}"), get(api::evidence_get))
-        .route(
-            &format!("{b}/controls/{{id}}/evidence"),
-            get(api::control_evidence),
-        )
-        .route(&format!("{b}/status"), get(api::status))
-        .route(
-            &format!("{b}/findings"),
-            get(api::findings_list).post(api::findings_open),
-        )
-        .route(&format!("{b}/findings/{{id}}"), patch(api::findings_update))
-        .route(&format!("{b}/collections"), get(api::collections))
-        .route(&format!("{b}/checks/run"), post(api::run_checks))
-        .route(&format!("{b}/jobs"), get(api::jobs_list))
-        .route(&format!("{b}/jobs/{{name}}/runs"), get(api::job_runs))
-        .route(&format!("{b}/jobs/{{name}}/run"), post(api::job_run))
+    let routes = routes::ROUTES.iter().fold(Router::new(), |r, route| {
+        r.route(route.path, route.method_router())
+    });
+    routes
         .fallback(|| async { ApiError::not_found("no such endpoint; see /openapi.json") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(
@@ -113,401 +79,12 @@ pub fn router(app: App) -> Router {
                 "method not allowed on this endpoint",
             )
         })
-        .layer(axum::middleware::from_fn_with_state(app.clone(), guard))
-        .layer(axum::middleware::from_fn(request_id))
-        .with_state(app)
-}
-
-/// Every response carries an `x-request-id` (the caller's, or a new UUID); every
-/// request has a deadline.
-async fn request_id(req: Request, next: Next) -> Response {
-    let id = req
-        .headers()
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic()))
-        .map(str::to_string)
-        .unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
-    let mut resp = if let Some(e) = too_large(&req) {
-        e.into_response()
-    } else {
-        match tokio::time::timeout(REQUEST_TIMEOUT, next.run(req)).await {
-            Ok(r) => r,
-            Err(_) => ApiError::new(
-                axum::http::StatusCode::SERVICE_UNAVAILABLE,
-                "timeout",
-                "the request took too long",
-            )
-            .into_response(),
-        }
-    };
-    if let Ok(v) = HeaderValue::from_str(&id) {
-        resp.headers_mut().insert("x-request-id", v);
-    }
-    resp
-}
-
-/// Longest request target (path and query) answered normally.
-pub const MAX_URI: usize = 8 * 1024;
-/// Most header bytes and headers in a request.
-pub const MAX_HEADER_BYTES: usize = 16 * 1024;
-pub const MAX_HEADERS: usize = 64;
-
-/// 414 / 431 with the JSON error shape (hyper's own, larger limits answer bare).
-fn too_large(req: &Request) -> Option<ApiError> {
-    let target = req.uri().path_and_query().map_or(0, |p| p.as_str().len());
-    if target > MAX_URI {
-        return Some(
-            ApiError::new(
-                axum::http::StatusCode::URI_TOO_LONG,
-                "uri_too_long",
-                format!("the request target is {target} bytes; at most {MAX_URI}"),
-            )
-            .details(json!({"limit": MAX_URI})),
-        );
-    }
-    let h = req.headers();
-    let bytes: usize = h
-        .iter()
-        .map(|(k, v)| k.as_str().len() + v.as_bytes().len() + 4)
-        .sum();
-    if bytes > MAX_HEADER_BYTES || h.len() > MAX_HEADERS {
-        return Some(
-            ApiError::new(
-                axum::http::StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-                "headers_too_large",
-                format!(
-                    "{} headers, {bytes} bytes; at most {MAX_HEADERS} headers and {MAX_HEADER_BYTES} bytes",
-                    h.len()
-                ),
-            )
-            .details(json!({"limit_bytes": MAX_HEADER_BYTES, "limit_headers": MAX_HEADERS})),
-        );
-    }
-    None
-}
-
-/// A JSON body must say so: `Content-Type: application/json` (parameters allowed).
-#[allow(clippy::result_large_err)]
-fn json_content_type(req: &Request) -> Result<(), Response> {
-    let ct = req
-        .headers()
-        .get(axum::http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    let media = ct.split(';').next().unwrap_or("").trim();
-    if media.eq_ignore_ascii_case("application/json") {
-        return Ok(());
-    }
-    Err(ApiError::new(
-        axum::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
-        "unsupported_media_type",
-        if ct.is_empty() {
-            "the body must be sent with Content-Type: application/json".to_string()
-        } else {
-            format!(
-                "Content-Type `{}` is not accepted; send application/json",
-                media.chars().take(64).collect::<String>()
-            )
-        },
-    )
-    .into_response())
-}
-
-/// Authentication and authorization from the route table, then self-audit.
-/// Count every request by method, route template and status, around the guard.
-async fn guard(
-    State(app): State<App>,
-    peer: ConnectInfo<SocketAddr>,
-    req: Request,
-    next: Next,
-) -> Response {
-    let method = req.method().clone();
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|m| m.as_str().to_string())
-        .unwrap_or_else(|| "unmatched".into());
-    let resp = authorize(State(app.clone()), peer, req, next).await;
-    app.metrics
-        .request(method.as_str(), &route, resp.status().as_u16());
-    resp
-}
-
-async fn authorize(
-    State(app): State<App>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    mut req: Request,
-    next: Next,
-) -> Response {
-    let method = req.method().clone();
-    let Some(path) = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|m| m.as_str().to_string())
-    else {
-        return next.run(req).await; // 404 / 405 fallbacks
-    };
-    let Some(route) = routes::find(method.as_str(), &path) else {
-        return next.run(req).await;
-    };
-    let ip = peer.ip().to_string();
-    let resource = req.uri().path().to_string();
-    let login = path.ends_with("/auth/login");
-    // One ledger event per failure window the limiter lets through (it aggregates repeats).
-    let failed_authentication = |status: u16| {
-        audit(
-            &app,
-            "anonymous",
-            &ip,
-            &format!("api.{} {}", method, path),
-            "api",
-            &resource,
-            "failure",
-            "authentication",
-            status,
-        )
-    };
-    if route.perm == roles::Perm::Public && !login {
-        return next.run(req).await;
-    }
-    // An address over its failure limit is refused before any credential is checked.
-    if let Some(secs) = app.limiter.retry_after(&ip) {
-        if app.limiter.record(&ip, None, true) {
-            failed_authentication(429);
-        }
-        return too_many_failures(secs);
-    }
-    if login {
-        if let Err(r) = json_content_type(&req) {
-            return r;
-        }
-        let resp = next.run(req).await;
-        let tried = resp
-            .extensions()
-            .get::<api::LoginAttempt>()
-            .map(|a| a.0.clone());
-        let actor = tried
-            .as_deref()
-            .map(|u| format!("user:{u}"))
-            .unwrap_or_else(|| "anonymous".into());
-        let status = resp.status();
-        // A lock is recorded whatever the failure limiter says (once per lock; only real
-        // accounts can be locked), so admins see it though the answer hides it.
-        if resp.extensions().get::<api::AccountLocked>().is_some() {
-            audit(
-                &app,
-                &actor,
-                &ip,
-                "auth.account_locked",
-                "user",
-                &actor,
-                "failure",
-                "authentication",
-                status.as_u16(),
-            );
-        }
-        if status.is_success() {
-            audit(
-                &app,
-                &actor,
-                &ip,
-                "auth.login",
-                "session",
-                &resource,
-                "success",
-                "authentication",
-                status.as_u16(),
-            );
-        } else if app.limiter.record(&ip, tried.as_deref(), false) {
-            audit(
-                &app,
-                &actor,
-                &ip,
-                "auth.login",
-                "session",
-                &resource,
-                "failure",
-                "authentication",
-                status.as_u16(),
-            );
-        }
-        return resp;
-    }
-    let store = app.store.clone();
-    let settings = app.config.settings.auth.clone();
-    let dir = app
-        .config
-        .file
-        .parent()
-        .map(std::path::Path::to_path_buf)
-        .unwrap_or_default();
-    let headers = req.headers().clone();
-    let who =
-        tokio::task::spawn_blocking(move || auth::authenticate(&store, &settings, &dir, &headers))
-            .await;
-    let who = match who {
-        Ok(Ok(p)) => p,
-        Ok(Err(e)) => {
-            if app.limiter.record(&ip, None, false) {
-                failed_authentication(e.status.as_u16());
-            }
-            return e.into_response();
-        }
-        Err(e) => return ApiError::internal(e).into_response(),
-    };
-    if !roles::allows(who.role, route.perm) {
-        audit(
-            &app,
-            &who.actor,
-            &ip,
-            &format!("api.{} {}", method, path),
-            "api",
-            &resource,
-            "denied",
-            "authorization",
-            403,
-        );
-        return ApiError::forbidden(format!(
-            "role `{}` may not {} {}",
-            who.role.as_str(),
-            method,
-            path
+        .layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            middleware::guard,
         ))
-        .into_response();
-    }
-    req.extensions_mut().insert(who.clone());
-    let resp = if route.body {
-        match json_content_type(&req) {
-            Ok(()) => next.run(req).await,
-            Err(r) => r,
-        }
-    } else {
-        next.run(req).await
-    };
-    // Reads of evidence and packets, and every change of state, are evidence too. A
-    // successful ingest is its own record (the events are in the ledger).
-    let reads = matches!(
-        route.perm,
-        roles::Perm::ReadEvidence | roles::Perm::ReadPackets | roles::Perm::ExportLedger
-    );
-    let ingest_ok = route.perm == roles::Perm::Ingest && resp.status().is_success();
-    if (method != Method::GET || reads) && !ingest_ok {
-        let result = if resp.status().is_success() {
-            "success"
-        } else {
-            "failure"
-        };
-        let category = if method == Method::GET {
-            "data_access"
-        } else {
-            "data_modification"
-        };
-        audit(
-            &app,
-            &who.actor,
-            &ip,
-            &format!("api.{} {}", method, path),
-            "api",
-            &resource,
-            result,
-            category,
-            resp.status().as_u16(),
-        );
-    }
-    resp
-}
-
-/// 429 for an address over its limit of failed authentications.
-fn too_many_failures(secs: u64) -> Response {
-    let mut r = ApiError::new(
-        axum::http::StatusCode::TOO_MANY_REQUESTS,
-        "too_many_failures",
-        format!("too many failed authentications from this address; try again in {secs} s"),
-    )
-    .details(json!({"retry_after": secs}))
-    .into_response();
-    r.headers_mut()
-        .insert("retry-after", HeaderValue::from(secs));
-    r
-}
-
-/// The failures of a closed window after its first, as one event.
-fn aggregate_event(a: &limiter::Aggregate) -> Value {
-    json!({
-        "timestamp": vouch_core::event::format_timestamp(&chrono::Utc::now()),
-        "action": "auth.failures", "category": "authentication", "result": "failure",
-        "actor": {"id": "anonymous", "email": null, "ip": a.ip},
-        "resource": {"type": "api", "id": routes::BASE, "name": null},
-        "details": {"description": format!(
-            "{} more failed authentication(s) from {} between {} and {}{}",
-            a.count, a.ip,
-            vouch_core::event::format_timestamp(&a.from),
-            vouch_core::event::format_timestamp(&a.to),
-            if a.limited > 0 { format!(" ({} refused by the rate limit)", a.limited) } else { String::new() }
-        )},
-        "metadata": {
-            "source": "vouch-serve", "count": a.count, "rate_limited": a.limited,
-            "window_start": vouch_core::event::format_timestamp(&a.from),
-            "window_end": vouch_core::event::format_timestamp(&a.to),
-            "usernames": a.names, "more_usernames": a.more_names,
-        },
-    })
-}
-
-/// Append aggregates and wait for the commit.
-async fn log_aggregates(app: &App, all: bool) {
-    let events: Vec<_> = app
-        .limiter
-        .drain(all)
-        .iter()
-        .filter_map(|a| vouch_core::event::Event::from_value(aggregate_event(a)).ok())
-        .collect();
-    if events.is_empty() {
-        return;
-    }
-    match app.ledger.submit(events) {
-        Ok(rx) => {
-            if let Ok(Err(e)) = rx.await {
-                tracing::error!(error = %e, "failed-authentication counts were not appended");
-            }
-        }
-        Err(e) => tracing::error!(error = %e, "failed-authentication counts were not appended"),
-    }
-}
-
-#[allow(clippy::too_many_arguments)]
-fn audit(
-    app: &App,
-    actor: &str,
-    ip: &str,
-    action: &str,
-    rtype: &str,
-    resource: &str,
-    result: &str,
-    category: &str,
-    status: u16,
-) {
-    let ev = json!({
-        "timestamp": vouch_core::event::format_timestamp(&chrono::Utc::now()),
-        "action": action, "category": category, "result": result,
-        "actor": {"id": actor, "email": null, "ip": ip},
-        "resource": {"type": rtype, "id": resource, "name": null},
-        "details": {"description": format!("{action} → HTTP {status}")},
-        "metadata": {"status": status, "source": "vouch-serve"},
-    });
-    match vouch_core::event::Event::from_value(ev) {
-        Ok(e) => {
-            if let Ok(rx) = app.ledger.submit(vec![e]) {
-                tokio::spawn(async move {
-                    if let Ok(Err(e)) = rx.await {
-                        tracing::error!(error = %e, "self-audit event was not appended");
-                    }
-                });
-            }
-        }
-        Err(e) => tracing::error!(error = %e, "self-audit event is invalid"),
-    }
+        .layer(axum::middleware::from_fn(middleware::request_id))
+        .with_state(app)
 }
 
 /// Seconds between scheduler ticks.
@@ -546,6 +123,7 @@ fn spawn_scheduler(app: App) -> Option<tokio::task::JoinHandle<()>> {
     }))
 }
 
+/// This process's name in job runs: host and pid.
 pub fn worker_name() -> String {
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|s| s.trim().to_string())

@@ -4,10 +4,13 @@
 //! PostgreSQL `jsonb #>>`); the timestamp range uses the `ts` index.
 
 use crate::error::{ApiError, ApiResult};
+use crate::extract::QueryParams;
+use serde::Deserialize;
 use serde_json::Value;
 use std::collections::HashMap;
 use vouch_store::{Store, Value as Sql};
 
+/// Filter parameters and the event field each compares (a JSON path in the leaf).
 pub const FILTERS: &[(&str, &str)] = &[
     ("organization_id", "organization_id"),
     ("actor_id", "actor.id"),
@@ -16,28 +19,73 @@ pub const FILTERS: &[(&str, &str)] = &[
     ("category", "category"),
     ("result", "result"),
 ];
-pub const KNOWN: &[&str] = &[
-    "organization_id",
-    "actor_id",
-    "action",
-    "resource_type",
-    "category",
-    "result",
-    "start_date",
-    "end_date",
-    "page",
-    "per_page",
-    "cursor",
-    "format",
-];
+/// Most events on one page.
 pub const MAX_PER_PAGE: u64 = 1000;
 
+/// The parameters of the audit-log query and export, as given (the filters of
+/// [`FILTERS`], a date range, and paging); checked by [`parse`].
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditParams {
+    pub organization_id: Option<String>,
+    pub actor_id: Option<String>,
+    pub action: Option<String>,
+    pub resource_type: Option<String>,
+    pub category: Option<String>,
+    pub result: Option<String>,
+    pub start_date: Option<String>,
+    pub end_date: Option<String>,
+    pub page: Option<String>,
+    pub per_page: Option<String>,
+    pub cursor: Option<String>,
+    /// Only the export takes it; the query refuses it.
+    pub format: Option<String>,
+}
+
+/// `GET /audit-logs`: a format is refused (before unknown parameters are).
+#[derive(Debug, Deserialize)]
+#[serde(transparent)]
+pub struct AuditQuery(pub AuditParams);
+
+impl QueryParams for AuditQuery {
+    fn precheck(given: &HashMap<String, String>) -> ApiResult<()> {
+        if given.contains_key("format") {
+            return Err(ApiError::bad(
+                "use /api/compliance/audit-logs/export for CSV or NDJSON",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// `GET /audit-logs/export`: the format is checked first (before unknown parameters).
+#[derive(Debug, Deserialize)]
+#[serde(transparent)]
+pub struct AuditExport(pub AuditParams);
+
+impl QueryParams for AuditExport {
+    fn precheck(given: &HashMap<String, String>) -> ApiResult<()> {
+        match given.get("format").map(String::as_str) {
+            None | Some("ndjson") | Some("csv") => Ok(()),
+            Some(_) => Err(ApiError::bad("format must be ndjson or csv")
+                .details(serde_json::json!({"parameter": "format"}))),
+        }
+    }
+}
+
+/// A checked query: filters, a half-open time range, and a page or a cursor.
 pub struct Query {
+    /// Event field (JSON path) and the value it must equal.
     pub filters: Vec<(&'static str, String)>,
+    /// First timestamp included (canonical form).
     pub start: Option<String>,
+    /// First timestamp excluded (canonical form).
     pub end: Option<String>,
+    /// Page number, from 1 (ignored with a cursor).
     pub page: u64,
+    /// Events per page.
     pub per_page: u64,
+    /// The last seq already seen.
     pub cursor: Option<u64>,
 }
 
@@ -76,15 +124,11 @@ fn date(name: &str, given: &str, end: bool) -> ApiResult<String> {
     Ok(vouch_core::event::format_timestamp(&t))
 }
 
-pub fn parse(params: &HashMap<String, String>) -> ApiResult<Query> {
-    for k in params.keys() {
-        if !KNOWN.contains(&k.as_str()) {
-            return Err(ApiError::bad(format!("unknown parameter `{k}`"))
-                .details(serde_json::json!({"parameter": k, "known": KNOWN})));
-        }
-    }
-    let num = |k: &str, default: u64, max: u64| -> ApiResult<u64> {
-        match params.get(k) {
+/// Check the parameters: integers in range, filters of 1 to 256 characters, dates, a
+/// range that is not empty, a cursor from a previous page.
+pub fn parse(params: &AuditParams) -> ApiResult<Query> {
+    let num = |k: &str, given: &Option<String>, default: u64, max: u64| -> ApiResult<u64> {
+        match given {
             None => Ok(default),
             Some(v) => v
                 .parse::<u64>()
@@ -96,9 +140,17 @@ pub fn parse(params: &HashMap<String, String>) -> ApiResult<Query> {
                 }),
         }
     };
+    let given = [
+        &params.organization_id,
+        &params.actor_id,
+        &params.action,
+        &params.resource_type,
+        &params.category,
+        &params.result,
+    ];
     let mut filters = Vec::new();
-    for (name, path) in FILTERS {
-        if let Some(v) = params.get(*name) {
+    for ((name, path), v) in FILTERS.iter().zip(given) {
+        if let Some(v) = v {
             if v.is_empty() || v.len() > 256 {
                 return Err(ApiError::bad(format!("{name} must be 1 to 256 characters"))
                     .details(serde_json::json!({"parameter": name})));
@@ -107,11 +159,13 @@ pub fn parse(params: &HashMap<String, String>) -> ApiResult<Query> {
         }
     }
     let start = params
-        .get("start_date")
+        .start_date
+        .as_deref()
         .map(|v| date("start_date", v, false))
         .transpose()?;
     let end = params
-        .get("end_date")
+        .end_date
+        .as_deref()
         .map(|v| date("end_date", v, true))
         .transpose()?;
     if let (Some(s), Some(e)) = (&start, &end) {
@@ -119,7 +173,7 @@ pub fn parse(params: &HashMap<String, String>) -> ApiResult<Query> {
             return Err(ApiError::bad("start_date must be before end_date"));
         }
     }
-    let cursor = match params.get("cursor") {
+    let cursor = match &params.cursor {
         None => None,
         Some(c) => Some(
             c.parse::<u64>()
@@ -130,8 +184,8 @@ pub fn parse(params: &HashMap<String, String>) -> ApiResult<Query> {
         filters,
         start,
         end,
-        page: num("page", 1, 1_000_000)?,
-        per_page: num("per_page", 100, MAX_PER_PAGE)?,
+        page: num("page", &params.page, 1, 1_000_000)?,
+        per_page: num("per_page", &params.per_page, 100, MAX_PER_PAGE)?,
         cursor,
     })
 }

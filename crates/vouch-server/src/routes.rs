@@ -1,26 +1,65 @@
-//! The route table: method, path, the permission it needs, and what the OpenAPI
-//! document says about it. The router, the authorization middleware, the OpenAPI
-//! document and the roles-matrix test all read this one table.
+//! The route table: method, path, the permission it needs, what the OpenAPI document
+//! says about it, and its handler. The router ([`crate::router`] is built from it), the
+//! authorization middleware, the OpenAPI document and the roles-matrix test all read
+//! this one table, so a route cannot exist in one and not the others.
 
+use crate::handlers::{
+    archives, audit_logs, checks, evidence, findings, health, jobs, ledger, packets, session,
+    status,
+};
 use crate::roles::Perm;
+use crate::App;
+use axum::http::Method;
+use axum::routing::{on, MethodFilter, MethodRouter};
 
+/// A parameter as the OpenAPI document describes it.
 pub struct Param {
+    /// The parameter's name.
     pub name: &'static str,
+    /// `query` or `path`.
     pub location: &'static str,
+    /// Its JSON Schema type (`string`, `integer`).
     pub schema: &'static str,
+    /// Whether it must be given.
     pub required: bool,
 }
 
+/// Builds a route's method router: its handler for the given method.
+pub type Handler = fn(MethodFilter) -> MethodRouter<App>;
+
+/// One endpoint.
 pub struct Route {
+    /// `GET`, `POST` or `PATCH`.
     pub method: &'static str,
+    /// The axum path template (`{id}`, `{*path}`).
     pub path: &'static str,
+    /// The permission a caller's role needs.
     pub perm: Perm,
+    /// The OpenAPI summary.
     pub summary: &'static str,
+    /// The OpenAPI parameters.
     pub params: &'static [Param],
     /// A JSON request body is expected.
     pub body: bool,
     /// Response media type.
     pub produces: &'static str,
+    /// The handler, for the router.
+    pub handler: Handler,
+}
+
+impl Route {
+    /// The method as axum's filter.
+    pub fn method_filter(&self) -> MethodFilter {
+        Method::from_bytes(self.method.as_bytes())
+            .ok()
+            .and_then(|m| MethodFilter::try_from(m).ok())
+            .unwrap_or_else(|| panic!("route {} {}: unknown method", self.method, self.path))
+    }
+
+    /// The method router serving this route.
+    pub fn method_router(&self) -> MethodRouter<App> {
+        (self.handler)(self.method_filter())
+    }
 }
 
 const fn q(name: &'static str, schema: &'static str) -> Param {
@@ -73,46 +112,74 @@ const EXPORT_FILTERS: &[Param] = &[
     q("format", "string"),
 ];
 
+/// Where the API lives (seed endpoint names).
 pub const BASE: &str = "/api/compliance";
 
+/// Every endpoint; the router serves exactly these.
 pub const ROUTES: &[Route] = &[
-    Route { method: "GET", path: "/healthz", perm: Perm::Public, summary: "Liveness", params: &[], body: false, produces: "application/json" },
-    Route { method: "GET", path: "/readyz", perm: Perm::Public, summary: "Readiness: the database answers", params: &[], body: false, produces: "application/json" },
-    Route { method: "GET", path: "/metrics", perm: Perm::Public, summary: "Prometheus metrics (text format)", params: &[], body: false, produces: "text/plain" },
-    Route { method: "GET", path: "/openapi.json", perm: Perm::Public, summary: "This document", params: &[], body: false, produces: "application/json" },
-    Route { method: "POST", path: "/api/compliance/auth/login", perm: Perm::Public, summary: "Log in a local user (password, then TOTP code once enrolled); returns a session token", params: &[], body: true, produces: "application/json" },
-    Route { method: "GET", path: "/api/compliance/auth/whoami", perm: Perm::Authenticated, summary: "The caller's identity and role", params: &[], body: false, produces: "application/json" },
-    Route { method: "POST", path: "/api/compliance/auth/logout", perm: Perm::Authenticated, summary: "End the caller's session", params: &[], body: false, produces: "application/json" },
-    Route { method: "POST", path: "/api/compliance/auth/password", perm: Perm::Authenticated, summary: "Change the caller's password (current password, and a code once TOTP is on); other sessions end", params: &[], body: true, produces: "application/json" },
-    Route { method: "POST", path: "/api/compliance/auth/totp/enroll", perm: Perm::Authenticated, summary: "Start TOTP enrolment (local users; the password, and a current code when TOTP is on)", params: &[], body: true, produces: "application/json" },
-    Route { method: "POST", path: "/api/compliance/auth/totp/verify", perm: Perm::Authenticated, summary: "Confirm TOTP enrolment with a code; other sessions end", params: &[], body: true, produces: "application/json" },
-    Route { method: "POST", path: "/api/compliance/auth/totp/disable", perm: Perm::Authenticated, summary: "Switch TOTP off (the password and a current code); other sessions end", params: &[], body: true, produces: "application/json" },
-    Route { method: "POST", path: "/api/compliance/audit-logs", perm: Perm::Ingest, summary: "Append one event or an array of up to 10,000 (all or nothing); returns sequence numbers", params: &[], body: true, produces: "application/json" },
-    Route { method: "GET", path: "/api/compliance/audit-logs", perm: Perm::ReadLedger, summary: "Query audit events", params: AUDIT_FILTERS, body: false, produces: "application/json" },
-    Route { method: "GET", path: "/api/compliance/audit-logs/export", perm: Perm::ExportLedger, summary: "Export audit events as CSV or NDJSON (streamed)", params: EXPORT_FILTERS, body: false, produces: "application/x-ndjson" },
-    Route { method: "GET", path: "/api/compliance/audit-logs/verify", perm: Perm::ReadLedger, summary: "Verify the whole ledger: {valid, broken_at, …}", params: &[], body: false, produces: "application/json" },
-    Route { method: "GET", path: "/api/compliance/ledger/checkpoint", perm: Perm::ReadLedger, summary: "The latest signed checkpoint (C2SP tlog-checkpoint)", params: &[], body: false, produces: "text/plain" },
-    Route { method: "GET", path: "/api/compliance/ledger/proof", perm: Perm::ReadLedger, summary: "Inclusion proof (C2SP tlog-proof)", params: &[qr("index", "integer"), q("size", "integer")], body: false, produces: "text/plain" },
-    Route { method: "GET", path: "/api/compliance/ledger/consistency", perm: Perm::ReadLedger, summary: "Consistency proof between two tree sizes", params: &[qr("from", "integer"), qr("to", "integer")], body: false, produces: "application/json" },
-    Route { method: "GET", path: "/api/compliance/ledger/tile/{*path}", perm: Perm::ReadLedger, summary: "C2SP tlog-tiles: tile/<L>/<N>[.p/<W>] and tile/entries/<N>[.p/<W>] for the latest checkpoint's tree", params: &[p("path")], body: false, produces: "application/octet-stream" },
-    Route { method: "GET", path: "/api/compliance/public-key", perm: Perm::Public, summary: "The packet signing public key (SPKI PEM) and the log's verifier key", params: &[], body: false, produces: "text/plain" },
-    Route { method: "GET", path: "/api/compliance/soc2-packet", perm: Perm::ReadPackets, summary: "The signed evidence packet for a period (JSON or PDF; signature in X-Evidence-Signature)", params: &[qr("startDate", "string"), qr("endDate", "string"), q("format", "string")], body: false, produces: "application/json" },
-    Route { method: "GET", path: "/api/compliance/evidence", perm: Perm::ReadEvidence, summary: "Evidence items", params: &[q("evidence_id", "string"), q("period", "string"), q("limit", "integer")], body: false, produces: "application/json" },
-    Route { method: "GET", path: "/api/compliance/evidence/export", perm: Perm::ReadEvidence, summary: "Evidence items supporting criteria in a period, as JSON, CSV or a signed PDF (signature in X-Evidence-Signature)", params: &[q("criteria", "string"), qr("period_start", "string"), qr("period_end", "string"), q("format", "string")], body: false, produces: "application/json" },
-    Route { method: "GET", path: "/api/compliance/evidence/{id}", perm: Perm::ReadEvidence, summary: "One evidence item's record", params: &[p("id")], body: false, produces: "application/json" },
-    Route { method: "GET", path: "/api/compliance/controls/{id}/evidence", perm: Perm::ReadEvidence, summary: "A control's status, checks and evidence for a period", params: &[p("id"), q("period", "string")], body: false, produces: "application/json" },
-    Route { method: "GET", path: "/api/compliance/status", perm: Perm::ReadEvidence, summary: "Compliance status: controls, open findings, ledger", params: &[q("period", "string")], body: false, produces: "application/json" },
-    Route { method: "GET", path: "/api/compliance/findings", perm: Perm::ReadEvidence, summary: "Findings", params: &[q("status", "string")], body: false, produces: "application/json" },
-    Route { method: "POST", path: "/api/compliance/findings", perm: Perm::OpenFinding, summary: "Open a finding", params: &[], body: true, produces: "application/json" },
-    Route { method: "PATCH", path: "/api/compliance/findings/{id}", perm: Perm::Operate, summary: "Update a finding (status, severity, owner, note)", params: &[p("id")], body: true, produces: "application/json" },
-    Route { method: "GET", path: "/api/compliance/collections", perm: Perm::ReadEvidence, summary: "Archived collections", params: &[q("period", "string")], body: false, produces: "application/json" },
-    Route { method: "GET", path: "/api/compliance/jobs", perm: Perm::ReadEvidence, summary: "Scheduled jobs: schedule and latest run", params: &[], body: false, produces: "application/json" },
-    Route { method: "GET", path: "/api/compliance/jobs/{name}/runs", perm: Perm::ReadEvidence, summary: "A job's run history", params: &[p("name")], body: false, produces: "application/json" },
-    Route { method: "POST", path: "/api/compliance/jobs/{name}/run", perm: Perm::Operate, summary: "Run a job now", params: &[p("name"), q("period", "string")], body: false, produces: "application/json" },
-    Route { method: "POST", path: "/api/compliance/checks/run", perm: Perm::Operate, summary: "Evaluate checks for a period", params: &[q("period", "string")], body: false, produces: "application/json" },
+    Route { method: "GET", path: "/healthz", perm: Perm::Public, summary: "Liveness", params: &[], body: false, produces: "application/json", handler: |m| on(m, health::healthz) },
+    Route { method: "GET", path: "/readyz", perm: Perm::Public, summary: "Readiness: the database answers", params: &[], body: false, produces: "application/json", handler: |m| on(m, health::readyz) },
+    Route { method: "GET", path: "/metrics", perm: Perm::Public, summary: "Prometheus metrics (text format)", params: &[], body: false, produces: "text/plain", handler: |m| on(m, health::metrics) },
+    Route { method: "GET", path: "/openapi.json", perm: Perm::Public, summary: "This document", params: &[], body: false, produces: "application/json", handler: |m| on(m, health::openapi) },
+    Route { method: "POST", path: "/api/compliance/auth/login", perm: Perm::Public, summary: "Log in a local user (password, then TOTP code once enrolled); returns a session token", params: &[], body: true, produces: "application/json", handler: |m| on(m, session::login) },
+    Route { method: "GET", path: "/api/compliance/auth/whoami", perm: Perm::Authenticated, summary: "The caller's identity and role", params: &[], body: false, produces: "application/json", handler: |m| on(m, session::whoami) },
+    Route { method: "POST", path: "/api/compliance/auth/logout", perm: Perm::Authenticated, summary: "End the caller's session", params: &[], body: false, produces: "application/json", handler: |m| on(m, session::logout) },
+    Route { method: "POST", path: "/api/compliance/auth/password", perm: Perm::Authenticated, summary: "Change the caller's password (current password, and a code once TOTP is on); other sessions end", params: &[], body: true, produces: "application/json", handler: |m| on(m, session::change_password) },
+    Route { method: "POST", path: "/api/compliance/auth/totp/enroll", perm: Perm::Authenticated, summary: "Start TOTP enrolment (local users; the password, and a current code when TOTP is on)", params: &[], body: true, produces: "application/json", handler: |m| on(m, session::totp_enroll) },
+    Route { method: "POST", path: "/api/compliance/auth/totp/verify", perm: Perm::Authenticated, summary: "Confirm TOTP enrolment with a code; other sessions end", params: &[], body: true, produces: "application/json", handler: |m| on(m, session::totp_verify) },
+    Route { method: "POST", path: "/api/compliance/auth/totp/disable", perm: Perm::Authenticated, summary: "Switch TOTP off (the password and a current code); other sessions end", params: &[], body: true, produces: "application/json", handler: |m| on(m, session::totp_disable) },
+    Route { method: "POST", path: "/api/compliance/audit-logs", perm: Perm::Ingest, summary: "Append one event or an array of up to 10,000 (all or nothing); returns sequence numbers", params: &[], body: true, produces: "application/json", handler: |m| on(m, audit_logs::ingest) },
+    Route { method: "GET", path: "/api/compliance/audit-logs", perm: Perm::ReadLedger, summary: "Query audit events", params: AUDIT_FILTERS, body: false, produces: "application/json", handler: |m| on(m, audit_logs::query) },
+    Route { method: "GET", path: "/api/compliance/audit-logs/export", perm: Perm::ExportLedger, summary: "Export audit events as CSV or NDJSON (streamed)", params: EXPORT_FILTERS, body: false, produces: "application/x-ndjson", handler: |m| on(m, audit_logs::export) },
+    Route { method: "GET", path: "/api/compliance/audit-logs/verify", perm: Perm::ReadLedger, summary: "Verify the whole ledger: {valid, broken_at, …}", params: &[], body: false, produces: "application/json", handler: |m| on(m, ledger::verify) },
+    Route { method: "GET", path: "/api/compliance/ledger/checkpoint", perm: Perm::ReadLedger, summary: "The latest signed checkpoint (C2SP tlog-checkpoint)", params: &[], body: false, produces: "text/plain", handler: |m| on(m, ledger::checkpoint) },
+    Route { method: "GET", path: "/api/compliance/ledger/proof", perm: Perm::ReadLedger, summary: "Inclusion proof (C2SP tlog-proof)", params: &[qr("index", "integer"), q("size", "integer")], body: false, produces: "text/plain", handler: |m| on(m, ledger::proof) },
+    Route { method: "GET", path: "/api/compliance/ledger/consistency", perm: Perm::ReadLedger, summary: "Consistency proof between two tree sizes", params: &[qr("from", "integer"), qr("to", "integer")], body: false, produces: "application/json", handler: |m| on(m, ledger::consistency) },
+    Route { method: "GET", path: "/api/compliance/ledger/tile/{*path}", perm: Perm::ReadLedger, summary: "C2SP tlog-tiles: tile/<L>/<N>[.p/<W>] and tile/entries/<N>[.p/<W>] for the latest checkpoint's tree", params: &[p("path")], body: false, produces: "application/octet-stream", handler: |m| on(m, ledger::tile) },
+    Route { method: "GET", path: "/api/compliance/public-key", perm: Perm::Public, summary: "The packet signing public key (SPKI PEM) and the log's verifier key", params: &[], body: false, produces: "text/plain", handler: |m| on(m, ledger::public_key) },
+    Route { method: "GET", path: "/api/compliance/soc2-packet", perm: Perm::ReadPackets, summary: "The signed evidence packet for a period (JSON or PDF; signature in X-Evidence-Signature)", params: &[qr("startDate", "string"), qr("endDate", "string"), q("format", "string")], body: false, produces: "application/json", handler: |m| on(m, packets::packet) },
+    Route { method: "GET", path: "/api/compliance/evidence", perm: Perm::ReadEvidence, summary: "Evidence items", params: &[q("evidence_id", "string"), q("period", "string"), q("limit", "integer")], body: false, produces: "application/json", handler: |m| on(m, evidence::evidence_list) },
+    Route { method: "GET", path: "/api/compliance/evidence/export", perm: Perm::ReadEvidence, summary: "Evidence items supporting criteria in a period, as JSON, CSV or a signed PDF (signature in X-Evidence-Signature)", params: &[q("criteria", "string"), qr("period_start", "string"), qr("period_end", "string"), q("format", "string")], body: false, produces: "application/json", handler: |m| on(m, evidence::evidence_export) },
+    Route { method: "GET", path: "/api/compliance/evidence/{id}", perm: Perm::ReadEvidence, summary: "One evidence item's record", params: &[p("id")], body: false, produces: "application/json", handler: |m| on(m, evidence::evidence_get) },
+    Route { method: "GET", path: "/api/compliance/controls/{id}/evidence", perm: Perm::ReadEvidence, summary: "A control's status, checks and evidence for a period", params: &[p("id"), q("period", "string")], body: false, produces: "application/json", handler: |m| on(m, evidence::control_evidence) },
+    Route { method: "GET", path: "/api/compliance/status", perm: Perm::ReadEvidence, summary: "Compliance status: controls, open findings, ledger", params: &[q("period", "string")], body: false, produces: "application/json", handler: |m| on(m, status::status) },
+    Route { method: "GET", path: "/api/compliance/findings", perm: Perm::ReadEvidence, summary: "Findings", params: &[q("status", "string")], body: false, produces: "application/json", handler: |m| on(m, findings::findings_list) },
+    Route { method: "POST", path: "/api/compliance/findings", perm: Perm::OpenFinding, summary: "Open a finding", params: &[], body: true, produces: "application/json", handler: |m| on(m, findings::findings_open) },
+    Route { method: "PATCH", path: "/api/compliance/findings/{id}", perm: Perm::Operate, summary: "Update a finding (status, severity, owner, note)", params: &[p("id")], body: true, produces: "application/json", handler: |m| on(m, findings::findings_update) },
+    Route { method: "GET", path: "/api/compliance/collections", perm: Perm::ReadEvidence, summary: "Archived collections", params: &[q("period", "string")], body: false, produces: "application/json", handler: |m| on(m, archives::collections) },
+    Route { method: "GET", path: "/api/compliance/jobs", perm: Perm::ReadEvidence, summary: "Scheduled jobs: schedule and latest run", params: &[], body: false, produces: "application/json", handler: |m| on(m, jobs::jobs_list) },
+    Route { method: "GET", path: "/api/compliance/jobs/{name}/runs", perm: Perm::ReadEvidence, summary: "A job's run history", params: &[p("name")], body: false, produces: "application/json", handler: |m| on(m, jobs::job_runs) },
+    Route { method: "POST", path: "/api/compliance/jobs/{name}/run", perm: Perm::Operate, summary: "Run a job now", params: &[p("name"), q("period", "string")], body: false, produces: "application/json", handler: |m| on(m, jobs::job_run) },
+    Route { method: "POST", path: "/api/compliance/checks/run", perm: Perm::Operate, summary: "Evaluate checks for a period", params: &[q("period", "string")], body: false, produces: "application/json", handler: |m| on(m, checks::run_checks) },
 ];
 
 /// The route for a method and matched path template.
 pub fn find(method: &str, path: &str) -> Option<&'static Route> {
     ROUTES.iter().find(|r| r.method == method && r.path == path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_entry_per_method_and_path() {
+        for (i, r) in ROUTES.iter().enumerate() {
+            r.method_filter();
+            assert!(
+                r.path.starts_with(BASE) || !r.path[1..].contains('/'),
+                "{} is outside {BASE}",
+                r.path
+            );
+            assert!(
+                ROUTES[..i]
+                    .iter()
+                    .all(|o| (o.method, o.path) != (r.method, r.path)),
+                "{} {} twice",
+                r.method,
+                r.path
+            );
+            assert_eq!(find(r.method, r.path).map(|f| f.summary), Some(r.summary));
+        }
+    }
 }
