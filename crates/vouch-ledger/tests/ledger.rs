@@ -1,13 +1,13 @@
 //! The ledger on both databases: append, idempotency, group commit, proofs, exports,
 //! and one test per kind of tampering, each done with plain SQL on the stored rows.
 
-mod common;
+use crate::util;
 
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use vouch_core::merkle;
 use vouch_core::note::{Checkpoint, NoteSigner};
-use vouch_engine::ledger::{BreakReason, LedgerError, VerifyOptions};
+use vouch_ledger::{BreakReason, LedgerError, VerifyOptions};
 
 const N: usize = 600;
 
@@ -34,7 +34,7 @@ on_both!(append_checkpoint_verify, |fx| {
     assert_eq!(opened.size, N as u64);
     // A second handle (another process) sees and extends the same ledger.
     let other = fx.reopen();
-    let more = other.append(vec![common::event(json!({"timestamp": "2026-10-02T00:00:00Z", "action": "x", "category": "system", "result": "success"}))]).unwrap();
+    let more = other.append(vec![util::event(json!({"timestamp": "2026-10-02T00:00:00Z", "action": "x", "category": "system", "result": "success"}))]).unwrap();
     assert_eq!(more.seqs, vec![N as u64]);
     assert!(fx.verify().valid);
 });
@@ -42,24 +42,24 @@ on_both!(append_checkpoint_verify, |fx| {
 on_both!(idempotent_by_id, |fx| {
     let ev = json!({"id": "0190a0a0-0000-7000-8000-0000000000aa", "timestamp": "2026-10-01T10:00:00Z", "action": "user.login", "category": "authentication", "result": "success"});
     fx.append_n(5);
-    let first = fx.ledger.append(vec![common::event(ev.clone())]).unwrap();
+    let first = fx.ledger.append(vec![util::event(ev.clone())]).unwrap();
     assert_eq!((first.seqs.clone(), first.new), (vec![5], 1));
-    let again = fx.ledger.append(vec![common::event(ev.clone())]).unwrap();
+    let again = fx.ledger.append(vec![util::event(ev.clone())]).unwrap();
     assert_eq!((again.seqs, again.new, again.tree_size), (vec![5], 0, 6));
     // Same id within one batch, same content: one entry.
     let twice = fx
         .ledger
-        .append(vec![common::event(ev.clone()), common::event(ev.clone())])
+        .append(vec![util::event(ev.clone()), util::event(ev.clone())])
         .unwrap();
     assert_eq!(twice.seqs, vec![5, 5]);
     // Same id, different content: an error, and nothing of that batch is written.
     let mut changed = ev.clone();
     changed["result"] = json!("failure");
     let batch = vec![
-        common::event(
+        util::event(
             json!({"timestamp": "2026-10-01T11:00:00Z", "action": "a", "category": "system", "result": "success"}),
         ),
-        common::event(changed),
+        util::event(changed),
     ];
     match fx.ledger.append(batch) {
         Err(LedgerError::Conflict { seq, .. }) => assert_eq!(seq, 5),
@@ -78,7 +78,7 @@ on_both!(concurrent_single_appenders_are_gathered, |fx| {
             std::thread::spawn(move || {
                 (0..per)
                     .map(|i| {
-                        let e = common::event(json!({"timestamp": format!("2026-10-01T10:{:02}:{:02}Z", t, i), "action": "ping", "category": "system", "result": "success"}));
+                        let e = util::event(json!({"timestamp": format!("2026-10-01T10:{:02}:{:02}Z", t, i), "action": "ping", "category": "system", "result": "success"}));
                         ledger.append(vec![e]).unwrap().seqs[0]
                     })
                     .collect::<Vec<_>>()
@@ -103,16 +103,13 @@ on_both!(proofs_verify_and_cost_log_n_reads, |fx| {
     for index in [0u64, 1, 255, 256, 257, 511, 599] {
         for size in [index + 1, 300.max(index + 1), N as u64] {
             let text = fx.ledger.inclusion_proof(index, Some(size)).unwrap();
-            let (i, c) = vouch_engine::ledger::verify_proof_file(&text, &verifier, None).unwrap();
+            let (i, c) = vouch_ledger::verify_proof_file(&text, &verifier, None).unwrap();
             assert_eq!((i, c.size), (index, size));
             // A proof for the wrong leaf does not verify.
             let other = fx.store.leaf((index + 1) % N as u64).unwrap().unwrap();
-            assert!(vouch_engine::ledger::verify_proof_file(
-                &text,
-                &verifier,
-                Some(other.as_bytes())
-            )
-            .is_err());
+            assert!(
+                vouch_ledger::verify_proof_file(&text, &verifier, Some(other.as_bytes())).is_err()
+            );
         }
     }
     for (a, b) in [
@@ -141,13 +138,11 @@ on_both!(proofs_verify_and_cost_log_n_reads, |fx| {
         );
     }
     assert_eq!(
-        vouch_engine::ledger::root_at(&fx.store, N as u64)
-            .unwrap()
-            .to_vec(),
+        vouch_ledger::root_at(&fx.store, N as u64).unwrap().to_vec(),
         vouch_core::unb64(&cp.root).unwrap()
     );
     // Storage reads per proof grow with log n, not n.
-    let mut src = vouch_engine::ledger::StoreNodes {
+    let mut src = vouch_ledger::StoreNodes {
         store: &fx.store,
         reads: 0,
     };
@@ -180,7 +175,7 @@ on_both!(export_lines_are_leaves, |fx| {
 
 // ---- tampering: one test per case, each must report the exact broken_at ----
 
-fn broken(fx: &common::Fx) -> (Option<u64>, String) {
+fn broken(fx: &util::Fx) -> (Option<u64>, String) {
     let r = fx.verify();
     assert!(!r.valid, "tampering went unnoticed: {r:?}");
     // The text in reports is the reason's Display, so the two never disagree.
@@ -193,11 +188,11 @@ fn broken(fx: &common::Fx) -> (Option<u64>, String) {
 }
 
 /// The reason verification gives, as a value (docs/verification.md's table, by case).
-fn reason(fx: &common::Fx) -> BreakReason {
+fn reason(fx: &util::Fx) -> BreakReason {
     fx.verify().break_reason.expect("broken")
 }
 
-fn setup(fx: &common::Fx) {
+fn setup(fx: &util::Fx) {
     fx.append_n(N);
     fx.ledger.checkpoint().unwrap();
     assert!(fx.verify().valid);
@@ -247,7 +242,12 @@ on_both!(tamper_inserted_row_at_end, |fx| {
     fx.exec(&format!("INSERT INTO ledger_entries (seq, id, ts, leaf, leaf_hash, chain) SELECT {N}, 'f' || id, ts, leaf, leaf_hash, chain FROM ledger_entries WHERE seq = 5"));
     let (at, why) = broken(&fx);
     assert_eq!(at, Some(N as u64), "{why}");
-    assert_eq!(reason(&fx), BreakReason::Inserted { head_size: N as u64 });
+    assert_eq!(
+        reason(&fx),
+        BreakReason::Inserted {
+            head_size: N as u64
+        }
+    );
 });
 
 on_both!(tamper_swapped_rows, |fx| {
@@ -356,7 +356,7 @@ on_both!(tamper_stored_tree_node, |fx| {
     assert_eq!(reason(&fx), BreakReason::NodeWrong { level: 8, index: 1 });
     // And a proof through that node no longer verifies against the signed checkpoint.
     let text = fx.ledger.inclusion_proof(3, Some(N as u64)).unwrap();
-    assert!(vouch_engine::ledger::verify_proof_file(&text, &fx.keys.log_verifier(), None).is_err());
+    assert!(vouch_ledger::verify_proof_file(&text, &fx.keys.log_verifier(), None).is_err());
 });
 
 on_both!(trusted_checkpoint_catches_wholesale_rollback, |fx| {
@@ -401,14 +401,14 @@ on_both!(trusted_checkpoint_catches_wholesale_rollback, |fx| {
 on_both!(
     checkpoints_follow_new_events_at_the_configured_interval,
     |fx| {
-        let opts = vouch_engine::ledger::LedgerOptions {
+        let opts = vouch_ledger::LedgerOptions {
             checkpoint_interval: std::time::Duration::from_millis(700),
             max_batch: 10_000,
             ..Default::default()
         };
-        let ledger = vouch_engine::Ledger::open(fx.store.clone(), &fx.keys, opts);
+        let ledger = vouch_ledger::Ledger::open(fx.store.clone(), &fx.keys, opts);
         let ev = |i: u32| {
-            common::event(
+            util::event(
                 json!({"timestamp": format!("2026-10-01T00:00:{:02}Z", i % 60), "action": "tick", "category": "system", "result": "success"}),
             )
         };
@@ -448,15 +448,11 @@ on_both!(verify_during_concurrent_appends, |fx| {
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let s2 = stop.clone();
     let t = std::thread::spawn(move || {
-        let mut gen = vouch_engine::demo::Generator::new(9, 5);
         let mut n = 0;
+        let mut round = 0;
         while !s2.load(std::sync::atomic::Ordering::SeqCst) {
-            let events = gen.span(
-                vouch_engine::demo::day(2026, 9, 1),
-                vouch_engine::demo::day(2026, 9, 2),
-                20,
-            );
-            writer.append(events).unwrap();
+            round += 1;
+            writer.append(util::events(1000 + round, 20)).unwrap();
             n += 20;
         }
         n
@@ -469,44 +465,3 @@ on_both!(verify_during_concurrent_appends, |fx| {
     assert!(t.join().unwrap() > 0);
     assert!(fx.ledger.verify(&Default::default()).unwrap().valid);
 });
-
-// A data directory initialised before `ledger-database.json` existed: the first open
-// of its (non-empty) ledger records the database, and from then on a forgotten URL is
-// refused instead of opening a new, empty ledger.
-on_both!(
-    a_directory_without_a_database_record_gets_one_on_open,
-    |fx| {
-        fx.append_n(5);
-        let record = fx.dir.path().join(vouch_engine::init::DATABASE_RECORD);
-        std::fs::remove_file(&record).unwrap();
-        // An empty ledger elsewhere is not recorded by merely opening it.
-        let mut wrong = fx.config.clone();
-        wrong.settings.database.url = "forgotten.db".into();
-        wrong.settings.database.schema = String::new();
-        vouch_engine::open(&fx.config).unwrap();
-        assert!(record.exists(), "the first open wrote no record");
-        let text = std::fs::read_to_string(&record).unwrap();
-        assert!(text.contains(fx.kind_name()), "{text}");
-        let e = match vouch_engine::open(&wrong) {
-            Ok(_) => panic!("a forgotten URL opened a new, empty ledger"),
-            Err(e) => e.to_string(),
-        };
-        assert!(
-            e.contains("refusing to start a new, empty ledger") && e.contains("holds 5 entries"),
-            "{e}"
-        );
-        assert!(!fx.dir.path().join("forgotten.db").exists());
-        // The right URL still opens.
-        vouch_engine::open(&fx.config).unwrap();
-    }
-);
-
-// An empty ledger opened without a record is not recorded (it may be the wrong one).
-#[test]
-fn an_empty_ledger_is_not_recorded_on_open() {
-    let fx = common::Fx::new(common::Kind::Sqlite).unwrap();
-    let record = fx.dir.path().join(vouch_engine::init::DATABASE_RECORD);
-    std::fs::remove_file(&record).unwrap();
-    vouch_engine::open(&fx.config).unwrap();
-    assert!(!record.exists());
-}
