@@ -1,0 +1,37 @@
+//! The integration tests of the `vouch` binary, in one test binary (one link of the
+//! whole workspace instead of one per file).
+//! The modules live in `tests/tests/`, where Cargo does not make each file a test binary
+//! of its own.
+//!
+//! Naming convention: a test that needs a program or service from outside the Rust
+//! build (PostgreSQL or psql, age, gpg, openssl, zstd, Python and its packages, moto
+//! and the aws CLI, git, poppler's pdftotext, the sqlite3 shell) has a name starting
+//! with `ext_`. Such a test skips when its tool is missing, except with CI=true, where
+//! it fails. The pure ones run anywhere with
+//! `cargo nextest run -p vouch-cli -E 'not test(/ext_/)'`.
+//!
+//! `cmd/` holds CLI behaviour as reviewed data files (help texts, usage and
+//! configuration errors, exit codes), run by `trycmd` in `cmd.rs`; `tests/snapshots/`
+//! holds `insta` snapshots of JSON reports. After a deliberate change of output, regenerate
+//! with `TRYCMD=overwrite` / `INSTA_UPDATE=always` (or `cargo insta review`) and review
+//! the diff like code.
+
+#[path = "tests/util.rs"]
+mod util;
+
+#[path = "tests/archive.rs"]
+mod archive;
+#[path = "tests/cli.rs"]
+mod cli;
+#[path = "tests/cmd.rs"]
+mod cmd;
+#[path = "tests/database.rs"]
+mod database;
+#[path = "tests/packet.rs"]
+mod packet;
+#[path = "tests/packs.rs"]
+mod packs;
+#[path = "tests/serve.rs"]
+mod serve;
+#[path = "tests/verdicts.rs"]
+mod verdicts;

@@ -1,0 +1,413 @@
+//! The `vouch` binary as a user runs it: init, keys and modes, config errors, append
+//! errors, verify output, proofs checked by an independent Python verifier, the demo,
+//! and the same commands against PostgreSQL.
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use crate::util::{err_line, ok, vouch as bin, PgSchema};
+
+fn vouch(dir: &Path, args: &[&str]) -> Output {
+    crate::util::run(dir, args)
+}
+
+fn vouch_stdin(dir: &Path, args: &[&str], input: &str) -> Output {
+    crate::util::run_stdin(dir, args, input)
+}
+
+fn init(dir: &Path) {
+    ok(&vouch(
+        dir,
+        &[
+            "init",
+            "--org",
+            "Acme",
+            "--origin",
+            "acme.example/vouch/audit",
+        ],
+    ));
+}
+
+fn events(n: usize) -> String {
+    (0..n)
+        .map(|i| format!(r#"{{"timestamp":"2025-01-{:02}T10:{:02}:00Z","actor":{{"id":"u{}"}},"action":"user.login","category":"authentication","result":"success"}}"#, 1 + i % 28, i % 60, i % 7))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[cfg(unix)]
+fn mode(p: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(p).unwrap().permissions().mode() & 0o777
+}
+
+#[test]
+#[cfg(unix)]
+fn init_creates_private_keys_and_never_overwrites_them() {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path().join("data");
+    init(&d);
+    let toml = std::fs::read_to_string(d.join("vouch.toml")).unwrap();
+    for key in [
+        "[organization]",
+        "[database]",
+        "[ledger]",
+        "checkpoint_interval_secs",
+        "[keys]",
+        "[server]",
+    ] {
+        assert!(toml.contains(key), "vouch.toml lacks {key}");
+    }
+    let keys = ["keys/log.key", "keys/signing.pem", "keys/hmac.key"];
+    let before: Vec<Vec<u8>> = keys
+        .iter()
+        .map(|k| std::fs::read(d.join(k)).unwrap())
+        .collect();
+    for k in keys {
+        assert_eq!(mode(&d.join(k)), 0o600, "{k}");
+    }
+    let out = ok(&vouch(&d, &["init"]));
+    assert!(out.contains("kept existing key"), "{out}");
+    let after: Vec<Vec<u8>> = keys
+        .iter()
+        .map(|k| std::fs::read(d.join(k)).unwrap())
+        .collect();
+    assert_eq!(before, after, "a second init must not change keys");
+    assert!(d.join("vouch.db").exists());
+}
+
+#[test]
+#[cfg(unix)]
+fn refuses_keys_readable_by_others_naming_the_file() {
+    use std::os::unix::fs::PermissionsExt;
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path().join("data");
+    init(&d);
+    for k in ["keys/log.key", "keys/signing.pem", "keys/hmac.key"] {
+        let p = d.join(k);
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o640)).unwrap();
+        let e = err_line(&vouch(&d, &["ledger", "verify"]));
+        assert!(
+            e.contains(&p.display().to_string()) && e.contains("readable by group or others"),
+            "{e}"
+        );
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    ok(&vouch(&d, &["ledger", "verify"]));
+}
+
+// config_errors_name_file_line_and_key: now data, tests/cmd/config/ (cmd.rs).
+
+#[test]
+fn bad_events_are_rejected_whole_with_line_and_field() {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path().join("data");
+    init(&d);
+    let cases = [
+        (format!("{}\n{{\"timestamp\":\"2025-01-01T00:00:00Z\",\"action\":\"a\",\"category\":\"nope\",\"result\":\"success\"}}", events(3)), "line 4: field `category`"),
+        (format!("{}\n{{\"timestamp\":\"2025-13-01\",\"action\":\"a\",\"category\":\"system\",\"result\":\"success\"}}", events(2)), "line 3: field `timestamp`"),
+        (format!("{}\n{{\"timestamp\":\"2025-01-01T00:00:00Z\",\"category\":\"system\",\"result\":\"success\"}}", events(1)), "line 2: field `action`"),
+        (format!("{}\n{{\"timestamp\":\"2025-01-01T00:00:00Z\",\"action\":\"a\",\"category\":\"system\",\"result\":\"maybe\"}}", events(1)), "line 2: field `result`"),
+        (format!("{}\n{{not json", events(1)), "line 2: field `(event)`: invalid JSON"),
+        (format!("{{\"timestamp\":\"2025-01-01T00:00:00Z\",\"action\":\"a\",\"category\":\"system\",\"result\":\"success\",\"metadata\":{{\"x\":\"{}\"}}}}", "y".repeat(70_000)), "64 KiB"),
+        ("[{\"timestamp\":\"2025-01-01T00:00:00Z\",\"action\":\"a\",\"category\":\"system\",\"result\":\"success\"}, {\"action\":\"b\"}]".to_string(), "item 1: field `timestamp`"),
+    ];
+    for (input, want) in cases {
+        let e = err_line(&vouch_stdin(&d, &["ledger", "append", "-"], &input));
+        assert!(e.contains(want), "want {want:?} in {e}");
+        assert!(e.contains("nothing was appended"), "{e}");
+    }
+    let r: Value = serde_json::from_str(&ok(&vouch(&d, &["--json", "ledger", "verify"]))).unwrap();
+    assert_eq!(r["tree_size"], 0, "nothing may have been appended");
+}
+
+#[test]
+fn ext_verify_output_shape_and_exit_code() {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path().join("data");
+    init(&d);
+    let seqs = ok(&vouch_stdin(&d, &["ledger", "append"], &events(50)));
+    assert_eq!(seqs.lines().count(), 50);
+    let r: Value = serde_json::from_str(&ok(&vouch(&d, &["--json", "ledger", "verify"]))).unwrap();
+    let keys: Vec<&str> = r.as_object().unwrap().keys().map(String::as_str).collect();
+    for k in ["valid", "broken_at", "checked", "tree_size", "root"] {
+        assert!(keys.contains(&k), "{k} missing from {r}");
+    }
+    assert_eq!(
+        (
+            r["valid"].clone(),
+            r["broken_at"].clone(),
+            r["checked"].clone()
+        ),
+        (Value::Bool(true), Value::Null, Value::from(50))
+    );
+    // The CLI append ended with a checkpoint covering what it appended.
+    let cp = ok(&vouch(&d, &["ledger", "checkpoint"]));
+    assert_eq!(cp.lines().nth(1), Some("50"));
+    assert_eq!(cp.lines().nth(2), r["root"].as_str());
+    // Tamper with the database directly: exit code 1 and broken_at.
+    let conn = rusqlite_free_update(
+        &d.join("vouch.db"),
+        "UPDATE ledger_entries SET leaf = replace(leaf, 'user.login', 'user.logon') WHERE seq = 17",
+    );
+    assert!(conn);
+    let o = vouch(&d, &["--json", "ledger", "verify"]);
+    assert_eq!(o.status.code(), Some(1));
+    let r: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        (r["valid"].clone(), r["broken_at"].clone()),
+        (Value::Bool(false), Value::from(17))
+    );
+}
+
+/// Tamper through the sqlite3 command-line shell when present, else through Python.
+fn rusqlite_free_update(db: &Path, sql: &str) -> bool {
+    let py = format!(
+        "import sqlite3; c = sqlite3.connect({:?}); c.execute({:?}); c.commit()",
+        db.display().to_string(),
+        sql
+    );
+    Command::new("python3")
+        .args(["-c", &py])
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false)
+}
+
+fn independent() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/independent/verify_tlog.py")
+}
+
+fn python_check(args: &[&str]) -> Output {
+    Command::new("python3")
+        .arg(independent())
+        .args(args)
+        .output()
+        .expect("python3 is needed for the independent verifier")
+}
+
+#[test]
+fn ext_proofs_pass_an_independent_verifier() {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path().join("data");
+    init(&d);
+    ok(&vouch_stdin(&d, &["ledger", "append"], &events(300)));
+    ok(&vouch_stdin(
+        &d,
+        &["ledger", "append"],
+        &events(700).replace("2025-01-", "2025-02-"),
+    ));
+    let keys: Value = serde_json::from_str(&ok(&vouch(&d, &["--json", "keys", "show"]))).unwrap();
+    let vkey = keys["log_verifier_key"].as_str().unwrap();
+    assert!(vkey.starts_with("acme.example/vouch/audit+"));
+    let py = python_check(&["vectors"]);
+    assert!(
+        py.status.success(),
+        "{}",
+        String::from_utf8_lossy(&py.stdout)
+    );
+    for index in ["0", "299", "300", "511", "999"] {
+        let p = t.path().join(format!("p{index}.tlog-proof"));
+        ok(&vouch(
+            &d,
+            &[
+                "ledger",
+                "prove",
+                "--index",
+                index,
+                "--out",
+                p.to_str().unwrap(),
+            ],
+        ));
+        ok(&vouch(
+            &d,
+            &["ledger", "verify-proof", p.to_str().unwrap(), "--key", vkey],
+        ));
+        let py = python_check(&["inclusion", "--key", vkey, p.to_str().unwrap()]);
+        assert!(
+            py.status.success(),
+            "index {index}: {}",
+            String::from_utf8_lossy(&py.stdout)
+        );
+        // A changed proof fails both verifiers.
+        let text = std::fs::read_to_string(&p).unwrap();
+        let bad = t.path().join(format!("bad{index}"));
+        std::fs::write(
+            &bad,
+            text.replacen(
+                &format!("index {index}\n"),
+                &format!("index {}\n", index.parse::<u64>().unwrap() + 1),
+                1,
+            ),
+        )
+        .unwrap();
+        assert!(
+            !python_check(&["inclusion", "--key", vkey, bad.to_str().unwrap()])
+                .status
+                .success()
+        );
+        assert!(!vouch(
+            &d,
+            &[
+                "ledger",
+                "verify-proof",
+                bad.to_str().unwrap(),
+                "--key",
+                vkey
+            ]
+        )
+        .status
+        .success());
+    }
+    let c = t.path().join("c.json");
+    std::fs::write(
+        &c,
+        ok(&vouch(
+            &d,
+            &["ledger", "consistency", "--from", "300", "--to", "1000"],
+        )),
+    )
+    .unwrap();
+    let py = python_check(&["consistency", "--key", vkey, c.to_str().unwrap()]);
+    assert!(
+        py.status.success(),
+        "{}",
+        String::from_utf8_lossy(&py.stdout)
+    );
+    // The export alone lets anyone recompute the root of the signed checkpoint.
+    let export = t.path().join("all.ndjson");
+    ok(&vouch(
+        &d,
+        &[
+            "ledger",
+            "export",
+            "--period",
+            "2025",
+            "--out",
+            export.to_str().unwrap(),
+        ],
+    ));
+    let cp = t.path().join("cp.txt");
+    std::fs::write(&cp, ok(&vouch(&d, &["ledger", "checkpoint"]))).unwrap();
+    let py = python_check(&[
+        "root",
+        "--key",
+        vkey,
+        "--checkpoint",
+        cp.to_str().unwrap(),
+        export.to_str().unwrap(),
+    ]);
+    assert!(
+        py.status.success(),
+        "{}",
+        String::from_utf8_lossy(&py.stdout)
+    );
+}
+
+#[test]
+fn bad_proof_requests_are_clear_errors() {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path().join("data");
+    init(&d);
+    ok(&vouch_stdin(&d, &["ledger", "append"], &events(10)));
+    // The bad periods and the uninitialised data directory: tests/cmd/periods/ (cmd.rs).
+    assert!(err_line(&vouch(&d, &["ledger", "prove", "--index", "10"]))
+        .contains("index 10 is not below tree size 10"));
+    assert!(err_line(&vouch(
+        &d,
+        &["ledger", "consistency", "--from", "5", "--to", "11"]
+    ))
+    .contains("beyond"));
+}
+
+#[test]
+fn demo_runs_end_to_end() {
+    let t = tempfile::tempdir().unwrap();
+    let into = t.path().join("demo");
+    let out = ok(&bin()
+        .args(["demo", "--into", into.to_str().unwrap(), "--events", "6000"])
+        .output());
+    assert!(out.contains("valid = true, broken_at = null"), "{out}");
+    let proofs: Vec<_> = std::fs::read_dir(into.join("proofs")).unwrap().collect();
+    assert_eq!(proofs.len(), 2);
+    // Running it again replaces the earlier demo.
+    ok(&bin()
+        .args(["demo", "--into", into.to_str().unwrap(), "--events", "1200"])
+        .output());
+    // It refuses a directory that is not a demo.
+    let other = t.path().join("mine");
+    std::fs::create_dir_all(&other).unwrap();
+    std::fs::write(other.join("precious.txt"), "keep").unwrap();
+    let o = bin()
+        .args(["demo", "--into", other.to_str().unwrap()])
+        .output();
+    assert!(!o.status.success());
+    assert!(other.join("precious.txt").exists());
+}
+
+#[test]
+fn ext_postgres_via_the_cli() {
+    let Some(url) = crate::util::pg_url() else {
+        return;
+    };
+    let pg = PgSchema::new(&url, "vouch_cli");
+    let schema = pg.name.clone();
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path().join("data");
+    let run = |args: &[&str], input: Option<&str>| -> Output {
+        bin()
+            .data_dir(&d)
+            .args(args)
+            .env("VOUCH_DATABASE_URL", &url)
+            .env("VOUCH_DATABASE_SCHEMA", &schema)
+            .stdin(input.unwrap_or(""))
+            .output()
+    };
+    let out = ok(&run(&["init", "--origin", "pg.example/vouch/audit"], None));
+    assert!(
+        out.contains("postgres://") && out.contains(&schema),
+        "{out}"
+    );
+    ok(&run(&["ledger", "append"], Some(&events(120))));
+    let r: Value = serde_json::from_str(&ok(&run(&["--json", "ledger", "verify"], None))).unwrap();
+    assert_eq!(
+        (r["valid"].clone(), r["checked"].clone()),
+        (Value::Bool(true), Value::from(120))
+    );
+    assert!(
+        !d.join("vouch.db").exists(),
+        "nothing may go to SQLite when a Postgres URL is set"
+    );
+    drop(pg);
+}
+
+#[test]
+fn database_passwords_never_appear_in_errors() {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path().join("data");
+    init(&d);
+    // Nothing listens on port 1: the connection fails, and the message must not
+    // carry the password (URL userinfo or query parameter).
+    for url in [
+        "postgres://vouch:S3cretPw0rd@127.0.0.1:1/db",
+        "postgres://vouch@127.0.0.1:1/db?password=S3cretPw0rd",
+    ] {
+        let o = bin()
+            .data_dir(&d)
+            .args(["ledger", "verify"])
+            .env("VOUCH_DATABASE_URL", url)
+            .output();
+        assert!(!o.status.success());
+        let all = format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert!(!all.contains("S3cretPw0rd"), "password leaked: {all}");
+        assert!(
+            all.contains("127.0.0.1:1"),
+            "the error should still say where: {all}"
+        );
+    }
+}
