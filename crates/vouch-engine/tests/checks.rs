@@ -3,7 +3,7 @@
 //! definition and evidence, findings open, update and resolve, controls roll up, and the
 //! packet carries all of it.
 
-mod common;
+use crate::common;
 
 use serde_json::{json, Value};
 use vouch_core::period::Period;

@@ -2,7 +2,7 @@
 //! commands, an HTTP server on loopback, a git repository, files and uploads. Every
 //! item is checked for its IPE record, its stored content and its ledger event.
 
-mod common;
+use crate::common;
 
 use serde_json::{json, Value};
 use vouch_core::period::Period;

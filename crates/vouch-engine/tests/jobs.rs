@@ -2,7 +2,7 @@
 //! once; catch-up after downtime; retries with backoff into a final failure; two
 //! servers on one database running each period once.
 
-mod common;
+use crate::common;
 
 use chrono::{DateTime, Duration, Utc};
 use serde_json::Value;

@@ -2,7 +2,7 @@
 //! private mariadbd (its own data directory, port and socket) whose certificate comes
 //! from a CA the test makes with openssl. The shared server on 3306 is left unchanged.
 
-mod common;
+use crate::common;
 
 use std::net::TcpListener;
 use std::path::Path;

@@ -1,7 +1,7 @@
 //! Opening a data directory's ledger: the record of which database holds it, so a
 //! forgotten URL never opens a new, empty ledger.
 
-mod common;
+use crate::common;
 
 // A data directory initialised before `ledger-database.json` existed: the first open
 // of its (non-empty) ledger records the database, and from then on a forgotten URL is

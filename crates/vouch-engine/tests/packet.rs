@@ -1,7 +1,7 @@
 //! Evidence packets on both databases: determinism, reproduction, consistency between
 //! consecutive packets, offline verification, and refusal of bad requests.
 
-mod common;
+use crate::common;
 
 use chrono::{TimeZone, Utc};
 use serde_json::Value;

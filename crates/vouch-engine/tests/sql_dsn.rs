@@ -2,7 +2,7 @@
 //! non-secret options (which schema was read, which sslmode), never the password; the
 //! collectors speak TLS (sslmode) to PostgreSQL.
 
-mod common;
+use crate::common;
 
 use serde_json::Value;
 use vouch_core::period::Period;

@@ -4,7 +4,7 @@
 //! reference time), `every_period` counts only rows matching `where` and judges whole
 //! months only.
 
-mod common;
+use crate::common;
 
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};

@@ -1,0 +1,17 @@
+//! The engine's integration tests, one binary (ripgrep's layout): a data directory made
+//! by `init` (`common`), with `on_both!` running each test on SQLite and PostgreSQL.
+//! They drive the domain crates through the orchestration layer: collection, checks,
+//! packets, jobs, and the SQL collectors' DSNs and TLS. The ledger's own tests live in
+//! `crates/vouch-ledger/tests` and need none of this.
+
+#[macro_use]
+mod common;
+
+mod checks;
+mod evidence;
+mod jobs;
+mod mysql_tls;
+mod open;
+mod packet;
+mod sql_dsn;
+mod verdicts;
