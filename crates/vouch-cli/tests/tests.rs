@@ -1,7 +1,7 @@
 //! The integration tests of the `vouch` binary, in one test binary (one link of the
 //! whole workspace instead of one per file).
-//! The modules live in `tests/tests/`, where Cargo does not make each file a test binary
-//! of its own.
+//! One test binary: `Cargo.toml` sets `autotests = false` and names this file, so the
+//! other files here are its modules, not binaries of their own.
 //!
 //! Naming convention: a test that needs a program or service from outside the Rust
 //! build (PostgreSQL or psql, age, gpg, openssl, zstd, Python and its packages, moto
@@ -16,22 +16,13 @@
 //! with `TRYCMD=overwrite` / `INSTA_UPDATE=always` (or `cargo insta review`) and review
 //! the diff like code.
 
-#[path = "tests/util.rs"]
 mod util;
 
-#[path = "tests/archive.rs"]
 mod archive;
-#[path = "tests/cli.rs"]
 mod cli;
-#[path = "tests/cmd.rs"]
 mod cmd;
-#[path = "tests/database.rs"]
 mod database;
-#[path = "tests/packet.rs"]
 mod packet;
-#[path = "tests/packs.rs"]
 mod packs;
-#[path = "tests/serve.rs"]
 mod serve;
-#[path = "tests/verdicts.rs"]
 mod verdicts;

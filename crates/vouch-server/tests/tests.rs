@@ -1,6 +1,6 @@
 //! The HTTP service's integration tests, in one test binary.
-//! The modules live in `tests/tests/`, where Cargo does not make each file a test binary
-//! of its own.
+//! One test binary: `Cargo.toml` sets `autotests = false` and names this file, so the
+//! other files here are its modules, not binaries of their own.
 //!
 //! `on_both!` runs a body on SQLite (`…::sqlite`) and on PostgreSQL (`…::ext_postgres`).
 //! Naming convention: a test that needs a program or service from outside the Rust
@@ -8,16 +8,10 @@
 //! when the tool is missing, except with CI=true. The pure ones:
 //! `cargo nextest run -p vouch-server -E 'not test(/ext_/)'`.
 
-#[path = "tests/common/mod.rs"]
 mod common;
 
-#[path = "tests/api.rs"]
 mod api;
-#[path = "tests/auth.rs"]
 mod auth;
-#[path = "tests/seeds.rs"]
 mod seeds;
-#[path = "tests/tls.rs"]
 mod tls;
-#[path = "tests/verdicts.rs"]
 mod verdicts;
