@@ -176,7 +176,8 @@ fn postgres_source_limits_and_secrets() {
     let Some(url) = common::pg_url_with_password(secret) else {
         return;
     };
-    let schema = common::unique_schema();
+    let guard = common::PgSchema::new(&common::pg_url().unwrap(), "vouch_src");
+    let schema = guard.name.clone();
     let mut admin = postgres::Client::connect(&common::pg_url().unwrap(), postgres::NoTls).unwrap();
     admin
         .batch_execute(&format!(

@@ -20,7 +20,8 @@ fn postgres_ipe_record_names_dsn_options_not_the_password() {
     let Some(base) = common::pg_url_with_password(secret) else {
         return;
     };
-    let schema = common::unique_schema();
+    let guard = common::PgSchema::new(&common::pg_url().unwrap(), "vouch_src");
+    let schema = guard.name.clone();
     let mut admin = postgres::Client::connect(&common::pg_url().unwrap(), postgres::NoTls).unwrap();
     admin
         .batch_execute(&format!(

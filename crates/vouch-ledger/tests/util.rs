@@ -4,39 +4,12 @@
 //! the ledger (no packets, no typst), so the ledger's tests build on their own.
 
 use serde_json::json;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use vouch_config::Config;
 use vouch_core::event::Event;
 use vouch_ledger::{keys, Keys, Ledger, LedgerOptions, VerifyOptions, VerifyReport};
 use vouch_store::Store;
 
-/// Which database a fixture's ledger lives in.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Kind {
-    Sqlite,
-    Postgres,
-}
-
-/// The PostgreSQL URL for tests; `None` means skip, except under CI where it must exist.
-pub fn pg_url() -> Option<String> {
-    match std::env::var("VOUCH_TEST_DATABASE_URL") {
-        Ok(u) if !u.is_empty() => Some(u),
-        _ if std::env::var("CI").as_deref() == Ok("true") => panic!(
-            "CI=true but VOUCH_TEST_DATABASE_URL is not set: PostgreSQL tests must run in CI"
-        ),
-        _ => None,
-    }
-}
-
-fn unique_schema() -> String {
-    static COUNTER: AtomicUsize = AtomicUsize::new(0);
-    let n = COUNTER.fetch_add(1, Ordering::SeqCst);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    format!("vouch_ledger_test_{}_{n}_{nanos:x}", std::process::id())
-}
+pub use vouch_test_support::{pg_url, Kind, PgSchema};
 
 /// A fresh ledger in a temporary data directory.
 pub struct Fx {
@@ -47,7 +20,8 @@ pub struct Fx {
     pub keys: Keys,
     pub store: Store,
     pub ledger: Ledger,
-    pub schema: Option<String>,
+    /// The fixture's PostgreSQL schema, dropped last (after the ledger's connections).
+    pub schema: Option<PgSchema>,
 }
 
 impl Fx {
@@ -64,9 +38,9 @@ impl Fx {
                 eprintln!("skipping: VOUCH_TEST_DATABASE_URL not set");
                 return None;
             };
-            let s = unique_schema();
+            let s = PgSchema::new(&url, "vouch_ledger_test");
             config.settings.database.url = url;
-            config.settings.database.schema = s.clone();
+            config.settings.database.schema = s.name.clone();
             schema = Some(s);
         }
         let keys = Keys::load(&config).unwrap();
@@ -133,7 +107,7 @@ impl Fx {
     }
 
     fn pg(&self) -> postgres::Client {
-        let s = self.schema.as_ref().unwrap();
+        let s = &self.schema.as_ref().unwrap().name;
         let mut cfg: postgres::Config = self.config.settings.database.url.parse().unwrap();
         cfg.options(&format!("-c search_path={s}"));
         cfg.connect(postgres::NoTls).unwrap()
@@ -151,17 +125,6 @@ impl Fx {
     /// Verify the whole ledger.
     pub fn verify(&self) -> VerifyReport {
         self.ledger.verify(&VerifyOptions::default()).unwrap()
-    }
-}
-
-impl Drop for Fx {
-    fn drop(&mut self) {
-        if let (Kind::Postgres, Some(s)) = (self.kind, &self.schema) {
-            let cfg: postgres::Config = self.config.settings.database.url.parse().unwrap();
-            if let Ok(mut c) = cfg.connect(postgres::NoTls) {
-                let _ = c.batch_execute(&format!("DROP SCHEMA IF EXISTS {s} CASCADE"));
-            }
-        }
     }
 }
 

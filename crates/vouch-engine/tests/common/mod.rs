@@ -2,43 +2,12 @@
 //! PostgreSQL schema, plus raw SQL access for tampering.
 #![allow(dead_code)]
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use vouch_core::event::Event;
 use vouch_engine::ledger::{VerifyOptions, VerifyReport};
 use vouch_engine::{Config, Keys, Ledger};
 use vouch_store::Store;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Kind {
-    Sqlite,
-    Postgres,
-}
-
-/// The Postgres URL for tests; `None` means skip, except under CI where it must exist.
-pub fn pg_url() -> Option<String> {
-    match std::env::var("VOUCH_TEST_DATABASE_URL") {
-        Ok(u) if !u.is_empty() => Some(u),
-        _ if std::env::var("CI").as_deref() == Ok("true") => panic!(
-            "CI=true but VOUCH_TEST_DATABASE_URL is not set: PostgreSQL tests must run in CI"
-        ),
-        _ => None,
-    }
-}
-
-static COUNTER: AtomicUsize = AtomicUsize::new(0);
-
-pub fn unique_schema() -> String {
-    let n = COUNTER.fetch_add(1, Ordering::SeqCst);
-    format!("vouch_test_{}_{}_{}", std::process::id(), n, rand_suffix())
-}
-
-fn rand_suffix() -> String {
-    let t = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    format!("{:x}", t)
-}
+pub use vouch_test_support::{pg_url, Kind, PgSchema};
 
 pub struct Fx {
     pub kind: Kind,
@@ -47,7 +16,8 @@ pub struct Fx {
     pub keys: Keys,
     pub store: Store,
     pub ledger: Ledger,
-    pub schema: Option<String>,
+    /// The fixture's PostgreSQL schema, dropped last (after the ledger's connections).
+    pub schema: Option<PgSchema>,
 }
 
 impl Fx {
@@ -70,9 +40,9 @@ impl Fx {
                     return None;
                 }
             };
-            let s = unique_schema();
+            let s = PgSchema::new(&url, "vouch_test");
             config.settings.database.url = url;
-            config.settings.database.schema = s.clone();
+            config.settings.database.schema = s.name.clone();
             schema = Some(s);
         }
         let (store, keys, ledger) = vouch_engine::open(&config)
@@ -133,7 +103,7 @@ impl Fx {
     }
 
     fn pg(&self) -> postgres::Client {
-        let s = self.schema.as_ref().unwrap();
+        let s = &self.schema.as_ref().unwrap().name;
         let mut cfg: postgres::Config = self.config.settings.database.url.parse().unwrap();
         cfg.options(&format!("-c search_path={s}"));
         cfg.connect(postgres::NoTls).unwrap()
@@ -158,47 +128,16 @@ impl Fx {
     }
 }
 
-impl Drop for Fx {
-    fn drop(&mut self) {
-        if let (Kind::Postgres, Some(s)) = (self.kind, &self.schema) {
-            if let Ok(mut c) = self
-                .config
-                .settings
-                .database
-                .url
-                .parse::<postgres::Config>()
-                .unwrap()
-                .connect(postgres::NoTls)
-            {
-                let _ = c.batch_execute(&format!("DROP SCHEMA IF EXISTS {s} CASCADE"));
-            }
-        }
-    }
-}
-
 pub fn event(json: serde_json::Value) -> Event {
     Event::from_value(json).unwrap()
 }
 
-/// Generate `#[test] fn sqlite()` and `#[test] fn postgres()` running the same body.
-#[macro_export]
+/// `on_both!(name, |fx| { ... })`: a module `name` whose `sqlite` and `ext_postgres`
+/// tests run the body with a fresh [`Fx`] on each database (the shared macro of
+/// `vouch-test-support`, with this crate's fixture).
 macro_rules! on_both {
     ($name:ident, |$fx:ident| $body:block) => {
-        mod $name {
-            #[allow(unused_imports)]
-            use super::*;
-            fn body($fx: common::Fx) $body
-            #[test]
-            fn sqlite() {
-                body(common::Fx::new(common::Kind::Sqlite).unwrap())
-            }
-            #[test]
-            fn postgres() {
-                if let Some(fx) = common::Fx::new(common::Kind::Postgres) {
-                    body(fx)
-                }
-            }
-        }
+        vouch_test_support::on_both!($name, |$fx: $crate::common::Fx = $crate::common::Fx::new| $body);
     };
 }
 
