@@ -3,7 +3,6 @@
 //! HTTP server are thin layers over this crate.
 
 pub mod audit;
-pub mod bench;
 pub mod checks;
 pub mod config;
 pub mod demo;
