@@ -79,18 +79,6 @@ pub enum Command {
     Config(commands::config::ConfigCommand),
     /// Run the whole product end to end in a fresh data directory.
     Demo(commands::demo::DemoArgs),
-    /// Benchmarks that print JSON, with baselines measured in the same run.
-    #[command(subcommand)]
-    Bench(commands::bench::BenchCommand),
-}
-
-/// For the benchmarks: write this process's peak RSS (KiB, VmHWM) to the file named by
-/// `VOUCH_PEAK_RSS_FILE`. Measured here because a parent's `wait4` figure can include
-/// the parent's own memory when the child was spawned with vfork.
-fn report_peak_rss() {
-    if let Ok(path) = std::env::var("VOUCH_PEAK_RSS_FILE") {
-        let _ = std::fs::write(path, vouch_engine::bench::peak_rss_kb().to_string());
-    }
 }
 
 fn main() {
@@ -123,9 +111,7 @@ fn main() {
         Command::Status(a) => commands::checks::status(&cli, a),
         Command::Findings(c) => commands::checks::findings(&cli, c),
         Command::Demo(a) => commands::demo::run(&cli, a),
-        Command::Bench(c) => commands::bench::run(&cli, c),
     };
-    report_peak_rss();
     match result {
         Ok(code) => std::process::exit(code),
         Err(e) => {

@@ -11,7 +11,6 @@
 //! | [`packet`] | `vouch-packet` | signed JSON + PDF evidence packets |
 //! | [`seal`] | `vouch-seal` | encrypted archives, WORM storage, retention |
 
-pub mod bench;
 pub mod demo;
 pub mod init;
 pub mod jobs;

@@ -1,5 +1,4 @@
 pub mod archive;
-pub mod bench;
 pub mod checks;
 pub mod config;
 pub mod demo;

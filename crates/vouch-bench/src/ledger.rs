@@ -1,16 +1,18 @@
-//! `vouch bench ledger`: append throughput (batched and 64 concurrent single-event
+//! `vouch-bench ledger`: append throughput (batched and 64 concurrent single-event
 //! appenders), verification throughput and memory, and a baseline measured in the same
 //! run: the same events inserted into a PostgreSQL table whose pgcrypto `BEFORE INSERT`
 //! trigger hash-chains each row to the previous one (what most teams build).
 
-use crate::demo::{day, Generator};
-use crate::ledger::LedgerOptions;
-use crate::{Error, Keys, Ledger};
+use crate::child::{run_measured, Vouch};
+use crate::{machine, round};
 use serde::Serialize;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use vouch_core::event::{Event, Sealed};
+use vouch_engine::demo::{day, Generator};
+use vouch_engine::ledger::LedgerOptions;
+use vouch_engine::{Error, Keys, Ledger};
 use vouch_store::Store;
 
 #[derive(Debug, Clone)]
@@ -29,6 +31,8 @@ pub struct LedgerBench {
     pub postgres: Option<String>,
     /// Scratch directory (SQLite files, keys).
     pub dir: PathBuf,
+    /// The `vouch` binary verification runs in (default: next to this executable).
+    pub vouch: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -56,11 +60,6 @@ fn throughput(events: usize, d: Duration) -> Throughput {
         seconds: round(s, 3),
         events_per_sec: round(events as f64 / s.max(1e-9), 0),
     }
-}
-
-fn round(v: f64, digits: i32) -> f64 {
-    let f = 10f64.powi(digits);
-    (v * f).round() / f
 }
 
 /// All batches generated before timing starts (generation is not what is measured).
@@ -93,19 +92,20 @@ fn batches(total: usize, size: usize, seed: u64) -> crossbeam_channel::Receiver<
     rx
 }
 
-struct Scratch {
-    config: crate::Config,
-    schema: Option<String>,
+/// A fresh data directory (and PostgreSQL schema), removed when dropped.
+pub struct Scratch {
+    pub config: vouch_engine::Config,
+    pub schema: Option<String>,
 }
 
 impl Scratch {
-    fn new(dir: &Path, name: &str, postgres: Option<&str>) -> Result<Scratch, Error> {
+    pub fn new(dir: &Path, name: &str, postgres: Option<&str>) -> Result<Scratch, Error> {
         let d = dir.join(name);
         if d.exists() {
             std::fs::remove_dir_all(&d).map_err(|e| Error::io(&d, e))?;
         }
         let mut config =
-            crate::init::init(&d, Some("Bench"), Some("bench.example/vouch/audit"))?.config;
+            vouch_engine::init::init(&d, Some("Bench"), Some("bench.example/vouch/audit"))?.config;
         let mut schema = None;
         if let Some(url) = postgres {
             let s = format!(
@@ -121,7 +121,7 @@ impl Scratch {
         Ok(Scratch { config, schema })
     }
 
-    fn open(&self) -> Result<(Store, Keys, Ledger), Error> {
+    pub fn open(&self) -> Result<(Store, Keys, Ledger), Error> {
         let keys = Keys::load(&self.config)?;
         let store = vouch_store::open(
             &self.config.database_url(),
@@ -180,13 +180,13 @@ fn pipelined(
         if inflight.len() == depth {
             let rx: tokio::sync::oneshot::Receiver<_> = inflight.pop_front().expect("non-empty");
             rx.blocking_recv()
-                .map_err(|_| crate::ledger::LedgerError::Stopped)??;
+                .map_err(|_| vouch_engine::ledger::LedgerError::Stopped)??;
         }
         inflight.push_back(ledger.submit_sealed(batch)?);
     }
     for rx in inflight {
         rx.blocking_recv()
-            .map_err(|_| crate::ledger::LedgerError::Stopped)??;
+            .map_err(|_| vouch_engine::ledger::LedgerError::Stopped)??;
     }
     Ok(throughput(total, t.elapsed()))
 }
@@ -331,6 +331,7 @@ fn concurrent(ledger: &Ledger, total: usize, appenders: usize) -> Result<Latency
 fn verify_at(
     scratch: &Scratch,
     size: usize,
+    vouch: &Vouch,
     progress: &mut dyn FnMut(&str),
 ) -> Result<Value, Error> {
     {
@@ -342,20 +343,14 @@ fn verify_at(
         }
         ledger.checkpoint()?;
     }
-    let exe = std::env::current_exe()
-        .map_err(|e| Error::config(format!("cannot find the vouch binary: {e}")))?;
-    let mut cmd = std::process::Command::new(exe);
-    cmd.arg("--data-dir")
-        .arg(&scratch.config.data_dir)
-        .args(["--json", "ledger", "verify"]);
+    let mut cmd = vouch.command(&scratch.config.data_dir);
+    cmd.args(["--json", "ledger", "verify"]);
     if let Some(s) = &scratch.schema {
         cmd.env("VOUCH_DATABASE_URL", &scratch.config.settings.database.url)
             .env("VOUCH_DATABASE_SCHEMA", s);
     }
-    let t = Instant::now();
-    let (stdout, peak_kb) = run_measured(cmd)?;
-    let d = t.elapsed();
-    let report: Value = serde_json::from_slice(&stdout)
+    let run = run_measured(cmd).map_err(|e| Error::config(format!("{e:#}")))?;
+    let report: Value = serde_json::from_slice(&run.stdout)
         .map_err(|e| Error::config(format!("verify child printed no JSON: {e}")))?;
     if report["valid"] != true {
         return Err(Error::config(format!(
@@ -364,36 +359,12 @@ fn verify_at(
         )));
     }
     let checked = report["checked"].as_u64().unwrap_or(0) as usize;
-    let tp = throughput(checked, d);
+    let tp = throughput(checked, Duration::from_secs_f64(run.seconds));
     Ok(json!({
         "events": checked, "seconds": tp.seconds, "events_per_sec": tp.events_per_sec,
-        "peak_rss_mb": round(peak_kb as f64 / 1024.0, 1),
+        "peak_rss_mb": round(run.peak_rss_kb as f64 / 1024.0, 1),
         "note": "a separate `vouch ledger verify` process; time includes its start-up",
     }))
-}
-
-/// Run a vouch command to completion; returns its stdout and its own peak RSS in KiB,
-/// which the child reports itself (`VOUCH_PEAK_RSS_FILE`).
-fn run_measured(mut cmd: std::process::Command) -> Result<(Vec<u8>, i64), Error> {
-    let rss_file = std::env::temp_dir().join(format!("vouch-bench-rss-{}", std::process::id()));
-    let _ = std::fs::remove_file(&rss_file);
-    let out = cmd
-        .env("VOUCH_PEAK_RSS_FILE", &rss_file)
-        .stderr(std::process::Stdio::inherit())
-        .output()
-        .map_err(|e| Error::config(format!("cannot run {cmd:?}: {e}")))?;
-    if !out.status.success() {
-        return Err(Error::config(format!(
-            "{cmd:?} failed: {}",
-            String::from_utf8_lossy(&out.stdout)
-        )));
-    }
-    let kb = std::fs::read_to_string(&rss_file)
-        .ok()
-        .and_then(|s| s.trim().parse::<i64>().ok())
-        .unwrap_or(0);
-    let _ = std::fs::remove_file(&rss_file);
-    Ok((out.stdout, kb))
 }
 
 /// The baseline: a plain table with a pgcrypto hash-chain trigger, same events, same batches.
@@ -443,34 +414,20 @@ fn baseline(url: &str, total: usize, size: usize) -> Result<Throughput, Error> {
     Ok(throughput(total, spent))
 }
 
-fn machine() -> Value {
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split(':').nth(1))
-                .map(|s| s.trim().to_string())
-        })
-        .unwrap_or_default();
-    let mem = std::fs::read_to_string("/proc/meminfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .next()
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse::<u64>().ok())
-        })
-        .unwrap_or(0);
-    json!({"cpu": cpu, "cores": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1), "memory_gib": round(mem as f64 / 1048576.0, 1)})
-}
-
 /// Run the ledger benchmark; `progress` gets one line per step.
 pub fn ledger(b: &LedgerBench, progress: &mut dyn FnMut(&str)) -> Result<Value, Error> {
+    // Verification runs in `vouch` child processes: find the binary before anything else.
+    let verifies =
+        !b.verify_sizes.is_empty() || (b.postgres.is_some() && !b.pg_verify_sizes.is_empty());
+    let vouch = if verifies {
+        Some(Vouch::locate(b.vouch.as_deref()).map_err(|e| Error::config(format!("{e:#}")))?)
+    } else {
+        None
+    };
     std::fs::create_dir_all(&b.dir).map_err(|e| Error::io(&b.dir, e))?;
     let mut out = json!({
         "benchmark": "ledger",
-        "vouch_version": crate::VERSION,
+        "vouch_version": vouch_engine::VERSION,
         "date": vouch_core::event::format_timestamp(&chrono::Utc::now()),
         "machine": machine(),
         "parameters": {"batched_events": b.batched_events, "batch_size": b.batch_size, "concurrent_events": b.concurrent_events, "appenders": b.appenders},
@@ -516,11 +473,14 @@ pub fn ledger(b: &LedgerBench, progress: &mut dyn FnMut(&str)) -> Result<Value, 
             &b.pg_verify_sizes
         };
         if !sizes.is_empty() {
+            let vouch = vouch.as_ref().expect("located above");
             let s = Scratch::new(&b.dir, &format!("{name}-verify"), *url)?;
             let mut results = Vec::new();
             for &size in sizes {
                 progress(&format!("{name}: verify at {size} events"));
-                results.push(verify_at(&s, size, &mut |p| progress(&format!("  {p}")))?);
+                results.push(verify_at(&s, size, vouch, &mut |p| {
+                    progress(&format!("  {p}"))
+                })?);
             }
             out["verify"][name] = Value::Array(results);
         }
@@ -546,291 +506,4 @@ pub fn ledger(b: &LedgerBench, progress: &mut dyn FnMut(&str)) -> Result<Value, 
         "verify_events_per_sec": 1500000, "verify_peak_rss_mb_at_10m": 200
     });
     Ok(out)
-}
-
-#[derive(Debug, Clone)]
-pub struct PacketBench {
-    /// Events in the month the packet covers.
-    pub events: usize,
-    pub dir: PathBuf,
-}
-
-/// `vouch bench packet`: a month holding `events` ledger events, then `vouch packet` for
-/// it in a separate process (time and peak RSS), against a baseline measured in the same
-/// run: dumping the same month with the sqlite3 shell and hashing it (no verification,
-/// no signatures, no PDF — the floor of "export and checksum").
-pub fn packet(b: &PacketBench, progress: &mut dyn FnMut(&str)) -> Result<Value, Error> {
-    std::fs::create_dir_all(&b.dir).map_err(|e| Error::io(&b.dir, e))?;
-    let s = Scratch::new(&b.dir, "packet", None)?;
-    {
-        let (_, _, ledger) = s.open()?;
-        progress(&format!("filling 2025-06 with {} events", b.events));
-        fill_between(
-            &ledger,
-            b.events,
-            day(2025, 6, 1),
-            day(2025, 7, 1),
-            progress,
-        )?;
-        ledger.checkpoint()?;
-    }
-    let exe = std::env::current_exe()
-        .map_err(|e| Error::config(format!("cannot find the vouch binary: {e}")))?;
-    let out = b.dir.join("packet-out");
-    let _ = std::fs::remove_dir_all(&out);
-    let mut cmd = std::process::Command::new(&exe);
-    cmd.arg("--data-dir")
-        .arg(&s.config.data_dir)
-        .args([
-            "--json", "packet", "--period", "2025-06", "--format", "both", "--out",
-        ])
-        .arg(&out);
-    progress("vouch packet --period 2025-06 (JSON + PDF + exports)");
-    let t = Instant::now();
-    let (stdout, peak_kb) = run_measured(cmd)?;
-    let secs = t.elapsed().as_secs_f64();
-    let written: Value = serde_json::from_slice(&stdout)
-        .map_err(|e| Error::config(format!("packet printed no JSON: {e}")))?;
-
-    progress("baseline: sqlite3 shell dump of the month + sha256sum");
-    let db = s.config.database_url();
-    let dump = b.dir.join("baseline.ndjson");
-    let script = format!(
-        "sqlite3 {db:?} \"SELECT leaf FROM ledger_entries WHERE ts >= '2025-06-01T00:00:00.000000Z' AND ts < '2025-07-01T00:00:00.000000Z' ORDER BY seq\" > {dump:?} && sha256sum {dump:?} > /dev/null"
-    );
-    let t = Instant::now();
-    let st = std::process::Command::new("bash")
-        .args(["-c", &script])
-        .status()
-        .map_err(|e| Error::config(format!("baseline: {e}")))?;
-    let base_secs = t.elapsed().as_secs_f64();
-    let baseline = if st.success() {
-        json!({"seconds": round(base_secs, 2)})
-    } else {
-        json!({"skipped": "the sqlite3 shell is not installed"})
-    };
-    let _ = std::fs::remove_file(&dump);
-    let _ = std::fs::remove_dir_all(&out);
-    Ok(json!({
-        "benchmark": "packet",
-        "vouch_version": crate::VERSION,
-        "date": vouch_core::event::format_timestamp(&chrono::Utc::now()),
-        "machine": machine(),
-        "events_in_month": b.events,
-        "packet": {"seconds": round(secs, 2), "peak_rss_mb": round(peak_kb as f64 / 1024.0, 1), "events": written["events"], "files": written["files"]},
-        "baseline_sqlite3_dump_and_sha256": baseline,
-        "ratio_packet_vs_baseline": baseline["seconds"].as_f64().map(|b| round(secs / b.max(1e-9), 2)),
-        "goals": {"seconds": 30, "peak_rss_mb": 300},
-    }))
-}
-
-#[derive(Debug, Clone)]
-pub struct ArchiveBench {
-    /// Size of the evidence set in MiB.
-    pub size_mb: u64,
-    pub dir: PathBuf,
-}
-
-/// This process's peak RSS in KiB (VmHWM), 0 where /proc is missing.
-pub fn peak_rss_kb() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse().ok())
-        })
-        .unwrap_or(0)
-}
-
-/// `vouch bench archive`: an evidence set of `size_mb` MiB (NDJSON files like collector
-/// output), sealed by vouch (deterministic tar → zstd → age, and → OpenPGP) against seed
-/// 001's own pipeline on the same files in the same run: `tar czf` then `gpg --encrypt`.
-pub fn archive(b: &ArchiveBench, progress: &mut dyn FnMut(&str)) -> Result<Value, Error> {
-    use crate::seal::bundle::Entry;
-    use crate::seal::encrypt::{seal, Compression, Sealing};
-    use std::io::Write;
-    let files_dir = b.dir.join("archive-set");
-    let _ = std::fs::remove_dir_all(&files_dir);
-    std::fs::create_dir_all(&files_dir).map_err(|e| Error::io(&files_dir, e))?;
-    progress(&format!("writing a {} MiB evidence set", b.size_mb));
-    let file_mb = 64u64;
-    let n_files = b.size_mb.div_ceil(file_mb).max(1);
-    let mut entries = Vec::new();
-    let mut state = 0x9e3779b97f4a7c15u64;
-    let actions = [
-        "user.login",
-        "role.assign",
-        "config.change",
-        "data.export",
-        "backup.completed",
-        "user.logout",
-    ];
-    for i in 0..n_files {
-        let path = files_dir.join(format!("evidence-{i:04}.ndjson"));
-        let mut w = std::io::BufWriter::with_capacity(
-            1 << 20,
-            std::fs::File::create(&path).map_err(|e| Error::io(&path, e))?,
-        );
-        let target = (file_mb << 20).min((b.size_mb << 20) - i * (file_mb << 20));
-        let mut written = 0u64;
-        let mut h = <sha2::Sha256 as sha2::Digest>::new();
-        while written < target {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            let line = format!(
-                "{{\"id\":\"{:016x}{:016x}\",\"timestamp\":\"2026-10-{:02}T{:02}:{:02}:{:02}.{:06}Z\",\"actor\":\"usr_{:04}\",\"action\":\"{}\",\"ip\":\"10.{}.{}.{}\",\"bytes\":{}}}\n",
-                state, state.rotate_left(17), 1 + state % 31, state % 24, (state >> 8) % 60, (state >> 16) % 60, (state >> 24) % 1_000_000,
-                (state >> 32) % 420, actions[(state % 6) as usize], (state >> 40) % 256, (state >> 48) % 256, (state >> 56) % 256, state % 100_000
-            );
-            let bytes = &line.as_bytes()[..line.len().min((target - written) as usize)];
-            w.write_all(bytes).map_err(|e| Error::io(&path, e))?;
-            sha2::Digest::update(&mut h, bytes);
-            written += bytes.len() as u64;
-        }
-        w.flush().map_err(|e| Error::io(&path, e))?;
-        entries.push(Entry::file(
-            format!(
-                "evidence/{}",
-                path.file_name().unwrap_or_default().to_string_lossy()
-            ),
-            path,
-            written,
-            hex::encode(sha2::Digest::finalize(h)),
-        ));
-    }
-    let total: u64 = entries.iter().map(|e| e.size).sum();
-    let rss_before = peak_rss_kb();
-
-    let identity = age::x25519::Identity::generate();
-    let out_age = b.dir.join("vouch.tar.zst.age");
-    progress("vouch: tar → zstd → age");
-    let t = Instant::now();
-    let f = std::fs::File::create(&out_age).map_err(|e| Error::io(&out_age, e))?;
-    let w = seal(
-        &entries,
-        0,
-        Compression::Zstd,
-        &Sealing::Age(vec![identity.to_public()]),
-        std::io::BufWriter::with_capacity(1 << 20, f),
-    )
-    .map_err(|e| Error::config(format!("seal: {e}")))?;
-    drop(w);
-    let vouch_age = t.elapsed().as_secs_f64();
-    let age_size = std::fs::metadata(&out_age).map(|m| m.len()).unwrap_or(0);
-    let rss_after = peak_rss_kb();
-
-    // An OpenPGP key made by gpg, used by both vouch's OpenPGP path and the baseline.
-    let gnupg = b.dir.join("bench-gnupg");
-    let _ = std::fs::remove_dir_all(&gnupg);
-    std::fs::create_dir_all(&gnupg).map_err(|e| Error::io(&gnupg, e))?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let _ = std::fs::set_permissions(&gnupg, std::fs::Permissions::from_mode(0o700));
-    }
-    let gpg = |args: &[&str]| {
-        std::process::Command::new("gpg")
-            .arg("--homedir")
-            .arg(&gnupg)
-            .args([
-                "--batch",
-                "--yes",
-                "--pinentry-mode",
-                "loopback",
-                "--passphrase",
-                "",
-            ])
-            .args(args)
-            .output()
-    };
-    let made = gpg(&[
-        "--quick-gen-key",
-        "Bench <bench@example.com>",
-        "default",
-        "default",
-        "never",
-    ])
-    .map(|o| o.status.success())
-    .unwrap_or(false);
-    let mut vouch_gpg = None;
-    let mut baseline = json!({"skipped": "gpg is not installed"});
-    if made {
-        let pub_path = b.dir.join("bench.asc");
-        let exported = gpg(&["--armor", "--export", "bench@example.com"])
-            .map_err(|e| Error::config(e.to_string()))?;
-        std::fs::write(&pub_path, &exported.stdout).map_err(|e| Error::io(&pub_path, e))?;
-        if let Ok(crate::seal::encrypt::Recipient::Pgp(keys, _)) =
-            crate::seal::encrypt::parse_recipient(pub_path.to_str().unwrap_or(""), Path::new("/"))
-        {
-            progress("vouch: tar → zstd → OpenPGP");
-            let out = b.dir.join("vouch.tar.zst.gpg");
-            let t = Instant::now();
-            let f = std::fs::File::create(&out).map_err(|e| Error::io(&out, e))?;
-            seal(
-                &entries,
-                0,
-                Compression::Zstd,
-                &Sealing::Pgp(keys),
-                std::io::BufWriter::with_capacity(1 << 20, f),
-            )
-            .map_err(|e| Error::config(format!("seal: {e}")))?;
-            vouch_gpg = Some(round(t.elapsed().as_secs_f64(), 2));
-            let _ = std::fs::remove_file(&out);
-        }
-        progress("baseline (seed 001): tar czf, then gpg --encrypt");
-        let tgz = b.dir.join("baseline.tar.gz");
-        let t = Instant::now();
-        let tar_ok = std::process::Command::new("tar")
-            .arg("czf")
-            .arg(&tgz)
-            .arg("-C")
-            .arg(&files_dir)
-            .arg(".")
-            .status()
-            .map(|s| s.success())
-            .unwrap_or(false);
-        let tar_secs = t.elapsed().as_secs_f64();
-        let t2 = Instant::now();
-        let enc = gpg(&[
-            "--trust-model",
-            "always",
-            "--recipient",
-            "bench@example.com",
-            "--output",
-            b.dir.join("baseline.tar.gz.gpg").to_str().unwrap_or(""),
-            "--encrypt",
-            tgz.to_str().unwrap_or(""),
-        ])
-        .map(|o| o.status.success())
-        .unwrap_or(false);
-        let gpg_secs = t2.elapsed().as_secs_f64();
-        baseline = if tar_ok && enc {
-            json!({"seconds": round(tar_secs + gpg_secs, 2), "tar_czf_seconds": round(tar_secs, 2), "gpg_encrypt_seconds": round(gpg_secs, 2), "bytes": std::fs::metadata(b.dir.join("baseline.tar.gz.gpg")).map(|m| m.len()).unwrap_or(0)})
-        } else {
-            json!({"skipped": "tar or gpg failed"})
-        };
-        let _ = std::fs::remove_file(&tgz);
-        let _ = std::fs::remove_file(b.dir.join("baseline.tar.gz.gpg"));
-    }
-    let _ = std::fs::remove_file(&out_age);
-    let _ = std::fs::remove_dir_all(&files_dir);
-    let _ = std::fs::remove_dir_all(&gnupg);
-    let base = baseline["seconds"].as_f64();
-    Ok(json!({
-        "benchmark": "archive",
-        "vouch_version": crate::VERSION,
-        "date": vouch_core::event::format_timestamp(&chrono::Utc::now()),
-        "machine": machine(),
-        "evidence_bytes": total,
-        "files": entries.len(),
-        "vouch_zstd_age": {"seconds": round(vouch_age, 2), "mb_per_sec": round(total as f64 / 1048576.0 / vouch_age.max(1e-9), 1), "bytes": age_size, "peak_rss_mb_before": round(rss_before as f64 / 1024.0, 1), "peak_rss_mb_after": round(rss_after as f64 / 1024.0, 1)},
-        "vouch_zstd_openpgp_seconds": vouch_gpg,
-        "baseline_tar_czf_then_gpg_encrypt": baseline,
-        "speedup_age_vs_baseline": base.map(|b| round(b / vouch_age.max(1e-9), 2)),
-        "speedup_openpgp_vs_baseline": base.zip(vouch_gpg).map(|(b, v)| round(b / v.max(1e-9), 2)),
-        "goals": {"speedup": 3, "memory": "flat in the size of the set"},
-    }))
 }

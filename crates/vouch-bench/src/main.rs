@@ -1,0 +1,205 @@
+//! `vouch-bench`: vouch's benchmarks, printing JSON with baselines measured in the same run.
+//! `cargo run -p vouch-bench --release -- ledger` (the `vouch` binary it runs as a child
+//! is taken from the same target directory, or `--vouch PATH` / `VOUCH_BIN`).
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+use std::path::{Path, PathBuf};
+use vouch_bench::{archive, http, ledger, packet};
+
+#[derive(Parser)]
+#[command(
+    name = "vouch-bench",
+    version,
+    about = "vouch's benchmarks: JSON, with baselines measured in the same run."
+)]
+struct Cli {
+    /// The `vouch` binary to run where a figure is the CLI's own (verification, packet,
+    /// server); default: `vouch` next to this executable.
+    #[arg(long, global = true, env = "VOUCH_BIN")]
+    vouch: Option<PathBuf>,
+    #[command(subcommand)]
+    command: BenchCommand,
+}
+
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// Ledger: batched and concurrent appends, verification, and the pgcrypto trigger baseline.
+    Ledger(LedgerArgs),
+    /// Packet: JSON + PDF + exports for a month holding N events (default 10M), vs a dump baseline.
+    Packet(PacketArgs),
+    /// HTTP: batched ingest over loopback with several clients, and filtered-query latency.
+    Http(HttpArgs),
+    /// Archive: seal a 2 GiB evidence set (tar → zstd → age / OpenPGP) vs `tar czf` + `gpg --encrypt`.
+    Archive(ArchiveArgs),
+}
+
+#[derive(clap::Args)]
+struct PacketArgs {
+    /// Ledger events in the month.
+    #[arg(long, default_value_t = 10_000_000)]
+    events: usize,
+    #[arg(long, default_value = "/var/tmp/vouch-bench-packet")]
+    dir: PathBuf,
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+#[derive(clap::Args)]
+struct LedgerArgs {
+    /// Events for the batched-append runs.
+    #[arg(long, default_value_t = 1_000_000)]
+    events: usize,
+    #[arg(long, default_value_t = 1000)]
+    batch_size: usize,
+    /// Events for the concurrent single-event run.
+    #[arg(long, default_value_t = 128_000)]
+    concurrent_events: usize,
+    #[arg(long, default_value_t = 64)]
+    appenders: usize,
+    /// Ledger sizes at which SQLite verification is measured (comma-separated; given
+    /// with no value, none).
+    #[arg(long, value_delimiter = ',', num_args = 0..=1, default_value = "1000000,10000000")]
+    verify_sizes: Vec<usize>,
+    /// Ledger sizes at which PostgreSQL verification is measured (given with no value, none).
+    #[arg(long, value_delimiter = ',', num_args = 0..=1, default_value = "1000000")]
+    pg_verify_sizes: Vec<usize>,
+    /// PostgreSQL URL (default: VOUCH_BENCH_DATABASE_URL, then VOUCH_TEST_DATABASE_URL); `none` skips.
+    #[arg(long)]
+    postgres: Option<String>,
+    /// Scratch directory.
+    #[arg(long, default_value = "/var/tmp/vouch-bench")]
+    dir: PathBuf,
+    /// Small sizes for a quick look (100k batched, 12.8k concurrent, verify at 100k).
+    #[arg(long)]
+    quick: bool,
+    /// Also write the JSON to this file.
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+#[derive(clap::Args)]
+struct ArchiveArgs {
+    /// Size of the evidence set, MiB.
+    #[arg(long, default_value_t = 2048)]
+    size_mb: u64,
+    /// Scratch directory (several GB free).
+    #[arg(long, default_value = "/var/tmp/vouch-bench")]
+    dir: PathBuf,
+    /// Also write the JSON to this file.
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+#[derive(clap::Args)]
+struct HttpArgs {
+    /// Events to ingest over HTTP.
+    #[arg(long, default_value_t = 200_000)]
+    events: usize,
+    /// Concurrent HTTP clients.
+    #[arg(long, default_value_t = 4)]
+    clients: usize,
+    /// Events per POST.
+    #[arg(long, default_value_t = 1000)]
+    batch: usize,
+    /// Filtered queries to time.
+    #[arg(long, default_value_t = 300)]
+    queries: usize,
+    #[arg(long, default_value = "/var/tmp/vouch-bench")]
+    dir: PathBuf,
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+fn progress(line: &str) {
+    eprintln!("[bench] {line}");
+}
+
+fn run(cli: &Cli) -> Result<()> {
+    let vouch = cli.vouch.clone();
+    match &cli.command {
+        BenchCommand::Http(a) => {
+            let result = http::http(
+                &http::HttpBench {
+                    events: a.events,
+                    clients: a.clients,
+                    batch: a.batch,
+                    queries: a.queries,
+                    dir: a.dir.clone(),
+                    vouch,
+                },
+                &mut progress,
+            )?;
+            emit(&result, a.out.as_deref(), &a.dir)
+        }
+        BenchCommand::Archive(a) => {
+            let result = archive::archive(
+                &archive::ArchiveBench {
+                    size_mb: a.size_mb,
+                    dir: a.dir.clone(),
+                },
+                &mut progress,
+            )?;
+            emit(&result, a.out.as_deref(), &a.dir)
+        }
+        BenchCommand::Packet(a) => {
+            let result = packet::packet(
+                &packet::PacketBench {
+                    events: a.events,
+                    dir: a.dir.clone(),
+                    vouch,
+                },
+                &mut progress,
+            )?;
+            emit(&result, a.out.as_deref(), &a.dir)
+        }
+        BenchCommand::Ledger(a) => {
+            let postgres = match a.postgres.as_deref() {
+                Some("none") => None,
+                Some(u) => Some(u.to_string()),
+                None => std::env::var("VOUCH_BENCH_DATABASE_URL")
+                    .or_else(|_| std::env::var("VOUCH_TEST_DATABASE_URL"))
+                    .ok()
+                    .filter(|s| !s.is_empty()),
+            };
+            let mut b = ledger::LedgerBench {
+                batched_events: a.events,
+                batch_size: a.batch_size,
+                concurrent_events: a.concurrent_events,
+                appenders: a.appenders,
+                verify_sizes: a.verify_sizes.clone(),
+                pg_verify_sizes: a.pg_verify_sizes.clone(),
+                postgres,
+                dir: a.dir.clone(),
+                vouch,
+            };
+            if a.quick {
+                b.batched_events = 100_000;
+                b.concurrent_events = 12_800;
+                b.verify_sizes = vec![100_000];
+                b.pg_verify_sizes = vec![100_000];
+            }
+            let result = ledger::ledger(&b, &mut progress)?;
+            emit(&result, a.out.as_deref(), &b.dir)
+        }
+    }
+}
+
+/// Print a benchmark's JSON, save it when asked, and remove its scratch directory.
+fn emit(result: &serde_json::Value, out: Option<&Path>, scratch: &Path) -> Result<()> {
+    let text = serde_json::to_string_pretty(result)?;
+    println!("{text}");
+    if let Some(p) = out {
+        std::fs::write(p, format!("{text}\n"))?;
+    }
+    let _ = std::fs::remove_dir_all(scratch);
+    Ok(())
+}
+
+fn main() {
+    let cli = Cli::parse();
+    if let Err(e) = run(&cli) {
+        eprintln!("error: {}", format!("{e:#}").replace('\n', " "));
+        std::process::exit(1);
+    }
+}
