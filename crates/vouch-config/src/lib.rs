@@ -3,6 +3,7 @@
 
 use crate::checks::{CheckDef, ControlDef};
 use crate::evidence::{EvidenceDef, Origin, Problem, SourceDef};
+use crate::spans::{Spans, Step};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -10,6 +11,7 @@ use std::path::{Path, PathBuf};
 pub mod checks;
 pub mod evidence;
 pub mod secrets;
+mod spans;
 pub mod template;
 pub mod url;
 
@@ -322,7 +324,7 @@ impl Config {
                 ConfigError::Invalid(format!(
                     "{}:{}: key `include[{i}]`: cannot read {}: {e} (include paths are relative to {})",
                     file.display(),
-                    line_of_key(&texts[0].1, "", "include"),
+                    Spans::new(&texts[0].1).line_of_key(&[], "include"),
                     path.display(),
                     base.display()
                 ))
@@ -356,7 +358,7 @@ impl Config {
             return Err(ConfigError::Invalid(format!(
                 "{}:{}: key `packs.{unknown}`: no included pack is named `{unknown}` (included: {})",
                 file.display(),
-                line_of_key(&texts[0].1, &format!("packs.{unknown}"), "params"),
+                Spans::new(&texts[0].1).line_of_key(&["packs", unknown], "params"),
                 if pack_names.is_empty() { "none".to_string() } else { pack_names.join(", ") }
             )));
         }
@@ -502,10 +504,7 @@ fn pack_params(
     };
     for (k, v) in &o.params {
         let fail = |m: String| {
-            let line = match line_of_key(text, &format!("packs.{name}.params"), k) {
-                1 => line_of_key(text, &format!("packs.{name}"), "params"),
-                l => l,
-            };
+            let line = Spans::new(text).line_of_key(&["packs", name, "params"], k);
             ConfigError::Invalid(format!(
                 "{}:{line}: key `packs.{name}.params.{k}`: {m}",
                 file.display(),
@@ -652,7 +651,7 @@ fn check_catalog(
         ConfigError::Invalid(format!(
             "{}:{}: key `{}[{}].{}`: {}",
             file.display(),
-            line_of_array_key(text, p.table, p.index, p.key),
+            Spans::new(text).line_of(&[Step::Key(p.table), Step::Nth(p.index), Step::Key(p.key)]),
             p.table,
             p.index,
             p.key,
@@ -708,7 +707,7 @@ fn locate(texts: &[(PathBuf, String)], file: &Path, p: Problem) -> ConfigError {
     ConfigError::Invalid(format!(
         "{}:{}: key `{}[{}].{}`: {}",
         file.display(),
-        line_of_array_key(text, p.table, p.index, p.key),
+        Spans::new(text).line_of(&[Step::Key(p.table), Step::Nth(p.index), Step::Key(p.key)]),
         p.table,
         p.index,
         p.key,
@@ -764,31 +763,6 @@ fn check_rules(
     Ok(())
 }
 
-/// The line of `key` inside the `index`-th `[[table]]` of a file (or of the header).
-pub(crate) fn line_of_array_key(text: &str, table: &str, index: usize, key: &str) -> usize {
-    let header = format!("[[{table}]]");
-    let mut seen = 0usize;
-    let mut inside = false;
-    let mut header_line = 1;
-    for (i, line) in text.lines().enumerate() {
-        let t = line.trim();
-        if t.starts_with('[') {
-            inside = t.replace(' ', "") == header && {
-                seen += 1;
-                seen == index + 1
-            };
-            if inside {
-                header_line = i + 1;
-            }
-            continue;
-        }
-        if inside && t.split('=').next().map(str::trim) == Some(key) {
-            return i + 1;
-        }
-    }
-    header_line
-}
-
 /// Parse configuration text; errors read `FILE:LINE:COL: key `K`: what is wrong`.
 pub fn parse(text: &str, file: &Path) -> Result<Settings, ConfigError> {
     let settings: Settings = toml::from_str(text)
@@ -802,7 +776,7 @@ fn validate(s: &Settings, text: &str, file: &Path) -> Result<(), ConfigError> {
         ConfigError::Invalid(format!(
             "{}:{}: key `{section}.{key}`: {msg}",
             file.display(),
-            line_of_key(text, section, key)
+            Spans::new(text).line_of_key(&[section], key)
         ))
     };
     if s.organization.name.trim().is_empty() {
@@ -886,62 +860,14 @@ fn validate(s: &Settings, text: &str, file: &Path) -> Result<(), ConfigError> {
     Ok(())
 }
 
-/// The line where `key` is set inside `[section]`, or the section header's line.
-fn line_of_key(text: &str, section: &str, key: &str) -> usize {
-    let mut current = String::new();
-    let mut header_line = 1;
-    for (i, line) in text.lines().enumerate() {
-        let t = line.trim();
-        if t.starts_with('[') {
-            current = t.trim_matches(|c| c == '[' || c == ']').trim().to_string();
-            if current == section {
-                header_line = i + 1;
-            }
-            continue;
-        }
-        if current == section && t.split('=').next().map(str::trim) == Some(key) {
-            return i + 1;
-        }
-    }
-    header_line
-}
-
 fn describe_toml_error(text: &str, file: &Path, e: &toml::de::Error) -> String {
     let message = e.message().trim().to_string();
     let Some(span) = e.span() else {
         return format!("{}: {message}", file.display());
     };
-    let before = &text[..span.start.min(text.len())];
-    let line = before.matches('\n').count() + 1;
-    let col = before
-        .rsplit('\n')
-        .next()
-        .map(|l| l.chars().count())
-        .unwrap_or(0)
-        + 1;
-    // Name the key: the section header above the line and the key on it.
-    let line_text = text.lines().nth(line - 1).unwrap_or_default();
-    let section = text
-        .lines()
-        .take(line)
-        .filter(|l| l.trim_start().starts_with('['))
-        .last()
-        .map(|l| {
-            l.trim()
-                .trim_matches(|c| c == '[' || c == ']')
-                .trim()
-                .to_string()
-        });
-    let key = line_text
-        .split_once('=')
-        .map(|(k, _)| k.trim().trim_matches('"').to_string())
-        .filter(|k| !k.is_empty() && !k.starts_with('['));
-    let named = match (section, key) {
-        (Some(s), Some(k)) => format!("key `{s}.{k}`: "),
-        (None, Some(k)) => format!("key `{k}`: "),
-        (Some(s), None) => format!("section `[{s}]`: "),
-        (None, None) => String::new(),
-    };
+    let spans = Spans::new(text);
+    let (line, col) = spans.line_col(span.start);
+    let named = spans.name_at(span.start);
     format!("{}:{line}:{col}: {named}{message}", file.display())
 }
 
