@@ -4,16 +4,19 @@
 use crate::checks::{CheckDef, ControlDef};
 use crate::evidence::{EvidenceDef, Origin, Problem, SourceDef};
 use crate::spans::{Spans, Step};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 pub mod checks;
 pub mod evidence;
+mod init_template;
 pub mod secrets;
 mod spans;
 pub mod template;
 pub mod url;
+
+pub use init_template::template;
 
 /// Errors of loading and validating a configuration; every message names the file, the
 /// line and the key where it can, and never a secret.
@@ -114,7 +117,7 @@ struct PackFile {
     control: Vec<ControlDef>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Organization {
     pub name: String,
@@ -122,7 +125,7 @@ pub struct Organization {
     pub id: String,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Database {
     pub url: String,
@@ -138,7 +141,7 @@ impl Default for Database {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct LedgerSettings {
     pub origin: String,
@@ -149,6 +152,18 @@ pub struct LedgerSettings {
     /// How far in the future an incoming event's timestamp may be (`5m`, `30s`).
     #[serde(default = "default_max_clock_skew")]
     pub max_clock_skew: String,
+}
+
+impl LedgerSettings {
+    /// The defaults, with the origin (which has none).
+    pub fn with_origin(origin: &str) -> LedgerSettings {
+        LedgerSettings {
+            origin: origin.to_string(),
+            checkpoint_interval_secs: default_checkpoint_interval(),
+            max_batch: default_max_batch(),
+            max_clock_skew: default_max_clock_skew(),
+        }
+    }
 }
 
 fn default_max_clock_skew() -> String {
@@ -163,7 +178,7 @@ fn default_max_batch() -> usize {
     10_000
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct KeyFiles {
     pub log_key: String,
@@ -181,7 +196,7 @@ impl Default for KeyFiles {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Server {
     pub listen: String,
@@ -195,7 +210,7 @@ impl Default for Server {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ArchiveSettings {
     pub recipients: Vec<String>,
@@ -217,7 +232,7 @@ impl Default for ArchiveSettings {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AuthSettings {
     /// "" (JWT off), "HS256", "RS256" or "ES256".
@@ -869,120 +884,6 @@ fn describe_toml_error(text: &str, file: &Path, e: &toml::de::Error) -> String {
     let (line, col) = spans.line_col(span.start);
     let named = spans.name_at(span.start);
     format!("{}:{line}:{col}: {named}{message}", file.display())
-}
-
-/// The commented `vouch.toml` that `vouch init` writes: every setting, with its default.
-pub fn template(org: &str, origin: &str) -> String {
-    format!(
-        r#"# vouch configuration. Every setting is listed here with its default value.
-# Unknown keys are errors. Paths are relative to this file's directory.
-
-[organization]
-# Name printed on evidence packets and reports.
-name = {org}
-# Optional identifier (for example the `organization_id` your applications send).
-id = ""
-
-[database]
-# A SQLite file (the embedded default) or a postgres:// URL.
-# VOUCH_DATABASE_URL overrides this; keep passwords in that variable, not here.
-url = "vouch.db"
-# PostgreSQL only: the schema to use, created if missing (VOUCH_DATABASE_SCHEMA overrides).
-schema = ""
-
-[ledger]
-# Checkpoint origin: "<host or org>/vouch/<log>". It is also the log key's name,
-# fixed when the key is made: verifiers look the key up by it.
-origin = {origin}
-# Sign a checkpoint at most this often while new events arrive (seconds).
-checkpoint_interval_secs = 10
-# Most events the sequencer gathers into one commit.
-max_batch = 10000
-# Incoming events stamped further than this ahead of this machine's clock are refused.
-max_clock_skew = "5m"
-
-[keys]
-# Ed25519 key that signs checkpoints (C2SP signed-note private key). Mode 0600.
-log_key = "keys/log.key"
-# ECDSA P-256 key (PKCS#8 PEM) that signs packets and artifacts. Mode 0600.
-# VOUCH_SIGNING_KEY (or SIGNING_PRIVATE_KEY) may supply the PEM instead.
-signing_key = "keys/signing.pem"
-# HMAC-SHA-256 key of the ledger's chain. Mode 0600.
-hmac_key = "keys/hmac.key"
-
-[server]
-# Address `vouch serve` listens on.
-listen = "127.0.0.1:4000"
-
-[archive]
-# Who can open sealed archives: age recipients (age1…) and/or paths of OpenPGP public
-# key files. Both kinds together give one archive per format. `vouch archive` refuses to
-# run without recipients unless given --no-encrypt.
-recipients = []
-# zstd (default) or gzip.
-compression = "zstd"
-# WORM storage: "dir" (<data dir>/worm), "dir:/path", or "s3://bucket/prefix" (a bucket
-# with Object Lock; credentials and endpoint from the AWS_* environment variables).
-storage = "dir"
-# Retention (days) for Object Lock COMPLIANCE mode; 2555 is seven years.
-retention_days = 2555
-# Also place a legal hold on S3 objects.
-legal_hold = false
-
-[auth]
-# JWT bearer tokens: "" (off), "HS256" (secret in the variable jwt_secret_env names),
-# "RS256" or "ES256" (PEM public key file in jwt_public_key).
-jwt_algorithm = ""
-jwt_secret_env = "VOUCH_JWT_SECRET"
-jwt_public_key = ""
-# Checked when set.
-jwt_issuer = ""
-jwt_audience = ""
-# The claim carrying the role, and how token role names map onto vouch's roles
-# (admin, compliance-officer, team-lead, auditor, ingest; those map to themselves).
-role_claim = "role"
-role_map = {{ ADMIN = "admin", COMPLIANCE_OFFICER = "compliance-officer", TEAM_LEAD = "team-lead", AUDITOR = "auditor" }}
-# Dashboard sessions of local users; lockout after failed logins.
-session_hours = 8
-lockout_attempts = 5
-lockout_minutes = 15
-# Concurrent sessions per user (logging in beyond it ends the oldest); previous
-# passwords that may not be reused.
-max_sessions = 5
-password_history = 10
-# Failed authentications per client address: the first of each window is logged, the
-# rest as one event with their count; beyond the limit the address gets 429.
-failure_window_secs = 60
-failures_per_window = 300
-
-# Evidence: sources and what to collect from them (docs/evidence.md). Ready-made packs
-# live in packs/; include them with a top-level line at the very top of this file:
-#   include = ["/path/to/vouch/packs/postgres-rbac/pack.toml"]
-# (relative paths are relative to this file's directory). A pack's parameters are set
-# here without copying the pack (names and defaults are in its pack.toml):
-#   [packs.postgres-rbac.params]
-#   group = "raxx-compliance-auditors"
-#
-# [[source]]
-# name = "app-db"
-# kind = "postgres"                   # postgres mysql sqlite http command git files
-# url_env = "APP_DATABASE_URL"        # the DSN comes from the environment, never this file
-#
-# [[evidence]]
-# id = "admin-users"
-# title = "Users holding the admin role"
-# source = "app-db"
-# criteria = ["CC6.1"]
-# query = "SELECT email, granted_at FROM grants WHERE role = 'admin' AND granted_at < {{period_end}}::timestamptz"
-"#,
-        org = toml_string(org),
-        origin = toml_string(origin)
-    )
-}
-
-fn toml_string(s: &str) -> String {
-    // A TOML basic string is a JSON string for our purposes.
-    serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into())
 }
 
 #[cfg(test)]
