@@ -7,7 +7,7 @@ use crate::validate::{check_catalog, check_guards, check_rules, describe_toml_er
 use crate::{parse, Config, ConfigError, Settings, CONFIG_FILE};
 use serde::Deserialize;
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// `[pack]` of an included file: its name (default: the file's directory name) and its
 /// parameters. String parameters fill the `{{placeholders}}` of the pack's evidence that
@@ -37,6 +37,40 @@ struct PackFile {
     control: Vec<ControlDef>,
 }
 
+/// The definitions of the files read so far, each tagged with where it is.
+#[derive(Default)]
+struct Defs {
+    sources: Vec<SourceDef>,
+    evidence: Vec<EvidenceDef>,
+    checks: Vec<CheckDef>,
+    controls: Vec<ControlDef>,
+}
+
+impl Defs {
+    /// One file's definitions, tagged with the file and their index in it.
+    fn of(
+        file: &Path,
+        sources: Vec<SourceDef>,
+        evidence: Vec<EvidenceDef>,
+        checks: Vec<CheckDef>,
+        controls: Vec<ControlDef>,
+    ) -> Defs {
+        Defs {
+            sources: tag(sources, file, |s, o| s.origin = o),
+            evidence: tag(evidence, file, |e, o| e.origin = o),
+            checks: tag(checks, file, |c, o| c.origin = o),
+            controls: tag(controls, file, |c, o| c.origin = o),
+        }
+    }
+
+    fn extend(&mut self, other: Defs) {
+        self.sources.extend(other.sources);
+        self.evidence.extend(other.evidence);
+        self.checks.extend(other.checks);
+        self.controls.extend(other.controls);
+    }
+}
+
 impl Config {
     /// Load `vouch.toml` from a data directory.
     pub fn load(data_dir: &Path) -> Result<Config, ConfigError> {
@@ -56,11 +90,15 @@ impl Config {
         // Absolute, so `{{pack_dir}}` and relative source paths hold whatever the
         // working directory of a child process.
         let file = std::path::absolute(&file).unwrap_or(file);
+        let s = &settings;
+        let mut defs = Defs::of(
+            &file,
+            s.source.clone(),
+            s.evidence.clone(),
+            s.check.clone(),
+            s.control.clone(),
+        );
         let mut texts = vec![(file.clone(), text)];
-        let mut sources = tag(settings.source.clone(), &file, |s, o| s.origin = o);
-        let mut evidence = tag(settings.evidence.clone(), &file, |e, o| e.origin = o);
-        let mut checks = tag(settings.check.clone(), &file, |c, o| c.origin = o);
-        let mut controls = tag(settings.control.clone(), &file, |c, o| c.origin = o);
         let base = file.parent().map(Path::to_path_buf).unwrap_or_default();
         let mut pack_names = Vec::new();
         for (i, inc) in settings.include.iter().enumerate() {
@@ -74,29 +112,9 @@ impl Config {
                     base.display()
                 ))
             })?;
-            let pack: PackFile = toml::from_str(&text)
-                .map_err(|e| ConfigError::Invalid(describe_toml_error(&text, &path, &e)))?;
-            let meta = pack.pack.unwrap_or_default();
-            let name = meta.name.clone().unwrap_or_else(|| {
-                path.parent()
-                    .and_then(Path::file_name)
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_default()
-            });
-            let params = pack_params(&name, meta.params, &settings, &texts[0].1, &file)?;
-            let mut ev = tag(pack.evidence, &path, |e, o| e.origin = o);
-            let mut ch = tag(pack.check, &path, |c, o| c.origin = o);
-            apply_pack_params(&params, &mut ev, &mut ch).map_err(|(p, key)| {
-                ConfigError::Invalid(format!(
-                    "{}: pack `{name}`: parameter `{key}`: {p}",
-                    path.display()
-                ))
-            })?;
+            let (name, pack) = read_pack(&path, &text, &settings, &texts[0])?;
             pack_names.push(name);
-            sources.extend(tag(pack.source, &path, |s, o| s.origin = o));
-            evidence.extend(ev);
-            checks.extend(ch);
-            controls.extend(tag(pack.control, &path, |c, o| c.origin = o));
+            defs.extend(pack);
             texts.push((path, text));
         }
         if let Some(unknown) = settings.packs.keys().find(|k| !pack_names.contains(k)) {
@@ -107,6 +125,12 @@ impl Config {
                 if pack_names.is_empty() { "none".to_string() } else { pack_names.join(", ") }
             )));
         }
+        let Defs {
+            sources,
+            evidence,
+            checks,
+            controls,
+        } = defs;
         check_catalog(&sources, &evidence, &texts)?;
         check_rules(&evidence, &checks, &controls, &texts)?;
         check_guards(&evidence, &checks, &texts)?;
@@ -121,6 +145,34 @@ impl Config {
             files: texts.into_iter().map(|(p, _)| p).collect(),
         })
     }
+}
+
+/// An included file (`text`, read from `path`): its pack name and its definitions with
+/// its parameters (overridden by `[packs.NAME]` of vouch.toml, `main`) applied.
+fn read_pack(
+    path: &Path,
+    text: &str,
+    settings: &Settings,
+    main: &(PathBuf, String),
+) -> Result<(String, Defs), ConfigError> {
+    let pack: PackFile = toml::from_str(text)
+        .map_err(|e| ConfigError::Invalid(describe_toml_error(text, path, &e)))?;
+    let meta = pack.pack.unwrap_or_default();
+    let name = meta.name.clone().unwrap_or_else(|| {
+        path.parent()
+            .and_then(Path::file_name)
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    });
+    let params = pack_params(&name, meta.params, settings, &main.1, &main.0)?;
+    let mut defs = Defs::of(path, pack.source, pack.evidence, pack.check, pack.control);
+    apply_pack_params(&params, &mut defs.evidence, &mut defs.checks).map_err(|(p, key)| {
+        ConfigError::Invalid(format!(
+            "{}: pack `{name}`: parameter `{key}`: {p}",
+            path.display()
+        ))
+    })?;
+    Ok((name, defs))
 }
 
 /// A pack's parameters with the `[packs.NAME] params` of vouch.toml applied: only known
