@@ -1,0 +1,307 @@
+//! Validation: values of the settings, and the definitions (sources, evidence, checks,
+//! controls) across all files; errors name the file, the line and the key.
+
+use crate::checks::{CheckDef, ControlDef};
+use crate::evidence::{EvidenceDef, Problem, SourceDef};
+use crate::spans::{Spans, Step};
+use crate::{ConfigError, Settings};
+use std::path::{Path, PathBuf};
+
+/// Sources and evidence across all files: each valid, names unique, references known.
+pub(crate) fn check_catalog(
+    sources: &[SourceDef],
+    evidence: &[EvidenceDef],
+    texts: &[(PathBuf, String)],
+) -> Result<(), ConfigError> {
+    let locate = |file: &Path, p: Problem| locate(texts, file, p);
+    for (i, s) in sources.iter().enumerate() {
+        crate::evidence::check_source(s).map_err(|p| locate(&s.origin.file, p))?;
+        if let Some(first) = sources[..i].iter().find(|o| o.name == s.name) {
+            return Err(locate(
+                &s.origin.file,
+                Problem {
+                    table: "source",
+                    index: s.origin.index,
+                    key: "name",
+                    message: format!(
+                        "source `{}` is already defined in {}",
+                        s.name,
+                        first.origin.file.display()
+                    ),
+                },
+            ));
+        }
+    }
+    for (i, e) in evidence.iter().enumerate() {
+        let src = sources.iter().find(|s| s.name == e.source);
+        crate::evidence::check_evidence(e, src).map_err(|p| locate(&e.origin.file, p))?;
+        if let Some(first) = evidence[..i].iter().find(|o| o.id == e.id) {
+            return Err(locate(
+                &e.origin.file,
+                Problem {
+                    table: "evidence",
+                    index: e.origin.index,
+                    key: "id",
+                    message: format!(
+                        "evidence `{}` is already defined in {}",
+                        e.id,
+                        first.origin.file.display()
+                    ),
+                },
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn locate(texts: &[(PathBuf, String)], file: &Path, p: Problem) -> ConfigError {
+    let text = texts
+        .iter()
+        .find(|(f, _)| f == file)
+        .map(|(_, t)| t.as_str())
+        .unwrap_or("");
+    ConfigError::Invalid(format!(
+        "{}:{}: key `{}[{}].{}`: {}",
+        file.display(),
+        Spans::new(text).line_of(&[Step::Key(p.table), Step::Nth(p.index), Step::Key(p.key)]),
+        p.table,
+        p.index,
+        p.key,
+        p.message
+    ))
+}
+
+/// Checks and controls: each valid, ids unique, references known.
+pub(crate) fn check_rules(
+    evidence: &[EvidenceDef],
+    checks: &[CheckDef],
+    controls: &[ControlDef],
+    texts: &[(PathBuf, String)],
+) -> Result<(), ConfigError> {
+    let evidence_ids: Vec<&str> = evidence.iter().map(|e| e.id.as_str()).collect();
+    let check_ids: Vec<&str> = checks.iter().map(|c| c.id.as_str()).collect();
+    let dup = |table, index, key, what: &str, id: &str, first: &Path| Problem {
+        table,
+        index,
+        key,
+        message: format!("{what} `{id}` is already defined in {}", first.display()),
+    };
+    for (i, c) in checks.iter().enumerate() {
+        crate::checks::check_check(c, &evidence_ids)
+            .map_err(|p| locate(texts, &c.origin.file, p))?;
+        if let Some(first) = checks[..i].iter().find(|o| o.id == c.id) {
+            let p = dup(
+                "check",
+                c.origin.index,
+                "id",
+                "check",
+                &c.id,
+                &first.origin.file,
+            );
+            return Err(locate(texts, &c.origin.file, p));
+        }
+    }
+    for (i, c) in controls.iter().enumerate() {
+        crate::checks::check_control(c, &check_ids, &evidence_ids)
+            .map_err(|p| locate(texts, &c.origin.file, p))?;
+        if let Some(first) = controls[..i].iter().find(|o| o.id == c.id) {
+            let p = dup(
+                "control",
+                c.origin.index,
+                "id",
+                "control",
+                &c.id,
+                &first.origin.file,
+            );
+            return Err(locate(texts, &c.origin.file, p));
+        }
+    }
+    Ok(())
+}
+
+/// A guard's parameter must be one its evidence has.
+pub(crate) fn check_guards(
+    evidence: &[EvidenceDef],
+    checks: &[CheckDef],
+    texts: &[(PathBuf, String)],
+) -> Result<(), ConfigError> {
+    for c in checks {
+        for g in &c.guards {
+            let Some(e) = evidence.iter().find(|e| e.id == g.evidence) else {
+                continue;
+            };
+            if !e.params.contains_key(&g.parameter) && !e.params_env.contains_key(&g.parameter) {
+                let p = Problem {
+                    table: "check",
+                    index: c.origin.index,
+                    key: "guards",
+                    message: format!(
+                        "evidence `{}` has no parameter `{}` to guard",
+                        g.evidence, g.parameter
+                    ),
+                };
+                return Err(locate(texts, &c.origin.file, p));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Parse and validate configuration text; errors read `FILE:LINE:COL: key `K`: what is
+/// wrong` (TOML syntax and types) or `FILE:LINE: key `K`: what is wrong` (values).
+pub fn parse(text: &str, file: &Path) -> Result<Settings, ConfigError> {
+    let settings: Settings = toml::from_str(text)
+        .map_err(|e| ConfigError::Invalid(describe_toml_error(text, file, &e)))?;
+    validate(&settings, text, file)?;
+    Ok(settings)
+}
+
+fn validate(s: &Settings, text: &str, file: &Path) -> Result<(), ConfigError> {
+    let fail = |section: &str, key: &str, msg: &str| {
+        ConfigError::Invalid(format!(
+            "{}:{}: key `{section}.{key}`: {msg}",
+            file.display(),
+            Spans::new(text).line_of_key(&[section], key)
+        ))
+    };
+    if s.organization.name.trim().is_empty() {
+        return Err(fail("organization", "name", "must not be empty"));
+    }
+    let origin = &s.ledger.origin;
+    if origin.is_empty() || origin.contains('+') || origin.chars().any(|c| c.is_whitespace()) {
+        return Err(fail(
+            "ledger",
+            "origin",
+            "must be a non-empty name without spaces or `+`, e.g. example.com/vouch/audit",
+        ));
+    }
+    if s.ledger.checkpoint_interval_secs == 0 {
+        return Err(fail(
+            "ledger",
+            "checkpoint_interval_secs",
+            "must be at least 1",
+        ));
+    }
+    if !(1..=100_000).contains(&s.ledger.max_batch) {
+        return Err(fail("ledger", "max_batch", "must be between 1 and 100000"));
+    }
+    if let Err(e) = vouch_core::checks::parse_duration(&s.ledger.max_clock_skew) {
+        return Err(fail("ledger", "max_clock_skew", &e));
+    }
+    if !["zstd", "gzip"].contains(&s.archive.compression.as_str()) {
+        return Err(fail("archive", "compression", "must be zstd or gzip"));
+    }
+    let st = &s.archive.storage;
+    if !(st == "dir" || st.starts_with("dir:") || st.starts_with("s3://")) {
+        return Err(fail(
+            "archive",
+            "storage",
+            "must be dir, dir:/path or s3://bucket/prefix",
+        ));
+    }
+    if !["", "HS256", "RS256", "ES256"].contains(&s.auth.jwt_algorithm.as_str()) {
+        return Err(fail(
+            "auth",
+            "jwt_algorithm",
+            "must be \"\" (off), HS256, RS256 or ES256",
+        ));
+    }
+    if matches!(s.auth.jwt_algorithm.as_str(), "RS256" | "ES256")
+        && s.auth.jwt_public_key.is_empty()
+    {
+        return Err(fail(
+            "auth",
+            "jwt_public_key",
+            "is required for RS256/ES256 (a PEM file)",
+        ));
+    }
+    if s.auth.max_sessions == 0
+        || s.auth.failure_window_secs == 0
+        || s.auth.failures_per_window == 0
+    {
+        return Err(fail(
+            "auth",
+            "max_sessions",
+            "max_sessions, failure_window_secs and failures_per_window must be at least 1",
+        ));
+    }
+    if s.auth.session_hours == 0 || s.auth.lockout_attempts == 0 {
+        return Err(fail(
+            "auth",
+            "session_hours",
+            "session_hours and lockout_attempts must be at least 1",
+        ));
+    }
+    if s.archive.retention_days == 0 {
+        return Err(fail("archive", "retention_days", "must be at least 1"));
+    }
+    if s.server.listen.parse::<std::net::SocketAddr>().is_err() {
+        return Err(fail(
+            "server",
+            "listen",
+            "must be an address:port such as 127.0.0.1:4000",
+        ));
+    }
+    Ok(())
+}
+
+pub(crate) fn describe_toml_error(text: &str, file: &Path, e: &toml::de::Error) -> String {
+    let message = e.message().trim().to_string();
+    let Some(span) = e.span() else {
+        return format!("{}: {message}", file.display());
+    };
+    let spans = Spans::new(text);
+    let (line, col) = spans.line_col(span.start);
+    let named = spans.name_at(span.start);
+    format!("{}:{line}:{col}: {named}{message}", file.display())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::template;
+
+    fn file() -> PathBuf {
+        PathBuf::from("/d/vouch.toml")
+    }
+
+    #[test]
+    fn template_parses() {
+        let s = parse(
+            &template("Acme \"Corp\"", "acme.example/vouch/audit"),
+            &file(),
+        )
+        .unwrap();
+        assert_eq!(s.organization.name, "Acme \"Corp\"");
+        assert_eq!(s.ledger.checkpoint_interval_secs, 10);
+    }
+
+    #[test]
+    fn unknown_key_names_file_line_key() {
+        let text = template("A", "a/vouch/log")
+            .replace("max_batch = 10000", "max_batch = 10000\nmax_btach = 5");
+        let e = parse(&text, &file()).unwrap_err().to_string();
+        let line = text
+            .lines()
+            .position(|l| l.starts_with("max_btach"))
+            .unwrap()
+            + 1;
+        assert!(e.starts_with(&format!("/d/vouch.toml:{line}:")), "{e}");
+        assert!(e.contains("max_btach"), "{e}");
+    }
+
+    #[test]
+    fn wrong_type_and_bad_value_name_the_key() {
+        let text = template("A", "a/vouch/log").replace(
+            "checkpoint_interval_secs = 10",
+            "checkpoint_interval_secs = \"ten\"",
+        );
+        let e = parse(&text, &file()).unwrap_err().to_string();
+        assert!(e.contains("key `ledger.checkpoint_interval_secs`"), "{e}");
+        let text = template("A", "a/vouch/log")
+            .replace("listen = \"127.0.0.1:4000\"", "listen = \"nowhere\"");
+        let e = parse(&text, &file()).unwrap_err().to_string();
+        let line = text.lines().position(|l| l.starts_with("listen")).unwrap() + 1;
+        assert_eq!(e, format!("/d/vouch.toml:{line}: key `server.listen`: must be an address:port such as 127.0.0.1:4000"));
+    }
+}
