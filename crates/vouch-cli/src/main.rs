@@ -96,6 +96,7 @@ fn report_peak_rss() {
 fn main() {
     // `vouch … | head` must end quietly, as Unix tools do, not panic on a closed pipe.
     #[cfg(unix)]
+    #[allow(unsafe_code)]
     // SAFETY: restoring the default disposition of one signal before any thread starts.
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
