@@ -13,13 +13,16 @@ use std::time::{Duration, Instant};
 use vouch_core::event::{Event, Sealed};
 use vouch_store::Store;
 
+/// What `vouch bench ledger` measures, and where.
 #[derive(Debug, Clone)]
 pub struct LedgerBench {
     /// Events for the batched-append runs.
     pub batched_events: usize,
+    /// Events per append in the batched runs.
     pub batch_size: usize,
     /// Events for the concurrent run (split over `appenders` threads).
     pub concurrent_events: usize,
+    /// Threads appending in the concurrent run.
     pub appenders: usize,
     /// Ledger sizes at which SQLite verification is measured.
     pub verify_sizes: Vec<usize>,
@@ -31,21 +34,33 @@ pub struct LedgerBench {
     pub dir: PathBuf,
 }
 
+/// A throughput measurement.
 #[derive(Debug, Clone, Serialize)]
 pub struct Throughput {
+    /// Events processed.
     pub events: usize,
+    /// Wall-clock time taken.
     pub seconds: f64,
+    /// `events / seconds`.
     pub events_per_sec: f64,
 }
 
+/// A concurrent-append measurement with per-append latencies.
 #[derive(Debug, Clone, Serialize)]
 pub struct Latency {
+    /// Events appended.
     pub events: usize,
+    /// Threads appending.
     pub appenders: usize,
+    /// Wall-clock time taken.
     pub seconds: f64,
+    /// `events / seconds`.
     pub events_per_sec: f64,
+    /// Median append latency, in milliseconds.
     pub p50_ms: f64,
+    /// 99th-percentile append latency, in milliseconds.
     pub p99_ms: f64,
+    /// Slowest append, in milliseconds.
     pub max_ms: f64,
 }
 
@@ -209,8 +224,8 @@ pub fn fill_between(
         .into_iter()
         .map(|e| {
             let mut v = e.fields().clone();
-            v.insert("id".into(), serde_json::Value::String(MARK.into()));
-            Event::from_value(serde_json::Value::Object(v))
+            v.insert("id".into(), Value::String(MARK.into()));
+            Event::from_value(Value::Object(v))
                 .expect("valid")
                 .canonical()
                 .to_vec()
@@ -548,10 +563,12 @@ pub fn ledger(b: &LedgerBench, progress: &mut dyn FnMut(&str)) -> Result<Value, 
     Ok(out)
 }
 
+/// What `vouch bench packet` measures, and where.
 #[derive(Debug, Clone)]
 pub struct PacketBench {
     /// Events in the month the packet covers.
     pub events: usize,
+    /// Scratch directory.
     pub dir: PathBuf,
 }
 
@@ -624,10 +641,12 @@ pub fn packet(b: &PacketBench, progress: &mut dyn FnMut(&str)) -> Result<Value, 
     }))
 }
 
+/// What `vouch bench archive` measures, and where.
 #[derive(Debug, Clone)]
 pub struct ArchiveBench {
     /// Size of the evidence set in MiB.
     pub size_mb: u64,
+    /// Scratch directory.
     pub dir: PathBuf,
 }
 

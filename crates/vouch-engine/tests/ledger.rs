@@ -247,7 +247,12 @@ on_both!(tamper_inserted_row_at_end, |fx| {
     fx.exec(&format!("INSERT INTO ledger_entries (seq, id, ts, leaf, leaf_hash, chain) SELECT {N}, 'f' || id, ts, leaf, leaf_hash, chain FROM ledger_entries WHERE seq = 5"));
     let (at, why) = broken(&fx);
     assert_eq!(at, Some(N as u64), "{why}");
-    assert_eq!(reason(&fx), BreakReason::Inserted { head_size: N as u64 });
+    assert_eq!(
+        reason(&fx),
+        BreakReason::Inserted {
+            head_size: N as u64
+        }
+    );
 });
 
 on_both!(tamper_swapped_rows, |fx| {
