@@ -21,7 +21,7 @@ use vouch_core::Hash;
 pub enum StoreError {
     /// An SQLite error.
     Sqlite(rusqlite::Error),
-    /// A PostgreSQL error, as text with any password redacted.
+    /// A PostgreSQL error, as text: the server's message and SQLSTATE, or the connection error chain.
     Postgres(String),
     /// Stored data that cannot be what vouch wrote (wrong length, bad state).
     Corrupt(String),
