@@ -9,6 +9,7 @@ use vouch_config::Config;
 use vouch_ledger::Ledger;
 use vouch_store::Store;
 
+/// The statuses a finding can have.
 pub const STATUSES: &[&str] = &["open", "accepted", "resolved"];
 
 /// A change a check run made.
@@ -16,6 +17,7 @@ pub const STATUSES: &[&str] = &["open", "accepted", "resolved"];
 pub struct Change {
     /// `opened`, `updated` or `resolved`.
     pub action: &'static str,
+    /// The finding's record after the change.
     pub finding: Value,
 }
 
@@ -142,6 +144,7 @@ fn save(
 }
 
 /// Open a finding by hand.
+#[allow(clippy::too_many_arguments)] // one per field of the finding; callers name them all
 pub fn open(
     store: &Store,
     ledger: &Ledger,
@@ -183,12 +186,18 @@ pub fn open(
 /// What a hand update may change.
 #[derive(Debug, Default)]
 pub struct Update {
+    /// New status (one of [`STATUSES`]); `resolved` records who resolved it and the note.
     pub status: Option<String>,
+    /// New severity.
     pub severity: Option<String>,
+    /// New owner.
     pub owner: Option<String>,
+    /// A note to append to the finding's notes.
     pub note: Option<String>,
 }
 
+/// Apply a hand update to the finding `id` (a unique prefix of at least 8 characters)
+/// and record it in the ledger; the updated record. Errors when nothing is to change.
 pub fn update(
     store: &Store,
     ledger: &Ledger,
@@ -244,6 +253,7 @@ pub fn update(
     Ok(save(store, ledger, f, action, by)?.finding)
 }
 
+/// The finding whose id starts with `id` (at least 8 characters, matching exactly one).
 pub fn get(store: &Store, id: &str) -> Result<Value, CheckError> {
     if id.len() < 8 || !id.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-') {
         return Err(CheckError::Invalid(format!(
@@ -291,11 +301,15 @@ pub fn as_of(store: &Store, at: &str) -> Result<Vec<Value>, CheckError> {
 /// Seed 003's `POST /findings` body.
 #[derive(Debug, Default)]
 pub struct NewFinding<'a> {
+    /// Short title of the finding.
     pub title: &'a str,
+    /// Severity (one of the check severities).
     pub severity: &'a str,
     /// An organisation control id or a Trust Services Criterion (`CC6.1`).
     pub control: Option<&'a str>,
+    /// Longer description.
     pub description: Option<&'a str>,
+    /// How the finding is to be remediated.
     pub remediation_plan: Option<&'a str>,
     /// `YYYY-MM-DD`.
     pub due_date: Option<&'a str>,

@@ -10,7 +10,9 @@ use serde_json::Value;
 /// What a policy said: its `deny` messages, and how many rows it judged when it defines
 /// `judged`.
 pub struct Judgement {
+    /// The values of the policy's `deny` set.
     pub denied: Vec<Value>,
+    /// Rows the policy judged, when it defines `judged`.
     pub judged: Option<u64>,
 }
 

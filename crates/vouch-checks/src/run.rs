@@ -17,18 +17,27 @@ use vouch_store::Store;
 /// Failing rows kept in a result (the count is always exact).
 const MAX_FAILING: usize = 100;
 
+/// Everything a check run needs.
 pub struct Checker<'a> {
+    /// The configuration holding the checks and controls.
     pub config: &'a Config,
+    /// Where results and findings are stored.
     pub store: Store,
+    /// The ledger results and finding changes are recorded in.
     pub ledger: &'a Ledger,
+    /// Where the evidence content is read from.
     pub blobs: BlobStore,
 }
 
 /// What `vouch check` reports.
 pub struct Report {
+    /// The period checked.
     pub period: Period,
+    /// One result per check.
     pub results: Vec<Value>,
+    /// The status of each control, from its checks' results.
     pub controls: Vec<Value>,
+    /// Findings opened, updated or resolved by the run.
     pub findings: Vec<findings::Change>,
 }
 

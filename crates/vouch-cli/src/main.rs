@@ -13,7 +13,7 @@ use std::path::PathBuf;
     about = "SOC 2 evidence engine: a tamper-evident audit ledger, verifiable by anyone",
     propagate_version = true
 )]
-pub struct Cli {
+pub(crate) struct Cli {
     /// Data directory holding vouch.toml, keys and the embedded database.
     #[arg(
         long,
@@ -26,11 +26,11 @@ pub struct Cli {
     #[arg(long, global = true)]
     pub json: bool,
     #[command(subcommand)]
-    pub command: Command,
+    pub(crate) command: Command,
 }
 
 #[derive(Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Create the configuration, keys and database (never overwrites keys).
     Init(commands::init::InitArgs),
     /// The audit ledger: append, verify, checkpoint, prove, export.
@@ -84,6 +84,7 @@ pub enum Command {
 fn main() {
     // `vouch … | head` must end quietly, as Unix tools do, not panic on a closed pipe.
     #[cfg(unix)]
+    #[allow(unsafe_code)]
     // SAFETY: restoring the default disposition of one signal before any thread starts.
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);

@@ -17,6 +17,7 @@ pub struct Chain {
 }
 
 impl Chain {
+    /// A chain keyed with `key` (any length).
     pub fn new(key: &[u8]) -> Self {
         // HMAC accepts keys of any length.
         let keyed = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("hmac key of any length");

@@ -14,44 +14,65 @@ use serde_json::Value;
 /// A condition on one field of a row.
 #[derive(Debug, Clone)]
 pub enum Test {
+    /// The field equals the value (loosely: `"1.5"` = `1.5`, `true` = `1`).
     Equals(Value),
+    /// The field loosely equals one of the values.
     In(Vec<Value>),
+    /// The field's text (a non-string value's JSON) matches the regex; null never matches.
     Matches(regex::Regex),
     /// The field's time is before `reference - d`.
     OlderThan(Duration),
     /// The field's time is at or after `reference - d`.
     NewerThan(Duration),
+    /// The field is null or missing.
     IsNull,
+    /// The field is present and not null.
     NotNull,
 }
 
+/// A test applied to one (dotted) field of a row.
 #[derive(Debug, Clone)]
 pub struct Predicate {
+    /// Dotted path of the field (`user.email`).
     pub field: String,
+    /// What the field's value must satisfy.
     pub test: Test,
 }
 
+/// The calendar unit of an `EveryPeriod` check (UTC; weeks start on Monday).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Unit {
+    /// A UTC calendar day.
     Day,
+    /// A week.
     Week,
+    /// A calendar month.
     Month,
 }
 
 /// A declared window: a change window, or a maintenance window that excuses a gap.
 #[derive(Debug, Clone)]
 pub struct Window {
+    /// The window's identifier, which rows may name.
     pub id: String,
+    /// Start of the window (inclusive).
     pub start: DateTime<Utc>,
+    /// End of the window (exclusive).
     pub end: DateTime<Utc>,
 }
 
+/// A built-in check kind with its parameters.
 #[derive(Debug, Clone)]
 pub enum Check {
+    /// There are no rows.
     Empty,
+    /// There is at least one row.
     NonEmpty,
+    /// The number of rows lies within `[min, max]` (either bound optional).
     Count {
+        /// Fewest rows allowed.
         min: Option<u64>,
+        /// Most rows allowed.
         max: Option<u64>,
     },
     /// Every row satisfies the predicate.
@@ -61,55 +82,80 @@ pub enum Check {
     /// At least `at_least` rows (of those satisfying every `filter` predicate) in every
     /// whole day/week/month of `[start, min(end, reference))`.
     EveryPeriod {
+        /// Field holding each row's time.
         timestamp: String,
+        /// The calendar unit every one of which must have rows.
         every: Unit,
+        /// Rows needed in each unit.
         at_least: u64,
+        /// Predicates a row must satisfy to count.
         filter: Vec<Predicate>,
+        /// Start of the range judged.
         start: DateTime<Utc>,
+        /// End of the range judged (capped at the reference time).
         end: DateTime<Utc>,
     },
     /// No gap longer than `max_gap` between consecutive timestamps across `[start, end)`,
     /// unless a maintenance window covers it.
     MaxGap {
+        /// Field holding each row's time.
         timestamp: String,
+        /// Longest allowed gap between consecutive times.
         max_gap: Duration,
+        /// Windows that excuse a gap they cover.
         maintenance: Vec<Window>,
+        /// Start of the range judged.
         start: DateTime<Utc>,
+        /// End of the range judged.
         end: DateTime<Utc>,
     },
     /// Each row's timestamp lies inside a declared window; with `window_id`, the row names
     /// that window.
     InWindows {
+        /// Field holding each row's time.
         timestamp: String,
+        /// Field in which a row names its window, if rows must name it.
         window_id: Option<String>,
+        /// The declared windows.
         windows: Vec<Window>,
     },
     /// The newest timestamp is within `within` of the reference time.
     Fresh {
+        /// Field holding each row's time.
         timestamp: String,
+        /// Greatest allowed age of the newest time.
         within: Duration,
     },
     /// Every left row has a right row with the same key whose time is within `within`
     /// after the left row's time.
     Compare {
+        /// Field matching left rows to right rows.
         key: String,
+        /// Field holding a left row's time.
         left_time: String,
+        /// Field holding a right row's time.
         right_time: String,
+        /// Longest allowed delay from a left time to its right time.
         within: Duration,
     },
 }
 
+/// The result of a check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
+    /// The evidence satisfies the check.
     Pass,
+    /// The evidence violates the check; `failing` says where.
     Fail,
     /// Nothing to judge: the range the check covers holds no whole day/week/month, or
     /// has not started by the reference time.
     NoEvidence,
 }
 
+/// What a check concluded, with a message and the failing rows.
 #[derive(Debug, Clone)]
 pub struct Outcome {
+    /// Pass, fail, or nothing to judge.
     pub verdict: Verdict,
     /// One sentence for people.
     pub message: String,
@@ -231,6 +277,8 @@ fn loose_eq(a: &Value, b: &Value) -> bool {
 }
 
 impl Predicate {
+    /// Whether the `i`-th row satisfies the predicate; time tests compare against `reference`.
+    /// Errors when a time test's field is missing or not a timestamp.
     pub fn holds(&self, row: &Value, i: usize, reference: DateTime<Utc>) -> Result<bool, String> {
         let v = field(row, &self.field).unwrap_or(&Value::Null);
         Ok(match &self.test {
@@ -248,6 +296,7 @@ impl Predicate {
         })
     }
 
+    /// The predicate as text for messages (`status = "done"`).
     pub fn describe(&self) -> String {
         let f = &self.field;
         match &self.test {

@@ -71,6 +71,7 @@ pub fn default_retention(category: &str) -> &'static str {
 pub struct FieldError {
     /// Dotted path of the field (`actor.ip`), or `(event)` for the whole event.
     pub field: String,
+    /// What is wrong with the field.
     pub message: String,
 }
 
@@ -117,15 +118,19 @@ impl Event {
             .and_then(Value::as_str)
             .unwrap_or_default()
     }
+    /// The normalised timestamp (RFC 3339, UTC, six fractional digits).
     pub fn timestamp(&self) -> &str {
         self.str_field("timestamp")
     }
+    /// The event category (`authentication`, `data_access`, …).
     pub fn category(&self) -> &str {
         self.str_field("category")
     }
+    /// The action the event records.
     pub fn action(&self) -> &str {
         self.str_field("action")
     }
+    /// The outcome of the action (`success`, `failure`, …).
     pub fn result(&self) -> &str {
         self.str_field("result")
     }
@@ -166,12 +171,16 @@ impl Event {
 /// An event reduced to what the sequencer needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Sealed {
+    /// The event id (a lower-case UUID).
     pub id: String,
+    /// The normalised timestamp.
     pub ts: String,
+    /// Canonical JSON of the event without `seq`.
     pub canonical: Vec<u8>,
 }
 
 impl Sealed {
+    /// The leaf: canonical JSON of the event with its sequence number.
     pub fn leaf(&self, seq: u64) -> Vec<u8> {
         splice_seq(&self.canonical, seq)
     }
@@ -545,10 +554,13 @@ pub fn format_timestamp(dt: &DateTime<Utc>) -> String {
 /// One parse failure in a batch: where it is (1-based line or 0-based item) and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BatchError {
+    /// Where in the input the failure is.
     pub location: Location,
+    /// The failure itself.
     pub error: FieldError,
 }
 
+/// Where in a batch a parse failure lies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Location {
     /// 1-based line of NDJSON input.

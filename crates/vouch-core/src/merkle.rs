@@ -43,8 +43,11 @@ pub fn fold_perfect(hashes: &[Hash]) -> Hash {
 /// A node completed by an append: the perfect subtree at `level` (height) and `index`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Node {
+    /// Height of the subtree (1 for a node over two leaves).
     pub level: u32,
+    /// Position of the subtree among those of its height, from the left.
     pub index: u64,
+    /// The subtree's hash.
     pub hash: Hash,
 }
 
@@ -57,6 +60,7 @@ pub struct Frontier {
 }
 
 impl Frontier {
+    /// The frontier of the empty tree.
     pub fn new() -> Self {
         Self::default()
     }
@@ -66,10 +70,12 @@ impl Frontier {
         (size.count_ones() as usize == hashes.len()).then_some(Frontier { size, hashes })
     }
 
+    /// Number of leaves in the tree.
     pub fn size(&self) -> u64 {
         self.size
     }
 
+    /// The subtree hashes, biggest subtree first.
     pub fn hashes(&self) -> &[Hash] {
         &self.hashes
     }
@@ -81,7 +87,7 @@ impl Frontier {
 
     /// Inverse of `to_bytes`.
     pub fn from_bytes(size: u64, bytes: &[u8]) -> Option<Self> {
-        if bytes.len() % 32 != 0 {
+        if !bytes.len().is_multiple_of(32) {
             return None;
         }
         let hashes = bytes
@@ -122,6 +128,7 @@ impl Frontier {
 
 /// Where proof construction reads hashes of perfect subtrees.
 pub trait NodeSource {
+    /// Failure to read a stored hash.
     type Error;
     /// Hash of the perfect subtree of height `level` at `index` (covering leaves
     /// `[index << level, (index + 1) << level)`).
@@ -132,7 +139,7 @@ pub trait NodeSource {
 /// ranges whose left part is a perfect, aligned subtree.
 pub fn range_hash<S: NodeSource>(src: &mut S, start: u64, end: u64) -> Result<Hash, S::Error> {
     let n = end - start;
-    if n.is_power_of_two() && start % n == 0 {
+    if n.is_power_of_two() && start.is_multiple_of(n) {
         return src.perfect(n.trailing_zeros(), start >> n.trailing_zeros());
     }
     let k = largest_pow2_below(n);

@@ -12,11 +12,16 @@ use std::fmt;
 const ALG_ED25519: u8 = 0x01;
 const DASH: &str = "\u{2014} ";
 
+/// Why a signed note or key could not be used.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NoteError {
+    /// The note's text does not have the signed-note shape.
     Malformed(String),
+    /// A key or verifier string is invalid or its key id does not match.
     BadKey(String),
+    /// The note carries no signature by the named key.
     NoSignature(String),
+    /// The named key's signature does not verify.
     BadSignature(String),
 }
 
@@ -57,6 +62,7 @@ pub struct NoteSigner {
 }
 
 impl NoteSigner {
+    /// A fresh random key named `name` (no spaces or `+`).
     pub fn generate(name: &str) -> Result<Self, NoteError> {
         if !valid_name(name) {
             return Err(NoteError::BadKey(format!(
@@ -112,14 +118,18 @@ impl NoteSigner {
         )
     }
 
+    /// The key's name.
     pub fn name(&self) -> &str {
         &self.name
     }
 
+    /// The C2SP key id: the first 4 bytes of SHA-256(name ‖ `
+    /// ` ‖ 0x01 ‖ public key).
     pub fn key_id(&self) -> [u8; 4] {
         key_id(&self.name, self.key.verifying_key().as_bytes())
     }
 
+    /// The verifier for this key's signatures.
     pub fn verifier(&self) -> NoteVerifier {
         NoteVerifier {
             name: self.name.clone(),
@@ -145,6 +155,7 @@ pub struct NoteVerifier {
 }
 
 impl NoteVerifier {
+    /// Parse a verifier key string, checking that its key id matches the key.
     pub fn parse(text: &str) -> Result<Self, NoteError> {
         let parts: Vec<&str> = text.trim().splitn(3, '+').collect();
         if parts.len() != 3 {
@@ -170,14 +181,18 @@ impl NoteVerifier {
         Ok(v)
     }
 
+    /// The key's name.
     pub fn name(&self) -> &str {
         &self.name
     }
 
+    /// The C2SP key id: the first 4 bytes of SHA-256(name ‖ `
+    /// ` ‖ 0x01 ‖ public key).
     pub fn key_id(&self) -> [u8; 4] {
         key_id(&self.name, self.key.as_bytes())
     }
 
+    /// The raw Ed25519 public key.
     pub fn public_key(&self) -> [u8; 32] {
         *self.key.as_bytes()
     }
@@ -237,12 +252,16 @@ impl NoteVerifier {
 /// A tlog-checkpoint body: origin, tree size, root hash.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Checkpoint {
+    /// The log's origin line (its name).
     pub origin: String,
+    /// Number of leaves the checkpoint commits to.
     pub size: u64,
+    /// Root hash of the tree of `size` leaves.
     pub root: Hash,
 }
 
 impl Checkpoint {
+    /// The note body: origin, size and base64 root, one per line.
     pub fn body(&self) -> String {
         format!("{}\n{}\n{}\n", self.origin, self.size, b64(&self.root))
     }

@@ -4,14 +4,18 @@
 use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
 use std::fmt;
 
+/// A half-open UTC interval `[start, end)` with the label it was written as.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Period {
+    /// First instant in the period.
     pub start: DateTime<Utc>,
+    /// First instant after the period.
     pub end: DateTime<Utc>,
     /// How the period is written: `2026-10`, `2026-Q3`, or `START..END`.
     pub label: String,
 }
 
+/// A period expression that could not be parsed, with the reason.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PeriodError(pub String);
 
@@ -145,6 +149,7 @@ impl Period {
         Ok(Period { start, end, label })
     }
 
+    /// Whether `t` lies in `[start, end)`.
     pub fn contains(&self, t: DateTime<Utc>) -> bool {
         self.start <= t && t < self.end
     }

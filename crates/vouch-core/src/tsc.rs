@@ -4,9 +4,11 @@
 /// One criterion.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Criterion {
+    /// The criterion's identifier (`CC6.1`, `A1.2`).
     pub id: &'static str,
     /// `security`, `availability`, `confidentiality`, `processing_integrity`, `privacy`.
     pub category: &'static str,
+    /// A short description in our own words.
     pub topic: &'static str,
 }
 

@@ -6,10 +6,15 @@ use crate::keys::{self, Generated};
 use crate::Error;
 use std::path::Path;
 
+/// What `vouch init` found or made.
 pub struct Initialized {
+    /// The loaded configuration.
     pub config: Config,
+    /// Whether the configuration file was created (rather than found).
     pub config_created: bool,
+    /// The key files created and kept.
     pub keys: Generated,
+    /// The database, described without any password.
     pub database: String,
 }
 
@@ -26,6 +31,8 @@ pub fn hostname() -> String {
         .unwrap_or_else(|| "localhost".into())
 }
 
+/// Initialise `data_dir`: write vouch.toml if missing (with `org` and the checkpoint
+/// `origin`), generate missing keys, open and migrate the database. Idempotent.
 pub fn init(
     data_dir: &Path,
     org: Option<&str>,

@@ -47,9 +47,13 @@ pub enum EvidenceError {
 
 /// Everything a collection needs.
 pub struct Collector<'a> {
+    /// The configuration holding the sources and definitions.
     pub config: &'a Config,
+    /// Where item records are stored.
     pub store: Store,
+    /// The ledger each item is recorded in.
     pub ledger: &'a Ledger,
+    /// Where item content is stored.
     pub blobs: BlobStore,
 }
 
@@ -57,17 +61,22 @@ pub struct Collector<'a> {
 /// the sequence number of that event.
 #[derive(Debug, Clone)]
 pub struct Item {
+    /// The item's record.
     pub record: Value,
+    /// Sequence number of the item's ledger event, once recorded.
     pub ledger_seq: Option<u64>,
 }
 
 impl Item {
+    /// The item id.
     pub fn id(&self) -> &str {
         self.record["id"].as_str().unwrap_or_default()
     }
+    /// Hex SHA-256 of the content (the blob's name); `None` for a failed run.
     pub fn sha256(&self) -> Option<&str> {
         self.record["sha256"].as_str()
     }
+    /// Whether the collection succeeded (`status` is `ok`).
     pub fn ok(&self) -> bool {
         self.record["status"] == "ok"
     }
@@ -417,9 +426,11 @@ fn item_of(row: &vouch_store::Row) -> Result<Item, EvidenceError> {
 /// Filters for listing items.
 #[derive(Debug, Default, Clone)]
 pub struct ListFilter {
+    /// Only items of this evidence definition.
     pub evidence_id: Option<String>,
     /// Items whose period lies inside this one.
     pub period: Option<Period>,
+    /// At most this many items.
     pub limit: Option<u64>,
 }
 

@@ -10,15 +10,18 @@ use vouch_store::{CheckpointRow, StoreError};
 /// A checkpoint as stored: the note text is the authority; size and root are parsed.
 #[derive(Debug, Clone, Serialize)]
 pub struct SignedCheckpoint {
+    /// Tree size the checkpoint commits to.
     pub size: u64,
     /// Base64 root hash.
     pub root: String,
     /// The full signed note text.
     pub note: String,
+    /// When the checkpoint was made (RFC 3339, UTC).
     pub created_at: String,
 }
 
 impl SignedCheckpoint {
+    /// The checkpoint a stored row holds.
     pub fn from_row(r: CheckpointRow) -> Self {
         SignedCheckpoint {
             size: r.size,

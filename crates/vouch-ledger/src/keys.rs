@@ -43,8 +43,11 @@ impl KeyError {
 /// vouch's keys, loaded: the log key signs checkpoints, the signing key signs
 /// artifacts, the HMAC key chains the ledger.
 pub struct Keys {
+    /// The log key: signs checkpoints (C2SP signed notes, Ed25519).
     pub log: NoteSigner,
+    /// The signing key: signs artifacts such as packets (ECDSA P-256).
     pub signing: p256::ecdsa::SigningKey,
+    /// The HMAC key of the ledger's chain.
     pub hmac: Vec<u8>,
 }
 
@@ -188,7 +191,9 @@ pub fn write_new(path: &Path, contents: &str, mode: u32) -> Result<(), KeyError>
 /// What `generate_missing` did for each key.
 #[derive(Debug, Default)]
 pub struct Generated {
+    /// Paths of the key files created.
     pub created: Vec<String>,
+    /// Paths of the key files that existed and were left alone.
     pub kept: Vec<String>,
 }
 
@@ -298,8 +303,11 @@ pub fn known_signing_keys(config: &Config, keys: Option<&Keys>) -> Vec<String> {
 /// What a rotation did.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Rotated {
+    /// Key id of the signing key replaced.
     pub old_key_id: String,
+    /// Key id of the new signing key.
     pub new_key_id: String,
+    /// Path of the file keeping the old public key.
     pub retired_public_key: String,
 }
 

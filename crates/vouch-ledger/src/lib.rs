@@ -23,6 +23,7 @@ use vouch_core::event::{Event, Sealed};
 use vouch_core::note::NoteSigner;
 use vouch_store::{Store, StoreError};
 
+/// How the sequencer batches and checkpoints.
 #[derive(Debug, Clone)]
 pub struct LedgerOptions {
     /// Least time between two automatic checkpoints.
@@ -61,6 +62,7 @@ impl Default for LedgerOptions {
     }
 }
 
+/// Why an append, proof or verification request failed.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum LedgerError {
@@ -78,6 +80,7 @@ pub enum LedgerError {
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The sequencer thread is gone; nothing more can be appended.
     #[error("the ledger's sequencer has stopped")]
     Stopped,
 }
@@ -123,6 +126,7 @@ impl Ledger {
         Ledger { inner, tx }
     }
 
+    /// The store the ledger lives in.
     pub fn store(&self) -> &Store {
         &self.inner.store
     }
@@ -154,6 +158,7 @@ impl Ledger {
             .map_err(|_| LedgerError::Stopped)?
     }
 
+    /// Queue a batch already reduced to canonical form; the receiver resolves once durable.
     pub fn submit_sealed(
         &self,
         events: Vec<Sealed>,
@@ -175,6 +180,7 @@ impl Ledger {
         checkpoint::at_size(&self.inner, size)
     }
 
+    /// The stored checkpoint of the greatest size, if any.
     pub fn latest_checkpoint(&self) -> Result<Option<SignedCheckpoint>, LedgerError> {
         Ok(self
             .inner

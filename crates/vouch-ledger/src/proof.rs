@@ -10,7 +10,9 @@ use vouch_store::{Store, StoreError};
 
 /// Reads perfect-subtree hashes from the store, counting range reads.
 pub struct StoreNodes<'a> {
+    /// The store read from.
     pub store: &'a Store,
+    /// Range reads made so far.
     pub reads: usize,
 }
 
@@ -79,13 +81,19 @@ pub fn inclusion(ledger: &Ledger, index: u64, size: Option<u64>) -> Result<Strin
 /// A consistency proof between two signed checkpoints.
 #[derive(Debug, Clone, Serialize)]
 pub struct ConsistencyProof {
+    /// Tree size of the older checkpoint.
     pub from: u64,
+    /// Tree size of the newer checkpoint.
     pub to: u64,
+    /// Base64 root at `from`.
     pub from_root: String,
+    /// Base64 root at `to`.
     pub to_root: String,
     /// Base64 hashes, RFC 6962 §2.1.2 order.
     pub proof: Vec<String>,
+    /// Signed checkpoint note at `from`.
     pub from_checkpoint: String,
+    /// Signed checkpoint note at `to`.
     pub to_checkpoint: String,
 }
 

@@ -14,6 +14,7 @@ use vouch_core::note::{Checkpoint, NoteVerifier};
 use vouch_core::{b64, Hash};
 use vouch_store::StoreError;
 
+/// What to verify against, and how far.
 #[derive(Debug, Clone, Default)]
 pub struct VerifyOptions {
     /// A signed checkpoint obtained earlier (e.g. from a packet): the ledger must
@@ -30,7 +31,9 @@ pub type Observer<'a> = &'a mut dyn FnMut(u64, &[u8], &[u8]);
 /// The seeds' `{valid, broken_at}` result, with what was checked.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct VerifyReport {
+    /// Whether the whole range verified.
     pub valid: bool,
+    /// The first sequence number no longer trusted, when not valid.
     pub broken_at: Option<u64>,
     /// Entries whose leaf hash and chain were verified.
     pub checked: u64,
@@ -38,7 +41,9 @@ pub struct VerifyReport {
     pub tree_size: u64,
     /// Base64 root of the verified entries.
     pub root: String,
+    /// Stored checkpoints verified against the entries.
     pub checkpoints_checked: u64,
+    /// Why the ledger is broken, as text; absent when valid.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     /// Why the ledger is broken at `broken_at`, as a value (`reason` is its text).
@@ -52,44 +57,106 @@ pub struct VerifyReport {
 #[non_exhaustive]
 pub enum BreakReason {
     /// A checkpoint's signed note does not verify with the log key.
-    CheckpointSignature { size: u64, error: String },
+    CheckpointSignature {
+        /// Tree size of the checkpoint.
+        size: u64,
+        /// Why the signature does not verify.
+        error: String,
+    },
     /// A checkpoint was signed for another log.
-    CheckpointOrigin { size: u64, origin: String },
+    CheckpointOrigin {
+        /// Tree size of the checkpoint.
+        size: u64,
+        /// The origin the checkpoint names.
+        origin: String,
+    },
     /// A checkpoint's stored size/root columns differ from its signed note.
-    CheckpointColumns { size: u64 },
+    CheckpointColumns {
+        /// Tree size of the checkpoint.
+        size: u64,
+    },
     /// A (trusted, when given with `--trusted-checkpoint`) checkpoint's root is not the
     /// root of the entries up to its size.
-    CheckpointRoot { size: u64, trusted: bool },
+    CheckpointRoot {
+        /// Tree size of the checkpoint.
+        size: u64,
+        /// Whether it is the checkpoint given as trusted.
+        trusted: bool,
+    },
     /// A sequence number is absent: `seq` is missing, `next` is the next stored one.
-    Missing { seq: u64, next: u64 },
+    Missing {
+        /// The missing sequence number.
+        seq: u64,
+        /// The next sequence number stored.
+        next: u64,
+    },
     /// A leaf was deleted without a retention run recording it.
-    LeafRemoved { seq: u64 },
+    LeafRemoved {
+        /// The entry.
+        seq: u64,
+    },
     /// The stored leaf hash is not a hash.
-    LeafHashMalformed { seq: u64 },
+    LeafHashMalformed {
+        /// The entry.
+        seq: u64,
+    },
     /// The leaf's content does not hash to its stored leaf hash.
-    LeafAltered { seq: u64 },
+    LeafAltered {
+        /// The entry.
+        seq: u64,
+    },
     /// The HMAC chain does not continue at this entry.
-    ChainBroken { seq: u64 },
+    ChainBroken {
+        /// The entry.
+        seq: u64,
+    },
     /// The `id`/`ts` lookup columns differ from the leaf's fields.
-    LookupColumns { seq: u64 },
+    LookupColumns {
+        /// The entry.
+        seq: u64,
+    },
     /// Fewer entries than the head, a checkpoint or the requested prefix cover.
     Truncated {
+        /// Entries present.
         entries: u64,
+        /// Entries the head, a checkpoint or the request says there are.
         claimed: u64,
+        /// Whether `claimed` is the requested prefix (`up_to`) rather than the head or a checkpoint.
         prefix: bool,
     },
     /// Entries beyond the head's tree size.
-    Inserted { head_size: u64 },
+    Inserted {
+        /// The tree size the head records.
+        head_size: u64,
+    },
     /// The head's chain value or frontier does not match the entries.
     HeadMismatch,
     /// A stored Merkle node (used for proofs) is missing.
-    NodeMissing { level: u32, index: u64 },
+    NodeMissing {
+        /// Height of the node's subtree.
+        level: u32,
+        /// Index of the node at its level.
+        index: u64,
+    },
     /// A stored Merkle node differs from the recomputed one.
-    NodeWrong { level: u32, index: u64 },
+    NodeWrong {
+        /// Height of the node's subtree.
+        level: u32,
+        /// Index of the node at its level.
+        index: u64,
+    },
     /// A stored Merkle node covers entries that do not exist.
-    NodeUnexpected { level: u32, index: u64 },
+    NodeUnexpected {
+        /// Height of the node's subtree.
+        level: u32,
+        /// Index of the node at its level.
+        index: u64,
+    },
     /// A negative sequence number is stored.
-    NegativeSeq { seq: i64 },
+    NegativeSeq {
+        /// The stored value.
+        seq: i64,
+    },
 }
 
 impl std::fmt::Display for BreakReason {
@@ -124,7 +191,7 @@ struct Break {
 }
 
 fn worst(current: &mut Option<Break>, at: u64, reason: BreakReason) {
-    if current.as_ref().map_or(true, |b| at < b.at) {
+    if current.as_ref().is_none_or(|b| at < b.at) {
         *current = Some(Break { at, reason });
     }
 }

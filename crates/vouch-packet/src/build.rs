@@ -24,10 +24,13 @@ pub const LEDGER_CONTROL: &str = "VOUCH-LEDGER-INTEGRITY";
 /// Everything that determines a packet's bytes besides the stored data.
 #[derive(Debug, Clone)]
 pub struct Params {
+    /// The period the packet covers.
     pub period: Period,
+    /// The generation time written in the packet; records stored after it are left out.
     pub generated_at: DateTime<Utc>,
     /// Tree size of the previous packet's checkpoint (`None`: no previous packet).
     pub previous_size: Option<u64>,
+    /// Label of the previous packet's period.
     pub previous_label: Option<String>,
     /// The tree size the packet covers; `None`: the checkpoint at period end (the
     /// tree up to the last entry timestamped before it). Reproduction passes the size
@@ -40,26 +43,36 @@ pub struct Params {
     /// (this one is a backfill): its tree size and label; the packet then proves that
     /// tree extends its own.
     pub following_size: Option<u64>,
+    /// Label of that later packet's period.
     pub following_label: Option<String>,
 }
 
 /// An export produced alongside a packet, streamed to a writer if one is given.
 pub struct ExportSpec<'a> {
+    /// The export's name (its file name).
     pub name: String,
     /// Keep this entry? Receives the leaf.
+    #[allow(clippy::type_complexity)] // a predicate on a leaf; an alias would only hide it
     pub filter: Box<dyn Fn(&[u8]) -> bool + 'a>,
+    /// Where the kept entries are written as NDJSON; `None` only hashes and counts them.
     pub out: Option<Box<dyn Write + 'a>>,
 }
 
+/// What an export contained.
 pub struct ExportResult {
+    /// The export's name.
     pub name: String,
+    /// Hex SHA-256 of the export's bytes.
     pub sha256: String,
+    /// Entries kept.
     pub count: u64,
 }
 
 /// The packet data and what building it found.
 pub struct Built {
+    /// The packet's JSON document, unsigned.
     pub value: Value,
+    /// The ledger verification up to the packet's checkpoint.
     pub verification: VerifyReport,
 }
 
@@ -101,6 +114,9 @@ pub fn standard_exports<'a>(
     ]
 }
 
+/// Build a packet's data: verify the ledger up to the packet's checkpoint, count the period's
+/// entries, stream the exports, and gather the organisation's section. `org` is (name, id),
+/// `signing` is (key id, public key PEM).
 pub fn build(
     ledger: &Ledger,
     config: &vouch_config::Config,
@@ -265,7 +281,7 @@ pub fn build(
         }],
         "evidence": [format!("ledger-audit-log-{slug}"), format!("ledger-auth-events-{slug}")],
     }]);
-    let rules = super::rules::section(config, &store, period, &params.generated_at)
+    let rules = super::rules::section(config, store, period, &params.generated_at)
         .map_err(|e| LedgerError::Invalid(format!("packet controls: {e}")))?;
     if let Some(a) = controls.as_array_mut() {
         a.extend(rules.controls.iter().cloned());

@@ -71,12 +71,17 @@ impl Error {
 
 /// The packet's JSON document's file name (seed 000).
 pub const JSON_FILE: &str = "SOC2_Evidence.json";
+/// The packet's PDF file name.
 pub const PDF_FILE: &str = "SOC2_Evidence.pdf";
 
+/// Which files a packet is written as.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
+    /// The signed JSON document only.
     Json,
+    /// The PDF only.
     Pdf,
+    /// The JSON document and the PDF.
     Both,
 }
 
@@ -94,30 +99,47 @@ impl std::str::FromStr for Format {
     }
 }
 
+/// What `vouch packet` is asked to generate.
 pub struct Request {
+    /// The period to cover.
     pub period: Period,
     /// Defaults to now (whole seconds).
     pub generated_at: Option<DateTime<Utc>>,
+    /// Which files to write.
     pub format: Format,
+    /// The directory to write into.
     pub out: PathBuf,
+    /// Replace a packet already in `out`.
     pub force: bool,
 }
 
+/// One file of a written packet.
 #[derive(Debug, Clone, Serialize)]
 pub struct WrittenFile {
+    /// The file name.
     pub name: String,
+    /// Hex SHA-256 of the file.
     pub sha256: String,
+    /// Its size in bytes.
     pub bytes: u64,
 }
 
+/// What generating a packet wrote.
 #[derive(Debug, Clone, Serialize)]
 pub struct Written {
+    /// The directory written into.
     pub dir: PathBuf,
+    /// The period's label.
     pub period: String,
+    /// The packet summary's overall status.
     pub overall_status: String,
+    /// Tree size of the checkpoint the packet is anchored to.
     pub checkpoint_size: u64,
+    /// Ledger entries of the period.
     pub events: u64,
+    /// The files written.
     pub files: Vec<WrittenFile>,
+    /// Id of the signing key (hex SHA-256 of its SPKI DER).
     pub signing_key_id: String,
 }
 
@@ -356,7 +378,9 @@ fn write_into(
 /// What `reproduce` found for each artifact.
 #[derive(Debug, Clone, Serialize)]
 pub struct Reproduced {
+    /// The artifact's file name.
     pub artifact: String,
+    /// Whether regenerating gave the same bytes.
     pub identical: bool,
     /// The first difference, when not identical.
     pub difference: Option<String>,

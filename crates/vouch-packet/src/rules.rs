@@ -12,11 +12,17 @@ use vouch_core::period::Period;
 use vouch_evidence::{self as evidence, ListFilter};
 use vouch_store::Store;
 
+/// The organisation's part of a packet.
 pub struct Section {
+    /// Each control with its status at generation time.
     pub controls: Vec<Value>,
+    /// The period's evidence items, with how each was produced.
     pub evidence: Vec<Value>,
+    /// Findings as they stood at generation time.
     pub findings: Vec<Value>,
+    /// How many of those findings were open.
     pub open_findings: u64,
+    /// Each control's coverage of the period (buckets covered and gaps).
     pub coverage: Vec<Value>,
 }
 
@@ -48,6 +54,7 @@ fn produced_by(r: &Value) -> Value {
     })
 }
 
+/// The organisation's section for `period`, as of `generated_at` (whole seconds).
 pub fn section(
     config: &Config,
     store: &Store,

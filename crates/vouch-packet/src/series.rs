@@ -36,12 +36,19 @@ pub fn series_of(label: &str) -> &'static str {
 /// A packet as recorded in the `packets` table.
 #[derive(Debug, Clone, Serialize)]
 pub struct Recorded {
+    /// Row id (order of recording).
     pub id: i64,
+    /// The period's label.
     pub label: String,
+    /// Start of the period (RFC 3339, UTC).
     pub start: String,
+    /// End of the period, exclusive.
     pub end: String,
+    /// When the packet was generated.
     pub generated_at: String,
+    /// Tree size of the packet's checkpoint.
     pub checkpoint_size: u64,
+    /// Hex SHA-256 of the packet's JSON.
     pub json_sha256: String,
 }
 
@@ -100,9 +107,13 @@ pub fn following<'a>(all: &'a [Recorded], period: &Period, size: u64) -> Option<
 /// A period that has a packet: late arrivals are judged against its checkpoint.
 #[derive(Debug, Clone)]
 pub struct Closed {
+    /// The period's label.
     pub label: String,
+    /// Start of the period (RFC 3339, UTC).
     pub start: String,
+    /// End of the period, exclusive.
     pub end: String,
+    /// Tree size of the period's packet checkpoint.
     pub size: u64,
 }
 
@@ -130,15 +141,20 @@ pub fn closed(all: &[Recorded], before_id: Option<i64>, exclude: &str) -> Vec<Cl
 /// Late arrivals for one period.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Late {
+    /// The period's label.
     pub period: String,
+    /// Number of late entries.
     pub count: u64,
+    /// The first late entry's sequence number.
     pub first_seq: u64,
+    /// The last late entry's sequence number.
     pub last_seq: u64,
     /// The checkpoint size of the period's packet: entries at or past it are late.
     pub packet_checkpoint_size: u64,
 }
 
 impl Late {
+    /// One sentence saying how many events arrived late, and which.
     pub fn sentence(&self) -> String {
         format!(
             "{} event{} for {} arrived after its packet, seqs {}..{}",
@@ -150,6 +166,7 @@ impl Late {
         )
     }
 
+    /// The JSON form written in packets, with the sentence as `note`.
     pub fn to_json(&self) -> Value {
         json!({
             "period": self.period, "count": self.count, "first_seq": self.first_seq,
@@ -208,6 +225,7 @@ pub struct LateCounter {
 }
 
 impl LateCounter {
+    /// A counter of entries from `from` on against the closed periods.
     pub fn new(from: u64, closed: Vec<Closed>) -> Self {
         let found = vec![None; closed.len()];
         LateCounter {
@@ -217,6 +235,7 @@ impl LateCounter {
         }
     }
 
+    /// Count entry `seq` (timestamp text `ts`) if it is late for a closed period.
     pub fn observe(&mut self, seq: u64, ts: &[u8]) {
         if seq < self.from {
             return;

@@ -14,6 +14,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use vouch_core::note::{Checkpoint, NoteVerifier};
 
+/// What packet verification trusts.
 #[derive(Debug, Clone, Default)]
 pub struct Options {
     /// Pin the signing key (SPKI PEM text). Otherwise a known key with the packet's
@@ -25,10 +26,14 @@ pub struct Options {
     pub log_key: Option<String>,
 }
 
+/// One step of a packet verification.
 #[derive(Debug, Clone, Serialize)]
 pub struct Step {
+    /// What was checked.
     pub check: String,
+    /// Whether it held.
     pub ok: bool,
+    /// What was found.
     pub detail: String,
 }
 

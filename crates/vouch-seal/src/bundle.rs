@@ -11,19 +11,27 @@ use std::path::PathBuf;
 /// bundle of any size streams through memory.
 #[derive(Debug, Clone)]
 pub enum Source {
+    /// Bytes held in memory.
     Bytes(Vec<u8>),
+    /// A file read when the tar is written.
     File(PathBuf),
 }
 
+/// One file of a bundle, with its size and hash known before the tar is written.
 #[derive(Debug, Clone)]
 pub struct Entry {
+    /// Path inside the bundle.
     pub path: String,
+    /// Where the content comes from.
     pub source: Source,
+    /// Size in bytes.
     pub size: u64,
+    /// Hex SHA-256 of the content.
     pub sha256: String,
 }
 
 impl Entry {
+    /// An entry holding `bytes` at `path`.
     pub fn bytes(path: impl Into<String>, bytes: Vec<u8>) -> Entry {
         let sha256 = hex::encode(Sha256::digest(&bytes));
         Entry {
@@ -56,8 +64,11 @@ impl Entry {
     }
 }
 
+/// File name of the bundle's manifest.
 pub const MANIFEST: &str = "MANIFEST.json";
+/// File name of the manifest's signature.
 pub const MANIFEST_SIG: &str = "MANIFEST.json.sig";
+/// The manifest's `schema` value.
 pub const MANIFEST_SCHEMA: &str = "vouch.archive-manifest/v1";
 
 /// MANIFEST.json: every other file's path, size and SHA-256 (canonical JSON).
@@ -133,12 +144,16 @@ impl<R: Read> Read for Checked<R> {
 
 /// A writer that hashes and counts what passes through.
 pub struct HashingWriter<W> {
+    /// The writer passed through to.
     pub inner: W,
+    /// SHA-256 of the bytes written so far.
     pub hasher: Sha256,
+    /// Bytes written so far.
     pub written: u64,
 }
 
 impl<W: Write> HashingWriter<W> {
+    /// A writer over `inner` that has hashed nothing yet.
     pub fn new(inner: W) -> Self {
         HashingWriter {
             inner,
@@ -146,6 +161,7 @@ impl<W: Write> HashingWriter<W> {
             written: 0,
         }
     }
+    /// The inner writer, the hex SHA-256 and the count of the bytes written.
     pub fn finish(self) -> (W, String, u64) {
         (
             self.inner,

@@ -7,13 +7,17 @@ use std::io::{BufRead, Read, Write};
 use std::path::Path;
 use std::str::FromStr;
 
+/// How an archive's tar is compressed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Compression {
+    /// Zstandard.
     Zstd,
+    /// gzip.
     Gzip,
 }
 
 impl Compression {
+    /// `zstd` or `gzip`.
     pub fn parse(s: &str) -> Result<Self, String> {
         match s {
             "zstd" => Ok(Compression::Zstd),
@@ -21,6 +25,7 @@ impl Compression {
             _ => Err(format!("compression must be zstd or gzip, not `{s}`")),
         }
     }
+    /// The file extension (`tar.zst`, `tar.gz`).
     pub fn ext(self) -> &'static str {
         match self {
             Compression::Zstd => "tar.zst",
@@ -31,12 +36,16 @@ impl Compression {
 
 /// One archive's encryption: to age recipients, to OpenPGP keys, or none.
 pub enum Sealing {
+    /// Encrypted to these age recipients.
     Age(Vec<age::x25519::Recipient>),
+    /// Encrypted to these OpenPGP encryption subkeys.
     Pgp(Vec<pgp::composed::SignedPublicSubKey>),
+    /// Not encrypted.
     Plain,
 }
 
 impl Sealing {
+    /// The extension appended to the file name (`.age`, `.gpg`, or none).
     pub fn ext(&self) -> &'static str {
         match self {
             Sealing::Age(_) => ".age",
@@ -44,6 +53,7 @@ impl Sealing {
             Sealing::Plain => "",
         }
     }
+    /// The encryption's name as recorded (`age`, `openpgp`, `none`).
     pub fn name(&self) -> &'static str {
         match self {
             Sealing::Age(_) => "age",
@@ -55,6 +65,7 @@ impl Sealing {
 
 /// A recipient as given on the command line or in config.
 pub enum Recipient {
+    /// An age recipient, and the text it was given as.
     Age(age::x25519::Recipient, String),
     /// The encryption subkeys of an OpenPGP key, and its fingerprint.
     Pgp(Vec<pgp::composed::SignedPublicSubKey>, String),
@@ -199,11 +210,15 @@ pub fn seal<W: Write + Send>(
 
 /// A decryption identity: an age identity file, or an OpenPGP secret key (unprotected,
 /// or with the passphrase in VOUCH_IDENTITY_PASSPHRASE).
+#[allow(clippy::large_enum_variant)] // one identity per command; boxing would only add indirection
 pub enum Identity {
+    /// The identities of an age identity file.
     Age(Vec<age::x25519::Identity>),
+    /// An OpenPGP secret key.
     Pgp(pgp::composed::SignedSecretKey),
 }
 
+/// Read a decryption identity file: age identities, or else an OpenPGP secret key.
 pub fn read_identity(path: &Path) -> Result<Identity, String> {
     let text = std::fs::read(path).map_err(|e| format!("identity {}: {e}", path.display()))?;
     let s = String::from_utf8_lossy(&text);

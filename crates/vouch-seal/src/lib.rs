@@ -78,10 +78,13 @@ impl Error {
 /// What to archive, and how.
 #[derive(Debug, Clone, Default)]
 pub struct ArchiveRequest {
+    /// The period to archive (required).
     pub period: Option<Period>,
     /// `age1…` recipients or OpenPGP public key files; empty: `[archive] recipients`.
     pub recipients: Vec<String>,
+    /// Write the archive unencrypted.
     pub no_encrypt: bool,
+    /// Archive a period archived before, under a new key.
     pub supersede: bool,
     /// `zstd` or `gzip`; None: config.
     pub compression: Option<String>,
@@ -89,8 +92,11 @@ pub struct ArchiveRequest {
     pub storage: Option<String>,
 }
 
+/// What an archive run did.
 pub struct Archived {
+    /// The archive's collection record, as logged in the ledger.
     pub record: Value,
+    /// The objects written to WORM storage.
     pub stored: Vec<Stored>,
 }
 
@@ -218,6 +224,7 @@ pub fn collections(store: &Store, period_label: Option<&str>) -> Result<Vec<Valu
         .collect()
 }
 
+/// Archive a period: bundle, compress, encrypt, write once to WORM storage and log it.
 pub fn archive(
     config: &Config,
     keys: &Keys,
@@ -450,11 +457,17 @@ pub fn archive(
 /// What `archive verify` found.
 #[derive(Debug, serde::Serialize)]
 pub struct Checked {
+    /// Whether no problem was found.
     pub valid: bool,
+    /// Files in the archive.
     pub files: usize,
+    /// Bytes of the archive's files.
     pub bytes: u64,
+    /// Each problem found, one sentence each.
     pub problems: Vec<String>,
+    /// Key id of the key whose signature on the manifest verified.
     pub manifest_signed_by: Option<String>,
+    /// The period the manifest names.
     pub period: Value,
 }
 

@@ -14,6 +14,7 @@ use vouch_config::Config;
 use vouch_core::event::format_timestamp as ts;
 use vouch_ledger::{Keys, Ledger};
 
+/// Name of the NDJSON file of archived leaves in a retention archive.
 pub const ARCHIVE_FILE: &str = "audit-archive.ndjson";
 
 /// Archive and prune what is past retention at `now`.

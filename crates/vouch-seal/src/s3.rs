@@ -8,10 +8,12 @@ use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 
+/// An S3 client for one bucket (path-style, Signature Version 4).
 pub struct S3 {
     /// `scheme://host[:port]`
     endpoint: String,
     region: String,
+    /// The bucket.
     pub bucket: String,
     access_key: String,
     secret_key: String,
@@ -19,11 +21,17 @@ pub struct S3 {
     agent: ureq::Agent,
 }
 
+/// What HeadObject says of an object.
 pub struct Head {
+    /// The object's version id.
     pub version_id: Option<String>,
+    /// Object Lock mode (`COMPLIANCE`, `GOVERNANCE`).
     pub lock_mode: Option<String>,
+    /// Object Lock retain-until date.
     pub retain_until: Option<String>,
+    /// Legal hold status (`ON`, `OFF`).
     pub legal_hold: Option<String>,
+    /// Object size in bytes.
     pub size: u64,
 }
 
@@ -218,6 +226,7 @@ impl S3 {
         Ok(version)
     }
 
+    /// HeadObject: `None` when the object does not exist.
     pub fn head(&self, key: &str) -> Result<Option<Head>, String> {
         let path = self.path(key);
         let empty = hex::encode(Sha256::digest(b""));

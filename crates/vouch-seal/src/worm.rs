@@ -5,20 +5,35 @@ use super::s3::S3;
 use chrono::{DateTime, Utc};
 use std::path::{Path, PathBuf};
 
+/// Write-once storage.
 pub enum Worm {
+    /// A local directory.
     Dir(PathBuf),
-    S3 { client: S3, prefix: String },
+    /// An S3 bucket with Object Lock; keys are put under `prefix`.
+    S3 {
+        /// The client for the bucket.
+        client: S3,
+        /// Prefix put before every key (empty or ending in `/`).
+        prefix: String,
+    },
 }
 
 /// Where an object went.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Stored {
+    /// The object's key.
     pub key: String,
+    /// Where it is (a path, or `s3://bucket/key`).
     pub uri: String,
+    /// Size in bytes.
     pub size: u64,
+    /// Hex SHA-256 of the object.
     pub sha256: String,
+    /// Until when it may not be changed or deleted.
     pub retain_until: String,
+    /// How it is locked (`COMPLIANCE` on S3).
     pub lock_mode: String,
+    /// The S3 version id, if any.
     pub version_id: Option<String>,
 }
 
@@ -59,6 +74,7 @@ impl Worm {
         Ok(Worm::Dir(dir))
     }
 
+    /// The storage, for messages (a path or `s3://bucket/prefix`).
     pub fn describe(&self) -> String {
         match self {
             Worm::Dir(d) => d.display().to_string(),
@@ -148,6 +164,7 @@ impl Worm {
         }
     }
 
+    /// Where `key` is or would be stored.
     pub fn uri(&self, key: &str) -> String {
         match self {
             Worm::Dir(d) => d.join(key).display().to_string(),
@@ -155,6 +172,7 @@ impl Worm {
         }
     }
 
+    /// Whether an object is stored under `key`.
     pub fn exists(&self, key: &str) -> Result<bool, String> {
         match self {
             Worm::Dir(d) => Ok(d.join(key).exists()),

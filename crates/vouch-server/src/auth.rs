@@ -12,15 +12,21 @@ use sha2::{Digest, Sha256};
 use vouch_engine::config::AuthSettings;
 use vouch_store::Store;
 
+/// Prefix of every API token.
 pub const TOKEN_PREFIX: &str = "vch_";
+/// Prefix of every session token.
 pub const SESSION_PREFIX: &str = "vss_";
+/// Fewest characters a password may have.
 pub const MIN_PASSWORD: usize = 12;
 
+/// Who is making a request, and with what role.
 #[derive(Debug, Clone, Serialize)]
 pub struct Principal {
     /// `token:<name>`, `jwt:<sub>` or `user:<username>`.
     pub actor: String,
+    /// The role granted.
     pub role: Role,
+    /// How the caller authenticated: `token`, `jwt` or `session`.
     pub via: &'static str,
     /// The session token's SHA-256, for sessions.
     #[serde(skip)]
@@ -77,6 +83,7 @@ pub fn create_token(
     ))
 }
 
+/// Every API token (never its secret), oldest first.
 pub fn list_tokens(store: &Store) -> Result<Vec<Value>, String> {
     let rows = store
         .query("SELECT id, name, role, created_at, expires_at, revoked_at, last_used_at FROM api_tokens ORDER BY created_at", &[])
@@ -87,6 +94,7 @@ pub fn list_tokens(store: &Store) -> Result<Vec<Value>, String> {
         .collect())
 }
 
+/// Revoke the unrevoked token with this id or name; an error when there is none.
 pub fn revoke_token(store: &Store, id_or_name: &str) -> Result<(), String> {
     let mut n = 0;
     let at = now();
@@ -329,6 +337,7 @@ pub fn password_policy(username: &str, password: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// An Argon2 hash (PHC string) of `password`, which must have at least [`MIN_PASSWORD`] characters.
 pub fn hash_password(password: &str) -> Result<String, String> {
     use argon2::password_hash::{rand_core::OsRng, PasswordHasher, SaltString};
     if password.chars().count() < MIN_PASSWORD {
@@ -352,6 +361,7 @@ fn check_password(hash: &str, password: &str) -> bool {
     })
 }
 
+/// Add a local user with `role`; the password must pass the password policy.
 pub fn add_user(
     store: &Store,
     username: &str,

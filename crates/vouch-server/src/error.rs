@@ -5,17 +5,23 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
 
+/// An error response: status and `{"error": {"code", "message", "details"}}`.
 #[derive(Debug)]
 pub struct ApiError {
+    /// The HTTP status.
     pub status: StatusCode,
+    /// A stable machine-readable code (`bad_request`, `not_found`, …).
     pub code: &'static str,
+    /// One sentence for people.
     pub message: String,
+    /// Structured details (the parameter at fault, …); `{}` when none.
     pub details: Value,
     /// Seconds for a `Retry-After` header (503, 429).
     pub retry_after: Option<u64>,
 }
 
 impl ApiError {
+    /// An error with `status`, `code` and `message`, no details.
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
         ApiError {
             status,
@@ -25,6 +31,7 @@ impl ApiError {
             retry_after: None,
         }
     }
+    /// Ask the client to retry after `secs` seconds.
     pub fn retry_after(mut self, secs: u64) -> Self {
         self.retry_after = Some(secs);
         self
@@ -38,22 +45,28 @@ impl ApiError {
         )
         .retry_after(30)
     }
+    /// 400 `bad_request`.
     pub fn bad(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "bad_request", message)
     }
+    /// Attach structured details.
     pub fn details(mut self, d: Value) -> Self {
         self.details = d;
         self
     }
+    /// 401 `unauthorized`.
     pub fn unauthorized(message: impl Into<String>) -> Self {
         Self::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
     }
+    /// 403 `forbidden`.
     pub fn forbidden(message: impl Into<String>) -> Self {
         Self::new(StatusCode::FORBIDDEN, "forbidden", message)
     }
+    /// 404 `not_found`.
     pub fn not_found(message: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, "not_found", message)
     }
+    /// 500 with a generic message; `e` is logged, never sent.
     pub fn internal(e: impl std::fmt::Display) -> Self {
         tracing::error!(error = %e, "internal error");
         Self::new(
@@ -198,6 +211,7 @@ impl From<vouch_store::StoreError> for ApiError {
     }
 }
 
+/// A handler's result.
 pub type ApiResult<T> = Result<T, ApiError>;
 
 #[cfg(test)]

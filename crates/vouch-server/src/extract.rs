@@ -123,7 +123,7 @@ impl<'de> Deserializer<'de> for ParamsDe {
 
     fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, ParamsError> {
         let map: Map<String, Value> = self.0.into_iter().map(|(k, v)| (k, v.into())).collect();
-        de::Deserializer::deserialize_any(Value::Object(map), visitor)
+        Deserializer::deserialize_any(Value::Object(map), visitor)
             .map_err(|e| ParamsError(ApiError::bad(e.to_string())))
     }
 

@@ -134,12 +134,15 @@ pub fn worker_name() -> String {
 /// PEM files for serving HTTPS directly (deployments without a TLS-terminating proxy).
 #[derive(Debug, Clone)]
 pub struct TlsFiles {
+    /// The certificate chain (PEM).
     pub cert: std::path::PathBuf,
+    /// The private key (PEM).
     pub key: std::path::PathBuf,
 }
 
 /// How to serve.
 pub struct ServeOptions {
+    /// The address to listen on.
     pub listen: SocketAddr,
     /// Told the bound address once the server accepts connections.
     pub ready: Option<tokio::sync::oneshot::Sender<SocketAddr>>,

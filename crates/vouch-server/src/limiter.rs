@@ -29,15 +29,23 @@ struct Window {
 /// One aggregate to log: the failures after the first in a closed window.
 #[derive(Debug, Clone)]
 pub struct Aggregate {
+    /// The client address.
     pub ip: String,
+    /// Failures in the window (the first included).
     pub count: u64,
+    /// Of those, refused by the rate limit.
     pub limited: u64,
+    /// When the window opened.
     pub from: DateTime<Utc>,
+    /// The last failure in the window.
     pub to: DateTime<Utc>,
+    /// Usernames tried, at most [`MAX_NAMES`].
     pub names: Vec<String>,
+    /// Further usernames tried beyond those listed.
     pub more_names: u64,
 }
 
+/// Failed authentications per client address, in fixed windows.
 pub struct Limiter {
     window: Duration,
     limit: u64,
@@ -47,6 +55,7 @@ pub struct Limiter {
 }
 
 impl Limiter {
+    /// A limiter allowing `limit` failures per address per `window`.
     pub fn new(window: Duration, limit: u64) -> Limiter {
         Limiter {
             window,
@@ -56,6 +65,7 @@ impl Limiter {
         }
     }
 
+    /// The window length.
     pub fn window(&self) -> Duration {
         self.window
     }

@@ -13,6 +13,7 @@ pub const LATENCY_BUCKETS: &[f64] = &[
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
 ];
 
+/// A Prometheus histogram over [`LATENCY_BUCKETS`], updated without locks.
 #[derive(Default)]
 pub struct Histogram {
     counts: Vec<AtomicU64>,
@@ -27,6 +28,7 @@ impl Histogram {
             ..Default::default()
         }
     }
+    /// Record one observation of `secs` seconds.
     pub fn observe(&self, secs: f64) {
         for (b, c) in LATENCY_BUCKETS.iter().zip(&self.counts) {
             if secs <= *b {
@@ -56,10 +58,14 @@ impl Histogram {
     }
 }
 
+/// The metrics kept in memory (the rest is read from the database at scrape time).
 pub struct Metrics {
     http: Mutex<BTreeMap<(String, String, u16), u64>>,
+    /// Time to append an ingested batch.
     pub append_latency: Histogram,
+    /// Ledger verifications through the API that found the ledger broken.
     pub verify_failures: AtomicU64,
+    /// Size in bytes of the last packet served, by format (`json`, `pdf`).
     pub packet_size: Mutex<BTreeMap<String, u64>>,
 }
 
@@ -86,6 +92,7 @@ fn header(out: &mut String, name: &str, kind: &str, help: &str) {
 }
 
 impl Metrics {
+    /// Count one HTTP response.
     pub fn request(&self, method: &str, route: &str, status: u16) {
         let mut m = self.http.lock().unwrap_or_else(|p| p.into_inner());
         *m.entry((method.to_string(), route.to_string(), status))
@@ -300,18 +307,29 @@ pub const JOB_BUCKETS: &[f64] = &[1.0, 5.0, 15.0, 60.0, 300.0, 900.0, 3600.0];
 /// State read from the database at scrape time.
 #[derive(Default)]
 pub struct DbState {
+    /// Finished job runs by (job, status).
     pub job_runs: BTreeMap<(String, String), u64>,
+    /// Durations in seconds of finished job runs, by job.
     pub job_durations: BTreeMap<String, Vec<f64>>,
+    /// Late-arriving events by period.
     pub late_events: BTreeMap<String, u64>,
+    /// Entries in the ledger.
     pub ledger_size: u64,
+    /// Tree size of the latest checkpoint.
     pub checkpoint_size: u64,
+    /// Seconds since the latest checkpoint was made.
     pub checkpoint_age: Option<i64>,
+    /// Evidence collections by (source kind, status).
     pub collector_runs: BTreeMap<(String, String), u64>,
+    /// Seconds since each evidence definition's newest successful collection.
     pub evidence_age: BTreeMap<String, i64>,
+    /// Controls by status, over last month.
     pub controls: BTreeMap<String, u64>,
+    /// Open findings by severity.
     pub open_findings: BTreeMap<String, u64>,
 }
 
+/// Read the database-backed series for a scrape.
 pub fn read_db(app: &crate::App) -> Result<DbState, crate::error::ApiError> {
     let now = chrono::Utc::now();
     let mut d = DbState {

@@ -33,7 +33,7 @@ pub async fn request_id(req: Request, next: Next) -> Response {
         match tokio::time::timeout(REQUEST_TIMEOUT, next.run(req)).await {
             Ok(r) => r,
             Err(_) => ApiError::new(
-                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                StatusCode::SERVICE_UNAVAILABLE,
                 "timeout",
                 "the request took too long",
             )
@@ -59,7 +59,7 @@ fn too_large(req: &Request) -> Option<ApiError> {
     if target > MAX_URI {
         return Some(
             ApiError::new(
-                axum::http::StatusCode::URI_TOO_LONG,
+                StatusCode::URI_TOO_LONG,
                 "uri_too_long",
                 format!("the request target is {target} bytes; at most {MAX_URI}"),
             )
@@ -74,7 +74,7 @@ fn too_large(req: &Request) -> Option<ApiError> {
     if bytes > MAX_HEADER_BYTES || h.len() > MAX_HEADERS {
         return Some(
             ApiError::new(
-                axum::http::StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
                 "headers_too_large",
                 format!(
                     "{} headers, {bytes} bytes; at most {MAX_HEADERS} headers and {MAX_HEADER_BYTES} bytes",
@@ -100,7 +100,7 @@ fn json_content_type(req: &Request) -> Result<(), Response> {
         return Ok(());
     }
     Err(ApiError::new(
-        axum::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
         "unsupported_media_type",
         if ct.is_empty() {
             "the body must be sent with Content-Type: application/json".to_string()
@@ -355,7 +355,7 @@ fn audit_outcome(
 /// 429 for an address over its limit of failed authentications.
 fn too_many_failures(secs: u64) -> Response {
     let mut r = ApiError::new(
-        axum::http::StatusCode::TOO_MANY_REQUESTS,
+        StatusCode::TOO_MANY_REQUESTS,
         "too_many_failures",
         format!("too many failed authentications from this address; try again in {secs} s"),
     )

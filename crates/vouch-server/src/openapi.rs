@@ -9,6 +9,7 @@ pub fn openapi_path(path: &str) -> String {
     path.replace("{*", "{")
 }
 
+/// The OpenAPI 3.1 document of every route.
 pub fn document() -> Value {
     let mut paths = Map::new();
     for r in ROUTES {

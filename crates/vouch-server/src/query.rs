@@ -27,16 +27,27 @@ pub const MAX_PER_PAGE: u64 = 1000;
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AuditParams {
+    /// Only events of this organisation.
     pub organization_id: Option<String>,
+    /// Only events by this actor.
     pub actor_id: Option<String>,
+    /// Only events with this action.
     pub action: Option<String>,
+    /// Only events on resources of this type.
     pub resource_type: Option<String>,
+    /// Only events of this category.
     pub category: Option<String>,
+    /// Only events with this result.
     pub result: Option<String>,
+    /// Start of the date range.
     pub start_date: Option<String>,
+    /// End of the date range (a bare date is inclusive).
     pub end_date: Option<String>,
+    /// Page number, from 1.
     pub page: Option<String>,
+    /// Events per page (at most [`MAX_PER_PAGE`]).
     pub per_page: Option<String>,
+    /// The `next_cursor` of a previous page, instead of `page`.
     pub cursor: Option<String>,
     /// Only the export takes it; the query refuses it.
     pub format: Option<String>,

@@ -3,16 +3,23 @@
 
 use serde::Serialize;
 
+/// A role; what each may do is [`allows`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Role {
+    /// Everything.
     Admin,
+    /// Read, open findings and operate (collect, check, archive, update findings); no export.
     ComplianceOfficer,
+    /// Read and export; cannot open findings or operate.
     TeamLead,
+    /// Read and export, and open findings.
     Auditor,
+    /// Only post audit events.
     Ingest,
 }
 
+/// Every role.
 pub const ROLES: &[Role] = &[
     Role::Admin,
     Role::ComplianceOfficer,
@@ -22,6 +29,7 @@ pub const ROLES: &[Role] = &[
 ];
 
 impl Role {
+    /// The role's name (`compliance-officer`).
     pub fn as_str(self) -> &'static str {
         match self {
             Role::Admin => "admin",
@@ -31,11 +39,13 @@ impl Role {
             Role::Ingest => "ingest",
         }
     }
+    /// The role with this name.
     pub fn parse(s: &str) -> Option<Role> {
         ROLES.iter().copied().find(|r| r.as_str() == s)
     }
 }
 
+/// A permission a route requires.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Perm {

@@ -8,9 +8,24 @@ use vouch_core::merkle::TILE_HEIGHT;
 
 const WIDTH: u64 = 1 << TILE_HEIGHT;
 
+/// A parsed tlog-tiles path.
 pub enum Tile {
-    Hashes { level: u32, index: u64, width: u64 },
-    Entries { index: u64, width: u64 },
+    /// A tile of Merkle hashes: `tile/<L>/<N>[.p/<W>]`.
+    Hashes {
+        /// Tile level (each level is `TILE_HEIGHT` tree levels).
+        level: u32,
+        /// Index of the tile at its level.
+        index: u64,
+        /// Hashes in the tile (256 when full).
+        width: u64,
+    },
+    /// A bundle of entries: `tile/entries/<N>[.p/<W>]`.
+    Entries {
+        /// Index of the entry bundle.
+        index: u64,
+        /// Entries in the bundle (256 when full).
+        width: u64,
+    },
 }
 
 /// `x001/x234/067` → 1234067.
@@ -30,6 +45,7 @@ fn index(parts: &[&str]) -> Option<u64> {
     Some(n)
 }
 
+/// Parse a path after `tile/`; 404 when it is not a tlog-tiles path.
 pub fn parse(path: &str) -> ApiResult<Tile> {
     let bad = || ApiError::not_found(format!("`tile/{path}` is not a tlog-tiles path"));
     let (body, width) = match path.split_once(".p/") {

@@ -7,22 +7,35 @@ use sha2::{Digest, Sha256};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+/// A content-addressed blob store rooted at one directory.
 #[derive(Debug, Clone)]
 pub struct BlobStore {
     root: PathBuf,
 }
 
+/// Why a blob could not be stored or read.
 #[derive(Debug, thiserror::Error)]
 pub enum BlobError {
+    /// A file-system operation on `path` failed.
     #[error("blob store {path}: {source}")]
     Io {
+        /// The file or directory concerned.
         path: String,
+        /// The underlying I/O error.
         source: std::io::Error,
     },
+    /// No blob with this hash is stored.
     #[error("blob {0} is not in the blob store")]
     Missing(String),
+    /// The stored file no longer hashes to its name.
     #[error("blob {expected} was altered on disk: its content hashes to {actual}")]
-    Altered { expected: String, actual: String },
+    Altered {
+        /// The hash the blob is stored under.
+        expected: String,
+        /// The hash of the file's current content.
+        actual: String,
+    },
+    /// The name given is not a SHA-256 hex digest.
     #[error("`{0}` is not a SHA-256 hex digest")]
     BadHash(String),
 }
@@ -34,15 +47,18 @@ fn io(path: &Path, source: std::io::Error) -> BlobError {
     }
 }
 
+/// Lower-case hex SHA-256 of `bytes`, the name of their blob.
 pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
 impl BlobStore {
+    /// A store rooted at `root` (created on the first write).
     pub fn new(root: impl Into<PathBuf>) -> Self {
         BlobStore { root: root.into() }
     }
 
+    /// The directory the store lives in.
     pub fn root(&self) -> &Path {
         &self.root
     }

@@ -19,10 +19,13 @@ use vouch_core::Hash;
 /// A storage error. Messages never carry connection strings or passwords.
 #[derive(Debug)]
 pub enum StoreError {
+    /// An SQLite error.
     Sqlite(rusqlite::Error),
+    /// A PostgreSQL error, as text: the server's message and SQLSTATE, or the connection error chain.
     Postgres(String),
     /// Stored data that cannot be what vouch wrote (wrong length, bad state).
     Corrupt(String),
+    /// A bad storage setting (a missing directory, a bad URL or schema name).
     Config(String),
     /// A caller's callback asked to stop with an error of its own.
     Aborted(String),
@@ -89,55 +92,79 @@ impl From<postgres::Error> for StoreError {
     }
 }
 
+/// A result whose error defaults to [`StoreError`].
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 /// The sequencer's persistent state.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Head {
+    /// Number of entries in the ledger.
     pub size: u64,
+    /// The Merkle frontier, as `Frontier::to_bytes`.
     pub frontier: Vec<u8>,
+    /// The HMAC chain value after the last entry.
     pub chain: Hash,
 }
 
 /// One ledger row to insert.
 #[derive(Debug, Clone)]
 pub struct EntryRow {
+    /// Sequence number (0-based position in the ledger).
     pub seq: u64,
     /// Copies of the leaf's `id` and `timestamp`, for lookups (verification checks them).
     pub id: String,
+    /// Copy of the leaf's `timestamp`.
     pub ts: String,
+    /// The leaf: canonical JSON of the event with its `seq`.
     pub leaf: Vec<u8>,
+    /// RFC 6962 hash of the leaf.
     pub leaf_hash: Hash,
+    /// The HMAC chain value after this entry.
     pub chain: Hash,
 }
 
 /// A stored checkpoint.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CheckpointRow {
+    /// Tree size the checkpoint commits to.
     pub size: u64,
+    /// Root hash of the tree of that size.
     pub root: Vec<u8>,
+    /// The signed checkpoint note.
     pub note: String,
+    /// When the checkpoint was made (RFC 3339, UTC).
     pub created_at: String,
 }
 
 /// A generated evidence packet, as recorded.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PacketRow {
+    /// The period as written (`2026-Q3`).
     pub period_label: String,
+    /// Start of the period (RFC 3339, UTC).
     pub period_start: String,
+    /// End of the period, exclusive (RFC 3339, UTC).
     pub period_end: String,
+    /// When the packet was generated.
     pub generated_at: String,
+    /// Size of the checkpoint the packet is anchored to.
     pub checkpoint_size: u64,
+    /// Hex SHA-256 of the packet's JSON.
     pub json_sha256: String,
+    /// Hex SHA-256 of the PDF, when one was rendered.
     pub pdf_sha256: Option<String>,
+    /// Id of the packet signing key (hex SHA-256 of its SPKI DER).
     pub signing_key_id: String,
 }
 
 /// An entry found by id: its seq and leaf.
 #[derive(Debug, Clone)]
 pub struct FoundEntry {
+    /// The event id.
     pub id: String,
+    /// Its sequence number.
     pub seq: u64,
+    /// Its leaf text.
     pub leaf: String,
 }
 
@@ -147,18 +174,27 @@ pub trait LedgerTx {
     fn head(&mut self) -> Result<Head>;
     /// Entries with any of these ids.
     fn find_ids(&mut self, ids: &[&str]) -> Result<Vec<FoundEntry>>;
+    /// Insert ledger rows.
     fn insert_entries(&mut self, rows: &[EntryRow]) -> Result<()>;
+    /// Insert completed Merkle subtree hashes.
     fn insert_nodes(&mut self, nodes: &[Node]) -> Result<()>;
+    /// Replace the head.
     fn put_head(&mut self, head: &Head) -> Result<()>;
 }
 
 /// A row as the verifier reads it.
 pub struct EntryRef<'a> {
+    /// Sequence number.
     pub seq: i64,
+    /// Event id, as stored.
     pub id: &'a [u8],
+    /// Timestamp text, as stored.
     pub ts: &'a [u8],
+    /// Leaf bytes.
     pub leaf: &'a [u8],
+    /// Stored leaf hash.
     pub leaf_hash: &'a [u8],
+    /// Stored chain value.
     pub chain: &'a [u8],
 }
 
@@ -171,6 +207,7 @@ pub trait Backend: Send + Sync {
 
     /// Run `f` in one transaction holding the ledger lock; commit when it returns Ok.
     fn ledger_write(&self, f: &mut dyn FnMut(&mut dyn LedgerTx) -> Result<()>) -> Result<()>;
+    /// The current head (outside the ledger lock).
     fn head(&self) -> Result<Head>;
     /// Leaf text of one entry.
     fn leaf(&self, seq: u64) -> Result<Option<String>>;
@@ -192,16 +229,21 @@ pub trait Backend: Send + Sync {
     /// Stored node hashes at `level` for indexes `[start, end)`.
     fn nodes(&self, level: u32, start: u64, end: u64) -> Result<Vec<Hash>>;
     /// Stream all stored nodes as (level, index, hash), ordered by level then index.
+    #[allow(clippy::type_complexity)] // the callback's signature is clearest spelled out
     fn scan_nodes(&self, f: &mut dyn FnMut(u32, u64, &[u8]) -> Result<bool>) -> Result<()>;
 
+    /// Record a checkpoint.
     fn insert_checkpoint(&self, row: &CheckpointRow) -> Result<()>;
+    /// The checkpoint of the greatest size, if any.
     fn latest_checkpoint(&self) -> Result<Option<CheckpointRow>>;
+    /// The checkpoint of exactly this size, if any.
     fn checkpoint_at(&self, size: u64) -> Result<Option<CheckpointRow>>;
     /// Stream checkpoints in ascending size.
     fn scan_checkpoints(&self, f: &mut dyn FnMut(CheckpointRow) -> Result<bool>) -> Result<()>;
 
     /// `1 + max(seq)` over entries whose timestamp text is before `ts` (0 if none).
     fn size_covering_before(&self, ts: &str) -> Result<u64>;
+    /// Record a generated packet.
     fn insert_packet(&self, row: &PacketRow) -> Result<()>;
     /// The latest recorded packet whose period ends at or before `end`, excluding
     /// packets of exactly the period `[start, end)`.
@@ -213,6 +255,7 @@ pub trait Backend: Send + Sync {
     fn write(&self, f: &mut dyn FnMut(&mut dyn Sql) -> Result<()>) -> Result<()>;
 }
 
+/// A shared handle to whichever backend is open.
 pub type Store = Arc<dyn Backend>;
 
 /// How many PostgreSQL write transactions this process has retried after a

@@ -34,14 +34,20 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 /// libpq's `sslmode`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SslMode {
+    /// No TLS.
     Disable,
+    /// TLS if the server offers it, without verifying its certificate.
     Prefer,
+    /// TLS required, certificate not verified (unless a root certificate is given).
     Require,
+    /// TLS with the certificate verified against the root certificate.
     VerifyCa,
+    /// As `VerifyCa`, and the certificate must name the host.
     VerifyFull,
 }
 
 impl SslMode {
+    /// The `sslmode` value as libpq spells it.
     pub fn as_str(self) -> &'static str {
         match self {
             SslMode::Disable => "disable",
@@ -81,7 +87,9 @@ const SECRET_KEYS: &[&str] = &["password", "sslpassword"];
 /// the non-secret parameters it was given.
 #[derive(Clone)]
 pub struct PgDsn {
+    /// The connection settings for the `postgres` crate (TLS parameters removed).
     pub config: postgres::Config,
+    /// The TLS mode asked for.
     pub mode: SslMode,
     /// The root certificate file used to verify the server, if any.
     pub root_cert: Option<String>,
@@ -439,9 +447,9 @@ impl PgDsn {
                 self.root_cert.as_deref().unwrap_or("sslrootcert")
             ));
         } else if msg.contains("not valid for name") || msg.contains("NotValidForName") {
-            msg.push_str(&format!(
-                " (sslmode=verify-full: the server's certificate does not name the host connected to; connect by a name the certificate lists, or use verify-ca)"
-            ));
+            msg.push_str(
+                " (sslmode=verify-full: the server's certificate does not name the host connected to; connect by a name the certificate lists, or use verify-ca)",
+            );
         } else if msg.contains("server does not support TLS") {
             msg.push_str(&format!(
                 " (sslmode={} requires TLS and the server does not offer it)",
@@ -607,6 +615,7 @@ impl ServerCertVerifier for Verify {
 #[derive(Clone)]
 pub struct MakeRustls(Option<Arc<rustls::ClientConfig>>);
 
+/// A rustls connector for one connection's server name.
 pub struct RustlsConnect {
     config: Option<Arc<rustls::ClientConfig>>,
     /// The server name, or why there is none usable.
@@ -657,6 +666,7 @@ impl TlsConnect<Socket> for RustlsConnect {
     }
 }
 
+/// A TLS stream to the PostgreSQL server.
 pub struct RustlsStream(Box<tokio_rustls::client::TlsStream<Socket>>);
 
 impl AsyncRead for RustlsStream {

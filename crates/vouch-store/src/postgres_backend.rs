@@ -28,6 +28,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     ),
 ];
 
+/// The PostgreSQL backend: a pool of connections, optionally in its own schema.
 pub struct PgBackend {
     dsn: PgDsn,
     shown: String,

@@ -9,9 +9,13 @@ use crate::Result;
 /// are TEXT on both engines; integers are BIGINT.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
+    /// SQL NULL.
     Null,
+    /// A BIGINT.
     Int(i64),
+    /// TEXT.
     Text(String),
+    /// A BLOB (BYTEA on PostgreSQL).
     Blob(Vec<u8>),
 }
 
@@ -46,9 +50,11 @@ impl<T: Into<Value>> From<Option<T>> for Value {
 pub struct Row(pub Vec<Value>);
 
 impl Row {
+    /// Column `i` as text (numbers formatted); empty when null or missing.
     pub fn text(&self, i: usize) -> String {
         self.opt_text(i).unwrap_or_default()
     }
+    /// Column `i` as text (numbers formatted); `None` when null or missing.
     pub fn opt_text(&self, i: usize) -> Option<String> {
         match self.0.get(i) {
             Some(Value::Text(s)) => Some(s.clone()),
@@ -56,9 +62,11 @@ impl Row {
             _ => None,
         }
     }
+    /// Column `i` as an integer; 0 when not one.
     pub fn int(&self, i: usize) -> i64 {
         self.opt_int(i).unwrap_or(0)
     }
+    /// Column `i` as an integer; `None` when not one.
     pub fn opt_int(&self, i: usize) -> Option<i64> {
         match self.0.get(i) {
             Some(Value::Int(n)) => Some(*n),
@@ -71,6 +79,7 @@ impl Row {
 pub trait Sql {
     /// Run a statement; the number of rows it changed.
     fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64>;
+    /// Run a query; its rows.
     fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>>;
 }
 

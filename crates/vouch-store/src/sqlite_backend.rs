@@ -26,6 +26,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     ),
 ];
 
+/// The SQLite backend: WAL mode, pooled readers, one writer, a checkpoint thread.
 pub struct SqliteBackend {
     path: PathBuf,
     readers: Pool<Connection>,
@@ -44,6 +45,8 @@ impl Drop for SqliteBackend {
 const WRITER_AUTOCHECKPOINT: i64 = 16_384;
 
 impl SqliteBackend {
+    /// Open (creating if needed) the database at `path` and apply migrations;
+    /// its directory must exist.
     pub fn open(path: &Path) -> Result<Self> {
         if let Some(dir) = path.parent() {
             if !dir.as_os_str().is_empty() && !dir.exists() {
@@ -93,12 +96,12 @@ fn spawn_checkpointer(conn: Connection) -> std::sync::mpsc::Sender<()> {
     let (tx, rx) = std::sync::mpsc::channel::<()>();
     let _ = std::thread::Builder::new()
         .name("vouch-sqlite-checkpoint".into())
-        .spawn(move || loop {
-            match rx.recv_timeout(std::time::Duration::from_millis(200)) {
-                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
-                    let _ = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
-                }
-                _ => break,
+        .spawn(move || {
+            // Until the backend is dropped (the sender disconnects), checkpoint every 200 ms.
+            while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+                rx.recv_timeout(std::time::Duration::from_millis(200))
+            {
+                let _ = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
             }
         });
     tx

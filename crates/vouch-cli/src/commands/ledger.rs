@@ -178,7 +178,7 @@ pub fn run(cli: &crate::Cli, c: &LedgerCommand) -> Result<i32> {
                 .read_to_end(&mut bytes)?;
             let r = vouch_engine::seal::retention::verify_archive(&store, &bytes)?;
             if cli.json {
-                crate::output::print_json(&r);
+                output::print_json(&r);
             } else if r["valid"] == true {
                 println!(
                     "ok   {archive}: {} archived entries match the ledger's leaf hashes",

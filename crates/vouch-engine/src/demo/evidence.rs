@@ -14,10 +14,15 @@ use vouch_core::period::Period;
 /// The demo's pack (evidence, checks and controls over demo-app.db), a file like any pack.
 pub const PACK: &str = include_str!("pack.toml");
 
+/// What the demo's evidence step did.
 pub struct EvidenceReport {
+    /// Evidence items collected.
     pub items: usize,
+    /// Each check's (id, status, message).
     pub results: Vec<(String, String, String)>,
+    /// Each control's (id, status).
     pub controls: Vec<(String, String)>,
+    /// Findings the check run opened.
     pub findings_opened: usize,
 }
 

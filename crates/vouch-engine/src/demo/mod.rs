@@ -57,6 +57,7 @@ pub struct Generator {
 }
 
 impl Generator {
+    /// A generator seeded with `seed`, over `people` made-up people.
     pub fn new(seed: u64, people: usize) -> Self {
         let mut rng = StdRng::seed_from_u64(seed);
         let people = (0..people)
@@ -197,23 +198,41 @@ impl Generator {
 
 /// What the demo did, for the CLI to tell.
 pub struct DemoReport {
+    /// The demo's data directory.
     pub data_dir: PathBuf,
+    /// Events appended.
     pub events: u64,
+    /// Each month's label and event count.
     pub months: Vec<(String, u64)>,
+    /// Seconds spent appending.
     pub append_secs: f64,
+    /// The verification of the whole ledger.
     pub verify: VerifyReport,
+    /// Seconds the verification took.
     pub verify_secs: f64,
+    /// The final signed checkpoint note.
     pub checkpoint_note: String,
+    /// File holding the inclusion proof of a sampled admin role grant.
     pub proof_file: PathBuf,
+    /// Sequence number of that entry.
     pub proof_index: u64,
+    /// The entry's description of the grant.
     pub proof_action: String,
+    /// File holding a consistency proof from the second-to-last month's checkpoint.
     pub consistency_file: PathBuf,
+    /// The last month's NDJSON export.
     pub export_file: PathBuf,
+    /// Events in that export.
     pub export_events: u64,
+    /// Label of the last month.
     pub last_month: String,
+    /// The log's C2SP verifier key.
     pub log_verifier_key: String,
+    /// The last month's packet.
     pub packet: crate::packet::Written,
+    /// The signing public key (PEM), for checking the packet with openssl.
     pub public_key_file: PathBuf,
+    /// What the evidence step did.
     pub evidence: evidence::EvidenceReport,
 }
 
@@ -353,7 +372,7 @@ pub fn run(
         &crate::packet::Request {
             period: last.clone(),
             // After the checks above: a packet holds what existed when it was made.
-            generated_at: Some(chrono::Utc::now().max(now)),
+            generated_at: Some(Utc::now().max(now)),
             format: crate::packet::Format::Both,
             out: dir.join("packets").join(&last.label),
             force: true,

@@ -4,8 +4,10 @@
 
 use chrono::{DateTime, Datelike, Duration, Timelike, Utc};
 
+/// A parsed five-field cron schedule.
 #[derive(Debug, Clone)]
 pub struct Cron {
+    /// The expression as written.
     pub expr: String,
     fields: [Vec<bool>; 5],
 }
@@ -13,6 +15,7 @@ pub struct Cron {
 const RANGES: [(u32, u32); 5] = [(0, 59), (0, 23), (1, 31), (1, 12), (0, 6)];
 
 impl Cron {
+    /// Parse a five-field expression.
     pub fn parse(expr: &str) -> Result<Cron, String> {
         let parts: Vec<&str> = expr.split_whitespace().collect();
         if parts.len() != 5 {
@@ -66,6 +69,7 @@ impl Cron {
         })
     }
 
+    /// Whether the schedule fires at the minute of `t` (UTC).
     pub fn matches(&self, t: DateTime<Utc>) -> bool {
         self.fields[0][t.minute() as usize]
             && self.fields[1][t.hour() as usize]

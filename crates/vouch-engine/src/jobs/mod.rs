@@ -15,6 +15,7 @@ use vouch_store::Store;
 
 /// Where "now" comes from.
 pub trait Clock: Send + Sync {
+    /// The current time.
     fn now(&self) -> DateTime<Utc>;
 }
 
@@ -39,6 +40,7 @@ pub enum JobError {
     LedgerBroken(String),
 }
 
+/// The system's clock.
 pub struct SystemClock;
 
 impl Clock for SystemClock {
@@ -51,9 +53,11 @@ impl Clock for SystemClock {
 pub struct ManualClock(pub std::sync::Mutex<DateTime<Utc>>);
 
 impl ManualClock {
+    /// A clock stopped at `t`.
     pub fn at(t: DateTime<Utc>) -> Self {
         ManualClock(std::sync::Mutex::new(t))
     }
+    /// Move the clock to `t`.
     pub fn set(&self, t: DateTime<Utc>) {
         *self.0.lock().unwrap_or_else(|p| p.into_inner()) = t;
     }
@@ -65,14 +69,19 @@ impl Clock for ManualClock {
     }
 }
 
+/// A scheduled job: its name, schedule and what it does.
 pub struct JobDef {
+    /// The job's name (`verify-ledger`).
     pub name: &'static str,
+    /// Its cron schedule (UTC).
     pub schedule: &'static str,
     /// How far back a missed occurrence is still caught up.
     pub catch_up_days: i64,
+    /// What it does, for people.
     pub description: &'static str,
 }
 
+/// Every scheduled job.
 pub const JOBS: &[JobDef] = &[
     JobDef {
         name: "generate-soc2-evidence",
@@ -101,6 +110,7 @@ pub const JOBS: &[JobDef] = &[
     },
 ];
 
+/// The job named `name`.
 pub fn job(name: &str) -> Option<&'static JobDef> {
     JOBS.iter().find(|j| j.name == name)
 }
@@ -123,15 +133,23 @@ pub fn period_of(job: &str, occurrence: DateTime<Utc>) -> Period {
     }
 }
 
+/// Runs due jobs durably: claims runs, retries failures, catches up missed occurrences.
 pub struct Runner<'a> {
+    /// The configuration.
     pub config: &'a Config,
+    /// Where runs are recorded.
     pub store: Store,
+    /// The keys jobs sign with.
     pub keys: &'a Keys,
+    /// The ledger jobs read and record into.
     pub ledger: &'a Ledger,
+    /// Where "now" comes from.
     pub clock: &'a dyn Clock,
     /// Who claims runs (host:pid), recorded in the history.
     pub worker: String,
+    /// Attempts of a run before it fails for good.
     pub max_attempts: u32,
+    /// Wait before the first retry; doubled on each further one.
     pub backoff: Duration,
     /// Occurrences before this are never caught up (vouch was not there to run them).
     /// `None`: when this database was initialised ([`initialized_at`]).
@@ -524,6 +542,7 @@ fn run_of(row: &vouch_store::Row) -> Run {
 
 const COLUMNS: &str = "id, job, run_key, scheduled_for, status, attempt, started_at, finished_at, next_attempt_at, claimed_by, error, outputs";
 
+/// The job run with this id.
 pub fn get_run(store: &Store, id: &str) -> Result<Run, Error> {
     let rows = store.query(
         &format!("SELECT {COLUMNS} FROM job_runs WHERE id = $1"),

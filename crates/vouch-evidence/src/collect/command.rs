@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 /// Variables every child gets, when set: without PATH nothing runs.
 const ALWAYS: &[&str] = &["PATH", "HOME", "LANG", "TZ"];
 
+/// Run the source's command for the definition; secrets met are added to `scrubber`.
 pub fn run(run: &Run<'_>, scrubber: &mut Scrubber) -> Outcome {
     let src = run.source;
     let argv: Result<Vec<String>, String> = run

@@ -5,6 +5,7 @@ use super::{collector_id, hostname, Content, Outcome, Run};
 use crate::template::{expand, Context};
 use serde_json::json;
 
+/// Collect every file matching the definition's glob, one content per file.
 pub fn run(run: &Run<'_>) -> Outcome {
     let dir = match run.source.resolved_path() {
         Ok(p) => p,

@@ -42,6 +42,7 @@ fn signature(code: &str) -> &'static str {
     }
 }
 
+/// Collect the commits (or merges) of the period from the source's repository.
 pub fn run(run: &Run<'_>) -> Outcome {
     let repo = match run.source.resolved_path() {
         Ok(p) => p,

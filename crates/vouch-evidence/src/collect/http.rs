@@ -12,6 +12,7 @@ use vouch_config::url::under_base;
 const MAX_PAGES: usize = 10_000;
 const MAX_RATE_WAITS: usize = 5;
 
+/// Fetch every page of the definition's URL; secrets met are added to `scrubber`.
 pub fn run(run: &Run<'_>, scrubber: &mut Scrubber) -> Outcome {
     let src = run.source;
     let base = src

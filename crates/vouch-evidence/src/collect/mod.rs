@@ -15,7 +15,9 @@ use std::collections::BTreeMap;
 
 /// What a collector is given.
 pub struct Run<'a> {
+    /// The source the definition reads from.
     pub source: &'a SourceDef,
+    /// The evidence definition being collected.
     pub def: &'a EvidenceDef,
     /// Placeholder values (period, now, pack_dir, params).
     pub vars: BTreeMap<String, String>,
@@ -24,7 +26,9 @@ pub struct Run<'a> {
 /// One piece of content a run produced (files produce one per matched file).
 #[derive(Debug)]
 pub struct Content {
+    /// The content itself.
     pub bytes: Vec<u8>,
+    /// Its media type (`application/x-ndjson`, `text/csv`, …).
     pub media_type: &'static str,
     /// Rows in the content, where rows make sense.
     pub count: Option<u64>,
@@ -41,10 +45,12 @@ pub struct Outcome {
     pub operation: Value,
     /// Exit codes, stderr, pages fetched, and the like.
     pub details: Value,
+    /// The content produced, or why the run failed.
     pub result: Result<Vec<Content>, String>,
 }
 
 impl Outcome {
+    /// A run that failed with error `e`.
     pub fn failed(
         fingerprint: Value,
         operation: Value,
@@ -97,13 +103,16 @@ pub fn env_var(name: &str, what: &str) -> Result<String, String> {
 
 /// Writes rows as NDJSON, enforcing the source's row and byte limits.
 pub struct NdjsonSink {
+    /// The NDJSON written so far.
     pub bytes: Vec<u8>,
+    /// Rows written so far.
     pub rows: u64,
     max_rows: u64,
     max_bytes: u64,
 }
 
 impl NdjsonSink {
+    /// An empty sink with the source's `max_rows` and `max_bytes`.
     pub fn new(source: &SourceDef) -> Self {
         NdjsonSink {
             bytes: Vec::new(),
@@ -134,6 +143,7 @@ impl NdjsonSink {
         Ok(())
     }
 
+    /// The NDJSON written, as content with its row count.
     pub fn finish(self) -> Content {
         Content {
             bytes: self.bytes,

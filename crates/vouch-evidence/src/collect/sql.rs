@@ -17,6 +17,7 @@ fn operation(query: &str, run: &Run<'_>) -> Value {
     json!({"query": query, "params": run.def.params, "collector": collector_id(run.source.kind.as_str())})
 }
 
+/// Run the definition's query on PostgreSQL in a read-only transaction.
 pub fn postgres(run: &Run<'_>, scrubber: &mut Scrubber) -> Outcome {
     let fail = |fp: Value, op: Value, e: String| Outcome::failed(fp, op, json!({}), e);
     let query = match query_text(run, false) {
@@ -151,6 +152,7 @@ pub fn postgres(run: &Run<'_>, scrubber: &mut Scrubber) -> Outcome {
     }
 }
 
+/// Run the definition's query on MySQL/MariaDB in a read-only transaction.
 pub fn mysql(run: &Run<'_>, scrubber: &mut Scrubber) -> Outcome {
     use mysql::prelude::Queryable;
     let fail = |fp: Value, op: Value, e: String| Outcome::failed(fp, op, json!({}), e);
@@ -470,6 +472,7 @@ fn mysql_json(v: &mysql::Value, ty: mysql::consts::ColumnType) -> Value {
     }
 }
 
+/// Run the definition's query on SQLite, read-only.
 pub fn sqlite(run: &Run<'_>, scrubber: &mut Scrubber) -> Outcome {
     let fail = |fp: Value, op: Value, e: String| Outcome::failed(fp, op, json!({}), e);
     let query = match query_text(run, false) {

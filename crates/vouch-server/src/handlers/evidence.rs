@@ -15,8 +15,11 @@ use serde_json::{json, Value};
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ListParams {
+    /// Only items of this evidence definition.
     pub evidence_id: Option<String>,
+    /// Only items whose period lies inside this one.
     pub period: Option<String>,
+    /// Most items returned (default 100, at most 1000).
     pub limit: Option<String>,
 }
 
@@ -74,9 +77,13 @@ pub async fn evidence_get(
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ExportParams {
+    /// Comma-separated criteria or control ids; all when absent.
     pub criteria: Option<String>,
+    /// First day of the period (required).
     pub period_start: Option<String>,
+    /// Last day of the period, inclusive (required).
     pub period_end: Option<String>,
+    /// `json` (default), `csv` or `pdf`.
     pub format: Option<String>,
 }
 

@@ -14,6 +14,7 @@ use serde_json::json;
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ListParams {
+    /// Only findings with this status.
     pub status: Option<String>,
 }
 

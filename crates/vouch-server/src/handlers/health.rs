@@ -24,9 +24,13 @@ fn sqlite_disk_problem(url: &str) -> Option<String> {
     }
     let dir = std::path::Path::new(url).parent()?;
     let c = std::ffi::CString::new(dir.as_os_str().as_encoded_bytes()).ok()?;
+    // SAFETY: `statvfs` is a plain C struct of integers, for which all-zero bytes are a valid value.
+    #[allow(unsafe_code)]
     let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
     // SAFETY: a valid NUL-terminated path and a zeroed out-parameter.
-    if unsafe { libc::statvfs(c.as_ptr(), &mut st) } != 0 {
+    #[allow(unsafe_code)]
+    let rc = unsafe { libc::statvfs(c.as_ptr(), &mut st) };
+    if rc != 0 {
         return None;
     }
     if st.f_flag & libc::ST_RDONLY != 0 {

@@ -53,7 +53,9 @@ pub async fn checkpoint(State(app): State<App>) -> ApiResult<Response> {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProofParams {
+    /// Sequence number of the entry to prove (required).
     pub index: Option<String>,
+    /// Tree size to prove against; the latest checkpoint's by default.
     pub size: Option<String>,
 }
 
@@ -74,7 +76,9 @@ pub async fn proof(State(app): State<App>, Params(p): Params<ProofParams>) -> Ap
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConsistencyParams {
+    /// The older tree size (required).
     pub from: Option<String>,
+    /// The newer tree size (required).
     pub to: Option<String>,
 }
 

@@ -34,6 +34,7 @@ pub async fn blocking<T: Send + 'static>(
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PeriodParams {
+    /// The period (`2026-10`, `2026-Q3`, `last-month`, …).
     pub period: Option<String>,
 }
 

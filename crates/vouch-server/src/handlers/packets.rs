@@ -14,10 +14,13 @@ use serde::Deserialize;
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PacketParams {
+    /// First day of the period (`startDate`, required).
     #[serde(rename = "startDate")]
     pub start_date: Option<String>,
+    /// Last day of the period, inclusive (`endDate`, required).
     #[serde(rename = "endDate")]
     pub end_date: Option<String>,
+    /// `json` (default) or `pdf`.
     pub format: Option<String>,
 }
 
