@@ -17,6 +17,9 @@ pub const JWT_SECRET: &str = "test-jwt-secret-of-enough-length-0123456789";
 /// There is no child process to hand it to: the server runs in this process.
 #[cfg(target_os = "linux")]
 #[used]
+// SAFETY: a plain function pointer in .init_array, called once by the loader before
+// main; it only sets one environment variable while no other thread exists.
+#[allow(unsafe_code)]
 #[link_section = ".init_array"]
 static SET_JWT_SECRET: extern "C" fn() = {
     extern "C" fn set() {
