@@ -50,7 +50,12 @@ pub fn document() -> Value {
         if r.path.contains("/auth/") && !r.path.ends_with("/login") {
             responses.insert("423".into(), err.clone());
         }
-        if r.path.ends_with("audit-logs") && r.method == "POST" {
+        // 409: an event id reused with other content; a job run already running; a
+        // packet that a later packet of its series chains to (not rebuilt).
+        if (r.path.ends_with("audit-logs") && r.method == "POST")
+            || r.path.ends_with("/run")
+            || r.path.ends_with("/soc2-packet")
+        {
             responses.insert("409".into(), err.clone());
         }
         let mut op = json!({
