@@ -245,67 +245,12 @@ pub fn archive(
         .clone()
         .unwrap_or_else(|| settings.storage.clone());
     let worm = Worm::open(&spec, &config.data_dir).map_err(Error::Invalid)?;
-
-    let names = if req.recipients.is_empty() {
-        settings.recipients.clone()
-    } else {
-        req.recipients.clone()
-    };
-    let base = config
-        .file
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_default();
-    let recipients = names
-        .iter()
-        .map(|r| encrypt::parse_recipient(r, &base))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(Error::Invalid)?;
-    let mut sealings = encrypt::sealings(recipients);
-    match (sealings.is_empty(), req.no_encrypt) {
-        (true, false) => return Err(Error::Invalid("no recipients: give --recipient (an age1… recipient or an OpenPGP public key file) or set [archive] recipients; an unencrypted archive needs --no-encrypt".into())),
-        (false, true) => return Err(Error::Invalid("--no-encrypt and recipients were both given; choose one".into())),
-        (true, true) => sealings.push((Sealing::Plain, Vec::new())),
-        _ => {}
-    }
+    let sealings = sealings_for(config, req)?;
 
     // Archiving a period twice needs --supersede, and then goes to a new folder.
     let slug = period_slug(&period);
     let earlier = collections(store, Some(&period.label))?;
-    let mut folder = worm.folder_for(&slug);
-    worm.check_folder(&folder).map_err(Error::Invalid)?;
-    if !earlier.is_empty()
-        || worm
-            .exists(&format!("{folder}/{}", packet::JSON_FILE))
-            .map_err(Error::Storage)?
-    {
-        if !req.supersede {
-            return Err(Error::Conflict(format!(
-                "{} is already archived ({}); use --supersede to archive it again under a new key",
-                period.label,
-                earlier
-                    .last()
-                    .and_then(|c| c["folder"].as_str())
-                    .unwrap_or(&folder)
-            )));
-        }
-        let mut n = 2;
-        while earlier
-            .iter()
-            .any(|c| c["folder"] == worm.folder_for(&format!("{slug}-r{n}")))
-            || worm
-                .exists(&format!(
-                    "{}/{}",
-                    worm.folder_for(&format!("{slug}-r{n}")),
-                    packet::JSON_FILE
-                ))
-                .map_err(Error::Storage)?
-        {
-            n += 1;
-        }
-        folder = worm.folder_for(&format!("{slug}-r{n}"));
-        worm.check_folder(&folder).map_err(Error::Invalid)?;
-    }
+    let folder = target_folder(&worm, &earlier, &slug, &period.label, req.supersede)?;
 
     // The packet of the period, made now if it does not exist yet.
     let packet_dir = config.data_dir.join("packets").join(&slug);
@@ -334,81 +279,20 @@ pub fn archive(
 
     let staging = worm.staging(&config.data_dir);
     std::fs::create_dir_all(&staging).map_err(|e| Error::io(&staging, e))?;
+    let (staged, recipients_json) = stage(
+        &entries,
+        &sealings,
+        &Staging {
+            dir: &staging,
+            folder: &folder,
+            slug: &slug,
+            compression,
+            mtime,
+        },
+    )?;
     let retain_until = chrono::Utc::now() + chrono::Duration::days(settings.retention_days as i64);
-    let mut staged: Vec<(String, PathBuf, String)> = Vec::new();
-    let cleanup = |staged: &[(String, PathBuf, String)]| {
-        for (_, p, _) in staged {
-            let _ = std::fs::remove_file(p);
-        }
-    };
-    let mut recipients_json = Vec::new();
-    for (sealing, ids) in &sealings {
-        let name = format!(
-            "soc2-evidence-{slug}.{}{}",
-            compression.ext(),
-            sealing.ext()
-        );
-        let path = staging.join(format!("{}.{}", name, std::process::id()));
-        let file = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&path)
-            .map_err(|e| Error::io(&path, e))?;
-        let w = HashingWriter::new(std::io::BufWriter::with_capacity(1 << 20, file));
-        let result = encrypt::seal(&entries, mtime, compression, sealing, w).and_then(|w| {
-            let (mut inner, sha, _) = w.finish();
-            inner.flush()?;
-            inner.get_ref().sync_all()?;
-            Ok(sha)
-        });
-        match result {
-            Ok(sha) => staged.push((format!("{folder}/{name}"), path, sha)),
-            Err(e) => {
-                let _ = std::fs::remove_file(&path);
-                cleanup(&staged);
-                return Err(Error::Storage(format!("sealing {name}: {e}")));
-            }
-        }
-        recipients_json.push(json!({"format": sealing.name(), "recipients": ids}));
-    }
-    // The packet's signed artifacts and the manifest, beside the archive (seed 001 layout).
-    for e in &entries {
-        let plain = e.path.starts_with("SOC2_Evidence.") || e.path.starts_with("MANIFEST.");
-        if !plain {
-            continue;
-        }
-        let path = staging.join(format!("{}.{}", e.path, std::process::id()));
-        let bytes = match &e.source {
-            bundle::Source::Bytes(b) => b.clone(),
-            bundle::Source::File(p) => std::fs::read(p).map_err(|err| Error::io(p, err))?,
-        };
-        std::fs::write(&path, &bytes).map_err(|err| Error::io(&path, err))?;
-        staged.push((format!("{folder}/{}", e.path), path, e.sha256.clone()));
-    }
-    let mut stored = Vec::new();
-    for (i, (key, path, sha)) in staged.iter().enumerate() {
-        match worm.put(key, path, sha, retain_until, settings.legal_hold) {
-            Ok(s) => stored.push(s),
-            Err(e) => {
-                cleanup(&staged[i..]);
-                let done: Vec<&str> = stored.iter().map(|s| s.uri.as_str()).collect();
-                return Err(Error::Storage(format!(
-                    "storing {key} failed: {e}; nothing was recorded as collected{}",
-                    if done.is_empty() {
-                        String::new()
-                    } else {
-                        format!(" (already written, immutable: {})", done.join(", "))
-                    }
-                )));
-            }
-        }
-    }
-    // Complete: the folder itself becomes read-only (directory storage).
-    worm.seal_folder(&folder).map_err(|e| {
-        Error::Storage(format!(
-            "storing {folder} failed: {e}; nothing was recorded as collected"
-        ))
-    })?;
+    let stored = put_all(&worm, &folder, &staged, retain_until, settings.legal_hold)?;
+
     let id = uuid::Uuid::now_v7().to_string();
     let supersedes = if folder != worm.folder_for(&slug) {
         earlier
@@ -433,25 +317,237 @@ pub fn archive(
         "signer_key_id": keys.signing_key_id(),
         "supersedes": supersedes,
     });
-    let canonical = vouch_core::canonical::to_string(&record);
+    log_collection(ledger, store, keys, &worm, &record, &stored)?;
+    Ok(Archived { record, stored })
+}
+
+/// The sealings (age, OpenPGP, or plain with `--no-encrypt`) of an archive request, each
+/// with the recipient names it encrypts to.
+fn sealings_for(
+    config: &Config,
+    req: &ArchiveRequest,
+) -> Result<Vec<(Sealing, Vec<String>)>, Error> {
+    let names = if req.recipients.is_empty() {
+        config.settings.archive.recipients.clone()
+    } else {
+        req.recipients.clone()
+    };
+    let base = config
+        .file
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    let recipients = names
+        .iter()
+        .map(|r| encrypt::parse_recipient(r, &base))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(Error::Invalid)?;
+    let mut sealings = encrypt::sealings(recipients);
+    match (sealings.is_empty(), req.no_encrypt) {
+        (true, false) => return Err(Error::Invalid("no recipients: give --recipient (an age1… recipient or an OpenPGP public key file) or set [archive] recipients; an unencrypted archive needs --no-encrypt".into())),
+        (false, true) => return Err(Error::Invalid("--no-encrypt and recipients were both given; choose one".into())),
+        (true, true) => sealings.push((Sealing::Plain, Vec::new())),
+        _ => {}
+    }
+    Ok(sealings)
+}
+
+/// The WORM folder a period's archive goes to: `soc2/<slug>` the first time; with
+/// `--supersede`, the first `<slug>-rN` neither recorded nor present in the storage.
+fn target_folder(
+    worm: &Worm,
+    earlier: &[Value],
+    slug: &str,
+    label: &str,
+    supersede: bool,
+) -> Result<String, Error> {
+    let folder = worm.folder_for(slug);
+    worm.check_folder(&folder).map_err(Error::Invalid)?;
+    let taken = |folder: &str| -> Result<bool, Error> {
+        Ok(earlier.iter().any(|c| c["folder"] == folder)
+            || worm
+                .exists(&format!("{folder}/{}", packet::JSON_FILE))
+                .map_err(Error::Storage)?)
+    };
+    if earlier.is_empty() && !taken(&folder)? {
+        return Ok(folder);
+    }
+    if !supersede {
+        return Err(Error::Conflict(format!(
+            "{label} is already archived ({}); use --supersede to archive it again under a new key",
+            earlier
+                .last()
+                .and_then(|c| c["folder"].as_str())
+                .unwrap_or(&folder)
+        )));
+    }
+    let mut n = 2;
+    while taken(&worm.folder_for(&format!("{slug}-r{n}")))? {
+        n += 1;
+    }
+    let folder = worm.folder_for(&format!("{slug}-r{n}"));
+    worm.check_folder(&folder).map_err(Error::Invalid)?;
+    Ok(folder)
+}
+
+/// Where and how [`stage`] writes.
+struct Staging<'a> {
+    dir: &'a Path,
+    folder: &'a str,
+    slug: &'a str,
+    compression: Compression,
+    mtime: u64,
+}
+
+/// A file staged for WORM storage: its key, the local path, its SHA-256.
+type Staged = (String, PathBuf, String);
+
+/// Seal the bundle once per sealing into the staging directory, and stage the packet's
+/// signed artifacts and the manifest beside it (seed 001 layout). Nothing is left staged
+/// on failure. Returns the staged files and the `encryption` part of the record.
+fn stage(
+    entries: &[Entry],
+    sealings: &[(Sealing, Vec<String>)],
+    at: &Staging<'_>,
+) -> Result<(Vec<Staged>, Vec<Value>), Error> {
+    let mut staged: Vec<Staged> = Vec::new();
+    let mut recipients_json = Vec::new();
+    for (sealing, ids) in sealings {
+        let name = format!(
+            "soc2-evidence-{}.{}{}",
+            at.slug,
+            at.compression.ext(),
+            sealing.ext()
+        );
+        let path = at.dir.join(format!("{}.{}", name, std::process::id()));
+        let file = match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+        {
+            Ok(f) => f,
+            Err(e) => {
+                cleanup(&staged);
+                return Err(Error::io(&path, e));
+            }
+        };
+        let w = HashingWriter::new(std::io::BufWriter::with_capacity(1 << 20, file));
+        let result = encrypt::seal(entries, at.mtime, at.compression, sealing, w).and_then(|w| {
+            let (mut inner, sha, _) = w.finish();
+            inner.flush()?;
+            inner.get_ref().sync_all()?;
+            Ok(sha)
+        });
+        match result {
+            Ok(sha) => staged.push((format!("{}/{name}", at.folder), path, sha)),
+            Err(e) => {
+                let _ = std::fs::remove_file(&path);
+                cleanup(&staged);
+                return Err(Error::Storage(format!("sealing {name}: {e}")));
+            }
+        }
+        recipients_json.push(json!({"format": sealing.name(), "recipients": ids}));
+    }
+    for e in entries {
+        let plain = e.path.starts_with("SOC2_Evidence.") || e.path.starts_with("MANIFEST.");
+        if !plain {
+            continue;
+        }
+        let path = at.dir.join(format!("{}.{}", e.path, std::process::id()));
+        let bytes = match &e.source {
+            bundle::Source::Bytes(b) => b.clone(),
+            bundle::Source::File(p) => std::fs::read(p).map_err(|err| {
+                cleanup(&staged);
+                Error::io(p, err)
+            })?,
+        };
+        std::fs::write(&path, &bytes).map_err(|err| {
+            cleanup(&staged);
+            Error::io(&path, err)
+        })?;
+        staged.push((format!("{}/{}", at.folder, e.path), path, e.sha256.clone()));
+    }
+    Ok((staged, recipients_json))
+}
+
+/// Remove staged files (best effort).
+fn cleanup(staged: &[Staged]) {
+    for (_, p, _) in staged {
+        let _ = std::fs::remove_file(p);
+    }
+}
+
+/// Write every staged file to WORM storage, then make the folder read-only. On a
+/// failure the rest of the staging is removed and the error says what was already
+/// written (immutable) and that nothing was recorded as collected.
+fn put_all(
+    worm: &Worm,
+    folder: &str,
+    staged: &[Staged],
+    retain_until: chrono::DateTime<chrono::Utc>,
+    legal_hold: bool,
+) -> Result<Vec<Stored>, Error> {
+    let mut stored = Vec::new();
+    for (i, (key, path, sha)) in staged.iter().enumerate() {
+        match worm.put(key, path, sha, retain_until, legal_hold) {
+            Ok(s) => stored.push(s),
+            Err(e) => {
+                cleanup(&staged[i..]);
+                let done: Vec<&str> = stored.iter().map(|s| s.uri.as_str()).collect();
+                return Err(Error::Storage(format!(
+                    "storing {key} failed: {e}; nothing was recorded as collected{}",
+                    if done.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" (already written, immutable: {})", done.join(", "))
+                    }
+                )));
+            }
+        }
+    }
+    // Complete: the folder itself becomes read-only (directory storage).
+    worm.seal_folder(folder).map_err(|e| {
+        Error::Storage(format!(
+            "storing {folder} failed: {e}; nothing was recorded as collected"
+        ))
+    })?;
+    Ok(stored)
+}
+
+/// Log the archive as a collection (seed 001 step 7): a `collection.archived` ledger
+/// event carrying the record's hash, then the record in `collections`.
+fn log_collection(
+    ledger: &Ledger,
+    store: &Store,
+    keys: &Keys,
+    worm: &Worm,
+    record: &Value,
+    stored: &[Stored],
+) -> Result<(), Error> {
+    let canonical = vouch_core::canonical::to_string(record);
+    let (id, folder, label) = (
+        record["id"].as_str().unwrap_or(""),
+        record["folder"].as_str().unwrap_or(""),
+        record["period"]["label"].as_str().unwrap_or(""),
+    );
     let appended = vouch_ledger::audit::record(
         ledger,
         json!({
             "action": "collection.archived", "category": "system", "result": "success",
             "resource": {"type": "collection", "id": id, "name": folder},
-            "details": {"description": format!("SOC 2 evidence for {} archived to {} ({} files)", period.label, worm.uri(&folder), stored.len())},
-            "metadata": {"record_sha256": vouch_store::blobs::sha256_hex(canonical.as_bytes()), "period": period.label, "files": stored.iter().map(|s| json!({"uri": s.uri, "sha256": s.sha256})).collect::<Vec<_>>(), "signer_key_id": keys.signing_key_id()},
+            "details": {"description": format!("SOC 2 evidence for {} archived to {} ({} files)", label, worm.uri(folder), stored.len())},
+            "metadata": {"record_sha256": vouch_store::blobs::sha256_hex(canonical.as_bytes()), "period": label, "files": stored.iter().map(|s| json!({"uri": s.uri, "sha256": s.sha256})).collect::<Vec<_>>(), "signer_key_id": keys.signing_key_id()},
         }),
     )?;
     let seq = appended.seqs.first().map(|s| *s as i64);
     store.write(&mut |sql| {
         sql.execute(
             "INSERT INTO collections (id, period_label, created_at, record, ledger_seq) VALUES ($1, $2, $3, $4, $5)",
-            &[id.clone().into(), period.label.clone().into(), record["created_at"].as_str().unwrap_or("").into(), canonical.clone().into(), seq.into()],
+            &[id.into(), label.into(), record["created_at"].as_str().unwrap_or("").into(), canonical.clone().into(), seq.into()],
         )?;
         Ok(())
     })?;
-    Ok(Archived { record, stored })
+    Ok(())
 }
 
 /// What `archive verify` found.

@@ -149,8 +149,15 @@ async fn authorize(
     else {
         return next.run(req).await; // 404 / 405 fallbacks
     };
-    let Some(route) = routes::find(method.as_str(), &path) else {
-        return next.run(req).await;
+    // axum answers HEAD with the GET handler, so HEAD needs GET's permission: a HEAD
+    // that found no route here would otherwise run a handler unauthenticated.
+    let lookup = if method == axum::http::Method::HEAD {
+        "GET"
+    } else {
+        method.as_str()
+    };
+    let Some(route) = routes::find(lookup, &path) else {
+        return next.run(req).await; // 405: no handler for this method
     };
     let ip = peer.ip().to_string();
     let resource = req.uri().path().to_string();
