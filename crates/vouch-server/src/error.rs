@@ -103,19 +103,18 @@ impl From<vouch_engine::Error> for ApiError {
         use vouch_engine::{packet, seal};
         let conflict = |m: String| ApiError::new(StatusCode::CONFLICT, "conflict", m);
         match e {
-            E::Config(c) => ApiError::bad(c.to_string()),
+            // A wrapped error (a ledger failure inside a check run, say) is the server's
+            // failure, not the client's: only a database refusing writes is told apart.
+            E::Config(vouch_engine::config::ConfigError::Invalid(m)) => ApiError::bad(m),
             E::Jobs(JobError::UnknownJob(m) | JobError::UnknownRun(m)) => ApiError::not_found(m),
             E::Jobs(JobError::AlreadyRunning(m)) => conflict(m),
             E::Checks(CheckError::NotFound(m)) => ApiError::not_found(format!("no finding {m}")),
             E::Checks(CheckError::Invalid(m)) => ApiError::bad(m),
-            E::Checks(CheckError::Evidence(e)) => E::Evidence(e).into(),
-            E::Checks(CheckError::Ledger(e)) => E::Ledger(e).into(),
             E::Checks(CheckError::Store(e)) => E::Store(e).into(),
             E::Evidence(EvidenceError::NotFound(m)) => {
                 ApiError::not_found(format!("no evidence item {m}"))
             }
             E::Evidence(EvidenceError::Invalid(m)) => ApiError::bad(m),
-            E::Evidence(EvidenceError::Ledger(e)) => E::Ledger(e).into(),
             E::Evidence(EvidenceError::Store(e)) => E::Store(e).into(),
             E::Ledger(LedgerError::Invalid(m)) => ApiError::bad(m),
             E::Ledger(c @ LedgerError::Conflict { .. }) => conflict(c.to_string()),
@@ -125,15 +124,9 @@ impl From<vouch_engine::Error> for ApiError {
             }
             E::Packet(packet::Error::Conflict(m)) => conflict(m),
             E::Packet(packet::Error::Store(e)) => E::Store(e).into(),
-            E::Packet(packet::Error::Ledger(e)) => E::Ledger(e).into(),
-            E::Packet(packet::Error::Evidence(e)) => E::Evidence(e).into(),
-            E::Packet(packet::Error::Checks(e)) => E::Checks(e).into(),
             E::Seal(seal::Error::Invalid(m)) => ApiError::bad(m),
             E::Seal(seal::Error::Conflict(m)) => conflict(m),
             E::Seal(seal::Error::Store(e)) => E::Store(e).into(),
-            E::Seal(seal::Error::Packet(e)) => E::Packet(e).into(),
-            E::Seal(seal::Error::Evidence(e)) => E::Evidence(e).into(),
-            E::Seal(seal::Error::Ledger(e)) => E::Ledger(e).into(),
             E::Store(e) => e.into(),
             other if storage_refuses_writes(&other.to_string()) => {
                 tracing::error!(error = %other, "storage refuses writes");
@@ -296,14 +289,18 @@ mod tests {
     }
 
     #[test]
-    fn nested_errors_are_mapped_by_their_inner_kind() {
-        // A packet made by an archive run that conflicts is still a conflict.
-        let e: E = seal::Error::Packet(packet::Error::Conflict("exists".into())).into();
-        assert_eq!(status(e).0, StatusCode::CONFLICT);
+    fn wrapped_errors_are_internal_unless_the_database_refuses_writes() {
+        // An evidence item missing inside a check run is not the client's unknown id.
         let e: E = vouch_engine::checks::CheckError::Evidence(
             vouch_engine::evidence::EvidenceError::NotFound("i1".into()),
         )
         .into();
-        assert_eq!(status(e).0, StatusCode::NOT_FOUND);
+        assert_eq!(status(e).0, StatusCode::INTERNAL_SERVER_ERROR);
+        let e: E = seal::Error::Packet(packet::Error::Conflict("exists".into())).into();
+        assert_eq!(status(e).0, StatusCode::INTERNAL_SERVER_ERROR);
+        // Reading vouch.toml failing is not a bad request either.
+        let io = std::io::Error::new(std::io::ErrorKind::PermissionDenied, "denied");
+        let e: E = vouch_engine::config::ConfigError::io("/data/vouch.toml", io).into();
+        assert_eq!(status(e).0, StatusCode::INTERNAL_SERVER_ERROR);
     }
 }
