@@ -168,7 +168,7 @@ query = "DELETE FROM grants"
 /// read-only, the statement timeout and row limit hold, and the DSN's password appears
 /// nowhere.
 #[test]
-fn postgres_source_limits_and_secrets() {
+fn ext_postgres_source_limits_and_secrets() {
     let Some(mut fx) = common::Fx::new(common::Kind::Sqlite) else {
         return;
     };
@@ -332,7 +332,7 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
 
 /// MariaDB/MySQL through the mysql protocol (MariaDB runs on the test machine).
 #[test]
-fn mysql_source() {
+fn ext_mysql_source() {
     let Some(mut fx) = common::Fx::new(common::Kind::Sqlite) else {
         return;
     };
@@ -757,7 +757,7 @@ fn git(dir: &std::path::Path, args: &[&str], date: &str) {
 }
 
 #[test]
-fn git_source_commits_and_merges() {
+fn ext_git_source_commits_and_merges() {
     let Some(mut fx) = common::Fx::new(common::Kind::Sqlite) else {
         return;
     };

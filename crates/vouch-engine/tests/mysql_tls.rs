@@ -289,7 +289,7 @@ fn err(rec: &serde_json::Value) -> String {
 }
 
 #[test]
-fn mysql_ssl_modes_against_a_test_ca() {
+fn ext_mysql_ssl_modes_against_a_test_ca() {
     if !enabled() {
         return;
     }
@@ -410,7 +410,7 @@ fn mysql_ssl_modes_against_a_test_ca() {
 }
 
 #[test]
-fn mysql_required_fails_clearly_when_the_server_has_no_tls() {
+fn ext_mysql_required_fails_clearly_when_the_server_has_no_tls() {
     if !enabled() {
         return;
     }

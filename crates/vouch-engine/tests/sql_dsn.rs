@@ -12,7 +12,7 @@ fn october() -> Period {
 }
 
 #[test]
-fn postgres_ipe_record_names_dsn_options_not_the_password() {
+fn ext_postgres_ipe_record_names_dsn_options_not_the_password() {
     let Some(mut fx) = common::Fx::new(common::Kind::Sqlite) else {
         return;
     };
@@ -180,7 +180,7 @@ query = "SELECT who FROM grants"
 /// MySQL/MariaDB sources honour `ssl-mode`: a mode that requires TLS is never read in
 /// plain text; the record names the mode and whether the session was encrypted.
 #[test]
-fn mysql_ssl_mode_is_honoured() {
+fn ext_mysql_ssl_mode_is_honoured() {
     let url = match std::env::var("VOUCH_TEST_MYSQL_URL") {
         Ok(u) if !u.is_empty() => u,
         _ if std::env::var("CI").as_deref() == Ok("true") => {

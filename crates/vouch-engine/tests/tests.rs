@@ -2,7 +2,9 @@
 //! by `init` (`common`), with `on_both!` running each test on SQLite and PostgreSQL.
 //! They drive the domain crates through the orchestration layer: collection, checks,
 //! packets, jobs, and the SQL collectors' DSNs and TLS. The ledger's own tests live in
-//! `crates/vouch-ledger/tests` and need none of this.
+//! `crates/vouch-ledger/tests` and need none of this. Tests that need a program or
+//! service from outside the Rust build (PostgreSQL, MariaDB, git, openssl…) are named
+//! `ext_`, as in every crate: `cargo nextest run -E 'not test(/ext_/)'` runs the rest.
 
 #[macro_use]
 mod common;

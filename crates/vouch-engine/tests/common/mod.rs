@@ -174,11 +174,17 @@ impl Fx {
 /// The PostgreSQL test URL with a password planted in it (trust auth ignores it).
 pub fn pg_url_with_password(password: &str) -> Option<String> {
     pg_url().map(|u| {
-        u.replacen(
+        let planted = u.replacen(
             "postgres://postgres@",
             &format!("postgres://postgres:{password}@"),
             1,
-        )
+        );
+        // Else "the password appears nowhere" would hold without a password to find.
+        assert_ne!(
+            planted, u,
+            "VOUCH_TEST_DATABASE_URL must start with postgres://postgres@ for the secret tests"
+        );
+        planted
     })
 }
 
