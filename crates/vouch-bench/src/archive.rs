@@ -7,10 +7,12 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 use vouch_engine::Error;
 
+/// Parameters of `vouch-bench archive`.
 #[derive(Debug, Clone)]
 pub struct ArchiveBench {
     /// Size of the evidence set in MiB.
     pub size_mb: u64,
+    /// Scratch directory (the evidence set, archives, keys).
     pub dir: PathBuf,
 }
 

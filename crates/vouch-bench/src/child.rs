@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 /// The `vouch` binary the benchmarks run.
 #[derive(Debug, Clone)]
 pub struct Vouch {
+    /// Path of the executable.
     pub path: PathBuf,
 }
 
@@ -45,6 +46,7 @@ impl Vouch {
 /// What a measured child did.
 #[derive(Debug)]
 pub struct Measured {
+    /// Everything the child wrote to standard output.
     pub stdout: Vec<u8>,
     /// From spawn to exit.
     pub seconds: f64,
@@ -89,12 +91,14 @@ pub fn run_measured(mut cmd: Command) -> Result<Measured> {
     let mut polled = 0u64;
     let mut status: libc::c_int = 0;
     // SAFETY: rusage is plain data; wait4 fills it.
+    #[allow(unsafe_code)]
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
     loop {
         if let Some(kb) = vm_hwm(&status_file) {
             polled = polled.max(kb);
         }
         // SAFETY: waiting for our own child, with valid pointers.
+        #[allow(unsafe_code)]
         let r = unsafe { libc::wait4(pid, &mut status, libc::WNOHANG, &mut usage) };
         if r == pid {
             break;

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
+/// Parameters of `vouch-bench http`.
 #[derive(Debug, Clone)]
 pub struct HttpBench {
     /// Events to ingest over HTTP.
@@ -20,6 +21,7 @@ pub struct HttpBench {
     pub batch: usize,
     /// Filtered queries to time.
     pub queries: usize,
+    /// Scratch directory (data directory, keys).
     pub dir: PathBuf,
     /// The `vouch` binary that serves (default: next to this executable).
     pub vouch: Option<PathBuf>,
@@ -99,6 +101,7 @@ impl Drop for Server {
     fn drop(&mut self) {
         let pid = self.child.id() as libc::pid_t;
         // SAFETY: signalling our own child, which has not been reaped yet.
+        #[allow(unsafe_code)]
         unsafe {
             libc::kill(pid, libc::SIGTERM);
         }
@@ -114,6 +117,7 @@ impl Drop for Server {
     }
 }
 
+/// `vouch-bench http`: runs the benchmark and returns its report.
 pub fn http(a: &HttpBench, progress: &mut dyn FnMut(&str)) -> Result<serde_json::Value> {
     let vouch = Vouch::locate(a.vouch.as_deref())?;
     let events = {

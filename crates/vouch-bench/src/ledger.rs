@@ -15,13 +15,16 @@ use vouch_engine::ledger::LedgerOptions;
 use vouch_engine::{Error, Keys, Ledger};
 use vouch_store::Store;
 
+/// Parameters of `vouch-bench ledger`.
 #[derive(Debug, Clone)]
 pub struct LedgerBench {
     /// Events for the batched-append runs.
     pub batched_events: usize,
+    /// Events per batch in the batched runs.
     pub batch_size: usize,
     /// Events for the concurrent run (split over `appenders` threads).
     pub concurrent_events: usize,
+    /// Concurrent appender threads.
     pub appenders: usize,
     /// Ledger sizes at which SQLite verification is measured.
     pub verify_sizes: Vec<usize>,
@@ -35,21 +38,33 @@ pub struct LedgerBench {
     pub vouch: Option<PathBuf>,
 }
 
+/// One throughput measurement.
 #[derive(Debug, Clone, Serialize)]
 pub struct Throughput {
+    /// Events appended or verified.
     pub events: usize,
+    /// Wall-clock time, in seconds.
     pub seconds: f64,
+    /// `events / seconds`.
     pub events_per_sec: f64,
 }
 
+/// Throughput and per-append latency of the concurrent single-event run.
 #[derive(Debug, Clone, Serialize)]
 pub struct Latency {
+    /// Events appended.
     pub events: usize,
+    /// Concurrent appender threads.
     pub appenders: usize,
+    /// Wall-clock time, in seconds.
     pub seconds: f64,
+    /// `events / seconds`.
     pub events_per_sec: f64,
+    /// Median append latency, in milliseconds.
     pub p50_ms: f64,
+    /// 99th-percentile append latency, in milliseconds.
     pub p99_ms: f64,
+    /// Slowest append, in milliseconds.
     pub max_ms: f64,
 }
 
@@ -94,11 +109,14 @@ fn batches(total: usize, size: usize, seed: u64) -> crossbeam_channel::Receiver<
 
 /// A fresh data directory (and PostgreSQL schema), removed when dropped.
 pub struct Scratch {
+    /// The configuration of the scratch data directory.
     pub config: vouch_engine::Config,
+    /// The PostgreSQL schema, when running on PostgreSQL (dropped with the scratch).
     pub schema: Option<String>,
 }
 
 impl Scratch {
+    /// Initialise `dir/name` afresh (on PostgreSQL at `postgres`, in a new schema, if given).
     pub fn new(dir: &Path, name: &str, postgres: Option<&str>) -> Result<Scratch, Error> {
         let d = dir.join(name);
         if d.exists() {
@@ -121,6 +139,7 @@ impl Scratch {
         Ok(Scratch { config, schema })
     }
 
+    /// Open its store, keys and ledger.
     pub fn open(&self) -> Result<(Store, Keys, Ledger), Error> {
         let keys = Keys::load(&self.config)?;
         let store = vouch_store::open(
@@ -209,8 +228,8 @@ pub fn fill_between(
         .into_iter()
         .map(|e| {
             let mut v = e.fields().clone();
-            v.insert("id".into(), serde_json::Value::String(MARK.into()));
-            Event::from_value(serde_json::Value::Object(v))
+            v.insert("id".into(), Value::String(MARK.into()));
+            Event::from_value(Value::Object(v))
                 .expect("valid")
                 .canonical()
                 .to_vec()

@@ -9,10 +9,12 @@ use std::time::Instant;
 use vouch_engine::demo::day;
 use vouch_engine::Error;
 
+/// Parameters of `vouch-bench packet`.
 #[derive(Debug, Clone)]
 pub struct PacketBench {
     /// Events in the month the packet covers.
     pub events: usize,
+    /// Scratch directory (data directory, keys, the packet).
     pub dir: PathBuf,
     /// The `vouch` binary the packet is made by (default: next to this executable).
     pub vouch: Option<PathBuf>,

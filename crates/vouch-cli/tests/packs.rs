@@ -1093,7 +1093,7 @@ fn ext_aws_pack_against_moto() {
     let unencrypted = &seeded["volumes"]["unencrypted"][0];
     assert_eq!(
         failing(&report, "aws.ebs-volumes-encrypted", "VolumeId"),
-        [unencrypted.clone()]
+        std::slice::from_ref(unencrypted)
     );
     assert_eq!(
         result(&report, "aws.ebs-volumes-encrypted")["message"],
@@ -1101,7 +1101,7 @@ fn ext_aws_pack_against_moto() {
     );
     assert_eq!(
         failing(&report, "aws.ebs-volumes-kms-key", "VolumeId"),
-        [unencrypted.clone()]
+        std::slice::from_ref(unencrypted)
     );
     assert_eq!(
         failing(&report, "aws.kms-customer-keys-rotate", "KeyId"),
@@ -2105,7 +2105,11 @@ fn ext_postgres_rbac_pack_runs_on_the_seed_literal_schema_and_guards_its_names()
     let current = format!(
         "{}-Q{}",
         now.format("%Y"),
-        (now.format("%m").to_string().parse::<u32>().unwrap() + 2) / 3
+        now.format("%m")
+            .to_string()
+            .parse::<u32>()
+            .unwrap()
+            .div_ceil(3)
     );
     let (_, out2) = v.collect(&current, &["rbac.audit-events-daily"]);
     drop(sink_drop);

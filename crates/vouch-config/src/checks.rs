@@ -5,8 +5,10 @@
 use crate::evidence::{Origin, Problem};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use std::collections::BTreeMap;
 use vouch_core::checks::{self as core, Check, Predicate, Test, Unit, Window};
 
+/// The check kinds `kind` may name (`rego` runs a policy; the others are built in).
 pub const KINDS: &[&str] = &[
     "empty",
     "non_empty",
@@ -20,79 +22,118 @@ pub const KINDS: &[&str] = &[
     "compare",
     "rego",
 ];
+/// The values `severity` may take, least severe first.
 pub const SEVERITIES: &[&str] = &["low", "medium", "high", "critical"];
 
+/// A declared time window: a `max_gap` maintenance window or an `in_windows` window.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct WindowDef {
     #[serde(default)]
+    /// Name of the window (rows of `in_windows` may name it in `window_id`); default empty.
     pub id: String,
+    /// Start: a date or an RFC 3339 time.
     pub start: String,
+    /// End (exclusive): a date or an RFC 3339 time; must be after `start`.
     pub end: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Why the window exists (for the record).
     pub reason: Option<String>,
 }
 
+/// A `[[check]]`: an assertion over the latest collection of some evidence (docs/checks.md).
+/// Which keys apply depends on `kind`.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct CheckDef {
+    /// Unique check id.
     pub id: String,
+    /// Human-readable title, shown in results and packets.
     pub title: String,
+    /// One of [`KINDS`].
     pub kind: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Longer description of what the check asserts.
     pub description: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// One of [`SEVERITIES`]; `medium` when absent (see [`CheckDef::severity`]).
     pub severity: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// The evidence id whose rows the check judges (for `rego`: `input.rows`).
     pub evidence: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// `count`: fewest rows allowed.
     pub min: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// `count`: most rows allowed.
     pub max: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// `all`/`none`: the (possibly dotted) field the predicate tests.
     pub field: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// `all`/`none` predicate: the field equals this value.
     pub equals: Option<Value>,
     #[serde(default, rename = "in", skip_serializing_if = "Option::is_none")]
+    /// `all`/`none` predicate (key `in`): the field is one of these values.
     pub in_: Option<Vec<Value>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// `all`/`none` predicate: the field matches this regular expression.
     pub matches: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// `all`/`none` predicate: the field is a time older than this duration before the reference time.
     pub older_than: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// `all`/`none` predicate: the field is a time newer than this duration before the reference time.
     pub newer_than: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// `all`/`none` predicate: the field is null (`true`) or not null (`false`).
     pub is_null: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// `every_period`, `max_gap`, `in_windows`, `fresh`: the field holding each row's time.
     pub timestamp: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// `every_period`: `day`, `week` or `month` (the default).
     pub every: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// `every_period`: rows each day/week/month needs; default 1.
     pub at_least: Option<u64>,
     /// `every_period`: count only rows whose fields have these values (an array: one of).
     #[serde(default, rename = "where", skip_serializing_if = "Option::is_none")]
-    pub where_: Option<std::collections::BTreeMap<String, Value>>,
+    pub where_: Option<BTreeMap<String, Value>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// `every_period`, `max_gap`: judge only this duration before the period end
+    /// (default: the whole period).
     pub window: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// `max_gap`: the longest allowed gap between consecutive timestamps (a duration).
     pub max_gap: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    /// `max_gap`: windows in which a longer gap is allowed.
     pub maintenance: Vec<WindowDef>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    /// `in_windows`: the windows every row's time must fall in.
     pub windows: Vec<WindowDef>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// `in_windows`: the field naming the window a row belongs to, when rows name it.
     pub window_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// `fresh`: how recent the newest timestamp must be; `compare`: how soon after a left
+    /// row its right row must follow (durations).
     pub within: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// `compare`: the evidence id of the rows that must be matched.
     pub left: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// `compare`: the evidence id of the matching rows.
     pub right: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// `compare`: the field joining left and right rows.
     pub key: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// `compare`: the left rows' time field.
     pub left_time: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// `compare`: the right rows' time field.
     pub right_time: Option<String>,
     /// A Rego file, relative to the defining file.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -111,8 +152,9 @@ pub struct CheckDef {
     /// with `[packs.NAME] params`). Part of the definition hash: a result names the list
     /// it was judged against.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
-    pub params: std::collections::BTreeMap<String, Value>,
+    pub params: BTreeMap<String, Value>,
     #[serde(skip)]
+    /// Where the check was defined (file and index); not part of the definition.
     pub origin: Origin,
 }
 
@@ -194,25 +236,36 @@ impl GuardDef {
     }
 }
 
+/// A `[[control]]`: a control mapped to Trust Services Criteria, with the checks and
+/// evidence that support it. Its status is the most severe of its parts'.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ControlDef {
+    /// Unique control id.
     pub id: String,
+    /// Human-readable title.
     pub title: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Longer description of the control.
     pub description: Option<String>,
+    /// Trust Services Criteria it addresses (`CC6.1`, …).
     pub criteria: Vec<String>,
     #[serde(default)]
+    /// Ids of the checks supporting it; default none.
     pub checks: Vec<String>,
     #[serde(default)]
+    /// Ids of evidence supporting it directly (evidence with no check of its own); default none.
     pub evidence: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Who is responsible for the control (free text, e.g. an address).
     pub owner: Option<String>,
     #[serde(skip)]
+    /// Where the control was defined (file and index).
     pub origin: Origin,
 }
 
 impl CheckDef {
+    /// The severity, `medium` when none is set.
     pub fn severity(&self) -> &str {
         self.severity.as_deref().unwrap_or("medium")
     }
@@ -563,6 +616,7 @@ pub fn check_check(c: &CheckDef, evidence_ids: &[&str]) -> Result<(), Problem> {
     Ok(())
 }
 
+/// Validate a control against the check and evidence ids that exist.
 pub fn check_control(
     c: &ControlDef,
     check_ids: &[&str],

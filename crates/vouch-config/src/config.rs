@@ -9,21 +9,26 @@ use std::path::{Path, PathBuf};
 /// A loaded configuration and where it came from.
 #[derive(Debug, Clone)]
 pub struct Config {
+    /// The directory relative paths (database, keys, WORM storage) resolve against.
     pub data_dir: PathBuf,
+    /// The main configuration file (vouch.toml).
     pub file: PathBuf,
+    /// The main file's settings.
     pub settings: Settings,
     /// Every `[[source]]` of vouch.toml and its includes.
     pub sources: Vec<SourceDef>,
     /// Every `[[evidence]]` of vouch.toml and its includes.
     pub evidence: Vec<EvidenceDef>,
-    /// Every `[[check]]` and `[[control]]` of vouch.toml and its includes.
+    /// Every `[[check]]` of vouch.toml and its includes.
     pub checks: Vec<CheckDef>,
+    /// Every `[[control]]` of vouch.toml and its includes.
     pub controls: Vec<ControlDef>,
     /// The files read, in order (vouch.toml first).
     pub files: Vec<PathBuf>,
 }
 
 impl Config {
+    /// The source named `name`.
     pub fn source(&self, name: &str) -> Option<&SourceDef> {
         self.sources.iter().find(|s| s.name == name)
     }
@@ -87,6 +92,7 @@ impl Config {
         out
     }
 
+    /// The evidence definition with this id.
     pub fn evidence_def(&self, id: &str) -> Option<&EvidenceDef> {
         self.evidence.iter().find(|e| e.id == id)
     }
@@ -132,9 +138,11 @@ impl Config {
 /// An environment variable a source or evidence reads, as `vouch config check` reports it.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct EnvNeed {
+    /// The variable's name.
     pub variable: String,
     /// `source `rbac-db` (url_env)`, `evidence `change.merged-prs` (params_env.repo)`.
     pub needed_by: String,
+    /// Whether it is set (non-empty) in this environment.
     pub set: bool,
     /// Set but unusable (a secret too short to scrub); never shows the value.
     pub problem: Option<String>,

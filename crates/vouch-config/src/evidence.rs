@@ -6,19 +6,28 @@ use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+/// A source's `kind`: how vouch reaches it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SourceKind {
+    /// A PostgreSQL database (DSN from `url_env`).
     Postgres,
+    /// A MySQL/MariaDB database (DSN from `url_env`).
     Mysql,
+    /// A SQLite file (`path` or `path_env`).
     Sqlite,
+    /// An HTTP API under `base_url`.
     Http,
+    /// A program run without a shell, its output parsed.
     Command,
+    /// A git repository's commits (`path` or `path_env`).
     Git,
+    /// Files under a directory, one item per file (`path` or `path_env`).
     Files,
 }
 
 impl SourceKind {
+    /// The name as written in `kind`.
     pub fn as_str(self) -> &'static str {
         match self {
             SourceKind::Postgres => "postgres",
@@ -30,6 +39,7 @@ impl SourceKind {
             SourceKind::Files => "files",
         }
     }
+    /// Postgres, MySQL or SQLite: evidence from it is a `query`.
     pub fn is_sql(self) -> bool {
         matches!(
             self,
@@ -41,12 +51,14 @@ impl SourceKind {
 /// Where it was defined: for error messages and `{{pack_dir}}`.
 #[derive(Debug, Clone, Default)]
 pub struct Origin {
+    /// The file that defines it.
     pub file: PathBuf,
     /// Index among the file's tables of this kind.
     pub index: usize,
 }
 
 impl Origin {
+    /// The defining file's directory: relative paths in the definition are relative to it.
     pub fn dir(&self) -> PathBuf {
         self.file
             .parent()
@@ -55,42 +67,68 @@ impl Origin {
     }
 }
 
+/// A `[[source]]`: a system evidence is collected from (docs/evidence.md). Which keys
+/// apply depends on `kind`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SourceDef {
+    /// Unique name (`a-z 0-9 - _ .`), referred to by evidence's `source`.
     pub name: String,
+    /// What kind of system it is.
     pub kind: SourceKind,
+    /// postgres, mysql: the environment variable holding the DSN (never read from files).
     pub url_env: Option<String>,
+    /// sqlite, git, files: a path, relative to the defining file.
     pub path: Option<String>,
+    /// sqlite, git, files: the environment variable holding the path (when `path` is absent).
     pub path_env: Option<String>,
+    /// Statement timeout (SQL) or overall timeout, in seconds; default
+    /// [`DEFAULT_TIMEOUT_SECS`].
     pub timeout_secs: Option<u64>,
+    /// SQL: more rows than this fails the run (an incomplete population must not pass for a
+    /// complete one); default [`DEFAULT_MAX_ROWS`].
     pub max_rows: Option<u64>,
+    /// More bytes than this fails the run; default [`DEFAULT_MAX_BYTES`].
     pub max_bytes: Option<u64>,
+    /// http: requests go only under this URL (the token is never sent elsewhere).
     pub base_url: Option<String>,
+    /// http: the environment variable holding the token.
     pub token_env: Option<String>,
+    /// http: the header carrying the token; default `Authorization`.
     pub auth_header: Option<String>,
+    /// http: the scheme before the token; default `Bearer`.
     pub auth_scheme: Option<String>,
     #[serde(default)]
+    /// http: extra request headers.
     pub headers: BTreeMap<String, String>,
     #[serde(default)]
+    /// command: environment variables passed to the child (besides PATH, HOME, LANG, TZ).
     pub env: Vec<String>,
     #[serde(default)]
+    /// command: variables whose values are scrubbed from everything recorded.
     pub secret_env: Vec<String>,
     #[serde(skip)]
+    /// Where it was defined (file and index).
     pub origin: Origin,
 }
 
+/// Default `timeout_secs`: five minutes.
 pub const DEFAULT_TIMEOUT_SECS: u64 = 300;
+/// Default `max_rows`.
 pub const DEFAULT_MAX_ROWS: u64 = 1_000_000;
+/// Default `max_bytes`: 256 MiB.
 pub const DEFAULT_MAX_BYTES: u64 = 256 * 1024 * 1024;
 
 impl SourceDef {
+    /// `timeout_secs`, or the default.
     pub fn timeout(&self) -> std::time::Duration {
         std::time::Duration::from_secs(self.timeout_secs.unwrap_or(DEFAULT_TIMEOUT_SECS))
     }
+    /// `max_rows`, or the default.
     pub fn max_rows(&self) -> u64 {
         self.max_rows.unwrap_or(DEFAULT_MAX_ROWS)
     }
+    /// `max_bytes`, or the default.
     pub fn max_bytes(&self) -> u64 {
         self.max_bytes.unwrap_or(DEFAULT_MAX_BYTES)
     }
@@ -115,6 +153,8 @@ impl SourceDef {
     }
 }
 
+/// http: cursor pagination (`cursor = { param = "after", field = "next" }`); without it
+/// `Link: rel="next"` is followed.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CursorDef {
@@ -124,52 +164,77 @@ pub struct CursorDef {
     pub field: String,
 }
 
+/// An `[[evidence]]`: what to collect from a source (docs/evidence.md). Which keys apply
+/// depends on the source's kind.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EvidenceDef {
+    /// Unique id (`a-z 0-9 - _ .`), referred to by checks and controls.
     pub id: String,
+    /// Human-readable title.
     pub title: String,
+    /// The `name` of the source it runs against.
     pub source: String,
     #[serde(default)]
+    /// Trust Services Criteria it supports (`CC6.1`, …), checked against the catalog.
     pub criteria: Vec<String>,
+    /// How often it is expected (one of [`SCHEDULES`]); decides when it is stale. None: never stale.
     pub schedule: Option<String>,
+    /// `collected` (the default) or `field:<name>`: see [`Effective`].
     pub effective_at: Option<String>,
     #[serde(default)]
+    /// Extra placeholders with literal values.
     pub params: BTreeMap<String, String>,
     #[serde(default)]
+    /// Extra placeholders whose values come from these environment variables.
     pub params_env: BTreeMap<String, String>,
+    /// SQL sources: the statement.
     pub query: Option<String>,
+    /// command sources: the program and its arguments (no shell).
     pub argv: Option<Vec<String>>,
+    /// command sources: the output format, one of [`FORMATS`]; default `json`.
     pub format: Option<String>,
+    /// command and http sources: dotted path of the rows in JSON output (`Volumes`).
     pub rows: Option<String>,
+    /// http sources: the path under the source's `base_url`.
     pub url: Option<String>,
+    /// http sources: cursor pagination.
     pub cursor: Option<CursorDef>,
+    /// files sources: one item per matching file.
     pub glob: Option<String>,
+    /// git sources: commits reachable from this branch (default HEAD).
     pub branch: Option<String>,
+    /// git sources: only merge commits.
     pub merges_only: Option<bool>,
     #[serde(skip)]
+    /// Where it was defined (file and index).
     pub origin: Origin,
 }
 
 /// How an item's `effective_at` is set.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Effective {
+    /// The collection time.
     Collected,
+    /// The latest value of this (possibly dotted) field over the rows.
     Field(String),
 }
 
 impl EvidenceDef {
+    /// How `effective_at` is set (`collected` unless `field:<name>`).
     pub fn effective(&self) -> Effective {
         match self.effective_at.as_deref() {
             Some(s) if s.starts_with("field:") => Effective::Field(s[6..].to_string()),
             _ => Effective::Collected,
         }
     }
+    /// The output format, `json` when none is set.
     pub fn format(&self) -> &str {
         self.format.as_deref().unwrap_or("json")
     }
 }
 
+/// The values `schedule` may take.
 pub const SCHEDULES: &[&str] = &[
     "daily",
     "weekly",
@@ -178,8 +243,11 @@ pub const SCHEDULES: &[&str] = &[
     "yearly",
     "on-demand",
 ];
+/// The values `format` may take.
 pub const FORMATS: &[&str] = &["json", "ndjson", "csv", "text"];
 
+/// Whether `s` may name a source, evidence, check or control: 1–128 characters of
+/// `a-z 0-9 - _ .`.
 pub fn valid_name(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 128
@@ -197,9 +265,13 @@ fn valid_env_name(s: &str) -> bool {
 
 /// A validation failure at `key` of the `index`-th `[[table]]` in a file.
 pub struct Problem {
+    /// The table's name (`source`, `evidence`, `check`, `control`).
     pub table: &'static str,
+    /// Index of the table among the file's tables of that name.
     pub index: usize,
+    /// The offending key.
     pub key: &'static str,
+    /// What is wrong with it.
     pub message: String,
 }
 

@@ -30,6 +30,7 @@ pub fn check_secret(name: &str, value: &str) -> Result<(), String> {
 }
 
 impl Scrubber {
+    /// An empty scrubber (no secrets registered).
     pub fn new() -> Self {
         Scrubber::default()
     }

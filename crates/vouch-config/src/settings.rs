@@ -5,31 +5,43 @@ use crate::evidence::{EvidenceDef, SourceDef};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
+/// A whole `vouch.toml`, as written (before packs are merged in).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Settings {
     /// Further files (packs) with sources and evidence, relative to this file.
     #[serde(default)]
     pub include: Vec<String>,
+    /// `[organization]`: whose evidence this is.
     pub organization: Organization,
     #[serde(default)]
+    /// `[database]`: where the ledger and state are stored.
     pub database: Database,
+    /// `[ledger]`: checkpoint origin, batching and clock skew.
     pub ledger: LedgerSettings,
     #[serde(default)]
+    /// `[keys]`: paths of the log, signing and HMAC keys.
     pub keys: KeyFiles,
     #[serde(default)]
+    /// `[server]`: the address `vouch serve` listens on.
     pub server: Server,
     #[serde(default)]
+    /// `[archive]`: encryption, compression and WORM storage of sealed archives.
     pub archive: ArchiveSettings,
     #[serde(default)]
+    /// `[auth]`: JWT bearer tokens, local sessions and lockout.
     pub auth: AuthSettings,
     #[serde(default)]
+    /// `[[source]]`: systems evidence is collected from.
     pub source: Vec<SourceDef>,
     #[serde(default)]
+    /// `[[evidence]]`: what to collect from each source.
     pub evidence: Vec<EvidenceDef>,
     #[serde(default)]
+    /// `[[check]]`: assertions over collected evidence.
     pub check: Vec<CheckDef>,
     #[serde(default)]
+    /// `[[control]]`: controls, with the checks and evidence that support them.
     pub control: Vec<ControlDef>,
     /// Per-pack settings: `[packs.postgres-rbac] params = { group = "…" }` overrides the
     /// pack's `[pack] params` without copying the pack.
@@ -37,25 +49,35 @@ pub struct Settings {
     pub packs: BTreeMap<String, PackSettings>,
 }
 
+/// `[packs.<name>]`: settings for one included pack.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PackSettings {
     #[serde(default)]
+    /// Values overriding the pack's `[pack] params` defaults, by parameter name.
     pub params: BTreeMap<String, serde_json::Value>,
 }
 
+/// `[organization]`.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Organization {
+    /// Name printed on evidence packets and reports (required).
     pub name: String,
     #[serde(default)]
+    /// Optional identifier, for example the `organization_id` applications send. Default empty.
     pub id: String,
 }
 
+/// `[database]`.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Database {
+    /// A SQLite file path or a `postgres://` URL; default `vouch.db`.
+    /// `VOUCH_DATABASE_URL` overrides it.
     pub url: String,
+    /// PostgreSQL only: the schema to use, created if missing; default empty (the
+    /// connection's default). `VOUCH_DATABASE_SCHEMA` overrides it.
     pub schema: String,
 }
 
@@ -68,15 +90,19 @@ impl Default for Database {
     }
 }
 
+/// `[ledger]`.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct LedgerSettings {
+    /// Checkpoint origin, `<host or org>/vouch/<log>` (required); also the log key's name.
     pub origin: String,
     #[serde(default = "default_checkpoint_interval")]
+    /// Sign a checkpoint at most this often while new events arrive, in seconds; default 10.
     pub checkpoint_interval_secs: u64,
     #[serde(default = "default_max_batch")]
+    /// Most events the sequencer gathers into one commit; default 10 000.
     pub max_batch: usize,
-    /// How far in the future an incoming event's timestamp may be (`5m`, `30s`).
+    /// How far in the future an incoming event's timestamp may be (`5m`, `30s`); default `5m`.
     #[serde(default = "default_max_clock_skew")]
     pub max_clock_skew: String,
 }
@@ -105,11 +131,16 @@ fn default_max_batch() -> usize {
     10_000
 }
 
+/// `[keys]`: key file paths, relative to the config file's directory.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct KeyFiles {
+    /// Ed25519 key signing checkpoints (C2SP signed-note private key); default `keys/log.key`.
     pub log_key: String,
+    /// ECDSA P-256 key (PKCS#8 PEM) signing packets and artifacts; default
+    /// `keys/signing.pem`. `VOUCH_SIGNING_KEY` may supply the PEM instead.
     pub signing_key: String,
+    /// HMAC-SHA-256 key of the ledger's chain; default `keys/hmac.key`.
     pub hmac_key: String,
 }
 
@@ -123,9 +154,11 @@ impl Default for KeyFiles {
     }
 }
 
+/// `[server]`.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Server {
+    /// Address `vouch serve` listens on; default `127.0.0.1:4000`.
     pub listen: String,
 }
 
@@ -137,13 +170,20 @@ impl Default for Server {
     }
 }
 
+/// `[archive]`: how `vouch archive` seals and stores archives.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ArchiveSettings {
+    /// age recipients (`age1…`) and/or OpenPGP public key file paths; default none
+    /// (then `vouch archive` needs `--no-encrypt`).
     pub recipients: Vec<String>,
+    /// `zstd` (default) or `gzip`.
     pub compression: String,
+    /// WORM storage: `dir` (default, `<data dir>/worm`), `dir:/path` or `s3://bucket/prefix`.
     pub storage: String,
+    /// Object Lock COMPLIANCE retention, in days; default 2555 (seven years).
     pub retention_days: u32,
+    /// Also place a legal hold on S3 objects; default false.
     pub legal_hold: bool,
 }
 
@@ -159,32 +199,40 @@ impl Default for ArchiveSettings {
     }
 }
 
+/// `[auth]`: bearer tokens, dashboard sessions and failed-login limits.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AuthSettings {
-    /// "" (JWT off), "HS256", "RS256" or "ES256".
+    /// "" (JWT off, the default), "HS256", "RS256" or "ES256".
     pub jwt_algorithm: String,
-    /// HS256: the environment variable holding the shared secret.
+    /// HS256: the environment variable holding the shared secret; default `VOUCH_JWT_SECRET`.
     pub jwt_secret_env: String,
     /// RS256/ES256: a PEM public key file.
     pub jwt_public_key: String,
+    /// Required `iss` of tokens, checked when set; default empty.
     pub jwt_issuer: String,
+    /// Required `aud` of tokens, checked when set; default empty.
     pub jwt_audience: String,
-    /// The claim holding the role.
+    /// The claim holding the role; default `role`.
     pub role_claim: String,
     /// Role names in tokens → vouch roles (seed 000's `ADMIN` and `compliance-officer`
     /// are mapped by default).
-    pub role_map: std::collections::BTreeMap<String, String>,
+    pub role_map: BTreeMap<String, String>,
+    /// Lifetime of a local user's dashboard session, in hours; default 8.
     pub session_hours: u32,
+    /// Failed logins after which a local user is locked out; default 5.
     pub lockout_attempts: u32,
+    /// How long a lockout lasts, in minutes; default 15.
     pub lockout_minutes: u32,
-    /// Concurrent sessions per local user; logging in beyond it ends the oldest.
+    /// Concurrent sessions per local user; logging in beyond it ends the oldest. Default 5.
     pub max_sessions: u32,
-    /// How many previous passwords a user may not reuse.
+    /// How many previous passwords a user may not reuse; default 10.
     pub password_history: u32,
     /// Failed authentications from one client address are logged once per window
     /// (then one event with the count), and refused with 429 beyond the limit.
+    /// The window, in seconds; default 60.
     pub failure_window_secs: u32,
+    /// Failed authentications per address and window beyond which it gets 429; default 300.
     pub failures_per_window: u32,
 }
 

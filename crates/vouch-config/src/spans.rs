@@ -36,7 +36,7 @@ impl<'t> Spans<'t> {
 
     /// The line where `path` is set; when its last steps are missing, the line of the
     /// deepest table (header) or key on the path that is there; else 1.
-    pub(crate) fn line_of(&self, path: &[Step]) -> usize {
+    pub(crate) fn line_of(&self, path: &[Step<'_>]) -> usize {
         let Some(doc) = &self.doc else { return 1 };
         let mut found = 0usize;
         let mut table: &dyn TableLike = doc.as_table();
@@ -83,7 +83,7 @@ impl<'t> Spans<'t> {
 
     /// `[section]` then `key` inside it (`section` may be dotted, "" for the top level).
     pub(crate) fn line_of_key(&self, section: &[&str], key: &str) -> usize {
-        let path: Vec<Step> = section
+        let path: Vec<Step<'_>> = section
             .iter()
             .map(|s| Step::Key(s))
             .chain([Step::Key(key)])

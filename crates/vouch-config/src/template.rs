@@ -3,6 +3,8 @@
 
 use std::collections::BTreeMap;
 
+/// Placeholders vouch fills itself (the period's bounds, `now`, the defining pack's
+/// directory); any other placeholder must be in the evidence's `params` or `params_env`.
 pub const BUILTIN: &[&str] = &[
     "period_start",
     "period_end",
@@ -18,7 +20,10 @@ pub const BUILTIN: &[&str] = &[
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Context {
     /// A quoted SQL string literal; `mysql` also escapes backslashes.
-    Sql { mysql: bool },
+    Sql {
+        /// The target is MySQL/MariaDB, where backslash is an escape character.
+        mysql: bool,
+    },
     /// As is (argv elements, globs).
     Raw,
     /// Percent-encoded (URL query values and path segments).

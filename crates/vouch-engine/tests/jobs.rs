@@ -273,7 +273,7 @@ on_both!(retention_archives_prunes_and_stays_verifiable, |fx| {
     let mut out = Vec::new();
     fx.ledger
         .export(
-            &vouch_core::period::Period::parse("2026-06", chrono::Utc::now()).unwrap(),
+            &vouch_core::period::Period::parse("2026-06", Utc::now()).unwrap(),
             &mut out,
         )
         .unwrap();

@@ -163,7 +163,7 @@ on_both!(export_lines_are_leaves, |fx| {
     for line in text.lines() {
         let v: serde_json::Value = serde_json::from_str(line).unwrap();
         let seq = v["seq"].as_u64().unwrap();
-        assert!(last.map_or(true, |l| seq > l), "sequence order");
+        assert!(last.is_none_or(|l| seq > l), "sequence order");
         last = Some(seq);
         let ts = vouch_core::period::parse_instant(v["timestamp"].as_str().unwrap()).unwrap();
         assert!(period.contains(ts));

@@ -84,12 +84,14 @@ impl Vouch {
         self.arg("--data-dir").arg(dir.as_ref())
     }
 
+    /// Append one argument (also to the command line shown on failure).
     pub fn arg(mut self, a: impl AsRef<OsStr>) -> Self {
         self.shown.push(a.as_ref().to_string_lossy().into_owned());
         self.cmd.arg(a);
         self
     }
 
+    /// Append several arguments, as [`Vouch::arg`] does.
     pub fn args<I, S>(mut self, args: I) -> Self
     where
         I: IntoIterator<Item = S>,
@@ -101,11 +103,13 @@ impl Vouch {
         self
     }
 
+    /// Set an environment variable for the child.
     pub fn env(mut self, k: impl AsRef<OsStr>, v: impl AsRef<OsStr>) -> Self {
         self.cmd.env(k, v);
         self
     }
 
+    /// Set several environment variables for the child.
     pub fn envs<I, K, V>(mut self, vars: I) -> Self
     where
         I: IntoIterator<Item = (K, V)>,
@@ -116,11 +120,13 @@ impl Vouch {
         self
     }
 
+    /// Remove a variable from the child's environment.
     pub fn env_remove(mut self, k: impl AsRef<OsStr>) -> Self {
         self.cmd.env_remove(k);
         self
     }
 
+    /// Run the child in directory `d`.
     pub fn current_dir(mut self, d: impl AsRef<Path>) -> Self {
         self.cmd.current_dir(d);
         self

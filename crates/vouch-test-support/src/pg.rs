@@ -6,7 +6,9 @@ use std::process::Command;
 /// SQLite or PostgreSQL, for fixtures that run on both.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
+    /// The embedded SQLite database.
     Sqlite,
+    /// PostgreSQL at [`pg_url`].
     Postgres,
 }
 
@@ -50,7 +52,9 @@ pub fn drop_schema(url: &str, schema: &str) {
 /// the guard goes. [`PgSchema::new`] only names it, for tests where vouch itself must
 /// create it; [`PgSchema::create`] creates it too.
 pub struct PgSchema {
+    /// The test database's URL.
     pub url: String,
+    /// The schema's name (unique per guard).
     pub name: String,
 }
 
