@@ -71,6 +71,17 @@ pub fn vouch(bin: impl AsRef<OsStr>) -> Vouch {
             cmd.env(k, v);
         }
     }
+    // HOME stays (gpg, git and the locale need one), but the credential files under it
+    // do not reach the child: AWS profiles, a global git config, a pgpass file.
+    for k in [
+        "AWS_CONFIG_FILE",
+        "AWS_SHARED_CREDENTIALS_FILE",
+        "GIT_CONFIG_GLOBAL",
+        "PGPASSFILE",
+        "PGSERVICEFILE",
+    ] {
+        cmd.env(k, "/dev/null");
+    }
     Vouch {
         cmd,
         input: None,
