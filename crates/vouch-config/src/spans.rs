@@ -142,6 +142,19 @@ impl<'t> Spans<'t> {
     /// longest part of it that parses) and the key that `line` starts with.
     fn name_in_broken(&self, line: usize) -> (Option<String>, Option<String>) {
         let start = line_start(self.text, line);
+        // A broken header (`[ledger`, a repeated `[ledger]`) names its own section.
+        let here = self.text[start..]
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .trim_start();
+        if here.starts_with('[') {
+            let name = here.trim_start_matches('[').split(']').next().unwrap_or("");
+            let name = name.split('#').next().unwrap_or("").trim();
+            if !name.is_empty() {
+                return (Some(name.to_string()), None);
+            }
+        }
         let section = (1..=line)
             .rev()
             .find_map(|l| ImDocument::parse(&self.text[..line_start(self.text, l)]).ok())
@@ -296,6 +309,19 @@ kind = "empty"
         let text = "[a]\nb = 1\n\n[c.d]\ne = \"open\nf = 2\n";
         let s = Spans::new(text);
         assert_eq!(s.name_at(text.find("\"open").unwrap()), "key `c.d.e`: ");
+        // A broken or repeated header names its own section, not the one above it.
+        let text = "[auth]\nx = 1\n[ledger\ny = 2\n";
+        let s = Spans::new(text);
+        assert_eq!(
+            s.name_at(text.find("[ledger").unwrap()),
+            "section `[ledger]`: "
+        );
+        let text = "[ledger]\na = 1\n[auth]\nx = 1\n[ledger]\n";
+        let s = Spans::new(text);
+        assert_eq!(
+            s.name_at(text.rfind("[ledger]").unwrap()),
+            "section `[ledger]`: "
+        );
     }
 
     #[test]
