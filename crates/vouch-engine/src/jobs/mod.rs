@@ -453,7 +453,7 @@ impl Runner<'_> {
         if !self.config.checks.is_empty() {
             let ch = crate::checks::Checker::new(self.config, self.store.clone(), self.ledger);
             let r = ch.run(period, &[], self.clock.now())?;
-            out["checks"] = json!({"evaluated": r.results.len(), "failed": r.results.iter().filter(|x| x["status"] == "fail").count()});
+            out["checks"] = json!({"evaluated": r.results.len(), "failed": r.results.iter().filter(|x| x.status == "fail").count()});
         }
         let slug = crate::packet::build::period_slug(period);
         let dir = self.config.data_dir.join("packets").join(&slug);
