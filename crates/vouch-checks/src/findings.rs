@@ -30,12 +30,12 @@ pub fn apply(
     store: &Store,
     ledger: &Ledger,
     config: &Config,
-    result: &Value,
+    result: &crate::results::CheckResult,
 ) -> Result<Option<Change>, CheckError> {
-    let check_id = result["check_id"].as_str().unwrap_or("");
+    let check_id = result.check_id.as_str();
     // A finding belongs to a check and a period: a result for another period neither
     // updates nor resolves it.
-    let period = result["period"]["label"].clone();
+    let period = result.period.label.as_str();
     let existing: Option<Value> = store
         .query(
             "SELECT record FROM findings WHERE check_id = $1 AND status <> 'resolved' ORDER BY id DESC",
@@ -44,15 +44,15 @@ pub fn apply(
         .iter()
         .filter_map(|r| serde_json::from_str::<Value>(&r.text(0)).ok())
         .find(|f| f["period"] == period);
-    let at = result["evaluated_at"].as_str().unwrap_or("").to_string();
+    let at = result.evaluated_at.clone();
     let result_ref =
-        json!({"result_id": result["id"], "period": result["period"]["label"], "evaluated_at": at});
-    match (result["status"].as_str(), existing) {
+        json!({"result_id": result.id, "period": result.period.label, "evaluated_at": at});
+    match (Some(result.status.as_str()), existing) {
         (Some("fail"), Some(mut f)) => {
             f["last_seen"] = json!(at);
             f["occurrences"] = json!(f["occurrences"].as_u64().unwrap_or(1) + 1);
-            f["failing"] = result["failing"].clone();
-            f["failing_count"] = result["failing_count"].clone();
+            f["failing"] = json!(result.failing);
+            f["failing_count"] = json!(result.failing_count);
             f["latest_result"] = result_ref;
             f["updated_at"] = json!(at);
             save(store, ledger, f, "updated", "vouch").map(Some)
@@ -70,15 +70,15 @@ pub fn apply(
                 "check_id": check_id,
                 "period": period,
                 "controls": controls,
-                "title": result["title"],
-                "description": result["message"],
-                "severity": result["severity"],
+                "title": result.title,
+                "description": result.message,
+                "severity": result.severity,
                 "status": "open",
                 "first_seen": at,
                 "last_seen": at,
                 "occurrences": 1,
-                "failing": result["failing"],
-                "failing_count": result["failing_count"],
+                "failing": result.failing,
+                "failing_count": result.failing_count,
                 "latest_result": result_ref,
                 "opened_by": "vouch",
                 "owner": null,
@@ -94,7 +94,7 @@ pub fn apply(
             f["status"] = json!("resolved");
             f["resolved_at"] = json!(at);
             f["resolution"] =
-                json!({"by": "check", "result": result_ref, "evidence": result["evidence"]});
+                json!({"by": "check", "result": result_ref, "evidence": result.evidence});
             f["updated_at"] = json!(at);
             save(store, ledger, f, "resolved", "vouch").map(Some)
         }

@@ -2,6 +2,7 @@
 //! and opening or resolving findings.
 
 use super::defs::CheckDef;
+use super::results::{CheckResult, EvidenceRef, ResultPeriod};
 use super::{controls, findings, CheckError};
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
@@ -34,7 +35,7 @@ pub struct Report {
     /// The period checked.
     pub period: Period,
     /// One result per check.
-    pub results: Vec<Value>,
+    pub results: Vec<CheckResult>,
     /// The status of each control, from its checks' results.
     pub controls: Vec<Value>,
     /// Findings opened, updated or resolved by the run.
@@ -160,7 +161,7 @@ impl<'a> Checker<'a> {
         def: &CheckDef,
         period: &Period,
         now: DateTime<Utc>,
-    ) -> Result<Value, CheckError> {
+    ) -> Result<CheckResult, CheckError> {
         let reference = now.min(period.end);
         let mut used: Vec<Item> = Vec::new();
         let mut inputs = Vec::new();
@@ -224,28 +225,40 @@ impl<'a> Checker<'a> {
             .filter(|c| c.checks.contains(&def.id))
             .map(|c| c.id.as_str())
             .collect();
-        Ok(json!({
-            "check_id": def.id,
-            "title": def.title,
-            "kind": def.kind,
-            "severity": def.severity(),
-            "controls": control_ids,
-            "period": {"label": period.label, "start": ts(&period.start), "end": ts(&period.end)},
-            "status": status,
-            "message": message,
-            "failing": failing,
-            "failing_count": failing_count,
-            "evaluated_at": ts(&now),
-            "reference_time": ts(&reference),
-            "evidence": used.iter().map(|i| json!({
-                "item_id": i.id(), "evidence_id": i.record["evidence_id"], "sha256": i.record["sha256"],
-                "ledger_seq": i.ledger_seq,
-            })).collect::<Vec<_>>(),
-            "definition_sha256": def.definition_sha256(),
-            "vouch_version": vouch_core::VERSION,
+        Ok(CheckResult {
+            check_id: def.id.clone(),
+            title: def.title.clone(),
+            kind: def.kind.clone(),
+            severity: def.severity().to_string(),
+            controls: control_ids.iter().map(|c| c.to_string()).collect(),
+            period: ResultPeriod {
+                label: period.label.clone(),
+                start: ts(&period.start),
+                end: ts(&period.end),
+            },
+            status: status.to_string(),
+            message,
+            failing,
+            failing_count: failing_count as u64,
+            evaluated_at: ts(&now),
+            reference_time: ts(&reference),
+            evidence: used
+                .iter()
+                .map(|i| EvidenceRef {
+                    item_id: i.id().to_string(),
+                    evidence_id: i.record["evidence_id"].clone(),
+                    sha256: i.record["sha256"].clone(),
+                    ledger_seq: i.ledger_seq,
+                })
+                .collect(),
+            definition_sha256: def.definition_sha256(),
+            vouch_version: vouch_core::VERSION.to_string(),
             // Switched off by configuration (the message says why); not "nothing collected".
-            "switched_off": status == "not_applicable",
-        }))
+            switched_off: status == "not_applicable",
+            // Set when stored.
+            id: String::new(),
+            ledger_seq: None,
+        })
     }
 
     /// The first guard that does not hold (see `GuardDef`); guard items count as read.
@@ -331,19 +344,19 @@ impl<'a> Checker<'a> {
         }
     }
 
-    fn store_result(&self, mut record: Value) -> Result<Value, CheckError> {
+    fn store_result(&self, mut record: CheckResult) -> Result<CheckResult, CheckError> {
         let id = uuid::Uuid::now_v7().to_string();
-        record["id"] = json!(id);
-        let canonical = vouch_core::canonical::to_string(&record);
-        let status = record["status"].as_str().unwrap_or("").to_string();
+        record.id = id.clone();
+        let canonical = vouch_core::canonical::to_string(&record.stored());
+        let status = record.status.clone();
         let appended = vouch_ledger::audit::record(
             self.ledger,
             json!({
                 "action": "check.evaluated", "category": "system",
                 "result": if status == "pass" || status == "not_applicable" { "success" } else { "failure" },
-                "resource": {"type": "check", "id": record["check_id"], "name": record["title"]},
-                "details": {"description": format!("Check `{}` for {}: {status} — {}", record["check_id"].as_str().unwrap_or(""), record["period"]["label"].as_str().unwrap_or(""), record["message"].as_str().unwrap_or(""))},
-                "metadata": {"result_id": id, "status": status, "record_sha256": vouch_store::blobs::sha256_hex(canonical.as_bytes()), "definition_sha256": record["definition_sha256"], "period": record["period"]["label"]},
+                "resource": {"type": "check", "id": record.check_id, "name": record.title},
+                "details": {"description": format!("Check `{}` for {}: {status} — {}", record.check_id, record.period.label, record.message)},
+                "metadata": {"result_id": id, "status": status, "record_sha256": vouch_store::blobs::sha256_hex(canonical.as_bytes()), "definition_sha256": record.definition_sha256, "period": record.period.label},
             }),
         )?;
         let seq = appended.seqs.first().map(|s| *s as i64);
@@ -352,18 +365,18 @@ impl<'a> Checker<'a> {
                 "INSERT INTO check_results (id, check_id, period_start, period_end, status, evaluated_at, record, ledger_seq) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
                 &[
                     id.clone().into(),
-                    record["check_id"].as_str().unwrap_or("").into(),
-                    record["period"]["start"].as_str().unwrap_or("").into(),
-                    record["period"]["end"].as_str().unwrap_or("").into(),
+                    record.check_id.clone().into(),
+                    record.period.start.clone().into(),
+                    record.period.end.clone().into(),
                     status.clone().into(),
-                    record["evaluated_at"].as_str().unwrap_or("").into(),
+                    record.evaluated_at.clone().into(),
                     canonical.clone().into(),
                     seq.into(),
                 ],
             )?;
             Ok(())
         })?;
-        record["ledger_seq"] = json!(seq);
+        record.ledger_seq = seq;
         Ok(record)
     }
 }

@@ -241,8 +241,10 @@ fn collect(fx: &common::Fx, ids: &[&str]) {
     );
 }
 
-fn by<'a>(v: &'a [Value], key: &str, id: &str) -> &'a Value {
+/// The record (a control, or a check result as JSON) whose `key` is `id`.
+fn by<T: serde::Serialize + std::fmt::Debug>(v: &[T], key: &str, id: &str) -> Value {
     v.iter()
+        .map(|r| serde_json::to_value(r).unwrap())
         .find(|r| r[key] == id)
         .unwrap_or_else(|| panic!("no {id}"))
 }
@@ -396,17 +398,14 @@ on_both!(checks_controls_findings, |fx| {
     let fixed = checker(&fx)
         .run(&october(), &["no-direct-grants".into()], chrono::Utc::now())
         .unwrap();
-    assert_eq!(fixed.results[0]["status"], "pass");
+    assert_eq!(fixed.results[0].status, "pass");
     assert_eq!(fixed.findings[0].action, "resolved");
     let f3 = findings::get(&fx.store, f["id"].as_str().unwrap()).unwrap();
     assert_eq!(f3["status"], "resolved");
-    assert_eq!(
-        f3["resolution"]["result"]["result_id"],
-        fixed.results[0]["id"]
-    );
+    assert_eq!(f3["resolution"]["result"]["result_id"], fixed.results[0].id);
     assert_eq!(
         f3["resolution"]["evidence"][0]["sha256"],
-        fixed.results[0]["evidence"][0]["sha256"]
+        fixed.results[0].evidence[0].sha256
     );
     assert!(fx.all_leaves().contains("\"action\":\"finding.resolved\""));
     let statuses =

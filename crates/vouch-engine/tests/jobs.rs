@@ -32,11 +32,8 @@ fn runner<'a>(
     }
 }
 
-fn keys(runs: &[Value]) -> Vec<String> {
-    let mut k: Vec<String> = runs
-        .iter()
-        .map(|r| r["run_key"].as_str().unwrap().to_string())
-        .collect();
+fn keys(runs: &[jobs::Run]) -> Vec<String> {
+    let mut k: Vec<String> = runs.iter().map(|r| r.run_key.clone()).collect();
     k.sort();
     k
 }
@@ -57,11 +54,11 @@ on_both!(monthly_job_runs_once_and_catches_up, |fx| {
     );
     let gen = done
         .iter()
-        .find(|x| x["job"] == "generate-soc2-evidence")
+        .find(|x| x.job == "generate-soc2-evidence")
         .unwrap();
-    assert_eq!(gen["status"], "succeeded", "{gen}");
+    assert_eq!(gen.status, "succeeded", "{gen}");
     assert_eq!(
-        gen["outputs"]["archive"]["status"],
+        gen.outputs.as_ref().unwrap()["archive"]["status"],
         "skipped: no [archive] recipients configured"
     );
     assert!(fx
@@ -120,16 +117,15 @@ on_both!(failing_job_retries_with_backoff_then_fails, |fx| {
     let first = r.tick().unwrap();
     let v = first
         .iter()
-        .find(|x| x["job"] == "verify-ledger")
+        .find(|x| x.job == "verify-ledger")
         .unwrap()
         .clone();
+    assert_eq!((v.status.as_str(), v.attempt), ("retrying", 1), "{v}");
     assert_eq!(
-        (v["status"].as_str(), v["attempt"].as_i64()),
-        (Some("retrying"), Some(1)),
-        "{v}"
+        v.next_attempt_at.as_deref(),
+        Some("2026-11-22T02:05:10.000000Z")
     );
-    assert_eq!(v["next_attempt_at"], "2026-11-22T02:05:10.000000Z");
-    assert!(v["error"].as_str().unwrap().contains("broken at entry 10"));
+    assert!(v.error.as_deref().unwrap().contains("broken at entry 10"));
     // Not due yet.
     clock.set(t("2026-11-22T02:04:00Z"));
     assert!(r.tick().unwrap().is_empty());
@@ -137,16 +133,16 @@ on_both!(failing_job_retries_with_backoff_then_fails, |fx| {
     clock.set(t("2026-11-22T02:05:10Z"));
     let second = r.tick().unwrap();
     assert_eq!(
-        (second[0]["attempt"].as_i64(), second[0]["status"].as_str()),
-        (Some(2), Some("retrying"))
+        (second[0].attempt, second[0].status.as_str()),
+        (2, "retrying")
     );
-    assert_eq!(second[0]["next_attempt_at"], "2026-11-22T02:15:10.000000Z");
+    assert_eq!(
+        second[0].next_attempt_at.as_deref(),
+        Some("2026-11-22T02:15:10.000000Z")
+    );
     clock.set(t("2026-11-22T02:15:10Z"));
     let third = r.tick().unwrap();
-    assert_eq!(
-        (third[0]["attempt"].as_i64(), third[0]["status"].as_str()),
-        (Some(3), Some("failed"))
-    );
+    assert_eq!((third[0].attempt, third[0].status.as_str()), (3, "failed"));
     clock.set(t("2026-11-22T03:00:00Z"));
     assert!(r.tick().unwrap().is_empty(), "a failed run is final");
     let log = jobs::integrity_log(&fx.store, 10).unwrap();
@@ -172,8 +168,8 @@ on_both!(two_servers_one_database_run_each_period_once, |fx| {
         });
         (ha.join().unwrap(), hb.join().unwrap())
     });
-    let mut all: Vec<Value> = a.into_iter().chain(b).collect();
-    all.sort_by(|x, y| x["run_key"].as_str().cmp(&y["run_key"].as_str()));
+    let mut all: Vec<jobs::Run> = a.into_iter().chain(b).collect();
+    all.sort_by(|x, y| x.run_key.cmp(&y.run_key));
     assert_eq!(
         keys(&all),
         vec![
@@ -198,8 +194,8 @@ on_both!(manual_run_and_unknown_job, |fx| {
     let clock = ManualClock::at(t("2026-11-22T12:00:00Z"));
     let r = runner(&fx, &fx.ledger, &clock, "cli");
     let run = r.run_now("verify-ledger", None).unwrap();
-    assert_eq!(run["status"], "succeeded");
-    assert!(run["run_key"].as_str().unwrap().contains(":manual-"));
+    assert_eq!(run.status, "succeeded");
+    assert!(run.run_key.contains(":manual-"));
     assert!(r
         .run_now("nope", None)
         .unwrap_err()
@@ -230,11 +226,11 @@ on_both!(retention_archives_prunes_and_stays_verifiable, |fx| {
     let clock = ManualClock::at(t("2026-11-22T03:30:20Z"));
     let r = runner(&fx, &fx.ledger, &clock, "a");
     let done = r.tick().unwrap();
-    let ret = done.iter().find(|x| x["job"] == "retention").unwrap();
-    assert_eq!(ret["status"], "succeeded", "{ret}");
-    assert_eq!(ret["outputs"]["rows_archived"], 2);
+    let ret = done.iter().find(|x| x.job == "retention").unwrap();
+    assert_eq!(ret.status, "succeeded", "{ret}");
+    assert_eq!(ret.outputs.as_ref().unwrap()["rows_archived"], 2);
     assert_eq!(
-        ret["outputs"]["classes"],
+        ret.outputs.as_ref().unwrap()["classes"],
         serde_json::json!({"application": 1, "debug": 1})
     );
     // Leaves 0 and 2 are gone from the database, the rest stay.
@@ -245,7 +241,9 @@ on_both!(retention_archives_prunes_and_stays_verifiable, |fx| {
     let v = fx.ledger.verify(&Default::default()).unwrap();
     assert!(v.valid, "{v:?}");
     // … the archive in WORM verifies against the stored leaf hashes …
-    let dest = ret["outputs"]["destination"].as_str().unwrap();
+    let dest = ret.outputs.as_ref().unwrap()["destination"]
+        .as_str()
+        .unwrap();
     let archive = std::fs::read(std::path::Path::new(dest).join("audit-archive.ndjson")).unwrap();
     // The run's folder is sealed read-only, as other WORM folders are.
     {
@@ -308,7 +306,7 @@ on_both!(
         r.not_before = None; // read from the database
         let done = r.tick().unwrap();
         assert!(
-            done.iter().all(|x| x["job"] != "generate-soc2-evidence"),
+            done.iter().all(|x| x.job != "generate-soc2-evidence"),
             "{done:?}"
         );
         let last = vouch_core::period::Period::last_month(Utc::now()).label;
@@ -331,7 +329,7 @@ on_both!(
             .tick()
             .unwrap()
             .iter()
-            .all(|x| x["job"] != "generate-soc2-evidence"));
+            .all(|x| x.job != "generate-soc2-evidence"));
 
         // October's events arrive (backdated); a manual run builds the packet from them.
         let mut gen = vouch_engine::demo::Generator::new(5, 8);
@@ -346,8 +344,12 @@ on_both!(
         let run = r
             .run_now("generate-soc2-evidence", Some(oct.clone()))
             .unwrap();
-        assert_eq!(run["status"], "succeeded", "{run}");
-        assert_eq!(run["outputs"]["packet"]["status"], "no_evidence", "{run}");
+        assert_eq!(run.status, "succeeded", "{run}");
+        assert_eq!(
+            run.outputs.as_ref().unwrap()["packet"]["status"],
+            "no_evidence",
+            "{run}"
+        );
         let packet: Value = serde_json::from_slice(
             &std::fs::read(fx.dir.path().join("packets/2026-10/SOC2_Evidence.json")).unwrap(),
         )
@@ -364,10 +366,10 @@ on_both!(
         let seqs = fx.ledger.append(late).unwrap().seqs;
         clock.set(t("2026-11-02T09:05:00Z"));
         let run = r.run_now("generate-soc2-evidence", Some(oct)).unwrap();
-        let p = &run["outputs"]["packet"];
+        let p = &run.outputs.as_ref().unwrap()["packet"];
         assert_eq!(p["status"], "existing, not rebuilt", "{run}");
         assert_eq!(p["late_arrivals"]["count"], 2, "{run}");
-        let note = run["outputs"]["note"].as_str().unwrap();
+        let note = run.outputs.as_ref().unwrap()["note"].as_str().unwrap();
         assert!(
             note.contains(&format!(
                 "2 events for 2026-10 arrived after its packet, seqs {}..{}",
@@ -384,7 +386,7 @@ on_both!(
         r.not_before = Some(t("2026-12-01T01:00:00Z"));
         let done = r.tick().unwrap();
         assert!(
-            done.iter().all(|x| x["job"] != "generate-soc2-evidence"),
+            done.iter().all(|x| x.job != "generate-soc2-evidence"),
             "{:?}",
             keys(&done)
         );

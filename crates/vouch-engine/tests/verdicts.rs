@@ -214,8 +214,10 @@ fn collect(fx: &common::Fx, period: &Period, ids: &[&str]) {
     assert!(items.iter().all(|i| i.ok()));
 }
 
-fn by<'a>(v: &'a [Value], key: &str, id: &str) -> &'a Value {
+/// The record (a control, or a check result as JSON) whose `key` is `id`.
+fn by<T: serde::Serialize + std::fmt::Debug>(v: &[T], key: &str, id: &str) -> Value {
     v.iter()
+        .map(|r| serde_json::to_value(r).unwrap())
         .find(|r| r[key] == id)
         .unwrap_or_else(|| panic!("no {id} in {v:?}"))
 }
@@ -316,8 +318,8 @@ on_both!(nothing_passes_on_nothing, |fx| {
         "no_evidence",
         "a pass must not hide missing evidence"
     );
-    assert!(controls::incomplete(by(&report.controls, "id", "MIX-1")));
-    assert!(!controls::incomplete(by(&report.controls, "id", "AC-1")));
+    assert!(controls::incomplete(&by(&report.controls, "id", "MIX-1")));
+    assert!(!controls::incomplete(&by(&report.controls, "id", "AC-1")));
     // The ledger records the verdict as it is.
     let leaf: Value = serde_json::from_str(
         &fx.store
@@ -335,10 +337,9 @@ on_both!(nothing_passes_on_nothing, |fx| {
     let pr = Checker::new(&fx.config, fx.store.clone(), &fx.ledger)
         .run(&part, &["runs-monthly".into()], now)
         .unwrap();
-    assert_eq!(pr.results[0]["status"], "no_evidence", "{}", pr.results[0]);
-    assert!(pr.results[0]["message"]
-        .as_str()
-        .unwrap()
+    assert_eq!(pr.results[0].status, "no_evidence", "{}", pr.results[0]);
+    assert!(pr.results[0]
+        .message
         .starts_with("no whole month between 2026-10-05T00:00:00Z and 2026-10-20T00:00:00Z"));
 
     // A period with no event: its packet's ledger control is no_evidence, and so is a
@@ -423,7 +424,7 @@ on_both!(an_unfinished_period_is_judged_up_to_now, |fx| {
         .unwrap();
     let r = |id: &str| by(&report.results, "check_id", id).clone();
     for x in &report.results {
-        assert_eq!(x["reference_time"], "2026-11-15T00:00:00.000000Z", "{x}");
+        assert_eq!(x.reference_time, "2026-11-15T00:00:00.000000Z", "{x}");
     }
     // December has not come: it is no month without a run. November already has its run.
     assert_eq!(r("runs-monthly")["status"], "pass", "{}", r("runs-monthly"));
@@ -510,9 +511,9 @@ on_both!(every_period_counts_where_and_whole_months_only, |fx| {
     let report = Checker::new(&fx.config, fx.store.clone(), &fx.ledger)
         .run(&from_15th, &["runs-in-period-monthly".into()], now)
         .unwrap();
-    assert_eq!(report.results[0]["status"], "pass", "{}", report.results[0]);
+    assert_eq!(report.results[0].status, "pass", "{}", report.results[0]);
     assert_eq!(
-        report.results[0]["message"],
+        report.results[0].message,
         "at least 1 per month in all 2 whole month(s) judged"
     );
 

@@ -5,6 +5,8 @@
 //! hashes to the ledger.
 
 pub mod collect;
+pub mod operation;
+pub use operation::Operation;
 pub mod rows;
 
 /// The definitions (sources, evidence), secrets handling and `{{placeholder}}` templates

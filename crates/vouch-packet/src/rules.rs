@@ -28,28 +28,21 @@ pub struct Section {
 
 /// How an item was produced, in the packet's `produced_by` shape.
 fn produced_by(r: &Value) -> Value {
-    let op = &r["operation"];
-    let what = op["query"]
-        .as_str()
-        .map(str::to_string)
-        .or_else(|| {
-            op["argv"].as_array().map(|a| {
-                a.iter()
-                    .filter_map(Value::as_str)
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            })
-        })
-        .or_else(|| op["url"].as_str().map(|u| format!("GET {u}")))
-        .or_else(|| op["glob"].as_str().map(|g| format!("files matching {g}")))
-        .or_else(|| op["upload"].as_str().map(|u| format!("uploaded {u}")))
+    let op = evidence::Operation::of_record(r);
+    let what = op
+        .query
+        .clone()
+        .or_else(|| op.command())
+        .or_else(|| op.url.as_ref().map(|u| format!("GET {u}")))
+        .or_else(|| op.glob.as_ref().map(|g| format!("files matching {g}")))
+        .or_else(|| op.upload.as_ref().map(|u| format!("uploaded {u}")))
         .unwrap_or_default();
     let source = &r["source"];
     json!({
         "kind": source["kind"],
         "source": format!("{} {}", source["name"].as_str().unwrap_or(""), source["fingerprint"]),
         "query": what,
-        "parameters": {"params": op["params"], "period": r["period"]},
+        "parameters": {"params": op.params, "period": r["period"]},
         "generator": format!("{} {}", r["collector"]["name"].as_str().unwrap_or(""), r["collector"]["version"].as_str().unwrap_or("")),
     })
 }

@@ -373,8 +373,8 @@ pub fn read_db(app: &crate::App) -> Result<DbState, crate::error::ApiError> {
     for r in
         vouch_engine::jobs::runs(&app.store, None, 100_000).map_err(crate::error::ApiError::from)?
     {
-        let job = r["job"].as_str().unwrap_or("").to_string();
-        let status = r["status"].as_str().unwrap_or("");
+        let job = r.job.clone();
+        let status = r.status.as_str();
         // Running and retrying runs are not finished: counting them would make the
         // counter go down when they finish.
         if status != "succeeded" && status != "failed" {
@@ -383,8 +383,12 @@ pub fn read_db(app: &crate::App) -> Result<DbState, crate::error::ApiError> {
         *d.job_runs
             .entry((job.clone(), status.to_string()))
             .or_default() += 1;
-        let t = |k: &str| r[k].as_str().and_then(vouch_core::period::parse_instant);
-        if let (Some(a), Some(b)) = (t("started_at"), t("finished_at")) {
+        let started = vouch_core::period::parse_instant(&r.started_at);
+        let finished = r
+            .finished_at
+            .as_deref()
+            .and_then(vouch_core::period::parse_instant);
+        if let (Some(a), Some(b)) = (started, finished) {
             d.job_durations
                 .entry(job)
                 .or_default()

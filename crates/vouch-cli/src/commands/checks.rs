@@ -136,8 +136,8 @@ pub fn check(cli: &crate::Cli, a: &CheckArgs) -> Result<i32> {
     let unmapped: Vec<&str> = report
         .results
         .iter()
-        .filter(|r| !mapped.contains(&r["check_id"].as_str().unwrap_or("")))
-        .map(controls::result_status)
+        .filter(|r| !mapped.contains(&r.check_id.as_str()))
+        .map(|r| r.rollup_status())
         .collect();
     // With --check, the controls this run touched; otherwise all.
     let judged: Vec<&Value> = report
@@ -184,12 +184,7 @@ pub fn check(cli: &crate::Cli, a: &CheckArgs) -> Result<i32> {
     } else {
         println!("Checks for {}:", period.label);
         for r in &report.results {
-            println!(
-                "  {:<11} {:<40} {}",
-                mark(r["status"].as_str().unwrap_or("")),
-                r["check_id"].as_str().unwrap_or(""),
-                r["message"].as_str().unwrap_or("")
-            );
+            println!("  {:<11} {:<40} {}", mark(&r.status), r.check_id, r.message);
         }
         if !report.controls.is_empty() {
             println!("Controls:");

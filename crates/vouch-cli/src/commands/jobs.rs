@@ -23,14 +23,14 @@ pub enum JobsCommand {
     },
 }
 
-fn line(r: &serde_json::Value) -> String {
+fn line(r: &jobs::Run) -> String {
     format!(
         "{:<10} {:<45} attempt {}  started {}  {}",
-        r["status"].as_str().unwrap_or(""),
-        r["run_key"].as_str().unwrap_or(""),
-        r["attempt"],
-        r["started_at"].as_str().unwrap_or(""),
-        r["error"].as_str().unwrap_or("")
+        r.status,
+        r.run_key,
+        r.attempt,
+        r.started_at,
+        r.error.as_deref().unwrap_or("")
     )
 }
 
@@ -41,20 +41,19 @@ pub fn run(cli: &crate::Cli, c: &JobsCommand) -> Result<i32> {
             let mut all = Vec::new();
             for j in jobs::JOBS {
                 let last = jobs::runs(&store, Some(j.name), 1)?.into_iter().next();
-                all.push(serde_json::json!({"name": j.name, "schedule": j.schedule, "description": j.description, "last_run": last}));
+                all.push((j, last));
             }
             if cli.json {
+                let all: Vec<_> = all
+                    .iter()
+                    .map(|(j, last)| serde_json::json!({"name": j.name, "schedule": j.schedule, "description": j.description, "last_run": last}))
+                    .collect();
                 output::print_json(&all);
             } else {
-                for j in &all {
-                    println!(
-                        "{:<24} {:<20} {}",
-                        j["name"].as_str().unwrap_or(""),
-                        j["schedule"].as_str().unwrap_or(""),
-                        j["description"].as_str().unwrap_or("")
-                    );
-                    if !j["last_run"].is_null() {
-                        println!("    last: {}", line(&j["last_run"]));
+                for (j, last) in &all {
+                    println!("{:<24} {:<20} {}", j.name, j.schedule, j.description);
+                    if let Some(last) = last {
+                        println!("    last: {}", line(last));
                     }
                 }
             }
@@ -104,11 +103,11 @@ pub fn run(cli: &crate::Cli, c: &JobsCommand) -> Result<i32> {
                 output::print_json(&r);
             } else {
                 println!("{}", line(&r));
-                if let Some(note) = r["outputs"]["note"].as_str() {
+                if let Some(note) = r.outputs.as_ref().and_then(|o| o["note"].as_str()) {
                     println!("  {note}");
                 }
             }
-            Ok(if r["status"] == "succeeded" { 0 } else { 1 })
+            Ok(if r.status == "succeeded" { 0 } else { 1 })
         }
     }
 }

@@ -118,13 +118,7 @@ pub fn run(
         results: r
             .results
             .iter()
-            .map(|x| {
-                (
-                    x["check_id"].as_str().unwrap_or("").into(),
-                    x["status"].as_str().unwrap_or("").into(),
-                    x["message"].as_str().unwrap_or("").into(),
-                )
-            })
+            .map(|x| (x.check_id.clone(), x.status.clone(), x.message.clone()))
             .collect(),
         controls: r
             .controls

@@ -186,8 +186,46 @@ pub fn first_event_at(store: &Store) -> Result<Option<DateTime<Utc>>, Error> {
         .and_then(|t| vouch_core::period::parse_instant(&t)))
 }
 
-/// One job run as recorded.
-pub type Run = Value;
+/// One job run as recorded (a row of `job_runs`).
+///
+/// Fields are declared in alphabetical order: the JSON it serializes to is byte-identical
+/// to the `serde_json::Value` object (sorted keys) that a run used to be. Absent optional
+/// values serialize as `null`, never omitted.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Run {
+    /// The attempt number of this run (1 for the first try; retries increment it).
+    pub attempt: i64,
+    /// Who claimed the run (`host:pid`, or `cli:pid` for a manual run from the CLI).
+    pub claimed_by: String,
+    /// The error of the last failed attempt, if any.
+    pub error: Option<String>,
+    /// When the run finished (RFC 3339), `None` while it is running.
+    pub finished_at: Option<String>,
+    /// The run's id (a UUIDv7).
+    pub id: String,
+    /// The job's name (`verify-ledger`).
+    pub job: String,
+    /// When a retrying run will be tried again, if it is retrying.
+    pub next_attempt_at: Option<String>,
+    /// What a succeeded run produced (open-ended JSON per job: `evidence`, `checks`,
+    /// `packet`, `archive`, `note`…); `None` unless it succeeded.
+    pub outputs: Option<Value>,
+    /// The unique run key (`generate-soc2-evidence:2026-10`, or `…:manual-<time>`).
+    pub run_key: String,
+    /// The occurrence the run is for (RFC 3339).
+    pub scheduled_for: String,
+    /// When the (latest attempt of the) run started (RFC 3339).
+    pub started_at: String,
+    /// `running`, `succeeded`, `retrying` or `failed`.
+    pub status: String,
+}
+
+impl std::fmt::Display for Run {
+    /// The run as compact JSON (what `{run}` printed when a run was a `Value`).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&serde_json::to_string(self).map_err(|_| std::fmt::Error)?)
+    }
+}
 
 fn log(job: &str, msg: &str) {
     tracing::info!("[JOB: {job}] {msg}");
@@ -415,7 +453,7 @@ impl Runner<'_> {
         if !self.config.checks.is_empty() {
             let ch = crate::checks::Checker::new(self.config, self.store.clone(), self.ledger);
             let r = ch.run(period, &[], self.clock.now())?;
-            out["checks"] = json!({"evaluated": r.results.len(), "failed": r.results.iter().filter(|x| x["status"] == "fail").count()});
+            out["checks"] = json!({"evaluated": r.results.len(), "failed": r.results.iter().filter(|x| x.status == "fail").count()});
         }
         let slug = crate::packet::build::period_slug(period);
         let dir = self.config.data_dir.join("packets").join(&slug);
@@ -532,12 +570,24 @@ impl Runner<'_> {
 }
 
 fn run_of(row: &vouch_store::Row) -> Run {
-    json!({
-        "id": row.text(0), "job": row.text(1), "run_key": row.text(2), "scheduled_for": row.text(3),
-        "status": row.text(4), "attempt": row.int(5), "started_at": row.text(6), "finished_at": row.opt_text(7),
-        "next_attempt_at": row.opt_text(8), "claimed_by": row.text(9), "error": row.opt_text(10),
-        "outputs": row.opt_text(11).and_then(|o| serde_json::from_str::<Value>(&o).ok()),
-    })
+    Run {
+        id: row.text(0),
+        job: row.text(1),
+        run_key: row.text(2),
+        scheduled_for: row.text(3),
+        status: row.text(4),
+        attempt: row.int(5),
+        started_at: row.text(6),
+        finished_at: row.opt_text(7),
+        next_attempt_at: row.opt_text(8),
+        claimed_by: row.text(9),
+        error: row.opt_text(10),
+        // A stored `null` (or unparsable text) reads as no outputs, as before.
+        outputs: row
+            .opt_text(11)
+            .and_then(|o| serde_json::from_str::<Value>(&o).ok())
+            .filter(|v| !v.is_null()),
+    }
 }
 
 const COLUMNS: &str = "id, job, run_key, scheduled_for, status, attempt, started_at, finished_at, next_attempt_at, claimed_by, error, outputs";
@@ -566,4 +616,56 @@ pub fn runs(store: &Store, job: Option<&str>, limit: u64) -> Result<Vec<Run>, Er
 pub fn integrity_log(store: &Store, limit: u64) -> Result<Vec<Value>, Error> {
     let rows = store.query(&format!("SELECT run_id, mode, started_at, completed_at, result, rows_verified, errors, detail FROM integrity_log ORDER BY started_at DESC LIMIT {limit}"), &[])?;
     Ok(rows.iter().map(|r| json!({"run_id": r.text(0), "mode": r.text(1), "started_at": r.text(2), "completed_at": r.text(3), "result": r.text(4), "rows_verified": r.int(5), "errors": r.int(6), "detail": r.opt_text(7)})).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A typed run serializes to exactly the JSON a run was when it was a `Value` built
+    /// with `json!` (sorted keys, `null` for absent values), pretty or compact.
+    #[test]
+    fn run_json_is_byte_identical_to_the_value_it_replaced() {
+        let cases = [
+            (None, None, None, None),
+            (
+                Some("2026-11-01T03:00:31.000000Z".to_string()),
+                Some("2026-11-01T03:05:31.000000Z".to_string()),
+                Some("boom".to_string()),
+                Some(json!({"note": "n", "packet": {"status": "ok", "dir": "/x"}})),
+            ),
+        ];
+        for (finished, next, error, outputs) in cases {
+            let run = Run {
+                id: "0193".into(),
+                job: "verify-ledger".into(),
+                run_key: "verify-ledger:2026-11-01".into(),
+                scheduled_for: "2026-11-01T02:00:00.000000Z".into(),
+                status: "retrying".into(),
+                attempt: 2,
+                started_at: "2026-11-01T02:00:10.000000Z".into(),
+                finished_at: finished.clone(),
+                next_attempt_at: next.clone(),
+                claimed_by: "host:1".into(),
+                error: error.clone(),
+                outputs: outputs.clone(),
+            };
+            let old = json!({
+                "id": "0193", "job": "verify-ledger", "run_key": "verify-ledger:2026-11-01",
+                "scheduled_for": "2026-11-01T02:00:00.000000Z", "status": "retrying", "attempt": 2,
+                "started_at": "2026-11-01T02:00:10.000000Z", "finished_at": finished,
+                "next_attempt_at": next, "claimed_by": "host:1", "error": error, "outputs": outputs,
+            });
+            assert_eq!(
+                serde_json::to_string(&run).unwrap(),
+                serde_json::to_string(&old).unwrap()
+            );
+            assert_eq!(
+                serde_json::to_string_pretty(&run).unwrap(),
+                serde_json::to_string_pretty(&old).unwrap()
+            );
+            assert_eq!(run.to_string(), old.to_string());
+            assert_eq!(serde_json::from_value::<Run>(old).unwrap(), run);
+        }
+    }
 }

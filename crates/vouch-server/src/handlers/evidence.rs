@@ -163,6 +163,18 @@ pub async fn evidence_export(
     }
 }
 
+/// What produced an evidence item, in one line: its query, URL, glob, upload or command.
+fn operation_text(r: &Value) -> String {
+    let op = vouch_engine::evidence::Operation::of_record(r);
+    let command = op.command();
+    op.query
+        .or(op.url)
+        .or(op.glob)
+        .or(op.upload)
+        .or(command)
+        .unwrap_or_default()
+}
+
 /// A signed PDF, as packets are: the signature of these bytes in `X-Evidence-Signature`.
 async fn export_pdf(
     app: &App,
@@ -180,9 +192,7 @@ async fn export_pdf(
         "items": items.iter().map(|r| json!({
             "evidence_id": r["evidence_id"], "title": r["title"], "criteria": r["criteria"],
             "source": {"kind": r["source"]["kind"], "name": r["source"]["name"]},
-            "operation": r["operation"]["query"].as_str().or(r["operation"]["url"].as_str()).or(r["operation"]["glob"].as_str()).or(r["operation"]["upload"].as_str()).map(str::to_string)
-                .or_else(|| r["operation"]["argv"].as_array().map(|a| a.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(" ")))
-                .unwrap_or_default(),
+            "operation": operation_text(r),
             "effective_at": r["effective_at"], "count": r["count"], "sha256": r["sha256"],
         })).collect::<Vec<_>>(),
     });
