@@ -151,7 +151,7 @@ async fn authorize(
     };
     // axum answers HEAD with the GET handler, so HEAD needs GET's permission: a HEAD
     // that found no route here would otherwise run a handler unauthenticated.
-    let lookup = if method == axum::http::Method::HEAD {
+    let lookup = if method == Method::HEAD {
         "GET"
     } else {
         method.as_str()
