@@ -254,11 +254,6 @@ impl Fields<'_> {
         self.text(k)?
             .ok_or_else(|| ApiError::bad(format!("`{k}` is required")).details(json!({"field": k})))
     }
-
-    /// A field's value when it is a string; anything else is ignored (None).
-    pub fn lenient(&self, k: &str) -> Option<String> {
-        self.0.get(k).and_then(Value::as_str).map(str::to_string)
-    }
 }
 
 // ---------------------------------------------------------------- caller

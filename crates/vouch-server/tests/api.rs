@@ -569,6 +569,20 @@ on_both!(jwt_users_lockout_totp_and_errors, |kind| {
         Some(r#"{"status":"resolved"}"#),
     );
     assert_eq!(r.status, 400);
+    // A field of the wrong type is refused naming it, not silently ignored.
+    let r = call(
+        &s,
+        "PATCH",
+        "/api/compliance/findings/not-an-id",
+        Some(&admin),
+        Some(r#"{"status":1}"#),
+    );
+    assert_eq!(
+        (r.status, r.json()["error"]["details"]["field"].as_str()),
+        (422, Some("status")),
+        "{}",
+        r.text()
+    );
     let r = call(
         &s,
         "GET",

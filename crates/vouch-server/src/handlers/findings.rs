@@ -94,8 +94,8 @@ pub async fn findings_open(
     Ok((StatusCode::CREATED, axum::Json(f)).into_response())
 }
 
-/// `PATCH /findings/{id}`: change status, severity, owner or add a note (fields that are
-/// not strings are ignored).
+/// `PATCH /findings/{id}`: change status, severity, owner or add a note; a field that is
+/// not a string is 422 naming it.
 pub async fn findings_update(
     State(app): State<App>,
     Caller(who): Caller,
@@ -104,10 +104,10 @@ pub async fn findings_update(
 ) -> ApiResult<impl IntoResponse> {
     let f = body.fields(&["status", "severity", "owner", "note"])?;
     let u = vouch_engine::checks::findings::Update {
-        status: f.lenient("status"),
-        severity: f.lenient("severity"),
-        owner: f.lenient("owner"),
-        note: f.lenient("note"),
+        status: f.text("status")?,
+        severity: f.text("severity")?,
+        owner: f.text("owner")?,
+        note: f.text("note")?,
     };
     let (store, ledger) = (app.store.clone(), app.ledger.clone());
     Ok(axum::Json(
