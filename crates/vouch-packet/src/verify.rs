@@ -75,6 +75,46 @@ fn check_sig(file: &Path, pem: &str) -> Result<String, String> {
 /// Verify the given paths (packet JSON files, PDFs, or directories holding a packet).
 pub fn verify(paths: &[PathBuf], opts: &Options) -> Vec<Step> {
     let mut steps = Steps(Vec::new());
+    let (mut packets, mut loose_pdfs) = read_all(paths, &mut steps);
+    // Each series is one chain, ordered by tree size (then period end).
+    packets.sort_by(|a, b| {
+        (
+            series_name(&a.1),
+            a.1["ledger"]["checkpoint"]["size"].as_u64(),
+            a.1["period"]["end"].as_str(),
+        )
+            .cmp(&(
+                series_name(&b.1),
+                b.1["ledger"]["checkpoint"]["size"].as_u64(),
+                b.1["period"]["end"].as_str(),
+            ))
+    });
+
+    for (path, v) in &packets {
+        check_packet(path, v, opts, &mut steps, &mut loose_pdfs);
+    }
+    check_chains(&packets, &mut steps);
+    for pdf in loose_pdfs {
+        let pem = opts
+            .public_key_pem
+            .clone()
+            .or_else(|| opts.known_keys.first().cloned())
+            .unwrap_or_default();
+        steps.push(
+            format!("{}: signature", pdf.display()),
+            if pem.is_empty() {
+                Err("no public key: pass --public-key".into())
+            } else {
+                check_sig(&pdf, &pem)
+            },
+        );
+    }
+    steps.0
+}
+
+/// The packets (JSON, by schema) and the PDFs given without their JSON, from files or
+/// packet directories; what cannot be read becomes a failed step.
+fn read_all(paths: &[PathBuf], steps: &mut Steps) -> (Vec<(PathBuf, Value)>, Vec<PathBuf>) {
     let mut packets: Vec<(PathBuf, Value)> = Vec::new();
     let mut loose_pdfs: Vec<PathBuf> = Vec::new();
     for p in paths {
@@ -122,115 +162,117 @@ pub fn verify(paths: &[PathBuf], opts: &Options) -> Vec<Step> {
             }
         }
     }
-    // Each series is one chain, ordered by tree size (then period end).
-    let series = |v: &Value| {
-        v["period"]["series"]
-            .as_str()
-            .map(str::to_string)
-            .unwrap_or_else(|| series_of(v["period"]["label"].as_str().unwrap_or("")).into())
-    };
-    packets.sort_by(|a, b| {
-        (
-            series(&a.1),
-            a.1["ledger"]["checkpoint"]["size"].as_u64(),
-            a.1["period"]["end"].as_str(),
-        )
-            .cmp(&(
-                series(&b.1),
-                b.1["ledger"]["checkpoint"]["size"].as_u64(),
-                b.1["period"]["end"].as_str(),
-            ))
-    });
+    (packets, loose_pdfs)
+}
 
-    for (path, v) in &packets {
-        let name = path.display().to_string();
-        let key_id = v["signing_key"]["id"].as_str().unwrap_or_default();
-        let pem = choose_key(opts, key_id, v, &mut steps, &name);
-        steps.push(format!("{name}: signature"), check_sig(path, &pem));
-        let pdf = path.with_file_name(PDF_FILE);
-        if pdf.exists() {
-            steps.push(
-                format!("{}: signature", pdf.display()),
-                check_sig(&pdf, &pem),
-            );
-            loose_pdfs.retain(|p| p != &pdf);
-        }
-        // The checkpoint: signed by the log key, and the packet says the same.
-        let vkey = opts.log_key.clone().unwrap_or_else(|| {
-            v["ledger"]["log_key"]
-                .as_str()
-                .unwrap_or_default()
-                .to_string()
-        });
-        let verifier = NoteVerifier::parse(&vkey).map_err(|e| format!("log key: {e}"));
-        let cp = &v["ledger"]["checkpoint"];
-        let opened = verifier.clone().and_then(|ver| {
-            Checkpoint::open(cp["note"].as_str().unwrap_or_default(), &ver)
-                .map_err(|e| e.to_string())
-        });
+/// The series a packet belongs to (recorded, or derived from its label).
+fn series_name(v: &Value) -> String {
+    v["period"]["series"]
+        .as_str()
+        .map(str::to_string)
+        .unwrap_or_else(|| series_of(v["period"]["label"].as_str().unwrap_or("")).into())
+}
+
+/// One packet: signing key, signatures (its PDF's too, which is then no longer loose),
+/// checkpoint, the verification it records, consistency with the previous and later
+/// packets it names, and the hashes of the exports beside it.
+fn check_packet(
+    path: &Path,
+    v: &Value,
+    opts: &Options,
+    steps: &mut Steps,
+    loose_pdfs: &mut Vec<PathBuf>,
+) {
+    let name = path.display().to_string();
+    let key_id = v["signing_key"]["id"].as_str().unwrap_or_default();
+    let pem = choose_key(opts, key_id, v, steps, &name);
+    steps.push(format!("{name}: signature"), check_sig(path, &pem));
+    let pdf = path.with_file_name(PDF_FILE);
+    if pdf.exists() {
         steps.push(
-            format!("{name}: ledger checkpoint"),
-            opened.clone().and_then(|c| {
-                if Some(c.size) != cp["size"].as_u64()
-                    || vouch_core::b64(&c.root) != cp["root"].as_str().unwrap_or_default()
-                {
-                    return Err(
-                        "the signed checkpoint does not match the packet's size/root".into(),
-                    );
-                }
-                Ok(format!("tree size {} signed by {}", c.size, c.origin))
-            }),
+            format!("{}: signature", pdf.display()),
+            check_sig(&pdf, &pem),
         );
-        let verification = &v["ledger"]["verification"];
-        steps.push(
-            format!("{name}: ledger verification at generation"),
-            if verification["valid"] == true {
-                Ok(format!(
-                    "{} entries verified when the packet was made",
-                    verification["checked"]
-                ))
-            } else {
-                Err(format!(
-                    "the packet records a broken ledger at entry {}: {}",
-                    verification["broken_at"], verification["reason"]
-                ))
-            },
-        );
-        // Consistency with the previous packet's checkpoint.
-        let prev = &v["ledger"]["previous"];
-        if !prev.is_null() {
-            steps.push(
-                format!("{name}: consistency with the previous packet"),
-                check_consistency(prev, cp, verifier.as_ref().ok()),
-            );
-        }
-        // A backfill proves that the later packet's tree (made before it) extends its own.
-        let next = &v["ledger"]["following"];
-        if next.is_object() {
-            let as_prev = serde_json::json!({"checkpoint": cp, "consistency_proof": next["consistency_proof"]});
-            steps.push(
-                format!(
-                    "{name}: consistency with the later packet {}",
-                    next["period"].as_str().unwrap_or("")
-                ),
-                check_consistency(&as_prev, &next["checkpoint"], verifier.as_ref().ok()),
-            );
-        }
-        // Every listed file present beside the packet.
-        let dir = path.parent().unwrap_or(Path::new("."));
-        for e in v["exports"].as_array().into_iter().flatten() {
-            let fname = e["name"].as_str().unwrap_or_default();
-            let f = dir.join(fname);
-            if !f.exists() {
-                continue;
-            }
-            steps.push(format!("{}: sha256", f.display()), check_export(&f, e));
-        }
+        loose_pdfs.retain(|p| p != &pdf);
     }
+    // The checkpoint: signed by the log key, and the packet says the same.
+    let vkey = opts.log_key.clone().unwrap_or_else(|| {
+        v["ledger"]["log_key"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    });
+    let verifier = NoteVerifier::parse(&vkey).map_err(|e| format!("log key: {e}"));
+    let cp = &v["ledger"]["checkpoint"];
+    let opened = verifier.clone().and_then(|ver| {
+        Checkpoint::open(cp["note"].as_str().unwrap_or_default(), &ver).map_err(|e| e.to_string())
+    });
+    steps.push(
+        format!("{name}: ledger checkpoint"),
+        opened.clone().and_then(|c| {
+            if Some(c.size) != cp["size"].as_u64()
+                || vouch_core::b64(&c.root) != cp["root"].as_str().unwrap_or_default()
+            {
+                return Err("the signed checkpoint does not match the packet's size/root".into());
+            }
+            Ok(format!("tree size {} signed by {}", c.size, c.origin))
+        }),
+    );
+    let verification = &v["ledger"]["verification"];
+    steps.push(
+        format!("{name}: ledger verification at generation"),
+        if verification["valid"] == true {
+            Ok(format!(
+                "{} entries verified when the packet was made",
+                verification["checked"]
+            ))
+        } else {
+            Err(format!(
+                "the packet records a broken ledger at entry {}: {}",
+                verification["broken_at"], verification["reason"]
+            ))
+        },
+    );
+    // Consistency with the previous packet's checkpoint.
+    let prev = &v["ledger"]["previous"];
+    if !prev.is_null() {
+        steps.push(
+            format!("{name}: consistency with the previous packet"),
+            check_consistency(prev, cp, verifier.as_ref().ok()),
+        );
+    }
+    // A backfill proves that the later packet's tree (made before it) extends its own.
+    let next = &v["ledger"]["following"];
+    if next.is_object() {
+        let as_prev =
+            serde_json::json!({"checkpoint": cp, "consistency_proof": next["consistency_proof"]});
+        steps.push(
+            format!(
+                "{name}: consistency with the later packet {}",
+                next["period"].as_str().unwrap_or("")
+            ),
+            check_consistency(&as_prev, &next["checkpoint"], verifier.as_ref().ok()),
+        );
+    }
+    // Every listed file present beside the packet.
+    let dir = path.parent().unwrap_or(Path::new("."));
+    for e in v["exports"].as_array().into_iter().flatten() {
+        let fname = e["name"].as_str().unwrap_or_default();
+        let f = dir.join(fname);
+        if !f.exists() {
+            continue;
+        }
+        steps.push(format!("{}: sha256", f.display()), check_export(&f, e));
+    }
+}
+
+/// Consecutive packets of a series: each must extend the one before (its recorded
+/// previous checkpoint), or be extended by it (a backfill), or follow an empty tree.
+fn check_chains(packets: &[(PathBuf, Value)], steps: &mut Steps) {
     // A second packet must extend the first: same checkpoint as recorded previous.
     for pair in packets.windows(2) {
         let (a, b) = (&pair[0].1, &pair[1].1);
-        if series(a) != series(b) {
+        if series_name(a) != series_name(b) {
             continue;
         }
         let recorded = &b["ledger"]["previous"]["checkpoint"];
@@ -258,22 +300,6 @@ pub fn verify(paths: &[PathBuf], opts: &Options) -> Vec<Step> {
             },
         );
     }
-    for pdf in loose_pdfs {
-        let pem = opts
-            .public_key_pem
-            .clone()
-            .or_else(|| opts.known_keys.first().cloned())
-            .unwrap_or_default();
-        steps.push(
-            format!("{}: signature", pdf.display()),
-            if pem.is_empty() {
-                Err("no public key: pass --public-key".into())
-            } else {
-                check_sig(&pdf, &pem)
-            },
-        );
-    }
-    steps.0
 }
 
 fn choose_key(opts: &Options, key_id: &str, v: &Value, steps: &mut Steps, name: &str) -> String {
