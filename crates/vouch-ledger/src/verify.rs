@@ -12,7 +12,7 @@ use serde::Serialize;
 use vouch_core::merkle::{leaf_hash, Frontier, TILE_HEIGHT};
 use vouch_core::note::{Checkpoint, NoteVerifier};
 use vouch_core::{b64, Hash};
-use vouch_store::StoreError;
+use vouch_store::{Store, StoreError};
 
 /// What to verify against, and how far.
 #[derive(Debug, Clone, Default)]
@@ -228,7 +228,7 @@ const READER_HASHES: usize = CHUNK_ROWS / 3;
 /// A row at the head's size exists only if someone wrote it outside the sequencer (the
 /// head moves in the same transaction as every append). A row found there is legitimate
 /// if the head has moved past it when read again (an append committed in between).
-fn inserted_beyond_head(store: &vouch_store::Store) -> Result<Option<u64>, LedgerError> {
+fn inserted_beyond_head(store: &Store) -> Result<Option<u64>, LedgerError> {
     let mut size = store.head()?.size;
     for _ in 0..8 {
         if store.leaf(size)?.is_none() {
@@ -248,6 +248,109 @@ pub fn run(inner: &Inner, options: &VerifyOptions) -> Result<VerifyReport, Ledge
     run_observed(inner, options, &mut |_, _, _| {})
 }
 
+/// What the checkpoint scan yields: the (size, root, trusted) targets the entries must
+/// match, how many checkpoints were checked, and the largest size among them.
+type Checkpoints = (Vec<(u64, Hash, bool)>, u64, u64);
+
+/// Every stored checkpoint up to `limit`: its signature, origin and columns (breaks go
+/// to `broken`). Returns the (size, root, trusted) targets the entries must match, how
+/// many checkpoints were checked, and the largest size among them.
+fn scan_checkpoints(
+    store: &Store,
+    verifier: &NoteVerifier,
+    limit: u64,
+    broken: &mut Option<Break>,
+) -> Result<Checkpoints, LedgerError> {
+    let mut targets: Vec<(u64, Hash, bool)> = Vec::new();
+    let mut checkpoints_checked = 0u64;
+    let mut latest_size = 0u64;
+    store.scan_checkpoints(&mut |row| {
+        if row.size > limit {
+            return Ok(false);
+        }
+        checkpoints_checked += 1;
+        latest_size = latest_size.max(row.size);
+        let at = row.size.saturating_sub(1);
+        match Checkpoint::open(&row.note, verifier) {
+            Err(e) => worst(
+                broken,
+                at,
+                BreakReason::CheckpointSignature {
+                    size: row.size,
+                    error: e.to_string(),
+                },
+            ),
+            Ok(cp) if cp.origin != verifier.name() => worst(
+                broken,
+                at,
+                BreakReason::CheckpointOrigin {
+                    size: row.size,
+                    origin: cp.origin.clone(),
+                },
+            ),
+            Ok(cp) if cp.size != row.size || cp.root[..] != row.root[..] => worst(
+                broken,
+                at,
+                BreakReason::CheckpointColumns { size: row.size },
+            ),
+            Ok(cp) => targets.push((cp.size, cp.root, false)),
+        }
+        Ok(true)
+    })?;
+    Ok((targets, checkpoints_checked, latest_size))
+}
+
+/// Stored tree nodes (used for proofs) against the recomputed ones: a missing, wrong or
+/// unexpected node breaks at its first leaf. `covered` is how many leaves were checked.
+fn check_nodes(
+    store: &Store,
+    computed_nodes: &mut [(u32, u64, Hash)],
+    covered: u64,
+    broken: &mut Option<Break>,
+) -> Result<(), LedgerError> {
+    computed_nodes.sort_by_key(|n| (n.0, n.1));
+    let mut i = 0usize;
+    store.scan_nodes(&mut |level, idx, hash| {
+        while i < computed_nodes.len() && (computed_nodes[i].0, computed_nodes[i].1) < (level, idx)
+        {
+            let (l, x, _) = computed_nodes[i];
+            worst(
+                broken,
+                x << l,
+                BreakReason::NodeMissing { level: l, index: x },
+            );
+            i += 1;
+        }
+        if i < computed_nodes.len() && (computed_nodes[i].0, computed_nodes[i].1) == (level, idx) {
+            if computed_nodes[i].2[..] != *hash {
+                worst(
+                    broken,
+                    idx << level,
+                    BreakReason::NodeWrong { level, index: idx },
+                );
+            }
+            i += 1;
+        } else if (idx + 1) << level <= covered {
+            worst(
+                broken,
+                idx << level,
+                BreakReason::NodeUnexpected { level, index: idx },
+            );
+        }
+        Ok(true)
+    })?;
+    while i < computed_nodes.len() {
+        let (l, x, _) = computed_nodes[i];
+        worst(
+            broken,
+            x << l,
+            BreakReason::NodeMissing { level: l, index: x },
+        );
+        i += 1;
+    }
+    Ok(())
+}
+
 /// Verify, handing each verified entry to `observe` (one pass for reports and exports).
 pub fn run_observed(
     inner: &Inner,
@@ -260,42 +363,8 @@ pub fn run_observed(
     let mut broken: Option<Break> = None;
 
     // Checkpoints: signature, origin, and that the stored columns match the note.
-    let mut targets: Vec<(u64, Hash, bool)> = Vec::new();
-    let mut checkpoints_checked = 0u64;
-    let mut latest_size = 0u64;
-    store.scan_checkpoints(&mut |row| {
-        if row.size > limit {
-            return Ok(false);
-        }
-        checkpoints_checked += 1;
-        latest_size = latest_size.max(row.size);
-        let at = row.size.saturating_sub(1);
-        match Checkpoint::open(&row.note, &verifier) {
-            Err(e) => worst(
-                &mut broken,
-                at,
-                BreakReason::CheckpointSignature {
-                    size: row.size,
-                    error: e.to_string(),
-                },
-            ),
-            Ok(cp) if cp.origin != verifier.name() => worst(
-                &mut broken,
-                at,
-                BreakReason::CheckpointOrigin {
-                    size: row.size,
-                    origin: cp.origin.clone(),
-                },
-            ),
-            Ok(cp) if cp.size != row.size || cp.root[..] != row.root[..] => worst(
-                &mut broken,
-                at,
-                BreakReason::CheckpointColumns { size: row.size },
-            ),
-            Ok(cp) => targets.push((cp.size, cp.root, false)),
-        }
-        Ok(true)
-    })?;
+    let (mut targets, checkpoints_checked, mut latest_size) =
+        scan_checkpoints(store, &verifier, limit, &mut broken)?;
     if let Some(note) = &options.trusted_checkpoint {
         match Checkpoint::open(note, &verifier) {
             Ok(cp) if cp.size > limit => {
@@ -473,46 +542,7 @@ pub fn run_observed(
     }
 
     // Stored tree nodes (used for proofs) must equal the recomputed ones.
-    computed_nodes.sort_by_key(|n| (n.0, n.1));
-    let mut i = 0usize;
-    store.scan_nodes(&mut |level, idx, hash| {
-        while i < computed_nodes.len() && (computed_nodes[i].0, computed_nodes[i].1) < (level, idx)
-        {
-            let (l, x, _) = computed_nodes[i];
-            worst(
-                &mut broken,
-                x << l,
-                BreakReason::NodeMissing { level: l, index: x },
-            );
-            i += 1;
-        }
-        if i < computed_nodes.len() && (computed_nodes[i].0, computed_nodes[i].1) == (level, idx) {
-            if computed_nodes[i].2[..] != *hash {
-                worst(
-                    &mut broken,
-                    idx << level,
-                    BreakReason::NodeWrong { level, index: idx },
-                );
-            }
-            i += 1;
-        } else if (idx + 1) << level <= checked.min(limit) {
-            worst(
-                &mut broken,
-                idx << level,
-                BreakReason::NodeUnexpected { level, index: idx },
-            );
-        }
-        Ok(true)
-    })?;
-    while i < computed_nodes.len() {
-        let (l, x, _) = computed_nodes[i];
-        worst(
-            &mut broken,
-            x << l,
-            BreakReason::NodeMissing { level: l, index: x },
-        );
-        i += 1;
-    }
+    check_nodes(store, &mut computed_nodes, checked.min(limit), &mut broken)?;
 
     Ok(VerifyReport {
         valid: broken.is_none(),
