@@ -114,6 +114,80 @@ pub fn standard_exports<'a>(
     ]
 }
 
+/// The packet's links to its series: the consistency proof from the previous packet's
+/// tree to this one (`ledger.previous`), and, for a backfill, from this tree to the
+/// later packet's (`ledger.following`); null where there is none.
+fn chain_links(ledger: &Ledger, params: &Params, size: u64) -> Result<(Value, Value), LedgerError> {
+    let previous = match params.previous_size {
+        Some(prev) if prev <= size => {
+            let p = ledger.consistency_proof(prev, size)?;
+            json!({
+                "period": params.previous_label,
+                "checkpoint": {"size": prev, "root": p.from_root, "note": p.from_checkpoint},
+                "consistency_proof": p.proof,
+            })
+        }
+        Some(prev) => json!({
+            "period": params.previous_label,
+            "checkpoint": {"size": prev},
+            "consistency_proof": null,
+            "note": format!("the previous packet's tree ({prev}) is larger than this one's ({size}); no consistency proof"),
+        }),
+        None => Value::Null,
+    };
+    let following = match params.following_size {
+        Some(next) if next >= size && size > 0 => {
+            let p = ledger.consistency_proof(size, next)?;
+            json!({
+                "period": params.following_label,
+                "checkpoint": {"size": next, "root": p.to_root, "note": p.to_checkpoint},
+                "consistency_proof": p.proof,
+            })
+        }
+        _ => Value::Null,
+    };
+    Ok((previous, following))
+}
+
+/// Per Trust Services Criterion: controls passed / mapped and the rolled-up status; the
+/// built-in ledger control alone never makes a criterion pass.
+fn criteria_summary(controls: &Value) -> Vec<Value> {
+    let mut criteria: BTreeMap<&str, (u64, u64, Vec<&str>)> = BTreeMap::new();
+    let mut org_passed: BTreeMap<&str, bool> = BTreeMap::new();
+    for c in controls.as_array().into_iter().flatten() {
+        for id in c["criteria"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+        {
+            let e = criteria.entry(id).or_default();
+            e.1 += 1;
+            e.2.push(c["status"].as_str().unwrap_or("error"));
+            if c["status"] == "pass" {
+                e.0 += 1;
+                if c["id"] != LEDGER_CONTROL {
+                    org_passed.insert(id, true);
+                }
+            }
+        }
+    }
+    criteria
+        .iter()
+        .map(|(id, (passed, total, statuses))| {
+            let topic = vouch_core::tsc::criterion(id)
+                .map(|c| c.topic)
+                .unwrap_or_default();
+            let mut status = overall_status(statuses.iter().copied());
+            // The built-in ledger control alone never makes a criterion pass.
+            if status == "pass" && !org_passed.contains_key(id) {
+                status = "no_evidence";
+            }
+            json!({"id": id, "topic": topic, "passed": passed, "total": total, "status": status})
+        })
+        .collect()
+}
+
 /// Build a packet's data: verify the ledger up to the packet's checkpoint, count the period's
 /// entries, stream the exports, and gather the organisation's section. `org` is (name, id),
 /// `signing` is (key id, public key PEM).
@@ -211,35 +285,8 @@ pub fn build(
         })
         .collect();
 
-    // Consistency with the previous packet's checkpoint.
-    let previous = match params.previous_size {
-        Some(prev) if prev <= size => {
-            let p = ledger.consistency_proof(prev, size)?;
-            json!({
-                "period": params.previous_label,
-                "checkpoint": {"size": prev, "root": p.from_root, "note": p.from_checkpoint},
-                "consistency_proof": p.proof,
-            })
-        }
-        Some(prev) => json!({
-            "period": params.previous_label,
-            "checkpoint": {"size": prev},
-            "consistency_proof": null,
-            "note": format!("the previous packet's tree ({prev}) is larger than this one's ({size}); no consistency proof"),
-        }),
-        None => Value::Null,
-    };
-    let following = match params.following_size {
-        Some(next) if next >= size && size > 0 => {
-            let p = ledger.consistency_proof(size, next)?;
-            json!({
-                "period": params.following_label,
-                "checkpoint": {"size": next, "root": p.to_root, "note": p.to_checkpoint},
-                "consistency_proof": p.proof,
-            })
-        }
-        _ => Value::Null,
-    };
+    // Consistency with the previous packet's checkpoint, and (a backfill) the later one's.
+    let (previous, following) = chain_links(ledger, params, size)?;
 
     let late_arrivals: Vec<Value> = late
         .finish()
@@ -303,40 +350,7 @@ pub fn build(
         ),
         controls.as_array().into_iter().flatten(),
     );
-    let mut criteria: BTreeMap<&str, (u64, u64, Vec<&str>)> = BTreeMap::new();
-    let mut org_passed: BTreeMap<&str, bool> = BTreeMap::new();
-    for c in controls.as_array().into_iter().flatten() {
-        for id in c["criteria"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_str)
-        {
-            let e = criteria.entry(id).or_default();
-            e.1 += 1;
-            e.2.push(c["status"].as_str().unwrap_or("error"));
-            if c["status"] == "pass" {
-                e.0 += 1;
-                if c["id"] != LEDGER_CONTROL {
-                    org_passed.insert(id, true);
-                }
-            }
-        }
-    }
-    let summary_criteria: Vec<Value> = criteria
-        .iter()
-        .map(|(id, (passed, total, statuses))| {
-            let topic = vouch_core::tsc::criterion(id)
-                .map(|c| c.topic)
-                .unwrap_or_default();
-            let mut status = overall_status(statuses.iter().copied());
-            // The built-in ledger control alone never makes a criterion pass.
-            if status == "pass" && !org_passed.contains_key(id) {
-                status = "no_evidence";
-            }
-            json!({"id": id, "topic": topic, "passed": passed, "total": total, "status": status})
-        })
-        .collect();
+    let summary_criteria = criteria_summary(&controls);
     let origin = ledger.origin().to_string();
     let mut evidence: Vec<Value> = export_results
         .iter()
