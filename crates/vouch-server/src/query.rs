@@ -77,10 +77,23 @@ pub struct AuditExport(pub AuditParams);
 impl QueryParams for AuditExport {
     fn precheck(given: &HashMap<String, String>) -> ApiResult<()> {
         match given.get("format").map(String::as_str) {
-            None | Some("ndjson") | Some("csv") => Ok(()),
-            Some(_) => Err(ApiError::bad("format must be ndjson or csv")
-                .details(serde_json::json!({"parameter": "format"}))),
+            None | Some("ndjson") | Some("csv") => {}
+            Some(_) => {
+                return Err(ApiError::bad("format must be ndjson or csv")
+                    .details(serde_json::json!({"parameter": "format"})))
+            }
         }
+        // An export streams every matching event; only `cursor` (resume after a seq)
+        // says where to start. Pages would silently skip events in steps of 1000.
+        for p in ["page", "per_page"] {
+            if given.contains_key(p) {
+                return Err(ApiError::bad(format!(
+                    "`{p}` does not apply to an export, which streams every matching event; use `cursor` to resume after a seq"
+                ))
+                .details(serde_json::json!({"parameter": p})));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -201,17 +214,22 @@ pub fn parse(params: &AuditParams) -> ApiResult<Query> {
     })
 }
 
+/// A field of the leaf, in the engine's SQL. A leaf pruned by retention is empty (not
+/// JSON): the CASE keeps the engine from parsing it, whatever order it evaluates in.
 fn extract(kind: &str, path: &str) -> String {
-    if kind == "postgres" {
+    let field = if kind == "postgres" {
         format!("((leaf::jsonb) #>> '{{{}}}')", path.replace('.', ","))
     } else {
         format!("json_extract(leaf, '$.{path}')")
-    }
+    };
+    format!("(CASE WHEN leaf = '' THEN NULL ELSE {field} END)")
 }
 
 /// One page of matching events (their leaves) and the cursor of the next page.
 pub fn run(store: &Store, q: &Query, limit: u64) -> ApiResult<(Vec<Value>, Option<u64>)> {
-    let mut sql = String::from("SELECT seq, leaf FROM ledger_entries WHERE 1 = 1");
+    // Entries pruned by retention keep their place in the tree but have no leaf here
+    // (their content is in the WORM archive): not part of query results or exports.
+    let mut sql = String::from("SELECT seq, leaf FROM ledger_entries WHERE leaf <> ''");
     let mut params: Vec<Sql> = Vec::new();
     for (path, v) in &q.filters {
         params.push(v.clone().into());

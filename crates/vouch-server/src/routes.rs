@@ -110,6 +110,7 @@ const EXPORT_FILTERS: &[Param] = &[
     q("start_date", "string"),
     q("end_date", "string"),
     q("format", "string"),
+    q("cursor", "integer"),
 ];
 
 /// Where the API lives (seed endpoint names).
