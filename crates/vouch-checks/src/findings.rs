@@ -241,7 +241,7 @@ pub fn update(
     }
     if u.status.is_none() && u.severity.is_none() && u.owner.is_none() && u.note.is_none() {
         return Err(CheckError::Invalid(
-            "nothing to update: give --status, --severity, --owner or --note".into(),
+            "nothing to update: give a status, severity, owner or note".into(),
         ));
     }
     f["updated_at"] = json!(at);

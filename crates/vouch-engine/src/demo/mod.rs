@@ -246,7 +246,7 @@ pub fn fresh_dir(dir: &Path) -> Result<(), Error> {
         if !empty {
             if !dir.join(MARKER).exists() {
                 return Err(Error::config(format!(
-                    "{} exists and is not a vouch demo directory; choose another --data-dir",
+                    "{} exists and is not a vouch demo directory; choose another --into",
                     dir.display()
                 )));
             }
