@@ -563,3 +563,28 @@ on_both!(bad_requests_write_nothing, |fx| {
         .collect();
     assert!(leftovers.is_empty());
 });
+
+// A packet directory must hold every export its signed JSON lists: a stripped directory
+// fails naming the missing file (found by a new-user trial: it said ok). The JSON file
+// given alone still checks only the exports beside it.
+on_both!(a_stripped_packet_directory_fails, |fx| {
+    fx.append_n(300);
+    let t = tempfile::tempdir().unwrap();
+    let dir = t.path().join("p");
+    make(&fx, "2026-09", &dir);
+    verified(&fx, std::slice::from_ref(&dir));
+    let v = read(&dir);
+    let name = v["exports"][0]["name"].as_str().unwrap().to_string();
+    std::fs::remove_file(dir.join(&name)).unwrap();
+    let opts = verify::Options {
+        known_keys: vec![fx.keys.signing_public_pem()],
+        ..Default::default()
+    };
+    let steps = verify::verify(std::slice::from_ref(&dir), &opts);
+    let failed: Vec<_> = steps.iter().filter(|s| !s.ok).collect();
+    assert_eq!(failed.len(), 1, "{steps:#?}");
+    assert!(failed[0].check.contains(&name), "{failed:#?}");
+    assert!(failed[0].detail.contains("missing"), "{failed:#?}");
+    let steps = verify::verify(&[dir.join(JSON_FILE)], &opts);
+    assert!(steps.iter().all(|s| s.ok), "{steps:#?}");
+});

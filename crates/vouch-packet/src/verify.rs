@@ -75,7 +75,8 @@ fn check_sig(file: &Path, pem: &str) -> Result<String, String> {
 /// Verify the given paths (packet JSON files, PDFs, or directories holding a packet).
 pub fn verify(paths: &[PathBuf], opts: &Options) -> Vec<Step> {
     let mut steps = Steps(Vec::new());
-    let (mut packets, mut loose_pdfs) = read_all(paths, &mut steps);
+    // `whole`: packets given as their directory, which must hold every file they list.
+    let (mut packets, mut loose_pdfs, whole) = read_all(paths, &mut steps);
     // Each series is one chain, ordered by tree size (then period end).
     packets.sort_by(|a, b| {
         (
@@ -91,7 +92,8 @@ pub fn verify(paths: &[PathBuf], opts: &Options) -> Vec<Step> {
     });
 
     for (path, v) in &packets {
-        check_packet(path, v, opts, &mut steps, &mut loose_pdfs);
+        let dir_given = whole.contains(path);
+        check_packet(path, v, opts, dir_given, &mut steps, &mut loose_pdfs);
     }
     check_chains(&packets, &mut steps);
     for pdf in loose_pdfs {
@@ -114,7 +116,11 @@ pub fn verify(paths: &[PathBuf], opts: &Options) -> Vec<Step> {
 
 /// The packets (JSON, by schema) and the PDFs given without their JSON, from files or
 /// packet directories; what cannot be read becomes a failed step.
-fn read_all(paths: &[PathBuf], steps: &mut Steps) -> (Vec<(PathBuf, Value)>, Vec<PathBuf>) {
+fn read_all(
+    paths: &[PathBuf],
+    steps: &mut Steps,
+) -> (Vec<(PathBuf, Value)>, Vec<PathBuf>, Vec<PathBuf>) {
+    let mut whole: Vec<PathBuf> = Vec::new();
     let mut packets: Vec<(PathBuf, Value)> = Vec::new();
     let mut loose_pdfs: Vec<PathBuf> = Vec::new();
     for p in paths {
@@ -144,6 +150,9 @@ fn read_all(paths: &[PathBuf], steps: &mut Steps) -> (Vec<(PathBuf, Value)>, Vec
                 Ok(bytes) if t.extension().is_some_and(|e| e == "json") => {
                     match serde_json::from_slice::<Value>(&bytes) {
                         Ok(v) if v["schema"] == SCHEMA || v["schema"] == SCHEMA_V1 => {
+                            if p.is_dir() {
+                                whole.push(t.clone());
+                            }
                             packets.push((t, v))
                         }
                         Ok(_) => steps.push(
@@ -162,7 +171,7 @@ fn read_all(paths: &[PathBuf], steps: &mut Steps) -> (Vec<(PathBuf, Value)>, Vec
             }
         }
     }
-    (packets, loose_pdfs)
+    (packets, loose_pdfs, whole)
 }
 
 /// The series a packet belongs to (recorded, or derived from its label).
@@ -180,6 +189,7 @@ fn check_packet(
     path: &Path,
     v: &Value,
     opts: &Options,
+    dir_given: bool,
     steps: &mut Steps,
     loose_pdfs: &mut Vec<PathBuf>,
 ) {
@@ -254,12 +264,20 @@ fn check_packet(
             check_consistency(&as_prev, &next["checkpoint"], verifier.as_ref().ok()),
         );
     }
-    // Every listed file present beside the packet.
+    // Every listed file present beside the packet. A packet given as its directory must
+    // hold them all: a stripped directory must not look complete. Given as the JSON file
+    // alone, the exports that are there are checked.
     let dir = path.parent().unwrap_or(Path::new("."));
     for e in v["exports"].as_array().into_iter().flatten() {
         let fname = e["name"].as_str().unwrap_or_default();
         let f = dir.join(fname);
         if !f.exists() {
+            if dir_given {
+                steps.push(
+                    format!("{}: sha256", f.display()),
+                    Err("listed in the packet but missing from its directory: not checked".into()),
+                );
+            }
             continue;
         }
         steps.push(format!("{}: sha256", f.display()), check_export(&f, e));
