@@ -47,11 +47,15 @@ pub enum ArchiveCommand {
     },
     /// Decrypt and extract an archive into a new directory, checking it as `verify` does.
     Restore {
+        /// A path or an s3:// URI.
         source: String,
+        /// An age identity file or an OpenPGP secret key (not needed for --no-encrypt archives).
         #[arg(long)]
         identity: Option<PathBuf>,
+        /// A new (or empty) directory to extract into.
         #[arg(long)]
         out: PathBuf,
+        /// The signing public key (PEM) to check the manifest with; default: vouch's known keys.
         #[arg(long)]
         public_key: Option<PathBuf>,
     },
@@ -61,6 +65,7 @@ pub enum ArchiveCommand {
 pub enum CollectionsCommand {
     /// Archived collections: period, files, storage, signer.
     List {
+        /// Only the collections of this period (its label, e.g. 2026-10).
         #[arg(long)]
         period: Option<String>,
     },

@@ -19,7 +19,7 @@ skipped; a control whose checks are all switched off is not_applicable (never pa
 does not count either.
 With --check, only the controls that map one of the named checks count.")]
 pub struct CheckArgs {
-    /// 2026-10, 2026-Q3, last-month, START..END (default: last-month).
+    /// 2026-10, 2026-Q3, last-month, START..END.
     #[arg(long, default_value = "last-month")]
     pub period: String,
     /// Only these checks (repeatable).
@@ -33,7 +33,7 @@ pub struct CheckArgs {
 
 #[derive(clap::Args)]
 pub struct StatusArgs {
-    /// 2026-10, 2026-Q3, last-month, START..END (default: last-month).
+    /// 2026-10, 2026-Q3, last-month, START..END.
     #[arg(long, default_value = "last-month")]
     pub period: String,
 }
@@ -42,6 +42,7 @@ pub struct StatusArgs {
 pub enum ControlsCommand {
     /// The 61 Trust Services Criteria and the controls mapped to each, with status.
     List {
+        /// 2026-10, 2026-Q3, last-month, START..END.
         #[arg(long, default_value = "last-month")]
         period: String,
     },
@@ -51,10 +52,13 @@ pub enum ControlsCommand {
 pub enum FindingsCommand {
     /// Findings (default: all; --status open|accepted|resolved).
     List {
+        /// Only findings in this state: open, accepted or resolved.
         #[arg(long)]
         status: Option<String>,
     },
+    /// One finding with its history (every version, who changed what and when).
     Show {
+        /// The finding's id.
         id: String,
     },
     /// Open a finding by hand.
@@ -67,22 +71,30 @@ pub enum FindingsCommand {
         /// A control id or a criterion (CC6.1).
         #[arg(long)]
         control: Option<String>,
+        /// What is wrong and what evidence shows it.
         #[arg(long)]
         description: Option<String>,
+        /// Who opens it (default: $USER).
         #[arg(long)]
         by: Option<String>,
     },
     /// Change status (open, accepted, resolved), severity or owner, or add a note.
     Update {
+        /// The finding's id.
         id: String,
+        /// open, accepted (a risk accepted, with a note saying why) or resolved.
         #[arg(long)]
         status: Option<String>,
+        /// low, medium, high or critical.
         #[arg(long)]
         severity: Option<String>,
+        /// Who is to remediate it.
         #[arg(long)]
         owner: Option<String>,
+        /// A note kept in the finding's history.
         #[arg(long)]
         note: Option<String>,
+        /// Who makes the change (default: $USER).
         #[arg(long)]
         by: Option<String>,
     },

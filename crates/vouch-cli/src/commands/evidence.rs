@@ -12,7 +12,7 @@ pub struct CollectArgs {
     /// Evidence definition to run (repeatable); default: all of them.
     #[arg(long = "evidence", value_name = "ID")]
     pub evidence: Vec<String>,
-    /// 2026-10, 2026-Q3, last-month, START..END (default: last-month).
+    /// 2026-10, 2026-Q3, last-month, START..END.
     #[arg(long, default_value = "last-month")]
     pub period: String,
 }
@@ -21,11 +21,13 @@ pub struct CollectArgs {
 pub enum EvidenceCommand {
     /// Evidence items, newest first.
     List {
+        /// Only items of this evidence definition (its id in vouch.toml or a pack).
         #[arg(long, value_name = "ID")]
         evidence: Option<String>,
         /// Only items collected for a period inside this one.
         #[arg(long)]
         period: Option<String>,
+        /// At most this many items.
         #[arg(long, default_value_t = 100)]
         limit: u64,
     },
@@ -44,7 +46,7 @@ pub enum EvidenceCommand {
         /// Who uploads it (default: $USER).
         #[arg(long)]
         by: Option<String>,
-        /// The period it belongs to (default: last-month).
+        /// The period it belongs to: 2026-10, 2026-Q3, last-month, START..END.
         #[arg(long, default_value = "last-month")]
         period: String,
     },

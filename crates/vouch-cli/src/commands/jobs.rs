@@ -17,7 +17,9 @@ pub enum JobsCommand {
     },
     /// Run a job now (outside its schedule), for a period (default: its current one).
     Run {
+        /// The job (`vouch jobs list` names them).
         name: String,
+        /// The period it runs for (default: the one its schedule would pick now).
         #[arg(long)]
         period: Option<String>,
     },

@@ -28,6 +28,7 @@ pub enum LedgerCommand {
     },
     /// Write an inclusion proof (C2SP tlog-proof) for entry INDEX.
     Prove {
+        /// The entry (its seq).
         #[arg(long)]
         index: u64,
         /// Tree size (default: the latest checkpoint's).
@@ -39,8 +40,10 @@ pub enum LedgerCommand {
     },
     /// Print a consistency proof between tree sizes FROM and TO.
     Consistency {
+        /// The earlier tree size (a checkpoint's).
         #[arg(long)]
         from: u64,
+        /// The later tree size (a checkpoint's).
         #[arg(long)]
         to: u64,
     },
@@ -49,6 +52,7 @@ pub enum LedgerCommand {
         /// 2026-10, 2026-Q3, 2026, last-month, or START..END.
         #[arg(long)]
         period: String,
+        /// Write to this file instead of stdout.
         #[arg(long)]
         out: Option<PathBuf>,
     },

@@ -22,17 +22,21 @@ pub struct ServeArgs {
 pub enum TokensCommand {
     /// Create an API token; the token is printed once and stored hashed.
     Create {
+        /// The token's role: admin, compliance-officer, team-lead, auditor or ingest (see docs/api.md for what each may do).
         #[arg(long)]
         role: String,
+        /// A name to recognise (and revoke) the token by, e.g. the system that uses it.
         #[arg(long)]
         name: String,
         /// Expiry: RFC 3339 time, a date, or a duration such as 90d.
         #[arg(long)]
         expires: Option<String>,
     },
+    /// The tokens: id, name, role, created, expires, last used (never the token).
     List,
     /// Revoke by id or name.
     Revoke {
+        /// The token's id or name.
         token: String,
     },
 }
@@ -41,14 +45,17 @@ pub enum TokensCommand {
 pub enum UsersCommand {
     /// Add a local user for the dashboard; the password is read from VOUCH_PASSWORD or stdin.
     Add {
+        /// The login name.
         #[arg(long)]
         username: String,
+        /// The user's role: admin, compliance-officer, team-lead, auditor or ingest (see docs/api.md for what each may do).
         #[arg(long)]
         role: String,
     },
     /// Set a user's password (policy and history apply); every session of the user ends
     /// and a lockout is lifted. The password is read from VOUCH_PASSWORD or stdin.
     Passwd {
+        /// The login name.
         #[arg(long)]
         username: String,
     },
