@@ -521,6 +521,29 @@ pub fn check_evidence(e: &EvidenceDef, source: Option<&SourceDef>) -> Result<(),
         .chain(e.argv.iter().flatten().map(String::as_str))
         .collect();
     for t in text {
+        // `{period_end}` (single braces) is not a placeholder: it would reach the source
+        // as written. In SQL or a URL a built-in's name in single braces is almost surely
+        // that mistake (in a command's argv it may be jq or shell syntax: left alone).
+        let sql_or_url = e.query.as_deref() == Some(t) || e.url.as_deref() == Some(t);
+        if let Some(name) = crate::template::BUILTIN
+            .iter()
+            .filter(|_| sql_or_url)
+            .find(|n| {
+                let single = format!("{{{n}}}");
+                t.match_indices(&single)
+                    .any(|(i, _)| !t[..i].ends_with('{') && !t[i + single.len()..].starts_with('}'))
+            })
+        {
+            let key = if e.query.as_deref() == Some(t) {
+                "query"
+            } else {
+                "url"
+            };
+            return Err(p(
+                key,
+                format!("{{{name}}} is not a placeholder: write {{{{{name}}}}}"),
+            ));
+        }
         for name in crate::template::placeholders(t) {
             let known = crate::template::BUILTIN.contains(&name.as_str())
                 || e.params.contains_key(&name)

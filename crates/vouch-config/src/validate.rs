@@ -246,7 +246,7 @@ fn validate(s: &Settings, text: &str, file: &Path) -> Result<(), ConfigError> {
 }
 
 pub(crate) fn describe_toml_error(text: &str, file: &Path, e: &toml::de::Error) -> String {
-    let message = e.message().trim().to_string();
+    let message = plain_types(e.message().trim());
     let Some(span) = e.span() else {
         return format!("{}: {message}", file.display());
     };
@@ -256,10 +256,48 @@ pub(crate) fn describe_toml_error(text: &str, file: &Path, e: &toml::de::Error) 
     format!("{}:{line}:{col}: {named}{message}", file.display())
 }
 
+/// serde names Rust types ("expected usize"); a configuration's reader wants the kind
+/// of value.
+fn plain_types(message: &str) -> String {
+    let mut m = message.to_string();
+    for (rust, plain) in [
+        ("expected usize", "expected a whole number"),
+        ("expected u64", "expected a whole number"),
+        ("expected u32", "expected a whole number"),
+        ("expected u16", "expected a whole number"),
+        ("expected u8", "expected a whole number"),
+        ("expected i64", "expected a whole number"),
+        ("expected i32", "expected a whole number"),
+        ("expected f64", "expected a number"),
+        ("expected a boolean", "expected true or false"),
+    ] {
+        if let Some(rest) = m.strip_suffix(rust) {
+            m = format!("{rest}{plain}");
+        }
+    }
+    m
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::template;
+
+    #[test]
+    fn type_errors_name_the_kind_of_value_not_a_rust_type() {
+        let text = template("Acme", "acme.example/vouch/audit").replacen(
+            "max_batch = 10000",
+            "max_batch = \"lots\"",
+            1,
+        );
+        assert!(
+            text.contains("\"lots\""),
+            "the template changed: update this test"
+        );
+        let e = parse(&text, &file()).unwrap_err().to_string();
+        assert!(e.contains("expected a whole number"), "{e}");
+        assert!(!e.contains("usize"), "{e}");
+    }
 
     fn file() -> PathBuf {
         PathBuf::from("/d/vouch.toml")

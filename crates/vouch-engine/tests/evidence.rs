@@ -948,6 +948,7 @@ fn bad_definitions_name_file_line_and_key() {
         ("[[source]]\nname = \"db\"\nkind = \"postgres\"\nurl_env = \"DB_URL\"\n\n[[evidence]]\nid = \"x\"\ntitle = \"X\"\nsource = \"db\"\nargv = [\"ls\"]\n", "key `evidence[0].argv`: does not apply", 10),
         ("[[source]]\nname = \"db\"\nkind = \"postgres\"\nurl_env = \"DB_URL\"\n\n[[evidence]]\nid = \"x\"\ntitle = \"X\"\nsource = \"db\"\ncriteria = [\"CC99.1\"]\nquery = \"SELECT 1\"\n", "key `evidence[0].criteria`", 10),
         ("[[source]]\nname = \"db\"\nkind = \"postgres\"\nurl_env = \"DB_URL\"\n\n[[evidence]]\nid = \"x\"\ntitle = \"X\"\nsource = \"db\"\nquery = \"SELECT {{perod_start}}\"\n", "unknown placeholder {{perod_start}}", 10),
+        ("[[source]]\nname = \"db\"\nkind = \"postgres\"\nurl_env = \"DB_URL\"\n\n[[evidence]]\nid = \"x\"\ntitle = \"X\"\nsource = \"db\"\nquery = \"SELECT 1 WHERE t < {period_end}::timestamptz\"\n", "{period_end} is not a placeholder: write {{period_end}}", 10),
         ("[[source]]\nname = \"db\"\nkind = \"postgres\"\nurl_env = \"DB_URL\"\nqurey = 1\n", "key `source.qurey`", 5),
     ];
     for (text, want, line) in cases {
