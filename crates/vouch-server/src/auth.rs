@@ -146,9 +146,26 @@ fn token_principal(store: &Store, token: &str) -> ApiResult<Principal> {
 
 // ---------------------------------------------------------------- JWT
 
+/// Every `[auth] role_map` value must be a vouch role: a typo would silently map a
+/// token's role to nothing (403 for everyone holding it).
+pub fn check_role_map(config: &vouch_engine::Config) -> Result<(), vouch_engine::Error> {
+    for (claim, role) in &config.settings.auth.role_map {
+        if Role::parse(role).is_none() {
+            let known: Vec<&str> = crate::roles::ROLES.iter().map(|r| r.as_str()).collect();
+            return Err(vouch_engine::Error::config(format!(
+                "{}: [auth] role_map: `{claim}` maps to `{role}`, which is not a vouch role ({})",
+                config.file.display(),
+                known.join(", ")
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// `serve` refuses to start with JWT enabled but its secret or key missing (rather
 /// than answering every JWT with a 500 later).
 pub fn check_settings(config: &vouch_engine::Config) -> Result<(), vouch_engine::Error> {
+    check_role_map(config)?;
     let s = &config.settings.auth;
     let bad = |m: String| Err(vouch_engine::Error::config(m));
     match s.jwt_algorithm.as_str() {

@@ -13,6 +13,7 @@ pub fn run(cli: &crate::Cli, c: &ConfigCommand) -> Result<i32> {
     match c {
         ConfigCommand::Check => {
             let config = Config::load(&cli.data_dir)?;
+            vouch_server::auth::check_role_map(&config)?;
             let env = config.environment();
             if let Some(p) = env.iter().find_map(|e| e.problem.clone()) {
                 anyhow::bail!("{p}");
