@@ -518,6 +518,10 @@ pub fn ledger(b: &LedgerBench, progress: &mut dyn FnMut(&str)) -> Result<Value, 
         let ratios = json!({"sqlite_vs_baseline": ratio("sqlite"), "postgres_vs_baseline": ratio("postgres")});
         out["baseline_pgcrypto_trigger"] = serde_json::to_value(&base).unwrap_or_default();
         out["ratios"] = ratios;
+    } else {
+        // Say so rather than leave the baseline out silently.
+        out["baseline_pgcrypto_trigger"] = json!({"skipped": "the baseline is a PostgreSQL trigger: no PostgreSQL given (--postgres)"});
+        out["ratios"] = Value::Null;
     }
     out["goals"] = json!({
         "batched_sqlite_events_per_sec": 200000, "batched_postgres_events_per_sec": 50000,
