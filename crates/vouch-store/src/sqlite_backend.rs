@@ -24,6 +24,9 @@ const MIGRATIONS: &[(i64, &str)] = &[
         12,
         include_str!("migrations/sqlite/0012_auth_hardening.sql"),
     ),
+    (14, include_str!("migrations/sqlite/0014_attestations.sql")),
+    (15, include_str!("migrations/sqlite/0015_access_reviews.sql")),
+    (16, include_str!("migrations/sqlite/0016_incidents.sql")),
 ];
 
 /// The SQLite backend: WAL mode, pooled readers, one writer, a checkpoint thread.

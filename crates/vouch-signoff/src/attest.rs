@@ -1,0 +1,1 @@
+//! Attestations: windows, drafts pre-filled from check results, signing, lateness.

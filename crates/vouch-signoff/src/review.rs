@@ -1,0 +1,1 @@
+//! Access-review campaigns: snapshots of populations, decisions, completion.

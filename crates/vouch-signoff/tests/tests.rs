@@ -1,0 +1,4 @@
+//! Integration tests of vouch-signoff.
+
+mod attest;
+mod review;
