@@ -75,6 +75,57 @@ curl -fsS "http://127.0.0.1:$port/metrics" >"$dir/metrics3.txt"
 promtool check metrics <"$dir/metrics3.txt"
 grep -q '^vouch_ledger_late_events_total{period="2026-09"} 1$' "$dir/metrics3.txt" \
   || { echo "the late arrival was not counted" >&2; grep late "$dir/metrics3.txt" >&2; exit 1; }
+# Issue 16: seed 003's incident (detected 2025-01-21, medium: due four hours later) is
+# past its response deadline; the scheduler's SLA watch (every tick, 30 s) records the
+# breach, the scrape counts it, and the alert rule fires on the two scraped values.
+bseries='vouch_incident_response_breaches_total'
+bvalue() { awk -v s="$bseries" '$1 == s {print $2}' "$1"; }
+curl -fsS "http://127.0.0.1:$port/metrics" >"$dir/metrics4.txt"
+bbefore="$(bvalue "$dir/metrics4.txt")"
+[ "$bbefore" = "0" ] || { echo "expected $bseries 0 before any incident, got '$bbefore'" >&2; exit 1; }
+curl -fsS -X POST "$base/incidents" -H "Authorization: Bearer $token" -H 'Content-Type: application/json' -d '{
+  "title": "Suspicious login activity detected",
+  "severity": "medium",
+  "description": "Multiple failed login attempts from unusual location",
+  "affected_systems": ["authentication"],
+  "detected_at": "2025-01-21T10:00:00Z",
+  "detected_by": "automated_monitoring"
+}' >"$dir/incident.json"
+grep -q '"response_deadline":"2025-01-21T14:00:00.000000Z"' "$dir/incident.json" \
+  || { echo "unexpected incident: $(cat "$dir/incident.json")" >&2; exit 1; }
+bafter=""
+for _ in $(seq 1 45); do
+  curl -fsS "http://127.0.0.1:$port/metrics" >"$dir/metrics5.txt"
+  bafter="$(bvalue "$dir/metrics5.txt")"
+  [ "$bafter" = "1" ] && break
+  sleep 1
+done
+[ "$bafter" = "1" ] || { echo "the breach was not recorded within 45 s ($bseries '$bafter')" >&2; cat "$dir/serve.log" >&2; exit 1; }
+promtool check metrics <"$dir/metrics5.txt"
+grep -q '^vouch_incidents_open{severity="medium"} 1$' "$dir/metrics5.txt" \
+  || { echo "the open incident is not counted" >&2; grep incident "$dir/metrics5.txt" >&2; exit 1; }
+cat >"$dir/incident.test.yml" <<EOF
+rule_files:
+  - $root/deploy/prometheus/vouch-alerts.yml
+evaluation_interval: 1m
+tests:
+  - interval: 1m
+    input_series:
+      - series: '$bseries'
+        values: '$bbefore $bbefore $bafter $bafter'
+    alert_rule_test:
+      - eval_time: 1m
+        alertname: IncidentResponseBreached
+        exp_alerts: []
+      - eval_time: 3m
+        alertname: IncidentResponseBreached
+        exp_alerts:
+          - exp_labels: {severity: critical}
+            exp_annotations:
+              summary: "An incident's response deadline was breached"
+              description: "An incident was not triaged (severity confirmed, responder assigned) within its response time; a finding was opened against the incident-response control. See \`vouch incidents list --breached\`."
+EOF
+promtool test rules "$dir/incident.test.yml"
 promtool check rules "$root/deploy/prometheus/vouch-alerts.yml"
 promtool test rules "$root/deploy/prometheus/vouch-alerts.test.yml"
 echo "promtool: metrics and rules ok"

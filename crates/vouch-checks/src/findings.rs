@@ -143,6 +143,19 @@ fn save(
     Ok(Change { action, finding: f })
 }
 
+/// Store a finding record made elsewhere (an incident whose response deadline was
+/// breached, say: `source` names where it comes from) as a new finding, with its first
+/// version and a `finding.opened` ledger event by `by`. The record must carry the
+/// fields of [`open`]'s records (`id`, `title`, `severity`, `status`, `updated_at`…).
+pub fn open_record(
+    store: &Store,
+    ledger: &Ledger,
+    record: Value,
+    by: &str,
+) -> Result<Value, CheckError> {
+    Ok(save(store, ledger, record, "opened", by)?.finding)
+}
+
 /// Open a finding by hand.
 #[allow(clippy::too_many_arguments)] // one per field of the finding; callers name them all
 pub fn open(

@@ -4,6 +4,7 @@
 pub mod checks;
 mod config;
 pub mod evidence;
+pub mod incidents;
 mod init_template;
 mod load;
 pub mod secrets;

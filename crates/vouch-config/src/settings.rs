@@ -32,6 +32,9 @@ pub struct Settings {
     /// `[auth]`: JWT bearer tokens, local sessions and lockout.
     pub auth: AuthSettings,
     #[serde(default)]
+    /// `[incidents]`: response times per severity, automatic incidents.
+    pub incidents: crate::incidents::IncidentSettings,
+    #[serde(default)]
     /// `[[source]]`: systems evidence is collected from.
     pub source: Vec<SourceDef>,
     #[serde(default)]

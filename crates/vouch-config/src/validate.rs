@@ -235,6 +235,7 @@ fn validate(s: &Settings, text: &str, file: &Path) -> Result<(), ConfigError> {
     if s.archive.retention_days == 0 {
         return Err(fail("archive", "retention_days", "must be at least 1"));
     }
+    crate::incidents::check(&s.incidents, text, file)?;
     if s.server.listen.parse::<std::net::SocketAddr>().is_err() {
         return Err(fail(
             "server",

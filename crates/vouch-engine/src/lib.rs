@@ -8,6 +8,7 @@
 //! | [`ledger`], [`keys`], [`audit`] | `vouch-ledger` | sequencer, checkpoints, proofs, verification, keys |
 //! | [`evidence`] | `vouch-evidence` | collectors, IPE records, the blob store |
 //! | [`checks`] | `vouch-checks` | checks, controls, findings |
+//! | [`incidents`] | `vouch-incidents` | incidents, response SLAs, automatic incidents |
 //! | [`packet`] | `vouch-packet` | signed JSON + PDF evidence packets |
 //! | [`seal`] | `vouch-seal` | encrypted archives, WORM storage, retention |
 
@@ -19,6 +20,7 @@ pub use vouch_checks as checks;
 pub use vouch_config as config;
 pub use vouch_config::Config;
 pub use vouch_evidence as evidence;
+pub use vouch_incidents as incidents;
 pub use vouch_ledger as ledger;
 pub use vouch_ledger::{audit, keys, Keys, Ledger};
 pub use vouch_packet as packet;
@@ -68,6 +70,9 @@ pub enum Error {
     /// A check, control or finding operation failed.
     #[error(transparent)]
     Checks(#[from] checks::CheckError),
+    /// An incident operation failed (a bad value, an unknown id, a lifecycle conflict).
+    #[error(transparent)]
+    Incidents(#[from] incidents::IncidentError),
     /// Making, reading or reproducing a packet failed.
     #[error(transparent)]
     Packet(#[from] packet::Error),

@@ -11,6 +11,7 @@ mod common;
 
 mod checks;
 mod evidence;
+mod incidents;
 mod jobs;
 mod mysql_tls;
 mod open;

@@ -333,6 +333,8 @@ pub fn build(
     if let Some(a) = controls.as_array_mut() {
         a.extend(rules.controls.iter().cloned());
     }
+    let incidents = super::rules::incidents(config, store, period, &params.generated_at)
+        .map_err(|e| LedgerError::Invalid(format!("packet incidents: {e}")))?;
     let mut counts: BTreeMap<&str, u64> = BTreeMap::new();
     for c in controls.as_array().into_iter().flatten() {
         *counts
@@ -393,7 +395,7 @@ pub fn build(
     if count("not_applicable") > 0 {
         control_counts["not_applicable"] = json!(count("not_applicable"));
     }
-    let value = json!({
+    let mut value = json!({
         "schema": SCHEMA,
         "organization": {"name": org.0, "id": org.1},
         "period": {"label": period.label, "start": start, "end": end, "series": super::series::series_of(&period.label)},
@@ -410,7 +412,7 @@ pub fn build(
         "controls": controls,
         "evidence": evidence,
         "findings": rules.findings,
-        "incidents": [],
+        "incidents": incidents.incidents,
         "coverage": rules.coverage,
         "ledger": {
             "origin": origin,
@@ -438,6 +440,10 @@ pub fn build(
         },
         "exports": exports_json,
     });
+    // Only when the period has incidents, so packets made before reproduce byte for byte.
+    if let Some(sla) = incidents.sla {
+        value["summary"]["incident_sla"] = sla;
+    }
     Ok(Built {
         value,
         verification,

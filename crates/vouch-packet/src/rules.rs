@@ -130,3 +130,52 @@ pub fn section(
         coverage,
     })
 }
+
+/// The packet's incidents: those detected in the period as they stood at generation
+/// time, each with its SLA outcome, and the SLA performance per severity (`None` when
+/// the period has no incidents).
+pub struct Incidents {
+    /// One entry per incident.
+    pub incidents: Vec<Value>,
+    /// SLA performance per severity, when there are incidents.
+    pub sla: Option<Value>,
+}
+
+/// The period's incidents as of `generated_at` (the end of its second, like the rest
+/// of the organisation's section).
+pub fn incidents(
+    config: &Config,
+    store: &Store,
+    period: &Period,
+    generated_at: &DateTime<Utc>,
+) -> Result<Incidents, vouch_incidents::IncidentError> {
+    use chrono::SubsecRound;
+    let at = generated_at.trunc_subsecs(0) + chrono::Duration::microseconds(999_999);
+    let r = vouch_incidents::period_report(store, config, period, at)?;
+    if r.incidents.is_empty() {
+        return Ok(Incidents {
+            incidents: Vec::new(),
+            sla: None,
+        });
+    }
+    let incidents = r
+        .incidents
+        .iter()
+        .map(|i| {
+            json!({
+                "id": i["id"], "title": i["title"], "severity": i["severity"], "status": i["status"],
+                "source": i["source"], "detected_at": i["detected_at"], "detected_by": i["detected_by"],
+                "affected_systems": i["affected_systems"], "assignee": i["assignee"],
+                "response_deadline": i["response_deadline"], "responded_at": i["sla"]["responded_at"],
+                "response_secs": i["sla"]["response_secs"], "breached": i["breached"],
+                "finding_id": i["sla"]["finding_id"], "ended_at": i["ended_at"],
+                "lessons_learned": i["lessons_learned"], "dismissal_reason": i["dismissal_reason"],
+                "timeline_entries": i["timeline"].as_array().map_or(0, Vec::len),
+            })
+        })
+        .collect();
+    Ok(Incidents {
+        incidents,
+        sla: Some(serde_json::to_value(&r.by_severity).unwrap_or_default()),
+    })
+}

@@ -111,6 +111,7 @@ impl From<vouch_engine::Error> for ApiError {
             E::Checks(CheckError::NotFound(m)) => ApiError::not_found(format!("no finding {m}")),
             E::Checks(CheckError::Invalid(m)) => ApiError::bad(m),
             E::Checks(CheckError::Store(e)) => E::Store(e).into(),
+            E::Incidents(e) => e.into(),
             E::Evidence(EvidenceError::NotFound(m)) => {
                 ApiError::not_found(format!("no evidence item {m}"))
             }
@@ -180,6 +181,30 @@ pub fn storage_refuses_writes(message: &str) -> bool {
     ]
     .iter()
     .any(|k| m.contains(k))
+}
+
+/// Incidents: a bad value is 400 naming the field, an unknown id 404, a lifecycle
+/// step that is not allowed (or a concurrent change) 409 naming from and to.
+impl From<vouch_engine::incidents::IncidentError> for ApiError {
+    fn from(e: vouch_engine::incidents::IncidentError) -> Self {
+        use vouch_engine::incidents::IncidentError as I;
+        match e {
+            I::Invalid { field, message } => ApiError::bad(format!("{field}: {message}"))
+                .details(json!({"field": field})),
+            I::NotFound(m) => ApiError::not_found(format!("no incident {m}")),
+            I::Transition { from, to, allowed } => ApiError::new(
+                StatusCode::CONFLICT,
+                "invalid_transition",
+                format!("an incident cannot go from {from} to {to}{allowed}"),
+            )
+            .details(json!({"from": from, "to": to})),
+            I::Conflict(m) => ApiError::new(StatusCode::CONFLICT, "conflict", m),
+            I::Store(e) => e.into(),
+            I::Ledger(vouch_engine::ledger::LedgerError::Store(e)) => e.into(),
+            I::Checks(vouch_engine::checks::CheckError::Store(e)) => e.into(),
+            other => ApiError::internal(other),
+        }
+    }
 }
 
 impl From<vouch_engine::checks::CheckError> for ApiError {

@@ -241,6 +241,26 @@ impl Metrics {
         }
         header(
             &mut out,
+            "vouch_incidents_open",
+            "gauge",
+            "Open incidents (not closed or dismissed) by severity.",
+        );
+        for (s, n) in &db.incidents_open {
+            let _ = writeln!(out, "vouch_incidents_open{{severity=\"{}\"}} {n}", label(s));
+        }
+        header(
+            &mut out,
+            "vouch_incident_response_breaches_total",
+            "counter",
+            "Incidents whose response deadline was breached (recorded breaches; never decreases).",
+        );
+        let _ = writeln!(
+            out,
+            "vouch_incident_response_breaches_total {}",
+            db.incident_breaches
+        );
+        header(
+            &mut out,
             "vouch_soc2_job_runs_total",
             "counter",
             "Finished job runs (from the run history) by job and final status: succeeded or failed (after its retries).",
@@ -327,6 +347,10 @@ pub struct DbState {
     pub controls: BTreeMap<String, u64>,
     /// Open findings by severity.
     pub open_findings: BTreeMap<String, u64>,
+    /// Open incidents by severity (every severity, 0 included).
+    pub incidents_open: Vec<(String, u64)>,
+    /// Incidents with a recorded response-deadline breach.
+    pub incident_breaches: u64,
 }
 
 /// Read the database-backed series for a scrape.
@@ -412,5 +436,9 @@ pub fn read_db(app: &crate::App) -> Result<DbState, crate::error::ApiError> {
             .entry(f["severity"].as_str().unwrap_or("").to_string())
             .or_default() += 1;
     }
+    let (open, breaches) =
+        vouch_engine::incidents::counts(&app.store).map_err(crate::error::ApiError::from)?;
+    d.incidents_open = open;
+    d.incident_breaches = breaches;
     Ok(d)
 }

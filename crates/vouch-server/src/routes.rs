@@ -4,8 +4,8 @@
 //! this one table, so a route cannot exist in one and not the others.
 
 use crate::handlers::{
-    archives, audit_logs, checks, evidence, findings, health, jobs, ledger, packets, session,
-    status,
+    archives, audit_logs, checks, evidence, findings, health, incidents, jobs, ledger, packets,
+    session, status,
 };
 use crate::roles::Perm;
 use crate::App;
@@ -147,6 +147,11 @@ pub const ROUTES: &[Route] = &[
     Route { method: "GET", path: "/api/compliance/findings", perm: Perm::ReadEvidence, summary: "Findings", params: &[q("status", "string")], body: false, produces: "application/json", handler: |m| on(m, findings::findings_list) },
     Route { method: "POST", path: "/api/compliance/findings", perm: Perm::OpenFinding, summary: "Open a finding", params: &[], body: true, produces: "application/json", handler: |m| on(m, findings::findings_open) },
     Route { method: "PATCH", path: "/api/compliance/findings/{id}", perm: Perm::Operate, summary: "Update a finding (status, severity, owner, note)", params: &[p("id")], body: true, produces: "application/json", handler: |m| on(m, findings::findings_update) },
+    Route { method: "GET", path: "/api/compliance/incidents", perm: Perm::ReadEvidence, summary: "Incidents with their response SLA (filters: status or open, severity, period detected, breached)", params: &[q("status", "string"), q("severity", "string"), q("period", "string"), q("breached", "boolean")], body: false, produces: "application/json", handler: |m| on(m, incidents::incidents_list) },
+    Route { method: "POST", path: "/api/compliance/incidents", perm: Perm::Operate, summary: "Log an incident (seed 003's body); 201 with its id and response deadline", params: &[], body: true, produces: "application/json", handler: |m| on(m, incidents::incidents_open) },
+    Route { method: "GET", path: "/api/compliance/incidents/{id}", perm: Perm::ReadEvidence, summary: "One incident: timeline, SLA, status", params: &[p("id")], body: false, produces: "application/json", handler: |m| on(m, incidents::incidents_get) },
+    Route { method: "PATCH", path: "/api/compliance/incidents/{id}", perm: Perm::Operate, summary: "Update an incident (state along the lifecycle, severity, assignee; reason to dismiss, lessons_learned to close)", params: &[p("id")], body: true, produces: "application/json", handler: |m| on(m, incidents::incidents_update) },
+    Route { method: "POST", path: "/api/compliance/incidents/{id}/timeline", perm: Perm::Operate, summary: "Add a timeline entry (text, and when it happened: not before detection, not in the future)", params: &[p("id")], body: true, produces: "application/json", handler: |m| on(m, incidents::incidents_timeline) },
     Route { method: "GET", path: "/api/compliance/collections", perm: Perm::ReadEvidence, summary: "Archived collections", params: &[q("period", "string")], body: false, produces: "application/json", handler: |m| on(m, archives::collections) },
     Route { method: "GET", path: "/api/compliance/jobs", perm: Perm::ReadEvidence, summary: "Scheduled jobs: schedule and latest run", params: &[], body: false, produces: "application/json", handler: |m| on(m, jobs::jobs_list) },
     Route { method: "GET", path: "/api/compliance/jobs/{name}/runs", perm: Perm::ReadEvidence, summary: "A job's run history", params: &[p("name")], body: false, produces: "application/json", handler: |m| on(m, jobs::job_runs) },

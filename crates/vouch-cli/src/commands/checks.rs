@@ -138,8 +138,20 @@ pub fn check(cli: &crate::Cli, a: &CheckArgs) -> Result<i32> {
             config.file.display()
         );
     }
-    let checker = Checker::new(&config, store, &ledger);
+    let checker = Checker::new(&config, store.clone(), &ledger);
     let report = checker.run(&period, &a.checks, now)?;
+    for i in vouch_engine::incidents::auto::on_check_results(
+        &store,
+        &ledger,
+        &config,
+        &report.results,
+        now,
+    )? {
+        eprintln!(
+            "incident {} opened: {} ({} severity, response due by {})",
+            i.id, i.title, i.severity, i.response_deadline
+        );
+    }
     let mapped: Vec<&str> = config
         .controls
         .iter()

@@ -41,6 +41,7 @@ pub fn run(cli: &crate::Cli, a: &DemoArgs) -> Result<i32> {
             "consistency_file": report.consistency_file, "export_file": report.export_file, "export_events": report.export_events,
             "log_verifier_key": report.log_verifier_key,
             "packet": report.packet, "public_key_file": report.public_key_file,
+            "incident": report.incident.as_ref().map(|i| i.view(chrono::Utc::now())),
         }));
         return Ok(if report.verify.valid { 0 } else { 1 });
     }
@@ -106,6 +107,19 @@ pub fn run(cli: &crate::Cli, a: &DemoArgs) -> Result<i32> {
         "   {} finding(s) opened (see `vouch findings list`).",
         ev.findings_opened
     );
+    match &report.incident {
+        Some(i) => println!(
+            "   A burst of failed logins from {} opened incident {} ({} severity, response due\n   by {}); triaged by {}: response in {} s (see `vouch incidents show {}`).",
+            vouch_engine::demo::incidents::ATTACKER_IP,
+            &i.id[..8],
+            i.severity,
+            i.response_deadline,
+            i.assignee.as_deref().unwrap_or("—"),
+            i.sla.response_secs.unwrap_or(0),
+            &i.id[..8]
+        ),
+        None => println!("   The failed-login burst opened no incident (automatic incidents are off:\n   SOC2_INCIDENT_AUTO_CREATE=false)."),
+    }
     let pd = report.packet.dir.display();
     println!(
         "8. Generated the signed evidence packet for {} (status {}) in\n     {pd}",
@@ -131,6 +145,7 @@ pub fn run(cli: &crate::Cli, a: &DemoArgs) -> Result<i32> {
         report.last_month
     );
     println!("  vouch --data-dir {d} findings list");
+    println!("  vouch --data-dir {d} incidents list");
     println!("  vouch --data-dir {d} verify {pd}");
     println!("  vouch --data-dir {d} packet --reproduce {pd}/SOC2_Evidence.json");
     println!(

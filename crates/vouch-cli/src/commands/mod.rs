@@ -3,6 +3,7 @@ pub mod checks;
 pub mod config;
 pub mod demo;
 pub mod evidence;
+pub mod incidents;
 pub mod init;
 pub mod jobs;
 pub mod keys;

@@ -3,6 +3,7 @@
 //! The event generator is shared with the benchmarks.
 
 pub mod evidence;
+pub mod incidents;
 
 use crate::ledger::{VerifyOptions, VerifyReport};
 use crate::Error;
@@ -234,6 +235,8 @@ pub struct DemoReport {
     pub public_key_file: PathBuf,
     /// What the evidence step did.
     pub evidence: evidence::EvidenceReport,
+    /// The incident the demo's failed-login burst opened (and its triage).
+    pub incident: Option<crate::incidents::Incident>,
 }
 
 /// Prepare a fresh demo directory: replace an earlier demo, refuse anything else.
@@ -361,7 +364,10 @@ pub fn run(
     std::io::Write::flush(&mut w).map_err(|e| Error::io(&export_file, e))?;
 
     progress(0, 1, "evidence");
-    let evidence = evidence::run(dir, &mut config, &ledger, store, last)?;
+    let evidence = evidence::run(dir, &mut config, &ledger, store.clone(), last)?;
+
+    progress(0, 1, "incidents");
+    let incident = incidents::run(dir, &mut config, &ledger, &store, Utc::now().max(now))?;
 
     // Last month's evidence packet, signed, with the public key beside it for openssl.
     progress(0, 1, "packet");
@@ -401,6 +407,7 @@ pub fn run(
         packet,
         public_key_file,
         evidence,
+        incident,
     })
 }
 

@@ -259,7 +259,25 @@ impl Runner<'_> {
                 done.push(r);
             }
         }
+        self.watch_incidents(now)?;
         Ok(done)
+    }
+
+    /// The incident SLA watch, on every tick rather than as a cron job: response
+    /// deadlines fall at any minute (15 minutes after a critical detection), not on a
+    /// schedule's occurrences, and recording a breach is idempotent (an incident's
+    /// breach is written once, guarded by its version), so every process may sweep.
+    fn watch_incidents(&self, now: DateTime<Utc>) -> Result<(), Error> {
+        for i in crate::incidents::sweep(&self.store, self.ledger, self.config, now)? {
+            tracing::warn!(
+                "incident {} ({} severity): response deadline {} breached; finding {} opened",
+                i.id,
+                i.sla.severity,
+                i.sla.deadline,
+                i.sla.finding_id.clone().unwrap_or_default()
+            );
+        }
+        Ok(())
     }
 
     /// Why an occurrence is not run: it precedes `init` (vouch did not exist to run it),
@@ -453,6 +471,17 @@ impl Runner<'_> {
         if !self.config.checks.is_empty() {
             let ch = crate::checks::Checker::new(self.config, self.store.clone(), self.ledger);
             let r = ch.run(period, &[], self.clock.now())?;
+            let opened = crate::incidents::auto::on_check_results(
+                &self.store,
+                self.ledger,
+                self.config,
+                &r.results,
+                self.clock.now(),
+            )?;
+            if !opened.is_empty() {
+                out["incidents_opened"] =
+                    json!(opened.iter().map(|i| i.id.clone()).collect::<Vec<_>>());
+            }
             out["checks"] = json!({"evaluated": r.results.len(), "failed": r.results.iter().filter(|x| x.status == "fail").count()});
         }
         let slug = crate::packet::build::period_slug(period);

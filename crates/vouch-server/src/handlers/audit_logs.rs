@@ -69,6 +69,15 @@ pub async fn ingest(State(app): State<App>, JsonBody(v): JsonBody) -> ApiResult<
         )
         .details(json!({"errors": errors})));
     }
+    // Automatic incidents read the events after they are in the ledger (a burst counts
+    // what earlier requests appended too); only when a rule could match.
+    let watched = app.config.settings.incidents.auto_create_enabled()
+        && app.config.settings.incidents.rule.iter().any(|r| r.on == "events");
+    let fields: Vec<serde_json::Map<String, Value>> = if watched {
+        events.iter().map(|e| e.fields().clone()).collect()
+    } else {
+        Vec::new()
+    };
     let started = std::time::Instant::now();
     let rx = app.ledger.submit(events)?;
     let appended = rx
@@ -77,13 +86,32 @@ pub async fn ingest(State(app): State<App>, JsonBody(v): JsonBody) -> ApiResult<
     app.metrics
         .append_latency
         .observe(started.elapsed().as_secs_f64());
-    Ok((
-        StatusCode::CREATED,
-        axum::Json(
-            json!({"seqs": appended.seqs, "new": appended.new, "tree_size": appended.tree_size}),
-        ),
-    )
-        .into_response())
+    let mut body =
+        json!({"seqs": appended.seqs, "new": appended.new, "tree_size": appended.tree_size});
+    if watched {
+        let (config, store, ledger) = (app.config.clone(), app.store.clone(), app.ledger.clone());
+        // The events are appended whatever happens here: a failing rule is logged, not
+        // reported as a failed ingest (the client would retry events already stored).
+        match blocking(move || {
+            Ok(vouch_engine::incidents::auto::on_events(
+                &store,
+                &ledger,
+                &config,
+                &fields,
+                chrono::Utc::now(),
+            )?)
+        })
+        .await
+        {
+            Ok(opened) if !opened.is_empty() => {
+                body["incidents_opened"] =
+                    json!(opened.iter().map(|i| i.id.clone()).collect::<Vec<_>>());
+            }
+            Ok(_) => {}
+            Err(e) => tracing::error!(error = %e.message, "automatic incident rules failed"),
+        }
+    }
+    Ok((StatusCode::CREATED, axum::Json(body)).into_response())
 }
 
 /// The field of an ingested event that claims to be vouch's own record, if any.

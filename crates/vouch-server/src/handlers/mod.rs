@@ -9,6 +9,7 @@ pub mod checks;
 pub mod evidence;
 pub mod findings;
 pub mod health;
+pub mod incidents;
 pub mod jobs;
 pub mod ledger;
 pub mod packets;
