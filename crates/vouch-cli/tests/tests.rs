@@ -22,6 +22,7 @@ mod archive;
 mod cli;
 mod cmd;
 mod database;
+mod incidents;
 mod packet;
 mod packs;
 mod serve;
