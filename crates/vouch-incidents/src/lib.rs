@@ -275,7 +275,7 @@ fn check_severity(field: &str, s: &str) -> Result<(), IncidentError> {
 /// A time given by a caller: RFC 3339, not in the future (beyond the ledger's clock
 /// skew), normalised.
 fn instant(field: &str, s: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, IncidentError> {
-    let t = chrono::DateTime::parse_from_rfc3339(s.trim())
+    let t = DateTime::parse_from_rfc3339(s.trim())
         .map_err(|_| invalid(field, format!("`{s}` is not an RFC 3339 time (2025-01-21T10:00:00Z)")))?
         .with_timezone(&Utc);
     if t > now + vouch_core::event::max_clock_skew() {
@@ -789,7 +789,7 @@ pub fn note(
     let previous = record_breach_if_due(store, ledger, config, previous, now)?;
     let when = match at {
         Some(a) => {
-            let t = chrono::DateTime::parse_from_rfc3339(a.trim())
+            let t = DateTime::parse_from_rfc3339(a.trim())
                 .map_err(|_| invalid("at", format!("`{a}` is not an RFC 3339 time")))?
                 .with_timezone(&Utc);
             if t > now {
@@ -960,7 +960,7 @@ pub fn period_report(
 ) -> Result<PeriodReport, IncidentError> {
     let at = ts(&as_of);
     let (start, end) = (ts(&period.start), ts(&period.end));
-    let incidents: Vec<Incident> = as_of(store, &at)?
+    let incidents: Vec<Incident> = self::as_of(store, &at)?
         .into_iter()
         .filter(|i| i.detected_at >= start && i.detected_at < end)
         .collect();
