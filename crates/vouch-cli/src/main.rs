@@ -58,6 +58,9 @@ pub(crate) enum Command {
     /// Findings: list, show, open, update.
     #[command(subcommand)]
     Findings(commands::checks::FindingsCommand),
+    /// Access-review campaigns: start, list, show, decide, complete, cancel.
+    #[command(subcommand)]
+    Review(commands::review::ReviewCommand),
     /// Seal a period's evidence into an encrypted archive in WORM storage; verify, restore.
     Archive(commands::archive::ArchiveArgs),
     /// Archived collections (the collection log).
@@ -111,6 +114,7 @@ fn main() {
         Command::Controls(c) => commands::checks::controls(&cli, c),
         Command::Status(a) => commands::checks::status(&cli, a),
         Command::Findings(c) => commands::checks::findings(&cli, c),
+        Command::Review(c) => commands::review::run(&cli, c),
         Command::Demo(a) => commands::demo::run(&cli, a),
     };
     match result {
