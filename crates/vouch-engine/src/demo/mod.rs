@@ -234,6 +234,8 @@ pub struct DemoReport {
     pub public_key_file: PathBuf,
     /// What the evidence step did.
     pub evidence: evidence::EvidenceReport,
+    /// The completed, signed access review.
+    pub access_review: evidence::AccessReviewReport,
 }
 
 /// Prepare a fresh demo directory: replace an earlier demo, refuse anything else.
@@ -361,7 +363,9 @@ pub fn run(
     std::io::Write::flush(&mut w).map_err(|e| Error::io(&export_file, e))?;
 
     progress(0, 1, "evidence");
-    let evidence = evidence::run(dir, &mut config, &ledger, store, last)?;
+    let evidence = evidence::run(dir, &mut config, &ledger, store.clone(), last)?;
+    progress(0, 1, "access review");
+    let access_review = evidence::access_review(dir, &config, &store, &ledger, &keys)?;
 
     // Last month's evidence packet, signed, with the public key beside it for openssl.
     progress(0, 1, "packet");
@@ -401,6 +405,7 @@ pub fn run(
         packet,
         public_key_file,
         evidence,
+        access_review,
     })
 }
 
