@@ -24,5 +24,6 @@ mod cmd;
 mod database;
 mod packet;
 mod packs;
+mod review;
 mod serve;
 mod verdicts;
