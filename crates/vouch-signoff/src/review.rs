@@ -326,6 +326,7 @@ fn ts(t: &DateTime<Utc>) -> String {
     vouch_core::event::format_timestamp(t)
 }
 
+#[allow(clippy::too_many_arguments)] // one per field of the event; every caller names them all
 fn record_event(
     ledger: &Ledger,
     action: &str,
@@ -960,12 +961,11 @@ pub fn decide(
     if d.decision == "revoke" {
         raise_remediation(ctx, c, entry, by, note)?;
     }
-    let view = get(ctx.store, &c.id)?;
-    Ok(view
+    get(ctx.store, &c.id)?
         .entries
         .into_iter()
         .find(|e| e.population == d.population && e.account == d.account)
-        .ok_or_else(|| ReviewError::Corrupt("decided entry vanished".into()))?)
+        .ok_or_else(|| ReviewError::Corrupt("decided entry vanished".into()))
 }
 
 fn raise_remediation(
