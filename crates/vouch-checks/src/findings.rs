@@ -372,3 +372,68 @@ pub fn open_planned(
     });
     Ok(save(store, ledger, f, "opened", by)?.finding)
 }
+
+/// A finding opened by another part of vouch (an access review's `revoke`, say) rather
+/// than by a check or by hand: its `source` names that part and `links` says what it
+/// came from (kept in the record, so a packet shows it).
+#[derive(Debug)]
+pub struct Raised<'a> {
+    /// What opened it (`access_review`).
+    pub source: &'a str,
+    /// Short title.
+    pub title: &'a str,
+    /// Severity (one of the check severities).
+    pub severity: &'a str,
+    /// Trust Services Criteria or control ids it concerns.
+    pub controls: Vec<String>,
+    /// Longer description.
+    pub description: &'a str,
+    /// How it is to be remediated.
+    pub remediation_plan: Option<&'a str>,
+    /// What it came from (ids, hashes), as JSON.
+    pub links: Value,
+}
+
+/// Open a finding raised by another part of vouch; recorded like every finding
+/// (`finding.opened` in the ledger, a history version), `opened_by` is `by`.
+pub fn raise(store: &Store, ledger: &Ledger, r: &Raised<'_>, by: &str) -> Result<Value, CheckError> {
+    if !super::defs::SEVERITIES.contains(&r.severity) {
+        return Err(CheckError::Invalid(format!(
+            "severity must be one of {}",
+            super::defs::SEVERITIES.join(", ")
+        )));
+    }
+    let at = now();
+    let f = json!({
+        "id": uuid::Uuid::now_v7().to_string(), "source": r.source, "check_id": null,
+        "controls": r.controls, "title": r.title, "description": r.description,
+        "severity": r.severity, "status": "open", "remediation_plan": r.remediation_plan,
+        "links": r.links,
+        "first_seen": at, "last_seen": at, "occurrences": 1, "failing": [], "failing_count": 0,
+        "latest_result": null, "opened_by": by, "owner": null, "notes": [],
+        "resolved_at": null, "resolution": null, "created_at": at, "updated_at": at,
+    });
+    Ok(save(store, ledger, f, "opened", by)?.finding)
+}
+
+/// Resolve a finding raised by another part of vouch, recording `resolution` (what
+/// showed it fixed) as given; `finding.resolved` in the ledger. A finding that is
+/// already resolved is returned unchanged.
+pub fn resolve_with(
+    store: &Store,
+    ledger: &Ledger,
+    id: &str,
+    resolution: Value,
+    by: &str,
+) -> Result<Value, CheckError> {
+    let mut f = get(store, id)?;
+    if f["status"] == "resolved" {
+        return Ok(f);
+    }
+    let at = now();
+    f["status"] = json!("resolved");
+    f["resolved_at"] = json!(at);
+    f["resolution"] = resolution;
+    f["updated_at"] = json!(at);
+    Ok(save(store, ledger, f, "resolved", by)?.finding)
+}

@@ -61,6 +61,9 @@ pub(crate) enum Command {
     /// Incidents with response-time SLAs: list, show, open, update, note.
     #[command(subcommand)]
     Incidents(commands::incidents::IncidentsCommand),
+    /// Access-review campaigns: start, list, show, decide, complete, cancel.
+    #[command(subcommand)]
+    Review(commands::review::ReviewCommand),
     /// Seal a period's evidence into an encrypted archive in WORM storage; verify, restore.
     Archive(commands::archive::ArchiveArgs),
     /// Archived collections (the collection log).
@@ -115,6 +118,7 @@ fn main() {
         Command::Status(a) => commands::checks::status(&cli, a),
         Command::Findings(c) => commands::checks::findings(&cli, c),
         Command::Incidents(c) => commands::incidents::run(&cli, c),
+        Command::Review(c) => commands::review::run(&cli, c),
         Command::Demo(a) => commands::demo::run(&cli, a),
     };
     match result {

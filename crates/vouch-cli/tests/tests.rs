@@ -25,5 +25,6 @@ mod database;
 mod incidents;
 mod packet;
 mod packs;
+mod review;
 mod serve;
 mod verdicts;

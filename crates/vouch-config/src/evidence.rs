@@ -206,10 +206,34 @@ pub struct EvidenceDef {
     pub branch: Option<String>,
     /// git sources: only merge commits.
     pub merges_only: Option<bool>,
+    #[serde(default)]
+    /// The rows are a population of accounts (a group's members, IAM users, database
+    /// roles…) that access-review campaigns can review; needs `account_key`.
+    pub population: bool,
+    /// population: the (dotted) field naming the account in each row.
+    pub account_key: Option<String>,
+    /// population: the field holding the account's last login; with it, an account
+    /// without a login in `dormant_days` (or never) is flagged `dormant`.
+    pub last_login_key: Option<String>,
+    /// population: days without a login after which an account is `dormant`; default
+    /// [`DEFAULT_DORMANT_DAYS`]. Needs `last_login_key`.
+    pub dormant_days: Option<u32>,
+    /// population: a field that is false (`false`, `f`, `0`, `no`, `disabled`, `inactive`)
+    /// for a deactivated account; such accounts are flagged `deactivated`.
+    pub active_key: Option<String>,
+    /// population: the field that marks privileged accounts (flagged `privileged`).
+    pub privileged_key: Option<String>,
+    #[serde(default)]
+    /// population: the values of `privileged_key` that mean privileged (compared without
+    /// case); empty means any true value (`true`, `t`, `1`, `yes`).
+    pub privileged_values: Vec<String>,
     #[serde(skip)]
     /// Where it was defined (file and index).
     pub origin: Origin,
 }
+
+/// Default `dormant_days`: 90.
+pub const DEFAULT_DORMANT_DAYS: u32 = 90;
 
 /// How an item's `effective_at` is set.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -511,6 +535,7 @@ pub fn check_evidence(e: &EvidenceDef, source: Option<&SourceDef>) -> Result<(),
             ));
         }
     }
+    check_population(e).map_err(|(key, m)| p(key, m))?;
     // Placeholders must be known (a typo would otherwise reach the target system).
     let text: Vec<&str> = e
         .query
@@ -567,6 +592,63 @@ pub fn check_evidence(e: &EvidenceDef, source: Option<&SourceDef>) -> Result<(),
                 ));
             }
         }
+    }
+    Ok(())
+}
+
+/// The population keys: `account_key` is required with `population = true`, and the
+/// others mean nothing without it (a typo must not silently review nothing).
+fn check_population(e: &EvidenceDef) -> Result<(), (&'static str, String)> {
+    let others: [(&'static str, bool); 6] = [
+        ("account_key", e.account_key.is_some()),
+        ("last_login_key", e.last_login_key.is_some()),
+        ("dormant_days", e.dormant_days.is_some()),
+        ("active_key", e.active_key.is_some()),
+        ("privileged_key", e.privileged_key.is_some()),
+        ("privileged_values", !e.privileged_values.is_empty()),
+    ];
+    if !e.population {
+        if let Some((key, _)) = others.iter().find(|(_, set)| *set) {
+            return Err((
+                key,
+                "applies only to a population: add `population = true` (and `account_key`)"
+                    .into(),
+            ));
+        }
+        return Ok(());
+    }
+    match e.account_key.as_deref().map(str::trim) {
+        None | Some("") => {
+            return Err((
+                "account_key",
+                "is required with `population = true`: the field naming the account in each row".into(),
+            ))
+        }
+        _ => {}
+    }
+    for (key, v) in [
+        ("last_login_key", &e.last_login_key),
+        ("active_key", &e.active_key),
+        ("privileged_key", &e.privileged_key),
+    ] {
+        if v.as_deref().is_some_and(|s| s.trim().is_empty()) {
+            return Err((key, "must not be empty".into()));
+        }
+    }
+    if e.dormant_days.is_some() && e.last_login_key.is_none() {
+        return Err((
+            "dormant_days",
+            "needs `last_login_key` (the field holding the last login)".into(),
+        ));
+    }
+    if e.dormant_days == Some(0) {
+        return Err(("dormant_days", "must be at least 1".into()));
+    }
+    if !e.privileged_values.is_empty() && e.privileged_key.is_none() {
+        return Err((
+            "privileged_values",
+            "needs `privileged_key` (the field the values are compared with)".into(),
+        ));
     }
     Ok(())
 }

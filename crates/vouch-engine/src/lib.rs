@@ -9,6 +9,7 @@
 //! | [`evidence`] | `vouch-evidence` | collectors, IPE records, the blob store |
 //! | [`checks`] | `vouch-checks` | checks, controls, findings |
 //! | [`incidents`] | `vouch-incidents` | incidents, response SLAs, automatic incidents |
+//! | [`signoff`] | `vouch-signoff` | sign-offs: attestations, access-review campaigns |
 //! | [`packet`] | `vouch-packet` | signed JSON + PDF evidence packets |
 //! | [`seal`] | `vouch-seal` | encrypted archives, WORM storage, retention |
 
@@ -25,6 +26,7 @@ pub use vouch_ledger as ledger;
 pub use vouch_ledger::{audit, keys, Keys, Ledger};
 pub use vouch_packet as packet;
 pub use vouch_seal as seal;
+pub use vouch_signoff as signoff;
 
 /// vouch's version, stamped into everything it produces.
 pub const VERSION: &str = vouch_core::VERSION;
@@ -44,6 +46,25 @@ pub fn open(config: &Config) -> Result<(vouch_store::Store, Keys, Ledger), Error
         ledger::LedgerOptions::from_config(config),
     );
     Ok((store, keys, ledger))
+}
+
+/// What runs where an evidence collection completes (the `generate-soc2-evidence` job,
+/// `vouch collect`, the demo): access-review `revoke`s whose account is gone from a
+/// population just collected get their remediation finding resolved. Returns the
+/// entries remediated.
+pub fn after_collection(
+    config: &Config,
+    store: &vouch_store::Store,
+    ledger: &Ledger,
+    items: &[evidence::Item],
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Vec<signoff::review::Entry>, Error> {
+    let ctx = signoff::review::Ctx {
+        config,
+        store,
+        ledger,
+    };
+    Ok(signoff::review::after_collection(&ctx, items, now)?)
 }
 
 /// Every error vouch reports, by the domain it comes from. Messages name what is wrong
@@ -79,6 +100,9 @@ pub enum Error {
     /// Archiving, restoring or retention failed.
     #[error(transparent)]
     Seal(#[from] seal::Error),
+    /// An access-review request or operation failed.
+    #[error(transparent)]
+    Review(#[from] signoff::review::ReviewError),
     /// A job is unknown, already running, or failed.
     #[error(transparent)]
     Jobs(#[from] jobs::JobError),

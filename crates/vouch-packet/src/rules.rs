@@ -102,6 +102,8 @@ pub fn section(
         })
         .collect();
     evidence.sort_by(|a, b| a["id"].as_str().cmp(&b["id"].as_str()));
+    let mut controls = controls;
+    access_reviews(store, period, &at, &mut evidence, &mut controls)?;
     let start = ts(&period.start);
     let end = ts(&period.end);
     let in_period = |v: &Value| {
@@ -178,4 +180,70 @@ pub fn incidents(
         incidents,
         sla: Some(serde_json::to_value(&r.by_severity).unwrap_or_default()),
     })
+}
+
+/// Access-review campaigns completed in the period (as of `at`) are evidence for CC6.2 /
+/// CC6.3: one entry each (the signed document's SHA-256, its signature and key id in
+/// `parameters`), listed under every control that addresses those criteria or names
+/// one of the campaign's populations as its evidence. Nothing is added when there are
+/// none, so packets made before reproduce byte for byte.
+fn access_reviews(
+    store: &Store,
+    period: &Period,
+    at: &str,
+    evidence: &mut Vec<Value>,
+    controls: &mut [Value],
+) -> Result<(), CheckError> {
+    use vouch_signoff::review;
+    let done = review::completed_in(store, period, at)
+        .map_err(|e| CheckError::Corrupt(format!("access reviews: {e}")))?;
+    for v in done {
+        let c = &v.campaign;
+        let id = format!("access-review-{}", c.id);
+        let doc: Value = v
+            .document
+            .as_deref()
+            .and_then(|d| serde_json::from_str(d).ok())
+            .unwrap_or_default();
+        evidence.push(json!({
+            "id": id,
+            "evidence_id": "access-review",
+            "title": format!("Access review: {}", c.title),
+            "criteria": review::CRITERIA,
+            "produced_by": {
+                "kind": "access_review",
+                "source": format!("vouch access review {} ({})", c.id, c.scope),
+                "query": format!("{} accounts decided by {} reviewer(s); signed canonical JSON (`vouch review show {} --out DIR` writes it and its .sig)", v.summary.to_decide, c.populations.iter().map(|p| p.reviewers.len()).sum::<usize>(), c.id),
+                "parameters": {
+                    "scope": c.scope,
+                    "snapshot_sha256": c.snapshot_sha256,
+                    "decisions": v.summary.decisions,
+                    "signature": v.signature,
+                    "signing_key_id": doc["signing_key"]["id"],
+                    "populations": c.populations.iter().map(|p| json!({"evidence_id": p.evidence_id, "items": p.items.iter().map(|i| &i.id).collect::<Vec<_>>()})).collect::<Vec<_>>(),
+                },
+                "generator": format!("vouch {}", vouch_core::VERSION),
+            },
+            "collected_at": c.ended_at,
+            "effective_at": c.ended_at,
+            "count": v.summary.to_decide,
+            "media_type": "application/json",
+            "sha256": c.document_sha256,
+        }));
+        let pops: Vec<&str> = c.populations.iter().map(|p| p.evidence_id.as_str()).collect();
+        for ctl in controls.iter_mut() {
+            let by_criteria = ctl["criteria"]
+                .as_array()
+                .is_some_and(|a| a.iter().any(|x| x.as_str().is_some_and(|x| review::CRITERIA.contains(&x))));
+            let by_population = ctl["evidence"]
+                .as_array()
+                .is_some_and(|a| a.iter().any(|x| x.as_str().is_some_and(|x| pops.contains(&x))));
+            if by_criteria || by_population {
+                if let Some(a) = ctl["evidence"].as_array_mut() {
+                    a.push(json!(id));
+                }
+            }
+        }
+    }
+    Ok(())
 }

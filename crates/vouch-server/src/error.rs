@@ -128,6 +128,7 @@ impl From<vouch_engine::Error> for ApiError {
             E::Seal(seal::Error::Invalid(m)) => ApiError::bad(m),
             E::Seal(seal::Error::Conflict(m)) => conflict(m),
             E::Seal(seal::Error::Store(e)) => E::Store(e).into(),
+            E::Review(r) => review_error(r),
             E::Store(e) => e.into(),
             other if storage_refuses_writes(&other.to_string()) => {
                 tracing::error!(error = %other, "storage refuses writes");
@@ -135,6 +136,39 @@ impl From<vouch_engine::Error> for ApiError {
             }
             other => ApiError::internal(other),
         }
+    }
+}
+
+/// Access reviews: a bad field is 400 naming it, a reviewer deciding what they may not
+/// 403 with the reason's code, a state conflict 409 (completion with undecided entries
+/// says how many).
+fn review_error(e: vouch_engine::signoff::review::ReviewError) -> ApiError {
+    use vouch_engine::signoff::review::ReviewError as R;
+    match e {
+        R::Invalid { field, message } => {
+            ApiError::bad(format!("{field}: {message}")).details(json!({"field": field}))
+        }
+        R::NotFound(id) => ApiError::not_found(format!("no access review {id}")),
+        R::Forbidden {
+            code,
+            field,
+            message,
+        } => ApiError::new(StatusCode::FORBIDDEN, code, message)
+            .details(json!({"field": field})),
+        R::Conflict {
+            code,
+            message,
+            undecided,
+        } => ApiError::new(StatusCode::CONFLICT, code, message).details(match undecided {
+            Some(n) => json!({"undecided": n}),
+            None => json!({}),
+        }),
+        R::Store(e) => vouch_engine::Error::Store(e).into(),
+        other if storage_refuses_writes(&other.to_string()) => {
+            tracing::error!(error = %other, "storage refuses writes");
+            ApiError::storage_unavailable()
+        }
+        other => ApiError::internal(other),
     }
 }
 

@@ -67,6 +67,10 @@ pub enum Perm {
     OpenFinding,
     /// Update findings, run collection and checks, archive.
     Operate,
+    /// Create, start, complete and cancel access-review campaigns.
+    ManageReviews,
+    /// Decide access-review entries (as a reviewer assigned to the population).
+    DecideAccess,
 }
 
 /// The roles matrix.
@@ -82,6 +86,8 @@ pub fn allows(role: Role, perm: Perm) -> bool {
         ),
         P::ExportLedger => matches!(role, R::Admin | R::TeamLead | R::Auditor),
         P::OpenFinding => matches!(role, R::Admin | R::ComplianceOfficer | R::Auditor),
-        P::Operate => matches!(role, R::Admin | R::ComplianceOfficer),
+        P::Operate | P::ManageReviews => matches!(role, R::Admin | R::ComplianceOfficer),
+        // Team leads review their teams' access; auditors read campaigns, decide nothing.
+        P::DecideAccess => matches!(role, R::Admin | R::ComplianceOfficer | R::TeamLead),
     }
 }

@@ -4,8 +4,8 @@
 //! this one table, so a route cannot exist in one and not the others.
 
 use crate::handlers::{
-    archives, audit_logs, checks, evidence, findings, health, incidents, jobs, ledger, packets,
-    session, status,
+    access_reviews, archives, audit_logs, checks, evidence, findings, health, incidents, jobs,
+    ledger, packets, session, status,
 };
 use crate::roles::Perm;
 use crate::App;
@@ -152,6 +152,13 @@ pub const ROUTES: &[Route] = &[
     Route { method: "GET", path: "/api/compliance/incidents/{id}", perm: Perm::ReadEvidence, summary: "One incident: timeline, SLA, status", params: &[p("id")], body: false, produces: "application/json", handler: |m| on(m, incidents::incidents_get) },
     Route { method: "PATCH", path: "/api/compliance/incidents/{id}", perm: Perm::Operate, summary: "Update an incident (state along the lifecycle, severity, assignee; reason to dismiss, lessons_learned to close)", params: &[p("id")], body: true, produces: "application/json", handler: |m| on(m, incidents::incidents_update) },
     Route { method: "POST", path: "/api/compliance/incidents/{id}/timeline", perm: Perm::Operate, summary: "Add a timeline entry (text, and when it happened: not before detection, not in the future)", params: &[p("id")], body: true, produces: "application/json", handler: |m| on(m, incidents::incidents_timeline) },
+    Route { method: "GET", path: "/api/compliance/access-reviews", perm: Perm::ReadEvidence, summary: "Access-review campaigns with their counts (status=draft|in_progress|completed|cancelled)", params: &[q("status", "string")], body: false, produces: "application/json", handler: |m| on(m, access_reviews::list) },
+    Route { method: "POST", path: "/api/compliance/access-reviews", perm: Perm::ManageReviews, summary: "Create an access-review campaign over populations, started at once (snapshot taken) unless draft", params: &[], body: true, produces: "application/json", handler: |m| on(m, access_reviews::create) },
+    Route { method: "GET", path: "/api/compliance/access-reviews/{id}", perm: Perm::ReadEvidence, summary: "An access-review campaign: entries, decisions and, once completed, its signed document", params: &[p("id")], body: false, produces: "application/json", handler: |m| on(m, access_reviews::show) },
+    Route { method: "POST", path: "/api/compliance/access-reviews/{id}/start", perm: Perm::ManageReviews, summary: "Start a draft access review (take its snapshot)", params: &[p("id")], body: false, produces: "application/json", handler: |m| on(m, access_reviews::start) },
+    Route { method: "POST", path: "/api/compliance/access-reviews/{id}/decisions", perm: Perm::DecideAccess, summary: "Decide one account (keep, revoke, defer, escalate) as a reviewer of its population", params: &[p("id")], body: true, produces: "application/json", handler: |m| on(m, access_reviews::decide) },
+    Route { method: "POST", path: "/api/compliance/access-reviews/{id}/complete", perm: Perm::ManageReviews, summary: "Complete and sign an access review (409 while entries are undecided)", params: &[p("id")], body: false, produces: "application/json", handler: |m| on(m, access_reviews::complete) },
+    Route { method: "POST", path: "/api/compliance/access-reviews/{id}/cancel", perm: Perm::ManageReviews, summary: "Cancel a draft or an access review in progress", params: &[p("id")], body: true, produces: "application/json", handler: |m| on(m, access_reviews::cancel) },
     Route { method: "GET", path: "/api/compliance/collections", perm: Perm::ReadEvidence, summary: "Archived collections", params: &[q("period", "string")], body: false, produces: "application/json", handler: |m| on(m, archives::collections) },
     Route { method: "GET", path: "/api/compliance/jobs", perm: Perm::ReadEvidence, summary: "Scheduled jobs: schedule and latest run", params: &[], body: false, produces: "application/json", handler: |m| on(m, jobs::jobs_list) },
     Route { method: "GET", path: "/api/compliance/jobs/{name}/runs", perm: Perm::ReadEvidence, summary: "A job's run history", params: &[p("name")], body: false, produces: "application/json", handler: |m| on(m, jobs::job_runs) },

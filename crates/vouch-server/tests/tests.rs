@@ -10,6 +10,7 @@
 
 mod common;
 
+mod access_reviews;
 mod api;
 mod auth;
 mod incidents;

@@ -1,1 +1,1403 @@
-//! Access-review campaigns: snapshots of populations, decisions, completion.
+//! Access-review campaigns (seed 003's access-review sign-offs, seed 002 step 2).
+//!
+//! A campaign reviews one or more *populations*: evidence definitions declared
+//! `population = true` with an `account_key` (a group's members, IAM users, database
+//! roles…). Starting it freezes a snapshot of the latest collection of each population
+//! (stored in the blob store, its SHA-256 in the `access_review.started` ledger event);
+//! each account is tagged `new`, `unchanged` or `removed` against the last *completed*
+//! campaign of the same scope (the same set of populations) and flagged `deactivated`,
+//! `dormant`, `privileged` (and `changed` when its row differs from last time).
+//!
+//! Reviewers, assigned per population, decide each entry: `keep`, `revoke`, `defer` or
+//! `escalate`, with a note (required for all but `keep`). `keep` and `revoke` are final;
+//! `defer` and `escalate` may later be replaced by a final decision. A reviewer is named
+//! as vouch knows the caller (the API's actor id: `user:alice`, `token:ci`,
+//! `jwt:alice@example.com`; the CLI's `--by`). **Own accounts:** an account belongs to a
+//! reviewer when it equals (without case) the reviewer's id without its `user:` /
+//! `token:` / `jwt:` prefix, that name's part before `@`, or one of the `accounts`
+//! declared for the reviewer; a
+//! reviewer may never decide an account of their own — another reviewer of the
+//! population must — and a campaign whose population has an account that only its owner
+//! could decide is refused at start (add a second reviewer).
+//!
+//! States: `draft` → `in_progress` → `completed` | `cancelled`. Completion is refused
+//! while any entry (other than a `removed` one, which has nothing left to decide) has
+//! no decision. Each `revoke` opens a remediation finding, closed by
+//! [`after_collection`] once a later collection no longer holds the account. The
+//! completed campaign is a canonical JSON document signed with vouch's signing key
+//! (ECDSA P-256, base64 DER — `openssl dgst -sha256 -verify` checks it). Every step is
+//! a ledger event (`access_review.created|started|decided|completed|cancelled|remediated`).
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, BTreeSet};
+use vouch_config::Config;
+use vouch_core::period::Period;
+use vouch_ledger::{Keys, Ledger};
+use vouch_store::Store;
+
+/// The states of a campaign.
+pub const STATUSES: &[&str] = &["draft", "in_progress", "completed", "cancelled"];
+/// The decisions a reviewer can make.
+pub const DECISIONS: &[&str] = &["keep", "revoke", "defer", "escalate"];
+/// Decisions that close an entry for good (the others may be replaced).
+pub const FINAL: &[&str] = &["keep", "revoke"];
+/// The Trust Services Criteria a completed campaign is evidence for.
+pub const CRITERIA: &[&str] = &["CC6.2", "CC6.3"];
+/// The `type` of a signed campaign document.
+pub const DOCUMENT_TYPE: &str = "vouch-access-review";
+
+/// Errors of access reviews. Every request error names the field at fault.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReviewError {
+    /// A request value is wrong (`field` names it).
+    #[error("{field}: {message}")]
+    Invalid {
+        /// The request field at fault (`populations[0].evidence`, `decision`, …).
+        field: String,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// No campaign has this id.
+    #[error("no access review {0}")]
+    NotFound(String),
+    /// The caller may not do this: not a reviewer of the population (`not_a_reviewer`) or
+    /// the account is their own (`self_review`).
+    #[error("{message}")]
+    Forbidden {
+        /// `not_a_reviewer` or `self_review`.
+        code: &'static str,
+        /// The field at fault.
+        field: String,
+        /// One sentence for people.
+        message: String,
+    },
+    /// The campaign's state does not allow it: `undecided_entries` (completion with
+    /// entries left, `undecided` says how many), `not_in_progress`, `already_decided`.
+    #[error("{message}")]
+    Conflict {
+        /// A stable code.
+        code: &'static str,
+        /// One sentence for people.
+        message: String,
+        /// For `undecided_entries`: how many entries have no decision.
+        undecided: Option<u64>,
+    },
+    /// A stored campaign cannot be read back.
+    #[error("stored access review: {0}")]
+    Corrupt(String),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] vouch_store::StoreError),
+    /// Reading the populations' evidence failed.
+    #[error(transparent)]
+    Evidence(#[from] vouch_evidence::EvidenceError),
+    /// Opening or resolving a remediation finding failed.
+    #[error(transparent)]
+    Checks(#[from] vouch_checks::CheckError),
+    /// Appending to the ledger failed.
+    #[error(transparent)]
+    Ledger(#[from] vouch_ledger::LedgerError),
+    /// The blob store (snapshots) failed.
+    #[error(transparent)]
+    Blob(#[from] vouch_store::blobs::BlobError),
+}
+
+fn invalid(field: impl Into<String>, message: impl Into<String>) -> ReviewError {
+    ReviewError::Invalid {
+        field: field.into(),
+        message: message.into(),
+    }
+}
+
+fn conflict(code: &'static str, message: impl Into<String>) -> ReviewError {
+    ReviewError::Conflict {
+        code,
+        message: message.into(),
+        undecided: None,
+    }
+}
+
+/// A reviewer of a population: who they are (the identity vouch knows them by: a token
+/// or user name, an email) and the accounts in the populations that are theirs.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Reviewer {
+    /// The reviewer's identity (the API caller's actor id, the CLI's `--as`).
+    pub id: String,
+    /// Accounts that are the reviewer's own besides their id and its part before `@`.
+    #[serde(default)]
+    pub accounts: Vec<String>,
+}
+
+impl Reviewer {
+    /// Whether `account` is this reviewer's own (see the module documentation).
+    pub fn owns(&self, account: &str) -> bool {
+        let a = account.trim().to_lowercase();
+        let id = self.id.trim().to_lowercase();
+        // `user:alice`, `token:ci`, `jwt:alice@example.com`: the API's actor ids.
+        let id = ["user:", "token:", "jwt:"]
+            .iter()
+            .find_map(|p| id.strip_prefix(p))
+            .map(str::to_string)
+            .unwrap_or(id);
+        let local = id.split('@').next().unwrap_or("").to_string();
+        a == id
+            || (!local.is_empty() && a == local)
+            || self
+                .accounts
+                .iter()
+                .any(|x| x.trim().to_lowercase() == a)
+    }
+    fn is(&self, who: &str) -> bool {
+        self.id.trim().eq_ignore_ascii_case(who.trim())
+    }
+}
+
+/// One population asked for when a campaign is created.
+#[derive(Debug, Clone)]
+pub struct PopulationSpec {
+    /// The evidence definition (declared `population = true`).
+    pub evidence: String,
+    /// Who decides its entries.
+    pub reviewers: Vec<Reviewer>,
+}
+
+/// A campaign to create.
+#[derive(Debug, Clone)]
+pub struct NewCampaign {
+    /// A title (`Q4 2026 database access review`).
+    pub title: String,
+    /// The populations and their reviewers.
+    pub populations: Vec<PopulationSpec>,
+    /// Leave it a draft (no snapshot yet); otherwise it is started at once.
+    pub draft: bool,
+}
+
+/// An evidence item a snapshot was taken from.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ItemRef {
+    /// The evidence item id.
+    pub id: String,
+    /// SHA-256 of its content.
+    pub sha256: Option<String>,
+    /// Its `evidence.collected` ledger seq.
+    pub ledger_seq: Option<u64>,
+    /// When its collection started.
+    pub collected_at: String,
+}
+
+/// A population of a campaign.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Population {
+    /// The evidence definition id.
+    pub evidence_id: String,
+    /// Its title.
+    pub title: String,
+    /// Who decides its entries.
+    pub reviewers: Vec<Reviewer>,
+    /// The items of the snapshot (empty for a draft).
+    #[serde(default)]
+    pub items: Vec<ItemRef>,
+}
+
+/// A ledger event of a campaign.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct EventRef {
+    /// `access_review.started`, …
+    pub action: String,
+    /// Its ledger seq.
+    pub seq: Option<u64>,
+    /// When.
+    pub at: String,
+    /// Who.
+    pub by: String,
+}
+
+/// A campaign: the stored record (canonical JSON in `access_reviews.record`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Campaign {
+    /// UUID v7.
+    pub id: String,
+    /// Its title.
+    pub title: String,
+    /// The populations' evidence ids, sorted, joined by `,`: campaigns of the same scope
+    /// are compared.
+    pub scope: String,
+    /// One of [`STATUSES`].
+    pub status: String,
+    /// The populations.
+    pub populations: Vec<Population>,
+    /// When it was created.
+    pub created_at: String,
+    /// Who created it.
+    pub created_by: String,
+    /// When it was started (the snapshot taken).
+    pub started_at: Option<String>,
+    /// SHA-256 of the snapshot (canonical JSON in the blob store).
+    pub snapshot_sha256: Option<String>,
+    /// The last completed campaign of the same scope when this one started.
+    pub previous: Option<String>,
+    /// When it was completed or cancelled.
+    pub ended_at: Option<String>,
+    /// Who completed or cancelled it.
+    pub ended_by: Option<String>,
+    /// Why it was cancelled.
+    pub cancel_reason: Option<String>,
+    /// SHA-256 of the signed document (completed campaigns).
+    pub document_sha256: Option<String>,
+    /// Every ledger event of the campaign except decisions (those are on the entries).
+    pub events: Vec<EventRef>,
+}
+
+/// An entry: one account of one population, its tag, flags and decision.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Entry {
+    /// The population (evidence id).
+    pub population: String,
+    /// The account.
+    pub account: String,
+    /// `new`, `unchanged` or `removed` against the previous completed campaign.
+    pub tag: String,
+    /// `deactivated`, `dormant`, `privileged`, `changed`, `duplicate`.
+    pub flags: Vec<String>,
+    /// The evidence row (null for a removed account).
+    pub row: Value,
+    /// The current decision.
+    pub decision: Option<String>,
+    /// The decision's note.
+    pub note: Option<String>,
+    /// Who decided.
+    pub decided_by: Option<String>,
+    /// When.
+    pub decided_at: Option<String>,
+    /// The remediation finding of a `revoke`.
+    pub finding_id: Option<String>,
+    /// When a later collection showed the account gone.
+    pub remediated_at: Option<String>,
+    /// What showed it (evidence items).
+    pub remediation: Option<Value>,
+}
+
+/// Counts over a campaign's entries.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct Summary {
+    /// Every entry.
+    pub entries: u64,
+    /// Entries that need a decision (all but `removed`).
+    pub to_decide: u64,
+    /// Entries without a decision among those.
+    pub undecided: u64,
+    /// By decision.
+    pub decisions: BTreeMap<String, u64>,
+    /// By tag.
+    pub tags: BTreeMap<String, u64>,
+    /// By flag.
+    pub flags: BTreeMap<String, u64>,
+}
+
+/// A campaign with its entries (what `show` and the API return).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct View {
+    /// The campaign.
+    pub campaign: Campaign,
+    /// Counts.
+    pub summary: Summary,
+    /// The entries, by population then account.
+    pub entries: Vec<Entry>,
+    /// The signed document (completed campaigns): canonical JSON text.
+    pub document: Option<String>,
+    /// base64 DER ECDSA P-256 / SHA-256 signature over the document's bytes.
+    pub signature: Option<String>,
+}
+
+/// What a campaign operation needs.
+pub struct Ctx<'a> {
+    /// The configuration (population definitions).
+    pub config: &'a Config,
+    /// The database.
+    pub store: &'a Store,
+    /// The ledger every step is recorded in.
+    pub ledger: &'a Ledger,
+}
+
+fn ts(t: &DateTime<Utc>) -> String {
+    vouch_core::event::format_timestamp(t)
+}
+
+#[allow(clippy::too_many_arguments)] // one per field of the event; every caller names them all
+fn record_event(
+    ledger: &Ledger,
+    action: &str,
+    by: &str,
+    at: &DateTime<Utc>,
+    id: &str,
+    title: &str,
+    description: String,
+    metadata: Value,
+) -> Result<Option<u64>, ReviewError> {
+    let appended = vouch_ledger::audit::record(
+        ledger,
+        json!({
+            "action": action, "category": "security", "result": "success",
+            "timestamp": ts(at),
+            "actor": {"id": by, "email": null, "ip": null},
+            "resource": {"type": "access_review", "id": id, "name": title},
+            "details": {"description": description},
+            "metadata": metadata,
+        }),
+    )?;
+    Ok(appended.seqs.first().copied())
+}
+
+/// Sign `bytes` with vouch's signing key: base64 of the DER ECDSA P-256 / SHA-256
+/// signature, the form of packets' `.sig` files (`openssl dgst -sha256 -verify`).
+pub fn sign(keys: &Keys, bytes: &[u8]) -> String {
+    vouch_ledger::sign::sign_b64(&keys.signing, bytes)
+}
+
+/// Check a document's signature with an SPKI PEM public key.
+pub fn verify(public_pem: &str, document: &[u8], signature_b64: &str) -> Result<(), String> {
+    vouch_ledger::sign::verify_b64(public_pem, document, signature_b64)
+}
+
+/// The rows of the latest successful collection of a population, with its items.
+pub struct Snapshot {
+    /// The items of that collection.
+    pub items: Vec<ItemRef>,
+    /// Accounts and their rows (the last row when an account appears twice), and
+    /// whether it appeared more than once.
+    pub accounts: BTreeMap<String, (Value, bool)>,
+}
+
+/// Read the latest collection of population `evidence_id` (`field` names the request
+/// field for errors).
+pub fn load_population(
+    config: &Config,
+    store: &Store,
+    evidence_id: &str,
+    field: &str,
+) -> Result<Snapshot, ReviewError> {
+    let def = population_def(config, evidence_id, field)?;
+    let items = vouch_evidence::list(
+        store,
+        &vouch_evidence::ListFilter {
+            evidence_id: Some(evidence_id.to_string()),
+            period: None,
+            limit: None,
+        },
+    )?;
+    let Some(latest) = items
+        .iter()
+        .map(|i| i.record["started_at"].as_str().unwrap_or("").to_string())
+        .max()
+    else {
+        return Err(invalid(
+            field,
+            format!("no evidence `{evidence_id}` has been collected yet (run `vouch collect {evidence_id}`)"),
+        ));
+    };
+    let run: Vec<_> = items
+        .into_iter()
+        .filter(|i| i.record["started_at"].as_str() == Some(latest.as_str()))
+        .collect();
+    if let Some(bad) = run.iter().find(|i| !i.ok()) {
+        return Err(invalid(
+            field,
+            format!(
+                "the latest collection of `{evidence_id}` failed ({}); collect it again before reviewing",
+                bad.record["error"].as_str().unwrap_or("")
+            ),
+        ));
+    }
+    let blobs = vouch_evidence::blob_store(config);
+    let key = def.account_key.clone().unwrap_or_default();
+    let mut accounts: BTreeMap<String, (Value, bool)> = BTreeMap::new();
+    let mut refs = Vec::new();
+    for item in &run {
+        refs.push(ItemRef {
+            id: item.id().to_string(),
+            sha256: item.sha256().map(str::to_string),
+            ledger_seq: item.ledger_seq,
+            collected_at: latest.clone(),
+        });
+        let Some(sha) = item.sha256() else { continue };
+        let bytes = blobs.get(sha)?;
+        let media = item.record["media_type"].as_str().unwrap_or("");
+        let path = (media == "application/json")
+            .then_some(def.rows.as_deref())
+            .flatten();
+        let rows = vouch_evidence::rows::parse(&bytes, media, path)
+            .map_err(|e| invalid(field, format!("evidence item {}: {e}", item.id())))?;
+        for (n, row) in rows.into_iter().enumerate() {
+            let account = match vouch_evidence::rows::field(&row, &key) {
+                Some(Value::String(s)) if !s.trim().is_empty() => s.trim().to_string(),
+                Some(Value::Number(x)) => x.to_string(),
+                _ => {
+                    return Err(invalid(
+                        field,
+                        format!(
+                            "row {} of evidence item {} has no account in `{key}` (account_key of `{evidence_id}`)",
+                            n + 1,
+                            item.id()
+                        ),
+                    ))
+                }
+            };
+            let dup = accounts.contains_key(&account);
+            accounts.insert(account, (row, dup));
+        }
+    }
+    Ok(Snapshot {
+        items: refs,
+        accounts,
+    })
+}
+
+fn population_def<'a>(
+    config: &'a Config,
+    evidence_id: &str,
+    field: &str,
+) -> Result<&'a vouch_config::evidence::EvidenceDef, ReviewError> {
+    let Some(def) = config.evidence_def(evidence_id) else {
+        let known: Vec<&str> = config
+            .evidence
+            .iter()
+            .filter(|d| d.population)
+            .map(|d| d.id.as_str())
+            .collect();
+        return Err(invalid(
+            field,
+            format!(
+                "no evidence definition `{evidence_id}` (populations: {})",
+                if known.is_empty() { "none declared".into() } else { known.join(", ") }
+            ),
+        ));
+    };
+    if !def.population {
+        return Err(invalid(
+            field,
+            format!("evidence `{evidence_id}` is not declared `population = true` (with an `account_key`)"),
+        ));
+    }
+    Ok(def)
+}
+
+fn truthy(v: &Value) -> bool {
+    match v {
+        Value::Bool(b) => *b,
+        Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
+        Value::String(s) => matches!(
+            s.trim().to_lowercase().as_str(),
+            "true" | "t" | "1" | "yes" | "y"
+        ),
+        _ => false,
+    }
+}
+
+fn falsy(v: &Value) -> bool {
+    match v {
+        Value::Bool(b) => !*b,
+        Value::Number(n) => n.as_f64() == Some(0.0),
+        Value::String(s) => matches!(
+            s.trim().to_lowercase().as_str(),
+            "false" | "f" | "0" | "no" | "n" | "disabled" | "inactive" | "suspended"
+        ),
+        _ => false,
+    }
+}
+
+/// The flags of one row of a population (see the module documentation).
+pub fn flags_of(
+    def: &vouch_config::evidence::EvidenceDef,
+    row: &Value,
+    at: &DateTime<Utc>,
+) -> Vec<String> {
+    let mut flags = Vec::new();
+    if let Some(k) = &def.active_key {
+        if vouch_evidence::rows::field(row, k).is_some_and(falsy) {
+            flags.push("deactivated".to_string());
+        }
+    }
+    if let Some(k) = &def.last_login_key {
+        let days = i64::from(
+            def.dormant_days
+                .unwrap_or(vouch_config::evidence::DEFAULT_DORMANT_DAYS),
+        );
+        // Never logged in counts as dormant: the account is unused either way.
+        let last = vouch_evidence::rows::field(row, k).and_then(vouch_evidence::rows::parse_time);
+        if last.is_none_or(|t| *at - t > chrono::Duration::days(days)) {
+            flags.push("dormant".to_string());
+        }
+    }
+    if let Some(k) = &def.privileged_key {
+        let privileged = vouch_evidence::rows::field(row, k).is_some_and(|v| {
+            if def.privileged_values.is_empty() {
+                truthy(v)
+            } else {
+                let text = match v {
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                def.privileged_values
+                    .iter()
+                    .any(|p| p.trim().eq_ignore_ascii_case(text.trim()))
+            }
+        });
+        if privileged {
+            flags.push("privileged".to_string());
+        }
+    }
+    flags
+}
+
+fn new_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
+fn scope_of(populations: &[PopulationSpec]) -> String {
+    let set: BTreeSet<&str> = populations.iter().map(|p| p.evidence.as_str()).collect();
+    set.into_iter().collect::<Vec<_>>().join(",")
+}
+
+fn validate(ctx: &Ctx<'_>, n: &NewCampaign) -> Result<Vec<Population>, ReviewError> {
+    if n.title.trim().is_empty() {
+        return Err(invalid("title", "must not be empty"));
+    }
+    if n.title.len() > 200 {
+        return Err(invalid("title", "at most 200 characters"));
+    }
+    if n.populations.is_empty() {
+        return Err(invalid("populations", "give at least one population"));
+    }
+    let mut seen = BTreeSet::new();
+    let mut out = Vec::new();
+    for (i, p) in n.populations.iter().enumerate() {
+        let field = format!("populations[{i}].evidence");
+        let def = population_def(ctx.config, &p.evidence, &field)?;
+        if !seen.insert(p.evidence.clone()) {
+            return Err(invalid(field, format!("`{}` is given twice", p.evidence)));
+        }
+        let rf = format!("populations[{i}].reviewers");
+        if p.reviewers.is_empty() {
+            return Err(invalid(rf, "give at least one reviewer"));
+        }
+        let mut ids = BTreeSet::new();
+        for r in &p.reviewers {
+            if r.id.trim().is_empty() {
+                return Err(invalid(&rf, "a reviewer id is empty"));
+            }
+            if !ids.insert(r.id.trim().to_lowercase()) {
+                return Err(invalid(&rf, format!("reviewer `{}` is given twice", r.id)));
+            }
+        }
+        out.push(Population {
+            evidence_id: p.evidence.clone(),
+            title: def.title.clone(),
+            reviewers: p.reviewers.clone(),
+            items: Vec::new(),
+        });
+    }
+    Ok(out)
+}
+
+/// Create a campaign: a draft, or (unless `draft`) started at once. `at` is "now" (an
+/// injectable clock for tests).
+pub fn create(
+    ctx: &Ctx<'_>,
+    n: &NewCampaign,
+    by: &str,
+    at: DateTime<Utc>,
+) -> Result<View, ReviewError> {
+    let populations = validate(ctx, n)?;
+    let id = new_id();
+    let mut c = Campaign {
+        id: id.clone(),
+        title: n.title.trim().to_string(),
+        scope: scope_of(&n.populations),
+        status: "draft".into(),
+        populations,
+        created_at: ts(&at),
+        created_by: by.to_string(),
+        started_at: None,
+        snapshot_sha256: None,
+        previous: None,
+        ended_at: None,
+        ended_by: None,
+        cancel_reason: None,
+        document_sha256: None,
+        events: Vec::new(),
+    };
+    if n.draft {
+        let seq = record_event(
+            ctx.ledger,
+            "access_review.created",
+            by,
+            &at,
+            &id,
+            &c.title,
+            format!("Access review `{}` created as a draft ({})", c.title, c.scope),
+            json!({"scope": c.scope, "status": "draft"}),
+        )?;
+        c.events.push(EventRef {
+            action: "access_review.created".into(),
+            seq,
+            at: ts(&at),
+            by: by.into(),
+        });
+        let rec = vouch_core::canonical::to_string(&serde_json::to_value(&c).unwrap_or_default());
+        ctx.store.write(&mut |sql| {
+            sql.execute(
+                "INSERT INTO access_reviews (id, scope, status, created_at, record) VALUES ($1, $2, $3, $4, $5)",
+                &[c.id.clone().into(), c.scope.clone().into(), "draft".into(), c.created_at.clone().into(), rec.clone().into()],
+            )?;
+            Ok(())
+        })?;
+        return get(ctx.store, &id);
+    }
+    take_snapshot(ctx, c, by, at, true)
+}
+
+/// Start a draft: take the snapshot.
+pub fn start(ctx: &Ctx<'_>, id: &str, by: &str, at: DateTime<Utc>) -> Result<View, ReviewError> {
+    let c = get(ctx.store, id)?.campaign;
+    if c.status != "draft" {
+        return Err(conflict(
+            "not_a_draft",
+            format!("access review {} is {}, not a draft", c.id, c.status),
+        ));
+    }
+    // The reviewers may have been valid against another configuration: check again.
+    let spec = NewCampaign {
+        title: c.title.clone(),
+        populations: c
+            .populations
+            .iter()
+            .map(|p| PopulationSpec {
+                evidence: p.evidence_id.clone(),
+                reviewers: p.reviewers.clone(),
+            })
+            .collect(),
+        draft: false,
+    };
+    validate(ctx, &spec)?;
+    take_snapshot(ctx, c, by, at, false)
+}
+
+fn take_snapshot(
+    ctx: &Ctx<'_>,
+    mut c: Campaign,
+    by: &str,
+    at: DateTime<Utc>,
+    insert: bool,
+) -> Result<View, ReviewError> {
+    let previous: Option<String> = ctx
+        .store
+        .query(
+            "SELECT id FROM access_reviews WHERE scope = $1 AND status = 'completed' ORDER BY ended_at DESC, id DESC LIMIT 1",
+            &[c.scope.clone().into()],
+        )?
+        .first()
+        .map(|r| r.text(0));
+    // (population, account) → row hash, for the previous campaign's accounts still there.
+    let mut before: BTreeMap<(String, String), Option<String>> = BTreeMap::new();
+    if let Some(p) = &previous {
+        for r in ctx.store.query(
+            "SELECT population, account, row_sha256 FROM access_review_entries WHERE review_id = $1 AND tag <> 'removed'",
+            &[p.into()],
+        )? {
+            before.insert((r.text(0), r.text(1)), r.opt_text(2));
+        }
+    }
+    let mut entries = Vec::new();
+    let mut snapshot = Vec::new();
+    for (i, pop) in c.populations.iter_mut().enumerate() {
+        let field = format!("populations[{i}].evidence");
+        let def = population_def(ctx.config, &pop.evidence_id, &field)?;
+        let snap = load_population(ctx.config, ctx.store, &pop.evidence_id, &field)?;
+        pop.items = snap.items.clone();
+        let mut accounts = Vec::new();
+        for (account, (row, dup)) in &snap.accounts {
+            // Every account must be decidable by someone other than its owner.
+            if pop.reviewers.iter().all(|r| r.owns(account)) {
+                return Err(invalid(
+                    format!("populations[{i}].reviewers"),
+                    format!(
+                        "account `{account}` of `{}` belongs to its only reviewer; a reviewer cannot decide their own account: add a second reviewer",
+                        pop.evidence_id
+                    ),
+                ));
+            }
+            let row_sha = vouch_store::blobs::sha256_hex(vouch_core::canonical::to_string(row).as_bytes());
+            let key = (pop.evidence_id.clone(), account.clone());
+            let mut flags = flags_of(def, row, &at);
+            let tag = match before.get(&key) {
+                None => "new",
+                Some(old) => {
+                    if old.as_deref() != Some(row_sha.as_str()) {
+                        flags.push("changed".into());
+                    }
+                    "unchanged"
+                }
+            };
+            if *dup {
+                flags.push("duplicate".into());
+            }
+            accounts.push(json!({"account": account, "row": row}));
+            entries.push((pop.evidence_id.clone(), account.clone(), tag, flags, Some(row.clone()), Some(row_sha)));
+        }
+        for (p, a) in before.keys() {
+            if *p == pop.evidence_id && !snap.accounts.contains_key(a) {
+                entries.push((p.clone(), a.clone(), "removed", Vec::new(), None, None));
+            }
+        }
+        snapshot.push(json!({"evidence_id": pop.evidence_id, "items": pop.items, "accounts": accounts}));
+    }
+    let snap_doc = json!({"access_review": c.id, "taken_at": ts(&at), "previous": previous, "populations": snapshot});
+    let snap_bytes = vouch_core::canonical::to_string(&snap_doc);
+    let snap_sha = vouch_evidence::blob_store(ctx.config).put(snap_bytes.as_bytes())?;
+    let new = entries.iter().filter(|e| e.2 == "new").count();
+    let removed = entries.iter().filter(|e| e.2 == "removed").count();
+    let seq = record_event(
+        ctx.ledger,
+        "access_review.started",
+        by,
+        &at,
+        &c.id,
+        &c.title,
+        format!(
+            "Access review `{}` started: {} accounts in {} population(s), {new} new, {removed} removed since the last completed review",
+            c.title,
+            entries.len() - removed,
+            c.populations.len()
+        ),
+        json!({"scope": c.scope, "snapshot_sha256": snap_sha, "previous": previous, "entries": entries.len(), "new": new, "removed": removed}),
+    )?;
+    c.status = "in_progress".into();
+    c.started_at = Some(ts(&at));
+    c.snapshot_sha256 = Some(snap_sha);
+    c.previous = previous;
+    c.events.push(EventRef {
+        action: "access_review.started".into(),
+        seq,
+        at: ts(&at),
+        by: by.into(),
+    });
+    let rec = vouch_core::canonical::to_string(&serde_json::to_value(&c).unwrap_or_default());
+    ctx.store.write(&mut |sql| {
+        if insert {
+            sql.execute(
+                "INSERT INTO access_reviews (id, scope, status, created_at, started_at, record) VALUES ($1, $2, $3, $4, $5, $6)",
+                &[c.id.clone().into(), c.scope.clone().into(), "in_progress".into(), c.created_at.clone().into(), c.started_at.clone().into(), rec.clone().into()],
+            )?;
+        } else {
+            let n = sql.execute(
+                "UPDATE access_reviews SET status = 'in_progress', started_at = $2, record = $3 WHERE id = $1 AND status = 'draft'",
+                &[c.id.clone().into(), c.started_at.clone().into(), rec.clone().into()],
+            )?;
+            if n == 0 {
+                return Err(vouch_store::StoreError::Aborted(format!("access review {} was started meanwhile", c.id)));
+            }
+        }
+        for (p, a, tag, flags, row, sha) in &entries {
+            sql.execute(
+                "INSERT INTO access_review_entries (review_id, population, account, tag, flags, row_json, row_sha256) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                &[c.id.clone().into(), p.into(), a.into(), (*tag).into(), serde_json::to_string(flags).unwrap_or_default().into(), row.as_ref().map(vouch_core::canonical::to_string).into(), sha.clone().into()],
+            )?;
+        }
+        Ok(())
+    })?;
+    get(ctx.store, &c.id)
+}
+
+/// One decision.
+#[derive(Debug, Clone)]
+pub struct Decision {
+    /// The population (evidence id).
+    pub population: String,
+    /// The account.
+    pub account: String,
+    /// One of [`DECISIONS`].
+    pub decision: String,
+    /// Why (required for all but `keep`).
+    pub note: Option<String>,
+}
+
+/// Decide one entry as reviewer `by` (see the module documentation for who may).
+pub fn decide(
+    ctx: &Ctx<'_>,
+    id: &str,
+    d: &Decision,
+    by: &str,
+    at: DateTime<Utc>,
+) -> Result<Entry, ReviewError> {
+    if !DECISIONS.contains(&d.decision.as_str()) {
+        return Err(invalid(
+            "decision",
+            format!("must be one of {}", DECISIONS.join(", ")),
+        ));
+    }
+    let note = d.note.as_deref().map(str::trim).filter(|n| !n.is_empty());
+    if note.is_none() && d.decision != "keep" {
+        return Err(invalid(
+            "note",
+            format!("is required for `{}`: say why", d.decision),
+        ));
+    }
+    if note.is_some_and(|n| n.len() > 4000) {
+        return Err(invalid("note", "at most 4000 characters"));
+    }
+    let view = get(ctx.store, id)?;
+    let c = &view.campaign;
+    if c.status != "in_progress" {
+        return Err(conflict(
+            "not_in_progress",
+            format!("access review {} is {}: decisions are taken only while it is in progress", c.id, c.status),
+        ));
+    }
+    let Some(pop) = c.populations.iter().find(|p| p.evidence_id == d.population) else {
+        return Err(invalid(
+            "population",
+            format!(
+                "`{}` is not a population of this review ({})",
+                d.population, c.scope
+            ),
+        ));
+    };
+    let Some(entry) = view
+        .entries
+        .iter()
+        .find(|e| e.population == d.population && e.account == d.account)
+    else {
+        return Err(invalid(
+            "account",
+            format!("no account `{}` in population `{}` of this review", d.account, d.population),
+        ));
+    };
+    if entry.tag == "removed" {
+        return Err(invalid(
+            "account",
+            format!("`{}` was removed since the last review: there is nothing to decide", d.account),
+        ));
+    }
+    let Some(reviewer) = pop.reviewers.iter().find(|r| r.is(by)) else {
+        return Err(ReviewError::Forbidden {
+            code: "not_a_reviewer",
+            field: "population".into(),
+            message: format!(
+                "`{by}` is not a reviewer of `{}` (reviewers: {})",
+                d.population,
+                pop.reviewers.iter().map(|r| r.id.as_str()).collect::<Vec<_>>().join(", ")
+            ),
+        });
+    };
+    if reviewer.owns(&d.account) {
+        let others: Vec<&str> = pop
+            .reviewers
+            .iter()
+            .filter(|r| !r.owns(&d.account))
+            .map(|r| r.id.as_str())
+            .collect();
+        return Err(ReviewError::Forbidden {
+            code: "self_review",
+            field: "account".into(),
+            message: format!(
+                "`{}` is your own account: a reviewer cannot decide their own access; another reviewer of `{}` must ({})",
+                d.account,
+                d.population,
+                others.join(", ")
+            ),
+        });
+    }
+    if let Some(prev) = entry.decision.as_deref().filter(|p| FINAL.contains(p)) {
+        return Err(conflict(
+            "already_decided",
+            format!(
+                "`{}` was already decided `{prev}` by {} at {}; `keep` and `revoke` are final",
+                d.account,
+                entry.decided_by.as_deref().unwrap_or("?"),
+                entry.decided_at.as_deref().unwrap_or("?")
+            ),
+        ));
+    }
+    let seq = record_event(
+        ctx.ledger,
+        "access_review.decided",
+        by,
+        &at,
+        &c.id,
+        &c.title,
+        format!("Access review `{}`: `{}` in `{}` decided `{}`", c.title, d.account, d.population, d.decision),
+        json!({"population": d.population, "account": d.account, "decision": d.decision, "note": note, "tag": entry.tag, "flags": entry.flags, "row_sha256": vouch_store::blobs::sha256_hex(vouch_core::canonical::to_string(&entry.row).as_bytes())}),
+    )?;
+    let when = ts(&at);
+    let prior = entry.decision.clone();
+    ctx.store.write(&mut |sql| {
+        // Conditional: two reviewers deciding at once cannot both win.
+        let n = sql.execute(
+            "UPDATE access_review_entries SET decision = $4, note = $5, decided_by = $6, decided_at = $7 WHERE review_id = $1 AND population = $2 AND account = $3 AND (decision IS NULL OR decision IN ('defer', 'escalate')) AND COALESCE(decision, '') = $8",
+            &[c.id.clone().into(), d.population.clone().into(), d.account.clone().into(), d.decision.clone().into(), note.map(str::to_string).into(), by.into(), when.clone().into(), prior.clone().unwrap_or_default().into()],
+        )?;
+        if n == 0 {
+            return Err(vouch_store::StoreError::Aborted(format!(
+                "`{}` was decided by someone else meanwhile; reload the review",
+                d.account
+            )));
+        }
+        let v = sql.query(
+            "SELECT COALESCE(MAX(version), 0) + 1 FROM access_review_decisions WHERE review_id = $1 AND population = $2 AND account = $3",
+            &[c.id.clone().into(), d.population.clone().into(), d.account.clone().into()],
+        )?;
+        sql.execute(
+            "INSERT INTO access_review_decisions (review_id, population, account, version, decision, note, decided_by, decided_at, ledger_seq) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            &[c.id.clone().into(), d.population.clone().into(), d.account.clone().into(), v[0].int(0).into(), d.decision.clone().into(), note.map(str::to_string).into(), by.into(), when.clone().into(), seq.map(|s| s as i64).into()],
+        )?;
+        Ok(())
+    }).map_err(|e| match e {
+        vouch_store::StoreError::Aborted(m) => conflict("already_decided", m),
+        other => other.into(),
+    })?;
+    if d.decision == "revoke" {
+        raise_remediation(ctx, c, entry, by, note)?;
+    }
+    get(ctx.store, &c.id)?
+        .entries
+        .into_iter()
+        .find(|e| e.population == d.population && e.account == d.account)
+        .ok_or_else(|| ReviewError::Corrupt("decided entry vanished".into()))
+}
+
+fn raise_remediation(
+    ctx: &Ctx<'_>,
+    c: &Campaign,
+    entry: &Entry,
+    by: &str,
+    note: Option<&str>,
+) -> Result<String, ReviewError> {
+    let severity = if entry.flags.iter().any(|f| f == "privileged") {
+        "high"
+    } else {
+        "medium"
+    };
+    let title = format!(
+        "Revoke access of `{}` ({}), decided in access review `{}`",
+        entry.account, entry.population, c.title
+    );
+    let f = vouch_checks::findings::raise(
+        ctx.store,
+        ctx.ledger,
+        &vouch_checks::findings::Raised {
+            source: "access_review",
+            title: &title,
+            severity,
+            controls: CRITERIA.iter().map(|s| s.to_string()).collect(),
+            description: note.unwrap_or("revoked in an access review"),
+            remediation_plan: Some("Remove the account from the system; the next collection of the population closes this finding when the account is gone."),
+            links: json!({"access_review": c.id, "population": entry.population, "account": entry.account}),
+        },
+        by,
+    )?;
+    let fid = f["id"].as_str().unwrap_or_default().to_string();
+    ctx.store.write(&mut |sql| {
+        sql.execute(
+            "UPDATE access_review_entries SET finding_id = $4 WHERE review_id = $1 AND population = $2 AND account = $3",
+            &[c.id.clone().into(), entry.population.clone().into(), entry.account.clone().into(), fid.clone().into()],
+        )?;
+        Ok(())
+    })?;
+    Ok(fid)
+}
+
+/// The signed record of a completed campaign.
+#[derive(Debug, Clone)]
+pub struct Completed {
+    /// The campaign and its entries.
+    pub view: View,
+    /// The canonical JSON document that was signed.
+    pub document: String,
+    /// base64 DER signature over the document's bytes.
+    pub signature: String,
+}
+
+/// Complete a campaign: refused (`undecided_entries`, with the count) while any entry
+/// has no decision; otherwise the document is built, signed and recorded.
+pub fn complete(
+    ctx: &Ctx<'_>,
+    keys: &Keys,
+    id: &str,
+    by: &str,
+    at: DateTime<Utc>,
+) -> Result<Completed, ReviewError> {
+    let view = get(ctx.store, id)?;
+    let mut c = view.campaign.clone();
+    if c.status != "in_progress" {
+        return Err(conflict(
+            "not_in_progress",
+            format!("access review {} is {}; only a review in progress can be completed", c.id, c.status),
+        ));
+    }
+    if view.summary.undecided > 0 {
+        return Err(ReviewError::Conflict {
+            code: "undecided_entries",
+            message: format!(
+                "{} of {} entries have no decision yet; every entry must be decided before the review is completed",
+                view.summary.undecided, view.summary.to_decide
+            ),
+            undecided: Some(view.summary.undecided),
+        });
+    }
+    // A revoke whose finding could not be opened at decision time gets it now.
+    for e in view.entries.iter().filter(|e| e.decision.as_deref() == Some("revoke") && e.finding_id.is_none()) {
+        raise_remediation(ctx, &c, e, e.decided_by.as_deref().unwrap_or(by), e.note.as_deref())?;
+    }
+    let view = get(ctx.store, id)?;
+    c.status = "completed".into();
+    c.ended_at = Some(ts(&at));
+    c.ended_by = Some(by.to_string());
+    let org = &ctx.config.settings.organization;
+    let doc = json!({
+        "type": DOCUMENT_TYPE,
+        "version": 1,
+        "organization": {"name": org.name, "id": org.id},
+        "generator": {"name": "vouch", "version": vouch_core::VERSION},
+        "signing_key": {"id": keys.signing_key_id(), "algorithm": "ECDSA P-256 SHA-256"},
+        "criteria": CRITERIA,
+        "access_review": {
+            "id": c.id, "title": c.title, "scope": c.scope, "status": "completed",
+            "created_at": c.created_at, "created_by": c.created_by,
+            "started_at": c.started_at, "snapshot_sha256": c.snapshot_sha256,
+            "previous": c.previous, "completed_at": c.ended_at, "completed_by": c.ended_by,
+            "populations": c.populations, "events": c.events,
+        },
+        "summary": view.summary,
+        "entries": view.entries,
+        "decision_history": history(ctx.store, &c.id)?,
+    });
+    let document = vouch_core::canonical::to_string(&doc);
+    let signature = sign(keys, document.as_bytes());
+    let doc_sha = vouch_store::blobs::sha256_hex(document.as_bytes());
+    let revoked = view.summary.decisions.get("revoke").copied().unwrap_or(0);
+    let seq = record_event(
+        ctx.ledger,
+        "access_review.completed",
+        by,
+        &at,
+        &c.id,
+        &c.title,
+        format!("Access review `{}` completed and signed: {} entries decided, {revoked} revoked", c.title, view.summary.to_decide),
+        json!({"scope": c.scope, "document_sha256": doc_sha, "signing_key_id": keys.signing_key_id(), "decisions": view.summary.decisions}),
+    )?;
+    c.document_sha256 = Some(doc_sha);
+    c.events.push(EventRef {
+        action: "access_review.completed".into(),
+        seq,
+        at: ts(&at),
+        by: by.into(),
+    });
+    let rec = vouch_core::canonical::to_string(&serde_json::to_value(&c).unwrap_or_default());
+    ctx.store
+        .write(&mut |sql| {
+            let n = sql.execute(
+                "UPDATE access_reviews SET status = 'completed', ended_at = $2, record = $3, document = $4, signature = $5 WHERE id = $1 AND status = 'in_progress'",
+                &[c.id.clone().into(), c.ended_at.clone().into(), rec.clone().into(), document.clone().into(), signature.clone().into()],
+            )?;
+            if n == 0 {
+                return Err(vouch_store::StoreError::Aborted(format!("access review {} changed state meanwhile", c.id)));
+            }
+            Ok(())
+        })
+        .map_err(|e| match e {
+            vouch_store::StoreError::Aborted(m) => conflict("not_in_progress", m),
+            other => other.into(),
+        })?;
+    Ok(Completed {
+        view: get(ctx.store, &c.id)?,
+        document,
+        signature,
+    })
+}
+
+/// Cancel a draft or a campaign in progress (the reason is required and recorded).
+pub fn cancel(
+    ctx: &Ctx<'_>,
+    id: &str,
+    reason: &str,
+    by: &str,
+    at: DateTime<Utc>,
+) -> Result<View, ReviewError> {
+    if reason.trim().is_empty() {
+        return Err(invalid("reason", "is required: say why the review is cancelled"));
+    }
+    let mut c = get(ctx.store, id)?.campaign;
+    if !matches!(c.status.as_str(), "draft" | "in_progress") {
+        return Err(conflict(
+            "not_in_progress",
+            format!("access review {} is already {}", c.id, c.status),
+        ));
+    }
+    let seq = record_event(
+        ctx.ledger,
+        "access_review.cancelled",
+        by,
+        &at,
+        &c.id,
+        &c.title,
+        format!("Access review `{}` cancelled: {}", c.title, reason.trim()),
+        json!({"scope": c.scope, "reason": reason.trim(), "was": c.status}),
+    )?;
+    let was = c.status.clone();
+    c.status = "cancelled".into();
+    c.ended_at = Some(ts(&at));
+    c.ended_by = Some(by.into());
+    c.cancel_reason = Some(reason.trim().into());
+    c.events.push(EventRef {
+        action: "access_review.cancelled".into(),
+        seq,
+        at: ts(&at),
+        by: by.into(),
+    });
+    let rec = vouch_core::canonical::to_string(&serde_json::to_value(&c).unwrap_or_default());
+    ctx.store.write(&mut |sql| {
+        let n = sql.execute(
+            "UPDATE access_reviews SET status = 'cancelled', ended_at = $2, record = $3 WHERE id = $1 AND status = $4",
+            &[c.id.clone().into(), c.ended_at.clone().into(), rec.clone().into(), was.clone().into()],
+        )?;
+        if n == 0 {
+            return Err(vouch_store::StoreError::Aborted(format!("access review {} changed state meanwhile", c.id)));
+        }
+        Ok(())
+    }).map_err(|e| match e {
+        vouch_store::StoreError::Aborted(m) => conflict("not_in_progress", m),
+        other => other.into(),
+    })?;
+    get(ctx.store, &c.id)
+}
+
+fn history(store: &Store, id: &str) -> Result<Vec<Value>, ReviewError> {
+    Ok(store
+        .query(
+            "SELECT population, account, version, decision, note, decided_by, decided_at, ledger_seq FROM access_review_decisions WHERE review_id = $1 ORDER BY population, account, version",
+            &[id.into()],
+        )?
+        .iter()
+        .map(|r| {
+            json!({"population": r.text(0), "account": r.text(1), "version": r.int(2), "decision": r.text(3), "note": r.opt_text(4), "decided_by": r.text(5), "decided_at": r.text(6), "ledger_seq": r.opt_int(7)})
+        })
+        .collect())
+}
+
+fn resolve_id(store: &Store, id: &str) -> Result<String, ReviewError> {
+    if id.len() < 8 || !id.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-') {
+        return Err(invalid(
+            "id",
+            format!("`{id}` is not an access review id (give at least 8 characters of it)"),
+        ));
+    }
+    let rows = store.query(
+        "SELECT id FROM access_reviews WHERE id LIKE $1 ORDER BY id LIMIT 2",
+        &[format!("{}%", id.to_lowercase()).into()],
+    )?;
+    match rows.len() {
+        0 => Err(ReviewError::NotFound(id.into())),
+        1 => Ok(rows[0].text(0)),
+        _ => Err(invalid("id", format!("`{id}` matches more than one access review; give more of the id"))),
+    }
+}
+
+fn entry_of(r: &vouch_store::Row) -> Result<Entry, ReviewError> {
+    let parse = |s: Option<String>| -> Result<Value, ReviewError> {
+        s.map(|t| serde_json::from_str(&t).map_err(|e| ReviewError::Corrupt(e.to_string())))
+            .transpose()
+            .map(Option::unwrap_or_default)
+    };
+    Ok(Entry {
+        population: r.text(0),
+        account: r.text(1),
+        tag: r.text(2),
+        flags: serde_json::from_str(&r.text(3)).map_err(|e| ReviewError::Corrupt(e.to_string()))?,
+        row: parse(r.opt_text(4))?,
+        decision: r.opt_text(5),
+        note: r.opt_text(6),
+        decided_by: r.opt_text(7),
+        decided_at: r.opt_text(8),
+        finding_id: r.opt_text(9),
+        remediated_at: r.opt_text(10),
+        remediation: r.opt_text(11).map(|t| parse(Some(t))).transpose()?,
+    })
+}
+
+const ENTRY_COLUMNS: &str = "population, account, tag, flags, row_json, decision, note, decided_by, decided_at, finding_id, remediated_at, remediation";
+
+fn summarize(entries: &[Entry]) -> Summary {
+    let mut s = Summary {
+        entries: entries.len() as u64,
+        ..Summary::default()
+    };
+    for e in entries {
+        *s.tags.entry(e.tag.clone()).or_default() += 1;
+        for f in &e.flags {
+            *s.flags.entry(f.clone()).or_default() += 1;
+        }
+        if e.tag == "removed" {
+            continue;
+        }
+        s.to_decide += 1;
+        match &e.decision {
+            Some(d) => *s.decisions.entry(d.clone()).or_default() += 1,
+            None => s.undecided += 1,
+        }
+    }
+    s
+}
+
+/// One campaign (by id or a unique prefix of at least 8 characters) with its entries.
+pub fn get(store: &Store, id: &str) -> Result<View, ReviewError> {
+    let id = resolve_id(store, id)?;
+    let rows = store.query(
+        "SELECT record, document, signature FROM access_reviews WHERE id = $1",
+        &[id.clone().into()],
+    )?;
+    let r = rows.first().ok_or_else(|| ReviewError::NotFound(id.clone()))?;
+    let campaign: Campaign =
+        serde_json::from_str(&r.text(0)).map_err(|e| ReviewError::Corrupt(e.to_string()))?;
+    let entries = store
+        .query(
+            &format!("SELECT {ENTRY_COLUMNS} FROM access_review_entries WHERE review_id = $1 ORDER BY population, account"),
+            &[id.into()],
+        )?
+        .iter()
+        .map(entry_of)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(View {
+        summary: summarize(&entries),
+        campaign,
+        entries,
+        document: r.opt_text(1),
+        signature: r.opt_text(2),
+    })
+}
+
+/// A campaign in a list: the record and its counts.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Listed {
+    /// The campaign.
+    pub campaign: Campaign,
+    /// Counts over its entries.
+    pub summary: Summary,
+}
+
+/// Campaigns, newest first, optionally only those with a status.
+pub fn list(store: &Store, status: Option<&str>) -> Result<Vec<Listed>, ReviewError> {
+    if let Some(s) = status {
+        if !STATUSES.contains(&s) {
+            return Err(invalid("status", format!("must be one of {}", STATUSES.join(", "))));
+        }
+    }
+    let rows = match status {
+        Some(s) => store.query("SELECT id FROM access_reviews WHERE status = $1 ORDER BY id DESC", &[s.into()])?,
+        None => store.query("SELECT id FROM access_reviews ORDER BY id DESC", &[])?,
+    };
+    rows.iter()
+        .map(|r| {
+            let v = get(store, &r.text(0))?;
+            Ok(Listed {
+                campaign: v.campaign,
+                summary: v.summary,
+            })
+        })
+        .collect()
+}
+
+/// The access-review campaigns of a period and their decisions: every campaign that was
+/// started before the period ended and had not ended (completed or cancelled) before it
+/// began, as it stands now, oldest first. Reports (seed 003's monthly `access_review`)
+/// read this.
+pub fn in_period(store: &Store, period: &Period) -> Result<Vec<View>, ReviewError> {
+    let rows = store.query(
+        "SELECT id FROM access_reviews WHERE started_at IS NOT NULL AND started_at < $1 AND (ended_at IS NULL OR ended_at >= $2) ORDER BY started_at, id",
+        &[ts(&period.end).into(), ts(&period.start).into()],
+    )?;
+    rows.iter().map(|r| get(store, &r.text(0))).collect()
+}
+
+/// Campaigns completed inside `period` and at or before `as_of` (RFC 3339, fixed width):
+/// what a packet of the period includes (reproducible: later completions are not folded
+/// in). Their signed documents and signatures are in the views.
+pub fn completed_in(store: &Store, period: &Period, as_of: &str) -> Result<Vec<View>, ReviewError> {
+    let rows = store.query(
+        "SELECT id FROM access_reviews WHERE status = 'completed' AND ended_at >= $1 AND ended_at < $2 AND ended_at <= $3 ORDER BY ended_at, id",
+        &[ts(&period.start).into(), ts(&period.end).into(), as_of.into()],
+    )?;
+    rows.iter().map(|r| get(store, &r.text(0))).collect()
+}
+
+/// After a collection: every `revoke` of a population just collected whose account is no
+/// longer in it gets its remediation finding resolved (with the evidence items that show
+/// it) and an `access_review.remediated` ledger event. Call it where collection
+/// completes (the engine's `collect` job and `vouch collect`). Returns the entries
+/// remediated.
+pub fn after_collection(
+    ctx: &Ctx<'_>,
+    collected: &[vouch_evidence::Item],
+    at: DateTime<Utc>,
+) -> Result<Vec<Entry>, ReviewError> {
+    let pops: BTreeSet<String> = collected
+        .iter()
+        .filter(|i| i.ok())
+        .filter_map(|i| i.record["evidence_id"].as_str().map(str::to_string))
+        .filter(|id| ctx.config.evidence_def(id).is_some_and(|d| d.population))
+        .collect();
+    let mut done = Vec::new();
+    for pop in pops {
+        let pending = ctx.store.query(
+            "SELECT review_id, account, finding_id FROM access_review_entries WHERE population = $1 AND decision = 'revoke' AND remediated_at IS NULL AND finding_id IS NOT NULL ORDER BY review_id, account",
+            &[pop.clone().into()],
+        )?;
+        if pending.is_empty() {
+            continue;
+        }
+        let snap = load_population(ctx.config, ctx.store, &pop, "evidence")?;
+        for r in pending {
+            let (review, account, finding) = (r.text(0), r.text(1), r.text(2));
+            if snap.accounts.contains_key(&account) {
+                continue;
+            }
+            let items: Vec<Value> = snap
+                .items
+                .iter()
+                .map(|i| json!({"id": i.id, "sha256": i.sha256, "ledger_seq": i.ledger_seq}))
+                .collect();
+            let remediation = json!({"by": "collection", "evidence_id": pop, "items": items, "note": format!("`{account}` is no longer in population `{pop}`")});
+            vouch_checks::findings::resolve_with(ctx.store, ctx.ledger, &finding, remediation.clone(), "vouch")?;
+            let title = get(ctx.store, &review)?.campaign.title;
+            record_event(
+                ctx.ledger,
+                "access_review.remediated",
+                "vouch",
+                &at,
+                &review,
+                &title,
+                format!("Revoked account `{account}` is gone from `{pop}`; finding {finding} resolved"),
+                json!({"population": pop, "account": account, "finding_id": finding, "items": items}),
+            )?;
+            let rem = vouch_core::canonical::to_string(&remediation);
+            let when = ts(&at);
+            ctx.store.write(&mut |sql| {
+                sql.execute(
+                    "UPDATE access_review_entries SET remediated_at = $4, remediation = $5 WHERE review_id = $1 AND population = $2 AND account = $3",
+                    &[review.clone().into(), pop.clone().into(), account.clone().into(), when.clone().into(), rem.clone().into()],
+                )?;
+                Ok(())
+            })?;
+            if let Some(e) = get(ctx.store, &review)?
+                .entries
+                .into_iter()
+                .find(|e| e.population == pop && e.account == account)
+            {
+                done.push(e);
+            }
+        }
+    }
+    Ok(done)
+}

@@ -120,6 +120,19 @@ pub fn run(cli: &crate::Cli, a: &DemoArgs) -> Result<i32> {
         ),
         None => println!("   The failed-login burst opened no incident (automatic incidents are off:\n   SOC2_INCIDENT_AUTO_CREATE=false)."),
     }
+    let ar = &report.access_review;
+    println!(
+        "   Access review \"{}\" ({}): {} accounts decided ({}); revoked: {}.\n   Nobody decided their own account; each revoke opened a remediation finding that the\n   next collection closes once the account is gone. Completed and signed:\n     {}\n     openssl: base64 -d {}.sig > /tmp/review.sig.bin; openssl dgst -sha256 -verify {} -signature /tmp/review.sig.bin {}",
+        ar.title,
+        &ar.id[..8],
+        ar.entries,
+        ar.decisions.iter().map(|(k, n)| format!("{k} {n}")).collect::<Vec<_>>().join(", "),
+        if ar.revoked.is_empty() { "none".to_string() } else { ar.revoked.join(", ") },
+        ar.document_file.display(),
+        ar.document_file.display(),
+        report.public_key_file.display(),
+        ar.document_file.display()
+    );
     let pd = report.packet.dir.display();
     println!(
         "8. Generated the signed evidence packet for {} (status {}) in\n     {pd}",

@@ -98,7 +98,7 @@ pub fn collect(cli: &crate::Cli, a: &CollectArgs) -> Result<i32> {
         );
     }
     let bar = output::progress(total, "collecting");
-    let c = collector(&config, store, &ledger);
+    let c = collector(&config, store.clone(), &ledger);
     let items = c.collect(&a.evidence, &period, &mut |item| {
         bar.inc(1);
         if !cli.json {
@@ -107,18 +107,33 @@ pub fn collect(cli: &crate::Cli, a: &CollectArgs) -> Result<i32> {
     })?;
     bar.finish_and_clear();
     let failed = items.iter().filter(|i| !i.ok()).count();
+    // Revoked accounts now gone from their population close their findings.
+    let remediated =
+        vouch_engine::after_collection(&config, &store, &ledger, &items, chrono::Utc::now())?;
     if cli.json {
-        output::print_json(&serde_json::json!({
+        let mut out = serde_json::json!({
             "period": period.label,
             "items": items.iter().map(|i| &i.record).collect::<Vec<_>>(),
             "failed": failed,
-        }));
+        });
+        if !remediated.is_empty() {
+            out["access_reviews_remediated"] = serde_json::json!(remediated);
+        }
+        output::print_json(&out);
     } else {
         println!(
             "{} item(s) for {}, {failed} failed",
             items.len(),
             period.label
         );
+        for e in &remediated {
+            println!(
+                "access review: revoked account `{}` is gone from `{}`; finding {} resolved",
+                e.account,
+                e.population,
+                e.finding_id.as_deref().unwrap_or("-")
+            );
+        }
     }
     Ok(if failed > 0 { 1 } else { 0 })
 }

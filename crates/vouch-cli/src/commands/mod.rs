@@ -9,6 +9,7 @@ pub mod jobs;
 pub mod keys;
 pub mod ledger;
 pub mod packet;
+pub mod review;
 pub mod serve;
 pub mod verify;
 

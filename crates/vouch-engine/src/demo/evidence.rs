@@ -31,7 +31,7 @@ fn app_db(path: &Path, period: &Period) -> Result<(), Error> {
         .map_err(|e| Error::Demo(format!("demo app database: {e}")))?;
     let t = |d: Duration| (period.start + d).format("%Y-%m-%d %H:%M:%S").to_string();
     let mut sql = String::from(
-        "CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT, terminated_at TEXT);
+        "CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT, terminated_at TEXT, role TEXT, last_login TEXT);
          CREATE TABLE grants (user_id INTEGER, role TEXT, via_group TEXT, granted_at TEXT, granted_by TEXT);
          CREATE TABLE group_members (group_name TEXT, user_id INTEGER, added_at TEXT);
          CREATE TABLE archive_runs (run_id TEXT, started_at TEXT, completed_at TEXT, status TEXT, rows_archived INTEGER);\n",
@@ -40,8 +40,19 @@ fn app_db(path: &Path, period: &Period) -> Result<(), Error> {
         "ada", "grace", "linus", "barbara", "ken", "margaret", "dennis", "frances",
     ];
     for (i, p) in people.iter().enumerate() {
+        let role = match i {
+            0 => "owner",
+            1 | 3 => "admin",
+            _ => "member",
+        };
+        // frances has not logged in for months: the access review flags her dormant.
+        let last_login = if *p == "frances" {
+            t(Duration::days(-150))
+        } else {
+            t(Duration::days(27 - i as i64))
+        };
         sql.push_str(&format!(
-            "INSERT INTO users VALUES ({}, '{p}@acme.example', NULL);\n",
+            "INSERT INTO users VALUES ({}, '{p}@acme.example', NULL, '{role}', '{last_login}');\n",
             i + 1
         ));
     }
@@ -95,11 +106,14 @@ pub fn run(
         "rbac.direct-admin-grants",
         "rbac.admin-group-members",
         "archive.runs",
+        "access.app-users",
     ]
     .iter()
     .map(|s| s.to_string())
     .collect();
-    let mut items = collector.collect(&ids, period, &mut |_| {})?.len();
+    let collected = collector.collect(&ids, period, &mut |_| {})?;
+    crate::after_collection(config, &store, ledger, &collected, chrono::Utc::now())?;
+    let mut items = collected.len();
     let report = dir.join("dr-drill-report.txt");
     std::fs::write(&report, format!("DR drill {}: restored the production database from backup in 38 minutes (RTO 4 h). Signed: ops lead.\n", period.label))
         .map_err(|e| Error::io(&report, e))?;
@@ -131,5 +145,97 @@ pub fn run(
             })
             .collect(),
         findings_opened: r.findings.iter().filter(|c| c.action == "opened").count(),
+    })
+}
+
+/// What the demo's access review did.
+pub struct AccessReviewReport {
+    /// The campaign's id.
+    pub id: String,
+    /// Its title.
+    pub title: String,
+    /// Accounts reviewed.
+    pub entries: u64,
+    /// Decisions by kind.
+    pub decisions: std::collections::BTreeMap<String, u64>,
+    /// The accounts revoked (each opened a remediation finding).
+    pub revoked: Vec<String>,
+    /// The signed document.
+    pub document_file: std::path::PathBuf,
+    /// Its signature (base64 DER, like the packet's `.sig`).
+    pub signature_file: std::path::PathBuf,
+}
+
+/// Seed 003's access review over the demo application's accounts: ada and grace review,
+/// grace decides ada's own account, frances (no login for months) is revoked; completed
+/// and signed, the document and its `.sig` written under `access-reviews/`.
+pub fn access_review(
+    dir: &Path,
+    config: &Config,
+    store: &vouch_store::Store,
+    ledger: &Ledger,
+    keys: &crate::Keys,
+) -> Result<AccessReviewReport, Error> {
+    use crate::signoff::review::{self, Ctx, Decision, NewCampaign, PopulationSpec, Reviewer};
+    let ctx = Ctx { config, store, ledger };
+    let now = chrono::Utc::now();
+    let reviewer = |id: &str| Reviewer { id: id.into(), accounts: Vec::new() };
+    let v = review::create(
+        &ctx,
+        &NewCampaign {
+            title: "Quarterly access review: demo application accounts".into(),
+            populations: vec![PopulationSpec {
+                evidence: "access.app-users".into(),
+                reviewers: vec![reviewer("ada@acme.example"), reviewer("grace@acme.example")],
+            }],
+            draft: false,
+        },
+        "margaret@acme.example",
+        now,
+    )?;
+    let id = v.campaign.id.clone();
+    let mut revoked = Vec::new();
+    for e in &v.entries {
+        let dormant = e.flags.iter().any(|f| f == "dormant");
+        let (decision, note) = if dormant {
+            ("revoke", Some("no login for months; left the analytics team"))
+        } else if e.flags.iter().any(|f| f == "privileged") {
+            ("keep", Some("administrator by role; still needed"))
+        } else {
+            ("keep", None)
+        };
+        // Nobody decides their own account: grace decides ada's, ada everyone else's.
+        let by = if e.account == "ada@acme.example" { "grace@acme.example" } else { "ada@acme.example" };
+        review::decide(
+            &ctx,
+            &id,
+            &Decision {
+                population: e.population.clone(),
+                account: e.account.clone(),
+                decision: decision.into(),
+                note: note.map(str::to_string),
+            },
+            by,
+            now,
+        )?;
+        if decision == "revoke" {
+            revoked.push(e.account.clone());
+        }
+    }
+    let done = review::complete(&ctx, keys, &id, "margaret@acme.example", now)?;
+    let out = dir.join("access-reviews");
+    std::fs::create_dir_all(&out).map_err(|e| Error::io(&out, e))?;
+    let document_file = out.join(format!("access-review-{id}.json"));
+    let signature_file = out.join(format!("access-review-{id}.json.sig"));
+    std::fs::write(&document_file, &done.document).map_err(|e| Error::io(&document_file, e))?;
+    std::fs::write(&signature_file, &done.signature).map_err(|e| Error::io(&signature_file, e))?;
+    Ok(AccessReviewReport {
+        id,
+        title: done.view.campaign.title.clone(),
+        entries: done.view.summary.to_decide,
+        decisions: done.view.summary.decisions.clone(),
+        revoked,
+        document_file,
+        signature_file,
     })
 }

@@ -237,6 +237,8 @@ pub struct DemoReport {
     pub evidence: evidence::EvidenceReport,
     /// The incident the demo's failed-login burst opened (and its triage).
     pub incident: Option<crate::incidents::Incident>,
+    /// The completed, signed access review.
+    pub access_review: evidence::AccessReviewReport,
 }
 
 /// Prepare a fresh demo directory: replace an earlier demo, refuse anything else.
@@ -368,6 +370,8 @@ pub fn run(
 
     progress(0, 1, "incidents");
     let incident = incidents::run(dir, &mut config, &ledger, &store, Utc::now().max(now))?;
+    progress(0, 1, "access review");
+    let access_review = evidence::access_review(dir, &config, &store, &ledger, &keys)?;
 
     // Last month's evidence packet, signed, with the public key beside it for openssl.
     progress(0, 1, "packet");
@@ -408,6 +412,7 @@ pub fn run(
         public_key_file,
         evidence,
         incident,
+        access_review,
     })
 }
 

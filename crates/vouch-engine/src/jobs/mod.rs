@@ -463,6 +463,16 @@ impl Runner<'_> {
             let items = c.collect(&[], period, &mut |_| {})?;
             out["evidence"] =
                 json!({"items": items.len(), "failed": items.iter().filter(|i| !i.ok()).count()});
+            let remediated = crate::after_collection(
+                self.config,
+                &self.store,
+                self.ledger,
+                &items,
+                self.clock.now(),
+            )?;
+            if !remediated.is_empty() {
+                out["access_reviews_remediated"] = json!(remediated.len());
+            }
             log(
                 "generate-soc2-evidence",
                 &format!("collected {} evidence items", items.len()),

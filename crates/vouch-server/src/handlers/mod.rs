@@ -3,6 +3,7 @@
 //! sequencer's async `submit`. Requests are read with the extractors of
 //! [`crate::extract`], whose rejections are JSON errors.
 
+pub mod access_reviews;
 pub mod archives;
 pub mod audit_logs;
 pub mod checks;

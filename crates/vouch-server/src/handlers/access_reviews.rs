@@ -1,0 +1,191 @@
+//! Access-review campaigns: list, create (and start), show, start a draft, decide,
+//! complete (signed), cancel. Reviewers are named by actor id (`user:alice`,
+//! `token:ci`, `jwt:…`): the caller deciding must be one of the population's reviewers.
+
+use super::blocking;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{Caller, JsonBody, Params, Path, QueryParams};
+use crate::App;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use vouch_engine::signoff::review::{self, Ctx, Decision, NewCampaign, PopulationSpec, Reviewer};
+
+/// `GET /access-reviews` parameters.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListParams {
+    /// Only campaigns in this state.
+    pub status: Option<String>,
+}
+
+impl QueryParams for ListParams {}
+
+fn bad_field(field: &str, message: impl Into<String>) -> ApiError {
+    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_field", message)
+        .details(json!({"field": field}))
+}
+
+/// `GET /access-reviews`: campaigns with their counts, newest first.
+pub async fn list(
+    State(app): State<App>,
+    Params(p): Params<ListParams>,
+) -> ApiResult<impl IntoResponse> {
+    let store = app.store.clone();
+    Ok(axum::Json(json!(
+        blocking(move || Ok(review::list(&store, p.status.as_deref()).map_err(vouch_engine::Error::from)?)).await?
+    )))
+}
+
+/// The reviewers of a population: strings (`"user:alice"`) or objects
+/// (`{"id": "user:alice", "accounts": ["alice_admin"]}`).
+fn reviewers(field: &str, v: Option<&Value>) -> ApiResult<Vec<Reviewer>> {
+    let Some(Value::Array(a)) = v else {
+        return Err(bad_field(field, format!("`{field}` must be an array of reviewers")));
+    };
+    a.iter()
+        .map(|r| match r {
+            Value::String(s) => Ok(Reviewer {
+                id: s.clone(),
+                accounts: Vec::new(),
+            }),
+            Value::Object(_) => serde_json::from_value::<Reviewer>(r.clone()).map_err(|e| {
+                bad_field(field, format!("`{field}`: a reviewer is {{\"id\", \"accounts\"}}: {e}"))
+            }),
+            _ => Err(bad_field(field, format!("`{field}`: a reviewer is a string or an object"))),
+        })
+        .collect()
+}
+
+/// `POST /access-reviews`: `{"title", "populations": [{"evidence", "reviewers"}],
+/// "draft"?}` → 201 with the campaign (started, its snapshot taken, unless `draft`).
+pub async fn create(
+    State(app): State<App>,
+    Caller(who): Caller,
+    body: JsonBody,
+) -> ApiResult<Response> {
+    let f = body.fields(&["title", "populations", "draft"])?;
+    let title = f.required("title")?;
+    let draft = match f.0.get("draft") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => return Err(bad_field("draft", "`draft` must be true or false")),
+    };
+    let Some(Value::Array(pops)) = f.0.get("populations") else {
+        return Err(ApiError::bad("`populations` is required: an array of {\"evidence\", \"reviewers\"}")
+            .details(json!({"field": "populations"})));
+    };
+    let mut populations = Vec::new();
+    for (i, p) in pops.iter().enumerate() {
+        let Some(o) = p.as_object() else {
+            return Err(bad_field(&format!("populations[{i}]"), "a population is an object {\"evidence\", \"reviewers\"}"));
+        };
+        if let Some(k) = o.keys().find(|k| !["evidence", "reviewers"].contains(&k.as_str())) {
+            return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "unknown_field", format!("unknown field `{k}` in populations[{i}]"))
+                .details(json!({"field": format!("populations[{i}].{k}")})));
+        }
+        let Some(Value::String(evidence)) = o.get("evidence") else {
+            return Err(bad_field(&format!("populations[{i}].evidence"), format!("`populations[{i}].evidence` must be an evidence id")));
+        };
+        populations.push(PopulationSpec {
+            evidence: evidence.clone(),
+            reviewers: reviewers(&format!("populations[{i}].reviewers"), o.get("reviewers"))?,
+        });
+    }
+    let n = NewCampaign { title, populations, draft };
+    let (config, store, ledger) = (app.config.clone(), app.store.clone(), app.ledger.clone());
+    let v = blocking(move || {
+        let ctx = Ctx { config: &config, store: &store, ledger: &ledger };
+        Ok(review::create(&ctx, &n, &who.actor, chrono::Utc::now()).map_err(vouch_engine::Error::from)?)
+    })
+    .await?;
+    Ok((StatusCode::CREATED, axum::Json(v)).into_response())
+}
+
+/// `GET /access-reviews/{id}`: the campaign, its entries and, once completed, the signed
+/// document and its signature.
+pub async fn show(State(app): State<App>, Path(id): Path<String>) -> ApiResult<impl IntoResponse> {
+    let store = app.store.clone();
+    Ok(axum::Json(
+        blocking(move || Ok(review::get(&store, &id).map_err(vouch_engine::Error::from)?)).await?,
+    ))
+}
+
+/// `POST /access-reviews/{id}/start`: start a draft (take its snapshot).
+pub async fn start(
+    State(app): State<App>,
+    Caller(who): Caller,
+    Path(id): Path<String>,
+) -> ApiResult<impl IntoResponse> {
+    let (config, store, ledger) = (app.config.clone(), app.store.clone(), app.ledger.clone());
+    Ok(axum::Json(
+        blocking(move || {
+            let ctx = Ctx { config: &config, store: &store, ledger: &ledger };
+            Ok(review::start(&ctx, &id, &who.actor, chrono::Utc::now()).map_err(vouch_engine::Error::from)?)
+        })
+        .await?,
+    ))
+}
+
+/// `POST /access-reviews/{id}/decisions`: `{"population", "account", "decision",
+/// "note"}` by the caller, who must be a reviewer of the population and not own the
+/// account (403 `self_review`).
+pub async fn decide(
+    State(app): State<App>,
+    Caller(who): Caller,
+    Path(id): Path<String>,
+    body: JsonBody,
+) -> ApiResult<impl IntoResponse> {
+    let f = body.fields(&["population", "account", "decision", "note"])?;
+    let d = Decision {
+        population: f.required("population")?,
+        account: f.required("account")?,
+        decision: f.required("decision")?,
+        note: f.text("note")?,
+    };
+    let (config, store, ledger) = (app.config.clone(), app.store.clone(), app.ledger.clone());
+    Ok(axum::Json(
+        blocking(move || {
+            let ctx = Ctx { config: &config, store: &store, ledger: &ledger };
+            Ok(review::decide(&ctx, &id, &d, &who.actor, chrono::Utc::now()).map_err(vouch_engine::Error::from)?)
+        })
+        .await?,
+    ))
+}
+
+/// `POST /access-reviews/{id}/complete`: 409 `undecided_entries` (with the count) while
+/// any entry is undecided; otherwise the signed document and its signature.
+pub async fn complete(
+    State(app): State<App>,
+    Caller(who): Caller,
+    Path(id): Path<String>,
+) -> ApiResult<impl IntoResponse> {
+    let (config, store, ledger, keys) = (app.config.clone(), app.store.clone(), app.ledger.clone(), app.keys.clone());
+    let done = blocking(move || {
+        let ctx = Ctx { config: &config, store: &store, ledger: &ledger };
+        Ok(review::complete(&ctx, &keys, &id, &who.actor, chrono::Utc::now()).map_err(vouch_engine::Error::from)?)
+    })
+    .await?;
+    Ok(axum::Json(done.view))
+}
+
+/// `POST /access-reviews/{id}/cancel`: `{"reason"}`.
+pub async fn cancel(
+    State(app): State<App>,
+    Caller(who): Caller,
+    Path(id): Path<String>,
+    body: JsonBody,
+) -> ApiResult<impl IntoResponse> {
+    let f = body.fields(&["reason"])?;
+    let reason = f.required("reason")?;
+    let (config, store, ledger) = (app.config.clone(), app.store.clone(), app.ledger.clone());
+    Ok(axum::Json(
+        blocking(move || {
+            let ctx = Ctx { config: &config, store: &store, ledger: &ledger };
+            Ok(review::cancel(&ctx, &id, &reason, &who.actor, chrono::Utc::now()).map_err(vouch_engine::Error::from)?)
+        })
+        .await?,
+    ))
+}
