@@ -58,6 +58,12 @@ pub(crate) enum Command {
     /// Findings: list, show, open, update.
     #[command(subcommand)]
     Findings(commands::checks::FindingsCommand),
+    /// Quarterly attestations (seed 002): list, show, open, sign, export.
+    #[command(subcommand)]
+    Attest(commands::attest::AttestCommand),
+    /// Monthly collection sign-offs (seed 001): list, show, sign, export.
+    #[command(subcommand)]
+    Signoff(commands::attest::AttestCommand),
     /// Seal a period's evidence into an encrypted archive in WORM storage; verify, restore.
     Archive(commands::archive::ArchiveArgs),
     /// Archived collections (the collection log).
@@ -112,6 +118,8 @@ fn main() {
         Command::Status(a) => commands::checks::status(&cli, a),
         Command::Findings(c) => commands::checks::findings(&cli, c),
         Command::Demo(a) => commands::demo::run(&cli, a),
+        Command::Attest(c) => commands::attest::run(&cli, c),
+        Command::Signoff(c) => commands::signoff::run(&cli, c),
     };
     match result {
         Ok(code) => std::process::exit(code),

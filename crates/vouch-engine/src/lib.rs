@@ -10,6 +10,7 @@
 //! | [`checks`] | `vouch-checks` | checks, controls, findings |
 //! | [`packet`] | `vouch-packet` | signed JSON + PDF evidence packets |
 //! | [`seal`] | `vouch-seal` | encrypted archives, WORM storage, retention |
+//! | [`signoff`] | `vouch-signoff` | attestations, collection sign-offs, signatures |
 
 pub mod demo;
 pub mod init;
@@ -23,6 +24,7 @@ pub use vouch_ledger as ledger;
 pub use vouch_ledger::{audit, keys, Keys, Ledger};
 pub use vouch_packet as packet;
 pub use vouch_seal as seal;
+pub use vouch_signoff as signoff;
 
 /// vouch's version, stamped into everything it produces.
 pub const VERSION: &str = vouch_core::VERSION;
@@ -74,6 +76,10 @@ pub enum Error {
     /// Archiving, restoring or retention failed.
     #[error(transparent)]
     Seal(#[from] seal::Error),
+    /// An attestation or sign-off operation failed (bad request, unknown id, already
+    /// signed, wrong role, a signature that does not verify).
+    #[error(transparent)]
+    Signoff(#[from] signoff::Error),
     /// A job is unknown, already running, or failed.
     #[error(transparent)]
     Jobs(#[from] jobs::JobError),

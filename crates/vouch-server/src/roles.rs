@@ -67,6 +67,9 @@ pub enum Perm {
     OpenFinding,
     /// Update findings, run collection and checks, archive.
     Operate,
+    /// Sign attestations and sign-offs (the document's signer role is checked too:
+    /// `[attestations] signer_role`, `collection_signer_role`).
+    SignOff,
 }
 
 /// The roles matrix.
@@ -83,5 +86,6 @@ pub fn allows(role: Role, perm: Perm) -> bool {
         P::ExportLedger => matches!(role, R::Admin | R::TeamLead | R::Auditor),
         P::OpenFinding => matches!(role, R::Admin | R::ComplianceOfficer | R::Auditor),
         P::Operate => matches!(role, R::Admin | R::ComplianceOfficer),
+        P::SignOff => matches!(role, R::Admin | R::ComplianceOfficer | R::TeamLead),
     }
 }

@@ -4,6 +4,7 @@
 //! [`crate::extract`], whose rejections are JSON errors.
 
 pub mod archives;
+pub mod attestations;
 pub mod audit_logs;
 pub mod checks;
 pub mod evidence;
