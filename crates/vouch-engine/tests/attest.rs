@@ -225,7 +225,7 @@ on_both!(window_opens_draft_from_checks_signed_on_time, |fx| {
     }
     assert!(leaves.contains(&doc.sha256));
     // The files verify with openssl, and `vouch verify`'s checks; an edit is caught.
-    if vouch_test_support::have(&["openssl"]) {
+    if vouch_test_support::ext::have(&["openssl"]) {
         let dir = fx.dir.path().join("out");
         vouch_engine::packet::attestation::write(&dir, &fx.keys, &signed, &doc).unwrap();
         assert!(openssl_verifies(&dir, "attestation.json"));
@@ -344,7 +344,7 @@ on_both!(window_missed_entirely_is_recorded_never_opened, |fx| {
 
 on_both!(ext_signer_signatures_ssh_and_gpg, |fx| {
     let mut fx = fx;
-    if !vouch_test_support::have(&["openssl", "gpg"]) {
+    if !vouch_test_support::ext::have(&["openssl", "gpg"]) {
         return;
     }
     setup(&mut fx, false);
@@ -354,7 +354,7 @@ on_both!(ext_signer_signatures_ssh_and_gpg, |fx| {
         .args(["-q", "-t", "ed25519", "-N", "", "-C", "alice@example", "-f"])
         .arg(keys.join("id_ed25519"))
         .status();
-    if !vouch_test_support::require(st.is_ok_and(|s| s.success()), "ssh-keygen is missing") {
+    if !vouch_test_support::ext::require(st.is_ok_and(|s| s.success()), "ssh-keygen is missing") {
         return;
     }
     let gnupg = tempfile::tempdir().unwrap();
@@ -423,4 +423,92 @@ on_both!(ext_signer_signatures_ssh_and_gpg, |fx| {
         .output()
         .unwrap();
     assert!(!out.status.success());
+});
+
+const EXPORTS_CATALOG: &str = r#"
+[[source]]
+name = "app"
+kind = "sqlite"
+path = "app.db"
+
+[[evidence]]
+id = "gateway-auth"
+title = "Gateway auth events"
+source = "app"
+query = "SELECT id FROM t"
+
+[[evidence]]
+id = "velero-backups"
+title = "Backups"
+source = "app"
+query = "SELECT id FROM t"
+
+[[evidence]]
+id = "merged-prs"
+title = "Merged PRs"
+source = "app"
+query = "SELECT id FROM t"
+"#;
+
+// Seed 001: after the monthly collection, a sign-off request for the team lead with the
+// success criteria judged (here: no DR drill, no packet, no archive: those fail), signed
+// by the team lead only; late after 7 days.
+on_both!(collection_signoff_criteria_and_team_lead_signature, |fx| {
+    let mut fx = fx;
+    let db = fx.dir.path().join("app.db");
+    rusqlite::Connection::open(&db)
+        .unwrap()
+        .execute_batch("CREATE TABLE t (id INTEGER); INSERT INTO t VALUES (1);")
+        .unwrap();
+    fx.with_catalog(EXPORTS_CATALOG);
+    let oct = Period::parse("2026-10", t("2026-11-02T00:00:00Z")).unwrap();
+    let items = fx.collector().collect(&[], &oct, &mut |_| {}).unwrap();
+    assert!(items.iter().all(|i| i.ok()));
+    let clock = ManualClock::at(t("2026-11-03T03:00:00Z"));
+    let r = runner(&fx, &clock, "2026-09-01T00:00:00Z");
+    let a = r.collection_signoff(&oct).unwrap();
+    assert_eq!(a.kind, "collection-signoff");
+    assert_eq!((a.signer_role.as_str(), a.closes_at.as_str()), ("team-lead", "2026-11-08T00:00:00.000000Z"));
+    let st: Vec<(&str, &str)> = a.steps.iter().map(|s| (s.control_id.as_str(), s.status.as_str())).collect();
+    assert_eq!(
+        st,
+        [
+            ("completed-in-time", "pass"),
+            ("exports-present", "fail"),
+            ("hash-chain-verified", "pass"),
+            ("encrypted-in-worm", "fail"),
+            ("collection-logged", "fail"),
+        ]
+    );
+    let exports = a.steps[1].detail.clone().unwrap();
+    assert!(exports.starts_with("missing: audit, dr-drill"), "{exports}");
+    assert!(exports.contains("auth: evidence gateway-auth item"), "{exports}");
+    // Requested once.
+    assert_eq!(r.collection_signoff(&oct).unwrap().id, a.id);
+    assert!(fx.all_leaves().contains("\"action\":\"signoff.requested\""));
+    let s = signoffs(&fx);
+    let officer = request(Opinion::Qualified, &[]);
+    let e = s.sign(&a.id, &officer, t("2026-11-05T09:00:00Z")).unwrap_err();
+    assert!(matches!(e, SignoffError::Forbidden(_)), "{e}");
+    let mut lead = request(Opinion::Unqualified, &[]);
+    lead.role = "team-lead".into();
+    lead.signer = "tom.lead".into();
+    let e = s.sign(&a.id, &lead, t("2026-11-05T09:00:00Z")).unwrap_err();
+    assert!(e.to_string().contains("step 2 (exports-present): fail"), "{e}");
+    lead.opinion = Opinion::Qualified;
+    lead.notes.insert("dr-drill".into(), "x".into());
+    let e = s.sign(&a.id, &lead, t("2026-11-05T09:00:00Z")).unwrap_err();
+    assert!(e.to_string().starts_with("note: `dr-drill`"), "{e}");
+    lead.notes.clear();
+    lead.notes.insert("exports-present".into(), "DR drill moved to 2026-11-12".into());
+    let (signed, doc) = s.sign(&a.id, &lead, t("2026-11-05T09:00:00Z")).unwrap();
+    doc.verify().unwrap();
+    assert!(!signed.late);
+    assert_eq!(signed.steps[1].note.as_deref(), Some("DR drill moved to 2026-11-12"));
+    // A month collected late: the first criterion fails.
+    let nov = Period::parse("2026-11", t("2026-12-20T00:00:00Z")).unwrap();
+    clock.set(t("2026-12-09T00:00:00Z"));
+    let late = r.collection_signoff(&nov).unwrap();
+    assert_eq!(late.steps[0].status, "fail", "{:?}", late.steps[0]);
+    assert!(late.steps[0].detail.as_deref().unwrap().contains("due by 2026-12-08"));
 });

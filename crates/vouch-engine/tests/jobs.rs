@@ -61,6 +61,8 @@ on_both!(monthly_job_runs_once_and_catches_up, |fx| {
         gen.outputs.as_ref().unwrap()["archive"]["status"],
         "skipped: no [archive] recipients configured"
     );
+    // Seed 001: the month's collection sign-off was requested from the team lead.
+    assert_eq!(gen.outputs.as_ref().unwrap()["signoff"]["status"], "open");
     assert!(fx
         .dir
         .path()

@@ -577,6 +577,7 @@ impl Signoffs<'_> {
             return Err(Error::Conflict(format!("the {} window opens at {}", a.title, a.opens_at)));
         }
         self.prefill(&mut a, now)?;
+        let (title, n_steps) = (a.title.clone(), a.steps.len());
         for (key, text) in &req.notes {
             let step = a
                 .steps
@@ -584,9 +585,7 @@ impl Signoffs<'_> {
                 .find(|s| s.number.to_string() == *key || s.control_id == *key)
                 .ok_or_else(|| {
                     Error::Invalid(format!(
-                        "note: `{key}` is neither a step number nor a control id of {} (steps 1-{})",
-                        a.title,
-                        a.steps.len()
+                        "note: `{key}` is neither a step number nor a control id of {title} (steps 1-{n_steps})"
                     ))
                 })?;
             step.note = Some(text.clone());
