@@ -8,6 +8,11 @@ engine="${2:-sqlite}"
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 source "$root/tests/api/serve.sh"
 init_data "Metrics" promtool
+# Monthly attestations whose previous-month window closes at the coming midnight (UTC):
+# its hard close is the first of this month plus close_days_after + 1 days.
+last_month="$(date -u -d "$(date -u +%Y-%m-01) -1 day" +%Y-%m)"
+printf '\n[attestations]\ncadence = "monthly"\nclose_days_after = %s\n' "$(( $(date -u +%-d) - 1 ))" >>"$dir/vouch.toml"
+officer="$("$vouch" --data-dir "$dir" tokens create --role compliance-officer --name officer 2>/dev/null)"
 start_serve
 curl -fsS -X POST "$base/audit-logs" -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
   -d '[{"action":"user.login","category":"authentication","result":"success","timestamp":"2026-10-01T00:00:00Z"}]' >/dev/null
@@ -126,6 +131,52 @@ tests:
               description: "An incident was not triaged (severity confirmed, responder assigned) within its response time; a finding was opened against the incident-response control. See \`vouch incidents list --breached\`."
 EOF
 promtool test rules "$dir/incident.test.yml"
+# Seed 002 / issue 15: an attestation window that closes within two days, unsigned, on
+# this live server: the scrape says so and AttestationWindowClosing fires on the scraped
+# values; once signed, the scrape says 1 and the alert is silent.
+opened="$(curl -fsS -X POST "$base/attestations" -H "Authorization: Bearer $officer" -H 'Content-Type: application/json' -d "{\"period\":\"$last_month\"}")"
+att_id="$(echo "$opened" | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')"
+curl -fsS "http://127.0.0.1:$port/metrics" >"$dir/metrics4.txt"
+promtool check metrics <"$dir/metrics4.txt"
+closes="$(awk -v s="vouch_attestation_window_closes_in_seconds{period=\"$last_month\"}" '$1 == s {print $2}' "$dir/metrics4.txt")"
+signed="$(awk -v s="vouch_attestation_signed{period=\"$last_month\"}" '$1 == s {print $2}' "$dir/metrics4.txt")"
+{ [ -n "$closes" ] && [ "$closes" -gt 0 ] && [ "$closes" -le 86400 ] && [ "$signed" = "0" ]; } \
+  || { echo "expected $last_month open, unsigned, closing within a day: closes='$closes' signed='$signed'" >&2; grep attestation "$dir/metrics4.txt" >&2; exit 1; }
+# No controls are configured here: nothing was attested, so only a qualified opinion.
+refused="$(curl -sS -X POST "$base/attestations/$att_id/sign" -H "Authorization: Bearer $officer" -H 'Content-Type: application/json' -d '{"opinion":"unqualified"}')"
+echo "$refused" | grep -q '"field":"opinion"' || { echo "unqualified was not refused: $refused" >&2; exit 1; }
+curl -fsS -X POST "$base/attestations/$att_id/sign" -H "Authorization: Bearer $officer" -H 'Content-Type: application/json' -d '{"opinion":"qualified"}' >/dev/null
+curl -fsS "http://127.0.0.1:$port/metrics" >"$dir/metrics5.txt"
+promtool check metrics <"$dir/metrics5.txt"
+signed_after="$(awk -v s="vouch_attestation_signed{period=\"$last_month\"}" '$1 == s {print $2}' "$dir/metrics5.txt")"
+[ "$signed_after" = "1" ] || { echo "expected $last_month signed 1, got '$signed_after'" >&2; exit 1; }
+if grep -q "^vouch_attestation_window_closes_in_seconds{period=\"$last_month\"}" "$dir/metrics5.txt"; then
+  echo "a signed window still reports its close" >&2; exit 1
+fi
+{
+  echo "rule_files:"
+  echo "  - $root/deploy/prometheus/vouch-alerts.yml"
+  echo "evaluation_interval: 1m"
+  echo "tests:"
+  echo "  - interval: 1m"
+  echo "    input_series:"
+  echo "      - series: 'vouch_attestation_window_closes_in_seconds{period=\"$last_month\"}'"
+  echo "        values: '$closes $closes'"
+  echo "      - series: 'vouch_attestation_signed{period=\"$last_month\"}'"
+  echo "        values: '$signed $signed $signed_after $signed_after'"
+  echo "    alert_rule_test:"
+  echo "      - eval_time: 1m"
+  echo "        alertname: AttestationWindowClosing"
+  echo "        exp_alerts:"
+  echo "          - exp_labels: {severity: warning, period: \"$last_month\"}"
+  echo "            exp_annotations:"
+  echo "              summary: \"The $last_month attestation window closes within two days\""
+  echo "              description: \"Operator sign-off is due before the hard close.\""
+  echo "      - eval_time: 3m"
+  echo "        alertname: AttestationWindowClosing"
+  echo "        exp_alerts: []"
+} >"$dir/attest.test.yml"
+promtool test rules "$dir/attest.test.yml"
 promtool check rules "$root/deploy/prometheus/vouch-alerts.yml"
 promtool test rules "$root/deploy/prometheus/vouch-alerts.test.yml"
 echo "promtool: metrics and rules ok"

@@ -64,6 +64,12 @@ pub(crate) enum Command {
     /// Access-review campaigns: start, list, show, decide, complete, cancel.
     #[command(subcommand)]
     Review(commands::review::ReviewCommand),
+    /// Quarterly attestations (seed 002): list, show, open, sign, export.
+    #[command(subcommand)]
+    Attest(commands::attest::AttestCommand),
+    /// Monthly collection sign-offs (seed 001): list, show, sign, export.
+    #[command(subcommand)]
+    Signoff(commands::attest::AttestCommand),
     /// Seal a period's evidence into an encrypted archive in WORM storage; verify, restore.
     Archive(commands::archive::ArchiveArgs),
     /// Archived collections (the collection log).
@@ -120,6 +126,8 @@ fn main() {
         Command::Incidents(c) => commands::incidents::run(&cli, c),
         Command::Review(c) => commands::review::run(&cli, c),
         Command::Demo(a) => commands::demo::run(&cli, a),
+        Command::Attest(c) => commands::attest::run(&cli, c),
+        Command::Signoff(c) => commands::signoff::run(&cli, c),
     };
     match result {
         Ok(code) => std::process::exit(code),

@@ -17,7 +17,7 @@ mod validate;
 pub use config::{Config, EnvNeed};
 pub use init_template::template;
 pub use settings::{
-    ArchiveSettings, AuthSettings, Database, KeyFiles, LedgerSettings, Organization, PackSettings,
+    ArchiveSettings, AttestationSettings, AuthSettings, Database, KeyFiles, LedgerSettings, Organization, PackSettings,
     Server, Settings,
 };
 pub use validate::parse;

@@ -34,6 +34,9 @@ pub struct Settings {
     #[serde(default)]
     /// `[incidents]`: response times per severity, automatic incidents.
     pub incidents: crate::incidents::IncidentSettings,
+    /// `[attestations]`: when attestation windows open and close, who signs, and the
+    /// monthly collection sign-off.
+    pub attestations: AttestationSettings,
     #[serde(default)]
     /// `[[source]]`: systems evidence is collected from.
     pub source: Vec<SourceDef>,
@@ -198,6 +201,63 @@ impl Default for ArchiveSettings {
             storage: "dir".into(),
             retention_days: 2555,
             legal_hold: false,
+        }
+    }
+}
+
+/// `[attestations]`: the attestation schedule (seed 002 §2) and the collection sign-off
+/// (seed 001). Windows: the target is the first day of the period after the attested one
+/// at `target_time` UTC; the window opens at 00:00 UTC `open_days_before` days earlier
+/// and closes at the end (24:00 UTC) of the day `close_days_after` days later.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AttestationSettings {
+    /// Attestations on or off; default on.
+    pub enabled: bool,
+    /// `quarterly` (default, seed 002) or `monthly`.
+    pub cadence: String,
+    /// Time of day (UTC, `HH:MM`) of the target on the first day of the next period;
+    /// default `10:00`.
+    pub target_time: String,
+    /// Days before the target date the window opens; default 5.
+    pub open_days_before: u32,
+    /// Days after the target date the window's last day is (hard close); default 5.
+    pub close_days_after: u32,
+    /// Business-day rule: an opening day on a weekend moves back to the Friday before, a
+    /// hard-close day on a weekend moves on to the Monday after; default off.
+    pub business_days: bool,
+    /// The role that signs attestations; default `compliance-officer`.
+    pub signer_role: String,
+    /// Controls in scope (ids); default empty: every configured control.
+    pub controls: Vec<String>,
+    /// Request a collection sign-off after each monthly collection (seed 001); default on.
+    pub collection_signoff: bool,
+    /// The role that signs collection sign-offs; default `team-lead`.
+    pub collection_signer_role: String,
+    /// Days after the period's end within which collection and sign-off are on time;
+    /// default 7.
+    pub collection_days: u32,
+    /// The evidence ids that make up seed 001's five exports (audit, auth, backups, prs,
+    /// dr-drill), by export name; default empty: matched by evidence id containing the
+    /// export's name.
+    pub collection_exports: BTreeMap<String, String>,
+}
+
+impl Default for AttestationSettings {
+    fn default() -> Self {
+        AttestationSettings {
+            enabled: true,
+            cadence: "quarterly".into(),
+            target_time: "10:00".into(),
+            open_days_before: 5,
+            close_days_after: 5,
+            business_days: false,
+            signer_role: "compliance-officer".into(),
+            controls: Vec::new(),
+            collection_signoff: true,
+            collection_signer_role: "team-lead".into(),
+            collection_days: 7,
+            collection_exports: BTreeMap::new(),
         }
     }
 }

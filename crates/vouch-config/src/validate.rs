@@ -236,6 +236,39 @@ fn validate(s: &Settings, text: &str, file: &Path) -> Result<(), ConfigError> {
         return Err(fail("archive", "retention_days", "must be at least 1"));
     }
     crate::incidents::check(&s.incidents, text, file)?;
+    let a = &s.attestations;
+    if !["quarterly", "monthly"].contains(&a.cadence.as_str()) {
+        return Err(fail("attestations", "cadence", "must be quarterly or monthly"));
+    }
+    if chrono::NaiveTime::parse_from_str(&a.target_time, "%H:%M").is_err() {
+        return Err(fail(
+            "attestations",
+            "target_time",
+            "must be a UTC time of day HH:MM such as 10:00",
+        ));
+    }
+    if a.open_days_before > 60 || a.close_days_after > 60 {
+        return Err(fail(
+            "attestations",
+            "open_days_before",
+            "open_days_before and close_days_after must be at most 60",
+        ));
+    }
+    // The five roles vouch knows (vouch-server's roles.rs); a signer role no token can
+    // hold would make every sign-off impossible.
+    const ROLES: &[&str] = &["admin", "compliance-officer", "team-lead", "auditor", "ingest"];
+    for (key, role) in [
+        ("signer_role", &a.signer_role),
+        ("collection_signer_role", &a.collection_signer_role),
+    ] {
+        if !ROLES.contains(&role.as_str()) || role == "ingest" || role == "auditor" {
+            return Err(fail(
+                "attestations",
+                key,
+                "must be admin, compliance-officer or team-lead (auditors and ingest tokens sign nothing)",
+            ));
+        }
+    }
     if s.server.listen.parse::<std::net::SocketAddr>().is_err() {
         return Err(fail(
             "server",

@@ -9,7 +9,7 @@
 //! | [`evidence`] | `vouch-evidence` | collectors, IPE records, the blob store |
 //! | [`checks`] | `vouch-checks` | checks, controls, findings |
 //! | [`incidents`] | `vouch-incidents` | incidents, response SLAs, automatic incidents |
-//! | [`signoff`] | `vouch-signoff` | sign-offs: attestations, access-review campaigns |
+//! | [`signoff`] | `vouch-signoff` | sign-offs: attestations, collection sign-offs, access-review campaigns, signatures |
 //! | [`packet`] | `vouch-packet` | signed JSON + PDF evidence packets |
 //! | [`seal`] | `vouch-seal` | encrypted archives, WORM storage, retention |
 
@@ -103,6 +103,10 @@ pub enum Error {
     /// An access-review request or operation failed.
     #[error(transparent)]
     Review(#[from] signoff::review::ReviewError),
+    /// An attestation or sign-off operation failed (bad request, unknown id, already
+    /// signed, wrong role, a signature that does not verify).
+    #[error(transparent)]
+    Signoff(#[from] signoff::Error),
     /// A job is unknown, already running, or failed.
     #[error(transparent)]
     Jobs(#[from] jobs::JobError),

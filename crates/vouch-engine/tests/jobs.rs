@@ -46,7 +46,7 @@ on_both!(monthly_job_runs_once_and_catches_up, |fx| {
     assert_eq!(
         keys(&done),
         vec![
-            "attestation-draft:2026-Q3",
+            "attestation-draft:2026-11-01",
             "generate-soc2-evidence:2026-10",
             "retention:2026-10-31",
             "verify-ledger:2026-11-01"
@@ -61,6 +61,8 @@ on_both!(monthly_job_runs_once_and_catches_up, |fx| {
         gen.outputs.as_ref().unwrap()["archive"]["status"],
         "skipped: no [archive] recipients configured"
     );
+    // Seed 001: the month's collection sign-off was requested from the team lead.
+    assert_eq!(gen.outputs.as_ref().unwrap()["signoff"]["status"], "open");
     assert!(fx
         .dir
         .path()
@@ -82,6 +84,7 @@ on_both!(monthly_job_runs_once_and_catches_up, |fx| {
     assert_eq!(
         keys(&done),
         vec![
+            "attestation-draft:2026-12-05",
             "generate-soc2-evidence:2026-11",
             "retention:2026-12-05",
             "verify-ledger:2026-12-05"
@@ -173,7 +176,7 @@ on_both!(two_servers_one_database_run_each_period_once, |fx| {
     assert_eq!(
         keys(&all),
         vec![
-            "attestation-draft:2026-Q3",
+            "attestation-draft:2026-11-01",
             "generate-soc2-evidence:2026-10",
             "retention:2026-10-31",
             "verify-ledger:2026-11-01"

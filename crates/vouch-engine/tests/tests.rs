@@ -9,6 +9,7 @@
 #[macro_use]
 mod common;
 
+mod attest;
 mod checks;
 mod evidence;
 mod incidents;

@@ -444,6 +444,14 @@ pub fn build(
     if let Some(sla) = incidents.sla {
         value["summary"]["incident_sla"] = sla;
     }
+    // Sign-offs signed in the period and the period's own attestation (issue 15); only
+    // present when there are some, so packets made before reproduce byte for byte.
+    let mut value = value;
+    if let Some(a) = super::attestation::for_packet(store, period, &generated_at)
+        .map_err(|e| LedgerError::Invalid(format!("attestations: {e}")))?
+    {
+        value["attestations"] = a;
+    }
     Ok(Built {
         value,
         verification,

@@ -3,6 +3,7 @@
 //! signed checkpoint at period end and a consistency proof from the previous packet.
 //! The same stored data and generation time give the same bytes (`reproduce`).
 
+pub mod attestation;
 pub mod build;
 pub mod pdf;
 pub mod rules;

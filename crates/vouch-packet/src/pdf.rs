@@ -13,6 +13,7 @@ use typst_pdf::{PdfOptions, Timestamp};
 
 const TEMPLATE: &str = include_str!("packet.typ");
 const EXPORT_TEMPLATE: &str = include_str!("evidence_export.typ");
+const ATTESTATION_TEMPLATE: &str = include_str!("attestation.typ");
 
 /// Parsing the embedded fonts is the slow part: do it once per process.
 fn engine() -> &'static TypstEngine<TypstTemplateMainFile> {
@@ -33,6 +34,23 @@ fn export_engine() -> &'static TypstEngine<TypstTemplateMainFile> {
             .fonts(typst_assets::fonts().map(Bytes::new))
             .build()
     })
+}
+
+fn attestation_engine() -> &'static TypstEngine<TypstTemplateMainFile> {
+    static ENGINE: OnceLock<TypstEngine<TypstTemplateMainFile>> = OnceLock::new();
+    ENGINE.get_or_init(|| {
+        TypstEngine::builder()
+            .main_file(ATTESTATION_TEMPLATE)
+            .fonts(typst_assets::fonts().map(Bytes::new))
+            .build()
+    })
+}
+
+/// Render a signed attestation or sign-off (the canonical JSON of its document) to PDF
+/// bytes; `at` is its signing time (the PDF's creation date), so the bytes are
+/// reproducible.
+pub fn render_attestation(json: &[u8], at: DateTime<Utc>) -> Result<Vec<u8>, String> {
+    render_with(attestation_engine(), "vouch-attestation", json, at)
 }
 
 /// Render the packet (the bytes of SOC2_Evidence.json) to PDF bytes.

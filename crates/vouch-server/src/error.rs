@@ -100,7 +100,7 @@ impl From<vouch_engine::Error> for ApiError {
         use vouch_engine::jobs::JobError;
         use vouch_engine::ledger::LedgerError;
         use vouch_engine::Error as E;
-        use vouch_engine::{packet, seal};
+        use vouch_engine::{packet, seal, signoff};
         let conflict = |m: String| ApiError::new(StatusCode::CONFLICT, "conflict", m);
         match e {
             // A wrapped error (a ledger failure inside a check run, say) is the server's
@@ -129,6 +129,20 @@ impl From<vouch_engine::Error> for ApiError {
             E::Seal(seal::Error::Conflict(m)) => conflict(m),
             E::Seal(seal::Error::Store(e)) => E::Store(e).into(),
             E::Review(r) => review_error(r),
+            E::Signoff(signoff::Error::Invalid(m)) => {
+                // Messages about one field start with its name (`opinion: …`).
+                let field = m.split_once(": ").map(|(f, _)| f).filter(|f| {
+                    !f.is_empty() && f.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
+                });
+                match field.map(str::to_string) {
+                    Some(f) => ApiError::bad(m).details(json!({"field": f})),
+                    None => ApiError::bad(m),
+                }
+            }
+            E::Signoff(signoff::Error::NotFound(m)) => ApiError::not_found(m),
+            E::Signoff(signoff::Error::Conflict(m)) => conflict(m),
+            E::Signoff(signoff::Error::Forbidden(m)) => ApiError::forbidden(m),
+            E::Signoff(signoff::Error::Store(e)) => E::Store(e).into(),
             E::Store(e) => e.into(),
             other if storage_refuses_writes(&other.to_string()) => {
                 tracing::error!(error = %other, "storage refuses writes");
@@ -325,6 +339,22 @@ mod tests {
             ),
             (
                 vouch_engine::checks::CheckError::NotFound("f1".into()).into(),
+                StatusCode::NOT_FOUND,
+            ),
+            (
+                vouch_engine::signoff::Error::Conflict("signed already".into()).into(),
+                StatusCode::CONFLICT,
+            ),
+            (
+                vouch_engine::signoff::Error::Forbidden("team-lead may not sign".into()).into(),
+                StatusCode::FORBIDDEN,
+            ),
+            (
+                vouch_engine::signoff::Error::Invalid("opinion: not allowed".into()).into(),
+                StatusCode::BAD_REQUEST,
+            ),
+            (
+                vouch_engine::signoff::Error::NotFound("no attestation 0193".into()).into(),
                 StatusCode::NOT_FOUND,
             ),
             (

@@ -306,6 +306,35 @@ impl Metrics {
         }
         header(
             &mut out,
+            "vouch_attestation_signed",
+            "gauge",
+            "Whether each period's attestation is signed (1) or not (0: open, closed unsigned or missed).",
+        );
+        for (period, signed, _) in &db.attestations {
+            let _ = writeln!(
+                out,
+                "vouch_attestation_signed{{period=\"{}\"}} {}",
+                label(period),
+                u8::from(*signed)
+            );
+        }
+        header(
+            &mut out,
+            "vouch_attestation_window_closes_in_seconds",
+            "gauge",
+            "Seconds until the hard close of each attestation window that is open and unsigned.",
+        );
+        for (period, _, closes) in &db.attestations {
+            if let Some(secs) = closes.filter(|s| *s > 0) {
+                let _ = writeln!(
+                    out,
+                    "vouch_attestation_window_closes_in_seconds{{period=\"{}\"}} {secs}",
+                    label(period)
+                );
+            }
+        }
+        header(
+            &mut out,
             "vouch_ledger_late_events_total",
             "counter",
             "Events appended after the packet of the period their timestamp falls in (late arrivals), by period.",
@@ -351,6 +380,8 @@ pub struct DbState {
     pub incidents_open: Vec<(String, u64)>,
     /// Incidents with a recorded response-deadline breach.
     pub incident_breaches: u64,
+    /// Attestations: (period, signed, seconds until the hard close while unsigned).
+    pub attestations: Vec<(String, bool, Option<i64>)>,
 }
 
 /// Read the database-backed series for a scrape.
@@ -431,6 +462,8 @@ pub fn read_db(app: &crate::App) -> Result<DbState, crate::error::ApiError> {
             .entry(c["status"].as_str().unwrap_or("").to_string())
             .or_default() += 1;
     }
+    d.attestations = vouch_engine::signoff::attest::metrics(&app.store, now)
+        .map_err(|e| crate::error::ApiError::from(vouch_engine::Error::from(e)))?;
     for f in vouch_engine::checks::findings::list(&app.store, Some("open"))? {
         *d.open_findings
             .entry(f["severity"].as_str().unwrap_or("").to_string())

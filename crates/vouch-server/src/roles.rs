@@ -71,6 +71,9 @@ pub enum Perm {
     ManageReviews,
     /// Decide access-review entries (as a reviewer assigned to the population).
     DecideAccess,
+    /// Sign attestations and sign-offs (the document's signer role is checked too:
+    /// `[attestations] signer_role`, `collection_signer_role`).
+    SignOff,
 }
 
 /// The roles matrix.
@@ -89,5 +92,6 @@ pub fn allows(role: Role, perm: Perm) -> bool {
         P::Operate | P::ManageReviews => matches!(role, R::Admin | R::ComplianceOfficer),
         // Team leads review their teams' access; auditors read campaigns, decide nothing.
         P::DecideAccess => matches!(role, R::Admin | R::ComplianceOfficer | R::TeamLead),
+        P::SignOff => matches!(role, R::Admin | R::ComplianceOfficer | R::TeamLead),
     }
 }

@@ -6,6 +6,8 @@
 use crate::handlers::{
     access_reviews, archives, audit_logs, checks, evidence, findings, health, incidents, jobs,
     ledger, packets, session, status,
+    archives, attestations, audit_logs, checks, evidence, findings, health, jobs, ledger, packets, session,
+    status,
 };
 use crate::roles::Perm;
 use crate::App;
@@ -163,6 +165,10 @@ pub const ROUTES: &[Route] = &[
     Route { method: "GET", path: "/api/compliance/jobs", perm: Perm::ReadEvidence, summary: "Scheduled jobs: schedule and latest run", params: &[], body: false, produces: "application/json", handler: |m| on(m, jobs::jobs_list) },
     Route { method: "GET", path: "/api/compliance/jobs/{name}/runs", perm: Perm::ReadEvidence, summary: "A job's run history", params: &[p("name")], body: false, produces: "application/json", handler: |m| on(m, jobs::job_runs) },
     Route { method: "POST", path: "/api/compliance/jobs/{name}/run", perm: Perm::Operate, summary: "Run a job now", params: &[p("name"), q("period", "string")], body: false, produces: "application/json", handler: |m| on(m, jobs::job_run) },
+    Route { method: "GET", path: "/api/compliance/attestations", perm: Perm::ReadEvidence, summary: "Attestations and collection sign-offs (window, status, steps, signature)", params: &[q("kind", "string"), q("status", "string")], body: false, produces: "application/json", handler: |m| on(m, attestations::list) },
+    Route { method: "POST", path: "/api/compliance/attestations", perm: Perm::Operate, summary: "Open a period's attestation window now with a draft ({\"period\": \"2026-Q4\"})", params: &[], body: true, produces: "application/json", handler: |m| on(m, attestations::open) },
+    Route { method: "GET", path: "/api/compliance/attestations/{id}", perm: Perm::ReadEvidence, summary: "One attestation: steps pre-filled from check results, findings, exceptions; the signed document once signed", params: &[p("id")], body: false, produces: "application/json", handler: |m| on(m, attestations::get) },
+    Route { method: "POST", path: "/api/compliance/attestations/{id}/sign", perm: Perm::SignOff, summary: "Sign an attestation or sign-off as the caller ({\"opinion\", \"notes\"}); freezes it", params: &[p("id")], body: true, produces: "application/json", handler: |m| on(m, attestations::sign) },
     Route { method: "POST", path: "/api/compliance/checks/run", perm: Perm::Operate, summary: "Evaluate checks for a period", params: &[q("period", "string")], body: false, produces: "application/json", handler: |m| on(m, checks::run_checks) },
 ];
 

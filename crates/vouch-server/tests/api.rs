@@ -112,6 +112,16 @@ on_both!(roles_matrix_every_route_every_role, |kind| {
         allows(Role::TeamLead, Perm::ExportLedger)
             && !allows(Role::ComplianceOfficer, Perm::ExportLedger)
     );
+    // Attestations: auditors read and sign nothing, officers (and team leads, for
+    // collection sign-offs) sign, ingest tokens do nothing.
+    assert!(
+        allows(Role::Auditor, Perm::ReadEvidence)
+            && !allows(Role::Auditor, Perm::SignOff)
+            && allows(Role::ComplianceOfficer, Perm::SignOff)
+            && allows(Role::TeamLead, Perm::SignOff)
+            && !allows(Role::Ingest, Perm::SignOff)
+            && !allows(Role::Ingest, Perm::ReadEvidence)
+    );
 });
 
 on_both!(ingest_query_export_proofs_and_self_audit, |kind| {

@@ -1,1 +1,855 @@
 //! Attestations: windows, drafts pre-filled from check results, signing, lateness.
+//!
+//! An attestation is a row of `attestations` per kind and period. The scheduler's
+//! [`Signoffs::sync`] opens each window at its opening time with a draft (one step per
+//! control in scope, pre-filled from the period's stored check results, failing rows,
+//! evidence items and open findings), records a window that closed before vouch could
+//! open it as `missed`, and a window that closed unsigned as `overdue` — both with a high
+//! finding. [`Signoffs::sign`] re-reads the results (the draft opens before the period
+//! ends), applies the signer's notes, refuses `unqualified` when a step did not pass or a
+//! high/critical finding is open, freezes the document (canonical JSON signed with
+//! vouch's key and optionally the signer's own) and records it in the ledger. Every step
+//! is a ledger event.
+
+use crate::schedule::{self, Window};
+use crate::signature::{PersonalKey, SignedDocument};
+use crate::Error;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use vouch_config::Config;
+use vouch_core::event::format_timestamp as ts;
+use vouch_core::period::Period;
+use vouch_ledger::{Keys, Ledger};
+use vouch_store::Store;
+
+/// The kind of seed 002's quarterly (or monthly) attestation.
+pub const KIND_ATTESTATION: &str = "attestation";
+/// The kind of seed 001's monthly collection sign-off.
+pub const KIND_COLLECTION: &str = "collection-signoff";
+
+/// Statuses: `open` (draft, window open), `overdue` (closed unsigned), `missed` (closed
+/// before a draft could be made), `signed`.
+pub const STATUSES: &[&str] = &["open", "overdue", "missed", "signed"];
+
+/// Step statuses that are exceptions (anything but `pass` and `not_applicable`).
+const EXCEPTION_STATUSES: &[&str] = &["fail", "error", "no_evidence", "not_tested"];
+
+/// An open finding linked to an attestation or step.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FindingRef {
+    /// The finding's check, if a check opened it.
+    pub check_id: Option<String>,
+    /// The finding's id.
+    pub id: String,
+    /// Its severity.
+    pub severity: String,
+    /// Its status (`open` or `accepted`).
+    pub status: String,
+    /// Its title.
+    pub title: String,
+}
+
+/// One check's verdict over the attested period, in a step.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepCheck {
+    /// The check's id.
+    pub check_id: String,
+    /// The evidence items its results read (ids, hashes, ledger seqs).
+    pub evidence: Vec<Value>,
+    /// The failing rows of its results (as stored, at most the check's limit each).
+    pub failing: Vec<Value>,
+    /// How many rows failed, over all its results.
+    pub failing_count: u64,
+    /// One sentence per result, or why there is none.
+    pub messages: Vec<String>,
+    /// The periods of the results read (the attested period and/or its months).
+    pub periods: Vec<String>,
+    /// The results read (ids and the ledger seqs of their `check.evaluated` events).
+    pub results: Vec<Value>,
+    /// The rolled-up status: `pass`, `fail`, `error`, `no_evidence`… (never `pass` when no
+    /// result exists).
+    pub status: String,
+}
+
+/// One step of a draft: a control in scope (or a criterion of a collection sign-off).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Step {
+    /// The checks supporting it and their verdicts.
+    pub checks: Vec<StepCheck>,
+    /// The control's id (or the criterion's key).
+    pub control_id: String,
+    /// Trust Services Criteria it addresses.
+    pub criteria: Vec<String>,
+    /// What was checked, for criteria judged by vouch directly.
+    pub detail: Option<String>,
+    /// Open findings linked to it.
+    pub findings: Vec<FindingRef>,
+    /// The signer's note.
+    pub note: Option<String>,
+    /// 1-based step number.
+    pub number: u32,
+    /// `pass`, `fail`, `error`, `no_evidence`, `not_tested` or `not_applicable`.
+    pub status: String,
+    /// The control's title.
+    pub title: String,
+}
+
+/// Who signed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Signer {
+    /// Their name (the API caller's actor, or `--signer`/the login name in the CLI).
+    pub name: String,
+    /// Their role.
+    pub role: String,
+    /// `api` or `cli`.
+    pub via: String,
+}
+
+/// The signing of a document.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Signing {
+    /// Signed after the hard close.
+    pub late: bool,
+    /// `unqualified` or `qualified`.
+    pub opinion: String,
+    /// The signer's own signature kind, if any (`ssh`, `gpg`).
+    pub personal_signature: Option<String>,
+    /// When (RFC 3339).
+    pub signed_at: String,
+    /// Who.
+    pub signer: Signer,
+    /// vouch's signing key id.
+    pub vouch_key_id: String,
+}
+
+/// An attestation or collection sign-off, as stored and served.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Attestation {
+    /// The hard close (RFC 3339): signing at or after it is late.
+    pub closes_at: String,
+    /// When the row was made (RFC 3339).
+    pub created_at: String,
+    /// Hex SHA-256 of the signed canonical document, once signed.
+    pub document_sha256: Option<String>,
+    /// Why `unqualified` is not allowed (empty when it is).
+    pub exceptions: Vec<String>,
+    /// Open high/critical findings (any control) at the last pre-fill.
+    pub findings: Vec<FindingRef>,
+    /// The attestation's id (UUIDv7).
+    pub id: String,
+    /// `attestation` or `collection-signoff`.
+    pub kind: String,
+    /// Signed after the hard close (or not signed by it).
+    pub late: bool,
+    /// The ledger seq of the `attestation.signed` event, once signed.
+    pub ledger_seq: Option<u64>,
+    /// Findings vouch opened about this document's timeliness (missed, overdue, late).
+    pub lateness_findings: Vec<String>,
+    /// When the window opens (RFC 3339).
+    pub opens_at: String,
+    /// The organisation.
+    pub organization: String,
+    /// The attested period's label (`2026-Q3`).
+    pub period: String,
+    /// The attested period's end (exclusive, RFC 3339).
+    pub period_end: String,
+    /// The attested period's start (RFC 3339).
+    pub period_start: String,
+    /// When the steps were last pre-filled from stored results (RFC 3339).
+    pub prefilled_at: Option<String>,
+    /// The signing, once signed.
+    pub signed: Option<Signing>,
+    /// The role that signs it.
+    pub signer_role: String,
+    /// `open`, `overdue`, `missed` or `signed`.
+    pub status: String,
+    /// The steps (empty for a missed window until someone signs it late).
+    pub steps: Vec<Step>,
+    /// The target date (RFC 3339).
+    pub target_at: String,
+    /// A title for people.
+    pub title: String,
+    /// Whether an `unqualified` opinion may be given now.
+    pub unqualified_allowed: bool,
+}
+
+/// `unqualified` or `qualified`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Opinion {
+    /// No exceptions.
+    Unqualified,
+    /// With the listed exceptions.
+    Qualified,
+}
+
+impl Opinion {
+    /// Its name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Opinion::Unqualified => "unqualified",
+            Opinion::Qualified => "qualified",
+        }
+    }
+}
+
+/// A request to sign.
+#[derive(Debug, Clone)]
+pub struct SignRequest {
+    /// The signer's name.
+    pub signer: String,
+    /// The signer's role (must be the document's signer role).
+    pub role: String,
+    /// `api` or `cli`.
+    pub via: String,
+    /// The opinion asked for.
+    pub opinion: Opinion,
+    /// Notes by step number (`3`) or control id.
+    pub notes: BTreeMap<String, String>,
+    /// The signer's own key, if they sign personally too.
+    pub personal: Option<PersonalKey>,
+}
+
+/// What [`Signoffs::sync`] did.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct SyncReport {
+    /// Windows opened (periods).
+    pub opened: Vec<String>,
+    /// Windows recorded as missed.
+    pub missed: Vec<String>,
+    /// Windows closed unsigned (`overdue`), any kind.
+    pub overdue: Vec<String>,
+}
+
+/// Sign-off operations over one data directory.
+pub struct Signoffs<'a> {
+    /// The configuration (controls, checks, `[attestations]`).
+    pub config: &'a Config,
+    /// The store.
+    pub store: Store,
+    /// The ledger every step is recorded in.
+    pub ledger: &'a Ledger,
+    /// vouch's keys (the signing key signs documents).
+    pub keys: &'a Keys,
+}
+
+fn parse_t(s: &str) -> Option<DateTime<Utc>> {
+    vouch_core::period::parse_instant(s)
+}
+
+impl Signoffs<'_> {
+    fn settings(&self) -> &vouch_config::AttestationSettings {
+        &self.config.settings.attestations
+    }
+
+    /// Open every window that has opened by `now` (with a draft), record as `missed`
+    /// each window that closed before it could be opened, and mark `overdue` each open
+    /// document past its hard close. Windows that closed before `since` (when this
+    /// database was initialised) are not vouch's to report. Idempotent.
+    pub fn sync(&self, now: DateTime<Utc>, since: DateTime<Utc>) -> Result<SyncReport, Error> {
+        let mut report = SyncReport::default();
+        if self.settings().enabled {
+            for w in schedule::windows_between(self.settings(), since, now) {
+                if self.find(KIND_ATTESTATION, &w.period.label)?.is_some() {
+                    continue;
+                }
+                if now < w.closes_at {
+                    self.open_window(&w, now)?;
+                    report.opened.push(w.period.label.clone());
+                } else {
+                    self.record_missed(&w, now)?;
+                    report.missed.push(w.period.label.clone());
+                }
+            }
+        }
+        let rows = self.store.query(
+            "SELECT record FROM attestations WHERE status = 'open' AND closes_at <= $1 ORDER BY closes_at",
+            &[ts(&now).into()],
+        )?;
+        for r in rows {
+            let mut a = decode(&r.text(0))?;
+            let f = self.lateness_finding(
+                &a,
+                "high",
+                &format!("{} not signed by its hard close", a.title),
+                &format!(
+                    "The {} window closed at {} without a signature. It can still be signed (marked late).",
+                    a.title, a.closes_at
+                ),
+            )?;
+            a.status = "overdue".into();
+            a.late = true;
+            a.lateness_findings.push(f);
+            self.event(&a, "attestation.window_closed_unsigned", None, now, json!({}))?;
+            self.save(&a)?;
+            report.overdue.push(format!("{}:{}", a.kind, a.period));
+        }
+        Ok(report)
+    }
+
+    /// Open the attestation window of `period` now (a manual `POST /attestations`):
+    /// a draft, unless it exists. Refused for a window that has closed: it is recorded as
+    /// missed by the scheduler and can still be signed late.
+    pub fn open_period(&self, period: &Period, now: DateTime<Utc>) -> Result<Attestation, Error> {
+        let label = schedule::period_containing(self.settings(), period.start).label;
+        if label != period.label {
+            return Err(Error::Invalid(format!(
+                "period: `{}` is not a {} attestation period (try {label})",
+                period.label,
+                self.settings().cadence
+            )));
+        }
+        if let Some(a) = self.find(KIND_ATTESTATION, &period.label)? {
+            return Err(Error::Conflict(format!(
+                "the {} attestation exists already ({}, {})",
+                period.label, a.id, a.status
+            )));
+        }
+        let w = schedule::window(self.settings(), period);
+        if now >= w.closes_at {
+            return Err(Error::Conflict(format!(
+                "the {} window closed at {}; it is not opened after its close (a missed window can still be signed late)",
+                period.label,
+                ts(&w.closes_at)
+            )));
+        }
+        self.open_window(&w, now)
+    }
+
+    fn new_record(&self, kind: &str, w: &Window, now: DateTime<Utc>, title: String, role: &str) -> Attestation {
+        let t = w.times();
+        Attestation {
+            closes_at: t.closes_at,
+            created_at: ts(&now),
+            document_sha256: None,
+            exceptions: Vec::new(),
+            findings: Vec::new(),
+            id: uuid::Uuid::now_v7().to_string(),
+            kind: kind.into(),
+            late: false,
+            ledger_seq: None,
+            lateness_findings: Vec::new(),
+            opens_at: t.opens_at,
+            organization: self.config.settings.organization.name.clone(),
+            period: w.period.label.clone(),
+            period_end: ts(&w.period.end),
+            period_start: ts(&w.period.start),
+            prefilled_at: None,
+            signed: None,
+            signer_role: role.into(),
+            status: "open".into(),
+            steps: Vec::new(),
+            target_at: t.target_at,
+            title,
+            unqualified_allowed: false,
+        }
+    }
+
+    fn open_window(&self, w: &Window, now: DateTime<Utc>) -> Result<Attestation, Error> {
+        let mut a = self.new_record(
+            KIND_ATTESTATION,
+            w,
+            now,
+            format!("{} attestation", w.period.label),
+            &self.settings().signer_role.clone(),
+        );
+        self.prefill(&mut a, now)?;
+        self.event(&a, "attestation.window_opened", None, now, json!({"opens_at": a.opens_at, "closes_at": a.closes_at}))?;
+        self.insert(&a)?;
+        self.event(&a, "attestation.draft_created", None, now, json!({"steps": a.steps.len(), "exceptions": a.exceptions.len()}))?;
+        Ok(a)
+    }
+
+    fn record_missed(&self, w: &Window, now: DateTime<Utc>) -> Result<(), Error> {
+        let mut a = self.new_record(
+            KIND_ATTESTATION,
+            w,
+            now,
+            format!("{} attestation", w.period.label),
+            &self.settings().signer_role.clone(),
+        );
+        a.status = "missed".into();
+        a.late = true;
+        let f = self.lateness_finding(
+            &a,
+            "high",
+            &format!("{} window missed", a.title),
+            &format!(
+                "The {} window ({} to {}) closed before vouch could open it: no attestation was made in time. It can still be signed (marked late).",
+                a.title, a.opens_at, a.closes_at
+            ),
+        )?;
+        a.lateness_findings.push(f);
+        self.event(&a, "attestation.window_missed", None, now, json!({"opens_at": a.opens_at, "closes_at": a.closes_at}))?;
+        self.insert(&a)
+    }
+
+    /// Open a finding about a document's timeliness; its id.
+    fn lateness_finding(&self, a: &Attestation, severity: &str, title: &str, description: &str) -> Result<String, Error> {
+        let f = vouch_checks::findings::open(
+            &self.store,
+            self.ledger,
+            self.config,
+            title,
+            severity,
+            None,
+            Some(description),
+            "vouch",
+        )?;
+        let _ = a;
+        Ok(f["id"].as_str().unwrap_or_default().to_string())
+    }
+
+    /// Re-read the stored results and findings into the steps (notes are kept).
+    fn prefill(&self, a: &mut Attestation, now: DateTime<Utc>) -> Result<(), Error> {
+        if a.kind == KIND_COLLECTION {
+            // Collection sign-off steps are judged when the request is made
+            // (crate::collection) and are not re-derived here.
+        } else {
+            let notes: BTreeMap<String, Option<String>> =
+                a.steps.iter().map(|s| (s.control_id.clone(), s.note.clone())).collect();
+            a.steps = self.steps(a)?;
+            for s in &mut a.steps {
+                s.note = notes.get(&s.control_id).cloned().flatten();
+            }
+        }
+        a.findings = open_findings(&self.store)?
+            .into_iter()
+            .filter(|f| matches!(f.severity.as_str(), "high" | "critical"))
+            .filter(|f| !a.lateness_findings.contains(&f.id))
+            .collect();
+        a.exceptions = exceptions(a);
+        a.unqualified_allowed = a.exceptions.is_empty();
+        a.prefilled_at = Some(ts(&now));
+        Ok(())
+    }
+
+    /// One step per control in scope, from the stored results of the period (and, for
+    /// a quarter or year, of its months).
+    fn steps(&self, a: &Attestation) -> Result<Vec<Step>, Error> {
+        let start = parse_t(&a.period_start).ok_or_else(|| Error::Corrupt("period_start".into()))?;
+        let end = parse_t(&a.period_end).ok_or_else(|| Error::Corrupt("period_end".into()))?;
+        let mut periods = vec![Period { start, end, label: a.period.clone() }];
+        let mut m = Period::month_of(start);
+        while m.start < end && m.end <= end && !(m.start == start && m.end == end) {
+            periods.push(m.clone());
+            m = Period::month_of(m.end);
+        }
+        let mut by_check: BTreeMap<String, Vec<(String, Value)>> = BTreeMap::new();
+        for p in &periods {
+            for r in vouch_checks::results::latest_results(&self.store, p, None)? {
+                let id = r["check_id"].as_str().unwrap_or_default().to_string();
+                by_check.entry(id).or_default().push((p.label.clone(), r));
+            }
+        }
+        let findings = vouch_checks::findings::list(&self.store, Some("open"))?;
+        let scope = &self.settings().controls;
+        let mut steps = Vec::new();
+        for c in self
+            .config
+            .controls
+            .iter()
+            .filter(|c| scope.is_empty() || scope.contains(&c.id))
+        {
+            let mut checks = Vec::new();
+            for check_id in &c.checks {
+                let results = by_check.get(check_id).cloned().unwrap_or_default();
+                checks.push(step_check(check_id, &results, &periods));
+            }
+            let status = if checks.is_empty() {
+                "no_evidence"
+            } else {
+                vouch_checks::controls::rollup(checks.iter().map(|x| x.status.as_str()))
+            };
+            steps.push(Step {
+                detail: checks.is_empty().then(|| "no check supports this control: nothing was judged".to_string()),
+                findings: findings
+                    .iter()
+                    .filter(|f| {
+                        f["check_id"].as_str().is_some_and(|x| c.checks.iter().any(|y| y == x))
+                            || f["controls"].as_array().is_some_and(|l| l.iter().any(|x| x == c.id.as_str()))
+                    })
+                    .map(finding_ref)
+                    .collect(),
+                checks,
+                control_id: c.id.clone(),
+                criteria: c.criteria.clone(),
+                note: None,
+                number: steps.len() as u32 + 1,
+                status: status.into(),
+                title: c.title.clone(),
+            });
+        }
+        Ok(steps)
+    }
+
+    /// Every attestation and sign-off, newest period first (optionally one kind/status).
+    pub fn list(&self, kind: Option<&str>, status: Option<&str>) -> Result<Vec<Attestation>, Error> {
+        if let Some(s) = status {
+            if !STATUSES.contains(&s) {
+                return Err(Error::Invalid(format!("status must be one of {}", STATUSES.join(", "))));
+            }
+        }
+        let rows = self.store.query(
+            "SELECT record FROM attestations ORDER BY opens_at DESC, kind",
+            &[],
+        )?;
+        let mut out = Vec::new();
+        for r in rows {
+            let a = decode(&r.text(0))?;
+            if kind.is_none_or(|k| a.kind == k) && status.is_none_or(|s| a.status == s) {
+                out.push(a);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The document with this id (or a unique prefix of at least 8 characters).
+    pub fn get(&self, id: &str) -> Result<Attestation, Error> {
+        if id.len() < 8 || !id.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-') {
+            return Err(Error::Invalid(format!(
+                "`{id}` is not an attestation id (give at least 8 characters of it)"
+            )));
+        }
+        let rows = self.store.query(
+            "SELECT record FROM attestations WHERE id LIKE $1 ORDER BY id LIMIT 2",
+            &[format!("{id}%").into()],
+        )?;
+        match rows.len() {
+            0 => Err(Error::NotFound(format!("no attestation {id}"))),
+            1 => decode(&rows[0].text(0)),
+            _ => Err(Error::Invalid(format!("`{id}` matches more than one attestation; give more of the id"))),
+        }
+    }
+
+    /// The document of a kind and period, if any.
+    pub fn find(&self, kind: &str, period: &str) -> Result<Option<Attestation>, Error> {
+        let rows = self.store.query(
+            "SELECT record FROM attestations WHERE kind = $1 AND period = $2",
+            &[kind.into(), period.into()],
+        )?;
+        rows.first().map(|r| decode(&r.text(0))).transpose()
+    }
+
+    /// The signed document of an attestation (`None` while unsigned).
+    pub fn document(&self, id: &str) -> Result<Option<SignedDocument>, Error> {
+        let a = self.get(id)?;
+        let rows = self.store.query("SELECT document FROM attestations WHERE id = $1", &[a.id.clone().into()])?;
+        rows.first()
+            .and_then(|r| r.opt_text(0))
+            .map(|d| serde_json::from_str(&d).map_err(|e| Error::Corrupt(format!("stored signed document: {e}"))))
+            .transpose()
+    }
+
+    /// The draft as it would be signed now: steps re-read from the stored results
+    /// (nothing is written).
+    pub fn preview(&self, id: &str, now: DateTime<Utc>) -> Result<Attestation, Error> {
+        let mut a = self.get(id)?;
+        if a.signed.is_none() {
+            self.prefill(&mut a, now)?;
+        }
+        Ok(a)
+    }
+
+    /// Sign a document: re-read the results, apply the notes, check the role and the
+    /// opinion, freeze and sign the document, record it in the ledger. Late after the
+    /// hard close (a finding is opened). A second signature is a conflict.
+    pub fn sign(&self, id: &str, req: &SignRequest, now: DateTime<Utc>) -> Result<(Attestation, SignedDocument), Error> {
+        let mut a = self.get(id)?;
+        if a.signed.is_some() || a.status == "signed" {
+            return Err(Error::Conflict(format!(
+                "{} ({}) is signed already: a signed document is frozen",
+                a.title, a.id
+            )));
+        }
+        if req.role != a.signer_role {
+            return Err(Error::Forbidden(format!(
+                "{} is signed by the `{}` role; `{}` may not sign it",
+                a.title, a.signer_role, req.role
+            )));
+        }
+        if req.signer.trim().is_empty() {
+            return Err(Error::Invalid("signer: a name is needed".into()));
+        }
+        let opens = parse_t(&a.opens_at).ok_or_else(|| Error::Corrupt("opens_at".into()))?;
+        if now < opens {
+            return Err(Error::Conflict(format!("the {} window opens at {}", a.title, a.opens_at)));
+        }
+        self.prefill(&mut a, now)?;
+        let (title, n_steps) = (a.title.clone(), a.steps.len());
+        for (key, text) in &req.notes {
+            let step = a
+                .steps
+                .iter_mut()
+                .find(|s| s.number.to_string() == *key || s.control_id == *key)
+                .ok_or_else(|| {
+                    Error::Invalid(format!(
+                        "note: `{key}` is neither a step number nor a control id of {title} (steps 1-{n_steps})"
+                    ))
+                })?;
+            step.note = Some(text.clone());
+        }
+        if req.opinion == Opinion::Unqualified && !a.unqualified_allowed {
+            return Err(Error::Invalid(format!(
+                "opinion: an unqualified {} is not allowed: {}; sign it qualified (the exceptions are listed in it)",
+                a.title,
+                a.exceptions.join("; ")
+            )));
+        }
+        let closes = parse_t(&a.closes_at).ok_or_else(|| Error::Corrupt("closes_at".into()))?;
+        let late = now >= closes;
+        a.late = a.late || late;
+        a.status = "signed".into();
+        a.signed = Some(Signing {
+            late,
+            opinion: req.opinion.as_str().into(),
+            personal_signature: req.personal.as_ref().map(|k| match k {
+                PersonalKey::Ssh(_) => "ssh".to_string(),
+                PersonalKey::Gpg(_) => "gpg".to_string(),
+            }),
+            signed_at: ts(&now),
+            signer: Signer { name: req.signer.clone(), role: req.role.clone(), via: req.via.clone() },
+            vouch_key_id: self.keys.signing_key_id(),
+        });
+        let document = serde_json::to_value(&a).map_err(|e| Error::Corrupt(e.to_string()))?;
+        let signed = SignedDocument::sign(
+            self.keys,
+            document,
+            req.personal.as_ref().map(|k| (k, req.signer.as_str())),
+        )?;
+        // Freshly re-read: a concurrent signer may have won while we pre-filled.
+        if self.get(&a.id)?.signed.is_some() {
+            return Err(Error::Conflict(format!("{} ({}) is signed already", a.title, a.id)));
+        }
+        let seq = self.event(
+            &a,
+            "attestation.signed",
+            Some(&req.signer),
+            now,
+            json!({
+                "document_sha256": signed.sha256, "opinion": req.opinion.as_str(), "late": late,
+                "vouch_key_id": signed.vouch.key_id,
+                "personal_signature": a.signed.as_ref().and_then(|s| s.personal_signature.clone()),
+                "exceptions": a.exceptions.len(), "role": req.role,
+            }),
+        )?;
+        a.document_sha256 = Some(signed.sha256.clone());
+        a.ledger_seq = Some(seq);
+        if late {
+            let f = self.lateness_finding(
+                &a,
+                "medium",
+                &format!("{} signed late", a.title),
+                &format!("Signed at {} by {}, after the hard close at {}.", ts(&now), req.signer, a.closes_at),
+            )?;
+            a.lateness_findings.push(f);
+        }
+        let doc_text = serde_json::to_string(&signed).map_err(|e| Error::Corrupt(e.to_string()))?;
+        let record = vouch_core::canonical::to_string(&serde_json::to_value(&a).map_err(|e| Error::Corrupt(e.to_string()))?);
+        let mut n = 0;
+        self.store.write(&mut |sql| {
+            n = sql.execute(
+                "UPDATE attestations SET status = 'signed', signed_at = $2, record = $3, document = $4 WHERE id = $1 AND document IS NULL",
+                &[a.id.clone().into(), ts(&now).into(), record.clone().into(), doc_text.clone().into()],
+            )?;
+            Ok(())
+        })?;
+        if n == 0 {
+            return Err(Error::Conflict(format!("{} ({}) is signed already", a.title, a.id)));
+        }
+        Ok((a, signed))
+    }
+
+    /// Record a step in the ledger; its seq.
+    fn event(&self, a: &Attestation, action: &str, actor: Option<&str>, now: DateTime<Utc>, extra: Value) -> Result<u64, Error> {
+        let record = serde_json::to_value(a).map_err(|e| Error::Corrupt(e.to_string()))?;
+        let sha = vouch_store::blobs::sha256_hex(&vouch_core::canonical::to_vec(&record));
+        let mut metadata = json!({"kind": a.kind, "period": a.period, "status": a.status, "record_sha256": sha, "closes_at": a.closes_at});
+        if let (Some(m), Value::Object(x)) = (metadata.as_object_mut(), extra) {
+            m.extend(x);
+        }
+        let mut ev = json!({
+            "timestamp": ts(&now),
+            "action": action, "category": "administrative", "result": "success",
+            "resource": {"type": a.kind, "id": a.id, "name": a.title},
+            "details": {"description": describe(a, action)},
+            "metadata": metadata,
+        });
+        if let Some(who) = actor {
+            ev["actor"] = json!({"id": who, "email": null, "ip": null});
+        }
+        let r = vouch_ledger::audit::record(self.ledger, ev)?;
+        Ok(r.seqs.first().copied().unwrap_or(0))
+    }
+
+    pub(crate) fn insert(&self, a: &Attestation) -> Result<(), Error> {
+        let record = canonical(a)?;
+        let mut n = 0;
+        self.store.write(&mut |sql| {
+            n = sql.execute(
+                "INSERT INTO attestations (id, kind, period, status, opens_at, closes_at, created_at, record) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (kind, period) DO NOTHING",
+                &[a.id.clone().into(), a.kind.clone().into(), a.period.clone().into(), a.status.clone().into(), a.opens_at.clone().into(), a.closes_at.clone().into(), a.created_at.clone().into(), record.clone().into()],
+            )?;
+            Ok(())
+        })?;
+        if n == 0 {
+            return Err(Error::Conflict(format!("the {} {} exists already", a.period, a.kind)));
+        }
+        Ok(())
+    }
+
+    fn save(&self, a: &Attestation) -> Result<(), Error> {
+        let record = canonical(a)?;
+        self.store.write(&mut |sql| {
+            sql.execute(
+                "UPDATE attestations SET status = $2, record = $3 WHERE id = $1 AND document IS NULL",
+                &[a.id.clone().into(), a.status.clone().into(), record.clone().into()],
+            )?;
+            Ok(())
+        })?;
+        Ok(())
+    }
+
+    /// Create a document of another kind (collection sign-off) with given steps, record
+    /// it; used by [`crate::collection`].
+    pub(crate) fn create(&self, kind: &str, w: &Window, now: DateTime<Utc>, title: String, role: &str, steps: Vec<Step>) -> Result<Attestation, Error> {
+        let mut a = self.new_record(kind, w, now, title, role);
+        a.steps = steps;
+        self.prefill(&mut a, now)?;
+        self.event(&a, "signoff.requested", None, now, json!({"steps": a.steps.len(), "exceptions": a.exceptions.len()}))?;
+        self.insert(&a)?;
+        Ok(a)
+    }
+}
+
+fn describe(a: &Attestation, action: &str) -> String {
+    match action {
+        "attestation.window_opened" => format!("The {} window opened; the hard close is {}", a.title, a.closes_at),
+        "attestation.draft_created" => format!("Draft of the {}: {} steps, {} exceptions", a.title, a.steps.len(), a.exceptions.len()),
+        "attestation.window_missed" => format!("The {} window ({} to {}) closed before it was opened: missed", a.title, a.opens_at, a.closes_at),
+        "attestation.window_closed_unsigned" => format!("The {} window closed at {} unsigned", a.title, a.closes_at),
+        "attestation.signed" => {
+            let s = a.signed.as_ref();
+            format!(
+                "{} signed {} by {} ({}){}",
+                a.title,
+                s.map(|s| s.opinion.as_str()).unwrap_or(""),
+                s.map(|s| s.signer.name.as_str()).unwrap_or(""),
+                s.map(|s| s.signer.role.as_str()).unwrap_or(""),
+                if s.is_some_and(|s| s.late) { ", late" } else { "" }
+            )
+        }
+        "signoff.requested" => format!("Sign-off requested: {} ({} criteria, {} not met)", a.title, a.steps.len(), a.exceptions.len()),
+        other => format!("{}: {other}", a.title),
+    }
+}
+
+fn canonical(a: &Attestation) -> Result<String, Error> {
+    Ok(vouch_core::canonical::to_string(
+        &serde_json::to_value(a).map_err(|e| Error::Corrupt(e.to_string()))?,
+    ))
+}
+
+fn decode(text: &str) -> Result<Attestation, Error> {
+    serde_json::from_str(text).map_err(|e| Error::Corrupt(format!("stored attestation: {e}")))
+}
+
+/// Why an unqualified opinion is not allowed: each step that did not pass and each
+/// open high/critical finding.
+fn exceptions(a: &Attestation) -> Vec<String> {
+    let mut out = Vec::new();
+    if a.steps.is_empty() {
+        out.push(if a.kind == KIND_ATTESTATION {
+            "no controls in scope: nothing was attested".to_string()
+        } else {
+            "no criteria: nothing was judged".to_string()
+        });
+    }
+    out.extend(a
+        .steps
+        .iter()
+        .filter(|s| EXCEPTION_STATUSES.contains(&s.status.as_str()))
+        .map(|s| format!("step {} ({}): {}", s.number, s.control_id, s.status)));
+    out.extend(a.findings.iter().map(|f| {
+        format!("open {} finding {}: {}", f.severity, &f.id[..f.id.len().min(8)], f.title)
+    }));
+    out
+}
+
+fn finding_ref(f: &Value) -> FindingRef {
+    FindingRef {
+        check_id: f["check_id"].as_str().map(str::to_string),
+        id: f["id"].as_str().unwrap_or_default().into(),
+        severity: f["severity"].as_str().unwrap_or_default().into(),
+        status: f["status"].as_str().unwrap_or_default().into(),
+        title: f["title"].as_str().unwrap_or_default().into(),
+    }
+}
+
+/// Findings not resolved (open or accepted).
+fn open_findings(store: &Store) -> Result<Vec<FindingRef>, Error> {
+    Ok(vouch_checks::findings::list(store, Some("open"))?
+        .iter()
+        .map(finding_ref)
+        .collect())
+}
+
+fn step_check(check_id: &str, results: &[(String, Value)], periods: &[Period]) -> StepCheck {
+    if results.is_empty() {
+        return StepCheck {
+            check_id: check_id.into(),
+            evidence: Vec::new(),
+            failing: Vec::new(),
+            failing_count: 0,
+            messages: vec![format!(
+                "no stored result for {}: nothing was checked",
+                periods.iter().map(|p| p.label.as_str()).collect::<Vec<_>>().join(", ")
+            )],
+            periods: Vec::new(),
+            results: Vec::new(),
+            status: "no_evidence".into(),
+        };
+    }
+    let statuses: Vec<&str> = results.iter().map(|(_, r)| vouch_checks::controls::result_status(r)).collect();
+    StepCheck {
+        check_id: check_id.into(),
+        evidence: results
+            .iter()
+            .flat_map(|(_, r)| r["evidence"].as_array().cloned().unwrap_or_default())
+            .collect(),
+        failing: results
+            .iter()
+            .flat_map(|(_, r)| r["failing"].as_array().cloned().unwrap_or_default())
+            .collect(),
+        failing_count: results.iter().map(|(_, r)| r["failing_count"].as_u64().unwrap_or(0)).sum(),
+        messages: results
+            .iter()
+            .map(|(p, r)| format!("{p}: {}", r["message"].as_str().unwrap_or_default()))
+            .collect(),
+        periods: results.iter().map(|(p, _)| p.clone()).collect(),
+        results: results
+            .iter()
+            .map(|(p, r)| json!({"id": r["id"], "period": p, "status": r["status"], "ledger_seq": r["ledger_seq"], "evaluated_at": r["evaluated_at"]}))
+            .collect(),
+        status: vouch_checks::controls::rollup(statuses).into(),
+    }
+}
+
+/// Seconds until the hard close of each document still open, and whether each period's
+/// attestation is signed: what `/metrics` reports (`vouch_attestation_signed{period}`,
+/// `vouch_attestation_window_closes_in_seconds{period}`).
+pub fn metrics(store: &Store, now: DateTime<Utc>) -> Result<Vec<(String, bool, Option<i64>)>, Error> {
+    let rows = store.query(
+        "SELECT period, status, closes_at FROM attestations WHERE kind = $1 ORDER BY opens_at",
+        &[KIND_ATTESTATION.into()],
+    )?;
+    Ok(rows
+        .iter()
+        .map(|r| {
+            let signed = r.text(1) == "signed";
+            let closes = parse_t(&r.text(2)).map(|c| (c - now).num_seconds());
+            (r.text(0), signed, if signed { None } else { closes })
+        })
+        .collect())
+}

@@ -42,6 +42,7 @@ pub fn run(cli: &crate::Cli, a: &DemoArgs) -> Result<i32> {
             "log_verifier_key": report.log_verifier_key,
             "packet": report.packet, "public_key_file": report.public_key_file,
             "incident": report.incident.as_ref().map(|i| i.view(chrono::Utc::now())),
+            "attestation": {"id": report.attestation.id, "title": report.attestation.title, "opinion": report.attestation.opinion, "exceptions": report.attestation.exceptions, "signed_at": report.attestation.signed_at, "dir": report.attestation.dir},
         }));
         return Ok(if report.verify.valid { 0 } else { 1 });
     }
@@ -149,6 +150,19 @@ pub fn run(cli: &crate::Cli, a: &DemoArgs) -> Result<i32> {
         println!("     base64 -d {pd}/{f}.sig > /tmp/{f}.sig.bin");
         println!("     openssl dgst -sha256 -verify {key} -signature /tmp/{f}.sig.bin {pd}/{f}");
     }
+    let at = &report.attestation;
+    println!(
+        "9. Signed the {} (opinion {}, {} exception(s)) as dana.officer at {}:\n     {}",
+        at.title,
+        at.opinion,
+        at.exceptions.len(),
+        at.signed_at,
+        at.dir.display()
+    );
+    for e in at.exceptions.iter().take(5) {
+        println!("     - {e}");
+    }
+    println!("   attestation.json (+ .sig), attestation.md, attestation.pdf (+ .sig); check it with `vouch verify {}`.", at.dir.display());
     println!();
     println!("Everything is in {d}. Try:");
     println!("  vouch --data-dir {d} ledger verify");
@@ -160,6 +174,8 @@ pub fn run(cli: &crate::Cli, a: &DemoArgs) -> Result<i32> {
     println!("  vouch --data-dir {d} findings list");
     println!("  vouch --data-dir {d} incidents list");
     println!("  vouch --data-dir {d} verify {pd}");
+    println!("  vouch --data-dir {d} attest list");
+    println!("  vouch --data-dir {d} verify {}", report.attestation.dir.display());
     println!("  vouch --data-dir {d} packet --reproduce {pd}/SOC2_Evidence.json");
     println!(
         "  vouch --data-dir {d} ledger verify-proof {}",

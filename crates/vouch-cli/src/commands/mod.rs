@@ -1,4 +1,5 @@
 pub mod archive;
+pub mod attest;
 pub mod checks;
 pub mod config;
 pub mod demo;
@@ -11,6 +12,7 @@ pub mod ledger;
 pub mod packet;
 pub mod review;
 pub mod serve;
+pub mod signoff;
 pub mod verify;
 
 use anyhow::Result;

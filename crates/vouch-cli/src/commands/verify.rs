@@ -5,7 +5,8 @@ use vouch_engine::packet::verify::{self, Options};
 
 #[derive(clap::Args)]
 pub struct VerifyArgs {
-    /// Packet files (SOC2_Evidence.json / .pdf) or directories holding them.
+    /// Packet files (SOC2_Evidence.json / .pdf) or directories holding them; signed
+    /// attestations (a directory holding attestation.json, or that file).
     #[arg(required = true)]
     pub paths: Vec<PathBuf>,
     /// Pin the signing public key (SPKI PEM file).
@@ -35,14 +36,31 @@ pub fn run(cli: &crate::Cli, a: &VerifyArgs) -> Result<i32> {
         ),
         Err(_) => Vec::new(),
     };
-    let steps = verify::verify(
-        &a.paths,
-        &Options {
-            public_key_pem,
-            known_keys,
-            log_key: a.log_key.clone(),
-        },
-    );
+    // Signed attestations (a directory holding attestation.json, or that file) are
+    // checked on their own; everything else is a packet.
+    let (attestations, packets): (Vec<PathBuf>, Vec<PathBuf>) = a
+        .paths
+        .iter()
+        .cloned()
+        .partition(|p| vouch_engine::packet::attestation::is_attestation(p));
+    let mut steps = Vec::new();
+    for p in &attestations {
+        steps.extend(vouch_engine::packet::attestation::verify(
+            p,
+            public_key_pem.as_deref(),
+            &known_keys,
+        ));
+    }
+    if !packets.is_empty() {
+        steps.extend(verify::verify(
+            &packets,
+            &Options {
+                public_key_pem,
+                known_keys,
+                log_key: a.log_key.clone(),
+            },
+        ));
+    }
     let failed = steps.iter().find(|s| !s.ok).cloned();
     if cli.json {
         output::print_json(&serde_json::json!({"valid": failed.is_none(), "steps": steps}));

@@ -239,6 +239,8 @@ pub struct DemoReport {
     pub incident: Option<crate::incidents::Incident>,
     /// The completed, signed access review.
     pub access_review: evidence::AccessReviewReport,
+    /// The signed attestation of the last month.
+    pub attestation: DemoAttestation,
 }
 
 /// Prepare a fresh demo directory: replace an earlier demo, refuse anything else.
@@ -392,6 +394,13 @@ pub fn run(
     std::fs::write(&public_key_file, keys.signing_public_pem())
         .map_err(|e| Error::io(&public_key_file, e))?;
 
+    // Seed 002 step 8 on the demo's timeline: a monthly attestation of the last month,
+    // its window opened the day after the month ended and signed the day after that
+    // (inside the window), pre-filled from the checks above and signed with the demo
+    // officer's name; qualified when a step did not pass.
+    progress(0, 1, "attestation");
+    let attestation = attest(dir, &mut config, &store, &keys, &ledger, last, now)?;
+
     Ok(DemoReport {
         data_dir: dir.to_path_buf(),
         events: done,
@@ -413,7 +422,78 @@ pub fn run(
         evidence,
         incident,
         access_review,
+        attestation,
     })
+}
+
+/// The demo's signed attestation: status line and the directory of its files.
+fn attest(
+    dir: &Path,
+    config: &mut crate::Config,
+    store: &vouch_store::Store,
+    keys: &crate::Keys,
+    ledger: &crate::Ledger,
+    last: &Period,
+    now: DateTime<Utc>,
+) -> Result<DemoAttestation, Error> {
+    let toml = dir.join("vouch.toml");
+    let mut text = std::fs::read_to_string(&toml).map_err(|e| Error::io(&toml, e))?;
+    text.push_str("\n[attestations]\n# The demo attests monthly (seed 002 is quarterly: the default).\ncadence = \"monthly\"\n");
+    std::fs::write(&toml, text).map_err(|e| Error::io(&toml, e))?;
+    config.settings.attestations.cadence = "monthly".into();
+    let config = &*config;
+    let s = crate::signoff::attest::Signoffs { config, store: store.clone(), ledger, keys };
+    let opened = (last.end + Duration::hours(1)).min(now);
+    // "Installed" the day before the month ended: earlier windows are not reported.
+    s.sync(opened, last.end - Duration::days(1))?;
+    let a = s
+        .find(crate::signoff::attest::KIND_ATTESTATION, &last.label)?
+        .ok_or_else(|| Error::Demo(format!("the {} attestation window did not open", last.label)))?;
+    let at = (last.end + Duration::hours(34)).min(now).max(opened);
+    let preview = s.preview(&a.id, at)?;
+    let req = crate::signoff::attest::SignRequest {
+        signer: "dana.officer".into(),
+        role: a.signer_role.clone(),
+        via: "demo".into(),
+        opinion: if preview.unqualified_allowed {
+            crate::signoff::attest::Opinion::Unqualified
+        } else {
+            crate::signoff::attest::Opinion::Qualified
+        },
+        notes: [("1".to_string(), "Reviewed with the evidence items listed; exceptions tracked as findings.".to_string())]
+            .into_iter()
+            .filter(|_| !preview.steps.is_empty())
+            .collect(),
+        personal: None,
+    };
+    let (signed, doc) = s.sign(&a.id, &req, at)?;
+    let out = crate::packet::attestation::dir_for(&config.data_dir, &signed);
+    crate::packet::attestation::write(&out, keys, &signed, &doc)?;
+    Ok(DemoAttestation {
+        id: signed.id.clone(),
+        title: signed.title.clone(),
+        opinion: req.opinion.as_str().into(),
+        exceptions: signed.exceptions.clone(),
+        signed_at: signed.signed.map(|x| x.signed_at).unwrap_or_default(),
+        dir: out,
+    })
+}
+
+/// The demo's signed attestation.
+#[derive(Debug, Clone)]
+pub struct DemoAttestation {
+    /// Its id.
+    pub id: String,
+    /// Its title (`2026-10 attestation`).
+    pub title: String,
+    /// `unqualified` or `qualified`.
+    pub opinion: String,
+    /// Why it is qualified.
+    pub exceptions: Vec<String>,
+    /// When it was signed (on the demo's timeline).
+    pub signed_at: String,
+    /// Where its files are.
+    pub dir: PathBuf,
 }
 
 /// Split a vector into owned chunks.

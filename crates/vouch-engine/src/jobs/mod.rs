@@ -104,9 +104,9 @@ pub const JOBS: &[JobDef] = &[
     },
     JobDef {
         name: "attestation-draft",
-        schedule: "0 10 26 3,6,9,12 *",
-        catch_up_days: 100,
-        description: "record that a quarterly attestation window opened (seed 002's schedule)",
+        schedule: "0 0 * * *",
+        catch_up_days: 2,
+        description: "daily at 00:00 UTC (windows open and close at midnight): open attestation windows with a draft at their opening ([attestations] schedule, seed 002); record windows that closed unopened as missed and unsigned ones as overdue (high findings)",
     },
 ];
 
@@ -119,15 +119,6 @@ pub fn job(name: &str) -> Option<&'static JobDef> {
 pub fn period_of(job: &str, occurrence: DateTime<Utc>) -> Period {
     match job {
         "generate-soc2-evidence" => Period::last_month(occurrence),
-        "attestation-draft" => {
-            // The window opens near the end of the quarter it attests.
-            let q = (chrono::Datelike::month(&occurrence) - 1) / 3 + 1;
-            Period::parse(
-                &format!("{}-Q{q}", chrono::Datelike::year(&occurrence)),
-                occurrence,
-            )
-            .unwrap_or_else(|_| Period::month_of(occurrence))
-        }
         _ => Period::parse(&occurrence.format("%Y-%m-%d").to_string(), occurrence)
             .unwrap_or_else(|_| Period::month_of(occurrence)),
     }
@@ -439,18 +430,7 @@ impl Runner<'_> {
                 self.ledger,
                 self.clock.now(),
             )?),
-            "attestation-draft" => {
-                crate::audit::record(
-                    self.ledger,
-                    json!({
-                        "timestamp": ts(&self.clock.now()),
-                        "action": "attestation.window_opened", "category": "administrative", "result": "success",
-                        "resource": {"type": "attestation", "id": period.label, "name": format!("{} attestation", period.label)},
-                        "details": {"description": format!("The {} attestation window opened; sign-off is due within five days of quarter end", period.label)},
-                    }),
-                )?;
-                Ok(json!({"quarter": period.label}))
-            }
+            "attestation-draft" => self.attestations(),
             other => Err(JobError::UnknownJob(format!("no job `{other}`")).into()),
         }
     }
@@ -571,7 +551,85 @@ impl Runner<'_> {
             )?;
             out["archive"] = json!({"folder": a.record["folder"], "files": a.stored.len()});
         }
+        if self.config.settings.attestations.collection_signoff {
+            let a = self.collection_signoff(period)?;
+            out["signoff"] = json!({"id": a.id, "status": a.status, "criteria_failed": a.steps.iter().filter(|s| s.status != "pass").count()});
+        }
         Ok(out)
+    }
+
+    fn signoffs(&self) -> crate::signoff::attest::Signoffs<'_> {
+        crate::signoff::attest::Signoffs {
+            config: self.config,
+            store: self.store.clone(),
+            ledger: self.ledger,
+            keys: self.keys,
+        }
+    }
+
+    /// Open, miss or close attestation windows as the schedule says.
+    fn attestations(&self) -> Result<Value, Error> {
+        let now = self.clock.now();
+        // Windows that closed before this database existed are not vouch's to report.
+        let since = match self.not_before {
+            Some(t) => t,
+            None => initialized_at(&self.store)?.unwrap_or(now),
+        };
+        let r = self.signoffs().sync(now, since)?;
+        let mut notes = Vec::new();
+        for (what, list) in [("opened", &r.opened), ("missed", &r.missed), ("closed unsigned", &r.overdue)] {
+            if !list.is_empty() {
+                notes.push(format!("{what}: {}", list.join(", ")));
+            }
+        }
+        let mut out = json!({"opened": r.opened, "missed": r.missed, "overdue": r.overdue});
+        if !notes.is_empty() {
+            out["note"] = json!(format!("attestation windows {}", notes.join("; ")));
+        }
+        Ok(out)
+    }
+
+    /// Seed 001: the collection sign-off request of a month, with its criteria judged.
+    pub fn collection_signoff(&self, period: &Period) -> Result<crate::signoff::attest::Attestation, Error> {
+        let s = &self.config.settings.attestations;
+        let items: Vec<crate::evidence::Item> = crate::evidence::list(
+            &self.store,
+            &crate::evidence::ListFilter { evidence_id: None, period: Some(period.clone()), limit: Some(10_000) },
+        )?
+        .into_iter()
+        .filter(|i| i.ok())
+        .collect();
+        let mut exports = Vec::new();
+        for name in crate::signoff::collection::EXPORTS {
+            let wanted = s.collection_exports.get(*name);
+            let found = items.iter().find(|i| {
+                let id = i.record["evidence_id"].as_str().unwrap_or("");
+                match wanted {
+                    Some(w) => id == w,
+                    None => id.contains(name) || (*name == "prs" && id.contains("pull")) || (*name == "dr-drill" && id.contains("drill")),
+                }
+            });
+            let mut where_ = found.map(|i| format!("evidence {} item {}", i.record["evidence_id"].as_str().unwrap_or(""), i.id()));
+            if where_.is_none() && *name == "audit" {
+                // The audit-log export is the packet's own export of the period's events.
+                let slug = crate::packet::build::period_slug(period);
+                let json = self.config.data_dir.join("packets").join(&slug).join(crate::packet::JSON_FILE);
+                if json.exists() {
+                    where_ = Some(format!("the signed packet's audit-log export ({})", json.display()));
+                }
+            }
+            exports.push((name.to_string(), where_));
+        }
+        let v = self.ledger.verify(&Default::default())?;
+        let chain = if v.valid { Ok(v.checked) } else { Err(v.reason.unwrap_or_else(|| "broken".into())) };
+        let archive = crate::seal::collections(&self.store, Some(&period.label))?.into_iter().last();
+        let facts = crate::signoff::collection::CollectionFacts {
+            completed_at: self.clock.now(),
+            exports,
+            chain,
+            archive,
+        };
+        Ok(self.signoffs().request_collection_signoff(period, &facts, self.clock.now())?)
     }
 
     /// Nightly verification into the integrity log (seed 002's audit_integrity_log).

@@ -5,6 +5,7 @@
 
 pub mod access_reviews;
 pub mod archives;
+pub mod attestations;
 pub mod audit_logs;
 pub mod checks;
 pub mod evidence;

@@ -1,0 +1,95 @@
+//! The Markdown rendering of a signed (or draft) document, shaped like seed 002's
+//! `docs/ops/attestation-log/YYYY-QN.md`: date, quarter, the pass/fail result of each
+//! step, open findings, the signature — for teams that also keep it in git.
+
+use crate::attest::Attestation;
+
+fn cell(s: &str) -> String {
+    s.replace('|', "\\|").replace('\n', " ")
+}
+
+/// The document as Markdown.
+pub fn render(a: &Attestation) -> String {
+    let mut m = String::new();
+    m.push_str(&format!("# {} — {}\n\n", a.organization, a.title));
+    m.push_str(&format!("- Period: {} ({} to {}, end exclusive)\n", a.period, a.period_start, a.period_end));
+    m.push_str(&format!("- Window: opens {}, target {}, hard close {}\n", a.opens_at, a.target_at, a.closes_at));
+    m.push_str(&format!("- Status: {}{}\n", a.status, if a.late { " (late)" } else { "" }));
+    if let Some(s) = &a.signed {
+        m.push_str(&format!(
+            "- Signed: {} by {} ({}, via {}), opinion **{}**{}\n",
+            s.signed_at,
+            s.signer.name,
+            s.signer.role,
+            s.signer.via,
+            s.opinion,
+            if s.late { ", after the hard close" } else { "" }
+        ));
+    }
+    if let Some(p) = &a.prefilled_at {
+        m.push_str(&format!("- Results as stored at: {p}\n"));
+    }
+    m.push_str("\n## Steps\n\n| # | Control | Criteria | Result | Failing rows | Findings | Note |\n|---|---|---|---|---|---|---|\n");
+    for s in &a.steps {
+        let failing: u64 = s.checks.iter().map(|c| c.failing_count).sum();
+        m.push_str(&format!(
+            "| {} | {} — {} | {} | {} | {} | {} | {} |\n",
+            s.number,
+            cell(&s.control_id),
+            cell(&s.title),
+            cell(&s.criteria.join(", ")),
+            s.status.to_uppercase(),
+            failing,
+            s.findings.iter().map(|f| f.id[..f.id.len().min(8)].to_string()).collect::<Vec<_>>().join(", "),
+            cell(s.note.as_deref().or(s.detail.as_deref()).unwrap_or("")),
+        ));
+    }
+    if a.steps.is_empty() {
+        m.push_str("| – | (no steps: the window was missed) | | | | | |\n");
+    }
+    m.push_str("\n## Evidence\n\n");
+    for s in &a.steps {
+        for c in &s.checks {
+            m.push_str(&format!("- Step {} `{}`: {} — {}\n", s.number, c.check_id, c.status, cell(&c.messages.join("; "))));
+            for e in &c.evidence {
+                m.push_str(&format!(
+                    "  - item {} sha256 {} ledger seq {}\n",
+                    e["item_id"].as_str().unwrap_or("?"),
+                    e["sha256"].as_str().unwrap_or("?"),
+                    e["ledger_seq"].as_u64().map(|x| x.to_string()).unwrap_or_else(|| "?".into())
+                ));
+            }
+        }
+    }
+    m.push_str("\n## Open findings\n\n");
+    if a.findings.is_empty() && a.steps.iter().all(|s| s.findings.is_empty()) {
+        m.push_str("None.\n");
+    }
+    let mut seen = Vec::new();
+    for f in a.findings.iter().chain(a.steps.iter().flat_map(|s| s.findings.iter())) {
+        if seen.contains(&f.id) {
+            continue;
+        }
+        seen.push(f.id.clone());
+        m.push_str(&format!("- {} ({}, {}): {}\n", f.id, f.severity, f.status, cell(&f.title)));
+    }
+    m.push_str("\n## Exceptions\n\n");
+    if a.exceptions.is_empty() {
+        m.push_str("None: every step passed and no high or critical finding is open.\n");
+    }
+    for e in &a.exceptions {
+        m.push_str(&format!("- {}\n", cell(e)));
+    }
+    if let Some(h) = &a.document_sha256 {
+        m.push_str(&format!(
+            "\n## Signature\n\nThe signed document is `attestation.json` (canonical JSON, SHA-256 `{h}`), signed with vouch's key (`attestation.json.sig`, `public_key.pem`){}. Ledger seq of the sign-off: {}.\n",
+            match a.signed.as_ref().and_then(|s| s.personal_signature.as_deref()) {
+                Some("ssh") => " and the signer's SSH key (`attestation.json.ssh.sig`, `allowed_signers`)",
+                Some("gpg") => " and the signer's OpenPGP key (`attestation.json.asc`)",
+                _ => "",
+            },
+            a.ledger_seq.map(|s| s.to_string()).unwrap_or_default()
+        ));
+    }
+    m
+}

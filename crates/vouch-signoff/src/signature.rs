@@ -1,0 +1,296 @@
+//! Signatures over signed documents (attestations, collection sign-offs, access-review
+//! campaigns): vouch's own signature with its signing key (ECDSA P-256, DER, base64 — the
+//! `.sig` form packets use, which `openssl dgst -sha256 -verify` checks) and, optionally,
+//! the signer's own: an SSH signature (`ssh-keygen -Y sign -n vouch-attestation`, checked
+//! with `ssh-keygen -Y verify` and an allowed-signers file) or an OpenPGP detached
+//! signature (`gpg --armor --detach-sign`, checked with `gpg --verify`).
+//!
+//! The signed bytes are always the document's RFC 8785 canonical JSON
+//! ([`canonical_bytes`]). The personal signatures are made by the real tools on the
+//! signer's machine (the CLI); nothing here holds a private key beyond vouch's own.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use crate::Error;
+
+/// The `ssh-keygen -Y` namespace of attestation signatures.
+pub const SSH_NAMESPACE: &str = "vouch-attestation";
+
+/// vouch's signature over a document.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VouchSignature {
+    /// Id of the signing key (hex SHA-256 of its SPKI DER).
+    pub key_id: String,
+    /// The signing key's public key (SPKI PEM), so the document verifies offline.
+    pub public_key_pem: String,
+    /// Base64 of the DER ECDSA P-256 / SHA-256 signature.
+    pub signature: String,
+}
+
+/// The signer's own signature over a document.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum PersonalSignature {
+    /// `ssh-keygen -Y sign -n vouch-attestation`.
+    Ssh {
+        /// The armored SSH signature (`-----BEGIN SSH SIGNATURE-----`).
+        signature: String,
+        /// The signer's public key (`ssh-ed25519 AAAA… comment`), for the allowed-signers
+        /// line.
+        public_key: String,
+        /// The principal (identity) the allowed-signers line names: the signer's name.
+        principal: String,
+    },
+    /// `gpg --armor --detach-sign`.
+    Gpg {
+        /// The armored detached signature.
+        signature: String,
+        /// The key id or fingerprint the signer named.
+        key_id: String,
+    },
+}
+
+/// How the signer signs personally (what the CLI was given).
+#[derive(Debug, Clone)]
+pub enum PersonalKey {
+    /// An SSH private key file (`--ssh-key FILE`); its `.pub` must sit next to it.
+    Ssh(std::path::PathBuf),
+    /// A key in the caller's GnuPG keyring (`--gpg-key ID`).
+    Gpg(String),
+}
+
+/// The bytes every signature covers: the document's canonical JSON.
+pub fn canonical_bytes(document: &Value) -> Vec<u8> {
+    vouch_core::canonical::to_vec(document)
+}
+
+/// Sign `bytes` with vouch's signing key.
+pub fn sign_vouch(keys: &vouch_ledger::Keys, bytes: &[u8]) -> VouchSignature {
+    VouchSignature {
+        key_id: keys.signing_key_id(),
+        public_key_pem: keys.signing_public_pem(),
+        signature: vouch_ledger::sign::sign_b64(&keys.signing, bytes),
+    }
+}
+
+/// Check vouch's signature over `bytes` (with the public key it carries; compare
+/// `key_id` with the key you trust).
+pub fn verify_vouch(sig: &VouchSignature, bytes: &[u8]) -> Result<(), Error> {
+    let id = vouch_ledger::sign::key_id_of_pem(&sig.public_key_pem).map_err(Error::Signature)?;
+    if id != sig.key_id {
+        return Err(Error::Signature(format!(
+            "the public key's id is {id}, not the recorded {}",
+            sig.key_id
+        )));
+    }
+    vouch_ledger::sign::verify_b64(&sig.public_key_pem, bytes, &sig.signature)
+        .map_err(|e| Error::Signature(format!("vouch signature: {e}")))
+}
+
+/// Sign `bytes` with the signer's own key, as `principal` (their name).
+pub fn sign_personal(key: &PersonalKey, principal: &str, bytes: &[u8]) -> Result<PersonalSignature, Error> {
+    match key {
+        PersonalKey::Ssh(file) => ssh_sign(file, principal, bytes),
+        PersonalKey::Gpg(id) => gpg_sign(id, bytes),
+    }
+}
+
+/// Check a personal signature over `bytes` with the real tool (`ssh-keygen -Y verify`
+/// with an allowed-signers file made from the recorded key, or `gpg --verify` against the
+/// caller's keyring).
+pub fn verify_personal(sig: &PersonalSignature, bytes: &[u8]) -> Result<(), Error> {
+    match sig {
+        PersonalSignature::Ssh { signature, public_key, principal } => {
+            let dir = tempdir()?;
+            let allowed = dir.path().join("allowed_signers");
+            std::fs::write(&allowed, allowed_signers_line(principal, public_key))
+                .map_err(|e| Error::Signature(format!("writing allowed signers: {e}")))?;
+            ssh_verify(&allowed, principal, signature, bytes)
+        }
+        PersonalSignature::Gpg { signature, .. } => gpg_verify(signature, bytes),
+    }
+}
+
+/// The allowed-signers line (`principal namespaces="vouch-attestation" key`) for a signer.
+pub fn allowed_signers_line(principal: &str, public_key: &str) -> String {
+    format!(
+        "{} namespaces=\"{SSH_NAMESPACE}\" {}\n",
+        principal.replace(' ', "_"),
+        public_key.trim()
+    )
+}
+
+fn tempdir() -> Result<tempfile::TempDir, Error> {
+    tempfile::tempdir().map_err(|e| Error::Signature(format!("temporary directory: {e}")))
+}
+
+/// Run a tool with `input` on stdin; its stdout, or an error with its first stderr line.
+fn run(mut cmd: Command, what: &str, input: &[u8]) -> Result<Vec<u8>, Error> {
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| Error::Signature(format!("{what}: cannot run it: {e}")))?;
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin
+            .write_all(input)
+            .map_err(|e| Error::Signature(format!("{what}: {e}")))?;
+    }
+    let out = child
+        .wait_with_output()
+        .map_err(|e| Error::Signature(format!("{what}: {e}")))?;
+    if !out.status.success() {
+        let err = String::from_utf8_lossy(&out.stderr);
+        let line = err.lines().map(str::trim).filter(|l| !l.is_empty()).last().unwrap_or("failed");
+        return Err(Error::Signature(format!("{what}: {line}")));
+    }
+    Ok(out.stdout)
+}
+
+/// `ssh-keygen -Y sign -f KEY -n vouch-attestation` over `bytes`.
+pub fn ssh_sign(key_file: &Path, principal: &str, bytes: &[u8]) -> Result<PersonalSignature, Error> {
+    let pub_file = {
+        let mut p = key_file.as_os_str().to_owned();
+        p.push(".pub");
+        std::path::PathBuf::from(p)
+    };
+    let public_key = std::fs::read_to_string(&pub_file).map_err(|e| {
+        Error::Signature(format!(
+            "--ssh-key: the public key {} is needed next to the private key: {e}",
+            pub_file.display()
+        ))
+    })?;
+    let mut cmd = Command::new("ssh-keygen");
+    cmd.args(["-q", "-Y", "sign", "-n", SSH_NAMESPACE, "-f"]).arg(key_file);
+    let sig = run(cmd, "ssh-keygen -Y sign", bytes)?;
+    Ok(PersonalSignature::Ssh {
+        signature: String::from_utf8_lossy(&sig).into_owned(),
+        public_key: public_key.trim().to_string(),
+        principal: principal.replace(' ', "_"),
+    })
+}
+
+/// `ssh-keygen -Y verify -f ALLOWED -I PRINCIPAL -n vouch-attestation -s SIG` over `bytes`.
+pub fn ssh_verify(allowed_signers: &Path, principal: &str, signature: &str, bytes: &[u8]) -> Result<(), Error> {
+    let dir = tempdir()?;
+    let sig = dir.path().join("document.sig");
+    std::fs::write(&sig, signature).map_err(|e| Error::Signature(e.to_string()))?;
+    let mut cmd = Command::new("ssh-keygen");
+    cmd.args(["-Y", "verify", "-n", SSH_NAMESPACE, "-I", principal, "-f"])
+        .arg(allowed_signers)
+        .arg("-s")
+        .arg(&sig);
+    run(cmd, "ssh-keygen -Y verify", bytes).map(|_| ())
+}
+
+/// `gpg --batch --armor --local-user ID --detach-sign` over `bytes` (the caller's
+/// keyring, `GNUPGHOME` as set).
+pub fn gpg_sign(key_id: &str, bytes: &[u8]) -> Result<PersonalSignature, Error> {
+    let mut cmd = Command::new("gpg");
+    cmd.args(["--batch", "--yes", "--armor", "--local-user", key_id, "--detach-sign"]);
+    let sig = run(cmd, "gpg --detach-sign", bytes)?;
+    Ok(PersonalSignature::Gpg {
+        signature: String::from_utf8_lossy(&sig).into_owned(),
+        key_id: key_id.to_string(),
+    })
+}
+
+/// `gpg --batch --verify SIG -` over `bytes` (the caller's keyring must hold the key).
+pub fn gpg_verify(signature: &str, bytes: &[u8]) -> Result<(), Error> {
+    let dir = tempdir()?;
+    let sig = dir.path().join("document.asc");
+    std::fs::write(&sig, signature).map_err(|e| Error::Signature(e.to_string()))?;
+    let mut cmd = Command::new("gpg");
+    cmd.args(["--batch", "--verify"]).arg(&sig).arg("-");
+    run(cmd, "gpg --verify", bytes).map(|_| ())
+}
+
+/// A signed document as stored and written: the document, its canonical bytes' SHA-256,
+/// vouch's signature and the signer's own, if any.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SignedDocument {
+    /// The document (its canonical JSON is what is signed).
+    pub document: Value,
+    /// Hex SHA-256 of the canonical JSON.
+    pub sha256: String,
+    /// vouch's signature.
+    pub vouch: VouchSignature,
+    /// The signer's own signature, if they gave a key.
+    pub personal: Option<PersonalSignature>,
+}
+
+impl SignedDocument {
+    /// Sign a document with vouch's key and, when given, the signer's own key.
+    pub fn sign(
+        keys: &vouch_ledger::Keys,
+        document: Value,
+        personal: Option<(&PersonalKey, &str)>,
+    ) -> Result<SignedDocument, Error> {
+        let bytes = canonical_bytes(&document);
+        let personal = match personal {
+            Some((k, principal)) => Some(sign_personal(k, principal, &bytes)?),
+            None => None,
+        };
+        Ok(SignedDocument {
+            sha256: vouch_store::blobs::sha256_hex(&bytes),
+            vouch: sign_vouch(keys, &bytes),
+            personal,
+            document,
+        })
+    }
+
+    /// Check the hash, vouch's signature and the personal one (with the real tool).
+    pub fn verify(&self) -> Result<(), Error> {
+        let bytes = canonical_bytes(&self.document);
+        let h = vouch_store::blobs::sha256_hex(&bytes);
+        if h != self.sha256 {
+            return Err(Error::Signature(format!(
+                "the document's SHA-256 is {h}, not the recorded {}",
+                self.sha256
+            )));
+        }
+        verify_vouch(&self.vouch, &bytes)?;
+        if let Some(p) = &self.personal {
+            verify_personal(p, &bytes)?;
+        }
+        Ok(())
+    }
+
+    /// Write the document and its signatures into `dir` as `NAME.json` (canonical),
+    /// `NAME.json.sig` (base64 DER, for `openssl dgst -sha256 -verify`),
+    /// `public_key.pem`, and `NAME.json.ssh.sig` + `allowed_signers` or `NAME.json.asc`.
+    pub fn write_files(&self, dir: &Path, name: &str) -> Result<Vec<std::path::PathBuf>, Error> {
+        let io = |e: std::io::Error| Error::Signature(format!("writing {}: {e}", dir.display()));
+        std::fs::create_dir_all(dir).map_err(io)?;
+        let mut files = vec![
+            (format!("{name}.json"), canonical_bytes(&self.document)),
+            (format!("{name}.json.sig"), self.vouch.signature.clone().into_bytes()),
+            ("public_key.pem".to_string(), self.vouch.public_key_pem.clone().into_bytes()),
+        ];
+        match &self.personal {
+            Some(PersonalSignature::Ssh { signature, public_key, principal }) => {
+                files.push((format!("{name}.json.ssh.sig"), signature.clone().into_bytes()));
+                files.push((
+                    "allowed_signers".to_string(),
+                    allowed_signers_line(principal, public_key).into_bytes(),
+                ));
+            }
+            Some(PersonalSignature::Gpg { signature, .. }) => {
+                files.push((format!("{name}.json.asc"), signature.clone().into_bytes()));
+            }
+            None => {}
+        }
+        let mut out = Vec::new();
+        for (f, bytes) in files {
+            let p = dir.join(f);
+            std::fs::write(&p, bytes).map_err(io)?;
+            out.push(p);
+        }
+        Ok(out)
+    }
+}
