@@ -32,6 +32,9 @@ pub struct Settings {
     /// `[auth]`: JWT bearer tokens, local sessions and lockout.
     pub auth: AuthSettings,
     #[serde(default)]
+    /// `[reports]`: scheduled compliance reports.
+    pub reports: ReportSettings,
+    #[serde(default)]
     /// `[[source]]`: systems evidence is collected from.
     pub source: Vec<SourceDef>,
     #[serde(default)]
@@ -198,6 +201,22 @@ impl Default for ArchiveSettings {
         }
     }
 }
+
+/// `[reports]`: compliance reports generated on a schedule.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReportSettings {
+    /// Report type → frequency (`quarterly`, `monthly`, `weekly`): after each period
+    /// ends, that period's report is generated once (seed 003: `soc2 = "quarterly"`,
+    /// `access_review = "monthly"`, `vulnerability = "weekly"`). Default: none.
+    pub schedule: BTreeMap<String, String>,
+}
+
+/// The report types a schedule may name (vouch-reports' `TYPES`).
+pub const REPORT_TYPES: &[&str] = &["soc2", "access_review", "vulnerability", "incident"];
+
+/// The frequencies a report schedule may use.
+pub const REPORT_FREQUENCIES: &[&str] = &["quarterly", "monthly", "weekly"];
 
 /// `[auth]`: bearer tokens, dashboard sessions and failed-login limits.
 #[derive(Debug, Clone, Deserialize, Serialize)]

@@ -10,10 +10,12 @@
 //! | [`checks`] | `vouch-checks` | checks, controls, findings |
 //! | [`packet`] | `vouch-packet` | signed JSON + PDF evidence packets |
 //! | [`seal`] | `vouch-seal` | encrypted archives, WORM storage, retention |
+//! | [`reports`] | `vouch-reports` | soc2, access-review, vulnerability and incident reports |
 
 pub mod demo;
 pub mod init;
 pub mod jobs;
+pub mod report_sources;
 
 pub use vouch_checks as checks;
 pub use vouch_config as config;
@@ -22,6 +24,7 @@ pub use vouch_evidence as evidence;
 pub use vouch_ledger as ledger;
 pub use vouch_ledger::{audit, keys, Keys, Ledger};
 pub use vouch_packet as packet;
+pub use vouch_reports as reports;
 pub use vouch_seal as seal;
 
 /// vouch's version, stamped into everything it produces.
@@ -74,6 +77,9 @@ pub enum Error {
     /// Archiving, restoring or retention failed.
     #[error(transparent)]
     Seal(#[from] seal::Error),
+    /// Requesting, generating or reading a report failed.
+    #[error(transparent)]
+    Reports(#[from] reports::Error),
     /// A job is unknown, already running, or failed.
     #[error(transparent)]
     Jobs(#[from] jobs::JobError),

@@ -100,7 +100,7 @@ impl From<vouch_engine::Error> for ApiError {
         use vouch_engine::jobs::JobError;
         use vouch_engine::ledger::LedgerError;
         use vouch_engine::Error as E;
-        use vouch_engine::{packet, seal};
+        use vouch_engine::{packet, reports, seal};
         let conflict = |m: String| ApiError::new(StatusCode::CONFLICT, "conflict", m);
         match e {
             // A wrapped error (a ledger failure inside a check run, say) is the server's
@@ -127,6 +127,12 @@ impl From<vouch_engine::Error> for ApiError {
             E::Seal(seal::Error::Invalid(m)) => ApiError::bad(m),
             E::Seal(seal::Error::Conflict(m)) => conflict(m),
             E::Seal(seal::Error::Store(e)) => E::Store(e).into(),
+            E::Reports(reports::Error::Invalid { field, message }) => {
+                ApiError::bad(message).details(json!({"field": field}))
+            }
+            E::Reports(reports::Error::NotFound(m)) => ApiError::not_found(m),
+            E::Reports(reports::Error::NotReady(m)) => conflict(m),
+            E::Reports(reports::Error::Store(e)) => E::Store(e).into(),
             E::Store(e) => e.into(),
             other if storage_refuses_writes(&other.to_string()) => {
                 tracing::error!(error = %other, "storage refuses writes");

@@ -12,6 +12,7 @@ mod common;
 
 mod api;
 mod auth;
+mod reports;
 mod seeds;
 mod tls;
 mod verdicts;

@@ -8,6 +8,7 @@ pub mod jobs;
 pub mod keys;
 pub mod ledger;
 pub mod packet;
+pub mod reports;
 pub mod serve;
 pub mod verify;
 

@@ -12,6 +12,7 @@ pub mod health;
 pub mod jobs;
 pub mod ledger;
 pub mod packets;
+pub mod reports;
 pub mod session;
 pub mod status;
 
