@@ -126,11 +126,13 @@ fn osv_server() -> Osv {
 }
 
 fn include_pack(fx: &mut common::Fx) {
-    let pack = repo().join("packs/vulnerability/pack.toml");
-    fx.with_catalog(&format!(
-        "include = [{:?}]\n",
-        pack.canonicalize().unwrap().display().to_string()
-    ));
+    let pack = repo().join("packs/vulnerability/pack.toml").canonicalize().unwrap();
+    let main = fx.dir.path().join("vouch.toml");
+    let text = std::fs::read_to_string(&main).unwrap();
+    std::fs::write(&main, format!("include = [{:?}]\n{text}", pack.display().to_string())).unwrap();
+    let db = fx.config.settings.database.clone();
+    fx.config = vouch_engine::Config::load(fx.dir.path()).unwrap_or_else(|e| panic!("{e}"));
+    fx.config.settings.database = db;
 }
 
 fn collect(fx: &common::Fx, period: &vouch_core::period::Period) -> vouch_engine::evidence::Item {

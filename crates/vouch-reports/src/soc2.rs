@@ -36,8 +36,10 @@ pub fn build(
         &["criterion", "category", "topic", "status", "controls", "evidence_items", "reason"],
         "no criteria requested",
     );
-    for id in &scope {
-        let Some(c) = vouch_core::tsc::criterion(id) else { continue };
+    for &id in &scope {
+        let Some(c) = vouch_core::tsc::criterion(id) else {
+            continue;
+        };
         let mapped: Vec<&&Value> = in_scope
             .iter()
             .filter(|x| has_any(&x["criteria"], &[id]))

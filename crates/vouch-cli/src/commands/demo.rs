@@ -122,6 +122,16 @@ pub fn run(cli: &crate::Cli, a: &DemoArgs) -> Result<i32> {
         println!("     base64 -d {pd}/{f}.sig > /tmp/{f}.sig.bin");
         println!("     openssl dgst -sha256 -verify {key} -signature /tmp/{f}.sig.bin {pd}/{f}");
     }
+    let r = &report.soc2_report;
+    let rdir = vouch_engine::reports::dir_of(&vouch_engine::Config::load(&report.data_dir)?, &r.id);
+    println!(
+        "9. Generated seed 003's quarterly soc2 report for {} ({}; job run generate-report:{}) in\n     {}",
+        r.period.label,
+        r.status,
+        r.id,
+        rdir.display()
+    );
+    println!("   report.json, report.pdf and report.csv, each with a .sig (same key as the packet).");
     println!();
     println!("Everything is in {d}. Try:");
     println!("  vouch --data-dir {d} ledger verify");
@@ -131,6 +141,7 @@ pub fn run(cli: &crate::Cli, a: &DemoArgs) -> Result<i32> {
         report.last_month
     );
     println!("  vouch --data-dir {d} findings list");
+    println!("  vouch --data-dir {d} reports show {}", r.id);
     println!("  vouch --data-dir {d} verify {pd}");
     println!("  vouch --data-dir {d} packet --reproduce {pd}/SOC2_Evidence.json");
     println!(
