@@ -86,6 +86,9 @@ pub(crate) enum Command {
     /// Scheduled jobs: list, run history, run now.
     #[command(subcommand)]
     Jobs(commands::jobs::JobsCommand),
+    /// Compliance reports (soc2, access_review, vulnerability, incident): create, show, download.
+    #[command(subcommand)]
+    Reports(commands::reports::ReportsCommand),
     /// Validate vouch.toml without side effects.
     #[command(subcommand)]
     Config(commands::config::ConfigCommand),
@@ -116,6 +119,7 @@ fn main() {
         Command::Check(a) => commands::checks::check(&cli, a),
         Command::Serve(a) => commands::serve::serve(&cli, a),
         Command::Jobs(c) => commands::jobs::run(&cli, c),
+        Command::Reports(c) => commands::reports::run(&cli, c),
         Command::Tokens(c) => commands::serve::tokens(&cli, c),
         Command::Users(c) => commands::serve::users(&cli, c),
         Command::Archive(a) => commands::archive::run(&cli, a),

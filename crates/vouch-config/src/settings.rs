@@ -37,6 +37,8 @@ pub struct Settings {
     /// `[attestations]`: when attestation windows open and close, who signs, and the
     /// monthly collection sign-off.
     pub attestations: AttestationSettings,
+    /// `[reports]`: scheduled compliance reports.
+    pub reports: ReportSettings,
     #[serde(default)]
     /// `[[source]]`: systems evidence is collected from.
     pub source: Vec<SourceDef>,
@@ -261,6 +263,21 @@ impl Default for AttestationSettings {
         }
     }
 }
+/// `[reports]`: compliance reports generated on a schedule.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReportSettings {
+    /// Report type → frequency (`quarterly`, `monthly`, `weekly`): after each period
+    /// ends, that period's report is generated once (seed 003: `soc2 = "quarterly"`,
+    /// `access_review = "monthly"`, `vulnerability = "weekly"`). Default: none.
+    pub schedule: BTreeMap<String, String>,
+}
+
+/// The report types a schedule may name (vouch-reports' `TYPES`).
+pub const REPORT_TYPES: &[&str] = &["soc2", "access_review", "vulnerability", "incident"];
+
+/// The frequencies a report schedule may use.
+pub const REPORT_FREQUENCIES: &[&str] = &["quarterly", "monthly", "weekly"];
 
 /// `[auth]`: bearer tokens, dashboard sessions and failed-login limits.
 #[derive(Debug, Clone, Deserialize, Serialize)]

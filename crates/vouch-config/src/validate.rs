@@ -188,6 +188,25 @@ fn validate(s: &Settings, text: &str, file: &Path) -> Result<(), ConfigError> {
     if let Err(e) = vouch_core::checks::parse_duration(&s.ledger.max_clock_skew) {
         return Err(fail("ledger", "max_clock_skew", &e));
     }
+    for (t, every) in &s.reports.schedule {
+        use crate::settings::{REPORT_FREQUENCIES, REPORT_TYPES};
+        if !REPORT_TYPES.contains(&t.as_str()) {
+            return Err(ConfigError::Invalid(format!(
+                "{}:{}: key `reports.schedule.{t}`: not a report type ({})",
+                file.display(),
+                Spans::new(text).line_of_key(&["reports", "schedule"], t),
+                REPORT_TYPES.join(", ")
+            )));
+        }
+        if !REPORT_FREQUENCIES.contains(&every.as_str()) {
+            return Err(ConfigError::Invalid(format!(
+                "{}:{}: key `reports.schedule.{t}`: must be {}",
+                file.display(),
+                Spans::new(text).line_of_key(&["reports", "schedule"], t),
+                REPORT_FREQUENCIES.join(", ")
+            )));
+        }
+    }
     if !["zstd", "gzip"].contains(&s.archive.compression.as_str()) {
         return Err(fail("archive", "compression", "must be zstd or gzip"));
     }

@@ -12,10 +12,12 @@
 //! | [`signoff`] | `vouch-signoff` | sign-offs: attestations, collection sign-offs, access-review campaigns, signatures |
 //! | [`packet`] | `vouch-packet` | signed JSON + PDF evidence packets |
 //! | [`seal`] | `vouch-seal` | encrypted archives, WORM storage, retention |
+//! | [`reports`] | `vouch-reports` | soc2, access-review, vulnerability and incident reports |
 
 pub mod demo;
 pub mod init;
 pub mod jobs;
+pub mod report_sources;
 
 pub use vouch_checks as checks;
 pub use vouch_config as config;
@@ -25,6 +27,7 @@ pub use vouch_incidents as incidents;
 pub use vouch_ledger as ledger;
 pub use vouch_ledger::{audit, keys, Keys, Ledger};
 pub use vouch_packet as packet;
+pub use vouch_reports as reports;
 pub use vouch_seal as seal;
 pub use vouch_signoff as signoff;
 
@@ -107,6 +110,9 @@ pub enum Error {
     /// signed, wrong role, a signature that does not verify).
     #[error(transparent)]
     Signoff(#[from] signoff::Error),
+    /// Requesting, generating or reading a report failed.
+    #[error(transparent)]
+    Reports(#[from] reports::Error),
     /// A job is unknown, already running, or failed.
     #[error(transparent)]
     Jobs(#[from] jobs::JobError),

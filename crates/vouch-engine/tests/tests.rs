@@ -17,5 +17,6 @@ mod jobs;
 mod mysql_tls;
 mod open;
 mod packet;
+mod reports;
 mod sql_dsn;
 mod verdicts;

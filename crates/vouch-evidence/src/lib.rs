@@ -8,6 +8,7 @@ pub mod collect;
 pub mod operation;
 pub use operation::Operation;
 pub mod rows;
+pub mod scanner;
 
 /// The definitions (sources, evidence), secrets handling and `{{placeholder}}` templates
 /// live with the configuration schema; re-exported where collection uses them.

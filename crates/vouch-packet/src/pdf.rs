@@ -14,6 +14,7 @@ use typst_pdf::{PdfOptions, Timestamp};
 const TEMPLATE: &str = include_str!("packet.typ");
 const EXPORT_TEMPLATE: &str = include_str!("evidence_export.typ");
 const ATTESTATION_TEMPLATE: &str = include_str!("attestation.typ");
+const REPORT_TEMPLATE: &str = include_str!("report.typ");
 
 /// Parsing the embedded fonts is the slow part: do it once per process.
 fn engine() -> &'static TypstEngine<TypstTemplateMainFile> {
@@ -46,11 +47,28 @@ fn attestation_engine() -> &'static TypstEngine<TypstTemplateMainFile> {
     })
 }
 
+fn report_engine() -> &'static TypstEngine<TypstTemplateMainFile> {
+    static ENGINE: OnceLock<TypstEngine<TypstTemplateMainFile>> = OnceLock::new();
+    ENGINE.get_or_init(|| {
+        TypstEngine::builder()
+            .main_file(REPORT_TEMPLATE)
+            .fonts(typst_assets::fonts().map(Bytes::new))
+            .build()
+    })
+}
+
 /// Render a signed attestation or sign-off (the canonical JSON of its document) to PDF
 /// bytes; `at` is its signing time (the PDF's creation date), so the bytes are
 /// reproducible.
 pub fn render_attestation(json: &[u8], at: DateTime<Utc>) -> Result<Vec<u8>, String> {
     render_with(attestation_engine(), "vouch-attestation", json, at)
+}
+
+/// Render a compliance report's view (`{title, organization, report_id, period,
+/// generated_at, vouch_version, status, summary[], notes[], tables[{title, columns[],
+/// rows[[]], empty}]}`, every cell a string) to PDF bytes.
+pub fn render_report(json: &[u8], at: DateTime<Utc>) -> Result<Vec<u8>, String> {
+    render_with(report_engine(), "vouch-report", json, at)
 }
 
 /// Render the packet (the bytes of SOC2_Evidence.json) to PDF bytes.

@@ -101,6 +101,7 @@ impl From<vouch_engine::Error> for ApiError {
         use vouch_engine::ledger::LedgerError;
         use vouch_engine::Error as E;
         use vouch_engine::{packet, seal, signoff};
+        use vouch_engine::{packet, reports, seal};
         let conflict = |m: String| ApiError::new(StatusCode::CONFLICT, "conflict", m);
         match e {
             // A wrapped error (a ledger failure inside a check run, say) is the server's
@@ -143,6 +144,12 @@ impl From<vouch_engine::Error> for ApiError {
             E::Signoff(signoff::Error::Conflict(m)) => conflict(m),
             E::Signoff(signoff::Error::Forbidden(m)) => ApiError::forbidden(m),
             E::Signoff(signoff::Error::Store(e)) => E::Store(e).into(),
+            E::Reports(reports::Error::Invalid { field, message }) => {
+                ApiError::bad(message).details(json!({"field": field}))
+            }
+            E::Reports(reports::Error::NotFound(m)) => ApiError::not_found(m),
+            E::Reports(reports::Error::NotReady(m)) => conflict(m),
+            E::Reports(reports::Error::Store(e)) => E::Store(e).into(),
             E::Store(e) => e.into(),
             other if storage_refuses_writes(&other.to_string()) => {
                 tracing::error!(error = %other, "storage refuses writes");

@@ -14,6 +14,7 @@ mod access_reviews;
 mod api;
 mod auth;
 mod incidents;
+mod reports;
 mod seeds;
 mod tls;
 mod verdicts;

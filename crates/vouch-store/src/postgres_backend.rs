@@ -29,6 +29,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (14, include_str!("migrations/postgres/0014_attestations.sql")),
     (15, include_str!("migrations/postgres/0015_access_reviews.sql")),
     (16, include_str!("migrations/postgres/0016_incidents.sql")),
+    (17, include_str!("migrations/postgres/0017_reports.sql")),
 ];
 
 /// The PostgreSQL backend: a pool of connections, optionally in its own schema.

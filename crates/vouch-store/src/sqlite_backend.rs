@@ -27,6 +27,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (14, include_str!("migrations/sqlite/0014_attestations.sql")),
     (15, include_str!("migrations/sqlite/0015_access_reviews.sql")),
     (16, include_str!("migrations/sqlite/0016_incidents.sql")),
+    (17, include_str!("migrations/sqlite/0017_reports.sql")),
 ];
 
 /// The SQLite backend: WAL mode, pooled readers, one writer, a checkpoint thread.

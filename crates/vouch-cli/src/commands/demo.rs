@@ -163,6 +163,16 @@ pub fn run(cli: &crate::Cli, a: &DemoArgs) -> Result<i32> {
         println!("     - {e}");
     }
     println!("   attestation.json (+ .sig), attestation.md, attestation.pdf (+ .sig); check it with `vouch verify {}`.", at.dir.display());
+    let r = &report.soc2_report;
+    let rdir = vouch_engine::reports::dir_of(&vouch_engine::Config::load(&report.data_dir)?, &r.id);
+    println!(
+        "9. Generated seed 003's quarterly soc2 report for {} ({}; job run generate-report:{}) in\n     {}",
+        r.period.label,
+        r.status,
+        r.id,
+        rdir.display()
+    );
+    println!("   report.json, report.pdf and report.csv, each with a .sig (same key as the packet).");
     println!();
     println!("Everything is in {d}. Try:");
     println!("  vouch --data-dir {d} ledger verify");
@@ -173,6 +183,7 @@ pub fn run(cli: &crate::Cli, a: &DemoArgs) -> Result<i32> {
     );
     println!("  vouch --data-dir {d} findings list");
     println!("  vouch --data-dir {d} incidents list");
+    println!("  vouch --data-dir {d} reports show {}", r.id);
     println!("  vouch --data-dir {d} verify {pd}");
     println!("  vouch --data-dir {d} attest list");
     println!("  vouch --data-dir {d} verify {}", report.attestation.dir.display());

@@ -11,6 +11,7 @@ pub mod keys;
 pub mod ledger;
 pub mod packet;
 pub mod review;
+pub mod reports;
 pub mod serve;
 pub mod signoff;
 pub mod verify;

@@ -241,6 +241,9 @@ pub struct DemoReport {
     pub access_review: evidence::AccessReviewReport,
     /// The signed attestation of the last month.
     pub attestation: DemoAttestation,
+    /// The quarterly soc2 report (seed 003) for the quarter holding the last month,
+    /// generated as a job run.
+    pub soc2_report: crate::reports::Report,
 }
 
 /// Prepare a fresh demo directory: replace an earlier demo, refuse anything else.
@@ -368,6 +371,7 @@ pub fn run(
     std::io::Write::flush(&mut w).map_err(|e| Error::io(&export_file, e))?;
 
     progress(0, 1, "evidence");
+    let store_for_report = store.clone();
     let evidence = evidence::run(dir, &mut config, &ledger, store.clone(), last)?;
 
     progress(0, 1, "incidents");
@@ -390,6 +394,30 @@ pub fn run(
             force: true,
         },
     )?;
+    // Seed 003's quarterly soc2 report, for the quarter holding the last month.
+    progress(0, 1, "report");
+    let quarter = format!(
+        "{}-Q{}",
+        chrono::Datelike::year(&last.start),
+        (chrono::Datelike::month(&last.start) - 1) / 3 + 1
+    );
+    let quarter = Period::parse(&quarter, now).map_err(|e| Error::Demo(e.to_string()))?;
+    let req = crate::reports::Request::scheduled("soc2", &quarter);
+    let report = crate::reports::create(&store_for_report, &ledger, &req, "demo", None, Utc::now())?
+        .ok_or_else(|| Error::Demo("a new report id collided".into()))?;
+    crate::jobs::Runner {
+        config: &config,
+        store: store_for_report.clone(),
+        keys: &keys,
+        ledger: &ledger,
+        clock: &crate::jobs::SystemClock,
+        worker: format!("demo:{}", std::process::id()),
+        max_attempts: 1,
+        backoff: chrono::Duration::minutes(1),
+        not_before: None,
+    }
+    .run_report(&report.id)?;
+    let soc2_report = crate::reports::get(&store_for_report, &report.id)?;
     let public_key_file = dir.join("public_key.pem");
     std::fs::write(&public_key_file, keys.signing_public_pem())
         .map_err(|e| Error::io(&public_key_file, e))?;
@@ -423,6 +451,7 @@ pub fn run(
         incident,
         access_review,
         attestation,
+        soc2_report,
     })
 }
 

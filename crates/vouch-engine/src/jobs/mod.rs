@@ -110,6 +110,10 @@ pub const JOBS: &[JobDef] = &[
     },
 ];
 
+/// The job that generates requested reports (one run per report:
+/// `generate-report:<report id>`); not scheduled by cron, so not in [`JOBS`].
+pub const REPORT_JOB: &str = "generate-report";
+
 /// The job named `name`.
 pub fn job(name: &str) -> Option<&'static JobDef> {
     JOBS.iter().find(|j| j.name == name)
@@ -251,6 +255,13 @@ impl Runner<'_> {
             }
         }
         self.watch_incidents(now)?;
+        done.extend(self.scheduled_reports()?);
+        // Reports requested but not generated (the server stopped first) or retrying.
+        for id in crate::reports::pending(&self.store)? {
+            if let Some(r) = self.run_report(&id)? {
+                done.push(r);
+            }
+        }
         Ok(done)
     }
 
@@ -269,6 +280,62 @@ impl Runner<'_> {
             );
         }
         Ok(())
+    }
+
+    /// Generate a requested report as a job run (`generate-report:<id>`: once, retried
+    /// like any job), and copy the run's state onto the report. `None` when another
+    /// worker has the run, or its retry is not due yet.
+    pub fn run_report(&self, id: &str) -> Result<Option<Run>, Error> {
+        let report = crate::reports::get(&self.store, id)?;
+        let period = report.period.period()?;
+        let key = format!("{REPORT_JOB}:{id}");
+        let now = self.clock.now();
+        let run = self.claim_and_run(REPORT_JOB, &key, now, &period)?;
+        if let Some(r) = &run {
+            crate::reports::set_status(
+                &self.store,
+                id,
+                &r.status,
+                &r.id,
+                r.error.as_deref(),
+                r.finished_at.as_deref(),
+            )?;
+        }
+        Ok(run)
+    }
+
+    /// Scheduled reports (`[reports] schedule` in vouch.toml): for each report type with a
+    /// frequency, once its latest period has ended, request that period's report (one per
+    /// period: the schedule key is unique) and generate it.
+    fn scheduled_reports(&self) -> Result<Vec<Run>, Error> {
+        let now = self.clock.now();
+        let mut out = Vec::new();
+        for (report_type, every) in &self.config.settings.reports.schedule {
+            let Some(period) = crate::reports::scheduled_period(every, now) else {
+                continue;
+            };
+            if let Some(t) = self.not_before.or(initialized_at(&self.store)?) {
+                if period.end <= t {
+                    continue;
+                }
+            }
+            let key = format!("{report_type}:{}", period.label);
+            let req = crate::reports::Request::scheduled(report_type, &period);
+            if let Some(r) = crate::reports::create(
+                &self.store,
+                self.ledger,
+                &req,
+                "schedule",
+                Some(&key),
+                now,
+            )? {
+                log(REPORT_JOB, &format!("scheduled {key} requested as report {}", r.id));
+                if let Some(run) = self.run_report(&r.id)? {
+                    out.push(run);
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// Why an occurrence is not run: it precedes `init` (vouch did not exist to run it),
@@ -362,7 +429,7 @@ impl Runner<'_> {
         }
         log(name, &format!("starting {key} (attempt {attempt})"));
         let started = std::time::Instant::now();
-        let result = self.execute(name, period);
+        let result = self.execute(name, key, period);
         let finished = self.clock.now();
         let secs = started.elapsed().as_secs_f64();
         let (status, next, error, outputs) = match &result {
@@ -420,8 +487,21 @@ impl Runner<'_> {
         Ok(Some(get_run(&self.store, &run_id)?))
     }
 
-    fn execute(&self, name: &str, period: &Period) -> Result<Value, Error> {
+    fn execute(&self, name: &str, key: &str, period: &Period) -> Result<Value, Error> {
         match name {
+            REPORT_JOB => {
+                let id = key.strip_prefix("generate-report:").unwrap_or(key);
+                crate::reports::mark_running(&self.store, id)?;
+                let ctx = crate::reports::Ctx {
+                    config: self.config,
+                    store: &self.store,
+                    ledger: self.ledger,
+                    keys: self.keys,
+                    sources: crate::report_sources::sources(),
+                    now: self.clock.now(),
+                };
+                Ok(crate::reports::generate(&ctx, id)?)
+            }
             "generate-soc2-evidence" => self.generate(period),
             "verify-ledger" => self.verify(),
             "retention" => Ok(crate::seal::retention::run(

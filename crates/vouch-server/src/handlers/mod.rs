@@ -15,6 +15,7 @@ pub mod incidents;
 pub mod jobs;
 pub mod ledger;
 pub mod packets;
+pub mod reports;
 pub mod session;
 pub mod status;
 

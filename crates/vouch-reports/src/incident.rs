@@ -1,0 +1,73 @@
+//! The `incident` report: the period's incidents with SLA performance per severity, open
+//! and breached ones and lessons learned, from [`crate::ReportSources::incidents`].
+//! Without that source the report is `not_available` and says so: it never reads as "no
+//! incidents".
+
+use crate::{Built, Ctx, Error, Table};
+use serde_json::{json, Map, Value};
+use vouch_core::period::Period;
+
+/// Build the incident report.
+pub fn build(ctx: &Ctx<'_>, period: &Period) -> Result<Built, Error> {
+    let data = ctx
+        .sources
+        .incidents(ctx.store, period)
+        .map_err(|e| Error::Source(format!("incidents: {e}")))?;
+    let mut body = Map::new();
+    let Some(v) = data else {
+        body.insert(
+            "incidents".into(),
+            json!({"available": false, "reason": "no incident store is wired to reports"}),
+        );
+        return Ok(Built {
+            body,
+            status: "not_available".into(),
+            summary: vec!["Status: not_available".into()],
+            notes: vec!["Incidents: the data source is not available in this vouch (no incident store is wired to reports). This report says nothing about whether incidents happened in the period or how they were handled.".into()],
+            tables: Vec::new(),
+            csv: None,
+        });
+    };
+    let incidents: Vec<&Value> = v["incidents"].as_array().into_iter().flatten().collect();
+    let mut table = Table::new(
+        "Incidents of the period",
+        &["id", "title", "severity", "status", "detected_at", "response_due", "responded_at", "breached", "closed_at", "lessons_learned"],
+        "no incident was recorded in the period",
+    );
+    for i in &incidents {
+        table.push(&[
+            i["id"].clone(), i["title"].clone(), i["severity"].clone(), i["status"].clone(),
+            i["detected_at"].clone(), i["response_due"].clone(), i["responded_at"].clone(),
+            i["breached"].clone(), i["closed_at"].clone(), i["lessons_learned"].clone(),
+        ]);
+    }
+    let mut sla = Table::new(
+        "Response-time SLA by severity",
+        &["severity", "response_minutes", "total", "met", "breached", "open"],
+        "no SLA data",
+    );
+    for s in v["sla"].as_array().into_iter().flatten() {
+        sla.push(&[s["severity"].clone(), s["response_minutes"].clone(), s["total"].clone(), s["met"].clone(), s["breached"].clone(), s["open"].clone()]);
+    }
+    let breached = incidents.iter().filter(|i| i["breached"] == true).count();
+    let open = incidents
+        .iter()
+        .filter(|i| !matches!(i["status"].as_str(), Some("closed" | "dismissed")))
+        .count();
+    let status = if breached > 0 { "breaches" } else { "complete" };
+    body.insert("incidents".into(), json!({"available": true, "data": v}));
+    Ok(Built {
+        body,
+        status: status.into(),
+        summary: vec![
+            format!("Status: {status}"),
+            format!(
+                "{} incident(s) in the period, {open} still open, {breached} response deadline(s) breached",
+                incidents.len()
+            ),
+        ],
+        notes: Vec::new(),
+        tables: vec![table, sla],
+        csv: Some(0),
+    })
+}
