@@ -8,7 +8,7 @@ use crate::common;
 use chrono::{DateTime, Duration, Utc};
 use vouch_core::period::Period;
 use vouch_engine::incidents::{self as inc, NewIncident, Update};
-use vouch_engine::jobs::{ManualClock, Runner};
+use vouch_engine::jobs::{Clock, ManualClock, Runner};
 use vouch_engine::packet::{self, Format, Request, JSON_FILE};
 
 fn t(s: &str) -> DateTime<Utc> {
