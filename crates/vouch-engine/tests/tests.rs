@@ -9,6 +9,7 @@
 #[macro_use]
 mod common;
 
+mod access_review;
 mod checks;
 mod evidence;
 mod jobs;
