@@ -28,8 +28,8 @@ fn ext_review_start_decide_complete() {
     let d = tmp.path();
     ok(&run(d, &["init", "--org", "Acme"]));
     let cfg = d.join("vouch.toml");
-    let text = std::fs::read_to_string(&cfg).unwrap();
-    std::fs::write(&cfg, format!("include = [\"members.toml\"]\n{text}")).unwrap();
+    let main = std::fs::read_to_string(&cfg).unwrap();
+    std::fs::write(&cfg, format!("include = [\"members.toml\"]\n{main}")).unwrap();
     std::fs::write(d.join("members.toml"), CATALOG).unwrap();
     std::fs::write(d.join("members.json"), json!([{"login": "alice"}, {"login": "bob"}]).to_string()).unwrap();
     ok(&run(d, &["collect", "--evidence", "org.members", "--period", "2026-10"]));

@@ -9,6 +9,7 @@
 #[macro_use]
 mod common;
 
+mod access_review;
 mod attest;
 mod checks;
 mod evidence;
