@@ -4,8 +4,8 @@
 //! this one table, so a route cannot exist in one and not the others.
 
 use crate::handlers::{
-    archives, attestations, audit_logs, checks, evidence, findings, health, jobs, ledger, packets, session,
-    status,
+    archives, attestations, audit_logs, checks, evidence, findings, health, jobs, ledger, packets,
+    session, status,
 };
 use crate::roles::Perm;
 use crate::App;
