@@ -19,6 +19,7 @@
 mod util;
 
 mod archive;
+mod attest;
 mod cli;
 mod cmd;
 mod database;

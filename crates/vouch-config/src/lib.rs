@@ -17,8 +17,8 @@ mod validate;
 pub use config::{Config, EnvNeed};
 pub use init_template::template;
 pub use settings::{
-    ArchiveSettings, AttestationSettings, AuthSettings, Database, KeyFiles, LedgerSettings, Organization, PackSettings,
-    Server, Settings,
+    ArchiveSettings, AttestationSettings, AuthSettings, Database, KeyFiles, LedgerSettings,
+    Organization, PackSettings, Server, Settings,
 };
 pub use validate::parse;
 

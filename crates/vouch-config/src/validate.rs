@@ -257,7 +257,11 @@ fn validate(s: &Settings, text: &str, file: &Path) -> Result<(), ConfigError> {
     crate::incidents::check(&s.incidents, text, file)?;
     let a = &s.attestations;
     if !["quarterly", "monthly"].contains(&a.cadence.as_str()) {
-        return Err(fail("attestations", "cadence", "must be quarterly or monthly"));
+        return Err(fail(
+            "attestations",
+            "cadence",
+            "must be quarterly or monthly",
+        ));
     }
     if chrono::NaiveTime::parse_from_str(&a.target_time, "%H:%M").is_err() {
         return Err(fail(
@@ -275,7 +279,13 @@ fn validate(s: &Settings, text: &str, file: &Path) -> Result<(), ConfigError> {
     }
     // The five roles vouch knows (vouch-server's roles.rs); a signer role no token can
     // hold would make every sign-off impossible.
-    const ROLES: &[&str] = &["admin", "compliance-officer", "team-lead", "auditor", "ingest"];
+    const ROLES: &[&str] = &[
+        "admin",
+        "compliance-officer",
+        "team-lead",
+        "auditor",
+        "ingest",
+    ];
     for (key, role) in [
         ("signer_role", &a.signer_role),
         ("collection_signer_role", &a.collection_signer_role),

@@ -145,7 +145,15 @@ fn openssl_verifies(dir: &std::path::Path, file: &str) -> bool {
     let der = vouch_core::unb64(sig.trim()).unwrap();
     std::fs::write(dir.join("sig.bin"), der).unwrap();
     let out = Command::new("openssl")
-        .args(["dgst", "-sha256", "-verify", "public_key.pem", "-signature", "sig.bin", file])
+        .args([
+            "dgst",
+            "-sha256",
+            "-verify",
+            "public_key.pem",
+            "-signature",
+            "sig.bin",
+            file,
+        ])
         .current_dir(dir)
         .output()
         .unwrap();
@@ -160,22 +168,42 @@ on_both!(window_opens_draft_from_checks_signed_on_time, |fx| {
     let r = runner(&fx, &clock, "2026-09-01T00:00:00Z");
     r.tick().unwrap();
     assert!(
-        signoffs(&fx).find(KIND_ATTESTATION, "2026-Q3").unwrap().is_none(),
+        signoffs(&fx)
+            .find(KIND_ATTESTATION, "2026-Q3")
+            .unwrap()
+            .is_none(),
         "the window opens on 2026-09-26, not before"
     );
     clock.set(t("2026-09-26T00:00:30Z"));
     let done = r.tick().unwrap();
     let run = done.iter().find(|x| x.job == "attestation-draft").unwrap();
     assert_eq!(run.status, "succeeded", "{run}");
-    assert_eq!(run.outputs.as_ref().unwrap()["opened"], serde_json::json!(["2026-Q3"]));
+    assert_eq!(
+        run.outputs.as_ref().unwrap()["opened"],
+        serde_json::json!(["2026-Q3"])
+    );
     let a = q3(&fx);
     assert_eq!(
-        (a.status.as_str(), a.opens_at.as_str(), a.target_at.as_str(), a.closes_at.as_str()),
-        ("open", "2026-09-26T00:00:00.000000Z", "2026-10-01T10:00:00.000000Z", "2026-10-07T00:00:00.000000Z")
+        (
+            a.status.as_str(),
+            a.opens_at.as_str(),
+            a.target_at.as_str(),
+            a.closes_at.as_str()
+        ),
+        (
+            "open",
+            "2026-09-26T00:00:00.000000Z",
+            "2026-10-01T10:00:00.000000Z",
+            "2026-10-07T00:00:00.000000Z"
+        )
     );
     // Nothing checked yet: no step may pass.
     assert_eq!(a.steps.len(), 2);
-    assert!(a.steps.iter().all(|s| s.status == "no_evidence"), "{:?}", a.steps);
+    assert!(
+        a.steps.iter().all(|s| s.status == "no_evidence"),
+        "{:?}",
+        a.steps
+    );
     assert!(!a.unqualified_allowed);
     // The quarter's last month is collected and checked: the draft, re-read at signing,
     // passes with the evidence and results linked.
@@ -184,16 +212,28 @@ on_both!(window_opens_draft_from_checks_signed_on_time, |fx| {
     let p = s.preview(&a.id, t("2026-10-02T09:00:00Z")).unwrap();
     assert!(p.steps.iter().all(|s| s.status == "pass"), "{:?}", p.steps);
     let c = &p.steps[0].checks[0];
-    assert_eq!((c.check_id.as_str(), c.periods.clone()), ("no-direct-grants", vec!["2026-09".to_string()]));
-    assert!(c.evidence[0]["sha256"].as_str().is_some_and(|h| h.len() == 64));
+    assert_eq!(
+        (c.check_id.as_str(), c.periods.clone()),
+        ("no-direct-grants", vec!["2026-09".to_string()])
+    );
+    assert!(c.evidence[0]["sha256"]
+        .as_str()
+        .is_some_and(|h| h.len() == 64));
     assert!(c.evidence[0]["ledger_seq"].as_u64().is_some());
     assert!(c.results[0]["ledger_seq"].as_i64().is_some());
     assert!(p.unqualified_allowed, "{:?}", p.exceptions);
     // A note for a step that does not exist names the field; the wrong role is refused.
     let e = s
-        .sign(&a.id, &request(Opinion::Unqualified, &[("9", "x")]), t("2026-10-02T09:00:00Z"))
+        .sign(
+            &a.id,
+            &request(Opinion::Unqualified, &[("9", "x")]),
+            t("2026-10-02T09:00:00Z"),
+        )
         .unwrap_err();
-    assert!(matches!(e, SignoffError::Invalid(ref m) if m.starts_with("note: `9`")), "{e}");
+    assert!(
+        matches!(e, SignoffError::Invalid(ref m) if m.starts_with("note: `9`")),
+        "{e}"
+    );
     let mut lead = request(Opinion::Unqualified, &[]);
     lead.role = "team-lead".into();
     let e = s.sign(&a.id, &lead, t("2026-10-02T09:00:00Z")).unwrap_err();
@@ -201,27 +241,50 @@ on_both!(window_opens_draft_from_checks_signed_on_time, |fx| {
     let (signed, doc) = s
         .sign(
             &a.id,
-            &request(Opinion::Unqualified, &[("1", "group provisioned empty (OQ-3)"), ("A1.2-archiver", "r9 complete")]),
+            &request(
+                Opinion::Unqualified,
+                &[
+                    ("1", "group provisioned empty (OQ-3)"),
+                    ("A1.2-archiver", "r9 complete"),
+                ],
+            ),
             t("2026-10-02T09:00:00Z"),
         )
         .unwrap();
     assert_eq!(signed.status, "signed");
     assert!(!signed.late);
     let signing = signed.signed.clone().unwrap();
-    assert_eq!((signing.opinion.as_str(), signing.signer.name.as_str()), ("unqualified", "alice"));
-    assert_eq!(signed.steps[0].note.as_deref(), Some("group provisioned empty (OQ-3)"));
+    assert_eq!(
+        (signing.opinion.as_str(), signing.signer.name.as_str()),
+        ("unqualified", "alice")
+    );
+    assert_eq!(
+        signed.steps[0].note.as_deref(),
+        Some("group provisioned empty (OQ-3)")
+    );
     assert_eq!(signed.steps[1].note.as_deref(), Some("r9 complete"));
     doc.verify().unwrap();
     // Frozen: a second signature is a conflict, and the stored record is unchanged.
     let e = s
-        .sign(&a.id, &request(Opinion::Qualified, &[]), t("2026-10-02T10:00:00Z"))
+        .sign(
+            &a.id,
+            &request(Opinion::Qualified, &[]),
+            t("2026-10-02T10:00:00Z"),
+        )
         .unwrap_err();
     assert!(matches!(e, SignoffError::Conflict(_)), "{e}");
     assert_eq!(q3(&fx), signed);
     // Every step is in the ledger, the signature with the document's hash.
     let leaves = fx.all_leaves();
-    for action in ["attestation.window_opened", "attestation.draft_created", "attestation.signed"] {
-        assert!(leaves.contains(&format!("\"action\":\"{action}\"")), "{action}");
+    for action in [
+        "attestation.window_opened",
+        "attestation.draft_created",
+        "attestation.signed",
+    ] {
+        assert!(
+            leaves.contains(&format!("\"action\":\"{action}\"")),
+            "{action}"
+        );
     }
     assert!(leaves.contains(&doc.sha256));
     // The files verify with openssl, and `vouch verify`'s checks; an edit is caught.
@@ -233,10 +296,15 @@ on_both!(window_opens_draft_from_checks_signed_on_time, |fx| {
         let md = std::fs::read_to_string(dir.join("attestation.md")).unwrap();
         assert!(md.contains("| 1 | CC6.1-role"), "{md}");
         assert!(md.contains("opinion **unqualified**"), "{md}");
-        let steps = vouch_engine::packet::attestation::verify(&dir, None, &[fx.keys.signing_public_pem()]);
+        let steps =
+            vouch_engine::packet::attestation::verify(&dir, None, &[fx.keys.signing_public_pem()]);
         assert!(steps.iter().all(|s| s.ok), "{steps:?}");
         let json = std::fs::read_to_string(dir.join("attestation.json")).unwrap();
-        std::fs::write(dir.join("attestation.json"), json.replace("unqualified", "qualifiedX")).unwrap();
+        std::fs::write(
+            dir.join("attestation.json"),
+            json.replace("unqualified", "qualifiedX"),
+        )
+        .unwrap();
         assert!(!openssl_verifies(&dir, "attestation.json"));
         let steps = vouch_engine::packet::attestation::verify(&dir, None, &[]);
         assert!(steps.iter().any(|s| !s.ok), "{steps:?}");
@@ -246,59 +314,103 @@ on_both!(window_opens_draft_from_checks_signed_on_time, |fx| {
     assert_eq!(m, vec![("2026-Q3".to_string(), true, None)]);
 });
 
-on_both!(window_closes_unsigned_then_signed_late_and_qualified, |fx| {
-    let mut fx = fx;
-    setup(&mut fx, true);
-    let clock = ManualClock::at(t("2026-09-26T00:00:30Z"));
-    let r = runner(&fx, &clock, "2026-09-01T00:00:00Z");
-    r.tick().unwrap();
-    let a = q3(&fx);
-    let m = vouch_engine::signoff::attest::metrics(&fx.store, t("2026-10-05T00:00:00Z")).unwrap();
-    assert_eq!(m, vec![("2026-Q3".to_string(), false, Some(2 * 86400))]);
-    collect_and_check(&fx, t("2026-10-01T03:00:00Z"));
-    // The hard close passes unsigned: overdue, with a high finding, once.
-    clock.set(t("2026-10-07T00:00:10Z"));
-    let done = r.tick().unwrap();
-    let run = done.iter().find(|x| x.job == "attestation-draft").unwrap();
-    assert_eq!(run.outputs.as_ref().unwrap()["overdue"], serde_json::json!(["attestation:2026-Q3"]), "{run}");
-    let overdue = q3(&fx);
-    assert_eq!((overdue.status.as_str(), overdue.late), ("overdue", true));
-    let f = vouch_engine::checks::findings::get(&fx.store, &overdue.lateness_findings[0]).unwrap();
-    assert_eq!((f["severity"].as_str(), f["status"].as_str()), (Some("high"), Some("open")));
-    let again = signoffs(&fx)
-        .sync(t("2026-10-08T00:00:10Z"), t("2026-09-01T00:00:00Z"))
-        .unwrap();
-    assert!(again.overdue.is_empty() && again.opened.is_empty(), "{again:?}");
-    assert_eq!(q3(&fx).lateness_findings.len(), 1, "the close is reported once");
-    // A failing step: unqualified is refused, naming why; qualified is signed, late.
-    let s = signoffs(&fx);
-    let e = s
-        .sign(&a.id, &request(Opinion::Unqualified, &[]), t("2026-10-09T12:00:00Z"))
-        .unwrap_err();
-    let msg = e.to_string();
-    assert!(msg.starts_with("opinion: an unqualified 2026-Q3 attestation is not allowed"), "{msg}");
-    assert!(msg.contains("step 1 (CC6.1-role): fail"), "{msg}");
-    let (signed, doc) = s
-        .sign(&a.id, &request(Opinion::Qualified, &[("1", "dan@x direct grant: finding filed")]), t("2026-10-09T12:00:00Z"))
-        .unwrap();
-    doc.verify().unwrap();
-    let signing = signed.signed.clone().unwrap();
-    assert!(signing.late && signed.late);
-    assert_eq!(signing.opinion, "qualified");
-    assert_eq!(signed.steps[0].status, "fail");
-    assert_eq!(signed.steps[0].checks[0].failing_count, 1);
-    assert_eq!(signed.steps[0].checks[0].failing[0]["email"], "dan@x");
-    // The check's own (high) finding is linked to the step and listed.
-    assert!(signed.steps[0].findings.iter().any(|f| f.check_id.as_deref() == Some("no-direct-grants")));
-    assert!(signed.exceptions.iter().any(|e| e.starts_with("open high finding")), "{:?}", signed.exceptions);
-    // Late signing opened its own finding.
-    assert_eq!(signed.lateness_findings.len(), 2);
-    let late = vouch_engine::checks::findings::get(&fx.store, &signed.lateness_findings[1]).unwrap();
-    assert!(late["title"].as_str().unwrap().contains("signed late"));
-    let leaves = fx.all_leaves();
-    assert!(leaves.contains("\"action\":\"attestation.window_closed_unsigned\""));
-    assert!(leaves.contains("\"late\":true"));
-});
+on_both!(
+    window_closes_unsigned_then_signed_late_and_qualified,
+    |fx| {
+        let mut fx = fx;
+        setup(&mut fx, true);
+        let clock = ManualClock::at(t("2026-09-26T00:00:30Z"));
+        let r = runner(&fx, &clock, "2026-09-01T00:00:00Z");
+        r.tick().unwrap();
+        let a = q3(&fx);
+        let m =
+            vouch_engine::signoff::attest::metrics(&fx.store, t("2026-10-05T00:00:00Z")).unwrap();
+        assert_eq!(m, vec![("2026-Q3".to_string(), false, Some(2 * 86400))]);
+        collect_and_check(&fx, t("2026-10-01T03:00:00Z"));
+        // The hard close passes unsigned: overdue, with a high finding, once.
+        clock.set(t("2026-10-07T00:00:10Z"));
+        let done = r.tick().unwrap();
+        let run = done.iter().find(|x| x.job == "attestation-draft").unwrap();
+        assert_eq!(
+            run.outputs.as_ref().unwrap()["overdue"],
+            serde_json::json!(["attestation:2026-Q3"]),
+            "{run}"
+        );
+        let overdue = q3(&fx);
+        assert_eq!((overdue.status.as_str(), overdue.late), ("overdue", true));
+        let f =
+            vouch_engine::checks::findings::get(&fx.store, &overdue.lateness_findings[0]).unwrap();
+        assert_eq!(
+            (f["severity"].as_str(), f["status"].as_str()),
+            (Some("high"), Some("open"))
+        );
+        let again = signoffs(&fx)
+            .sync(t("2026-10-08T00:00:10Z"), t("2026-09-01T00:00:00Z"))
+            .unwrap();
+        assert!(
+            again.overdue.is_empty() && again.opened.is_empty(),
+            "{again:?}"
+        );
+        assert_eq!(
+            q3(&fx).lateness_findings.len(),
+            1,
+            "the close is reported once"
+        );
+        // A failing step: unqualified is refused, naming why; qualified is signed, late.
+        let s = signoffs(&fx);
+        let e = s
+            .sign(
+                &a.id,
+                &request(Opinion::Unqualified, &[]),
+                t("2026-10-09T12:00:00Z"),
+            )
+            .unwrap_err();
+        let msg = e.to_string();
+        assert!(
+            msg.starts_with("opinion: an unqualified 2026-Q3 attestation is not allowed"),
+            "{msg}"
+        );
+        assert!(msg.contains("step 1 (CC6.1-role): fail"), "{msg}");
+        let (signed, doc) = s
+            .sign(
+                &a.id,
+                &request(
+                    Opinion::Qualified,
+                    &[("1", "dan@x direct grant: finding filed")],
+                ),
+                t("2026-10-09T12:00:00Z"),
+            )
+            .unwrap();
+        doc.verify().unwrap();
+        let signing = signed.signed.clone().unwrap();
+        assert!(signing.late && signed.late);
+        assert_eq!(signing.opinion, "qualified");
+        assert_eq!(signed.steps[0].status, "fail");
+        assert_eq!(signed.steps[0].checks[0].failing_count, 1);
+        assert_eq!(signed.steps[0].checks[0].failing[0]["email"], "dan@x");
+        // The check's own (high) finding is linked to the step and listed.
+        assert!(signed.steps[0]
+            .findings
+            .iter()
+            .any(|f| f.check_id.as_deref() == Some("no-direct-grants")));
+        assert!(
+            signed
+                .exceptions
+                .iter()
+                .any(|e| e.starts_with("open high finding")),
+            "{:?}",
+            signed.exceptions
+        );
+        // Late signing opened its own finding.
+        assert_eq!(signed.lateness_findings.len(), 2);
+        let late =
+            vouch_engine::checks::findings::get(&fx.store, &signed.lateness_findings[1]).unwrap();
+        assert!(late["title"].as_str().unwrap().contains("signed late"));
+        let leaves = fx.all_leaves();
+        assert!(leaves.contains("\"action\":\"attestation.window_closed_unsigned\""));
+        assert!(leaves.contains("\"late\":true"));
+    }
+);
 
 on_both!(window_missed_entirely_is_recorded_never_opened, |fx| {
     let mut fx = fx;
@@ -311,19 +423,35 @@ on_both!(window_missed_entirely_is_recorded_never_opened, |fx| {
     clock.set(t("2026-10-20T00:00:30Z"));
     let done = r.tick().unwrap();
     let run = done.iter().find(|x| x.job == "attestation-draft").unwrap();
-    assert_eq!(run.outputs.as_ref().unwrap()["missed"], serde_json::json!(["2026-Q3"]), "{run}");
-    assert_eq!(run.outputs.as_ref().unwrap()["opened"], serde_json::json!([]));
+    assert_eq!(
+        run.outputs.as_ref().unwrap()["missed"],
+        serde_json::json!(["2026-Q3"]),
+        "{run}"
+    );
+    assert_eq!(
+        run.outputs.as_ref().unwrap()["opened"],
+        serde_json::json!([])
+    );
     let a = q3(&fx);
-    assert_eq!((a.status.as_str(), a.late, a.steps.len()), ("missed", true, 0));
+    assert_eq!(
+        (a.status.as_str(), a.late, a.steps.len()),
+        ("missed", true, 0)
+    );
     let f = vouch_engine::checks::findings::get(&fx.store, &a.lateness_findings[0]).unwrap();
     assert_eq!(f["severity"], "high");
     assert!(f["title"].as_str().unwrap().contains("window missed"));
     let leaves = fx.all_leaves();
     assert!(leaves.contains("\"action\":\"attestation.window_missed\""));
-    assert!(!leaves.contains("\"action\":\"attestation.window_opened\""), "a closed window is never opened");
+    assert!(
+        !leaves.contains("\"action\":\"attestation.window_opened\""),
+        "a closed window is never opened"
+    );
     // Nor by hand.
     let e = signoffs(&fx)
-        .open_period(&Period::parse("2026-Q3", t("2026-10-20T01:00:00Z")).unwrap(), t("2026-10-20T01:00:00Z"))
+        .open_period(
+            &Period::parse("2026-Q3", t("2026-10-20T01:00:00Z")).unwrap(),
+            t("2026-10-20T01:00:00Z"),
+        )
         .unwrap_err();
     assert!(matches!(e, SignoffError::Conflict(_)), "{e}");
     // Still a 0 in the metrics; still signable, late, with its steps read then.
@@ -332,13 +460,24 @@ on_both!(window_missed_entirely_is_recorded_never_opened, |fx| {
     assert!(!m[0].1);
     collect_and_check(&fx, t("2026-10-20T02:00:00Z"));
     let (signed, _) = signoffs(&fx)
-        .sign(&a.id, &request(Opinion::Qualified, &[]), t("2026-10-21T09:00:00Z"))
+        .sign(
+            &a.id,
+            &request(Opinion::Qualified, &[]),
+            t("2026-10-21T09:00:00Z"),
+        )
         .unwrap();
     assert_eq!(signed.steps.len(), 2);
     assert!(signed.signed.unwrap().late);
     // A fresh database installed after a window closed does not report it.
-    let other = Signoffs { config: &fx.config, store: fx.store.clone(), ledger: &fx.ledger, keys: &fx.keys };
-    let rep = other.sync(t("2026-11-01T00:00:00Z"), t("2026-10-30T00:00:00Z")).unwrap();
+    let other = Signoffs {
+        config: &fx.config,
+        store: fx.store.clone(),
+        ledger: &fx.ledger,
+        keys: &fx.keys,
+    };
+    let rep = other
+        .sync(t("2026-11-01T00:00:00Z"), t("2026-10-30T00:00:00Z"))
+        .unwrap();
     assert!(rep.missed.is_empty() && rep.opened.is_empty(), "{rep:?}");
 });
 
@@ -358,17 +497,37 @@ on_both!(ext_signer_signatures_ssh_and_gpg, |fx| {
         return;
     }
     let gnupg = tempfile::tempdir().unwrap();
-    std::fs::set_permissions(gnupg.path(), std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+    std::fs::set_permissions(
+        gnupg.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o700),
+    )
+    .unwrap();
     // A throwaway keyring: this process's gpg calls (signing and verifying) use it.
     std::env::set_var("GNUPGHOME", gnupg.path());
     let st = Command::new("gpg")
-        .args(["--batch", "--pinentry-mode", "loopback", "--passphrase", "", "--quick-gen-key", "Alice <alice@example>", "ed25519", "sign", "never"])
+        .args([
+            "--batch",
+            "--pinentry-mode",
+            "loopback",
+            "--passphrase",
+            "",
+            "--quick-gen-key",
+            "Alice <alice@example>",
+            "ed25519",
+            "sign",
+            "never",
+        ])
         .output()
         .unwrap();
-    assert!(st.status.success(), "{}", String::from_utf8_lossy(&st.stderr));
+    assert!(
+        st.status.success(),
+        "{}",
+        String::from_utf8_lossy(&st.stderr)
+    );
     collect_and_check(&fx, t("2026-10-01T03:00:00Z"));
     let s = signoffs(&fx);
-    s.sync(t("2026-09-26T00:00:00Z"), t("2026-09-01T00:00:00Z")).unwrap();
+    s.sync(t("2026-09-26T00:00:00Z"), t("2026-09-01T00:00:00Z"))
+        .unwrap();
     // An SSH-signed quarterly attestation, verified by ssh-keygen with allowed signers.
     let a = q3(&fx);
     let mut req = request(Opinion::Unqualified, &[]);
@@ -382,11 +541,20 @@ on_both!(ext_signer_signatures_ssh_and_gpg, |fx| {
         .current_dir(&dir)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("Good \"vouch-attestation\" signature for alice"));
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout)
+        .contains("Good \"vouch-attestation\" signature for alice"));
     assert!(openssl_verifies(&dir, "attestation.json"));
     let steps = vouch_engine::packet::attestation::verify(&dir, None, &[]);
-    assert!(steps.iter().all(|s| s.ok) && steps.iter().any(|s| s.check.contains("SSH")), "{steps:?}");
+    assert!(
+        steps.iter().all(|s| s.ok) && steps.iter().any(|s| s.check.contains("SSH")),
+        "{steps:?}"
+    );
     // Another namespace or principal does not verify.
     let out = Command::new("sh")
         .arg("-c")
@@ -398,27 +566,53 @@ on_both!(ext_signer_signatures_ssh_and_gpg, |fx| {
     // A GPG-signed monthly one (monthly cadence for this part).
     fx.config.settings.attestations.cadence = "monthly".into();
     let s = signoffs(&fx);
-    s.sync(t("2026-10-27T00:00:00Z"), t("2026-10-20T00:00:00Z")).unwrap();
-    let oct = s.find(KIND_ATTESTATION, "2026-10").unwrap().expect("October's window");
+    s.sync(t("2026-10-27T00:00:00Z"), t("2026-10-20T00:00:00Z"))
+        .unwrap();
+    let oct = s
+        .find(KIND_ATTESTATION, "2026-10")
+        .unwrap()
+        .expect("October's window");
     let mut req = request(Opinion::Qualified, &[]);
     req.personal = Some(PersonalKey::Gpg("alice@example".into()));
     let (signed, doc) = s.sign(&oct.id, &req, t("2026-11-02T12:00:00Z")).unwrap();
     let dir = fx.dir.path().join("gpg-out");
     vouch_engine::packet::attestation::write(&dir, &fx.keys, &signed, &doc).unwrap();
     let out = Command::new("gpg")
-        .args(["--batch", "--verify", "attestation.json.asc", "attestation.json"])
+        .args([
+            "--batch",
+            "--verify",
+            "attestation.json.asc",
+            "attestation.json",
+        ])
         .current_dir(&dir)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("Good signature from \"Alice <alice@example>\""));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr)
+        .contains("Good signature from \"Alice <alice@example>\""));
     let steps = vouch_engine::packet::attestation::verify(&dir, None, &[]);
-    assert!(steps.iter().all(|s| s.ok) && steps.iter().any(|s| s.check.contains("OpenPGP")), "{steps:?}");
+    assert!(
+        steps.iter().all(|s| s.ok) && steps.iter().any(|s| s.check.contains("OpenPGP")),
+        "{steps:?}"
+    );
     // The document edited after signing: gpg says so.
     let json = std::fs::read_to_string(dir.join("attestation.json")).unwrap();
-    std::fs::write(dir.join("attestation.json"), json.replace("alice", "mallory")).unwrap();
+    std::fs::write(
+        dir.join("attestation.json"),
+        json.replace("alice", "mallory"),
+    )
+    .unwrap();
     let out = Command::new("gpg")
-        .args(["--batch", "--verify", "attestation.json.asc", "attestation.json"])
+        .args([
+            "--batch",
+            "--verify",
+            "attestation.json.asc",
+            "attestation.json",
+        ])
         .current_dir(&dir)
         .output()
         .unwrap();
@@ -468,8 +662,15 @@ on_both!(collection_signoff_criteria_and_team_lead_signature, |fx| {
     let r = runner(&fx, &clock, "2026-09-01T00:00:00Z");
     let a = r.collection_signoff(&oct).unwrap();
     assert_eq!(a.kind, "collection-signoff");
-    assert_eq!((a.signer_role.as_str(), a.closes_at.as_str()), ("team-lead", "2026-11-08T00:00:00.000000Z"));
-    let st: Vec<(&str, &str)> = a.steps.iter().map(|s| (s.control_id.as_str(), s.status.as_str())).collect();
+    assert_eq!(
+        (a.signer_role.as_str(), a.closes_at.as_str()),
+        ("team-lead", "2026-11-08T00:00:00.000000Z")
+    );
+    let st: Vec<(&str, &str)> = a
+        .steps
+        .iter()
+        .map(|s| (s.control_id.as_str(), s.status.as_str()))
+        .collect();
     assert_eq!(
         st,
         [
@@ -482,33 +683,51 @@ on_both!(collection_signoff_criteria_and_team_lead_signature, |fx| {
     );
     let exports = a.steps[1].detail.clone().unwrap();
     assert!(exports.starts_with("missing: audit, dr-drill"), "{exports}");
-    assert!(exports.contains("auth: evidence gateway-auth item"), "{exports}");
+    assert!(
+        exports.contains("auth: evidence gateway-auth item"),
+        "{exports}"
+    );
     // Requested once.
     assert_eq!(r.collection_signoff(&oct).unwrap().id, a.id);
     assert!(fx.all_leaves().contains("\"action\":\"signoff.requested\""));
     let s = signoffs(&fx);
     let officer = request(Opinion::Qualified, &[]);
-    let e = s.sign(&a.id, &officer, t("2026-11-05T09:00:00Z")).unwrap_err();
+    let e = s
+        .sign(&a.id, &officer, t("2026-11-05T09:00:00Z"))
+        .unwrap_err();
     assert!(matches!(e, SignoffError::Forbidden(_)), "{e}");
     let mut lead = request(Opinion::Unqualified, &[]);
     lead.role = "team-lead".into();
     lead.signer = "tom.lead".into();
     let e = s.sign(&a.id, &lead, t("2026-11-05T09:00:00Z")).unwrap_err();
-    assert!(e.to_string().contains("step 2 (exports-present): fail"), "{e}");
+    assert!(
+        e.to_string().contains("step 2 (exports-present): fail"),
+        "{e}"
+    );
     lead.opinion = Opinion::Qualified;
     lead.notes.insert("dr-drill".into(), "x".into());
     let e = s.sign(&a.id, &lead, t("2026-11-05T09:00:00Z")).unwrap_err();
     assert!(e.to_string().starts_with("note: `dr-drill`"), "{e}");
     lead.notes.clear();
-    lead.notes.insert("exports-present".into(), "DR drill moved to 2026-11-12".into());
+    lead.notes.insert(
+        "exports-present".into(),
+        "DR drill moved to 2026-11-12".into(),
+    );
     let (signed, doc) = s.sign(&a.id, &lead, t("2026-11-05T09:00:00Z")).unwrap();
     doc.verify().unwrap();
     assert!(!signed.late);
-    assert_eq!(signed.steps[1].note.as_deref(), Some("DR drill moved to 2026-11-12"));
+    assert_eq!(
+        signed.steps[1].note.as_deref(),
+        Some("DR drill moved to 2026-11-12")
+    );
     // A month collected late: the first criterion fails.
     let nov = Period::parse("2026-11", t("2026-12-20T00:00:00Z")).unwrap();
     clock.set(t("2026-12-09T00:00:00Z"));
     let late = r.collection_signoff(&nov).unwrap();
     assert_eq!(late.steps[0].status, "fail", "{:?}", late.steps[0]);
-    assert!(late.steps[0].detail.as_deref().unwrap().contains("due by 2026-12-08"));
+    assert!(late.steps[0]
+        .detail
+        .as_deref()
+        .unwrap()
+        .contains("due by 2026-12-08"));
 });

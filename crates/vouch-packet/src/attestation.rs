@@ -16,14 +16,21 @@ pub const NAME: &str = "attestation";
 
 /// Where a signed document's files go: `<data dir>/attestations/<period>-<kind>/`.
 pub fn dir_for(data_dir: &Path, a: &Attestation) -> PathBuf {
-    data_dir.join("attestations").join(format!("{}-{}", a.period, a.kind))
+    data_dir
+        .join("attestations")
+        .join(format!("{}-{}", a.period, a.kind))
 }
 
 /// Write every file of a signed document into `dir`: `attestation.json` (the canonical
 /// document), `attestation.json.sig`, `public_key.pem`, the personal signature
 /// (`attestation.json.ssh.sig` + `allowed_signers`, or `attestation.json.asc`),
 /// `attestation.md`, `attestation.pdf` and `attestation.pdf.sig`.
-pub fn write(dir: &Path, keys: &vouch_ledger::Keys, a: &Attestation, doc: &SignedDocument) -> Result<Vec<PathBuf>, Error> {
+pub fn write(
+    dir: &Path,
+    keys: &vouch_ledger::Keys,
+    a: &Attestation,
+    doc: &SignedDocument,
+) -> Result<Vec<PathBuf>, Error> {
     let mut files = doc
         .write_files(dir, NAME)
         .map_err(|e| Error::Malformed(e.to_string()))?;
@@ -35,11 +42,13 @@ pub fn write(dir: &Path, keys: &vouch_ledger::Keys, a: &Attestation, doc: &Signe
         .as_ref()
         .and_then(|s| vouch_core::period::parse_instant(&s.signed_at))
         .unwrap_or_else(chrono::Utc::now);
-    let pdf = crate::pdf::render_attestation(&signature::canonical_bytes(&doc.document), at).map_err(Error::Render)?;
+    let pdf = crate::pdf::render_attestation(&signature::canonical_bytes(&doc.document), at)
+        .map_err(Error::Render)?;
     let p = dir.join(format!("{NAME}.pdf"));
     std::fs::write(&p, &pdf).map_err(|e| Error::io(&p, e))?;
     let s = dir.join(format!("{NAME}.pdf.sig"));
-    std::fs::write(&s, vouch_ledger::sign::sign_b64(&keys.signing, &pdf)).map_err(|e| Error::io(&s, e))?;
+    std::fs::write(&s, vouch_ledger::sign::sign_b64(&keys.signing, &pdf))
+        .map_err(|e| Error::io(&s, e))?;
     files.push(p);
     files.push(s);
     Ok(files)
@@ -47,8 +56,14 @@ pub fn write(dir: &Path, keys: &vouch_ledger::Keys, a: &Attestation, doc: &Signe
 
 /// Whether `path` is (or holds) a signed attestation's `attestation.json`.
 pub fn is_attestation(path: &Path) -> bool {
-    let json = if path.is_dir() { path.join(format!("{NAME}.json")) } else { path.to_path_buf() };
-    json.file_name().is_some_and(|n| n == format!("{NAME}.json").as_str()) && json.exists()
+    let json = if path.is_dir() {
+        path.join(format!("{NAME}.json"))
+    } else {
+        path.to_path_buf()
+    };
+    json.file_name()
+        .is_some_and(|n| n == format!("{NAME}.json").as_str())
+        && json.exists()
 }
 
 fn step(steps: &mut Vec<Step>, check: String, r: Result<String, String>) {
@@ -64,7 +79,11 @@ fn step(steps: &mut Vec<Step>, check: String, r: Result<String, String>) {
 /// `.sig`, and the signer's own signature with `ssh-keygen -Y verify` (the
 /// `allowed_signers` beside it) or `gpg --verify` (the caller's keyring).
 pub fn verify(path: &Path, pinned: Option<&str>, known: &[String]) -> Vec<Step> {
-    let dir = if path.is_dir() { path.to_path_buf() } else { path.parent().map(Path::to_path_buf).unwrap_or_default() };
+    let dir = if path.is_dir() {
+        path.to_path_buf()
+    } else {
+        path.parent().map(Path::to_path_buf).unwrap_or_default()
+    };
     let json_path = dir.join(format!("{NAME}.json"));
     let mut steps = Vec::new();
     let name = json_path.display().to_string();
@@ -86,40 +105,71 @@ pub fn verify(path: &Path, pinned: Option<&str>, known: &[String]) -> Vec<Step> 
         &mut steps,
         format!("{name}: canonical form"),
         if signature::canonical_bytes(&doc) == bytes {
-            Ok(format!("{} bytes, SHA-256 {}", bytes.len(), vouch_store::blobs::sha256_hex(&bytes)))
+            Ok(format!(
+                "{} bytes, SHA-256 {}",
+                bytes.len(),
+                vouch_store::blobs::sha256_hex(&bytes)
+            ))
         } else {
             Err("the file is not the canonical JSON of its content (it was edited)".into())
         },
     );
-    let key_id = doc["signed"]["vouch_key_id"].as_str().unwrap_or_default().to_string();
+    let key_id = doc["signed"]["vouch_key_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     let own = std::fs::read_to_string(dir.join("public_key.pem")).unwrap_or_default();
     let (pem, whose) = match pinned {
         Some(p) => (p.to_string(), "the pinned key".to_string()),
-        None => match known.iter().find(|k| vouch_ledger::sign::key_id_of_pem(k).ok().as_deref() == Some(key_id.as_str())) {
+        None => match known
+            .iter()
+            .find(|k| vouch_ledger::sign::key_id_of_pem(k).ok().as_deref() == Some(key_id.as_str()))
+        {
             Some(k) => (k.clone(), "a key this data directory knows".to_string()),
-            None => (own.clone(), "the key beside it (self-declared: pin one with --public-key)".to_string()),
+            None => (
+                own.clone(),
+                "the key beside it (self-declared: pin one with --public-key)".to_string(),
+            ),
         },
     };
     let check = |file: &Path| -> Result<String, String> {
-        let bytes = std::fs::read(file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+        let bytes =
+            std::fs::read(file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
         let mut sig = file.as_os_str().to_owned();
         sig.push(".sig");
-        let sig = std::fs::read_to_string(PathBuf::from(&sig)).map_err(|e| format!("cannot read its .sig: {e}"))?;
-        vouch_ledger::sign::verify_b64(&pem, &bytes, sig.trim()).map(|_| format!("ECDSA P-256 / SHA-256 with {whose}"))
+        let sig = std::fs::read_to_string(PathBuf::from(&sig))
+            .map_err(|e| format!("cannot read its .sig: {e}"))?;
+        vouch_ledger::sign::verify_b64(&pem, &bytes, sig.trim())
+            .map(|_| format!("ECDSA P-256 / SHA-256 with {whose}"))
     };
-    step(&mut steps, format!("{name}: vouch signature"), check(&json_path).and_then(|d| {
-        let id = vouch_ledger::sign::key_id_of_pem(&pem)?;
-        if id == key_id { Ok(format!("{d}, key id {id}")) } else { Err(format!("signed by key {key_id}, checked with {id}")) }
-    }));
+    step(
+        &mut steps,
+        format!("{name}: vouch signature"),
+        check(&json_path).and_then(|d| {
+            let id = vouch_ledger::sign::key_id_of_pem(&pem)?;
+            if id == key_id {
+                Ok(format!("{d}, key id {id}"))
+            } else {
+                Err(format!("signed by key {key_id}, checked with {id}"))
+            }
+        }),
+    );
     let pdf = dir.join(format!("{NAME}.pdf"));
     if pdf.exists() {
-        step(&mut steps, format!("{}: signature", pdf.display()), check(&pdf));
+        step(
+            &mut steps,
+            format!("{}: signature", pdf.display()),
+            check(&pdf),
+        );
     }
     let ssh = dir.join(format!("{NAME}.json.ssh.sig"));
     let asc = dir.join(format!("{NAME}.json.asc"));
     match doc["signed"]["personal_signature"].as_str() {
         Some("ssh") => {
-            let principal = doc["signed"]["signer"]["name"].as_str().unwrap_or_default().replace(' ', "_");
+            let principal = doc["signed"]["signer"]["name"]
+                .as_str()
+                .unwrap_or_default()
+                .replace(' ', "_");
             let r = std::fs::read_to_string(&ssh)
                 .map_err(|e| format!("cannot read {}: {e}", ssh.display()))
                 .and_then(|sig| {
@@ -133,9 +183,15 @@ pub fn verify(path: &Path, pinned: Option<&str>, known: &[String]) -> Vec<Step> 
             let r = std::fs::read_to_string(&asc)
                 .map_err(|e| format!("cannot read {}: {e}", asc.display()))
                 .and_then(|sig| {
-                    signature::verify_personal(&PersonalSignature::Gpg { signature: sig, key_id: String::new() }, &bytes)
-                        .map(|_| "gpg --verify: good signature".to_string())
-                        .map_err(|e| e.to_string())
+                    signature::verify_personal(
+                        &PersonalSignature::Gpg {
+                            signature: sig,
+                            key_id: String::new(),
+                        },
+                        &bytes,
+                    )
+                    .map(|_| "gpg --verify: good signature".to_string())
+                    .map_err(|e| e.to_string())
                 });
             step(&mut steps, format!("{name}: signer's OpenPGP signature"), r);
         }
@@ -166,7 +222,10 @@ pub fn for_packet(
     period: &vouch_core::period::Period,
     generated_at: &str,
 ) -> Result<Option<Value>, Error> {
-    let rows = store.query("SELECT record FROM attestations ORDER BY opens_at, kind", &[])?;
+    let rows = store.query(
+        "SELECT record FROM attestations ORDER BY opens_at, kind",
+        &[],
+    )?;
     let start = vouch_core::event::format_timestamp(&period.start);
     let end = vouch_core::event::format_timestamp(&period.end);
     let mut signed = Vec::new();
@@ -177,7 +236,11 @@ pub fn for_packet(
         };
         let signed_at = a.signed.as_ref().map(|s| s.signed_at.clone());
         let signed_then = signed_at.as_deref().is_some_and(|t| t <= generated_at);
-        if signed_then && signed_at.as_deref().is_some_and(|t| t >= start.as_str() && t < end.as_str()) {
+        if signed_then
+            && signed_at
+                .as_deref()
+                .is_some_and(|t| t >= start.as_str() && t < end.as_str())
+        {
             signed.push(entry(&a));
         }
         if a.period == period.label && a.kind == vouch_signoff::attest::KIND_ATTESTATION {
@@ -196,7 +259,13 @@ pub fn for_packet(
             let mut e = entry(&a);
             e["status"] = json!(status);
             if !signed_then {
-                for k in ["signed_at", "signer", "opinion", "document_sha256", "ledger_seq"] {
+                for k in [
+                    "signed_at",
+                    "signer",
+                    "opinion",
+                    "document_sha256",
+                    "ledger_seq",
+                ] {
                     e[k] = Value::Null;
                 }
             }

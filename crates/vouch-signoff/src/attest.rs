@@ -281,7 +281,13 @@ impl Signoffs<'_> {
             a.status = "overdue".into();
             a.late = true;
             a.lateness_findings.push(f);
-            self.event(&a, "attestation.window_closed_unsigned", None, now, json!({}))?;
+            self.event(
+                &a,
+                "attestation.window_closed_unsigned",
+                None,
+                now,
+                json!({}),
+            )?;
             self.save(&a)?;
             report.overdue.push(format!("{}:{}", a.kind, a.period));
         }
@@ -317,7 +323,14 @@ impl Signoffs<'_> {
         self.open_window(&w, now)
     }
 
-    fn new_record(&self, kind: &str, w: &Window, now: DateTime<Utc>, title: String, role: &str) -> Attestation {
+    fn new_record(
+        &self,
+        kind: &str,
+        w: &Window,
+        now: DateTime<Utc>,
+        title: String,
+        role: &str,
+    ) -> Attestation {
         let t = w.times();
         Attestation {
             closes_at: t.closes_at,
@@ -355,9 +368,21 @@ impl Signoffs<'_> {
             &self.settings().signer_role.clone(),
         );
         self.prefill(&mut a, now)?;
-        self.event(&a, "attestation.window_opened", None, now, json!({"opens_at": a.opens_at, "closes_at": a.closes_at}))?;
+        self.event(
+            &a,
+            "attestation.window_opened",
+            None,
+            now,
+            json!({"opens_at": a.opens_at, "closes_at": a.closes_at}),
+        )?;
         self.insert(&a)?;
-        self.event(&a, "attestation.draft_created", None, now, json!({"steps": a.steps.len(), "exceptions": a.exceptions.len()}))?;
+        self.event(
+            &a,
+            "attestation.draft_created",
+            None,
+            now,
+            json!({"steps": a.steps.len(), "exceptions": a.exceptions.len()}),
+        )?;
         Ok(a)
     }
 
@@ -381,12 +406,24 @@ impl Signoffs<'_> {
             ),
         )?;
         a.lateness_findings.push(f);
-        self.event(&a, "attestation.window_missed", None, now, json!({"opens_at": a.opens_at, "closes_at": a.closes_at}))?;
+        self.event(
+            &a,
+            "attestation.window_missed",
+            None,
+            now,
+            json!({"opens_at": a.opens_at, "closes_at": a.closes_at}),
+        )?;
         self.insert(&a)
     }
 
     /// Open a finding about a document's timeliness; its id.
-    fn lateness_finding(&self, a: &Attestation, severity: &str, title: &str, description: &str) -> Result<String, Error> {
+    fn lateness_finding(
+        &self,
+        a: &Attestation,
+        severity: &str,
+        title: &str,
+        description: &str,
+    ) -> Result<String, Error> {
         let f = vouch_checks::findings::open(
             &self.store,
             self.ledger,
@@ -407,8 +444,11 @@ impl Signoffs<'_> {
             // Collection sign-off steps are judged when the request is made
             // (crate::collection) and are not re-derived here.
         } else {
-            let notes: BTreeMap<String, Option<String>> =
-                a.steps.iter().map(|s| (s.control_id.clone(), s.note.clone())).collect();
+            let notes: BTreeMap<String, Option<String>> = a
+                .steps
+                .iter()
+                .map(|s| (s.control_id.clone(), s.note.clone()))
+                .collect();
             a.steps = self.steps(a)?;
             for s in &mut a.steps {
                 s.note = notes.get(&s.control_id).cloned().flatten();
@@ -428,9 +468,14 @@ impl Signoffs<'_> {
     /// One step per control in scope, from the stored results of the period (and, for
     /// a quarter or year, of its months).
     fn steps(&self, a: &Attestation) -> Result<Vec<Step>, Error> {
-        let start = parse_t(&a.period_start).ok_or_else(|| Error::Corrupt("period_start".into()))?;
+        let start =
+            parse_t(&a.period_start).ok_or_else(|| Error::Corrupt("period_start".into()))?;
         let end = parse_t(&a.period_end).ok_or_else(|| Error::Corrupt("period_end".into()))?;
-        let mut periods = vec![Period { start, end, label: a.period.clone() }];
+        let mut periods = vec![Period {
+            start,
+            end,
+            label: a.period.clone(),
+        }];
         let mut m = Period::month_of(start);
         while m.start < end && m.end <= end && !(m.start == start && m.end == end) {
             periods.push(m.clone());
@@ -463,12 +508,18 @@ impl Signoffs<'_> {
                 vouch_checks::controls::rollup(checks.iter().map(|x| x.status.as_str()))
             };
             steps.push(Step {
-                detail: checks.is_empty().then(|| "no check supports this control: nothing was judged".to_string()),
+                detail: checks
+                    .is_empty()
+                    .then(|| "no check supports this control: nothing was judged".to_string()),
                 findings: findings
                     .iter()
                     .filter(|f| {
-                        f["check_id"].as_str().is_some_and(|x| c.checks.iter().any(|y| y == x))
-                            || f["controls"].as_array().is_some_and(|l| l.iter().any(|x| x == c.id.as_str()))
+                        f["check_id"]
+                            .as_str()
+                            .is_some_and(|x| c.checks.iter().any(|y| y == x))
+                            || f["controls"]
+                                .as_array()
+                                .is_some_and(|l| l.iter().any(|x| x == c.id.as_str()))
                     })
                     .map(finding_ref)
                     .collect(),
@@ -485,10 +536,17 @@ impl Signoffs<'_> {
     }
 
     /// Every attestation and sign-off, newest period first (optionally one kind/status).
-    pub fn list(&self, kind: Option<&str>, status: Option<&str>) -> Result<Vec<Attestation>, Error> {
+    pub fn list(
+        &self,
+        kind: Option<&str>,
+        status: Option<&str>,
+    ) -> Result<Vec<Attestation>, Error> {
         if let Some(s) = status {
             if !STATUSES.contains(&s) {
-                return Err(Error::Invalid(format!("status must be one of {}", STATUSES.join(", "))));
+                return Err(Error::Invalid(format!(
+                    "status must be one of {}",
+                    STATUSES.join(", ")
+                )));
             }
         }
         let rows = self.store.query(
@@ -519,7 +577,9 @@ impl Signoffs<'_> {
         match rows.len() {
             0 => Err(Error::NotFound(format!("no attestation {id}"))),
             1 => decode(&rows[0].text(0)),
-            _ => Err(Error::Invalid(format!("`{id}` matches more than one attestation; give more of the id"))),
+            _ => Err(Error::Invalid(format!(
+                "`{id}` matches more than one attestation; give more of the id"
+            ))),
         }
     }
 
@@ -535,10 +595,16 @@ impl Signoffs<'_> {
     /// The signed document of an attestation (`None` while unsigned).
     pub fn document(&self, id: &str) -> Result<Option<SignedDocument>, Error> {
         let a = self.get(id)?;
-        let rows = self.store.query("SELECT document FROM attestations WHERE id = $1", &[a.id.clone().into()])?;
+        let rows = self.store.query(
+            "SELECT document FROM attestations WHERE id = $1",
+            &[a.id.clone().into()],
+        )?;
         rows.first()
             .and_then(|r| r.opt_text(0))
-            .map(|d| serde_json::from_str(&d).map_err(|e| Error::Corrupt(format!("stored signed document: {e}"))))
+            .map(|d| {
+                serde_json::from_str(&d)
+                    .map_err(|e| Error::Corrupt(format!("stored signed document: {e}")))
+            })
             .transpose()
     }
 
@@ -555,7 +621,12 @@ impl Signoffs<'_> {
     /// Sign a document: re-read the results, apply the notes, check the role and the
     /// opinion, freeze and sign the document, record it in the ledger. Late after the
     /// hard close (a finding is opened). A second signature is a conflict.
-    pub fn sign(&self, id: &str, req: &SignRequest, now: DateTime<Utc>) -> Result<(Attestation, SignedDocument), Error> {
+    pub fn sign(
+        &self,
+        id: &str,
+        req: &SignRequest,
+        now: DateTime<Utc>,
+    ) -> Result<(Attestation, SignedDocument), Error> {
         let mut a = self.get(id)?;
         if a.signed.is_some() || a.status == "signed" {
             return Err(Error::Conflict(format!(
@@ -574,7 +645,10 @@ impl Signoffs<'_> {
         }
         let opens = parse_t(&a.opens_at).ok_or_else(|| Error::Corrupt("opens_at".into()))?;
         if now < opens {
-            return Err(Error::Conflict(format!("the {} window opens at {}", a.title, a.opens_at)));
+            return Err(Error::Conflict(format!(
+                "the {} window opens at {}",
+                a.title, a.opens_at
+            )));
         }
         self.prefill(&mut a, now)?;
         let (title, n_steps) = (a.title.clone(), a.steps.len());
@@ -609,7 +683,11 @@ impl Signoffs<'_> {
                 PersonalKey::Gpg(_) => "gpg".to_string(),
             }),
             signed_at: ts(&now),
-            signer: Signer { name: req.signer.clone(), role: req.role.clone(), via: req.via.clone() },
+            signer: Signer {
+                name: req.signer.clone(),
+                role: req.role.clone(),
+                via: req.via.clone(),
+            },
             vouch_key_id: self.keys.signing_key_id(),
         });
         let document = serde_json::to_value(&a).map_err(|e| Error::Corrupt(e.to_string()))?;
@@ -620,7 +698,10 @@ impl Signoffs<'_> {
         )?;
         // Freshly re-read: a concurrent signer may have won while we pre-filled.
         if self.get(&a.id)?.signed.is_some() {
-            return Err(Error::Conflict(format!("{} ({}) is signed already", a.title, a.id)));
+            return Err(Error::Conflict(format!(
+                "{} ({}) is signed already",
+                a.title, a.id
+            )));
         }
         let seq = self.event(
             &a,
@@ -641,12 +722,19 @@ impl Signoffs<'_> {
                 &a,
                 "medium",
                 &format!("{} signed late", a.title),
-                &format!("Signed at {} by {}, after the hard close at {}.", ts(&now), req.signer, a.closes_at),
+                &format!(
+                    "Signed at {} by {}, after the hard close at {}.",
+                    ts(&now),
+                    req.signer,
+                    a.closes_at
+                ),
             )?;
             a.lateness_findings.push(f);
         }
         let doc_text = serde_json::to_string(&signed).map_err(|e| Error::Corrupt(e.to_string()))?;
-        let record = vouch_core::canonical::to_string(&serde_json::to_value(&a).map_err(|e| Error::Corrupt(e.to_string()))?);
+        let record = vouch_core::canonical::to_string(
+            &serde_json::to_value(&a).map_err(|e| Error::Corrupt(e.to_string()))?,
+        );
         let mut n = 0;
         self.store.write(&mut |sql| {
             n = sql.execute(
@@ -656,13 +744,23 @@ impl Signoffs<'_> {
             Ok(())
         })?;
         if n == 0 {
-            return Err(Error::Conflict(format!("{} ({}) is signed already", a.title, a.id)));
+            return Err(Error::Conflict(format!(
+                "{} ({}) is signed already",
+                a.title, a.id
+            )));
         }
         Ok((a, signed))
     }
 
     /// Record a step in the ledger; its seq.
-    fn event(&self, a: &Attestation, action: &str, actor: Option<&str>, now: DateTime<Utc>, extra: Value) -> Result<u64, Error> {
+    fn event(
+        &self,
+        a: &Attestation,
+        action: &str,
+        actor: Option<&str>,
+        now: DateTime<Utc>,
+        extra: Value,
+    ) -> Result<u64, Error> {
         let record = serde_json::to_value(a).map_err(|e| Error::Corrupt(e.to_string()))?;
         let sha = vouch_store::blobs::sha256_hex(&vouch_core::canonical::to_vec(&record));
         let mut metadata = json!({"kind": a.kind, "period": a.period, "status": a.status, "record_sha256": sha, "closes_at": a.closes_at});
@@ -694,7 +792,10 @@ impl Signoffs<'_> {
             Ok(())
         })?;
         if n == 0 {
-            return Err(Error::Conflict(format!("the {} {} exists already", a.period, a.kind)));
+            return Err(Error::Conflict(format!(
+                "the {} {} exists already",
+                a.period, a.kind
+            )));
         }
         Ok(())
     }
@@ -713,11 +814,25 @@ impl Signoffs<'_> {
 
     /// Create a document of another kind (collection sign-off) with given steps, record
     /// it; used by [`crate::collection`].
-    pub(crate) fn create(&self, kind: &str, w: &Window, now: DateTime<Utc>, title: String, role: &str, steps: Vec<Step>) -> Result<Attestation, Error> {
+    pub(crate) fn create(
+        &self,
+        kind: &str,
+        w: &Window,
+        now: DateTime<Utc>,
+        title: String,
+        role: &str,
+        steps: Vec<Step>,
+    ) -> Result<Attestation, Error> {
         let mut a = self.new_record(kind, w, now, title, role);
         a.steps = steps;
         self.prefill(&mut a, now)?;
-        self.event(&a, "signoff.requested", None, now, json!({"steps": a.steps.len(), "exceptions": a.exceptions.len()}))?;
+        self.event(
+            &a,
+            "signoff.requested",
+            None,
+            now,
+            json!({"steps": a.steps.len(), "exceptions": a.exceptions.len()}),
+        )?;
         self.insert(&a)?;
         Ok(a)
     }
@@ -725,10 +840,23 @@ impl Signoffs<'_> {
 
 fn describe(a: &Attestation, action: &str) -> String {
     match action {
-        "attestation.window_opened" => format!("The {} window opened; the hard close is {}", a.title, a.closes_at),
-        "attestation.draft_created" => format!("Draft of the {}: {} steps, {} exceptions", a.title, a.steps.len(), a.exceptions.len()),
-        "attestation.window_missed" => format!("The {} window ({} to {}) closed before it was opened: missed", a.title, a.opens_at, a.closes_at),
-        "attestation.window_closed_unsigned" => format!("The {} window closed at {} unsigned", a.title, a.closes_at),
+        "attestation.window_opened" => format!(
+            "The {} window opened; the hard close is {}",
+            a.title, a.closes_at
+        ),
+        "attestation.draft_created" => format!(
+            "Draft of the {}: {} steps, {} exceptions",
+            a.title,
+            a.steps.len(),
+            a.exceptions.len()
+        ),
+        "attestation.window_missed" => format!(
+            "The {} window ({} to {}) closed before it was opened: missed",
+            a.title, a.opens_at, a.closes_at
+        ),
+        "attestation.window_closed_unsigned" => {
+            format!("The {} window closed at {} unsigned", a.title, a.closes_at)
+        }
         "attestation.signed" => {
             let s = a.signed.as_ref();
             format!(
@@ -737,10 +865,19 @@ fn describe(a: &Attestation, action: &str) -> String {
                 s.map(|s| s.opinion.as_str()).unwrap_or(""),
                 s.map(|s| s.signer.name.as_str()).unwrap_or(""),
                 s.map(|s| s.signer.role.as_str()).unwrap_or(""),
-                if s.is_some_and(|s| s.late) { ", late" } else { "" }
+                if s.is_some_and(|s| s.late) {
+                    ", late"
+                } else {
+                    ""
+                }
             )
         }
-        "signoff.requested" => format!("Sign-off requested: {} ({} criteria, {} not met)", a.title, a.steps.len(), a.exceptions.len()),
+        "signoff.requested" => format!(
+            "Sign-off requested: {} ({} criteria, {} not met)",
+            a.title,
+            a.steps.len(),
+            a.exceptions.len()
+        ),
         other => format!("{}: {other}", a.title),
     }
 }
@@ -766,13 +903,19 @@ fn exceptions(a: &Attestation) -> Vec<String> {
             "no criteria: nothing was judged".to_string()
         });
     }
-    out.extend(a
-        .steps
-        .iter()
-        .filter(|s| EXCEPTION_STATUSES.contains(&s.status.as_str()))
-        .map(|s| format!("step {} ({}): {}", s.number, s.control_id, s.status)));
+    out.extend(
+        a.steps
+            .iter()
+            .filter(|s| EXCEPTION_STATUSES.contains(&s.status.as_str()))
+            .map(|s| format!("step {} ({}): {}", s.number, s.control_id, s.status)),
+    );
     out.extend(a.findings.iter().map(|f| {
-        format!("open {} finding {}: {}", f.severity, &f.id[..f.id.len().min(8)], f.title)
+        format!(
+            "open {} finding {}: {}",
+            f.severity,
+            &f.id[..f.id.len().min(8)],
+            f.title
+        )
     }));
     out
 }
@@ -804,14 +947,21 @@ fn step_check(check_id: &str, results: &[(String, Value)], periods: &[Period]) -
             failing_count: 0,
             messages: vec![format!(
                 "no stored result for {}: nothing was checked",
-                periods.iter().map(|p| p.label.as_str()).collect::<Vec<_>>().join(", ")
+                periods
+                    .iter()
+                    .map(|p| p.label.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )],
             periods: Vec::new(),
             results: Vec::new(),
             status: "no_evidence".into(),
         };
     }
-    let statuses: Vec<&str> = results.iter().map(|(_, r)| vouch_checks::controls::result_status(r)).collect();
+    let statuses: Vec<&str> = results
+        .iter()
+        .map(|(_, r)| vouch_checks::controls::result_status(r))
+        .collect();
     StepCheck {
         check_id: check_id.into(),
         evidence: results
@@ -839,7 +989,10 @@ fn step_check(check_id: &str, results: &[(String, Value)], periods: &[Period]) -
 /// Seconds until the hard close of each document still open, and whether each period's
 /// attestation is signed: what `/metrics` reports (`vouch_attestation_signed{period}`,
 /// `vouch_attestation_window_closes_in_seconds{period}`).
-pub fn metrics(store: &Store, now: DateTime<Utc>) -> Result<Vec<(String, bool, Option<i64>)>, Error> {
+pub fn metrics(
+    store: &Store,
+    now: DateTime<Utc>,
+) -> Result<Vec<(String, bool, Option<i64>)>, Error> {
     let rows = store.query(
         "SELECT period, status, closes_at FROM attestations WHERE kind = $1 ORDER BY opens_at",
         &[KIND_ATTESTATION.into()],

@@ -79,7 +79,11 @@ pub fn criteria(period: &Period, days: u32, f: &CollectionFacts) -> Vec<Step> {
             if missing.is_empty() {
                 found.join("; ")
             } else {
-                format!("missing: {}; found: {}", missing.join(", "), found.join("; "))
+                format!(
+                    "missing: {}; found: {}",
+                    missing.join(", "),
+                    found.join("; ")
+                )
             },
         ),
         step(
@@ -88,7 +92,9 @@ pub fn criteria(period: &Period, days: u32, f: &CollectionFacts) -> Vec<Step> {
             "Hash chain verified intact",
             f.chain.is_ok(),
             match &f.chain {
-                Ok(n) => format!("vouch verified the ledger: {n} entries, chain, tree and checkpoints intact"),
+                Ok(n) => format!(
+                    "vouch verified the ledger: {n} entries, chain, tree and checkpoints intact"
+                ),
                 Err(e) => format!("verification failed: {e}"),
             },
         ),
@@ -98,7 +104,11 @@ pub fn criteria(period: &Period, days: u32, f: &CollectionFacts) -> Vec<Step> {
             "Encrypted bundle stored in WORM storage",
             encrypted,
             match &f.archive {
-                Some(a) if encrypted => format!("{} in {}", a["folder"].as_str().unwrap_or(""), a["storage"].as_str().unwrap_or("")),
+                Some(a) if encrypted => format!(
+                    "{} in {}",
+                    a["folder"].as_str().unwrap_or(""),
+                    a["storage"].as_str().unwrap_or("")
+                ),
                 Some(_) => "the archive is not encrypted (--no-encrypt)".into(),
                 None => "no archive for the period (set [archive] recipients)".into(),
             },
@@ -109,7 +119,11 @@ pub fn criteria(period: &Period, days: u32, f: &CollectionFacts) -> Vec<Step> {
             "Collection logged",
             f.archive.is_some(),
             match &f.archive {
-                Some(a) => format!("collection {} ({})", a["id"].as_str().unwrap_or(""), a["type"].as_str().unwrap_or("")),
+                Some(a) => format!(
+                    "collection {} ({})",
+                    a["id"].as_str().unwrap_or(""),
+                    a["type"].as_str().unwrap_or("")
+                ),
                 None => "no collection record for the period".into(),
             },
         ),
@@ -119,7 +133,12 @@ pub fn criteria(period: &Period, days: u32, f: &CollectionFacts) -> Vec<Step> {
 impl Signoffs<'_> {
     /// Request the collection sign-off of a month (once: an existing request is returned
     /// unchanged). Due `collection_days` after the period's end; signed late after that.
-    pub fn request_collection_signoff(&self, period: &Period, facts: &CollectionFacts, now: DateTime<Utc>) -> Result<Attestation, Error> {
+    pub fn request_collection_signoff(
+        &self,
+        period: &Period,
+        facts: &CollectionFacts,
+        now: DateTime<Utc>,
+    ) -> Result<Attestation, Error> {
         if let Some(a) = self.find(KIND_COLLECTION, &period.label)? {
             return Ok(a);
         }

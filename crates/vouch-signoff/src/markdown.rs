@@ -12,9 +12,19 @@ fn cell(s: &str) -> String {
 pub fn render(a: &Attestation) -> String {
     let mut m = String::new();
     m.push_str(&format!("# {} — {}\n\n", a.organization, a.title));
-    m.push_str(&format!("- Period: {} ({} to {}, end exclusive)\n", a.period, a.period_start, a.period_end));
-    m.push_str(&format!("- Window: opens {}, target {}, hard close {}\n", a.opens_at, a.target_at, a.closes_at));
-    m.push_str(&format!("- Status: {}{}\n", a.status, if a.late { " (late)" } else { "" }));
+    m.push_str(&format!(
+        "- Period: {} ({} to {}, end exclusive)\n",
+        a.period, a.period_start, a.period_end
+    ));
+    m.push_str(&format!(
+        "- Window: opens {}, target {}, hard close {}\n",
+        a.opens_at, a.target_at, a.closes_at
+    ));
+    m.push_str(&format!(
+        "- Status: {}{}\n",
+        a.status,
+        if a.late { " (late)" } else { "" }
+    ));
     if let Some(s) = &a.signed {
         m.push_str(&format!(
             "- Signed: {} by {} ({}, via {}), opinion **{}**{}\n",
@@ -40,7 +50,11 @@ pub fn render(a: &Attestation) -> String {
             cell(&s.criteria.join(", ")),
             s.status.to_uppercase(),
             failing,
-            s.findings.iter().map(|f| f.id[..f.id.len().min(8)].to_string()).collect::<Vec<_>>().join(", "),
+            s.findings
+                .iter()
+                .map(|f| f.id[..f.id.len().min(8)].to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
             cell(s.note.as_deref().or(s.detail.as_deref()).unwrap_or("")),
         ));
     }
@@ -50,13 +64,22 @@ pub fn render(a: &Attestation) -> String {
     m.push_str("\n## Evidence\n\n");
     for s in &a.steps {
         for c in &s.checks {
-            m.push_str(&format!("- Step {} `{}`: {} — {}\n", s.number, c.check_id, c.status, cell(&c.messages.join("; "))));
+            m.push_str(&format!(
+                "- Step {} `{}`: {} — {}\n",
+                s.number,
+                c.check_id,
+                c.status,
+                cell(&c.messages.join("; "))
+            ));
             for e in &c.evidence {
                 m.push_str(&format!(
                     "  - item {} sha256 {} ledger seq {}\n",
                     e["item_id"].as_str().unwrap_or("?"),
                     e["sha256"].as_str().unwrap_or("?"),
-                    e["ledger_seq"].as_u64().map(|x| x.to_string()).unwrap_or_else(|| "?".into())
+                    e["ledger_seq"]
+                        .as_u64()
+                        .map(|x| x.to_string())
+                        .unwrap_or_else(|| "?".into())
                 ));
             }
         }
@@ -66,12 +89,22 @@ pub fn render(a: &Attestation) -> String {
         m.push_str("None.\n");
     }
     let mut seen = Vec::new();
-    for f in a.findings.iter().chain(a.steps.iter().flat_map(|s| s.findings.iter())) {
+    for f in a
+        .findings
+        .iter()
+        .chain(a.steps.iter().flat_map(|s| s.findings.iter()))
+    {
         if seen.contains(&f.id) {
             continue;
         }
         seen.push(f.id.clone());
-        m.push_str(&format!("- {} ({}, {}): {}\n", f.id, f.severity, f.status, cell(&f.title)));
+        m.push_str(&format!(
+            "- {} ({}, {}): {}\n",
+            f.id,
+            f.severity,
+            f.status,
+            cell(&f.title)
+        ));
     }
     m.push_str("\n## Exceptions\n\n");
     if a.exceptions.is_empty() {

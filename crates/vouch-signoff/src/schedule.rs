@@ -93,7 +93,11 @@ fn next(s: &AttestationSettings, p: &Period) -> Period {
 
 /// Every window that has opened by `now` and whose hard close is after `since`, oldest
 /// first: the windows a scheduler that started at `since` is answerable for.
-pub fn windows_between(s: &AttestationSettings, since: DateTime<Utc>, now: DateTime<Utc>) -> Vec<Window> {
+pub fn windows_between(
+    s: &AttestationSettings,
+    since: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Vec<Window> {
     // Start a little before `since`: a window closes up to ~2 months after its period.
     let mut p = period_containing(s, since - Duration::days(120));
     let mut out = Vec::new();
@@ -124,31 +128,71 @@ mod tests {
     fn seed_002_window_table() {
         let s = AttestationSettings::default();
         let rows = [
-            ("2025-Q4", "2026-01-01T10:00:00Z", "2025-12-27T00:00:00Z", "2026-01-07T00:00:00Z"),
-            ("2026-Q1", "2026-04-01T10:00:00Z", "2026-03-27T00:00:00Z", "2026-04-07T00:00:00Z"),
-            ("2026-Q2", "2026-07-01T10:00:00Z", "2026-06-26T00:00:00Z", "2026-07-07T00:00:00Z"),
-            ("2026-Q3", "2026-10-01T10:00:00Z", "2026-09-26T00:00:00Z", "2026-10-07T00:00:00Z"),
+            (
+                "2025-Q4",
+                "2026-01-01T10:00:00Z",
+                "2025-12-27T00:00:00Z",
+                "2026-01-07T00:00:00Z",
+            ),
+            (
+                "2026-Q1",
+                "2026-04-01T10:00:00Z",
+                "2026-03-27T00:00:00Z",
+                "2026-04-07T00:00:00Z",
+            ),
+            (
+                "2026-Q2",
+                "2026-07-01T10:00:00Z",
+                "2026-06-26T00:00:00Z",
+                "2026-07-07T00:00:00Z",
+            ),
+            (
+                "2026-Q3",
+                "2026-10-01T10:00:00Z",
+                "2026-09-26T00:00:00Z",
+                "2026-10-07T00:00:00Z",
+            ),
         ];
         for (label, target, open, close) in rows {
             let p = Period::parse(label, t("2027-01-01T00:00:00Z")).unwrap();
             let w = window(&s, &p);
-            assert_eq!((w.target_at, w.opens_at, w.closes_at), (t(target), t(open), t(close)), "{label}");
+            assert_eq!(
+                (w.target_at, w.opens_at, w.closes_at),
+                (t(target), t(open), t(close)),
+                "{label}"
+            );
         }
     }
 
     #[test]
     fn business_days_and_monthly() {
-        let s = AttestationSettings { business_days: true, ..Default::default() };
+        let s = AttestationSettings {
+            business_days: true,
+            ..Default::default()
+        };
         // 2025-12-27 is a Saturday: the window opens on Friday the 26th. 2026-01-06 is a
         // Tuesday: the close stays.
-        let w = window(&s, &Period::parse("2025-Q4", t("2027-01-01T00:00:00Z")).unwrap());
+        let w = window(
+            &s,
+            &Period::parse("2025-Q4", t("2027-01-01T00:00:00Z")).unwrap(),
+        );
         assert_eq!(w.opens_at, t("2025-12-26T00:00:00Z"));
         assert_eq!(w.closes_at, t("2026-01-07T00:00:00Z"));
         // 2026-Q3: hard close 2026-10-06 is a Tuesday, opening 2026-09-26 a Saturday.
-        let w = window(&s, &Period::parse("2026-Q3", t("2027-01-01T00:00:00Z")).unwrap());
+        let w = window(
+            &s,
+            &Period::parse("2026-Q3", t("2027-01-01T00:00:00Z")).unwrap(),
+        );
         assert_eq!(w.opens_at, t("2026-09-25T00:00:00Z"));
-        let m = AttestationSettings { cadence: "monthly".into(), close_days_after: 2, ..Default::default() };
-        let w = window(&m, &Period::parse("2026-10", t("2027-01-01T00:00:00Z")).unwrap());
+        let m = AttestationSettings {
+            cadence: "monthly".into(),
+            close_days_after: 2,
+            ..Default::default()
+        };
+        let w = window(
+            &m,
+            &Period::parse("2026-10", t("2027-01-01T00:00:00Z")).unwrap(),
+        );
         assert_eq!(w.opens_at, t("2026-10-27T00:00:00Z"));
         assert_eq!(w.target_at, t("2026-11-01T10:00:00Z"));
         assert_eq!(w.closes_at, t("2026-11-04T00:00:00Z"));
@@ -161,11 +205,23 @@ mod tests {
     fn windows_a_scheduler_is_answerable_for() {
         let s = AttestationSettings::default();
         // Installed 2026-11-01: Q3's window had closed; Q4's opens 2026-12-27.
-        assert!(windows_between(&s, t("2026-11-01T00:00:00Z"), t("2026-12-26T23:00:00Z")).is_empty());
+        assert!(
+            windows_between(&s, t("2026-11-01T00:00:00Z"), t("2026-12-26T23:00:00Z")).is_empty()
+        );
         let w = windows_between(&s, t("2026-11-01T00:00:00Z"), t("2026-12-27T00:00:00Z"));
-        assert_eq!(w.iter().map(|w| w.period.label.as_str()).collect::<Vec<_>>(), ["2026-Q4"]);
+        assert_eq!(
+            w.iter()
+                .map(|w| w.period.label.as_str())
+                .collect::<Vec<_>>(),
+            ["2026-Q4"]
+        );
         // Installed mid-window: the window is still answerable.
         let w = windows_between(&s, t("2026-09-30T00:00:00Z"), t("2026-10-01T00:00:00Z"));
-        assert_eq!(w.iter().map(|w| w.period.label.as_str()).collect::<Vec<_>>(), ["2026-Q3"]);
+        assert_eq!(
+            w.iter()
+                .map(|w| w.period.label.as_str())
+                .collect::<Vec<_>>(),
+            ["2026-Q3"]
+        );
     }
 }

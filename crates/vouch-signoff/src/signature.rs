@@ -92,7 +92,11 @@ pub fn verify_vouch(sig: &VouchSignature, bytes: &[u8]) -> Result<(), Error> {
 }
 
 /// Sign `bytes` with the signer's own key, as `principal` (their name).
-pub fn sign_personal(key: &PersonalKey, principal: &str, bytes: &[u8]) -> Result<PersonalSignature, Error> {
+pub fn sign_personal(
+    key: &PersonalKey,
+    principal: &str,
+    bytes: &[u8],
+) -> Result<PersonalSignature, Error> {
     match key {
         PersonalKey::Ssh(file) => ssh_sign(file, principal, bytes),
         PersonalKey::Gpg(id) => gpg_sign(id, bytes),
@@ -104,7 +108,11 @@ pub fn sign_personal(key: &PersonalKey, principal: &str, bytes: &[u8]) -> Result
 /// caller's keyring).
 pub fn verify_personal(sig: &PersonalSignature, bytes: &[u8]) -> Result<(), Error> {
     match sig {
-        PersonalSignature::Ssh { signature, public_key, principal } => {
+        PersonalSignature::Ssh {
+            signature,
+            public_key,
+            principal,
+        } => {
             let dir = tempdir()?;
             let allowed = dir.path().join("allowed_signers");
             std::fs::write(&allowed, allowed_signers_line(principal, public_key))
@@ -146,14 +154,23 @@ fn run(mut cmd: Command, what: &str, input: &[u8]) -> Result<Vec<u8>, Error> {
         .map_err(|e| Error::Signature(format!("{what}: {e}")))?;
     if !out.status.success() {
         let err = String::from_utf8_lossy(&out.stderr);
-        let line = err.lines().map(str::trim).filter(|l| !l.is_empty()).last().unwrap_or("failed");
+        let line = err
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .last()
+            .unwrap_or("failed");
         return Err(Error::Signature(format!("{what}: {line}")));
     }
     Ok(out.stdout)
 }
 
 /// `ssh-keygen -Y sign -f KEY -n vouch-attestation` over `bytes`.
-pub fn ssh_sign(key_file: &Path, principal: &str, bytes: &[u8]) -> Result<PersonalSignature, Error> {
+pub fn ssh_sign(
+    key_file: &Path,
+    principal: &str,
+    bytes: &[u8],
+) -> Result<PersonalSignature, Error> {
     let pub_file = {
         let mut p = key_file.as_os_str().to_owned();
         p.push(".pub");
@@ -166,7 +183,8 @@ pub fn ssh_sign(key_file: &Path, principal: &str, bytes: &[u8]) -> Result<Person
         ))
     })?;
     let mut cmd = Command::new("ssh-keygen");
-    cmd.args(["-q", "-Y", "sign", "-n", SSH_NAMESPACE, "-f"]).arg(key_file);
+    cmd.args(["-q", "-Y", "sign", "-n", SSH_NAMESPACE, "-f"])
+        .arg(key_file);
     let sig = run(cmd, "ssh-keygen -Y sign", bytes)?;
     Ok(PersonalSignature::Ssh {
         signature: String::from_utf8_lossy(&sig).into_owned(),
@@ -176,7 +194,12 @@ pub fn ssh_sign(key_file: &Path, principal: &str, bytes: &[u8]) -> Result<Person
 }
 
 /// `ssh-keygen -Y verify -f ALLOWED -I PRINCIPAL -n vouch-attestation -s SIG` over `bytes`.
-pub fn ssh_verify(allowed_signers: &Path, principal: &str, signature: &str, bytes: &[u8]) -> Result<(), Error> {
+pub fn ssh_verify(
+    allowed_signers: &Path,
+    principal: &str,
+    signature: &str,
+    bytes: &[u8],
+) -> Result<(), Error> {
     let dir = tempdir()?;
     let sig = dir.path().join("document.sig");
     std::fs::write(&sig, signature).map_err(|e| Error::Signature(e.to_string()))?;
@@ -192,7 +215,14 @@ pub fn ssh_verify(allowed_signers: &Path, principal: &str, signature: &str, byte
 /// keyring, `GNUPGHOME` as set).
 pub fn gpg_sign(key_id: &str, bytes: &[u8]) -> Result<PersonalSignature, Error> {
     let mut cmd = Command::new("gpg");
-    cmd.args(["--batch", "--yes", "--armor", "--local-user", key_id, "--detach-sign"]);
+    cmd.args([
+        "--batch",
+        "--yes",
+        "--armor",
+        "--local-user",
+        key_id,
+        "--detach-sign",
+    ]);
     let sig = run(cmd, "gpg --detach-sign", bytes)?;
     Ok(PersonalSignature::Gpg {
         signature: String::from_utf8_lossy(&sig).into_owned(),
@@ -269,12 +299,25 @@ impl SignedDocument {
         std::fs::create_dir_all(dir).map_err(io)?;
         let mut files = vec![
             (format!("{name}.json"), canonical_bytes(&self.document)),
-            (format!("{name}.json.sig"), self.vouch.signature.clone().into_bytes()),
-            ("public_key.pem".to_string(), self.vouch.public_key_pem.clone().into_bytes()),
+            (
+                format!("{name}.json.sig"),
+                self.vouch.signature.clone().into_bytes(),
+            ),
+            (
+                "public_key.pem".to_string(),
+                self.vouch.public_key_pem.clone().into_bytes(),
+            ),
         ];
         match &self.personal {
-            Some(PersonalSignature::Ssh { signature, public_key, principal }) => {
-                files.push((format!("{name}.json.ssh.sig"), signature.clone().into_bytes()));
+            Some(PersonalSignature::Ssh {
+                signature,
+                public_key,
+                principal,
+            }) => {
+                files.push((
+                    format!("{name}.json.ssh.sig"),
+                    signature.clone().into_bytes(),
+                ));
                 files.push((
                     "allowed_signers".to_string(),
                     allowed_signers_line(principal, public_key).into_bytes(),

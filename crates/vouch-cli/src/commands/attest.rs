@@ -6,7 +6,9 @@ use crate::output;
 use anyhow::{bail, Context, Result};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use vouch_engine::signoff::attest::{Attestation, Opinion, SignRequest, Signoffs, KIND_ATTESTATION, KIND_COLLECTION};
+use vouch_engine::signoff::attest::{
+    Attestation, Opinion, SignRequest, Signoffs, KIND_ATTESTATION, KIND_COLLECTION,
+};
 use vouch_engine::signoff::signature::PersonalKey;
 
 #[derive(clap::Subcommand)]
@@ -47,11 +49,13 @@ pub enum AttestCommand {
 }
 
 #[derive(clap::Args)]
-#[command(after_help = "The signed files are written to <data dir>/attestations/<period>-<kind>/;
+#[command(
+    after_help = "The signed files are written to <data dir>/attestations/<period>-<kind>/;
 check them with `vouch verify DIR`, `openssl dgst -sha256 -verify public_key.pem
 -signature <(base64 -d attestation.json.sig) attestation.json`, `ssh-keygen -Y verify -f
 allowed_signers -I NAME -n vouch-attestation -s attestation.json.ssh.sig <
-attestation.json` or `gpg --verify attestation.json.asc attestation.json`.")]
+attestation.json` or `gpg --verify attestation.json.asc attestation.json`."
+)]
 pub struct SignArgs {
     /// The document's id (at least 8 characters).
     pub id: String,
@@ -76,7 +80,13 @@ pub struct SignArgs {
 
 fn line(a: &Attestation) -> String {
     let signed = match &a.signed {
-        Some(s) => format!("signed {} by {} ({}){}", s.signed_at, s.signer.name, s.opinion, if s.late { ", LATE" } else { "" }),
+        Some(s) => format!(
+            "signed {} by {} ({}){}",
+            s.signed_at,
+            s.signer.name,
+            s.opinion,
+            if s.late { ", LATE" } else { "" }
+        ),
         None => format!("closes {}", a.closes_at),
     };
     format!(
@@ -92,11 +102,29 @@ fn line(a: &Attestation) -> String {
 
 fn text(a: &Attestation) {
     println!("{}", line(a));
-    println!("window: opens {}  target {}  hard close {}", a.opens_at, a.target_at, a.closes_at);
+    println!(
+        "window: opens {}  target {}  hard close {}",
+        a.opens_at, a.target_at, a.closes_at
+    );
     for s in &a.steps {
-        println!("  {:>2}. {:<8} {} — {}{}", s.number, s.status.to_uppercase(), s.control_id, s.title, s.note.as_ref().map(|n| format!("  [note: {n}]")).unwrap_or_default());
+        println!(
+            "  {:>2}. {:<8} {} — {}{}",
+            s.number,
+            s.status.to_uppercase(),
+            s.control_id,
+            s.title,
+            s.note
+                .as_ref()
+                .map(|n| format!("  [note: {n}]"))
+                .unwrap_or_default()
+        );
         for c in &s.checks {
-            println!("        {} {}: {}", c.check_id, c.status, c.messages.join("; "));
+            println!(
+                "        {} {}: {}",
+                c.check_id,
+                c.status,
+                c.messages.join("; ")
+            );
         }
         if let Some(d) = &s.detail {
             println!("        {d}");
@@ -115,7 +143,12 @@ fn text(a: &Attestation) {
 /// Run an `attest` (kind `attestation`) or `signoff` (kind `collection-signoff`) command.
 pub fn run_kind(cli: &crate::Cli, c: &AttestCommand, kind: &str) -> Result<i32> {
     let (config, store, keys, ledger) = super::open(cli)?;
-    let s = Signoffs { config: &config, store, ledger: &ledger, keys: &keys };
+    let s = Signoffs {
+        config: &config,
+        store,
+        ledger: &ledger,
+        keys: &keys,
+    };
     let now = chrono::Utc::now();
     let of_kind = |a: Attestation| -> Result<Attestation> {
         if a.kind != kind {
@@ -123,7 +156,11 @@ pub fn run_kind(cli: &crate::Cli, c: &AttestCommand, kind: &str) -> Result<i32> 
                 "{} is a {}: use `vouch {}`",
                 a.id,
                 a.kind,
-                if a.kind == KIND_COLLECTION { "signoff" } else { "attest" }
+                if a.kind == KIND_COLLECTION {
+                    "signoff"
+                } else {
+                    "attest"
+                }
             );
         }
         Ok(a)
@@ -156,7 +193,8 @@ pub fn run_kind(cli: &crate::Cli, c: &AttestCommand, kind: &str) -> Result<i32> 
             if kind != KIND_ATTESTATION {
                 bail!("collection sign-offs are requested by the monthly collection job (`vouch jobs run generate-soc2-evidence --period P`)");
             }
-            let p = vouch_core::period::Period::parse(period, now).map_err(|e| anyhow::anyhow!("--period: {e}"))?;
+            let p = vouch_core::period::Period::parse(period, now)
+                .map_err(|e| anyhow::anyhow!("--period: {e}"))?;
             let a = s.open_period(&p, now)?;
             if cli.json {
                 output::print_json(&a);
@@ -168,7 +206,9 @@ pub fn run_kind(cli: &crate::Cli, c: &AttestCommand, kind: &str) -> Result<i32> 
             let a = of_kind(s.get(&args.id)?)?;
             let mut notes = BTreeMap::new();
             for n in &args.notes {
-                let (k, v) = n.split_once('=').with_context(|| format!("--note `{n}`: give STEP=TEXT"))?;
+                let (k, v) = n
+                    .split_once('=')
+                    .with_context(|| format!("--note `{n}`: give STEP=TEXT"))?;
                 notes.insert(k.trim().to_string(), v.to_string());
             }
             let personal = match (&args.ssh_key, &args.gpg_key) {
@@ -177,12 +217,20 @@ pub fn run_kind(cli: &crate::Cli, c: &AttestCommand, kind: &str) -> Result<i32> 
                 _ => None,
             };
             let req = SignRequest {
-                signer: args.signer.clone().or_else(|| std::env::var("USER").ok()).unwrap_or_else(|| "unknown".into()),
+                signer: args
+                    .signer
+                    .clone()
+                    .or_else(|| std::env::var("USER").ok())
+                    .unwrap_or_else(|| "unknown".into()),
                 // The CLI runs with the data directory's keys: its user acts in the
                 // document's signer role (the API checks the caller's role instead).
                 role: a.signer_role.clone(),
                 via: "cli".into(),
-                opinion: if args.qualified { Opinion::Qualified } else { Opinion::Unqualified },
+                opinion: if args.qualified {
+                    Opinion::Qualified
+                } else {
+                    Opinion::Unqualified
+                },
                 notes,
                 personal,
             };
@@ -193,14 +241,21 @@ pub fn run_kind(cli: &crate::Cli, c: &AttestCommand, kind: &str) -> Result<i32> 
                 output::print_json(&serde_json::json!({"attestation": a, "files": files}));
             } else {
                 println!("{}", line(&a));
-                println!("document SHA-256 {}  ledger seq {}", a.document_sha256.clone().unwrap_or_default(), a.ledger_seq.unwrap_or(0));
+                println!(
+                    "document SHA-256 {}  ledger seq {}",
+                    a.document_sha256.clone().unwrap_or_default(),
+                    a.ledger_seq.unwrap_or(0)
+                );
                 println!("files in {}", dir.display());
             }
         }
         AttestCommand::Export { id, out } => {
             let a = of_kind(s.get(id)?)?;
             let Some(doc) = s.document(&a.id)? else {
-                bail!("{} is not signed yet: only signed documents are exported", a.id);
+                bail!(
+                    "{} is not signed yet: only signed documents are exported",
+                    a.id
+                );
             };
             let files = vouch_engine::packet::attestation::write(out, &keys, &a, &doc)?;
             if cli.json {

@@ -186,7 +186,10 @@ pub fn run(cli: &crate::Cli, a: &DemoArgs) -> Result<i32> {
     println!("  vouch --data-dir {d} reports show {}", r.id);
     println!("  vouch --data-dir {d} verify {pd}");
     println!("  vouch --data-dir {d} attest list");
-    println!("  vouch --data-dir {d} verify {}", report.attestation.dir.display());
+    println!(
+        "  vouch --data-dir {d} verify {}",
+        report.attestation.dir.display()
+    );
     println!("  vouch --data-dir {d} packet --reproduce {pd}/SOC2_Evidence.json");
     println!(
         "  vouch --data-dir {d} ledger verify-proof {}",

@@ -471,13 +471,23 @@ fn attest(
     std::fs::write(&toml, text).map_err(|e| Error::io(&toml, e))?;
     config.settings.attestations.cadence = "monthly".into();
     let config = &*config;
-    let s = crate::signoff::attest::Signoffs { config, store: store.clone(), ledger, keys };
+    let s = crate::signoff::attest::Signoffs {
+        config,
+        store: store.clone(),
+        ledger,
+        keys,
+    };
     let opened = (last.end + Duration::hours(1)).min(now);
     // "Installed" the day before the month ended: earlier windows are not reported.
     s.sync(opened, last.end - Duration::days(1))?;
     let a = s
         .find(crate::signoff::attest::KIND_ATTESTATION, &last.label)?
-        .ok_or_else(|| Error::Demo(format!("the {} attestation window did not open", last.label)))?;
+        .ok_or_else(|| {
+            Error::Demo(format!(
+                "the {} attestation window did not open",
+                last.label
+            ))
+        })?;
     let at = (last.end + Duration::hours(34)).min(now).max(opened);
     let preview = s.preview(&a.id, at)?;
     let req = crate::signoff::attest::SignRequest {
@@ -489,10 +499,13 @@ fn attest(
         } else {
             crate::signoff::attest::Opinion::Qualified
         },
-        notes: [("1".to_string(), "Reviewed with the evidence items listed; exceptions tracked as findings.".to_string())]
-            .into_iter()
-            .filter(|_| !preview.steps.is_empty())
-            .collect(),
+        notes: [(
+            "1".to_string(),
+            "Reviewed with the evidence items listed; exceptions tracked as findings.".to_string(),
+        )]
+        .into_iter()
+        .filter(|_| !preview.steps.is_empty())
+        .collect(),
         personal: None,
     };
     let (signed, doc) = s.sign(&a.id, &req, at)?;

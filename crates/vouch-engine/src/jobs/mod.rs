@@ -657,7 +657,11 @@ impl Runner<'_> {
         };
         let r = self.signoffs().sync(now, since)?;
         let mut notes = Vec::new();
-        for (what, list) in [("opened", &r.opened), ("missed", &r.missed), ("closed unsigned", &r.overdue)] {
+        for (what, list) in [
+            ("opened", &r.opened),
+            ("missed", &r.missed),
+            ("closed unsigned", &r.overdue),
+        ] {
             if !list.is_empty() {
                 notes.push(format!("{what}: {}", list.join(", ")));
             }
@@ -670,11 +674,18 @@ impl Runner<'_> {
     }
 
     /// Seed 001: the collection sign-off request of a month, with its criteria judged.
-    pub fn collection_signoff(&self, period: &Period) -> Result<crate::signoff::attest::Attestation, Error> {
+    pub fn collection_signoff(
+        &self,
+        period: &Period,
+    ) -> Result<crate::signoff::attest::Attestation, Error> {
         let s = &self.config.settings.attestations;
         let items: Vec<crate::evidence::Item> = crate::evidence::list(
             &self.store,
-            &crate::evidence::ListFilter { evidence_id: None, period: Some(period.clone()), limit: Some(10_000) },
+            &crate::evidence::ListFilter {
+                evidence_id: None,
+                period: Some(period.clone()),
+                limit: Some(10_000),
+            },
         )?
         .into_iter()
         .filter(|i| i.ok())
@@ -686,30 +697,56 @@ impl Runner<'_> {
                 let id = i.record["evidence_id"].as_str().unwrap_or("");
                 match wanted {
                     Some(w) => id == w,
-                    None => id.contains(name) || (*name == "prs" && id.contains("pull")) || (*name == "dr-drill" && id.contains("drill")),
+                    None => {
+                        id.contains(name)
+                            || (*name == "prs" && id.contains("pull"))
+                            || (*name == "dr-drill" && id.contains("drill"))
+                    }
                 }
             });
-            let mut where_ = found.map(|i| format!("evidence {} item {}", i.record["evidence_id"].as_str().unwrap_or(""), i.id()));
+            let mut where_ = found.map(|i| {
+                format!(
+                    "evidence {} item {}",
+                    i.record["evidence_id"].as_str().unwrap_or(""),
+                    i.id()
+                )
+            });
             if where_.is_none() && *name == "audit" {
                 // The audit-log export is the packet's own export of the period's events.
                 let slug = crate::packet::build::period_slug(period);
-                let json = self.config.data_dir.join("packets").join(&slug).join(crate::packet::JSON_FILE);
+                let json = self
+                    .config
+                    .data_dir
+                    .join("packets")
+                    .join(&slug)
+                    .join(crate::packet::JSON_FILE);
                 if json.exists() {
-                    where_ = Some(format!("the signed packet's audit-log export ({})", json.display()));
+                    where_ = Some(format!(
+                        "the signed packet's audit-log export ({})",
+                        json.display()
+                    ));
                 }
             }
             exports.push((name.to_string(), where_));
         }
         let v = self.ledger.verify(&Default::default())?;
-        let chain = if v.valid { Ok(v.checked) } else { Err(v.reason.unwrap_or_else(|| "broken".into())) };
-        let archive = crate::seal::collections(&self.store, Some(&period.label))?.into_iter().last();
+        let chain = if v.valid {
+            Ok(v.checked)
+        } else {
+            Err(v.reason.unwrap_or_else(|| "broken".into()))
+        };
+        let archive = crate::seal::collections(&self.store, Some(&period.label))?
+            .into_iter()
+            .last();
         let facts = crate::signoff::collection::CollectionFacts {
             completed_at: self.clock.now(),
             exports,
             chain,
             archive,
         };
-        Ok(self.signoffs().request_collection_signoff(period, &facts, self.clock.now())?)
+        Ok(self
+            .signoffs()
+            .request_collection_signoff(period, &facts, self.clock.now())?)
     }
 
     /// Nightly verification into the integrity log (seed 002's audit_integrity_log).

@@ -37,18 +37,38 @@ fn signoffs(app: &App) -> Signoffs<'_> {
 }
 
 /// `GET /attestations`: every attestation and sign-off, newest window first.
-pub async fn list(State(app): State<App>, Params(p): Params<ListParams>) -> ApiResult<impl IntoResponse> {
+pub async fn list(
+    State(app): State<App>,
+    Params(p): Params<ListParams>,
+) -> ApiResult<impl IntoResponse> {
     if let Some(k) = &p.kind {
-        if ![vouch_engine::signoff::attest::KIND_ATTESTATION, vouch_engine::signoff::attest::KIND_COLLECTION].contains(&k.as_str()) {
-            return Err(ApiError::bad("kind must be attestation or collection-signoff").details(json!({"parameter": "kind"})));
+        if ![
+            vouch_engine::signoff::attest::KIND_ATTESTATION,
+            vouch_engine::signoff::attest::KIND_COLLECTION,
+        ]
+        .contains(&k.as_str())
+        {
+            return Err(
+                ApiError::bad("kind must be attestation or collection-signoff")
+                    .details(json!({"parameter": "kind"})),
+            );
         }
     }
     if let Some(s) = &p.status {
         if !vouch_engine::signoff::attest::STATUSES.contains(&s.as_str()) {
-            return Err(ApiError::bad(format!("status must be one of {}", vouch_engine::signoff::attest::STATUSES.join(", "))).details(json!({"parameter": "status"})));
+            return Err(ApiError::bad(format!(
+                "status must be one of {}",
+                vouch_engine::signoff::attest::STATUSES.join(", ")
+            ))
+            .details(json!({"parameter": "status"})));
         }
     }
-    let list = blocking(move || Ok(signoffs(&app).list(p.kind.as_deref(), p.status.as_deref()).map_err(vouch_engine::Error::from)?)).await?;
+    let list = blocking(move || {
+        Ok(signoffs(&app)
+            .list(p.kind.as_deref(), p.status.as_deref())
+            .map_err(vouch_engine::Error::from)?)
+    })
+    .await?;
     Ok(axum::Json(json!(list)))
 }
 
@@ -59,7 +79,12 @@ pub async fn open(State(app): State<App>, body: JsonBody) -> ApiResult<Response>
     let text = f.required("period")?;
     let period = vouch_core::period::Period::parse(&text, chrono::Utc::now())
         .map_err(|e| ApiError::bad(format!("period: {e}")).details(json!({"field": "period"})))?;
-    let a = blocking(move || Ok(signoffs(&app).open_period(&period, chrono::Utc::now()).map_err(vouch_engine::Error::from)?)).await?;
+    let a = blocking(move || {
+        Ok(signoffs(&app)
+            .open_period(&period, chrono::Utc::now())
+            .map_err(vouch_engine::Error::from)?)
+    })
+    .await?;
     Ok((StatusCode::CREATED, axum::Json(a)).into_response())
 }
 
@@ -68,7 +93,9 @@ pub async fn open(State(app): State<App>, body: JsonBody) -> ApiResult<Response>
 pub async fn get(State(app): State<App>, Path(id): Path<String>) -> ApiResult<impl IntoResponse> {
     let v = blocking(move || {
         let s = signoffs(&app);
-        let a = s.preview(&id, chrono::Utc::now()).map_err(vouch_engine::Error::from)?;
+        let a = s
+            .preview(&id, chrono::Utc::now())
+            .map_err(vouch_engine::Error::from)?;
         let doc = s.document(&a.id).map_err(vouch_engine::Error::from)?;
         Ok(json!({"attestation": a, "signed_document": doc}))
     })
@@ -103,15 +130,23 @@ pub async fn sign(
         Some(Value::Object(m)) => {
             for (k, v) in m {
                 let Value::String(t) = v else {
-                    return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_field", format!("`notes.{k}` must be a string"))
-                        .details(json!({"field": format!("notes.{k}")})));
+                    return Err(ApiError::new(
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        "invalid_field",
+                        format!("`notes.{k}` must be a string"),
+                    )
+                    .details(json!({"field": format!("notes.{k}")})));
                 };
                 notes.insert(k.clone(), t.clone());
             }
         }
         Some(_) => {
-            return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_field", "`notes` must be an object of step → text")
-                .details(json!({"field": "notes"})))
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_field",
+                "`notes` must be an object of step → text",
+            )
+            .details(json!({"field": "notes"})))
         }
     }
     let req = SignRequest {
@@ -123,7 +158,9 @@ pub async fn sign(
         personal: None,
     };
     let v = blocking(move || {
-        let (a, doc) = signoffs(&app).sign(&id, &req, chrono::Utc::now()).map_err(vouch_engine::Error::from)?;
+        let (a, doc) = signoffs(&app)
+            .sign(&id, &req, chrono::Utc::now())
+            .map_err(vouch_engine::Error::from)?;
         // The files (JSON, .sig, Markdown, PDF) beside the packets, for packets and
         // offline verification.
         let dir = vouch_engine::packet::attestation::dir_for(&app.config.data_dir, &a);
