@@ -272,7 +272,7 @@ on_both!(access_review_lists_the_population, |fx| {
         dir.path().display().to_string()
     ));
     let now = Utc::now();
-    let p = vouch_engine::reports::default_period("access_review", now);
+    let p = reports::default_period("access_review", now);
     let items = fx.collector().collect(&[], &p, &mut |_| {}).unwrap();
     assert!(items[0].ok(), "{}", items[0].record);
     let (r, v) = generate(&fx, json!({"report_type": "access_review"}));

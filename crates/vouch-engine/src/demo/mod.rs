@@ -386,8 +386,8 @@ pub fn run(
     progress(0, 1, "report");
     let quarter = format!(
         "{}-Q{}",
-        chrono::Datelike::year(&last.start),
-        (chrono::Datelike::month(&last.start) - 1) / 3 + 1
+        last.start.year(),
+        (last.start.month() - 1) / 3 + 1
     );
     let quarter = Period::parse(&quarter, now).map_err(|e| Error::Demo(e.to_string()))?;
     let req = crate::reports::Request::scheduled("soc2", &quarter);
@@ -401,7 +401,7 @@ pub fn run(
         clock: &crate::jobs::SystemClock,
         worker: format!("demo:{}", std::process::id()),
         max_attempts: 1,
-        backoff: chrono::Duration::minutes(1),
+        backoff: Duration::minutes(1),
         not_before: None,
     }
     .run_report(&report.id)?;
