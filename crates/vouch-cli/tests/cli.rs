@@ -430,7 +430,19 @@ fn ext_reports_create_show_download() {
     init(&d);
     let v: Value = serde_json::from_str(&ok(&bin()
         .data_dir(&d)
-        .args(["reports", "create", "--type", "soc2", "--period-start", "2025-01-01", "--period-end", "2025-03-31", "--criteria", "security,availability,confidentiality", "--json"])
+        .args([
+            "reports",
+            "create",
+            "--type",
+            "soc2",
+            "--period-start",
+            "2025-01-01",
+            "--period-end",
+            "2025-03-31",
+            "--criteria",
+            "security,availability,confidentiality",
+            "--json",
+        ])
         .output()))
     .unwrap();
     assert_eq!(v["status"], "succeeded", "{v}");
@@ -441,13 +453,23 @@ fn ext_reports_create_show_download() {
     let out = t.path().join("q1.pdf");
     ok(&bin()
         .data_dir(&d)
-        .args(["reports", "download", id, "--format", "pdf", "--out", out.to_str().unwrap()])
+        .args([
+            "reports",
+            "download",
+            id,
+            "--format",
+            "pdf",
+            "--out",
+            out.to_str().unwrap(),
+        ])
         .output());
     assert!(std::fs::read(&out).unwrap().starts_with(b"%PDF"));
     if vouch_test_support::ext::have(&["openssl", "base64"]) {
-        let keys: Value =
-            serde_json::from_str(&ok(&bin().data_dir(&d).args(["keys", "show", "--json"]).output()))
-                .unwrap();
+        let keys: Value = serde_json::from_str(&ok(&bin()
+            .data_dir(&d)
+            .args(["keys", "show", "--json"])
+            .output()))
+        .unwrap();
         let pem = t.path().join("pub.pem");
         std::fs::write(&pem, keys["signing_public_key_pem"].as_str().unwrap()).unwrap();
         let der = Command::new("base64")
@@ -467,15 +489,30 @@ fn ext_reports_create_show_download() {
             .unwrap();
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     }
-    let o = bin().data_dir(&d).args(["reports", "create", "--type", "pentest"]).output();
+    let o = bin()
+        .data_dir(&d)
+        .args(["reports", "create", "--type", "pentest"])
+        .output();
     assert!(!o.status.success());
     assert!(err_line(&o).contains("--type"), "{}", err_line(&o));
     let o = bin()
         .data_dir(&d)
-        .args(["reports", "create", "--type", "soc2", "--period-start", "2025-03-31", "--period-end", "2025-01-01"])
+        .args([
+            "reports",
+            "create",
+            "--type",
+            "soc2",
+            "--period-start",
+            "2025-03-31",
+            "--period-end",
+            "2025-01-01",
+        ])
         .output();
     assert!(!o.status.success());
     assert!(err_line(&o).contains("--period-end"), "{}", err_line(&o));
-    let o = bin().data_dir(&d).args(["reports", "download", id, "--format", "docx"]).output();
+    let o = bin()
+        .data_dir(&d)
+        .args(["reports", "download", id, "--format", "docx"])
+        .output();
     assert!(!o.status.success());
 }

@@ -391,8 +391,9 @@ pub fn run(
     );
     let quarter = Period::parse(&quarter, now).map_err(|e| Error::Demo(e.to_string()))?;
     let req = crate::reports::Request::scheduled("soc2", &quarter);
-    let report = crate::reports::create(&store_for_report, &ledger, &req, "demo", None, Utc::now())?
-        .ok_or_else(|| Error::Demo("a new report id collided".into()))?;
+    let report =
+        crate::reports::create(&store_for_report, &ledger, &req, "demo", None, Utc::now())?
+            .ok_or_else(|| Error::Demo("a new report id collided".into()))?;
     crate::jobs::Runner {
         config: &config,
         store: store_for_report.clone(),
