@@ -86,7 +86,7 @@ pub(crate) enum Command {
     /// Scheduled jobs: list, run history, run now.
     #[command(subcommand)]
     Jobs(commands::jobs::JobsCommand),
-    /// Compliance reports (soc2, access_review, vulnerability, incident): create, show, download.
+    /// Compliance reports: soc2, access_review, vulnerability, incident.
     #[command(subcommand)]
     Reports(commands::reports::ReportsCommand),
     /// Validate vouch.toml without side effects.

@@ -331,6 +331,15 @@ fn demo_runs_end_to_end() {
     assert!(out.contains("valid = true, broken_at = null"), "{out}");
     let proofs: Vec<_> = std::fs::read_dir(into.join("proofs")).unwrap().collect();
     assert_eq!(proofs.len(), 2);
+    // Seed 003's quarterly soc2 report, made by a job run.
+    assert!(out.contains("quarterly soc2 report for 20"), "{out}");
+    let list: Value = serde_json::from_str(&ok(&bin()
+        .data_dir(&into)
+        .args(["reports", "list", "--json"])
+        .output()))
+    .unwrap();
+    assert_eq!(list[0]["report_type"], "soc2");
+    assert_eq!(list[0]["status"], "succeeded");
     // Running it again replaces the earlier demo.
     ok(&bin()
         .args(["demo", "--into", into.to_str().unwrap(), "--events", "1200"])
@@ -410,4 +419,100 @@ fn database_passwords_never_appear_in_errors() {
             "the error should still say where: {all}"
         );
     }
+}
+
+/// `vouch reports create|list|show|download`: a report made by a job run, downloaded
+/// with its signature (checked with openssl); a bad flag is one line naming it.
+#[test]
+fn ext_reports_create_show_download() {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path().join("data");
+    init(&d);
+    let v: Value = serde_json::from_str(&ok(&bin()
+        .data_dir(&d)
+        .args([
+            "reports",
+            "create",
+            "--type",
+            "soc2",
+            "--period-start",
+            "2025-01-01",
+            "--period-end",
+            "2025-03-31",
+            "--criteria",
+            "security,availability,confidentiality",
+            "--json",
+        ])
+        .output()))
+    .unwrap();
+    assert_eq!(v["status"], "succeeded", "{v}");
+    assert_eq!(v["period"]["label"], "2025-Q1");
+    let id = v["id"].as_str().unwrap();
+    let shown = ok(&bin().data_dir(&d).args(["reports", "show", id]).output());
+    assert!(shown.contains("status: no_evidence"), "{shown}");
+    let out = t.path().join("q1.pdf");
+    ok(&bin()
+        .data_dir(&d)
+        .args([
+            "reports",
+            "download",
+            id,
+            "--format",
+            "pdf",
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .output());
+    assert!(std::fs::read(&out).unwrap().starts_with(b"%PDF"));
+    if vouch_test_support::ext::have(&["openssl", "base64"]) {
+        let keys: Value = serde_json::from_str(&ok(&bin()
+            .data_dir(&d)
+            .args(["keys", "show", "--json"])
+            .output()))
+        .unwrap();
+        let pem = t.path().join("pub.pem");
+        std::fs::write(&pem, keys["signing_public_key_pem"].as_str().unwrap()).unwrap();
+        let der = Command::new("base64")
+            .arg("-d")
+            .arg(t.path().join("q1.pdf.sig"))
+            .output()
+            .unwrap();
+        assert!(der.status.success());
+        std::fs::write(t.path().join("sig.der"), der.stdout).unwrap();
+        let o = Command::new("openssl")
+            .args(["dgst", "-sha256", "-verify"])
+            .arg(&pem)
+            .arg("-signature")
+            .arg(t.path().join("sig.der"))
+            .arg(&out)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+    let o = bin()
+        .data_dir(&d)
+        .args(["reports", "create", "--type", "pentest"])
+        .output();
+    assert!(!o.status.success());
+    assert!(err_line(&o).contains("--type"), "{}", err_line(&o));
+    let o = bin()
+        .data_dir(&d)
+        .args([
+            "reports",
+            "create",
+            "--type",
+            "soc2",
+            "--period-start",
+            "2025-03-31",
+            "--period-end",
+            "2025-01-01",
+        ])
+        .output();
+    assert!(!o.status.success());
+    assert!(err_line(&o).contains("--period-end"), "{}", err_line(&o));
+    let o = bin()
+        .data_dir(&d)
+        .args(["reports", "download", id, "--format", "docx"])
+        .output();
+    assert!(!o.status.success());
 }

@@ -126,10 +126,17 @@ fn osv_server() -> Osv {
 }
 
 fn include_pack(fx: &mut common::Fx) {
-    let pack = repo().join("packs/vulnerability/pack.toml").canonicalize().unwrap();
+    let pack = repo()
+        .join("packs/vulnerability/pack.toml")
+        .canonicalize()
+        .unwrap();
     let main = fx.dir.path().join("vouch.toml");
     let text = std::fs::read_to_string(&main).unwrap();
-    std::fs::write(&main, format!("include = [{:?}]\n{text}", pack.display().to_string())).unwrap();
+    std::fs::write(
+        &main,
+        format!("include = [{:?}]\n{text}", pack.display().to_string()),
+    )
+    .unwrap();
     let db = fx.config.settings.database.clone();
     fx.config = vouch_engine::Config::load(fx.dir.path()).unwrap_or_else(|e| panic!("{e}"));
     fx.config.settings.database = db;
@@ -162,7 +169,9 @@ on_both!(ext_pip_audit_vulnerability_report, |fx| {
     let osv_url = format!("http://127.0.0.1:{}/v1/query", osv.1);
     std::env::set_var("VOUCH_PIP_AUDIT_OSV_URL", &osv_url);
     let now = Utc::now();
-    let period = vouch_core::period::Period::range(now - Duration::days(1), now + Duration::days(1)).unwrap();
+    let period =
+        vouch_core::period::Period::range(now - Duration::days(1), now + Duration::days(1))
+            .unwrap();
     let day = |t: chrono::DateTime<Utc>| t.format("%Y-%m-%d").to_string();
     let body = json!({"report_type": "vulnerability", "period_start": day(now - Duration::days(1)), "period_end": day(now + Duration::days(1))});
 
@@ -182,16 +191,31 @@ on_both!(ext_pip_audit_vulnerability_report, |fx| {
     let (_, csv) = reports::artifact(&fx.config, &fx.store, &r.id, "csv").unwrap();
     let csv = String::from_utf8(csv).unwrap();
     assert!(csv.starts_with("stream,tool,id,"), "{csv}");
-    assert!(csv.contains("CVE-2024-22195") && csv.contains("jinja2"), "{csv}");
+    assert!(
+        csv.contains("CVE-2024-22195") && csv.contains("jinja2"),
+        "{csv}"
+    );
     openssl_verifies(&fx, &r);
 
     // The pack's checks judge the same output: a fixable vulnerability fails.
     let checks = vouch_engine::checks::Checker::new(&fx.config, fx.store.clone(), &fx.ledger)
         .run(&period, &[], now)
         .unwrap();
-    let st = |id: &str| checks.results.iter().find(|c| c.check_id == id).map(|c| c.status.clone());
-    assert_eq!(st("vulnerability.pip-audit-no-fixable").as_deref(), Some("fail"));
-    assert_eq!(st("vulnerability.pip-audit-complete").as_deref(), Some("pass"));
+    let st = |id: &str| {
+        checks
+            .results
+            .iter()
+            .find(|c| c.check_id == id)
+            .map(|c| c.status.clone())
+    };
+    assert_eq!(
+        st("vulnerability.pip-audit-no-fixable").as_deref(),
+        Some("fail")
+    );
+    assert_eq!(
+        st("vulnerability.pip-audit-complete").as_deref(),
+        Some("pass")
+    );
 
     // 2. pip-audit against PyPI itself (no OSV endpoint): whatever it can reach, a
     // dependency it could not audit is never counted as fixed or clean.
@@ -202,7 +226,10 @@ on_both!(ext_pip_audit_vulnerability_report, |fx| {
     assert_eq!(v["totals"]["fixed_in_period"], 0, "{v:#}");
     if item.ok() && !v["unaudited"].as_array().unwrap().is_empty() {
         assert_eq!(v["status"], "incomplete", "{v:#}");
-        assert!(v["notes"].to_string().contains("could not be audited"), "{v:#}");
+        assert!(
+            v["notes"].to_string().contains("could not be audited"),
+            "{v:#}"
+        );
     }
 
     // 3. The pin is raised to the fixed version: the finding is fixed in the period.
@@ -226,7 +253,10 @@ on_both!(ext_pip_audit_vulnerability_report, |fx| {
 on_both!(reports_without_data_say_so, |fx| {
     let (_, v) = generate(&fx, json!({"report_type": "vulnerability"}));
     assert_eq!(v["status"], "no_evidence", "{v:#}");
-    assert!(v["notes"][0].as_str().unwrap().contains("No vulnerability scan"));
+    assert!(v["notes"][0]
+        .as_str()
+        .unwrap()
+        .contains("No vulnerability scan"));
 
     let (r, v) = generate(&fx, json!({"report_type": "incident"}));
     assert_eq!(v["status"], "not_available", "{v:#}");
@@ -246,7 +276,10 @@ on_both!(reports_without_data_say_so, |fx| {
     assert_eq!(v["campaigns"]["available"], false);
 
     // soc2 with nothing configured: every criterion no_evidence, never pass.
-    let (r, v) = generate(&fx, json!({"report_type": "soc2", "period_start": "2025-01-01", "period_end": "2025-03-31", "criteria": ["security", "availability", "confidentiality"]}));
+    let (r, v) = generate(
+        &fx,
+        json!({"report_type": "soc2", "period_start": "2025-01-01", "period_end": "2025-03-31", "criteria": ["security", "availability", "confidentiality"]}),
+    );
     assert_eq!(v["period"]["label"], "2025-Q1");
     assert_eq!(v["status"], "no_evidence", "{v:#}");
     let results = v["criteria_results"].as_array().unwrap();
@@ -272,7 +305,7 @@ on_both!(access_review_lists_the_population, |fx| {
         dir.path().display().to_string()
     ));
     let now = Utc::now();
-    let p = vouch_engine::reports::default_period("access_review", now);
+    let p = reports::default_period("access_review", now);
     let items = fx.collector().collect(&[], &p, &mut |_| {}).unwrap();
     assert!(items[0].ok(), "{}", items[0].record);
     let (r, v) = generate(&fx, json!({"report_type": "access_review"}));
@@ -281,10 +314,18 @@ on_both!(access_review_lists_the_population, |fx| {
     assert_eq!(access.len(), 2, "{v:#}");
     assert_eq!(access[0]["user"], "ana@acme.example");
     assert_eq!(access[0]["role"], "admin");
-    assert_eq!(access[0]["how"], "member of group ops, granted by bob@acme.example");
-    assert!(access[1]["how"].as_str().unwrap().starts_with("listed in access.grants"));
+    assert_eq!(
+        access[0]["how"],
+        "member of group ops, granted by bob@acme.example"
+    );
+    assert!(access[1]["how"]
+        .as_str()
+        .unwrap()
+        .starts_with("listed in access.grants"));
     let (_, csv) = reports::artifact(&fx.config, &fx.store, &r.id, "csv").unwrap();
-    assert!(String::from_utf8(csv).unwrap().starts_with("user,role,how,evidence,item\n"));
+    assert!(String::from_utf8(csv)
+        .unwrap()
+        .starts_with("user,role,how,evidence,item\n"));
 });
 
 // `[reports] schedule`: each period's report is requested and generated once.
@@ -311,6 +352,12 @@ on_both!(scheduled_reports_run_once_per_period, |fx| {
     assert_eq!(list[0].requested_by, "schedule");
     assert_eq!(
         list[0].schedule.as_deref(),
-        Some(format!("vulnerability:{}", reports::scheduled_period("weekly", now).unwrap().label).as_str())
+        Some(
+            format!(
+                "vulnerability:{}",
+                reports::scheduled_period("weekly", now).unwrap().label
+            )
+            .as_str()
+        )
     );
 });

@@ -178,7 +178,11 @@ fn sarif(v: &Value) -> Result<Scan, String> {
             let fp = r["partialFingerprints"]
                 .as_object()
                 .and_then(|o| o.values().next())
-                .or_else(|| r["fingerprints"].as_object().and_then(|o| o.values().next()))
+                .or_else(|| {
+                    r["fingerprints"]
+                        .as_object()
+                        .and_then(|o| o.values().next())
+                })
                 .and_then(Value::as_str);
             let key = match fp {
                 Some(f) => format!("{rule_id}#{f}"),
@@ -336,10 +340,7 @@ fn pip_audit(v: &Value) -> Result<Scan, String> {
         for x in d["vulns"].as_array().into_iter().flatten() {
             let id = x["id"].as_str().unwrap_or("").to_string();
             findings.push(Finding {
-                key: format!(
-                    "{id}@{name}=={}",
-                    version.as_deref().unwrap_or("?")
-                ),
+                key: format!("{id}@{name}=={}", version.as_deref().unwrap_or("?")),
                 id,
                 aliases: strs(&x["aliases"]),
                 component: name.clone(),
@@ -408,7 +409,11 @@ mod tests {
         assert_eq!(p.findings.len(), 1);
         assert_eq!(p.findings[0].severity, "unknown");
         assert_eq!(p.findings[0].fix, vec!["3.1.3"]);
-        assert_eq!(p.unaudited.len(), 1, "a skipped dependency is not a clean one");
+        assert_eq!(
+            p.unaudited.len(),
+            1,
+            "a skipped dependency is not a clean one"
+        );
         assert!(parse(b"{\"x\": 1}").unwrap_err().contains("not SARIF"));
     }
 }

@@ -12,12 +12,32 @@ use vouch_core::period::Period;
 pub const ACCESS_CRITERIA: &[&str] = &["CC6.1", "CC6.2", "CC6.3"];
 
 const USER_KEYS: &[&str] = &[
-    "email", "user", "username", "user_name", "usename", "login", "member", "grantee",
-    "principal", "UserName", "user_email", "account",
+    "email",
+    "user",
+    "username",
+    "user_name",
+    "usename",
+    "login",
+    "member",
+    "grantee",
+    "principal",
+    "UserName",
+    "user_email",
+    "account",
 ];
 const ROLE_KEYS: &[&str] = &[
-    "role", "role_name", "granted_role", "rolname", "permission", "privilege", "RoleName",
-    "group_name", "group", "GroupName", "roles", "groups",
+    "role",
+    "role_name",
+    "granted_role",
+    "rolname",
+    "permission",
+    "privilege",
+    "RoleName",
+    "group_name",
+    "group",
+    "GroupName",
+    "roles",
+    "groups",
 ];
 
 fn first<'a>(row: &'a Value, keys: &'static [&'static str]) -> Option<(&'static str, &'a Value)> {
@@ -81,15 +101,18 @@ pub fn build(ctx: &Ctx<'_>, period: &Period) -> Result<Built, Error> {
     );
     for i in items.iter().filter(|i| i.ok()) {
         let r = &i.record;
-        let crit_ok = r["criteria"]
-            .as_array()
-            .is_some_and(|a| a.iter().any(|c| c.as_str().is_some_and(|c| ACCESS_CRITERIA.contains(&c))));
+        let crit_ok = r["criteria"].as_array().is_some_and(|a| {
+            a.iter()
+                .any(|c| c.as_str().is_some_and(|c| ACCESS_CRITERIA.contains(&c)))
+        });
         let eid = r["evidence_id"].as_str().unwrap_or("").to_string();
         if !crit_ok || seen.contains(&eid) {
             continue;
         }
         let Some(sha) = i.sha256() else { continue };
-        let bytes = blobs.get(sha).map_err(vouch_evidence::EvidenceError::from)?;
+        let bytes = blobs
+            .get(sha)
+            .map_err(vouch_evidence::EvidenceError::from)?;
         let media = r["media_type"].as_str().unwrap_or("");
         let path = ctx
             .config
@@ -103,14 +126,21 @@ pub fn build(ctx: &Ctx<'_>, period: &Period) -> Result<Built, Error> {
         let mut users = std::collections::BTreeSet::new();
         let mut n = 0;
         for row in &rows {
-            let (Some((_, u)), Some((rk, role))) = (first(row, USER_KEYS), first(row, ROLE_KEYS)) else {
+            let (Some((_, u)), Some((rk, role))) = (first(row, USER_KEYS), first(row, ROLE_KEYS))
+            else {
                 continue;
             };
             let user = crate::cell(u);
             users.insert(user.clone());
             n += 1;
             let h = how(row, rk, &eid, title);
-            table.push(&[json!(user), json!(crate::cell(role)), json!(h), json!(eid), json!(i.id())]);
+            table.push(&[
+                json!(user),
+                json!(crate::cell(role)),
+                json!(h),
+                json!(eid),
+                json!(i.id()),
+            ]);
             entries.push(json!({"user": user, "role": crate::cell(role), "how": h, "evidence_id": eid, "item_id": i.id(),
                 "deactivated_at": row.get("deactivated_at").cloned().unwrap_or(Value::Null)}));
         }
@@ -130,23 +160,51 @@ pub fn build(ctx: &Ctx<'_>, period: &Period) -> Result<Built, Error> {
         .map_err(|e| Error::Source(format!("access-review campaigns: {e}")))?;
     let mut c_table = Table::new(
         "Access-review campaigns and decisions",
-        &["campaign", "status", "user", "role", "decision", "decided_by", "decided_at", "note"],
+        &[
+            "campaign",
+            "status",
+            "user",
+            "role",
+            "decision",
+            "decided_by",
+            "decided_at",
+            "note",
+        ],
         "no access-review campaign in the period",
     );
     let campaigns_json = match &campaigns {
         None => {
             notes.push("Access-review campaigns: the data source is not available in this vouch (no campaign store is wired to reports). This report lists who has access; it does not show that anyone reviewed it.".into());
-            c_table.empty = "data source not available: no campaign store is wired to reports".into();
+            c_table.empty =
+                "data source not available: no campaign store is wired to reports".into();
             json!({"available": false, "reason": "no access-review campaign store is wired to reports"})
         }
         Some(v) => {
             for c in v["campaigns"].as_array().into_iter().flatten() {
                 let ds: Vec<&Value> = c["decisions"].as_array().into_iter().flatten().collect();
                 if ds.is_empty() {
-                    c_table.push(&[c["id"].clone(), c["status"].clone(), Value::Null, Value::Null, json!("no decisions"), Value::Null, Value::Null, Value::Null]);
+                    c_table.push(&[
+                        c["id"].clone(),
+                        c["status"].clone(),
+                        Value::Null,
+                        Value::Null,
+                        json!("no decisions"),
+                        Value::Null,
+                        Value::Null,
+                        Value::Null,
+                    ]);
                 }
                 for d in ds {
-                    c_table.push(&[c["id"].clone(), c["status"].clone(), d["user"].clone(), d["role"].clone(), d["decision"].clone(), d["decided_by"].clone(), d["decided_at"].clone(), d["note"].clone()]);
+                    c_table.push(&[
+                        c["id"].clone(),
+                        c["status"].clone(),
+                        d["user"].clone(),
+                        d["role"].clone(),
+                        d["decision"].clone(),
+                        d["decided_by"].clone(),
+                        d["decided_at"].clone(),
+                        d["note"].clone(),
+                    ]);
                 }
             }
             json!({"available": true, "data": v})

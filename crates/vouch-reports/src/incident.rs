@@ -31,23 +31,55 @@ pub fn build(ctx: &Ctx<'_>, period: &Period) -> Result<Built, Error> {
     let incidents: Vec<&Value> = v["incidents"].as_array().into_iter().flatten().collect();
     let mut table = Table::new(
         "Incidents of the period",
-        &["id", "title", "severity", "status", "detected_at", "response_due", "responded_at", "breached", "closed_at", "lessons_learned"],
+        &[
+            "id",
+            "title",
+            "severity",
+            "status",
+            "detected_at",
+            "response_due",
+            "responded_at",
+            "breached",
+            "closed_at",
+            "lessons_learned",
+        ],
         "no incident was recorded in the period",
     );
     for i in &incidents {
         table.push(&[
-            i["id"].clone(), i["title"].clone(), i["severity"].clone(), i["status"].clone(),
-            i["detected_at"].clone(), i["response_due"].clone(), i["responded_at"].clone(),
-            i["breached"].clone(), i["closed_at"].clone(), i["lessons_learned"].clone(),
+            i["id"].clone(),
+            i["title"].clone(),
+            i["severity"].clone(),
+            i["status"].clone(),
+            i["detected_at"].clone(),
+            i["response_due"].clone(),
+            i["responded_at"].clone(),
+            i["breached"].clone(),
+            i["closed_at"].clone(),
+            i["lessons_learned"].clone(),
         ]);
     }
     let mut sla = Table::new(
         "Response-time SLA by severity",
-        &["severity", "response_minutes", "total", "met", "breached", "open"],
+        &[
+            "severity",
+            "response_minutes",
+            "total",
+            "met",
+            "breached",
+            "open",
+        ],
         "no SLA data",
     );
     for s in v["sla"].as_array().into_iter().flatten() {
-        sla.push(&[s["severity"].clone(), s["response_minutes"].clone(), s["total"].clone(), s["met"].clone(), s["breached"].clone(), s["open"].clone()]);
+        sla.push(&[
+            s["severity"].clone(),
+            s["response_minutes"].clone(),
+            s["total"].clone(),
+            s["met"].clone(),
+            s["breached"].clone(),
+            s["open"].clone(),
+        ]);
     }
     let breached = incidents.iter().filter(|i| i["breached"] == true).count();
     let open = incidents

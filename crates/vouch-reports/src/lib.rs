@@ -259,11 +259,7 @@ pub fn label_for(start: DateTime<Utc>, end: DateTime<Utc>) -> String {
     let midnight = |t: DateTime<Utc>| t.time() == chrono::NaiveTime::MIN;
     if midnight(start) && midnight(end) {
         let last = end - Duration::days(1);
-        return format!(
-            "{}..{}",
-            start.format("%Y-%m-%d"),
-            last.format("%Y-%m-%d")
-        );
+        return format!("{}..{}", start.format("%Y-%m-%d"), last.format("%Y-%m-%d"));
     }
     format!("{}..{}", ts(&start), ts(&end))
 }
@@ -272,7 +268,10 @@ fn parse_day_or_instant(field: &str, s: &str, end: bool) -> Result<DateTime<Utc>
     let bad = || {
         Error::invalid(
             field,
-            format!("`{field}` must be a date (YYYY-MM-DD) or an RFC 3339 date-time, not `{}`", s.chars().take(40).collect::<String>()),
+            format!(
+                "`{field}` must be a date (YYYY-MM-DD) or an RFC 3339 date-time, not `{}`",
+                s.chars().take(40).collect::<String>()
+            ),
         )
     };
     if let Ok(d) = NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d") {

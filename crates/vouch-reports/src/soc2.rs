@@ -10,8 +10,10 @@ use vouch_checks::controls;
 use vouch_core::period::Period;
 
 fn has_any(list: &Value, ids: &[&str]) -> bool {
-    list.as_array()
-        .is_some_and(|a| a.iter().any(|x| x.as_str().is_some_and(|s| ids.contains(&s))))
+    list.as_array().is_some_and(|a| {
+        a.iter()
+            .any(|x| x.as_str().is_some_and(|s| ids.contains(&s)))
+    })
 }
 
 /// Build the soc2 report.
@@ -33,7 +35,15 @@ pub fn build(
     let mut criteria = Vec::new();
     let mut table = Table::new(
         "Per-criterion results",
-        &["criterion", "category", "topic", "status", "controls", "evidence_items", "reason"],
+        &[
+            "criterion",
+            "category",
+            "topic",
+            "status",
+            "controls",
+            "evidence_items",
+            "reason",
+        ],
         "no criteria requested",
     );
     for &id in &scope {
@@ -54,7 +64,10 @@ pub fn build(
             .filter(|e| has_any(&e["criteria"], &[id]))
             .count();
         let (status, reason) = if mapped.is_empty() {
-            ("no_evidence", "no configured control maps to this criterion".to_string())
+            (
+                "no_evidence",
+                "no configured control maps to this criterion".to_string(),
+            )
         } else {
             let s = controls::rollup(statuses.iter().copied());
             let reason = match s {
@@ -87,7 +100,14 @@ pub fn build(
     let mut exceptions = Vec::new();
     let mut ex_table = Table::new(
         "Exceptions",
-        &["control", "status", "check", "check_status", "failing", "detail"],
+        &[
+            "control",
+            "status",
+            "check",
+            "check_status",
+            "failing",
+            "detail",
+        ],
         "no control in scope failed or errored",
     );
     for c in &in_scope {
@@ -111,7 +131,8 @@ pub fn build(
                 k["detail"].clone(),
             ]);
         }
-        exceptions.push(json!({"control": c["id"], "title": c["title"], "status": s, "checks": bad}));
+        exceptions
+            .push(json!({"control": c["id"], "title": c["title"], "status": s, "checks": bad}));
     }
     let findings: Vec<&Value> = section
         .findings
@@ -120,7 +141,14 @@ pub fn build(
         .collect();
     let mut f_table = Table::new(
         "Open findings",
-        &["finding", "severity", "status", "controls", "title", "first_seen"],
+        &[
+            "finding",
+            "severity",
+            "status",
+            "controls",
+            "title",
+            "first_seen",
+        ],
         "no open finding against a control in scope",
     );
     for f in &findings {
@@ -136,7 +164,11 @@ pub fn build(
     let coverage: Vec<&Value> = section
         .coverage
         .iter()
-        .filter(|c| c["control"].as_str().is_some_and(|id| control_ids.contains(&id)))
+        .filter(|c| {
+            c["control"]
+                .as_str()
+                .is_some_and(|id| control_ids.contains(&id))
+        })
         .collect();
     let mut cov_table = Table::new(
         "Coverage of the period",
@@ -160,7 +192,10 @@ pub fn build(
         if of.is_empty() {
             continue;
         }
-        let st: Vec<&str> = of.iter().map(|c| c["status"].as_str().unwrap_or("error")).collect();
+        let st: Vec<&str> = of
+            .iter()
+            .map(|c| c["status"].as_str().unwrap_or("error"))
+            .collect();
         let ctl: Vec<&&Value> = in_scope
             .iter()
             .filter(|c| {

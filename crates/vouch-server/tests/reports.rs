@@ -18,7 +18,13 @@ const SEED_BODY: &str = r#"{
 fn wait_done(s: &Server, token: &str, id: &str) -> Value {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(180);
     loop {
-        let r = call(s, "GET", &format!("/api/compliance/reports/{id}"), Some(token), None);
+        let r = call(
+            s,
+            "GET",
+            &format!("/api/compliance/reports/{id}"),
+            Some(token),
+            None,
+        );
         assert_eq!(r.status, 200, "{}", r.text());
         let v = r.json();
         match v["status"].as_str() {
@@ -34,7 +40,13 @@ on_both!(ext_seed003_report_body_verbatim_signed_artifacts, |kind| {
     let s = Server::start(kind);
     let officer = token(&s, Role::ComplianceOfficer, None);
     let auditor = token(&s, Role::Auditor, None);
-    let r = call(&s, "POST", "/api/compliance/reports", Some(&officer), Some(SEED_BODY));
+    let r = call(
+        &s,
+        "POST",
+        "/api/compliance/reports",
+        Some(&officer),
+        Some(SEED_BODY),
+    );
     assert_eq!(r.status, 202, "{}", r.text());
     let v = r.json();
     let id = v["id"].as_str().unwrap().to_string();
@@ -53,7 +65,13 @@ on_both!(ext_seed003_report_body_verbatim_signed_artifacts, |kind| {
         .collect();
     assert_eq!(formats, vec!["json", "pdf", "csv"]);
     // The job run is recorded.
-    let runs = call(&s, "GET", "/api/compliance/jobs/generate-report/runs", Some(&auditor), None);
+    let runs = call(
+        &s,
+        "GET",
+        "/api/compliance/jobs/generate-report/runs",
+        Some(&auditor),
+        None,
+    );
     let _ = runs; // generate-report is not a cron job; its runs are in job_runs:
     assert_eq!(
         s.count(&format!("SELECT COUNT(*) FROM job_runs WHERE run_key = 'generate-report:{id}' AND status = 'succeeded'")),
@@ -61,15 +79,30 @@ on_both!(ext_seed003_report_body_verbatim_signed_artifacts, |kind| {
     );
     // Listed.
     let list = call(&s, "GET", "/api/compliance/reports", Some(&auditor), None).json();
-    assert!(list.as_array().unwrap().iter().any(|x| x["id"] == id.as_str()));
+    assert!(list
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|x| x["id"] == id.as_str()));
 
     let pem = String::from_utf8(
-        call(&s, "GET", "/api/compliance/public-key", Some(&auditor), None).body,
+        call(
+            &s,
+            "GET",
+            "/api/compliance/public-key",
+            Some(&auditor),
+            None,
+        )
+        .body,
     )
     .unwrap();
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("pub.pem"), &pem).unwrap();
-    for (format, ct) in [("json", "application/json"), ("pdf", "application/pdf"), ("csv", "text/csv")] {
+    for (format, ct) in [
+        ("json", "application/json"),
+        ("pdf", "application/pdf"),
+        ("csv", "text/csv"),
+    ] {
         let r = call(
             &s,
             "GET",
@@ -83,7 +116,9 @@ on_both!(ext_seed003_report_body_verbatim_signed_artifacts, |kind| {
         vouch_engine::packet::sign::verify_b64(&pem, &r.body, &sig).unwrap();
         let f = dir.path().join(format!("report.{format}"));
         std::fs::write(&f, &r.body).unwrap();
-        let der = base64::engine::general_purpose::STANDARD.decode(&sig).unwrap();
+        let der = base64::engine::general_purpose::STANDARD
+            .decode(&sig)
+            .unwrap();
         std::fs::write(dir.path().join("sig.der"), der).unwrap();
         if vouch_test_support::ext::have(&["openssl"]) {
             let o = std::process::Command::new("openssl")
@@ -94,27 +129,58 @@ on_both!(ext_seed003_report_body_verbatim_signed_artifacts, |kind| {
                 .arg(&f)
                 .output()
                 .unwrap();
-            assert!(o.status.success(), "{format}: {}", String::from_utf8_lossy(&o.stderr));
+            assert!(
+                o.status.success(),
+                "{format}: {}",
+                String::from_utf8_lossy(&o.stderr)
+            );
         }
         if format == "json" {
             let doc: Value = serde_json::from_slice(&r.body).unwrap();
             assert_eq!(doc["schema"], "vouch.report/v1");
-            assert_eq!(doc["criteria_requested"], serde_json::json!(["security", "availability", "confidentiality"]));
+            assert_eq!(
+                doc["criteria_requested"],
+                serde_json::json!(["security", "availability", "confidentiality"])
+            );
             // Nothing configured checks these criteria: no_evidence, never pass.
             assert_eq!(doc["status"], "no_evidence");
             let crit = doc["criteria_results"].as_array().unwrap();
             assert!(crit.iter().any(|c| c["id"] == "CC6.1"));
             assert!(crit.iter().any(|c| c["id"] == "A1.2"));
-            assert!(crit.iter().all(|c| c["category"] != "privacy" && c["status"] != "pass"));
+            assert!(crit
+                .iter()
+                .all(|c| c["category"] != "privacy" && c["status"] != "pass"));
         }
         if format == "csv" {
-            assert!(String::from_utf8_lossy(&r.body).starts_with("criterion,category,topic,status,"));
+            assert!(
+                String::from_utf8_lossy(&r.body).starts_with("criterion,category,topic,status,")
+            );
         }
     }
     // Ingest may do nothing here; auditors may not create.
     let ingest = token(&s, Role::Ingest, None);
-    assert_eq!(call(&s, "GET", &format!("/api/compliance/reports/{id}"), Some(&ingest), None).status, 403);
-    assert_eq!(call(&s, "POST", "/api/compliance/reports", Some(&auditor), Some(SEED_BODY)).status, 403);
+    assert_eq!(
+        call(
+            &s,
+            "GET",
+            &format!("/api/compliance/reports/{id}"),
+            Some(&ingest),
+            None
+        )
+        .status,
+        403
+    );
+    assert_eq!(
+        call(
+            &s,
+            "POST",
+            "/api/compliance/reports",
+            Some(&auditor),
+            Some(SEED_BODY)
+        )
+        .status,
+        403
+    );
 });
 
 on_both!(report_bad_bodies_name_the_field, |kind| {
@@ -122,25 +188,71 @@ on_both!(report_bad_bodies_name_the_field, |kind| {
     let officer = token(&s, Role::ComplianceOfficer, None);
     for (body, field, status) in [
         (r#"{"report_type": "pentest"}"#, "report_type", 400),
-        (r#"{"period_start": "2025-01-01", "period_end": "2025-03-31"}"#, "report_type", 400),
-        (r#"{"report_type": "soc2", "period_start": "2025-03-31", "period_end": "2025-01-01"}"#, "period_end", 400),
-        (r#"{"report_type": "soc2", "period_start": "2025-01-01"}"#, "period_end", 400),
-        (r#"{"report_type": "soc2", "period_start": "January", "period_end": "2025-03-31"}"#, "period_start", 400),
-        (r#"{"report_type": "soc2", "criteria": ["security", "CC99.9"]}"#, "criteria", 400),
-        (r#"{"report_type": "soc2", "criteria": "security"}"#, "criteria", 400),
+        (
+            r#"{"period_start": "2025-01-01", "period_end": "2025-03-31"}"#,
+            "report_type",
+            400,
+        ),
+        (
+            r#"{"report_type": "soc2", "period_start": "2025-03-31", "period_end": "2025-01-01"}"#,
+            "period_end",
+            400,
+        ),
+        (
+            r#"{"report_type": "soc2", "period_start": "2025-01-01"}"#,
+            "period_end",
+            400,
+        ),
+        (
+            r#"{"report_type": "soc2", "period_start": "January", "period_end": "2025-03-31"}"#,
+            "period_start",
+            400,
+        ),
+        (
+            r#"{"report_type": "soc2", "criteria": ["security", "CC99.9"]}"#,
+            "criteria",
+            400,
+        ),
+        (
+            r#"{"report_type": "soc2", "criteria": "security"}"#,
+            "criteria",
+            400,
+        ),
         (r#"{"report_type": 7}"#, "report_type", 422),
         (r#"{"report_type": "soc2", "format": "pdf"}"#, "format", 422),
     ] {
-        let r = call(&s, "POST", "/api/compliance/reports", Some(&officer), Some(body));
+        let r = call(
+            &s,
+            "POST",
+            "/api/compliance/reports",
+            Some(&officer),
+            Some(body),
+        );
         assert_eq!(r.status, status, "{body}: {}", r.text());
         let v = r.json();
         assert_eq!(v["error"]["details"]["field"], field, "{body}: {v}");
     }
-    assert_eq!(s.count("SELECT COUNT(*) FROM reports"), 0, "nothing half-written");
+    assert_eq!(
+        s.count("SELECT COUNT(*) FROM reports"),
+        0,
+        "nothing half-written"
+    );
     // Unknown report, unknown format.
-    let r = call(&s, "GET", "/api/compliance/reports/01a20000-0000-7000-8000-000000000000", Some(&officer), None);
+    let r = call(
+        &s,
+        "GET",
+        "/api/compliance/reports/01a20000-0000-7000-8000-000000000000",
+        Some(&officer),
+        None,
+    );
     assert_eq!(r.status, 404);
-    let r = call(&s, "GET", "/api/compliance/reports/x/download?format=docx", Some(&officer), None);
+    let r = call(
+        &s,
+        "GET",
+        "/api/compliance/reports/x/download?format=docx",
+        Some(&officer),
+        None,
+    );
     assert_eq!(r.status, 400);
     assert_eq!(r.json()["error"]["details"]["field"], "format");
 });

@@ -172,7 +172,9 @@ pub fn run(cli: &crate::Cli, a: &DemoArgs) -> Result<i32> {
         r.id,
         rdir.display()
     );
-    println!("   report.json, report.pdf and report.csv, each with a .sig (same key as the packet).");
+    println!(
+        "   report.json, report.pdf and report.csv, each with a .sig (same key as the packet)."
+    );
     println!();
     println!("Everything is in {d}. Try:");
     println!("  vouch --data-dir {d} ledger verify");

@@ -115,7 +115,13 @@ pub fn run(cli: &crate::Cli, c: &ReportsCommand) -> Result<i32> {
             } else {
                 println!("{}", line(&r));
                 for a in &r.artifacts {
-                    println!("  {:<4} {} ({} bytes, sha256 {})", a.format, reports::dir_of(&config, &r.id).join(&a.file).display(), a.bytes, a.sha256);
+                    println!(
+                        "  {:<4} {} ({} bytes, sha256 {})",
+                        a.format,
+                        reports::dir_of(&config, &r.id).join(&a.file).display(),
+                        a.bytes,
+                        a.sha256
+                    );
                 }
             }
             if r.status != "succeeded" {
@@ -181,7 +187,9 @@ pub fn run(cli: &crate::Cli, c: &ReportsCommand) -> Result<i32> {
             std::fs::write(&sig, &a.signature)
                 .map_err(|e| anyhow::anyhow!("{}: {e}", sig.display()))?;
             if cli.json {
-                output::print_json(&json!({"file": out, "signature": sig, "sha256": a.sha256, "bytes": a.bytes}));
+                output::print_json(
+                    &json!({"file": out, "signature": sig, "sha256": a.sha256, "bytes": a.bytes}),
+                );
             } else {
                 println!("{} ({} bytes, sha256 {})", out.display(), a.bytes, a.sha256);
                 println!("{}", sig.display());

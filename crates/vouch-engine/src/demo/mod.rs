@@ -398,13 +398,14 @@ pub fn run(
     progress(0, 1, "report");
     let quarter = format!(
         "{}-Q{}",
-        chrono::Datelike::year(&last.start),
-        (chrono::Datelike::month(&last.start) - 1) / 3 + 1
+        last.start.year(),
+        (last.start.month() - 1) / 3 + 1
     );
     let quarter = Period::parse(&quarter, now).map_err(|e| Error::Demo(e.to_string()))?;
     let req = crate::reports::Request::scheduled("soc2", &quarter);
-    let report = crate::reports::create(&store_for_report, &ledger, &req, "demo", None, Utc::now())?
-        .ok_or_else(|| Error::Demo("a new report id collided".into()))?;
+    let report =
+        crate::reports::create(&store_for_report, &ledger, &req, "demo", None, Utc::now())?
+            .ok_or_else(|| Error::Demo("a new report id collided".into()))?;
     crate::jobs::Runner {
         config: &config,
         store: store_for_report.clone(),
@@ -413,7 +414,7 @@ pub fn run(
         clock: &crate::jobs::SystemClock,
         worker: format!("demo:{}", std::process::id()),
         max_attempts: 1,
-        backoff: chrono::Duration::minutes(1),
+        backoff: Duration::minutes(1),
         not_before: None,
     }
     .run_report(&report.id)?;

@@ -321,15 +321,13 @@ impl Runner<'_> {
             }
             let key = format!("{report_type}:{}", period.label);
             let req = crate::reports::Request::scheduled(report_type, &period);
-            if let Some(r) = crate::reports::create(
-                &self.store,
-                self.ledger,
-                &req,
-                "schedule",
-                Some(&key),
-                now,
-            )? {
-                log(REPORT_JOB, &format!("scheduled {key} requested as report {}", r.id));
+            if let Some(r) =
+                crate::reports::create(&self.store, self.ledger, &req, "schedule", Some(&key), now)?
+            {
+                log(
+                    REPORT_JOB,
+                    &format!("scheduled {key} requested as report {}", r.id),
+                );
                 if let Some(run) = self.run_report(&r.id)? {
                     out.push(run);
                 }

@@ -54,8 +54,15 @@ pub async fn create(
         .map_err(|e| ApiError::from(vouch_engine::Error::from(e)))?;
     let a = app.clone();
     let report = blocking(move || {
-        reports::create(&a.store, &a.ledger, &req, &who.actor, None, chrono::Utc::now())
-            .map_err(|e| vouch_engine::Error::from(e).into())
+        reports::create(
+            &a.store,
+            &a.ledger,
+            &req,
+            &who.actor,
+            None,
+            chrono::Utc::now(),
+        )
+        .map_err(|e| vouch_engine::Error::from(e).into())
     })
     .await?
     .ok_or_else(|| ApiError::internal("a new report id collided"))?;
@@ -111,7 +118,10 @@ pub async fn list(
             .map_err(|e| vouch_engine::Error::from(e).into())
     })
     .await?;
-    Ok(axum::Json(json!(list.iter().map(shown).collect::<Vec<_>>())))
+    Ok(axum::Json(json!(list
+        .iter()
+        .map(shown)
+        .collect::<Vec<_>>())))
 }
 
 /// `GET /reports/{id}`: the report's status and, once generated, its artifacts.
