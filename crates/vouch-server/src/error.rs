@@ -100,8 +100,7 @@ impl From<vouch_engine::Error> for ApiError {
         use vouch_engine::jobs::JobError;
         use vouch_engine::ledger::LedgerError;
         use vouch_engine::Error as E;
-        use vouch_engine::{packet, seal, signoff};
-        use vouch_engine::{packet, reports, seal};
+        use vouch_engine::{packet, reports, seal, signoff};
         let conflict = |m: String| ApiError::new(StatusCode::CONFLICT, "conflict", m);
         match e {
             // A wrapped error (a ledger failure inside a check run, say) is the server's
