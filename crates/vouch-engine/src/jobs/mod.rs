@@ -490,13 +490,15 @@ impl Runner<'_> {
             REPORT_JOB => {
                 let id = key.strip_prefix("generate-report:").unwrap_or(key);
                 crate::reports::mark_running(&self.store, id)?;
+                let now = self.clock.now();
+                let sources = crate::report_sources::sources(self.config, now);
                 let ctx = crate::reports::Ctx {
                     config: self.config,
                     store: &self.store,
                     ledger: self.ledger,
                     keys: self.keys,
-                    sources: crate::report_sources::sources(),
-                    now: self.clock.now(),
+                    sources: &sources,
+                    now,
                 };
                 Ok(crate::reports::generate(&ctx, id)?)
             }
