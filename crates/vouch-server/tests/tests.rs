@@ -11,6 +11,7 @@
 mod common;
 
 mod api;
+mod attestations;
 mod auth;
 mod seeds;
 mod tls;
