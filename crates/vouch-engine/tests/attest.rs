@@ -312,6 +312,39 @@ on_both!(window_opens_draft_from_checks_signed_on_time, |fx| {
     // Metrics: signed.
     let m = vouch_engine::signoff::attest::metrics(&fx.store, t("2026-10-03T00:00:00Z")).unwrap();
     assert_eq!(m, vec![("2026-Q3".to_string(), true, None)]);
+    // Packets: October's lists the attestation signed in it; the quarter's packet shows
+    // its attestation's status as it stood when the packet was made. Both validate
+    // against the packet schema.
+    let packet = |label: &str, at: &str| -> serde_json::Value {
+        let out = fx.dir.path().join(format!("packet-{label}"));
+        vouch_engine::packet::generate(
+            &fx.config,
+            &fx.keys,
+            &fx.ledger,
+            &vouch_engine::packet::Request {
+                period: Period::parse(label, t(at)).unwrap(),
+                generated_at: Some(t(at)),
+                format: vouch_engine::packet::Format::Json,
+                out: out.clone(),
+                force: false,
+            },
+        )
+        .unwrap();
+        let file = out.join(vouch_engine::packet::JSON_FILE);
+        common::schema_check(&file);
+        serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap()
+    };
+    let sept = packet("2026-09", "2026-10-03T00:00:00Z");
+    assert!(sept.get("attestations").is_none(), "nothing to say: no key");
+    let oct = packet("2026-10", "2026-11-02T00:00:00Z");
+    let listed = &oct["attestations"]["signed"][0];
+    assert_eq!(listed["id"], signed.id.as_str());
+    assert_eq!(listed["opinion"], "unqualified");
+    assert_eq!(listed["document_sha256"], doc.sha256.as_str());
+    assert!(oct["attestations"]["period"].is_null());
+    let q3_before = packet("2026-Q3", "2026-10-01T12:00:00Z");
+    assert_eq!(q3_before["attestations"]["period"]["status"], "open");
+    assert!(q3_before["attestations"]["period"]["signer"].is_null());
 });
 
 on_both!(
