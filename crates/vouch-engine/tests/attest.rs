@@ -324,7 +324,8 @@ on_both!(window_opens_draft_from_checks_signed_on_time, |fx| {
             &vouch_engine::packet::Request {
                 period: Period::parse(label, t(at)).unwrap(),
                 generated_at: Some(t(at)),
-                format: vouch_engine::packet::Format::Json,
+                // Both: the PDF's attestation section renders too.
+                format: vouch_engine::packet::Format::Both,
                 out: out.clone(),
                 force: false,
             },
@@ -342,6 +343,12 @@ on_both!(window_opens_draft_from_checks_signed_on_time, |fx| {
     assert_eq!(listed["opinion"], "unqualified");
     assert_eq!(listed["document_sha256"], doc.sha256.as_str());
     assert!(oct["attestations"]["period"].is_null());
+    assert!(fx
+        .dir
+        .path()
+        .join("packet-2026-10")
+        .join("SOC2_Evidence.pdf")
+        .exists());
     let q3_before = packet("2026-Q3", "2026-10-01T12:00:00Z");
     assert_eq!(q3_before["attestations"]["period"]["status"], "open");
     assert!(q3_before["attestations"]["period"]["signer"].is_null());
