@@ -312,6 +312,46 @@ on_both!(window_opens_draft_from_checks_signed_on_time, |fx| {
     // Metrics: signed.
     let m = vouch_engine::signoff::attest::metrics(&fx.store, t("2026-10-03T00:00:00Z")).unwrap();
     assert_eq!(m, vec![("2026-Q3".to_string(), true, None)]);
+    // Packets: October's lists the attestation signed in it; the quarter's packet shows
+    // its attestation's status as it stood when the packet was made. Both validate
+    // against the packet schema.
+    let packet = |label: &str, at: &str| -> serde_json::Value {
+        let out = fx.dir.path().join(format!("packet-{label}"));
+        vouch_engine::packet::generate(
+            &fx.config,
+            &fx.keys,
+            &fx.ledger,
+            &vouch_engine::packet::Request {
+                period: Period::parse(label, t(at)).unwrap(),
+                generated_at: Some(t(at)),
+                // Both: the PDF's attestation section renders too.
+                format: vouch_engine::packet::Format::Both,
+                out: out.clone(),
+                force: false,
+            },
+        )
+        .unwrap();
+        let file = out.join(vouch_engine::packet::JSON_FILE);
+        common::schema_check(&file);
+        serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap()
+    };
+    let sept = packet("2026-09", "2026-10-03T00:00:00Z");
+    assert!(sept.get("attestations").is_none(), "nothing to say: no key");
+    let oct = packet("2026-10", "2026-11-02T00:00:00Z");
+    let listed = &oct["attestations"]["signed"][0];
+    assert_eq!(listed["id"], signed.id.as_str());
+    assert_eq!(listed["opinion"], "unqualified");
+    assert_eq!(listed["document_sha256"], doc.sha256.as_str());
+    assert!(oct["attestations"]["period"].is_null());
+    assert!(fx
+        .dir
+        .path()
+        .join("packet-2026-10")
+        .join("SOC2_Evidence.pdf")
+        .exists());
+    let q3_before = packet("2026-Q3", "2026-10-01T12:00:00Z");
+    assert_eq!(q3_before["attestations"]["period"]["status"], "open");
+    assert!(q3_before["attestations"]["period"]["signer"].is_null());
 });
 
 on_both!(
@@ -730,4 +770,99 @@ on_both!(collection_signoff_criteria_and_team_lead_signature, |fx| {
         .as_deref()
         .unwrap()
         .contains("due by 2026-12-08"));
+});
+
+// Seed 001's quarterly review: the three monthly packets' chain with consistency proofs
+// between their checkpoints is verified by vouch; what nothing checked (backups, vault
+// rotations without checks) is no_evidence, the PR sample not_tested: only a qualified
+// sign-off. A quarter without its packets fails the chain step.
+on_both!(quarterly_review_chain_consistency_and_honest_gaps, |fx| {
+    let mut gen = vouch_engine::demo::Generator::new(7, 12);
+    for (m, n) in [(7, 8), (8, 9), (9, 10)] {
+        let events = gen.span(
+            vouch_engine::demo::day(2026, m, 1),
+            vouch_engine::demo::day(2026, n, 1),
+            60,
+        );
+        fx.ledger.append(events).unwrap();
+        fx.ledger.checkpoint().unwrap();
+    }
+    for (label, at) in [
+        ("2026-07", "2026-08-02T00:00:00Z"),
+        ("2026-08", "2026-09-02T00:00:00Z"),
+        ("2026-09", "2026-10-02T00:00:00Z"),
+    ] {
+        let period = Period::parse(label, t(at)).unwrap();
+        vouch_engine::packet::generate(
+            &fx.config,
+            &fx.keys,
+            &fx.ledger,
+            &vouch_engine::packet::Request {
+                out: fx
+                    .config
+                    .data_dir
+                    .join("packets")
+                    .join(vouch_engine::packet::build::period_slug(&period)),
+                period,
+                generated_at: Some(t(at)),
+                format: vouch_engine::packet::Format::Json,
+                force: false,
+            },
+        )
+        .unwrap();
+    }
+    let clock = ManualClock::at(t("2026-10-05T09:00:00Z"));
+    let r = runner(&fx, &clock, "2026-06-01T00:00:00Z");
+    let q3 = Period::parse("2026-Q3", t("2026-10-05T09:00:00Z")).unwrap();
+    let a = r.quarterly_review(&q3).unwrap();
+    assert_eq!(
+        (a.kind.as_str(), a.signer_role.as_str()),
+        ("quarterly-review", "team-lead")
+    );
+    let st: Vec<(&str, &str)> = a
+        .steps
+        .iter()
+        .map(|s| (s.control_id.as_str(), s.status.as_str()))
+        .collect();
+    assert_eq!(
+        st,
+        [
+            ("hash-chain-3-months", "pass"),
+            ("backup-history", "no_evidence"),
+            ("vault-rotations", "no_evidence"),
+            ("pr-sample", "not_tested")
+        ]
+    );
+    let chain = a.steps[0].detail.clone().unwrap();
+    assert_eq!(chain.matches("consistency proof").count(), 2, "{chain}");
+    assert!(!a.unqualified_allowed);
+    let mut lead = request(
+        Opinion::Qualified,
+        &[(
+            "pr-sample",
+            "PRs 412, 418, 431 reviewed: two approvals each",
+        )],
+    );
+    lead.role = "team-lead".into();
+    let (signed, doc) = signoffs(&fx)
+        .sign(&a.id, &lead, t("2026-10-06T09:00:00Z"))
+        .unwrap();
+    doc.verify().unwrap();
+    assert_eq!(
+        signed.steps[3].note.as_deref(),
+        Some("PRs 412, 418, 431 reviewed: two approvals each")
+    );
+    // Q2 has no packets: the chain step fails, naming them.
+    let q2 = Period::parse("2026-Q2", t("2026-10-05T09:00:00Z")).unwrap();
+    let b = r.quarterly_review(&q2).unwrap();
+    assert_eq!(b.steps[0].status, "fail");
+    assert!(
+        b.steps[0]
+            .detail
+            .as_deref()
+            .unwrap()
+            .contains("2026-04: no packet"),
+        "{:?}",
+        b.steps[0].detail
+    );
 });

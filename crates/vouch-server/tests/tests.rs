@@ -12,6 +12,7 @@ mod common;
 
 mod access_reviews;
 mod api;
+mod attestations;
 mod auth;
 mod incidents;
 mod reports;

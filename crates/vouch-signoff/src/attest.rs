@@ -440,7 +440,7 @@ impl Signoffs<'_> {
 
     /// Re-read the stored results and findings into the steps (notes are kept).
     fn prefill(&self, a: &mut Attestation, now: DateTime<Utc>) -> Result<(), Error> {
-        if a.kind == KIND_COLLECTION {
+        if a.kind == KIND_COLLECTION || a.kind == crate::quarterly::KIND_REVIEW {
             // Collection sign-off steps are judged when the request is made
             // (crate::collection) and are not re-derived here.
         } else {

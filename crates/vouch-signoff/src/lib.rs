@@ -7,6 +7,7 @@
 pub mod attest;
 pub mod collection;
 pub mod markdown;
+pub mod quarterly;
 pub mod review;
 pub mod schedule;
 pub mod signature;

@@ -156,9 +156,9 @@ fn run(mut cmd: Command, what: &str, input: &[u8]) -> Result<Vec<u8>, Error> {
         let err = String::from_utf8_lossy(&out.stderr);
         let line = err
             .lines()
+            .rev()
             .map(str::trim)
-            .filter(|l| !l.is_empty())
-            .last()
+            .find(|l| !l.is_empty())
             .unwrap_or("failed");
         return Err(Error::Signature(format!("{what}: {line}")));
     }

@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use vouch_engine::signoff::attest::{
     Attestation, Opinion, SignRequest, Signoffs, KIND_ATTESTATION, KIND_COLLECTION,
 };
+use vouch_engine::signoff::quarterly::KIND_REVIEW;
 use vouch_engine::signoff::signature::PersonalKey;
 
 #[derive(clap::Subcommand)]
@@ -37,6 +38,13 @@ pub enum AttestCommand {
     },
     /// Sign: freezes the document, signs it with vouch's key (and yours), records it.
     Sign(SignArgs),
+    /// Request seed 001's quarterly review of a quarter (signoff only): the three monthly
+    /// packets' chain and consistency proofs, backup and vault-rotation checks.
+    Review {
+        /// The quarter (2026-Q3).
+        #[arg(long)]
+        period: String,
+    },
     /// Write a signed document's files (JSON, .sig, public key, Markdown, PDF) to a
     /// directory.
     Export {
@@ -150,16 +158,18 @@ pub fn run_kind(cli: &crate::Cli, c: &AttestCommand, kind: &str) -> Result<i32> 
         keys: &keys,
     };
     let now = chrono::Utc::now();
+    // `vouch signoff` handles collection sign-offs and quarterly reviews.
+    let mine = |k: &str| k == kind || (kind == KIND_COLLECTION && k == KIND_REVIEW);
     let of_kind = |a: Attestation| -> Result<Attestation> {
-        if a.kind != kind {
+        if !mine(&a.kind) {
             bail!(
                 "{} is a {}: use `vouch {}`",
                 a.id,
                 a.kind,
-                if a.kind == KIND_COLLECTION {
-                    "signoff"
-                } else {
+                if a.kind == KIND_ATTESTATION {
                     "attest"
+                } else {
+                    "signoff"
                 }
             );
         }
@@ -167,7 +177,11 @@ pub fn run_kind(cli: &crate::Cli, c: &AttestCommand, kind: &str) -> Result<i32> 
     };
     match c {
         AttestCommand::List { status } => {
-            let all = s.list(Some(kind), status.as_deref())?;
+            let all: Vec<Attestation> = s
+                .list(None, status.as_deref())?
+                .into_iter()
+                .filter(|a| mine(&a.kind))
+                .collect();
             if cli.json {
                 output::print_json(&all);
             } else if all.is_empty() {
@@ -247,6 +261,30 @@ pub fn run_kind(cli: &crate::Cli, c: &AttestCommand, kind: &str) -> Result<i32> 
                     a.ledger_seq.unwrap_or(0)
                 );
                 println!("files in {}", dir.display());
+            }
+        }
+        AttestCommand::Review { period } => {
+            if kind != KIND_COLLECTION {
+                bail!("quarterly reviews are seed 001's team-lead sign-off: `vouch signoff review --period 2026-Q3`");
+            }
+            let p = vouch_core::period::Period::parse(period, now)
+                .map_err(|e| anyhow::anyhow!("--period: {e}"))?;
+            let runner = vouch_engine::jobs::Runner {
+                config: &config,
+                store: s.store.clone(),
+                keys: &keys,
+                ledger: &ledger,
+                clock: &vouch_engine::jobs::SystemClock,
+                worker: format!("cli:{}", std::process::id()),
+                max_attempts: 1,
+                backoff: chrono::Duration::minutes(1),
+                not_before: None,
+            };
+            let a = runner.quarterly_review(&p)?;
+            if cli.json {
+                output::print_json(&a);
+            } else {
+                text(&a);
             }
         }
         AttestCommand::Export { id, out } => {

@@ -673,6 +673,117 @@ impl Runner<'_> {
         Ok(out)
     }
 
+    /// Seed 001's quarterly review of a quarter for the team lead: the three monthly
+    /// packets' verifications and the consistency proofs between their checkpoints,
+    /// vouch's verification of the ledger now, and the results of checks over backup
+    /// and vault-rotation evidence.
+    pub fn quarterly_review(
+        &self,
+        quarter: &Period,
+    ) -> Result<crate::signoff::attest::Attestation, Error> {
+        use crate::signoff::quarterly::{MonthFacts, ReviewFacts};
+        let mut months = Vec::new();
+        let mut packets: Vec<Option<(u64, String)>> = Vec::new();
+        let mut m = Period::month_of(quarter.start);
+        while m.end <= quarter.end && months.len() < 3 {
+            let slug = crate::packet::build::period_slug(&m);
+            let path = self
+                .config
+                .data_dir
+                .join("packets")
+                .join(&slug)
+                .join(crate::packet::JSON_FILE);
+            let v: Option<Value> = std::fs::read(&path)
+                .ok()
+                .and_then(|b| serde_json::from_slice(&b).ok());
+            let (fact, cp) = match v {
+                None => (Err(format!("no packet at {}", path.display())), None),
+                Some(v) => {
+                    let size = v["ledger"]["checkpoint"]["size"].as_u64().unwrap_or(0);
+                    let root = v["ledger"]["checkpoint"]["root"]
+                        .as_str()
+                        .unwrap_or("")
+                        .to_string();
+                    if v["ledger"]["verification"]["valid"] == true {
+                        (Ok(format!("packet verified the ledger up to its checkpoint (size {size}, root {root})")), Some((size, root)))
+                    } else {
+                        (
+                            Err(format!(
+                                "the packet's verification failed: {}",
+                                v["ledger"]["verification"]["reason"]
+                            )),
+                            Some((size, root)),
+                        )
+                    }
+                }
+            };
+            months.push(MonthFacts {
+                month: m.label.clone(),
+                packet: fact,
+                consistency_to_next: None,
+            });
+            packets.push(cp);
+            m = Period::month_of(m.end);
+        }
+        for i in 0..months.len().saturating_sub(1) {
+            let r = match (&packets[i], &packets[i + 1]) {
+                (Some((a, ra)), Some((b, rb))) => {
+                    match self.ledger.consistency_proof(*a, *b) {
+                        Ok(p) => {
+                            let hashes: Option<Vec<_>> =
+                                p.proof.iter().map(|h| vouch_core::unb64_hash(h)).collect();
+                            let (old, new) =
+                                (vouch_core::unb64_hash(ra), vouch_core::unb64_hash(rb));
+                            match (hashes, old, new) {
+                            (Some(h), Some(o), Some(n)) if p.from_root == *ra && p.to_root == *rb && vouch_core::merkle::verify_consistency(*a, *b, &h, &o, &n) => {
+                                Ok(format!("consistency proof {a} → {b} verified ({} hashes)", h.len()))
+                            }
+                            _ => Err(format!("the consistency proof {a} → {b} does not match the packets' roots")),
+                        }
+                        }
+                        Err(e) => Err(format!("no consistency proof {a} → {b}: {e}")),
+                    }
+                }
+                _ => Err("a packet is missing: no consistency proof".to_string()),
+            };
+            months[i].consistency_to_next = Some(r);
+        }
+        let v = self.ledger.verify(&Default::default())?;
+        let ledger = if v.valid {
+            Ok(v.checked)
+        } else {
+            Err(v.reason.unwrap_or_else(|| "broken".into()))
+        };
+        let (mut backups, mut rotations) = (Vec::new(), Vec::new());
+        let mut m = Period::month_of(quarter.start);
+        while m.end <= quarter.end {
+            for r in crate::checks::results::latest_results(&self.store, &m, None)? {
+                let id = r["check_id"].as_str().unwrap_or("").to_string();
+                let row = (
+                    id.clone(),
+                    m.label.clone(),
+                    crate::checks::controls::result_status(&r).to_string(),
+                    r["message"].as_str().unwrap_or("").to_string(),
+                );
+                if id.contains("backup") {
+                    backups.push(row);
+                } else if id.contains("vault") || id.contains("rotation") {
+                    rotations.push(row);
+                }
+            }
+            m = Period::month_of(m.end);
+        }
+        let facts = ReviewFacts {
+            months,
+            ledger,
+            backups,
+            rotations,
+        };
+        Ok(self
+            .signoffs()
+            .request_quarterly_review(quarter, &facts, self.clock.now())?)
+    }
+
     /// Seed 001: the collection sign-off request of a month, with its criteria judged.
     pub fn collection_signoff(
         &self,
