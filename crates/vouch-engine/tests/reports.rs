@@ -380,10 +380,13 @@ on_both!(sarif_and_cyclonedx_severity_and_sla, |fx| {
     std::fs::write(dir.path().join("image.sarif"), sarif.to_string()).unwrap();
     std::fs::write(dir.path().join("app.cdx.json"), vex.to_string()).unwrap();
     let now = Utc::now();
-    let p = vouch_core::period::Period::range(now - Duration::days(1), now + Duration::days(1)).unwrap();
+    let p = vouch_core::period::Period::range(now - Duration::days(1), now + Duration::days(1))
+        .unwrap();
     let c = fx.collector();
     for f in ["image.sarif", "app.cdx.json"] {
-        let i = c.upload(&dir.path().join(f), "vulnerability.scans", None, "test", &p).unwrap();
+        let i = c
+            .upload(&dir.path().join(f), "vulnerability.scans", None, "test", &p)
+            .unwrap();
         assert!(i.ok());
     }
     let day = |t: chrono::DateTime<Utc>| t.format("%Y-%m-%d").to_string();
@@ -393,7 +396,10 @@ on_both!(sarif_and_cyclonedx_severity_and_sla, |fx| {
     assert_eq!(v["by_severity"]["critical"]["open"], 1, "{v:#}");
     assert_eq!(v["by_severity"]["high"]["open"], 1);
     assert_eq!(v["by_severity"]["medium"]["open"], 1);
-    assert_eq!(v["by_severity"]["low"]["open"], 0, "VEX not_affected is not open");
+    assert_eq!(
+        v["by_severity"]["low"]["open"], 0,
+        "VEX not_affected is not open"
+    );
     assert_eq!(v["totals"]["open"], 3);
 
     // Forty days on, nothing rescanned: the critical (15 days) and high (30) are late.
