@@ -361,3 +361,61 @@ on_both!(scheduled_reports_run_once_per_period, |fx| {
         )
     );
 });
+
+// SARIF and CycloneDX (VEX) uploads: counts by severity, a VEX `not_affected` is not
+// open, and forty days later the critical one is past its 15-day SLA: the report fails.
+on_both!(sarif_and_cyclonedx_severity_and_sla, |fx| {
+    let dir = tempfile::tempdir().unwrap();
+    let sarif = json!({"version": "2.1.0", "runs": [{"tool": {"driver": {"name": "trivy", "rules": [
+        {"id": "CVE-2023-0286", "properties": {"security-severity": "9.1"}},
+        {"id": "CVE-2023-0464", "properties": {"security-severity": "7.5"}}]}},
+        "results": [
+            {"ruleId": "CVE-2023-0286", "level": "error", "message": {"text": "openssl: X.400 address type confusion"}, "locations": [{"physicalLocation": {"artifactLocation": {"uri": "Dockerfile"}, "region": {"startLine": 1}}}]},
+            {"ruleId": "CVE-2023-0464", "level": "error", "message": {"text": "openssl: policy constraints"}, "locations": [{"physicalLocation": {"artifactLocation": {"uri": "Dockerfile"}, "region": {"startLine": 1}}}]}]}]});
+    let vex = json!({"bomFormat": "CycloneDX", "specVersion": "1.5",
+        "components": [{"bom-ref": "pkg:npm/lodash@4.17.20", "name": "lodash", "version": "4.17.20"}],
+        "vulnerabilities": [
+            {"id": "CVE-2021-23337", "ratings": [{"severity": "medium"}], "affects": [{"ref": "pkg:npm/lodash@4.17.20"}]},
+            {"id": "CVE-2020-28500", "ratings": [{"severity": "low"}], "analysis": {"state": "not_affected", "justification": "code_not_reachable"}, "affects": [{"ref": "pkg:npm/lodash@4.17.20"}]}]});
+    std::fs::write(dir.path().join("image.sarif"), sarif.to_string()).unwrap();
+    std::fs::write(dir.path().join("app.cdx.json"), vex.to_string()).unwrap();
+    let now = Utc::now();
+    let p = vouch_core::period::Period::range(now - Duration::days(1), now + Duration::days(1))
+        .unwrap();
+    let c = fx.collector();
+    for f in ["image.sarif", "app.cdx.json"] {
+        let i = c
+            .upload(&dir.path().join(f), "vulnerability.scans", None, "test", &p)
+            .unwrap();
+        assert!(i.ok());
+    }
+    let day = |t: chrono::DateTime<Utc>| t.format("%Y-%m-%d").to_string();
+    let body = json!({"report_type": "vulnerability", "period_start": day(now - Duration::days(1)), "period_end": day(now + Duration::days(60))});
+    let (_, v) = generate(&fx, body.clone());
+    assert_eq!(v["status"], "open", "{v:#}");
+    assert_eq!(v["by_severity"]["critical"]["open"], 1, "{v:#}");
+    assert_eq!(v["by_severity"]["high"]["open"], 1);
+    assert_eq!(v["by_severity"]["medium"]["open"], 1);
+    assert_eq!(
+        v["by_severity"]["low"]["open"], 0,
+        "VEX not_affected is not open"
+    );
+    assert_eq!(v["totals"]["open"], 3);
+
+    // Forty days on, nothing rescanned: the critical (15 days) and high (30) are late.
+    let later = now + Duration::days(40);
+    let req = reports::parse_request(&body, later).unwrap();
+    let r = reports::create(&fx.store, &fx.ledger, &req, "test", None, later)
+        .unwrap()
+        .unwrap();
+    let clock = ManualClock::at(later);
+    let run = runner(&fx, &clock).run_report(&r.id).unwrap().unwrap();
+    assert_eq!(run.status, "succeeded", "{run}");
+    let (_, bytes) = reports::artifact(&fx.config, &fx.store, &r.id, "json").unwrap();
+    let v: Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(v["status"], "fail", "{v:#}");
+    assert_eq!(v["by_severity"]["critical"]["open_past_sla"], 1, "{v:#}");
+    assert_eq!(v["by_severity"]["high"]["open_past_sla"], 1);
+    assert_eq!(v["by_severity"]["medium"]["open_past_sla"], 0);
+    assert_eq!(v["by_age_days"]["31-90"], 3);
+});
