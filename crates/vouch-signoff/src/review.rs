@@ -1417,7 +1417,11 @@ pub fn after_collection(
         if pending.is_empty() {
             continue;
         }
-        let snap = load_population(ctx.config, ctx.store, &pop, "evidence")?;
+        // A population that cannot be read (a row without its account) closes nothing:
+        // its findings stay open, and the collection that called this does not fail.
+        let Ok(snap) = load_population(ctx.config, ctx.store, &pop, "evidence") else {
+            continue;
+        };
         for r in pending {
             let (review, account, finding) = (r.text(0), r.text(1), r.text(2));
             if snap.accounts.contains_key(&account) {

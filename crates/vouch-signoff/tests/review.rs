@@ -357,6 +357,12 @@ vouch_test_support::on_both!(campaign_across_two_reviews, |kind| {
         })
     ));
 
+    // A collection whose rows cannot be read (no account key) closes nothing, and the
+    // collection that ran the hook does not fail.
+    assert!(fx.collect(json!([{"login": "bob"}]), t0()).is_empty());
+    let f = vouch_checks::findings::get(&fx.store, &finding).unwrap();
+    assert_eq!(f["status"], "open");
+
     // Bob is removed from the database, erin appears, alice's role changes: the next
     // collection closes bob's finding with the evidence that shows him gone.
     let mut users = first_users();
