@@ -396,7 +396,12 @@ pub struct Raised<'a> {
 
 /// Open a finding raised by another part of vouch; recorded like every finding
 /// (`finding.opened` in the ledger, a history version), `opened_by` is `by`.
-pub fn raise(store: &Store, ledger: &Ledger, r: &Raised<'_>, by: &str) -> Result<Value, CheckError> {
+pub fn raise(
+    store: &Store,
+    ledger: &Ledger,
+    r: &Raised<'_>,
+    by: &str,
+) -> Result<Value, CheckError> {
     if !super::defs::SEVERITIES.contains(&r.severity) {
         return Err(CheckError::Invalid(format!(
             "severity must be one of {}",

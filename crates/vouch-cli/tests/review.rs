@@ -31,31 +31,147 @@ fn ext_review_start_decide_complete() {
     let main = std::fs::read_to_string(&cfg).unwrap();
     std::fs::write(&cfg, format!("include = [\"members.toml\"]\n{main}")).unwrap();
     std::fs::write(d.join("members.toml"), CATALOG).unwrap();
-    std::fs::write(d.join("members.json"), json!([{"login": "alice"}, {"login": "bob"}]).to_string()).unwrap();
-    ok(&run(d, &["collect", "--evidence", "org.members", "--period", "2026-10"]));
+    std::fs::write(
+        d.join("members.json"),
+        json!([{"login": "alice"}, {"login": "bob"}]).to_string(),
+    )
+    .unwrap();
+    ok(&run(
+        d,
+        &[
+            "collect",
+            "--evidence",
+            "org.members",
+            "--period",
+            "2026-10",
+        ],
+    ));
 
-    let v: Value = serde_json::from_str(&ok(&run(d, &["--json", "review", "start", "--title", "Q4 GitHub members", "--population", "org.members=alice,dave", "--by", "officer"]))).unwrap();
+    let v: Value = serde_json::from_str(&ok(&run(
+        d,
+        &[
+            "--json",
+            "review",
+            "start",
+            "--title",
+            "Q4 GitHub members",
+            "--population",
+            "org.members=alice,dave",
+            "--by",
+            "officer",
+        ],
+    )))
+    .unwrap();
     let id = v["campaign"]["id"].as_str().unwrap().to_string();
     assert_eq!(v["summary"]["undecided"], 2);
 
-    let o = run(d, &["review", "decide", &id, "--population", "org.members", "--account", "alice", "--decision", "keep", "--by", "alice"]);
+    let o = run(
+        d,
+        &[
+            "review",
+            "decide",
+            &id,
+            "--population",
+            "org.members",
+            "--account",
+            "alice",
+            "--decision",
+            "keep",
+            "--by",
+            "alice",
+        ],
+    );
     assert!(!o.status.success());
-    assert!(err_line(&o).contains("your own account"), "{}", err_line(&o));
-    ok(&run(d, &["review", "decide", &id, "--population", "org.members", "--account", "alice", "--decision", "keep", "--by", "dave"]));
+    assert!(
+        err_line(&o).contains("your own account"),
+        "{}",
+        err_line(&o)
+    );
+    ok(&run(
+        d,
+        &[
+            "review",
+            "decide",
+            &id,
+            "--population",
+            "org.members",
+            "--account",
+            "alice",
+            "--decision",
+            "keep",
+            "--by",
+            "dave",
+        ],
+    ));
     let o = run(d, &["review", "complete", &id, "--by", "officer"]);
     assert!(!o.status.success());
-    assert!(err_line(&o).contains("1 of 2 entries have no decision"), "{}", err_line(&o));
-    let o = run(d, &["review", "decide", &id, "--population", "org.members", "--account", "bob", "--decision", "revoke", "--by", "alice"]);
+    assert!(
+        err_line(&o).contains("1 of 2 entries have no decision"),
+        "{}",
+        err_line(&o)
+    );
+    let o = run(
+        d,
+        &[
+            "review",
+            "decide",
+            &id,
+            "--population",
+            "org.members",
+            "--account",
+            "bob",
+            "--decision",
+            "revoke",
+            "--by",
+            "alice",
+        ],
+    );
     assert!(!o.status.success(), "a revoke needs a note");
-    ok(&run(d, &["review", "decide", &id, "--population", "org.members", "--account", "bob", "--decision", "revoke", "--note", "contractor, contract ended", "--by", "alice"]));
+    ok(&run(
+        d,
+        &[
+            "review",
+            "decide",
+            &id,
+            "--population",
+            "org.members",
+            "--account",
+            "bob",
+            "--decision",
+            "revoke",
+            "--note",
+            "contractor, contract ended",
+            "--by",
+            "alice",
+        ],
+    ));
     let out = d.join("signed");
-    ok(&run(d, &["review", "complete", &id, "--by", "officer", "--out", out.to_str().unwrap()]));
-    let list: Value = serde_json::from_str(&ok(&run(d, &["--json", "review", "list", "--status", "completed"]))).unwrap();
+    ok(&run(
+        d,
+        &[
+            "review",
+            "complete",
+            &id,
+            "--by",
+            "officer",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    ));
+    let list: Value = serde_json::from_str(&ok(&run(
+        d,
+        &["--json", "review", "list", "--status", "completed"],
+    )))
+    .unwrap();
     assert_eq!(list.as_array().unwrap().len(), 1);
 
     // openssl, as for packets.
     let keys: Value = serde_json::from_str(&ok(&run(d, &["--json", "keys", "show"]))).unwrap();
-    std::fs::write(d.join("public.pem"), keys["signing_public_key_pem"].as_str().unwrap()).unwrap();
+    std::fs::write(
+        d.join("public.pem"),
+        keys["signing_public_key_pem"].as_str().unwrap(),
+    )
+    .unwrap();
     let doc = out.join(format!("access-review-{id}.json"));
     let sig = std::fs::read_to_string(out.join(format!("access-review-{id}.json.sig"))).unwrap();
     std::fs::write(d.join("sig.bin"), vouch_core::unb64(sig.trim()).unwrap()).unwrap();
@@ -70,9 +186,35 @@ fn ext_review_start_decide_complete() {
     assert!(o.status.success(), "{}", text(&o));
 
     // bob is removed; the next collection closes the revoke's finding.
-    std::fs::write(d.join("members.json"), json!([{"login": "alice"}]).to_string()).unwrap();
-    let o = ok(&run(d, &["collect", "--evidence", "org.members", "--period", "2026-10"]));
-    assert!(o.contains("revoked account `bob` is gone from `org.members`"), "{o}");
-    let open: Value = serde_json::from_str(&ok(&run(d, &["--json", "findings", "list", "--status", "open"]))).unwrap();
-    assert!(open.as_array().unwrap().iter().all(|f| f["source"] != "access_review"), "{open}");
+    std::fs::write(
+        d.join("members.json"),
+        json!([{"login": "alice"}]).to_string(),
+    )
+    .unwrap();
+    let o = ok(&run(
+        d,
+        &[
+            "collect",
+            "--evidence",
+            "org.members",
+            "--period",
+            "2026-10",
+        ],
+    ));
+    assert!(
+        o.contains("revoked account `bob` is gone from `org.members`"),
+        "{o}"
+    );
+    let open: Value = serde_json::from_str(&ok(&run(
+        d,
+        &["--json", "findings", "list", "--status", "open"],
+    )))
+    .unwrap();
+    assert!(
+        open.as_array()
+            .unwrap()
+            .iter()
+            .all(|f| f["source"] != "access_review"),
+        "{open}"
+    );
 }

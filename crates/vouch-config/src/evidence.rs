@@ -611,8 +611,7 @@ fn check_population(e: &EvidenceDef) -> Result<(), (&'static str, String)> {
         if let Some((key, _)) = others.iter().find(|(_, set)| *set) {
             return Err((
                 key,
-                "applies only to a population: add `population = true` (and `account_key`)"
-                    .into(),
+                "applies only to a population: add `population = true` (and `account_key`)".into(),
             ));
         }
         return Ok(());
@@ -621,7 +620,8 @@ fn check_population(e: &EvidenceDef) -> Result<(), (&'static str, String)> {
         None | Some("") => {
             return Err((
                 "account_key",
-                "is required with `population = true`: the field naming the account in each row".into(),
+                "is required with `population = true`: the field naming the account in each row"
+                    .into(),
             ))
         }
         _ => {}

@@ -46,8 +46,14 @@ on_both!(completed_review_is_in_the_packet, |fx| {
     )
     .unwrap();
     let oct = Period::parse("2026-10", Utc::now()).unwrap();
-    fx.collector().collect(&["iam.users".into()], &oct, &mut |_| {}).unwrap();
-    let ctx = Ctx { config: &fx.config, store: &fx.store, ledger: &fx.ledger };
+    fx.collector()
+        .collect(&["iam.users".into()], &oct, &mut |_| {})
+        .unwrap();
+    let ctx = Ctx {
+        config: &fx.config,
+        store: &fx.store,
+        ledger: &fx.ledger,
+    };
     let t = Utc.with_ymd_and_hms(2026, 10, 20, 9, 0, 0).unwrap();
     let v = review::create(
         &ctx,
@@ -55,7 +61,10 @@ on_both!(completed_review_is_in_the_packet, |fx| {
             title: "October IAM review".into(),
             populations: vec![PopulationSpec {
                 evidence: "iam.users".into(),
-                reviewers: vec![Reviewer { id: "user:sam".into(), accounts: vec![] }],
+                reviewers: vec![Reviewer {
+                    id: "user:sam".into(),
+                    accounts: vec![],
+                }],
             }],
             draft: false,
         },
@@ -65,10 +74,22 @@ on_both!(completed_review_is_in_the_packet, |fx| {
     .unwrap();
     let id = v.campaign.id.clone();
     for a in ["ci-deployer", "erin"] {
-        let d = Decision { population: "iam.users".into(), account: a.into(), decision: "keep".into(), note: None };
+        let d = Decision {
+            population: "iam.users".into(),
+            account: a.into(),
+            decision: "keep".into(),
+            note: None,
+        };
         review::decide(&ctx, &id, &d, "user:sam", t).unwrap();
     }
-    let done = review::complete(&ctx, &fx.keys, &id, "user:officer", t + chrono::Duration::days(1)).unwrap();
+    let done = review::complete(
+        &ctx,
+        &fx.keys,
+        &id,
+        "user:officer",
+        t + chrono::Duration::days(1),
+    )
+    .unwrap();
 
     let out = tempfile::tempdir().unwrap();
     let generated_at = Utc.with_ymd_and_hms(2026, 11, 5, 12, 0, 0).unwrap();
@@ -79,77 +100,173 @@ on_both!(completed_review_is_in_the_packet, |fx| {
         out: dir.to_path_buf(),
         force: false,
     };
-    packet::generate(&fx.config, &fx.keys, &fx.ledger, &request(&out.path().join("oct"), "2026-10")).unwrap();
-    let p: Value = serde_json::from_slice(&std::fs::read(out.path().join("oct").join(JSON_FILE)).unwrap()).unwrap();
+    packet::generate(
+        &fx.config,
+        &fx.keys,
+        &fx.ledger,
+        &request(&out.path().join("oct"), "2026-10"),
+    )
+    .unwrap();
+    let p: Value =
+        serde_json::from_slice(&std::fs::read(out.path().join("oct").join(JSON_FILE)).unwrap())
+            .unwrap();
     let eid = format!("access-review-{id}");
-    let e = p["evidence"].as_array().unwrap().iter().find(|e| e["id"] == eid.as_str()).unwrap_or_else(|| panic!("{eid} not in {}", p["evidence"]));
-    assert_eq!(e["sha256"].as_str(), Some(vouch_store::blobs::sha256_hex(done.document.as_bytes()).as_str()));
+    let e = p["evidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["id"] == eid.as_str())
+        .unwrap_or_else(|| panic!("{eid} not in {}", p["evidence"]));
+    assert_eq!(
+        e["sha256"].as_str(),
+        Some(vouch_store::blobs::sha256_hex(done.document.as_bytes()).as_str())
+    );
     assert_eq!(e["criteria"], json!(["CC6.2", "CC6.3"]));
-    assert_eq!(e["produced_by"]["parameters"]["signature"].as_str(), Some(done.signature.as_str()));
-    let ctl = |cid: &str| p["controls"].as_array().unwrap().iter().find(|c| c["id"] == cid).unwrap().clone();
-    assert!(ctl("AC-9")["evidence"].as_array().unwrap().contains(&json!(eid)), "a control naming the population lists it");
-    assert!(ctl("AC-10")["evidence"].as_array().unwrap().contains(&json!(eid)));
+    assert_eq!(
+        e["produced_by"]["parameters"]["signature"].as_str(),
+        Some(done.signature.as_str())
+    );
+    let ctl = |cid: &str| {
+        p["controls"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["id"] == cid)
+            .unwrap()
+            .clone()
+    };
+    assert!(
+        ctl("AC-9")["evidence"]
+            .as_array()
+            .unwrap()
+            .contains(&json!(eid)),
+        "a control naming the population lists it"
+    );
+    assert!(ctl("AC-10")["evidence"]
+        .as_array()
+        .unwrap()
+        .contains(&json!(eid)));
     if let Some(r) = common::schema_check(&out.path().join("oct").join(JSON_FILE)) {
         assert_eq!(r, "valid");
     }
-    let r = packet::reproduce(&fx.config, &fx.ledger, &out.path().join("oct").join(JSON_FILE)).unwrap();
+    let r = packet::reproduce(
+        &fx.config,
+        &fx.ledger,
+        &out.path().join("oct").join(JSON_FILE),
+    )
+    .unwrap();
     assert!(r[0].identical, "{r:?}");
     // September's packet does not have it.
-    packet::generate(&fx.config, &fx.keys, &fx.ledger, &request(&out.path().join("sep"), "2026-09")).unwrap();
+    packet::generate(
+        &fx.config,
+        &fx.keys,
+        &fx.ledger,
+        &request(&out.path().join("sep"), "2026-09"),
+    )
+    .unwrap();
     let sep = std::fs::read_to_string(out.path().join("sep").join(JSON_FILE)).unwrap();
     assert!(!sep.contains(&eid));
 });
 
-on_both!(the_monthly_job_closes_a_revoke_once_the_account_is_gone, |fx| {
-    use vouch_engine::jobs::{ManualClock, Runner};
-    let mut fx = fx;
-    fx.with_catalog(CATALOG);
-    let users = |names: &[&str]| {
-        let rows: Vec<Value> = names.iter().map(|n| json!({"UserName": n})).collect();
-        std::fs::write(fx.dir.path().join("iam.json"), Value::Array(rows).to_string()).unwrap();
-    };
-    users(&["ci-deployer", "erin"]);
-    let oct = Period::parse("2026-10", Utc::now()).unwrap();
-    fx.collector().collect(&["iam.users".into()], &oct, &mut |_| {}).unwrap();
-    let ctx = Ctx { config: &fx.config, store: &fx.store, ledger: &fx.ledger };
-    let t = Utc.with_ymd_and_hms(2026, 10, 20, 9, 0, 0).unwrap();
-    let n = NewCampaign {
-        title: "October IAM review".into(),
-        populations: vec![PopulationSpec {
-            evidence: "iam.users".into(),
-            reviewers: vec![Reviewer { id: "user:sam".into(), accounts: vec![] }],
-        }],
-        draft: false,
-    };
-    let id = review::create(&ctx, &n, "user:officer", t).unwrap().campaign.id;
-    let d = Decision { population: "iam.users".into(), account: "erin".into(), decision: "revoke".into(), note: Some("left in September".into()) };
-    let finding = review::decide(&ctx, &id, &d, "user:sam", t).unwrap().finding_id.unwrap();
+on_both!(
+    the_monthly_job_closes_a_revoke_once_the_account_is_gone,
+    |fx| {
+        use vouch_engine::jobs::{ManualClock, Runner};
+        let mut fx = fx;
+        fx.with_catalog(CATALOG);
+        let users = |names: &[&str]| {
+            let rows: Vec<Value> = names.iter().map(|n| json!({"UserName": n})).collect();
+            std::fs::write(
+                fx.dir.path().join("iam.json"),
+                Value::Array(rows).to_string(),
+            )
+            .unwrap();
+        };
+        users(&["ci-deployer", "erin"]);
+        let oct = Period::parse("2026-10", Utc::now()).unwrap();
+        fx.collector()
+            .collect(&["iam.users".into()], &oct, &mut |_| {})
+            .unwrap();
+        let ctx = Ctx {
+            config: &fx.config,
+            store: &fx.store,
+            ledger: &fx.ledger,
+        };
+        let t = Utc.with_ymd_and_hms(2026, 10, 20, 9, 0, 0).unwrap();
+        let n = NewCampaign {
+            title: "October IAM review".into(),
+            populations: vec![PopulationSpec {
+                evidence: "iam.users".into(),
+                reviewers: vec![Reviewer {
+                    id: "user:sam".into(),
+                    accounts: vec![],
+                }],
+            }],
+            draft: false,
+        };
+        let id = review::create(&ctx, &n, "user:officer", t)
+            .unwrap()
+            .campaign
+            .id;
+        let d = Decision {
+            population: "iam.users".into(),
+            account: "erin".into(),
+            decision: "revoke".into(),
+            note: Some("left in September".into()),
+        };
+        let finding = review::decide(&ctx, &id, &d, "user:sam", t)
+            .unwrap()
+            .finding_id
+            .unwrap();
 
-    // erin is still there at the next run: nothing closes.
-    let clock = ManualClock::at(Utc.with_ymd_and_hms(2026, 11, 1, 3, 0, 30).unwrap());
-    let runner = Runner {
-        config: &fx.config,
-        store: fx.store.clone(),
-        keys: &fx.keys,
-        ledger: &fx.ledger,
-        clock: &clock,
-        worker: "a".into(),
-        max_attempts: 1,
-        backoff: chrono::Duration::minutes(5),
-        not_before: Some(Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap()),
-    };
-    let run = runner.run_now("generate-soc2-evidence", Some(oct.clone())).unwrap();
-    assert_eq!(run.status, "succeeded", "{run}");
-    assert!(run.outputs.as_ref().unwrap().get("access_reviews_remediated").is_none());
-    assert_eq!(vouch_engine::checks::findings::get(&fx.store, &finding).unwrap()["status"], "open");
+        // erin is still there at the next run: nothing closes.
+        let clock = ManualClock::at(Utc.with_ymd_and_hms(2026, 11, 1, 3, 0, 30).unwrap());
+        let runner = Runner {
+            config: &fx.config,
+            store: fx.store.clone(),
+            keys: &fx.keys,
+            ledger: &fx.ledger,
+            clock: &clock,
+            worker: "a".into(),
+            max_attempts: 1,
+            backoff: chrono::Duration::minutes(5),
+            not_before: Some(Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap()),
+        };
+        let run = runner
+            .run_now("generate-soc2-evidence", Some(oct.clone()))
+            .unwrap();
+        assert_eq!(run.status, "succeeded", "{run}");
+        assert!(run
+            .outputs
+            .as_ref()
+            .unwrap()
+            .get("access_reviews_remediated")
+            .is_none());
+        assert_eq!(
+            vouch_engine::checks::findings::get(&fx.store, &finding).unwrap()["status"],
+            "open"
+        );
 
-    // Removed from IAM: the job's collection closes the finding.
-    users(&["ci-deployer"]);
-    clock.set(Utc.with_ymd_and_hms(2026, 11, 2, 3, 0, 30).unwrap());
-    let run = runner.run_now("generate-soc2-evidence", Some(oct)).unwrap();
-    assert_eq!(run.outputs.as_ref().unwrap()["access_reviews_remediated"], 1, "{run}");
-    let f = vouch_engine::checks::findings::get(&fx.store, &finding).unwrap();
-    assert_eq!((f["status"].as_str(), f["resolution"]["by"].as_str()), (Some("resolved"), Some("collection")));
-    let e = review::get(&fx.store, &id).unwrap().entries.into_iter().find(|e| e.account == "erin").unwrap();
-    assert!(e.remediated_at.is_some());
-});
+        // Removed from IAM: the job's collection closes the finding.
+        users(&["ci-deployer"]);
+        clock.set(Utc.with_ymd_and_hms(2026, 11, 2, 3, 0, 30).unwrap());
+        let run = runner.run_now("generate-soc2-evidence", Some(oct)).unwrap();
+        assert_eq!(
+            run.outputs.as_ref().unwrap()["access_reviews_remediated"],
+            1,
+            "{run}"
+        );
+        let f = vouch_engine::checks::findings::get(&fx.store, &finding).unwrap();
+        assert_eq!(
+            (f["status"].as_str(), f["resolution"]["by"].as_str()),
+            (Some("resolved"), Some("collection"))
+        );
+        let e = review::get(&fx.store, &id)
+            .unwrap()
+            .entries
+            .into_iter()
+            .find(|e| e.account == "erin")
+            .unwrap();
+        assert!(e.remediated_at.is_some());
+    }
+);

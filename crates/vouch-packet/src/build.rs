@@ -446,7 +446,6 @@ pub fn build(
     }
     // Sign-offs signed in the period and the period's own attestation (issue 15); only
     // present when there are some, so packets made before reproduce byte for byte.
-    let mut value = value;
     if let Some(a) = super::attestation::for_packet(store, period, &generated_at)
         .map_err(|e| LedgerError::Invalid(format!("attestations: {e}")))?
     {

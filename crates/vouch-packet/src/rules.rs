@@ -230,14 +230,20 @@ fn access_reviews(
             "media_type": "application/json",
             "sha256": c.document_sha256,
         }));
-        let pops: Vec<&str> = c.populations.iter().map(|p| p.evidence_id.as_str()).collect();
+        let pops: Vec<&str> = c
+            .populations
+            .iter()
+            .map(|p| p.evidence_id.as_str())
+            .collect();
         for ctl in controls.iter_mut() {
-            let by_criteria = ctl["criteria"]
-                .as_array()
-                .is_some_and(|a| a.iter().any(|x| x.as_str().is_some_and(|x| review::CRITERIA.contains(&x))));
-            let by_population = ctl["evidence"]
-                .as_array()
-                .is_some_and(|a| a.iter().any(|x| x.as_str().is_some_and(|x| pops.contains(&x))));
+            let by_criteria = ctl["criteria"].as_array().is_some_and(|a| {
+                a.iter()
+                    .any(|x| x.as_str().is_some_and(|x| review::CRITERIA.contains(&x)))
+            });
+            let by_population = ctl["evidence"].as_array().is_some_and(|a| {
+                a.iter()
+                    .any(|x| x.as_str().is_some_and(|x| pops.contains(&x)))
+            });
             if by_criteria || by_population {
                 if let Some(a) = ctl["evidence"].as_array_mut() {
                     a.push(json!(id));

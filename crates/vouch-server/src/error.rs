@@ -173,8 +173,7 @@ fn review_error(e: vouch_engine::signoff::review::ReviewError) -> ApiError {
             code,
             field,
             message,
-        } => ApiError::new(StatusCode::FORBIDDEN, code, message)
-            .details(json!({"field": field})),
+        } => ApiError::new(StatusCode::FORBIDDEN, code, message).details(json!({"field": field})),
         R::Conflict {
             code,
             message,

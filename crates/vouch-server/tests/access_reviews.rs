@@ -56,13 +56,42 @@ on_both!(access_review_over_http, |kind| {
     let r = call(&s, "POST", base, Some(&officer), Some(r#"{"title": "Q4"}"#));
     assert_eq!(r.status, 400, "{}", r.text());
     assert_eq!(r.json()["error"]["details"]["field"], "populations");
-    let r = call(&s, "POST", base, Some(&officer), Some(r#"{"title": "Q4", "populations": [{"evidence": "nope", "reviewers": ["token:dave"]}]}"#));
-    assert_eq!((r.status, r.json()["error"]["details"]["field"].as_str()), (400, Some("populations[0].evidence")), "{}", r.text());
-    let r = call(&s, "POST", base, Some(&officer), Some(r#"{"title": "Q4", "populations": [{"evidence": "team.members", "reviewers": "token:dave"}]}"#));
-    assert_eq!((r.status, r.json()["error"]["details"]["field"].as_str()), (422, Some("populations[0].reviewers")), "{}", r.text());
+    let r = call(
+        &s,
+        "POST",
+        base,
+        Some(&officer),
+        Some(
+            r#"{"title": "Q4", "populations": [{"evidence": "nope", "reviewers": ["token:dave"]}]}"#,
+        ),
+    );
+    assert_eq!(
+        (r.status, r.json()["error"]["details"]["field"].as_str()),
+        (400, Some("populations[0].evidence")),
+        "{}",
+        r.text()
+    );
+    let r = call(
+        &s,
+        "POST",
+        base,
+        Some(&officer),
+        Some(
+            r#"{"title": "Q4", "populations": [{"evidence": "team.members", "reviewers": "token:dave"}]}"#,
+        ),
+    );
+    assert_eq!(
+        (r.status, r.json()["error"]["details"]["field"].as_str()),
+        (422, Some("populations[0].reviewers")),
+        "{}",
+        r.text()
+    );
     // Auditors read, never manage.
     let body = r#"{"title": "Q4 compliance group", "populations": [{"evidence": "team.members", "reviewers": ["token:alice", {"id": "token:dave", "accounts": []}]}]}"#;
-    assert_eq!(call(&s, "POST", base, Some(&auditor), Some(body)).status, 403);
+    assert_eq!(
+        call(&s, "POST", base, Some(&auditor), Some(body)).status,
+        403
+    );
 
     let r = call(&s, "POST", base, Some(&officer), Some(body));
     assert_eq!(r.status, 201, "{}", r.text());
@@ -80,10 +109,19 @@ on_both!(access_review_over_http, |kind| {
     assert_eq!(r.json()["error"]["details"]["field"], "account");
     assert_eq!(decide(&auditor, "bob", "keep").status, 403);
     let r = decide(&dave, "bob", "maybe");
-    assert_eq!((r.status, r.json()["error"]["details"]["field"].as_str()), (400, Some("decision")));
+    assert_eq!(
+        (r.status, r.json()["error"]["details"]["field"].as_str()),
+        (400, Some("decision"))
+    );
     assert_eq!(decide(&dave, "alice", "keep").status, 200);
 
-    let r = call(&s, "POST", &format!("{base}/{id}/complete"), Some(&officer), None);
+    let r = call(
+        &s,
+        "POST",
+        &format!("{base}/{id}/complete"),
+        Some(&officer),
+        None,
+    );
     assert_eq!(r.status, 409, "{}", r.text());
     assert_eq!(r.json()["error"]["code"], "undecided_entries");
     assert_eq!(r.json()["error"]["details"]["undecided"], 1);
@@ -91,7 +129,13 @@ on_both!(access_review_over_http, |kind| {
     let r = decide(&alice, "bob", "revoke");
     assert_eq!(r.status, 200, "{}", r.text());
     assert!(r.json()["finding_id"].is_string());
-    let r = call(&s, "POST", &format!("{base}/{id}/complete"), Some(&officer), None);
+    let r = call(
+        &s,
+        "POST",
+        &format!("{base}/{id}/complete"),
+        Some(&officer),
+        None,
+    );
     assert_eq!(r.status, 200, "{}", r.text());
 
     let shown = call(&s, "GET", &format!("{base}/{id}"), Some(&auditor), None).json();
@@ -108,10 +152,26 @@ on_both!(access_review_over_http, |kind| {
         shown["signature"].as_str().unwrap(),
     )
     .unwrap();
-    let list: Value = call(&s, "GET", &format!("{base}?status=completed"), Some(&auditor), None).json();
+    let list: Value = call(
+        &s,
+        "GET",
+        &format!("{base}?status=completed"),
+        Some(&auditor),
+        None,
+    )
+    .json();
     assert_eq!(list.as_array().unwrap().len(), 1);
-    let r = call(&s, "GET", &format!("{base}?status=done"), Some(&auditor), None);
-    assert_eq!((r.status, r.json()["error"]["details"]["field"].as_str()), (400, Some("status")));
+    let r = call(
+        &s,
+        "GET",
+        &format!("{base}?status=done"),
+        Some(&auditor),
+        None,
+    );
+    assert_eq!(
+        (r.status, r.json()["error"]["details"]["field"].as_str()),
+        (400, Some("status"))
+    );
     // Every step is in the ledger, by who did it.
     let leaves = s.leaves();
     let by = |action: &str| {
@@ -122,6 +182,9 @@ on_both!(access_review_over_http, |kind| {
             .collect::<Vec<_>>()
     };
     assert_eq!(by("access_review.started"), vec!["token:officer"]);
-    assert_eq!(by("access_review.decided"), vec!["token:dave", "token:alice"]);
+    assert_eq!(
+        by("access_review.decided"),
+        vec!["token:dave", "token:alice"]
+    );
     assert_eq!(by("access_review.completed"), vec!["token:officer"]);
 });

@@ -145,10 +145,7 @@ impl Reviewer {
         let local = id.split('@').next().unwrap_or("").to_string();
         a == id
             || (!local.is_empty() && a == local)
-            || self
-                .accounts
-                .iter()
-                .any(|x| x.trim().to_lowercase() == a)
+            || self.accounts.iter().any(|x| x.trim().to_lowercase() == a)
     }
     fn is(&self, who: &str) -> bool {
         self.id.trim().eq_ignore_ascii_case(who.trim())
@@ -471,7 +468,11 @@ fn population_def<'a>(
             field,
             format!(
                 "no evidence definition `{evidence_id}` (populations: {})",
-                if known.is_empty() { "none declared".into() } else { known.join(", ") }
+                if known.is_empty() {
+                    "none declared".into()
+                } else {
+                    known.join(", ")
+                }
             ),
         ));
     };
@@ -637,7 +638,10 @@ pub fn create(
             &at,
             &id,
             &c.title,
-            format!("Access review `{}` created as a draft ({})", c.title, c.scope),
+            format!(
+                "Access review `{}` created as a draft ({})",
+                c.title, c.scope
+            ),
             json!({"scope": c.scope, "status": "draft"}),
         )?;
         c.events.push(EventRef {
@@ -729,7 +733,8 @@ fn take_snapshot(
                     ),
                 ));
             }
-            let row_sha = vouch_store::blobs::sha256_hex(vouch_core::canonical::to_string(row).as_bytes());
+            let row_sha =
+                vouch_store::blobs::sha256_hex(vouch_core::canonical::to_string(row).as_bytes());
             let key = (pop.evidence_id.clone(), account.clone());
             let mut flags = flags_of(def, row, &at);
             let tag = match before.get(&key) {
@@ -745,14 +750,23 @@ fn take_snapshot(
                 flags.push("duplicate".into());
             }
             accounts.push(json!({"account": account, "row": row}));
-            entries.push((pop.evidence_id.clone(), account.clone(), tag, flags, Some(row.clone()), Some(row_sha)));
+            entries.push((
+                pop.evidence_id.clone(),
+                account.clone(),
+                tag,
+                flags,
+                Some(row.clone()),
+                Some(row_sha),
+            ));
         }
         for (p, a) in before.keys() {
             if *p == pop.evidence_id && !snap.accounts.contains_key(a) {
                 entries.push((p.clone(), a.clone(), "removed", Vec::new(), None, None));
             }
         }
-        snapshot.push(json!({"evidence_id": pop.evidence_id, "items": pop.items, "accounts": accounts}));
+        snapshot.push(
+            json!({"evidence_id": pop.evidence_id, "items": pop.items, "accounts": accounts}),
+        );
     }
     let snap_doc = json!({"access_review": c.id, "taken_at": ts(&at), "previous": previous, "populations": snapshot});
     let snap_bytes = vouch_core::canonical::to_string(&snap_doc);
@@ -853,7 +867,10 @@ pub fn decide(
     if c.status != "in_progress" {
         return Err(conflict(
             "not_in_progress",
-            format!("access review {} is {}: decisions are taken only while it is in progress", c.id, c.status),
+            format!(
+                "access review {} is {}: decisions are taken only while it is in progress",
+                c.id, c.status
+            ),
         ));
     }
     let Some(pop) = c.populations.iter().find(|p| p.evidence_id == d.population) else {
@@ -872,13 +889,19 @@ pub fn decide(
     else {
         return Err(invalid(
             "account",
-            format!("no account `{}` in population `{}` of this review", d.account, d.population),
+            format!(
+                "no account `{}` in population `{}` of this review",
+                d.account, d.population
+            ),
         ));
     };
     if entry.tag == "removed" {
         return Err(invalid(
             "account",
-            format!("`{}` was removed since the last review: there is nothing to decide", d.account),
+            format!(
+                "`{}` was removed since the last review: there is nothing to decide",
+                d.account
+            ),
         ));
     }
     let Some(reviewer) = pop.reviewers.iter().find(|r| r.is(by)) else {
@@ -888,7 +911,11 @@ pub fn decide(
             message: format!(
                 "`{by}` is not a reviewer of `{}` (reviewers: {})",
                 d.population,
-                pop.reviewers.iter().map(|r| r.id.as_str()).collect::<Vec<_>>().join(", ")
+                pop.reviewers
+                    .iter()
+                    .map(|r| r.id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
         });
     };
@@ -928,7 +955,10 @@ pub fn decide(
         &at,
         &c.id,
         &c.title,
-        format!("Access review `{}`: `{}` in `{}` decided `{}`", c.title, d.account, d.population, d.decision),
+        format!(
+            "Access review `{}`: `{}` in `{}` decided `{}`",
+            c.title, d.account, d.population, d.decision
+        ),
         json!({"population": d.population, "account": d.account, "decision": d.decision, "note": note, "tag": entry.tag, "flags": entry.flags, "row_sha256": vouch_store::blobs::sha256_hex(vouch_core::canonical::to_string(&entry.row).as_bytes())}),
     )?;
     let when = ts(&at);
@@ -1034,7 +1064,10 @@ pub fn complete(
     if c.status != "in_progress" {
         return Err(conflict(
             "not_in_progress",
-            format!("access review {} is {}; only a review in progress can be completed", c.id, c.status),
+            format!(
+                "access review {} is {}; only a review in progress can be completed",
+                c.id, c.status
+            ),
         ));
     }
     if view.summary.undecided > 0 {
@@ -1048,8 +1081,18 @@ pub fn complete(
         });
     }
     // A revoke whose finding could not be opened at decision time gets it now.
-    for e in view.entries.iter().filter(|e| e.decision.as_deref() == Some("revoke") && e.finding_id.is_none()) {
-        raise_remediation(ctx, &c, e, e.decided_by.as_deref().unwrap_or(by), e.note.as_deref())?;
+    for e in view
+        .entries
+        .iter()
+        .filter(|e| e.decision.as_deref() == Some("revoke") && e.finding_id.is_none())
+    {
+        raise_remediation(
+            ctx,
+            &c,
+            e,
+            e.decided_by.as_deref().unwrap_or(by),
+            e.note.as_deref(),
+        )?;
     }
     let view = get(ctx.store, id)?;
     c.status = "completed".into();
@@ -1085,7 +1128,10 @@ pub fn complete(
         &at,
         &c.id,
         &c.title,
-        format!("Access review `{}` completed and signed: {} entries decided, {revoked} revoked", c.title, view.summary.to_decide),
+        format!(
+            "Access review `{}` completed and signed: {} entries decided, {revoked} revoked",
+            c.title, view.summary.to_decide
+        ),
         json!({"scope": c.scope, "document_sha256": doc_sha, "signing_key_id": keys.signing_key_id(), "decisions": view.summary.decisions}),
     )?;
     c.document_sha256 = Some(doc_sha);
@@ -1127,7 +1173,10 @@ pub fn cancel(
     at: DateTime<Utc>,
 ) -> Result<View, ReviewError> {
     if reason.trim().is_empty() {
-        return Err(invalid("reason", "is required: say why the review is cancelled"));
+        return Err(invalid(
+            "reason",
+            "is required: say why the review is cancelled",
+        ));
     }
     let mut c = get(ctx.store, id)?.campaign;
     if !matches!(c.status.as_str(), "draft" | "in_progress") {
@@ -1201,7 +1250,10 @@ fn resolve_id(store: &Store, id: &str) -> Result<String, ReviewError> {
     match rows.len() {
         0 => Err(ReviewError::NotFound(id.into())),
         1 => Ok(rows[0].text(0)),
-        _ => Err(invalid("id", format!("`{id}` matches more than one access review; give more of the id"))),
+        _ => Err(invalid(
+            "id",
+            format!("`{id}` matches more than one access review; give more of the id"),
+        )),
     }
 }
 
@@ -1258,7 +1310,9 @@ pub fn get(store: &Store, id: &str) -> Result<View, ReviewError> {
         "SELECT record, document, signature FROM access_reviews WHERE id = $1",
         &[id.clone().into()],
     )?;
-    let r = rows.first().ok_or_else(|| ReviewError::NotFound(id.clone()))?;
+    let r = rows
+        .first()
+        .ok_or_else(|| ReviewError::NotFound(id.clone()))?;
     let campaign: Campaign =
         serde_json::from_str(&r.text(0)).map_err(|e| ReviewError::Corrupt(e.to_string()))?;
     let entries = store
@@ -1291,11 +1345,17 @@ pub struct Listed {
 pub fn list(store: &Store, status: Option<&str>) -> Result<Vec<Listed>, ReviewError> {
     if let Some(s) = status {
         if !STATUSES.contains(&s) {
-            return Err(invalid("status", format!("must be one of {}", STATUSES.join(", "))));
+            return Err(invalid(
+                "status",
+                format!("must be one of {}", STATUSES.join(", ")),
+            ));
         }
     }
     let rows = match status {
-        Some(s) => store.query("SELECT id FROM access_reviews WHERE status = $1 ORDER BY id DESC", &[s.into()])?,
+        Some(s) => store.query(
+            "SELECT id FROM access_reviews WHERE status = $1 ORDER BY id DESC",
+            &[s.into()],
+        )?,
         None => store.query("SELECT id FROM access_reviews ORDER BY id DESC", &[])?,
     };
     rows.iter()
@@ -1357,7 +1417,11 @@ pub fn after_collection(
         if pending.is_empty() {
             continue;
         }
-        let snap = load_population(ctx.config, ctx.store, &pop, "evidence")?;
+        // A population that cannot be read (a row without its account) closes nothing:
+        // its findings stay open, and the collection that called this does not fail.
+        let Ok(snap) = load_population(ctx.config, ctx.store, &pop, "evidence") else {
+            continue;
+        };
         for r in pending {
             let (review, account, finding) = (r.text(0), r.text(1), r.text(2));
             if snap.accounts.contains_key(&account) {
@@ -1369,7 +1433,13 @@ pub fn after_collection(
                 .map(|i| json!({"id": i.id, "sha256": i.sha256, "ledger_seq": i.ledger_seq}))
                 .collect();
             let remediation = json!({"by": "collection", "evidence_id": pop, "items": items, "note": format!("`{account}` is no longer in population `{pop}`")});
-            vouch_checks::findings::resolve_with(ctx.store, ctx.ledger, &finding, remediation.clone(), "vouch")?;
+            vouch_checks::findings::resolve_with(
+                ctx.store,
+                ctx.ledger,
+                &finding,
+                remediation.clone(),
+                "vouch",
+            )?;
             let title = get(ctx.store, &review)?.campaign.title;
             record_event(
                 ctx.ledger,
@@ -1378,7 +1448,9 @@ pub fn after_collection(
                 &at,
                 &review,
                 &title,
-                format!("Revoked account `{account}` is gone from `{pop}`; finding {finding} resolved"),
+                format!(
+                    "Revoked account `{account}` is gone from `{pop}`; finding {finding} resolved"
+                ),
                 json!({"population": pop, "account": account, "finding_id": finding, "items": items}),
             )?;
             let rem = vouch_core::canonical::to_string(&remediation);

@@ -9,7 +9,9 @@ use serde_json::{json, Value};
 use std::path::PathBuf;
 use vouch_config::Config;
 use vouch_ledger::{keys, Keys, Ledger, LedgerOptions};
-use vouch_signoff::review::{self, Ctx, Decision, NewCampaign, PopulationSpec, ReviewError, Reviewer};
+use vouch_signoff::review::{
+    self, Ctx, Decision, NewCampaign, PopulationSpec, ReviewError, Reviewer,
+};
 use vouch_store::Store;
 use vouch_test_support::{pg_url, Kind, PgSchema};
 
@@ -117,15 +119,24 @@ fn t0() -> DateTime<Utc> {
 
 fn reviewers() -> Vec<Reviewer> {
     vec![
-        Reviewer { id: "alice@example.com".into(), accounts: vec!["alice_admin".into()] },
-        Reviewer { id: "dave@example.com".into(), accounts: vec![] },
+        Reviewer {
+            id: "alice@example.com".into(),
+            accounts: vec!["alice_admin".into()],
+        },
+        Reviewer {
+            id: "dave@example.com".into(),
+            accounts: vec![],
+        },
     ]
 }
 
 fn campaign(title: &str) -> NewCampaign {
     NewCampaign {
         title: title.into(),
-        populations: vec![PopulationSpec { evidence: "db.roles".into(), reviewers: reviewers() }],
+        populations: vec![PopulationSpec {
+            evidence: "db.roles".into(),
+            reviewers: reviewers(),
+        }],
         draft: false,
     }
 }
@@ -151,7 +162,10 @@ fn first_users() -> Value {
 }
 
 fn entry<'a>(v: &'a review::View, account: &str) -> &'a review::Entry {
-    v.entries.iter().find(|e| e.account == account).unwrap_or_else(|| panic!("no entry {account}"))
+    v.entries
+        .iter()
+        .find(|e| e.account == account)
+        .unwrap_or_else(|| panic!("no entry {account}"))
 }
 
 vouch_test_support::on_both!(campaign_across_two_reviews, |kind| {
@@ -160,7 +174,13 @@ vouch_test_support::on_both!(campaign_across_two_reviews, |kind| {
     fx.collect(first_users(), t0());
 
     // First campaign: everything is new; flags from the definition's rules.
-    let v = review::create(&ctx, &campaign("Q4 database roles"), "officer@example.com", t0()).unwrap();
+    let v = review::create(
+        &ctx,
+        &campaign("Q4 database roles"),
+        "officer@example.com",
+        t0(),
+    )
+    .unwrap();
     let id = v.campaign.id.clone();
     assert_eq!(v.campaign.status, "in_progress");
     assert!(v.campaign.previous.is_none());
@@ -173,62 +193,175 @@ vouch_test_support::on_both!(campaign_across_two_reviews, |kind| {
     // The snapshot is in the blob store under its hash, and its hash in the ledger.
     let bytes = vouch_evidence::blob_store(&fx.config).get(&snap).unwrap();
     assert!(String::from_utf8_lossy(&bytes).contains("\"account\":\"bob\""));
-    assert!(fx.leaves().contains(&format!("\"snapshot_sha256\":\"{snap}\"")));
+    assert!(fx
+        .leaves()
+        .contains(&format!("\"snapshot_sha256\":\"{snap}\"")));
 
     // Self-review refused: alice's own accounts (her id's local part and a declared one).
     for own in ["alice", "alice_admin"] {
-        match review::decide(&ctx, &id, &decision(own, "keep", None), "alice@example.com", t0()) {
-            Err(ReviewError::Forbidden { code: "self_review", field, .. }) => assert_eq!(field, "account"),
+        match review::decide(
+            &ctx,
+            &id,
+            &decision(own, "keep", None),
+            "alice@example.com",
+            t0(),
+        ) {
+            Err(ReviewError::Forbidden {
+                code: "self_review",
+                field,
+                ..
+            }) => assert_eq!(field, "account"),
             other => panic!("self-review of {own} was not refused: {other:?}"),
         }
     }
     // Someone not assigned to the population may not decide.
-    match review::decide(&ctx, &id, &decision("bob", "keep", None), "mallory@example.com", t0()) {
-        Err(ReviewError::Forbidden { code: "not_a_reviewer", .. }) => {}
+    match review::decide(
+        &ctx,
+        &id,
+        &decision("bob", "keep", None),
+        "mallory@example.com",
+        t0(),
+    ) {
+        Err(ReviewError::Forbidden {
+            code: "not_a_reviewer",
+            ..
+        }) => {}
         other => panic!("{other:?}"),
     }
     // A revoke without a note names the field.
-    match review::decide(&ctx, &id, &decision("bob", "revoke", None), "dave@example.com", t0()) {
+    match review::decide(
+        &ctx,
+        &id,
+        &decision("bob", "revoke", None),
+        "dave@example.com",
+        t0(),
+    ) {
         Err(ReviewError::Invalid { field, .. }) => assert_eq!(field, "note"),
         other => panic!("{other:?}"),
     }
     // The second reviewer decides alice's accounts.
-    review::decide(&ctx, &id, &decision("alice", "keep", None), "dave@example.com", t0()).unwrap();
-    review::decide(&ctx, &id, &decision("alice_admin", "keep", Some("break-glass owner")), "dave@example.com", t0()).unwrap();
+    review::decide(
+        &ctx,
+        &id,
+        &decision("alice", "keep", None),
+        "dave@example.com",
+        t0(),
+    )
+    .unwrap();
+    review::decide(
+        &ctx,
+        &id,
+        &decision("alice_admin", "keep", Some("break-glass owner")),
+        "dave@example.com",
+        t0(),
+    )
+    .unwrap();
 
     // Completion refused while two entries are pending, with the count.
     match review::complete(&ctx, &fx.keys, &id, "officer@example.com", t0()) {
-        Err(ReviewError::Conflict { code: "undecided_entries", undecided, .. }) => assert_eq!(undecided, Some(2)),
+        Err(ReviewError::Conflict {
+            code: "undecided_entries",
+            undecided,
+            ..
+        }) => assert_eq!(undecided, Some(2)),
         other => panic!("completion with pending entries: {other:?}"),
     }
-    let bob = review::decide(&ctx, &id, &decision("bob", "revoke", Some("left the company in August")), "alice@example.com", t0()).unwrap();
+    let bob = review::decide(
+        &ctx,
+        &id,
+        &decision("bob", "revoke", Some("left the company in August")),
+        "alice@example.com",
+        t0(),
+    )
+    .unwrap();
     let finding = bob.finding_id.clone().expect("a revoke opens a finding");
     let f = vouch_checks::findings::get(&fx.store, &finding).unwrap();
-    assert_eq!((f["status"].as_str(), f["source"].as_str()), (Some("open"), Some("access_review")));
+    assert_eq!(
+        (f["status"].as_str(), f["source"].as_str()),
+        (Some("open"), Some("access_review"))
+    );
     assert_eq!(f["links"]["account"], "bob");
     // defer, then a final decision replaces it; a final decision is final.
-    review::decide(&ctx, &id, &decision("carol", "defer", Some("ask HR")), "alice@example.com", t0()).unwrap();
-    review::decide(&ctx, &id, &decision("carol", "keep", Some("HR: on leave, returns in December")), "dave@example.com", t0()).unwrap();
-    match review::decide(&ctx, &id, &decision("carol", "revoke", Some("changed my mind")), "dave@example.com", t0()) {
-        Err(ReviewError::Conflict { code: "already_decided", .. }) => {}
+    review::decide(
+        &ctx,
+        &id,
+        &decision("carol", "defer", Some("ask HR")),
+        "alice@example.com",
+        t0(),
+    )
+    .unwrap();
+    review::decide(
+        &ctx,
+        &id,
+        &decision("carol", "keep", Some("HR: on leave, returns in December")),
+        "dave@example.com",
+        t0(),
+    )
+    .unwrap();
+    match review::decide(
+        &ctx,
+        &id,
+        &decision("carol", "revoke", Some("changed my mind")),
+        "dave@example.com",
+        t0(),
+    ) {
+        Err(ReviewError::Conflict {
+            code: "already_decided",
+            ..
+        }) => {}
         other => panic!("{other:?}"),
     }
 
-    let done = review::complete(&ctx, &fx.keys, &id, "officer@example.com", t0() + Duration::hours(1)).unwrap();
+    let done = review::complete(
+        &ctx,
+        &fx.keys,
+        &id,
+        "officer@example.com",
+        t0() + Duration::hours(1),
+    )
+    .unwrap();
     assert_eq!(done.view.campaign.status, "completed");
     let doc: Value = serde_json::from_str(&done.document).unwrap();
     assert_eq!(doc["type"], "vouch-access-review");
     assert_eq!(doc["summary"]["decisions"]["revoke"], 1);
-    assert_eq!(doc["decision_history"].as_array().unwrap().len(), 5, "carol's defer is kept in the history");
-    assert_eq!(done.document, vouch_core::canonical::to_string(&doc), "the document is canonical JSON");
-    review::verify(&fx.keys.signing_public_pem(), done.document.as_bytes(), &done.signature).unwrap();
+    assert_eq!(
+        doc["decision_history"].as_array().unwrap().len(),
+        5,
+        "carol's defer is kept in the history"
+    );
+    assert_eq!(
+        done.document,
+        vouch_core::canonical::to_string(&doc),
+        "the document is canonical JSON"
+    );
+    review::verify(
+        &fx.keys.signing_public_pem(),
+        done.document.as_bytes(),
+        &done.signature,
+    )
+    .unwrap();
     let stored = review::get(&fx.store, &id).unwrap();
     assert_eq!(stored.signature.as_deref(), Some(done.signature.as_str()));
     // Nothing changes a completed campaign.
     assert!(matches!(
-        review::decide(&ctx, &id, &decision("bob", "keep", None), "dave@example.com", t0()),
-        Err(ReviewError::Conflict { code: "not_in_progress", .. })
+        review::decide(
+            &ctx,
+            &id,
+            &decision("bob", "keep", None),
+            "dave@example.com",
+            t0()
+        ),
+        Err(ReviewError::Conflict {
+            code: "not_in_progress",
+            ..
+        })
     ));
+
+    // A collection whose rows cannot be read (no account key) closes nothing, and the
+    // collection that ran the hook does not fail.
+    assert!(fx.collect(json!([{"login": "bob"}]), t0()).is_empty());
+    let f = vouch_checks::findings::get(&fx.store, &finding).unwrap();
+    assert_eq!(f["status"], "open");
 
     // Bob is removed from the database, erin appears, alice's role changes: the next
     // collection closes bob's finding with the evidence that shows him gone.
@@ -236,7 +369,9 @@ vouch_test_support::on_both!(campaign_across_two_reviews, |kind| {
     let arr = users.as_array_mut().unwrap();
     arr.retain(|u| u["name"] != "bob");
     arr[0]["role"] = json!("member");
-    arr.push(json!({"name": "erin", "role": "member", "last_login": t0().to_rfc3339(), "active": true}));
+    arr.push(
+        json!({"name": "erin", "role": "member", "last_login": t0().to_rfc3339(), "active": true}),
+    );
     let later = t0() + Duration::days(2);
     let remediated = fx.collect(users, later);
     assert_eq!(remediated.len(), 1);
@@ -249,17 +384,44 @@ vouch_test_support::on_both!(campaign_across_two_reviews, |kind| {
     assert!(fx.collect(fx_users(&fx), later).is_empty());
 
     // Second campaign of the same scope: tags against the completed first one.
-    let v2 = review::create(&ctx, &campaign("Q1 database roles"), "officer@example.com", later).unwrap();
+    let v2 = review::create(
+        &ctx,
+        &campaign("Q1 database roles"),
+        "officer@example.com",
+        later,
+    )
+    .unwrap();
     assert_eq!(v2.campaign.previous.as_deref(), Some(id.as_str()));
-    let tags: Vec<(&str, &str)> = v2.entries.iter().map(|e| (e.account.as_str(), e.tag.as_str())).collect();
+    let tags: Vec<(&str, &str)> = v2
+        .entries
+        .iter()
+        .map(|e| (e.account.as_str(), e.tag.as_str()))
+        .collect();
     assert_eq!(
         tags,
-        vec![("alice", "unchanged"), ("alice_admin", "unchanged"), ("bob", "removed"), ("carol", "unchanged"), ("erin", "new")]
+        vec![
+            ("alice", "unchanged"),
+            ("alice_admin", "unchanged"),
+            ("bob", "removed"),
+            ("carol", "unchanged"),
+            ("erin", "new")
+        ]
     );
     assert!(entry(&v2, "alice").flags.contains(&"changed".to_string()));
-    assert!(!entry(&v2, "alice").flags.contains(&"privileged".to_string()));
-    assert_eq!(v2.summary.to_decide, 4, "a removed account has nothing left to decide");
-    match review::decide(&ctx, &v2.campaign.id, &decision("bob", "keep", None), "dave@example.com", later) {
+    assert!(!entry(&v2, "alice")
+        .flags
+        .contains(&"privileged".to_string()));
+    assert_eq!(
+        v2.summary.to_decide, 4,
+        "a removed account has nothing left to decide"
+    );
+    match review::decide(
+        &ctx,
+        &v2.campaign.id,
+        &decision("bob", "keep", None),
+        "dave@example.com",
+        later,
+    ) {
         Err(ReviewError::Invalid { field, .. }) => assert_eq!(field, "account"),
         other => panic!("{other:?}"),
     }
@@ -268,18 +430,40 @@ vouch_test_support::on_both!(campaign_across_two_reviews, |kind| {
     let oct = vouch_core::period::Period::parse("2026-10", t0()).unwrap();
     let of_period = review::in_period(&fx.store, &oct).unwrap();
     assert_eq!(of_period.len(), 2);
-    assert_eq!(entry(&of_period[0], "bob").decision.as_deref(), Some("revoke"));
+    assert_eq!(
+        entry(&of_period[0], "bob").decision.as_deref(),
+        Some("revoke")
+    );
     let packet = review::completed_in(&fx.store, &oct, "2026-11-01T00:00:00.000000Z").unwrap();
     assert_eq!(packet.len(), 1);
 
     // Every step is in the ledger.
     let leaves = fx.leaves();
-    for action in ["access_review.started", "access_review.decided", "access_review.completed", "access_review.remediated", "finding.opened", "finding.resolved"] {
-        assert!(leaves.contains(&format!("\"action\":\"{action}\"")), "{action} not in the ledger");
+    for action in [
+        "access_review.started",
+        "access_review.decided",
+        "access_review.completed",
+        "access_review.remediated",
+        "finding.opened",
+        "finding.resolved",
+    ] {
+        assert!(
+            leaves.contains(&format!("\"action\":\"{action}\"")),
+            "{action} not in the ledger"
+        );
     }
-    let cancelled = review::cancel(&ctx, &v2.campaign.id, "superseded", "officer@example.com", later).unwrap();
+    let cancelled = review::cancel(
+        &ctx,
+        &v2.campaign.id,
+        "superseded",
+        "officer@example.com",
+        later,
+    )
+    .unwrap();
     assert_eq!(cancelled.campaign.status, "cancelled");
-    assert!(fx.leaves().contains("\"action\":\"access_review.cancelled\""));
+    assert!(fx
+        .leaves()
+        .contains("\"action\":\"access_review.cancelled\""));
 });
 
 /// The current users file (unchanged), for a repeat collection.
@@ -291,7 +475,10 @@ vouch_test_support::on_both!(start_refused_when_only_the_owner_could_decide, |ki
     let Some(fx) = Fx::new(kind) else { return };
     fx.collect(first_users(), t0());
     let mut n = campaign("alone");
-    n.populations[0].reviewers = vec![Reviewer { id: "alice@example.com".into(), accounts: vec![] }];
+    n.populations[0].reviewers = vec![Reviewer {
+        id: "alice@example.com".into(),
+        accounts: vec![],
+    }];
     match review::create(&fx.ctx(), &n, "officer@example.com", t0()) {
         Err(ReviewError::Invalid { field, message }) => {
             assert_eq!(field, "populations[0].reviewers");
@@ -304,14 +491,19 @@ vouch_test_support::on_both!(start_refused_when_only_the_owner_could_decide, |ki
     // An unknown population and a definition that is not one name the field.
     let mut n = campaign("x");
     n.populations[0].evidence = "nope".into();
-    assert!(matches!(review::create(&fx.ctx(), &n, "o", t0()), Err(ReviewError::Invalid { field, .. }) if field == "populations[0].evidence"));
+    assert!(
+        matches!(review::create(&fx.ctx(), &n, "o", t0()), Err(ReviewError::Invalid { field, .. }) if field == "populations[0].evidence")
+    );
     // A draft, started later.
     let mut n = campaign("draft first");
     n.draft = true;
     let d = review::create(&fx.ctx(), &n, "o", t0()).unwrap();
     assert_eq!((d.campaign.status.as_str(), d.entries.len()), ("draft", 0));
     let s = review::start(&fx.ctx(), &d.campaign.id, "o", t0()).unwrap();
-    assert_eq!((s.campaign.status.as_str(), s.entries.len()), ("in_progress", 4));
+    assert_eq!(
+        (s.campaign.status.as_str(), s.entries.len()),
+        ("in_progress", 4)
+    );
 });
 
 #[test]
@@ -321,12 +513,27 @@ fn ext_signature_verifies_with_openssl() {
     }
     let fx = Fx::new(Kind::Sqlite).unwrap();
     let ctx = fx.ctx();
-    fx.collect(json!([{"name": "bob", "role": "member", "last_login": t0().to_rfc3339(), "active": true}]), t0());
+    fx.collect(
+        json!([{"name": "bob", "role": "member", "last_login": t0().to_rfc3339(), "active": true}]),
+        t0(),
+    );
     let v = review::create(&ctx, &campaign("signed"), "officer@example.com", t0()).unwrap();
-    review::decide(&ctx, &v.campaign.id, &decision("bob", "keep", None), "alice@example.com", t0()).unwrap();
-    let done = review::complete(&ctx, &fx.keys, &v.campaign.id, "officer@example.com", t0()).unwrap();
+    review::decide(
+        &ctx,
+        &v.campaign.id,
+        &decision("bob", "keep", None),
+        "alice@example.com",
+        t0(),
+    )
+    .unwrap();
+    let done =
+        review::complete(&ctx, &fx.keys, &v.campaign.id, "officer@example.com", t0()).unwrap();
     let out = tempfile::tempdir().unwrap();
-    let (doc, sig, key) = (out.path().join("review.json"), out.path().join("review.sig.bin"), out.path().join("public.pem"));
+    let (doc, sig, key) = (
+        out.path().join("review.json"),
+        out.path().join("review.sig.bin"),
+        out.path().join("public.pem"),
+    );
     std::fs::write(&doc, &done.document).unwrap();
     std::fs::write(&sig, vouch_core::unb64(&done.signature).unwrap()).unwrap();
     std::fs::write(&key, fx.keys.signing_public_pem()).unwrap();
@@ -353,20 +560,39 @@ fn population_keys_are_validated() {
     let cases = [
         ("population = true\n", "account_key"),
         ("account_key = \"name\"\n", "account_key"),
-        ("population = true\naccount_key = \"name\"\ndormant_days = 30\n", "dormant_days"),
-        ("population = true\naccount_key = \"name\"\nlast_login_key = \"l\"\ndormant_days = 0\n", "dormant_days"),
-        ("population = true\naccount_key = \"name\"\nprivileged_values = [\"admin\"]\n", "privileged_values"),
+        (
+            "population = true\naccount_key = \"name\"\ndormant_days = 30\n",
+            "dormant_days",
+        ),
+        (
+            "population = true\naccount_key = \"name\"\nlast_login_key = \"l\"\ndormant_days = 0\n",
+            "dormant_days",
+        ),
+        (
+            "population = true\naccount_key = \"name\"\nprivileged_values = [\"admin\"]\n",
+            "privileged_values",
+        ),
     ];
     for (extra, key) in cases {
         let dir = tempfile::tempdir().unwrap();
         let text = vouch_config::template("Test Org", "test.example/vouch/audit");
-        std::fs::write(dir.path().join(vouch_config::CONFIG_FILE), format!("include = [\"evidence.toml\"]\n{text}")).unwrap();
+        std::fs::write(
+            dir.path().join(vouch_config::CONFIG_FILE),
+            format!("include = [\"evidence.toml\"]\n{text}"),
+        )
+        .unwrap();
         std::fs::write(
             dir.path().join("evidence.toml"),
             format!("[[source]]\nname = \"s\"\nkind = \"command\"\n\n[[evidence]]\nid = \"p\"\ntitle = \"P\"\nsource = \"s\"\nargv = [\"true\"]\n{extra}"),
         )
         .unwrap();
-        let err = Config::load(dir.path()).err().unwrap_or_else(|| panic!("{extra} was accepted")).to_string();
-        assert!(err.contains(key) && err.contains("evidence.toml"), "{extra}: {err}");
+        let err = Config::load(dir.path())
+            .err()
+            .unwrap_or_else(|| panic!("{extra} was accepted"))
+            .to_string();
+        assert!(
+            err.contains(key) && err.contains("evidence.toml"),
+            "{extra}: {err}"
+        );
     }
 }

@@ -166,11 +166,19 @@ fn print_view(v: &review::View) {
         println!("  compared to {p} (last completed review of this scope)");
     }
     if let Some(t) = &c.ended_at {
-        println!("  {:<11} {t} by {}", c.status, c.ended_by.as_deref().unwrap_or("-"));
+        println!(
+            "  {:<11} {t} by {}",
+            c.status,
+            c.ended_by.as_deref().unwrap_or("-")
+        );
     }
     for p in &c.populations {
         let r: Vec<&str> = p.reviewers.iter().map(|r| r.id.as_str()).collect();
-        println!("  population  {} — reviewers: {}", p.evidence_id, r.join(", "));
+        println!(
+            "  population  {} — reviewers: {}",
+            p.evidence_id,
+            r.join(", ")
+        );
     }
     println!(
         "  entries     {} to decide, {} undecided; {}",
@@ -250,7 +258,11 @@ pub fn run(cli: &crate::Cli, c: &ReviewCommand) -> Result<i32> {
             let v = review::get(&store, id)?;
             if let Some(dir) = out {
                 let (Some(doc), Some(sig)) = (&v.document, &v.signature) else {
-                    bail!("access review {} is {}: only a completed review has a signed document", v.campaign.id, v.campaign.status);
+                    bail!(
+                        "access review {} is {}: only a completed review has a signed document",
+                        v.campaign.id,
+                        v.campaign.status
+                    );
                 };
                 let f = write_document(dir, &v.campaign.id, doc, sig)?;
                 eprintln!("wrote {} and its .sig", f.display());
@@ -288,7 +300,8 @@ pub fn run(cli: &crate::Cli, c: &ReviewCommand) -> Result<i32> {
         ReviewCommand::Complete { id, by, out } => {
             let done = review::complete(&ctx, &keys, id, &who(by), now)?;
             if let Some(dir) = out {
-                let f = write_document(dir, &done.view.campaign.id, &done.document, &done.signature)?;
+                let f =
+                    write_document(dir, &done.view.campaign.id, &done.document, &done.signature)?;
                 eprintln!("wrote {} and its .sig", f.display());
             }
             show(&done.view);

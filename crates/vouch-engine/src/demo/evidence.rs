@@ -177,9 +177,16 @@ pub fn access_review(
     keys: &crate::Keys,
 ) -> Result<AccessReviewReport, Error> {
     use crate::signoff::review::{self, Ctx, Decision, NewCampaign, PopulationSpec, Reviewer};
-    let ctx = Ctx { config, store, ledger };
+    let ctx = Ctx {
+        config,
+        store,
+        ledger,
+    };
     let now = chrono::Utc::now();
-    let reviewer = |id: &str| Reviewer { id: id.into(), accounts: Vec::new() };
+    let reviewer = |id: &str| Reviewer {
+        id: id.into(),
+        accounts: Vec::new(),
+    };
     let v = review::create(
         &ctx,
         &NewCampaign {
@@ -198,14 +205,21 @@ pub fn access_review(
     for e in &v.entries {
         let dormant = e.flags.iter().any(|f| f == "dormant");
         let (decision, note) = if dormant {
-            ("revoke", Some("no login for months; left the analytics team"))
+            (
+                "revoke",
+                Some("no login for months; left the analytics team"),
+            )
         } else if e.flags.iter().any(|f| f == "privileged") {
             ("keep", Some("administrator by role; still needed"))
         } else {
             ("keep", None)
         };
         // Nobody decides their own account: grace decides ada's, ada everyone else's.
-        let by = if e.account == "ada@acme.example" { "grace@acme.example" } else { "ada@acme.example" };
+        let by = if e.account == "ada@acme.example" {
+            "grace@acme.example"
+        } else {
+            "ada@acme.example"
+        };
         review::decide(
             &ctx,
             &id,

@@ -35,7 +35,10 @@ pub async fn list(
 ) -> ApiResult<impl IntoResponse> {
     let store = app.store.clone();
     Ok(axum::Json(json!(
-        blocking(move || Ok(review::list(&store, p.status.as_deref()).map_err(vouch_engine::Error::from)?)).await?
+        blocking(move || Ok(
+            review::list(&store, p.status.as_deref()).map_err(vouch_engine::Error::from)?
+        ))
+        .await?
     )))
 }
 
@@ -43,7 +46,10 @@ pub async fn list(
 /// (`{"id": "user:alice", "accounts": ["alice_admin"]}`).
 fn reviewers(field: &str, v: Option<&Value>) -> ApiResult<Vec<Reviewer>> {
     let Some(Value::Array(a)) = v else {
-        return Err(bad_field(field, format!("`{field}` must be an array of reviewers")));
+        return Err(bad_field(
+            field,
+            format!("`{field}` must be an array of reviewers"),
+        ));
     };
     a.iter()
         .map(|r| match r {
@@ -52,9 +58,15 @@ fn reviewers(field: &str, v: Option<&Value>) -> ApiResult<Vec<Reviewer>> {
                 accounts: Vec::new(),
             }),
             Value::Object(_) => serde_json::from_value::<Reviewer>(r.clone()).map_err(|e| {
-                bad_field(field, format!("`{field}`: a reviewer is {{\"id\", \"accounts\"}}: {e}"))
+                bad_field(
+                    field,
+                    format!("`{field}`: a reviewer is {{\"id\", \"accounts\"}}: {e}"),
+                )
             }),
-            _ => Err(bad_field(field, format!("`{field}`: a reviewer is a string or an object"))),
+            _ => Err(bad_field(
+                field,
+                format!("`{field}`: a reviewer is a string or an object"),
+            )),
         })
         .collect()
 }
@@ -74,31 +86,55 @@ pub async fn create(
         Some(_) => return Err(bad_field("draft", "`draft` must be true or false")),
     };
     let Some(Value::Array(pops)) = f.0.get("populations") else {
-        return Err(ApiError::bad("`populations` is required: an array of {\"evidence\", \"reviewers\"}")
-            .details(json!({"field": "populations"})));
+        return Err(ApiError::bad(
+            "`populations` is required: an array of {\"evidence\", \"reviewers\"}",
+        )
+        .details(json!({"field": "populations"})));
     };
     let mut populations = Vec::new();
     for (i, p) in pops.iter().enumerate() {
         let Some(o) = p.as_object() else {
-            return Err(bad_field(&format!("populations[{i}]"), "a population is an object {\"evidence\", \"reviewers\"}"));
+            return Err(bad_field(
+                &format!("populations[{i}]"),
+                "a population is an object {\"evidence\", \"reviewers\"}",
+            ));
         };
-        if let Some(k) = o.keys().find(|k| !["evidence", "reviewers"].contains(&k.as_str())) {
-            return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "unknown_field", format!("unknown field `{k}` in populations[{i}]"))
-                .details(json!({"field": format!("populations[{i}].{k}")})));
+        if let Some(k) = o
+            .keys()
+            .find(|k| !["evidence", "reviewers"].contains(&k.as_str()))
+        {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "unknown_field",
+                format!("unknown field `{k}` in populations[{i}]"),
+            )
+            .details(json!({"field": format!("populations[{i}].{k}")})));
         }
         let Some(Value::String(evidence)) = o.get("evidence") else {
-            return Err(bad_field(&format!("populations[{i}].evidence"), format!("`populations[{i}].evidence` must be an evidence id")));
+            return Err(bad_field(
+                &format!("populations[{i}].evidence"),
+                format!("`populations[{i}].evidence` must be an evidence id"),
+            ));
         };
         populations.push(PopulationSpec {
             evidence: evidence.clone(),
             reviewers: reviewers(&format!("populations[{i}].reviewers"), o.get("reviewers"))?,
         });
     }
-    let n = NewCampaign { title, populations, draft };
+    let n = NewCampaign {
+        title,
+        populations,
+        draft,
+    };
     let (config, store, ledger) = (app.config.clone(), app.store.clone(), app.ledger.clone());
     let v = blocking(move || {
-        let ctx = Ctx { config: &config, store: &store, ledger: &ledger };
-        Ok(review::create(&ctx, &n, &who.actor, chrono::Utc::now()).map_err(vouch_engine::Error::from)?)
+        let ctx = Ctx {
+            config: &config,
+            store: &store,
+            ledger: &ledger,
+        };
+        Ok(review::create(&ctx, &n, &who.actor, chrono::Utc::now())
+            .map_err(vouch_engine::Error::from)?)
     })
     .await?;
     Ok((StatusCode::CREATED, axum::Json(v)).into_response())
@@ -122,8 +158,13 @@ pub async fn start(
     let (config, store, ledger) = (app.config.clone(), app.store.clone(), app.ledger.clone());
     Ok(axum::Json(
         blocking(move || {
-            let ctx = Ctx { config: &config, store: &store, ledger: &ledger };
-            Ok(review::start(&ctx, &id, &who.actor, chrono::Utc::now()).map_err(vouch_engine::Error::from)?)
+            let ctx = Ctx {
+                config: &config,
+                store: &store,
+                ledger: &ledger,
+            };
+            Ok(review::start(&ctx, &id, &who.actor, chrono::Utc::now())
+                .map_err(vouch_engine::Error::from)?)
         })
         .await?,
     ))
@@ -148,8 +189,15 @@ pub async fn decide(
     let (config, store, ledger) = (app.config.clone(), app.store.clone(), app.ledger.clone());
     Ok(axum::Json(
         blocking(move || {
-            let ctx = Ctx { config: &config, store: &store, ledger: &ledger };
-            Ok(review::decide(&ctx, &id, &d, &who.actor, chrono::Utc::now()).map_err(vouch_engine::Error::from)?)
+            let ctx = Ctx {
+                config: &config,
+                store: &store,
+                ledger: &ledger,
+            };
+            Ok(
+                review::decide(&ctx, &id, &d, &who.actor, chrono::Utc::now())
+                    .map_err(vouch_engine::Error::from)?,
+            )
         })
         .await?,
     ))
@@ -162,10 +210,22 @@ pub async fn complete(
     Caller(who): Caller,
     Path(id): Path<String>,
 ) -> ApiResult<impl IntoResponse> {
-    let (config, store, ledger, keys) = (app.config.clone(), app.store.clone(), app.ledger.clone(), app.keys.clone());
+    let (config, store, ledger, keys) = (
+        app.config.clone(),
+        app.store.clone(),
+        app.ledger.clone(),
+        app.keys.clone(),
+    );
     let done = blocking(move || {
-        let ctx = Ctx { config: &config, store: &store, ledger: &ledger };
-        Ok(review::complete(&ctx, &keys, &id, &who.actor, chrono::Utc::now()).map_err(vouch_engine::Error::from)?)
+        let ctx = Ctx {
+            config: &config,
+            store: &store,
+            ledger: &ledger,
+        };
+        Ok(
+            review::complete(&ctx, &keys, &id, &who.actor, chrono::Utc::now())
+                .map_err(vouch_engine::Error::from)?,
+        )
     })
     .await?;
     Ok(axum::Json(done.view))
@@ -183,8 +243,15 @@ pub async fn cancel(
     let (config, store, ledger) = (app.config.clone(), app.store.clone(), app.ledger.clone());
     Ok(axum::Json(
         blocking(move || {
-            let ctx = Ctx { config: &config, store: &store, ledger: &ledger };
-            Ok(review::cancel(&ctx, &id, &reason, &who.actor, chrono::Utc::now()).map_err(vouch_engine::Error::from)?)
+            let ctx = Ctx {
+                config: &config,
+                store: &store,
+                ledger: &ledger,
+            };
+            Ok(
+                review::cancel(&ctx, &id, &reason, &who.actor, chrono::Utc::now())
+                    .map_err(vouch_engine::Error::from)?,
+            )
         })
         .await?,
     ))
