@@ -348,10 +348,11 @@ fn record_event(
     Ok(appended.seqs.first().copied())
 }
 
-/// Sign `bytes` with vouch's signing key: base64 of the DER ECDSA P-256 / SHA-256
+/// Sign `bytes` with vouch's signing key, as every signed document is
+/// ([`crate::signature::sign_vouch`]): base64 of the DER ECDSA P-256 / SHA-256
 /// signature, the form of packets' `.sig` files (`openssl dgst -sha256 -verify`).
 pub fn sign(keys: &Keys, bytes: &[u8]) -> String {
-    vouch_ledger::sign::sign_b64(&keys.signing, bytes)
+    crate::signature::sign_vouch(keys, bytes).signature
 }
 
 /// Check a document's signature with an SPKI PEM public key.
