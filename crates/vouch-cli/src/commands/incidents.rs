@@ -218,8 +218,8 @@ pub fn run(cli: &crate::Cli, c: &IncidentsCommand) -> Result<i32> {
                 lessons_learned: lessons_learned.clone(),
                 note: note.clone(),
             };
-            let i = inc::update(&store, &ledger, &config, id, &u, &who(by), now)
-                .map_err(flag_error)?;
+            let i =
+                inc::update(&store, &ledger, &config, id, &u, &who(by), now).map_err(flag_error)?;
             show(&i);
         }
         IncidentsCommand::Note { id, text, at, by } => {
