@@ -114,7 +114,7 @@ fn line(i: &inc::Incident, now: chrono::DateTime<chrono::Utc>) -> String {
     };
     format!(
         "{}  {:<8}  {:<10}  {}  response: {sla}  {}",
-        &i.id[..8.min(i.id.len())],
+        i.id,
         i.severity,
         i.status,
         i.detected_at,
