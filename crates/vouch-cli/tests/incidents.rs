@@ -43,20 +43,66 @@ fn incidents_from_the_command_line() {
     // Text list: one line per incident, with the SLA outcome.
     let list = ok(&run(&d, &["incidents", "list", "--breached"]));
     assert!(list.contains(short) && list.contains("BREACHED"), "{list}");
-    assert_eq!(ok(&run(&d, &["incidents", "list", "--not-breached"])).trim(), "no incidents");
+    assert_eq!(
+        ok(&run(&d, &["incidents", "list", "--not-breached"])).trim(),
+        "no incidents"
+    );
     // Refusals: one line, non-zero exit.
-    let e = err_line(&run(&d, &["incidents", "update", short, "--state", "closed"]));
+    let e = err_line(&run(
+        &d,
+        &["incidents", "update", short, "--state", "closed"],
+    ));
     assert!(e.contains("cannot go from detected to closed"), "{e}");
-    let e = err_line(&run(&d, &["incidents", "update", short, "--state", "triaged"]));
+    let e = err_line(&run(
+        &d,
+        &["incidents", "update", short, "--state", "triaged"],
+    ));
     assert!(e.contains("--assignee"), "{e}");
-    let e = err_line(&run(&d, &["incidents", "open", "--title", "x", "--severity", "urgent"]));
+    let e = err_line(&run(
+        &d,
+        &["incidents", "open", "--title", "x", "--severity", "urgent"],
+    ));
     assert!(e.contains("--severity") && e.contains("urgent"), "{e}");
-    let e = err_line(&run(&d, &["incidents", "note", short, "later", "--at", "2099-01-01T00:00:00Z"]));
+    let e = err_line(&run(
+        &d,
+        &[
+            "incidents",
+            "note",
+            short,
+            "later",
+            "--at",
+            "2099-01-01T00:00:00Z",
+        ],
+    ));
     assert!(e.contains("--at") && e.contains("future"), "{e}");
-    ok(&run(&d, &["incidents", "update", short, "--state", "triaged", "--assignee", "grace", "--by", "bob"]));
-    let shown = ok(&run(&d, &["incidents", "note", short, "Blocked the address", "--by", "bob"]));
+    ok(&run(
+        &d,
+        &[
+            "incidents",
+            "update",
+            short,
+            "--state",
+            "triaged",
+            "--assignee",
+            "grace",
+            "--by",
+            "bob",
+        ],
+    ));
+    let shown = ok(&run(
+        &d,
+        &[
+            "incidents",
+            "note",
+            short,
+            "Blocked the address",
+            "--by",
+            "bob",
+        ],
+    ));
     assert!(shown.contains("Blocked the address"), "{shown}");
-    let v: Value = serde_json::from_str(&ok(&run(&d, &["--json", "incidents", "show", short]))).unwrap();
+    let v: Value =
+        serde_json::from_str(&ok(&run(&d, &["--json", "incidents", "show", short]))).unwrap();
     assert_eq!(v["status"], "triaged");
     assert_eq!(v["assignee"], "grace");
     assert_eq!(v["timeline"].as_array().unwrap().len(), 5, "{v}");
@@ -64,7 +110,12 @@ fn incidents_from_the_command_line() {
     // Every change is in the ledger.
     let period = format!("{}..2100-01-01", chrono::Utc::now().format("%Y-%m-%d"));
     let leaves = ok(&run(&d, &["ledger", "export", "--period", &period]));
-    for action in ["incident.opened", "incident.sla_breached", "incident.triaged", "incident.noted"] {
+    for action in [
+        "incident.opened",
+        "incident.sla_breached",
+        "incident.triaged",
+        "incident.noted",
+    ] {
         assert!(leaves.contains(action), "{action} missing");
     }
 }
@@ -76,8 +127,12 @@ fn the_demo_opens_an_incident_from_its_failed_login_burst() {
     let out = ok(&vouch()
         .args(["demo", "--into", into.to_str().unwrap(), "--events", "1200"])
         .output());
-    assert!(out.contains("A burst of failed logins from 203.0.113.77 opened incident"), "{out}");
-    let v: Value = serde_json::from_str(&ok(&run(&into, &["--json", "incidents", "list"]))).unwrap();
+    assert!(
+        out.contains("A burst of failed logins from 203.0.113.77 opened incident"),
+        "{out}"
+    );
+    let v: Value =
+        serde_json::from_str(&ok(&run(&into, &["--json", "incidents", "list"]))).unwrap();
     let all = v.as_array().unwrap();
     assert_eq!(all.len(), 1, "{v}");
     assert_eq!(all[0]["trigger"]["rule"], "login-burst");

@@ -283,12 +283,7 @@ pub(crate) fn check(s: &IncidentSettings, text: &str, file: &Path) -> Result<(),
                     }
                 }
             }
-            other => {
-                return Err(fail(
-                    "on",
-                    format!("`{other}` is not events or checks"),
-                ))
-            }
+            other => return Err(fail("on", format!("`{other}` is not events or checks"))),
         }
     }
     Ok(())
@@ -325,10 +320,14 @@ mod tests {
         let ok = "[incidents]\ncontrol = \"CC7.3\"\n[incidents.response]\nhigh = \"30m\"\n[[incidents.rule]]\nid = \"login-burst\"\non = \"events\"\naction = \"login\"\nresult = \"failure\"\nmore_than = 5\nwithin = \"10m\"\nper = \"ip\"\n[[incidents.rule]]\nid = \"failing-checks\"\non = \"checks\"\nseverity = \"high\"\n";
         let s = parse(ok).unwrap();
         assert_eq!(s.incidents.rule.len(), 2);
-        assert_eq!(s.incidents.response_time("high"), chrono::Duration::minutes(30));
+        assert_eq!(
+            s.incidents.response_time("high"),
+            chrono::Duration::minutes(30)
+        );
         assert_eq!(s.incidents.rule[1].check_severities(), ["high", "critical"]);
 
-        let bad = "[[incidents.rule]]\nid = \"x\"\non = \"events\"\naction = \"login\"\nmore_than = 5\n";
+        let bad =
+            "[[incidents.rule]]\nid = \"x\"\non = \"events\"\naction = \"login\"\nmore_than = 5\n";
         let e = parse(bad).unwrap_err();
         let line = line_of(bad, "more_than");
         assert_eq!(
@@ -354,13 +353,17 @@ mod tests {
             "{e}"
         );
         let bad = "[[incidents.rule]]\nid = \"x\"\non = \"logs\"\n";
-        assert!(parse(bad).unwrap_err().contains("`logs` is not events or checks"));
-        let bad = "[[incidents.rule]]\nid = \"x\"\non = \"checks\"\nseverity = \"urgent\"\n";
-        assert!(parse(bad).unwrap_err().contains("key `incidents.rule[0].severity`"));
-        let bad = "[[incidents.rule]]\nid = \"x\"\non = \"checks\"\naction = \"login\"\n";
         assert!(parse(bad)
             .unwrap_err()
-            .contains("key `incidents.rule[0].action`: only applies to rules with on = \"events\""));
+            .contains("`logs` is not events or checks"));
+        let bad = "[[incidents.rule]]\nid = \"x\"\non = \"checks\"\nseverity = \"urgent\"\n";
+        assert!(parse(bad)
+            .unwrap_err()
+            .contains("key `incidents.rule[0].severity`"));
+        let bad = "[[incidents.rule]]\nid = \"x\"\non = \"checks\"\naction = \"login\"\n";
+        assert!(parse(bad).unwrap_err().contains(
+            "key `incidents.rule[0].action`: only applies to rules with on = \"events\""
+        ));
         let bad = "[incidents]\nauto_creat = true\n";
         assert!(parse(bad).unwrap_err().contains("auto_creat"));
     }

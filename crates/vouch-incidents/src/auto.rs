@@ -71,10 +71,7 @@ fn title_of(rule: &IncidentRule, key: &str, count: u64) -> String {
         _ => String::new(),
     };
     match rule.window() {
-        Some(w) => format!(
-            "{count} {what} events{by} within {}",
-            super::human(w)
-        ),
+        Some(w) => format!("{count} {what} events{by} within {}", super::human(w)),
         None => format!("{what} event{by}"),
     }
 }
@@ -186,7 +183,9 @@ fn burst(
     seen.dedup();
     let limit = rule.more_than as usize;
     for (t, _) in new {
-        let Some(end) = parse_instant(t) else { continue };
+        let Some(end) = parse_instant(t) else {
+            continue;
+        };
         let start = ts(&(end - w));
         let window: Vec<(String, String)> = seen
             .iter()

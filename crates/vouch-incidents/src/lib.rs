@@ -276,7 +276,12 @@ fn check_severity(field: &str, s: &str) -> Result<(), IncidentError> {
 /// skew), normalised.
 fn instant(field: &str, s: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, IncidentError> {
     let t = DateTime::parse_from_rfc3339(s.trim())
-        .map_err(|_| invalid(field, format!("`{s}` is not an RFC 3339 time (2025-01-21T10:00:00Z)")))?
+        .map_err(|_| {
+            invalid(
+                field,
+                format!("`{s}` is not an RFC 3339 time (2025-01-21T10:00:00Z)"),
+            )
+        })?
         .with_timezone(&Utc);
     if t > now + vouch_core::event::max_clock_skew() {
         return Err(invalid(
@@ -438,8 +443,14 @@ fn insert(
     }
     if let Err(e) = record_event(ledger, i, &c, "opened", "logged", by) {
         let _ = store.write(&mut |sql| {
-            sql.execute("DELETE FROM incident_history WHERE incident_id = $1", &[i.id.clone().into()])?;
-            sql.execute("DELETE FROM incidents WHERE id = $1", &[i.id.clone().into()])?;
+            sql.execute(
+                "DELETE FROM incident_history WHERE incident_id = $1",
+                &[i.id.clone().into()],
+            )?;
+            sql.execute(
+                "DELETE FROM incidents WHERE id = $1",
+                &[i.id.clone().into()],
+            )?;
             Ok(())
         });
         return Err(e);
@@ -461,7 +472,11 @@ fn save(
 ) -> Result<(), IncidentError> {
     let c = canonical(i);
     let prev_c = canonical(previous);
-    let write = |rec: &Incident, c: &str, expect: i64, history: bool| -> Result<u64, IncidentError> {
+    let write = |rec: &Incident,
+                 c: &str,
+                 expect: i64,
+                 history: bool|
+     -> Result<u64, IncidentError> {
         let mut changed = 0;
         store.write(&mut |sql| {
             // An ended incident gives its rule key back (NULL), so the rule can open a
@@ -664,7 +679,8 @@ pub fn update(
                 i.response_deadline = i.sla.deadline.clone();
                 text.push_str(&format!("; response now due by {}", i.sla.deadline));
             }
-            i.timeline.push(entry("severity", text, Some(old), Some(s.clone())));
+            i.timeline
+                .push(entry("severity", text, Some(old), Some(s.clone())));
             said.push("severity");
         }
     }
@@ -674,7 +690,12 @@ pub fn update(
         }
         if i.assignee.as_deref() != Some(a) {
             let old = i.assignee.replace(a.clone());
-            i.timeline.push(entry("assignee", format!("Assigned to {a}"), old, Some(a.clone())));
+            i.timeline.push(entry(
+                "assignee",
+                format!("Assigned to {a}"),
+                old,
+                Some(a.clone()),
+            ));
             said.push("assignee");
         }
     }
@@ -682,7 +703,10 @@ pub fn update(
         return Err(invalid("reason", "is only given with state dismissed"));
     }
     if u.lessons_learned.is_some() && u.state.as_deref() != Some("closed") {
-        return Err(invalid("lessons_learned", "is only given with state closed"));
+        return Err(invalid(
+            "lessons_learned",
+            "is only given with state closed",
+        ));
     }
     if let Some(to) = &u.state {
         if !STATUSES.contains(&to.as_str()) {
@@ -723,7 +747,10 @@ pub fn update(
                 text = format!("Dismissed: {r}");
             }
             "closed" => {
-                let Some(l) = u.lessons_learned.as_deref().filter(|r| !r.trim().is_empty())
+                let Some(l) = u
+                    .lessons_learned
+                    .as_deref()
+                    .filter(|r| !r.trim().is_empty())
                 else {
                     return Err(invalid(
                         "lessons_learned",
@@ -743,7 +770,8 @@ pub fn update(
             i.ended_at = Some(at.clone());
         }
         i.status = to.clone();
-        i.timeline.push(entry("state", text, Some(from), Some(to.clone())));
+        i.timeline
+            .push(entry("state", text, Some(from), Some(to.clone())));
         said.push("state");
     }
     if let Some(n) = &u.note {
@@ -793,12 +821,18 @@ pub fn note(
                 .map_err(|_| invalid("at", format!("`{a}` is not an RFC 3339 time")))?
                 .with_timezone(&Utc);
             if t > now {
-                return Err(invalid("at", format!("`{a}` is in the future (now is {})", ts(&now))));
+                return Err(invalid(
+                    "at",
+                    format!("`{a}` is in the future (now is {})", ts(&now)),
+                ));
             }
             if ts(&t) < previous.detected_at {
                 return Err(invalid(
                     "at",
-                    format!("`{a}` is before the incident was detected ({})", previous.detected_at),
+                    format!(
+                        "`{a}` is before the incident was detected ({})",
+                        previous.detected_at
+                    ),
                 ));
             }
             t
@@ -1021,7 +1055,10 @@ pub fn counts(store: &Store) -> Result<(Vec<(String, u64)>, u64), IncidentError>
         }
     }
     let breaches = store
-        .query("SELECT COUNT(*) FROM incidents WHERE breached_at IS NOT NULL", &[])?
+        .query(
+            "SELECT COUNT(*) FROM incidents WHERE breached_at IS NOT NULL",
+            &[],
+        )?
         .first()
         .map(|r| r.int(0).max(0) as u64)
         .unwrap_or(0);

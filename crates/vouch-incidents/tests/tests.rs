@@ -66,8 +66,7 @@ impl Fx {
         vouch_ledger::keys::generate_missing(&config).unwrap();
         let keys = Keys::load(&config).unwrap();
         let store =
-            vouch_store::open(&config.database_url(), config.database_schema().as_deref())
-                .unwrap();
+            vouch_store::open(&config.database_url(), config.database_schema().as_deref()).unwrap();
         let ledger = Ledger::open(
             store.clone(),
             &keys,
@@ -83,11 +82,32 @@ impl Fx {
     }
 
     fn seed_003(&self, now: DateTime<Utc>) -> inc::Incident {
-        inc::open(&self.store, &self.ledger, &self.config, &seed(), "user:ops", now).unwrap()
+        inc::open(
+            &self.store,
+            &self.ledger,
+            &self.config,
+            &seed(),
+            "user:ops",
+            now,
+        )
+        .unwrap()
     }
 
-    fn update(&self, id: &str, u: Update, now: DateTime<Utc>) -> Result<inc::Incident, IncidentError> {
-        inc::update(&self.store, &self.ledger, &self.config, id, &u, "user:ops", now)
+    fn update(
+        &self,
+        id: &str,
+        u: Update,
+        now: DateTime<Utc>,
+    ) -> Result<inc::Incident, IncidentError> {
+        inc::update(
+            &self.store,
+            &self.ledger,
+            &self.config,
+            id,
+            &u,
+            "user:ops",
+            now,
+        )
     }
 
     /// The ledger's incident events (actions), in order.
@@ -171,22 +191,56 @@ on_both!(seed_003_incident_gets_its_deadline_from_detection, |fx| {
         let i = inc::open(&fx.store, &fx.ledger, &fx.config, &n, "user:ops", now).unwrap();
         assert_eq!(
             i.response_deadline,
-            vouch_core::event::format_timestamp(&(t("2025-01-21T10:00:00Z") + Duration::minutes(mins)))
+            vouch_core::event::format_timestamp(
+                &(t("2025-01-21T10:00:00Z") + Duration::minutes(mins))
+            )
         );
     }
     // Bad values name their field; nothing is written.
     let bad = |n: NewIncident| {
         field_of(inc::open(&fx.store, &fx.ledger, &fx.config, &n, "user:ops", now).unwrap_err())
     };
-    assert_eq!(bad(NewIncident { severity: "urgent".into(), ..seed() }), "severity");
-    assert_eq!(bad(NewIncident { title: " ".into(), ..seed() }), "title");
-    assert_eq!(bad(NewIncident { detected_at: Some("yesterday".into()), ..seed() }), "detected_at");
-    assert_eq!(bad(NewIncident { detected_at: Some("2025-01-21T11:00:00Z".into()), ..seed() }), "detected_at");
     assert_eq!(
-        bad(NewIncident { affected_systems: vec!["".into()], ..seed() }),
+        bad(NewIncident {
+            severity: "urgent".into(),
+            ..seed()
+        }),
+        "severity"
+    );
+    assert_eq!(
+        bad(NewIncident {
+            title: " ".into(),
+            ..seed()
+        }),
+        "title"
+    );
+    assert_eq!(
+        bad(NewIncident {
+            detected_at: Some("yesterday".into()),
+            ..seed()
+        }),
+        "detected_at"
+    );
+    assert_eq!(
+        bad(NewIncident {
+            detected_at: Some("2025-01-21T11:00:00Z".into()),
+            ..seed()
+        }),
+        "detected_at"
+    );
+    assert_eq!(
+        bad(NewIncident {
+            affected_systems: vec!["".into()],
+            ..seed()
+        }),
         "affected_systems[0]"
     );
-    assert_eq!(inc::list(&fx.store, &inc::Filter::default(), now).unwrap().len(), 4);
+    assert_eq!(
+        inc::list(&fx.store, &inc::Filter::default(), now)
+            .unwrap()
+            .len(),
+        4
+    );
 });
 
 on_both!(lifecycle_moves_in_order_and_refuses_the_rest, |fx| {
@@ -197,7 +251,10 @@ on_both!(lifecycle_moves_in_order_and_refuses_the_rest, |fx| {
         ..Default::default()
     };
     // Triage needs a responder.
-    assert_eq!(field_of(fx.update(&i.id, state("triaged"), now).unwrap_err()), "assignee");
+    assert_eq!(
+        field_of(fx.update(&i.id, state("triaged"), now).unwrap_err()),
+        "assignee"
+    );
     // Skipping steps is a conflict naming from and to.
     match fx.update(&i.id, state("contained"), now).unwrap_err() {
         IncidentError::Transition { from, to, .. } => {
@@ -217,17 +274,24 @@ on_both!(lifecycle_moves_in_order_and_refuses_the_rest, |fx| {
         )
         .unwrap();
     assert_eq!(i.status, "triaged");
-    assert_eq!(i.sla.responded_at.as_deref(), Some("2025-01-21T10:20:00.000000Z"));
+    assert_eq!(
+        i.sla.responded_at.as_deref(),
+        Some("2025-01-21T10:20:00.000000Z")
+    );
     assert_eq!(i.sla.response_secs, Some(20 * 60));
     assert!(!i.breached(t("2025-01-22T00:00:00Z")));
     let kinds: Vec<&str> = i.timeline.iter().map(|e| e.kind.as_str()).collect();
     assert_eq!(kinds, ["detected", "assignee", "state"]);
     for s in ["contained", "eradicated", "recovered"] {
-        fx.update(&i.id, state(s), t("2025-01-21T11:00:00Z")).unwrap();
+        fx.update(&i.id, state(s), t("2025-01-21T11:00:00Z"))
+            .unwrap();
     }
     // Closing needs the lessons-learned review.
     assert_eq!(
-        field_of(fx.update(&i.id, state("closed"), t("2025-01-21T12:00:00Z")).unwrap_err()),
+        field_of(
+            fx.update(&i.id, state("closed"), t("2025-01-21T12:00:00Z"))
+                .unwrap_err()
+        ),
         "lessons_learned"
     );
     let closed = fx
@@ -242,7 +306,10 @@ on_both!(lifecycle_moves_in_order_and_refuses_the_rest, |fx| {
         )
         .unwrap();
     assert_eq!(closed.status, "closed");
-    assert_eq!(closed.ended_at.as_deref(), Some("2025-01-21T12:00:00.000000Z"));
+    assert_eq!(
+        closed.ended_at.as_deref(),
+        Some("2025-01-21T12:00:00.000000Z")
+    );
     // Over is over.
     assert!(matches!(
         fx.update(&i.id, state("triaged"), t("2025-01-21T12:01:00Z")),
@@ -250,7 +317,10 @@ on_both!(lifecycle_moves_in_order_and_refuses_the_rest, |fx| {
     ));
     // Dismissal needs a reason.
     let d = fx.seed_003(now);
-    assert_eq!(field_of(fx.update(&d.id, state("dismissed"), now).unwrap_err()), "reason");
+    assert_eq!(
+        field_of(fx.update(&d.id, state("dismissed"), now).unwrap_err()),
+        "reason"
+    );
     let d = fx
         .update(
             &d.id,
@@ -262,7 +332,10 @@ on_both!(lifecycle_moves_in_order_and_refuses_the_rest, |fx| {
             now,
         )
         .unwrap();
-    assert_eq!(d.dismissal_reason.as_deref(), Some("a pen test we scheduled"));
+    assert_eq!(
+        d.dismissal_reason.as_deref(),
+        Some("a pen test we scheduled")
+    );
     // Every change is a ledger event.
     assert_eq!(
         fx.incident_actions(),
@@ -284,91 +357,129 @@ on_both!(lifecycle_moves_in_order_and_refuses_the_rest, |fx| {
     assert_eq!(inc::get(&fx.store, &i.id).unwrap().status, "closed");
 });
 
-on_both!(timeline_entries_are_neither_future_nor_before_detection, |fx| {
-    let now = t("2025-01-21T10:30:00Z");
-    let i = fx.seed_003(now);
-    let note = |text: &str, at: Option<&str>| {
-        inc::note(&fx.store, &fx.ledger, &fx.config, &i.id, text, at, "user:ops", now)
-    };
-    assert_eq!(field_of(note("too early", Some("2025-01-21T09:59:59Z")).unwrap_err()), "at");
-    assert_eq!(field_of(note("too late", Some("2025-01-21T10:30:01Z")).unwrap_err()), "at");
-    assert_eq!(field_of(note("", None).unwrap_err()), "text");
-    let n = note("Blocked the address at the WAF", Some("2025-01-21T10:10:00Z")).unwrap();
-    let e = n.timeline.last().unwrap();
-    assert_eq!(e.at, "2025-01-21T10:10:00.000000Z");
-    assert_eq!(e.recorded_at, "2025-01-21T10:30:00.000000Z");
-    assert_eq!(e.by, "user:ops");
-    assert_eq!(n.version, 2);
-    assert_eq!(fx.incident_actions(), ["incident.opened", "incident.noted"]);
-});
+on_both!(
+    timeline_entries_are_neither_future_nor_before_detection,
+    |fx| {
+        let now = t("2025-01-21T10:30:00Z");
+        let i = fx.seed_003(now);
+        let note = |text: &str, at: Option<&str>| {
+            inc::note(
+                &fx.store, &fx.ledger, &fx.config, &i.id, text, at, "user:ops", now,
+            )
+        };
+        assert_eq!(
+            field_of(note("too early", Some("2025-01-21T09:59:59Z")).unwrap_err()),
+            "at"
+        );
+        assert_eq!(
+            field_of(note("too late", Some("2025-01-21T10:30:01Z")).unwrap_err()),
+            "at"
+        );
+        assert_eq!(field_of(note("", None).unwrap_err()), "text");
+        let n = note(
+            "Blocked the address at the WAF",
+            Some("2025-01-21T10:10:00Z"),
+        )
+        .unwrap();
+        let e = n.timeline.last().unwrap();
+        assert_eq!(e.at, "2025-01-21T10:10:00.000000Z");
+        assert_eq!(e.recorded_at, "2025-01-21T10:30:00.000000Z");
+        assert_eq!(e.by, "user:ops");
+        assert_eq!(n.version, 2);
+        assert_eq!(fx.incident_actions(), ["incident.opened", "incident.noted"]);
+    }
+);
 
-on_both!(severity_change_restarts_the_clock_and_a_breach_opens_a_finding, |fx| {
-    let i = fx.seed_003(t("2025-01-21T10:05:00Z"));
-    // Escalated to critical at 10:30: due 15 minutes from the change.
-    let i = fx
-        .update(
-            &i.id,
-            Update {
-                severity: Some("critical".into()),
+on_both!(
+    severity_change_restarts_the_clock_and_a_breach_opens_a_finding,
+    |fx| {
+        let i = fx.seed_003(t("2025-01-21T10:05:00Z"));
+        // Escalated to critical at 10:30: due 15 minutes from the change.
+        let i = fx
+            .update(
+                &i.id,
+                Update {
+                    severity: Some("critical".into()),
+                    ..Default::default()
+                },
+                t("2025-01-21T10:30:00Z"),
+            )
+            .unwrap();
+        assert_eq!(i.response_deadline, "2025-01-21T10:45:00.000000Z");
+        assert_eq!(i.sla.severity, "critical");
+        assert_eq!(i.timeline.last().unwrap().kind, "severity");
+        assert_eq!(i.timeline.last().unwrap().from.as_deref(), Some("medium"));
+        assert!(
+            inc::sweep(&fx.store, &fx.ledger, &fx.config, t("2025-01-21T10:44:59Z"))
+                .unwrap()
+                .is_empty()
+        );
+        assert_eq!(inc::counts(&fx.store).unwrap().1, 0);
+        let breached =
+            inc::sweep(&fx.store, &fx.ledger, &fx.config, t("2025-01-21T10:46:00Z")).unwrap();
+        assert_eq!(breached.len(), 1);
+        let b = &breached[0];
+        assert_eq!(
+            b.sla.breached_at.as_deref(),
+            Some("2025-01-21T10:45:00.000000Z")
+        );
+        assert_eq!(b.timeline.last().unwrap().kind, "sla_breached");
+        // The finding against the incident-response control.
+        let findings = vouch_checks::findings::list(&fx.store, Some("open")).unwrap();
+        assert_eq!(findings.len(), 1);
+        assert_eq!(findings[0]["source"], "incident");
+        assert_eq!(findings[0]["incident_id"], json!(i.id));
+        assert_eq!(findings[0]["controls"], json!(["CC7.4"]));
+        assert_eq!(findings[0]["id"], json!(b.sla.finding_id));
+        // Idempotent: the next sweep records nothing more.
+        assert!(
+            inc::sweep(&fx.store, &fx.ledger, &fx.config, t("2025-01-21T11:00:00Z"))
+                .unwrap()
+                .is_empty()
+        );
+        assert_eq!(inc::counts(&fx.store).unwrap().1, 1);
+        // A downgrade after the breach does not move the deadline: the breach stands.
+        let after = fx
+            .update(
+                &i.id,
+                Update {
+                    severity: Some("low".into()),
+                    ..Default::default()
+                },
+                t("2025-01-21T11:05:00Z"),
+            )
+            .unwrap();
+        assert_eq!(after.response_deadline, "2025-01-21T10:45:00.000000Z");
+        assert!(after.breached(t("2025-01-21T11:05:00Z")));
+        let (open, _) = inc::counts(&fx.store).unwrap();
+        assert_eq!(open.iter().find(|(s, _)| s == "low").unwrap().1, 1);
+        let breached_only = inc::list(
+            &fx.store,
+            &inc::Filter {
+                breached: Some(true),
                 ..Default::default()
             },
-            t("2025-01-21T10:30:00Z"),
+            t("2025-01-21T11:06:00Z"),
         )
         .unwrap();
-    assert_eq!(i.response_deadline, "2025-01-21T10:45:00.000000Z");
-    assert_eq!(i.sla.severity, "critical");
-    assert_eq!(i.timeline.last().unwrap().kind, "severity");
-    assert_eq!(i.timeline.last().unwrap().from.as_deref(), Some("medium"));
-    assert!(inc::sweep(&fx.store, &fx.ledger, &fx.config, t("2025-01-21T10:44:59Z")).unwrap().is_empty());
-    assert_eq!(inc::counts(&fx.store).unwrap().1, 0);
-    let breached = inc::sweep(&fx.store, &fx.ledger, &fx.config, t("2025-01-21T10:46:00Z")).unwrap();
-    assert_eq!(breached.len(), 1);
-    let b = &breached[0];
-    assert_eq!(b.sla.breached_at.as_deref(), Some("2025-01-21T10:45:00.000000Z"));
-    assert_eq!(b.timeline.last().unwrap().kind, "sla_breached");
-    // The finding against the incident-response control.
-    let findings = vouch_checks::findings::list(&fx.store, Some("open")).unwrap();
-    assert_eq!(findings.len(), 1);
-    assert_eq!(findings[0]["source"], "incident");
-    assert_eq!(findings[0]["incident_id"], json!(i.id));
-    assert_eq!(findings[0]["controls"], json!(["CC7.4"]));
-    assert_eq!(findings[0]["id"], json!(b.sla.finding_id));
-    // Idempotent: the next sweep records nothing more.
-    assert!(inc::sweep(&fx.store, &fx.ledger, &fx.config, t("2025-01-21T11:00:00Z")).unwrap().is_empty());
-    assert_eq!(inc::counts(&fx.store).unwrap().1, 1);
-    // A downgrade after the breach does not move the deadline: the breach stands.
-    let after = fx
-        .update(
-            &i.id,
-            Update {
-                severity: Some("low".into()),
-                ..Default::default()
-            },
-            t("2025-01-21T11:05:00Z"),
-        )
-        .unwrap();
-    assert_eq!(after.response_deadline, "2025-01-21T10:45:00.000000Z");
-    assert!(after.breached(t("2025-01-21T11:05:00Z")));
-    let (open, _) = inc::counts(&fx.store).unwrap();
-    assert_eq!(open.iter().find(|(s, _)| s == "low").unwrap().1, 1);
-    let breached_only = inc::list(
-        &fx.store,
-        &inc::Filter {
-            breached: Some(true),
-            ..Default::default()
-        },
-        t("2025-01-21T11:06:00Z"),
-    )
-    .unwrap();
-    assert_eq!(breached_only.len(), 1);
-});
+        assert_eq!(breached_only.len(), 1);
+    }
+);
 
 on_both!(a_late_response_is_a_breach_recorded_at_the_deadline, |fx| {
     let n = NewIncident {
         severity: "high".into(),
         ..seed()
     };
-    let i = inc::open(&fx.store, &fx.ledger, &fx.config, &n, "user:ops", t("2025-01-21T10:01:00Z")).unwrap();
+    let i = inc::open(
+        &fx.store,
+        &fx.ledger,
+        &fx.config,
+        &n,
+        "user:ops",
+        t("2025-01-21T10:01:00Z"),
+    )
+    .unwrap();
     // Before the deadline, reads say pending, not breached.
     assert!(!i.breached(t("2025-01-21T10:59:00Z")));
     assert!(i.breached(t("2025-01-21T11:00:01Z")));
@@ -383,7 +494,10 @@ on_both!(a_late_response_is_a_breach_recorded_at_the_deadline, |fx| {
             t("2025-01-21T11:30:00Z"),
         )
         .unwrap();
-    assert_eq!(late.sla.breached_at.as_deref(), Some("2025-01-21T11:00:00.000000Z"));
+    assert_eq!(
+        late.sla.breached_at.as_deref(),
+        Some("2025-01-21T11:00:00.000000Z")
+    );
     assert_eq!(late.status, "triaged");
     assert!(late.sla.finding_id.is_some());
     // The breach entry was recorded before the late triage (when it happened).
@@ -392,13 +506,21 @@ on_both!(a_late_response_is_a_breach_recorded_at_the_deadline, |fx| {
     let q = vouch_core::period::Period::parse("2025-01", t("2025-02-02T00:00:00Z")).unwrap();
     let r = inc::period_report(&fx.store, &fx.config, &q, Utc::now()).unwrap();
     let high = r.by_severity.iter().find(|s| s.severity == "high").unwrap();
-    assert_eq!((high.total, high.met, high.breached, high.open), (1, 0, 1, 1));
+    assert_eq!(
+        (high.total, high.met, high.breached, high.open),
+        (1, 0, 1, 1)
+    );
     assert_eq!(high.mean_response_secs, Some(90 * 60));
     assert_eq!(high.met_ratio, Some(0.0));
     assert_eq!(r.incidents.len(), 1);
     assert_eq!(r.incidents[0]["breached"], true);
     let other = vouch_core::period::Period::parse("2025-02", t("2025-03-02T00:00:00Z")).unwrap();
-    assert!(inc::period_report(&fx.store, &fx.config, &other, Utc::now()).unwrap().incidents.is_empty());
+    assert!(
+        inc::period_report(&fx.store, &fx.config, &other, Utc::now())
+            .unwrap()
+            .incidents
+            .is_empty()
+    );
 });
 
 on_both!(a_login_burst_opens_one_incident_per_address, |fx| {
@@ -412,8 +534,10 @@ on_both!(a_login_burst_opens_one_incident_per_address, |fx| {
     assert!(fx.ingest(burst("198.51.100.7", 0, 5), now).is_empty());
     // Successes and other addresses do not count.
     let mut other = burst("198.51.100.8", 5, 3);
-    other.push(json!({"action": "user.login", "category": "authentication", "result": "success",
-        "actor": {"id": "usr_x", "ip": "198.51.100.7"}, "timestamp": "2026-09-10T12:05:30Z"}));
+    other.push(
+        json!({"action": "user.login", "category": "authentication", "result": "success",
+        "actor": {"id": "usr_x", "ip": "198.51.100.7"}, "timestamp": "2026-09-10T12:05:30Z"}),
+    );
     assert!(fx.ingest(other, now).is_empty());
     // The sixth, in another request, within ten minutes: the burst spans requests.
     let opened = fx.ingest(burst("198.51.100.7", 5, 1), now);
@@ -422,14 +546,20 @@ on_both!(a_login_burst_opens_one_incident_per_address, |fx| {
     assert_eq!(i.source, "rule");
     assert_eq!(i.severity, "high");
     let trig = i.trigger.as_ref().unwrap();
-    assert_eq!((trig.rule.as_str(), trig.key.as_str(), trig.count), ("login-burst", "198.51.100.7", 6));
+    assert_eq!(
+        (trig.rule.as_str(), trig.key.as_str(), trig.count),
+        ("login-burst", "198.51.100.7", 6)
+    );
     assert_eq!(i.detected_at, "2026-09-10T12:10:00.000000Z");
     assert_eq!(i.response_deadline, "2026-09-10T13:10:00.000000Z");
     // More failures while it is open: no second incident for that address.
     assert!(fx.ingest(burst("198.51.100.7", 6, 4), now).is_empty());
     // Outside the window, the earlier ones no longer count.
     assert!(fx
-        .ingest(vec![login_failure("198.51.100.8", "2026-09-10T12:30:00Z", 30)], now)
+        .ingest(
+            vec![login_failure("198.51.100.8", "2026-09-10T12:30:00Z", 30)],
+            now
+        )
         .is_empty());
     // Once it is over, a new burst opens a new one.
     fx.update(
@@ -446,8 +576,10 @@ on_both!(a_login_burst_opens_one_incident_per_address, |fx| {
     assert_eq!(again.len(), 1);
     assert_ne!(again[0].id, i.id);
     // The `security` + `failure` rule: any such event (one open incident, no key).
-    let sec = |k: usize| json!({"action": "waf.block", "category": "security", "result": "failure",
-        "actor": {"id": "waf"}, "timestamp": format!("2026-09-10T12:{:02}:30Z", k)});
+    let sec = |k: usize| {
+        json!({"action": "waf.block", "category": "security", "result": "failure",
+        "actor": {"id": "waf"}, "timestamp": format!("2026-09-10T12:{:02}:30Z", k)})
+    };
     let opened = fx.ingest(vec![sec(1), sec(2)], now);
     assert_eq!(opened.len(), 1);
     assert_eq!(opened[0].trigger.as_ref().unwrap().count, 2);
@@ -458,8 +590,21 @@ on_both!(a_login_burst_opens_one_incident_per_address, |fx| {
     let events = vec![vouch_core::event::Event::from_value(sec(4)).unwrap()];
     let fields: Vec<_> = events.iter().map(|e| e.fields().clone()).collect();
     fx.ledger.append(events).unwrap();
-    fx.update(&opened[0].id, Update { state: Some("dismissed".into()), reason: Some("test".into()), ..Default::default() }, now).unwrap();
-    assert!(inc::auto::on_events(&fx.store, &fx.ledger, &off, &fields, now).unwrap().is_empty());
+    fx.update(
+        &opened[0].id,
+        Update {
+            state: Some("dismissed".into()),
+            reason: Some("test".into()),
+            ..Default::default()
+        },
+        now,
+    )
+    .unwrap();
+    assert!(
+        inc::auto::on_events(&fx.store, &fx.ledger, &off, &fields, now)
+            .unwrap()
+            .is_empty()
+    );
 });
 
 on_both!(concurrent_rule_matches_open_one_incident, |fx| {
@@ -482,7 +627,12 @@ on_both!(concurrent_rule_matches_open_one_incident, |fx| {
         hs.into_iter().map(|h| h.join().unwrap()).sum()
     });
     assert_eq!(opened, 1);
-    assert_eq!(inc::list(&fx.store, &inc::Filter::default(), now).unwrap().len(), 1);
+    assert_eq!(
+        inc::list(&fx.store, &inc::Filter::default(), now)
+            .unwrap()
+            .len(),
+        1
+    );
     assert_eq!(fx.incident_actions(), ["incident.opened"]);
 });
 
@@ -517,9 +667,14 @@ on_both!(a_failing_high_severity_check_opens_an_incident, |fx| {
         result("backups.fresh", "medium", "fail"),
         result("mfa.on", "critical", "pass"),
     ];
-    let opened = inc::auto::on_check_results(&fx.store, &fx.ledger, &fx.config, &results, now).unwrap();
+    let opened =
+        inc::auto::on_check_results(&fx.store, &fx.ledger, &fx.config, &results, now).unwrap();
     assert_eq!(opened.len(), 1);
     assert_eq!(opened[0].trigger.as_ref().unwrap().key, "rbac.direct");
     // The same failure again: still one open incident for that check.
-    assert!(inc::auto::on_check_results(&fx.store, &fx.ledger, &fx.config, &results, now).unwrap().is_empty());
+    assert!(
+        inc::auto::on_check_results(&fx.store, &fx.ledger, &fx.config, &results, now)
+            .unwrap()
+            .is_empty()
+    );
 });

@@ -242,8 +242,9 @@ impl From<vouch_engine::incidents::IncidentError> for ApiError {
     fn from(e: vouch_engine::incidents::IncidentError) -> Self {
         use vouch_engine::incidents::IncidentError as I;
         match e {
-            I::Invalid { field, message } => ApiError::bad(format!("{field}: {message}"))
-                .details(json!({"field": field})),
+            I::Invalid { field, message } => {
+                ApiError::bad(format!("{field}: {message}")).details(json!({"field": field}))
+            }
             I::NotFound(m) => ApiError::not_found(format!("no incident {m}")),
             I::Transition { from, to, allowed } => ApiError::new(
                 StatusCode::CONFLICT,

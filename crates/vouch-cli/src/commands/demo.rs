@@ -112,12 +112,12 @@ pub fn run(cli: &crate::Cli, a: &DemoArgs) -> Result<i32> {
         Some(i) => println!(
             "   A burst of failed logins from {} opened incident {} ({} severity, response due\n   by {}); triaged by {}: response in {} s (see `vouch incidents show {}`).",
             vouch_engine::demo::incidents::ATTACKER_IP,
-            &i.id[..8],
+            i.id,
             i.severity,
             i.response_deadline,
             i.assignee.as_deref().unwrap_or("—"),
             i.sla.response_secs.unwrap_or(0),
-            &i.id[..8]
+            i.id
         ),
         None => println!("   The failed-login burst opened no incident (automatic incidents are off:\n   SOC2_INCIDENT_AUTO_CREATE=false)."),
     }

@@ -114,7 +114,7 @@ fn line(i: &inc::Incident, now: chrono::DateTime<chrono::Utc>) -> String {
     };
     format!(
         "{}  {:<8}  {:<10}  {}  response: {sla}  {}",
-        &i.id[..8.min(i.id.len())],
+        i.id,
         i.severity,
         i.status,
         i.detected_at,
@@ -218,8 +218,8 @@ pub fn run(cli: &crate::Cli, c: &IncidentsCommand) -> Result<i32> {
                 lessons_learned: lessons_learned.clone(),
                 note: note.clone(),
             };
-            let i = inc::update(&store, &ledger, &config, id, &u, &who(by), now)
-                .map_err(flag_error)?;
+            let i =
+                inc::update(&store, &ledger, &config, id, &u, &who(by), now).map_err(flag_error)?;
             show(&i);
         }
         IncidentsCommand::Note { id, text, at, by } => {

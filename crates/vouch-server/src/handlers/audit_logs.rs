@@ -72,7 +72,13 @@ pub async fn ingest(State(app): State<App>, JsonBody(v): JsonBody) -> ApiResult<
     // Automatic incidents read the events after they are in the ledger (a burst counts
     // what earlier requests appended too); only when a rule could match.
     let watched = app.config.settings.incidents.auto_create_enabled()
-        && app.config.settings.incidents.rule.iter().any(|r| r.on == "events");
+        && app
+            .config
+            .settings
+            .incidents
+            .rule
+            .iter()
+            .any(|r| r.on == "events");
     let fields: Vec<serde_json::Map<String, Value>> = if watched {
         events.iter().map(|e| e.fields().clone()).collect()
     } else {

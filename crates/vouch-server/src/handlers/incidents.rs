@@ -60,8 +60,7 @@ pub async fn incidents_list(
         let list = inc::list(&store, &filter, now).map_err(|e| match e {
             // A filter's bad value names the query parameter, not a body field.
             inc::IncidentError::Invalid { field, message } => {
-                ApiError::bad(format!("{field}: {message}"))
-                    .details(json!({"parameter": field}))
+                ApiError::bad(format!("{field}: {message}")).details(json!({"parameter": field}))
             }
             other => other.into(),
         })?;
