@@ -26,8 +26,14 @@ const MIGRATIONS: &[(i64, &str)] = &[
         12,
         include_str!("migrations/postgres/0012_auth_hardening.sql"),
     ),
-    (14, include_str!("migrations/postgres/0014_attestations.sql")),
-    (15, include_str!("migrations/postgres/0015_access_reviews.sql")),
+    (
+        14,
+        include_str!("migrations/postgres/0014_attestations.sql"),
+    ),
+    (
+        15,
+        include_str!("migrations/postgres/0015_access_reviews.sql"),
+    ),
     (16, include_str!("migrations/postgres/0016_incidents.sql")),
     (17, include_str!("migrations/postgres/0017_reports.sql")),
 ];

@@ -25,7 +25,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         include_str!("migrations/sqlite/0012_auth_hardening.sql"),
     ),
     (14, include_str!("migrations/sqlite/0014_attestations.sql")),
-    (15, include_str!("migrations/sqlite/0015_access_reviews.sql")),
+    (
+        15,
+        include_str!("migrations/sqlite/0015_access_reviews.sql"),
+    ),
     (16, include_str!("migrations/sqlite/0016_incidents.sql")),
     (17, include_str!("migrations/sqlite/0017_reports.sql")),
 ];
