@@ -114,11 +114,7 @@ fn line(i: &inc::Incident, now: chrono::DateTime<chrono::Utc>) -> String {
     };
     format!(
         "{}  {:<8}  {:<10}  {}  response: {sla}  {}",
-        i.id,
-        i.severity,
-        i.status,
-        i.detected_at,
-        i.title
+        i.id, i.severity, i.status, i.detected_at, i.title
     )
 }
 
