@@ -516,3 +516,37 @@ fn ext_reports_create_show_download() {
         .output();
     assert!(!o.status.success());
 }
+
+/// Two active tokens share a name: revoking by that name is refused, naming the count,
+/// and revokes nothing (it used to revoke both while printing one name); by id works.
+#[test]
+fn revoking_a_shared_token_name_is_refused() {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path().join("data");
+    init(&d);
+    for _ in 0..2 {
+        ok(&vouch(
+            &d,
+            &["tokens", "create", "--role", "admin", "--name", "t-admin"],
+        ));
+    }
+    let out = vouch(&d, &["tokens", "revoke", "t-admin"]);
+    assert!(!out.status.success());
+    assert_eq!(
+        err_line(&out),
+        "error: 2 active tokens are named `t-admin`: revoke each by its id (see `vouch tokens list`)"
+    );
+    let list: Value = serde_json::from_str(&ok(&vouch(&d, &["--json", "tokens", "list"]))).unwrap();
+    let ids: Vec<String> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .inspect(|t| assert!(t["revoked_at"].is_null(), "nothing revoked: {t}"))
+        .map(|t| t["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(ids.len(), 2);
+    assert_eq!(
+        ok(&vouch(&d, &["tokens", "revoke", &ids[0]])).trim(),
+        format!("revoked {}", ids[0])
+    );
+}

@@ -94,12 +94,24 @@ pub fn list_tokens(store: &Store) -> Result<Vec<Value>, String> {
         .collect())
 }
 
-/// Revoke the unrevoked token with this id or name; an error when there is none.
+/// Revoke the unrevoked token with this id or name; an error when there is none, and
+/// when a name is shared by several active tokens (revoke those by id: revoking all of
+/// them while saying one was revoked surprised the one user who tried).
 pub fn revoke_token(store: &Store, id_or_name: &str) -> Result<(), String> {
     let mut n = 0;
+    let mut same_name = 0;
     let at = now();
     store
         .write(&mut |sql| {
+            same_name = sql
+                .query(
+                    "SELECT id FROM api_tokens WHERE name = $1 AND id <> $1 AND revoked_at IS NULL",
+                    &[id_or_name.into()],
+                )?
+                .len();
+            if same_name > 1 {
+                return Ok(());
+            }
             n = sql.execute(
                 "UPDATE api_tokens SET revoked_at = $2 WHERE (id = $1 OR name = $1) AND revoked_at IS NULL",
                 &[id_or_name.into(), at.clone().into()],
@@ -107,6 +119,11 @@ pub fn revoke_token(store: &Store, id_or_name: &str) -> Result<(), String> {
             Ok(())
         })
         .map_err(|e| e.to_string())?;
+    if same_name > 1 {
+        return Err(format!(
+            "{same_name} active tokens are named `{id_or_name}`: revoke each by its id (see `vouch tokens list`)"
+        ));
+    }
     if n == 0 {
         return Err(format!("no active token `{id_or_name}`"));
     }

@@ -166,7 +166,7 @@ pub fn run(cli: &crate::Cli, a: &DemoArgs) -> Result<i32> {
     let r = &report.soc2_report;
     let rdir = vouch_engine::reports::dir_of(&vouch_engine::Config::load(&report.data_dir)?, &r.id);
     println!(
-        "9. Generated seed 003's quarterly soc2 report for {} ({}; job run generate-report:{}) in\n     {}",
+        "10. Generated seed 003's quarterly soc2 report for {} ({}; job run generate-report:{}) in\n     {}",
         r.period.label,
         r.status,
         r.id,

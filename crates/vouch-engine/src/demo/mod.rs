@@ -379,6 +379,14 @@ pub fn run(
     progress(0, 1, "access review");
     let access_review = evidence::access_review(dir, &config, &store, &ledger, &keys)?;
 
+    // Seed 002 step 8 on the demo's timeline: a monthly attestation of the last month,
+    // its window opened the day after the month ended and signed the day after that
+    // (inside the window), pre-filled from the checks above; before the packet,
+    // which shows it as it stood when the packet was made (`packet --reproduce` agrees) and signed with the demo
+    // officer's name; qualified when a step did not pass.
+    progress(0, 1, "attestation");
+    let attestation = attest(dir, &mut config, &store, &keys, &ledger, last, now)?;
+
     // Last month's evidence packet, signed, with the public key beside it for openssl.
     progress(0, 1, "packet");
     let packet = crate::packet::generate(
@@ -422,13 +430,6 @@ pub fn run(
     let public_key_file = dir.join("public_key.pem");
     std::fs::write(&public_key_file, keys.signing_public_pem())
         .map_err(|e| Error::io(&public_key_file, e))?;
-
-    // Seed 002 step 8 on the demo's timeline: a monthly attestation of the last month,
-    // its window opened the day after the month ended and signed the day after that
-    // (inside the window), pre-filled from the checks above and signed with the demo
-    // officer's name; qualified when a step did not pass.
-    progress(0, 1, "attestation");
-    let attestation = attest(dir, &mut config, &store, &keys, &ledger, last, now)?;
 
     Ok(DemoReport {
         data_dir: dir.to_path_buf(),
