@@ -34,9 +34,11 @@ pub struct Settings {
     #[serde(default)]
     /// `[incidents]`: response times per severity, automatic incidents.
     pub incidents: crate::incidents::IncidentSettings,
+    #[serde(default)]
     /// `[attestations]`: when attestation windows open and close, who signs, and the
     /// monthly collection sign-off.
     pub attestations: AttestationSettings,
+    #[serde(default)]
     /// `[reports]`: scheduled compliance reports.
     pub reports: ReportSettings,
     #[serde(default)]
