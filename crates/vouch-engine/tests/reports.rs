@@ -313,11 +313,10 @@ on_both!(access_review_lists_the_population, |fx| {
     let (r, v) = generate(&fx, json!({"report_type": "access_review"}));
     assert_eq!(v["status"], "incomplete", "no campaign reviewed it: {v:#}");
     assert!(
-        v["notes"]
-            .as_array()
+        v["notes"].as_array().unwrap().iter().any(|n| n
+            .as_str()
             .unwrap()
-            .iter()
-            .any(|n| n.as_str().unwrap().contains("No access-review campaign was completed")),
+            .contains("No access-review campaign was completed")),
         "{v:#}"
     );
     let access = v["access"].as_array().unwrap();
@@ -452,12 +451,30 @@ on_both!(empty_or_failed_scans_fix_nothing, |fx| {
     let mut failed = trivy(json!([]));
     failed["runs"][0]["invocations"] = json!([{"executionSuccessful": false}]);
     let mut no_results = trivy(json!([]));
-    no_results["runs"][0].as_object_mut().unwrap().remove("results");
+    no_results["runs"][0]
+        .as_object_mut()
+        .unwrap()
+        .remove("results");
     // (file, first scan with a finding, the scan that checked nothing, why)
     let cases = [
-        ("deps.json", pip_ok, json!({"dependencies": [], "fixes": []}), "no dependency"),
-        ("a.sarif", trivy(finding.clone()), json!({"version": "2.1.0", "runs": []}), "no run"),
-        ("b.sarif", trivy(finding.clone()), failed, "failed invocation"),
+        (
+            "deps.json",
+            pip_ok,
+            json!({"dependencies": [], "fixes": []}),
+            "no dependency",
+        ),
+        (
+            "a.sarif",
+            trivy(finding.clone()),
+            json!({"version": "2.1.0", "runs": []}),
+            "no run",
+        ),
+        (
+            "b.sarif",
+            trivy(finding.clone()),
+            failed,
+            "failed invocation",
+        ),
         ("c.sarif", trivy(finding), no_results, "no `results`"),
     ];
     let now = Utc::now();
@@ -466,8 +483,15 @@ on_both!(empty_or_failed_scans_fix_nothing, |fx| {
     let c = fx.collector();
     for (file, _, _, _) in &cases {
         let path = dir.path().join(file);
-        std::fs::write(&path, cases.iter().find(|x| x.0 == *file).unwrap().1.to_string()).unwrap();
-        assert!(c.upload(&path, "vulnerability.scans", None, "test", &p).unwrap().ok());
+        std::fs::write(
+            &path,
+            cases.iter().find(|x| x.0 == *file).unwrap().1.to_string(),
+        )
+        .unwrap();
+        assert!(c
+            .upload(&path, "vulnerability.scans", None, "test", &p)
+            .unwrap()
+            .ok());
     }
     let body = json!({"report_type": "vulnerability", "period_start": day(now - Duration::days(1)), "period_end": day(now + Duration::days(1))});
     let (_, v) = generate(&fx, body.clone());
@@ -476,7 +500,10 @@ on_both!(empty_or_failed_scans_fix_nothing, |fx| {
     for (file, _, empty, _) in &cases {
         let path = dir.path().join(file);
         std::fs::write(&path, empty.to_string()).unwrap();
-        assert!(c.upload(&path, "vulnerability.scans", None, "test", &p).unwrap().ok());
+        assert!(c
+            .upload(&path, "vulnerability.scans", None, "test", &p)
+            .unwrap()
+            .ok());
     }
     let (_, v) = generate(&fx, body);
     assert_eq!(v["status"], "incomplete", "{v:#}");
@@ -494,11 +521,10 @@ on_both!(empty_or_failed_scans_fix_nothing, |fx| {
         );
     }
     assert!(
-        v["notes"]
-            .as_array()
+        v["notes"].as_array().unwrap().iter().any(|n| n
+            .as_str()
             .unwrap()
-            .iter()
-            .any(|n| n.as_str().unwrap().contains("4 scan(s) in the period checked nothing")),
+            .contains("4 scan(s) in the period checked nothing")),
         "{v:#}"
     );
 });
@@ -540,7 +566,11 @@ on_both!(incident_report_lists_the_periods_incident, |fx| {
         .iter()
         .find(|s| s["severity"] == "low")
         .unwrap_or_else(|| panic!("no SLA row for low: {v:#}"));
-    assert_eq!((low["total"].clone(), low["open"].clone()), (json!(1), json!(1)), "{v:#}");
+    assert_eq!(
+        (low["total"].clone(), low["open"].clone()),
+        (json!(1), json!(1)),
+        "{v:#}"
+    );
     let (_, csv) = reports::artifact(&fx.config, &fx.store, &r.id, "csv").unwrap();
     assert!(String::from_utf8(csv).unwrap().contains(&i.id));
 });
@@ -548,7 +578,9 @@ on_both!(incident_report_lists_the_periods_incident, |fx| {
 // A completed access-review campaign's decisions are in the access_review report, which
 // is then `complete`.
 on_both!(access_report_lists_a_completed_campaign, |fx| {
-    use vouch_engine::signoff::review::{self, Ctx, Decision, NewCampaign, PopulationSpec, Reviewer};
+    use vouch_engine::signoff::review::{
+        self, Ctx, Decision, NewCampaign, PopulationSpec, Reviewer,
+    };
     let mut fx = fx;
     fx.with_catalog(
         r#"
@@ -574,7 +606,10 @@ account_key = "UserName"
     let now = Utc::now();
     let p = vouch_core::period::Period::range(now - Duration::days(1), now + Duration::days(1))
         .unwrap();
-    let items = fx.collector().collect(&["iam.users".into()], &p, &mut |_| {}).unwrap();
+    let items = fx
+        .collector()
+        .collect(&["iam.users".into()], &p, &mut |_| {})
+        .unwrap();
     assert!(items[0].ok(), "{}", items[0].record);
     let ctx = Ctx {
         config: &fx.config,
@@ -619,7 +654,11 @@ account_key = "UserName"
     assert_eq!(cs[0]["id"], json!(id));
     assert_eq!(cs[0]["status"], "completed");
     let ds = cs[0]["decisions"].as_array().unwrap();
-    let of = |u: &str| ds.iter().find(|d| d["user"] == u).unwrap_or_else(|| panic!("{u}: {v:#}"));
+    let of = |u: &str| {
+        ds.iter()
+            .find(|d| d["user"] == u)
+            .unwrap_or_else(|| panic!("{u}: {v:#}"))
+    };
     assert_eq!(of("ci-deployer")["decision"], "keep");
     assert_eq!(of("erin")["decision"], "revoke");
     assert_eq!(of("erin")["decided_by"], "user:sam");

@@ -129,8 +129,9 @@ fn sarif(v: &Value) -> Result<Scan, String> {
     let mut findings = Vec::new();
     let mut tools = Vec::new();
     let runs: Vec<&Value> = v["runs"].as_array().into_iter().flatten().collect();
-    let mut checked_nothing =
-        runs.is_empty().then(|| "the SARIF file has no run (`runs` is empty)".to_string());
+    let mut checked_nothing = runs
+        .is_empty()
+        .then(|| "the SARIF file has no run (`runs` is empty)".to_string());
     for run in &runs {
         let driver = &run["tool"]["driver"];
         let tool = driver["name"].as_str().unwrap_or("sarif").to_string();
@@ -481,6 +482,9 @@ mod tests {
         // A successful run with no result did check: it is a clean scan.
         let clean = json!({"version": "2.1.0", "runs": [{"tool": {"driver": {"name": "trivy"}},
             "invocations": [{"executionSuccessful": true}], "results": []}]});
-        assert_eq!(parse(clean.to_string().as_bytes()).unwrap().checked_nothing, None);
+        assert_eq!(
+            parse(clean.to_string().as_bytes()).unwrap().checked_nothing,
+            None
+        );
     }
 }

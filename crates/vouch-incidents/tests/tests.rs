@@ -733,32 +733,38 @@ on_both!(a_refused_close_gives_the_rule_key_back, |fx| {
 
 // A breach saved whose finding could not be opened is not left pointing at nothing: the
 // next sweep opens the finding under the id the incident names.
-on_both!(a_breach_finding_that_failed_is_opened_by_the_next_sweep, |fx| {
-    let i = fx.seed_003(t("2025-01-21T10:01:00Z"));
-    let late = t("2025-01-28T12:00:00Z");
-    rename(&fx, "findings", "findings_off");
-    let r = inc::sweep(&fx.store, &fx.ledger, &fx.config, late);
-    rename(&fx, "findings_off", "findings");
-    assert!(r.is_err(), "{r:?}");
-    let b = inc::get(&fx.store, &i.id).unwrap();
-    let f = b.sla.finding_id.clone().expect("breach recorded");
-    let exists = |fx: &Fx| {
-        !fx.store
-            .query("SELECT 1 FROM findings WHERE id = $1", &[f.clone().into()])
-            .unwrap()
-            .is_empty()
-    };
-    assert!(!exists(&fx));
-    inc::sweep(&fx.store, &fx.ledger, &fx.config, late).unwrap();
-    assert!(exists(&fx), "the next sweep opens the finding the incident names");
-    inc::sweep(&fx.store, &fx.ledger, &fx.config, late).unwrap();
-    let n = fx
-        .store
-        .query(
-            "SELECT COUNT(*) FROM finding_history WHERE finding_id = $1",
-            &[f.clone().into()],
-        )
-        .unwrap()[0]
-        .int(0);
-    assert_eq!(n, 1, "opened once");
-});
+on_both!(
+    a_breach_finding_that_failed_is_opened_by_the_next_sweep,
+    |fx| {
+        let i = fx.seed_003(t("2025-01-21T10:01:00Z"));
+        let late = t("2025-01-28T12:00:00Z");
+        rename(&fx, "findings", "findings_off");
+        let r = inc::sweep(&fx.store, &fx.ledger, &fx.config, late);
+        rename(&fx, "findings_off", "findings");
+        assert!(r.is_err(), "{r:?}");
+        let b = inc::get(&fx.store, &i.id).unwrap();
+        let f = b.sla.finding_id.clone().expect("breach recorded");
+        let exists = |fx: &Fx| {
+            !fx.store
+                .query("SELECT 1 FROM findings WHERE id = $1", &[f.clone().into()])
+                .unwrap()
+                .is_empty()
+        };
+        assert!(!exists(&fx));
+        inc::sweep(&fx.store, &fx.ledger, &fx.config, late).unwrap();
+        assert!(
+            exists(&fx),
+            "the next sweep opens the finding the incident names"
+        );
+        inc::sweep(&fx.store, &fx.ledger, &fx.config, late).unwrap();
+        let n = fx
+            .store
+            .query(
+                "SELECT COUNT(*) FROM finding_history WHERE finding_id = $1",
+                &[f.clone().into()],
+            )
+            .unwrap()[0]
+            .int(0);
+        assert_eq!(n, 1, "opened once");
+    }
+);
