@@ -1,6 +1,7 @@
 //! Reports generated as job runs: the vulnerability pack with a real `pip-audit` (its
-//! scans, age, SLA and fixes), the seam for incidents and access reviews (not wired: the
-//! reports say so), scheduled reports, and signatures checked with `openssl`.
+//! scans, age, SLA and fixes; empty and failed scans fix nothing), incidents and
+//! access-review campaigns read from their crates, scheduled reports, and signatures
+//! checked with `openssl`.
 
 use crate::common;
 
@@ -247,9 +248,9 @@ on_both!(ext_pip_audit_vulnerability_report, |fx| {
     std::env::remove_var("VOUCH_VULN_REQUIREMENTS");
 });
 
-// With no scan at all, the vulnerability report is no_evidence; the incident report says
-// its source is not available (not "no incidents"), and the access review lists the
-// evidence population and says campaigns are not available.
+// With no scan at all, the vulnerability report is no_evidence; with no incident in the
+// period the incident report says `no_incidents` (a quiet month does not show that
+// incident response works), and the access review with no population is no_evidence.
 on_both!(reports_without_data_say_so, |fx| {
     let (_, v) = generate(&fx, json!({"report_type": "vulnerability"}));
     assert_eq!(v["status"], "no_evidence", "{v:#}");
@@ -259,21 +260,22 @@ on_both!(reports_without_data_say_so, |fx| {
         .contains("No vulnerability scan"));
 
     let (r, v) = generate(&fx, json!({"report_type": "incident"}));
-    assert_eq!(v["status"], "not_available", "{v:#}");
-    assert_eq!(v["incidents"]["available"], false);
-    assert!(v["notes"][0].as_str().unwrap().contains("not available"));
+    assert_eq!(v["status"], "no_incidents", "{v:#}");
+    assert_eq!(v["incidents"]["available"], true);
+    assert_eq!(v["incidents"]["data"]["incidents"], json!([]));
     assert!(
-        r.artifacts.iter().all(|a| a.format != "csv"),
-        "nothing tabular: no CSV"
+        v["notes"][0]
+            .as_str()
+            .unwrap()
+            .contains("says nothing about whether incident response works"),
+        "{v:#}"
     );
-    assert!(matches!(
-        reports::artifact(&fx.config, &fx.store, &r.id, "csv"),
-        Err(reports::Error::Invalid { ref field, .. }) if field == "format"
-    ));
+    assert!(r.artifacts.iter().any(|a| a.format == "csv"));
 
     let (_, v) = generate(&fx, json!({"report_type": "access_review"}));
     assert_eq!(v["status"], "no_evidence", "{v:#}");
-    assert_eq!(v["campaigns"]["available"], false);
+    assert_eq!(v["campaigns"]["available"], true);
+    assert_eq!(v["campaigns"]["data"]["campaigns"], json!([]));
 
     // soc2 with nothing configured: every criterion no_evidence, never pass.
     let (r, v) = generate(
@@ -309,7 +311,14 @@ on_both!(access_review_lists_the_population, |fx| {
     let items = fx.collector().collect(&[], &p, &mut |_| {}).unwrap();
     assert!(items[0].ok(), "{}", items[0].record);
     let (r, v) = generate(&fx, json!({"report_type": "access_review"}));
-    assert_eq!(v["status"], "incomplete", "campaigns not wired: {v:#}");
+    assert_eq!(v["status"], "incomplete", "no campaign reviewed it: {v:#}");
+    assert!(
+        v["notes"].as_array().unwrap().iter().any(|n| n
+            .as_str()
+            .unwrap()
+            .contains("No access-review campaign was completed")),
+        "{v:#}"
+    );
     let access = v["access"].as_array().unwrap();
     assert_eq!(access.len(), 2, "{v:#}");
     assert_eq!(access[0]["user"], "ana@acme.example");
@@ -418,4 +427,239 @@ on_both!(sarif_and_cyclonedx_severity_and_sla, |fx| {
     assert_eq!(v["by_severity"]["high"]["open_past_sla"], 1);
     assert_eq!(v["by_severity"]["medium"]["open_past_sla"], 0);
     assert_eq!(v["by_age_days"]["31-90"], 3);
+});
+
+fn day(t: chrono::DateTime<Utc>) -> String {
+    t.format("%Y-%m-%d").to_string()
+}
+
+// A scan that checked nothing — pip-audit of an empty requirements file, SARIF without a
+// run, SARIF whose invocation failed, SARIF without results — is not a clean scan: the
+// findings the previous scan of its stream reported stay open, and the report is
+// `incomplete` and names the scan, never `pass`.
+on_both!(empty_or_failed_scans_fix_nothing, |fx| {
+    let dir = tempfile::tempdir().unwrap();
+    let trivy = |results: Value| {
+        json!({"version": "2.1.0", "runs": [{"tool": {"driver": {"name": "trivy", "rules": [
+            {"id": "CVE-2023-0286", "properties": {"security-severity": "5.0"}}]}},
+            "results": results}]})
+    };
+    let finding = json!([{"ruleId": "CVE-2023-0286", "level": "error", "message": {"text": "openssl"},
+        "locations": [{"physicalLocation": {"artifactLocation": {"uri": "Dockerfile"}, "region": {"startLine": 1}}}]}]);
+    let pip_ok = json!({"dependencies": [{"name": "jinja2", "version": "2.11.2",
+        "vulns": [{"id": "CVE-2024-22195", "fix_versions": ["3.1.3"], "aliases": [], "description": "x"}]}], "fixes": []});
+    let mut failed = trivy(json!([]));
+    failed["runs"][0]["invocations"] = json!([{"executionSuccessful": false}]);
+    let mut no_results = trivy(json!([]));
+    no_results["runs"][0]
+        .as_object_mut()
+        .unwrap()
+        .remove("results");
+    // (file, first scan with a finding, the scan that checked nothing, why)
+    let cases = [
+        (
+            "deps.json",
+            pip_ok,
+            json!({"dependencies": [], "fixes": []}),
+            "no dependency",
+        ),
+        (
+            "a.sarif",
+            trivy(finding.clone()),
+            json!({"version": "2.1.0", "runs": []}),
+            "no run",
+        ),
+        (
+            "b.sarif",
+            trivy(finding.clone()),
+            failed,
+            "failed invocation",
+        ),
+        ("c.sarif", trivy(finding), no_results, "no `results`"),
+    ];
+    let now = Utc::now();
+    let p = vouch_core::period::Period::range(now - Duration::days(1), now + Duration::days(1))
+        .unwrap();
+    let c = fx.collector();
+    for (file, _, _, _) in &cases {
+        let path = dir.path().join(file);
+        std::fs::write(
+            &path,
+            cases.iter().find(|x| x.0 == *file).unwrap().1.to_string(),
+        )
+        .unwrap();
+        assert!(c
+            .upload(&path, "vulnerability.scans", None, "test", &p)
+            .unwrap()
+            .ok());
+    }
+    let body = json!({"report_type": "vulnerability", "period_start": day(now - Duration::days(1)), "period_end": day(now + Duration::days(1))});
+    let (_, v) = generate(&fx, body.clone());
+    assert_eq!(v["status"], "open", "{v:#}");
+    assert_eq!(v["totals"]["open"], 4, "{v:#}");
+    for (file, _, empty, _) in &cases {
+        let path = dir.path().join(file);
+        std::fs::write(&path, empty.to_string()).unwrap();
+        assert!(c
+            .upload(&path, "vulnerability.scans", None, "test", &p)
+            .unwrap()
+            .ok());
+    }
+    let (_, v) = generate(&fx, body);
+    assert_eq!(v["status"], "incomplete", "{v:#}");
+    assert_eq!(v["totals"]["open"], 4, "nothing was fixed: {v:#}");
+    assert_eq!(v["totals"]["fixed_in_period"], 0, "{v:#}");
+    let why = v["checked_nothing"].as_array().unwrap();
+    assert_eq!(why.len(), 4, "{v:#}");
+    for (file, _, _, reason) in &cases {
+        assert!(
+            why.iter().any(|w| {
+                let w = w.as_str().unwrap();
+                w.contains(&format!("vulnerability.scans {file}")) && w.contains(reason)
+            }),
+            "{file}: {v:#}"
+        );
+    }
+    assert!(
+        v["notes"].as_array().unwrap().iter().any(|n| n
+            .as_str()
+            .unwrap()
+            .contains("4 scan(s) in the period checked nothing")),
+        "{v:#}"
+    );
+});
+
+// An incident opened in the period is in the incident report with its severity's SLA
+// row, read from vouch-incidents.
+on_both!(incident_report_lists_the_periods_incident, |fx| {
+    let now = Utc::now();
+    let i = vouch_engine::incidents::open(
+        &fx.store,
+        &fx.ledger,
+        &fx.config,
+        &vouch_engine::incidents::NewIncident {
+            title: "Leaked API key".into(),
+            severity: "low".into(),
+            description: None,
+            affected_systems: vec!["api".into()],
+            detected_at: Some(vouch_core::event::format_timestamp(
+                &(now - Duration::minutes(10)),
+            )),
+            detected_by: Some("on-call".into()),
+        },
+        "user:ops",
+        now - Duration::minutes(5),
+    )
+    .unwrap();
+    let body = json!({"report_type": "incident", "period_start": day(now - Duration::days(1)), "period_end": day(now + Duration::days(1))});
+    let (r, v) = generate(&fx, body);
+    assert_eq!(v["status"], "complete", "{v:#}");
+    let data = &v["incidents"]["data"];
+    let list = data["incidents"].as_array().unwrap();
+    assert_eq!(list.len(), 1, "{v:#}");
+    assert_eq!(list[0]["id"], json!(i.id));
+    assert_eq!(list[0]["title"], "Leaked API key");
+    assert_eq!(list[0]["breached"], false);
+    let low = data["sla"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["severity"] == "low")
+        .unwrap_or_else(|| panic!("no SLA row for low: {v:#}"));
+    assert_eq!(
+        (low["total"].clone(), low["open"].clone()),
+        (json!(1), json!(1)),
+        "{v:#}"
+    );
+    let (_, csv) = reports::artifact(&fx.config, &fx.store, &r.id, "csv").unwrap();
+    assert!(String::from_utf8(csv).unwrap().contains(&i.id));
+});
+
+// A completed access-review campaign's decisions are in the access_review report, which
+// is then `complete`.
+on_both!(access_report_lists_a_completed_campaign, |fx| {
+    use vouch_engine::signoff::review::{
+        self, Ctx, Decision, NewCampaign, PopulationSpec, Reviewer,
+    };
+    let mut fx = fx;
+    fx.with_catalog(
+        r#"
+[[source]]
+name = "directory"
+kind = "command"
+
+[[evidence]]
+id = "iam.users"
+title = "AWS IAM users"
+source = "directory"
+criteria = ["CC6.2"]
+argv = ["cat", "{{pack_dir}}/iam.json"]
+population = true
+account_key = "UserName"
+"#,
+    );
+    std::fs::write(
+        fx.dir.path().join("iam.json"),
+        json!([{"UserName": "ci-deployer", "GroupName": "deploy"}, {"UserName": "erin", "GroupName": "admins"}]).to_string(),
+    )
+    .unwrap();
+    let now = Utc::now();
+    let p = vouch_core::period::Period::range(now - Duration::days(1), now + Duration::days(1))
+        .unwrap();
+    let items = fx
+        .collector()
+        .collect(&["iam.users".into()], &p, &mut |_| {})
+        .unwrap();
+    assert!(items[0].ok(), "{}", items[0].record);
+    let ctx = Ctx {
+        config: &fx.config,
+        store: &fx.store,
+        ledger: &fx.ledger,
+    };
+    let t = Utc::now();
+    let c = review::create(
+        &ctx,
+        &NewCampaign {
+            title: "IAM review".into(),
+            populations: vec![PopulationSpec {
+                evidence: "iam.users".into(),
+                reviewers: vec![Reviewer {
+                    id: "user:sam".into(),
+                    accounts: vec![],
+                }],
+            }],
+            draft: false,
+        },
+        "user:officer",
+        t,
+    )
+    .unwrap();
+    let id = c.campaign.id.clone();
+    for (a, d) in [("ci-deployer", "keep"), ("erin", "revoke")] {
+        let d = Decision {
+            population: "iam.users".into(),
+            account: a.into(),
+            decision: d.into(),
+            note: Some(format!("{a} checked")),
+        };
+        review::decide(&ctx, &id, &d, "user:sam", t).unwrap();
+    }
+    review::complete(&ctx, &fx.keys, &id, "user:officer", t).unwrap();
+
+    let body = json!({"report_type": "access_review", "period_start": day(now - Duration::days(1)), "period_end": day(now + Duration::days(1))});
+    let (_, v) = generate(&fx, body);
+    assert_eq!(v["status"], "complete", "{v:#}");
+    let cs = v["campaigns"]["data"]["campaigns"].as_array().unwrap();
+    assert_eq!(cs.len(), 1, "{v:#}");
+    assert_eq!(cs[0]["id"], json!(id));
+    assert_eq!(cs[0]["status"], "completed");
+    let ds = cs[0]["decisions"].as_array().unwrap();
+    let of = |u: &str| {
+        ds.iter()
+            .find(|d| d["user"] == u)
+            .unwrap_or_else(|| panic!("{u}: {v:#}"))
+    };
+    assert_eq!(of("ci-deployer")["decision"], "keep");
+    assert_eq!(of("erin")["decision"], "revoke");
+    assert_eq!(of("erin")["decided_by"], "user:sam");
 });

@@ -66,6 +66,10 @@ pub struct Scan {
     /// Components the scan covered (pip-audit dependencies, CycloneDX components), if
     /// the format lists them.
     pub components: Option<u64>,
+    /// Why this scan checked nothing, when it did not: no dependencies or components, no
+    /// SARIF run, a run without results, or a run whose invocation reports failure. Such
+    /// a scan proves nothing absent, so it must never close a finding.
+    pub checked_nothing: Option<String>,
 }
 
 /// Severity from a CVSS-style score (the SARIF `security-severity` convention).
@@ -124,11 +128,31 @@ pub fn parse(bytes: &[u8]) -> Result<Scan, String> {
 fn sarif(v: &Value) -> Result<Scan, String> {
     let mut findings = Vec::new();
     let mut tools = Vec::new();
-    for run in v["runs"].as_array().into_iter().flatten() {
+    let runs: Vec<&Value> = v["runs"].as_array().into_iter().flatten().collect();
+    let mut checked_nothing = runs
+        .is_empty()
+        .then(|| "the SARIF file has no run (`runs` is empty)".to_string());
+    for run in &runs {
         let driver = &run["tool"]["driver"];
         let tool = driver["name"].as_str().unwrap_or("sarif").to_string();
         if !tools.contains(&tool) {
             tools.push(tool.clone());
+        }
+        // A failed invocation's missing results are not fixes, nor (SARIF §3.14.23) is a
+        // run without a `results` array: the tool did not say what it found.
+        if checked_nothing.is_none() {
+            if run["invocations"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|i| i["executionSuccessful"] == false)
+            {
+                checked_nothing = Some(format!(
+                    "the {tool} run reports a failed invocation (`executionSuccessful: false`)"
+                ));
+            } else if !run["results"].is_array() {
+                checked_nothing = Some(format!("the {tool} run has no `results` array"));
+            }
         }
         let rules: Vec<&Value> = driver["rules"].as_array().into_iter().flatten().collect();
         for r in run["results"].as_array().into_iter().flatten() {
@@ -224,6 +248,7 @@ fn sarif(v: &Value) -> Result<Scan, String> {
         unaudited: Vec::new(),
         skipped: Vec::new(),
         components: None,
+        checked_nothing,
     })
 }
 
@@ -310,6 +335,10 @@ fn cyclonedx(v: &Value) -> Result<Scan, String> {
             });
         }
     }
+    // A VEX may list vulnerabilities without components; with neither, nothing was
+    // looked at.
+    let checked_nothing = (components.is_empty() && findings.is_empty())
+        .then(|| "the CycloneDX file lists no component and no vulnerability".to_string());
     Ok(Scan {
         format: ScanFormat::Cyclonedx,
         tool,
@@ -317,6 +346,7 @@ fn cyclonedx(v: &Value) -> Result<Scan, String> {
         unaudited: Vec::new(),
         skipped: Vec::new(),
         components: Some(components.len() as u64),
+        checked_nothing,
     })
 }
 
@@ -366,6 +396,10 @@ fn pip_audit(v: &Value) -> Result<Scan, String> {
         unaudited,
         skipped,
         components: Some(deps.len() as u64),
+        // An empty requirements file or a wrong path: no dependency was audited.
+        checked_nothing: deps
+            .is_empty()
+            .then(|| "pip-audit lists no dependency (nothing was audited)".to_string()),
     })
 }
 
@@ -415,5 +449,42 @@ mod tests {
             "a skipped dependency is not a clean one"
         );
         assert!(parse(b"{\"x\": 1}").unwrap_err().contains("not SARIF"));
+        assert_eq!(s.checked_nothing, None);
+        assert_eq!(c.checked_nothing, None);
+        assert_eq!(p.checked_nothing, None);
+    }
+
+    #[test]
+    fn scans_that_checked_nothing_say_so() {
+        let cases = [
+            (json!({"dependencies": [], "fixes": []}), "no dependency"),
+            (json!([]), "no dependency"),
+            (json!({"version": "2.1.0", "runs": []}), "no run"),
+            (
+                json!({"version": "2.1.0", "runs": [{"tool": {"driver": {"name": "trivy"}},
+                    "invocations": [{"executionSuccessful": false}], "results": []}]}),
+                "failed invocation",
+            ),
+            (
+                json!({"version": "2.1.0", "runs": [{"tool": {"driver": {"name": "trivy"}}}]}),
+                "no `results`",
+            ),
+            (
+                json!({"bomFormat": "CycloneDX", "specVersion": "1.5", "components": []}),
+                "no component",
+            ),
+        ];
+        for (doc, why) in cases {
+            let s = parse(doc.to_string().as_bytes()).unwrap();
+            let got = s.checked_nothing.unwrap_or_default();
+            assert!(got.contains(why), "{doc}: {got:?}");
+        }
+        // A successful run with no result did check: it is a clean scan.
+        let clean = json!({"version": "2.1.0", "runs": [{"tool": {"driver": {"name": "trivy"}},
+            "invocations": [{"executionSuccessful": true}], "results": []}]});
+        assert_eq!(
+            parse(clean.to_string().as_bytes()).unwrap().checked_nothing,
+            None
+        );
     }
 }

@@ -496,6 +496,19 @@ fn save(
         })?;
         Ok(changed)
     };
+    // Closing gives the rule key back; if the ledger refuses the close, the key must come
+    // back too, or the rule would open a second incident for it.
+    let key = if previous.is_open() && !i.is_open() {
+        store
+            .query(
+                "SELECT open_key FROM incidents WHERE id = $1",
+                &[i.id.clone().into()],
+            )?
+            .first()
+            .and_then(|r| r.opt_text(0))
+    } else {
+        None
+    };
     if write(i, &c, previous.version, true)? == 0 {
         return Err(IncidentError::Conflict(format!(
             "incident {} changed while this change was made; nothing was written, retry",
@@ -509,6 +522,13 @@ fn save(
                 "DELETE FROM incident_history WHERE incident_id = $1 AND version = $2",
                 &[i.id.clone().into(), i.version.into()],
             )?;
+            if let Some(k) = &key {
+                // Unless the rule opened a new incident for it meanwhile (unique key).
+                sql.execute(
+                    "UPDATE incidents SET open_key = $2 WHERE id = $1 AND open_key IS NULL AND NOT EXISTS (SELECT 1 FROM incidents o WHERE o.open_key = $2)",
+                    &[i.id.clone().into(), k.clone().into()],
+                )?;
+            }
             Ok(())
         });
         return Err(e);
@@ -896,6 +916,29 @@ pub fn record_breach_if_due(
     i.version += 1;
     i.updated_at = at.clone();
     save(store, ledger, &i, &previous, "sla_breached", &late, "vouch")?;
+    // If the finding cannot be opened now, the incident names it already and the next
+    // sweep opens it (`open_missing_findings`): the id never points at nothing for long.
+    open_breach_finding(store, ledger, config, &i, &at)?;
+    Ok(i)
+}
+
+/// Open the finding a recorded breach of `i` names (`sla.finding_id`), at `at`.
+fn open_breach_finding(
+    store: &Store,
+    ledger: &Ledger,
+    config: &Config,
+    i: &Incident,
+    at: &str,
+) -> Result<(), IncidentError> {
+    let Some(finding_id) = &i.sla.finding_id else {
+        return Ok(());
+    };
+    let control = config.settings.incidents.control.clone();
+    let deadline = &i.sla.deadline;
+    let late = match &i.sla.responded_at {
+        Some(r) => format!("the response came at {r}"),
+        None => "no response was recorded".into(),
+    };
     let finding = json!({
         "id": finding_id, "source": "incident", "check_id": null, "incident_id": i.id,
         "controls": [control], "control_id": control,
@@ -907,7 +950,32 @@ pub fn record_breach_if_due(
         "resolved_at": null, "resolution": null, "created_at": at, "updated_at": at,
     });
     vouch_checks::findings::open_record(store, ledger, finding, "vouch")?;
-    Ok(i)
+    Ok(())
+}
+
+/// Breaches recorded whose finding was never opened (the finding store failed right
+/// after the breach was saved): open them now, under the id the incident names.
+fn open_missing_findings(
+    store: &Store,
+    ledger: &Ledger,
+    config: &Config,
+    now: DateTime<Utc>,
+) -> Result<(), IncidentError> {
+    let rows = store.query(
+        "SELECT record FROM incidents WHERE breached_at IS NOT NULL ORDER BY breached_at",
+        &[],
+    )?;
+    for r in rows {
+        let i = parse_record(&r.text(0))?;
+        let Some(f) = &i.sla.finding_id else { continue };
+        if store
+            .query("SELECT 1 FROM findings WHERE id = $1", &[f.clone().into()])?
+            .is_empty()
+        {
+            open_breach_finding(store, ledger, config, &i, &ts(&now))?;
+        }
+    }
+    Ok(())
 }
 
 /// The SLA watch: record every breach that is due as of `now` (unanswered incidents
@@ -923,6 +991,7 @@ pub fn sweep(
         "SELECT record FROM incidents WHERE status = 'detected' AND breached_at IS NULL AND deadline < $1 ORDER BY deadline",
         &[ts(&now).into()],
     )?;
+    open_missing_findings(store, ledger, config, now)?;
     let mut out = Vec::new();
     for r in rows {
         let i = parse_record(&r.text(0))?;

@@ -678,3 +678,93 @@ on_both!(a_failing_high_severity_check_opens_an_incident, |fx| {
             .is_empty()
     );
 });
+
+/// Rename a table (both databases): a way to make one write fail for real.
+fn rename(fx: &Fx, from: &str, to: &str) {
+    fx.store
+        .write(&mut |sql| {
+            sql.execute(&format!("ALTER TABLE {from} RENAME TO {to}"), &[])?;
+            Ok(())
+        })
+        .unwrap();
+}
+
+// A close the ledger refuses is undone whole: the incident is open again AND holds its
+// rule key again, so the rule does not open a second incident for the same address.
+on_both!(a_refused_close_gives_the_rule_key_back, |fx| {
+    let now = t("2026-09-10T12:10:00Z");
+    let burst = |from: usize, n: usize| -> Vec<Value> {
+        (from..from + n)
+            .map(|k| login_failure("198.51.100.7", &format!("2026-09-10T12:{:02}:00Z", k), k))
+            .collect()
+    };
+    let opened = fx.ingest(burst(0, 6), now);
+    assert_eq!(opened.len(), 1);
+    let i = &opened[0];
+    let key = |fx: &Fx| {
+        fx.store
+            .query(
+                "SELECT open_key FROM incidents WHERE id = $1",
+                &[i.id.clone().into()],
+            )
+            .unwrap()[0]
+            .opt_text(0)
+    };
+    assert_eq!(key(&fx).as_deref(), Some("login-burst:198.51.100.7"));
+    rename(&fx, "ledger_entries", "ledger_entries_off");
+    let refused = fx.update(
+        &i.id,
+        Update {
+            state: Some("dismissed".into()),
+            reason: Some("load test".into()),
+            ..Default::default()
+        },
+        now,
+    );
+    rename(&fx, "ledger_entries_off", "ledger_entries");
+    assert!(refused.is_err(), "{refused:?}");
+    assert_eq!(inc::get(&fx.store, &i.id).unwrap().status, i.status);
+    assert_eq!(key(&fx).as_deref(), Some("login-burst:198.51.100.7"));
+    assert!(
+        fx.ingest(burst(6, 1), now).is_empty(),
+        "still open: no second incident"
+    );
+});
+
+// A breach saved whose finding could not be opened is not left pointing at nothing: the
+// next sweep opens the finding under the id the incident names.
+on_both!(
+    a_breach_finding_that_failed_is_opened_by_the_next_sweep,
+    |fx| {
+        let i = fx.seed_003(t("2025-01-21T10:01:00Z"));
+        let late = t("2025-01-28T12:00:00Z");
+        rename(&fx, "findings", "findings_off");
+        let r = inc::sweep(&fx.store, &fx.ledger, &fx.config, late);
+        rename(&fx, "findings_off", "findings");
+        assert!(r.is_err(), "{r:?}");
+        let b = inc::get(&fx.store, &i.id).unwrap();
+        let f = b.sla.finding_id.clone().expect("breach recorded");
+        let exists = |fx: &Fx| {
+            !fx.store
+                .query("SELECT 1 FROM findings WHERE id = $1", &[f.clone().into()])
+                .unwrap()
+                .is_empty()
+        };
+        assert!(!exists(&fx));
+        inc::sweep(&fx.store, &fx.ledger, &fx.config, late).unwrap();
+        assert!(
+            exists(&fx),
+            "the next sweep opens the finding the incident names"
+        );
+        inc::sweep(&fx.store, &fx.ledger, &fx.config, late).unwrap();
+        let n = fx
+            .store
+            .query(
+                "SELECT COUNT(*) FROM finding_history WHERE finding_id = $1",
+                &[f.clone().into()],
+            )
+            .unwrap()[0]
+            .int(0);
+        assert_eq!(n, 1, "opened once");
+    }
+);

@@ -2,7 +2,8 @@
 //! period's evidence populations (items mapped to the logical-access criteria CC6.1–CC6.3
 //! whose rows name a user and a role or group), and the period's access-review campaigns
 //! with their decisions from [`crate::ReportSources::access_reviews`]. Without that
-//! source the report says so and is `incomplete`.
+//! source, or without a campaign completed in the period, the report says so and is
+//! `incomplete`.
 
 use crate::{Built, Ctx, Error, Table};
 use serde_json::{json, Map, Value};
@@ -219,6 +220,14 @@ pub fn build(ctx: &Ctx<'_>, period: &Period) -> Result<Built, Error> {
         ));
         "no_evidence"
     } else if campaigns.is_none() {
+        "incomplete"
+    } else if !campaigns
+        .iter()
+        .flat_map(|v| v["campaigns"].as_array().into_iter().flatten())
+        .any(|c| c["status"] == "completed")
+    {
+        // Who has access is listed; that nobody reviewed it is not a `complete` review.
+        notes.push("No access-review campaign was completed in the period: this report lists who has access; it does not show that anyone reviewed it.".into());
         "incomplete"
     } else {
         "complete"

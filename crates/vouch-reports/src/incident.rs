@@ -1,7 +1,8 @@
 //! The `incident` report: the period's incidents with SLA performance per severity, open
 //! and breached ones and lessons learned, from [`crate::ReportSources::incidents`].
 //! Without that source the report is `not_available` and says so: it never reads as "no
-//! incidents".
+//! incidents". With the source and no incident in the period the status is
+//! `no_incidents`, never `complete`: a quiet period does not show that response works.
 
 use crate::{Built, Ctx, Error, Table};
 use serde_json::{json, Map, Value};
@@ -86,7 +87,16 @@ pub fn build(ctx: &Ctx<'_>, period: &Period) -> Result<Built, Error> {
         .iter()
         .filter(|i| !matches!(i["status"].as_str(), Some("closed" | "dismissed")))
         .count();
-    let status = if breached > 0 { "breaches" } else { "complete" };
+    let mut notes = Vec::new();
+    // No incident is not evidence that incident response works: nothing was tested.
+    let status = if incidents.is_empty() {
+        notes.push("No incident was recorded in the period. This says nothing about whether incident response works: no incident was handled, so no response time was measured. Show a tabletop exercise or test incident for this period instead.".to_string());
+        "no_incidents"
+    } else if breached > 0 {
+        "breaches"
+    } else {
+        "complete"
+    };
     body.insert("incidents".into(), json!({"available": true, "data": v}));
     Ok(Built {
         body,
@@ -98,7 +108,7 @@ pub fn build(ctx: &Ctx<'_>, period: &Period) -> Result<Built, Error> {
                 incidents.len()
             ),
         ],
-        notes: Vec::new(),
+        notes,
         tables: vec![table, sla],
         csv: Some(0),
     })
