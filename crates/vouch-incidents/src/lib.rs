@@ -1069,7 +1069,10 @@ pub fn period_report(
         .collect();
     let mut by_severity = Vec::new();
     for s in SEVERITIES {
-        let mine: Vec<&Incident> = incidents.iter().filter(|i| i.severity == *s).collect();
+        // By the severity whose response time the deadline followed (`sla.severity`):
+        // a medium incident re-rated high after its four hours ran out breached
+        // medium's SLA, not high's.
+        let mine: Vec<&Incident> = incidents.iter().filter(|i| i.sla.severity == *s).collect();
         let mut p = SeverityPerformance {
             severity: s.to_string(),
             response_time_secs: config.settings.incidents.response_time(s).num_seconds(),

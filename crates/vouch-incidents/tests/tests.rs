@@ -768,3 +768,47 @@ on_both!(
         assert_eq!(n, 1, "opened once");
     }
 );
+
+// A medium incident (due in four hours) triaged as high after its deadline: the breach
+// is medium's (its four hours ran out), so the per-severity SLA rows count it under
+// medium, the severity whose response time applied (the trial found it under high,
+// beside a 60-minute SLA it never had).
+on_both!(
+    sla_rows_count_an_incident_under_the_severity_its_deadline_followed,
+    |fx| {
+        let i = inc::open(
+            &fx.store,
+            &fx.ledger,
+            &fx.config,
+            &seed(),
+            "user:ops",
+            t("2025-01-21T10:01:00Z"),
+        )
+        .unwrap();
+        assert_eq!(i.severity, "medium");
+        fx.update(
+            &i.id,
+            Update {
+                state: Some("triaged".into()),
+                severity: Some("high".into()),
+                assignee: Some("grace".into()),
+                ..Default::default()
+            },
+            t("2025-01-21T15:00:00Z"),
+        )
+        .unwrap();
+        let q = vouch_core::period::Period::parse("2025-01", t("2025-02-02T00:00:00Z")).unwrap();
+        let r = inc::period_report(&fx.store, &fx.config, &q, Utc::now()).unwrap();
+        let row = |s: &str| {
+            r.by_severity
+                .iter()
+                .find(|x| x.severity == s)
+                .unwrap()
+                .clone()
+        };
+        assert_eq!((row("medium").total, row("medium").breached), (1, 1));
+        assert_eq!((row("high").total, row("high").breached), (0, 0));
+        assert_eq!(r.incidents[0]["severity"], "high");
+        assert_eq!(r.incidents[0]["sla"]["severity"], "medium");
+    }
+);
