@@ -84,14 +84,21 @@ fn setup(fx: &mut common::Fx, direct_grant: bool) {
     fx.with_catalog(CATALOG);
 }
 
-/// Collect and check September (the quarter's last month) at `at`.
-fn collect_and_check(fx: &common::Fx, at: DateTime<Utc>) {
-    let sept = Period::parse("2026-09", at).unwrap();
-    let items = fx.collector().collect(&[], &sept, &mut |_| {}).unwrap();
+/// Collect and check one month at `at`.
+fn collect_and_check_month(fx: &common::Fx, month: &str, at: DateTime<Utc>) {
+    let m = Period::parse(month, at).unwrap();
+    let items = fx.collector().collect(&[], &m, &mut |_| {}).unwrap();
     assert!(items.iter().all(|i| i.ok()));
     vouch_engine::checks::Checker::new(&fx.config, fx.store.clone(), &fx.ledger)
-        .run(&sept, &[], at)
+        .run(&m, &[], at)
         .unwrap();
+}
+
+/// Collect and check each month of Q3 at `at`.
+fn collect_and_check(fx: &common::Fx, at: DateTime<Utc>) {
+    for m in ["2026-07", "2026-08", "2026-09"] {
+        collect_and_check_month(fx, m, at);
+    }
 }
 
 fn runner<'a>(fx: &'a common::Fx, clock: &'a ManualClock, since: &str) -> Runner<'a> {
@@ -205,16 +212,46 @@ on_both!(window_opens_draft_from_checks_signed_on_time, |fx| {
         a.steps
     );
     assert!(!a.unqualified_allowed);
-    // The quarter's last month is collected and checked: the draft, re-read at signing,
-    // passes with the evidence and results linked.
-    collect_and_check(&fx, t("2026-10-01T03:00:00Z"));
+    // Only the quarter's last month is checked: July and August were not, so no step
+    // passes (one checked month is not a checked quarter) and unqualified is refused.
+    collect_and_check_month(&fx, "2026-09", t("2026-10-01T03:00:00Z"));
     let s = signoffs(&fx);
+    let p = s.preview(&a.id, t("2026-10-02T09:00:00Z")).unwrap();
+    assert!(
+        p.steps.iter().all(|s| s.status == "no_evidence"),
+        "{:?}",
+        p.steps
+    );
+    let msgs = p.steps[0].checks[0].messages.join(" | ");
+    assert!(
+        msgs.contains("2026-07: no stored result") && msgs.contains("2026-08: no stored result"),
+        "{msgs}"
+    );
+    assert!(!p.unqualified_allowed);
+    let e = s
+        .sign(
+            &a.id,
+            &request(Opinion::Unqualified, &[]),
+            t("2026-10-02T09:00:00Z"),
+        )
+        .unwrap_err();
+    assert!(e.to_string().contains("no_evidence"), "{e}");
+    // Every month checked: the draft, re-read at signing, passes with the evidence and
+    // results linked.
+    collect_and_check(&fx, t("2026-10-01T03:00:00Z"));
     let p = s.preview(&a.id, t("2026-10-02T09:00:00Z")).unwrap();
     assert!(p.steps.iter().all(|s| s.status == "pass"), "{:?}", p.steps);
     let c = &p.steps[0].checks[0];
     assert_eq!(
         (c.check_id.as_str(), c.periods.clone()),
-        ("no-direct-grants", vec!["2026-09".to_string()])
+        (
+            "no-direct-grants",
+            vec![
+                "2026-07".to_string(),
+                "2026-08".to_string(),
+                "2026-09".to_string()
+            ]
+        )
     );
     assert!(c.evidence[0]["sha256"]
         .as_str()
@@ -426,7 +463,8 @@ on_both!(
         assert!(signing.late && signed.late);
         assert_eq!(signing.opinion, "qualified");
         assert_eq!(signed.steps[0].status, "fail");
-        assert_eq!(signed.steps[0].checks[0].failing_count, 1);
+        // dan@x fails in each of the quarter's three checked months.
+        assert_eq!(signed.steps[0].checks[0].failing_count, 3);
         assert_eq!(signed.steps[0].checks[0].failing[0]["email"], "dan@x");
         // The check's own (high) finding is linked to the step and listed.
         assert!(signed.steps[0]
@@ -865,4 +903,134 @@ on_both!(quarterly_review_chain_consistency_and_honest_gaps, |fx| {
         "{:?}",
         b.steps[0].detail
     );
+});
+
+/// How many ledger leaves record `action`.
+fn count_action(fx: &common::Fx, action: &str) -> usize {
+    fx.all_leaves()
+        .matches(&format!("\"action\":\"{action}\""))
+        .count()
+}
+
+/// How many findings have `text` in their title.
+fn count_findings(fx: &common::Fx, text: &str) -> usize {
+    vouch_engine::checks::findings::list(&fx.store, None)
+        .unwrap()
+        .iter()
+        .filter(|f| f["title"].as_str().is_some_and(|t| t.contains(text)))
+        .count()
+}
+
+// Several signers race the same late signature on one store: exactly one wins, the
+// others get a conflict, and the ledger has exactly one `attestation.signed` event and
+// one "signed late" finding (the guarded write comes before the ledger append).
+on_both!(attest_concurrent_signatures_record_one_signed_event, |fx| {
+    let mut fx = fx;
+    setup(&mut fx, false);
+    signoffs(&fx)
+        .sync(t("2026-09-26T00:00:10Z"), t("2026-09-01T00:00:00Z"))
+        .unwrap();
+    let a = q3(&fx);
+    let n = 6;
+    let barrier = std::sync::Barrier::new(n);
+    let results: Vec<Result<_, SignoffError>> = std::thread::scope(|sc| {
+        let hs: Vec<_> = (0..n)
+            .map(|_| {
+                sc.spawn(|| {
+                    barrier.wait();
+                    signoffs(&fx).sign(
+                        &a.id,
+                        &request(Opinion::Qualified, &[]),
+                        t("2026-10-08T09:00:00Z"),
+                    )
+                })
+            })
+            .collect();
+        hs.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let won: Vec<_> = results.iter().filter_map(|r| r.as_ref().ok()).collect();
+    assert_eq!(won.len(), 1, "exactly one signature wins");
+    for r in &results {
+        if let Err(e) = r {
+            assert!(matches!(e, SignoffError::Conflict(_)), "{e}");
+        }
+    }
+    assert_eq!(count_action(&fx, "attestation.signed"), 1);
+    assert_eq!(count_findings(&fx, "signed late"), 1);
+    let stored = q3(&fx);
+    assert_eq!(&stored, &won[0].0);
+    assert_eq!(stored.ledger_seq, won[0].0.ledger_seq);
+    assert!(stored.ledger_seq.is_some());
+    signoffs(&fx)
+        .document(&a.id)
+        .unwrap()
+        .unwrap()
+        .verify()
+        .unwrap();
+});
+
+// Concurrent scheduler runs: a window is opened (and recorded) once, closed unsigned
+// once (one high finding), and missed once.
+on_both!(attest_concurrent_syncs_record_each_window_once, |fx| {
+    let mut fx = fx;
+    setup(&mut fx, false);
+    let race = |now: &str, since: &str| {
+        let n = 6;
+        let barrier = std::sync::Barrier::new(n);
+        std::thread::scope(|sc| {
+            let hs: Vec<_> = (0..n)
+                .map(|_| {
+                    sc.spawn(|| {
+                        barrier.wait();
+                        signoffs(&fx).sync(t(now), t(since)).unwrap()
+                    })
+                })
+                .collect();
+            hs.into_iter()
+                .map(|h| h.join().unwrap())
+                .collect::<Vec<_>>()
+        })
+    };
+    let reps = race("2026-09-26T00:00:10Z", "2026-09-01T00:00:00Z");
+    assert_eq!(reps.iter().map(|r| r.opened.len()).sum::<usize>(), 1);
+    assert_eq!(count_action(&fx, "attestation.window_opened"), 1);
+    assert_eq!(count_action(&fx, "attestation.draft_created"), 1);
+    let reps = race("2026-10-07T00:00:10Z", "2026-09-01T00:00:00Z");
+    assert_eq!(reps.iter().map(|r| r.overdue.len()).sum::<usize>(), 1);
+    assert_eq!(count_action(&fx, "attestation.window_closed_unsigned"), 1);
+    assert_eq!(count_findings(&fx, "not signed by its hard close"), 1);
+    let overdue = q3(&fx);
+    assert_eq!(
+        (overdue.status.as_str(), overdue.lateness_findings.len()),
+        ("overdue", 1)
+    );
+    // Q4's window, never opened, is missed once (the database knew Q4 from October 1).
+    let reps = race("2027-01-20T00:00:10Z", "2026-10-01T00:00:00Z");
+    assert_eq!(reps.iter().map(|r| r.missed.len()).sum::<usize>(), 1);
+    assert_eq!(count_action(&fx, "attestation.window_missed"), 1);
+    assert_eq!(count_findings(&fx, "window missed"), 1);
+});
+
+// The overdue sweep after a signature changes nothing: the signed row is not marked
+// overdue and no "not signed by its hard close" finding is opened.
+on_both!(attest_overdue_sweep_leaves_a_signed_document_alone, |fx| {
+    let mut fx = fx;
+    setup(&mut fx, false);
+    let s = signoffs(&fx);
+    s.sync(t("2026-09-26T00:00:10Z"), t("2026-09-01T00:00:00Z"))
+        .unwrap();
+    let a = q3(&fx);
+    s.sign(
+        &a.id,
+        &request(Opinion::Qualified, &[]),
+        t("2026-10-02T09:00:00Z"),
+    )
+    .unwrap();
+    let rep = s
+        .sync(t("2026-10-07T00:00:10Z"), t("2026-09-01T00:00:00Z"))
+        .unwrap();
+    assert!(rep.overdue.is_empty(), "{rep:?}");
+    assert_eq!(q3(&fx).status, "signed");
+    assert_eq!(count_action(&fx, "attestation.window_closed_unsigned"), 0);
+    assert_eq!(count_findings(&fx, "not signed by its hard close"), 0);
 });

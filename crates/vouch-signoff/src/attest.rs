@@ -254,11 +254,13 @@ impl Signoffs<'_> {
                 if self.find(KIND_ATTESTATION, &w.period.label)?.is_some() {
                     continue;
                 }
+                // A concurrent sync may make the row first: then it is that one's to
+                // report (and to record in the ledger), not ours.
                 if now < w.closes_at {
-                    self.open_window(&w, now)?;
-                    report.opened.push(w.period.label.clone());
-                } else {
-                    self.record_missed(&w, now)?;
+                    if self.open_window(&w, now)?.is_some() {
+                        report.opened.push(w.period.label.clone());
+                    }
+                } else if self.record_missed(&w, now)? {
                     report.missed.push(w.period.label.clone());
                 }
             }
@@ -268,28 +270,12 @@ impl Signoffs<'_> {
             &[ts(&now).into()],
         )?;
         for r in rows {
-            let mut a = decode(&r.text(0))?;
-            let f = self.lateness_finding(
-                &a,
-                "high",
-                &format!("{} not signed by its hard close", a.title),
-                &format!(
-                    "The {} window closed at {} without a signature. It can still be signed (marked late).",
-                    a.title, a.closes_at
-                ),
-            )?;
-            a.status = "overdue".into();
-            a.late = true;
-            a.lateness_findings.push(f);
-            self.event(
-                &a,
-                "attestation.window_closed_unsigned",
-                None,
-                now,
-                json!({}),
-            )?;
-            self.save(&a)?;
-            report.overdue.push(format!("{}:{}", a.kind, a.period));
+            let open = decode(&r.text(0))?;
+            if self.close_unsigned(&open, now)? {
+                report
+                    .overdue
+                    .push(format!("{}:{}", open.kind, open.period));
+            }
         }
         Ok(report)
     }
@@ -320,7 +306,72 @@ impl Signoffs<'_> {
                 ts(&w.closes_at)
             )));
         }
-        self.open_window(&w, now)
+        self.open_window(&w, now)?.ok_or_else(|| {
+            Error::Conflict(format!("the {} attestation exists already", period.label))
+        })
+    }
+
+    /// Mark an open document past its hard close `overdue`. The status changes only if
+    /// it is still open and unsigned (a conditional update: a signature or another sweep
+    /// that got there first wins); only then is the high finding opened and the
+    /// `attestation.window_closed_unsigned` event recorded. If either cannot be
+    /// recorded, the row is put back to `open`. Whether this call closed it.
+    fn close_unsigned(&self, open: &Attestation, now: DateTime<Utc>) -> Result<bool, Error> {
+        let mut a = open.clone();
+        a.status = "overdue".into();
+        a.late = true;
+        let record = canonical(&a)?;
+        let mut n = 0;
+        self.store.write(&mut |sql| {
+            n = sql.execute(
+                "UPDATE attestations SET status = 'overdue', record = $2 WHERE id = $1 AND status = 'open' AND document IS NULL",
+                &[a.id.clone().into(), record.clone().into()],
+            )?;
+            Ok(())
+        })?;
+        if n != 1 {
+            return Ok(false);
+        }
+        let undo = |e: Error| -> Error {
+            let _ = self.restore(open, "overdue");
+            e
+        };
+        let f = self
+            .lateness_finding(
+                &a,
+                "high",
+                &format!("{} not signed by its hard close", a.title),
+                &format!(
+                    "The {} window closed at {} without a signature. It can still be signed (marked late).",
+                    a.title, a.closes_at
+                ),
+            )
+            .map_err(undo)?;
+        a.lateness_findings.push(f);
+        self.event(
+            &a,
+            "attestation.window_closed_unsigned",
+            None,
+            now,
+            json!({}),
+        )
+        .map_err(undo)?;
+        self.save(&a)?;
+        Ok(true)
+    }
+
+    /// Put an unsigned row back as it was (`previous`), if it still has status `now_is`:
+    /// the undo of a status change whose ledger event could not be appended.
+    fn restore(&self, previous: &Attestation, now_is: &str) -> Result<(), Error> {
+        let record = canonical(previous)?;
+        self.store.write(&mut |sql| {
+            sql.execute(
+                "UPDATE attestations SET status = $2, record = $3 WHERE id = $1 AND status = $4 AND document IS NULL",
+                &[previous.id.clone().into(), previous.status.clone().into(), record.clone().into(), now_is.into()],
+            )?;
+            Ok(())
+        })?;
+        Ok(())
     }
 
     fn new_record(
@@ -359,7 +410,9 @@ impl Signoffs<'_> {
         }
     }
 
-    fn open_window(&self, w: &Window, now: DateTime<Utc>) -> Result<Attestation, Error> {
+    /// Make the draft row first (`ON CONFLICT DO NOTHING`); only the caller whose row it
+    /// is records the window in the ledger. `None` when the row existed already.
+    fn open_window(&self, w: &Window, now: DateTime<Utc>) -> Result<Option<Attestation>, Error> {
         let mut a = self.new_record(
             KIND_ATTESTATION,
             w,
@@ -368,25 +421,37 @@ impl Signoffs<'_> {
             &self.settings().signer_role.clone(),
         );
         self.prefill(&mut a, now)?;
-        self.event(
-            &a,
-            "attestation.window_opened",
-            None,
-            now,
-            json!({"opens_at": a.opens_at, "closes_at": a.closes_at}),
-        )?;
-        self.insert(&a)?;
-        self.event(
-            &a,
-            "attestation.draft_created",
-            None,
-            now,
-            json!({"steps": a.steps.len(), "exceptions": a.exceptions.len()}),
-        )?;
-        Ok(a)
+        if !self.insert(&a)? {
+            return Ok(None);
+        }
+        let recorded = self
+            .event(
+                &a,
+                "attestation.window_opened",
+                None,
+                now,
+                json!({"opens_at": a.opens_at, "closes_at": a.closes_at}),
+            )
+            .and_then(|_| {
+                self.event(
+                    &a,
+                    "attestation.draft_created",
+                    None,
+                    now,
+                    json!({"steps": a.steps.len(), "exceptions": a.exceptions.len()}),
+                )
+            });
+        if let Err(e) = recorded {
+            self.unwind_insert(&a);
+            return Err(e);
+        }
+        Ok(Some(a))
     }
 
-    fn record_missed(&self, w: &Window, now: DateTime<Utc>) -> Result<(), Error> {
+    /// Record a window that closed before it was opened: the row first (`ON CONFLICT
+    /// DO NOTHING`), then, only if it is ours, the ledger event and the high finding.
+    /// Whether this call recorded it.
+    fn record_missed(&self, w: &Window, now: DateTime<Utc>) -> Result<bool, Error> {
         let mut a = self.new_record(
             KIND_ATTESTATION,
             w,
@@ -396,6 +461,19 @@ impl Signoffs<'_> {
         );
         a.status = "missed".into();
         a.late = true;
+        if !self.insert(&a)? {
+            return Ok(false);
+        }
+        if let Err(e) = self.event(
+            &a,
+            "attestation.window_missed",
+            None,
+            now,
+            json!({"opens_at": a.opens_at, "closes_at": a.closes_at}),
+        ) {
+            self.unwind_insert(&a);
+            return Err(e);
+        }
         let f = self.lateness_finding(
             &a,
             "high",
@@ -406,14 +484,8 @@ impl Signoffs<'_> {
             ),
         )?;
         a.lateness_findings.push(f);
-        self.event(
-            &a,
-            "attestation.window_missed",
-            None,
-            now,
-            json!({"opens_at": a.opens_at, "closes_at": a.closes_at}),
-        )?;
-        self.insert(&a)
+        self.save(&a)?;
+        Ok(true)
     }
 
     /// Open a finding about a document's timeliness; its id.
@@ -628,6 +700,7 @@ impl Signoffs<'_> {
         now: DateTime<Utc>,
     ) -> Result<(Attestation, SignedDocument), Error> {
         let mut a = self.get(id)?;
+        let unsigned = a.clone();
         if a.signed.is_some() || a.status == "signed" {
             return Err(Error::Conflict(format!(
                 "{} ({}) is signed already: a signed document is frozen",
@@ -696,14 +769,27 @@ impl Signoffs<'_> {
             document,
             req.personal.as_ref().map(|k| (k, req.signer.as_str())),
         )?;
-        // Freshly re-read: a concurrent signer may have won while we pre-filled.
-        if self.get(&a.id)?.signed.is_some() {
+        // The guarded write first: of concurrent signers exactly one changes the row;
+        // only that one records the signature in the ledger (and opens the late
+        // finding). The others get a conflict and record nothing.
+        let doc_text = serde_json::to_string(&signed).map_err(|e| Error::Corrupt(e.to_string()))?;
+        a.document_sha256 = Some(signed.sha256.clone());
+        let first = canonical(&a)?;
+        let mut n = 0;
+        self.store.write(&mut |sql| {
+            n = sql.execute(
+                "UPDATE attestations SET status = 'signed', signed_at = $2, record = $3, document = $4 WHERE id = $1 AND document IS NULL",
+                &[a.id.clone().into(), ts(&now).into(), first.clone().into(), doc_text.clone().into()],
+            )?;
+            Ok(())
+        })?;
+        if n != 1 {
             return Err(Error::Conflict(format!(
-                "{} ({}) is signed already",
+                "{} ({}) is signed already: a signed document is frozen",
                 a.title, a.id
             )));
         }
-        let seq = self.event(
+        let appended = self.event(
             &a,
             "attestation.signed",
             Some(&req.signer),
@@ -714,11 +800,27 @@ impl Signoffs<'_> {
                 "personal_signature": a.signed.as_ref().and_then(|s| s.personal_signature.clone()),
                 "exceptions": a.exceptions.len(), "role": req.role,
             }),
-        )?;
-        a.document_sha256 = Some(signed.sha256.clone());
+        );
+        let seq = match appended {
+            Ok(seq) => seq,
+            Err(e) => {
+                // Not recorded, so not signed: put the row back as it was.
+                let previous = canonical(&unsigned)?;
+                let _ = self.store.write(&mut |sql| {
+                    sql.execute(
+                        "UPDATE attestations SET status = $2, signed_at = NULL, record = $3, document = NULL WHERE id = $1 AND document = $4",
+                        &[unsigned.id.clone().into(), unsigned.status.clone().into(), previous.clone().into(), doc_text.clone().into()],
+                    )?;
+                    Ok(())
+                });
+                return Err(e);
+            }
+        };
         a.ledger_seq = Some(seq);
-        if late {
-            let f = self.lateness_finding(
+        // The seq (and the late finding) go into the record in a second update: the
+        // signed document itself is already frozen and does not hold them.
+        let late_finding = if late {
+            self.lateness_finding(
                 &a,
                 "medium",
                 &format!("{} signed late", a.title),
@@ -728,27 +830,27 @@ impl Signoffs<'_> {
                     req.signer,
                     a.closes_at
                 ),
-            )?;
-            a.lateness_findings.push(f);
+            )
+            .map(Some)
+        } else {
+            Ok(None)
+        };
+        if let Ok(Some(f)) = &late_finding {
+            a.lateness_findings.push(f.clone());
         }
-        let doc_text = serde_json::to_string(&signed).map_err(|e| Error::Corrupt(e.to_string()))?;
-        let record = vouch_core::canonical::to_string(
-            &serde_json::to_value(&a).map_err(|e| Error::Corrupt(e.to_string()))?,
-        );
-        let mut n = 0;
+        let record = canonical(&a)?;
         self.store.write(&mut |sql| {
-            n = sql.execute(
-                "UPDATE attestations SET status = 'signed', signed_at = $2, record = $3, document = $4 WHERE id = $1 AND document IS NULL",
-                &[a.id.clone().into(), ts(&now).into(), record.clone().into(), doc_text.clone().into()],
+            sql.execute(
+                "UPDATE attestations SET record = $2 WHERE id = $1 AND document = $3",
+                &[
+                    a.id.clone().into(),
+                    record.clone().into(),
+                    doc_text.clone().into(),
+                ],
             )?;
             Ok(())
         })?;
-        if n == 0 {
-            return Err(Error::Conflict(format!(
-                "{} ({}) is signed already",
-                a.title, a.id
-            )));
-        }
+        late_finding?;
         Ok((a, signed))
     }
 
@@ -781,7 +883,8 @@ impl Signoffs<'_> {
         Ok(r.seqs.first().copied().unwrap_or(0))
     }
 
-    pub(crate) fn insert(&self, a: &Attestation) -> Result<(), Error> {
+    /// Insert a new row; false (nothing written) when one of its kind and period exists.
+    pub(crate) fn insert(&self, a: &Attestation) -> Result<bool, Error> {
         let record = canonical(a)?;
         let mut n = 0;
         self.store.write(&mut |sql| {
@@ -791,13 +894,19 @@ impl Signoffs<'_> {
             )?;
             Ok(())
         })?;
-        if n == 0 {
-            return Err(Error::Conflict(format!(
-                "the {} {} exists already",
-                a.period, a.kind
-            )));
-        }
-        Ok(())
+        Ok(n == 1)
+    }
+
+    /// Remove a row just inserted whose ledger event could not be appended, so nothing
+    /// stays unrecorded (best effort: the append's error is what the caller reports).
+    fn unwind_insert(&self, a: &Attestation) {
+        let _ = self.store.write(&mut |sql| {
+            sql.execute(
+                "DELETE FROM attestations WHERE id = $1 AND document IS NULL",
+                &[a.id.clone().into()],
+            )?;
+            Ok(())
+        });
     }
 
     fn save(&self, a: &Attestation) -> Result<(), Error> {
@@ -826,14 +935,23 @@ impl Signoffs<'_> {
         let mut a = self.new_record(kind, w, now, title, role);
         a.steps = steps;
         self.prefill(&mut a, now)?;
-        self.event(
+        // The row first; the request is recorded only by the caller who made it (a
+        // concurrent request for the same period gets the existing document).
+        if !self.insert(&a)? {
+            return self.find(kind, &a.period)?.ok_or_else(|| {
+                Error::Conflict(format!("the {} {} exists already", a.period, kind))
+            });
+        }
+        if let Err(e) = self.event(
             &a,
             "signoff.requested",
             None,
             now,
             json!({"steps": a.steps.len(), "exceptions": a.exceptions.len()}),
-        )?;
-        self.insert(&a)?;
+        ) {
+            self.unwind_insert(&a);
+            return Err(e);
+        }
         Ok(a)
     }
 }
@@ -958,10 +1076,37 @@ fn step_check(check_id: &str, results: &[(String, Value)], periods: &[Period]) -
             status: "no_evidence".into(),
         };
     }
-    let statuses: Vec<&str> = results
+    let mut statuses: Vec<&str> = results
         .iter()
         .map(|(_, r)| vouch_checks::controls::result_status(r))
         .collect();
+    // Without a result over the period itself, the months stand for it: each month
+    // with no result was not checked, so the check cannot pass (one checked month of
+    // three is not a checked quarter).
+    let own = periods.first().map(|p| p.label.as_str());
+    let covers_period = results.iter().any(|(p, _)| Some(p.as_str()) == own);
+    let unchecked: Vec<&str> = if covers_period {
+        Vec::new()
+    } else {
+        periods
+            .iter()
+            .skip(1)
+            .map(|p| p.label.as_str())
+            .filter(|m| !results.iter().any(|(p, _)| p == m))
+            .collect()
+    };
+    if !unchecked.is_empty() {
+        statuses.push("no_evidence");
+    }
+    let mut messages: Vec<String> = results
+        .iter()
+        .map(|(p, r)| format!("{p}: {}", r["message"].as_str().unwrap_or_default()))
+        .collect();
+    messages.extend(
+        unchecked
+            .iter()
+            .map(|m| format!("{m}: no stored result: nothing was checked")),
+    );
     StepCheck {
         check_id: check_id.into(),
         evidence: results
@@ -973,10 +1118,7 @@ fn step_check(check_id: &str, results: &[(String, Value)], periods: &[Period]) -
             .flat_map(|(_, r)| r["failing"].as_array().cloned().unwrap_or_default())
             .collect(),
         failing_count: results.iter().map(|(_, r)| r["failing_count"].as_u64().unwrap_or(0)).sum(),
-        messages: results
-            .iter()
-            .map(|(p, r)| format!("{p}: {}", r["message"].as_str().unwrap_or_default()))
-            .collect(),
+        messages,
         periods: results.iter().map(|(p, _)| p.clone()).collect(),
         results: results
             .iter()

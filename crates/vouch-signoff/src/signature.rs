@@ -49,7 +49,8 @@ pub enum PersonalSignature {
     Gpg {
         /// The armored detached signature.
         signature: String,
-        /// The key id or fingerprint the signer named.
+        /// The fingerprint of the primary key that signed (documents signed before this
+        /// was recorded carry the name the signer gave).
         key_id: String,
     },
 }
@@ -104,8 +105,10 @@ pub fn sign_personal(
 }
 
 /// Check a personal signature over `bytes` with the real tool (`ssh-keygen -Y verify`
-/// with an allowed-signers file made from the recorded key, or `gpg --verify` against the
-/// caller's keyring).
+/// with an allowed-signers file made from the recorded key — which proves only that the
+/// recorded key signed, so compare that key with the signer's key you hold — or
+/// `gpg --verify` against the caller's keyring, requiring the recorded key to have
+/// signed).
 pub fn verify_personal(sig: &PersonalSignature, bytes: &[u8]) -> Result<(), Error> {
     match sig {
         PersonalSignature::Ssh {
@@ -119,7 +122,9 @@ pub fn verify_personal(sig: &PersonalSignature, bytes: &[u8]) -> Result<(), Erro
                 .map_err(|e| Error::Signature(format!("writing allowed signers: {e}")))?;
             ssh_verify(&allowed, principal, signature, bytes)
         }
-        PersonalSignature::Gpg { signature, .. } => gpg_verify(signature, bytes),
+        PersonalSignature::Gpg { signature, key_id } => {
+            gpg_verify(signature, key_id, bytes).map(|_| ())
+        }
     }
 }
 
@@ -212,7 +217,9 @@ pub fn ssh_verify(
 }
 
 /// `gpg --batch --armor --local-user ID --detach-sign` over `bytes` (the caller's
-/// keyring, `GNUPGHOME` as set).
+/// keyring, `GNUPGHOME` as set). The recorded `key_id` is the fingerprint of the
+/// primary key that made the signature (read back from gpg's `VALIDSIG` status), not
+/// the name the signer gave (`alice@example` names no key on another keyring).
 pub fn gpg_sign(key_id: &str, bytes: &[u8]) -> Result<PersonalSignature, Error> {
     let mut cmd = Command::new("gpg");
     cmd.args([
@@ -224,20 +231,74 @@ pub fn gpg_sign(key_id: &str, bytes: &[u8]) -> Result<PersonalSignature, Error> 
         "--detach-sign",
     ]);
     let sig = run(cmd, "gpg --detach-sign", bytes)?;
+    let signature = String::from_utf8_lossy(&sig).into_owned();
+    let (_, primary) = gpg_valid_signer(&signature, bytes)?;
     Ok(PersonalSignature::Gpg {
-        signature: String::from_utf8_lossy(&sig).into_owned(),
-        key_id: key_id.to_string(),
+        signature,
+        key_id: primary,
     })
 }
 
-/// `gpg --batch --verify SIG -` over `bytes` (the caller's keyring must hold the key).
-pub fn gpg_verify(signature: &str, bytes: &[u8]) -> Result<(), Error> {
+/// Run `gpg --batch --status-fd 1 --verify SIG -` over `bytes` (the caller's keyring
+/// must hold the key); the `VALIDSIG` line's signing-key and primary-key fingerprints.
+/// No `VALIDSIG` line (a bad, expired-key or unknown-key signature) is an error.
+pub fn gpg_valid_signer(signature: &str, bytes: &[u8]) -> Result<(String, String), Error> {
     let dir = tempdir()?;
     let sig = dir.path().join("document.asc");
     std::fs::write(&sig, signature).map_err(|e| Error::Signature(e.to_string()))?;
     let mut cmd = Command::new("gpg");
-    cmd.args(["--batch", "--verify"]).arg(&sig).arg("-");
-    run(cmd, "gpg --verify", bytes).map(|_| ())
+    cmd.args(["--batch", "--status-fd", "1", "--verify"])
+        .arg(&sig)
+        .arg("-");
+    let out = run(cmd, "gpg --verify", bytes)?;
+    let status = String::from_utf8_lossy(&out);
+    // [GNUPG:] VALIDSIG <fpr> <date> <ts> <expire> <ver> <rsv> <pk-algo> <hash-algo>
+    //          <class> <primary-fpr>
+    let fields: Vec<&str> = status
+        .lines()
+        .find_map(|l| l.strip_prefix("[GNUPG:] VALIDSIG "))
+        .ok_or_else(|| Error::Signature("gpg --verify: no valid signature reported".into()))?
+        .split_whitespace()
+        .collect();
+    let fpr = fields
+        .first()
+        .ok_or_else(|| Error::Signature("gpg --verify: VALIDSIG without a fingerprint".into()))?
+        .to_uppercase();
+    let primary = fields
+        .get(9)
+        .map(|f| f.to_uppercase())
+        .unwrap_or_else(|| fpr.clone());
+    Ok((fpr, primary))
+}
+
+/// Does a recorded key id (a fingerprint or a long key id of 16+ hex digits, optionally
+/// `0x`-prefixed, spaces ignored) name the key with fingerprint `fpr`?
+fn key_id_matches(key_id: &str, fpr: &str) -> bool {
+    let id: String = key_id
+        .trim()
+        .trim_start_matches("0x")
+        .trim_start_matches("0X")
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect::<String>()
+        .to_uppercase();
+    id.len() >= 16 && id.bytes().all(|b| b.is_ascii_hexdigit()) && fpr.ends_with(&id)
+}
+
+/// `gpg --verify` over `bytes`, and the signature must be by `key_id` (its fingerprint
+/// or long key id, of the signing subkey or its primary key): a good signature by
+/// another key in the keyring is refused. An empty `key_id` means no key was recorded
+/// (the packet files carry none): any key the caller's keyring holds is accepted, and
+/// the caller must check whose it is. Returns the primary key's fingerprint.
+pub fn gpg_verify(signature: &str, key_id: &str, bytes: &[u8]) -> Result<String, Error> {
+    let (fpr, primary) = gpg_valid_signer(signature, bytes)?;
+    if key_id.trim().is_empty() || key_id_matches(key_id, &fpr) || key_id_matches(key_id, &primary)
+    {
+        return Ok(primary);
+    }
+    Err(Error::Signature(format!(
+        "gpg --verify: the signature is by key {primary}, not the recorded key `{key_id}`"
+    )))
 }
 
 /// A signed document as stored and written: the document, its canonical bytes' SHA-256,

@@ -91,3 +91,81 @@ fn ssh_allowed_signers_line_names_the_namespace() {
         "Dana_Officer namespaces=\"vouch-attestation\" ssh-ed25519 AAAAC3Nz dana@x\n"
     );
 }
+
+/// Make a passphrase-less ed25519 signing key for `uid` in the keyring at `home`; its
+/// fingerprint.
+fn gpg_key(home: &std::path::Path, uid: &str) -> String {
+    let out = std::process::Command::new("gpg")
+        .env("GNUPGHOME", home)
+        .args([
+            "--batch",
+            "--pinentry-mode",
+            "loopback",
+            "--passphrase",
+            "",
+            "--quick-gen-key",
+            uid,
+            "ed25519",
+            "sign",
+            "never",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = std::process::Command::new("gpg")
+        .env("GNUPGHOME", home)
+        .args(["--batch", "--with-colons", "--list-keys", uid])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("fpr:"))
+        .and_then(|l| l.split(':').find(|f| !f.is_empty()))
+        .unwrap()
+        .to_string()
+}
+
+// Two keys in the keyring: a good signature by key Y is refused when the document says
+// key X signed it; the recorded key (fingerprint or long key id) is required.
+#[test]
+fn ext_gpg_signature_must_be_by_the_recorded_key() {
+    use vouch_signoff::signature::{gpg_sign, verify_personal, PersonalSignature};
+    if !vouch_test_support::ext::require(vouch_test_support::ext::have(&["gpg"]), "gpg is missing")
+    {
+        return;
+    }
+    let home = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(
+        home.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o700),
+    )
+    .unwrap();
+    // This test binary's own gpg calls (gpg_sign, verify_personal) use this keyring.
+    std::env::set_var("GNUPGHOME", home.path());
+    let x = gpg_key(home.path(), "Xavier <x@example>");
+    let y = gpg_key(home.path(), "Yvonne <y@example>");
+    assert_ne!(x, y);
+    let bytes = b"{\"opinion\":\"unqualified\"}";
+    let PersonalSignature::Gpg { signature, key_id } = gpg_sign("y@example", bytes).unwrap() else {
+        panic!("a gpg signature")
+    };
+    // The recorded key is the fingerprint of the key that signed, not the name given.
+    assert_eq!(key_id, y);
+    let claim = |key_id: &str| PersonalSignature::Gpg {
+        signature: signature.clone(),
+        key_id: key_id.into(),
+    };
+    verify_personal(&claim(&y), bytes).unwrap();
+    verify_personal(&claim(&y[y.len() - 16..]), bytes).unwrap();
+    let e = verify_personal(&claim(&x), bytes).unwrap_err().to_string();
+    assert!(e.contains("not the recorded key"), "{e}");
+    assert!(verify_personal(&claim(&x[x.len() - 16..]), bytes).is_err());
+    // A name is not a key: it cannot say which key signed.
+    assert!(verify_personal(&claim("y@example"), bytes).is_err());
+    // The right key over other bytes: bad signature.
+    assert!(verify_personal(&claim(&y), b"{\"opinion\":\"qualified\"}").is_err());
+}

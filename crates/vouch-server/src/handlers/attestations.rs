@@ -1,7 +1,10 @@
 //! Attestations and collection sign-offs: list, open a window by hand, show, sign.
 //! The signer's name is the caller's actor and their role is the caller's role; the
 //! domain refuses a role other than the document's signer role (403), an `unqualified`
-//! opinion with exceptions (400 naming `opinion`), and a second signature (409).
+//! opinion with exceptions (400 naming `opinion`), and a second signature (409, also
+//! for the losers of concurrent signatures). If the signature is recorded but its files
+//! cannot be written, the answer is a 500 `signed_files_not_written` whose body says the
+//! attestation is signed (`details.signed: true`).
 
 use super::blocking;
 use crate::error::{ApiError, ApiResult};
@@ -162,9 +165,31 @@ pub async fn sign(
             .sign(&id, &req, chrono::Utc::now())
             .map_err(vouch_engine::Error::from)?;
         // The files (JSON, .sig, Markdown, PDF) beside the packets, for packets and
-        // offline verification.
+        // offline verification. They are copies of the stored signed document, written
+        // after the signature is committed and recorded: if writing them fails, the
+        // attestation is still signed, and the error says so (a retry would get 409).
         let dir = vouch_engine::packet::attestation::dir_for(&app.config.data_dir, &a);
-        vouch_engine::packet::attestation::write(&dir, &app.keys, &a, &doc)?;
+        if let Err(e) = vouch_engine::packet::attestation::write(&dir, &app.keys, &a, &doc) {
+            return Err(ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "signed_files_not_written",
+                format!(
+                    "{} IS SIGNED (ledger seq {}, document SHA-256 {}) and frozen, but writing its files to {} failed: {e}. Do not sign again; write them with `vouch attest export {} --out DIR`.",
+                    a.title,
+                    a.ledger_seq.unwrap_or_default(),
+                    doc.sha256,
+                    dir.display(),
+                    a.id
+                ),
+            )
+            .details(json!({
+                "signed": true,
+                "id": a.id,
+                "ledger_seq": a.ledger_seq,
+                "document_sha256": doc.sha256,
+                "files_written": false,
+            })));
+        }
         Ok(json!({"attestation": a, "signed_document": doc}))
     })
     .await?;
