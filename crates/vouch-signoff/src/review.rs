@@ -1198,7 +1198,7 @@ fn unsettled(s: &Summary) -> Option<ReviewError> {
     (open > 0).then(|| ReviewError::Conflict {
         code: "undecided_entries",
         message: format!(
-            "{open} of {} entries have no final decision yet ({} undecided, {deferred} deferred, {escalated} escalated); every entry must be decided `keep` or `revoke` before the review is completed",
+            "{open} of {} entries have no decision or only a provisional one ({} undecided, {deferred} deferred, {escalated} escalated); every entry must be decided `keep` or `revoke` before the review is completed",
             s.to_decide, s.undecided
         ),
         undecided: Some(open),

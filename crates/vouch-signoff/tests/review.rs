@@ -673,7 +673,10 @@ vouch_test_support::on_both!(concurrent_decisions_record_one_ledger_event, |kind
     assert_eq!(seqs.len(), 1);
     let seq = seqs[0].opt_int(0).expect("the decision's ledger seq") as u64;
     let leaf = fx.store.leaf(seq).unwrap().unwrap();
-    assert!(leaf.contains("\"action\":\"access_review.decided\"") && leaf.contains("\"account\":\"bob\""));
+    assert!(
+        leaf.contains("\"action\":\"access_review.decided\"")
+            && leaf.contains("\"account\":\"bob\"")
+    );
 });
 
 // Completing and deciding at once: the signed document holds exactly the stored
@@ -688,7 +691,14 @@ vouch_test_support::on_both!(completion_races_decisions_and_itself, |kind| {
         .campaign
         .id;
     for a in ["alice", "alice_admin", "bob"] {
-        review::decide(&ctx, &id, &decision(a, "keep", None), "dave@example.com", t0()).unwrap();
+        review::decide(
+            &ctx,
+            &id,
+            &decision(a, "keep", None),
+            "dave@example.com",
+            t0(),
+        )
+        .unwrap();
     }
     review::decide(
         &ctx,
@@ -735,7 +745,10 @@ vouch_test_support::on_both!(completion_races_decisions_and_itself, |kind| {
     assert_eq!(completed_events, wins.len());
     if let Some(done) = wins.first() {
         let doc: Value = serde_json::from_str(&done.document).unwrap();
-        assert_eq!(doc["entries"], serde_json::to_value(&stored.entries).unwrap());
+        assert_eq!(
+            doc["entries"],
+            serde_json::to_value(&stored.entries).unwrap()
+        );
         assert_eq!(stored.document.as_deref(), Some(done.document.as_str()));
     } else {
         // Both completions lost to the escalation still open: complete it now.
@@ -767,10 +780,23 @@ vouch_test_support::on_both!(deferred_and_escalated_entries_block_completion, |k
         .campaign
         .id;
     for a in ["alice", "alice_admin"] {
-        review::decide(&ctx, &id, &decision(a, "keep", None), "dave@example.com", t0()).unwrap();
-    }
-    review::decide(&ctx, &id, &decision("bob", "defer", Some("ask HR")), "dave@example.com", t0())
+        review::decide(
+            &ctx,
+            &id,
+            &decision(a, "keep", None),
+            "dave@example.com",
+            t0(),
+        )
         .unwrap();
+    }
+    review::decide(
+        &ctx,
+        &id,
+        &decision("bob", "defer", Some("ask HR")),
+        "dave@example.com",
+        t0(),
+    )
+    .unwrap();
     review::decide(
         &ctx,
         &id,
@@ -797,15 +823,29 @@ vouch_test_support::on_both!(deferred_and_escalated_entries_block_completion, |k
         review::get(&fx.store, &id).unwrap().campaign.status,
         "in_progress"
     );
-    assert!(!fx.leaves().contains("\"action\":\"access_review.completed\""));
-    review::decide(&ctx, &id, &decision("bob", "keep", Some("HR: still employed")), "dave@example.com", t0())
-        .unwrap();
+    assert!(!fx
+        .leaves()
+        .contains("\"action\":\"access_review.completed\""));
+    review::decide(
+        &ctx,
+        &id,
+        &decision("bob", "keep", Some("HR: still employed")),
+        "dave@example.com",
+        t0(),
+    )
+    .unwrap();
     match review::complete(&ctx, &fx.keys, &id, "o", t0()) {
         Err(ReviewError::Conflict { undecided, .. }) => assert_eq!(undecided, Some(1)),
         other => panic!("{other:?}"),
     }
-    review::decide(&ctx, &id, &decision("carol", "revoke", Some("CISO: remove")), "alice@example.com", t0())
-        .unwrap();
+    review::decide(
+        &ctx,
+        &id,
+        &decision("carol", "revoke", Some("CISO: remove")),
+        "alice@example.com",
+        t0(),
+    )
+    .unwrap();
     let done = review::complete(&ctx, &fx.keys, &id, "o", t0()).unwrap();
     let doc: Value = serde_json::from_str(&done.document).unwrap();
     // The history keeps the replaced defer and escalation, each with its ledger seq.
