@@ -1118,6 +1118,14 @@ pub fn decide(
             return Err(e);
         }
     };
+    // The finding before the seq: a completion waits for every decision's seq, so it
+    // never raises a second finding for a revoke still in flight here. The seq is set
+    // even when raising fails (completion then raises it).
+    let raised = if d.decision == "revoke" {
+        raise_remediation(ctx, c, entry, by, note).map(|_| ())
+    } else {
+        Ok(())
+    };
     ctx.store.write(&mut |sql| {
         let mut params = key();
         params.extend([version.into(), seq.map(|s| s as i64).into()]);
@@ -1127,9 +1135,7 @@ pub fn decide(
         )?;
         Ok(())
     })?;
-    if d.decision == "revoke" {
-        raise_remediation(ctx, c, entry, by, note)?;
-    }
+    raised?;
     get(ctx.store, &c.id)?
         .entries
         .into_iter()
@@ -1205,6 +1211,13 @@ fn unsettled(s: &Summary) -> Option<ReviewError> {
     })
 }
 
+fn pending() -> ReviewError {
+    conflict(
+        "decision_pending",
+        "a decision is still being recorded in the ledger; complete the review again in a moment",
+    )
+}
+
 /// Complete a campaign: refused (`undecided_entries`, with the count) while any entry
 /// has no final decision (none yet, or `defer` / `escalate`: open questions the signed
 /// record would otherwise close); otherwise the document is built, signed and recorded.
@@ -1228,6 +1241,18 @@ pub fn complete(
     }
     if let Some(e) = unsettled(&view.summary) {
         return Err(e);
+    }
+    // Read after the view: a decision stored before it is either fully recorded (seq,
+    // and its finding) or still in flight, and then completion waits.
+    if !ctx
+        .store
+        .query(
+            "SELECT 1 FROM access_review_decisions WHERE review_id = $1 AND ledger_seq IS NULL",
+            &[c0.id.clone().into()],
+        )?
+        .is_empty()
+    {
+        return Err(pending());
     }
     // A revoke whose finding could not be opened at decision time gets it now.
     for e in view
@@ -1281,7 +1306,7 @@ pub fn complete(
             }
             let rows = sql.query(HISTORY_SQL, &[c.id.clone().into()])?;
             if rows.iter().any(|r| r.opt_int(7).is_none()) {
-                return Err(abort(&mut why, conflict("decision_pending", "a decision is still being recorded in the ledger; complete the review again in a moment")));
+                return Err(abort(&mut why, pending()));
             }
             let doc = json!({
                 "type": DOCUMENT_TYPE,
