@@ -169,7 +169,7 @@ on_both!(completed_review_is_in_the_packet, |fx| {
 });
 
 on_both!(
-    the_monthly_job_closes_a_revoke_once_the_account_is_gone,
+    the_monthly_job_closes_a_revoke_once_the_account_is_gone_not_on_an_empty_export,
     |fx| {
         use vouch_engine::jobs::{ManualClock, Runner};
         let mut fx = fx;
@@ -232,6 +232,25 @@ on_both!(
             backoff: chrono::Duration::minutes(5),
             not_before: Some(Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap()),
         };
+        let run = runner
+            .run_now("generate-soc2-evidence", Some(oct.clone()))
+            .unwrap();
+        assert_eq!(run.status, "succeeded", "{run}");
+        assert!(run
+            .outputs
+            .as_ref()
+            .unwrap()
+            .get("access_reviews_remediated")
+            .is_none());
+        assert_eq!(
+            vouch_engine::checks::findings::get(&fx.store, &finding).unwrap()["status"],
+            "open"
+        );
+
+        // The export comes back empty (a broken source far likelier than everyone
+        // removed): the job's collection cannot prove erin gone, so nothing closes.
+        users(&[]);
+        clock.set(Utc.with_ymd_and_hms(2026, 11, 1, 15, 0, 30).unwrap());
         let run = runner
             .run_now("generate-soc2-evidence", Some(oct.clone()))
             .unwrap();

@@ -22,11 +22,19 @@
 //!
 //! States: `draft` → `in_progress` → `completed` | `cancelled`. Completion is refused
 //! while any entry (other than a `removed` one, which has nothing left to decide) has
-//! no decision. Each `revoke` opens a remediation finding, closed by
-//! [`after_collection`] once a later collection no longer holds the account. The
-//! completed campaign is a canonical JSON document signed with vouch's signing key
-//! (ECDSA P-256, base64 DER — `openssl dgst -sha256 -verify` checks it). Every step is
-//! a ledger event (`access_review.created|started|decided|completed|cancelled|remediated`).
+//! no final decision: none yet, or `defer` / `escalate` (open questions; seed 003 and
+//! the access-review practice it follows treat them as not final, and a signed record
+//! must not close them). Each `revoke` opens a remediation finding, closed by
+//! [`after_collection`] once a later, readable collection with accounts in it no longer
+//! holds the account. The completed campaign is a canonical JSON document signed with
+//! vouch's signing key (ECDSA P-256, base64 DER — `openssl dgst -sha256 -verify` checks
+//! it). Every step is a ledger event
+//! (`access_review.created|started|decided|completed|cancelled|remediated`), appended
+//! only after the conditional write it records succeeded (and that write undone if the
+//! append fails): two reviewers deciding one entry at once give one stored decision,
+//! one ledger event and one 409. A decision, a completion and a cancellation each update
+//! the campaign row in their transaction, so they are serialised: the signed document is
+//! exactly the decisions stored, and nothing is decided after it.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -75,14 +83,17 @@ pub enum ReviewError {
         message: String,
     },
     /// The campaign's state does not allow it: `undecided_entries` (completion with
-    /// entries left, `undecided` says how many), `not_in_progress`, `already_decided`.
+    /// entries without a final decision, `undecided` says how many), `not_in_progress`,
+    /// `not_a_draft`, `already_decided`, `decision_pending` (a decision still being
+    /// recorded in the ledger: retry).
     #[error("{message}")]
     Conflict {
         /// A stable code.
         code: &'static str,
         /// One sentence for people.
         message: String,
-        /// For `undecided_entries`: how many entries have no decision.
+        /// For `undecided_entries`: how many entries have no final decision (none,
+        /// `defer` or `escalate`; the message gives each count).
         undecided: Option<u64>,
     },
     /// A stored campaign cannot be read back.
@@ -346,6 +357,38 @@ fn record_event(
         }),
     )?;
     Ok(appended.seqs.first().copied())
+}
+
+fn record_text(c: &Campaign) -> String {
+    vouch_core::canonical::to_string(&serde_json::to_value(c).unwrap_or_default())
+}
+
+/// Store the campaign's record again (after its ledger event: the event's seq goes in).
+fn store_record(store: &Store, c: &Campaign) -> Result<(), ReviewError> {
+    let rec = record_text(c);
+    store.write(&mut |sql| {
+        sql.execute(
+            "UPDATE access_reviews SET record = $2 WHERE id = $1",
+            &[c.id.clone().into(), rec.clone().into()],
+        )?;
+        Ok(())
+    })?;
+    Ok(())
+}
+
+/// Map a write aborted for a reason the closure set (`why`) to that reason.
+fn aborted(e: vouch_store::StoreError, why: &mut Option<ReviewError>) -> ReviewError {
+    match (e, why.take()) {
+        (vouch_store::StoreError::Aborted(_), Some(r)) => r,
+        (vouch_store::StoreError::Aborted(m), None) => conflict("not_in_progress", m),
+        (other, _) => other.into(),
+    }
+}
+
+fn abort(why: &mut Option<ReviewError>, r: ReviewError) -> vouch_store::StoreError {
+    let m = r.to_string();
+    *why = Some(r);
+    vouch_store::StoreError::Aborted(m)
 }
 
 /// Sign `bytes` with vouch's signing key, as every signed document is
@@ -632,7 +675,17 @@ pub fn create(
         events: Vec::new(),
     };
     if n.draft {
-        let seq = record_event(
+        // The row first, its ledger event after (removed again if the event cannot be
+        // appended): the ledger never records what did not happen.
+        let rec = record_text(&c);
+        ctx.store.write(&mut |sql| {
+            sql.execute(
+                "INSERT INTO access_reviews (id, scope, status, created_at, record) VALUES ($1, $2, $3, $4, $5)",
+                &[c.id.clone().into(), c.scope.clone().into(), "draft".into(), c.created_at.clone().into(), rec.clone().into()],
+            )?;
+            Ok(())
+        })?;
+        let seq = match record_event(
             ctx.ledger,
             "access_review.created",
             by,
@@ -644,21 +697,26 @@ pub fn create(
                 c.title, c.scope
             ),
             json!({"scope": c.scope, "status": "draft"}),
-        )?;
+        ) {
+            Ok(seq) => seq,
+            Err(e) => {
+                let _ = ctx.store.write(&mut |sql| {
+                    sql.execute(
+                        "DELETE FROM access_reviews WHERE id = $1 AND status = 'draft'",
+                        &[c.id.clone().into()],
+                    )?;
+                    Ok(())
+                });
+                return Err(e);
+            }
+        };
         c.events.push(EventRef {
             action: "access_review.created".into(),
             seq,
             at: ts(&at),
             by: by.into(),
         });
-        let rec = vouch_core::canonical::to_string(&serde_json::to_value(&c).unwrap_or_default());
-        ctx.store.write(&mut |sql| {
-            sql.execute(
-                "INSERT INTO access_reviews (id, scope, status, created_at, record) VALUES ($1, $2, $3, $4, $5)",
-                &[c.id.clone().into(), c.scope.clone().into(), "draft".into(), c.created_at.clone().into(), rec.clone().into()],
-            )?;
-            Ok(())
-        })?;
+        store_record(ctx.store, &c)?;
         return get(ctx.store, &id);
     }
     take_snapshot(ctx, c, by, at, true)
@@ -774,7 +832,38 @@ fn take_snapshot(
     let snap_sha = vouch_evidence::blob_store(ctx.config).put(snap_bytes.as_bytes())?;
     let new = entries.iter().filter(|e| e.2 == "new").count();
     let removed = entries.iter().filter(|e| e.2 == "removed").count();
-    let seq = record_event(
+    let draft_rec = record_text(&c);
+    c.status = "in_progress".into();
+    c.started_at = Some(ts(&at));
+    c.snapshot_sha256 = Some(snap_sha.clone());
+    c.previous = previous.clone();
+    let rec = record_text(&c);
+    // The conditional write first; the ledger event only once it happened.
+    let mut why = None;
+    ctx.store.write(&mut |sql| {
+        if insert {
+            sql.execute(
+                "INSERT INTO access_reviews (id, scope, status, created_at, started_at, record) VALUES ($1, $2, $3, $4, $5, $6)",
+                &[c.id.clone().into(), c.scope.clone().into(), "in_progress".into(), c.created_at.clone().into(), c.started_at.clone().into(), rec.clone().into()],
+            )?;
+        } else {
+            let n = sql.execute(
+                "UPDATE access_reviews SET status = 'in_progress', started_at = $2, record = $3 WHERE id = $1 AND status = 'draft'",
+                &[c.id.clone().into(), c.started_at.clone().into(), rec.clone().into()],
+            )?;
+            if n == 0 {
+                return Err(abort(&mut why, conflict("not_a_draft", format!("access review {} was started or cancelled meanwhile", c.id))));
+            }
+        }
+        for (p, a, tag, flags, row, sha) in &entries {
+            sql.execute(
+                "INSERT INTO access_review_entries (review_id, population, account, tag, flags, row_json, row_sha256) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                &[c.id.clone().into(), p.into(), a.into(), (*tag).into(), serde_json::to_string(flags).unwrap_or_default().into(), row.as_ref().map(vouch_core::canonical::to_string).into(), sha.clone().into()],
+            )?;
+        }
+        Ok(())
+    }).map_err(|e| aborted(e, &mut why))?;
+    let seq = match record_event(
         ctx.ledger,
         "access_review.started",
         by,
@@ -788,41 +877,35 @@ fn take_snapshot(
             c.populations.len()
         ),
         json!({"scope": c.scope, "snapshot_sha256": snap_sha, "previous": previous, "entries": entries.len(), "new": new, "removed": removed}),
-    )?;
-    c.status = "in_progress".into();
-    c.started_at = Some(ts(&at));
-    c.snapshot_sha256 = Some(snap_sha);
-    c.previous = previous;
+    ) {
+        Ok(seq) => seq,
+        Err(e) => {
+            // Undo the start: the ledger does not hold it, so neither does the store.
+            let _ = ctx.store.write(&mut |sql| {
+                sql.execute(
+                    "DELETE FROM access_review_entries WHERE review_id = $1",
+                    &[c.id.clone().into()],
+                )?;
+                if insert {
+                    sql.execute("DELETE FROM access_reviews WHERE id = $1", &[c.id.clone().into()])?;
+                } else {
+                    sql.execute(
+                        "UPDATE access_reviews SET status = 'draft', started_at = NULL, record = $2 WHERE id = $1 AND status = 'in_progress'",
+                        &[c.id.clone().into(), draft_rec.clone().into()],
+                    )?;
+                }
+                Ok(())
+            });
+            return Err(e);
+        }
+    };
     c.events.push(EventRef {
         action: "access_review.started".into(),
         seq,
         at: ts(&at),
         by: by.into(),
     });
-    let rec = vouch_core::canonical::to_string(&serde_json::to_value(&c).unwrap_or_default());
-    ctx.store.write(&mut |sql| {
-        if insert {
-            sql.execute(
-                "INSERT INTO access_reviews (id, scope, status, created_at, started_at, record) VALUES ($1, $2, $3, $4, $5, $6)",
-                &[c.id.clone().into(), c.scope.clone().into(), "in_progress".into(), c.created_at.clone().into(), c.started_at.clone().into(), rec.clone().into()],
-            )?;
-        } else {
-            let n = sql.execute(
-                "UPDATE access_reviews SET status = 'in_progress', started_at = $2, record = $3 WHERE id = $1 AND status = 'draft'",
-                &[c.id.clone().into(), c.started_at.clone().into(), rec.clone().into()],
-            )?;
-            if n == 0 {
-                return Err(vouch_store::StoreError::Aborted(format!("access review {} was started meanwhile", c.id)));
-            }
-        }
-        for (p, a, tag, flags, row, sha) in &entries {
-            sql.execute(
-                "INSERT INTO access_review_entries (review_id, population, account, tag, flags, row_json, row_sha256) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                &[c.id.clone().into(), p.into(), a.into(), (*tag).into(), serde_json::to_string(flags).unwrap_or_default().into(), row.as_ref().map(vouch_core::canonical::to_string).into(), sha.clone().into()],
-            )?;
-        }
-        Ok(())
-    })?;
+    store_record(ctx.store, &c)?;
     get(ctx.store, &c.id)
 }
 
@@ -949,7 +1032,59 @@ pub fn decide(
             ),
         ));
     }
-    let seq = record_event(
+    let when = ts(&at);
+    let prior = entry.decision.clone();
+    let key = || -> Vec<vouch_store::sql::Value> {
+        vec![
+            c.id.clone().into(),
+            d.population.clone().into(),
+            d.account.clone().into(),
+        ]
+    };
+    // The conditional write first, in one transaction; the ledger event only when it
+    // changed the entry (two reviewers deciding at once: one wins, one 409, one event).
+    let mut why = None;
+    let mut version = 0i64;
+    ctx.store.write(&mut |sql| {
+        // Lock the campaign row: a completion or cancellation (which update it) waits
+        // for this decision, and a decision after them finds the review ended.
+        let open = sql.execute(
+            "UPDATE access_reviews SET status = status WHERE id = $1 AND status = 'in_progress'",
+            &[c.id.clone().into()],
+        )?;
+        if open == 0 {
+            return Err(abort(&mut why, conflict("not_in_progress", format!(
+                "access review {} ended meanwhile: decisions are taken only while it is in progress",
+                c.id
+            ))));
+        }
+        let mut params = key();
+        params.extend([d.decision.clone().into(), note.map(str::to_string).into(), by.into(), when.clone().into(), prior.clone().unwrap_or_default().into()]);
+        let n = sql.execute(
+            "UPDATE access_review_entries SET decision = $4, note = $5, decided_by = $6, decided_at = $7 WHERE review_id = $1 AND population = $2 AND account = $3 AND (decision IS NULL OR decision IN ('defer', 'escalate')) AND COALESCE(decision, '') = $8 AND EXISTS (SELECT 1 FROM access_reviews WHERE id = $1 AND status = 'in_progress')",
+            &params,
+        )?;
+        if n != 1 {
+            return Err(abort(&mut why, conflict("already_decided", format!(
+                "`{}` was decided by someone else meanwhile; reload the review",
+                d.account
+            ))));
+        }
+        let v = sql.query(
+            "SELECT COALESCE(MAX(version), 0) + 1 FROM access_review_decisions WHERE review_id = $1 AND population = $2 AND account = $3",
+            &key(),
+        )?;
+        version = v[0].int(0);
+        let mut params = key();
+        params.extend([version.into(), d.decision.clone().into(), note.map(str::to_string).into(), by.into(), when.clone().into()]);
+        // ledger_seq is filled in once the event is appended.
+        sql.execute(
+            "INSERT INTO access_review_decisions (review_id, population, account, version, decision, note, decided_by, decided_at, ledger_seq) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NULL)",
+            &params,
+        )?;
+        Ok(())
+    }).map_err(|e| aborted(e, &mut why))?;
+    let seq = match record_event(
         ctx.ledger,
         "access_review.decided",
         by,
@@ -961,37 +1096,46 @@ pub fn decide(
             c.title, d.account, d.population, d.decision
         ),
         json!({"population": d.population, "account": d.account, "decision": d.decision, "note": note, "tag": entry.tag, "flags": entry.flags, "row_sha256": vouch_store::blobs::sha256_hex(vouch_core::canonical::to_string(&entry.row).as_bytes())}),
-    )?;
-    let when = ts(&at);
-    let prior = entry.decision.clone();
-    ctx.store.write(&mut |sql| {
-        // Conditional: two reviewers deciding at once cannot both win.
-        let n = sql.execute(
-            "UPDATE access_review_entries SET decision = $4, note = $5, decided_by = $6, decided_at = $7 WHERE review_id = $1 AND population = $2 AND account = $3 AND (decision IS NULL OR decision IN ('defer', 'escalate')) AND COALESCE(decision, '') = $8",
-            &[c.id.clone().into(), d.population.clone().into(), d.account.clone().into(), d.decision.clone().into(), note.map(str::to_string).into(), by.into(), when.clone().into(), prior.clone().unwrap_or_default().into()],
-        )?;
-        if n == 0 {
-            return Err(vouch_store::StoreError::Aborted(format!(
-                "`{}` was decided by someone else meanwhile; reload the review",
-                d.account
-            )));
+    ) {
+        Ok(seq) => seq,
+        Err(e) => {
+            // Not in the ledger, so not in the store: put the previous decision back.
+            let _ = ctx.store.write(&mut |sql| {
+                let mut params = key();
+                params.extend([prior.clone().into(), entry.note.clone().into(), entry.decided_by.clone().into(), entry.decided_at.clone().into(), d.decision.clone().into(), by.into(), when.clone().into()]);
+                sql.execute(
+                    "UPDATE access_review_entries SET decision = $4, note = $5, decided_by = $6, decided_at = $7 WHERE review_id = $1 AND population = $2 AND account = $3 AND decision = $8 AND decided_by = $9 AND decided_at = $10",
+                    &params,
+                )?;
+                let mut params = key();
+                params.push(version.into());
+                sql.execute(
+                    "DELETE FROM access_review_decisions WHERE review_id = $1 AND population = $2 AND account = $3 AND version = $4",
+                    &params,
+                )?;
+                Ok(())
+            });
+            return Err(e);
         }
-        let v = sql.query(
-            "SELECT COALESCE(MAX(version), 0) + 1 FROM access_review_decisions WHERE review_id = $1 AND population = $2 AND account = $3",
-            &[c.id.clone().into(), d.population.clone().into(), d.account.clone().into()],
-        )?;
+    };
+    // The finding before the seq: a completion waits for every decision's seq, so it
+    // never raises a second finding for a revoke still in flight here. The seq is set
+    // even when raising fails (completion then raises it).
+    let raised = if d.decision == "revoke" {
+        raise_remediation(ctx, c, entry, by, note).map(|_| ())
+    } else {
+        Ok(())
+    };
+    ctx.store.write(&mut |sql| {
+        let mut params = key();
+        params.extend([version.into(), seq.map(|s| s as i64).into()]);
         sql.execute(
-            "INSERT INTO access_review_decisions (review_id, population, account, version, decision, note, decided_by, decided_at, ledger_seq) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-            &[c.id.clone().into(), d.population.clone().into(), d.account.clone().into(), v[0].int(0).into(), d.decision.clone().into(), note.map(str::to_string).into(), by.into(), when.clone().into(), seq.map(|s| s as i64).into()],
+            "UPDATE access_review_decisions SET ledger_seq = $5 WHERE review_id = $1 AND population = $2 AND account = $3 AND version = $4",
+            &params,
         )?;
         Ok(())
-    }).map_err(|e| match e {
-        vouch_store::StoreError::Aborted(m) => conflict("already_decided", m),
-        other => other.into(),
     })?;
-    if d.decision == "revoke" {
-        raise_remediation(ctx, c, entry, by, note)?;
-    }
+    raised?;
     get(ctx.store, &c.id)?
         .entries
         .into_iter()
@@ -1051,8 +1195,32 @@ pub struct Completed {
     pub signature: String,
 }
 
+/// Why a campaign cannot be completed yet: entries without a final decision (none, or
+/// `defer` / `escalate`), counted each way. `None` when every entry is `keep` or `revoke`.
+fn unsettled(s: &Summary) -> Option<ReviewError> {
+    let deferred = s.decisions.get("defer").copied().unwrap_or(0);
+    let escalated = s.decisions.get("escalate").copied().unwrap_or(0);
+    let open = s.undecided + deferred + escalated;
+    (open > 0).then(|| ReviewError::Conflict {
+        code: "undecided_entries",
+        message: format!(
+            "{open} of {} entries have no decision or only a provisional one ({} undecided, {deferred} deferred, {escalated} escalated); every entry must be decided `keep` or `revoke` before the review is completed",
+            s.to_decide, s.undecided
+        ),
+        undecided: Some(open),
+    })
+}
+
+fn pending() -> ReviewError {
+    conflict(
+        "decision_pending",
+        "a decision is still being recorded in the ledger; complete the review again in a moment",
+    )
+}
+
 /// Complete a campaign: refused (`undecided_entries`, with the count) while any entry
-/// has no decision; otherwise the document is built, signed and recorded.
+/// has no final decision (none yet, or `defer` / `escalate`: open questions the signed
+/// record would otherwise close); otherwise the document is built, signed and recorded.
 pub fn complete(
     ctx: &Ctx<'_>,
     keys: &Keys,
@@ -1061,25 +1229,30 @@ pub fn complete(
     at: DateTime<Utc>,
 ) -> Result<Completed, ReviewError> {
     let view = get(ctx.store, id)?;
-    let mut c = view.campaign.clone();
-    if c.status != "in_progress" {
+    let c0 = view.campaign.clone();
+    if c0.status != "in_progress" {
         return Err(conflict(
             "not_in_progress",
             format!(
                 "access review {} is {}; only a review in progress can be completed",
-                c.id, c.status
+                c0.id, c0.status
             ),
         ));
     }
-    if view.summary.undecided > 0 {
-        return Err(ReviewError::Conflict {
-            code: "undecided_entries",
-            message: format!(
-                "{} of {} entries have no decision yet; every entry must be decided before the review is completed",
-                view.summary.undecided, view.summary.to_decide
-            ),
-            undecided: Some(view.summary.undecided),
-        });
+    if let Some(e) = unsettled(&view.summary) {
+        return Err(e);
+    }
+    // Read after the view: a decision stored before it is either fully recorded (seq,
+    // and its finding) or still in flight, and then completion waits.
+    if !ctx
+        .store
+        .query(
+            "SELECT 1 FROM access_review_decisions WHERE review_id = $1 AND ledger_seq IS NULL",
+            &[c0.id.clone().into()],
+        )?
+        .is_empty()
+    {
+        return Err(pending());
     }
     // A revoke whose finding could not be opened at decision time gets it now.
     for e in view
@@ -1089,40 +1262,87 @@ pub fn complete(
     {
         raise_remediation(
             ctx,
-            &c,
+            &c0,
             e,
             e.decided_by.as_deref().unwrap_or(by),
             e.note.as_deref(),
         )?;
     }
-    let view = get(ctx.store, id)?;
-    c.status = "completed".into();
-    c.ended_at = Some(ts(&at));
-    c.ended_by = Some(by.to_string());
+    let old_rec = record_text(&c0);
     let org = &ctx.config.settings.organization;
-    let doc = json!({
-        "type": DOCUMENT_TYPE,
-        "version": 1,
-        "organization": {"name": org.name, "id": org.id},
-        "generator": {"name": "vouch", "version": vouch_core::VERSION},
-        "signing_key": {"id": keys.signing_key_id(), "algorithm": "ECDSA P-256 SHA-256"},
-        "criteria": CRITERIA,
-        "access_review": {
-            "id": c.id, "title": c.title, "scope": c.scope, "status": "completed",
-            "created_at": c.created_at, "created_by": c.created_by,
-            "started_at": c.started_at, "snapshot_sha256": c.snapshot_sha256,
-            "previous": c.previous, "completed_at": c.ended_at, "completed_by": c.ended_by,
-            "populations": c.populations, "events": c.events,
-        },
-        "summary": view.summary,
-        "entries": view.entries,
-        "decision_history": history(ctx.store, &c.id)?,
-    });
-    let document = vouch_core::canonical::to_string(&doc);
-    let signature = sign(keys, document.as_bytes());
-    let doc_sha = vouch_store::blobs::sha256_hex(document.as_bytes());
-    let revoked = view.summary.decisions.get("revoke").copied().unwrap_or(0);
-    let seq = record_event(
+    // One transaction: take the campaign (only while in progress: a decision in flight
+    // holds its row, so this waits for it), read the entries as they now stand, sign
+    // them, store the document. The signed document is exactly the stored decisions.
+    let mut why = None;
+    let mut out: Option<(Campaign, String, String, Summary)> = None;
+    ctx.store
+        .write(&mut |sql| {
+            let mut c = c0.clone();
+            c.status = "completed".into();
+            c.ended_at = Some(ts(&at));
+            c.ended_by = Some(by.to_string());
+            let n = sql.execute(
+                "UPDATE access_reviews SET status = 'completed', ended_at = $2 WHERE id = $1 AND status = 'in_progress'",
+                &[c.id.clone().into(), c.ended_at.clone().into()],
+            )?;
+            if n == 0 {
+                return Err(abort(&mut why, conflict("not_in_progress", format!("access review {} changed state meanwhile", c.id))));
+            }
+            let entries = match sql
+                .query(
+                    &format!("SELECT {ENTRY_COLUMNS} FROM access_review_entries WHERE review_id = $1 ORDER BY population, account"),
+                    &[c.id.clone().into()],
+                )?
+                .iter()
+                .map(entry_of)
+                .collect::<Result<Vec<_>, _>>()
+            {
+                Ok(v) => v,
+                Err(e) => return Err(abort(&mut why, e)),
+            };
+            let summary = summarize(&entries);
+            if let Some(e) = unsettled(&summary) {
+                return Err(abort(&mut why, e));
+            }
+            let rows = sql.query(HISTORY_SQL, &[c.id.clone().into()])?;
+            if rows.iter().any(|r| r.opt_int(7).is_none()) {
+                return Err(abort(&mut why, pending()));
+            }
+            let doc = json!({
+                "type": DOCUMENT_TYPE,
+                "version": 1,
+                "organization": {"name": org.name, "id": org.id},
+                "generator": {"name": "vouch", "version": vouch_core::VERSION},
+                "signing_key": {"id": keys.signing_key_id(), "algorithm": "ECDSA P-256 SHA-256"},
+                "criteria": CRITERIA,
+                "access_review": {
+                    "id": c.id, "title": c.title, "scope": c.scope, "status": "completed",
+                    "created_at": c.created_at, "created_by": c.created_by,
+                    "started_at": c.started_at, "snapshot_sha256": c.snapshot_sha256,
+                    "previous": c.previous, "completed_at": c.ended_at, "completed_by": c.ended_by,
+                    "populations": c.populations, "events": c.events,
+                },
+                "summary": summary,
+                "entries": entries,
+                "decision_history": history_of(&rows),
+            });
+            let document = vouch_core::canonical::to_string(&doc);
+            let signature = sign(keys, document.as_bytes());
+            c.document_sha256 = Some(vouch_store::blobs::sha256_hex(document.as_bytes()));
+            sql.execute(
+                "UPDATE access_reviews SET record = $2, document = $3, signature = $4 WHERE id = $1",
+                &[c.id.clone().into(), record_text(&c).into(), document.clone().into(), signature.clone().into()],
+            )?;
+            out = Some((c, document, signature, summary));
+            Ok(())
+        })
+        .map_err(|e| aborted(e, &mut why))?;
+    let Some((mut c, document, signature, summary)) = out else {
+        return Err(ReviewError::Corrupt("completion wrote nothing".into()));
+    };
+    let doc_sha = c.document_sha256.clone().unwrap_or_default();
+    let revoked = summary.decisions.get("revoke").copied().unwrap_or(0);
+    let seq = match record_event(
         ctx.ledger,
         "access_review.completed",
         by,
@@ -1131,33 +1351,30 @@ pub fn complete(
         &c.title,
         format!(
             "Access review `{}` completed and signed: {} entries decided, {revoked} revoked",
-            c.title, view.summary.to_decide
+            c.title, summary.to_decide
         ),
-        json!({"scope": c.scope, "document_sha256": doc_sha, "signing_key_id": keys.signing_key_id(), "decisions": view.summary.decisions}),
-    )?;
-    c.document_sha256 = Some(doc_sha);
+        json!({"scope": c.scope, "document_sha256": doc_sha, "signing_key_id": keys.signing_key_id(), "decisions": summary.decisions}),
+    ) {
+        Ok(seq) => seq,
+        Err(e) => {
+            // Not in the ledger, so not completed: back in progress, unsigned.
+            let _ = ctx.store.write(&mut |sql| {
+                sql.execute(
+                    "UPDATE access_reviews SET status = 'in_progress', ended_at = NULL, record = $2, document = NULL, signature = NULL WHERE id = $1 AND status = 'completed'",
+                    &[c.id.clone().into(), old_rec.clone().into()],
+                )?;
+                Ok(())
+            });
+            return Err(e);
+        }
+    };
     c.events.push(EventRef {
         action: "access_review.completed".into(),
         seq,
         at: ts(&at),
         by: by.into(),
     });
-    let rec = vouch_core::canonical::to_string(&serde_json::to_value(&c).unwrap_or_default());
-    ctx.store
-        .write(&mut |sql| {
-            let n = sql.execute(
-                "UPDATE access_reviews SET status = 'completed', ended_at = $2, record = $3, document = $4, signature = $5 WHERE id = $1 AND status = 'in_progress'",
-                &[c.id.clone().into(), c.ended_at.clone().into(), rec.clone().into(), document.clone().into(), signature.clone().into()],
-            )?;
-            if n == 0 {
-                return Err(vouch_store::StoreError::Aborted(format!("access review {} changed state meanwhile", c.id)));
-            }
-            Ok(())
-        })
-        .map_err(|e| match e {
-            vouch_store::StoreError::Aborted(m) => conflict("not_in_progress", m),
-            other => other.into(),
-        })?;
+    store_record(ctx.store, &c)?;
     Ok(Completed {
         view: get(ctx.store, &c.id)?,
         document,
@@ -1186,28 +1403,15 @@ pub fn cancel(
             format!("access review {} is already {}", c.id, c.status),
         ));
     }
-    let seq = record_event(
-        ctx.ledger,
-        "access_review.cancelled",
-        by,
-        &at,
-        &c.id,
-        &c.title,
-        format!("Access review `{}` cancelled: {}", c.title, reason.trim()),
-        json!({"scope": c.scope, "reason": reason.trim(), "was": c.status}),
-    )?;
+    let old_rec = record_text(&c);
     let was = c.status.clone();
     c.status = "cancelled".into();
     c.ended_at = Some(ts(&at));
     c.ended_by = Some(by.into());
     c.cancel_reason = Some(reason.trim().into());
-    c.events.push(EventRef {
-        action: "access_review.cancelled".into(),
-        seq,
-        at: ts(&at),
-        by: by.into(),
-    });
-    let rec = vouch_core::canonical::to_string(&serde_json::to_value(&c).unwrap_or_default());
+    let rec = record_text(&c);
+    // The conditional write first (only from the state read: a decision in flight holds
+    // the row, so this waits for it); the ledger event only once it happened.
     ctx.store.write(&mut |sql| {
         let n = sql.execute(
             "UPDATE access_reviews SET status = 'cancelled', ended_at = $2, record = $3 WHERE id = $1 AND status = $4",
@@ -1217,24 +1421,47 @@ pub fn cancel(
             return Err(vouch_store::StoreError::Aborted(format!("access review {} changed state meanwhile", c.id)));
         }
         Ok(())
-    }).map_err(|e| match e {
-        vouch_store::StoreError::Aborted(m) => conflict("not_in_progress", m),
-        other => other.into(),
-    })?;
+    }).map_err(|e| aborted(e, &mut None))?;
+    let seq = match record_event(
+        ctx.ledger,
+        "access_review.cancelled",
+        by,
+        &at,
+        &c.id,
+        &c.title,
+        format!("Access review `{}` cancelled: {}", c.title, reason.trim()),
+        json!({"scope": c.scope, "reason": reason.trim(), "was": was}),
+    ) {
+        Ok(seq) => seq,
+        Err(e) => {
+            let _ = ctx.store.write(&mut |sql| {
+                sql.execute(
+                    "UPDATE access_reviews SET status = $2, ended_at = NULL, record = $3 WHERE id = $1 AND status = 'cancelled'",
+                    &[c.id.clone().into(), was.clone().into(), old_rec.clone().into()],
+                )?;
+                Ok(())
+            });
+            return Err(e);
+        }
+    };
+    c.events.push(EventRef {
+        action: "access_review.cancelled".into(),
+        seq,
+        at: ts(&at),
+        by: by.into(),
+    });
+    store_record(ctx.store, &c)?;
     get(ctx.store, &c.id)
 }
 
-fn history(store: &Store, id: &str) -> Result<Vec<Value>, ReviewError> {
-    Ok(store
-        .query(
-            "SELECT population, account, version, decision, note, decided_by, decided_at, ledger_seq FROM access_review_decisions WHERE review_id = $1 ORDER BY population, account, version",
-            &[id.into()],
-        )?
-        .iter()
+const HISTORY_SQL: &str = "SELECT population, account, version, decision, note, decided_by, decided_at, ledger_seq FROM access_review_decisions WHERE review_id = $1 ORDER BY population, account, version";
+
+fn history_of(rows: &[vouch_store::Row]) -> Vec<Value> {
+    rows.iter()
         .map(|r| {
             json!({"population": r.text(0), "account": r.text(1), "version": r.int(2), "decision": r.text(3), "note": r.opt_text(4), "decided_by": r.text(5), "decided_at": r.text(6), "ledger_seq": r.opt_int(7)})
         })
-        .collect())
+        .collect()
 }
 
 fn resolve_id(store: &Store, id: &str) -> Result<String, ReviewError> {
@@ -1397,7 +1624,8 @@ pub fn completed_in(store: &Store, period: &Period, as_of: &str) -> Result<Vec<V
 /// longer in it gets its remediation finding resolved (with the evidence items that show
 /// it) and an `access_review.remediated` ledger event. Call it where collection
 /// completes (the engine's `collect` job and `vouch collect`). Returns the entries
-/// remediated.
+/// remediated. A collection that cannot prove an account gone — unreadable, an item
+/// without content, or no accounts at all — closes nothing (the reason is logged).
 pub fn after_collection(
     ctx: &Ctx<'_>,
     collected: &[vouch_evidence::Item],
@@ -1418,11 +1646,26 @@ pub fn after_collection(
         if pending.is_empty() {
             continue;
         }
-        // A population that cannot be read (a row without its account) closes nothing:
-        // its findings stay open, and the collection that called this does not fail.
-        let Ok(snap) = load_population(ctx.config, ctx.store, &pop, "evidence") else {
-            continue;
+        // Only a complete, readable collection can show an account gone. A population
+        // that cannot be read (a row without its account), an item without content, or
+        // a collection with no accounts at all (an empty export is far likelier a broken
+        // source than everyone removed) closes nothing: the findings stay open, the
+        // reason is logged, and the collection that called this does not fail.
+        let snap = match load_population(ctx.config, ctx.store, &pop, "evidence") {
+            Ok(snap) => snap,
+            Err(e) => {
+                tracing::warn!(population = %pop, open = pending.len(), "revoke findings stay open: the latest collection cannot be read ({e})");
+                continue;
+            }
         };
+        if let Some(i) = snap.items.iter().find(|i| i.sha256.is_none()) {
+            tracing::warn!(population = %pop, open = pending.len(), item = %i.id, "revoke findings stay open: an item of the latest collection has no content to read");
+            continue;
+        }
+        if snap.accounts.is_empty() {
+            tracing::warn!(population = %pop, open = pending.len(), "revoke findings stay open: the latest collection holds no accounts at all");
+            continue;
+        }
         for r in pending {
             let (review, account, finding) = (r.text(0), r.text(1), r.text(2));
             if snap.accounts.contains_key(&account) {

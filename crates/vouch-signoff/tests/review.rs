@@ -596,3 +596,290 @@ fn population_keys_are_validated() {
         );
     }
 }
+
+/// Ledger leaves of `action` about `account` (how many times the ledger says it happened).
+fn events_for(fx: &Fx, action: &str, account: &str) -> usize {
+    fx.leaves()
+        .lines()
+        .filter(|l| {
+            l.contains(&format!("\"action\":\"{action}\""))
+                && l.contains(&format!("\"account\":\"{account}\""))
+        })
+        .count()
+}
+
+// Two (here six) reviewers deciding one entry at once: exactly one wins, the others get
+// 409 `already_decided`, and the ledger holds exactly one `access_review.decided` for it
+// — it never records a decision that was not stored.
+vouch_test_support::on_both!(concurrent_decisions_record_one_ledger_event, |kind| {
+    let Some(fx) = Fx::new(kind) else { return };
+    fx.collect(first_users(), t0());
+    let id = review::create(&fx.ctx(), &campaign("race"), "o", t0())
+        .unwrap()
+        .campaign
+        .id;
+    let gate = std::sync::Barrier::new(6);
+    let results: Vec<Result<review::Entry, ReviewError>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..6)
+            .map(|n| {
+                let (fx, id, gate) = (&fx, &id, &gate);
+                s.spawn(move || {
+                    let by = if n % 2 == 0 {
+                        "alice@example.com"
+                    } else {
+                        "dave@example.com"
+                    };
+                    let d = if n % 3 == 0 { "keep" } else { "revoke" };
+                    gate.wait();
+                    review::decide(
+                        &fx.ctx(),
+                        id,
+                        &decision("bob", d, Some(&format!("reviewer {n}"))),
+                        by,
+                        t0(),
+                    )
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let won: Vec<_> = results.iter().filter_map(|r| r.as_ref().ok()).collect();
+    assert_eq!(won.len(), 1, "{results:?}");
+    for r in &results {
+        if let Err(e) = r {
+            assert!(
+                matches!(
+                    e,
+                    ReviewError::Conflict {
+                        code: "already_decided",
+                        ..
+                    }
+                ),
+                "{e:?}"
+            );
+        }
+    }
+    assert_eq!(events_for(&fx, "access_review.decided", "bob"), 1);
+    // The one stored decision is the one the ledger holds, with its seq.
+    let v = review::get(&fx.store, &id).unwrap();
+    assert_eq!(entry(&v, "bob").decision, won[0].decision);
+    let seqs = fx
+        .store
+        .query(
+            "SELECT ledger_seq FROM access_review_decisions WHERE review_id = $1 AND account = 'bob'",
+            &[id.clone().into()],
+        )
+        .unwrap();
+    assert_eq!(seqs.len(), 1);
+    let seq = seqs[0].opt_int(0).expect("the decision's ledger seq") as u64;
+    let leaf = fx.store.leaf(seq).unwrap().unwrap();
+    assert!(
+        leaf.contains("\"action\":\"access_review.decided\"")
+            && leaf.contains("\"account\":\"bob\"")
+    );
+});
+
+// Completing and deciding at once: the signed document holds exactly the stored
+// decisions, two completions give one `completed` event, and a decision after the
+// completion is refused without a ledger event.
+vouch_test_support::on_both!(completion_races_decisions_and_itself, |kind| {
+    let Some(fx) = Fx::new(kind) else { return };
+    fx.collect(first_users(), t0());
+    let ctx = fx.ctx();
+    let id = review::create(&ctx, &campaign("race to complete"), "o", t0())
+        .unwrap()
+        .campaign
+        .id;
+    for a in ["alice", "alice_admin", "bob"] {
+        review::decide(
+            &ctx,
+            &id,
+            &decision(a, "keep", None),
+            "dave@example.com",
+            t0(),
+        )
+        .unwrap();
+    }
+    review::decide(
+        &ctx,
+        &id,
+        &decision("carol", "escalate", Some("ask her manager")),
+        "dave@example.com",
+        t0(),
+    )
+    .unwrap();
+    let gate = std::sync::Barrier::new(3);
+    let (decided, completed) = std::thread::scope(|s| {
+        let (fx, id, gate) = (&fx, &id, &gate);
+        let d = s.spawn(move || {
+            gate.wait();
+            review::decide(
+                &fx.ctx(),
+                id,
+                &decision("carol", "revoke", Some("manager: no longer needed")),
+                "alice@example.com",
+                t0(),
+            )
+        });
+        let c: Vec<_> = (0..2)
+            .map(|_| {
+                s.spawn(move || {
+                    gate.wait();
+                    review::complete(&fx.ctx(), &fx.keys, id, "o", t0())
+                })
+            })
+            .collect();
+        (
+            d.join().unwrap(),
+            c.into_iter().map(|h| h.join().unwrap()).collect::<Vec<_>>(),
+        )
+    });
+    assert!(decided.is_ok(), "{decided:?}");
+    let stored = review::get(&fx.store, &id).unwrap();
+    let wins: Vec<_> = completed.iter().filter_map(|r| r.as_ref().ok()).collect();
+    assert!(wins.len() <= 1, "{completed:?}");
+    let completed_events = fx
+        .leaves()
+        .matches("\"action\":\"access_review.completed\"")
+        .count();
+    assert_eq!(completed_events, wins.len());
+    if let Some(done) = wins.first() {
+        let doc: Value = serde_json::from_str(&done.document).unwrap();
+        assert_eq!(
+            doc["entries"],
+            serde_json::to_value(&stored.entries).unwrap()
+        );
+        assert_eq!(stored.document.as_deref(), Some(done.document.as_str()));
+    } else {
+        // Both completions lost to the escalation still open: complete it now.
+        review::complete(&fx.ctx(), &fx.keys, &id, "o", t0()).unwrap();
+    }
+    // After completion nothing is decided, and nothing is recorded.
+    let before = events_for(&fx, "access_review.decided", "carol");
+    assert!(matches!(
+        review::decide(
+            &fx.ctx(),
+            &id,
+            &decision("carol", "keep", None),
+            "dave@example.com",
+            t0()
+        ),
+        Err(ReviewError::Conflict { .. })
+    ));
+    assert_eq!(events_for(&fx, "access_review.decided", "carol"), before);
+});
+
+// `defer` and `escalate` are open questions: completion is refused while any is left,
+// with the counts; a final decision replacing them lets it complete.
+vouch_test_support::on_both!(deferred_and_escalated_entries_block_completion, |kind| {
+    let Some(fx) = Fx::new(kind) else { return };
+    fx.collect(first_users(), t0());
+    let ctx = fx.ctx();
+    let id = review::create(&ctx, &campaign("open questions"), "o", t0())
+        .unwrap()
+        .campaign
+        .id;
+    for a in ["alice", "alice_admin"] {
+        review::decide(
+            &ctx,
+            &id,
+            &decision(a, "keep", None),
+            "dave@example.com",
+            t0(),
+        )
+        .unwrap();
+    }
+    review::decide(
+        &ctx,
+        &id,
+        &decision("bob", "defer", Some("ask HR")),
+        "dave@example.com",
+        t0(),
+    )
+    .unwrap();
+    review::decide(
+        &ctx,
+        &id,
+        &decision("carol", "escalate", Some("CISO to decide")),
+        "dave@example.com",
+        t0(),
+    )
+    .unwrap();
+    match review::complete(&ctx, &fx.keys, &id, "o", t0()) {
+        Err(ReviewError::Conflict {
+            code: "undecided_entries",
+            undecided,
+            message,
+        }) => {
+            assert_eq!(undecided, Some(2));
+            assert!(
+                message.contains("0 undecided, 1 deferred, 1 escalated"),
+                "{message}"
+            );
+        }
+        other => panic!("completion with a defer and an escalation: {other:?}"),
+    }
+    assert_eq!(
+        review::get(&fx.store, &id).unwrap().campaign.status,
+        "in_progress"
+    );
+    assert!(!fx
+        .leaves()
+        .contains("\"action\":\"access_review.completed\""));
+    review::decide(
+        &ctx,
+        &id,
+        &decision("bob", "keep", Some("HR: still employed")),
+        "dave@example.com",
+        t0(),
+    )
+    .unwrap();
+    match review::complete(&ctx, &fx.keys, &id, "o", t0()) {
+        Err(ReviewError::Conflict { undecided, .. }) => assert_eq!(undecided, Some(1)),
+        other => panic!("{other:?}"),
+    }
+    review::decide(
+        &ctx,
+        &id,
+        &decision("carol", "revoke", Some("CISO: remove")),
+        "alice@example.com",
+        t0(),
+    )
+    .unwrap();
+    let done = review::complete(&ctx, &fx.keys, &id, "o", t0()).unwrap();
+    let doc: Value = serde_json::from_str(&done.document).unwrap();
+    // The history keeps the replaced defer and escalation, each with its ledger seq.
+    let hist = doc["decision_history"].as_array().unwrap();
+    assert_eq!(hist.len(), 6);
+    assert!(hist.iter().all(|h| h["ledger_seq"].is_u64()), "{hist:?}");
+});
+
+// A collection that comes back empty cannot prove a revoked account gone: the finding
+// stays open. A later collection without the account closes it.
+vouch_test_support::on_both!(empty_collection_keeps_revoke_finding_open, |kind| {
+    let Some(fx) = Fx::new(kind) else { return };
+    fx.collect(first_users(), t0());
+    let ctx = fx.ctx();
+    let id = review::create(&ctx, &campaign("empty"), "o", t0())
+        .unwrap()
+        .campaign
+        .id;
+    let bob = review::decide(
+        &ctx,
+        &id,
+        &decision("bob", "revoke", Some("left")),
+        "alice@example.com",
+        t0(),
+    )
+    .unwrap();
+    let finding = bob.finding_id.unwrap();
+    assert!(fx.collect(json!([]), t0()).is_empty());
+    let f = vouch_checks::findings::get(&fx.store, &finding).unwrap();
+    assert_eq!(f["status"], "open", "an empty collection closed {f}");
+    assert_eq!(events_for(&fx, "access_review.remediated", "bob"), 0);
+    let mut users = first_users();
+    users.as_array_mut().unwrap().retain(|u| u["name"] != "bob");
+    assert_eq!(fx.collect(users, t0()).len(), 1);
+    let f = vouch_checks::findings::get(&fx.store, &finding).unwrap();
+    assert_eq!(f["status"], "resolved");
+});

@@ -203,8 +203,9 @@ pub async fn decide(
     ))
 }
 
-/// `POST /access-reviews/{id}/complete`: 409 `undecided_entries` (with the count) while
-/// any entry is undecided; otherwise the signed document and its signature.
+/// `POST /access-reviews/{id}/complete`: 409 `undecided_entries` (with the count, and
+/// each of undecided / deferred / escalated in the message) while any entry has no final
+/// decision; otherwise the signed document and its signature.
 pub async fn complete(
     State(app): State<App>,
     Caller(who): Caller,
