@@ -680,6 +680,18 @@ pub fn update(
         recorded_at: at.clone(),
     };
     if !i.is_open() {
+        // A closed or dismissed incident no longer changes, but notes can still be
+        // added (docs/incidents.md): a PATCH carrying only a note is one.
+        if let (Some(text), None, None, None, None, None) = (
+            &u.note,
+            &u.state,
+            &u.severity,
+            &u.assignee,
+            &u.reason,
+            &u.lessons_learned,
+        ) {
+            return note(store, ledger, config, id, text, None, by, now);
+        }
         return Err(IncidentError::Transition {
             from: i.status.clone(),
             to: u.state.clone().unwrap_or_else(|| i.status.clone()),

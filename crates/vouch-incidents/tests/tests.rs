@@ -315,6 +315,35 @@ on_both!(lifecycle_moves_in_order_and_refuses_the_rest, |fx| {
         fx.update(&i.id, state("triaged"), t("2025-01-21T12:01:00Z")),
         Err(IncidentError::Transition { .. })
     ));
+    // …but a note is still added, as a PATCH carrying only a note (the trial got 409
+    // "cannot go from closed to closed"); a note with a change is still refused.
+    let noted = fx
+        .update(
+            &i.id,
+            Update {
+                note: Some("post-incident review held".into()),
+                ..Default::default()
+            },
+            t("2025-01-21T12:02:00Z"),
+        )
+        .unwrap();
+    assert_eq!(noted.status, "closed");
+    assert_eq!(
+        noted.timeline.last().unwrap().text,
+        "post-incident review held"
+    );
+    assert!(matches!(
+        fx.update(
+            &i.id,
+            Update {
+                note: Some("x".into()),
+                severity: Some("low".into()),
+                ..Default::default()
+            },
+            t("2025-01-21T12:03:00Z"),
+        ),
+        Err(IncidentError::Transition { .. })
+    ));
     // Dismissal needs a reason.
     let d = fx.seed_003(now);
     assert_eq!(
@@ -346,6 +375,7 @@ on_both!(lifecycle_moves_in_order_and_refuses_the_rest, |fx| {
             "incident.updated",
             "incident.updated",
             "incident.closed",
+            "incident.noted",
             "incident.opened",
             "incident.dismissed"
         ]

@@ -154,8 +154,12 @@ impl Reviewer {
             .map(str::to_string)
             .unwrap_or(id);
         let local = id.split('@').next().unwrap_or("").to_string();
+        // Compared on both sides' part before `@`: `user:alice` owns `alice@x.example`
+        // (the trial decided its own privileged account that way). Two different
+        // people sharing a local part then need a second reviewer: the safe side.
+        let account_local = a.split('@').next().unwrap_or("");
         a == id
-            || (!local.is_empty() && a == local)
+            || (!local.is_empty() && (a == local || account_local == local))
             || self.accounts.iter().any(|x| x.trim().to_lowercase() == a)
     }
     fn is(&self, who: &str) -> bool {
@@ -1716,4 +1720,28 @@ pub fn after_collection(
         }
     }
     Ok(done)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Reviewer;
+
+    fn r(id: &str) -> Reviewer {
+        Reviewer {
+            id: id.into(),
+            accounts: Vec::new(),
+        }
+    }
+
+    /// Whose account is whose: exact, local part of the reviewer's id, local part of
+    /// the account (the trial's `user:alice` deciding `alice@x.example` was allowed).
+    #[test]
+    fn a_reviewer_owns_their_accounts_however_written() {
+        assert!(r("user:alice").owns("alice"));
+        assert!(r("user:alice").owns("alice@x.example"));
+        assert!(r("jwt:alice@x.example").owns("alice"));
+        assert!(r("jwt:alice@x.example").owns("ALICE@x.example"));
+        assert!(!r("user:alice").owns("bob@x.example"));
+        assert!(!r("user:alice").owns("alicia@x.example"));
+    }
 }
