@@ -126,15 +126,8 @@ pub async fn create(
         populations,
         draft,
     };
-    let (config, store, ledger) = (app.config.clone(), app.store.clone(), app.ledger.clone());
-    let v = blocking(move || {
-        let ctx = Ctx {
-            config: &config,
-            store: &store,
-            ledger: &ledger,
-        };
-        Ok(review::create(&ctx, &n, &who.actor, chrono::Utc::now())
-            .map_err(vouch_engine::Error::from)?)
+    let v = with_ctx(&app, move |ctx| {
+        review::create(ctx, &n, &who.actor, chrono::Utc::now())
     })
     .await?;
     Ok((StatusCode::CREATED, axum::Json(v)).into_response())
@@ -155,16 +148,9 @@ pub async fn start(
     Caller(who): Caller,
     Path(id): Path<String>,
 ) -> ApiResult<impl IntoResponse> {
-    let (config, store, ledger) = (app.config.clone(), app.store.clone(), app.ledger.clone());
     Ok(axum::Json(
-        blocking(move || {
-            let ctx = Ctx {
-                config: &config,
-                store: &store,
-                ledger: &ledger,
-            };
-            Ok(review::start(&ctx, &id, &who.actor, chrono::Utc::now())
-                .map_err(vouch_engine::Error::from)?)
+        with_ctx(&app, move |ctx| {
+            review::start(ctx, &id, &who.actor, chrono::Utc::now())
         })
         .await?,
     ))
@@ -186,18 +172,9 @@ pub async fn decide(
         decision: f.required("decision")?,
         note: f.text("note")?,
     };
-    let (config, store, ledger) = (app.config.clone(), app.store.clone(), app.ledger.clone());
     Ok(axum::Json(
-        blocking(move || {
-            let ctx = Ctx {
-                config: &config,
-                store: &store,
-                ledger: &ledger,
-            };
-            Ok(
-                review::decide(&ctx, &id, &d, &who.actor, chrono::Utc::now())
-                    .map_err(vouch_engine::Error::from)?,
-            )
+        with_ctx(&app, move |ctx| {
+            review::decide(ctx, &id, &d, &who.actor, chrono::Utc::now())
         })
         .await?,
     ))
@@ -211,22 +188,9 @@ pub async fn complete(
     Caller(who): Caller,
     Path(id): Path<String>,
 ) -> ApiResult<impl IntoResponse> {
-    let (config, store, ledger, keys) = (
-        app.config.clone(),
-        app.store.clone(),
-        app.ledger.clone(),
-        app.keys.clone(),
-    );
-    let done = blocking(move || {
-        let ctx = Ctx {
-            config: &config,
-            store: &store,
-            ledger: &ledger,
-        };
-        Ok(
-            review::complete(&ctx, &keys, &id, &who.actor, chrono::Utc::now())
-                .map_err(vouch_engine::Error::from)?,
-        )
+    let keys = app.keys.clone();
+    let done = with_ctx(&app, move |ctx| {
+        review::complete(ctx, &keys, &id, &who.actor, chrono::Utc::now())
     })
     .await?;
     Ok(axum::Json(done.view))
@@ -241,19 +205,28 @@ pub async fn cancel(
 ) -> ApiResult<impl IntoResponse> {
     let f = body.fields(&["reason"])?;
     let reason = f.required("reason")?;
-    let (config, store, ledger) = (app.config.clone(), app.store.clone(), app.ledger.clone());
     Ok(axum::Json(
-        blocking(move || {
-            let ctx = Ctx {
-                config: &config,
-                store: &store,
-                ledger: &ledger,
-            };
-            Ok(
-                review::cancel(&ctx, &id, &reason, &who.actor, chrono::Utc::now())
-                    .map_err(vouch_engine::Error::from)?,
-            )
+        with_ctx(&app, move |ctx| {
+            review::cancel(ctx, &id, &reason, &who.actor, chrono::Utc::now())
         })
         .await?,
     ))
+}
+
+/// Run a campaign operation on the blocking pool with a context over the server's
+/// configuration, store and ledger; its error mapped like every engine error.
+async fn with_ctx<T: Send + 'static>(
+    app: &App,
+    f: impl FnOnce(&Ctx<'_>) -> Result<T, review::ReviewError> + Send + 'static,
+) -> ApiResult<T> {
+    let (config, store, ledger) = (app.config.clone(), app.store.clone(), app.ledger.clone());
+    blocking(move || {
+        let ctx = Ctx {
+            config: &config,
+            store: &store,
+            ledger: &ledger,
+        };
+        Ok(f(&ctx).map_err(vouch_engine::Error::from)?)
+    })
+    .await
 }
