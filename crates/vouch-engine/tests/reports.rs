@@ -283,6 +283,7 @@ on_both!(reports_without_data_say_so, |fx| {
         json!({"report_type": "soc2", "period_start": "2025-01-01", "period_end": "2025-03-31", "criteria": ["security", "availability", "confidentiality"]}),
     );
     assert_eq!(v["period"]["label"], "2025-Q1");
+    assert_eq!(v["period_state"], "ended", "{v:#}");
     assert_eq!(v["status"], "no_evidence", "{v:#}");
     let results = v["criteria_results"].as_array().unwrap();
     assert!(!results.is_empty());
@@ -553,7 +554,22 @@ on_both!(incident_report_lists_the_periods_incident, |fx| {
     .unwrap();
     let body = json!({"report_type": "incident", "period_start": day(now - Duration::days(1)), "period_end": day(now + Duration::days(1))});
     let (r, v) = generate(&fx, body);
-    assert_eq!(v["status"], "complete", "{v:#}");
+    // The period has not ended: the report says it is partial, first.
+    assert_eq!(v["period_state"], "in_progress", "{v:#}");
+    assert!(
+        v["notes"][0].as_str().unwrap().starts_with("Partial period:"),
+        "{v:#}"
+    );
+    // Its low-severity response is still pending (due in 24 hours): not `complete`.
+    assert_eq!(v["status"], "responses_pending", "{v:#}");
+    assert!(
+        v["notes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n.as_str().unwrap().contains("had not been responded to")),
+        "{v:#}"
+    );
     let data = &v["incidents"]["data"];
     let list = data["incidents"].as_array().unwrap();
     assert_eq!(list.len(), 1, "{v:#}");
@@ -573,6 +589,26 @@ on_both!(incident_report_lists_the_periods_incident, |fx| {
     );
     let (_, csv) = reports::artifact(&fx.config, &fx.store, &r.id, "csv").unwrap();
     assert!(String::from_utf8(csv).unwrap().contains(&i.id));
+    // Once it is triaged in time, every deadline of the period is met: `complete`.
+    vouch_engine::incidents::update(
+        &fx.store,
+        &fx.ledger,
+        &fx.config,
+        &i.id,
+        &vouch_engine::incidents::Update {
+            state: Some("triaged".into()),
+            assignee: Some("ops".into()),
+            ..Default::default()
+        },
+        "user:ops",
+        Utc::now(),
+    )
+    .unwrap();
+    let (_, v) = generate(
+        &fx,
+        json!({"report_type": "incident", "period_start": day(now - Duration::days(1)), "period_end": day(now + Duration::days(1))}),
+    );
+    assert_eq!(v["status"], "complete", "{v:#}");
 });
 
 // A completed access-review campaign's decisions are in the access_review report, which
@@ -662,4 +698,222 @@ account_key = "UserName"
     assert_eq!(of("ci-deployer")["decision"], "keep");
     assert_eq!(of("erin")["decision"], "revoke");
     assert_eq!(of("erin")["decided_by"], "user:sam");
+});
+
+// The soc2 report has the packet's own control, VOUCH-LEDGER-INTEGRITY: with audited
+// events in the period and an intact ledger it passes, yet alone it never makes its
+// criteria pass (it shows the trail is intact, not that the organisation's controls
+// work).
+on_both!(soc2_report_includes_the_ledger_control, |fx| {
+    fx.append_n(500); // September 2026
+    let (_, v) = generate(
+        &fx,
+        json!({"report_type": "soc2", "period_start": "2026-09-01", "period_end": "2026-09-30", "criteria": ["CC7.2", "CC6.1"]}),
+    );
+    let ledger = v["controls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "VOUCH-LEDGER-INTEGRITY")
+        .unwrap_or_else(|| panic!("no ledger control: {v:#}"));
+    assert_eq!(ledger["status"], "pass", "{ledger:#}");
+    assert_eq!(ledger["criteria"], json!(["CC7.2", "CC8.1"]));
+    let cc72 = v["criteria_results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "CC7.2")
+        .unwrap();
+    assert_eq!(cc72["status"], "no_evidence", "{cc72:#}");
+    assert!(cc72["controls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c["id"] == "VOUCH-LEDGER-INTEGRITY"));
+    assert_eq!(v["status"], "no_evidence", "{v:#}");
+    // A period without audited events: the ledger vouches for nothing.
+    let (_, v) = generate(
+        &fx,
+        json!({"report_type": "soc2", "period_start": "2025-01-01", "period_end": "2025-03-31", "criteria": ["CC7.2"]}),
+    );
+    let ledger = v["controls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "VOUCH-LEDGER-INTEGRITY")
+        .unwrap();
+    assert_eq!(ledger["status"], "no_evidence", "{ledger:#}");
+    // A broken ledger fails the control, and the report lists it as an exception.
+    fx.exec("UPDATE ledger_entries SET leaf = replace(leaf, '\"result\":\"success\"', '\"result\":\"failure\"') WHERE seq = 3");
+    let (_, v) = generate(
+        &fx,
+        json!({"report_type": "soc2", "period_start": "2026-09-01", "period_end": "2026-09-30", "criteria": ["CC7.2"]}),
+    );
+    let ledger = v["controls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "VOUCH-LEDGER-INTEGRITY")
+        .unwrap();
+    assert_eq!(ledger["status"], "fail", "{ledger:#}");
+    assert!(v["exceptions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|e| e["control"] == "VOUCH-LEDGER-INTEGRITY"));
+});
+
+/// An age key pair made by the real `age-keygen`: (identity file, recipient).
+fn age_key(dir: &Path) -> (PathBuf, String) {
+    let key = dir.join("age.key");
+    let o = std::process::Command::new("age-keygen")
+        .arg("-o")
+        .arg(&key)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = std::fs::read_to_string(&key).unwrap();
+    let recipient = text
+        .lines()
+        .find_map(|l| l.strip_prefix("# public key: "))
+        .unwrap()
+        .to_string();
+    (key, recipient)
+}
+
+// Reports are archived like packets: each generated report's files and signatures are
+// sealed (age, zstd, deterministic tar with a signed MANIFEST) into WORM storage, the
+// archive is recorded with the report and as `report.archived` in the ledger, and the
+// real `age`, `zstd` and `tar` read it back. Without recipients the report says it is
+// not archived. A tampered file is refused, naming the report and the archived copy.
+on_both!(ext_reports_are_archived_to_worm, |fx| {
+    if !vouch_test_support::ext::have(&["age", "age-keygen", "zstd", "tar"]) {
+        return;
+    }
+    // No recipients: not archived, and the report says why.
+    let (r, _) = generate(&fx, json!({"report_type": "incident"}));
+    let a = r.archive.clone().unwrap();
+    assert_eq!(a["status"], "not_archived", "{a:#}");
+    assert!(a["reason"].as_str().unwrap().contains("recipients"));
+
+    let mut fx = fx;
+    let keys = tempfile::tempdir().unwrap();
+    let (identity, recipient) = age_key(keys.path());
+    fx.config.settings.archive.recipients = vec![recipient];
+    let (r, _) = generate(
+        &fx,
+        json!({"report_type": "soc2", "period_start": "2025-01-01", "period_end": "2025-03-31", "criteria": ["security"]}),
+    );
+    let a = r.archive.clone().unwrap_or_else(|| panic!("not archived: {r:?}"));
+    let folder = a["folder"].as_str().unwrap();
+    assert_eq!(folder, format!("reports/soc2/{}", r.id));
+    let worm = fx.config.data_dir.join("worm").join(folder);
+    assert_eq!(a["uri"], json!(worm.display().to_string()));
+    let mut names: Vec<String> = std::fs::read_dir(&worm)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    let bundle = format!("report-soc2-{}.tar.zst.age", r.id);
+    for want in [
+        "MANIFEST.json",
+        "MANIFEST.json.sig",
+        "report.csv",
+        "report.csv.sig",
+        "report.json",
+        "report.json.sig",
+        "report.pdf",
+        "report.pdf.sig",
+        bundle.as_str(),
+    ] {
+        assert!(names.iter().any(|n| n == want), "{want} not in {names:?}");
+    }
+    // Written once: read-only files in a read-only folder.
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(worm.join("report.pdf")).unwrap().permissions().mode() & 0o777,
+        0o444
+    );
+    assert_eq!(
+        std::fs::metadata(&worm).unwrap().permissions().mode() & 0o777,
+        0o555
+    );
+    // The recorded files are the stored ones.
+    for f in a["files"].as_array().unwrap() {
+        let p = PathBuf::from(f["uri"].as_str().unwrap());
+        let bytes = std::fs::read(&p).unwrap();
+        assert_eq!(
+            f["sha256"].as_str().unwrap(),
+            vouch_store::blobs::sha256_hex(&bytes),
+            "{}",
+            p.display()
+        );
+    }
+    // The real tools open the bundle: every artifact and its signature, byte for byte.
+    let out = tempfile::tempdir().unwrap();
+    let sh = format!(
+        "age -d -i '{}' '{}' | zstd -d | tar -x -C '{}'",
+        identity.display(),
+        worm.join(&bundle).display(),
+        out.path().display()
+    );
+    let o = std::process::Command::new("sh")
+        .args(["-c", &sh])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    for art in &r.artifacts {
+        let (_, bytes) = reports::artifact(&fx.config, &fx.store, &r.id, &art.format).unwrap();
+        assert_eq!(std::fs::read(out.path().join(&art.file)).unwrap(), bytes);
+        assert_eq!(
+            std::fs::read_to_string(out.path().join(format!("{}.sig", art.file)))
+                .unwrap()
+                .trim(),
+            art.signature
+        );
+    }
+    let manifest: Value =
+        serde_json::from_slice(&std::fs::read(out.path().join("MANIFEST.json")).unwrap())
+            .unwrap();
+    assert_eq!(manifest["files"].as_array().unwrap().len(), 6);
+    vouch_engine::packet::sign::verify_b64(
+        &fx.keys.signing_public_pem(),
+        &std::fs::read(out.path().join("MANIFEST.json")).unwrap(),
+        std::fs::read_to_string(out.path().join("MANIFEST.json.sig"))
+            .unwrap()
+            .trim(),
+    )
+    .unwrap();
+    // Logged: one report.archived event naming the stored files and the record's hash.
+    let leaves = fx.all_leaves();
+    let logged: Vec<Value> = leaves
+        .lines()
+        .filter(|l| l.contains("\"report.archived\"") && l.contains(&r.id))
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(logged.len(), 1, "{leaves}");
+    assert_eq!(
+        logged[0]["metadata"]["files"].as_array().unwrap().len(),
+        a["files"].as_array().unwrap().len()
+    );
+    // A tampered file is refused with an error naming the report and the archive.
+    let p = reports::dir_of(&fx.config, &r.id).join("report.pdf");
+    let mut bytes = std::fs::read(&p).unwrap();
+    bytes[10] ^= 1;
+    std::fs::write(&p, bytes).unwrap();
+    match reports::artifact(&fx.config, &fx.store, &r.id, "pdf") {
+        Err(e @ reports::Error::ArtifactIntegrity { .. }) => {
+            let m = e.to_string();
+            assert!(m.contains(&r.id) && m.contains("report.pdf"), "{m}");
+            assert!(m.contains(&worm.display().to_string()), "{m}");
+        }
+        other => panic!("{:?}", other.map(|(a, _)| a)),
+    }
+    std::fs::remove_file(reports::dir_of(&fx.config, &r.id).join("report.csv")).unwrap();
+    match reports::artifact(&fx.config, &fx.store, &r.id, "csv") {
+        Err(e @ reports::Error::ArtifactIntegrity { .. }) => {
+            assert!(e.to_string().contains("is missing"), "{e}")
+        }
+        other => panic!("{:?}", other.map(|(a, _)| a)),
+    }
 });

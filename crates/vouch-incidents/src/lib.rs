@@ -85,6 +85,18 @@ pub enum IncidentError {
         /// The statuses that are allowed, as text.
         allowed: String,
     },
+    /// A change other than a note to a closed or dismissed incident; `field` names the
+    /// first field of the request that cannot change any more.
+    #[error("incident {id} is {status}: its {field} can no longer change (only timeline notes can be added to a {status} incident)")]
+    Ended {
+        /// The incident.
+        id: String,
+        /// `closed` or `dismissed`.
+        status: String,
+        /// The request field that cannot change (`state`, `severity`, `assignee`,
+        /// `reason`, `lessons_learned`).
+        field: String,
+    },
     /// The incident changed while this change was being made; nothing was written.
     #[error("{0}")]
     Conflict(String),
@@ -692,10 +704,27 @@ pub fn update(
         ) {
             return note(store, ledger, config, id, text, None, by, now);
         }
-        return Err(IncidentError::Transition {
-            from: i.status.clone(),
-            to: u.state.clone().unwrap_or_else(|| i.status.clone()),
-            allowed: format!(": it is {} and can no longer change", i.status),
+        if let Some(to) = u.state.as_ref().filter(|to| **to != i.status) {
+            return Err(IncidentError::Transition {
+                from: i.status.clone(),
+                to: to.clone(),
+                allowed: format!(": it is {} and can no longer change", i.status),
+            });
+        }
+        let field = [
+            ("severity", u.severity.is_some()),
+            ("assignee", u.assignee.is_some()),
+            ("reason", u.reason.is_some()),
+            ("lessons_learned", u.lessons_learned.is_some()),
+        ]
+        .into_iter()
+        .find(|(_, given)| *given)
+        .map(|(f, _)| f)
+        .unwrap_or("state");
+        return Err(IncidentError::Ended {
+            id: i.id.clone(),
+            status: i.status.clone(),
+            field: field.into(),
         });
     }
     if let Some(s) = &u.severity {

@@ -332,18 +332,44 @@ on_both!(lifecycle_moves_in_order_and_refuses_the_rest, |fx| {
         noted.timeline.last().unwrap().text,
         "post-incident review held"
     );
-    assert!(matches!(
-        fx.update(
-            &i.id,
+    // Any other change names the field that cannot change (not "closed to closed").
+    for (u, want) in [
+        (
             Update {
                 note: Some("x".into()),
                 severity: Some("low".into()),
                 ..Default::default()
             },
-            t("2025-01-21T12:03:00Z"),
+            "severity",
         ),
-        Err(IncidentError::Transition { .. })
-    ));
+        (
+            Update {
+                assignee: Some("bob".into()),
+                ..Default::default()
+            },
+            "assignee",
+        ),
+        (
+            Update {
+                state: Some("closed".into()),
+                lessons_learned: Some("again".into()),
+                ..Default::default()
+            },
+            "lessons_learned",
+        ),
+    ] {
+        match fx.update(&i.id, u, t("2025-01-21T12:03:00Z")) {
+            Err(e @ IncidentError::Ended { .. }) => {
+                let IncidentError::Ended { field, status, .. } = &e else {
+                    unreachable!()
+                };
+                assert_eq!((field.as_str(), status.as_str()), (want, "closed"));
+                assert!(e.to_string().contains(&format!("its {want} can no longer change")), "{e}");
+                assert!(!e.to_string().contains("closed to closed"), "{e}");
+            }
+            other => panic!("{want}: {other:?}"),
+        }
+    }
     // Dismissal needs a reason.
     let d = fx.seed_003(now);
     assert_eq!(

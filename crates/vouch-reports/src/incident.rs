@@ -87,6 +87,12 @@ pub fn build(ctx: &Ctx<'_>, period: &Period) -> Result<Built, Error> {
         .iter()
         .filter(|i| !matches!(i["status"].as_str(), Some("closed" | "dismissed")))
         .count();
+    // Not breached and not responded to: the deadline has not come yet. Such an
+    // incident's SLA is not measured, so the report cannot be `complete`.
+    let pending = incidents
+        .iter()
+        .filter(|i| i["breached"] != true && i["responded_at"].is_null())
+        .count();
     let mut notes = Vec::new();
     // No incident is not evidence that incident response works: nothing was tested.
     let status = if incidents.is_empty() {
@@ -94,6 +100,9 @@ pub fn build(ctx: &Ctx<'_>, period: &Period) -> Result<Built, Error> {
         "no_incidents"
     } else if breached > 0 {
         "breaches"
+    } else if pending > 0 {
+        notes.push(format!("{pending} incident(s) had not been responded to when this report was generated (their response deadline had not passed): their SLA is not measured yet, so this report does not say every deadline was met."));
+        "responses_pending"
     } else {
         "complete"
     };
@@ -104,7 +113,7 @@ pub fn build(ctx: &Ctx<'_>, period: &Period) -> Result<Built, Error> {
         summary: vec![
             format!("Status: {status}"),
             format!(
-                "{} incident(s) in the period, {open} still open, {breached} response deadline(s) breached",
+                "{} incident(s) in the period, {open} still open, {breached} response deadline(s) breached, {pending} response(s) pending",
                 incidents.len()
             ),
         ],

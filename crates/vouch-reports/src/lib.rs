@@ -72,6 +72,28 @@ pub enum Error {
     /// A stored report or artifact is not what was recorded (altered or unreadable).
     #[error("{0}")]
     Corrupt(String),
+    /// A generated artifact on disk is missing or no longer has the SHA-256 recorded when
+    /// the report was generated (and logged in `report.generated`): it was altered or
+    /// removed. The API answers 500 `report_artifact_integrity` naming the report and
+    /// the file, and where the archived copy is (docs/reports.md).
+    #[error("report {report}: its {format} artifact ({file}) {problem}; it cannot be served. The recorded SHA-256 is {recorded_sha256} (in the ledger's report.generated event){}", archive.as_deref().map(|a| format!("; the archived copy is at {a}")).unwrap_or_default())]
+    ArtifactIntegrity {
+        /// The report's id.
+        report: String,
+        /// `json`, `pdf` or `csv`.
+        format: String,
+        /// The file name (`report.pdf`).
+        file: String,
+        /// What is wrong (`is missing`, `does not match its recorded SHA-256`).
+        problem: String,
+        /// The SHA-256 recorded at generation.
+        recorded_sha256: String,
+        /// Where the report's WORM archive is, if it was archived.
+        archive: Option<String>,
+    },
+    /// Sealing a report into WORM storage failed.
+    #[error(transparent)]
+    Seal(#[from] vouch_seal::Error),
     /// The PDF could not be rendered.
     #[error("{0}")]
     Render(String),
@@ -461,9 +483,14 @@ pub struct Report {
     pub error: Option<String>,
     /// Its artifacts, once generated.
     pub artifacts: Vec<Artifact>,
+    /// Where its files are archived in WORM storage (the archive record: folder, `uri`,
+    /// stored objects with SHA-256 and retain-until, encryption), or `{"status":
+    /// "not_archived", "reason"}` when `[archive]` has no recipients; `null` until the
+    /// report is generated.
+    pub archive: Option<Value>,
 }
 
-const COLUMNS: &str = "id, report_type, period_label, period_start, period_end, request, status, requested_by, requested_at, schedule, job_run_id, finished_at, error, artifacts";
+const COLUMNS: &str = "id, report_type, period_label, period_start, period_end, request, status, requested_by, requested_at, schedule, job_run_id, finished_at, error, artifacts, archive";
 
 fn report_of(r: &vouch_store::Row) -> Result<Report, Error> {
     let request: Request = serde_json::from_str(&r.text(5))
@@ -472,6 +499,13 @@ fn report_of(r: &vouch_store::Row) -> Result<Report, Error> {
         Some(a) => serde_json::from_str(&a)
             .map_err(|e| Error::Corrupt(format!("report {}: stored artifacts: {e}", r.text(0))))?,
         None => Vec::new(),
+    };
+    let archive = match r.opt_text(14) {
+        Some(a) => Some(
+            serde_json::from_str(&a)
+                .map_err(|e| Error::Corrupt(format!("report {}: stored archive: {e}", r.text(0))))?,
+        ),
+        None => None,
     };
     Ok(Report {
         id: r.text(0),
@@ -490,6 +524,7 @@ fn report_of(r: &vouch_store::Row) -> Result<Report, Error> {
         finished_at: r.opt_text(11),
         error: r.opt_text(12),
         artifacts,
+        archive,
     })
 }
 
@@ -699,15 +734,49 @@ fn media_type(format: &str) -> &'static str {
     }
 }
 
-/// Generate a report's artifacts (the job's work): build, write into a temporary
-/// directory, move into place, record them and `report.generated`. Returns the job's
-/// outputs.
+/// Generate a report (the job's work): its artifacts ([`generate_artifacts`]), then its
+/// WORM archive ([`archive`]). A retry after the archive failed does not generate the
+/// report again when its recorded artifacts are intact: the same files are archived.
+/// Returns the job's outputs.
 pub fn generate(ctx: &Ctx<'_>, id: &str) -> Result<Value, Error> {
+    let report = get(ctx.store, id)?;
+    let reuse = !report.artifacts.is_empty()
+        && report
+            .artifacts
+            .iter()
+            .all(|a| intact(ctx.config, &report, a).is_ok());
+    let mut out = if reuse {
+        json!({
+            "report": id, "report_type": report.report_type, "period": report.period.label,
+            "note": format!("{} report {id} for {}: generated earlier, artifacts intact", report.report_type, report.period.label),
+            "artifacts": report.artifacts.iter().map(|a| json!({"format": a.format, "sha256": a.sha256, "bytes": a.bytes})).collect::<Vec<_>>(),
+        })
+    } else {
+        generate_artifacts(ctx, id)?
+    };
+    let a = archive(ctx, id)?;
+    let said = match a["uri"].as_str() {
+        Some(u) => format!("archived to {u}"),
+        None => "not archived (no [archive] recipients)".into(),
+    };
+    if let Some(n) = out["note"].as_str() {
+        out["note"] = json!(format!("{n}; {said}"));
+    }
+    out["archive"] = match a["uri"].as_str() {
+        Some(u) => json!({"uri": u, "folder": a["folder"], "files": a["files"].as_array().map(Vec::len)}),
+        None => a,
+    };
+    Ok(out)
+}
+
+/// Generate a report's artifacts: build, write into a temporary directory, move into
+/// place, record them and `report.generated`. Returns the job's outputs.
+pub fn generate_artifacts(ctx: &Ctx<'_>, id: &str) -> Result<Value, Error> {
     let report = get(ctx.store, id)?;
     let req = &report.request;
     let period = req.period.period()?;
     let now = ctx.now.trunc_subsecs(0);
-    let built = match req.report_type.as_str() {
+    let mut built = match req.report_type.as_str() {
         "soc2" => soc2::build(ctx, req, &period, now)?,
         "access_review" => access::build(ctx, &period)?,
         "vulnerability" => vulnerability::build(ctx, &period, now)?,
@@ -718,6 +787,15 @@ pub fn generate(ctx: &Ctx<'_>, id: &str) -> Result<Value, Error> {
             )))
         }
     };
+    // A period that has not ended is reported as it stood at generation, and says so
+    // first: what happens in the rest of the period is not in it (docs/reports.md).
+    let partial = period.end > now;
+    if partial {
+        built.notes.insert(0, partial_note(&period, now));
+        built
+            .summary
+            .insert(0, format!("Partial period: covers {} up to {} only", period.label, ts(&now)));
+    }
     let title = match req.report_type.as_str() {
         "soc2" => "SOC 2 compliance report",
         "access_review" => "User access review",
@@ -740,6 +818,8 @@ pub fn generate(ctx: &Ctx<'_>, id: &str) -> Result<Value, Error> {
         "status": built.status,
         "summary": built.summary,
         "notes": built.notes,
+        "period_state": if partial { "in_progress" } else { "ended" },
+        "covered_until": ts(&now.min(period.end)),
     });
     if let Some(o) = doc.as_object_mut() {
         for (k, v) in &built.body {
@@ -751,6 +831,7 @@ pub fn generate(ctx: &Ctx<'_>, id: &str) -> Result<Value, Error> {
         "title": title, "organization": org.name, "report_id": id,
         "period": req.period, "generated_at": ts(&now), "vouch_version": vouch_core::VERSION,
         "status": built.status, "summary": built.summary, "notes": built.notes,
+        "period_state": if partial { "in_progress" } else { "ended" },
         "tables": built.tables,
     });
     let pdf = vouch_packet::pdf::render_report(&vouch_core::canonical::to_vec(&view), now)
@@ -819,6 +900,16 @@ pub fn generate(ctx: &Ctx<'_>, id: &str) -> Result<Value, Error> {
     }))
 }
 
+/// The note a report on a period that has not ended carries first.
+pub fn partial_note(period: &Period, now: DateTime<Utc>) -> String {
+    format!(
+        "Partial period: {} has not ended (it ends {}). This report covers it only up to its generation at {}; what happens later in the period is not in it. Request the report again after the period ends for a complete one.",
+        period.label,
+        ts(&period.end),
+        ts(&now)
+    )
+}
+
 /// One artifact's bytes and signature, checked against the recorded SHA-256.
 pub fn artifact(
     config: &Config,
@@ -862,13 +953,133 @@ pub fn artifact(
                 ),
             )
         })?;
-    let p = dir_of(config, id).join(&a.file);
-    let bytes = std::fs::read(&p).map_err(|e| Error::io(&p, e))?;
-    if hex::encode(Sha256::digest(&bytes)) != a.sha256 {
-        return Err(Error::Corrupt(format!(
-            "{}: its SHA-256 is not the one recorded when the report was generated",
-            p.display()
+    let bytes = intact(config, &r, &a)?;
+    Ok((a, bytes))
+}
+
+/// An artifact's bytes, checked against the SHA-256 recorded at generation; a missing
+/// or altered file is [`Error::ArtifactIntegrity`], naming the archived copy if any.
+fn intact(config: &Config, r: &Report, a: &Artifact) -> Result<Vec<u8>, Error> {
+    let p = dir_of(config, &r.id).join(&a.file);
+    let fail = |problem: String| Error::ArtifactIntegrity {
+        report: r.id.clone(),
+        format: a.format.clone(),
+        file: a.file.clone(),
+        problem,
+        recorded_sha256: a.sha256.clone(),
+        archive: r
+            .archive
+            .as_ref()
+            .and_then(|v| v["uri"].as_str())
+            .map(str::to_string),
+    };
+    let bytes = match std::fs::read(&p) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(fail("is missing from the data directory".into()))
+        }
+        Err(e) => return Err(Error::io(&p, e)),
+    };
+    let sha = hex::encode(Sha256::digest(&bytes));
+    if sha != a.sha256 {
+        return Err(fail(format!(
+            "fails its integrity check: its SHA-256 is now {sha}, not the one recorded when the report was generated (it was altered)"
         )));
     }
-    Ok((a, bytes))
+    Ok(bytes)
+}
+
+/// Seal a generated report's files (each artifact and its `.sig`) into WORM storage like
+/// a period's evidence (`[archive]`: storage, recipients, compression, retention), record
+/// the archive with the report and append `report.archived` to the ledger. Without
+/// `[archive] recipients` nothing is written to WORM storage and the report records
+/// `{"status": "not_archived", "reason"}` instead. A report already archived is left as
+/// it is. Files that fail their recorded SHA-256 are not archived.
+pub fn archive(ctx: &Ctx<'_>, id: &str) -> Result<Value, Error> {
+    let r = get(ctx.store, id)?;
+    if let Some(a) = r.archive.as_ref().filter(|a| a["status"] != "not_archived") {
+        return Ok(a.clone());
+    }
+    if r.artifacts.is_empty() {
+        return Err(Error::NotReady(format!(
+            "report {id} has no artifacts to archive (it is {})",
+            r.status
+        )));
+    }
+    let set = |value: &str, only_if: &str| -> Result<u64, Error> {
+        let mut changed = 0;
+        ctx.store.write(&mut |sql| {
+            changed = sql.execute(
+                &format!("UPDATE reports SET archive = $2 WHERE id = $1 AND {only_if}"),
+                &[id.into(), value.into()],
+            )?;
+            Ok(())
+        })?;
+        Ok(changed)
+    };
+    if !vouch_seal::report::configured(ctx.config) {
+        let v = json!({"status": "not_archived", "reason": "no [archive] recipients are configured: vouch archives reports (encrypted, to WORM storage) only when vouch.toml names recipients; the files are in the data directory and their SHA-256 in the ledger (report.generated)"});
+        set(&vouch_core::canonical::to_string(&v), "archive IS NULL")?;
+        return Ok(v);
+    }
+    let dir = dir_of(ctx.config, id);
+    let mut files = Vec::new();
+    let mut generated_at = None;
+    for a in &r.artifacts {
+        let bytes = intact(ctx.config, &r, a)?;
+        if a.format == "json" {
+            generated_at = serde_json::from_slice::<Value>(&bytes)
+                .ok()
+                .and_then(|d| d["generated_at"].as_str().and_then(vouch_core::period::parse_instant));
+        }
+        files.push((a.file.clone(), dir.join(&a.file)));
+        let sig = format!("{}.sig", a.file);
+        files.push((sig.clone(), dir.join(&sig)));
+    }
+    let done = vouch_seal::report::archive_report(
+        ctx.config,
+        ctx.keys,
+        &vouch_seal::report::ReportFiles {
+            id,
+            report_type: &r.report_type,
+            period: json!(r.period),
+            generated_at: generated_at.unwrap_or(ctx.now),
+            files,
+        },
+    )?;
+    let canonical = vouch_core::canonical::to_string(&done.record);
+    // Conditional write first; the ledger event only if this call recorded it.
+    if set(&canonical, "(archive IS NULL OR archive LIKE '%\"not_archived\"%')")? == 0 {
+        return get(ctx.store, id)?
+            .archive
+            .ok_or_else(|| Error::Corrupt(format!("report {id}: archive vanished")));
+    }
+    let logged = vouch_ledger::audit::record(
+        ctx.ledger,
+        json!({
+            "action": "report.archived", "category": "system", "result": "success",
+            "resource": {"type": "report", "id": id, "name": r.report_type},
+            "details": {"description": format!("{} report {id} for {} archived to {} ({} files)", r.report_type, r.period.label, done.record["uri"].as_str().unwrap_or(""), done.stored.len())},
+            "metadata": {"period": r.period.label, "record_sha256": hex::encode(Sha256::digest(canonical.as_bytes())),
+                "files": done.stored.iter().map(|s| json!({"uri": s.uri, "sha256": s.sha256})).collect::<Vec<_>>(),
+                "signer_key_id": ctx.keys.signing_key_id()},
+        }),
+    );
+    if let Err(e) = logged {
+        // Unrecorded: the WORM objects stay (immutable), the next attempt uses a new folder.
+        let _ = set_archive_null(ctx.store, id, &canonical);
+        return Err(e.into());
+    }
+    Ok(done.record)
+}
+
+fn set_archive_null(store: &Store, id: &str, was: &str) -> Result<(), Error> {
+    store.write(&mut |sql| {
+        sql.execute(
+            "UPDATE reports SET archive = NULL WHERE id = $1 AND archive = $2",
+            &[id.into(), was.into()],
+        )?;
+        Ok(())
+    })?;
+    Ok(())
 }

@@ -5,6 +5,8 @@
 
 use crate::{Built, Ctx, Error, Request, Table};
 use chrono::{DateTime, Utc};
+use vouch_core::event::format_timestamp as ts;
+use vouch_packet::build::LEDGER_CONTROL;
 use serde_json::{json, Map, Value};
 use vouch_checks::controls;
 use vouch_core::period::Period;
@@ -24,9 +26,11 @@ pub fn build(
     now: DateTime<Utc>,
 ) -> Result<Built, Error> {
     let section = vouch_packet::rules::section(ctx.config, ctx.store, period, &now)?;
+    // As in the packet, vouch's own control comes first: the ledger's integrity.
+    let mut all_controls = vec![ledger_control(ctx, period, now)?];
+    all_controls.extend(section.controls.iter().cloned());
     let scope: Vec<&str> = req.criteria.iter().map(String::as_str).collect();
-    let in_scope: Vec<&Value> = section
-        .controls
+    let in_scope: Vec<&Value> = all_controls
         .iter()
         .filter(|c| has_any(&c["criteria"], &scope))
         .collect();
@@ -69,8 +73,18 @@ pub fn build(
                 "no configured control maps to this criterion".to_string(),
             )
         } else {
-            let s = controls::rollup(statuses.iter().copied());
+            let mut s = controls::rollup(statuses.iter().copied());
+            // The built-in ledger control alone never makes a criterion pass (as in
+            // the packet): it shows the audit trail is intact, not that the
+            // organisation's controls work.
+            let org_pass = mapped
+                .iter()
+                .any(|x| x["id"] != LEDGER_CONTROL && x["status"] == "pass");
+            if s == "pass" && !org_pass {
+                s = "no_evidence";
+            }
             let reason = match s {
+                "no_evidence" if statuses.iter().any(|x| *x == "pass") => "only vouch's own ledger-integrity control passed; no configured control judged this criterion".into(),
                 "no_evidence" => "its controls had no evidence to judge in the period".into(),
                 "not_tested" => "some of its checks were not evaluated for the period, or their evidence is stale".into(),
                 "fail" => "a control failed".into(),
@@ -223,7 +237,10 @@ pub fn build(
         .map(|c| c["status"].as_str().unwrap_or("error"))
         .filter(|s| *s != "not_applicable")
         .collect();
-    let overall = controls::overall_status(&statuses);
+    let overall = vouch_packet::build::organisation_judged(
+        controls::overall_status(&statuses),
+        in_scope.iter().copied(),
+    );
     let count = |s: &str| statuses.iter().filter(|x| **x == s).count();
     let summary = vec![
         format!("Overall: {overall} ({} criteria in scope)", statuses.len()),
@@ -274,4 +291,55 @@ pub fn build(
         tables: vec![table, ex_table, f_table, cov_table],
         csv: Some(0),
     })
+}
+
+/// vouch's own control, as the packet has it: the whole ledger up to the last entry
+/// before the period's end verifies (leaf hashes, HMAC chain, Merkle tree, signed
+/// checkpoints), and the period has events of audited systems to vouch for.
+fn ledger_control(ctx: &Ctx<'_>, period: &Period, now: DateTime<Utc>) -> Result<Value, Error> {
+    let (start, end) = (ts(&period.start), ts(&period.end));
+    let size = ctx.ledger.store().size_covering_before(&end)?;
+    let (mut total, mut own) = (0u64, 0u64);
+    let (start_b, end_b) = (start.as_bytes(), end.as_bytes());
+    let v = ctx.ledger.verify_observed(
+        &vouch_ledger::VerifyOptions {
+            trusted_checkpoint: None,
+            up_to: Some(size),
+        },
+        &mut |_, t, leaf| {
+            if t >= start_b && t < end_b {
+                total += 1;
+                if vouch_ledger::audit::is_own(leaf) {
+                    own += 1;
+                }
+            }
+        },
+    )?;
+    let status = controls::ledger_status(v.valid, v.checked, total - own);
+    let detail = if !v.valid {
+        format!(
+            "broken at entry {}: {}",
+            v.broken_at.unwrap_or(0),
+            v.reason.clone().unwrap_or_default()
+        )
+    } else if status == "no_evidence" {
+        format!("no events of audited systems are timestamped in {} ({own} of vouch's own), so there is nothing to vouch for ({} entries verified; root {})", period.label, v.checked, v.root)
+    } else {
+        format!("{} entries verified (leaf hashes, HMAC chain, Merkle tree, signed checkpoints); {} events of audited systems in the period; root {}", v.checked, total - own, v.root)
+    };
+    Ok(json!({
+        "id": LEDGER_CONTROL,
+        "title": "Audit trail integrity",
+        "description": "Security-relevant events are recorded in an append-only ledger (RFC 6962 Merkle tree, HMAC-SHA-256 chain, Ed25519-signed checkpoints) that is verified in full at report generation.",
+        "criteria": ["CC7.2", "CC8.1"],
+        "status": status,
+        "checks": [{
+            "id": "ledger.verify",
+            "title": "The whole ledger up to the period's end verifies",
+            "status": status,
+            "evaluated_at": ts(&now),
+            "detail": detail,
+            "tree_size": size,
+        }],
+    }))
 }

@@ -7,6 +7,7 @@
 
 pub mod bundle;
 pub mod encrypt;
+pub mod report;
 pub mod retention;
 pub mod s3;
 pub mod worm;
@@ -285,7 +286,8 @@ pub fn archive(
         &Staging {
             dir: &staging,
             folder: &folder,
-            slug: &slug,
+            bundle: &format!("soc2-evidence-{slug}"),
+            plain: packet_plain,
             compression,
             mtime,
         },
@@ -394,9 +396,17 @@ fn target_folder(
 struct Staging<'a> {
     dir: &'a Path,
     folder: &'a str,
-    slug: &'a str,
+    /// The bundle's file name before its extensions (`soc2-evidence-2026-10`).
+    bundle: &'a str,
+    /// Which bundle entries are also stored as plain files beside the bundle.
+    plain: fn(&str) -> bool,
     compression: Compression,
     mtime: u64,
+}
+
+/// A period archive stores the packet's signed artifacts and the manifest in the clear.
+fn packet_plain(path: &str) -> bool {
+    path.starts_with("SOC2_Evidence.") || path.starts_with("MANIFEST.")
 }
 
 /// A file staged for WORM storage: its key, the local path, its SHA-256.
@@ -414,8 +424,8 @@ fn stage(
     let mut recipients_json = Vec::new();
     for (sealing, ids) in sealings {
         let name = format!(
-            "soc2-evidence-{}.{}{}",
-            at.slug,
+            "{}.{}{}",
+            at.bundle,
             at.compression.ext(),
             sealing.ext()
         );
@@ -449,8 +459,7 @@ fn stage(
         recipients_json.push(json!({"format": sealing.name(), "recipients": ids}));
     }
     for e in entries {
-        let plain = e.path.starts_with("SOC2_Evidence.") || e.path.starts_with("MANIFEST.");
-        if !plain {
+        if !(at.plain)(&e.path) {
             continue;
         }
         let path = at.dir.join(format!("{}.{}", e.path, std::process::id()));

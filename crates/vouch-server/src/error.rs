@@ -149,6 +149,35 @@ impl From<vouch_engine::Error> for ApiError {
             E::Reports(reports::Error::NotFound(m)) => ApiError::not_found(m),
             E::Reports(reports::Error::NotReady(m)) => conflict(m),
             E::Reports(reports::Error::Store(e)) => E::Store(e).into(),
+            // Stored report data that fails its recorded hash is not a bare "internal
+            // error": the body names the report and the file (docs/reports.md).
+            E::Reports(e @ reports::Error::ArtifactIntegrity { .. }) => {
+                tracing::error!(error = %e, "report artifact fails its integrity check");
+                let message = e.to_string();
+                let details = match e {
+                    reports::Error::ArtifactIntegrity {
+                        report,
+                        format,
+                        file,
+                        recorded_sha256,
+                        archive,
+                        ..
+                    } => {
+                        json!({"report": report, "format": format, "file": file, "recorded_sha256": recorded_sha256, "archive": archive})
+                    }
+                    _ => json!({}),
+                };
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "report_artifact_integrity",
+                    message,
+                )
+                .details(details)
+            }
+            E::Reports(reports::Error::Corrupt(m)) => {
+                tracing::error!(error = %m, "stored report unreadable");
+                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "report_corrupt", m)
+            }
             E::Store(e) => e.into(),
             other if storage_refuses_writes(&other.to_string()) => {
                 tracing::error!(error = %other, "storage refuses writes");
@@ -252,6 +281,14 @@ impl From<vouch_engine::incidents::IncidentError> for ApiError {
                 format!("an incident cannot go from {from} to {to}{allowed}"),
             )
             .details(json!({"from": from, "to": to})),
+            e @ I::Ended { .. } => {
+                let message = e.to_string();
+                match e {
+                    I::Ended { id, status, field } => ApiError::new(StatusCode::CONFLICT, "incident_ended", message)
+                        .details(json!({"field": field, "incident": id, "status": status})),
+                    _ => ApiError::new(StatusCode::CONFLICT, "incident_ended", message),
+                }
+            }
             I::Conflict(m) => ApiError::new(StatusCode::CONFLICT, "conflict", m),
             I::Store(e) => e.into(),
             I::Ledger(vouch_engine::ledger::LedgerError::Store(e)) => e.into(),

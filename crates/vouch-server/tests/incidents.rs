@@ -325,6 +325,20 @@ on_both!(lifecycle_timeline_and_filters_over_http, |kind| {
         r.json()["error"]["details"],
         json!({"from": "closed", "to": "contained"})
     );
+    // Other changes to a closed incident name the field (not "closed to closed").
+    let r = call(
+        &s,
+        "PATCH",
+        &at,
+        Some(&co),
+        Some(r#"{"severity":"low","note":"re-rated"}"#),
+    );
+    assert_eq!(r.status, 409, "{}", r.text());
+    let e = r.json()["error"].clone();
+    assert_eq!(e["code"], "incident_ended", "{e}");
+    assert_eq!(e["details"]["field"], "severity", "{e}");
+    assert_eq!(e["details"]["status"], "closed", "{e}");
+    assert!(!e["message"].as_str().unwrap().contains("closed to closed"), "{e}");
     let m = call_h(&s, "GET", "/metrics", &[], None).text();
     assert!(
         m.contains("vouch_incidents_open{severity=\"critical\"} 0"),

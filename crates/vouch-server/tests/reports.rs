@@ -256,3 +256,98 @@ on_both!(report_bad_bodies_name_the_field, |kind| {
     assert_eq!(r.status, 400);
     assert_eq!(r.json()["error"]["details"]["field"], "format");
 });
+
+// Reports are archived like packets (GET shows where), and a report file altered or
+// removed on disk answers an error naming the report, the file and the archived copy —
+// not a bare "internal error".
+on_both!(ext_report_archived_and_tampered_files_named, |kind| {
+    if !vouch_test_support::ext::have(&["age-keygen"]) {
+        return;
+    }
+    let keys = tempfile::tempdir().unwrap();
+    let key = keys.path().join("age.key");
+    let o = std::process::Command::new("age-keygen")
+        .arg("-o")
+        .arg(&key)
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    let recipient = std::fs::read_to_string(&key)
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("# public key: ").map(str::to_string))
+        .unwrap();
+    let s = Server::start_with(kind, |t| {
+        *t = t.replacen(
+            "recipients = []",
+            &format!("recipients = [\"{recipient}\"]"),
+            1,
+        )
+    });
+    let officer = token(&s, Role::ComplianceOfficer, None);
+    let auditor = token(&s, Role::Auditor, None);
+    let r = call(
+        &s,
+        "POST",
+        "/api/compliance/reports",
+        Some(&officer),
+        Some(SEED_BODY),
+    );
+    assert_eq!(r.status, 202, "{}", r.text());
+    let id = r.json()["id"].as_str().unwrap().to_string();
+    let done = wait_done(&s, &auditor, &id);
+    let a = &done["archive"];
+    assert_eq!(a["folder"], format!("reports/soc2/{id}"), "{done:#}");
+    let uri = a["uri"].as_str().unwrap().to_string();
+    assert!(std::path::Path::new(&uri)
+        .join(format!("report-soc2-{id}.tar.zst.age"))
+        .exists());
+    assert_eq!(a["files"].as_array().unwrap().len(), 9, "{a:#}");
+    assert!(s
+        .leaves()
+        .iter()
+        .any(|l| l["action"] == "report.archived" && l["resource"]["id"] == id.as_str()));
+
+    let dir = s.data.dir.path().join("reports").join(&id);
+    let pdf = dir.join("report.pdf");
+    let mut bytes = std::fs::read(&pdf).unwrap();
+    bytes[20] ^= 1;
+    std::fs::write(&pdf, bytes).unwrap();
+    let r = call(
+        &s,
+        "GET",
+        &format!("/api/compliance/reports/{id}/download?format=pdf"),
+        Some(&auditor),
+        None,
+    );
+    assert_eq!(r.status, 500, "{}", r.text());
+    let e = r.json()["error"].clone();
+    assert_eq!(e["code"], "report_artifact_integrity", "{e}");
+    assert_eq!(e["details"]["report"], id.as_str());
+    assert_eq!(e["details"]["format"], "pdf");
+    assert_eq!(e["details"]["file"], "report.pdf");
+    assert_eq!(e["details"]["archive"], uri.as_str());
+    let m = e["message"].as_str().unwrap();
+    assert!(m.contains("fails its integrity check") && m.contains(&id), "{m}");
+    std::fs::remove_file(dir.join("report.csv")).unwrap();
+    let r = call(
+        &s,
+        "GET",
+        &format!("/api/compliance/reports/{id}/download?format=csv"),
+        Some(&auditor),
+        None,
+    );
+    assert_eq!(r.status, 500, "{}", r.text());
+    let e = r.json()["error"].clone();
+    assert_eq!(e["code"], "report_artifact_integrity", "{e}");
+    assert!(e["message"].as_str().unwrap().contains("is missing"), "{e}");
+    // The JSON is untouched and still served.
+    let r = call(
+        &s,
+        "GET",
+        &format!("/api/compliance/reports/{id}/download?format=json"),
+        Some(&auditor),
+        None,
+    );
+    assert_eq!(r.status, 200);
+});
