@@ -444,3 +444,55 @@ on_both!(vouchs_own_events_do_not_start_the_catch_up, |fx| {
         Some(t("2026-10-09T08:00:00Z"))
     );
 });
+
+// A run whose worker died stays `running`; past the lease it is reclaimed — recorded as
+// abandoned (`job.abandoned` in the ledger) and retried — instead of blocking its period
+// forever. One already at its last attempt is failed, not retried.
+on_both!(abandoned_running_runs_are_reclaimed_and_retried, |fx| {
+    let started = "2026-11-02T02:00:00.000000Z";
+    fx.exec(&format!(
+        "INSERT INTO job_runs (id, job, run_key, scheduled_for, status, attempt, started_at, claimed_by) VALUES \
+         ('01930000-0000-7000-8000-000000000001', 'verify-ledger', 'verify-ledger:2026-11-02', '{started}', 'running', 1, '{started}', 'dead-host:1'), \
+         ('01930000-0000-7000-8000-000000000002', 'verify-ledger', 'verify-ledger:2026-11-01:manual-x', '{started}', 'running', 3, '{started}', 'dead-host:1')"
+    ));
+    // Within the lease: still someone else's run, nothing happens to it.
+    let clock = ManualClock::at(t("2026-11-02T02:00:30Z"));
+    let r = runner(&fx, &fx.ledger, &clock, "a");
+    let done = r.tick().unwrap();
+    assert!(!done.iter().any(|x| x.job == "verify-ledger"), "{done:?}");
+    assert_eq!(
+        fx.query_text("SELECT status FROM job_runs WHERE run_key = 'verify-ledger:2026-11-02'"),
+        "running"
+    );
+    // Past the lease: reclaimed and retried by the same tick.
+    clock.set(t("2026-11-02T08:00:30Z"));
+    let done = r.tick().unwrap();
+    let v = done
+        .iter()
+        .find(|x| x.run_key == "verify-ledger:2026-11-02")
+        .unwrap_or_else(|| panic!("not retried: {done:?}"));
+    assert_eq!((v.status.as_str(), v.attempt), ("succeeded", 2), "{v}");
+    assert_eq!(v.claimed_by, "a");
+    let last = fx.query_text(
+        "SELECT status || ' ' || error FROM job_runs WHERE run_key = 'verify-ledger:2026-11-01:manual-x'",
+    );
+    assert!(last.starts_with("failed abandoned: attempt 3"), "{last}");
+    assert!(last.contains("dead-host:1"), "{last}");
+    let leaves = fx.all_leaves();
+    let abandoned: Vec<Value> = leaves
+        .lines()
+        .filter(|l| l.contains("\"job.abandoned\""))
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(abandoned.len(), 2, "{leaves}");
+    assert!(abandoned
+        .iter()
+        .all(|e| e["metadata"]["worker"] == "dead-host:1" && e["result"] == "failure"));
+    // Reclaimed once: another tick does not log it again.
+    clock.set(t("2026-11-02T08:05:30Z"));
+    r.tick().unwrap();
+    assert_eq!(
+        fx.all_leaves().matches("\"job.abandoned\"").count(),
+        2
+    );
+});

@@ -884,6 +884,16 @@ on_both!(ext_reports_are_archived_to_worm, |fx| {
             .trim(),
     )
     .unwrap();
+    // `vouch archive verify` (the same code) accepts it: manifest signature, every hash.
+    let checked = vouch_engine::seal::verify(
+        &worm.join(&bundle).display().to_string(),
+        Some(&identity),
+        &[fx.keys.signing_public_pem()],
+        None,
+    )
+    .unwrap();
+    assert!(checked.valid, "{:?}", checked.problems);
+    assert_eq!(checked.files, 8);
     // Logged: one report.archived event naming the stored files and the record's hash.
     let leaves = fx.all_leaves();
     let logged: Vec<Value> = leaves

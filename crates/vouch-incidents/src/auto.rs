@@ -2,9 +2,11 @@
 //! over the events the API ingests and over check results. At most one incident per
 //! rule and key is open at a time: the claim is the unique `open_key` column, so it
 //! holds across concurrent requests and processes. Further matches while that incident
-//! is open do not open another. vouch's own events never count.
+//! is open do not open another: they add one `rule_matched` timeline entry per batch of
+//! events (or check run) and key, with the count, never one entry per event. vouch's own
+//! events never count.
 
-use super::{open_automatic, Incident, IncidentError, NewIncident, Trigger};
+use super::{add_rule_match, open_automatic, open_for_key, Incident, IncidentError, NewIncident, Trigger};
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
@@ -103,6 +105,14 @@ pub fn on_events(
         }
         for (key, mut new) in fresh {
             new.sort();
+            let open_key = format!("{}:{key}", rule.id);
+            if open_for_key(store, &open_key)?.is_some() {
+                // Already open for this key: every new matching event is more of it.
+                let m = matched(rule, &key, &new);
+                if add_rule_match(store, ledger, &open_key, &m, now)?.is_some() {
+                    continue;
+                }
+            }
             let hit = match rule.window() {
                 None if rule.more_than == 0 => Some(new.clone()),
                 None => None,
@@ -131,10 +141,25 @@ pub fn on_events(
             };
             if let Some(i) = open_automatic(store, ledger, config, &n, trigger, now)? {
                 opened.push(i);
+            } else {
+                // Another request opened it meanwhile: these events are more of it.
+                add_rule_match(store, ledger, &open_key, &matched(rule, &key, &new), now)?;
             }
         }
     }
     Ok(opened)
+}
+
+/// A batch of new matching events of one key, as a repeated match.
+fn matched(rule: &IncidentRule, key: &str, new: &[(String, String)]) -> Trigger {
+    Trigger {
+        rule: rule.id.clone(),
+        key: key.to_string(),
+        count: new.len() as u64,
+        first_at: new.first().map(|h| h.0.clone()).unwrap_or_default(),
+        last_at: new.last().map(|h| h.0.clone()).unwrap_or_default(),
+        refs: new.iter().take(MAX_REFS).map(|h| h.1.clone()).collect(),
+    }
 }
 
 /// The matching events of `key` in the window ending at the first new event where more
@@ -241,8 +266,13 @@ pub fn on_check_results(
                 detected_at: None,
                 detected_by: Some(format!("vouch rule {}", rule.id)),
             };
+            let open_key = format!("{}:{}", trigger.rule, trigger.key);
+            let again = trigger.clone();
             if let Some(i) = open_automatic(store, ledger, config, &n, trigger, now)? {
                 opened.push(i);
+            } else {
+                // The check's incident is still open: this failing run is more of it.
+                add_rule_match(store, ledger, &open_key, &again, now)?;
             }
         }
     }

@@ -128,7 +128,8 @@ pub struct Entry {
     pub at: String,
     /// Who recorded it (the API caller, or `vouch`).
     pub by: String,
-    /// `detected`, `state`, `severity`, `assignee`, `note` or `sla_breached`.
+    /// `detected`, `state`, `severity`, `assignee`, `note`, `sla_breached` or
+    /// `rule_matched` (an automatic incident's rule matched again while it was open).
     pub kind: String,
     /// What happened, for people.
     pub text: String,
@@ -1190,6 +1191,77 @@ pub(crate) fn open_automatic(
     let key = format!("{}:{}", trigger.rule, trigger.key);
     let i = build(config, n, "vouch", now, "rule", Some(trigger))?;
     Ok(insert(store, ledger, &i, Some(&key), "vouch")?.then_some(i))
+}
+
+/// The open incident holding a rule's key (`<rule>:<key>`), if any.
+pub(crate) fn open_for_key(store: &Store, open_key: &str) -> Result<Option<String>, IncidentError> {
+    Ok(store
+        .query(
+            "SELECT id FROM incidents WHERE open_key = $1",
+            &[open_key.into()],
+        )?
+        .first()
+        .map(|r| r.text(0)))
+}
+
+/// A rule matched again while its incident is open: one `rule_matched` timeline entry
+/// for the whole batch (a count, the time range, the first event ids), a new version and
+/// a ledger event — never one entry per event. `None` when no incident holds the key
+/// any more (it was closed meanwhile). A concurrent change to the incident is retried.
+pub(crate) fn add_rule_match(
+    store: &Store,
+    ledger: &Ledger,
+    open_key: &str,
+    m: &Trigger,
+    now: DateTime<Utc>,
+) -> Result<Option<Incident>, IncidentError> {
+    // Concurrent requests matching the same rule each add their entry; a lost race on
+    // the version is retried (bounded).
+    for _ in 0..20 {
+        let Some(id) = open_for_key(store, open_key)? else {
+            return Ok(None);
+        };
+        let previous = get(store, &id)?;
+        if !previous.is_open() {
+            return Ok(None);
+        }
+        let mut i = previous.clone();
+        let at = ts(&now);
+        let range = if m.first_at == m.last_at {
+            format!("at {}", m.first_at)
+        } else {
+            format!("from {} to {}", m.first_at, m.last_at)
+        };
+        i.timeline.push(Entry {
+            at: at.clone(),
+            by: "vouch".into(),
+            kind: "rule_matched".into(),
+            text: format!(
+                "Rule `{}` matched again while this incident is open: {} more matching {} {range}{}",
+                m.rule,
+                m.count,
+                if m.count == 1 { "event or result" } else { "events or results" },
+                if m.refs.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", m.refs.join(", "))
+                }
+            ),
+            from: None,
+            to: None,
+            recorded_at: at.clone(),
+        });
+        i.version += 1;
+        i.updated_at = at;
+        match save(store, ledger, &i, &previous, "updated", "rule matched again", "vouch") {
+            Ok(()) => return Ok(Some(i)),
+            Err(IncidentError::Conflict(_)) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(IncidentError::Conflict(format!(
+        "incident for {open_key} kept changing; the repeated match was not recorded"
+    )))
 }
 
 /// A duration as people read it (`15m`, `1h`, `1d 2h`).

@@ -170,6 +170,7 @@ pub fn build(ctx: &Ctx<'_>, period: &Period) -> Result<Built, Error> {
             "decided_by",
             "decided_at",
             "note",
+            "result",
         ],
         "no access-review campaign in the period",
     );
@@ -181,6 +182,15 @@ pub fn build(ctx: &Ctx<'_>, period: &Period) -> Result<Built, Error> {
             json!({"available": false, "reason": "no access-review campaign store is wired to reports"})
         }
         Some(v) => {
+            let mut v = v.clone();
+            for c in v["campaigns"].as_array_mut().into_iter().flatten() {
+                for d in c["decisions"].as_array_mut().into_iter().flatten() {
+                    let r = crate::item_result_decision(
+                        d["decision"].as_str().filter(|d| *d != "undecided"),
+                    );
+                    d["result"] = json!(r);
+                }
+            }
             for c in v["campaigns"].as_array().into_iter().flatten() {
                 let ds: Vec<&Value> = c["decisions"].as_array().into_iter().flatten().collect();
                 if ds.is_empty() {
@@ -193,6 +203,7 @@ pub fn build(ctx: &Ctx<'_>, period: &Period) -> Result<Built, Error> {
                         Value::Null,
                         Value::Null,
                         Value::Null,
+                        json!("not_tested"),
                     ]);
                 }
                 for d in ds {
@@ -205,12 +216,37 @@ pub fn build(ctx: &Ctx<'_>, period: &Period) -> Result<Built, Error> {
                         d["decided_by"].clone(),
                         d["decided_at"].clone(),
                         d["note"].clone(),
+                        d["result"].clone(),
                     ]);
                 }
             }
             json!({"available": true, "data": v})
         }
     };
+    // Each user's role assignment, in the common vocabulary: the latest decision of a
+    // campaign of the period on that user and role (or that population), else
+    // `not_tested` (nobody reviewed it).
+    let decisions: Vec<&Value> = campaigns_json["data"]["campaigns"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|c| c["decisions"].as_array().into_iter().flatten())
+        .collect();
+    table.columns.push("result".into());
+    for (e, row) in entries.iter_mut().zip(table.rows.iter_mut()) {
+        let r = decisions
+            .iter()
+            .rev()
+            .find(|d| {
+                d["user"] == e["user"]
+                    && (d["role"] == e["role"] || d["role"] == e["evidence_id"])
+                    && d["result"] != "not_tested"
+            })
+            .and_then(|d| d["result"].as_str())
+            .unwrap_or("not_tested");
+        e["result"] = json!(r);
+        row.push(r.to_string());
+    }
     let users: std::collections::BTreeSet<&str> =
         entries.iter().filter_map(|e| e["user"].as_str()).collect();
     let status = if populations.is_empty() {

@@ -29,6 +29,13 @@ pub fn build(ctx: &Ctx<'_>, period: &Period) -> Result<Built, Error> {
             csv: None,
         });
     };
+    // Each incident's `result` in the reports' common vocabulary: its response SLA
+    // breached `fail`, met `pass`, not measured yet `not_tested`.
+    let mut v = v;
+    for i in v["incidents"].as_array_mut().into_iter().flatten() {
+        let r = crate::item_result_incident(i["breached"] == true, !i["responded_at"].is_null());
+        i["result"] = json!(r);
+    }
     let incidents: Vec<&Value> = v["incidents"].as_array().into_iter().flatten().collect();
     let mut table = Table::new(
         "Incidents of the period",
@@ -43,6 +50,7 @@ pub fn build(ctx: &Ctx<'_>, period: &Period) -> Result<Built, Error> {
             "breached",
             "closed_at",
             "lessons_learned",
+            "result",
         ],
         "no incident was recorded in the period",
     );
@@ -58,6 +66,7 @@ pub fn build(ctx: &Ctx<'_>, period: &Period) -> Result<Built, Error> {
             i["breached"].clone(),
             i["closed_at"].clone(),
             i["lessons_learned"].clone(),
+            i["result"].clone(),
         ]);
     }
     let mut sla = Table::new(

@@ -689,6 +689,53 @@ pub fn cell(v: &Value) -> String {
     }
 }
 
+/// The per-item result vocabulary every report type uses (docs/reports.md): `pass`,
+/// `fail`, `error`, `no_evidence`, `not_tested` (not judged yet: a deadline still
+/// running, an access not reviewed) and `not_applicable`. Each type keeps its own
+/// descriptive columns (`state`, `decision`, `breached`) beside it.
+pub const RESULTS: &[&str] = &[
+    "pass",
+    "fail",
+    "error",
+    "no_evidence",
+    "not_tested",
+    "not_applicable",
+];
+
+/// A vulnerability's result: past its SLA (open or fixed late) `fail`; closed without a
+/// fix (a VEX `not_affected`, a SARIF suppression) `not_applicable`; open within its SLA
+/// or fixed in time `pass`.
+pub fn item_result_vulnerability(breached: bool, state: &str) -> &'static str {
+    if breached {
+        "fail"
+    } else if matches!(state, "open" | "fixed" | "resolved") {
+        "pass"
+    } else {
+        "not_applicable"
+    }
+}
+
+/// An incident's result: response deadline breached `fail`, responded in time `pass`,
+/// no response yet and the deadline still running `not_tested`.
+pub fn item_result_incident(breached: bool, responded: bool) -> &'static str {
+    match (breached, responded) {
+        (true, _) => "fail",
+        (false, true) => "pass",
+        (false, false) => "not_tested",
+    }
+}
+
+/// An access-review decision's result: `keep` (reviewed, access confirmed) `pass`;
+/// `revoke` (access that should not have been there) `fail`; `defer`, `escalate` or
+/// undecided `not_tested`.
+pub fn item_result_decision(decision: Option<&str>) -> &'static str {
+    match decision {
+        Some("keep") => "pass",
+        Some("revoke") => "fail",
+        _ => "not_tested",
+    }
+}
+
 /// What a report type's builder produced.
 pub struct Built {
     /// The type's own fields of the document.

@@ -104,7 +104,7 @@ pub fn build(
             json!(reason),
         ]);
         criteria.push(json!({
-            "id": c.id, "category": c.category, "topic": c.topic, "status": status,
+            "id": c.id, "category": c.category, "topic": c.topic, "status": status, "result": status,
             "controls": mapped.iter().map(|x| json!({"id": x["id"], "status": x["status"]})).collect::<Vec<_>>(),
             "evidence_items": evidence, "reason": if reason.is_empty() { Value::Null } else { json!(reason) },
         }));

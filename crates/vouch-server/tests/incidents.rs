@@ -451,4 +451,44 @@ on_both!(automatic_incidents_from_posted_events, |kind| {
         "{open}"
     );
     assert_eq!(s.count("SELECT COUNT(*) FROM incidents"), 2);
+    // Matches while an incident is open are on its timeline: one entry per request
+    // (with its count), not one per event.
+    let timeline_of = |rule: &str| -> Vec<Value> {
+        let open = call(&s, "GET", &format!("{BASE}?status=open"), Some(&co), None).json();
+        let id = open
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["trigger"]["rule"] == rule)
+            .unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let i = call(&s, "GET", &format!("{BASE}/{id}"), Some(&co), None).json();
+        i["timeline"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["kind"] == "rule_matched")
+            .cloned()
+            .collect()
+    };
+    let security = timeline_of("security-failure");
+    assert_eq!(security.len(), 7, "{security:#?}");
+    assert!(security
+        .iter()
+        .all(|e| e["text"].as_str().unwrap().contains("1 more matching")));
+    assert!(timeline_of("login-burst").is_empty());
+    let r = ingest_events(
+        (0..3)
+            .map(|k| failure("203.0.113.9", 5 - k as i64, 10 + k))
+            .collect(),
+    );
+    assert!(r.get("incidents_opened").is_none(), "{r}");
+    let burst = timeline_of("login-burst");
+    assert_eq!(burst.len(), 1, "{burst:#?}");
+    let text = burst[0]["text"].as_str().unwrap();
+    assert!(text.contains("3 more matching events"), "{text}");
+    assert_eq!(burst[0]["by"], "vouch");
+    assert_eq!(s.count("SELECT COUNT(*) FROM incidents"), 2);
 });

@@ -181,6 +181,79 @@ pub fn first_event_at(store: &Store) -> Result<Option<DateTime<Utc>>, Error> {
         .and_then(|t| vouch_core::period::parse_instant(&t)))
 }
 
+/// How long a run may stay `running` before it is taken for abandoned (its worker
+/// stopped without recording an end). Runs hold no heartbeat, so the lease is generous:
+/// the longest job, a 10M-event month's packet, takes about a minute.
+pub const RUN_LEASE_HOURS: i64 = 6;
+
+impl Runner<'_> {
+    /// Runs still `running` past [`RUN_LEASE_HOURS`]: their worker died (killed, host
+    /// lost), and their run key would otherwise block the period forever. Each is
+    /// recorded as abandoned — `retrying` now, or `failed` after the last attempt — with
+    /// a `job.abandoned` ledger event, and retried by this tick like any failed attempt.
+    /// The write is conditional (still running, same start) and undone if the ledger
+    /// refuses the event.
+    fn reclaim_abandoned(&self, now: DateTime<Utc>) -> Result<(), Error> {
+        let cutoff = ts(&(now - Duration::hours(RUN_LEASE_HOURS)));
+        let stale = self.store.query(
+            "SELECT id, job, run_key, attempt, claimed_by, started_at, error FROM job_runs WHERE status = 'running' AND started_at < $1 ORDER BY started_at",
+            &[cutoff.into()],
+        )?;
+        for r in &stale {
+            self.reclaim_one(r, now)?;
+        }
+        Ok(())
+    }
+
+    fn reclaim_one(&self, r: &vouch_store::Row, now: DateTime<Utc>) -> Result<(), Error> {
+        let (id, job, key, attempt) = (r.text(0), r.text(1), r.text(2), r.int(3));
+        let (worker, started, old_error) = (r.text(4), r.text(5), r.opt_text(6));
+        let last = attempt >= i64::from(self.max_attempts);
+        let status = if last { "failed" } else { "retrying" };
+        let next = (!last).then(|| ts(&now));
+        let error = format!(
+            "abandoned: attempt {attempt} started {started} by {worker} was still running after {RUN_LEASE_HOURS} h (its worker stopped); reclaimed by {}",
+            self.worker
+        );
+        let mut changed = 0;
+        self.store.write(&mut |sql| {
+            changed = sql.execute(
+                "UPDATE job_runs SET status = $3, finished_at = $4, next_attempt_at = $5, error = $6 WHERE id = $1 AND status = 'running' AND started_at = $2",
+                &[id.clone().into(), started.clone().into(), status.into(), ts(&now).into(), next.clone().into(), error.clone().into()],
+            )?;
+            Ok(())
+        })?;
+        if changed == 0 {
+            return Ok(()); // finished or reclaimed meanwhile
+        }
+        let logged = crate::audit::record(
+            self.ledger,
+            json!({
+                "action": "job.abandoned", "category": "system", "result": "failure",
+                "resource": {"type": "job", "id": key, "name": job},
+                "details": {"description": format!("[JOB: {job}] {key}: {error}; {}", if last { "no attempts left, failed" } else { "retrying" })},
+                "metadata": {"run_id": id, "attempt": attempt, "worker": worker, "started_at": started, "reclaimed_by": self.worker, "status": status},
+            }),
+        );
+        if let Err(e) = logged {
+            let _ = self.store.write(&mut |sql| {
+                sql.execute(
+                    "UPDATE job_runs SET status = 'running', finished_at = NULL, next_attempt_at = NULL, error = $3 WHERE id = $1 AND status = $2",
+                    &[id.clone().into(), status.into(), old_error.clone().into()],
+                )?;
+                Ok(())
+            });
+            return Err(e.into());
+        }
+        tracing::warn!("[JOB: {job}] {error}");
+        if job == REPORT_JOB {
+            let report = key.strip_prefix("generate-report:").unwrap_or(&key);
+            crate::reports::set_status(&self.store, report, status, &id, Some(&error), None)?;
+        }
+        Ok(())
+    }
+}
+
 /// One job run as recorded (a row of `job_runs`).
 ///
 /// Fields are declared in alphabetical order: the JSON it serializes to is byte-identical
@@ -234,6 +307,7 @@ impl Runner<'_> {
             Some(t) => Some(t),
             None => initialized_at(&self.store)?,
         };
+        self.reclaim_abandoned(now)?;
         let mut done = Vec::new();
         for j in JOBS {
             let cron = cron::Cron::parse(j.schedule).map_err(JobError::Schedule)?;
