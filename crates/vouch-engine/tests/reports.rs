@@ -335,7 +335,9 @@ on_both!(access_review_lists_the_population, |fx| {
     let (_, csv) = reports::artifact(&fx.config, &fx.store, &r.id, "csv").unwrap();
     assert!(String::from_utf8(csv)
         .unwrap()
-        .starts_with("user,role,how,evidence,item\n"));
+        .starts_with("user,role,how,evidence,item,result\n"));
+    // Nobody reviewed these assignments: not_tested, in the common vocabulary.
+    assert!(access.iter().all(|a| a["result"] == "not_tested"), "{access:#?}");
 });
 
 // `[reports] schedule`: each period's report is requested and generated once.
@@ -428,6 +430,23 @@ on_both!(sarif_and_cyclonedx_severity_and_sla, |fx| {
     assert_eq!(v["by_severity"]["high"]["open_past_sla"], 1);
     assert_eq!(v["by_severity"]["medium"]["open_past_sla"], 0);
     assert_eq!(v["by_age_days"]["31-90"], 3);
+    // The common result vocabulary: past SLA fails, within SLA passes.
+    let results: Vec<(String, String)> = v["vulnerabilities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| {
+            (
+                x["severity"].as_str().unwrap().to_string(),
+                x["result"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    for (sev, res) in &results {
+        let want = if sev == "critical" || sev == "high" { "fail" } else if sev == "low" { "not_applicable" } else { "pass" };
+        assert_eq!(res, want, "{sev}: {results:?}");
+    }
+    assert!(results.iter().any(|(s, _)| s == "medium"), "{results:?}");
 });
 
 fn day(t: chrono::DateTime<Utc>) -> String {
@@ -576,6 +595,7 @@ on_both!(incident_report_lists_the_periods_incident, |fx| {
     assert_eq!(list[0]["id"], json!(i.id));
     assert_eq!(list[0]["title"], "Leaked API key");
     assert_eq!(list[0]["breached"], false);
+    assert_eq!(list[0]["result"], "not_tested", "{v:#}");
     let low = data["sla"]
         .as_array()
         .unwrap()
@@ -698,6 +718,9 @@ account_key = "UserName"
     assert_eq!(of("ci-deployer")["decision"], "keep");
     assert_eq!(of("erin")["decision"], "revoke");
     assert_eq!(of("erin")["decided_by"], "user:sam");
+    // The common result vocabulary: keep passes, revoke fails (an exception).
+    assert_eq!(of("ci-deployer")["result"], "pass");
+    assert_eq!(of("erin")["result"], "fail");
 });
 
 // The soc2 report has the packet's own control, VOUCH-LEDGER-INTEGRITY: with audited
@@ -725,6 +748,7 @@ on_both!(soc2_report_includes_the_ledger_control, |fx| {
         .find(|c| c["id"] == "CC7.2")
         .unwrap();
     assert_eq!(cc72["status"], "no_evidence", "{cc72:#}");
+    assert_eq!(cc72["result"], "no_evidence", "{cc72:#}");
     assert!(cc72["controls"]
         .as_array()
         .unwrap()

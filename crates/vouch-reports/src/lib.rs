@@ -76,7 +76,7 @@ pub enum Error {
     /// the report was generated (and logged in `report.generated`): it was altered or
     /// removed. The API answers 500 `report_artifact_integrity` naming the report and
     /// the file, and where the archived copy is (docs/reports.md).
-    #[error("report {report}: its {format} artifact ({file}) {problem}; it cannot be served. The recorded SHA-256 is {recorded_sha256} (in the ledger's report.generated event){}", archive.as_deref().map(|a| format!("; the archived copy is at {a}")).unwrap_or_default())]
+    #[error("report {report}: its {format} artifact ({file}) {problem}; it cannot be served. The recorded SHA-256 is {recorded_sha256} (in the ledger's report.generated event){}", .archive.as_deref().map(|a| format!("; the archived copy is at {a}")).unwrap_or_default())]
     ArtifactIntegrity {
         /// The report's id.
         report: String,
@@ -802,14 +802,15 @@ pub fn generate(ctx: &Ctx<'_>, id: &str) -> Result<Value, Error> {
         generate_artifacts(ctx, id)?
     };
     let a = archive(ctx, id)?;
-    let said = match a["uri"].as_str() {
+    let uri = a["uri"].as_str().map(str::to_string);
+    let said = match &uri {
         Some(u) => format!("archived to {u}"),
         None => "not archived (no [archive] recipients)".into(),
     };
     if let Some(n) = out["note"].as_str() {
         out["note"] = json!(format!("{n}; {said}"));
     }
-    out["archive"] = match a["uri"].as_str() {
+    out["archive"] = match uri {
         Some(u) => json!({"uri": u, "folder": a["folder"], "files": a["files"].as_array().map(Vec::len)}),
         None => a,
     };
