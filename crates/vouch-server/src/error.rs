@@ -421,6 +421,46 @@ mod tests {
     }
 
     #[test]
+    fn report_integrity_and_ended_incidents_are_named() {
+        // A tampered or missing report file is not a bare "internal error".
+        let e: E = vouch_engine::reports::Error::ArtifactIntegrity {
+            report: "0193a".into(),
+            format: "pdf".into(),
+            file: "report.pdf".into(),
+            problem: "is missing from the data directory".into(),
+            recorded_sha256: "ab12".into(),
+            archive: Some("s3://b/reports/soc2/0193a".into()),
+        }
+        .into();
+        let a = ApiError::from(e);
+        assert_eq!(
+            (a.status, a.code),
+            (StatusCode::INTERNAL_SERVER_ERROR, "report_artifact_integrity")
+        );
+        assert!(
+            a.message.contains("0193a") && a.message.contains("report.pdf is missing"),
+            "{}",
+            a.message
+        );
+        assert_eq!(a.details["format"], "pdf");
+        assert_eq!(a.details["archive"], "s3://b/reports/soc2/0193a");
+        let a = ApiError::from(E::from(vouch_engine::reports::Error::Corrupt(
+            "report 0193a: stored request: EOF".into(),
+        )));
+        assert_eq!(a.code, "report_corrupt");
+        assert!(a.message.contains("0193a"));
+        // A change to a closed incident names the field.
+        let a = ApiError::from(E::from(vouch_engine::incidents::IncidentError::Ended {
+            id: "0193b".into(),
+            status: "closed".into(),
+            field: "severity".into(),
+        }));
+        assert_eq!((a.status, a.code), (StatusCode::CONFLICT, "incident_ended"));
+        assert_eq!(a.details["field"], "severity");
+        assert!(a.message.contains("its severity can no longer change"), "{}", a.message);
+    }
+
+    #[test]
     fn wrapped_errors_are_internal_unless_the_database_refuses_writes() {
         // An evidence item missing inside a check run is not the client's unknown id.
         let e: E = vouch_engine::checks::CheckError::Evidence(
