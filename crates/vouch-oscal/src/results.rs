@@ -129,7 +129,7 @@ fn item_observation(origin: &str, i: &vouch_evidence::Item) -> Value {
         "methods": ["EXAMINE"],
         "relevant-evidence": [{
             "href": format!("{}/{sha}", crate::EVIDENCE_DIR),
-            "description": format!("The collected content, as stored (SHA-256 {sha}); its record is hashed into ledger entry {}.", if seq.is_empty() { "(none recorded)".into() } else { seq.clone() }),
+            "description": format!("The collected content, as stored (SHA-256 {sha}); its record is hashed into ledger entry {}.", if seq.is_empty() { String::from("(none recorded)") } else { seq.clone() }),
             "props": compact(vec![prop("sha256", &sha), prop("ledger-seq", &seq), prop("evidence-item-id", id)]),
         }],
         "collected": text(&r["finished_at"]),
@@ -155,7 +155,7 @@ fn result_observation(origin: &str, r: &Value, record_sha: &str) -> Value {
     }
     let mut evidence = vec![json!({
         "href": format!("{}/{id}.json", crate::RESULTS_DIR),
-        "description": format!("The stored check result (canonical JSON, SHA-256 {record_sha}), the record_sha256 of its check.evaluated event at ledger entry {}.", if seq.is_empty() { "(none recorded)".into() } else { seq.clone() }),
+        "description": format!("The stored check result (canonical JSON, SHA-256 {record_sha}), the record_sha256 of its check.evaluated event at ledger entry {}.", if seq.is_empty() { String::from("(none recorded)") } else { seq.clone() }),
         "props": compact(vec![prop("sha256", record_sha), prop("ledger-seq", &seq), prop("check-result-id", &id)]),
     })];
     for e in r["evidence"].as_array().into_iter().flatten() {
