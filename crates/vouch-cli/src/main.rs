@@ -94,6 +94,9 @@ pub(crate) enum Command {
     Config(commands::config::ConfigCommand),
     /// Run the whole product end to end in a fresh data directory.
     Demo(commands::demo::DemoArgs),
+    /// Export a period's evidence in other formats: OSCAL assessment results.
+    #[command(subcommand)]
+    Export(commands::export::ExportCommand),
 }
 
 fn main() {
@@ -132,6 +135,7 @@ fn main() {
         Command::Demo(a) => commands::demo::run(&cli, a),
         Command::Attest(c) => commands::attest::run(&cli, c),
         Command::Signoff(c) => commands::signoff::run(&cli, c),
+        Command::Export(c) => commands::export::run(&cli, c),
     };
     match result {
         Ok(code) => std::process::exit(code),

@@ -24,6 +24,7 @@ mod cli;
 mod cmd;
 mod database;
 mod incidents;
+mod oscal;
 mod packet;
 mod packs;
 mod review;

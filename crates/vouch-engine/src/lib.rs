@@ -12,6 +12,7 @@
 //! | [`signoff`] | `vouch-signoff` | sign-offs: attestations, collection sign-offs, access-review campaigns, signatures |
 //! | [`packet`] | `vouch-packet` | signed JSON + PDF evidence packets |
 //! | [`seal`] | `vouch-seal` | encrypted archives, WORM storage, retention |
+//! | [`oscal`] | `vouch-oscal` | OSCAL assessment results and component definitions |
 //! | [`reports`] | `vouch-reports` | soc2, access-review, vulnerability and incident reports |
 
 pub mod demo;
@@ -26,6 +27,7 @@ pub use vouch_evidence as evidence;
 pub use vouch_incidents as incidents;
 pub use vouch_ledger as ledger;
 pub use vouch_ledger::{audit, keys, Keys, Ledger};
+pub use vouch_oscal as oscal;
 pub use vouch_packet as packet;
 pub use vouch_reports as reports;
 pub use vouch_seal as seal;

@@ -4,6 +4,7 @@ pub mod checks;
 pub mod config;
 pub mod demo;
 pub mod evidence;
+pub mod export;
 pub mod incidents;
 pub mod init;
 pub mod jobs;
