@@ -84,6 +84,30 @@ pub fn render(a: &Attestation) -> String {
             }
         }
     }
+    for s in &a.steps {
+        let Some(sample) = &s.sample else { continue };
+        m.push_str(&format!(
+            "\n## PR sample (step {})\n\n{} of {} merged PRs, seed `{}` = SHA-256 of:\n\n```\n{}```\n\n| PR | Title | Author | Merged | Decision | By | Note |\n|---|---|---|---|---|---|---|\n",
+            s.number,
+            sample.prs.len(),
+            sample.population,
+            sample.seed,
+            sample.basis
+        ));
+        for p in &sample.prs {
+            let d = p.decision.as_ref();
+            m.push_str(&format!(
+                "| {} | {} | {} | {} | {} | {} | {} |\n",
+                cell(&p.number.map(|n| format!("#{n}")).unwrap_or_else(|| p.key.clone())),
+                cell(p.title.as_deref().unwrap_or("")),
+                cell(p.author.as_deref().unwrap_or("")),
+                cell(p.merged_at.as_deref().unwrap_or("")),
+                d.map(|d| d.decision.as_str()).unwrap_or("pending"),
+                cell(d.map(|d| d.by.as_str()).unwrap_or("")),
+                cell(d.and_then(|d| d.note.as_deref()).unwrap_or("")),
+            ));
+        }
+    }
     m.push_str("\n## Open findings\n\n");
     if a.findings.is_empty() && a.steps.iter().all(|s| s.findings.is_empty()) {
         m.push_str("None.\n");
