@@ -402,11 +402,12 @@ impl Signoffs<'_> {
             if !ids.iter().any(|x| x == eid) {
                 continue;
             }
-            let period = item.record["period"].as_str().unwrap_or_default().to_string();
+            let p = &item.record["period"];
+            let period = p["label"].as_str().unwrap_or_default().to_string();
             let run = (
                 eid.to_string(),
-                item.record["period_start"].as_str().unwrap_or_default().to_string(),
-                item.record["period_end"].as_str().unwrap_or_default().to_string(),
+                p["start"].as_str().unwrap_or_default().to_string(),
+                p["end"].as_str().unwrap_or_default().to_string(),
             );
             if !seen_runs.insert(run) {
                 continue;

@@ -340,7 +340,7 @@ pub fn run_kind(cli: &crate::Cli, c: &AttestCommand, kind: &str) -> Result<i32> 
                 bail!("PR decisions belong to seed 001's quarterly review: `vouch signoff decide ID --pr N --approve`");
             }
             let a = of_kind(s.get(id)?)?;
-            let decision = match (approve, exception) {
+            let decision = match (*approve, *exception) {
                 (true, _) => "approved",
                 (_, true) => "exception",
                 _ => bail!("give --approve or --exception"),
