@@ -11,7 +11,8 @@ init_data "Metrics" promtool
 # Monthly attestations whose previous-month window closes at the coming midnight (UTC):
 # its hard close is the first of this month plus close_days_after + 1 days.
 last_month="$(date -u -d "$(date -u +%Y-%m-01) -1 day" +%Y-%m)"
-printf '\n[attestations]\ncadence = "monthly"\nclose_days_after = %s\n' "$(( $(date -u +%-d) - 1 ))" >>"$dir/vouch.toml"
+sed -i -e 's/^cadence = "quarterly"$/cadence = "monthly"/' \
+  -e "s/^close_days_after = 5\$/close_days_after = $(( $(date -u +%-d) - 1 ))/" "$dir/vouch.toml"
 officer="$("$vouch" --data-dir "$dir" tokens create --role compliance-officer --name officer 2>/dev/null)"
 start_serve
 curl -fsS -X POST "$base/audit-logs" -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \

@@ -156,7 +156,7 @@ pub fn open_record(
     Ok(save(store, ledger, record, "opened", by)?.finding)
 }
 
-/// Open a finding by hand.
+/// Open a finding by hand, now (the system clock).
 #[allow(clippy::too_many_arguments)] // one per field of the finding; callers name them all
 pub fn open(
     store: &Store,
@@ -167,6 +167,33 @@ pub fn open(
     control: Option<&str>,
     description: Option<&str>,
     by: &str,
+) -> Result<Value, CheckError> {
+    open_at(
+        store,
+        ledger,
+        config,
+        title,
+        severity,
+        control,
+        description,
+        by,
+        chrono::Utc::now(),
+    )
+}
+
+/// [`open`] at a time the caller's clock gives (the scheduler's `Clock`, so findings
+/// opened by jobs carry the job's time, also when tests move the clock).
+#[allow(clippy::too_many_arguments)]
+pub fn open_at(
+    store: &Store,
+    ledger: &Ledger,
+    config: &Config,
+    title: &str,
+    severity: &str,
+    control: Option<&str>,
+    description: Option<&str>,
+    by: &str,
+    at: chrono::DateTime<chrono::Utc>,
 ) -> Result<Value, CheckError> {
     if title.trim().is_empty() {
         return Err(CheckError::Invalid("a finding needs a title".into()));
@@ -184,7 +211,7 @@ pub fn open(
             )));
         }
     }
-    let at = now();
+    let at = vouch_core::event::format_timestamp(&at);
     let f = json!({
         "id": uuid::Uuid::now_v7().to_string(), "source": "manual", "check_id": null,
         "controls": control.map(|c| vec![c]).unwrap_or_default(),

@@ -27,8 +27,10 @@ fn ext_attest_open_sign_with_ssh_and_verify() {
     // Monthly attestations whose window is open all month (it opens 40 days before the
     // 1st of the next month), so the test does not depend on today's date.
     let toml = data.join("vouch.toml");
-    let mut text = std::fs::read_to_string(&toml).unwrap();
-    text.push_str("\n[attestations]\ncadence = \"monthly\"\nopen_days_before = 40\n");
+    let text = std::fs::read_to_string(&toml)
+        .unwrap()
+        .replacen("\ncadence = \"quarterly\"", "\ncadence = \"monthly\"", 1)
+        .replacen("\nopen_days_before = 5", "\nopen_days_before = 40", 1);
     std::fs::write(&toml, text).unwrap();
     let month = chrono::Utc::now().format("%Y-%m").to_string();
     let opened: Value = serde_json::from_str(&ok(&run(

@@ -3,8 +3,10 @@
 //! values are filled in from the `Default`s of the settings, so the file `vouch init`
 //! writes cannot drift from what runs without it.
 
+use crate::incidents::IncidentSettings;
 use crate::{
-    ArchiveSettings, AuthSettings, Database, KeyFiles, LedgerSettings, Organization, Server,
+    ArchiveSettings, AttestationSettings, AuthSettings, Database, KeyFiles, LedgerSettings,
+    Organization, Server,
 };
 use serde::Serialize;
 use toml_edit::{ImDocument, Item, Value};
@@ -23,6 +25,8 @@ pub(crate) struct Defaults {
     pub(crate) server: Server,
     pub(crate) archive: ArchiveSettings,
     pub(crate) auth: AuthSettings,
+    pub(crate) incidents: IncidentSettings,
+    pub(crate) attestations: AttestationSettings,
 }
 
 impl Defaults {
@@ -38,11 +42,19 @@ impl Defaults {
             server: Server::default(),
             archive: ArchiveSettings::default(),
             auth: AuthSettings::default(),
+            incidents: IncidentSettings::default(),
+            attestations: AttestationSettings::default(),
         }
     }
 
     pub(crate) fn to_table(&self) -> toml::Table {
-        toml::Table::try_from(self).expect("the settings serialize to TOML")
+        let mut t = toml::Table::try_from(self).expect("the settings serialize to TOML");
+        // `[[incidents.rule]]` has no default (none): the template describes it in a
+        // comment, since a `rule = []` key would forbid the user's `[[incidents.rule]]`.
+        if let Some(toml::Value::Table(i)) = t.get_mut("incidents") {
+            i.remove("rule");
+        }
+        t
     }
 }
 
@@ -57,17 +69,7 @@ fn fill(skeleton: &str, values: &toml::Table) -> Result<String, String> {
     let doc = ImDocument::parse(skeleton).map_err(|e| e.to_string())?;
     let mut edits = Vec::new();
     for (section, item) in doc.as_table().iter() {
-        let (Some(table), Some(toml::Value::Table(defaults))) =
-            (item.as_table(), values.get(section))
-        else {
-            return Err(format!("[{section}] is not a section with defaults"));
-        };
-        for (key, item) in table.iter() {
-            let (Item::Value(v), Some(default)) = (item, defaults.get(key)) else {
-                return Err(format!("`{section}.{key}` has no default"));
-            };
-            placeholders(v, default, &format!("{section}.{key}"), &mut edits)?;
-        }
+        section_edits(section, item, values.get(section), &mut edits)?;
     }
     edits.sort_by_key(|(span, _): &(std::ops::Range<usize>, String)| span.start);
     let mut out = String::with_capacity(skeleton.len() * 2);
@@ -79,6 +81,28 @@ fn fill(skeleton: &str, values: &toml::Table) -> Result<String, String> {
     }
     out.push_str(&skeleton[at..]);
     Ok(out)
+}
+
+/// The edits of one section (`[incidents]`) and of its sub-sections
+/// (`[incidents.response]`).
+fn section_edits(
+    name: &str,
+    item: &Item,
+    defaults: Option<&toml::Value>,
+    edits: &mut Vec<(std::ops::Range<usize>, String)>,
+) -> Result<(), String> {
+    let (Some(table), Some(toml::Value::Table(defaults))) = (item.as_table(), defaults) else {
+        return Err(format!("[{name}] is not a section with defaults"));
+    };
+    for (key, item) in table.iter() {
+        let path = format!("{name}.{key}");
+        match (item, defaults.get(key)) {
+            (Item::Value(v), Some(default)) => placeholders(v, default, &path, edits)?,
+            (Item::Table(_), default) => section_edits(&path, item, default, edits)?,
+            _ => return Err(format!("`{path}` has no default")),
+        }
+    }
+    Ok(())
 }
 
 /// The edits that put `default` where `v`'s placeholders are: `{}` takes the whole value,
@@ -186,6 +210,8 @@ mod tests {
             server: s.server,
             archive: s.archive,
             auth: s.auth,
+            incidents: s.incidents,
+            attestations: s.attestations,
         };
         assert_eq!(parsed.to_table(), defaults.to_table());
         assert!(s.include.is_empty() && s.source.is_empty() && s.evidence.is_empty());

@@ -245,6 +245,12 @@ pub struct AttestationSettings {
     /// dr-drill), by export name; default empty: matched by evidence id containing the
     /// export's name.
     pub collection_exports: BTreeMap<String, String>,
+    /// Request seed 001's quarterly review automatically once the third month of a
+    /// quarter has been collected (`generate-soc2-evidence`); default on.
+    pub quarterly_review: bool,
+    /// How many merged PRs the quarterly review samples from the quarter's PR evidence
+    /// (all of them when there are fewer); default 5.
+    pub pr_sample_size: u32,
 }
 
 impl Default for AttestationSettings {
@@ -262,6 +268,8 @@ impl Default for AttestationSettings {
             collection_signer_role: "team-lead".into(),
             collection_days: 7,
             collection_exports: BTreeMap::new(),
+            quarterly_review: true,
+            pr_sample_size: 5,
         }
     }
 }

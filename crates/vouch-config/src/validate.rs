@@ -277,6 +277,13 @@ fn validate(s: &Settings, text: &str, file: &Path) -> Result<(), ConfigError> {
             "open_days_before and close_days_after must be at most 60",
         ));
     }
+    if a.pr_sample_size == 0 || a.pr_sample_size > 1000 {
+        return Err(fail(
+            "attestations",
+            "pr_sample_size",
+            "must be between 1 and 1000 (a review of no sampled PR checks nothing)",
+        ));
+    }
     // The five roles vouch knows (vouch-server's roles.rs); a signer role no token can
     // hold would make every sign-off impossible.
     const ROLES: &[&str] = &[

@@ -677,6 +677,62 @@ on_both!(ext_signer_signatures_ssh_and_gpg, |fx| {
         steps.iter().all(|s| s.ok) && steps.iter().any(|s| s.check.contains("OpenPGP")),
         "{steps:?}"
     );
+    // Issue 15 item 4: `vouch verify` requires the key recorded when signing
+    // (gpg_fingerprint): a good signature by another key of the keyring is refused.
+    let fpr = std::fs::read_to_string(dir.join("gpg_fingerprint")).unwrap();
+    assert_eq!(fpr.trim().len(), 40, "{fpr}");
+    let st = Command::new("gpg")
+        .args([
+            "--batch",
+            "--pinentry-mode",
+            "loopback",
+            "--passphrase",
+            "",
+            "--quick-gen-key",
+            "Mallory <mallory@example>",
+            "ed25519",
+            "sign",
+            "never",
+        ])
+        .output()
+        .unwrap();
+    assert!(st.status.success());
+    let good = std::fs::read(dir.join("attestation.json.asc")).unwrap();
+    let st = Command::new("gpg")
+        .args([
+            "--batch",
+            "--yes",
+            "--armor",
+            "--local-user",
+            "mallory@example",
+            "--output",
+            "attestation.json.asc",
+            "--detach-sign",
+            "attestation.json",
+        ])
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    assert!(st.status.success(), "{}", String::from_utf8_lossy(&st.stderr));
+    let steps = vouch_engine::packet::attestation::verify(&dir, None, &[]);
+    let pgp = steps
+        .iter()
+        .find(|s| s.check.contains("OpenPGP"))
+        .expect("an OpenPGP step");
+    assert!(
+        !pgp.ok && pgp.detail.contains("not the recorded key"),
+        "{steps:?}"
+    );
+    // Without the recorded fingerprint vouch cannot tell whose key signed: refused.
+    std::fs::write(dir.join("attestation.json.asc"), &good).unwrap();
+    std::fs::remove_file(dir.join("gpg_fingerprint")).unwrap();
+    let steps = vouch_engine::packet::attestation::verify(&dir, None, &[]);
+    assert!(
+        steps
+            .iter()
+            .any(|s| !s.ok && s.detail.contains("no recorded signer fingerprint")),
+        "{steps:?}"
+    );
     // The document edited after signing: gpg says so.
     let json = std::fs::read_to_string(dir.join("attestation.json")).unwrap();
     std::fs::write(
@@ -868,7 +924,8 @@ on_both!(quarterly_review_chain_consistency_and_honest_gaps, |fx| {
             ("hash-chain-3-months", "pass"),
             ("backup-history", "no_evidence"),
             ("vault-rotations", "no_evidence"),
-            ("pr-sample", "not_tested")
+            // No PR evidence in this catalog: nothing to sample, never a pass.
+            ("pr-sample", "no_evidence")
         ]
     );
     let chain = a.steps[0].detail.clone().unwrap();
@@ -1033,4 +1090,35 @@ on_both!(attest_overdue_sweep_leaves_a_signed_document_alone, |fx| {
     assert_eq!(q3(&fx).status, "signed");
     assert_eq!(count_action(&fx, "attestation.window_closed_unsigned"), 0);
     assert_eq!(count_findings(&fx, "not signed by its hard close"), 0);
+});
+
+// Issue 15 item 2: collecting the third month of a quarter requests that quarter's
+// review from the team lead, once (re-runs return the same review); other months do not.
+on_both!(quarterly_review_requested_after_the_third_month, |fx| {
+    let clock = ManualClock::at(t("2026-09-01T03:00:30Z"));
+    let r = runner(&fx, &clock, "2026-06-01T00:00:00Z");
+    let aug = Period::parse("2026-08", t("2026-09-01T03:00:30Z")).unwrap();
+    let run = r.run_now("generate-soc2-evidence", Some(aug)).unwrap();
+    assert_eq!(run.status, "succeeded", "{run}");
+    assert!(run.outputs.as_ref().unwrap().get("quarterly_review").is_none());
+    let s = signoffs(&fx);
+    assert!(s.find("quarterly-review", "2026-Q3").unwrap().is_none());
+    clock.set(t("2026-10-01T03:00:30Z"));
+    let sep = Period::parse("2026-09", t("2026-10-01T03:00:30Z")).unwrap();
+    let run = r.run_now("generate-soc2-evidence", Some(sep.clone())).unwrap();
+    assert_eq!(run.status, "succeeded", "{run}");
+    let out = run.outputs.clone().unwrap();
+    let a = s
+        .find("quarterly-review", "2026-Q3")
+        .unwrap()
+        .expect("the Q3 review was requested");
+    assert_eq!(out["quarterly_review"]["id"], a.id.as_str());
+    assert_eq!(a.signer_role, "team-lead");
+    assert_eq!(a.created_at, "2026-10-01T03:00:30.000000Z");
+    let requested = count_action(&fx, "signoff.requested");
+    clock.set(t("2026-10-02T03:00:30Z"));
+    let run = r.run_now("generate-soc2-evidence", Some(sep)).unwrap();
+    assert_eq!(run.outputs.unwrap()["quarterly_review"]["id"], a.id.as_str());
+    assert_eq!(count_action(&fx, "signoff.requested"), requested);
+    assert_eq!(s.list(Some("quarterly-review"), None).unwrap().len(), 1);
 });

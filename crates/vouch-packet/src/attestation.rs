@@ -180,17 +180,28 @@ pub fn verify(path: &Path, pinned: Option<&str>, known: &[String]) -> Vec<Step> 
             step(&mut steps, format!("{name}: signer's SSH signature"), r);
         }
         Some("gpg") => {
+            // The signature must be by the key recorded when signing (gpg_fingerprint):
+            // a good signature by another key of the verifier's keyring is refused.
+            let fpr_file = dir.join(signature::GPG_FINGERPRINT_FILE);
             let r = std::fs::read_to_string(&asc)
                 .map_err(|e| format!("cannot read {}: {e}", asc.display()))
                 .and_then(|sig| {
+                    let fpr = std::fs::read_to_string(&fpr_file)
+                        .map(|t| t.trim().to_string())
+                        .ok()
+                        .filter(|t| !t.is_empty())
+                        .ok_or_else(|| format!(
+                            "no recorded signer fingerprint ({}): cannot tell whether the right key signed; write the files again with `vouch attest export`",
+                            fpr_file.display()
+                        ))?;
                     signature::verify_personal(
                         &PersonalSignature::Gpg {
                             signature: sig,
-                            key_id: String::new(),
+                            key_id: fpr.clone(),
                         },
                         &bytes,
                     )
-                    .map(|_| "gpg --verify: good signature".to_string())
+                    .map(|_| format!("gpg --verify: good signature by the recorded key {fpr}"))
                     .map_err(|e| e.to_string())
                 });
             step(&mut steps, format!("{name}: signer's OpenPGP signature"), r);

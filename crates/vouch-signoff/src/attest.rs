@@ -94,6 +94,10 @@ pub struct Step {
     pub status: String,
     /// The control's title.
     pub title: String,
+    /// The quarterly review's sample of merged PRs with their reviewer decisions (only
+    /// on that step; absent elsewhere, so other documents' bytes are unchanged).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sample: Option<crate::quarterly::PrSample>,
 }
 
 /// Who signed.
@@ -211,6 +215,41 @@ pub struct SignRequest {
     pub personal: Option<PersonalKey>,
 }
 
+/// How long a draft fetched for a detached signature may be signed (hours).
+pub const DRAFT_VALID_HOURS: i64 = 1;
+
+/// The kind of a detached signature.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DetachedKind {
+    /// `ssh-keygen -Y sign -n vouch-attestation`.
+    Ssh,
+    /// `gpg --armor --detach-sign`.
+    Gpg,
+}
+
+/// A signature the signer made on their own machine over a draft's bytes.
+#[derive(Debug, Clone)]
+pub struct DetachedSignature {
+    /// `ssh` or `gpg`.
+    pub kind: DetachedKind,
+    /// The armored signature.
+    pub signature: String,
+    /// The SSH public key (or allowed-signers line), or the armored OpenPGP public key.
+    pub public_key: String,
+    /// The draft's `signed.signed_at`: when it was made.
+    pub prepared_at: DateTime<Utc>,
+    /// Hex SHA-256 of the draft bytes that were signed.
+    pub document_sha256: String,
+}
+
+/// A document ready to be signed.
+struct Prepared {
+    a: Attestation,
+    unsigned: Attestation,
+    late: bool,
+    document: Value,
+}
+
 /// What [`Signoffs::sync`] did.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct SyncReport {
@@ -281,7 +320,8 @@ impl Signoffs<'_> {
     }
 
     /// Open the attestation window of `period` now (a manual `POST /attestations`):
-    /// a draft, unless it exists. Refused for a window that has closed: it is recorded as
+    /// a draft, unless it exists. Refused (invalid, naming the opening time) for a window
+    /// that has not opened yet, and (conflict) for one that has closed: it is recorded as
     /// missed by the scheduler and can still be signed late.
     pub fn open_period(&self, period: &Period, now: DateTime<Utc>) -> Result<Attestation, Error> {
         let label = schedule::period_containing(self.settings(), period.start).label;
@@ -299,6 +339,18 @@ impl Signoffs<'_> {
             )));
         }
         let w = schedule::window(self.settings(), period);
+        // A window opened early would list as `open` but refuse every signature until
+        // its opening time: refuse it now, naming when it opens (seed 002: five days
+        // before the target; `open_days_before` in `[attestations]`).
+        if now < w.opens_at {
+            return Err(Error::Invalid(format!(
+                "period: the {} window opens at {} ({} days before its target {}); it cannot be opened or signed before",
+                period.label,
+                ts(&w.opens_at),
+                self.settings().open_days_before,
+                ts(&w.target_at)
+            )));
+        }
         if now >= w.closes_at {
             return Err(Error::Conflict(format!(
                 "the {} window closed at {}; it is not opened after its close (a missed window can still be signed late)",
@@ -345,6 +397,7 @@ impl Signoffs<'_> {
                     "The {} window closed at {} without a signature. It can still be signed (marked late).",
                     a.title, a.closes_at
                 ),
+                now,
             )
             .map_err(undo)?;
         a.lateness_findings.push(f);
@@ -482,6 +535,7 @@ impl Signoffs<'_> {
                 "The {} window ({} to {}) closed before vouch could open it: no attestation was made in time. It can still be signed (marked late).",
                 a.title, a.opens_at, a.closes_at
             ),
+            now,
         )?;
         a.lateness_findings.push(f);
         self.save(&a)?;
@@ -495,8 +549,9 @@ impl Signoffs<'_> {
         severity: &str,
         title: &str,
         description: &str,
+        now: DateTime<Utc>,
     ) -> Result<String, Error> {
-        let f = vouch_checks::findings::open(
+        let f = vouch_checks::findings::open_at(
             &self.store,
             self.ledger,
             self.config,
@@ -505,13 +560,14 @@ impl Signoffs<'_> {
             None,
             Some(description),
             "vouch",
+            now,
         )?;
         let _ = a;
         Ok(f["id"].as_str().unwrap_or_default().to_string())
     }
 
     /// Re-read the stored results and findings into the steps (notes are kept).
-    fn prefill(&self, a: &mut Attestation, now: DateTime<Utc>) -> Result<(), Error> {
+    pub(crate) fn prefill(&self, a: &mut Attestation, now: DateTime<Utc>) -> Result<(), Error> {
         if a.kind == KIND_COLLECTION || a.kind == crate::quarterly::KIND_REVIEW {
             // Collection sign-off steps are judged when the request is made
             // (crate::collection) and are not re-derived here.
@@ -602,6 +658,7 @@ impl Signoffs<'_> {
                 number: steps.len() as u32 + 1,
                 status: status.into(),
                 title: c.title.clone(),
+                sample: None,
             });
         }
         Ok(steps)
@@ -699,6 +756,139 @@ impl Signoffs<'_> {
         req: &SignRequest,
         now: DateTime<Utc>,
     ) -> Result<(Attestation, SignedDocument), Error> {
+        let kind = req.personal.as_ref().map(|k| match k {
+            PersonalKey::Ssh(_) => "ssh",
+            PersonalKey::Gpg(_) => "gpg",
+        });
+        let p = self.prepare(id, req, kind, now, now)?;
+        let signed = SignedDocument::sign(
+            self.keys,
+            p.document.clone(),
+            req.personal.as_ref().map(|k| (k, req.signer.as_str())),
+        )?;
+        self.finish(p, signed, req, now)
+    }
+
+    /// The draft a signer signs with their own key elsewhere (`POST
+    /// /attestations/{id}/draft`): the document exactly as [`Signoffs::sign_detached`]
+    /// will freeze it — steps re-read now, the notes and opinion of `req`, the signer,
+    /// `personal_signature` = `kind` (`ssh` or `gpg`), `signed_at` = now (when the draft
+    /// was made). Its canonical bytes are what the signature must cover. Nothing is
+    /// written.
+    pub fn draft(
+        &self,
+        id: &str,
+        req: &SignRequest,
+        kind: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<u8>, Error> {
+        if !["ssh", "gpg"].contains(&kind) {
+            return Err(Error::Invalid(format!(
+                "signature_kind: must be ssh or gpg, not `{kind}`"
+            )));
+        }
+        let p = self.prepare(id, req, Some(kind), now, now)?;
+        Ok(crate::signature::canonical_bytes(&p.document))
+    }
+
+    /// Sign with a detached signature the signer made over a draft (from
+    /// [`Signoffs::draft`]): the document is rebuilt as of the draft's `signed_at`; if
+    /// its bytes are not the ones signed (`document_sha256`: results, findings, notes or
+    /// lateness changed since), a conflict; the signature must verify over exactly those
+    /// bytes with the key sent (`ssh-keygen -Y verify`, or `gpg --verify` with that key
+    /// alone), else invalid, naming the problem. Then frozen and recorded like
+    /// [`Signoffs::sign`].
+    pub fn sign_detached(
+        &self,
+        id: &str,
+        req: &SignRequest,
+        det: &DetachedSignature,
+        now: DateTime<Utc>,
+    ) -> Result<(Attestation, SignedDocument), Error> {
+        use crate::signature::{self as sig, PersonalSignature};
+        if det.prepared_at > now + chrono::Duration::minutes(1) {
+            return Err(Error::Invalid(format!(
+                "signed_at: {} is in the future: send the draft's signed.signed_at",
+                ts(&det.prepared_at)
+            )));
+        }
+        if now - det.prepared_at > chrono::Duration::hours(DRAFT_VALID_HOURS) {
+            return Err(Error::Conflict(format!(
+                "the draft was made at {}, more than {DRAFT_VALID_HOURS} hour(s) ago: fetch it again and sign that",
+                ts(&det.prepared_at)
+            )));
+        }
+        let kind = match det.kind {
+            DetachedKind::Ssh => "ssh",
+            DetachedKind::Gpg => "gpg",
+        };
+        let p = self.prepare(id, req, Some(kind), det.prepared_at, now)?;
+        let bytes = sig::canonical_bytes(&p.document);
+        let sha = vouch_store::blobs::sha256_hex(&bytes);
+        if !sha.eq_ignore_ascii_case(det.document_sha256.trim()) {
+            return Err(Error::Conflict(format!(
+                "the draft changed since it was fetched: it is now SHA-256 {sha}, the signature is over {} (check results, findings, notes, opinion or lateness changed): fetch the draft again and sign that",
+                det.document_sha256.trim()
+            )));
+        }
+        let bad = |e: Error| Error::Invalid(format!(
+            "signature: it does not verify over the draft (SHA-256 {sha}) with the key sent: {}",
+            e.to_string().trim_start_matches("public_key: ")
+        ));
+        let personal = match det.kind {
+            DetachedKind::Ssh => {
+                if det.public_key.contains("PRIVATE KEY") {
+                    return Err(Error::Invalid(
+                        "public_key: that is a private key; send the public key (the .pub file)".into(),
+                    ));
+                }
+                let key = sig::ssh_public_key_of(&det.public_key).ok_or_else(|| {
+                    Error::Invalid("public_key: not an SSH public key or allowed-signers line (ssh-ed25519 AAAA…)".into())
+                })?;
+                let s = PersonalSignature::Ssh {
+                    signature: det.signature.clone(),
+                    public_key: key,
+                    principal: req.signer.replace(' ', "_"),
+                };
+                sig::verify_personal(&s, &bytes).map_err(bad)?;
+                s
+            }
+            DetachedKind::Gpg => {
+                if det.public_key.contains("PRIVATE KEY BLOCK")
+                    || !det.public_key.contains("BEGIN PGP PUBLIC KEY BLOCK")
+                {
+                    return Err(Error::Invalid(
+                        "public_key: not an armored OpenPGP public key (gpg --armor --export ID); never a private key".into(),
+                    ));
+                }
+                let fpr = sig::gpg_verify_with_key(&det.signature, &det.public_key, &bytes)
+                    .map_err(bad)?;
+                PersonalSignature::Gpg {
+                    signature: det.signature.clone(),
+                    key_id: fpr,
+                }
+            }
+        };
+        let signed = SignedDocument {
+            sha256: sha,
+            vouch: sig::sign_vouch(self.keys, &bytes),
+            personal: Some(personal),
+            document: p.document.clone(),
+        };
+        self.finish(p, signed, req, now)
+    }
+
+    /// Everything of a signature up to the frozen document: the checks (frozen, role,
+    /// signer, window opened), the steps re-read (as of `at`), the notes, the opinion,
+    /// lateness (as of `now`, when it is frozen), the signing block (`signed_at` = `at`).
+    fn prepare(
+        &self,
+        id: &str,
+        req: &SignRequest,
+        personal_kind: Option<&str>,
+        at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<Prepared, Error> {
         let mut a = self.get(id)?;
         let unsigned = a.clone();
         if a.signed.is_some() || a.status == "signed" {
@@ -723,7 +913,7 @@ impl Signoffs<'_> {
                 a.title, a.opens_at
             )));
         }
-        self.prefill(&mut a, now)?;
+        self.prefill(&mut a, at)?;
         let (title, n_steps) = (a.title.clone(), a.steps.len());
         for (key, text) in &req.notes {
             let step = a
@@ -751,11 +941,8 @@ impl Signoffs<'_> {
         a.signed = Some(Signing {
             late,
             opinion: req.opinion.as_str().into(),
-            personal_signature: req.personal.as_ref().map(|k| match k {
-                PersonalKey::Ssh(_) => "ssh".to_string(),
-                PersonalKey::Gpg(_) => "gpg".to_string(),
-            }),
-            signed_at: ts(&now),
+            personal_signature: personal_kind.map(str::to_string),
+            signed_at: ts(&at),
             signer: Signer {
                 name: req.signer.clone(),
                 role: req.role.clone(),
@@ -764,11 +951,28 @@ impl Signoffs<'_> {
             vouch_key_id: self.keys.signing_key_id(),
         });
         let document = serde_json::to_value(&a).map_err(|e| Error::Corrupt(e.to_string()))?;
-        let signed = SignedDocument::sign(
-            self.keys,
+        Ok(Prepared {
+            a,
+            unsigned,
+            late,
             document,
-            req.personal.as_ref().map(|k| (k, req.signer.as_str())),
-        )?;
+        })
+    }
+
+    /// Store and record a signed document (from [`Signoffs::prepare`]).
+    fn finish(
+        &self,
+        p: Prepared,
+        signed: SignedDocument,
+        req: &SignRequest,
+        now: DateTime<Utc>,
+    ) -> Result<(Attestation, SignedDocument), Error> {
+        let Prepared {
+            mut a,
+            unsigned,
+            late,
+            ..
+        } = p;
         // The guarded write first: of concurrent signers exactly one changes the row;
         // only that one records the signature in the ledger (and opens the late
         // finding). The others get a conflict and record nothing.
@@ -830,6 +1034,7 @@ impl Signoffs<'_> {
                     req.signer,
                     a.closes_at
                 ),
+                now,
             )
             .map(Some)
         } else {
@@ -855,7 +1060,7 @@ impl Signoffs<'_> {
     }
 
     /// Record a step in the ledger; its seq.
-    fn event(
+    pub(crate) fn event(
         &self,
         a: &Attestation,
         action: &str,
@@ -990,6 +1195,10 @@ fn describe(a: &Attestation, action: &str) -> String {
                 }
             )
         }
+        "quarterly_review.pr_decided" => format!(
+            "{}: a reviewer decision on a sampled merged PR",
+            a.title
+        ),
         "signoff.requested" => format!(
             "Sign-off requested: {} ({} criteria, {} not met)",
             a.title,
@@ -1000,13 +1209,13 @@ fn describe(a: &Attestation, action: &str) -> String {
     }
 }
 
-fn canonical(a: &Attestation) -> Result<String, Error> {
+pub(crate) fn canonical(a: &Attestation) -> Result<String, Error> {
     Ok(vouch_core::canonical::to_string(
         &serde_json::to_value(a).map_err(|e| Error::Corrupt(e.to_string()))?,
     ))
 }
 
-fn decode(text: &str) -> Result<Attestation, Error> {
+pub(crate) fn decode(text: &str) -> Result<Attestation, Error> {
     serde_json::from_str(text).map_err(|e| Error::Corrupt(format!("stored attestation: {e}")))
 }
 

@@ -42,6 +42,7 @@ fn step(number: u32, key: &str, title: &str, pass: bool, detail: String) -> Step
         number,
         status: if pass { "pass" } else { "fail" }.into(),
         title: title.into(),
+        sample: None,
     }
 }
 

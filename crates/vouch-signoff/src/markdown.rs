@@ -84,6 +84,30 @@ pub fn render(a: &Attestation) -> String {
             }
         }
     }
+    for s in &a.steps {
+        let Some(sample) = &s.sample else { continue };
+        m.push_str(&format!(
+            "\n## PR sample (step {})\n\n{} of {} merged PRs, seed `{}` = SHA-256 of:\n\n```\n{}```\n\n| PR | Title | Author | Merged | Decision | By | Note |\n|---|---|---|---|---|---|---|\n",
+            s.number,
+            sample.prs.len(),
+            sample.population,
+            sample.seed,
+            sample.basis
+        ));
+        for p in &sample.prs {
+            let d = p.decision.as_ref();
+            m.push_str(&format!(
+                "| {} | {} | {} | {} | {} | {} | {} |\n",
+                cell(&p.number.map(|n| format!("#{n}")).unwrap_or_else(|| p.key.clone())),
+                cell(p.title.as_deref().unwrap_or("")),
+                cell(p.author.as_deref().unwrap_or("")),
+                cell(p.merged_at.as_deref().unwrap_or("")),
+                d.map(|d| d.decision.as_str()).unwrap_or("pending"),
+                cell(d.map(|d| d.by.as_str()).unwrap_or("")),
+                cell(d.and_then(|d| d.note.as_deref()).unwrap_or("")),
+            ));
+        }
+    }
     m.push_str("\n## Open findings\n\n");
     if a.findings.is_empty() && a.steps.iter().all(|s| s.findings.is_empty()) {
         m.push_str("None.\n");
@@ -125,4 +149,101 @@ pub fn render(a: &Attestation) -> String {
         ));
     }
     m
+}
+
+/// An access-review campaign as Markdown (seed 003's "access review sign-offs", for
+/// teams that keep the record in git or hand it to an auditor): who reviewed which
+/// population, every account with its tag, flags and decision, the remediation of each
+/// `revoke`, and — once completed — the SHA-256 of the signed canonical document (the
+/// JSON and its `.sig` are the evidence; this rendering is a reading aid).
+pub fn render_review(v: &crate::review::View) -> String {
+    let c = &v.campaign;
+    let mut m = format!("# Access review — {}\n\n", c.title);
+    m.push_str(&format!("- Campaign: `{}`\n- Status: **{}**\n", c.id, c.status));
+    m.push_str(&format!("- Created: {} by {}\n", c.created_at, c.created_by));
+    if let Some(s) = &c.started_at {
+        m.push_str(&format!(
+            "- Started: {s} (snapshot SHA-256 `{}`)\n",
+            c.snapshot_sha256.as_deref().unwrap_or("?")
+        ));
+    }
+    if let Some(p) = &c.previous {
+        m.push_str(&format!("- Compared with the completed campaign `{p}`\n"));
+    }
+    if let Some(e) = &c.ended_at {
+        m.push_str(&format!(
+            "- {}: {e} by {}\n",
+            if c.status == "cancelled" {
+                "Cancelled"
+            } else {
+                "Completed"
+            },
+            c.ended_by.as_deref().unwrap_or("?")
+        ));
+    }
+    if let Some(r) = &c.cancel_reason {
+        m.push_str(&format!("- Reason: {}\n", cell(r)));
+    }
+    match &c.document_sha256 {
+        Some(h) => m.push_str(&format!(
+            "- Signed document SHA-256: `{h}` (verify `access-review-{}.json` with its `.sig`)\n",
+            c.id
+        )),
+        None => m.push_str("- Not signed: only a completed campaign has a signed document\n"),
+    }
+    let s = &v.summary;
+    m.push_str(&format!(
+        "\n## Summary\n\n{} entries, {} to decide, {} undecided; decisions: {}; tags: {}; flags: {}\n",
+        s.entries,
+        s.to_decide,
+        s.undecided,
+        counts(&s.decisions),
+        counts(&s.tags),
+        counts(&s.flags)
+    ));
+    for p in &c.populations {
+        m.push_str(&format!(
+            "\n## {} (`{}`)\n\nReviewers: {}\n\n| Account | Tag | Flags | Decision | Note | By | At | Remediation |\n|---|---|---|---|---|---|---|---|\n",
+            cell(&p.title),
+            p.evidence_id,
+            p.reviewers
+                .iter()
+                .map(|r| r.id.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+        for e in v.entries.iter().filter(|e| e.population == p.evidence_id) {
+            let remediation = match (&e.finding_id, &e.remediated_at) {
+                (Some(f), Some(at)) => format!("finding {} closed {at}", short(f)),
+                (Some(f), None) => format!("finding {} open", short(f)),
+                _ => String::new(),
+            };
+            m.push_str(&format!(
+                "| {} | {} | {} | {} | {} | {} | {} | {} |\n",
+                cell(&e.account),
+                e.tag,
+                e.flags.join(", "),
+                e.decision.as_deref().unwrap_or("undecided"),
+                cell(e.note.as_deref().unwrap_or("")),
+                cell(e.decided_by.as_deref().unwrap_or("")),
+                e.decided_at.as_deref().unwrap_or(""),
+                remediation
+            ));
+        }
+    }
+    m
+}
+
+fn short(id: &str) -> &str {
+    &id[..id.len().min(8)]
+}
+
+fn counts(c: &std::collections::BTreeMap<String, u64>) -> String {
+    if c.is_empty() {
+        return "none".into();
+    }
+    c.iter()
+        .map(|(k, n)| format!("{k} {n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }

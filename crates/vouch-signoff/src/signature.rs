@@ -17,6 +17,10 @@ use std::process::{Command, Stdio};
 
 use crate::Error;
 
+/// The file beside an OpenPGP-signed document holding the fingerprint of the key that
+/// signed it (as recorded when signing).
+pub const GPG_FINGERPRINT_FILE: &str = "gpg_fingerprint";
+
 /// The `ssh-keygen -Y` namespace of attestation signatures.
 pub const SSH_NAMESPACE: &str = "vouch-attestation";
 
@@ -243,11 +247,24 @@ pub fn gpg_sign(key_id: &str, bytes: &[u8]) -> Result<PersonalSignature, Error> 
 /// must hold the key); the `VALIDSIG` line's signing-key and primary-key fingerprints.
 /// No `VALIDSIG` line (a bad, expired-key or unknown-key signature) is an error.
 pub fn gpg_valid_signer(signature: &str, bytes: &[u8]) -> Result<(String, String), Error> {
+    gpg_valid_signer_in(None, signature, bytes)
+}
+
+/// [`gpg_valid_signer`] with the keyring of `home` (`--homedir`) instead of the caller's.
+fn gpg_valid_signer_in(
+    home: Option<&Path>,
+    signature: &str,
+    bytes: &[u8],
+) -> Result<(String, String), Error> {
     let dir = tempdir()?;
     let sig = dir.path().join("document.asc");
     std::fs::write(&sig, signature).map_err(|e| Error::Signature(e.to_string()))?;
     let mut cmd = Command::new("gpg");
-    cmd.args(["--batch", "--status-fd", "1", "--verify"])
+    cmd.arg("--batch");
+    if let Some(h) = home {
+        cmd.arg("--homedir").arg(h);
+    }
+    cmd.args(["--status-fd", "1", "--verify"])
         .arg(&sig)
         .arg("-");
     let out = run(cmd, "gpg --verify", bytes)?;
@@ -269,6 +286,61 @@ pub fn gpg_valid_signer(signature: &str, bytes: &[u8]) -> Result<(String, String
         .map(|f| f.to_uppercase())
         .unwrap_or_else(|| fpr.clone());
     Ok((fpr, primary))
+}
+
+/// Check an OpenPGP detached signature made elsewhere (sent to the API) against the
+/// signer's armored public key only: the key is imported into a throwaway keyring (never
+/// the server's), `gpg --verify` must report `VALIDSIG`; the primary key's fingerprint.
+/// A private key block is refused unread.
+pub fn gpg_verify_with_key(
+    signature: &str,
+    public_key: &str,
+    bytes: &[u8],
+) -> Result<String, Error> {
+    if public_key.contains("PRIVATE KEY BLOCK") {
+        return Err(Error::Signature(
+            "public_key: that is a private key block; send the public key (gpg --armor --export)".into(),
+        ));
+    }
+    if !public_key.contains("BEGIN PGP PUBLIC KEY BLOCK") {
+        return Err(Error::Signature(
+            "public_key: not an armored OpenPGP public key (gpg --armor --export ID)".into(),
+        ));
+    }
+    let dir = tempdir()?;
+    let home = dir.path().join("gnupg");
+    std::fs::create_dir(&home).map_err(|e| Error::Signature(format!("gpg home: {e}")))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::fs::set_permissions(&home, std::fs::Permissions::from_mode(0o700));
+    }
+    let result = (|| {
+        let mut cmd = Command::new("gpg");
+        cmd.arg("--batch").arg("--homedir").arg(&home).arg("--import");
+        run(cmd, "gpg --import (public_key)", public_key.as_bytes())?;
+        gpg_valid_signer_in(Some(&home), signature, bytes).map(|(_, primary)| primary)
+    })();
+    // gpg starts an agent for a new home; stop it before the directory goes.
+    let _ = Command::new("gpgconf")
+        .arg("--homedir")
+        .arg(&home)
+        .args(["--kill", "all"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+    result
+}
+
+/// The key part (`ssh-ed25519 AAAA…`) of an SSH public key line or of an allowed-signers
+/// line (`alice namespaces="…" ssh-ed25519 AAAA…`); `None` when there is none.
+pub fn ssh_public_key_of(line: &str) -> Option<String> {
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let i = words.iter().position(|w| {
+        w.starts_with("ssh-") || w.starts_with("ecdsa-sha2-") || w.starts_with("sk-")
+    })?;
+    let key = words.get(i + 1)?;
+    Some(format!("{} {key}", words[i]))
 }
 
 /// Does a recorded key id (a fingerprint or a long key id of 16+ hex digits, optionally
@@ -354,7 +426,8 @@ impl SignedDocument {
 
     /// Write the document and its signatures into `dir` as `NAME.json` (canonical),
     /// `NAME.json.sig` (base64 DER, for `openssl dgst -sha256 -verify`),
-    /// `public_key.pem`, and `NAME.json.ssh.sig` + `allowed_signers` or `NAME.json.asc`.
+    /// `public_key.pem`, and `NAME.json.ssh.sig` + `allowed_signers` or `NAME.json.asc`
+    /// + `gpg_fingerprint`.
     pub fn write_files(&self, dir: &Path, name: &str) -> Result<Vec<std::path::PathBuf>, Error> {
         let io = |e: std::io::Error| Error::Signature(format!("writing {}: {e}", dir.display()));
         std::fs::create_dir_all(dir).map_err(io)?;
@@ -384,8 +457,11 @@ impl SignedDocument {
                     allowed_signers_line(principal, public_key).into_bytes(),
                 ));
             }
-            Some(PersonalSignature::Gpg { signature, .. }) => {
+            Some(PersonalSignature::Gpg { signature, key_id }) => {
                 files.push((format!("{name}.json.asc"), signature.clone().into_bytes()));
+                // The fingerprint recorded when signing, so `vouch verify DIR` refuses a
+                // good signature by any other key of the verifier's keyring.
+                files.push((GPG_FINGERPRINT_FILE.to_string(), format!("{key_id}\n").into_bytes()));
             }
             None => {}
         }

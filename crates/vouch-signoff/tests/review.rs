@@ -342,6 +342,20 @@ vouch_test_support::on_both!(campaign_across_two_reviews, |kind| {
     .unwrap();
     let stored = review::get(&fx.store, &id).unwrap();
     assert_eq!(stored.signature.as_deref(), Some(done.signature.as_str()));
+    // Issue 15 item 8: the completed campaign as Markdown, every account with its
+    // decision, and the signed document's hash.
+    let md = vouch_signoff::markdown::render_review(&stored);
+    let sha = stored.campaign.document_sha256.clone().unwrap();
+    assert!(md.contains(&format!("`{sha}`")), "{md}");
+    assert!(md.contains("Completed: ") && md.contains("by officer@example.com"), "{md}");
+    for e in &stored.entries {
+        let row = md
+            .lines()
+            .find(|l| l.starts_with(&format!("| {} |", e.account)))
+            .unwrap_or_else(|| panic!("no row for {} in {md}", e.account));
+        assert!(row.contains(e.decision.as_deref().unwrap_or("undecided")), "{row}");
+    }
+    assert!(md.contains("revoke 1"), "{md}");
     // Nothing changes a completed campaign.
     assert!(matches!(
         review::decide(

@@ -45,6 +45,27 @@ pub enum AttestCommand {
         #[arg(long)]
         period: String,
     },
+    /// Decide a sampled merged PR of a quarterly review (signoff only): --approve, or
+    /// --exception with a --note; each decision is a ledger event.
+    Decide {
+        /// The quarterly review's id (at least 8 characters).
+        id: String,
+        /// The sampled PR: its number (412 or #412) or its URL, as `show` lists it.
+        #[arg(long)]
+        pr: String,
+        /// The PR followed the change-management policy.
+        #[arg(long, conflicts_with = "exception", required_unless_present = "exception")]
+        approve: bool,
+        /// It did not: an exception (needs --note).
+        #[arg(long)]
+        exception: bool,
+        /// Why (required with --exception).
+        #[arg(long)]
+        note: Option<String>,
+        /// Your name as the reviewer (default: $USER).
+        #[arg(long)]
+        signer: Option<String>,
+    },
     /// Write a signed document's files (JSON, .sig, public key, Markdown, PDF) to a
     /// directory.
     Export {
@@ -136,6 +157,26 @@ fn text(a: &Attestation) {
         }
         if let Some(d) = &s.detail {
             println!("        {d}");
+        }
+        if let Some(sample) = &s.sample {
+            for p in &sample.prs {
+                println!(
+                    "        {} {} {}{}",
+                    p.number
+                        .map(|n| format!("#{n}"))
+                        .unwrap_or_else(|| p.key.clone()),
+                    p.title.as_deref().unwrap_or(""),
+                    match &p.decision {
+                        Some(d) => format!("— {} by {}", d.decision, d.by),
+                        None => "— awaiting a decision".into(),
+                    },
+                    p.decision
+                        .as_ref()
+                        .and_then(|d| d.note.as_ref())
+                        .map(|n| format!(" ({n})"))
+                        .unwrap_or_default()
+                );
+            }
         }
     }
     if a.exceptions.is_empty() {
@@ -281,6 +322,43 @@ pub fn run_kind(cli: &crate::Cli, c: &AttestCommand, kind: &str) -> Result<i32> 
                 not_before: None,
             };
             let a = runner.quarterly_review(&p)?;
+            if cli.json {
+                output::print_json(&a);
+            } else {
+                text(&a);
+            }
+        }
+        AttestCommand::Decide {
+            id,
+            pr,
+            approve,
+            exception,
+            note,
+            signer,
+        } => {
+            if kind != KIND_COLLECTION {
+                bail!("PR decisions belong to seed 001's quarterly review: `vouch signoff decide ID --pr N --approve`");
+            }
+            let a = of_kind(s.get(id)?)?;
+            let decision = match (*approve, *exception) {
+                (true, _) => "approved",
+                (_, true) => "exception",
+                _ => bail!("give --approve or --exception"),
+            };
+            let who = signer
+                .clone()
+                .or_else(|| std::env::var("USER").ok())
+                .unwrap_or_else(|| "unknown".into());
+            // As for signing, the CLI user acts in the review's signer role.
+            let a = s.decide_pr(
+                &a.id,
+                pr,
+                decision,
+                note.as_deref(),
+                &who,
+                &a.signer_role.clone(),
+                now,
+            )?;
             if cli.json {
                 output::print_json(&a);
             } else {

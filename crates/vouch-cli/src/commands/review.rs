@@ -20,9 +20,12 @@ pub enum ReviewCommand {
     Show {
         /// The campaign id (at least 8 characters of it).
         id: String,
-        /// Write `access-review-<id>.json` and its `.sig` into this directory.
+        /// Write `access-review-<id>.json` and its `.sig` (and `.md`) into this directory.
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Print the Markdown rendering (every account, decision, note, remediation).
+        #[arg(long)]
+        markdown: bool,
     },
     /// Decide one account: keep, revoke, defer or escalate (a note is required except for keep).
     Decide(DecideArgs),
@@ -203,11 +206,16 @@ fn print_view(v: &review::View) {
     }
 }
 
-fn write_document(dir: &std::path::Path, id: &str, doc: &str, sig: &str) -> Result<PathBuf> {
+fn write_document(dir: &std::path::Path, v: &review::View, doc: &str, sig: &str) -> Result<PathBuf> {
+    let id = &v.campaign.id;
     std::fs::create_dir_all(dir)?;
     let file = dir.join(format!("access-review-{id}.json"));
     std::fs::write(&file, doc)?;
     std::fs::write(dir.join(format!("access-review-{id}.json.sig")), sig)?;
+    std::fs::write(
+        dir.join(format!("access-review-{id}.md")),
+        vouch_engine::signoff::markdown::render_review(v),
+    )?;
     Ok(file)
 }
 
@@ -254,7 +262,7 @@ pub fn run(cli: &crate::Cli, c: &ReviewCommand) -> Result<i32> {
                 }
             }
         }
-        ReviewCommand::Show { id, out } => {
+        ReviewCommand::Show { id, out, markdown } => {
             let v = review::get(&store, id)?;
             if let Some(dir) = out {
                 let (Some(doc), Some(sig)) = (&v.document, &v.signature) else {
@@ -264,10 +272,14 @@ pub fn run(cli: &crate::Cli, c: &ReviewCommand) -> Result<i32> {
                         v.campaign.status
                     );
                 };
-                let f = write_document(dir, &v.campaign.id, doc, sig)?;
-                eprintln!("wrote {} and its .sig", f.display());
+                let f = write_document(dir, &v, doc, sig)?;
+                eprintln!("wrote {} and its .sig and .md", f.display());
             }
-            show(&v);
+            if *markdown {
+                print!("{}", vouch_engine::signoff::markdown::render_review(&v));
+            } else {
+                show(&v);
+            }
         }
         ReviewCommand::Decide(a) => {
             let e = review::decide(
@@ -301,7 +313,7 @@ pub fn run(cli: &crate::Cli, c: &ReviewCommand) -> Result<i32> {
             let done = review::complete(&ctx, &keys, id, &who(by), now)?;
             if let Some(dir) = out {
                 let f =
-                    write_document(dir, &done.view.campaign.id, &done.document, &done.signature)?;
+                    write_document(dir, &done.view, &done.document, &done.signature)?;
                 eprintln!("wrote {} and its .sig", f.display());
             }
             show(&done.view);

@@ -469,7 +469,9 @@ fn attest(
 ) -> Result<DemoAttestation, Error> {
     let toml = dir.join("vouch.toml");
     let mut text = std::fs::read_to_string(&toml).map_err(|e| Error::io(&toml, e))?;
-    text.push_str("\n[attestations]\n# The demo attests monthly (seed 002 is quarterly: the default).\ncadence = \"monthly\"\n");
+    // The demo attests monthly (seed 002 is quarterly: the default); `vouch init` wrote
+    // the `[attestations]` section with its defaults.
+    text = text.replacen("\ncadence = \"quarterly\"", "\ncadence = \"monthly\"", 1);
     std::fs::write(&toml, text).map_err(|e| Error::io(&toml, e))?;
     config.settings.attestations.cadence = "monthly".into();
     let config = &*config;

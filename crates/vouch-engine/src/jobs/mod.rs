@@ -709,7 +709,33 @@ impl Runner<'_> {
             let a = self.collection_signoff(period)?;
             out["signoff"] = json!({"id": a.id, "status": a.status, "criteria_failed": a.steps.iter().filter(|s| s.status != "pass").count()});
         }
+        if let Some(r) = self.review_after_collection(period)? {
+            out["quarterly_review"] = json!({"id": r.id, "period": r.period, "status": r.status});
+        }
         Ok(out)
+    }
+
+    /// Seed 001 (issue 15): once the third month of a quarter is collected, request that
+    /// quarter's review for the team lead. Idempotent: one review per quarter (the
+    /// `(kind, period)` key is unique; an existing review is returned unchanged).
+    fn review_after_collection(
+        &self,
+        month: &Period,
+    ) -> Result<Option<crate::signoff::attest::Attestation>, Error> {
+        use chrono::Datelike;
+        if !self.config.settings.attestations.quarterly_review
+            || month.label.len() != 7
+            || month.start.month() % 3 != 0
+        {
+            return Ok(None);
+        }
+        let q = (month.start.month() - 1) / 3 + 1;
+        let quarter = Period::parse(
+            &format!("{}-Q{q}", month.start.year()),
+            self.clock.now(),
+        )
+        .map_err(|e| crate::signoff::Error::Invalid(format!("period: {e}")))?;
+        Ok(Some(self.quarterly_review(&quarter)?))
     }
 
     fn signoffs(&self) -> crate::signoff::attest::Signoffs<'_> {

@@ -8,7 +8,7 @@
 
 use super::blocking;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{Caller, JsonBody, Params, Path, QueryParams};
+use crate::extract::{Caller, Fields, JsonBody, Params, Path, QueryParams};
 use crate::App;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -16,7 +16,9 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
-use vouch_engine::signoff::attest::{Opinion, SignRequest, Signoffs};
+use vouch_engine::signoff::attest::{
+    DetachedKind, DetachedSignature, Opinion, SignRequest, Signoffs,
+};
 
 /// `GET /attestations` parameters.
 #[derive(Debug, Deserialize)]
@@ -48,11 +50,12 @@ pub async fn list(
         if ![
             vouch_engine::signoff::attest::KIND_ATTESTATION,
             vouch_engine::signoff::attest::KIND_COLLECTION,
+            vouch_engine::signoff::quarterly::KIND_REVIEW,
         ]
         .contains(&k.as_str())
         {
             return Err(
-                ApiError::bad("kind must be attestation or collection-signoff")
+                ApiError::bad("kind must be attestation, collection-signoff or quarterly-review")
                     .details(json!({"parameter": "kind"})),
             );
         }
@@ -106,15 +109,8 @@ pub async fn get(State(app): State<App>, Path(id): Path<String>) -> ApiResult<im
     Ok(axum::Json(v))
 }
 
-/// `POST /attestations/{id}/sign` `{"opinion": "unqualified"|"qualified", "notes":
-/// {"3": "text", "CC6.1-role": "text"}}`: sign as the caller.
-pub async fn sign(
-    State(app): State<App>,
-    Caller(who): Caller,
-    Path(id): Path<String>,
-    body: JsonBody,
-) -> ApiResult<impl IntoResponse> {
-    let f = body.fields(&["opinion", "notes"])?;
+/// The opinion and notes of a sign or draft body.
+fn opinion_and_notes(f: &Fields<'_>) -> ApiResult<(Opinion, BTreeMap<String, String>)> {
     let opinion = match f.text("opinion")?.as_deref() {
         None | Some("unqualified") => Opinion::Unqualified,
         Some("qualified") => Opinion::Qualified,
@@ -152,18 +148,170 @@ pub async fn sign(
             .details(json!({"field": "notes"})))
         }
     }
-    let req = SignRequest {
+    Ok((opinion, notes))
+}
+
+fn request(who: &crate::auth::Principal, opinion: Opinion, notes: BTreeMap<String, String>) -> SignRequest {
+    SignRequest {
         signer: who.actor.clone(),
         role: who.role.as_str().into(),
         via: "api".into(),
         opinion,
         notes,
         personal: None,
+    }
+}
+
+/// `POST /attestations/{id}/draft` `{"opinion", "notes", "signature_kind": "ssh"|"gpg"}`:
+/// the exact bytes (canonical JSON) the caller signs with their own key
+/// (`ssh-keygen -Y sign -n vouch-attestation` or `gpg --armor --detach-sign`) before
+/// posting the signature to `/sign`. The body is the document; its SHA-256 and
+/// `signed.signed_at` go back with the signature. Nothing is written.
+pub async fn draft(
+    State(app): State<App>,
+    Caller(who): Caller,
+    Path(id): Path<String>,
+    body: JsonBody,
+) -> ApiResult<Response> {
+    let f = body.fields(&["opinion", "notes", "signature_kind"])?;
+    let (opinion, notes) = opinion_and_notes(&f)?;
+    let kind = f.required("signature_kind")?;
+    if !["ssh", "gpg"].contains(&kind.as_str()) {
+        return Err(ApiError::bad(format!(
+            "signature_kind: must be ssh or gpg, not `{kind}`"
+        ))
+        .details(json!({"field": "signature_kind"})));
+    }
+    let req = request(&who, opinion, notes);
+    let bytes = blocking(move || {
+        Ok(signoffs(&app)
+            .draft(&id, &req, &kind, chrono::Utc::now())
+            .map_err(vouch_engine::Error::from)?)
+    })
+    .await?;
+    let sha = vouch_store::blobs::sha256_hex(&bytes);
+    Ok((
+        StatusCode::OK,
+        [
+            (axum::http::header::CONTENT_TYPE, "application/json".to_string()),
+            (
+                axum::http::HeaderName::from_static("x-vouch-document-sha256"),
+                sha,
+            ),
+        ],
+        bytes,
+    )
+        .into_response())
+}
+
+/// The `signature` object of a sign body: `{"kind": "ssh"|"gpg", "signature": armored,
+/// "public_key": SSH key line / allowed-signers line / armored OpenPGP public key}`, with
+/// `document_sha256` and `signed_at` of the draft signed.
+fn detached(f: &Fields<'_>) -> ApiResult<Option<DetachedSignature>> {
+    let s = match f.0.get("signature") {
+        None | Some(Value::Null) => {
+            for k in ["document_sha256", "signed_at"] {
+                if f.0.get(k).is_some_and(|v| !v.is_null()) {
+                    return Err(ApiError::bad(format!(
+                        "{k}: only with a `signature` (a detached signature over a draft)"
+                    ))
+                    .details(json!({"field": k})));
+                }
+            }
+            return Ok(None);
+        }
+        Some(Value::Object(m)) => m,
+        Some(_) => {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_field",
+                "`signature` must be an object {\"kind\", \"signature\", \"public_key\"}",
+            )
+            .details(json!({"field": "signature"})))
+        }
     };
+    let inner = Fields(s);
+    for k in s.keys() {
+        if !["kind", "signature", "public_key"].contains(&k.as_str()) {
+            return Err(ApiError::bad(format!("signature.{k}: unknown field"))
+                .details(json!({"field": format!("signature.{k}")})));
+        }
+    }
+    let need = |k: &str| -> ApiResult<String> {
+        inner
+            .text(k)
+            .map_err(|_| {
+                ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "invalid_field",
+                    format!("`signature.{k}` must be a string"),
+                )
+                .details(json!({"field": format!("signature.{k}")}))
+            })?
+            .filter(|t| !t.trim().is_empty())
+            .ok_or_else(|| {
+                ApiError::bad(format!("signature.{k}: required"))
+                    .details(json!({"field": format!("signature.{k}")}))
+            })
+    };
+    let kind = match need("kind")?.as_str() {
+        "ssh" => DetachedKind::Ssh,
+        "gpg" => DetachedKind::Gpg,
+        other => {
+            return Err(ApiError::bad(format!(
+                "signature.kind: must be ssh or gpg, not `{other}`"
+            ))
+            .details(json!({"field": "signature.kind"})))
+        }
+    };
+    let signature = need("signature")?;
+    let public_key = need("public_key")?;
+    let sha = f.required("document_sha256")?;
+    if sha.len() != 64 || !sha.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(ApiError::bad(
+            "document_sha256: the hex SHA-256 of the draft bytes signed (64 hex digits)",
+        )
+        .details(json!({"field": "document_sha256"})));
+    }
+    let at = f.required("signed_at")?;
+    let prepared_at = vouch_core::period::parse_instant(&at).ok_or_else(|| {
+        ApiError::bad(format!(
+            "signed_at: `{at}` is not an RFC 3339 time (send the draft's signed.signed_at)"
+        ))
+        .details(json!({"field": "signed_at"}))
+    })?;
+    Ok(Some(DetachedSignature {
+        kind,
+        signature,
+        public_key,
+        prepared_at,
+        document_sha256: sha,
+    }))
+}
+
+/// `POST /attestations/{id}/sign` `{"opinion": "unqualified"|"qualified", "notes":
+/// {"3": "text", "CC6.1-role": "text"}}`: sign as the caller. With `"signature"`,
+/// `"document_sha256"` and `"signed_at"` (from `/draft`), the caller's own detached
+/// signature over the draft is checked against exactly the bytes frozen (400 when it
+/// does not verify, 409 when the draft changed) and kept with the document.
+pub async fn sign(
+    State(app): State<App>,
+    Caller(who): Caller,
+    Path(id): Path<String>,
+    body: JsonBody,
+) -> ApiResult<impl IntoResponse> {
+    let f = body.fields(&["opinion", "notes", "signature", "document_sha256", "signed_at"])?;
+    let (opinion, notes) = opinion_and_notes(&f)?;
+    let det = detached(&f)?;
+    let req = request(&who, opinion, notes);
     let v = blocking(move || {
-        let (a, doc) = signoffs(&app)
-            .sign(&id, &req, chrono::Utc::now())
-            .map_err(vouch_engine::Error::from)?;
+        let s = signoffs(&app);
+        let now = chrono::Utc::now();
+        let (a, doc) = match &det {
+            Some(d) => s.sign_detached(&id, &req, d, now),
+            None => s.sign(&id, &req, now),
+        }
+        .map_err(vouch_engine::Error::from)?;
         // The files (JSON, .sig, Markdown, PDF) beside the packets, for packets and
         // offline verification. They are copies of the stored signed document, written
         // after the signature is committed and recorded: if writing them fails, the
@@ -194,4 +342,41 @@ pub async fn sign(
     })
     .await?;
     Ok(axum::Json(v))
+}
+
+/// `POST /attestations/{id}/pr-decisions` `{"pr": "412", "decision": "approved" |
+/// "exception", "note": "…"}`: the reviewer's decision on a PR of a quarterly review's
+/// sample (the review's signer role; an exception needs a note). Each decision is a
+/// ledger event; a signed review's decisions are frozen (409).
+pub async fn decide_pr(
+    State(app): State<App>,
+    Caller(who): Caller,
+    Path(id): Path<String>,
+    body: JsonBody,
+) -> ApiResult<impl IntoResponse> {
+    let f = body.fields(&["pr", "decision", "note"])?;
+    let pr = f.required("pr")?;
+    let decision = f.required("decision")?;
+    if !["approved", "exception"].contains(&decision.as_str()) {
+        return Err(ApiError::bad(format!(
+            "decision: must be approved or exception, not `{decision}`"
+        ))
+        .details(json!({"field": "decision"})));
+    }
+    let note = f.text("note")?;
+    let a = blocking(move || {
+        Ok(signoffs(&app)
+            .decide_pr(
+                &id,
+                &pr,
+                &decision,
+                note.as_deref(),
+                &who.actor,
+                who.role.as_str(),
+                chrono::Utc::now(),
+            )
+            .map_err(vouch_engine::Error::from)?)
+    })
+    .await?;
+    Ok(axum::Json(a))
 }
