@@ -214,7 +214,7 @@ mod tests {
             r.method_filter();
             assert!(
                 r.path.starts_with(BASE)
-                    || r.path.starts_with(crate::dashboard::ROOT)
+                    || r.path.starts_with(dashboard::ROOT)
                     || !r.path[1..].contains('/'),
                 "{} is outside {BASE}",
                 r.path

@@ -202,7 +202,9 @@ pub fn run(cli: &crate::Cli, a: &DemoArgs) -> Result<i32> {
     println!("  vouch --data-dir {d} keys show      # the log key any verifier needs:");
     println!("     {}", report.log_verifier_key);
     println!();
-    println!("The compliance dashboard (status, effectiveness, audit timeline, drill-down to proofs):");
+    println!(
+        "The compliance dashboard (status, effectiveness, audit timeline, drill-down to proofs):"
+    );
     println!("  vouch --data-dir {d} serve");
     println!("  then open {dash_url}");
     match &login.password {
@@ -241,6 +243,10 @@ fn dashboard_login(
         &ledger,
         serde_json::json!({"action": "token.created", "category": "administrative", "result": "success", "resource": {"type": "api_token", "id": "demo-auditor", "name": "demo-auditor"}, "details": {"description": "demo: an auditor API token created for the dashboard"}}),
     )?;
-    let listen = config.settings.server.listen.replace("0.0.0.0", "127.0.0.1");
+    let listen = config
+        .settings
+        .server
+        .listen
+        .replace("0.0.0.0", "127.0.0.1");
     Ok((format!("http://{listen}/admin/compliance"), login))
 }

@@ -44,19 +44,20 @@ pub async fn update_finding(
     let f = form(&headers, &body)?;
     let patch = object(&f, &["status", "severity", "owner", "note"]);
     if patch.as_object().is_some_and(Map::is_empty) {
-        return Err(crate::error::ApiError::bad("change at least one field (status, severity, owner or a note)")
-            .details(json!({"field": "status"}))
-            .into());
+        return Err(crate::error::ApiError::bad(
+            "change at least one field (status, severity, owner or a note)",
+        )
+        .details(json!({"field": "status"}))
+        .into());
     }
-    let r = handlers::findings::findings_update(
-        State(app),
-        caller,
-        Path(id.clone()),
-        JsonBody(patch),
-    )
-    .await?;
+    let r =
+        handlers::findings::findings_update(State(app), caller, Path(id.clone()), JsonBody(patch))
+            .await?;
     drop(r);
-    Ok(see_other(&format!("{ROOT}/findings/{}?ok=finding-updated", url(&id))))
+    Ok(see_other(&format!(
+        "{ROOT}/findings/{}?ok=finding-updated",
+        url(&id)
+    )))
 }
 
 /// `POST /admin/compliance/checks/run` — `POST /api/compliance/checks/run`.
@@ -70,7 +71,10 @@ pub async fn run_checks(
     let back = period.clone().unwrap_or_else(|| "last-month".into());
     let r = handlers::checks::run_checks(State(app), Params(PeriodParams { period })).await?;
     drop(r);
-    Ok(see_other(&format!("{ROOT}?period={}&ok=checks-run", url(&back))))
+    Ok(see_other(&format!(
+        "{ROOT}?period={}&ok=checks-run",
+        url(&back)
+    )))
 }
 
 /// `POST /admin/compliance/jobs/{name}/run` — `POST /api/compliance/jobs/{name}/run`.
@@ -82,7 +86,8 @@ pub async fn run_job(
 ) -> Result<Response, DashError> {
     let f = form(&headers, &body)?;
     let period = f.get("period");
-    let r = handlers::jobs::job_run(State(app), Path(name), Params(PeriodParams { period })).await?;
+    let r =
+        handlers::jobs::job_run(State(app), Path(name), Params(PeriodParams { period })).await?;
     drop(r);
     Ok(see_other(&format!("{ROOT}?ok=job-run#h-jobs")))
 }
@@ -97,8 +102,13 @@ pub async fn sign_attestation(
     body: Bytes,
 ) -> Result<Response, DashError> {
     let f = form(&headers, &body)?;
-    let r = handlers::attestations::sign(State(app), caller, Path(id), JsonBody(object(&f, &["opinion"])))
-        .await?;
+    let r = handlers::attestations::sign(
+        State(app),
+        caller,
+        Path(id),
+        JsonBody(object(&f, &["opinion"])),
+    )
+    .await?;
     drop(r);
     Ok(see_other(&format!("{ROOT}/timeline?ok=attestation-signed")))
 }
@@ -121,5 +131,8 @@ pub async fn decide(
     )
     .await?;
     drop(r);
-    Ok(see_other(&format!("{ROOT}/access-reviews/{}?ok=decided", url(&id))))
+    Ok(see_other(&format!(
+        "{ROOT}/access-reviews/{}?ok=decided",
+        url(&id)
+    )))
 }

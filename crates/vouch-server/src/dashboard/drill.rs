@@ -17,7 +17,9 @@ use serde_json::Value;
 use std::fmt::Write as _;
 use vouch_engine::checks::controls;
 
-fn period_of(q: &std::collections::HashMap<String, String>) -> Result<vouch_core::period::Period, ApiError> {
+fn period_of(
+    q: &std::collections::HashMap<String, String>,
+) -> Result<vouch_core::period::Period, ApiError> {
     crate::handlers::period_param("period", q.get("period").map(String::as_str))
 }
 
@@ -136,10 +138,17 @@ fn field(h: &mut String, label: &str, v: &Value, testid: &str) {
     let text = match v {
         Value::Null => return,
         Value::String(s) => esc(s),
-        Value::Object(_) | Value::Array(_) => format!("<pre>{}</pre>", esc(&serde_json::to_string_pretty(v).unwrap_or_default())),
+        Value::Object(_) | Value::Array(_) => format!(
+            "<pre>{}</pre>",
+            esc(&serde_json::to_string_pretty(v).unwrap_or_default())
+        ),
         other => esc(&other.to_string()),
     };
-    let _ = write!(h, "<dt>{}</dt><dd data-testid=\"{testid}\">{text}</dd>", esc(label));
+    let _ = write!(
+        h,
+        "<dt>{}</dt><dd data-testid=\"{testid}\">{text}</dd>",
+        esc(label)
+    );
 }
 
 /// `GET /admin/compliance/evidence/{id}`: an item's IPE record and its ledger proof.
@@ -151,12 +160,20 @@ pub async fn evidence(
 ) -> Page {
     let v = Viewer::new(who, &headers);
     let store = app.store.clone();
-    let item = blocking(move || vouch_engine::evidence::get(&store, &id).map_err(|e| vouch_engine::Error::from(e).into())).await?;
+    let item = blocking(move || {
+        vouch_engine::evidence::get(&store, &id).map_err(|e| vouch_engine::Error::from(e).into())
+    })
+    .await?;
     let r = &item.record;
     let iid = item.id().to_string();
     let mut h = format!("<p><a href=\"{ROOT}\">Overview</a> › evidence item</p><section aria-labelledby=\"h-ipe\" class=\"card\"><h2 id=\"h-ipe\">Information produced by the entity (IPE)</h2><dl class=\"facts\" data-testid=\"ipe-record\">");
     field(&mut h, "Item id", &r["id"], "ipe-id");
-    field(&mut h, "Evidence definition", &r["evidence_id"], "ipe-evidence-id");
+    field(
+        &mut h,
+        "Evidence definition",
+        &r["evidence_id"],
+        "ipe-evidence-id",
+    );
     field(&mut h, "Title", &r["title"], "ipe-title");
     field(&mut h, "Status", &r["status"], "ipe-status");
     field(&mut h, "Source", &r["source"], "ipe-source");
@@ -179,10 +196,27 @@ pub async fn evidence(
         }
         None => h.push_str("<dt>Ledger seq</dt><dd data-testid=\"ipe-ledger-seq\" data-seq=\"\">not recorded yet</dd></dl>"),
     }
-    let _ = write!(h, "<p><a href=\"/api/compliance/evidence/{}\">The record as JSON</a></p></section>", url(&iid));
+    let _ = write!(
+        h,
+        "<p><a href=\"/api/compliance/evidence/{}\">The record as JSON</a></p></section>",
+        url(&iid)
+    );
     h.push_str("<details><summary>The whole stored record</summary>");
-    let _ = write!(h, "<pre data-testid=\"ipe-json\">{}</pre></details>", esc(&serde_json::to_string_pretty(r).unwrap_or_default()));
-    Ok(super::html(StatusCode::OK, page(&format!("Evidence item {}", iid.get(..13).unwrap_or(&iid)), Some(&v), "overview", None, &h)))
+    let _ = write!(
+        h,
+        "<pre data-testid=\"ipe-json\">{}</pre></details>",
+        esc(&serde_json::to_string_pretty(r).unwrap_or_default())
+    );
+    Ok(super::html(
+        StatusCode::OK,
+        page(
+            &format!("Evidence item {}", iid.get(..13).unwrap_or(&iid)),
+            Some(&v),
+            "overview",
+            None,
+            &h,
+        ),
+    ))
 }
 
 /// `GET /admin/compliance/findings[?status=open]`.

@@ -14,7 +14,6 @@ use crate::App;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, Uri};
 use chrono::{DateTime, Datelike, Duration, SubsecRound, Utc};
-use serde_json::Value;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use vouch_core::period::Period;
@@ -131,7 +130,8 @@ fn compute(app: &App, audit: &Period, now: DateTime<Utc>) -> Result<Vec<Month>, 
                 .collect();
             for e in &evid {
                 if !times.contains_key(e) {
-                    let window = freshness(config.evidence_def(e).and_then(|d| d.schedule.as_deref()));
+                    let window =
+                        freshness(config.evidence_def(e).and_then(|d| d.schedule.as_deref()));
                     times.insert(e.clone(), (item_times(store, e)?, window));
                 }
             }
@@ -248,8 +248,15 @@ fn pass_line(months: &[Month]) -> String {
         let y = top + plot_h * (1.0 - pct / 100.0);
         pts.push((x, y, pct, pass, m.status.len(), &m.period.label));
     }
-    let line: Vec<String> = pts.iter().map(|p| format!("{:.1},{:.1}", p.0, p.1)).collect();
-    let _ = write!(s, "<polyline class=\"line\" points=\"{}\"/>", line.join(" "));
+    let line: Vec<String> = pts
+        .iter()
+        .map(|p| format!("{:.1},{:.1}", p.0, p.1))
+        .collect();
+    let _ = write!(
+        s,
+        "<polyline class=\"line\" points=\"{}\"/>",
+        line.join(" ")
+    );
     for (x, y, pct, pass, total, label) in &pts {
         let _ = write!(
             s,
@@ -332,6 +339,10 @@ mod tests {
         assert!(fresh_at(&times, t(3), Duration::days(2)));
         assert!(!fresh_at(&times, t(4), Duration::days(2)));
         assert!(fresh_at(&times, t(10), Duration::days(2)));
-        assert!(!fresh_at(&times, t(1) - Duration::seconds(1), Duration::days(2)));
+        assert!(!fresh_at(
+            &times,
+            t(1) - Duration::seconds(1),
+            Duration::days(2)
+        ));
     }
 }

@@ -30,7 +30,9 @@ use std::net::SocketAddr;
 fn safe_next(next: Option<&str>) -> String {
     match next {
         Some(n)
-            if (n == ROOT || n.starts_with(&format!("{ROOT}/")) || n.starts_with(&format!("{ROOT}?")))
+            if (n == ROOT
+                || n.starts_with(&format!("{ROOT}/"))
+                || n.starts_with(&format!("{ROOT}?")))
                 && !n.contains(['\\', '\r', '\n'])
                 && !n.starts_with(&format!("{ROOT}/login"))
                 && !n.starts_with(&format!("{ROOT}/logout")) =>
@@ -83,7 +85,10 @@ pub async fn login_page(uri: Uri) -> Response {
 }
 
 fn refused(status: StatusCode, next: &str, message: &str) -> Response {
-    html(status, page("Log in", None, "", None, &form(next, Some(message), None)))
+    html(
+        status,
+        page("Log in", None, "", None, &form(next, Some(message), None)),
+    )
 }
 
 fn too_many(secs: u64) -> Response {
@@ -119,7 +124,17 @@ pub async fn login_submit(
     };
     if let Some(secs) = app.limiter.retry_after(&ip) {
         if app.limiter.record(&ip, None, true) {
-            audit(&app, "anonymous", &ip, "auth.login", "session", &format!("{ROOT}/login"), "failure", "authentication", 429);
+            audit(
+                &app,
+                "anonymous",
+                &ip,
+                "auth.login",
+                "session",
+                &format!("{ROOT}/login"),
+                "failure",
+                "authentication",
+                429,
+            );
         }
         return too_many(secs);
     }
@@ -138,10 +153,30 @@ pub async fn login_submit(
     let resource = format!("{ROOT}/login");
     let status = resp.status();
     if resp.extensions().get::<AccountLocked>().is_some() {
-        audit(&app, &actor, &ip, "auth.account_locked", "user", &actor, "failure", "authentication", status.as_u16());
+        audit(
+            &app,
+            &actor,
+            &ip,
+            "auth.account_locked",
+            "user",
+            &actor,
+            "failure",
+            "authentication",
+            status.as_u16(),
+        );
     }
     if status.is_success() {
-        audit(&app, &actor, &ip, "auth.login", "session", &resource, "success", "authentication", status.as_u16());
+        audit(
+            &app,
+            &actor,
+            &ip,
+            "auth.login",
+            "session",
+            &resource,
+            "success",
+            "authentication",
+            status.as_u16(),
+        );
         let mut r = see_other(&next);
         if let Some(c) = resp.headers().get(header::SET_COOKIE) {
             r.headers_mut().insert(header::SET_COOKIE, c.clone());
@@ -149,7 +184,17 @@ pub async fn login_submit(
         return r;
     }
     if app.limiter.record(&ip, tried.as_deref(), false) {
-        audit(&app, &actor, &ip, "auth.login", "session", &resource, "failure", "authentication", status.as_u16());
+        audit(
+            &app,
+            &actor,
+            &ip,
+            "auth.login",
+            "session",
+            &resource,
+            "failure",
+            "authentication",
+            status.as_u16(),
+        );
     }
     if status == StatusCode::UNAUTHORIZED {
         refused(
@@ -158,7 +203,11 @@ pub async fn login_submit(
             "The username, password or authenticator code is not right (or the account is locked).",
         )
     } else {
-        refused(status, &next, "The login could not be completed; try again.")
+        refused(
+            status,
+            &next,
+            "The login could not be completed; try again.",
+        )
     }
 }
 
@@ -188,7 +237,17 @@ pub async fn token_login(
     };
     if let Some(secs) = app.limiter.retry_after(&ip) {
         if app.limiter.record(&ip, None, true) {
-            audit(&app, "anonymous", &ip, "auth.login", "session", &format!("{ROOT}/token-login"), "failure", "authentication", 429);
+            audit(
+                &app,
+                "anonymous",
+                &ip,
+                "auth.login",
+                "session",
+                &format!("{ROOT}/token-login"),
+                "failure",
+                "authentication",
+                429,
+            );
         }
         return too_many(secs);
     }
@@ -219,7 +278,17 @@ pub async fn token_login(
     };
     match who {
         Ok(p) if roles::allows(p.role, Perm::ReadEvidence) => {
-            audit(&app, &p.actor, &ip, "auth.login", "session", &resource, "success", "authentication", 200);
+            audit(
+                &app,
+                &p.actor,
+                &ip,
+                "auth.login",
+                "session",
+                &resource,
+                "success",
+                "authentication",
+                200,
+            );
             let max_age = u64::from(app.config.settings.auth.session_hours) * 3600;
             let mut r = see_other(&next);
             if let Ok(c) = HeaderValue::from_str(&format!(
@@ -230,7 +299,17 @@ pub async fn token_login(
             r
         }
         Ok(p) => {
-            audit(&app, &p.actor, &ip, "auth.login", "session", &resource, "denied", "authorization", 403);
+            audit(
+                &app,
+                &p.actor,
+                &ip,
+                "auth.login",
+                "session",
+                &resource,
+                "denied",
+                "authorization",
+                403,
+            );
             refused(
                 StatusCode::FORBIDDEN,
                 &next,
@@ -240,7 +319,17 @@ pub async fn token_login(
         Err(e) if e.status.is_server_error() => super::error_page(&e),
         Err(_) => {
             if app.limiter.record(&ip, None, false) {
-                audit(&app, "anonymous", &ip, "auth.login", "session", &resource, "failure", "authentication", 401);
+                audit(
+                    &app,
+                    "anonymous",
+                    &ip,
+                    "auth.login",
+                    "session",
+                    &resource,
+                    "failure",
+                    "authentication",
+                    401,
+                );
             }
             refused(
                 StatusCode::UNAUTHORIZED,
@@ -293,7 +382,10 @@ pub fn demo_login(store: &vouch_store::Store) -> Result<DemoLogin, String> {
     use rand::Rng;
     let username = "officer";
     let exists = !store
-        .query("SELECT id FROM users WHERE username = $1", &[username.into()])
+        .query(
+            "SELECT id FROM users WHERE username = $1",
+            &[username.into()],
+        )
         .map_err(|e| e.to_string())?
         .is_empty();
     let password = if exists {
@@ -302,13 +394,18 @@ pub fn demo_login(store: &vouch_store::Store) -> Result<DemoLogin, String> {
         // 20 characters from an unambiguous alphabet: ~110 bits, passes the policy.
         const A: &[u8] = b"abcdefghjkmnpqrstuvwxyzABCDEFGHJKMNPQRSTUVWXYZ23456789";
         let mut rng = rand::thread_rng();
-        let pw: String = (0..20).map(|_| A[rng.gen_range(0..A.len())] as char).collect();
-        crate::auth::add_user(store, username, crate::roles::Role::ComplianceOfficer, &pw)?;
+        let pw: String = (0..20)
+            .map(|_| A[rng.gen_range(0..A.len())] as char)
+            .collect();
+        crate::auth::add_user(store, username, roles::Role::ComplianceOfficer, &pw)?;
         Some(pw)
     };
-    let name = format!("demo-auditor-{}", &uuid::Uuid::now_v7().simple().to_string()[20..]);
+    let name = format!(
+        "demo-auditor-{}",
+        &uuid::Uuid::now_v7().simple().to_string()[20..]
+    );
     let (_, auditor_token) =
-        crate::auth::create_token(store, &name, crate::roles::Role::Auditor, None)?;
+        crate::auth::create_token(store, &name, roles::Role::Auditor, None)?;
     Ok(DemoLogin {
         username: username.into(),
         password,
@@ -322,8 +419,14 @@ mod tests {
 
     #[test]
     fn next_stays_on_the_dashboard() {
-        assert_eq!(safe_next(Some("/admin/compliance/findings?status=open")), "/admin/compliance/findings?status=open");
-        assert_eq!(safe_next(Some("https://evil.example/admin/compliance")), ROOT);
+        assert_eq!(
+            safe_next(Some("/admin/compliance/findings?status=open")),
+            "/admin/compliance/findings?status=open"
+        );
+        assert_eq!(
+            safe_next(Some("https://evil.example/admin/compliance")),
+            ROOT
+        );
         assert_eq!(safe_next(Some("//evil.example")), ROOT);
         assert_eq!(safe_next(Some("/admin/compliancex")), ROOT);
         assert_eq!(safe_next(Some("/admin/compliance/login")), ROOT);

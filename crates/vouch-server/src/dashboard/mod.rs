@@ -245,9 +245,9 @@ pub fn see_other(location: &str) -> Response {
 /// An error as a page (status kept; the message is the API's, meant for people).
 pub struct DashError(pub ApiError);
 
-impl<E: Into<ApiError>> From<E> for DashError {
-    fn from(e: E) -> Self {
-        DashError(e.into())
+impl From<ApiError> for DashError {
+    fn from(e: ApiError) -> Self {
+        DashError(e)
     }
 }
 
@@ -366,7 +366,10 @@ pub async fn browser(req: Request, next: Next) -> Response {
     let h = resp.headers_mut();
     h.insert("content-security-policy", HeaderValue::from_static(CSP));
     h.insert("x-frame-options", HeaderValue::from_static("DENY"));
-    h.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+    h.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
     h.insert("referrer-policy", HeaderValue::from_static("same-origin"));
     if !path.starts_with(&format!("{ROOT}/assets/")) {
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -390,19 +393,17 @@ pub fn credential(headers: &HeaderMap) -> Option<String> {
                 .trim()
                 .to_string()
         });
-    bearer.or_else(|| {
-        headers
-            .get(header::COOKIE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|c| {
-                c.split(';').find_map(|kv| {
-                    kv.trim()
-                        .strip_prefix("vouch_session=")
-                        .map(str::to_string)
+    bearer
+        .or_else(|| {
+            headers
+                .get(header::COOKIE)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|c| {
+                    c.split(';')
+                        .find_map(|kv| kv.trim().strip_prefix("vouch_session=").map(str::to_string))
                 })
-            })
-    })
-    .filter(|c| !c.is_empty())
+        })
+        .filter(|c| !c.is_empty())
 }
 
 const CSRF_LABEL: &[u8] = b"vouch-dashboard-csrf-v1";
@@ -427,8 +428,8 @@ pub fn csrf_ok(headers: &HeaderMap, given: Option<&str>) -> bool {
     let Ok(tag) = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(given) else {
         return false;
     };
-    let mut m = <Hmac<Sha256> as Mac>::new_from_slice(cred.as_bytes())
-        .expect("HMAC takes any key length");
+    let mut m =
+        <Hmac<Sha256> as Mac>::new_from_slice(cred.as_bytes()).expect("HMAC takes any key length");
     m.update(CSRF_LABEL);
     m.verify_slice(&tag).is_ok()
 }
@@ -477,8 +478,9 @@ pub fn audit_period(
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<vouch_core::period::Period, ApiError> {
     match q.get("audit").filter(|s| !s.is_empty()) {
-        Some(t) => vouch_core::period::Period::parse(t, now)
-            .map_err(|e| ApiError::bad(format!("audit: {e}")).details(serde_json::json!({"parameter": "audit"}))),
+        Some(t) => vouch_core::period::Period::parse(t, now).map_err(|e| {
+            ApiError::bad(format!("audit: {e}")).details(serde_json::json!({"parameter": "audit"}))
+        }),
         None => {
             use chrono::Datelike;
             vouch_core::period::Period::parse(&now.year().to_string(), now)
@@ -601,7 +603,10 @@ mod tests {
     #[test]
     fn csrf_token_is_bound_to_the_credential() {
         let mut h = HeaderMap::new();
-        h.insert(header::COOKIE, HeaderValue::from_static("x=1; vouch_session=vss_abc"));
+        h.insert(
+            header::COOKIE,
+            HeaderValue::from_static("x=1; vouch_session=vss_abc"),
+        );
         let t = csrf_for("vss_abc");
         assert!(csrf_ok(&h, Some(&t)));
         assert!(!csrf_ok(&h, Some(&csrf_for("vss_abd"))));

@@ -166,7 +166,11 @@ fn events_chart(days: &[(String, u64)]) -> String {
     }
     s.push_str("</svg><details><summary>Events per day as a table</summary><div class=\"scroll\"><table><thead><tr><th scope=\"col\">Day</th><th scope=\"col\">Events</th></tr></thead><tbody>");
     for (day, n) in days.iter().rev() {
-        let _ = write!(s, "<tr><td>{}</td><td class=\"num\">{n}</td></tr>", esc(day));
+        let _ = write!(
+            s,
+            "<tr><td>{}</td><td class=\"num\">{n}</td></tr>",
+            esc(day)
+        );
     }
     s.push_str("</tbody></table></div></details>");
     s
@@ -198,7 +202,10 @@ fn render(
     let store = &app.store;
     let config = &app.config;
     let all = controls::evaluate(config, store, period, now, None)?;
-    let statuses: Vec<&str> = all.iter().map(|c| c["status"].as_str().unwrap_or("error")).collect();
+    let statuses: Vec<&str> = all
+        .iter()
+        .map(|c| c["status"].as_str().unwrap_or("error"))
+        .collect();
     let overall = controls::overall_status(&statuses);
     let mut h = String::new();
     let p = url(&period.label);
@@ -216,7 +223,11 @@ fn render(
     );
     for s in controls::STATUSES {
         let n = statuses.iter().filter(|x| *x == s).count();
-        let _ = write!(h, "<li data-testid=\"count-{s}\" data-count=\"{n}\">{} {n}</li>", badge(s));
+        let _ = write!(
+            h,
+            "<li data-testid=\"count-{s}\" data-count=\"{n}\">{} {n}</li>",
+            badge(s)
+        );
     }
     let stale = all.iter().filter(|c| shown_status(c) == "stale").count();
     let _ = write!(h, "<li data-testid=\"count-stale\" data-count=\"{stale}\">{} {stale} <span class=\"hint\">(of not tested)</span></li></ul>", badge("stale"));
@@ -293,7 +304,11 @@ fn render(
     h.push_str("<section aria-labelledby=\"h-find\" class=\"card\"><h2 id=\"h-find\">Open findings</h2><ul class=\"counts\" data-testid=\"findings-by-severity\">");
     for sev in ["critical", "high", "medium", "low"] {
         let n = open.iter().filter(|f| f["severity"] == sev).count();
-        let _ = write!(h, "<li data-testid=\"severity-{sev}\" data-count=\"{n}\">{} {n}</li>", badge(sev));
+        let _ = write!(
+            h,
+            "<li data-testid=\"severity-{sev}\" data-count=\"{n}\">{} {n}</li>",
+            badge(sev)
+        );
     }
     h.push_str("</ul>");
     let mut sorted: Vec<&Value> = open.iter().collect();
@@ -324,10 +339,24 @@ fn render(
     } else {
         let _ = write!(h, "<div class=\"scroll\"><table data-testid=\"incidents-open\" data-count=\"{}\"><thead><tr><th scope=\"col\">Incident</th><th scope=\"col\">Severity</th><th scope=\"col\">Status</th><th scope=\"col\">Detected</th><th scope=\"col\">Response SLA</th></tr></thead><tbody>", incidents.len());
         for i in &incidents {
-            let clock = match (&i.sla.responded_at, vouch_core::period::parse_instant(&i.sla.deadline)) {
-                (Some(r), _) => format!("responded {}{}", when(r), if i.breached(now) { " (late)" } else { "" }),
-                (None, Some(d)) if d > now => format!("<strong>{} left</strong> (due {})", human((d - now).num_seconds()), when(&i.sla.deadline)),
-                (None, Some(d)) => format!("<strong class=\"overdue\">breached {} ago</strong>", human((now - d).num_seconds())),
+            let clock = match (
+                &i.sla.responded_at,
+                vouch_core::period::parse_instant(&i.sla.deadline),
+            ) {
+                (Some(r), _) => format!(
+                    "responded {}{}",
+                    when(r),
+                    if i.breached(now) { " (late)" } else { "" }
+                ),
+                (None, Some(d)) if d > now => format!(
+                    "<strong>{} left</strong> (due {})",
+                    human((d - now).num_seconds()),
+                    when(&i.sla.deadline)
+                ),
+                (None, Some(d)) => format!(
+                    "<strong class=\"overdue\">breached {} ago</strong>",
+                    human((now - d).num_seconds())
+                ),
                 (None, None) => esc(&i.sla.deadline),
             };
             let _ = write!(
@@ -343,14 +372,20 @@ fn render(
     // Ledger integrity.
     let head = store.head()?;
     let cp = app.ledger.latest_checkpoint()?;
-    let last_verify = vouch_engine::jobs::integrity_log(store, 1)?.into_iter().next();
+    let last_verify = vouch_engine::jobs::integrity_log(store, 1)?
+        .into_iter()
+        .next();
     let _ = write!(h, "<section aria-labelledby=\"h-led\" class=\"card\" data-testid=\"ledger-integrity\"><h2 id=\"h-led\">Ledger integrity</h2><dl class=\"facts\"><dt>Tree size</dt><dd data-testid=\"tree-size\" data-value=\"{0}\">{0} events</dd>", head.size);
     match &cp {
         Some(c) => {
-            let age = vouch_core::period::parse_instant(&c.created_at).map(|t| human((now - t).num_seconds())).unwrap_or_default();
+            let age = vouch_core::period::parse_instant(&c.created_at)
+                .map(|t| human((now - t).num_seconds()))
+                .unwrap_or_default();
             let _ = write!(h, "<dt>Latest signed checkpoint</dt><dd data-testid=\"checkpoint-age\">size {}, {} ({age} ago) · <a href=\"/api/compliance/ledger/checkpoint\">checkpoint</a></dd>", c.size, when(&c.created_at));
         }
-        None => h.push_str("<dt>Latest signed checkpoint</dt><dd data-testid=\"checkpoint-age\">none yet</dd>"),
+        None => h.push_str(
+            "<dt>Latest signed checkpoint</dt><dd data-testid=\"checkpoint-age\">none yet</dd>",
+        ),
     }
     match &last_verify {
         Some(l) => {
@@ -366,7 +401,11 @@ fn render(
     let mut d = now - Duration::days(29);
     while d.date_naive() <= now.date_naive() {
         let key = d.format("%Y-%m-%d").to_string();
-        let n = counts.iter().filter(|c| c.day == key).map(|c| c.count).sum();
+        let n = counts
+            .iter()
+            .filter(|c| c.day == key)
+            .map(|c| c.count)
+            .sum();
         days.push((key, n));
         d += Duration::days(1);
     }
@@ -374,7 +413,9 @@ fn render(
     h.push_str("</section>");
 
     // Evidence freshness.
-    h.push_str("<section aria-labelledby=\"h-ev\" class=\"card\"><h2 id=\"h-ev\">Evidence freshness</h2>");
+    h.push_str(
+        "<section aria-labelledby=\"h-ev\" class=\"card\"><h2 id=\"h-ev\">Evidence freshness</h2>",
+    );
     if config.evidence.is_empty() {
         h.push_str("<p data-testid=\"evidence-freshness\" data-count=\"0\">No evidence is defined in vouch.toml.</p>");
     } else {
@@ -388,7 +429,11 @@ fn render(
                 (Some(_), None) => "unscheduled",
             };
             let newest_cell = match (&newest, &item) {
-                (Some(t), Some(i)) => format!("<a href=\"{ROOT}/evidence/{}\">{}</a>", url(i["id"].as_str().unwrap_or("")), t.format("%Y-%m-%d %H:%M UTC")),
+                (Some(t), Some(i)) => format!(
+                    "<a href=\"{ROOT}/evidence/{}\">{}</a>",
+                    url(i["id"].as_str().unwrap_or("")),
+                    t.format("%Y-%m-%d %H:%M UTC")
+                ),
                 _ => "—".into(),
             };
             let _ = write!(h, "<tr data-testid=\"freshness-row\" data-evidence-id=\"{}\" data-state=\"{state}\"><th scope=\"row\">{}<br><span class=\"hint\">{}</span></th><td>{}</td><td>{newest_cell}</td><td>{}</td></tr>", esc(&e.id), esc(&e.id), esc(&e.title), esc(e.schedule.as_deref().unwrap_or("on demand")), badge(state));
@@ -411,7 +456,10 @@ fn render(
                 "{} {}{}",
                 badge(&r.status),
                 when(r.finished_at.as_deref().unwrap_or(&r.started_at)),
-                r.error.as_deref().map(|e| format!("<br><span class=\"hint\">{}</span>", esc(e))).unwrap_or_default()
+                r.error
+                    .as_deref()
+                    .map(|e| format!("<br><span class=\"hint\">{}</span>", esc(e)))
+                    .unwrap_or_default()
             ),
             None => "never".into(),
         };
@@ -422,6 +470,5 @@ fn render(
         h.push_str("</tr>");
     }
     h.push_str("</tbody></table></div></section>");
-    let _ = jtext(&Value::Null);
     Ok(page("Compliance overview", Some(v), "overview", ok, &h))
 }
