@@ -1,9 +1,10 @@
-//! vouch's HTTP service: the API under `/api/compliance` (seed endpoint names), health,
-//! OpenAPI; authentication (API tokens, JWT, local users with sessions and TOTP), the
+//! vouch's HTTP service: the API under `/api/compliance` (seed endpoint names), the
+//! compliance dashboard under `/admin/compliance`, health, OpenAPI; authentication (API tokens, JWT, local users with sessions and TOTP), the
 //! roles matrix, and self-audit: every failed authentication, every read of evidence or
 //! packets and every change of state becomes a ledger event.
 
 pub mod auth;
+pub mod dashboard;
 pub mod error;
 pub mod extract;
 pub mod handlers;
@@ -83,6 +84,8 @@ pub fn router(app: App) -> Router {
             app.clone(),
             middleware::guard,
         ))
+        // The dashboard's answers to browsers (login redirect, HTML refusals, CSP).
+        .layer(axum::middleware::from_fn(dashboard::browser))
         .layer(axum::middleware::from_fn(middleware::request_id))
         .with_state(app)
 }

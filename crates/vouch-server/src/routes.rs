@@ -7,6 +7,7 @@ use crate::handlers::{
     access_reviews, archives, attestations, audit_logs, checks, evidence, findings, health,
     incidents, jobs, ledger, packets, reports, session, status,
 };
+use crate::dashboard;
 use crate::roles::Perm;
 use crate::App;
 use axum::http::Method;
@@ -175,6 +176,29 @@ pub const ROUTES: &[Route] = &[
     Route { method: "GET", path: "/api/compliance/reports/{id}/download", perm: Perm::ReadPackets, summary: "A report artifact (JSON, PDF or CSV; signature in X-Evidence-Signature)", params: &[p("id"), q("format", "string")], body: false, produces: "application/octet-stream", handler: |m| on(m, reports::download) },
     Route { method: "GET", path: "/api/compliance/report-schedules", perm: Perm::ReadEvidence, summary: "Scheduled reports ([reports] schedule) and each one's latest report", params: &[], body: false, produces: "application/json", handler: |m| on(m, reports::schedules) },
     Route { method: "POST", path: "/api/compliance/checks/run", perm: Perm::Operate, summary: "Evaluate checks for a period", params: &[q("period", "string")], body: false, produces: "application/json", handler: |m| on(m, checks::run_checks) },
+    // The dashboard (seed 003's /admin/compliance, docs/dashboard.md): HTML pages with the
+    // permission of the API route each mirrors; forms (CSRF-checked) call that route's handler.
+    Route { method: "GET", path: "/admin/compliance", perm: Perm::ReadEvidence, summary: "Dashboard: overview (status by category and criterion, findings, incidents, ledger, freshness, jobs)", params: &[q("period", "string")], body: false, produces: "text/html", handler: |m| on(m, dashboard::overview::overview) },
+    Route { method: "GET", path: "/admin/compliance/login", perm: Perm::Public, summary: "Dashboard: log-in page", params: &[q("next", "string")], body: false, produces: "text/html", handler: |m| on(m, dashboard::login::login_page) },
+    Route { method: "POST", path: "/admin/compliance/login", perm: Perm::Public, summary: "Dashboard: log in a local user (form: username, password, totp_code); sets the session cookie", params: &[], body: false, produces: "text/html", handler: |m| on(m, dashboard::login::login_submit) },
+    Route { method: "POST", path: "/admin/compliance/token-login", perm: Perm::Public, summary: "Dashboard: use an API token or JWT (form: token) as the session cookie", params: &[], body: false, produces: "text/html", handler: |m| on(m, dashboard::login::token_login) },
+    Route { method: "POST", path: "/admin/compliance/logout", perm: Perm::Authenticated, summary: "Dashboard: log out (form with csrf)", params: &[], body: false, produces: "text/html", handler: |m| on(m, dashboard::login::logout) },
+    Route { method: "GET", path: "/admin/compliance/assets/dashboard.css", perm: Perm::Public, summary: "Dashboard: style sheet", params: &[], body: false, produces: "text/css", handler: |m| on(m, dashboard::css) },
+    Route { method: "GET", path: "/admin/compliance/assets/favicon.svg", perm: Perm::Public, summary: "Dashboard: icon", params: &[], body: false, produces: "image/svg+xml", handler: |m| on(m, dashboard::favicon) },
+    Route { method: "GET", path: "/admin/compliance/effectiveness", perm: Perm::ReadEvidence, summary: "Dashboard: control status per month of the audit period (as stored), days without fresh evidence", params: &[q("audit", "string")], body: false, produces: "text/html", handler: |m| on(m, dashboard::effectiveness::effectiveness) },
+    Route { method: "GET", path: "/admin/compliance/timeline", perm: Perm::ReadEvidence, summary: "Dashboard: upcoming audit timeline", params: &[q("audit", "string")], body: false, produces: "text/html", handler: |m| on(m, dashboard::timeline::timeline) },
+    Route { method: "GET", path: "/admin/compliance/criteria/{id}", perm: Perm::ReadEvidence, summary: "Dashboard: a criterion and its controls", params: &[p("id"), q("period", "string")], body: false, produces: "text/html", handler: |m| on(m, dashboard::drill::criterion) },
+    Route { method: "GET", path: "/admin/compliance/controls/{id}", perm: Perm::ReadEvidence, summary: "Dashboard: a control's checks, evidence and findings", params: &[p("id"), q("period", "string")], body: false, produces: "text/html", handler: |m| on(m, dashboard::drill::control) },
+    Route { method: "GET", path: "/admin/compliance/evidence/{id}", perm: Perm::ReadEvidence, summary: "Dashboard: an evidence item's IPE record and ledger proof", params: &[p("id")], body: false, produces: "text/html", handler: |m| on(m, dashboard::drill::evidence) },
+    Route { method: "GET", path: "/admin/compliance/findings", perm: Perm::ReadEvidence, summary: "Dashboard: findings", params: &[q("status", "string")], body: false, produces: "text/html", handler: |m| on(m, dashboard::drill::findings) },
+    Route { method: "GET", path: "/admin/compliance/findings/{id}", perm: Perm::ReadEvidence, summary: "Dashboard: a finding, its history and the update form", params: &[p("id")], body: false, produces: "text/html", handler: |m| on(m, dashboard::drill::finding) },
+    Route { method: "POST", path: "/admin/compliance/findings/{id}", perm: Perm::Operate, summary: "Dashboard: update a finding (form; as PATCH /api/compliance/findings/{id})", params: &[p("id")], body: false, produces: "text/html", handler: |m| on(m, dashboard::actions::update_finding) },
+    Route { method: "GET", path: "/admin/compliance/packets", perm: Perm::ReadEvidence, summary: "Dashboard: packets, archives and signed attestations", params: &[], body: false, produces: "text/html", handler: |m| on(m, dashboard::drill::packets) },
+    Route { method: "GET", path: "/admin/compliance/access-reviews/{id}", perm: Perm::ReadEvidence, summary: "Dashboard: an access review's entries and decision forms", params: &[p("id")], body: false, produces: "text/html", handler: |m| on(m, dashboard::drill::access_review) },
+    Route { method: "POST", path: "/admin/compliance/access-reviews/{id}/decisions", perm: Perm::DecideAccess, summary: "Dashboard: decide an access-review entry (form; as POST /api/compliance/access-reviews/{id}/decisions)", params: &[p("id")], body: false, produces: "text/html", handler: |m| on(m, dashboard::actions::decide) },
+    Route { method: "POST", path: "/admin/compliance/checks/run", perm: Perm::Operate, summary: "Dashboard: run checks (form; as POST /api/compliance/checks/run)", params: &[], body: false, produces: "text/html", handler: |m| on(m, dashboard::actions::run_checks) },
+    Route { method: "POST", path: "/admin/compliance/jobs/{name}/run", perm: Perm::Operate, summary: "Dashboard: run a job now (form; as POST /api/compliance/jobs/{name}/run)", params: &[p("name")], body: false, produces: "text/html", handler: |m| on(m, dashboard::actions::run_job) },
+    Route { method: "POST", path: "/admin/compliance/attestations/{id}/sign", perm: Perm::SignOff, summary: "Dashboard: sign an attestation (form; as POST /api/compliance/attestations/{id}/sign)", params: &[p("id")], body: false, produces: "text/html", handler: |m| on(m, dashboard::actions::sign_attestation) },
 ];
 
 /// The route for a method and matched path template.
@@ -191,7 +215,9 @@ mod tests {
         for (i, r) in ROUTES.iter().enumerate() {
             r.method_filter();
             assert!(
-                r.path.starts_with(BASE) || !r.path[1..].contains('/'),
+                r.path.starts_with(BASE)
+                    || r.path.starts_with(dashboard::ROOT)
+                    || !r.path[1..].contains('/'),
                 "{} is outside {BASE}",
                 r.path
             );

@@ -14,6 +14,7 @@ mod access_reviews;
 mod api;
 mod attestations;
 mod auth;
+mod dashboard;
 mod incidents;
 mod reports;
 mod seeds;

@@ -33,6 +33,7 @@ pub fn run(cli: &crate::Cli, a: &DemoArgs) -> Result<i32> {
     )?;
     bar.finish_and_clear();
     let d = report.data_dir.display().to_string();
+    let (dash_url, login) = dashboard_login(&report.data_dir)?;
     if cli.json {
         output::print_json(&serde_json::json!({
             "data_dir": d, "events": report.events, "append_seconds": report.append_secs,
@@ -43,6 +44,7 @@ pub fn run(cli: &crate::Cli, a: &DemoArgs) -> Result<i32> {
             "packet": report.packet, "public_key_file": report.public_key_file,
             "incident": report.incident.as_ref().map(|i| i.view(chrono::Utc::now())),
             "attestation": {"id": report.attestation.id, "title": report.attestation.title, "opinion": report.attestation.opinion, "exceptions": report.attestation.exceptions, "signed_at": report.attestation.signed_at, "dir": report.attestation.dir},
+            "dashboard": {"url": dash_url, "serve": format!("vouch --data-dir {d} serve"), "username": login.username, "password": login.password, "auditor_token": login.auditor_token},
         }));
         return Ok(if report.verify.valid { 0 } else { 1 });
     }
@@ -199,5 +201,52 @@ pub fn run(cli: &crate::Cli, a: &DemoArgs) -> Result<i32> {
     );
     println!("  vouch --data-dir {d} keys show      # the log key any verifier needs:");
     println!("     {}", report.log_verifier_key);
+    println!();
+    println!(
+        "The compliance dashboard (status, effectiveness, audit timeline, drill-down to proofs):"
+    );
+    println!("  vouch --data-dir {d} serve");
+    println!("  then open {dash_url}");
+    match &login.password {
+        Some(pw) => println!(
+            "  and log in as `{}` (compliance officer) with the password {pw}",
+            login.username
+        ),
+        None => println!(
+            "  and log in as `{}` (its password is unchanged; reset it with `vouch --data-dir {d} users passwd {}`)",
+            login.username, login.username
+        ),
+    }
+    println!(
+        "  or, read-only as an auditor, paste the token {}",
+        login.auditor_token
+    );
     Ok(if report.verify.valid { 0 } else { 1 })
+}
+
+/// The dashboard's URL (from `[server] listen`) and the demo's logins: a compliance
+/// officer created now (recorded in the ledger like `vouch users add`) and an auditor
+/// token.
+fn dashboard_login(
+    dir: &std::path::Path,
+) -> Result<(String, vouch_server::dashboard::login::DemoLogin)> {
+    let config = vouch_engine::Config::load(dir)?;
+    let (store, _keys, ledger) = vouch_engine::open(&config)?;
+    let login = vouch_server::dashboard::login::demo_login(&store).map_err(anyhow::Error::msg)?;
+    if login.password.is_some() {
+        vouch_engine::audit::record(
+            &ledger,
+            serde_json::json!({"action": "user.created", "category": "administrative", "result": "success", "resource": {"type": "user", "id": login.username, "name": login.username}, "details": {"description": format!("demo: local user `{}` created with role compliance-officer", login.username)}}),
+        )?;
+    }
+    vouch_engine::audit::record(
+        &ledger,
+        serde_json::json!({"action": "token.created", "category": "administrative", "result": "success", "resource": {"type": "api_token", "id": "demo-auditor", "name": "demo-auditor"}, "details": {"description": "demo: an auditor API token created for the dashboard"}}),
+    )?;
+    let listen = config
+        .settings
+        .server
+        .listen
+        .replace("0.0.0.0", "127.0.0.1");
+    Ok((format!("http://{listen}/admin/compliance"), login))
 }

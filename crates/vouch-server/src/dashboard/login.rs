@@ -1,0 +1,444 @@
+//! Logging in and out of the dashboard.
+//!
+//! * A local user: username, password and (once enrolled) a TOTP code, checked by the
+//!   API's own login ([`crate::handlers::session::login`]: lockout, session limits); the
+//!   session is the API's `vouch_session` cookie (HttpOnly, Secure, SameSite=Strict).
+//! * An auditor with an API token (or a JWT): the pasted token is checked like an
+//!   `Authorization: Bearer` header and, if its role may read evidence, kept in the same
+//!   HttpOnly cookie for the session's length, so the browser sends it as the API would
+//!   receive it; logging out drops the cookie (revoke the token with `vouch tokens
+//!   revoke`). Sending `Authorization: Bearer` directly works too.
+//!
+//! Both count failures in the API's limiter and write the same self-audit events as the
+//! API's login (the guard does not see these public routes' outcomes).
+
+use super::{esc, html, page, see_other, DashError, Form, ROOT};
+use crate::error::ApiError;
+use crate::extract::{Caller, JsonBody};
+use crate::handlers::session::{AccountLocked, LoginAttempt};
+use crate::roles::{self, Perm};
+use crate::self_audit::audit;
+use crate::App;
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
+use axum::response::Response;
+use serde_json::json;
+use std::net::SocketAddr;
+
+/// A `next` target only if it is a dashboard path (never another site).
+fn safe_next(next: Option<&str>) -> String {
+    match next {
+        Some(n)
+            if (n == ROOT
+                || n.starts_with(&format!("{ROOT}/"))
+                || n.starts_with(&format!("{ROOT}?")))
+                && !n.contains(['\\', '\r', '\n'])
+                && !n.starts_with(&format!("{ROOT}/login"))
+                && !n.starts_with(&format!("{ROOT}/logout")) =>
+        {
+            n.to_string()
+        }
+        _ => ROOT.to_string(),
+    }
+}
+
+fn form(next: &str, message: Option<&str>, ok: Option<&str>) -> String {
+    let mut h = String::new();
+    if let Some(m) = message {
+        h.push_str(&format!(
+            "<p class=\"error\" role=\"alert\" data-testid=\"login-error\">{}</p>",
+            esc(m)
+        ));
+    }
+    let _ = ok;
+    h.push_str(&format!(
+        "<div class=\"login\">\
+<section aria-labelledby=\"h-user\" class=\"card\"><h2 id=\"h-user\">Local user</h2>\
+<form method=\"post\" action=\"{ROOT}/login\" data-testid=\"login-form\">\
+<input type=\"hidden\" name=\"next\" value=\"{n}\">\
+<p><label for=\"username\">Username</label><input id=\"username\" name=\"username\" autocomplete=\"username\" required></p>\
+<p><label for=\"password\">Password</label><input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required></p>\
+<p><label for=\"totp_code\">Authenticator code <span class=\"hint\">(once you have enrolled TOTP)</span></label>\
+<input id=\"totp_code\" name=\"totp_code\" inputmode=\"numeric\" pattern=\"[0-9]{{6}}\" autocomplete=\"one-time-code\"></p>\
+<p><button type=\"submit\">Log in</button></p></form></section>\
+<section aria-labelledby=\"h-token\" class=\"card\"><h2 id=\"h-token\">Auditor token</h2>\
+<p class=\"hint\">Paste the API token (vch_…) or JWT you were given; it is kept in an HttpOnly cookie for this browser session only.</p>\
+<form method=\"post\" action=\"{ROOT}/token-login\" data-testid=\"token-login-form\">\
+<input type=\"hidden\" name=\"next\" value=\"{n}\">\
+<p><label for=\"token\">Token</label><input id=\"token\" name=\"token\" type=\"password\" autocomplete=\"off\" required></p>\
+<p><button type=\"submit\">Use token</button></p></form></section></div>",
+        n = esc(next)
+    ));
+    h
+}
+
+/// `GET /admin/compliance/login`.
+pub async fn login_page(uri: Uri) -> Response {
+    let q = super::query(&uri);
+    let next = safe_next(q.get("next").map(String::as_str));
+    let ok = q.get("ok").map(String::as_str);
+    html(
+        StatusCode::OK,
+        page("Log in", None, "", ok, &form(&next, None, ok)),
+    )
+}
+
+fn refused(status: StatusCode, next: &str, message: &str) -> Response {
+    html(
+        status,
+        page("Log in", None, "", None, &form(next, Some(message), None)),
+    )
+}
+
+fn too_many(secs: u64) -> Response {
+    let mut r = refused(
+        StatusCode::TOO_MANY_REQUESTS,
+        ROOT,
+        &format!("Too many failed logins from this address; try again in {secs} s."),
+    );
+    r.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    r
+}
+
+/// `POST /admin/compliance/login`: the API's login with the form's fields; on success
+/// its session cookie and a redirect to `next`.
+pub async fn login_submit(
+    State(app): State<App>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    body: Bytes,
+) -> Response {
+    let ip = peer.ip().to_string();
+    let f = match Form::parse(&body) {
+        Ok(f) => f,
+        Err(e) => return super::error_page(&e),
+    };
+    let next = safe_next(f.get("next").as_deref());
+    let (Some(user), Some(pw)) = (f.get("username"), f.0.get("password").cloned()) else {
+        return refused(
+            StatusCode::BAD_REQUEST,
+            &next,
+            "Enter your username and password.",
+        );
+    };
+    if let Some(secs) = app.limiter.retry_after(&ip) {
+        if app.limiter.record(&ip, None, true) {
+            audit(
+                &app,
+                "anonymous",
+                &ip,
+                "auth.login",
+                "session",
+                &format!("{ROOT}/login"),
+                "failure",
+                "authentication",
+                429,
+            );
+        }
+        return too_many(secs);
+    }
+    let resp = crate::handlers::session::login(
+        State(app.clone()),
+        Ok(JsonBody(json!({
+            "username": user, "password": pw, "totp_code": f.get("totp_code"),
+        }))),
+    )
+    .await;
+    let tried = resp.extensions().get::<LoginAttempt>().map(|a| a.0.clone());
+    let actor = tried
+        .as_deref()
+        .map(|u| format!("user:{u}"))
+        .unwrap_or_else(|| "anonymous".into());
+    let resource = format!("{ROOT}/login");
+    let status = resp.status();
+    if resp.extensions().get::<AccountLocked>().is_some() {
+        audit(
+            &app,
+            &actor,
+            &ip,
+            "auth.account_locked",
+            "user",
+            &actor,
+            "failure",
+            "authentication",
+            status.as_u16(),
+        );
+    }
+    if status.is_success() {
+        audit(
+            &app,
+            &actor,
+            &ip,
+            "auth.login",
+            "session",
+            &resource,
+            "success",
+            "authentication",
+            status.as_u16(),
+        );
+        let mut r = see_other(&next);
+        if let Some(c) = resp.headers().get(header::SET_COOKIE) {
+            r.headers_mut().insert(header::SET_COOKIE, c.clone());
+        }
+        return r;
+    }
+    if app.limiter.record(&ip, tried.as_deref(), false) {
+        audit(
+            &app,
+            &actor,
+            &ip,
+            "auth.login",
+            "session",
+            &resource,
+            "failure",
+            "authentication",
+            status.as_u16(),
+        );
+    }
+    if status == StatusCode::UNAUTHORIZED {
+        refused(
+            StatusCode::UNAUTHORIZED,
+            &next,
+            "The username, password or authenticator code is not right (or the account is locked).",
+        )
+    } else {
+        refused(
+            status,
+            &next,
+            "The login could not be completed; try again.",
+        )
+    }
+}
+
+/// A token fit for a cookie value and a header: printable ASCII without separators.
+fn cookie_safe(t: &str) -> bool {
+    !t.is_empty()
+        && t.len() <= 4096
+        && t.bytes()
+            .all(|b| b.is_ascii_graphic() && !matches!(b, b';' | b',' | b'"' | b'\\'))
+}
+
+/// `POST /admin/compliance/token-login`: an API token or JWT pasted by an auditor,
+/// checked like a bearer header, kept in the session cookie.
+pub async fn token_login(
+    State(app): State<App>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    body: Bytes,
+) -> Response {
+    let ip = peer.ip().to_string();
+    let f = match Form::parse(&body) {
+        Ok(f) => f,
+        Err(e) => return super::error_page(&e),
+    };
+    let next = safe_next(f.get("next").as_deref());
+    let Some(token) = f.get("token") else {
+        return refused(StatusCode::BAD_REQUEST, &next, "Paste your token.");
+    };
+    if let Some(secs) = app.limiter.retry_after(&ip) {
+        if app.limiter.record(&ip, None, true) {
+            audit(
+                &app,
+                "anonymous",
+                &ip,
+                "auth.login",
+                "session",
+                &format!("{ROOT}/token-login"),
+                "failure",
+                "authentication",
+                429,
+            );
+        }
+        return too_many(secs);
+    }
+    let resource = format!("{ROOT}/token-login");
+    let who = if cookie_safe(&token) {
+        let mut headers = HeaderMap::new();
+        match HeaderValue::from_str(&format!("Bearer {token}")) {
+            Ok(v) => {
+                headers.insert(header::AUTHORIZATION, v);
+                let store = app.store.clone();
+                let settings = app.config.settings.auth.clone();
+                let dir = app
+                    .config
+                    .file
+                    .parent()
+                    .map(std::path::Path::to_path_buf)
+                    .unwrap_or_default();
+                tokio::task::spawn_blocking(move || {
+                    crate::auth::authenticate(&store, &settings, &dir, &headers)
+                })
+                .await
+                .unwrap_or_else(|e| Err(ApiError::internal(e)))
+            }
+            Err(_) => Err(ApiError::unauthorized("unusable token")),
+        }
+    } else {
+        Err(ApiError::unauthorized("unusable token"))
+    };
+    match who {
+        Ok(p) if roles::allows(p.role, Perm::ReadEvidence) => {
+            audit(
+                &app,
+                &p.actor,
+                &ip,
+                "auth.login",
+                "session",
+                &resource,
+                "success",
+                "authentication",
+                200,
+            );
+            let max_age = u64::from(app.config.settings.auth.session_hours) * 3600;
+            let mut r = see_other(&next);
+            if let Ok(c) = HeaderValue::from_str(&format!(
+                "vouch_session={token}; HttpOnly; Secure; SameSite=Strict; Path=/; Max-Age={max_age}"
+            )) {
+                r.headers_mut().insert(header::SET_COOKIE, c);
+            }
+            r
+        }
+        Ok(p) => {
+            audit(
+                &app,
+                &p.actor,
+                &ip,
+                "auth.login",
+                "session",
+                &resource,
+                "denied",
+                "authorization",
+                403,
+            );
+            refused(
+                StatusCode::FORBIDDEN,
+                &next,
+                "This token's role may not read the dashboard.",
+            )
+        }
+        Err(e) if e.status.is_server_error() => super::error_page(&e),
+        Err(_) => {
+            if app.limiter.record(&ip, None, false) {
+                audit(
+                    &app,
+                    "anonymous",
+                    &ip,
+                    "auth.login",
+                    "session",
+                    &resource,
+                    "failure",
+                    "authentication",
+                    401,
+                );
+            }
+            refused(
+                StatusCode::UNAUTHORIZED,
+                &next,
+                "That token is not valid (unknown, revoked or expired).",
+            )
+        }
+    }
+}
+
+/// `POST /admin/compliance/logout`: end the session (a local user's is deleted; a
+/// token's cookie is dropped) and go to the login page.
+pub async fn logout(
+    State(app): State<App>,
+    Caller(who): Caller,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, DashError> {
+    let f = Form::parse(&body)?;
+    f.check_csrf(&headers)?;
+    if let Some(session) = who.session.clone() {
+        let store = app.store.clone();
+        super::blocking(move || crate::auth::logout(&store, &session)).await?;
+    }
+    let mut r = see_other(&format!("{ROOT}/login?ok=logged-out"));
+    r.headers_mut().insert(
+        header::SET_COOKIE,
+        HeaderValue::from_static(
+            "vouch_session=; HttpOnly; Secure; SameSite=Strict; Path=/; Max-Age=0",
+        ),
+    );
+    Ok(r)
+}
+
+/// What `vouch demo` prints to log in to the dashboard.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct DemoLogin {
+    /// The local user (a compliance officer).
+    pub username: String,
+    /// Its password, when this call created the user (`None`: it existed already).
+    pub password: Option<String>,
+    /// A read-only auditor API token, created now.
+    pub auditor_token: String,
+}
+
+/// The demo's dashboard logins: the local user `officer` (compliance officer) with a
+/// random password if no such user exists, and a new auditor token. The caller records
+/// the creation in the ledger.
+pub fn demo_login(store: &vouch_store::Store) -> Result<DemoLogin, String> {
+    use rand::Rng;
+    let username = "officer";
+    let exists = !store
+        .query(
+            "SELECT id FROM users WHERE username = $1",
+            &[username.into()],
+        )
+        .map_err(|e| e.to_string())?
+        .is_empty();
+    let password = if exists {
+        None
+    } else {
+        // 20 characters from an unambiguous alphabet: ~110 bits, passes the policy.
+        const A: &[u8] = b"abcdefghjkmnpqrstuvwxyzABCDEFGHJKMNPQRSTUVWXYZ23456789";
+        let mut rng = rand::thread_rng();
+        let pw: String = (0..20)
+            .map(|_| A[rng.gen_range(0..A.len())] as char)
+            .collect();
+        crate::auth::add_user(store, username, roles::Role::ComplianceOfficer, &pw)?;
+        Some(pw)
+    };
+    let name = format!(
+        "demo-auditor-{}",
+        &uuid::Uuid::now_v7().simple().to_string()[20..]
+    );
+    let (_, auditor_token) =
+        crate::auth::create_token(store, &name, roles::Role::Auditor, None)?;
+    Ok(DemoLogin {
+        username: username.into(),
+        password,
+        auditor_token,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn next_stays_on_the_dashboard() {
+        assert_eq!(
+            safe_next(Some("/admin/compliance/findings?status=open")),
+            "/admin/compliance/findings?status=open"
+        );
+        assert_eq!(
+            safe_next(Some("https://evil.example/admin/compliance")),
+            ROOT
+        );
+        assert_eq!(safe_next(Some("//evil.example")), ROOT);
+        assert_eq!(safe_next(Some("/admin/compliancex")), ROOT);
+        assert_eq!(safe_next(Some("/admin/compliance/login")), ROOT);
+        assert_eq!(safe_next(None), ROOT);
+    }
+
+    #[test]
+    fn tokens_cannot_inject_cookie_attributes() {
+        assert!(cookie_safe("vch_abc-DEF_123"));
+        assert!(cookie_safe("a.b.c"));
+        assert!(!cookie_safe("vch_x; Domain=evil"));
+        assert!(!cookie_safe("vch x"));
+        assert!(!cookie_safe(""));
+    }
+}
