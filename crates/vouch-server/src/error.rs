@@ -438,7 +438,7 @@ mod tests {
             (StatusCode::INTERNAL_SERVER_ERROR, "report_artifact_integrity")
         );
         assert!(
-            a.message.contains("0193a") && a.message.contains("report.pdf is missing"),
+            a.message.contains("0193a") && a.message.contains("(report.pdf) is missing"),
             "{}",
             a.message
         );
