@@ -1275,7 +1275,15 @@ pub(crate) fn add_rule_match(
         });
         i.version += 1;
         i.updated_at = at;
-        match save(store, ledger, &i, &previous, "updated", "rule matched again", "vouch") {
+        match save(
+            store,
+            ledger,
+            &i,
+            &previous,
+            "updated",
+            "rule matched again",
+            "vouch",
+        ) {
             Ok(()) => return Ok(Some(i)),
             Err(IncidentError::Conflict(_)) => continue,
             Err(e) => return Err(e),

@@ -500,13 +500,13 @@ fn report_of(r: &vouch_store::Row) -> Result<Report, Error> {
             .map_err(|e| Error::Corrupt(format!("report {}: stored artifacts: {e}", r.text(0))))?,
         None => Vec::new(),
     };
-    let archive = match r.opt_text(14) {
-        Some(a) => Some(
-            serde_json::from_str(&a)
-                .map_err(|e| Error::Corrupt(format!("report {}: stored archive: {e}", r.text(0))))?,
-        ),
-        None => None,
-    };
+    let archive =
+        match r.opt_text(14) {
+            Some(a) => Some(serde_json::from_str(&a).map_err(|e| {
+                Error::Corrupt(format!("report {}: stored archive: {e}", r.text(0)))
+            })?),
+            None => None,
+        };
     Ok(Report {
         id: r.text(0),
         report_type: r.text(1),
@@ -811,7 +811,9 @@ pub fn generate(ctx: &Ctx<'_>, id: &str) -> Result<Value, Error> {
         out["note"] = json!(format!("{n}; {said}"));
     }
     out["archive"] = match uri {
-        Some(u) => json!({"uri": u, "folder": a["folder"], "files": a["files"].as_array().map(Vec::len)}),
+        Some(u) => {
+            json!({"uri": u, "folder": a["folder"], "files": a["files"].as_array().map(Vec::len)})
+        }
         None => a,
     };
     Ok(out)
@@ -840,9 +842,14 @@ pub fn generate_artifacts(ctx: &Ctx<'_>, id: &str) -> Result<Value, Error> {
     let partial = period.end > now;
     if partial {
         built.notes.insert(0, partial_note(&period, now));
-        built
-            .summary
-            .insert(0, format!("Partial period: covers {} up to {} only", period.label, ts(&now)));
+        built.summary.insert(
+            0,
+            format!(
+                "Partial period: covers {} up to {} only",
+                period.label,
+                ts(&now)
+            ),
+        );
     }
     let title = match req.report_type.as_str() {
         "soc2" => "SOC 2 compliance report",
@@ -1076,9 +1083,11 @@ pub fn archive(ctx: &Ctx<'_>, id: &str) -> Result<Value, Error> {
     for a in &r.artifacts {
         let bytes = intact(ctx.config, &r, a)?;
         if a.format == "json" {
-            generated_at = serde_json::from_slice::<Value>(&bytes)
-                .ok()
-                .and_then(|d| d["generated_at"].as_str().and_then(vouch_core::period::parse_instant));
+            generated_at = serde_json::from_slice::<Value>(&bytes).ok().and_then(|d| {
+                d["generated_at"]
+                    .as_str()
+                    .and_then(vouch_core::period::parse_instant)
+            });
         }
         files.push((a.file.clone(), dir.join(&a.file)));
         let sig = format!("{}.sig", a.file);
@@ -1097,7 +1106,11 @@ pub fn archive(ctx: &Ctx<'_>, id: &str) -> Result<Value, Error> {
     )?;
     let canonical = vouch_core::canonical::to_string(&done.record);
     // Conditional write first; the ledger event only if this call recorded it.
-    if set(&canonical, "(archive IS NULL OR archive LIKE '%\"not_archived\"%')")? == 0 {
+    if set(
+        &canonical,
+        "(archive IS NULL OR archive LIKE '%\"not_archived\"%')",
+    )? == 0
+    {
         return get(ctx.store, id)?
             .archive
             .ok_or_else(|| Error::Corrupt(format!("report {id}: archive vanished")));

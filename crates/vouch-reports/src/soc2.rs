@@ -5,11 +5,11 @@
 
 use crate::{Built, Ctx, Error, Request, Table};
 use chrono::{DateTime, Utc};
-use vouch_core::event::format_timestamp as ts;
-use vouch_packet::build::LEDGER_CONTROL;
 use serde_json::{json, Map, Value};
 use vouch_checks::controls;
+use vouch_core::event::format_timestamp as ts;
 use vouch_core::period::Period;
+use vouch_packet::build::LEDGER_CONTROL;
 
 fn has_any(list: &Value, ids: &[&str]) -> bool {
     list.as_array().is_some_and(|a| {

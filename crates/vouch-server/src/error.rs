@@ -284,8 +284,10 @@ impl From<vouch_engine::incidents::IncidentError> for ApiError {
             e @ I::Ended { .. } => {
                 let message = e.to_string();
                 match e {
-                    I::Ended { id, status, field } => ApiError::new(StatusCode::CONFLICT, "incident_ended", message)
-                        .details(json!({"field": field, "incident": id, "status": status})),
+                    I::Ended { id, status, field } => {
+                        ApiError::new(StatusCode::CONFLICT, "incident_ended", message)
+                            .details(json!({"field": field, "incident": id, "status": status}))
+                    }
                     _ => ApiError::new(StatusCode::CONFLICT, "incident_ended", message),
                 }
             }
@@ -435,7 +437,10 @@ mod tests {
         let a = ApiError::from(e);
         assert_eq!(
             (a.status, a.code),
-            (StatusCode::INTERNAL_SERVER_ERROR, "report_artifact_integrity")
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "report_artifact_integrity"
+            )
         );
         assert!(
             a.message.contains("0193a") && a.message.contains("(report.pdf) is missing"),
@@ -457,7 +462,11 @@ mod tests {
         }));
         assert_eq!((a.status, a.code), (StatusCode::CONFLICT, "incident_ended"));
         assert_eq!(a.details["field"], "severity");
-        assert!(a.message.contains("its severity can no longer change"), "{}", a.message);
+        assert!(
+            a.message.contains("its severity can no longer change"),
+            "{}",
+            a.message
+        );
     }
 
     #[test]
