@@ -76,21 +76,8 @@ pub enum Error {
     /// the report was generated (and logged in `report.generated`): it was altered or
     /// removed. The API answers 500 `report_artifact_integrity` naming the report and
     /// the file, and where the archived copy is (docs/reports.md).
-    #[error("report {report}: its {format} artifact ({file}) {problem}; it cannot be served. The recorded SHA-256 is {recorded_sha256} (in the ledger's report.generated event){}", .archive.as_deref().map(|a| format!("; the archived copy is at {a}")).unwrap_or_default())]
-    ArtifactIntegrity {
-        /// The report's id.
-        report: String,
-        /// `json`, `pdf` or `csv`.
-        format: String,
-        /// The file name (`report.pdf`).
-        file: String,
-        /// What is wrong (`is missing`, `does not match its recorded SHA-256`).
-        problem: String,
-        /// The SHA-256 recorded at generation.
-        recorded_sha256: String,
-        /// Where the report's WORM archive is, if it was archived.
-        archive: Option<String>,
-    },
+    #[error("{0}")]
+    ArtifactIntegrity(Box<ArtifactFault>),
     /// Sealing a report into WORM storage failed.
     #[error(transparent)]
     Seal(#[from] vouch_seal::Error),
@@ -132,6 +119,24 @@ impl Error {
             source,
         }
     }
+}
+
+/// What is wrong with a report's artifact ([`Error::ArtifactIntegrity`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("report {report}: its {format} artifact ({file}) {problem}; it cannot be served. The recorded SHA-256 is {recorded_sha256} (in the ledger's report.generated event){}", .archive.as_deref().map(|a| format!("; the archived copy is at {a}")).unwrap_or_default())]
+pub struct ArtifactFault {
+    /// The report's id.
+    pub report: String,
+    /// `json`, `pdf` or `csv`.
+    pub format: String,
+    /// The file name (`report.pdf`).
+    pub file: String,
+    /// What is wrong (`is missing …`, `fails its integrity check …`).
+    pub problem: String,
+    /// The SHA-256 recorded at generation.
+    pub recorded_sha256: String,
+    /// Where the report's WORM archive is, if it was archived.
+    pub archive: Option<String>,
 }
 
 /// Where the incident and access-review reports get data that other crates own. The
@@ -1016,17 +1021,19 @@ pub fn artifact(
 /// or altered file is [`Error::ArtifactIntegrity`], naming the archived copy if any.
 fn intact(config: &Config, r: &Report, a: &Artifact) -> Result<Vec<u8>, Error> {
     let p = dir_of(config, &r.id).join(&a.file);
-    let fail = |problem: String| Error::ArtifactIntegrity {
-        report: r.id.clone(),
-        format: a.format.clone(),
-        file: a.file.clone(),
-        problem,
-        recorded_sha256: a.sha256.clone(),
-        archive: r
-            .archive
-            .as_ref()
-            .and_then(|v| v["uri"].as_str())
-            .map(str::to_string),
+    let fail = |problem: String| {
+        Error::ArtifactIntegrity(Box::new(ArtifactFault {
+            report: r.id.clone(),
+            format: a.format.clone(),
+            file: a.file.clone(),
+            problem,
+            recorded_sha256: a.sha256.clone(),
+            archive: r
+                .archive
+                .as_ref()
+                .and_then(|v| v["uri"].as_str())
+                .map(str::to_string),
+        }))
     };
     let bytes = match std::fs::read(&p) {
         Ok(b) => b,

@@ -84,7 +84,7 @@ pub fn build(
                 s = "no_evidence";
             }
             let reason = match s {
-                "no_evidence" if statuses.iter().any(|x| *x == "pass") => "only vouch's own ledger-integrity control passed; no configured control judged this criterion".into(),
+                "no_evidence" if statuses.contains(&"pass") => "only vouch's own ledger-integrity control passed; no configured control judged this criterion".into(),
                 "no_evidence" => "its controls had no evidence to judge in the period".into(),
                 "not_tested" => "some of its checks were not evaluated for the period, or their evidence is stale".into(),
                 "fail" => "a control failed".into(),
