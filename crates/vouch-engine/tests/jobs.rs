@@ -491,8 +491,5 @@ on_both!(abandoned_running_runs_are_reclaimed_and_retried, |fx| {
     // Reclaimed once: another tick does not log it again.
     clock.set(t("2026-11-02T08:05:30Z"));
     r.tick().unwrap();
-    assert_eq!(
-        fx.all_leaves().matches("\"job.abandoned\"").count(),
-        2
-    );
+    assert_eq!(fx.all_leaves().matches("\"job.abandoned\"").count(), 2);
 });

@@ -337,7 +337,10 @@ on_both!(access_review_lists_the_population, |fx| {
         .unwrap()
         .starts_with("user,role,how,evidence,item,result\n"));
     // Nobody reviewed these assignments: not_tested, in the common vocabulary.
-    assert!(access.iter().all(|a| a["result"] == "not_tested"), "{access:#?}");
+    assert!(
+        access.iter().all(|a| a["result"] == "not_tested"),
+        "{access:#?}"
+    );
 });
 
 // `[reports] schedule`: each period's report is requested and generated once.
@@ -443,7 +446,13 @@ on_both!(sarif_and_cyclonedx_severity_and_sla, |fx| {
         })
         .collect();
     for (sev, res) in &results {
-        let want = if sev == "critical" || sev == "high" { "fail" } else if sev == "low" { "not_applicable" } else { "pass" };
+        let want = if sev == "critical" || sev == "high" {
+            "fail"
+        } else if sev == "low" {
+            "not_applicable"
+        } else {
+            "pass"
+        };
         assert_eq!(res, want, "{sev}: {results:?}");
     }
     assert!(results.iter().any(|(s, _)| s == "medium"), "{results:?}");
@@ -576,7 +585,10 @@ on_both!(incident_report_lists_the_periods_incident, |fx| {
     // The period has not ended: the report says it is partial, first.
     assert_eq!(v["period_state"], "in_progress", "{v:#}");
     assert!(
-        v["notes"][0].as_str().unwrap().starts_with("Partial period:"),
+        v["notes"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("Partial period:"),
         "{v:#}"
     );
     // Its low-severity response is still pending (due in 24 hours): not `complete`.
@@ -828,7 +840,10 @@ on_both!(ext_reports_are_archived_to_worm, |fx| {
         &fx,
         json!({"report_type": "soc2", "period_start": "2025-01-01", "period_end": "2025-03-31", "criteria": ["security"]}),
     );
-    let a = r.archive.clone().unwrap_or_else(|| panic!("not archived: {r:?}"));
+    let a = r
+        .archive
+        .clone()
+        .unwrap_or_else(|| panic!("not archived: {r:?}"));
     let folder = a["folder"].as_str().unwrap();
     assert_eq!(folder, format!("reports/soc2/{}", r.id));
     let worm = fx.config.data_dir.join("worm").join(folder);
@@ -855,7 +870,11 @@ on_both!(ext_reports_are_archived_to_worm, |fx| {
     // Written once: read-only files in a read-only folder.
     use std::os::unix::fs::PermissionsExt;
     assert_eq!(
-        std::fs::metadata(worm.join("report.pdf")).unwrap().permissions().mode() & 0o777,
+        std::fs::metadata(worm.join("report.pdf"))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777,
         0o444
     );
     assert_eq!(
@@ -897,8 +916,7 @@ on_both!(ext_reports_are_archived_to_worm, |fx| {
         );
     }
     let manifest: Value =
-        serde_json::from_slice(&std::fs::read(out.path().join("MANIFEST.json")).unwrap())
-            .unwrap();
+        serde_json::from_slice(&std::fs::read(out.path().join("MANIFEST.json")).unwrap()).unwrap();
     assert_eq!(manifest["files"].as_array().unwrap().len(), 6);
     vouch_engine::packet::sign::verify_b64(
         &fx.keys.signing_public_pem(),
@@ -936,7 +954,7 @@ on_both!(ext_reports_are_archived_to_worm, |fx| {
     bytes[10] ^= 1;
     std::fs::write(&p, bytes).unwrap();
     match reports::artifact(&fx.config, &fx.store, &r.id, "pdf") {
-        Err(e @ reports::Error::ArtifactIntegrity { .. }) => {
+        Err(e @ reports::Error::ArtifactIntegrity(_)) => {
             let m = e.to_string();
             assert!(m.contains(&r.id) && m.contains("report.pdf"), "{m}");
             assert!(m.contains(&worm.display().to_string()), "{m}");
@@ -945,7 +963,7 @@ on_both!(ext_reports_are_archived_to_worm, |fx| {
     }
     std::fs::remove_file(reports::dir_of(&fx.config, &r.id).join("report.csv")).unwrap();
     match reports::artifact(&fx.config, &fx.store, &r.id, "csv") {
-        Err(e @ reports::Error::ArtifactIntegrity { .. }) => {
+        Err(e @ reports::Error::ArtifactIntegrity(_)) => {
             assert!(e.to_string().contains("is missing"), "{e}")
         }
         other => panic!("{:?}", other.map(|(a, _)| a)),

@@ -6,7 +6,9 @@
 //! events (or check run) and key, with the count, never one entry per event. vouch's own
 //! events never count.
 
-use super::{add_rule_match, open_automatic, open_for_key, Incident, IncidentError, NewIncident, Trigger};
+use super::{
+    add_rule_match, open_automatic, open_for_key, Incident, IncidentError, NewIncident, Trigger,
+};
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;

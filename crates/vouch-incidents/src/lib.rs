@@ -1225,6 +1225,28 @@ pub(crate) fn add_rule_match(
         if !previous.is_open() {
             return Ok(None);
         }
+        // Events already counted (in the trigger or an earlier entry: a client posting
+        // the same event again, or the same batch evaluated twice) are not counted again.
+        let known = |r: &String| {
+            previous
+                .trigger
+                .as_ref()
+                .is_some_and(|t| t.refs.contains(r))
+                || previous
+                    .timeline
+                    .iter()
+                    .any(|e| e.kind == "rule_matched" && e.text.contains(r.as_str()))
+        };
+        let fresh: Vec<String> = m.refs.iter().filter(|r| !known(r)).cloned().collect();
+        let unlisted = m.count.saturating_sub(m.refs.len() as u64);
+        if fresh.len() < m.refs.len() && fresh.is_empty() && unlisted == 0 {
+            return Ok(Some(previous));
+        }
+        let m = &Trigger {
+            count: fresh.len() as u64 + unlisted,
+            refs: fresh,
+            ..m.clone()
+        };
         let mut i = previous.clone();
         let at = ts(&now);
         let range = if m.first_at == m.last_at {
@@ -1253,7 +1275,15 @@ pub(crate) fn add_rule_match(
         });
         i.version += 1;
         i.updated_at = at;
-        match save(store, ledger, &i, &previous, "updated", "rule matched again", "vouch") {
+        match save(
+            store,
+            ledger,
+            &i,
+            &previous,
+            "updated",
+            "rule matched again",
+            "vouch",
+        ) {
             Ok(()) => return Ok(Some(i)),
             Err(IncidentError::Conflict(_)) => continue,
             Err(e) => return Err(e),

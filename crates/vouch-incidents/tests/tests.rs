@@ -364,7 +364,11 @@ on_both!(lifecycle_moves_in_order_and_refuses_the_rest, |fx| {
                     unreachable!()
                 };
                 assert_eq!((field.as_str(), status.as_str()), (want, "closed"));
-                assert!(e.to_string().contains(&format!("its {want} can no longer change")), "{e}");
+                assert!(
+                    e.to_string()
+                        .contains(&format!("its {want} can no longer change")),
+                    "{e}"
+                );
                 assert!(!e.to_string().contains("closed to closed"), "{e}");
             }
             other => panic!("{want}: {other:?}"),

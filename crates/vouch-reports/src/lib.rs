@@ -76,21 +76,8 @@ pub enum Error {
     /// the report was generated (and logged in `report.generated`): it was altered or
     /// removed. The API answers 500 `report_artifact_integrity` naming the report and
     /// the file, and where the archived copy is (docs/reports.md).
-    #[error("report {report}: its {format} artifact ({file}) {problem}; it cannot be served. The recorded SHA-256 is {recorded_sha256} (in the ledger's report.generated event){}", .archive.as_deref().map(|a| format!("; the archived copy is at {a}")).unwrap_or_default())]
-    ArtifactIntegrity {
-        /// The report's id.
-        report: String,
-        /// `json`, `pdf` or `csv`.
-        format: String,
-        /// The file name (`report.pdf`).
-        file: String,
-        /// What is wrong (`is missing`, `does not match its recorded SHA-256`).
-        problem: String,
-        /// The SHA-256 recorded at generation.
-        recorded_sha256: String,
-        /// Where the report's WORM archive is, if it was archived.
-        archive: Option<String>,
-    },
+    #[error("{0}")]
+    ArtifactIntegrity(Box<ArtifactFault>),
     /// Sealing a report into WORM storage failed.
     #[error(transparent)]
     Seal(#[from] vouch_seal::Error),
@@ -132,6 +119,24 @@ impl Error {
             source,
         }
     }
+}
+
+/// What is wrong with a report's artifact ([`Error::ArtifactIntegrity`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("report {report}: its {format} artifact ({file}) {problem}; it cannot be served. The recorded SHA-256 is {recorded_sha256} (in the ledger's report.generated event){}", .archive.as_deref().map(|a| format!("; the archived copy is at {a}")).unwrap_or_default())]
+pub struct ArtifactFault {
+    /// The report's id.
+    pub report: String,
+    /// `json`, `pdf` or `csv`.
+    pub format: String,
+    /// The file name (`report.pdf`).
+    pub file: String,
+    /// What is wrong (`is missing …`, `fails its integrity check …`).
+    pub problem: String,
+    /// The SHA-256 recorded at generation.
+    pub recorded_sha256: String,
+    /// Where the report's WORM archive is, if it was archived.
+    pub archive: Option<String>,
 }
 
 /// Where the incident and access-review reports get data that other crates own. The
@@ -500,13 +505,13 @@ fn report_of(r: &vouch_store::Row) -> Result<Report, Error> {
             .map_err(|e| Error::Corrupt(format!("report {}: stored artifacts: {e}", r.text(0))))?,
         None => Vec::new(),
     };
-    let archive = match r.opt_text(14) {
-        Some(a) => Some(
-            serde_json::from_str(&a)
-                .map_err(|e| Error::Corrupt(format!("report {}: stored archive: {e}", r.text(0))))?,
-        ),
-        None => None,
-    };
+    let archive =
+        match r.opt_text(14) {
+            Some(a) => Some(serde_json::from_str(&a).map_err(|e| {
+                Error::Corrupt(format!("report {}: stored archive: {e}", r.text(0)))
+            })?),
+            None => None,
+        };
     Ok(Report {
         id: r.text(0),
         report_type: r.text(1),
@@ -811,7 +816,9 @@ pub fn generate(ctx: &Ctx<'_>, id: &str) -> Result<Value, Error> {
         out["note"] = json!(format!("{n}; {said}"));
     }
     out["archive"] = match uri {
-        Some(u) => json!({"uri": u, "folder": a["folder"], "files": a["files"].as_array().map(Vec::len)}),
+        Some(u) => {
+            json!({"uri": u, "folder": a["folder"], "files": a["files"].as_array().map(Vec::len)})
+        }
         None => a,
     };
     Ok(out)
@@ -840,9 +847,14 @@ pub fn generate_artifacts(ctx: &Ctx<'_>, id: &str) -> Result<Value, Error> {
     let partial = period.end > now;
     if partial {
         built.notes.insert(0, partial_note(&period, now));
-        built
-            .summary
-            .insert(0, format!("Partial period: covers {} up to {} only", period.label, ts(&now)));
+        built.summary.insert(
+            0,
+            format!(
+                "Partial period: covers {} up to {} only",
+                period.label,
+                ts(&now)
+            ),
+        );
     }
     let title = match req.report_type.as_str() {
         "soc2" => "SOC 2 compliance report",
@@ -1009,17 +1021,19 @@ pub fn artifact(
 /// or altered file is [`Error::ArtifactIntegrity`], naming the archived copy if any.
 fn intact(config: &Config, r: &Report, a: &Artifact) -> Result<Vec<u8>, Error> {
     let p = dir_of(config, &r.id).join(&a.file);
-    let fail = |problem: String| Error::ArtifactIntegrity {
-        report: r.id.clone(),
-        format: a.format.clone(),
-        file: a.file.clone(),
-        problem,
-        recorded_sha256: a.sha256.clone(),
-        archive: r
-            .archive
-            .as_ref()
-            .and_then(|v| v["uri"].as_str())
-            .map(str::to_string),
+    let fail = |problem: String| {
+        Error::ArtifactIntegrity(Box::new(ArtifactFault {
+            report: r.id.clone(),
+            format: a.format.clone(),
+            file: a.file.clone(),
+            problem,
+            recorded_sha256: a.sha256.clone(),
+            archive: r
+                .archive
+                .as_ref()
+                .and_then(|v| v["uri"].as_str())
+                .map(str::to_string),
+        }))
     };
     let bytes = match std::fs::read(&p) {
         Ok(b) => b,
@@ -1076,9 +1090,11 @@ pub fn archive(ctx: &Ctx<'_>, id: &str) -> Result<Value, Error> {
     for a in &r.artifacts {
         let bytes = intact(ctx.config, &r, a)?;
         if a.format == "json" {
-            generated_at = serde_json::from_slice::<Value>(&bytes)
-                .ok()
-                .and_then(|d| d["generated_at"].as_str().and_then(vouch_core::period::parse_instant));
+            generated_at = serde_json::from_slice::<Value>(&bytes).ok().and_then(|d| {
+                d["generated_at"]
+                    .as_str()
+                    .and_then(vouch_core::period::parse_instant)
+            });
         }
         files.push((a.file.clone(), dir.join(&a.file)));
         let sig = format!("{}.sig", a.file);
@@ -1097,7 +1113,11 @@ pub fn archive(ctx: &Ctx<'_>, id: &str) -> Result<Value, Error> {
     )?;
     let canonical = vouch_core::canonical::to_string(&done.record);
     // Conditional write first; the ledger event only if this call recorded it.
-    if set(&canonical, "(archive IS NULL OR archive LIKE '%\"not_archived\"%')")? == 0 {
+    if set(
+        &canonical,
+        "(archive IS NULL OR archive LIKE '%\"not_archived\"%')",
+    )? == 0
+    {
         return get(ctx.store, id)?
             .archive
             .ok_or_else(|| Error::Corrupt(format!("report {id}: archive vanished")));

@@ -5,11 +5,11 @@
 
 use crate::{Built, Ctx, Error, Request, Table};
 use chrono::{DateTime, Utc};
-use vouch_core::event::format_timestamp as ts;
-use vouch_packet::build::LEDGER_CONTROL;
 use serde_json::{json, Map, Value};
 use vouch_checks::controls;
+use vouch_core::event::format_timestamp as ts;
 use vouch_core::period::Period;
+use vouch_packet::build::LEDGER_CONTROL;
 
 fn has_any(list: &Value, ids: &[&str]) -> bool {
     list.as_array().is_some_and(|a| {
@@ -84,7 +84,7 @@ pub fn build(
                 s = "no_evidence";
             }
             let reason = match s {
-                "no_evidence" if statuses.iter().any(|x| *x == "pass") => "only vouch's own ledger-integrity control passed; no configured control judged this criterion".into(),
+                "no_evidence" if statuses.contains(&"pass") => "only vouch's own ledger-integrity control passed; no configured control judged this criterion".into(),
                 "no_evidence" => "its controls had no evidence to judge in the period".into(),
                 "not_tested" => "some of its checks were not evaluated for the period, or their evidence is stale".into(),
                 "fail" => "a control failed".into(),

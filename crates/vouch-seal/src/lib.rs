@@ -423,12 +423,7 @@ fn stage(
     let mut staged: Vec<Staged> = Vec::new();
     let mut recipients_json = Vec::new();
     for (sealing, ids) in sealings {
-        let name = format!(
-            "{}.{}{}",
-            at.bundle,
-            at.compression.ext(),
-            sealing.ext()
-        );
+        let name = format!("{}.{}{}", at.bundle, at.compression.ext(), sealing.ext());
         let path = at.dir.join(format!("{}.{}", name, std::process::id()));
         let file = match std::fs::OpenOptions::new()
             .write(true)

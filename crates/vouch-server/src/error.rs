@@ -151,28 +151,14 @@ impl From<vouch_engine::Error> for ApiError {
             E::Reports(reports::Error::Store(e)) => E::Store(e).into(),
             // Stored report data that fails its recorded hash is not a bare "internal
             // error": the body names the report and the file (docs/reports.md).
-            E::Reports(e @ reports::Error::ArtifactIntegrity { .. }) => {
-                tracing::error!(error = %e, "report artifact fails its integrity check");
-                let message = e.to_string();
-                let details = match e {
-                    reports::Error::ArtifactIntegrity {
-                        report,
-                        format,
-                        file,
-                        recorded_sha256,
-                        archive,
-                        ..
-                    } => {
-                        json!({"report": report, "format": format, "file": file, "recorded_sha256": recorded_sha256, "archive": archive})
-                    }
-                    _ => json!({}),
-                };
+            E::Reports(reports::Error::ArtifactIntegrity(f)) => {
+                tracing::error!(error = %f, "report artifact fails its integrity check");
                 ApiError::new(
                     StatusCode::INTERNAL_SERVER_ERROR,
                     "report_artifact_integrity",
-                    message,
+                    f.to_string(),
                 )
-                .details(details)
+                .details(json!({"report": f.report, "format": f.format, "file": f.file, "recorded_sha256": f.recorded_sha256, "archive": f.archive}))
             }
             E::Reports(reports::Error::Corrupt(m)) => {
                 tracing::error!(error = %m, "stored report unreadable");
@@ -284,8 +270,10 @@ impl From<vouch_engine::incidents::IncidentError> for ApiError {
             e @ I::Ended { .. } => {
                 let message = e.to_string();
                 match e {
-                    I::Ended { id, status, field } => ApiError::new(StatusCode::CONFLICT, "incident_ended", message)
-                        .details(json!({"field": field, "incident": id, "status": status})),
+                    I::Ended { id, status, field } => {
+                        ApiError::new(StatusCode::CONFLICT, "incident_ended", message)
+                            .details(json!({"field": field, "incident": id, "status": status}))
+                    }
                     _ => ApiError::new(StatusCode::CONFLICT, "incident_ended", message),
                 }
             }
@@ -423,22 +411,27 @@ mod tests {
     #[test]
     fn report_integrity_and_ended_incidents_are_named() {
         // A tampered or missing report file is not a bare "internal error".
-        let e: E = vouch_engine::reports::Error::ArtifactIntegrity {
-            report: "0193a".into(),
-            format: "pdf".into(),
-            file: "report.pdf".into(),
-            problem: "is missing from the data directory".into(),
-            recorded_sha256: "ab12".into(),
-            archive: Some("s3://b/reports/soc2/0193a".into()),
-        }
+        let e: E = vouch_engine::reports::Error::ArtifactIntegrity(Box::new(
+            vouch_engine::reports::ArtifactFault {
+                report: "0193a".into(),
+                format: "pdf".into(),
+                file: "report.pdf".into(),
+                problem: "is missing from the data directory".into(),
+                recorded_sha256: "ab12".into(),
+                archive: Some("s3://b/reports/soc2/0193a".into()),
+            },
+        ))
         .into();
         let a = ApiError::from(e);
         assert_eq!(
             (a.status, a.code),
-            (StatusCode::INTERNAL_SERVER_ERROR, "report_artifact_integrity")
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "report_artifact_integrity"
+            )
         );
         assert!(
-            a.message.contains("0193a") && a.message.contains("report.pdf is missing"),
+            a.message.contains("0193a") && a.message.contains("(report.pdf) is missing"),
             "{}",
             a.message
         );
@@ -457,7 +450,11 @@ mod tests {
         }));
         assert_eq!((a.status, a.code), (StatusCode::CONFLICT, "incident_ended"));
         assert_eq!(a.details["field"], "severity");
-        assert!(a.message.contains("its severity can no longer change"), "{}", a.message);
+        assert!(
+            a.message.contains("its severity can no longer change"),
+            "{}",
+            a.message
+        );
     }
 
     #[test]

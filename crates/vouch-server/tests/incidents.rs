@@ -338,7 +338,10 @@ on_both!(lifecycle_timeline_and_filters_over_http, |kind| {
     assert_eq!(e["code"], "incident_ended", "{e}");
     assert_eq!(e["details"]["field"], "severity", "{e}");
     assert_eq!(e["details"]["status"], "closed", "{e}");
-    assert!(!e["message"].as_str().unwrap().contains("closed to closed"), "{e}");
+    assert!(
+        !e["message"].as_str().unwrap().contains("closed to closed"),
+        "{e}"
+    );
     let m = call_h(&s, "GET", "/metrics", &[], None).text();
     assert!(
         m.contains("vouch_incidents_open{severity=\"critical\"} 0"),

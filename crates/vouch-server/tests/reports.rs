@@ -328,7 +328,10 @@ on_both!(ext_report_archived_and_tampered_files_named, |kind| {
     assert_eq!(e["details"]["file"], "report.pdf");
     assert_eq!(e["details"]["archive"], uri.as_str());
     let m = e["message"].as_str().unwrap();
-    assert!(m.contains("fails its integrity check") && m.contains(&id), "{m}");
+    assert!(
+        m.contains("fails its integrity check") && m.contains(&id),
+        "{m}"
+    );
     std::fs::remove_file(dir.join("report.csv")).unwrap();
     let r = call(
         &s,
