@@ -211,7 +211,7 @@ on_both!(attestation_api_roles_bad_input_and_freeze, |kind| {
 });
 
 /// A server attesting monthly, its window open all month whatever today's date.
-fn monthly(kind: vouch_test_support::Kind) -> Server {
+fn monthly(kind: Kind) -> Server {
     Server::start_with(kind, |t| {
         *t = t
             .replacen("\ncadence = \"quarterly\"", "\ncadence = \"monthly\"", 1)
@@ -482,7 +482,7 @@ vouch_test_support::on_both!(quarterly_review_pr_decisions_over_the_api, |kind| 
         let r = call(&s, "POST", &path, Some(&lead), Some(body));
         assert_eq!((r.status, r.json()["error"]["details"]["field"].as_str()), (400, Some(field)), "{body}: {}", r.text());
     }
-    let r = call(&s, "POST", &path, Some(&lead), Some(r#"{"pr":"#418","decision":"exception","note":"merged without a second review"}"#));
+    let r = call(&s, "POST", &path, Some(&lead), Some(r##"{"pr":"#418","decision":"exception","note":"merged without a second review"}"##));
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.json()["steps"][3]["status"], "fail");
     for n in ["412", "418", "431"] {
