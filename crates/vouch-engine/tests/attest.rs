@@ -713,7 +713,11 @@ on_both!(ext_signer_signatures_ssh_and_gpg, |fx| {
         .current_dir(&dir)
         .output()
         .unwrap();
-    assert!(st.status.success(), "{}", String::from_utf8_lossy(&st.stderr));
+    assert!(
+        st.status.success(),
+        "{}",
+        String::from_utf8_lossy(&st.stderr)
+    );
     let steps = vouch_engine::packet::attestation::verify(&dir, None, &[]);
     let pgp = steps
         .iter()
@@ -1100,12 +1104,19 @@ on_both!(quarterly_review_requested_after_the_third_month, |fx| {
     let aug = Period::parse("2026-08", t("2026-09-01T03:00:30Z")).unwrap();
     let run = r.run_now("generate-soc2-evidence", Some(aug)).unwrap();
     assert_eq!(run.status, "succeeded", "{run}");
-    assert!(run.outputs.as_ref().unwrap().get("quarterly_review").is_none());
+    assert!(run
+        .outputs
+        .as_ref()
+        .unwrap()
+        .get("quarterly_review")
+        .is_none());
     let s = signoffs(&fx);
     assert!(s.find("quarterly-review", "2026-Q3").unwrap().is_none());
     clock.set(t("2026-10-01T03:00:30Z"));
     let sep = Period::parse("2026-09", t("2026-10-01T03:00:30Z")).unwrap();
-    let run = r.run_now("generate-soc2-evidence", Some(sep.clone())).unwrap();
+    let run = r
+        .run_now("generate-soc2-evidence", Some(sep.clone()))
+        .unwrap();
     assert_eq!(run.status, "succeeded", "{run}");
     let out = run.outputs.clone().unwrap();
     let a = s
@@ -1118,7 +1129,10 @@ on_both!(quarterly_review_requested_after_the_third_month, |fx| {
     let requested = count_action(&fx, "signoff.requested");
     clock.set(t("2026-10-02T03:00:30Z"));
     let run = r.run_now("generate-soc2-evidence", Some(sep)).unwrap();
-    assert_eq!(run.outputs.unwrap()["quarterly_review"]["id"], a.id.as_str());
+    assert_eq!(
+        run.outputs.unwrap()["quarterly_review"]["id"],
+        a.id.as_str()
+    );
     assert_eq!(count_action(&fx, "signoff.requested"), requested);
     assert_eq!(s.list(Some("quarterly-review"), None).unwrap().len(), 1);
 });

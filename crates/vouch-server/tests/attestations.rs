@@ -211,7 +211,7 @@ on_both!(attestation_api_roles_bad_input_and_freeze, |kind| {
 });
 
 /// A server attesting monthly, its window open all month whatever today's date.
-fn monthly(kind: vouch_test_support::Kind) -> Server {
+fn monthly(kind: Kind) -> Server {
     Server::start_with(kind, |t| {
         *t = t
             .replacen("\ncadence = \"quarterly\"", "\ncadence = \"monthly\"", 1)
@@ -305,10 +305,31 @@ vouch_test_support::on_both!(ext_attestation_api_detached_ssh_signature, |kind| 
     }
     let alice_pub = std::fs::read_to_string(tmp.path().join("alice.pub")).unwrap();
     // Bad requests name the field.
-    let r = call(&s, "POST", &format!("{base}/draft"), Some(&officer), Some(r#"{"signature_kind":"x509"}"#));
-    assert_eq!((r.status, r.json()["error"]["details"]["field"].as_str()), (400, Some("signature_kind")), "{}", r.text());
+    let r = call(
+        &s,
+        "POST",
+        &format!("{base}/draft"),
+        Some(&officer),
+        Some(r#"{"signature_kind":"x509"}"#),
+    );
+    assert_eq!(
+        (r.status, r.json()["error"]["details"]["field"].as_str()),
+        (400, Some("signature_kind")),
+        "{}",
+        r.text()
+    );
     let auditor = token(&s, Role::Auditor, None);
-    assert_eq!(call(&s, "POST", &format!("{base}/draft"), Some(&auditor), Some(r#"{"signature_kind":"ssh"}"#)).status, 403);
+    assert_eq!(
+        call(
+            &s,
+            "POST",
+            &format!("{base}/draft"),
+            Some(&auditor),
+            Some(r#"{"signature_kind":"ssh"}"#)
+        )
+        .status,
+        403
+    );
 
     let (bytes, at, sha) = draft(&s, &officer, &id, "ssh");
     let file = tmp.path().join("draft.json");
@@ -326,104 +347,268 @@ vouch_test_support::on_both!(ext_attestation_api_detached_ssh_signature, |kind| 
     let sign = format!("{base}/sign");
     // Mallory's signature with Alice's key named: does not verify.
     let bad = sign_with("mallory");
-    let r = call(&s, "POST", &sign, Some(&officer), Some(&sign_body("ssh", &bad, &alice_pub, &sha, &at)));
-    assert_eq!((r.status, r.json()["error"]["details"]["field"].as_str()), (400, Some("signature")), "{}", r.text());
+    let r = call(
+        &s,
+        "POST",
+        &sign,
+        Some(&officer),
+        Some(&sign_body("ssh", &bad, &alice_pub, &sha, &at)),
+    );
+    assert_eq!(
+        (r.status, r.json()["error"]["details"]["field"].as_str()),
+        (400, Some("signature")),
+        "{}",
+        r.text()
+    );
     // A private key is refused unread.
-    let r = call(&s, "POST", &sign, Some(&officer), Some(&sign_body("ssh", &bad, "-----BEGIN OPENSSH PRIVATE KEY-----", &sha, &at)));
-    assert_eq!((r.status, r.json()["error"]["details"]["field"].as_str()), (400, Some("public_key")), "{}", r.text());
+    let r = call(
+        &s,
+        "POST",
+        &sign,
+        Some(&officer),
+        Some(&sign_body(
+            "ssh",
+            &bad,
+            "-----BEGIN OPENSSH PRIVATE KEY-----",
+            &sha,
+            &at,
+        )),
+    );
+    assert_eq!(
+        (r.status, r.json()["error"]["details"]["field"].as_str()),
+        (400, Some("public_key")),
+        "{}",
+        r.text()
+    );
     let good = sign_with("alice");
     // Over other bytes than the server would freeze: 409 (here: the draft's bytes do
     // not match the SHA-256 given; below: the draft itself changes).
     let other = "0".repeat(64);
-    let r = call(&s, "POST", &sign, Some(&officer), Some(&sign_body("ssh", &good, &alice_pub, &other, &at)));
+    let r = call(
+        &s,
+        "POST",
+        &sign,
+        Some(&officer),
+        Some(&sign_body("ssh", &good, &alice_pub, &other, &at)),
+    );
     assert_eq!(r.status, 409, "{}", r.text());
     // A high finding opened after the draft was fetched changes the document: 409.
     let (bytes2, at2, sha2) = draft(&s, &officer, &id, "ssh");
     std::fs::write(&file, &bytes2).unwrap();
     let good2 = sign_with("alice");
-    let r = call(&s, "POST", "/api/compliance/findings", Some(&officer), Some(r#"{"title":"Backups stopped","severity":"high"}"#));
+    let r = call(
+        &s,
+        "POST",
+        "/api/compliance/findings",
+        Some(&officer),
+        Some(r#"{"title":"Backups stopped","severity":"high"}"#),
+    );
     assert_eq!(r.status, 201, "{}", r.text());
-    let r = call(&s, "POST", &sign, Some(&officer), Some(&sign_body("ssh", &good2, &alice_pub, &sha2, &at2)));
+    let r = call(
+        &s,
+        "POST",
+        &sign,
+        Some(&officer),
+        Some(&sign_body("ssh", &good2, &alice_pub, &sha2, &at2)),
+    );
     assert_eq!(r.status, 409, "{}", r.text());
     assert!(r.text().contains("draft changed"), "{}", r.text());
     // Nothing of these was signed.
-    assert_eq!(call(&s, "GET", &base, Some(&officer), None).json()["attestation"]["status"], "open");
+    assert_eq!(
+        call(&s, "GET", &base, Some(&officer), None).json()["attestation"]["status"],
+        "open"
+    );
     // A fresh draft, signed by Alice, with her allowed-signers line: frozen exactly.
     let (bytes, at, sha) = draft(&s, &officer, &id, "ssh");
     std::fs::write(&file, &bytes).unwrap();
     let good = sign_with("alice");
     let line = format!("alice namespaces=\"vouch-attestation\" {alice_pub}");
-    let r = call(&s, "POST", &sign, Some(&officer), Some(&sign_body("ssh", &good, &line, &sha, &at)));
+    let r = call(
+        &s,
+        "POST",
+        &sign,
+        Some(&officer),
+        Some(&sign_body("ssh", &good, &line, &sha, &at)),
+    );
     assert_eq!(r.status, 200, "{}", r.text());
     let v = r.json();
     assert_eq!(v["signed_document"]["sha256"], sha.as_str());
     assert_eq!(v["signed_document"]["personal"]["kind"], "ssh");
     let month = chrono::Utc::now().format("%Y-%m").to_string();
-    let dir = s.data.dir.path().join("attestations").join(format!("{month}-attestation"));
+    let dir = s
+        .data
+        .dir
+        .path()
+        .join("attestations")
+        .join(format!("{month}-attestation"));
     assert_eq!(std::fs::read(dir.join("attestation.json")).unwrap(), bytes);
-    let principal = v["attestation"]["signed"]["signer"]["name"].as_str().unwrap().replace(' ', "_");
+    let principal = v["attestation"]["signed"]["signer"]["name"]
+        .as_str()
+        .unwrap()
+        .replace(' ', "_");
     let out = std::process::Command::new("sh")
         .arg("-c")
         .arg(format!("ssh-keygen -Y verify -f allowed_signers -I '{principal}' -n vouch-attestation -s attestation.json.ssh.sig < attestation.json"))
         .current_dir(&dir)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(call(&s, "POST", &sign, Some(&officer), Some(&sign_body("ssh", &good, &line, &sha, &at))).status, 409);
-    assert!(s.leaves().iter().any(|l| l["action"] == "attestation.signed"
-        && l["metadata"]["personal_signature"] == "ssh"
-        && l["metadata"]["document_sha256"] == sha.as_str()));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        call(
+            &s,
+            "POST",
+            &sign,
+            Some(&officer),
+            Some(&sign_body("ssh", &good, &line, &sha, &at))
+        )
+        .status,
+        409
+    );
+    assert!(s
+        .leaves()
+        .iter()
+        .any(|l| l["action"] == "attestation.signed"
+            && l["metadata"]["personal_signature"] == "ssh"
+            && l["metadata"]["document_sha256"] == sha.as_str()));
 });
 
 // Issue 15 item 3 with OpenPGP: `gpg --detach-sign` on the signer's side, verified by
 // the server with the public key sent (a throwaway keyring); the fingerprint recorded.
 vouch_test_support::on_both!(ext_attestation_api_detached_gpg_signature, |kind| {
-    if !vouch_test_support::ext::require(vouch_test_support::ext::have(&["gpg"]), "gpg is missing") {
+    if !vouch_test_support::ext::require(vouch_test_support::ext::have(&["gpg"]), "gpg is missing")
+    {
         return;
     }
     let s = monthly(kind);
     let officer = token(&s, Role::ComplianceOfficer, None);
     let id = open_this_month(&s, &officer);
     let home = tempfile::tempdir().unwrap();
-    std::fs::set_permissions(home.path(), std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+    std::fs::set_permissions(
+        home.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o700),
+    )
+    .unwrap();
     let gpg = || {
         let mut c = std::process::Command::new("gpg");
         c.env("GNUPGHOME", home.path()).arg("--batch");
         c
     };
     for uid in ["Alice <alice@example>", "Mallory <mallory@example>"] {
-        run_tool(gpg().args(["--pinentry-mode", "loopback", "--passphrase", "", "--quick-gen-key", uid, "ed25519", "sign", "never"]));
+        run_tool(gpg().args([
+            "--pinentry-mode",
+            "loopback",
+            "--passphrase",
+            "",
+            "--quick-gen-key",
+            uid,
+            "ed25519",
+            "sign",
+            "never",
+        ]));
     }
-    let export = |who: &str| String::from_utf8(run_tool(gpg().args(["--armor", "--export", who])).stdout).unwrap();
+    let export = |who: &str| {
+        String::from_utf8(run_tool(gpg().args(["--armor", "--export", who])).stdout).unwrap()
+    };
     let (alice_pub, mallory_pub) = (export("alice@example"), export("mallory@example"));
     let (bytes, at, sha) = draft(&s, &officer, &id, "gpg");
     let file = home.path().join("draft.json");
     std::fs::write(&file, &bytes).unwrap();
     let sign_as = |who: &str| -> String {
         String::from_utf8(
-            run_tool(gpg().args(["--yes", "--armor", "--local-user", who, "--output", "-", "--detach-sign"]).arg(&file)).stdout,
+            run_tool(
+                gpg()
+                    .args([
+                        "--yes",
+                        "--armor",
+                        "--local-user",
+                        who,
+                        "--output",
+                        "-",
+                        "--detach-sign",
+                    ])
+                    .arg(&file),
+            )
+            .stdout,
         )
         .unwrap()
     };
     let by_alice = sign_as("alice@example");
     let sign = format!("/api/compliance/attestations/{id}/sign");
     // Alice's signature checked with Mallory's key: 400 naming the signature.
-    let r = call(&s, "POST", &sign, Some(&officer), Some(&sign_body("gpg", &by_alice, &mallory_pub, &sha, &at)));
-    assert_eq!((r.status, r.json()["error"]["details"]["field"].as_str()), (400, Some("signature")), "{}", r.text());
-    let r = call(&s, "POST", &sign, Some(&officer), Some(&sign_body("gpg", &by_alice, "not a key", &sha, &at)));
-    assert_eq!((r.status, r.json()["error"]["details"]["field"].as_str()), (400, Some("public_key")), "{}", r.text());
-    let r = call(&s, "POST", &sign, Some(&officer), Some(&sign_body("gpg", &by_alice, &alice_pub, &sha, &at)));
+    let r = call(
+        &s,
+        "POST",
+        &sign,
+        Some(&officer),
+        Some(&sign_body("gpg", &by_alice, &mallory_pub, &sha, &at)),
+    );
+    assert_eq!(
+        (r.status, r.json()["error"]["details"]["field"].as_str()),
+        (400, Some("signature")),
+        "{}",
+        r.text()
+    );
+    let r = call(
+        &s,
+        "POST",
+        &sign,
+        Some(&officer),
+        Some(&sign_body("gpg", &by_alice, "not a key", &sha, &at)),
+    );
+    assert_eq!(
+        (r.status, r.json()["error"]["details"]["field"].as_str()),
+        (400, Some("public_key")),
+        "{}",
+        r.text()
+    );
+    let r = call(
+        &s,
+        "POST",
+        &sign,
+        Some(&officer),
+        Some(&sign_body("gpg", &by_alice, &alice_pub, &sha, &at)),
+    );
     assert_eq!(r.status, 200, "{}", r.text());
     let v = r.json();
-    let fpr = String::from_utf8(run_tool(gpg().args(["--with-colons", "--list-keys", "alice@example"])).stdout).unwrap();
-    let fpr = fpr.lines().find_map(|l| l.strip_prefix("fpr:")).unwrap().trim_matches(':').to_string();
+    let fpr = String::from_utf8(
+        run_tool(gpg().args(["--with-colons", "--list-keys", "alice@example"])).stdout,
+    )
+    .unwrap();
+    let fpr = fpr
+        .lines()
+        .find_map(|l| l.strip_prefix("fpr:"))
+        .unwrap()
+        .trim_matches(':')
+        .to_string();
     assert_eq!(v["signed_document"]["personal"]["key_id"], fpr.as_str());
     let month = chrono::Utc::now().format("%Y-%m").to_string();
-    let dir = s.data.dir.path().join("attestations").join(format!("{month}-attestation"));
+    let dir = s
+        .data
+        .dir
+        .path()
+        .join("attestations")
+        .join(format!("{month}-attestation"));
     assert_eq!(std::fs::read(dir.join("attestation.json")).unwrap(), bytes);
-    assert_eq!(std::fs::read_to_string(dir.join("gpg_fingerprint")).unwrap().trim(), fpr);
-    let out = gpg().args(["--verify", "attestation.json.asc", "attestation.json"]).current_dir(&dir).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        std::fs::read_to_string(dir.join("gpg_fingerprint"))
+            .unwrap()
+            .trim(),
+        fpr
+    );
+    let out = gpg()
+        .args(["--verify", "attestation.json.asc", "attestation.json"])
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 });
 
 // Issue 15 item 5: a window whose opening is ahead is refused (400 naming `period` and
@@ -431,11 +616,39 @@ vouch_test_support::on_both!(ext_attestation_api_detached_gpg_signature, |kind| 
 vouch_test_support::on_both!(attestation_api_future_window_refused, |kind| {
     let s = Server::start(kind);
     let officer = token(&s, Role::ComplianceOfficer, None);
-    let next_year = (chrono::Utc::now() + chrono::Duration::days(400)).format("%Y").to_string();
-    let r = call(&s, "POST", "/api/compliance/attestations", Some(&officer), Some(&format!("{{\"period\":\"{next_year}-Q2\"}}")));
-    assert_eq!((r.status, r.json()["error"]["details"]["field"].as_str()), (400, Some("period")), "{}", r.text());
-    assert!(r.text().contains(&format!("window opens at {next_year}-06-26T00:00:00")), "{}", r.text());
-    assert_eq!(call(&s, "GET", "/api/compliance/attestations", Some(&officer), None).json(), serde_json::json!([]));
+    let next_year = (chrono::Utc::now() + chrono::Duration::days(400))
+        .format("%Y")
+        .to_string();
+    let r = call(
+        &s,
+        "POST",
+        "/api/compliance/attestations",
+        Some(&officer),
+        Some(&format!("{{\"period\":\"{next_year}-Q2\"}}")),
+    );
+    assert_eq!(
+        (r.status, r.json()["error"]["details"]["field"].as_str()),
+        (400, Some("period")),
+        "{}",
+        r.text()
+    );
+    assert!(
+        r.text()
+            .contains(&format!("window opens at {next_year}-06-26T00:00:00")),
+        "{}",
+        r.text()
+    );
+    assert_eq!(
+        call(
+            &s,
+            "GET",
+            "/api/compliance/attestations",
+            Some(&officer),
+            None
+        )
+        .json(),
+        serde_json::json!([])
+    );
 });
 
 // Issue 15 items 1 and 2 over HTTP: the September collection (a job run) requests the Q3
@@ -458,20 +671,58 @@ vouch_test_support::on_both!(quarterly_review_pr_decisions_over_the_api, |kind| 
     let officer = token(&s, Role::ComplianceOfficer, None);
     let lead = token(&s, Role::TeamLead, None);
     let auditor = token(&s, Role::Auditor, None);
-    let r = call(&s, "POST", "/api/compliance/jobs/generate-soc2-evidence/run?period=2026-09", Some(&officer), None);
+    let r = call(
+        &s,
+        "POST",
+        "/api/compliance/jobs/generate-soc2-evidence/run?period=2026-09",
+        Some(&officer),
+        None,
+    );
     assert_eq!(r.status, 200, "{}", r.text());
-    let review_id = r.json()["outputs"]["quarterly_review"]["id"].as_str().unwrap_or_else(|| panic!("{}", r.text())).to_string();
-    let r = call(&s, "GET", "/api/compliance/attestations?kind=quarterly-review", Some(&auditor), None);
+    let review_id = r.json()["outputs"]["quarterly_review"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{}", r.text()))
+        .to_string();
+    let r = call(
+        &s,
+        "GET",
+        "/api/compliance/attestations?kind=quarterly-review",
+        Some(&auditor),
+        None,
+    );
     assert_eq!(r.status, 200, "{}", r.text());
     let v = r.json();
     assert_eq!(v.as_array().unwrap().len(), 1);
     assert_eq!(v[0]["id"], review_id.as_str());
     let step = &v[0]["steps"][3];
-    assert_eq!((step["control_id"].as_str(), step["status"].as_str()), (Some("pr-sample"), Some("not_tested")));
-    assert_eq!(step["sample"]["prs"].as_array().unwrap().len(), 3, "fewer PRs than the sample size: all");
+    assert_eq!(
+        (step["control_id"].as_str(), step["status"].as_str()),
+        (Some("pr-sample"), Some("not_tested"))
+    );
+    assert_eq!(
+        step["sample"]["prs"].as_array().unwrap().len(),
+        3,
+        "fewer PRs than the sample size: all"
+    );
     let path = format!("/api/compliance/attestations/{review_id}/pr-decisions");
-    assert_eq!(call(&s, "POST", &path, Some(&auditor), Some(r#"{"pr":"412","decision":"approved"}"#)).status, 403);
-    let r = call(&s, "POST", &path, Some(&officer), Some(r#"{"pr":"412","decision":"approved"}"#));
+    assert_eq!(
+        call(
+            &s,
+            "POST",
+            &path,
+            Some(&auditor),
+            Some(r#"{"pr":"412","decision":"approved"}"#)
+        )
+        .status,
+        403
+    );
+    let r = call(
+        &s,
+        "POST",
+        &path,
+        Some(&officer),
+        Some(r#"{"pr":"412","decision":"approved"}"#),
+    );
     assert_eq!(r.status, 403, "the review's role decides: {}", r.text());
     for (body, field) in [
         (r#"{"decision":"approved"}"#, "pr"),
@@ -480,18 +731,46 @@ vouch_test_support::on_both!(quarterly_review_pr_decisions_over_the_api, |kind| 
         (r#"{"pr":"999","decision":"approved"}"#, "pr"),
     ] {
         let r = call(&s, "POST", &path, Some(&lead), Some(body));
-        assert_eq!((r.status, r.json()["error"]["details"]["field"].as_str()), (400, Some(field)), "{body}: {}", r.text());
+        assert_eq!(
+            (r.status, r.json()["error"]["details"]["field"].as_str()),
+            (400, Some(field)),
+            "{body}: {}",
+            r.text()
+        );
     }
-    let r = call(&s, "POST", &path, Some(&lead), Some(r#"{"pr":"#418","decision":"exception","note":"merged without a second review"}"#));
+    let r = call(
+        &s,
+        "POST",
+        &path,
+        Some(&lead),
+        Some(r##"{"pr":"#418","decision":"exception","note":"merged without a second review"}"##),
+    );
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.json()["steps"][3]["status"], "fail");
     for n in ["412", "418", "431"] {
-        let r = call(&s, "POST", &path, Some(&lead), Some(&format!("{{\"pr\":\"{n}\",\"decision\":\"approved\"}}")));
+        let r = call(
+            &s,
+            "POST",
+            &path,
+            Some(&lead),
+            Some(&format!("{{\"pr\":\"{n}\",\"decision\":\"approved\"}}")),
+        );
         assert_eq!(r.status, 200, "{}", r.text());
     }
-    let a = call(&s, "GET", &format!("/api/compliance/attestations/{review_id}"), Some(&auditor), None).json();
+    let a = call(
+        &s,
+        "GET",
+        &format!("/api/compliance/attestations/{review_id}"),
+        Some(&auditor),
+        None,
+    )
+    .json();
     assert_eq!(a["attestation"]["steps"][3]["status"], "pass");
-    let decided: Vec<Value> = s.leaves().into_iter().filter(|l| l["action"] == "quarterly_review.pr_decided").collect();
+    let decided: Vec<Value> = s
+        .leaves()
+        .into_iter()
+        .filter(|l| l["action"] == "quarterly_review.pr_decided")
+        .collect();
     assert_eq!(decided.len(), 4);
     assert_eq!(decided[0]["metadata"]["decision"], "exception");
 });

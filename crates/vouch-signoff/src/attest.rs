@@ -831,15 +831,18 @@ impl Signoffs<'_> {
                 det.document_sha256.trim()
             )));
         }
-        let bad = |e: Error| Error::Invalid(format!(
+        let bad = |e: Error| {
+            Error::Invalid(format!(
             "signature: it does not verify over the draft (SHA-256 {sha}) with the key sent: {}",
             e.to_string().trim_start_matches("public_key: ")
-        ));
+        ))
+        };
         let personal = match det.kind {
             DetachedKind::Ssh => {
                 if det.public_key.contains("PRIVATE KEY") {
                     return Err(Error::Invalid(
-                        "public_key: that is a private key; send the public key (the .pub file)".into(),
+                        "public_key: that is a private key; send the public key (the .pub file)"
+                            .into(),
                     ));
                 }
                 let key = sig::ssh_public_key_of(&det.public_key).ok_or_else(|| {
@@ -1195,10 +1198,9 @@ fn describe(a: &Attestation, action: &str) -> String {
                 }
             )
         }
-        "quarterly_review.pr_decided" => format!(
-            "{}: a reviewer decision on a sampled merged PR",
-            a.title
-        ),
+        "quarterly_review.pr_decided" => {
+            format!("{}: a reviewer decision on a sampled merged PR", a.title)
+        }
         "signoff.requested" => format!(
             "Sign-off requested: {} ({} criteria, {} not met)",
             a.title,

@@ -98,7 +98,11 @@ pub fn render(a: &Attestation) -> String {
             let d = p.decision.as_ref();
             m.push_str(&format!(
                 "| {} | {} | {} | {} | {} | {} | {} |\n",
-                cell(&p.number.map(|n| format!("#{n}")).unwrap_or_else(|| p.key.clone())),
+                cell(
+                    &p.number
+                        .map(|n| format!("#{n}"))
+                        .unwrap_or_else(|| p.key.clone())
+                ),
                 cell(p.title.as_deref().unwrap_or("")),
                 cell(p.author.as_deref().unwrap_or("")),
                 cell(p.merged_at.as_deref().unwrap_or("")),
@@ -159,8 +163,14 @@ pub fn render(a: &Attestation) -> String {
 pub fn render_review(v: &crate::review::View) -> String {
     let c = &v.campaign;
     let mut m = format!("# Access review — {}\n\n", c.title);
-    m.push_str(&format!("- Campaign: `{}`\n- Status: **{}**\n", c.id, c.status));
-    m.push_str(&format!("- Created: {} by {}\n", c.created_at, c.created_by));
+    m.push_str(&format!(
+        "- Campaign: `{}`\n- Status: **{}**\n",
+        c.id, c.status
+    ));
+    m.push_str(&format!(
+        "- Created: {} by {}\n",
+        c.created_at, c.created_by
+    ));
     if let Some(s) = &c.started_at {
         m.push_str(&format!(
             "- Started: {s} (snapshot SHA-256 `{}`)\n",

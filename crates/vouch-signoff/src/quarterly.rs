@@ -241,11 +241,13 @@ pub fn draw(seed: &str, mut prs: Vec<SampledPr>, n: u32) -> Vec<SampledPr> {
 }
 
 fn text_at(row: &Value, paths: &[&str]) -> Option<String> {
-    paths.iter().find_map(|p| match vouch_evidence::rows::field(row, p) {
-        Some(Value::String(s)) if !s.trim().is_empty() => Some(s.trim().to_string()),
-        Some(Value::Number(n)) => Some(n.to_string()),
-        _ => None,
-    })
+    paths
+        .iter()
+        .find_map(|p| match vouch_evidence::rows::field(row, p) {
+            Some(Value::String(s)) if !s.trim().is_empty() => Some(s.trim().to_string()),
+            Some(Value::Number(n)) => Some(n.to_string()),
+            _ => None,
+        })
 }
 
 /// A PR row of the evidence as a candidate (no rank yet); `None` when the row names no PR.
@@ -275,7 +277,11 @@ pub fn pr_step(sample: PrSample) -> Step {
     let exceptions: Vec<String> = sample
         .prs
         .iter()
-        .filter(|p| p.decision.as_ref().is_some_and(|d| d.decision == "exception"))
+        .filter(|p| {
+            p.decision
+                .as_ref()
+                .is_some_and(|d| d.decision == "exception")
+        })
         .map(|p| label(p))
         .collect();
     let (status, detail) = if sample.prs.is_empty() {
@@ -357,8 +363,7 @@ fn label(p: &SampledPr) -> String {
 fn names(p: &SampledPr, wanted: &str) -> bool {
     let w = wanted.trim();
     p.key == w
-        || p
-            .number
+        || p.number
             .is_some_and(|n| w.trim_start_matches('#') == n.to_string())
 }
 
@@ -514,7 +519,10 @@ impl Signoffs<'_> {
         }
         let raw = self
             .store
-            .query("SELECT record FROM attestations WHERE id = $1", &[a.id.clone().into()])?
+            .query(
+                "SELECT record FROM attestations WHERE id = $1",
+                &[a.id.clone().into()],
+            )?
             .first()
             .map(|r| r.text(0))
             .ok_or_else(|| Error::NotFound(format!("no attestation {id}")))?;
@@ -523,16 +531,22 @@ impl Signoffs<'_> {
             .iter_mut()
             .find(|s| s.control_id == PR_STEP)
             .ok_or_else(|| Error::Corrupt(format!("{} has no {PR_STEP} step", a.id)))?;
-        let mut sample = step
-            .sample
-            .clone()
-            .ok_or_else(|| Error::Invalid(format!("pr: {} has no PR sample (requested before samples were drawn)", a.title)))?;
+        let mut sample = step.sample.clone().ok_or_else(|| {
+            Error::Invalid(format!(
+                "pr: {} has no PR sample (requested before samples were drawn)",
+                a.title
+            ))
+        })?;
         let sampled: Vec<String> = sample.prs.iter().map(label).collect();
         let Some(p) = sample.prs.iter_mut().find(|p| names(p, pr)) else {
             return Err(Error::Invalid(format!(
                 "pr: `{pr}` is not in the sample of {} (sampled: {})",
                 a.title,
-                if sampled.is_empty() { "none".to_string() } else { sampled.join(", ") }
+                if sampled.is_empty() {
+                    "none".to_string()
+                } else {
+                    sampled.join(", ")
+                }
             )));
         };
         let key = p.key.clone();

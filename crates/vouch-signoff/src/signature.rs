@@ -299,7 +299,8 @@ pub fn gpg_verify_with_key(
 ) -> Result<String, Error> {
     if public_key.contains("PRIVATE KEY BLOCK") {
         return Err(Error::Signature(
-            "public_key: that is a private key block; send the public key (gpg --armor --export)".into(),
+            "public_key: that is a private key block; send the public key (gpg --armor --export)"
+                .into(),
         ));
     }
     if !public_key.contains("BEGIN PGP PUBLIC KEY BLOCK") {
@@ -317,7 +318,10 @@ pub fn gpg_verify_with_key(
     }
     let result = (|| {
         let mut cmd = Command::new("gpg");
-        cmd.arg("--batch").arg("--homedir").arg(&home).arg("--import");
+        cmd.arg("--batch")
+            .arg("--homedir")
+            .arg(&home)
+            .arg("--import");
         run(cmd, "gpg --import (public_key)", public_key.as_bytes())?;
         gpg_valid_signer_in(Some(&home), signature, bytes).map(|(_, primary)| primary)
     })();
@@ -461,7 +465,10 @@ impl SignedDocument {
                 files.push((format!("{name}.json.asc"), signature.clone().into_bytes()));
                 // The fingerprint recorded when signing, so `vouch verify DIR` refuses a
                 // good signature by any other key of the verifier's keyring.
-                files.push((GPG_FINGERPRINT_FILE.to_string(), format!("{key_id}\n").into_bytes()));
+                files.push((
+                    GPG_FINGERPRINT_FILE.to_string(),
+                    format!("{key_id}\n").into_bytes(),
+                ));
             }
             None => {}
         }

@@ -197,11 +197,19 @@ vouch_test_support::on_both!(pr_sample_drawn_from_evidence_decided_then_signed, 
     let a = s
         .request_quarterly_review(&q3(), &passing_facts(), now)
         .unwrap();
-    assert_eq!((a.kind.as_str(), a.period.as_str()), (KIND_REVIEW, "2026-Q3"));
+    assert_eq!(
+        (a.kind.as_str(), a.period.as_str()),
+        (KIND_REVIEW, "2026-Q3")
+    );
     let sample = sample_of(&a).clone();
     assert_eq!(sample.population, 7, "{sample:?}");
     assert_eq!((sample.requested, sample.prs.len()), (3, 3));
-    assert_eq!(sample.items.len(), 3, "one item per month: {:?}", sample.items);
+    assert_eq!(
+        sample.items.len(),
+        3,
+        "one item per month: {:?}",
+        sample.items
+    );
     assert_eq!(step_status(&a), "not_tested");
     // The seed is the SHA-256 of its recorded basis, which names a real checkpoint:
     // an auditor recomputes the draw from the checkpoint and the evidence.
@@ -229,7 +237,10 @@ vouch_test_support::on_both!(pr_sample_drawn_from_evidence_decided_then_signed, 
     let again = s
         .request_quarterly_review(&q3(), &passing_facts(), now)
         .unwrap();
-    assert_eq!((again.id.as_str(), sample_of(&again)), (a.id.as_str(), &sample));
+    assert_eq!(
+        (again.id.as_str(), sample_of(&again)),
+        (a.id.as_str(), &sample)
+    );
 
     // Undecided: an unqualified signature is refused and names the step.
     let e = s.sign(&a.id, &lead(Opinion::Unqualified), now).unwrap_err();
@@ -242,30 +253,79 @@ vouch_test_support::on_both!(pr_sample_drawn_from_evidence_decided_then_signed, 
     let e = s
         .decide_pr(&a.id, "999", "approved", None, "terry", "team-lead", now)
         .unwrap_err();
-    assert!(matches!(&e, Error::Invalid(m) if m.starts_with("pr:")), "{e}");
+    assert!(
+        matches!(&e, Error::Invalid(m) if m.starts_with("pr:")),
+        "{e}"
+    );
     let e = s
-        .decide_pr(&a.id, &pr(0), "exception", Some("  "), "terry", "team-lead", now)
+        .decide_pr(
+            &a.id,
+            &pr(0),
+            "exception",
+            Some("  "),
+            "terry",
+            "team-lead",
+            now,
+        )
         .unwrap_err();
-    assert!(matches!(&e, Error::Invalid(m) if m.starts_with("note:")), "{e}");
+    assert!(
+        matches!(&e, Error::Invalid(m) if m.starts_with("note:")),
+        "{e}"
+    );
     let e = s
         .decide_pr(&a.id, &pr(0), "maybe", None, "terry", "team-lead", now)
         .unwrap_err();
-    assert!(matches!(&e, Error::Invalid(m) if m.starts_with("decision:")), "{e}");
+    assert!(
+        matches!(&e, Error::Invalid(m) if m.starts_with("decision:")),
+        "{e}"
+    );
     let e = s
-        .decide_pr(&a.id, &pr(0), "approved", None, "olga", "compliance-officer", now)
+        .decide_pr(
+            &a.id,
+            &pr(0),
+            "approved",
+            None,
+            "olga",
+            "compliance-officer",
+            now,
+        )
         .unwrap_err();
     assert!(matches!(e, Error::Forbidden(_)), "{e}");
     // An exception fails the step; changed to approved (also recorded), then the rest.
     let b = s
-        .decide_pr(&a.id, &format!("#{}", pr(0)), "exception", Some("merged without review"), "terry", "team-lead", now)
+        .decide_pr(
+            &a.id,
+            &format!("#{}", pr(0)),
+            "exception",
+            Some("merged without review"),
+            "terry",
+            "team-lead",
+            now,
+        )
         .unwrap();
     assert_eq!(step_status(&b), "fail");
     let b = s
-        .decide_pr(&a.id, &pr(0), "approved", Some("review found in the PR"), "terry", "team-lead", now)
+        .decide_pr(
+            &a.id,
+            &pr(0),
+            "approved",
+            Some("review found in the PR"),
+            "terry",
+            "team-lead",
+            now,
+        )
         .unwrap();
     assert_eq!(step_status(&b), "not_tested");
     let b = s
-        .decide_pr(&a.id, &sample.prs[1].key, "approved", None, "terry", "team-lead", now)
+        .decide_pr(
+            &a.id,
+            &sample.prs[1].key,
+            "approved",
+            None,
+            "terry",
+            "team-lead",
+            now,
+        )
         .unwrap();
     assert_eq!(step_status(&b), "not_tested");
     let b = s
@@ -290,10 +350,21 @@ vouch_test_support::on_both!(pr_sample_drawn_from_evidence_decided_then_signed, 
     assert_eq!(frozen.as_array().unwrap().len(), 3);
     assert_eq!(frozen[0]["decision"]["decision"], "approved");
     let md = vouch_signoff::markdown::render(&s.get(&a.id).unwrap());
-    assert!(md.contains("## PR sample") && md.contains(&sample.seed), "{md}");
+    assert!(
+        md.contains("## PR sample") && md.contains(&sample.seed),
+        "{md}"
+    );
     // Frozen: no more decisions.
     let e = s
-        .decide_pr(&a.id, &pr(0), "exception", Some("x"), "terry", "team-lead", now)
+        .decide_pr(
+            &a.id,
+            &pr(0),
+            "exception",
+            Some("x"),
+            "terry",
+            "team-lead",
+            now,
+        )
         .unwrap_err();
     assert!(matches!(e, Error::Conflict(_)), "{e}");
 });
@@ -316,7 +387,10 @@ vouch_test_support::on_both!(pr_sample_without_pr_evidence_is_no_evidence, |kind
     let e = s
         .decide_pr(&a.id, "1", "approved", None, "terry", "team-lead", now)
         .unwrap_err();
-    assert!(matches!(&e, Error::Invalid(m) if m.contains("sampled: none")), "{e}");
+    assert!(
+        matches!(&e, Error::Invalid(m) if m.contains("sampled: none")),
+        "{e}"
+    );
     assert!(s.sign(&a.id, &lead(Opinion::Unqualified), now).is_err());
     // PR evidence with no rows in the quarter: still nothing to sample, never a pass.
     let Some(fx) = Fx::new(kind, CATALOG) else {
@@ -348,9 +422,7 @@ vouch_test_support::on_both!(attest_open_before_the_window_opens_is_refused, |ki
         return;
     };
     let s = fx.signoffs();
-    let e = s
-        .open_period(&q3(), t("2026-09-01T00:00:00Z"))
-        .unwrap_err();
+    let e = s.open_period(&q3(), t("2026-09-01T00:00:00Z")).unwrap_err();
     assert!(
         matches!(&e, Error::Invalid(m) if m.starts_with("period: the 2026-Q3 window opens at 2026-09-26T00:00:00")),
         "{e}"
@@ -368,10 +440,7 @@ vouch_test_support::on_both!(attest_missed_window_finding_dated_by_the_clock, |k
         return;
     };
     let now = Utc.with_ymd_and_hms(2026, 10, 20, 8, 0, 0).unwrap();
-    let r = fx
-        .signoffs()
-        .sync(now, t("2026-09-01T00:00:00Z"))
-        .unwrap();
+    let r = fx.signoffs().sync(now, t("2026-09-01T00:00:00Z")).unwrap();
     assert_eq!(r.missed, vec!["2026-Q3".to_string()]);
     let f = vouch_checks::findings::list(&fx.store, Some("open")).unwrap();
     assert_eq!(f.len(), 1, "{f:?}");

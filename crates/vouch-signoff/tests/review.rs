@@ -347,13 +347,19 @@ vouch_test_support::on_both!(campaign_across_two_reviews, |kind| {
     let md = vouch_signoff::markdown::render_review(&stored);
     let sha = stored.campaign.document_sha256.clone().unwrap();
     assert!(md.contains(&format!("`{sha}`")), "{md}");
-    assert!(md.contains("Completed: ") && md.contains("by officer@example.com"), "{md}");
+    assert!(
+        md.contains("Completed: ") && md.contains("by officer@example.com"),
+        "{md}"
+    );
     for e in &stored.entries {
         let row = md
             .lines()
             .find(|l| l.starts_with(&format!("| {} |", e.account)))
             .unwrap_or_else(|| panic!("no row for {} in {md}", e.account));
-        assert!(row.contains(e.decision.as_deref().unwrap_or("undecided")), "{row}");
+        assert!(
+            row.contains(e.decision.as_deref().unwrap_or("undecided")),
+            "{row}"
+        );
     }
     assert!(md.contains("revoke 1"), "{md}");
     // Nothing changes a completed campaign.

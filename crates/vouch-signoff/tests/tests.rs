@@ -1,5 +1,5 @@
 //! Integration tests of vouch-signoff.
 
 mod attest;
-mod review;
 mod quarterly;
+mod review;

@@ -54,7 +54,11 @@ pub enum AttestCommand {
         #[arg(long)]
         pr: String,
         /// The PR followed the change-management policy.
-        #[arg(long, conflicts_with = "exception", required_unless_present = "exception")]
+        #[arg(
+            long,
+            conflicts_with = "exception",
+            required_unless_present = "exception"
+        )]
         approve: bool,
         /// It did not: an exception (needs --note).
         #[arg(long)]

@@ -206,7 +206,12 @@ fn print_view(v: &review::View) {
     }
 }
 
-fn write_document(dir: &std::path::Path, v: &review::View, doc: &str, sig: &str) -> Result<PathBuf> {
+fn write_document(
+    dir: &std::path::Path,
+    v: &review::View,
+    doc: &str,
+    sig: &str,
+) -> Result<PathBuf> {
     let id = &v.campaign.id;
     std::fs::create_dir_all(dir)?;
     let file = dir.join(format!("access-review-{id}.json"));
@@ -312,8 +317,7 @@ pub fn run(cli: &crate::Cli, c: &ReviewCommand) -> Result<i32> {
         ReviewCommand::Complete { id, by, out } => {
             let done = review::complete(&ctx, &keys, id, &who(by), now)?;
             if let Some(dir) = out {
-                let f =
-                    write_document(dir, &done.view, &done.document, &done.signature)?;
+                let f = write_document(dir, &done.view, &done.document, &done.signature)?;
                 eprintln!("wrote {} and its .sig", f.display());
             }
             show(&done.view);

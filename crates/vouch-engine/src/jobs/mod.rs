@@ -730,11 +730,8 @@ impl Runner<'_> {
             return Ok(None);
         }
         let q = (month.start.month() - 1) / 3 + 1;
-        let quarter = Period::parse(
-            &format!("{}-Q{q}", month.start.year()),
-            self.clock.now(),
-        )
-        .map_err(|e| crate::signoff::Error::Invalid(format!("period: {e}")))?;
+        let quarter = Period::parse(&format!("{}-Q{q}", month.start.year()), self.clock.now())
+            .map_err(|e| crate::signoff::Error::Invalid(format!("period: {e}")))?;
         Ok(Some(self.quarterly_review(&quarter)?))
     }
 

@@ -54,10 +54,10 @@ pub async fn list(
         ]
         .contains(&k.as_str())
         {
-            return Err(
-                ApiError::bad("kind must be attestation, collection-signoff or quarterly-review")
-                    .details(json!({"parameter": "kind"})),
-            );
+            return Err(ApiError::bad(
+                "kind must be attestation, collection-signoff or quarterly-review",
+            )
+            .details(json!({"parameter": "kind"})));
         }
     }
     if let Some(s) = &p.status {
@@ -151,7 +151,11 @@ fn opinion_and_notes(f: &Fields<'_>) -> ApiResult<(Opinion, BTreeMap<String, Str
     Ok((opinion, notes))
 }
 
-fn request(who: &crate::auth::Principal, opinion: Opinion, notes: BTreeMap<String, String>) -> SignRequest {
+fn request(
+    who: &crate::auth::Principal,
+    opinion: Opinion,
+    notes: BTreeMap<String, String>,
+) -> SignRequest {
     SignRequest {
         signer: who.actor.clone(),
         role: who.role.as_str().into(),
@@ -177,10 +181,10 @@ pub async fn draft(
     let (opinion, notes) = opinion_and_notes(&f)?;
     let kind = f.required("signature_kind")?;
     if !["ssh", "gpg"].contains(&kind.as_str()) {
-        return Err(ApiError::bad(format!(
-            "signature_kind: must be ssh or gpg, not `{kind}`"
-        ))
-        .details(json!({"field": "signature_kind"})));
+        return Err(
+            ApiError::bad(format!("signature_kind: must be ssh or gpg, not `{kind}`"))
+                .details(json!({"field": "signature_kind"})),
+        );
     }
     let req = request(&who, opinion, notes);
     let bytes = blocking(move || {
@@ -193,7 +197,10 @@ pub async fn draft(
     Ok((
         StatusCode::OK,
         [
-            (axum::http::header::CONTENT_TYPE, "application/json".to_string()),
+            (
+                axum::http::header::CONTENT_TYPE,
+                "application/json".to_string(),
+            ),
             (
                 axum::http::HeaderName::from_static("x-vouch-document-sha256"),
                 sha,
@@ -258,10 +265,10 @@ fn detached(f: &Fields<'_>) -> ApiResult<Option<DetachedSignature>> {
         "ssh" => DetachedKind::Ssh,
         "gpg" => DetachedKind::Gpg,
         other => {
-            return Err(ApiError::bad(format!(
-                "signature.kind: must be ssh or gpg, not `{other}`"
-            ))
-            .details(json!({"field": "signature.kind"})))
+            return Err(
+                ApiError::bad(format!("signature.kind: must be ssh or gpg, not `{other}`"))
+                    .details(json!({"field": "signature.kind"})),
+            )
         }
     };
     let signature = need("signature")?;
@@ -300,7 +307,13 @@ pub async fn sign(
     Path(id): Path<String>,
     body: JsonBody,
 ) -> ApiResult<impl IntoResponse> {
-    let f = body.fields(&["opinion", "notes", "signature", "document_sha256", "signed_at"])?;
+    let f = body.fields(&[
+        "opinion",
+        "notes",
+        "signature",
+        "document_sha256",
+        "signed_at",
+    ])?;
     let (opinion, notes) = opinion_and_notes(&f)?;
     let det = detached(&f)?;
     let req = request(&who, opinion, notes);
