@@ -3,11 +3,11 @@
 //! authorization middleware, the OpenAPI document and the roles-matrix test all read
 //! this one table, so a route cannot exist in one and not the others.
 
+use crate::dashboard;
 use crate::handlers::{
     access_reviews, archives, attestations, audit_logs, checks, evidence, findings, health,
     incidents, jobs, ledger, packets, reports, session, status,
 };
-use crate::dashboard;
 use crate::roles::Perm;
 use crate::App;
 use axum::http::Method;

@@ -404,8 +404,7 @@ pub fn demo_login(store: &vouch_store::Store) -> Result<DemoLogin, String> {
         "demo-auditor-{}",
         &uuid::Uuid::now_v7().simple().to_string()[20..]
     );
-    let (_, auditor_token) =
-        crate::auth::create_token(store, &name, roles::Role::Auditor, None)?;
+    let (_, auditor_token) = crate::auth::create_token(store, &name, roles::Role::Auditor, None)?;
     Ok(DemoLogin {
         username: username.into(),
         password,
