@@ -83,13 +83,23 @@ impl Data {
             env,
             _pg: pg,
         };
-        ok(&d.run(&["init", "--org", "Acme", "--origin", "acme.example/vouch/audit"]));
+        ok(&d.run(&[
+            "init",
+            "--org",
+            "Acme",
+            "--origin",
+            "acme.example/vouch/audit",
+        ]));
         let pack = d.t.path().join("packs/fixture/pack.toml");
         std::fs::create_dir_all(pack.parent().unwrap()).unwrap();
         std::fs::write(&pack, PACK).unwrap();
         let cfg = d.dir.join("vouch.toml");
         let old = std::fs::read_to_string(&cfg).unwrap();
-        std::fs::write(&cfg, format!("include = [\"../packs/fixture/pack.toml\"]\n{old}")).unwrap();
+        std::fs::write(
+            &cfg,
+            format!("include = [\"../packs/fixture/pack.toml\"]\n{old}"),
+        )
+        .unwrap();
         ok(&d.run(&["config", "check"]));
         d
     }
@@ -103,7 +113,14 @@ impl Data {
     }
 
     fn export(&self, period: &str, out: &Path, extra: &[&str]) -> Output {
-        let mut args = vec!["export", "oscal", "--period", period, "--out", out.to_str().unwrap()];
+        let mut args = vec![
+            "export",
+            "oscal",
+            "--period",
+            period,
+            "--out",
+            out.to_str().unwrap(),
+        ];
         args.extend(extra);
         self.run(&args)
     }
@@ -192,10 +209,17 @@ vouch_test_support::on_both!(oscal_export_claims_only_what_was_checked, |kind| {
     let ar = read(&o.join("assessment-results.json"));
     let r = result_of(&ar);
     let det = determinations(&ar);
-    assert_eq!(det.keys().collect::<Vec<_>>(), ["CC6.1", "CC6.2", "CC6.6"], "{det:?}");
+    assert_eq!(
+        det.keys().collect::<Vec<_>>(),
+        ["CC6.1", "CC6.2", "CC6.6"],
+        "{det:?}"
+    );
     assert!(det.values().all(|(s, _)| s == "not-satisfied"), "{det:?}");
     assert!(det.values().all(|(_, v)| v == "not_tested"), "{det:?}");
-    assert!(r["remarks"].as_str().unwrap().starts_with("no_evidence"), "{r}");
+    assert!(
+        r["remarks"].as_str().unwrap().starts_with("no_evidence"),
+        "{r}"
+    );
     let obs = r["observations"].as_array().unwrap();
     assert_eq!(obs.len(), 1, "one evidence item, no check result: {r}");
     assert_eq!(obs[0]["methods"], serde_json::json!(["EXAMINE"]));
@@ -224,8 +248,14 @@ vouch_test_support::on_both!(oscal_export_claims_only_what_was_checked, |kind| {
     assert!(r.get("remarks").is_none(), "{r}");
     let det = determinations(&ar);
     assert_eq!(det["CC6.2"], ("satisfied".to_string(), "pass".to_string()));
-    assert_eq!(det["CC6.1"], ("not-satisfied".to_string(), "fail".to_string()));
-    assert_eq!(det["CC6.6"], ("not-satisfied".to_string(), "fail".to_string()));
+    assert_eq!(
+        det["CC6.1"],
+        ("not-satisfied".to_string(), "fail".to_string())
+    );
+    assert_eq!(
+        det["CC6.6"],
+        ("not-satisfied".to_string(), "fail".to_string())
+    );
     let include: Vec<&str> = r["reviewed-controls"]["control-selections"][0]["include-controls"]
         .as_array()
         .unwrap()
@@ -251,7 +281,9 @@ vouch_test_support::on_both!(oscal_export_claims_only_what_was_checked, |kind| {
     let test: Vec<&Value> = obs.iter().filter(|o| o["methods"][0] == "TEST").collect();
     assert_eq!(test.len(), 2, "{r}");
     assert_eq!(obs.len(), 3, "{r}");
-    let related = ex[0]["related-observations"][0]["observation-uuid"].as_str().unwrap();
+    let related = ex[0]["related-observations"][0]["observation-uuid"]
+        .as_str()
+        .unwrap();
     let mfa = test
         .iter()
         .find(|o| prop(o, "check-id") == ["fixture.mfa"])
@@ -273,7 +305,9 @@ vouch_test_support::on_both!(oscal_export_claims_only_what_was_checked, |kind| {
     // The check result file is the record the ledger hashed: its SHA-256 is the
     // check.evaluated event's record_sha256.
     let rec_sha = prop(&mfa["relevant-evidence"][0], "sha256")[0].to_string();
-    let seq: u64 = prop(&mfa["relevant-evidence"][0], "ledger-seq")[0].parse().unwrap();
+    let seq: u64 = prop(&mfa["relevant-evidence"][0], "ledger-seq")[0]
+        .parse()
+        .unwrap();
     let export = ok(&d.run(&["ledger", "export", "--period", "2000-01-01..2100-01-01"]));
     let leaf: Value = export
         .lines()
@@ -281,7 +315,11 @@ vouch_test_support::on_both!(oscal_export_claims_only_what_was_checked, |kind| {
         .find(|l| l["seq"] == seq)
         .expect("the ledger entry named by ledger-seq");
     assert_eq!(leaf["action"], "check.evaluated", "{leaf}");
-    assert_eq!(leaf["metadata"]["record_sha256"], rec_sha.as_str(), "{leaf}");
+    assert_eq!(
+        leaf["metadata"]["record_sha256"],
+        rec_sha.as_str(),
+        "{leaf}"
+    );
 
     // The pack's component definition: its controls against the TSC.
     let cd = read(&o1.join("component-definitions/pack-fixture.json"));
@@ -296,11 +334,21 @@ vouch_test_support::on_both!(oscal_export_claims_only_what_was_checked, |kind| {
         .map(|r| r["control-id"].as_str().unwrap())
         .collect();
     assert_eq!(reqs, ["CC6.1", "CC6.2", "CC6.6"]);
-    assert_eq!(cd["component-definition"]["metadata"]["last-modified"], doc["metadata"]["last-modified"]);
+    assert_eq!(
+        cd["component-definition"]["metadata"]["last-modified"],
+        doc["metadata"]["last-modified"]
+    );
 
     // As of a time before anything was stored: no data then.
-    let e = err_line(&d.export("2026-10", &tmp.join("early"), &["--as-of", "2026-01-01T00:00:00Z"]));
-    assert!(e.contains("no data for period 2026-10 as of 2026-01-01T00:00:00"), "{e}");
+    let e = err_line(&d.export(
+        "2026-10",
+        &tmp.join("early"),
+        &["--as-of", "2026-01-01T00:00:00Z"],
+    ));
+    assert!(
+        e.contains("no data for period 2026-10 as of 2026-01-01T00:00:00"),
+        "{e}"
+    );
 });
 
 fn vouch_engine_tsc_source() -> &'static str {
@@ -315,17 +363,29 @@ fn oscal_export_bad_input_is_one_line() {
     let e = err_line(&d.export("2026-13", &tmp.join("x"), &[]));
     assert!(e.contains("invalid period `2026-13`"), "{e}");
     let e = err_line(&d.export("2026-10", &tmp.join("x"), &["--as-of", "yesterday"]));
-    assert!(e.contains("--as-of: `yesterday` is not an RFC 3339 date-time"), "{e}");
+    assert!(
+        e.contains("--as-of: `yesterday` is not an RFC 3339 date-time"),
+        "{e}"
+    );
     // A directory holding something else is not mixed into.
     let busy = tmp.join("busy");
     std::fs::create_dir_all(&busy).unwrap();
     std::fs::write(busy.join("notes.txt"), "keep").unwrap();
     let e = err_line(&d.export("2026-10", &busy, &[]));
-    assert!(e.contains("is not empty (notes.txt is not part of an OSCAL export)"), "{e}");
-    assert_eq!(std::fs::read_to_string(busy.join("notes.txt")).unwrap(), "keep");
+    assert!(
+        e.contains("is not empty (notes.txt is not part of an OSCAL export)"),
+        "{e}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(busy.join("notes.txt")).unwrap(),
+        "keep"
+    );
     // An output path that cannot be a directory (under a regular file), even for root.
     let e = err_line(&d.export("2026-10", &tmp.join("busy/notes.txt/out"), &[]));
-    assert!(e.starts_with("error: cannot write") || e.contains("cannot write"), "{e}");
+    assert!(
+        e.starts_with("error: cannot write") || e.contains("cannot write"),
+        "{e}"
+    );
     // An empty directory nobody may write to (root may write anywhere: skipped then).
     let ro = tmp.join("readonly");
     std::fs::create_dir_all(&ro).unwrap();
@@ -334,7 +394,10 @@ fn oscal_export_bad_input_is_one_line() {
     let writable = std::fs::write(ro.join("probe"), "x").is_ok();
     if !writable {
         let e = err_line(&d.export("2026-10", &ro, &[]));
-        assert!(e.contains("cannot write") && e.contains("ermission denied"), "{e}");
+        assert!(
+            e.contains("cannot write") && e.contains("ermission denied"),
+            "{e}"
+        );
     } else {
         let _ = std::fs::remove_file(ro.join("probe"));
         eprintln!("running as root: the read-only directory case is covered by the file case");
@@ -344,9 +407,21 @@ fn oscal_export_bad_input_is_one_line() {
 
 /// Run the trestle validation script on an export: (success, output).
 fn trestle_validate(dir: &Path) -> (bool, String) {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../vouch-oscal/tests/trestle_validate.py");
-    let o = Command::new("python3").arg(script).arg(dir).output().unwrap();
-    (o.status.success(), format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr)))
+    let script =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../vouch-oscal/tests/trestle_validate.py");
+    let o = Command::new("python3")
+        .arg(script)
+        .arg(dir)
+        .output()
+        .unwrap();
+    (
+        o.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        ),
+    )
 }
 
 fn have_trestle() -> bool {
@@ -354,7 +429,10 @@ fn have_trestle() -> bool {
         .args(["-c", "import trestle.oscal.assessment_results"])
         .output()
         .is_ok_and(|o| o.status.success());
-    ext::require(ok, "python3 with compliance-trestle is missing (pip install 'compliance-trestle>=3.12,<4')")
+    ext::require(
+        ok,
+        "python3 with compliance-trestle is missing (pip install 'compliance-trestle>=3.12,<4')",
+    )
 }
 
 #[test]
@@ -376,17 +454,30 @@ fn ext_oscal_export_of_the_demo_validates_with_trestle() {
     let run = |out: &Path| {
         ok(&vouch()
             .data_dir(&demo)
-            .args(["export", "oscal", "--period", &month, "--out", out.to_str().unwrap()])
+            .args([
+                "export",
+                "oscal",
+                "--period",
+                &month,
+                "--out",
+                out.to_str().unwrap(),
+            ])
             .output())
     };
     let good = t.path().join("oscal");
     run(&good);
     let (valid, out) = trestle_validate(&good);
     assert!(valid, "{out}");
-    assert!(out.starts_with("ok: ") && out.contains("OSCAL document(s) valid"), "{out}");
+    assert!(
+        out.starts_with("ok: ") && out.contains("OSCAL document(s) valid"),
+        "{out}"
+    );
     let again = t.path().join("again");
     run(&again);
-    assert!(tree(&good) == tree(&again), "two exports of the demo differ");
+    assert!(
+        tree(&good) == tree(&again),
+        "two exports of the demo differ"
+    );
     let ar = read(&good.join("assessment-results.json"));
     let r = result_of(&ar);
     assert!(r["observations"].as_array().unwrap().len() >= 3, "{r}");
@@ -412,14 +503,21 @@ fn ext_oscal_export_of_the_demo_validates_with_trestle() {
     std::fs::write(b1.join("assessment-results.json"), v.to_string()).unwrap();
     let (valid, out) = trestle_validate(&b1);
     assert!(!valid, "{out}");
-    assert!(out.contains("not a valid OSCAL AssessmentResults") && out.contains("methods"), "{out}");
+    assert!(
+        out.contains("not a valid OSCAL AssessmentResults") && out.contains("methods"),
+        "{out}"
+    );
     // A finding whose state is not an OSCAL state.
     let b2 = copy("bad-state");
     let mut v = read(&b2.join("assessment-results.json"));
-    v["assessment-results"]["results"][0]["findings"][0]["target"]["status"]["state"] = "mostly".into();
+    v["assessment-results"]["results"][0]["findings"][0]["target"]["status"]["state"] =
+        "mostly".into();
     std::fs::write(b2.join("assessment-results.json"), v.to_string()).unwrap();
     let (valid, out) = trestle_validate(&b2);
-    assert!(!valid && out.contains("not a valid OSCAL AssessmentResults"), "{out}");
+    assert!(
+        !valid && out.contains("not a valid OSCAL AssessmentResults"),
+        "{out}"
+    );
     // A component definition without the catalog `source` of its implementation.
     let b3 = copy("no-source");
     let cd_path = std::fs::read_dir(b3.join("component-definitions"))
@@ -435,7 +533,10 @@ fn ext_oscal_export_of_the_demo_validates_with_trestle() {
         .remove("source");
     std::fs::write(&cd_path, v.to_string()).unwrap();
     let (valid, out) = trestle_validate(&b3);
-    assert!(!valid && out.contains("not a valid OSCAL ComponentDefinition"), "{out}");
+    assert!(
+        !valid && out.contains("not a valid OSCAL ComponentDefinition"),
+        "{out}"
+    );
     // An evidence file altered after the export: its hash no longer matches.
     let b4 = copy("altered");
     let ev = std::fs::read_dir(b4.join("evidence"))

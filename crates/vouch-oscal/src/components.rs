@@ -26,12 +26,7 @@ fn pack_name(path: &Path) -> String {
     let declared = std::fs::read_to_string(path)
         .ok()
         .and_then(|t| toml::from_str::<toml::Table>(&t).ok())
-        .and_then(|t| {
-            t.get("pack")?
-                .get("name")?
-                .as_str()
-                .map(String::from)
-        });
+        .and_then(|t| t.get("pack")?.get("name")?.as_str().map(String::from));
     declared.unwrap_or_else(|| {
         path.parent()
             .and_then(Path::file_name)
@@ -106,16 +101,25 @@ pub(crate) fn definitions(config: &Config, at: &DateTime<Utc>) -> Vec<(String, V
             continue;
         }
         let (stem, name, title) = match &u.pack {
-            Some(p) => (format!("pack-{}", slug(p)), p.clone(), format!("vouch pack {p}")),
+            Some(p) => (
+                format!("pack-{}", slug(p)),
+                p.clone(),
+                format!("vouch pack {p}"),
+            ),
             None => (
                 "vouch-toml".to_string(),
                 u.shown.clone(),
-                format!("{}'s own controls ({})", config.settings.organization.name, u.shown),
+                format!(
+                    "{}'s own controls ({})",
+                    config.settings.organization.name, u.shown
+                ),
             ),
         };
         out.push((
             stem,
-            document(config, origin, &name, &title, &u.shown, &controls, &checks, &evidence, at),
+            document(
+                config, origin, &name, &title, &u.shown, &controls, &checks, &evidence, at,
+            ),
         ));
     }
     out

@@ -171,7 +171,10 @@ fn gather(config: &Config, store: &Store, req: &Request) -> Result<Data, Error> 
     items.sort_by(|a, b| a.id().cmp(b.id()));
     if results.is_empty() && items.is_empty() {
         let when = match &limit {
-            Some(_) => format!(" as of {}", ts(&req.as_of.unwrap_or_default().trunc_subsecs(0))),
+            Some(_) => format!(
+                " as of {}",
+                ts(&req.as_of.unwrap_or_default().trunc_subsecs(0))
+            ),
             None => String::new(),
         };
         return Err(Error::Invalid(format!(

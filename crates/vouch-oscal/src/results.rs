@@ -47,7 +47,12 @@ pub(crate) fn text(v: &Value) -> String {
 /// Criteria in the AICPA order, unknown ids after them in text order.
 pub(crate) fn tsc_order(ids: impl IntoIterator<Item = String>) -> Vec<String> {
     let set: BTreeSet<String> = ids.into_iter().collect();
-    let pos = |c: &str| tsc::CRITERIA.iter().position(|x| x.id == c).unwrap_or(usize::MAX);
+    let pos = |c: &str| {
+        tsc::CRITERIA
+            .iter()
+            .position(|x| x.id == c)
+            .unwrap_or(usize::MAX)
+    };
     let mut v: Vec<String> = set.into_iter().collect();
     v.sort_by(|a, b| pos(a).cmp(&pos(b)).then(a.cmp(b)));
     v
@@ -184,8 +189,12 @@ fn explain(status: &str) -> &'static str {
     match status {
         "fail" => "a check found exceptions",
         "error" => "a check could not reach a verdict (collection or evaluation error)",
-        "no_evidence" => "no_evidence: nothing was collected or judged for the period, so nothing is claimed",
-        "not_tested" => "not_tested: a check was not evaluated for the period, or its evidence is stale",
+        "no_evidence" => {
+            "no_evidence: nothing was collected or judged for the period, so nothing is claimed"
+        }
+        "not_tested" => {
+            "not_tested: a check was not evaluated for the period, or its evidence is stale"
+        }
         "not_applicable" => "switched off by configuration: not assessed, so not claimed satisfied",
         _ => "",
     }
@@ -205,7 +214,14 @@ pub(crate) fn document(
     let at = ts(&data.at);
     let start = ts(&period.start);
     let end_t: DateTime<Utc> = period.end.min(data.at).max(period.start);
-    let doc_uuid = ids::id(&[origin, "assessment-results", &period.label, &start, &ts(&period.end), &at]);
+    let doc_uuid = ids::id(&[
+        origin,
+        "assessment-results",
+        &period.label,
+        &start,
+        &ts(&period.end),
+        &at,
+    ]);
     let plan_uuid = ids::id(&[origin, "assessment-plan", &doc_uuid]);
     let tsc_uuid = ids::id(&[origin, "catalog", TSC_SOURCE]);
 
@@ -235,7 +251,11 @@ pub(crate) fn document(
         let ctls: Vec<&Value> = data
             .controls
             .iter()
-            .filter(|x| x["criteria"].as_array().is_some_and(|a| a.iter().any(|y| y == c.as_str())))
+            .filter(|x| {
+                x["criteria"]
+                    .as_array()
+                    .is_some_and(|a| a.iter().any(|y| y == c.as_str()))
+            })
             .collect();
         let status = rollup(ctls.iter().map(|x| x["status"].as_str().unwrap_or("error")));
         let ok = status == "pass";
@@ -271,7 +291,11 @@ pub(crate) fn document(
                 text(&x["id"]),
                 text(&x["title"]),
                 text(&x["status"]),
-                if checks.is_empty() { String::new() } else { format!("; checks: {}", checks.join(", ")) }
+                if checks.is_empty() {
+                    String::new()
+                } else {
+                    format!("; checks: {}", checks.join(", "))
+                }
             ));
         }
         let remarks = if ok {
@@ -290,7 +314,8 @@ pub(crate) fn document(
             },
         });
         if status == "not_applicable" {
-            target["implementation-status"] = json!({"state": "not-applicable", "remarks": explain(status)});
+            target["implementation-status"] =
+                json!({"state": "not-applicable", "remarks": explain(status)});
         }
         let mut f = json!({
             "uuid": ids::id(&[&doc_uuid, "finding", "criterion", c]),
@@ -303,7 +328,10 @@ pub(crate) fn document(
             "target": target,
         });
         if !related.is_empty() {
-            f["related-observations"] = related.into_iter().map(|u| json!({"observation-uuid": u})).collect();
+            f["related-observations"] = related
+                .into_iter()
+                .map(|u| json!({"observation-uuid": u}))
+                .collect();
         }
         if !ok {
             f["remarks"] = json!(explain(status));
@@ -328,7 +356,12 @@ pub(crate) fn document(
             .filter(|c| ctl_ids.contains(&c.id))
             .flat_map(|c| c.criteria.clone())
             .collect();
-        crit.extend(ctl_ids.iter().filter(|i| tsc::CRITERIA.iter().any(|x| x.id == i.as_str())).cloned());
+        crit.extend(
+            ctl_ids
+                .iter()
+                .filter(|i| tsc::CRITERIA.iter().any(|x| x.id == i.as_str()))
+                .cloned(),
+        );
         let crit = tsc_order(crit);
         let target_id = crit
             .first()

@@ -71,7 +71,10 @@ fn export_oscal(cli: &crate::Cli, a: &OscalArgs) -> Result<i32> {
     for f in written.files.iter().filter(|f| {
         !f.name.starts_with(oscal::EVIDENCE_DIR) && !f.name.starts_with(oscal::RESULTS_DIR)
     }) {
-        println!("  {:<48} {:>10} bytes  sha256 {}", f.name, f.bytes, f.sha256);
+        println!(
+            "  {:<48} {:>10} bytes  sha256 {}",
+            f.name, f.bytes, f.sha256
+        );
     }
     let artifacts = written.files.len()
         - written
