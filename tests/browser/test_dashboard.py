@@ -242,19 +242,19 @@ def new_driver(download_dir=None):
     return drv
 
 
-def testid(drv, tid, timeout=WAIT):
+def by_id(drv, tid, timeout=WAIT):
     return WebDriverWait(drv, timeout).until(
         EC.presence_of_element_located((By.CSS_SELECTOR, f'[data-testid="{tid}"]')))
 
 
-def testids(drv, tid):
+def all_by_id(drv, tid):
     return drv.find_elements(By.CSS_SELECTOR, f'[data-testid="{tid}"]')
 
 
 def open_page(drv, origin, path, expect):
     """Load a page and wait until the element `expect` (a data-testid) is there."""
     drv.get(origin + path)
-    return testid(drv, expect)
+    return by_id(drv, expect)
 
 
 def submit(drv, form):
@@ -270,10 +270,10 @@ def login_officer(drv, srv):
     drv.find_element(By.ID, "username").send_keys(srv.dash["username"])
     drv.find_element(By.ID, "password").send_keys(srv.dash["password"])
     drv.find_element(By.ID, "totp_code").send_keys(srv.codes.next())
-    submit(drv, testid(drv, "login-form"))
-    who = testid(drv, "who")
+    submit(drv, by_id(drv, "login-form"))
+    who = by_id(drv, "who")
     assert srv.dash["username"] in who.text, who.text
-    testid(drv, "overall-status")
+    by_id(drv, "overall-status")
 
 
 @pytest.fixture(scope="module")
@@ -295,8 +295,8 @@ def auditor(server):
     try:
         open_page(drv, server.origin, ROOT + "/login", "token-login-form")
         drv.find_element(By.ID, "token").send_keys(server.dash["auditor_token"])
-        submit(drv, testid(drv, "token-login-form"))
-        testid(drv, "overall-status")
+        submit(drv, by_id(drv, "token-login-form"))
+        by_id(drv, "overall-status")
         yield drv
     finally:
         drv.quit()
@@ -314,13 +314,13 @@ def site(server, officer):
     from the overview: [(name, path, testid that marks the page loaded)]."""
     drv = officer
     open_page(drv, server.origin, ROOT, "criteria")
-    rows = [r for r in testids(drv, "criterion-row") if r.get_attribute("data-status") != "no_evidence"]
+    rows = [r for r in all_by_id(drv, "criterion-row") if r.get_attribute("data-status") != "no_evidence"]
     assert rows, "the demo maps controls to some criteria"
     crit = rows[0].find_element(By.TAG_NAME, "a").get_attribute("href")
     open_page(drv, "", crit, "criterion-controls")
-    control = testids(drv, "control-row")[0].find_element(By.TAG_NAME, "a").get_attribute("href")
+    control = all_by_id(drv, "control-row")[0].find_element(By.TAG_NAME, "a").get_attribute("href")
     open_page(drv, "", control, "control-status")
-    links = testids(drv, "evidence-link")
+    links = all_by_id(drv, "evidence-link")
     assert links, "the demo's controls were judged on evidence items"
     evidence = links[0].get_attribute("href")
     findings = server.api.get("/api/compliance/findings")
@@ -355,15 +355,15 @@ def test_login_refuses_a_wrong_code(server):
         drv.find_element(By.ID, "username").send_keys(server.dash["username"])
         drv.find_element(By.ID, "password").send_keys(server.dash["password"])
         drv.find_element(By.ID, "totp_code").send_keys(wrong)
-        submit(drv, testid(drv, "login-form"))
-        testid(drv, "login-error")
-        assert not testids(drv, "who") and not testids(drv, "overall-status")
+        submit(drv, by_id(drv, "login-form"))
+        by_id(drv, "login-error")
+        assert not all_by_id(drv, "who") and not all_by_id(drv, "overall-status")
         # Without a code at all: TOTP is enrolled, so the password alone is not enough.
         drv.find_element(By.ID, "username").send_keys(server.dash["username"])
         drv.find_element(By.ID, "password").send_keys(server.dash["password"])
-        submit(drv, testid(drv, "login-form"))
-        testid(drv, "login-error")
-        assert not testids(drv, "who")
+        submit(drv, by_id(drv, "login-form"))
+        by_id(drv, "login-error")
+        assert not all_by_id(drv, "who")
     finally:
         drv.quit()
 
@@ -375,17 +375,17 @@ def test_overview_matches_the_status_api(server, officer):
     checked = 0
     for path in (ROOT, f"{ROOT}?period={urllib.parse.quote(period)}"):
         open_page(drv, server.origin, path, "criteria")
-        assert testid(drv, "overall-status").get_attribute("data-status") == status["overall_status"], path
+        assert by_id(drv, "overall-status").get_attribute("data-status") == status["overall_status"], path
         for s, n in status["controls"].items():
-            el = testids(drv, f"count-{s}")
+            el = all_by_id(drv, f"count-{s}")
             if el:
                 assert int(el[0].get_attribute("data-count")) == n, f"{path}: count of {s}"
                 checked += 1
         for cat, c in status["criteria"].items():
-            row = testid(drv, f"category-{cat}")
+            row = by_id(drv, f"category-{cat}")
             assert row.find_element(By.CSS_SELECTOR, "[data-status]").get_attribute("data-status") == c["status"], cat
             checked += 1
-    rows = testids(drv, "criterion-row")
+    rows = all_by_id(drv, "criterion-row")
     assert len(rows) == 61, "each of the 61 Trust Services Criteria has a row"
     shown = {r.get_attribute("data-criterion"): r.get_attribute("data-status") for r in rows}
     judged = 0
@@ -404,37 +404,37 @@ def test_overview_matches_the_status_api(server, officer):
         code, st = server.api.call("GET", f"/api/compliance/status?period={urllib.parse.quote(other)}")
         if code == 200:
             open_page(drv, server.origin, f"{ROOT}?period={urllib.parse.quote(other)}", "criteria")
-            assert testid(drv, "overall-status").get_attribute("data-status") == st["overall_status"], other
+            assert by_id(drv, "overall-status").get_attribute("data-status") == st["overall_status"], other
 
 
 def test_drill_from_criterion_to_a_verified_inclusion_proof(server, officer):
     drv = officer
     open_page(drv, server.origin, ROOT, "criteria")
-    row = next(r for r in testids(drv, "criterion-row") if r.get_attribute("data-status") != "no_evidence")
+    row = next(r for r in all_by_id(drv, "criterion-row") if r.get_attribute("data-status") != "no_evidence")
     want = row.get_attribute("data-status")
     old = drv.find_element(By.TAG_NAME, "html")
     row.find_element(By.TAG_NAME, "a").click()
     WebDriverWait(drv, WAIT).until(EC.staleness_of(old))
-    assert testid(drv, "criterion-status").get_attribute("data-status") in (want, "not_tested" if want == "stale" else want)
-    ctl = testids(drv, "control-row")[0]
+    assert by_id(drv, "criterion-status").get_attribute("data-status") in (want, "not_tested" if want == "stale" else want)
+    ctl = all_by_id(drv, "control-row")[0]
     cid = ctl.get_attribute("data-control")
     old = drv.find_element(By.TAG_NAME, "html")
     ctl.find_element(By.TAG_NAME, "a").click()
     WebDriverWait(drv, WAIT).until(EC.staleness_of(old))
-    testid(drv, "control-status")
-    assert testids(drv, "check"), f"control {cid} shows its checks"
-    link = testids(drv, "evidence-link")[0]
+    by_id(drv, "control-status")
+    assert all_by_id(drv, "check"), f"control {cid} shows its checks"
+    link = all_by_id(drv, "evidence-link")[0]
     item = link.text.strip()
     old = drv.find_element(By.TAG_NAME, "html")
     link.click()
     WebDriverWait(drv, WAIT).until(EC.staleness_of(old))
-    testid(drv, "ipe-record")
-    assert item in testid(drv, "ipe-id").text
-    seq = testid(drv, "ipe-ledger-seq").get_attribute("data-seq")
+    by_id(drv, "ipe-record")
+    assert item in by_id(drv, "ipe-id").text
+    seq = by_id(drv, "ipe-ledger-seq").get_attribute("data-seq")
     assert seq.isdigit(), "the evidence item's ledger event is recorded"
-    sha = testid(drv, "ipe-sha256").text.strip()
+    sha = by_id(drv, "ipe-sha256").text.strip()
     # The browser downloads the proof (a real download into the download dir).
-    testid(drv, "proof-link").click()
+    by_id(drv, "proof-link").click()
     proof = drv.download_dir / f"evidence-{seq}.tlog-proof"
     wait_for(lambda: proof.exists() and proof.stat().st_size > 0 and
              not any(p.suffix == ".crdownload" for p in drv.download_dir.iterdir()), f"download of {proof.name}")
@@ -473,7 +473,7 @@ def fill_finding_form(drv, status, note):
     n = drv.find_element(By.ID, "f-note")
     n.clear()
     n.send_keys(note)
-    return testid(drv, "finding-form")
+    return by_id(drv, "finding-form")
 
 
 def test_update_a_finding_through_the_form_and_csrf_is_required(server, officer):
@@ -486,7 +486,7 @@ def test_update_a_finding_through_the_form_and_csrf_is_required(server, officer)
     form = fill_finding_form(drv, "accepted", "no csrf: must not land")
     drv.execute_script("arguments[0].querySelector('input[name=csrf]').remove()", form)
     submit(drv, form)
-    err = testid(drv, "error")
+    err = by_id(drv, "error")
     assert page_status(drv) == 400, "a form without CSRF is refused with 400"
     assert "csrf" in (err.text + (err.get_attribute("data-code") or "")).lower() or page_status(drv) == 400
     # 2. A wrong CSRF token: refused too.
@@ -494,7 +494,7 @@ def test_update_a_finding_through_the_form_and_csrf_is_required(server, officer)
     form = fill_finding_form(drv, "accepted", "wrong csrf: must not land")
     drv.execute_script("arguments[0].querySelector('input[name=csrf]').value = 'A'.repeat(43)", form)
     submit(drv, form)
-    testid(drv, "error")
+    by_id(drv, "error")
     assert page_status(drv) == 400
     # 3. Outside the browser, the session cookie alone (a forged cross-site post): 400.
     cookie = "; ".join(f"{c['name']}={c['value']}" for c in drv.get_cookies())
@@ -512,18 +512,18 @@ def test_update_a_finding_through_the_form_and_csrf_is_required(server, officer)
     # 4. The real form: the change is in the API and on the page.
     note = f"accepted in the browser test {uuid.uuid4().hex[:8]}"
     open_page(drv, server.origin, path, "finding-form")
-    versions = int(testid(drv, "finding-history").get_attribute("data-count"))
+    versions = int(by_id(drv, "finding-history").get_attribute("data-count"))
     submit(drv, fill_finding_form(drv, "accepted", note))
-    testid(drv, "flash")
-    assert testid(drv, "finding").get_attribute("data-status") == "accepted"
-    assert int(testid(drv, "finding-history").get_attribute("data-count")) > versions
+    by_id(drv, "flash")
+    assert by_id(drv, "finding").get_attribute("data-status") == "accepted"
+    assert int(by_id(drv, "finding-history").get_attribute("data-count")) > versions
     after = finding_by_id(server, fid)
     assert after["status"] == "accepted"
     assert note in json.dumps(after.get("notes")), f"the note is not in GET /findings: {after.get('notes')}"
 
 
 def test_an_auditor_sees_no_action_on_any_page(server, officer, auditor, site):
-    assert "auditor" in testid(auditor, "who").text.lower()
+    assert "auditor" in by_id(auditor, "who").text.lower()
     for name, path, mark in site:
         open_page(auditor, server.origin, path, mark)
         acts = [a.get_attribute("data-action") for a in auditor.find_elements(By.CSS_SELECTOR, "[data-action]")]
@@ -600,15 +600,21 @@ def test_skip_link_is_the_first_tab_stop(server, officer):
     assert el.tag_name == "a" and el.get_attribute("href").endswith("#main"), el.get_attribute("outerHTML")
     rect = drv.execute_script("const r = arguments[0].getBoundingClientRect(); return [r.top, r.left, r.width, r.height];", el)
     assert rect[2] > 1 and rect[3] > 1 and rect[0] >= 0 and rect[1] >= 0, f"the focused skip link is not visible: {rect}"
-    el.send_keys(Keys.ENTER)
-    WebDriverWait(drv, WAIT).until(lambda d: d.execute_script("return location.hash") == "#main")
-    assert drv.find_elements(By.ID, "main"), "the skip link points at an element with id main"
-    # Tabbing on reaches the navigation: every nav link is reachable by keyboard.
+    # Tabbing on from there reaches the navigation.
     stops = []
     for _ in range(8):
         drv.switch_to.active_element.send_keys(Keys.TAB)
         stops.append(drv.switch_to.active_element.get_attribute("data-testid"))
-    assert "nav-findings" in stops or any(s and s.startswith("nav-") for s in stops), stops
+    assert "nav-overview" in stops and "nav-findings" in stops, stops
+    # Following the skip link: the next Tab stop is inside the main content.
+    open_page(drv, server.origin, ROOT, "overall-status")
+    drv.execute_script("document.activeElement && document.activeElement.blur(); window.focus();")
+    drv.find_element(By.TAG_NAME, "body").send_keys(Keys.TAB)
+    drv.switch_to.active_element.send_keys(Keys.ENTER)
+    WebDriverWait(drv, WAIT).until(lambda d: d.execute_script("return location.hash") == "#main")
+    drv.switch_to.active_element.send_keys(Keys.TAB)
+    assert drv.execute_script("return document.getElementById('main').contains(document.activeElement)"), \
+        drv.switch_to.active_element.get_attribute("outerHTML")
 
 
 def test_pages_at_1280_and_390_px_with_screenshots(server, officer, site):
