@@ -335,7 +335,8 @@ fn audit_outcome(
     );
     let ingest_ok = route.perm == roles::Perm::Ingest && status.is_success();
     if (*method != Method::GET || reads) && !ingest_ok {
-        let result = if status.is_success() {
+        // A dashboard form answers a success with 303 (post/redirect/get).
+        let result = if status.is_success() || status.is_redirection() {
             "success"
         } else {
             "failure"

@@ -64,9 +64,16 @@ pub fn esc(s: &str) -> String {
     out
 }
 
+/// Everything but RFC 3986's unreserved characters is encoded.
+const COMPONENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
 /// A query-string or path component, percent-encoded (then safe in an attribute too).
 pub fn url(s: &str) -> String {
-    percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
+    percent_encoding::utf8_percent_encode(s, COMPONENT).to_string()
 }
 
 /// A JSON value's text (strings without quotes, null empty), escaped.
