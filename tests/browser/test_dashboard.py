@@ -10,7 +10,6 @@ each page. See README.md beside this file for the environment it reads.
 import base64
 import hashlib
 import hmac
-import http.cookiejar
 import json
 import os
 import shutil
@@ -54,7 +53,6 @@ def missing(what):
 
 try:
     from selenium import webdriver
-    from selenium.common.exceptions import TimeoutException
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
