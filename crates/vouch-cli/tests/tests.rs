@@ -27,5 +27,6 @@ mod incidents;
 mod packet;
 mod packs;
 mod review;
+mod sampling;
 mod serve;
 mod verdicts;
