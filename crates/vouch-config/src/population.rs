@@ -19,7 +19,8 @@ pub const FREQUENCIES: &[&str] = &[
     "multiple-daily",
 ];
 
-/// One `[[population]]`.
+/// One `[[population]]`. Absent settings are left out when serialised, so the record
+/// and its canonical form in the ledger event (which drops nulls) are the same JSON.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct PopulationDef {
@@ -28,29 +29,29 @@ pub struct PopulationDef {
     /// The control whose occurrences these are (`CC6.2`, `change-approval`).
     pub control: String,
     /// What it is, for people.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
     /// Source: an evidence definition whose collected rows are the occurrences.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub evidence: Option<String>,
     /// Source: ledger events of the period whose `action` is this (`role.*` for a prefix).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub action: Option<String>,
     /// Source: ledger events of this `category`.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub category: Option<String>,
     /// Source: ledger events whose `resource.type` is this.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resource_type: Option<String>,
     /// How often the control operates (one of [`FREQUENCIES`]); sample sizes follow the
     /// frequency table when set, the population-size table otherwise.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub frequency: Option<String>,
     /// `low` (the table's lower bound, default) or `high` (its upper bound).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub risk: Option<String>,
     /// A fixed sample size instead of the tables.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sample_size: Option<u64>,
 }
 
