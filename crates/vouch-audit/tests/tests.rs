@@ -133,14 +133,12 @@ on_both!(ledger_population_root_event_and_exports, |kind| {
     let p = population::take(&fx.ctx(), "role-grants", &october(), "user:officer", now()).unwrap();
     assert_eq!(p.size, 30);
     // The root is over the leaves of exactly the matching events, in sequence order.
-    let leaves: Vec<String> = fx
-        .store
-        .query("SELECT leaf FROM ledger_entries ORDER BY seq", &[])
-        .unwrap()
-        .iter()
-        .map(|r| r.text(0))
+    // (Read through the backend: the exact stored bytes on both engines.)
+    let leaves: Vec<String> = (0..p.ledger_seq.unwrap())
+        .filter_map(|i| fx.store.leaf(i).unwrap())
         .filter(|l| l.contains(r#""action":"role.granted""#))
         .collect();
+    assert_eq!(leaves.len(), 30);
     let t = vouch_audit::tree::Tree::new(leaves.iter().map(|l| l.as_bytes()));
     assert_eq!(p.root, vouch_core::b64(&t.root()));
     let nd = population::export_ndjson(&fx.config, &p).unwrap();
