@@ -153,6 +153,9 @@ pub(crate) fn find_one(
     }
 }
 
-pub(crate) fn parse<T: serde::de::DeserializeOwned>(what: &str, text: &str) -> Result<T, AuditError> {
+pub(crate) fn parse<T: serde::de::DeserializeOwned>(
+    what: &str,
+    text: &str,
+) -> Result<T, AuditError> {
     serde_json::from_str(text).map_err(|e| AuditError::Corrupt(format!("stored {what}: {e}")))
 }

@@ -77,7 +77,10 @@ fn event(ctx: &Ctx<'_>, r: &Request, action: &str, by: &str) -> Result<u64, Audi
         ctx.ledger,
         &format!("pbc.{action}"),
         json!({"type": "pbc_request", "id": r.id, "name": format!("sample {} item {}", r.sample_id, r.item_index)}),
-        format!("PBC request {action}: item {} of sample {}: {}", r.item_index, r.sample_id, r.text),
+        format!(
+            "PBC request {action}: item {} of sample {}: {}",
+            r.item_index, r.sample_id, r.text
+        ),
         json!({"status": r.status, "version": r.version, "sample_id": r.sample_id, "item_index": r.item_index,
                "evidence_item": r.answers.last().map(|a| a.evidence_item.clone()),
                "evidence_sha256": r.answers.last().map(|a| a.sha256.clone()),
@@ -99,7 +102,10 @@ pub fn request(
     if !s.indices.contains(&item_index) {
         return Err(invalid(
             "item",
-            format!("item {item_index} is not in sample {} (its items: {:?})", s.id, s.indices),
+            format!(
+                "item {item_index} is not in sample {} (its items: {:?})",
+                s.id, s.indices
+            ),
         ));
     }
     if text.trim().is_empty() {
@@ -114,7 +120,12 @@ pub fn request(
         text: text.to_string(),
         status: "open".into(),
         answers: Vec::new(),
-        history: vec![Step { action: "requested".into(), by: by.into(), at: at.clone(), comment: None }],
+        history: vec![Step {
+            action: "requested".into(),
+            by: by.into(),
+            at: at.clone(),
+            comment: None,
+        }],
         version: 1,
         requested_by: by.into(),
         updated_at: at,
@@ -129,7 +140,10 @@ pub fn request(
     })?;
     if let Err(e) = event(ctx, &r, "requested", by) {
         let _ = ctx.store.write(&mut |sql| {
-            sql.execute("DELETE FROM pbc_requests WHERE id = $1", &[r.id.clone().into()])?;
+            sql.execute(
+                "DELETE FROM pbc_requests WHERE id = $1",
+                &[r.id.clone().into()],
+            )?;
             Ok(())
         });
         return Err(e);
@@ -139,7 +153,10 @@ pub fn request(
 
 /// The request whose id starts with `id`.
 pub fn get(store: &Store, id: &str) -> Result<Request, AuditError> {
-    parse("request", &find_one(store, "pbc_requests", "record", "id", "request", id)?.text(0))
+    parse(
+        "request",
+        &find_one(store, "pbc_requests", "record", "id", "request", id)?.text(0),
+    )
 }
 
 /// Requests (of one sample, when given), oldest first.
@@ -159,7 +176,13 @@ pub fn list(store: &Store, sample_id: Option<&str>) -> Result<Vec<Request>, Audi
 
 /// Store the next version (`next.version` = stored + 1) if the stored one is still
 /// `prev`, then the ledger event; the previous version is restored if the event fails.
-fn save(ctx: &Ctx<'_>, prev: &Request, next: &Request, action: &str, by: &str) -> Result<(), AuditError> {
+fn save(
+    ctx: &Ctx<'_>,
+    prev: &Request,
+    next: &Request,
+    action: &str,
+    by: &str,
+) -> Result<(), AuditError> {
     let write = |rec: &Request, expect: i64| -> Result<u64, AuditError> {
         let c = canonical(rec);
         let mut n = 0;
@@ -218,7 +241,10 @@ pub fn answer(
     let Some(sha) = item.sha256().filter(|_| item.ok()) else {
         return Err(invalid(
             "evidence_item",
-            format!("evidence item {} is a failed collection: it holds nothing", item.id()),
+            format!(
+                "evidence item {} is a failed collection: it holds nothing",
+                item.id()
+            ),
         ));
     };
     let at = ts(&now);
@@ -231,7 +257,12 @@ pub fn answer(
         by: by.into(),
         at: at.clone(),
     });
-    next.history.push(Step { action: "answered".into(), by: by.into(), at: at.clone(), comment: note.map(str::to_string) });
+    next.history.push(Step {
+        action: "answered".into(),
+        by: by.into(),
+        at: at.clone(),
+        comment: note.map(str::to_string),
+    });
     next.status = "answered".into();
     next.version += 1;
     next.updated_at = at;
@@ -256,7 +287,12 @@ pub fn decide(
     transition(&prev, &["answered"], to)?;
     let at = ts(&now);
     let mut next = prev.clone();
-    next.history.push(Step { action: to.into(), by: by.into(), at: at.clone(), comment: comment.map(str::to_string) });
+    next.history.push(Step {
+        action: to.into(),
+        by: by.into(),
+        at: at.clone(),
+        comment: comment.map(str::to_string),
+    });
     next.status = to.into();
     next.version += 1;
     next.updated_at = at;

@@ -150,8 +150,12 @@ fn ledger_items(
             "ledger entry {seq} of the period was pruned by retention: the population would be incomplete (restore the period's archive first)"
         )));
     }
-    let filter = json!({"action": def.action, "category": def.category, "resource_type": def.resource_type});
-    Ok((items, json!({"ledger": {"tree_size": size, "filter": filter}})))
+    let filter =
+        json!({"action": def.action, "category": def.category, "resource_type": def.resource_type});
+    Ok((
+        items,
+        json!({"ledger": {"tree_size": size, "filter": filter}}),
+    ))
 }
 
 /// The items of an evidence population: the rows of the latest successful collection of
@@ -179,7 +183,8 @@ fn evidence_items(
             limit: None,
         },
     )?;
-    let started = |i: &vouch_evidence::Item| i.record["started_at"].as_str().unwrap_or("").to_string();
+    let started =
+        |i: &vouch_evidence::Item| i.record["started_at"].as_str().unwrap_or("").to_string();
     let Some(latest) = all.iter().map(started).max() else {
         return Err(invalid(
             "period",
@@ -212,12 +217,14 @@ fn evidence_items(
         let path = (media == "application/json")
             .then_some(edef.rows.as_deref())
             .flatten();
-        let rows = vouch_evidence::rows::parse(&bytes, media, path).map_err(|e| {
-            AuditError::Corrupt(format!("evidence item {}: {e}", item.id()))
-        })?;
+        let rows = vouch_evidence::rows::parse(&bytes, media, path)
+            .map_err(|e| AuditError::Corrupt(format!("evidence item {}: {e}", item.id())))?;
         items.extend(rows.iter().map(vouch_core::canonical::to_string));
     }
-    Ok((items, json!({"evidence": {"id": evidence_id, "items": refs}})))
+    Ok((
+        items,
+        json!({"evidence": {"id": evidence_id, "items": refs}}),
+    ))
 }
 
 /// Take population `def_id` for `period`: gather its items, store them (blob), compute
@@ -276,7 +283,10 @@ pub fn take(
         Ok(seq) => seq,
         Err(e) => {
             let _ = ctx.store.write(&mut |sql| {
-                sql.execute("DELETE FROM populations WHERE id = $1", &[p.id.clone().into()])?;
+                sql.execute(
+                    "DELETE FROM populations WHERE id = $1",
+                    &[p.id.clone().into()],
+                )?;
                 Ok(())
             });
             return Err(e);
@@ -310,7 +320,14 @@ fn of_row(r: &vouch_store::Row) -> Result<Population, AuditError> {
 
 /// The population whose id starts with `id`.
 pub fn get(store: &Store, id: &str) -> Result<Population, AuditError> {
-    of_row(&find_one(store, "populations", "record, ledger_seq", "id", "population", id)?)
+    of_row(&find_one(
+        store,
+        "populations",
+        "record, ledger_seq",
+        "id",
+        "population",
+        id,
+    )?)
 }
 
 /// Populations taken (of one definition, when given), newest first.

@@ -8,8 +8,8 @@ use crate::{canonical, find_one, invalid, parse, record_event, sha256_hex, ts, A
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use vouch_core::period::Period;
 use vouch_core::b64;
+use vouch_core::period::Period;
 use vouch_store::Store;
 
 /// An auditor's commitment to a secret nonce, for one population definition and period.
@@ -153,7 +153,10 @@ pub fn commit(
         Ok(s) => s,
         Err(e) => {
             let _ = ctx.store.write(&mut |sql| {
-                sql.execute("DELETE FROM sample_commitments WHERE id = $1", &[rec.id.clone().into()])?;
+                sql.execute(
+                    "DELETE FROM sample_commitments WHERE id = $1",
+                    &[rec.id.clone().into()],
+                )?;
                 Ok(())
             });
             return Err(e);
@@ -347,13 +350,23 @@ fn sample_of_row(r: &vouch_store::Row) -> Result<Sample, AuditError> {
 
 /// The sample whose id starts with `id`.
 pub fn get(store: &Store, id: &str) -> Result<Sample, AuditError> {
-    sample_of_row(&find_one(store, "samples", "record, ledger_seq", "sample", "sample", id)?)
+    sample_of_row(&find_one(
+        store,
+        "samples",
+        "record, ledger_seq",
+        "sample",
+        "sample",
+        id,
+    )?)
 }
 
 /// Every sample, newest first.
 pub fn list(store: &Store) -> Result<Vec<Sample>, AuditError> {
     store
-        .query("SELECT record, ledger_seq FROM samples ORDER BY id DESC", &[])?
+        .query(
+            "SELECT record, ledger_seq FROM samples ORDER BY id DESC",
+            &[],
+        )?
         .iter()
         .map(sample_of_row)
         .collect()

@@ -143,7 +143,10 @@ mod tests {
                 assert!(a.iter().all(|i| *i < n));
             }
         }
-        assert_ne!(draw_indices(&[1; 32], 1000, 5), draw_indices(&[2; 32], 1000, 5));
+        assert_ne!(
+            draw_indices(&[1; 32], 1000, 5),
+            draw_indices(&[2; 32], 1000, 5)
+        );
     }
 
     #[test]

@@ -168,7 +168,9 @@ on_both!(ledger_population_root_event_and_exports, |kind| {
         other => panic!("{other:?}"),
     }
     // Altered stored items are caught on read.
-    let path = vouch_evidence::blob_store(&fx.config).path(&p.items_sha256).unwrap();
+    let path = vouch_evidence::blob_store(&fx.config)
+        .path(&p.items_sha256)
+        .unwrap();
     let mut perm = std::fs::metadata(&path).unwrap().permissions();
     #[allow(clippy::permissions_set_readonly_false)]
     perm.set_readonly(false);
@@ -181,10 +183,25 @@ on_both!(ledger_population_root_event_and_exports, |kind| {
 fn commit_take_draw(fx: &Fx) -> (String, sample::Sample) {
     let nonce = sampling::new_nonce();
     let c = sampling::commitment_of(&sampling::parse_nonce(&nonce).unwrap());
-    let com = sample::commit(&fx.ctx(), "role-grants", &october(), &c, "user:auditor", now()).unwrap();
+    let com = sample::commit(
+        &fx.ctx(),
+        "role-grants",
+        &october(),
+        &c,
+        "user:auditor",
+        now(),
+    )
+    .unwrap();
     // One commitment per population and period.
     assert!(matches!(
-        sample::commit(&fx.ctx(), "role-grants", &october(), &c, "user:auditor", now()),
+        sample::commit(
+            &fx.ctx(),
+            "role-grants",
+            &october(),
+            &c,
+            "user:auditor",
+            now()
+        ),
         Err(AuditError::Conflict(_))
     ));
     // No population taken after the commitment yet.
@@ -194,7 +211,13 @@ fn commit_take_draw(fx: &Fx) -> (String, sample::Sample) {
     ));
     let p = population::take(&fx.ctx(), "role-grants", &october(), "user:officer", now()).unwrap();
     // A wrong nonce is refused, naming the field.
-    match sample::draw(&fx.ctx(), &com.id, &sampling::new_nonce(), "user:auditor", now()) {
+    match sample::draw(
+        &fx.ctx(),
+        &com.id,
+        &sampling::new_nonce(),
+        "user:auditor",
+        now(),
+    ) {
         Err(AuditError::Invalid { field, .. }) => assert_eq!(field, "nonce"),
         other => panic!("{other:?}"),
     }
@@ -223,10 +246,19 @@ on_both!(commit_take_draw_in_that_order, |kind| {
     // A population taken before the commitment is not eligible.
     population::take(&fx.ctx(), "role-grants", &october(), "user:officer", now()).unwrap();
     let (_, s) = commit_take_draw(&fx);
-    let acts: Vec<String> = fx.actions().iter().map(|v| v["action"].as_str().unwrap().to_string()).collect();
+    let acts: Vec<String> = fx
+        .actions()
+        .iter()
+        .map(|v| v["action"].as_str().unwrap().to_string())
+        .collect();
     assert_eq!(
         acts,
-        ["population.taken", "sample.nonce_committed", "population.taken", "sample.drawn"]
+        [
+            "population.taken",
+            "sample.nonce_committed",
+            "population.taken",
+            "sample.drawn"
+        ]
     );
     let drawn = fx.actions().pop().unwrap();
     assert_eq!(drawn["metadata"]["seed"], s.seed.as_str());
@@ -236,54 +268,114 @@ on_both!(commit_take_draw_in_that_order, |kind| {
     let doc = sample::export(&fx.ctx(), &s.id).unwrap();
     assert_eq!(doc["items"].as_array().unwrap().len(), 25);
     for k in ["commitment_event_proof", "population_event_proof"] {
-        vouch_ledger::verify_proof_file(doc[k].as_str().unwrap(), &fx.ledger.verifier(), None).unwrap();
+        vouch_ledger::verify_proof_file(doc[k].as_str().unwrap(), &fx.ledger.verifier(), None)
+            .unwrap();
     }
 });
 
-on_both!(pbc_requests_answers_and_decisions_are_ledger_events, |kind| {
-    let Some(fx) = Fx::new(kind) else { return };
-    fx.seed_events(30, 0);
-    let (_, s) = commit_take_draw(&fx);
-    let ctx = fx.ctx();
-    let idx = s.indices[0];
-    // Only sampled items; a request must say something.
-    let not_sampled = (0..30).find(|i| !s.indices.contains(i)).unwrap();
-    assert!(matches!(pbc::request(&ctx, &s.id, not_sampled, "x", "user:auditor", now()),
-        Err(AuditError::Invalid { field, .. }) if field == "item"));
-    assert!(matches!(pbc::request(&ctx, &s.id, idx, " ", "user:auditor", now()),
-        Err(AuditError::Invalid { field, .. }) if field == "text"));
-    let r = pbc::request(&ctx, &s.id, idx, "The approval for this grant", "user:auditor", now()).unwrap();
-    assert_eq!(r.status, "open");
-    // Accepting before an answer is a conflict.
-    assert!(matches!(pbc::decide(&ctx, &r.id, true, None, "user:auditor", now()), Err(AuditError::Conflict(_))));
-    // The company answers with an upload.
-    let file = fx.dir.path().join("approval.txt");
-    std::fs::write(&file, "approved by alice on 2026-10-01").unwrap();
-    let item = vouch_evidence::Collector::new(&fx.config, fx.store.clone(), &fx.ledger)
-        .upload(&file, "pbc", Some("approval"), "user:officer", &october())
+on_both!(
+    pbc_requests_answers_and_decisions_are_ledger_events,
+    |kind| {
+        let Some(fx) = Fx::new(kind) else { return };
+        fx.seed_events(30, 0);
+        let (_, s) = commit_take_draw(&fx);
+        let ctx = fx.ctx();
+        let idx = s.indices[0];
+        // Only sampled items; a request must say something.
+        let not_sampled = (0..30).find(|i| !s.indices.contains(i)).unwrap();
+        assert!(
+            matches!(pbc::request(&ctx, &s.id, not_sampled, "x", "user:auditor", now()),
+        Err(AuditError::Invalid { field, .. }) if field == "item")
+        );
+        assert!(
+            matches!(pbc::request(&ctx, &s.id, idx, " ", "user:auditor", now()),
+        Err(AuditError::Invalid { field, .. }) if field == "text")
+        );
+        let r = pbc::request(
+            &ctx,
+            &s.id,
+            idx,
+            "The approval for this grant",
+            "user:auditor",
+            now(),
+        )
         .unwrap();
-    assert!(matches!(pbc::answer(&ctx, &r.id, "00000000-0000", None, "user:officer", now()),
-        Err(AuditError::Invalid { field, .. }) if field == "evidence_item"));
-    let r = pbc::answer(&ctx, &r.id, item.id(), Some("see ticket"), "user:officer", now()).unwrap();
-    assert_eq!(r.status, "answered");
-    assert_eq!(r.answers[0].sha256, item.sha256().unwrap());
-    // Returned without a comment: refused; with one: returned, answered again, accepted.
-    assert!(matches!(pbc::decide(&ctx, &r.id, false, None, "user:auditor", now()),
-        Err(AuditError::Invalid { field, .. }) if field == "comment"));
-    let r = pbc::decide(&ctx, &r.id, false, Some("not signed"), "user:auditor", now()).unwrap();
-    assert_eq!(r.status, "returned");
-    let r = pbc::answer(&ctx, &r.id, item.id(), None, "user:officer", now()).unwrap();
-    let r = pbc::decide(&ctx, &r.id, true, Some("ok"), "user:auditor", now() + Duration::seconds(1)).unwrap();
-    assert_eq!(r.status, "accepted");
-    assert_eq!(r.version, 5);
-    assert!(matches!(pbc::answer(&ctx, &r.id, item.id(), None, "user:officer", now()), Err(AuditError::Conflict(_))));
-    let acts: Vec<String> = fx.actions().iter().map(|v| v["action"].as_str().unwrap().to_string()).collect();
-    assert_eq!(
-        &acts[3..],
-        ["pbc.requested", "pbc.answered", "pbc.returned", "pbc.answered", "pbc.accepted"]
-    );
-    assert_eq!(pbc::list(&fx.store, Some(&s.id)).unwrap(), vec![r]);
-});
+        assert_eq!(r.status, "open");
+        // Accepting before an answer is a conflict.
+        assert!(matches!(
+            pbc::decide(&ctx, &r.id, true, None, "user:auditor", now()),
+            Err(AuditError::Conflict(_))
+        ));
+        // The company answers with an upload.
+        let file = fx.dir.path().join("approval.txt");
+        std::fs::write(&file, "approved by alice on 2026-10-01").unwrap();
+        let item = vouch_evidence::Collector::new(&fx.config, fx.store.clone(), &fx.ledger)
+            .upload(&file, "pbc", Some("approval"), "user:officer", &october())
+            .unwrap();
+        assert!(
+            matches!(pbc::answer(&ctx, &r.id, "00000000-0000", None, "user:officer", now()),
+        Err(AuditError::Invalid { field, .. }) if field == "evidence_item")
+        );
+        let r = pbc::answer(
+            &ctx,
+            &r.id,
+            item.id(),
+            Some("see ticket"),
+            "user:officer",
+            now(),
+        )
+        .unwrap();
+        assert_eq!(r.status, "answered");
+        assert_eq!(r.answers[0].sha256, item.sha256().unwrap());
+        // Returned without a comment: refused; with one: returned, answered again, accepted.
+        assert!(
+            matches!(pbc::decide(&ctx, &r.id, false, None, "user:auditor", now()),
+        Err(AuditError::Invalid { field, .. }) if field == "comment")
+        );
+        let r = pbc::decide(
+            &ctx,
+            &r.id,
+            false,
+            Some("not signed"),
+            "user:auditor",
+            now(),
+        )
+        .unwrap();
+        assert_eq!(r.status, "returned");
+        let r = pbc::answer(&ctx, &r.id, item.id(), None, "user:officer", now()).unwrap();
+        let r = pbc::decide(
+            &ctx,
+            &r.id,
+            true,
+            Some("ok"),
+            "user:auditor",
+            now() + Duration::seconds(1),
+        )
+        .unwrap();
+        assert_eq!(r.status, "accepted");
+        assert_eq!(r.version, 5);
+        assert!(matches!(
+            pbc::answer(&ctx, &r.id, item.id(), None, "user:officer", now()),
+            Err(AuditError::Conflict(_))
+        ));
+        let acts: Vec<String> = fx
+            .actions()
+            .iter()
+            .map(|v| v["action"].as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(
+            &acts[3..],
+            [
+                "pbc.requested",
+                "pbc.answered",
+                "pbc.returned",
+                "pbc.answered",
+                "pbc.accepted"
+            ]
+        );
+        assert_eq!(pbc::list(&fx.store, Some(&s.id)).unwrap(), vec![r]);
+    }
+);
 
 fn verifier() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/independent/verify_sample.py")
@@ -322,7 +414,11 @@ fn ext_python_verifier_checks_a_sample_and_catches_tampering() {
     let p = population::get(&fx.store, &s.population_id).unwrap();
     let dir = fx.dir.path();
     let pop_file = dir.join("population.ndjson");
-    std::fs::write(&pop_file, population::export_ndjson(&fx.config, &p).unwrap()).unwrap();
+    std::fs::write(
+        &pop_file,
+        population::export_ndjson(&fx.config, &p).unwrap(),
+    )
+    .unwrap();
     let key = fx.ledger.verifier().to_vkey();
     let write = |name: &str, v: &Value| {
         let f = dir.join(name);
@@ -335,7 +431,10 @@ fn ext_python_verifier_checks_a_sample_and_catches_tampering() {
     assert!(out.starts_with("OK sample"), "{out}");
 
     let mut bad = doc.clone();
-    let item = bad["items"][0]["item"].as_str().unwrap().replace("user-", "user_");
+    let item = bad["items"][0]["item"]
+        .as_str()
+        .unwrap()
+        .replace("user-", "user_");
     bad["items"][0]["item"] = json!(item);
     let (ok, out) = run_verifier(&key, &write("t1.json", &bad), None);
     assert!(!ok && out.contains("not in the population root"), "{out}");
@@ -351,7 +450,10 @@ fn ext_python_verifier_checks_a_sample_and_catches_tampering() {
     assert_ne!(first, other);
     bad["sample"]["indices"][0] = json!(other);
     let (ok, out) = run_verifier(&key, &write("t3.json", &bad), None);
-    assert!(!ok && out.contains("indices are not those the seed gives"), "{out}");
+    assert!(
+        !ok && out.contains("indices are not those the seed gives"),
+        "{out}"
+    );
 
     let other_key = vouch_core::note::NoteSigner::generate("test.example/vouch/audit")
         .unwrap()
@@ -365,7 +467,10 @@ fn ext_python_verifier_checks_a_sample_and_catches_tampering() {
     let f = dir.join("pop-bad.ndjson");
     std::fs::write(&f, lines).unwrap();
     let (ok, out) = run_verifier(&key, &good, Some(&f));
-    assert!(!ok && out.contains("does not hash to the population root"), "{out}");
+    assert!(
+        !ok && out.contains("does not hash to the population root"),
+        "{out}"
+    );
 }
 
 /// commit → take → draw for a 120-item population (population-size basis would be 12;
@@ -373,7 +478,15 @@ fn ext_python_verifier_checks_a_sample_and_catches_tampering() {
 fn commit_take_draw_custom(fx: &Fx) -> (String, sample::Sample) {
     let nonce = sampling::new_nonce();
     let c = sampling::commitment_of(&sampling::parse_nonce(&nonce).unwrap());
-    let com = sample::commit(&fx.ctx(), "role-grants", &october(), &c, "user:auditor", now()).unwrap();
+    let com = sample::commit(
+        &fx.ctx(),
+        "role-grants",
+        &october(),
+        &c,
+        "user:auditor",
+        now(),
+    )
+    .unwrap();
     population::take(&fx.ctx(), "role-grants", &october(), "user:officer", now()).unwrap();
     let s = sample::draw(&fx.ctx(), &com.id, &nonce, "user:auditor", now()).unwrap();
     assert_eq!(s.indices.len(), 25);

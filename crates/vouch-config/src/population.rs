@@ -82,7 +82,10 @@ pub(crate) fn check(defs: &[PopulationDef], text: &str, file: &Path) -> Result<(
         if !valid_id(&d.id) {
             return Err(fail(
                 "id",
-                format!("`{}` is not an id (lower-case letters, digits, - _ .)", d.id),
+                format!(
+                    "`{}` is not an id (lower-case letters, digits, - _ .)",
+                    d.id
+                ),
             ));
         }
         if defs[..i].iter().any(|o| o.id == d.id) {

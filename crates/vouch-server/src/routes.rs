@@ -4,8 +4,8 @@
 //! this one table, so a route cannot exist in one and not the others.
 
 use crate::handlers::{
-    access_reviews, archives, attestations, audit_logs, auditor, checks, evidence, findings, health,
-    incidents, jobs, ledger, packets, reports, session, status,
+    access_reviews, archives, attestations, audit_logs, auditor, checks, evidence, findings,
+    health, incidents, jobs, ledger, packets, reports, session, status,
 };
 use crate::roles::Perm;
 use crate::App;

@@ -91,7 +91,10 @@ fn show(json: bool, r: &pbc::Request) {
                 s.at,
                 s.action,
                 s.by,
-                s.comment.as_deref().map(|c| format!(": {c}")).unwrap_or_default()
+                s.comment
+                    .as_deref()
+                    .map(|c| format!(": {c}"))
+                    .unwrap_or_default()
             );
         }
     }
@@ -136,8 +139,9 @@ pub fn run(cli: &crate::Cli, c: &PbcCommand) -> Result<i32> {
                         now,
                     )
                     .map_err(|e| anyhow::anyhow!("{e}"))?;
-                    let up = vouch_engine::evidence::Collector::new(&config, store.clone(), &ledger)
-                        .upload(f, evidence, note.as_deref(), &by, &period)?;
+                    let up =
+                        vouch_engine::evidence::Collector::new(&config, store.clone(), &ledger)
+                            .upload(f, evidence, note.as_deref(), &by, &period)?;
                     up.id().to_string()
                 }
                 (None, Some(i)) => i.clone(),

@@ -106,7 +106,11 @@ pub fn run(cli: &crate::Cli, c: &PopulationCommand) -> Result<i32> {
                     .collect();
                 println!(
                     "no populations taken (defined: {})",
-                    if defs.is_empty() { "none".into() } else { defs.join(", ") }
+                    if defs.is_empty() {
+                        "none".into()
+                    } else {
+                        defs.join(", ")
+                    }
                 );
             } else {
                 for p in &all {
@@ -129,11 +133,15 @@ pub fn run(cli: &crate::Cli, c: &PopulationCommand) -> Result<i32> {
                 .with_context(|| format!("cannot create {}", out.display()))?;
             write(
                 &out.join("population.ndjson"),
-                population::export_ndjson(&config, &p).map_err(flag_error)?.as_bytes(),
+                population::export_ndjson(&config, &p)
+                    .map_err(flag_error)?
+                    .as_bytes(),
             )?;
             write(
                 &out.join("population.csv"),
-                population::export_csv(&config, &p).map_err(flag_error)?.as_bytes(),
+                population::export_csv(&config, &p)
+                    .map_err(flag_error)?
+                    .as_bytes(),
             )?;
             write(
                 &out.join("population.json"),
@@ -146,7 +154,9 @@ pub fn run(cli: &crate::Cli, c: &PopulationCommand) -> Result<i32> {
             let proof = ledger.inclusion_proof(seq, Some(cp.size))?;
             write(&out.join("population-event.tlog-proof"), proof.as_bytes())?;
             if cli.json {
-                output::print_json(&serde_json::json!({"dir": out, "id": p.id, "size": p.size, "root": p.root}));
+                output::print_json(
+                    &serde_json::json!({"dir": out, "id": p.id, "size": p.size, "root": p.root}),
+                );
             } else {
                 println!(
                     "population {} ({} items) written to {}: population.ndjson, population.csv, population.json, population-event.tlog-proof",

@@ -83,7 +83,10 @@ fn new_nonce_file(path: &std::path::Path) -> Result<()> {
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
     let mut f = o.open(path).with_context(|| {
-        format!("cannot create the nonce file {} (it is never overwritten)", path.display())
+        format!(
+            "cannot create the nonce file {} (it is never overwritten)",
+            path.display()
+        )
     })?;
     writeln!(f, "{}", sampling::new_nonce())?;
     Ok(())
@@ -107,7 +110,8 @@ pub fn run(cli: &crate::Cli, c: &SampleCommand) -> Result<i32> {
             new_nonce_file(nf)?;
         }
         let nonce = read_nonce(nf)?;
-        let p = vouch_core::period::Period::parse(period, now).map_err(|e| anyhow!("--period: {e}"))?;
+        let p =
+            vouch_core::period::Period::parse(period, now).map_err(|e| anyhow!("--period: {e}"))?;
         let commitment = sampling::commitment_of(&hex_bytes(&nonce)?);
         let doc = json!({"format": "vouch-commitment@v1", "population": def, "period": p.label, "commitment": commitment, "by": who(by)});
         write(out, serde_json::to_string_pretty(&doc)?.as_bytes())?;
@@ -141,7 +145,8 @@ pub fn run(cli: &crate::Cli, c: &SampleCommand) -> Result<i32> {
             let (def, period, commitment, by) = match (commitment_file, nonce_file) {
                 (Some(f), _) => {
                     let v: Value = serde_json::from_slice(
-                        &std::fs::read(f).with_context(|| format!("cannot read {}", f.display()))?,
+                        &std::fs::read(f)
+                            .with_context(|| format!("cannot read {}", f.display()))?,
                     )
                     .with_context(|| format!("{} is not JSON", f.display()))?;
                     let get = |k: &str| {
@@ -150,7 +155,12 @@ pub fn run(cli: &crate::Cli, c: &SampleCommand) -> Result<i32> {
                         })
                     };
                     let by = by.clone().or_else(|| v["by"].as_str().map(str::to_string));
-                    (get("population")?, get("period")?, get("commitment")?, who(&by))
+                    (
+                        get("population")?,
+                        get("period")?,
+                        get("commitment")?,
+                        who(&by),
+                    )
                 }
                 (None, Some(nf)) => {
                     if *new {
@@ -164,9 +174,12 @@ pub fn run(cli: &crate::Cli, c: &SampleCommand) -> Result<i32> {
                         who(by),
                     )
                 }
-                (None, None) => bail!("give --nonce-file (the auditor) or --commitment-file (the company)"),
+                (None, None) => {
+                    bail!("give --nonce-file (the auditor) or --commitment-file (the company)")
+                }
             };
-            let p = vouch_core::period::Period::parse(&period, now).map_err(|e| anyhow!("--period: {e}"))?;
+            let p = vouch_core::period::Period::parse(&period, now)
+                .map_err(|e| anyhow!("--period: {e}"))?;
             let rec = sample::commit(&ctx, &def, &p, &commitment, &by, now).map_err(flag_error)?;
             if cli.json {
                 output::print_json(&rec);

@@ -95,8 +95,8 @@ pub async fn populations_take(
     let f = body.fields(&["population", "period"])?;
     let def = f.required("population")?;
     let period = f.required("period")?;
-    let period = period_param("period", Some(&period))
-        .map_err(|e| e.details(json!({"field": "period"})))?;
+    let period =
+        period_param("period", Some(&period)).map_err(|e| e.details(json!({"field": "period"})))?;
     let v = with_ctx(&app, move |ctx| {
         population::take(ctx, &def, &period, &who.actor, chrono::Utc::now())
     })
@@ -145,7 +145,11 @@ pub async fn populations_export(
         }
     })
     .await?;
-    let media = if csv { "text/csv" } else { "application/x-ndjson" };
+    let media = if csv {
+        "text/csv"
+    } else {
+        "application/x-ndjson"
+    };
     Ok(([(header::CONTENT_TYPE, media)], body).into_response())
 }
 
@@ -160,10 +164,17 @@ pub async fn commitments_create(
     let def = f.required("population")?;
     let period = f.required("period")?;
     let commitment = f.required("commitment")?;
-    let period = period_param("period", Some(&period))
-        .map_err(|e| e.details(json!({"field": "period"})))?;
+    let period =
+        period_param("period", Some(&period)).map_err(|e| e.details(json!({"field": "period"})))?;
     let v = with_ctx(&app, move |ctx| {
-        sample::commit(ctx, &def, &period, &commitment, &who.actor, chrono::Utc::now())
+        sample::commit(
+            ctx,
+            &def,
+            &period,
+            &commitment,
+            &who.actor,
+            chrono::Utc::now(),
+        )
     })
     .await?;
     Ok((StatusCode::CREATED, axum::Json(v)).into_response())
@@ -249,7 +260,14 @@ pub async fn pbc_answer(
     let item = f.required("evidence_item")?;
     let note = f.text("note")?;
     let v = with_ctx(&app, move |ctx| {
-        pbc::answer(ctx, &id, &item, note.as_deref(), &who.actor, chrono::Utc::now())
+        pbc::answer(
+            ctx,
+            &id,
+            &item,
+            note.as_deref(),
+            &who.actor,
+            chrono::Utc::now(),
+        )
     })
     .await?;
     Ok(axum::Json(v))
@@ -285,7 +303,14 @@ async fn decide(
     let f = body.fields(&["comment"])?;
     let comment = f.text("comment")?;
     let v = with_ctx(&app, move |ctx| {
-        pbc::decide(ctx, &id, accept, comment.as_deref(), &by, chrono::Utc::now())
+        pbc::decide(
+            ctx,
+            &id,
+            accept,
+            comment.as_deref(),
+            &by,
+            chrono::Utc::now(),
+        )
     })
     .await?;
     Ok(axum::Json(v))
