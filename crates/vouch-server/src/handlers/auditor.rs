@@ -12,7 +12,7 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{json, Value};
-use vouch_engine::auditor::{self as aud, pbc, population, sample, AuditError, Ctx};
+use vouch_engine::auditor::{pbc, population, sample, AuditError, Ctx};
 
 /// A bad value is 400 naming the field, an unknown id 404, a state that does not allow
 /// the step 409; storage failures as everywhere.
@@ -299,7 +299,7 @@ async fn decide(
     id: String,
     body: JsonBody,
     accept: bool,
-) -> ApiResult<axum::Json<aud::pbc::Request>> {
+) -> ApiResult<axum::Json<pbc::Request>> {
     let f = body.fields(&["comment"])?;
     let comment = f.text("comment")?;
     let v = with_ctx(&app, move |ctx| {
