@@ -89,6 +89,15 @@ pub(crate) enum Command {
     /// Compliance reports: soc2, access_review, vulnerability, incident.
     #[command(subcommand)]
     Reports(commands::reports::ReportsCommand),
+    /// Populations of control occurrences: take (Merkle root in the ledger), list, export.
+    #[command(subcommand)]
+    Population(commands::population::PopulationCommand),
+    /// Samples nobody can steer: commit to a nonce, draw, show, export (docs/sampling.md).
+    #[command(subcommand)]
+    Sample(commands::sample::SampleCommand),
+    /// Requests on sampled items (PBC list): request, answer, accept, return, list.
+    #[command(subcommand)]
+    Pbc(commands::pbc::PbcCommand),
     /// Validate vouch.toml without side effects.
     #[command(subcommand)]
     Config(commands::config::ConfigCommand),
@@ -136,6 +145,9 @@ fn main() {
         Command::Attest(c) => commands::attest::run(&cli, c),
         Command::Signoff(c) => commands::signoff::run(&cli, c),
         Command::Export(c) => commands::export::run(&cli, c),
+        Command::Population(c) => commands::population::run(&cli, c),
+        Command::Sample(c) => commands::sample::run(&cli, c),
+        Command::Pbc(c) => commands::pbc::run(&cli, c),
     };
     match result {
         Ok(code) => std::process::exit(code),

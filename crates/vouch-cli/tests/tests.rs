@@ -28,5 +28,6 @@ mod oscal;
 mod packet;
 mod packs;
 mod review;
+mod sampling;
 mod serve;
 mod verdicts;

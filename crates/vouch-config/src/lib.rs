@@ -7,6 +7,7 @@ pub mod evidence;
 pub mod incidents;
 mod init_template;
 mod load;
+pub mod population;
 pub mod secrets;
 mod settings;
 mod spans;

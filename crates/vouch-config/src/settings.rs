@@ -53,6 +53,9 @@ pub struct Settings {
     #[serde(default)]
     /// `[[control]]`: controls, with the checks and evidence that support them.
     pub control: Vec<ControlDef>,
+    #[serde(default)]
+    /// `[[population]]`: populations auditors sample (`vouch population take`).
+    pub population: Vec<crate::population::PopulationDef>,
     /// Per-pack settings: `[packs.postgres-rbac] params = { group = "…" }` overrides the
     /// pack's `[pack] params` without copying the pack.
     #[serde(default)]

@@ -255,6 +255,7 @@ fn validate(s: &Settings, text: &str, file: &Path) -> Result<(), ConfigError> {
         return Err(fail("archive", "retention_days", "must be at least 1"));
     }
     crate::incidents::check(&s.incidents, text, file)?;
+    crate::population::check(&s.population, text, file)?;
     let a = &s.attestations;
     if !["quarterly", "monthly"].contains(&a.cadence.as_str()) {
         return Err(fail(

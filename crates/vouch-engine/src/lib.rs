@@ -14,12 +14,14 @@
 //! | [`seal`] | `vouch-seal` | encrypted archives, WORM storage, retention |
 //! | [`oscal`] | `vouch-oscal` | OSCAL assessment results and component definitions |
 //! | [`reports`] | `vouch-reports` | soc2, access-review, vulnerability and incident reports |
+//! | [`auditor`] | `vouch-audit` | populations, unsteerable samples, PBC requests (the auditor's side) |
 
 pub mod demo;
 pub mod init;
 pub mod jobs;
 pub mod report_sources;
 
+pub use vouch_audit as auditor;
 pub use vouch_checks as checks;
 pub use vouch_config as config;
 pub use vouch_config::Config;

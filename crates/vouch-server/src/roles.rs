@@ -74,6 +74,9 @@ pub enum Perm {
     /// Sign attestations and sign-offs (the document's signer role is checked too:
     /// `[attestations] signer_role`, `collection_signer_role`).
     SignOff,
+    /// The auditor's side of sampling: commit a nonce, draw a sample, make PBC requests,
+    /// accept or return answers.
+    Sample,
 }
 
 /// The roles matrix.
@@ -93,5 +96,8 @@ pub fn allows(role: Role, perm: Perm) -> bool {
         // Team leads review their teams' access; auditors read campaigns, decide nothing.
         P::DecideAccess => matches!(role, R::Admin | R::ComplianceOfficer | R::TeamLead),
         P::SignOff => matches!(role, R::Admin | R::ComplianceOfficer | R::TeamLead),
+        // Only the auditor (and admins) may commit, draw and judge answers: the company
+        // takes populations and answers requests (Operate), it never draws.
+        P::Sample => matches!(role, R::Admin | R::Auditor),
     }
 }

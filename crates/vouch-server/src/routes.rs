@@ -5,8 +5,8 @@
 
 use crate::dashboard;
 use crate::handlers::{
-    access_reviews, archives, attestations, audit_logs, checks, evidence, findings, health,
-    incidents, jobs, ledger, packets, reports, session, status,
+    access_reviews, archives, attestations, audit_logs, auditor, checks, evidence, findings,
+    health, incidents, jobs, ledger, packets, reports, session, status,
 };
 use crate::roles::Perm;
 use crate::App;
@@ -175,6 +175,19 @@ pub const ROUTES: &[Route] = &[
     Route { method: "GET", path: "/api/compliance/reports/{id}", perm: Perm::ReadEvidence, summary: "A report: status and, once generated, its artifacts", params: &[p("id")], body: false, produces: "application/json", handler: |m| on(m, reports::get) },
     Route { method: "GET", path: "/api/compliance/reports/{id}/download", perm: Perm::ReadPackets, summary: "A report artifact (JSON, PDF or CSV; signature in X-Evidence-Signature)", params: &[p("id"), q("format", "string")], body: false, produces: "application/octet-stream", handler: |m| on(m, reports::download) },
     Route { method: "GET", path: "/api/compliance/report-schedules", perm: Perm::ReadEvidence, summary: "Scheduled reports ([reports] schedule) and each one's latest report", params: &[], body: false, produces: "application/json", handler: |m| on(m, reports::schedules) },
+    Route { method: "GET", path: "/api/compliance/populations", perm: Perm::ReadEvidence, summary: "Population definitions and the populations taken, newest first", params: &[q("population", "string")], body: false, produces: "application/json", handler: |m| on(m, auditor::populations_list) },
+    Route { method: "POST", path: "/api/compliance/populations", perm: Perm::Operate, summary: "Take a population ({\"population\", \"period\"}): items in canonical JSON, Merkle root, population.taken event; 201", params: &[], body: true, produces: "application/json", handler: |m| on(m, auditor::populations_take) },
+    Route { method: "GET", path: "/api/compliance/populations/{id}", perm: Perm::ReadEvidence, summary: "One population: definition, period, size, root, ledger seq", params: &[p("id")], body: false, produces: "application/json", handler: |m| on(m, auditor::populations_get) },
+    Route { method: "GET", path: "/api/compliance/populations/{id}/export", perm: Perm::ReadEvidence, summary: "A population's items as NDJSON (each line a Merkle leaf) or CSV", params: &[p("id"), q("format", "string")], body: false, produces: "application/x-ndjson", handler: |m| on(m, auditor::populations_export) },
+    Route { method: "POST", path: "/api/compliance/samples/commitments", perm: Perm::Sample, summary: "Commit to a secret sampling nonce ({\"population\", \"period\", \"commitment\": hex SHA-256 of the nonce}); one per population and period; 201", params: &[], body: true, produces: "application/json", handler: |m| on(m, auditor::commitments_create) },
+    Route { method: "GET", path: "/api/compliance/samples", perm: Perm::ReadEvidence, summary: "Nonce commitments and drawn samples, newest first", params: &[], body: false, produces: "application/json", handler: |m| on(m, auditor::samples_list) },
+    Route { method: "POST", path: "/api/compliance/samples", perm: Perm::Sample, summary: "Reveal the nonce and draw the sample ({\"commitment\", \"nonce\"}); 201", params: &[], body: true, produces: "application/json", handler: |m| on(m, auditor::samples_draw) },
+    Route { method: "GET", path: "/api/compliance/samples/{id}", perm: Perm::ReadEvidence, summary: "A sample's export: records, seed checkpoint, event and item inclusion proofs (verify_sample.py)", params: &[p("id")], body: false, produces: "application/json", handler: |m| on(m, auditor::samples_get) },
+    Route { method: "POST", path: "/api/compliance/samples/{id}/requests", perm: Perm::Sample, summary: "Request something of the company about a sampled item ({\"item\": index, \"text\"}); 201", params: &[p("id")], body: true, produces: "application/json", handler: |m| on(m, auditor::pbc_request) },
+    Route { method: "GET", path: "/api/compliance/pbc", perm: Perm::ReadEvidence, summary: "PBC requests with their answers and history (filter: sample)", params: &[q("sample", "string")], body: false, produces: "application/json", handler: |m| on(m, auditor::pbc_list) },
+    Route { method: "POST", path: "/api/compliance/pbc/{id}/answer", perm: Perm::Operate, summary: "Answer a PBC request with an evidence item ({\"evidence_item\", \"note\"?})", params: &[p("id")], body: true, produces: "application/json", handler: |m| on(m, auditor::pbc_answer) },
+    Route { method: "POST", path: "/api/compliance/pbc/{id}/accept", perm: Perm::Sample, summary: "Accept a PBC request's answer ({\"comment\"?})", params: &[p("id")], body: true, produces: "application/json", handler: |m| on(m, auditor::pbc_accept) },
+    Route { method: "POST", path: "/api/compliance/pbc/{id}/return", perm: Perm::Sample, summary: "Return a PBC request's answer with a comment ({\"comment\"})", params: &[p("id")], body: true, produces: "application/json", handler: |m| on(m, auditor::pbc_return) },
     Route { method: "POST", path: "/api/compliance/checks/run", perm: Perm::Operate, summary: "Evaluate checks for a period", params: &[q("period", "string")], body: false, produces: "application/json", handler: |m| on(m, checks::run_checks) },
     // The dashboard (seed 003's /admin/compliance, docs/dashboard.md): HTML pages with the
     // permission of the API route each mirrors; forms (CSRF-checked) call that route's handler.

@@ -36,6 +36,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     ),
     (16, include_str!("migrations/postgres/0016_incidents.sql")),
     (17, include_str!("migrations/postgres/0017_reports.sql")),
+    (19, include_str!("migrations/postgres/0019_populations.sql")),
     (22, include_str!("migrations/postgres/0022_report_archives.sql")),
 ];
 

@@ -6,6 +6,7 @@
 pub mod access_reviews;
 pub mod archives;
 pub mod attestations;
+pub mod auditor;
 pub mod audit_logs;
 pub mod checks;
 pub mod evidence;
