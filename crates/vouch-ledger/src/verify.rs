@@ -179,6 +179,16 @@ pub enum BreakReason {
         /// The index rows counted.
         counted: u64,
     },
+    /// A daily counter's first/last seq differ from those of the index rows it counts
+    /// (the audit-log query bounds date ranges with them).
+    DailySeqRange {
+        /// The day (`YYYY-MM-DD`).
+        day: String,
+        /// The category.
+        category: String,
+        /// The result.
+        result: String,
+    },
     /// A negative sequence number is stored.
     NegativeSeq {
         /// The stored value.
@@ -211,6 +221,7 @@ impl std::fmt::Display for BreakReason {
             IndexRow { seq, missing: false } => write!(f, "entry {seq}: its audit-log index row differs from the leaf"),
             IndexExtra { seq } => write!(f, "audit-log index row {seq} has no ledger entry (inserted)"),
             DailyCount { day, category, result, stored, counted } => write!(f, "daily count {day}/{category}/{result} is {stored} but the index has {counted} events"),
+            DailySeqRange { day, category, result } => write!(f, "daily counter {day}/{category}/{result}: its first/last seq differ from the index"),
             NegativeSeq { seq } => write!(f, "negative seq {seq}"),
         }
     }
@@ -674,20 +685,21 @@ fn check_index(
     // One statement, so the counters and the rows are read from one snapshot even
     // while appends continue.
     let rows = store.query(
-        "SELECT 'd', day, category, result, count FROM audit_daily \
-         UNION ALL SELECT 'i', substr(ts, 1, 10), category, result, count(*) FROM audit_index GROUP BY substr(ts, 1, 10), category, result",
+        "SELECT 'd', day, category, result, count, first_seq, last_seq FROM audit_daily \
+         UNION ALL SELECT 'i', substr(ts, 1, 10), category, result, count(*), min(seq), max(seq) FROM audit_index GROUP BY substr(ts, 1, 10), category, result",
         &[],
     )?;
-    let mut counts: std::collections::BTreeMap<(String, String, String), (u64, u64)> =
+    type Counts = ([i64; 3], [i64; 3]);
+    let mut counts: std::collections::BTreeMap<(String, String, String), Counts> =
         Default::default();
     for r in &rows {
         let key = (r.text(1), r.text(2), r.text(3));
-        let n = r.int(4) as u64;
-        let e = counts.entry(key).or_default();
+        let v = [r.int(4), r.int(5), r.int(6)];
+        let e = counts.entry(key).or_insert(([0, -1, -1], [0, -1, -1]));
         if r.text(0) == "d" {
-            e.0 = n;
+            e.0 = v;
         } else {
-            e.1 = n;
+            e.1 = v;
         }
     }
     if let Some(((day, category, result), (stored, counted))) =
@@ -706,17 +718,22 @@ fn check_index(
             .first()
             .and_then(|r| r.opt_int(0))
             .map_or(checked.saturating_sub(1), |s| s as u64);
-        worst(
-            broken,
-            at,
+        let reason = if stored[0] != counted[0] {
             BreakReason::DailyCount {
                 day,
                 category,
                 result,
-                stored,
-                counted,
-            },
-        );
+                stored: stored[0].max(0) as u64,
+                counted: counted[0].max(0) as u64,
+            }
+        } else {
+            BreakReason::DailySeqRange {
+                day,
+                category,
+                result,
+            }
+        };
+        worst(broken, at, reason);
     }
     Ok(())
 }

@@ -534,6 +534,17 @@ on_both!(tamper_daily_count, |fx| {
     assert!(matches!(reason(&fx), BreakReason::DailyCount { stored: 3, counted: 0, .. }));
 });
 
+on_both!(tamper_daily_seq_range, |fx| {
+    setup(&fx);
+    // Narrowing a day's seq range would hide its first event from date-range queries.
+    let day = fx.query_text("SELECT min(day) FROM audit_daily WHERE count > 1");
+    fx.exec(&format!("UPDATE audit_daily SET first_seq = first_seq + 1 WHERE day = '{day}' AND count > 1"));
+    match reason(&fx) {
+        BreakReason::DailySeqRange { day: d, .. } => assert_eq!(d, day),
+        other => panic!("expected a daily seq range break, got {other:?}"),
+    }
+});
+
 on_both!(index_rows_and_daily_counts_follow_appends, |fx| {
     setup(&fx);
     let events = util::events(7, N);

@@ -156,13 +156,18 @@ pub struct DailyCount {
     pub count: u64,
 }
 
-/// Count `rows` per (day, category, result), in key order.
-pub(crate) fn daily_groups(rows: &[EntryRow]) -> Vec<((&str, &str, &str), i64)> {
-    let mut m: std::collections::BTreeMap<(&str, &str, &str), i64> = Default::default();
+/// Per (day, category, result) of `rows`, in key order: how many, first and last seq.
+pub(crate) fn daily_groups(rows: &[EntryRow]) -> Vec<((&str, &str, &str), [i64; 3])> {
+    let mut m: std::collections::BTreeMap<(&str, &str, &str), [i64; 3]> = Default::default();
     for r in rows {
         let day = r.ts.get(..10).unwrap_or(&r.ts);
-        *m.entry((day, r.index.category.as_str(), r.index.result.as_str()))
-            .or_default() += 1;
+        let seq = r.seq as i64;
+        let g = m
+            .entry((day, r.index.category.as_str(), r.index.result.as_str()))
+            .or_insert([0, seq, seq]);
+        g[0] += 1;
+        g[1] = g[1].min(seq);
+        g[2] = g[2].max(seq);
     }
     m.into_iter().collect()
 }

@@ -277,12 +277,16 @@ impl LedgerTx for PgTx<'_, '_> {
             let days: Vec<&str> = groups.iter().map(|g| g.0 .0).collect();
             let cats: Vec<&str> = groups.iter().map(|g| g.0 .1).collect();
             let results: Vec<&str> = groups.iter().map(|g| g.0 .2).collect();
-            let counts: Vec<i64> = groups.iter().map(|g| g.1).collect();
+            let counts: Vec<i64> = groups.iter().map(|g| g.1[0]).collect();
+            let firsts: Vec<i64> = groups.iter().map(|g| g.1[1]).collect();
+            let lasts: Vec<i64> = groups.iter().map(|g| g.1[2]).collect();
             // Keys are unique within `groups` (ON CONFLICT may touch a row only once).
             self.tx.execute(
-                "INSERT INTO audit_daily (day, category, result, count) SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[]) \
-                 ON CONFLICT (day, category, result) DO UPDATE SET count = audit_daily.count + excluded.count",
-                &[&days, &cats, &results, &counts],
+                "INSERT INTO audit_daily (day, category, result, count, first_seq, last_seq) \
+                 SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[]) \
+                 ON CONFLICT (day, category, result) DO UPDATE SET count = audit_daily.count + excluded.count, \
+                 first_seq = LEAST(audit_daily.first_seq, excluded.first_seq), last_seq = GREATEST(audit_daily.last_seq, excluded.last_seq)",
+                &[&days, &cats, &results, &counts, &firsts, &lasts],
             )?;
         }
         Ok(())

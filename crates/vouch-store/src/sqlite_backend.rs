@@ -218,11 +218,12 @@ impl LedgerTx for SqliteTx<'_> {
             stmt.raw_execute()?;
         }
         let mut stmt = self.tx.prepare_cached(
-            "INSERT INTO audit_daily (day, category, result, count) VALUES (?1, ?2, ?3, ?4) \
-             ON CONFLICT (day, category, result) DO UPDATE SET count = audit_daily.count + excluded.count",
+            "INSERT INTO audit_daily (day, category, result, count, first_seq, last_seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
+             ON CONFLICT (day, category, result) DO UPDATE SET count = audit_daily.count + excluded.count, \
+             first_seq = min(audit_daily.first_seq, excluded.first_seq), last_seq = max(audit_daily.last_seq, excluded.last_seq)",
         )?;
-        for ((day, category, result), n) in daily_groups(rows) {
-            stmt.execute(params![day, category, result, n])?;
+        for ((day, category, result), [n, first, last]) in daily_groups(rows) {
+            stmt.execute(params![day, category, result, n, first, last])?;
         }
         Ok(())
     }

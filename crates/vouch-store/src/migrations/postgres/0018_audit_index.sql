@@ -14,7 +14,9 @@ CREATE TABLE audit_daily (
     day      TEXT   NOT NULL,
     category TEXT   NOT NULL,
     result   TEXT   NOT NULL,
-    count    BIGINT NOT NULL,
+    count     BIGINT NOT NULL,
+    first_seq BIGINT NOT NULL,
+    last_seq  BIGINT NOT NULL,
     PRIMARY KEY (day, category, result)
 );
 
@@ -29,8 +31,8 @@ SELECT seq,
        ts
 FROM ledger_entries WHERE leaf <> '' ORDER BY seq;
 
-INSERT INTO audit_daily (day, category, result, count)
-SELECT substr(ts, 1, 10), category, result, count(*) FROM audit_index GROUP BY 1, 2, 3;
+INSERT INTO audit_daily (day, category, result, count, first_seq, last_seq)
+SELECT substr(ts, 1, 10), category, result, count(*), min(seq), max(seq) FROM audit_index GROUP BY 1, 2, 3;
 
 CREATE TABLE audit_index_floor (
     id    INTEGER PRIMARY KEY CHECK (id = 1),
