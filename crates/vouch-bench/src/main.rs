@@ -102,8 +102,8 @@ struct AuditLogArgs {
     /// Timed queries per case (and path).
     #[arg(long, default_value_t = 200)]
     queries: usize,
-    /// Most seconds spent on one case's baseline queries (at least 3 run).
-    #[arg(long, default_value_t = 20)]
+    /// Most seconds spent on one case's baseline queries (at least one runs).
+    #[arg(long, default_value_t = 10)]
     baseline_budget_secs: u64,
     /// PostgreSQL URL (default: VOUCH_BENCH_DATABASE_URL, then VOUCH_TEST_DATABASE_URL); `none` skips.
     #[arg(long)]

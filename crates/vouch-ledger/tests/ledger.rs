@@ -380,6 +380,10 @@ on_both!(trusted_checkpoint_catches_wholesale_rollback, |fx| {
         &head_at_500.to_bytes(),
     );
     fx.exec("UPDATE ledger_head SET chain = (SELECT chain FROM ledger_entries WHERE seq = 499)");
+    // ...and the audit-log index and its daily counters, rebuilt to match.
+    fx.exec("DELETE FROM audit_index WHERE seq >= 500");
+    fx.exec("DELETE FROM audit_daily");
+    fx.exec("INSERT INTO audit_daily (day, category, result, count, first_seq, last_seq) SELECT substr(ts, 1, 10), category, result, count(*), min(seq), max(seq) FROM audit_index GROUP BY 1, 2, 3");
     assert!(fx.verify().valid, "the rollback is consistent on its own");
     let r = fx
         .ledger
@@ -530,7 +534,7 @@ on_both!(tamper_daily_count, |fx| {
     // A counter for a day with no events at all is caught too.
     fx.exec(&format!("UPDATE audit_daily SET count = count + 1 WHERE day = '{day}' AND category = 'authentication' AND result = 'success'"));
     assert!(fx.verify().valid);
-    fx.exec("INSERT INTO audit_daily (day, category, result, count) VALUES ('1999-01-01', 'system', 'success', 3)");
+    fx.exec("INSERT INTO audit_daily (day, category, result, count, first_seq, last_seq) VALUES ('1999-01-01', 'system', 'success', 3, 0, 2)");
     assert!(matches!(reason(&fx), BreakReason::DailyCount { stored: 3, counted: 0, .. }));
 });
 
@@ -599,6 +603,7 @@ on_both!(index_backfilled_for_an_existing_ledger, |fx| {
     let daily = fx.store.daily_counts("2026-01-01", "2026-12-31").unwrap();
     assert_eq!(daily.iter().map(|d| d.count).sum::<u64>(), N as u64 - 1);
     // The backfilled rows are checked like any other: tampering is caught.
+    let action = fx.query_text("SELECT action FROM audit_index WHERE seq = 6");
     fx.exec("UPDATE audit_index SET action = 'nothing' WHERE seq = 6");
     assert_eq!(
         reason(&fx),
@@ -607,7 +612,7 @@ on_both!(index_backfilled_for_an_existing_ledger, |fx| {
             missing: false
         }
     );
-    fx.exec("UPDATE audit_index SET action = 'login' WHERE seq = 6");
+    fx.exec(&format!("UPDATE audit_index SET action = '{action}' WHERE seq = 6"));
     // New appends are indexed from the start; a later pruned entry keeps its row, and
     // deleting that row is caught (only entries pruned before the index may lack one).
     ledger.append(vec![util::event(json!({"timestamp": "2026-09-03T00:00:00Z", "action": "x", "category": "system", "result": "success"}))]).unwrap();

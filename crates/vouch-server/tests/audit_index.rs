@@ -16,10 +16,12 @@ fn mixed(s: &Server) -> Vec<Value> {
     let cats = vouch_core::event::CATEGORIES;
     let results = vouch_core::event::RESULTS;
     let mut events = Vec::new();
+    const ACTIONS: [&str; 5] = ["user.login", "role.assign", "record.read", "config.change", "act \"q\" ü"];
+    const TYPES: [&str; 4] = ["user", "role", "db", "é\\x"];
     for i in 0..400usize {
         let mut e = json!({
             "timestamp": format!("2026-0{}-{:02}T{:02}:00:00Z", 1 + i % 6, 1 + i % 28, i % 24),
-            "action": ["user.login", "role.assign", "record.read", "config.change", "act \"q\" ü"][i % 5],
+            "action": ACTIONS[i % 5],
             "category": cats[i % cats.len()],
             "result": results[(i / 3) % results.len()],
         });
@@ -30,7 +32,7 @@ fn mixed(s: &Server) -> Vec<Value> {
             e["actor"] = json!({"id": format!("usr_{:04}", i % 17), "email": "a@x.example"});
         }
         if i % 6 != 0 {
-            e["resource"] = json!({"type": ["user", "role", "db", "é\\x"][i % 4], "id": format!("r{i}")});
+            e["resource"] = json!({"type": TYPES[i % 4], "id": format!("r{i}")});
         }
         events.push(e);
     }
