@@ -74,8 +74,22 @@ const ACTIONS: &[(&str, &str)] = &[
     ("cert.renew", "system"),
 ];
 const RESOURCE_TYPES: &[&str] = &[
-    "user", "role", "session", "record", "report", "database", "bucket", "repository",
-    "service", "key", "policy", "invoice", "ticket", "job", "certificate", "group",
+    "user",
+    "role",
+    "session",
+    "record",
+    "report",
+    "database",
+    "bucket",
+    "repository",
+    "service",
+    "key",
+    "policy",
+    "invoice",
+    "ticket",
+    "job",
+    "certificate",
+    "group",
 ];
 
 /// A small xorshift generator: deterministic, no dependency.
@@ -143,7 +157,9 @@ fn fill(ledger: &Ledger, count: usize, progress: &mut dyn FnMut(&str)) -> Result
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     let pool = pool(&mut rng, 20_000);
     let start_us = day(2025, 1, 1).timestamp_micros();
-    let span_us = (day(2026, 1, 1) - day(2025, 1, 1)).num_microseconds().unwrap_or(1) as u128;
+    let span_us = (day(2026, 1, 1) - day(2025, 1, 1))
+        .num_microseconds()
+        .unwrap_or(1) as u128;
     let (tx, rx) = crossbeam_channel::bounded::<Vec<Sealed>>(4);
     let producer = std::thread::spawn(move || {
         let mut n = 0u64;
@@ -167,7 +183,9 @@ fn fill(ledger: &Ledger, count: usize, progress: &mut dyn FnMut(&str)) -> Result
                         (n >> 36) & 0xfff,
                         n & 0xffff_ffff_ffff
                     );
-                    let text = std::str::from_utf8(tmpl).expect("utf-8").replacen(MARK, &id, 1);
+                    let text = std::str::from_utf8(tmpl)
+                        .expect("utf-8")
+                        .replacen(MARK, &id, 1);
                     let mut canonical = text.into_bytes();
                     let tail = canonical.len() - 29;
                     canonical[tail..tail + 27].copy_from_slice(ts.as_bytes());
@@ -186,12 +204,17 @@ fn fill(ledger: &Ledger, count: usize, progress: &mut dyn FnMut(&str)) -> Result
         done += batch.len();
         ledger.append_sealed(batch)?;
         if done % 1_000_000 < 10_000 {
-            progress(&format!("filled {done}/{count} ({:.0} events/s)", done as f64 / t.elapsed().as_secs_f64()));
+            progress(&format!(
+                "filled {done}/{count} ({:.0} events/s)",
+                done as f64 / t.elapsed().as_secs_f64()
+            ));
         }
     }
     let _ = producer.join();
     let s = t.elapsed().as_secs_f64();
-    Ok(json!({"events": count, "batch": 10_000, "seconds": round(s, 1), "events_per_sec": round(count as f64 / s.max(1e-9), 0)}))
+    Ok(
+        json!({"events": count, "batch": 10_000, "seconds": round(s, 1), "events_per_sec": round(count as f64 / s.max(1e-9), 0)}),
+    )
 }
 
 /// One kind of query: which filters, and whether with a date range.
@@ -219,23 +242,61 @@ const FILTERS: [&str; 6] = [
 ];
 
 fn cases() -> Vec<Case> {
-    let mut out = vec![Case { name: "none".into(), filters: vec![], range: None }];
+    let mut out = vec![Case {
+        name: "none".into(),
+        filters: vec![],
+        range: None,
+    }];
     for f in FILTERS {
-        out.push(Case { name: f.into(), filters: vec![f], range: None });
+        out.push(Case {
+            name: f.into(),
+            filters: vec![f],
+            range: None,
+        });
     }
     for (i, a) in FILTERS.iter().enumerate() {
         for b in &FILTERS[i + 1..] {
-            out.push(Case { name: format!("{a}+{b}"), filters: vec![a, b], range: None });
+            out.push(Case {
+                name: format!("{a}+{b}"),
+                filters: vec![a, b],
+                range: None,
+            });
         }
     }
-    out.push(Case { name: "month".into(), filters: vec![], range: Some(Range::Month) });
-    out.push(Case { name: "day".into(), filters: vec![], range: Some(Range::Day) });
+    out.push(Case {
+        name: "month".into(),
+        filters: vec![],
+        range: Some(Range::Month),
+    });
+    out.push(Case {
+        name: "day".into(),
+        filters: vec![],
+        range: Some(Range::Day),
+    });
     for f in FILTERS {
-        out.push(Case { name: format!("{f}+month"), filters: vec![f], range: Some(Range::Month) });
-        out.push(Case { name: format!("{f}+day"), filters: vec![f], range: Some(Range::Day) });
+        out.push(Case {
+            name: format!("{f}+month"),
+            filters: vec![f],
+            range: Some(Range::Month),
+        });
+        out.push(Case {
+            name: format!("{f}+day"),
+            filters: vec![f],
+            range: Some(Range::Day),
+        });
     }
-    for (a, b) in [("organization_id", "actor_id"), ("actor_id", "action"), ("category", "result"), ("organization_id", "category"), ("action", "result")] {
-        out.push(Case { name: format!("{a}+{b}+month"), filters: vec![a, b], range: Some(Range::Month) });
+    for (a, b) in [
+        ("organization_id", "actor_id"),
+        ("actor_id", "action"),
+        ("category", "result"),
+        ("organization_id", "category"),
+        ("action", "result"),
+    ] {
+        out.push(Case {
+            name: format!("{a}+{b}+month"),
+            filters: vec![a, b],
+            range: Some(Range::Month),
+        });
     }
     out
 }
@@ -277,7 +338,8 @@ fn params(rng: &mut Rng, c: &Case) -> AuditParams {
     p
 }
 
-type Run = fn(&Store, &query::Query, u64) -> vouch_server::error::ApiResult<(Vec<Value>, Option<u64>)>;
+type Run =
+    fn(&Store, &query::Query, u64) -> vouch_server::error::ApiResult<(Vec<Value>, Option<u64>)>;
 
 /// Time the queries (stopping once `budget` is spent, after at least `min_runs`);
 /// percentiles in ms.
@@ -302,12 +364,23 @@ fn time(
     }
     let mut sorted = ms.clone();
     sorted.sort_by(f64::total_cmp);
-    let pct = |p: f64| sorted[((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1];
-    Ok(json!({"n": ms.len(), "p50_ms": round(pct(0.5), 2), "p95_ms": round(pct(0.95), 2), "p99_ms": round(pct(0.99), 2), "max_ms": round(pct(1.0), 2), "mean_rows": rows / ms.len().max(1)}))
+    let pct =
+        |p: f64| sorted[((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1];
+    Ok(
+        json!({"n": ms.len(), "p50_ms": round(pct(0.5), 2), "p95_ms": round(pct(0.95), 2), "p99_ms": round(pct(0.99), 2), "max_ms": round(pct(1.0), 2), "mean_rows": rows / ms.len().max(1)}),
+    )
 }
 
-fn one_backend(b: &AuditLogBench, postgres: Option<&str>, progress: &mut dyn FnMut(&str)) -> Result<Value, Error> {
-    let name = if postgres.is_some() { "auditlog-pg" } else { "auditlog-sqlite" };
+fn one_backend(
+    b: &AuditLogBench,
+    postgres: Option<&str>,
+    progress: &mut dyn FnMut(&str),
+) -> Result<Value, Error> {
+    let name = if postgres.is_some() {
+        "auditlog-pg"
+    } else {
+        "auditlog-sqlite"
+    };
     let scratch = Scratch::new(&b.dir, name, postgres)?;
     let (store, _keys, ledger) = scratch.open()?;
     progress(&format!("{}: filling {} events", store.kind(), b.events));
@@ -328,7 +401,15 @@ fn one_backend(b: &AuditLogBench, postgres: Option<&str>, progress: &mut dyn FnM
         let index = time(&store, query::run, &qs, Duration::from_secs(60), 20)?;
         let baseline = time(&store, query::run_baseline, &qs, b.baseline_budget, 1)?;
         worst_index_p99 = worst_index_p99.max(index["p99_ms"].as_f64().unwrap_or(0.0));
-        progress(&format!("{}: {:<40} index p50 {:>8} ms p99 {:>8} ms | baseline p50 {:>9} ms p99 {:>9} ms", store.kind(), c.name, index["p50_ms"], index["p99_ms"], baseline["p50_ms"], baseline["p99_ms"]));
+        progress(&format!(
+            "{}: {:<40} index p50 {:>8} ms p99 {:>8} ms | baseline p50 {:>9} ms p99 {:>9} ms",
+            store.kind(),
+            c.name,
+            index["p50_ms"],
+            index["p99_ms"],
+            baseline["p50_ms"],
+            baseline["p99_ms"]
+        ));
         out.push(json!({"case": c.name, "index": index, "baseline": baseline}));
     }
     // The dashboard's read: a year of daily counters.
@@ -336,7 +417,9 @@ fn one_backend(b: &AuditLogBench, postgres: Option<&str>, progress: &mut dyn FnM
     let daily = store.daily_counts("2025-01-01", "2025-12-31")?;
     let daily_ms = t.elapsed().as_secs_f64() * 1e3;
     let size = match store.kind() {
-        "sqlite" => std::fs::metadata(scratch.config.database_url()).map(|m| m.len()).unwrap_or(0),
+        "sqlite" => std::fs::metadata(scratch.config.database_url())
+            .map(|m| m.len())
+            .unwrap_or(0),
         _ => 0,
     };
     Ok(json!({

@@ -525,8 +525,17 @@ on_both!(tamper_daily_count, |fx| {
     fx.exec(&format!("UPDATE audit_daily SET count = count - 1 WHERE day = '{day}' AND category = 'authentication' AND result = 'success'"));
     let r = reason(&fx);
     match &r {
-        BreakReason::DailyCount { day: d, category, result, stored, counted } => {
-            assert_eq!((d.as_str(), category.as_str(), result.as_str()), (day.as_str(), "authentication", "success"));
+        BreakReason::DailyCount {
+            day: d,
+            category,
+            result,
+            stored,
+            counted,
+        } => {
+            assert_eq!(
+                (d.as_str(), category.as_str(), result.as_str()),
+                (day.as_str(), "authentication", "success")
+            );
             assert_eq!(*stored + 1, *counted);
         }
         other => panic!("expected a daily count break, got {other:?}"),
@@ -535,14 +544,23 @@ on_both!(tamper_daily_count, |fx| {
     fx.exec(&format!("UPDATE audit_daily SET count = count + 1 WHERE day = '{day}' AND category = 'authentication' AND result = 'success'"));
     assert!(fx.verify().valid);
     fx.exec("INSERT INTO audit_daily (day, category, result, count, first_seq, last_seq) VALUES ('1999-01-01', 'system', 'success', 3, 0, 2)");
-    assert!(matches!(reason(&fx), BreakReason::DailyCount { stored: 3, counted: 0, .. }));
+    assert!(matches!(
+        reason(&fx),
+        BreakReason::DailyCount {
+            stored: 3,
+            counted: 0,
+            ..
+        }
+    ));
 });
 
 on_both!(tamper_daily_seq_range, |fx| {
     setup(&fx);
     // Narrowing a day's seq range would hide its first event from date-range queries.
     let day = fx.query_text("SELECT min(day) FROM audit_daily WHERE count > 1");
-    fx.exec(&format!("UPDATE audit_daily SET first_seq = first_seq + 1 WHERE day = '{day}' AND count > 1"));
+    fx.exec(&format!(
+        "UPDATE audit_daily SET first_seq = first_seq + 1 WHERE day = '{day}' AND count > 1"
+    ));
     match reason(&fx) {
         BreakReason::DailySeqRange { day: d, .. } => assert_eq!(d, day),
         other => panic!("expected a daily seq range break, got {other:?}"),
@@ -563,22 +581,44 @@ on_both!(index_rows_and_daily_counts_follow_appends, |fx| {
         assert_eq!(r.opt_text(2).as_deref(), f["actor"]["id"].as_str());
         assert_eq!(r.text(3), e.action());
         assert_eq!(r.opt_text(4).as_deref(), f["resource"]["type"].as_str());
-        assert_eq!((r.text(5), r.text(6)), (e.category().to_string(), e.result().to_string()));
+        assert_eq!(
+            (r.text(5), r.text(6)),
+            (e.category().to_string(), e.result().to_string())
+        );
         assert_eq!(r.text(7), e.timestamp());
         assert_eq!(r.opt_text(1), None);
     }
     let daily = fx.store.daily_counts("2026-09-01", "2026-09-30").unwrap();
     assert_eq!(daily.iter().map(|d| d.count).sum::<u64>(), N as u64);
-    let mut expected: std::collections::BTreeMap<(String, String, String), u64> = Default::default();
+    let mut expected: std::collections::BTreeMap<(String, String, String), u64> =
+        Default::default();
     for e in &events {
-        *expected.entry((e.timestamp()[..10].to_string(), e.category().to_string(), e.result().to_string())).or_default() += 1;
+        *expected
+            .entry((
+                e.timestamp()[..10].to_string(),
+                e.category().to_string(),
+                e.result().to_string(),
+            ))
+            .or_default() += 1;
     }
-    let got: std::collections::BTreeMap<_, _> = daily.iter().map(|d| ((d.day.clone(), d.category.clone(), d.result.clone()), d.count)).collect();
+    let got: std::collections::BTreeMap<_, _> = daily
+        .iter()
+        .map(|d| {
+            (
+                (d.day.clone(), d.category.clone(), d.result.clone()),
+                d.count,
+            )
+        })
+        .collect();
     assert_eq!(got, expected);
     // Bounds are inclusive days; outside them nothing.
     let one = fx.store.daily_counts("2026-09-02", "2026-09-02").unwrap();
     assert!(!one.is_empty() && one.iter().all(|d| d.day == "2026-09-02"));
-    assert!(fx.store.daily_counts("2027-01-01", "2027-12-31").unwrap().is_empty());
+    assert!(fx
+        .store
+        .daily_counts("2027-01-01", "2027-12-31")
+        .unwrap()
+        .is_empty());
     // A second append to the same days adds to the counters (upsert).
     fx.ledger.append(vec![util::event(json!({"timestamp": "2026-09-02T12:00:00Z", "action": "login", "category": "authentication", "result": "denied"}))]).unwrap();
     let again = fx.store.daily_counts("2026-09-02", "2026-09-02").unwrap();
@@ -612,12 +652,18 @@ on_both!(index_backfilled_for_an_existing_ledger, |fx| {
             missing: false
         }
     );
-    fx.exec(&format!("UPDATE audit_index SET action = '{action}' WHERE seq = 6"));
+    fx.exec(&format!(
+        "UPDATE audit_index SET action = '{action}' WHERE seq = 6"
+    ));
     // New appends are indexed from the start; a later pruned entry keeps its row, and
     // deleting that row is caught (only entries pruned before the index may lack one).
     ledger.append(vec![util::event(json!({"timestamp": "2026-09-03T00:00:00Z", "action": "x", "category": "system", "result": "success"}))]).unwrap();
-    fx.exec(&format!("UPDATE ledger_entries SET leaf = '' WHERE seq = {N}"));
-    fx.exec(&format!("INSERT INTO ledger_pruned (seq, run_id) VALUES ({N}, 'run-2')"));
+    fx.exec(&format!(
+        "UPDATE ledger_entries SET leaf = '' WHERE seq = {N}"
+    ));
+    fx.exec(&format!(
+        "INSERT INTO ledger_pruned (seq, run_id) VALUES ({N}, 'run-2')"
+    ));
     assert!(fx.verify().valid, "{:?}", fx.verify());
     fx.exec(&format!("DELETE FROM audit_index WHERE seq = {N}"));
     assert_eq!(

@@ -413,11 +413,7 @@ pub fn is_archived(v: &Value) -> bool {
 /// The audit-log query before the index (issue 17): the engine's JSON functions over
 /// every leaf, pruned entries skipped. Kept as the reference the index path must match
 /// (tests) and beat (`vouch-bench auditlog`); the API does not call it.
-pub fn run_baseline(
-    store: &Store,
-    q: &Query,
-    limit: u64,
-) -> ApiResult<(Vec<Value>, Option<u64>)> {
+pub fn run_baseline(store: &Store, q: &Query, limit: u64) -> ApiResult<(Vec<Value>, Option<u64>)> {
     // Entries pruned by retention keep their place in the tree but have no leaf here
     // (their content is in the WORM archive): not part of query results or exports.
     let mut sql = String::from("SELECT seq, leaf FROM ledger_entries WHERE leaf <> ''");

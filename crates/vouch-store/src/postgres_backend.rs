@@ -261,10 +261,17 @@ impl LedgerTx for PgTx<'_, '_> {
                 &[&seqs, &ids, &tss, &leaves, &hashes, &chains],
             )?;
             // The audit-log index rows, in the same transaction.
-            let orgs: Vec<Option<&str>> = chunk.iter().map(|r| r.index.organization_id.as_deref()).collect();
-            let actors: Vec<Option<&str>> = chunk.iter().map(|r| r.index.actor_id.as_deref()).collect();
+            let orgs: Vec<Option<&str>> = chunk
+                .iter()
+                .map(|r| r.index.organization_id.as_deref())
+                .collect();
+            let actors: Vec<Option<&str>> =
+                chunk.iter().map(|r| r.index.actor_id.as_deref()).collect();
             let actions: Vec<&str> = chunk.iter().map(|r| r.index.action.as_str()).collect();
-            let types: Vec<Option<&str>> = chunk.iter().map(|r| r.index.resource_type.as_deref()).collect();
+            let types: Vec<Option<&str>> = chunk
+                .iter()
+                .map(|r| r.index.resource_type.as_deref())
+                .collect();
             let cats: Vec<&str> = chunk.iter().map(|r| r.index.category.as_str()).collect();
             let results: Vec<&str> = chunk.iter().map(|r| r.index.result.as_str()).collect();
             self.tx.execute(
