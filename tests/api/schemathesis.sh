@@ -9,7 +9,9 @@ engine="${2:-sqlite}"
 source "$(dirname "$0")/serve.sh"
 init_data "Schemathesis" schemathesis
 start_serve VOUCH_SCHEDULER=off
-echo "schemathesis on $engine"
+# On a ledger with an entry pruned by retention (the audit-log query lists it as archived).
+seed_pruned
+echo "schemathesis on $engine (with a pruned entry)"
 schemathesis run "http://127.0.0.1:$port/openapi.json" \
   -H "Authorization: Bearer $token" \
   --checks not_a_server_error,response_schema_conformance \

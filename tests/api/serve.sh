@@ -35,3 +35,16 @@ start_serve() { # start_serve [ENV=VALUE...]: vouch serve in the background, wai
   curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null \
     || { echo "vouch serve ($engine) did not start:" >&2; cat "$dir/serve.log" >&2; exit 1; }
 }
+
+seed_pruned() { # seed_pruned: events (one past its retention) then a retention run, so the
+  # ledger has a pruned entry (an empty leaf, an audit-log index row, an archive): the
+  # API must answer on such a ledger as on any other (issue 17: it answered 500).
+  old="$(date -u -d '-200 days' +%Y-%m-%dT%H:%M:%SZ)"
+  recent="$(date -u -d '-1 days' +%Y-%m-%dT%H:%M:%SZ)"
+  curl -fsS -X POST "$base/audit-logs" -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
+    -d "[{\"action\":\"app.debug\",\"category\":\"system\",\"result\":\"success\",\"retention\":\"debug\",\"actor_id\":\"usr_0012\",\"organization_id\":\"org_1\",\"timestamp\":\"$old\"},
+         {\"action\":\"user.login\",\"category\":\"authentication\",\"result\":\"success\",\"actor_id\":\"usr_0012\",\"organization_id\":\"org_1\",\"timestamp\":\"$recent\"}]" >/dev/null
+  archived="$(curl -fsS -X POST "$base/jobs/retention/run" -H "Authorization: Bearer $token" \
+    | python3 -c 'import json,sys; print(json.load(sys.stdin)["outputs"]["rows_archived"])')"
+  [ "$archived" -ge 1 ] || { echo "seed_pruned: the retention run archived $archived entries" >&2; exit 1; }
+}

@@ -1,6 +1,6 @@
 //! vouch's benchmarks, kept out of the product binary: the ledger (appends, verification
-//! and a pgcrypto trigger baseline), the evidence packet, HTTP ingest and query, and
-//! sealed archives. Each prints JSON with a baseline measured in the same run.
+//! and a pgcrypto trigger baseline), the evidence packet, HTTP ingest and query, the
+//! audit-log query through its index, and sealed archives. Each prints JSON with a baseline measured in the same run.
 //!
 //! They use the public APIs of `vouch_engine`, `vouch_store` and `vouch_core`; where a
 //! figure is the CLI's own (a `vouch ledger verify` or `vouch packet` process, the HTTP
@@ -8,6 +8,7 @@
 //! RSS from here.
 
 pub mod archive;
+pub mod auditlog;
 pub mod child;
 pub mod http;
 pub mod ledger;

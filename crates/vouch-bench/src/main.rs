@@ -5,7 +5,7 @@
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 use std::path::{Path, PathBuf};
-use vouch_bench::{archive, http, ledger, packet};
+use vouch_bench::{archive, auditlog, http, ledger, packet};
 
 #[derive(Parser)]
 #[command(
@@ -30,6 +30,9 @@ enum BenchCommand {
     Packet(PacketArgs),
     /// HTTP: batched ingest over loopback with several clients, and filtered-query latency.
     Http(HttpArgs),
+    /// Audit log: p50/p95/p99 of the audit-log query per filter combination, through the
+    /// index and through the former JSON-function query (baseline), after filling N events.
+    Auditlog(AuditLogArgs),
     /// Archive: seal a 2 GiB evidence set (tar → zstd → age / OpenPGP) vs `tar czf` + `gpg --encrypt`.
     Archive(ArchiveArgs),
 }
@@ -92,6 +95,27 @@ struct ArchiveArgs {
 }
 
 #[derive(clap::Args)]
+struct AuditLogArgs {
+    /// Events in the ledger.
+    #[arg(long, default_value_t = 1_000_000)]
+    events: usize,
+    /// Timed queries per case (and path).
+    #[arg(long, default_value_t = 200)]
+    queries: usize,
+    /// Most seconds spent on one case's baseline queries (at least one runs).
+    #[arg(long, default_value_t = 10)]
+    baseline_budget_secs: u64,
+    /// PostgreSQL URL (default: VOUCH_BENCH_DATABASE_URL, then VOUCH_TEST_DATABASE_URL); `none` skips.
+    #[arg(long)]
+    database: Option<String>,
+    #[arg(long, default_value = "/var/tmp/vouch-bench-auditlog")]
+    dir: PathBuf,
+    /// Also write the JSON to this file.
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+#[derive(clap::Args)]
 struct HttpArgs {
     /// Events to ingest over HTTP.
     #[arg(long, default_value_t = 200_000)]
@@ -127,6 +151,27 @@ fn run(cli: &Cli) -> Result<()> {
                     queries: a.queries,
                     dir: a.dir.clone(),
                     vouch,
+                },
+                &mut progress,
+            )?;
+            emit(&result, a.out.as_deref(), &a.dir)
+        }
+        BenchCommand::Auditlog(a) => {
+            let postgres = match a.database.as_deref() {
+                Some("none") => None,
+                Some(u) => Some(u.to_string()),
+                None => std::env::var("VOUCH_BENCH_DATABASE_URL")
+                    .or_else(|_| std::env::var("VOUCH_TEST_DATABASE_URL"))
+                    .ok()
+                    .filter(|s| !s.is_empty()),
+            };
+            let result = auditlog::auditlog(
+                &auditlog::AuditLogBench {
+                    events: a.events,
+                    queries: a.queries,
+                    baseline_budget: std::time::Duration::from_secs(a.baseline_budget_secs),
+                    postgres,
+                    dir: a.dir.clone(),
                 },
                 &mut progress,
             )?;

@@ -3,6 +3,7 @@
 
 pub mod audit;
 mod checkpoint;
+pub mod index;
 pub mod keys;
 mod proof;
 mod sequencer;

@@ -261,6 +261,11 @@ fn try_commit(
                     nodes.push(node)
                 }
             });
+            // Validated events always have the index fields; a canonical form that does
+            // not parse is a bug upstream, and nothing of this group is written.
+            let index = crate::index::fields_of(&ev.canonical).ok_or_else(|| {
+                StoreError::Corrupt(format!("event {} has no action/category/result", ev.id))
+            })?;
             rows.push(EntryRow {
                 seq,
                 id: ev.id.clone(),
@@ -268,6 +273,7 @@ fn try_commit(
                 leaf,
                 leaf_hash: lh,
                 chain,
+                index,
             });
         }
         marks[1] = t0.elapsed();

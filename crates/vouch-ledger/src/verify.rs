@@ -12,7 +12,7 @@ use serde::Serialize;
 use vouch_core::merkle::{leaf_hash, Frontier, TILE_HEIGHT};
 use vouch_core::note::{Checkpoint, NoteVerifier};
 use vouch_core::{b64, Hash};
-use vouch_store::{Store, StoreError};
+use vouch_store::{IndexRef, Store, StoreError, Value};
 
 /// What to verify against, and how far.
 #[derive(Debug, Clone, Default)]
@@ -152,6 +152,43 @@ pub enum BreakReason {
         /// Index of the node at its level.
         index: u64,
     },
+    /// The entry's audit-log index row (`audit_index`) is missing or differs from its
+    /// leaf (organization, actor, action, resource type, category, result, timestamp).
+    IndexRow {
+        /// The entry.
+        seq: u64,
+        /// Whether the row is missing (rather than different).
+        missing: bool,
+    },
+    /// An audit-log index row exists for a seq that has no ledger entry.
+    IndexExtra {
+        /// The row's seq.
+        seq: u64,
+    },
+    /// A daily counter (`audit_daily`) differs from the count of index rows of that
+    /// day, category and result.
+    DailyCount {
+        /// The day (`YYYY-MM-DD`).
+        day: String,
+        /// The category.
+        category: String,
+        /// The result.
+        result: String,
+        /// The stored counter (0 when there is none).
+        stored: u64,
+        /// The index rows counted.
+        counted: u64,
+    },
+    /// A daily counter's first/last seq differ from those of the index rows it counts
+    /// (the audit-log query bounds date ranges with them).
+    DailySeqRange {
+        /// The day (`YYYY-MM-DD`).
+        day: String,
+        /// The category.
+        category: String,
+        /// The result.
+        result: String,
+    },
     /// A negative sequence number is stored.
     NegativeSeq {
         /// The stored value.
@@ -180,6 +217,11 @@ impl std::fmt::Display for BreakReason {
             NodeMissing { level, index } => write!(f, "stored tree node (level {level}, index {index}) is missing"),
             NodeWrong { level, index } => write!(f, "stored tree node (level {level}, index {index}) is wrong"),
             NodeUnexpected { level, index } => write!(f, "unexpected stored tree node (level {level}, index {index})"),
+            IndexRow { seq, missing: true } => write!(f, "entry {seq}: its audit-log index row is missing"),
+            IndexRow { seq, missing: false } => write!(f, "entry {seq}: its audit-log index row differs from the leaf"),
+            IndexExtra { seq } => write!(f, "audit-log index row {seq} has no ledger entry (inserted)"),
+            DailyCount { day, category, result, stored, counted } => write!(f, "daily count {day}/{category}/{result} is {stored} but the index has {counted} events"),
+            DailySeqRange { day, category, result } => write!(f, "daily counter {day}/{category}/{result}: its first/last seq differ from the index"),
             NegativeSeq { seq } => write!(f, "negative seq {seq}"),
         }
     }
@@ -200,9 +242,12 @@ fn worst(current: &mut Option<Break>, at: u64, reason: BreakReason) {
 #[derive(Default)]
 struct Chunk {
     seqs: Vec<i64>,
-    /// id, ts and leaf of each row, concatenated; `ends` marks each row's three ends.
+    /// id, ts, leaf and encoded index row of each row, concatenated; `ends` marks each
+    /// row's four ends.
     bytes: Vec<u8>,
-    ends: Vec<[usize; 3]>,
+    ends: Vec<[usize; 4]>,
+    /// Whether each row has an audit-log index row.
+    indexed: Vec<bool>,
     leaf_hashes: Vec<Option<Hash>>,
     chains: Vec<Option<Hash>>,
     /// Leaf hashes recomputed by the reader thread for the first part of the chunk
@@ -215,6 +260,7 @@ impl Chunk {
         self.seqs.clear();
         self.bytes.clear();
         self.ends.clear();
+        self.indexed.clear();
         self.leaf_hashes.clear();
         self.chains.clear();
         self.computed.clear();
@@ -415,10 +461,17 @@ pub fn run_observed(
         .iter()
         .map(|r| r.int(0) as u64)
         .collect();
+    // Entries below the floor existed when the index was created (migration 0018).
+    let index_floor = store
+        .query("SELECT below FROM audit_index_floor", &[])?
+        .first()
+        .map_or(0, |r| r.int(0) as u64);
+    let mut indexed_seen = 0u64;
     let entry_break = stream(inner, stream_limit, &mut |seq: u64,
                                                         id: &[u8],
                                                         ts: &[u8],
                                                         leaf: &[u8],
+                                                        index: Option<&IndexRef<'_>>,
                                                         lh: Hash,
                                                         stored_lh: Option<Hash>,
                                                         stored_chain: Option<Hash>|
@@ -473,8 +526,20 @@ pub fn run_observed(
             }
         });
         check_targets(&targets, &mut next_target, &frontier, &mut broken);
+        if index.is_some() {
+            indexed_seen += 1;
+        }
         if is_pruned {
-            return None; // chain and tree verified from the stored hash; content archived
+            // Chain and tree verified from the stored hash; the content is archived, so
+            // its index row cannot be compared here (see docs/verification.md). Leaves
+            // pruned before the index existed (below the floor) have no row.
+            if index.is_none() && seq >= index_floor {
+                return Some(Break {
+                    at: seq,
+                    reason: BreakReason::IndexRow { seq, missing: true },
+                });
+            }
+            return None;
         }
         // The lookup columns must still say what the (now verified) leaf says.
         // `timestamp` is the last key of a canonical leaf; `id` needs a scan.
@@ -486,6 +551,25 @@ pub fn run_observed(
                 at: seq,
                 reason: BreakReason::LookupColumns { seq },
             });
+        }
+        // The audit-log index row must say what the leaf says (ts is verified above).
+        match index {
+            None => {
+                return Some(Break {
+                    at: seq,
+                    reason: BreakReason::IndexRow { seq, missing: true },
+                })
+            }
+            Some(ix) if !crate::index::row_matches(ix, leaf, ts) => {
+                return Some(Break {
+                    at: seq,
+                    reason: BreakReason::IndexRow {
+                        seq,
+                        missing: false,
+                    },
+                })
+            }
+            Some(_) => {}
         }
         observe(seq, ts, leaf);
         None
@@ -543,6 +627,13 @@ pub fn run_observed(
 
     // Stored tree nodes (used for proofs) must equal the recomputed ones.
     check_nodes(store, &mut computed_nodes, checked.min(limit), &mut broken)?;
+    check_index(
+        store,
+        checked,
+        indexed_seen,
+        options.up_to.is_none(),
+        &mut broken,
+    )?;
 
     Ok(VerifyReport {
         valid: broken.is_none(),
@@ -554,6 +645,97 @@ pub fn run_observed(
         reason: broken.as_ref().map(|b| b.reason.to_string()),
         break_reason: broken.map(|b| b.reason),
     })
+}
+
+/// Index rows without an entry, and (for a whole-ledger verification) the daily
+/// counters recounted from the index rows.
+fn check_index(
+    store: &Store,
+    checked: u64,
+    indexed_seen: u64,
+    whole: bool,
+    broken: &mut Option<Break>,
+) -> Result<(), LedgerError> {
+    let below = Value::Int(checked as i64);
+    let rows = store.query(
+        "SELECT count(*) FROM audit_index WHERE seq < $1",
+        std::slice::from_ref(&below),
+    )?;
+    let in_range = rows.first().map_or(0, |r| r.int(0) as u64);
+    // Rows past the verified entries: an append commits its entries and rows together,
+    // so a row without an entry was written by someone else.
+    let orphan_sql = if in_range > indexed_seen {
+        "SELECT min(i.seq) FROM audit_index i WHERE i.seq < $1 AND NOT EXISTS (SELECT 1 FROM ledger_entries e WHERE e.seq = i.seq)"
+    } else {
+        "SELECT min(i.seq) FROM audit_index i WHERE i.seq >= $1 AND NOT EXISTS (SELECT 1 FROM ledger_entries e WHERE e.seq = i.seq)"
+    };
+    let orphan = store.query(orphan_sql, std::slice::from_ref(&below))?;
+    if let Some(seq) = orphan.first().and_then(|r| r.opt_int(0)) {
+        worst(
+            broken,
+            seq.max(0) as u64,
+            BreakReason::IndexExtra {
+                seq: seq.max(0) as u64,
+            },
+        );
+    }
+    if !whole || broken.is_some() {
+        return Ok(());
+    }
+    // One statement, so the counters and the rows are read from one snapshot even
+    // while appends continue.
+    let rows = store.query(
+        "SELECT 'd', day, category, result, count, first_seq, last_seq FROM audit_daily \
+         UNION ALL SELECT 'i', substr(ts, 1, 10), category, result, count(*), min(seq), max(seq) FROM audit_index GROUP BY substr(ts, 1, 10), category, result",
+        &[],
+    )?;
+    type Counts = ([i64; 3], [i64; 3]);
+    let mut counts: std::collections::BTreeMap<(String, String, String), Counts> =
+        Default::default();
+    for r in &rows {
+        let key = (r.text(1), r.text(2), r.text(3));
+        let v = [r.int(4), r.int(5), r.int(6)];
+        let e = counts.entry(key).or_insert(([0, -1, -1], [0, -1, -1]));
+        if r.text(0) == "d" {
+            e.0 = v;
+        } else {
+            e.1 = v;
+        }
+    }
+    if let Some(((day, category, result), (stored, counted))) =
+        counts.into_iter().find(|(_, (s, c))| s != c)
+    {
+        let first = store.query(
+            "SELECT min(seq) FROM audit_index WHERE ts >= $1 AND ts < $2 AND category = $3 AND result = $4",
+            &[
+                day.clone().into(),
+                format!("{day}\u{7f}").into(),
+                category.clone().into(),
+                result.clone().into(),
+            ],
+        )?;
+        let at = first
+            .first()
+            .and_then(|r| r.opt_int(0))
+            .map_or(checked.saturating_sub(1), |s| s as u64);
+        let reason = if stored[0] != counted[0] {
+            BreakReason::DailyCount {
+                day,
+                category,
+                result,
+                stored: stored[0].max(0) as u64,
+                counted: counted[0].max(0) as u64,
+            }
+        } else {
+            BreakReason::DailySeqRange {
+                day,
+                category,
+                result,
+            }
+        };
+        worst(broken, at, reason);
+    }
+    Ok(())
 }
 
 fn check_targets(
@@ -579,8 +761,45 @@ fn check_targets(
 }
 
 /// Read rows on one thread and check them on this one; returns the first break.
-type Check<'a> =
-    &'a mut dyn FnMut(u64, &[u8], &[u8], &[u8], Hash, Option<Hash>, Option<Hash>) -> Option<Break>;
+type Check<'a> = &'a mut dyn FnMut(
+    u64,
+    &[u8],
+    &[u8],
+    &[u8],
+    Option<&IndexRef<'_>>,
+    Hash,
+    Option<Hash>,
+    Option<Hash>,
+) -> Option<Break>;
+
+/// An index row in a chunk's bytes: per field, 0xFF for NULL or 0x00, a u32 length and
+/// the text.
+fn encode_index(out: &mut Vec<u8>, ix: &IndexRef<'_>) {
+    for f in ix.fields {
+        match f {
+            None => out.push(0xFF),
+            Some(b) => {
+                out.push(0);
+                out.extend_from_slice(&(b.len() as u32).to_le_bytes());
+                out.extend_from_slice(b);
+            }
+        }
+    }
+}
+
+fn decode_index(mut b: &[u8]) -> IndexRef<'_> {
+    let mut fields: [Option<&[u8]>; 7] = [None; 7];
+    for f in fields.iter_mut() {
+        if b.first() == Some(&0) && b.len() >= 5 {
+            let n = u32::from_le_bytes([b[1], b[2], b[3], b[4]]) as usize;
+            *f = Some(&b[5..5 + n]);
+            b = &b[5 + n..];
+        } else {
+            b = b.get(1..).unwrap_or_default();
+        }
+    }
+    IndexRef { fields }
+}
 
 fn stream(inner: &Inner, limit: u64, check: Check<'_>) -> Result<Option<Break>, LedgerError> {
     let (full_tx, full_rx) = crossbeam_channel::bounded::<Chunk>(4);
@@ -592,7 +811,7 @@ fn stream(inner: &Inner, limit: u64, check: Check<'_>) -> Result<Option<Break>, 
     std::thread::scope(|scope| {
         let reader = scope.spawn(move || -> Result<(), StoreError> {
             let mut chunk = empty_rx.recv().unwrap_or_default();
-            store.scan_entries(0, &mut |e| {
+            store.scan_entries_indexed(0, &mut |e| {
                 if e.seq as u64 >= limit && e.seq >= 0 {
                     return Ok(false);
                 }
@@ -602,7 +821,12 @@ fn stream(inner: &Inner, limit: u64, check: Check<'_>) -> Result<Option<Break>, 
                 chunk.bytes.extend_from_slice(e.ts);
                 let b = chunk.bytes.len();
                 chunk.bytes.extend_from_slice(e.leaf);
-                chunk.ends.push([a, b, chunk.bytes.len()]);
+                let c = chunk.bytes.len();
+                if let Some(ix) = &e.index {
+                    encode_index(&mut chunk.bytes, ix);
+                }
+                chunk.indexed.push(e.index.is_some());
+                chunk.ends.push([a, b, c, chunk.bytes.len()]);
                 if chunk.computed.len() < READER_HASHES {
                     chunk.computed.push(leaf_hash(e.leaf));
                 }
@@ -628,13 +852,14 @@ fn stream(inner: &Inner, limit: u64, check: Check<'_>) -> Result<Option<Break>, 
         'outer: for mut chunk in full_rx.iter() {
             let mut start = 0;
             for i in 0..chunk.seqs.len() {
-                let [a, b, c] = chunk.ends[i];
+                let [a, b, c, d] = chunk.ends[i];
                 let (id, ts, leaf) = (
                     &chunk.bytes[start..a],
                     &chunk.bytes[a..b],
                     &chunk.bytes[b..c],
                 );
-                start = c;
+                let index = chunk.indexed[i].then(|| decode_index(&chunk.bytes[c..d]));
+                start = d;
                 let seq = chunk.seqs[i];
                 if seq < 0 {
                     found = Some(Break {
@@ -653,6 +878,7 @@ fn stream(inner: &Inner, limit: u64, check: Check<'_>) -> Result<Option<Break>, 
                     id,
                     ts,
                     leaf,
+                    index.as_ref(),
                     lh,
                     chunk.leaf_hashes[i],
                     chunk.chains[i],

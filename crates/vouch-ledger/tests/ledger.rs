@@ -380,6 +380,10 @@ on_both!(trusted_checkpoint_catches_wholesale_rollback, |fx| {
         &head_at_500.to_bytes(),
     );
     fx.exec("UPDATE ledger_head SET chain = (SELECT chain FROM ledger_entries WHERE seq = 499)");
+    // ...and the audit-log index and its daily counters, rebuilt to match.
+    fx.exec("DELETE FROM audit_index WHERE seq >= 500");
+    fx.exec("DELETE FROM audit_daily");
+    fx.exec("INSERT INTO audit_daily (day, category, result, count, first_seq, last_seq) SELECT substr(ts, 1, 10), category, result, count(*), min(seq), max(seq) FROM audit_index GROUP BY 1, 2, 3");
     assert!(fx.verify().valid, "the rollback is consistent on its own");
     let r = fx
         .ledger
@@ -464,4 +468,209 @@ on_both!(verify_during_concurrent_appends, |fx| {
     stop.store(true, std::sync::atomic::Ordering::SeqCst);
     assert!(t.join().unwrap() > 0);
     assert!(fx.ledger.verify(&Default::default()).unwrap().valid);
+});
+
+// ---- the audit-log index (migration 0018): rows checked against leaves, counters
+// recounted from the rows ----
+
+on_both!(tamper_index_row_changed, |fx| {
+    setup(&fx);
+    // An actor hidden from the audit-log query by editing only its index row.
+    fx.exec("UPDATE audit_index SET actor_id = 'usr_99' WHERE seq = 321");
+    assert_eq!(broken(&fx).0, Some(321));
+    assert_eq!(
+        reason(&fx),
+        BreakReason::IndexRow {
+            seq: 321,
+            missing: false
+        }
+    );
+});
+
+on_both!(tamper_index_row_timestamp, |fx| {
+    setup(&fx);
+    // Moving an event out of a date range in the index alone.
+    fx.exec("UPDATE audit_index SET ts = '2001-01-01T00:00:00.000000Z' WHERE seq = 40");
+    assert_eq!(
+        reason(&fx),
+        BreakReason::IndexRow {
+            seq: 40,
+            missing: false
+        }
+    );
+});
+
+on_both!(tamper_index_row_deleted, |fx| {
+    setup(&fx);
+    fx.exec("DELETE FROM audit_index WHERE seq = 100");
+    assert_eq!(broken(&fx).0, Some(100));
+    assert_eq!(
+        reason(&fx),
+        BreakReason::IndexRow {
+            seq: 100,
+            missing: true
+        }
+    );
+});
+
+on_both!(tamper_index_row_inserted, |fx| {
+    setup(&fx);
+    fx.exec("INSERT INTO audit_index (seq, action, category, result, ts) VALUES (5000, 'login', 'authentication', 'success', '2026-09-01T00:00:00.000000Z')");
+    assert_eq!(reason(&fx), BreakReason::IndexExtra { seq: 5000 });
+});
+
+on_both!(tamper_daily_count, |fx| {
+    setup(&fx);
+    let day = fx.query_text("SELECT min(day) FROM audit_daily");
+    fx.exec(&format!("UPDATE audit_daily SET count = count - 1 WHERE day = '{day}' AND category = 'authentication' AND result = 'success'"));
+    let r = reason(&fx);
+    match &r {
+        BreakReason::DailyCount {
+            day: d,
+            category,
+            result,
+            stored,
+            counted,
+        } => {
+            assert_eq!(
+                (d.as_str(), category.as_str(), result.as_str()),
+                (day.as_str(), "authentication", "success")
+            );
+            assert_eq!(*stored + 1, *counted);
+        }
+        other => panic!("expected a daily count break, got {other:?}"),
+    }
+    // A counter for a day with no events at all is caught too.
+    fx.exec(&format!("UPDATE audit_daily SET count = count + 1 WHERE day = '{day}' AND category = 'authentication' AND result = 'success'"));
+    assert!(fx.verify().valid);
+    fx.exec("INSERT INTO audit_daily (day, category, result, count, first_seq, last_seq) VALUES ('1999-01-01', 'system', 'success', 3, 0, 2)");
+    assert!(matches!(
+        reason(&fx),
+        BreakReason::DailyCount {
+            stored: 3,
+            counted: 0,
+            ..
+        }
+    ));
+});
+
+on_both!(tamper_daily_seq_range, |fx| {
+    setup(&fx);
+    // Narrowing a day's seq range would hide its first event from date-range queries.
+    let day = fx.query_text("SELECT min(day) FROM audit_daily WHERE count > 1");
+    fx.exec(&format!(
+        "UPDATE audit_daily SET first_seq = first_seq + 1 WHERE day = '{day}' AND count > 1"
+    ));
+    match reason(&fx) {
+        BreakReason::DailySeqRange { day: d, .. } => assert_eq!(d, day),
+        other => panic!("expected a daily seq range break, got {other:?}"),
+    }
+});
+
+on_both!(index_rows_and_daily_counts_follow_appends, |fx| {
+    setup(&fx);
+    let events = util::events(7, N);
+    // Every row says what its event says, and the counters add up to the events.
+    let rows = fx
+        .store
+        .query("SELECT seq, organization_id, actor_id, action, resource_type, category, result, ts FROM audit_index ORDER BY seq", &[])
+        .unwrap();
+    assert_eq!(rows.len(), N);
+    for (r, e) in rows.iter().zip(&events) {
+        let f = e.fields();
+        assert_eq!(r.opt_text(2).as_deref(), f["actor"]["id"].as_str());
+        assert_eq!(r.text(3), e.action());
+        assert_eq!(r.opt_text(4).as_deref(), f["resource"]["type"].as_str());
+        assert_eq!(
+            (r.text(5), r.text(6)),
+            (e.category().to_string(), e.result().to_string())
+        );
+        assert_eq!(r.text(7), e.timestamp());
+        assert_eq!(r.opt_text(1), None);
+    }
+    let daily = fx.store.daily_counts("2026-09-01", "2026-09-30").unwrap();
+    assert_eq!(daily.iter().map(|d| d.count).sum::<u64>(), N as u64);
+    let mut expected: std::collections::BTreeMap<(String, String, String), u64> =
+        Default::default();
+    for e in &events {
+        *expected
+            .entry((
+                e.timestamp()[..10].to_string(),
+                e.category().to_string(),
+                e.result().to_string(),
+            ))
+            .or_default() += 1;
+    }
+    let got: std::collections::BTreeMap<_, _> = daily
+        .iter()
+        .map(|d| {
+            (
+                (d.day.clone(), d.category.clone(), d.result.clone()),
+                d.count,
+            )
+        })
+        .collect();
+    assert_eq!(got, expected);
+    // Bounds are inclusive days; outside them nothing.
+    let one = fx.store.daily_counts("2026-09-02", "2026-09-02").unwrap();
+    assert!(!one.is_empty() && one.iter().all(|d| d.day == "2026-09-02"));
+    assert!(fx
+        .store
+        .daily_counts("2027-01-01", "2027-12-31")
+        .unwrap()
+        .is_empty());
+    // A second append to the same days adds to the counters (upsert).
+    fx.ledger.append(vec![util::event(json!({"timestamp": "2026-09-02T12:00:00Z", "action": "login", "category": "authentication", "result": "denied"}))]).unwrap();
+    let again = fx.store.daily_counts("2026-09-02", "2026-09-02").unwrap();
+    assert!(again.iter().any(|d| d.result == "denied" && d.count == 1));
+    assert!(fx.verify().valid);
+});
+
+on_both!(index_backfilled_for_an_existing_ledger, |fx| {
+    setup(&fx);
+    // A ledger from before migration 0018, with an entry pruned by retention: drop what
+    // 0018 made and forget that it ran, then reopen (which migrates).
+    fx.exec("UPDATE ledger_entries SET leaf = '' WHERE seq = 5");
+    fx.exec("INSERT INTO ledger_pruned (seq, run_id) VALUES (5, 'run-1')");
+    fx.exec("DROP TABLE audit_index; DROP TABLE audit_daily; DROP TABLE audit_index_floor; DELETE FROM schema_migrations WHERE version = 18");
+    let ledger = fx.reopen();
+    let r = ledger.verify(&VerifyOptions::default()).unwrap();
+    assert!(r.valid, "{r:?}");
+    assert_eq!(
+        fx.query_text("SELECT CAST(count(*) AS TEXT) FROM audit_index"),
+        (N - 1).to_string()
+    );
+    let daily = fx.store.daily_counts("2026-01-01", "2026-12-31").unwrap();
+    assert_eq!(daily.iter().map(|d| d.count).sum::<u64>(), N as u64 - 1);
+    // The backfilled rows are checked like any other: tampering is caught.
+    let action = fx.query_text("SELECT action FROM audit_index WHERE seq = 6");
+    fx.exec("UPDATE audit_index SET action = 'nothing' WHERE seq = 6");
+    assert_eq!(
+        reason(&fx),
+        BreakReason::IndexRow {
+            seq: 6,
+            missing: false
+        }
+    );
+    fx.exec(&format!(
+        "UPDATE audit_index SET action = '{action}' WHERE seq = 6"
+    ));
+    // New appends are indexed from the start; a later pruned entry keeps its row, and
+    // deleting that row is caught (only entries pruned before the index may lack one).
+    ledger.append(vec![util::event(json!({"timestamp": "2026-09-03T00:00:00Z", "action": "x", "category": "system", "result": "success"}))]).unwrap();
+    fx.exec(&format!(
+        "UPDATE ledger_entries SET leaf = '' WHERE seq = {N}"
+    ));
+    fx.exec(&format!(
+        "INSERT INTO ledger_pruned (seq, run_id) VALUES ({N}, 'run-2')"
+    ));
+    assert!(fx.verify().valid, "{:?}", fx.verify());
+    fx.exec(&format!("DELETE FROM audit_index WHERE seq = {N}"));
+    assert_eq!(
+        reason(&fx),
+        BreakReason::IndexRow {
+            seq: N as u64,
+            missing: true
+        }
+    );
 });

@@ -13,6 +13,7 @@ mod common;
 mod access_reviews;
 mod api;
 mod attestations;
+mod audit_index;
 mod auditor;
 mod auth;
 mod dashboard;

@@ -121,6 +121,55 @@ pub struct EntryRow {
     pub leaf_hash: Hash,
     /// The HMAC chain value after this entry.
     pub chain: Hash,
+    /// The leaf's audit-log index fields (`audit_index`), written with the leaf.
+    pub index: IndexFields,
+}
+
+/// The fields of an event the audit-log query filters on: one `audit_index` row (with
+/// the entry's seq and `ts`). Absent optional fields are `None` (SQL NULL).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IndexFields {
+    /// `organization_id`.
+    pub organization_id: Option<String>,
+    /// `actor.id`.
+    pub actor_id: Option<String>,
+    /// `action`.
+    pub action: String,
+    /// `resource.type`.
+    pub resource_type: Option<String>,
+    /// `category`.
+    pub category: String,
+    /// `result`.
+    pub result: String,
+}
+
+/// Events of one day, category and result (`audit_daily`, maintained by every append).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct DailyCount {
+    /// The day (`YYYY-MM-DD`, UTC: the first ten characters of the event timestamp).
+    pub day: String,
+    /// The event category.
+    pub category: String,
+    /// The event result.
+    pub result: String,
+    /// How many events.
+    pub count: u64,
+}
+
+/// Per (day, category, result) of `rows`, in key order: how many, first and last seq.
+pub(crate) fn daily_groups(rows: &[EntryRow]) -> Vec<((&str, &str, &str), [i64; 3])> {
+    let mut m: std::collections::BTreeMap<(&str, &str, &str), [i64; 3]> = Default::default();
+    for r in rows {
+        let day = r.ts.get(..10).unwrap_or(&r.ts);
+        let seq = r.seq as i64;
+        let g = m
+            .entry((day, r.index.category.as_str(), r.index.result.as_str()))
+            .or_insert([0, seq, seq]);
+        g[0] += 1;
+        g[1] = g[1].min(seq);
+        g[2] = g[2].max(seq);
+    }
+    m.into_iter().collect()
 }
 
 /// A stored checkpoint.
@@ -196,6 +245,16 @@ pub struct EntryRef<'a> {
     pub leaf_hash: &'a [u8],
     /// Stored chain value.
     pub chain: &'a [u8],
+    /// The entry's `audit_index` row, when read with [`Backend::scan_entries_indexed`]
+    /// (`None` there means there is no row).
+    pub index: Option<IndexRef<'a>>,
+}
+
+/// An `audit_index` row as stored (text bytes; `None` is SQL NULL).
+#[derive(Debug, Clone, Copy)]
+pub struct IndexRef<'a> {
+    /// organization_id, actor_id, action, resource_type, category, result, ts.
+    pub fields: [Option<&'a [u8]>; 7],
 }
 
 /// What vouch needs of a database.
@@ -217,6 +276,16 @@ pub trait Backend: Send + Sync {
         from: u64,
         f: &mut dyn FnMut(EntryRef<'_>) -> Result<bool>,
     ) -> Result<()>;
+    /// [`Backend::scan_entries`] with each entry's `audit_index` row (for verification).
+    fn scan_entries_indexed(
+        &self,
+        from: u64,
+        f: &mut dyn FnMut(EntryRef<'_>) -> Result<bool>,
+    ) -> Result<()>;
+    /// Events per day, category and result for the days `from_day..=to_day`
+    /// (`YYYY-MM-DD`, both included), ordered by day, category, result. Read from the
+    /// counters every append maintains; no leaf is read.
+    fn daily_counts(&self, from_day: &str, to_day: &str) -> Result<Vec<DailyCount>>;
     /// Stream `(seq, leaf)` of entries whose timestamp text is in `[start, end)`, in seq order.
     fn scan_period(
         &self,

@@ -5,8 +5,8 @@
 use crate::pg_tls::{redact_in, PgDsn};
 use crate::pool::Pool;
 use crate::{
-    hash_from, redact_url, Backend, CheckpointRow, EntryRef, EntryRow, FoundEntry, Head, LedgerTx,
-    PacketRow, Result, StoreError,
+    daily_groups, hash_from, redact_url, Backend, CheckpointRow, DailyCount, EntryRef, EntryRow,
+    FoundEntry, Head, IndexRef, LedgerTx, PacketRow, Result, StoreError,
 };
 use postgres::fallible_iterator::FallibleIterator;
 use postgres::{Client, Transaction};
@@ -36,6 +36,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     ),
     (16, include_str!("migrations/postgres/0016_incidents.sql")),
     (17, include_str!("migrations/postgres/0017_reports.sql")),
+    (18, include_str!("migrations/postgres/0018_audit_index.sql")),
     (19, include_str!("migrations/postgres/0019_populations.sql")),
     (22, include_str!("migrations/postgres/0022_report_archives.sql")),
 ];
@@ -261,6 +262,41 @@ impl LedgerTx for PgTx<'_, '_> {
                 "INSERT INTO ledger_entries (seq, id, ts, leaf, leaf_hash, chain) SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::bytea[], $6::bytea[])",
                 &[&seqs, &ids, &tss, &leaves, &hashes, &chains],
             )?;
+            // The audit-log index rows, in the same transaction.
+            let orgs: Vec<Option<&str>> = chunk
+                .iter()
+                .map(|r| r.index.organization_id.as_deref())
+                .collect();
+            let actors: Vec<Option<&str>> =
+                chunk.iter().map(|r| r.index.actor_id.as_deref()).collect();
+            let actions: Vec<&str> = chunk.iter().map(|r| r.index.action.as_str()).collect();
+            let types: Vec<Option<&str>> = chunk
+                .iter()
+                .map(|r| r.index.resource_type.as_deref())
+                .collect();
+            let cats: Vec<&str> = chunk.iter().map(|r| r.index.category.as_str()).collect();
+            let results: Vec<&str> = chunk.iter().map(|r| r.index.result.as_str()).collect();
+            self.tx.execute(
+                "INSERT INTO audit_index (seq, organization_id, actor_id, action, resource_type, category, result, ts) SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[])",
+                &[&seqs, &orgs, &actors, &actions, &types, &cats, &results, &tss],
+            )?;
+        }
+        let groups = daily_groups(rows);
+        if !groups.is_empty() {
+            let days: Vec<&str> = groups.iter().map(|g| g.0 .0).collect();
+            let cats: Vec<&str> = groups.iter().map(|g| g.0 .1).collect();
+            let results: Vec<&str> = groups.iter().map(|g| g.0 .2).collect();
+            let counts: Vec<i64> = groups.iter().map(|g| g.1[0]).collect();
+            let firsts: Vec<i64> = groups.iter().map(|g| g.1[1]).collect();
+            let lasts: Vec<i64> = groups.iter().map(|g| g.1[2]).collect();
+            // Keys are unique within `groups` (ON CONFLICT may touch a row only once).
+            self.tx.execute(
+                "INSERT INTO audit_daily (day, category, result, count, first_seq, last_seq) \
+                 SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[]) \
+                 ON CONFLICT (day, category, result) DO UPDATE SET count = audit_daily.count + excluded.count, \
+                 first_seq = LEAST(audit_daily.first_seq, excluded.first_seq), last_seq = GREATEST(audit_daily.last_seq, excluded.last_seq)",
+                &[&days, &cats, &results, &counts, &firsts, &lasts],
+            )?;
         }
         Ok(())
     }
@@ -285,6 +321,40 @@ impl LedgerTx for PgTx<'_, '_> {
             &[&(head.size as i64), &head.frontier, &&head.chain[..]],
         )?;
         Ok(())
+    }
+}
+
+impl PgBackend {
+    fn scan(
+        &self,
+        from: u64,
+        indexed: bool,
+        f: &mut dyn FnMut(EntryRef<'_>) -> Result<bool>,
+    ) -> Result<()> {
+        self.with(|c| {
+            let from = from as i64;
+            let sql = if indexed {
+                "SELECT e.seq, e.id, e.ts, e.leaf, e.leaf_hash, e.chain, i.seq, i.organization_id, i.actor_id, i.action, i.resource_type, i.category, i.result, i.ts \
+                 FROM ledger_entries e LEFT JOIN audit_index i ON i.seq = e.seq WHERE e.seq >= $1 ORDER BY e.seq"
+            } else {
+                "SELECT seq, id, ts, leaf, leaf_hash, chain FROM ledger_entries WHERE seq >= $1 ORDER BY seq"
+            };
+            let mut rows = c.query_raw(sql, [&from as &(dyn postgres::types::ToSql + Sync)])?;
+            while let Some(r) = rows.next()? {
+                let (id, ts, leaf): (&str, &str, &str) = (r.get(1), r.get(2), r.get(3));
+                let index = if indexed && r.get::<_, Option<i64>>(6).is_some() {
+                    let t = |i: usize| r.get::<_, Option<&str>>(i).map(str::as_bytes);
+                    Some(IndexRef { fields: [t(7), t(8), t(9), t(10), t(11), t(12), t(13)] })
+                } else {
+                    None
+                };
+                let e = EntryRef { seq: r.get(0), id: id.as_bytes(), ts: ts.as_bytes(), leaf: leaf.as_bytes(), leaf_hash: r.get(4), chain: r.get(5), index };
+                if !f(e)? {
+                    break;
+                }
+            }
+            Ok(())
+        })
     }
 }
 
@@ -337,17 +407,32 @@ impl Backend for PgBackend {
         from: u64,
         f: &mut dyn FnMut(EntryRef<'_>) -> Result<bool>,
     ) -> Result<()> {
+        self.scan(from, false, f)
+    }
+
+    fn scan_entries_indexed(
+        &self,
+        from: u64,
+        f: &mut dyn FnMut(EntryRef<'_>) -> Result<bool>,
+    ) -> Result<()> {
+        self.scan(from, true, f)
+    }
+
+    fn daily_counts(&self, from_day: &str, to_day: &str) -> Result<Vec<DailyCount>> {
         self.with(|c| {
-            let from = from as i64;
-            let mut rows = c.query_raw("SELECT seq, id, ts, leaf, leaf_hash, chain FROM ledger_entries WHERE seq >= $1 ORDER BY seq", [&from as &(dyn postgres::types::ToSql + Sync)])?;
-            while let Some(r) = rows.next()? {
-                let (id, ts, leaf): (&str, &str, &str) = (r.get(1), r.get(2), r.get(3));
-                let e = EntryRef { seq: r.get(0), id: id.as_bytes(), ts: ts.as_bytes(), leaf: leaf.as_bytes(), leaf_hash: r.get(4), chain: r.get(5) };
-                if !f(e)? {
-                    break;
-                }
-            }
-            Ok(())
+            let rows = c.query(
+                "SELECT day, category, result, count FROM audit_daily WHERE day >= $1 AND day <= $2 ORDER BY day, category, result",
+                &[&from_day, &to_day],
+            )?;
+            Ok(rows
+                .iter()
+                .map(|r| DailyCount {
+                    day: r.get(0),
+                    category: r.get(1),
+                    result: r.get(2),
+                    count: r.get::<_, i64>(3) as u64,
+                })
+                .collect())
         })
     }
 

@@ -3,8 +3,8 @@
 
 use crate::pool::Pool;
 use crate::{
-    hash_from, Backend, CheckpointRow, EntryRef, EntryRow, FoundEntry, Head, LedgerTx, PacketRow,
-    Result, StoreError,
+    daily_groups, hash_from, Backend, CheckpointRow, DailyCount, EntryRef, EntryRow, FoundEntry,
+    Head, IndexRef, LedgerTx, PacketRow, Result, StoreError,
 };
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Transaction};
 use std::path::{Path, PathBuf};
@@ -31,6 +31,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     ),
     (16, include_str!("migrations/sqlite/0016_incidents.sql")),
     (17, include_str!("migrations/sqlite/0017_reports.sql")),
+    (18, include_str!("migrations/sqlite/0018_audit_index.sql")),
     (19, include_str!("migrations/sqlite/0019_populations.sql")),
     (22, include_str!("migrations/sqlite/0022_report_archives.sql")),
 ];
@@ -194,6 +195,38 @@ impl LedgerTx for SqliteTx<'_> {
             }
             stmt.raw_execute()?;
         }
+        // The audit-log index rows and daily counters, in the same transaction.
+        let many = multi_index_sql(PER);
+        for chunk in rows.chunks(PER) {
+            let sql = if chunk.len() == PER {
+                many.clone()
+            } else {
+                multi_index_sql(chunk.len())
+            };
+            let mut stmt = self.tx.prepare_cached(&sql)?;
+            let mut i = 1;
+            for r in chunk {
+                let x = &r.index;
+                stmt.raw_bind_parameter(i, r.seq as i64)?;
+                stmt.raw_bind_parameter(i + 1, x.organization_id.as_deref())?;
+                stmt.raw_bind_parameter(i + 2, x.actor_id.as_deref())?;
+                stmt.raw_bind_parameter(i + 3, &x.action)?;
+                stmt.raw_bind_parameter(i + 4, x.resource_type.as_deref())?;
+                stmt.raw_bind_parameter(i + 5, &x.category)?;
+                stmt.raw_bind_parameter(i + 6, &x.result)?;
+                stmt.raw_bind_parameter(i + 7, &r.ts)?;
+                i += 8;
+            }
+            stmt.raw_execute()?;
+        }
+        let mut stmt = self.tx.prepare_cached(
+            "INSERT INTO audit_daily (day, category, result, count, first_seq, last_seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
+             ON CONFLICT (day, category, result) DO UPDATE SET count = audit_daily.count + excluded.count, \
+             first_seq = min(audit_daily.first_seq, excluded.first_seq), last_seq = max(audit_daily.last_seq, excluded.last_seq)",
+        )?;
+        for ((day, category, result), [n, first, last]) in daily_groups(rows) {
+            stmt.execute(params![day, category, result, n, first, last])?;
+        }
         Ok(())
     }
 
@@ -219,6 +252,11 @@ impl LedgerTx for SqliteTx<'_> {
 fn multi_insert_sql(rows: usize) -> String {
     let values = vec!["(?,?,?,?,?,?)"; rows].join(",");
     format!("INSERT INTO ledger_entries (seq, id, ts, leaf, leaf_hash, chain) VALUES {values}")
+}
+
+fn multi_index_sql(rows: usize) -> String {
+    let values = vec!["(?,?,?,?,?,?,?,?)"; rows].join(",");
+    format!("INSERT INTO audit_index (seq, organization_id, actor_id, action, resource_type, category, result, ts) VALUES {values}")
 }
 
 fn read_head(conn: &Connection) -> Result<Head> {
@@ -285,17 +323,31 @@ impl Backend for SqliteBackend {
         from: u64,
         f: &mut dyn FnMut(EntryRef<'_>) -> Result<bool>,
     ) -> Result<()> {
+        self.scan(from, false, f)
+    }
+
+    fn scan_entries_indexed(
+        &self,
+        from: u64,
+        f: &mut dyn FnMut(EntryRef<'_>) -> Result<bool>,
+    ) -> Result<()> {
+        self.scan(from, true, f)
+    }
+
+    fn daily_counts(&self, from_day: &str, to_day: &str) -> Result<Vec<DailyCount>> {
         self.read(|c| {
-            let mut stmt = c.prepare("SELECT seq, id, ts, leaf, leaf_hash, chain FROM ledger_entries WHERE seq >= ?1 ORDER BY seq")?;
-            let mut rows = stmt.query([from as i64])?;
-            while let Some(r) = rows.next()? {
-                let bytes = |i: usize| -> rusqlite::Result<&[u8]> { r.get_ref(i)?.as_bytes().map_err(rusqlite::Error::from) };
-                let e = EntryRef { seq: r.get(0)?, id: bytes(1)?, ts: bytes(2)?, leaf: bytes(3)?, leaf_hash: bytes(4)?, chain: bytes(5)? };
-                if !f(e)? {
-                    break;
-                }
-            }
-            Ok(())
+            let mut stmt = c.prepare_cached(
+                "SELECT day, category, result, count FROM audit_daily WHERE day >= ?1 AND day <= ?2 ORDER BY day, category, result",
+            )?;
+            let rows = stmt.query_map([from_day, to_day], |r| {
+                Ok(DailyCount {
+                    day: r.get(0)?,
+                    category: r.get(1)?,
+                    result: r.get(2)?,
+                    count: r.get::<_, i64>(3)? as u64,
+                })
+            })?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
         })
     }
 
@@ -452,6 +504,40 @@ impl Backend for SqliteBackend {
 
     fn write(&self, f: &mut dyn FnMut(&mut dyn crate::sql::Sql) -> Result<()>) -> Result<()> {
         self.records_write(f)
+    }
+}
+
+impl SqliteBackend {
+    fn scan(
+        &self,
+        from: u64,
+        indexed: bool,
+        f: &mut dyn FnMut(EntryRef<'_>) -> Result<bool>,
+    ) -> Result<()> {
+        self.read(|c| {
+            let sql = if indexed {
+                "SELECT e.seq, e.id, e.ts, e.leaf, e.leaf_hash, e.chain, i.seq, i.organization_id, i.actor_id, i.action, i.resource_type, i.category, i.result, i.ts \
+                 FROM ledger_entries e LEFT JOIN audit_index i ON i.seq = e.seq WHERE e.seq >= ?1 ORDER BY e.seq"
+            } else {
+                "SELECT seq, id, ts, leaf, leaf_hash, chain FROM ledger_entries WHERE seq >= ?1 ORDER BY seq"
+            };
+            let mut stmt = c.prepare(sql)?;
+            let mut rows = stmt.query([from as i64])?;
+            while let Some(r) = rows.next()? {
+                let bytes = |i: usize| -> rusqlite::Result<&[u8]> { r.get_ref(i)?.as_bytes().map_err(rusqlite::Error::from) };
+                let opt = |i: usize| -> rusqlite::Result<Option<&[u8]>> { r.get_ref(i)?.as_bytes_or_null().map_err(rusqlite::Error::from) };
+                let index = if indexed && r.get_ref(6)?.data_type() != rusqlite::types::Type::Null {
+                    Some(IndexRef { fields: [opt(7)?, opt(8)?, opt(9)?, opt(10)?, opt(11)?, opt(12)?, opt(13)?] })
+                } else {
+                    None
+                };
+                let e = EntryRef { seq: r.get(0)?, id: bytes(1)?, ts: bytes(2)?, leaf: bytes(3)?, leaf_hash: bytes(4)?, chain: bytes(5)?, index };
+                if !f(e)? {
+                    break;
+                }
+            }
+            Ok(())
+        })
     }
 }
 

@@ -568,6 +568,12 @@ fn ext_works_behind_pgbouncer_in_transaction_mode() {
                     leaf: format!("{{\"seq\":{i}}}").into_bytes(),
                     leaf_hash: [i as u8; 32],
                     chain: [9; 32],
+                    index: vouch_store::IndexFields {
+                        action: "a".into(),
+                        category: "system".into(),
+                        result: "success".into(),
+                        ..Default::default()
+                    },
                 })
                 .collect();
             tx.insert_entries(&rows)?;
@@ -592,6 +598,10 @@ fn ext_works_behind_pgbouncer_in_transaction_mode() {
         })
         .unwrap();
     assert_eq!(seen, 3);
+    // The audit-log index rows and the daily counter, through the bouncer too.
+    let daily = store.daily_counts("2026-10-01", "2026-10-01").unwrap();
+    assert_eq!(daily.len(), 1);
+    assert_eq!(daily[0].count, 3);
     assert_eq!(store.leaf_hashes(0, 3).unwrap().len(), 3);
     assert_eq!(store.nodes(8, 0, 1).unwrap(), vec![[7u8; 32]]);
     store

@@ -133,7 +133,8 @@ fn reserved_field(item: &Value) -> Option<&'static str> {
     }
 }
 
-/// `GET /audit-logs`: one page of matching events and the cursor of the next.
+/// `GET /audit-logs`: one page of matching events (entries pruned by retention as
+/// `archived` stubs) and the cursor of the next.
 pub async fn query(
     State(app): State<App>,
     Params(AuditQuery(p)): Params<AuditQuery>,
@@ -171,7 +172,9 @@ pub async fn export(
                 }
             };
             let mut buf = Vec::new();
-            for r in &rows {
+            // Entries pruned by retention have no event here (the archive holds it): the
+            // export carries events only, as before; the query lists the archived stubs.
+            for r in rows.iter().filter(|r| !crate::query::is_archived(r)) {
                 if csv {
                     let f = |ptr: &str| csv_field(r.pointer(ptr).unwrap_or(&Value::Null));
                     buf.extend_from_slice(
