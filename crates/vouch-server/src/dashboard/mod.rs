@@ -557,41 +557,16 @@ pub fn period_form(action: &str, current: &str, now: chrono::DateTime<chrono::Ut
 
 // ---------------------------------------------------------------- daily counts
 
-/// Events per day and category/result, as `vouch_store`'s daily aggregates give them.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DailyCount {
-    /// `YYYY-MM-DD` (UTC).
-    pub day: String,
-    /// The event category (`all` from the fallback).
-    pub category: String,
-    /// The event result (`all` from the fallback).
-    pub result: String,
-    /// Events that day.
-    pub count: u64,
-}
+pub use vouch_store::DailyCount;
 
-/// Events per day in `[from_day, to_day]` (inclusive dates).
-// replaced by vouch_store daily_counts at merge: until the audit-log index lands, count
-// entries per day from the indexed `ts` lookup column (no leaf is read), so category and
-// result are `all`.
+/// Events per day, category and result in `[from_day, to_day]` (inclusive dates), from
+/// the counters every append maintains (the audit-log index): no leaf is read.
 pub fn daily_counts(
     store: &vouch_store::Store,
     from_day: &str,
     to_day: &str,
 ) -> Result<Vec<DailyCount>, vouch_store::StoreError> {
-    let rows = store.query(
-        "SELECT substr(ts, 1, 10) AS day, COUNT(*) FROM ledger_entries WHERE ts >= $1 AND ts < $2 GROUP BY substr(ts, 1, 10) ORDER BY day",
-        &[from_day.into(), format!("{to_day}T99").into()],
-    )?;
-    Ok(rows
-        .iter()
-        .map(|r| DailyCount {
-            day: r.text(0),
-            category: "all".into(),
-            result: "all".into(),
-            count: u64::try_from(r.int(1)).unwrap_or(0),
-        })
-        .collect())
+    store.daily_counts(from_day, to_day)
 }
 
 #[cfg(test)]
