@@ -94,6 +94,11 @@ pub(crate) enum Command {
     Config(commands::config::ConfigCommand),
     /// Run the whole product end to end in a fresh data directory.
     Demo(commands::demo::DemoArgs),
+    /// Witnesses (C2SP tlog-witness): keygen, serve a witness, submit, verify k of n.
+    #[command(subcommand)]
+    Witness(commands::witness::WitnessCommand),
+    /// RFC 3161 timestamps of files (packets, attestations, checkpoints): FILE.tsr.
+    Timestamp(commands::witness::TimestampArgs),
 }
 
 fn main() {
@@ -132,6 +137,8 @@ fn main() {
         Command::Demo(a) => commands::demo::run(&cli, a),
         Command::Attest(c) => commands::attest::run(&cli, c),
         Command::Signoff(c) => commands::signoff::run(&cli, c),
+        Command::Witness(c) => commands::witness::run(&cli, c),
+        Command::Timestamp(a) => commands::witness::timestamp(&cli, a),
     };
     match result {
         Ok(code) => std::process::exit(code),

@@ -29,3 +29,4 @@ mod packs;
 mod review;
 mod serve;
 mod verdicts;
+mod witness;

@@ -36,6 +36,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
     ),
     (16, include_str!("migrations/postgres/0016_incidents.sql")),
     (17, include_str!("migrations/postgres/0017_reports.sql")),
+    (
+        20,
+        include_str!("migrations/postgres/0020_witness_cosignatures.sql"),
+    ),
 ];
 
 /// The PostgreSQL backend: a pool of connections, optionally in its own schema.

@@ -31,6 +31,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
     ),
     (16, include_str!("migrations/sqlite/0016_incidents.sql")),
     (17, include_str!("migrations/sqlite/0017_reports.sql")),
+    (
+        20,
+        include_str!("migrations/sqlite/0020_witness_cosignatures.sql"),
+    ),
 ];
 
 /// The SQLite backend: WAL mode, pooled readers, one writer, a checkpoint thread.

@@ -15,6 +15,7 @@ pub mod review;
 pub mod serve;
 pub mod signoff;
 pub mod verify;
+pub mod witness;
 
 use anyhow::Result;
 use vouch_engine::{Config, Keys, Ledger};
