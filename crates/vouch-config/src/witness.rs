@@ -77,3 +77,37 @@ pub(crate) fn validate(s: &Settings, text: &str, file: &Path) -> Result<(), Conf
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    const BASE: &str = "[organization]\nname = \"Acme\"\n[ledger]\norigin = \"acme.example/vouch/audit\"\n";
+    // A type 0x04 vkey (the key id is checked where the key is used, not here).
+    const VKEY: &str = "w.example+01020304+BAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+
+    fn parse(extra: &str) -> Result<crate::Settings, String> {
+        crate::parse(&format!("{BASE}{extra}"), Path::new("vouch.toml")).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn witnesses_and_timestamp_parse_and_errors_name_the_key() {
+        let s = parse(&format!(
+            "[[witness]]\nname = \"w\"\nurl = \"https://w.example\"\nvkey = \"{VKEY}\"\n[timestamp]\nurl = \"http://tsa.example/\"\n"
+        ))
+        .unwrap();
+        assert_eq!(s.witness.len(), 1);
+        assert_eq!(s.timestamp.url, "http://tsa.example/");
+        assert!(parse("").unwrap().witness.is_empty());
+        let e = parse(&format!(
+            "[[witness]]\nname = \"w\"\nurl = \"ftp://w.example\"\nvkey = \"{VKEY}\"\n"
+        ))
+        .unwrap_err();
+        assert!(e.contains("vouch.toml:7: key `witness[0].url`"), "{e}");
+        // A signed-note (0x01) key where a cosigner key (0x04) belongs.
+        let e = parse("[[witness]]\nname = \"w\"\nurl = \"https://w\"\nvkey = \"w+01020304+AQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\"\n").unwrap_err();
+        assert!(e.contains("witness[0].vkey") && e.contains("0x04"), "{e}");
+        let e = parse("[timestamp]\nurl = \"tsa.example\"\n").unwrap_err();
+        assert!(e.contains("timestamp.url"), "{e}");
+    }
+}

@@ -16,6 +16,13 @@ pub fn token_path(file: &Path) -> PathBuf {
     PathBuf::from(s)
 }
 
+/// `openssl` with these arguments (strings or paths).
+macro_rules! openssl {
+    ($($a:expr),* $(,)?) => {
+        openssl(&[$(AsRef::<std::ffi::OsStr>::as_ref(&$a)),*])
+    };
+}
+
 fn openssl(args: &[&std::ffi::OsStr]) -> Result<String, WitnessError> {
     let out = Command::new("openssl")
         .args(args)
@@ -29,10 +36,13 @@ fn openssl(args: &[&std::ffi::OsStr]) -> Result<String, WitnessError> {
     if out.status.success() {
         Ok(text)
     } else {
+        // The telling line: the verdict or openssl's first error, not its banner.
         let first = text
             .lines()
-            .find(|l| !l.trim().is_empty())
+            .find(|l| l.contains("FAILED") || l.contains("error"))
+            .or_else(|| text.lines().find(|l| !l.trim().is_empty()))
             .unwrap_or("failed")
+            .trim()
             .to_string();
         Err(WitnessError::Timestamp(format!("openssl ts: {first}")))
     }
@@ -43,16 +53,7 @@ fn openssl(args: &[&std::ffi::OsStr]) -> Result<String, WitnessError> {
 pub fn timestamp(file: &Path, url: &str) -> Result<(PathBuf, String), WitnessError> {
     let dir = tempfile::tempdir().map_err(|e| WitnessError::io("temporary directory", e))?;
     let tsq = dir.path().join("request.tsq");
-    openssl(&[
-        "ts".as_ref(),
-        "-query".as_ref(),
-        "-data".as_ref(),
-        file.as_os_str(),
-        "-sha256".as_ref(),
-        "-cert".as_ref(),
-        "-out".as_ref(),
-        tsq.as_os_str(),
-    ])?;
+    openssl!("ts", "-query", "-data", file, "-sha256", "-cert", "-out", tsq)?;
     let query = std::fs::read(&tsq).map_err(|e| WitnessError::io(&tsq, e))?;
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .timeout_global(Some(Duration::from_secs(60)))
@@ -80,25 +81,13 @@ pub fn timestamp(file: &Path, url: &str) -> Result<(PathBuf, String), WitnessErr
     let tsr_tmp = dir.path().join("reply.tsr");
     std::fs::write(&tsr_tmp, &reply).map_err(|e| WitnessError::io(&tsr_tmp, e))?;
     // The reply must answer this query (same digest and nonce) and be granted.
-    let text = openssl(&[
-        "ts".as_ref(),
-        "-reply".as_ref(),
-        "-in".as_ref(),
-        tsr_tmp.as_os_str(),
-        "-text".as_ref(),
-    ])?;
+    let text = openssl!("ts", "-reply", "-in", tsr_tmp, "-text")?;
     if !text.contains("Status: Granted") {
         return Err(WitnessError::Timestamp(format!(
             "timestamp authority {url} did not grant the request"
         )));
     }
-    let query_nonce = openssl(&[
-        "ts".as_ref(),
-        "-query".as_ref(),
-        "-in".as_ref(),
-        tsq.as_os_str(),
-        "-text".as_ref(),
-    ])?;
+    let query_nonce = openssl!("ts", "-query", "-in", tsq, "-text")?;
     let nonce = |t: &str| {
         t.lines()
             .find_map(|l| l.trim().strip_prefix("Nonce:").map(|n| n.trim().to_string()))
@@ -144,28 +133,13 @@ pub fn verify(file: &Path, ca_file: &Path) -> Result<String, WitnessError> {
             tsr.display()
         )));
     }
-    let out = openssl(&[
-        "ts".as_ref(),
-        "-verify".as_ref(),
-        "-data".as_ref(),
-        file.as_os_str(),
-        "-in".as_ref(),
-        tsr.as_os_str(),
-        "-CAfile".as_ref(),
-        ca_file.as_os_str(),
-    ])?;
+    let out = openssl!("ts", "-verify", "-data", file, "-in", tsr, "-CAfile", ca_file)?;
     if !out.contains("Verification: OK") {
         return Err(WitnessError::Timestamp(format!(
             "{}: openssl ts -verify did not say OK",
             tsr.display()
         )));
     }
-    let text = openssl(&[
-        "ts".as_ref(),
-        "-reply".as_ref(),
-        "-in".as_ref(),
-        tsr.as_os_str(),
-        "-text".as_ref(),
-    ])?;
+    let text = openssl!("ts", "-reply", "-in", tsr, "-text")?;
     Ok(gen_time(&text))
 }
