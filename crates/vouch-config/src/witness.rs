@@ -82,7 +82,8 @@ pub(crate) fn validate(s: &Settings, text: &str, file: &Path) -> Result<(), Conf
 mod tests {
     use std::path::Path;
 
-    const BASE: &str = "[organization]\nname = \"Acme\"\n[ledger]\norigin = \"acme.example/vouch/audit\"\n";
+    const BASE: &str =
+        "[organization]\nname = \"Acme\"\n[ledger]\norigin = \"acme.example/vouch/audit\"\n";
     // A type 0x04 vkey (the key id is checked where the key is used, not here).
     const VKEY: &str = "w.example+01020304+BAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
 

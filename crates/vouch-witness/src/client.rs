@@ -104,11 +104,7 @@ fn proof_lines(store: &Store, old: u64, size: u64) -> Result<String, WitnessErro
 }
 
 /// POST one add-checkpoint; `Ok(Ok(lines))` on 200, `Ok(Err(size))` on 409.
-fn post(
-    agent: &ureq::Agent,
-    t: &Target,
-    body: &str,
-) -> Result<Result<String, u64>, String> {
+fn post(agent: &ureq::Agent, t: &Target, body: &str) -> Result<Result<String, u64>, String> {
     let url = format!("{}/add-checkpoint", t.url);
     let mut resp = agent
         .post(&url)
@@ -130,7 +126,13 @@ fn post(
             .map(Err)
             .map_err(|_| format!("{url}: 409 without a tree size line")),
         s => {
-            let why: String = text.lines().next().unwrap_or("").chars().take(200).collect();
+            let why: String = text
+                .lines()
+                .next()
+                .unwrap_or("")
+                .chars()
+                .take(200)
+                .collect();
             Err(format!("{url} refused the checkpoint: HTTP {s} {why}"))
         }
     }

@@ -84,9 +84,7 @@ impl CosignerKey {
             key: SigningKey::from_bytes(&seed),
         };
         if hex::encode(k.key_id()) != parts[1] {
-            return Err(WitnessError::BadKey(
-                "key id does not match the key".into(),
-            ));
+            return Err(WitnessError::BadKey("key id does not match the key".into()));
         }
         Ok(k)
     }
@@ -277,9 +275,10 @@ pub fn read_witnesses_file(path: &std::path::Path) -> Result<Vec<CosignerVerifie
         if l.is_empty() || l.starts_with('#') {
             continue;
         }
-        out.push(CosignerVerifier::parse(l).map_err(|e| {
-            WitnessError::Invalid(format!("{}:{}: {e}", path.display(), i + 1))
-        })?);
+        out.push(
+            CosignerVerifier::parse(l)
+                .map_err(|e| WitnessError::Invalid(format!("{}:{}: {e}", path.display(), i + 1)))?,
+        );
     }
     if out.is_empty() {
         return Err(WitnessError::Invalid(format!(
@@ -318,16 +317,26 @@ mod tests {
         // tlog-cosignature's example line: key id ‖ u64 BE timestamp ‖ 64-byte signature.
         let spec = unb64("jWbPPwAAAABkGFDLEZMHwSRaJNiIDoe9DYn/zXcrtPHeolMI5OWXEhZCB9dlrDJsX3b2oyin1nPZqhf5nNo0xUe+mbIUBkBIfZ+qnA==").unwrap();
         assert_eq!(spec.len(), 76);
-        assert_eq!(u64::from_be_bytes(spec[4..12].try_into().unwrap()), 1_679_315_147);
+        assert_eq!(
+            u64::from_be_bytes(spec[4..12].try_into().unwrap()),
+            1_679_315_147
+        );
         let k = CosignerKey::generate("witness.example.com/w1").unwrap();
-        let line = k.cosign("o\n1\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n", 1_679_315_147);
+        let line = k.cosign(
+            "o\n1\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n",
+            1_679_315_147,
+        );
         let ours = unb64(line.trim_end().rsplit(' ').next().unwrap()).unwrap();
-        assert_eq!((ours.len(), &ours[..4], &ours[4..12]), (76, &k.key_id()[..], &spec[4..12]));
+        assert_eq!(
+            (ours.len(), &ours[..4], &ours[4..12]),
+            (76, &k.key_id()[..], &spec[4..12])
+        );
     }
 
     #[test]
     fn message_layout_is_the_spec_example() {
-        let body = "example.com/behind-the-sofa\n20852163\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n";
+        let body =
+            "example.com/behind-the-sofa\n20852163\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n";
         assert_eq!(
             signed_message(body, 1679315147),
             "cosignature/v1\ntime 1679315147\nexample.com/behind-the-sofa\n20852163\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n"

@@ -76,14 +76,19 @@ impl Witness {
     ) -> Result<Witness, WitnessError> {
         let state = match std::fs::read(state_path) {
             Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
-                WitnessError::Invalid(format!("{}: not a witness state file: {e}", state_path.display()))
+                WitnessError::Invalid(format!(
+                    "{}: not a witness state file: {e}",
+                    state_path.display()
+                ))
             })?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => StateFile::default(),
             Err(e) => return Err(WitnessError::io(state_path, e)),
         };
         let mut logs: BTreeMap<String, Vec<NoteVerifier>> = BTreeMap::new();
         for k in log_keys {
-            logs.entry(k.name().to_string()).or_default().push(k.clone());
+            logs.entry(k.name().to_string())
+                .or_default()
+                .push(k.clone());
         }
         Ok(Witness {
             key,
@@ -128,13 +133,15 @@ impl Witness {
                 Err(e) => return Err(refuse(400, e.to_string())),
             }
         }
-        let cp = cp.ok_or_else(|| {
-            refuse(403, format!("no signature by a trusted key for `{origin}`"))
-        })?;
+        let cp =
+            cp.ok_or_else(|| refuse(403, format!("no signature by a trusted key for `{origin}`")))?;
         if old > cp.size {
             return Err(refuse(
                 400,
-                format!("old size {old} is greater than the checkpoint's size {}", cp.size),
+                format!(
+                    "old size {old} is greater than the checkpoint's size {}",
+                    cp.size
+                ),
             ));
         }
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
@@ -147,7 +154,10 @@ impl Witness {
             });
         }
         if cp.size == 0 && cp.root != merkle::empty_root() {
-            return Err(refuse(422, "a checkpoint of size 0 must have the empty tree's root"));
+            return Err(refuse(
+                422,
+                "a checkpoint of size 0 must have the empty tree's root",
+            ));
         }
         match &known {
             None => {
@@ -220,7 +230,9 @@ fn parse_request(req: &str) -> Result<(u64, Vec<vouch_core::Hash>, &str), Refusa
         if proof.len() == 63 {
             return Err(refuse(400, "more than 63 consistency proof lines"));
         }
-        proof.push(unb64_hash(line).ok_or_else(|| refuse(400, "a proof line is not a base64 hash"))?);
+        proof.push(
+            unb64_hash(line).ok_or_else(|| refuse(400, "a proof line is not a base64 hash"))?,
+        );
     }
     Ok((old, proof, rest))
 }
@@ -228,7 +240,10 @@ fn parse_request(req: &str) -> Result<(u64, Vec<vouch_core::Hash>, &str), Refusa
 /// Write `state` to `path` atomically: temporary file in the same directory, fsync,
 /// rename, fsync of the directory.
 fn persist(path: &Path, state: &StateFile) -> std::io::Result<()> {
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
     tmp.write_all(&serde_json::to_vec_pretty(state).expect("state serializes"))?;
     tmp.as_file().sync_all()?;
@@ -248,14 +263,34 @@ async fn add_checkpoint(State(w): State<Arc<Witness>>, body: Bytes) -> Response 
     let w2 = w.clone();
     let r = tokio::task::spawn_blocking(move || w2.add_checkpoint(&text, now())).await;
     match r {
-        Ok(Ok(lines)) => (StatusCode::OK, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], lines).into_response(),
+        Ok(Ok(lines)) => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            lines,
+        )
+            .into_response(),
         Ok(Err(refusal)) => {
-            let status = StatusCode::from_u16(refusal.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            let status =
+                StatusCode::from_u16(refusal.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
             if refusal.status == 409 {
-                (status, [(header::CONTENT_TYPE, "text/x.tlog.size")], refusal.body).into_response()
+                (
+                    status,
+                    [(header::CONTENT_TYPE, "text/x.tlog.size")],
+                    refusal.body,
+                )
+                    .into_response()
             } else {
-                tracing::info!(status = refusal.status, "add-checkpoint refused: {}", refusal.body.trim_end());
-                (status, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], refusal.body).into_response()
+                tracing::info!(
+                    status = refusal.status,
+                    "add-checkpoint refused: {}",
+                    refusal.body.trim_end()
+                );
+                (
+                    status,
+                    [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+                    refusal.body,
+                )
+                    .into_response()
             }
         }
         Err(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal error\n").into_response(),
@@ -263,7 +298,10 @@ async fn add_checkpoint(State(w): State<Arc<Witness>>, body: Bytes) -> Response 
 }
 
 /// `GET <prefix>/<hex SHA-256 of origin>/checkpoint`: the latest cosigned checkpoint.
-async fn latest_checkpoint(State(w): State<Arc<Witness>>, UrlPath(hash): UrlPath<String>) -> Response {
+async fn latest_checkpoint(
+    State(w): State<Arc<Witness>>,
+    UrlPath(hash): UrlPath<String>,
+) -> Response {
     let found = {
         let state = w.state.lock().unwrap_or_else(|p| p.into_inner());
         state
@@ -273,8 +311,17 @@ async fn latest_checkpoint(State(w): State<Arc<Witness>>, UrlPath(hash): UrlPath
             .map(|(_, s)| s.checkpoint.clone())
     };
     match found {
-        Some(cp) => (StatusCode::OK, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], cp).into_response(),
-        None => (StatusCode::NOT_FOUND, "this witness has cosigned no checkpoint of that log\n").into_response(),
+        Some(cp) => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            cp,
+        )
+            .into_response(),
+        None => (
+            StatusCode::NOT_FOUND,
+            "this witness has cosigned no checkpoint of that log\n",
+        )
+            .into_response(),
     }
 }
 
@@ -288,7 +335,11 @@ pub fn router(w: Arc<Witness>) -> axum::Router {
 }
 
 /// Serve until SIGINT/SIGTERM. `ready` is called with the bound address.
-pub fn serve(w: Witness, listen: &str, ready: impl FnOnce(std::net::SocketAddr)) -> Result<(), WitnessError> {
+pub fn serve(
+    w: Witness,
+    listen: &str,
+    ready: impl FnOnce(std::net::SocketAddr),
+) -> Result<(), WitnessError> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -355,8 +406,16 @@ mod tests {
 
     fn req(log: &NoteSigner, t: &mut Leaves, old: u64, size: u64) -> String {
         // A rollback (old > size) has no proof to send.
-        let proof = if old > size { Vec::new() } else { consistency_proof(t, old, size).unwrap() };
-        let cp = Checkpoint { origin: log.name().into(), size, root: root(t, size) };
+        let proof = if old > size {
+            Vec::new()
+        } else {
+            consistency_proof(t, old, size).unwrap()
+        };
+        let cp = Checkpoint {
+            origin: log.name().into(),
+            size,
+            root: root(t, size),
+        };
         let mut s = format!("old {old}\n");
         for h in proof {
             s.push_str(&b64(&h));
@@ -378,19 +437,50 @@ mod tests {
         let line = w.add_checkpoint(&req(&log, &mut a, 0, 3), 100).unwrap();
         assert!(line.starts_with("\u{2014} witness.example/w1 "));
         // Old size not the witness's: 409 with its size.
-        assert_eq!(w.add_checkpoint(&req(&log, &mut a, 0, 5), 101).unwrap_err(), Refusal { status: 409, body: "3\n".into() });
+        assert_eq!(
+            w.add_checkpoint(&req(&log, &mut a, 0, 5), 101).unwrap_err(),
+            Refusal {
+                status: 409,
+                body: "3\n".into()
+            }
+        );
         w.add_checkpoint(&req(&log, &mut a, 3, 5), 102).unwrap();
         // A fork: same key, different history from leaf 2.
         let mut b = tree(&["a", "b", "X", "d", "e", "f", "g"]);
-        assert_eq!(w.add_checkpoint(&req(&log, &mut b, 5, 7), 103).unwrap_err().status, 422);
-        assert_eq!(w.add_checkpoint(&req(&log, &mut b, 5, 5), 103).unwrap_err().status, 422);
+        assert_eq!(
+            w.add_checkpoint(&req(&log, &mut b, 5, 7), 103)
+                .unwrap_err()
+                .status,
+            422
+        );
+        assert_eq!(
+            w.add_checkpoint(&req(&log, &mut b, 5, 5), 103)
+                .unwrap_err()
+                .status,
+            422
+        );
         // Rollback: a smaller tree than the cosigned one.
-        assert_eq!(w.add_checkpoint(&req(&log, &mut a, 5, 4), 104).unwrap_err().status, 400);
+        assert_eq!(
+            w.add_checkpoint(&req(&log, &mut a, 5, 4), 104)
+                .unwrap_err()
+                .status,
+            400
+        );
         // Unknown origin and untrusted key.
         let other = NoteSigner::generate("other.example/log").unwrap();
-        assert_eq!(w.add_checkpoint(&req(&other, &mut a, 0, 3), 105).unwrap_err().status, 404);
+        assert_eq!(
+            w.add_checkpoint(&req(&other, &mut a, 0, 3), 105)
+                .unwrap_err()
+                .status,
+            404
+        );
         let impostor = NoteSigner::generate("acme.example/log").unwrap();
-        assert_eq!(w.add_checkpoint(&req(&impostor, &mut a, 5, 6), 105).unwrap_err().status, 403);
+        assert_eq!(
+            w.add_checkpoint(&req(&impostor, &mut a, 5, 6), 105)
+                .unwrap_err()
+                .status,
+            403
+        );
         // The state survives a restart.
         let w2 = Witness::open(key, &[log.verifier()], &path).unwrap();
         assert_eq!(w2.latest("acme.example/log").unwrap().size, 5);

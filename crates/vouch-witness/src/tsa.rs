@@ -89,8 +89,11 @@ pub fn timestamp(file: &Path, url: &str) -> Result<(PathBuf, String), WitnessErr
     }
     let query_nonce = openssl!("ts", "-query", "-in", tsq, "-text")?;
     let nonce = |t: &str| {
-        t.lines()
-            .find_map(|l| l.trim().strip_prefix("Nonce:").map(|n| n.trim().to_string()))
+        t.lines().find_map(|l| {
+            l.trim()
+                .strip_prefix("Nonce:")
+                .map(|n| n.trim().to_string())
+        })
     };
     let digest = |t: &str| -> String {
         // The message imprint's hex dump follows the "Message data:" line.
@@ -120,7 +123,11 @@ pub fn timestamp(file: &Path, url: &str) -> Result<(PathBuf, String), WitnessErr
 fn gen_time(reply_text: &str) -> String {
     reply_text
         .lines()
-        .find_map(|l| l.trim().strip_prefix("Time stamp:").map(|t| t.trim().to_string()))
+        .find_map(|l| {
+            l.trim()
+                .strip_prefix("Time stamp:")
+                .map(|t| t.trim().to_string())
+        })
         .unwrap_or_default()
 }
 

@@ -37,8 +37,8 @@ pub fn verify_cosigned(
     witnesses: &[CosignerVerifier],
     k: usize,
 ) -> Result<Witnessed, WitnessError> {
-    let checkpoint =
-        Checkpoint::open(note, log).map_err(|e| WitnessError::Invalid(format!("checkpoint: {e}")))?;
+    let checkpoint = Checkpoint::open(note, log)
+        .map_err(|e| WitnessError::Invalid(format!("checkpoint: {e}")))?;
     let found = cosig::cosignatures(note, witnesses)?;
     if found.len() < k {
         let missing: Vec<&str> = witnesses
@@ -55,7 +55,10 @@ pub fn verify_cosigned(
     }
     Ok(Witnessed {
         checkpoint,
-        cosigned_by: found.into_iter().map(|c| (c.witness, c.timestamp)).collect(),
+        cosigned_by: found
+            .into_iter()
+            .map(|c| (c.witness, c.timestamp))
+            .collect(),
     })
 }
 
@@ -68,21 +71,50 @@ mod tests {
     #[test]
     fn k_of_n_names_the_missing_witness() {
         let log = NoteSigner::generate("acme.example/log").unwrap();
-        let cp = Checkpoint { origin: "acme.example/log".into(), size: 3, root: [1; 32] };
+        let cp = Checkpoint {
+            origin: "acme.example/log".into(),
+            size: 3,
+            root: [1; 32],
+        };
         let w1 = CosignerKey::generate("w1.example").unwrap();
         let w2 = CosignerKey::generate("w2.example").unwrap();
         let note = log.sign(&cp.body()) + &w1.cosign(&cp.body(), 10);
         let trusted = [w1.verifier(), w2.verifier()];
-        assert_eq!(verify_cosigned(&note, &log.verifier(), &trusted, 1).unwrap().cosigned_by.len(), 1);
-        let e = verify_cosigned(&note, &log.verifier(), &trusted, 2).unwrap_err().to_string();
+        assert_eq!(
+            verify_cosigned(&note, &log.verifier(), &trusted, 1)
+                .unwrap()
+                .cosigned_by
+                .len(),
+            1
+        );
+        let e = verify_cosigned(&note, &log.verifier(), &trusted, 2)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("missing: w2.example"), "{e}");
         let both = note.clone() + &w2.cosign(&cp.body(), 11);
-        assert_eq!(verify_cosigned(&both, &log.verifier(), &trusted, 2).unwrap().cosigned_by.len(), 2);
+        assert_eq!(
+            verify_cosigned(&both, &log.verifier(), &trusted, 2)
+                .unwrap()
+                .cosigned_by
+                .len(),
+            2
+        );
         // A duplicated line counts once.
         let dup = note.clone() + &w1.cosign(&cp.body(), 12);
         assert!(verify_cosigned(&dup, &log.verifier(), &trusted, 2).is_err());
         // A tampered cosignature by a trusted key fails the note.
-        let bad = log.sign(&cp.body()) + &w1.cosign(&Checkpoint { size: 4, ..cp.clone() }.body(), 10);
-        assert!(matches!(verify_cosigned(&bad, &log.verifier(), &trusted, 1), Err(WitnessError::BadCosignature(_))));
+        let bad = log.sign(&cp.body())
+            + &w1.cosign(
+                &Checkpoint {
+                    size: 4,
+                    ..cp.clone()
+                }
+                .body(),
+                10,
+            );
+        assert!(matches!(
+            verify_cosigned(&bad, &log.verifier(), &trusted, 1),
+            Err(WitnessError::BadCosignature(_))
+        ));
     }
 }

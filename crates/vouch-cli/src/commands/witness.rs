@@ -131,14 +131,16 @@ pub fn run(cli: &crate::Cli, c: &WitnessCommand) -> Result<i32> {
             opts.write(true).create_new(true);
             #[cfg(unix)]
             std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-            let mut f = opts
-                .open(&a.out)
-                .with_context(|| format!("cannot create {} (never overwritten)", a.out.display()))?;
+            let mut f = opts.open(&a.out).with_context(|| {
+                format!("cannot create {} (never overwritten)", a.out.display())
+            })?;
             writeln!(f, "{}", key.to_skey())
                 .with_context(|| format!("cannot write {}", a.out.display()))?;
             let vkey = key.verifier().to_vkey();
             if cli.json {
-                crate::output::print_json(&serde_json::json!({"name": a.name, "vkey": vkey, "key_file": a.out}));
+                crate::output::print_json(
+                    &serde_json::json!({"name": a.name, "vkey": vkey, "key_file": a.out}),
+                );
             } else {
                 println!("{vkey}");
             }
@@ -159,7 +161,9 @@ pub fn run(cli: &crate::Cli, c: &WitnessCommand) -> Result<i32> {
             let json = cli.json;
             witness::server::serve(w, &a.listen, |addr| {
                 if json {
-                    crate::output::print_json(&serde_json::json!({"listening": addr.to_string(), "vkey": vkey}));
+                    crate::output::print_json(
+                        &serde_json::json!({"listening": addr.to_string(), "vkey": vkey}),
+                    );
                 } else {
                     println!("witness {vkey} listening on {addr}");
                 }
@@ -188,11 +192,7 @@ pub fn run(cli: &crate::Cli, c: &WitnessCommand) -> Result<i32> {
                 Ok(0)
             } else {
                 if !cli.json {
-                    eprintln!(
-                        "error: tree size {}: {}",
-                        report.size,
-                        failures.join("; ")
-                    );
+                    eprintln!("error: tree size {}: {}", report.size, failures.join("; "));
                 }
                 Ok(1)
             }
@@ -236,7 +236,9 @@ pub fn run(cli: &crate::Cli, c: &WitnessCommand) -> Result<i32> {
             match witness::verify::verify_cosigned(&note, &log, &ws, k) {
                 Ok(w) => {
                     if cli.json {
-                        crate::output::print_json(&serde_json::json!({"valid": true, "size": w.checkpoint.size, "origin": w.checkpoint.origin, "cosigned_by": w.cosigned_by}));
+                        crate::output::print_json(
+                            &serde_json::json!({"valid": true, "size": w.checkpoint.size, "origin": w.checkpoint.origin, "cosigned_by": w.cosigned_by}),
+                        );
                     } else {
                         println!(
                             "ok   tree size {} of {} cosigned by {} of {} witnesses: {}",
@@ -251,7 +253,9 @@ pub fn run(cli: &crate::Cli, c: &WitnessCommand) -> Result<i32> {
                 }
                 Err(e) => {
                     if cli.json {
-                        crate::output::print_json(&serde_json::json!({"valid": false, "reason": e.to_string()}));
+                        crate::output::print_json(
+                            &serde_json::json!({"valid": false, "reason": e.to_string()}),
+                        );
                     } else {
                         eprintln!("error: {}: {e}", a.checkpoint.display());
                     }
