@@ -106,6 +106,11 @@ pub(crate) enum Command {
     /// Export a period's evidence in other formats: OSCAL assessment results.
     #[command(subcommand)]
     Export(commands::export::ExportCommand),
+    /// Witnesses (C2SP tlog-witness): keygen, serve a witness, submit, verify k of n.
+    #[command(subcommand)]
+    Witness(commands::witness::WitnessCommand),
+    /// RFC 3161 timestamps of files (packets, attestations, checkpoints): FILE.tsr.
+    Timestamp(commands::witness::TimestampArgs),
 }
 
 fn main() {
@@ -148,6 +153,8 @@ fn main() {
         Command::Population(c) => commands::population::run(&cli, c),
         Command::Sample(c) => commands::sample::run(&cli, c),
         Command::Pbc(c) => commands::pbc::run(&cli, c),
+        Command::Witness(c) => commands::witness::run(&cli, c),
+        Command::Timestamp(a) => commands::witness::timestamp(&cli, a),
     };
     match result {
         Ok(code) => std::process::exit(code),

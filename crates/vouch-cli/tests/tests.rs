@@ -31,3 +31,4 @@ mod review;
 mod sampling;
 mod serve;
 mod verdicts;
+mod witness;

@@ -14,6 +14,7 @@ mod spans;
 pub mod template;
 pub mod url;
 mod validate;
+pub mod witness;
 
 pub use config::{Config, EnvNeed};
 pub use init_template::template;

@@ -42,6 +42,12 @@ pub struct Settings {
     /// `[reports]`: scheduled compliance reports.
     pub reports: ReportSettings,
     #[serde(default)]
+    /// `[[witness]]`: witnesses that cosign the ledger's checkpoints.
+    pub witness: Vec<crate::witness::WitnessDef>,
+    #[serde(default)]
+    /// `[timestamp]`: an RFC 3161 timestamp authority for packets and checkpoints.
+    pub timestamp: crate::witness::TimestampSettings,
+    #[serde(default)]
     /// `[[source]]`: systems evidence is collected from.
     pub source: Vec<SourceDef>,
     #[serde(default)]

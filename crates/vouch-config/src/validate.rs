@@ -207,6 +207,7 @@ fn validate(s: &Settings, text: &str, file: &Path) -> Result<(), ConfigError> {
             )));
         }
     }
+    crate::witness::validate(s, text, file)?;
     if !["zstd", "gzip"].contains(&s.archive.compression.as_str()) {
         return Err(fail("archive", "compression", "must be zstd or gzip"));
     }

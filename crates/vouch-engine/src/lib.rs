@@ -15,6 +15,7 @@
 //! | [`oscal`] | `vouch-oscal` | OSCAL assessment results and component definitions |
 //! | [`reports`] | `vouch-reports` | soc2, access-review, vulnerability and incident reports |
 //! | [`auditor`] | `vouch-audit` | populations, unsteerable samples, PBC requests (the auditor's side) |
+//! | [`witness`] | `vouch-witness` | witness cosignatures (C2SP tlog-witness), RFC 3161 timestamps |
 
 pub mod demo;
 pub mod init;
@@ -34,6 +35,7 @@ pub use vouch_packet as packet;
 pub use vouch_reports as reports;
 pub use vouch_seal as seal;
 pub use vouch_signoff as signoff;
+pub use vouch_witness as witness;
 
 /// vouch's version, stamped into everything it produces.
 pub const VERSION: &str = vouch_core::VERSION;
@@ -120,6 +122,10 @@ pub enum Error {
     /// A job is unknown, already running, or failed.
     #[error(transparent)]
     Jobs(#[from] jobs::JobError),
+    /// A witness refused or was unreachable, cosignatures fall short, or a timestamp
+    /// authority failed.
+    #[error(transparent)]
+    Witness(#[from] witness::WitnessError),
     /// The demo could not build its sample data.
     #[error("{0}")]
     Demo(String),

@@ -451,6 +451,16 @@ pub fn build(
     {
         value["attestations"] = a;
     }
+    // A checkpoint at or after this one cosigned by witnesses (issue 18), with the
+    // consistency proof to it; only when there is one, so packets made before (and
+    // logs without witnesses) reproduce byte for byte.
+    if let Some((wsize, note, proof)) =
+        vouch_witness::client::witnessed_after(ledger, size, &generated_at)
+            .map_err(|e| LedgerError::Invalid(format!("witness cosignatures: {e}")))?
+    {
+        value["ledger"]["witnessed"] =
+            json!({"size": wsize, "note": note, "consistency_proof": proof});
+    }
     Ok(Built {
         value,
         verification,

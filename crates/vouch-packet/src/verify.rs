@@ -24,6 +24,11 @@ pub struct Options {
     pub known_keys: Vec<String>,
     /// Pin the log key (C2SP verifier key). Otherwise the packet's.
     pub log_key: Option<String>,
+    /// Witness keys trusted for cosignatures (`--witnesses FILE`); empty: cosignatures
+    /// are not checked.
+    pub witnesses: Vec<vouch_witness::CosignerVerifier>,
+    /// How many of `witnesses` must have cosigned a checkpoint the packet's extends to.
+    pub min_cosignatures: usize,
 }
 
 /// One step of a packet verification.
@@ -228,6 +233,16 @@ fn check_packet(
             Ok(format!("tree size {} signed by {}", c.size, c.origin))
         }),
     );
+    if !opts.witnesses.is_empty() {
+        steps.push(
+            format!(
+                "{name}: witness cosignatures ({} of {})",
+                opts.min_cosignatures,
+                opts.witnesses.len()
+            ),
+            check_witnessed(v, opened.as_ref().ok(), verifier.as_ref().ok(), opts),
+        );
+    }
     let verification = &v["ledger"]["verification"];
     steps.push(
         format!("{name}: ledger verification at generation"),
@@ -393,6 +408,59 @@ fn check_consistency(
             old.size, new.size
         ))
     }
+}
+
+/// The packet's checkpoint is in a checkpoint cosigned by enough trusted witnesses:
+/// the cosigned note verifies (log key, then k of n cosignatures) and the consistency
+/// proof leads from the packet's tree to it.
+fn check_witnessed(
+    v: &Value,
+    packet_cp: Option<&Checkpoint>,
+    verifier: Option<&NoteVerifier>,
+    opts: &Options,
+) -> Result<String, String> {
+    let w = &v["ledger"]["witnessed"];
+    if w.is_null() {
+        return Err("the packet carries no witness cosignatures (made before witnesses were configured, or before any had cosigned a checkpoint this late)".into());
+    }
+    let verifier = verifier.ok_or("no usable log key")?;
+    let packet_cp = packet_cp.ok_or("the packet's checkpoint does not verify")?;
+    let witnessed = vouch_witness::verify::verify_cosigned(
+        w["note"].as_str().unwrap_or_default(),
+        verifier,
+        &opts.witnesses,
+        opts.min_cosignatures,
+    )
+    .map_err(|e| e.to_string())?;
+    let cp = &witnessed.checkpoint;
+    let hashes: Vec<_> = w["consistency_proof"]
+        .as_array()
+        .ok_or("no consistency proof to the cosigned checkpoint")?
+        .iter()
+        .map(|h| {
+            h.as_str()
+                .and_then(vouch_core::unb64_hash)
+                .ok_or("bad proof hash")
+        })
+        .collect::<Result<_, _>>()?;
+    if !vouch_core::merkle::verify_consistency(
+        packet_cp.size,
+        cp.size,
+        &hashes,
+        &packet_cp.root,
+        &cp.root,
+    ) {
+        return Err(format!(
+            "the consistency proof from the packet's tree ({}) to the cosigned tree ({}) does not verify",
+            packet_cp.size, cp.size
+        ));
+    }
+    Ok(format!(
+        "tree size {} extends to tree size {} cosigned by {}",
+        packet_cp.size,
+        cp.size,
+        witnessed.describe()
+    ))
 }
 
 fn check_export(f: &Path, e: &Value) -> Result<String, String> {

@@ -38,7 +38,14 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (17, include_str!("migrations/postgres/0017_reports.sql")),
     (18, include_str!("migrations/postgres/0018_audit_index.sql")),
     (19, include_str!("migrations/postgres/0019_populations.sql")),
-    (22, include_str!("migrations/postgres/0022_report_archives.sql")),
+    (
+        20,
+        include_str!("migrations/postgres/0020_witness_cosignatures.sql"),
+    ),
+    (
+        22,
+        include_str!("migrations/postgres/0022_report_archives.sql"),
+    ),
 ];
 
 /// The PostgreSQL backend: a pool of connections, optionally in its own schema.

@@ -33,7 +33,14 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (17, include_str!("migrations/sqlite/0017_reports.sql")),
     (18, include_str!("migrations/sqlite/0018_audit_index.sql")),
     (19, include_str!("migrations/sqlite/0019_populations.sql")),
-    (22, include_str!("migrations/sqlite/0022_report_archives.sql")),
+    (
+        20,
+        include_str!("migrations/sqlite/0020_witness_cosignatures.sql"),
+    ),
+    (
+        22,
+        include_str!("migrations/sqlite/0022_report_archives.sql"),
+    ),
 ];
 
 /// The SQLite backend: WAL mode, pooled readers, one writer, a checkpoint thread.

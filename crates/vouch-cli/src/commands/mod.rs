@@ -19,6 +19,7 @@ pub mod sample;
 pub mod serve;
 pub mod signoff;
 pub mod verify;
+pub mod witness;
 
 use anyhow::Result;
 use vouch_engine::{Config, Keys, Ledger};

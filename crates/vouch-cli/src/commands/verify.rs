@@ -15,6 +15,16 @@ pub struct VerifyArgs {
     /// Pin the log's C2SP verifier key (as `vouch keys show` prints it).
     #[arg(long, value_name = "VKEY")]
     pub log_key: Option<String>,
+    /// Require witness cosignatures: trusted witness verifier keys, one per line.
+    #[arg(long, value_name = "FILE")]
+    pub witnesses: Option<PathBuf>,
+    /// How many of --witnesses must have cosigned (default: all of them).
+    #[arg(long, value_name = "K", requires = "witnesses")]
+    pub min_cosignatures: Option<usize>,
+    /// Check the RFC 3161 token (FILE.tsr) beside each packet JSON and attestation
+    /// against this CA (PEM): `openssl ts -verify`.
+    #[arg(long, value_name = "PEM")]
+    pub tsa_ca: Option<PathBuf>,
 }
 
 pub fn run(cli: &crate::Cli, a: &VerifyArgs) -> Result<i32> {
@@ -35,6 +45,10 @@ pub fn run(cli: &crate::Cli, a: &VerifyArgs) -> Result<i32> {
             vouch_engine::Keys::load(&config).ok().as_ref(),
         ),
         Err(_) => Vec::new(),
+    };
+    let (witnesses, min_cosignatures) = match &a.witnesses {
+        Some(f) => super::witness::quorum(f, a.min_cosignatures)?,
+        None => (Vec::new(), 0),
     };
     // Signed attestations (a directory holding attestation.json, or that file) are
     // checked on their own; everything else is a packet.
@@ -58,8 +72,27 @@ pub fn run(cli: &crate::Cli, a: &VerifyArgs) -> Result<i32> {
                 public_key_pem,
                 known_keys,
                 log_key: a.log_key.clone(),
+                witnesses,
+                min_cosignatures,
             },
         ));
+    }
+    if let Some(ca) = &a.tsa_ca {
+        for f in timestamped_files(&a.paths) {
+            steps.push(verify::Step {
+                check: format!("{}: RFC 3161 timestamp", f.display()),
+                ok: false,
+                detail: String::new(),
+            });
+            let last = steps.last_mut().expect("just pushed");
+            match vouch_engine::witness::tsa::verify(&f, ca) {
+                Ok(when) => {
+                    last.ok = true;
+                    last.detail = format!("openssl ts -verify: OK, time stamp {when}");
+                }
+                Err(e) => last.detail = e.to_string(),
+            }
+        }
     }
     let failed = steps.iter().find(|s| !s.ok).cloned();
     if cli.json {
@@ -83,4 +116,22 @@ pub fn run(cli: &crate::Cli, a: &VerifyArgs) -> Result<i32> {
             Ok(1)
         }
     }
+}
+
+/// The files whose `.tsr` `--tsa-ca` checks: each packet's JSON and each attestation's
+/// JSON (given as the file or its directory).
+fn timestamped_files(paths: &[PathBuf]) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            for name in [vouch_engine::packet::JSON_FILE, "attestation.json"] {
+                if p.join(name).is_file() {
+                    out.push(p.join(name));
+                }
+            }
+        } else if p.extension().is_some_and(|e| e == "json") {
+            out.push(p.clone());
+        }
+    }
+    out
 }

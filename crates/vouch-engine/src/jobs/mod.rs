@@ -108,6 +108,12 @@ pub const JOBS: &[JobDef] = &[
         catch_up_days: 2,
         description: "daily at 00:00 UTC (windows open and close at midnight): open attestation windows with a draft at their opening ([attestations] schedule, seed 002); record windows that closed unopened as missed and unsigned ones as overdue (high findings)",
     },
+    JobDef {
+        name: "witness",
+        schedule: "20 0 * * *",
+        catch_up_days: 2,
+        description: "daily at 00:20 UTC (and before each monthly packet): submit the latest checkpoint to the [[witness]] entries of vouch.toml (C2SP tlog-witness) and store their cosignatures; timestamp it when [timestamp] is set (nothing to do without witnesses)",
+    },
 ];
 
 /// The job that generates requested reports (one run per report:
@@ -428,6 +434,9 @@ impl Runner<'_> {
                 ts(&t)
             )));
         }
+        if name == "witness" && self.config.settings.witness.is_empty() {
+            return Ok(Some("no [[witness]] is configured".into()));
+        }
         if name == "generate-soc2-evidence" {
             if let Some(t) = not_before.filter(|t| period.end <= *t) {
                 return Ok(Some(format!(
@@ -585,6 +594,7 @@ impl Runner<'_> {
                 self.clock.now(),
             )?),
             "attestation-draft" => self.attestations(),
+            "witness" => self.witness(),
             other => Err(JobError::UnknownJob(format!("no job `{other}`")).into()),
         }
     }
@@ -631,6 +641,14 @@ impl Runner<'_> {
         let slug = crate::packet::build::period_slug(period);
         let dir = self.config.data_dir.join("packets").join(&slug);
         if !dir.join(crate::packet::JSON_FILE).exists() {
+            // Witnesses cosign the tree before the packet is built, so it carries their
+            // cosignatures (issue 18); a witness that fails does not stop the packet.
+            if !self.config.settings.witness.is_empty() {
+                out["witness"] = match self.witness() {
+                    Ok(v) => v,
+                    Err(e) => json!({"error": e.to_string()}),
+                };
+            }
             let w = crate::packet::generate(
                 self.config,
                 self.keys,
@@ -644,6 +662,20 @@ impl Runner<'_> {
                 },
             )?;
             out["packet"] = json!({"dir": w.dir.display().to_string(), "status": w.overall_status});
+            // An RFC 3161 token beside the packet's JSON (`SOC2_Evidence.json.tsr`).
+            let tsa = &self.config.settings.timestamp.url;
+            if !tsa.is_empty() {
+                out["timestamp"] = match crate::witness::tsa::timestamp(
+                    &w.dir.join(crate::packet::JSON_FILE),
+                    tsa,
+                ) {
+                    Ok((path, when)) => json!({"token": path.display().to_string(), "time": when}),
+                    Err(e) => {
+                        tracing::warn!("[JOB: generate-soc2-evidence] timestamp: {e}");
+                        json!({"error": e.to_string()})
+                    }
+                };
+            }
             log(
                 "generate-soc2-evidence",
                 &format!("packet written to {}", w.dir.display()),
@@ -955,6 +987,27 @@ impl Runner<'_> {
         Ok(self
             .signoffs()
             .request_collection_signoff(period, &facts, self.clock.now())?)
+    }
+
+    /// Submit the latest checkpoint to the configured witnesses (issue 18). Fails when
+    /// a witness did not cosign (after storing the others' cosignatures), so the run is
+    /// retried and its failure is in the job history and the ledger.
+    fn witness(&self) -> Result<Value, Error> {
+        let targets = crate::witness::client::targets(self.config)?;
+        if targets.is_empty() {
+            return Ok(json!({"skipped": "no [[witness]] is configured"}));
+        }
+        let report = crate::witness::client::submit(self.ledger, &targets)?;
+        let failures = report.failures();
+        if !failures.is_empty() {
+            return Err(crate::witness::WitnessError::Witness(format!(
+                "tree size {}: {}",
+                report.size,
+                failures.join("; ")
+            ))
+            .into());
+        }
+        Ok(serde_json::to_value(&report).unwrap_or_default())
     }
 
     /// Nightly verification into the integrity log (seed 002's audit_integrity_log).

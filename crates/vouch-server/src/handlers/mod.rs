@@ -6,8 +6,8 @@
 pub mod access_reviews;
 pub mod archives;
 pub mod attestations;
-pub mod auditor;
 pub mod audit_logs;
+pub mod auditor;
 pub mod checks;
 pub mod evidence;
 pub mod findings;

@@ -1,0 +1,592 @@
+//! Witnesses (issue 18) as users run them: two `vouch witness serve` processes on
+//! loopback, `vouch witness submit` storing their cosignatures (SQLite and PostgreSQL),
+//! k-of-n verification of checkpoints and packets, a forked log (same log key, another
+//! history) and a rollback refused by a witness that cosigned the first; and RFC 3161
+//! timestamps from a local TSA made with `openssl ts -reply`.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Output, Stdio};
+
+use serde_json::Value;
+use vouch_test_support::{on_both, Kind};
+
+use crate::util::{ext, ok, vouch as bin, PgSchema};
+
+/// A data directory on SQLite or on its own PostgreSQL schema.
+struct Data {
+    dir: PathBuf,
+    pg: Option<PgSchema>,
+}
+
+impl Data {
+    fn new(dir: PathBuf, kind: Kind) -> Data {
+        let pg = match kind {
+            Kind::Sqlite => None,
+            Kind::Postgres => Some(PgSchema::new(
+                &crate::util::pg_url().expect("a PostgreSQL URL"),
+                "vouch_witness",
+            )),
+        };
+        Data { dir, pg }
+    }
+
+    fn run_in(&self, args: &[&str], input: &str) -> Output {
+        let mut v = bin().data_dir(&self.dir).args(args).stdin(input);
+        if let Some(pg) = &self.pg {
+            v = v
+                .env("VOUCH_DATABASE_URL", &pg.url)
+                .env("VOUCH_DATABASE_SCHEMA", &pg.name);
+        }
+        v.output()
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.run_in(args, "")
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        ok(&self.run(args))
+    }
+
+    /// Append `n` events of September 2026 whose action starts with `tag`.
+    fn append(&self, tag: &str, n: usize) {
+        let mut lines = String::new();
+        for i in 0..n {
+            lines.push_str(&format!(
+                "{{\"timestamp\":\"2026-09-{:02}T10:{:02}:00Z\",\"actor\":{{\"id\":\"u{i}\"}},\"action\":\"{tag}.{i}\",\"category\":\"system\",\"result\":\"success\"}}\n",
+                1 + i % 28,
+                i % 60
+            ));
+        }
+        ok(&self.run_in(&["ledger", "append", "-"], &lines));
+    }
+
+    fn log_vkey(&self) -> String {
+        let keys: Value = serde_json::from_str(&self.ok(&["--json", "keys", "show"])).unwrap();
+        keys["log_verifier_key"].as_str().unwrap().to_string()
+    }
+
+    fn add_witnesses(&self, ws: &[&WitnessProc]) {
+        let mut toml = std::fs::read_to_string(self.dir.join("vouch.toml")).unwrap();
+        for w in ws {
+            toml.push_str(&format!(
+                "\n[[witness]]\nname = \"{}\"\nurl = \"{}\"\nvkey = \"{}\"\n",
+                w.name, w.url, w.vkey
+            ));
+        }
+        std::fs::write(self.dir.join("vouch.toml"), toml).unwrap();
+    }
+}
+
+/// `vouch witness serve` as a child process; killed when dropped.
+struct WitnessProc {
+    name: String,
+    url: String,
+    vkey: String,
+    child: Child,
+}
+
+impl Drop for WitnessProc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_witness(dir: &Path, name: &str, log_vkey: &str) -> WitnessProc {
+    let key = dir.join(format!("{}.key", name.replace('/', "_")));
+    let vkey = ok(&bin()
+        .args([
+            "witness",
+            "keygen",
+            "--name",
+            name,
+            "--out",
+            key.to_str().unwrap(),
+        ])
+        .output())
+    .trim()
+    .to_string();
+    let state = dir.join(format!("{}.state.json", name.replace('/', "_")));
+    let mut child = bin()
+        .args([
+            "witness",
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--key",
+            key.to_str().unwrap(),
+            "--log",
+            log_vkey,
+            "--state",
+            state.to_str().unwrap(),
+        ])
+        .into_command()
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line
+        .trim()
+        .rsplit(' ')
+        .next()
+        .unwrap_or_else(|| panic!("no address in {line:?}"))
+        .to_string();
+    assert!(line.contains(&vkey), "{line}");
+    WitnessProc {
+        name: name.to_string(),
+        url: format!("http://{addr}"),
+        vkey,
+        child,
+    }
+}
+
+fn fails(o: &Output) -> String {
+    assert!(
+        !o.status.success(),
+        "expected failure: {}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn post(url: &str, body: &str) -> (u16, String) {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let mut r = agent.post(url).send(body).unwrap();
+    let status = r.status().as_u16();
+    (status, r.body_mut().read_to_string().unwrap())
+}
+
+on_both!(witnesses_cosign_and_refuse_forks, |kind| {
+    let t = tempfile::tempdir().unwrap();
+    let a = Data::new(t.path().join("a"), kind);
+    a.ok(&[
+        "init",
+        "--org",
+        "Acme",
+        "--origin",
+        "acme.example/vouch/audit",
+    ]);
+    a.append("first", 40);
+    let log = a.log_vkey();
+    let w1 = start_witness(t.path(), "w1.example/witness", &log);
+    let w2 = start_witness(t.path(), "w2.example/witness", &log);
+    a.add_witnesses(&[&w1, &w2]);
+    let both = t.path().join("both.txt");
+    std::fs::write(
+        &both,
+        format!(
+            "# the auditor's trusted witnesses\n{}\n{}\n",
+            w1.vkey, w2.vkey
+        ),
+    )
+    .unwrap();
+
+    // First submission (old size 0), then a second one that needs a consistency proof.
+    let r: Value = serde_json::from_str(&a.ok(&["--json", "witness", "submit"])).unwrap();
+    let first_size = r["size"].as_u64().unwrap();
+    assert!(
+        r["witnesses"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|o| o["cosigned"] == true),
+        "{r}"
+    );
+    let cp1 = t.path().join("cp1.txt");
+    a.ok(&["witness", "checkpoint", "--out", cp1.to_str().unwrap()]);
+    a.append("second", 25);
+    let r: Value = serde_json::from_str(&a.ok(&["--json", "witness", "submit"])).unwrap();
+    let second_size = r["size"].as_u64().unwrap();
+    assert!(second_size > first_size);
+    assert!(
+        r["witnesses"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|o| o["cosigned"] == true),
+        "{r}"
+    );
+    let cp2 = t.path().join("cp2.txt");
+    a.ok(&["witness", "checkpoint", "--out", cp2.to_str().unwrap()]);
+    let note = std::fs::read_to_string(&cp2).unwrap();
+    assert_eq!(
+        note.matches("\n\u{2014} ").count(),
+        3,
+        "log signature + 2 cosignatures:\n{note}"
+    );
+
+    // k of n on the checkpoint file: 2 of 2 passes.
+    let out = a.ok(&[
+        "witness",
+        "verify",
+        cp2.to_str().unwrap(),
+        "--log-key",
+        &log,
+        "--witnesses",
+        both.to_str().unwrap(),
+        "--min-cosignatures",
+        "2",
+    ]);
+    assert!(out.contains("2 of 2"), "{out}");
+    // Packets carry the cosigned checkpoint; `vouch verify` requires k of n.
+    let pk = t.path().join("packet");
+    a.ok(&[
+        "packet",
+        "--period",
+        "2026-09",
+        "--format",
+        "json",
+        "--out",
+        pk.to_str().unwrap(),
+    ]);
+    let v: Value =
+        serde_json::from_slice(&std::fs::read(pk.join("SOC2_Evidence.json")).unwrap()).unwrap();
+    assert_eq!(
+        v["ledger"]["witnessed"]["size"].as_u64(),
+        Some(second_size),
+        "{}",
+        v["ledger"]["witnessed"]
+    );
+    let out = a.ok(&[
+        "verify",
+        pk.to_str().unwrap(),
+        "--witnesses",
+        both.to_str().unwrap(),
+        "--min-cosignatures",
+        "2",
+    ]);
+    assert!(out.contains("witness cosignatures (2 of 2)"), "{out}");
+    // With a witness that never cosigned in the trusted set, 2 of {w1, w3} fails naming w3.
+    let w3 = start_witness(t.path(), "w3.example/witness", &log);
+    let w1w3 = t.path().join("w1w3.txt");
+    std::fs::write(&w1w3, format!("{}\n{}\n", w1.vkey, w3.vkey)).unwrap();
+    let e = fails(&a.run(&[
+        "verify",
+        pk.to_str().unwrap(),
+        "--witnesses",
+        w1w3.to_str().unwrap(),
+        "--min-cosignatures",
+        "2",
+    ]));
+    assert!(e.contains("missing: w3.example/witness"), "{e}");
+    a.ok(&[
+        "verify",
+        pk.to_str().unwrap(),
+        "--witnesses",
+        w1w3.to_str().unwrap(),
+        "--min-cosignatures",
+        "1",
+    ]);
+    drop(w3);
+
+    // Only w1 cosigns the next checkpoint (w2 is down): 1 of 2 fails naming w2.
+    drop(w2);
+    a.append("third", 5);
+    let e = fails(&a.run(&["witness", "submit"]));
+    assert!(e.contains("w2.example/witness"), "{e}");
+    let cp3 = t.path().join("cp3.txt");
+    a.ok(&["witness", "checkpoint", "--out", cp3.to_str().unwrap()]);
+    let e = fails(&a.run(&[
+        "witness",
+        "verify",
+        cp3.to_str().unwrap(),
+        "--log-key",
+        &log,
+        "--witnesses",
+        both.to_str().unwrap(),
+        "--min-cosignatures",
+        "2",
+    ]));
+    assert!(
+        e.contains("1 of the required 2") && e.contains("missing: w2.example/witness"),
+        "{e}"
+    );
+    a.ok(&[
+        "witness",
+        "verify",
+        cp3.to_str().unwrap(),
+        "--log-key",
+        &log,
+        "--witnesses",
+        both.to_str().unwrap(),
+        "--min-cosignatures",
+        "1",
+    ]);
+    // A cosignature line altered in the file: refused.
+    let forged = std::fs::read_to_string(&cp2).unwrap().replace(
+        &format!("\n{}\n", second_size),
+        &format!("\n{}\n", second_size + 1),
+    );
+    std::fs::write(t.path().join("forged.txt"), forged).unwrap();
+    fails(&a.run(&[
+        "witness",
+        "verify",
+        t.path().join("forged.txt").to_str().unwrap(),
+        "--log-key",
+        &log,
+        "--witnesses",
+        both.to_str().unwrap(),
+    ]));
+
+    // A fork: another data directory with the same log key and a different history.
+    let b = Data::new(t.path().join("b"), kind);
+    std::fs::create_dir_all(b.dir.join("keys")).unwrap();
+    std::fs::copy(a.dir.join("keys/log.key"), b.dir.join("keys/log.key")).unwrap();
+    b.ok(&[
+        "init",
+        "--org",
+        "Acme",
+        "--origin",
+        "acme.example/vouch/audit",
+    ]);
+    assert_eq!(b.log_vkey(), log);
+    b.append("forked", 150);
+    b.add_witnesses(&[&w1]);
+    let e = fails(&b.run(&["witness", "submit"]));
+    assert!(e.contains("422") && e.contains("fork"), "{e}");
+    // The witness still vouches for A's tree, not B's.
+    let origin_hash = {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(b"acme.example/vouch/audit"))
+    };
+    let mut seen = String::new();
+    ureq::get(&format!("{}/{origin_hash}/checkpoint", w1.url))
+        .call()
+        .unwrap()
+        .body_mut()
+        .as_reader()
+        .read_to_string(&mut seen)
+        .unwrap();
+    let a_cp3 = std::fs::read_to_string(&cp3).unwrap();
+    assert_eq!(
+        seen.lines().take(3).collect::<Vec<_>>(),
+        a_cp3.lines().take(3).collect::<Vec<_>>()
+    );
+
+    // A rollback: A's older checkpoint, sent with the witness's own size as old size.
+    let size3: u64 = a_cp3.lines().nth(1).unwrap().parse().unwrap();
+    let (status, body) = post(
+        &format!("{}/add-checkpoint", w1.url),
+        &format!("old {size3}\n\n{}", std::fs::read_to_string(&cp1).unwrap()),
+    );
+    assert_eq!(status, 400, "{body}");
+    // And as a fresh submission (old 0): 409 with the witness's size.
+    let (status, body) = post(
+        &format!("{}/add-checkpoint", w1.url),
+        &format!("old 0\n\n{}", std::fs::read_to_string(&cp1).unwrap()),
+    );
+    assert_eq!((status, body), (409, format!("{size3}\n")));
+    // A's own next submission still works after all that.
+    a.append("fourth", 3);
+    let e = a.run(&["witness", "submit"]);
+    let text = String::from_utf8_lossy(&e.stdout).to_string();
+    assert!(text.contains("ok   w1.example/witness"), "{text}");
+});
+
+/// A loopback RFC 3161 TSA: each POSTed query is answered by `openssl ts -reply`.
+fn start_tsa(dir: &Path) -> (String, std::thread::JoinHandle<()>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let dir = dir.to_path_buf();
+    let h = std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut s) = stream else { return };
+            let mut reader = BufReader::new(s.try_clone().unwrap());
+            let mut len = 0usize;
+            let mut first = String::new();
+            reader.read_line(&mut first).unwrap();
+            if first.starts_with("QUIT") {
+                return;
+            }
+            loop {
+                let mut l = String::new();
+                reader.read_line(&mut l).unwrap();
+                if l == "\r\n" || l.is_empty() {
+                    break;
+                }
+                if let Some(v) = l.to_ascii_lowercase().strip_prefix("content-length:") {
+                    len = v.trim().parse().unwrap();
+                }
+            }
+            let mut body = vec![0u8; len];
+            reader.read_exact(&mut body).unwrap();
+            std::fs::write(dir.join("q.tsq"), &body).unwrap();
+            vouch_test_support::tls::openssl(
+                &dir,
+                &[
+                    "ts",
+                    "-reply",
+                    "-config",
+                    "tsa.cnf",
+                    "-queryfile",
+                    "q.tsq",
+                    "-out",
+                    "r.tsr",
+                ],
+            );
+            let reply = std::fs::read(dir.join("r.tsr")).unwrap();
+            write!(s, "HTTP/1.1 200 OK\r\nContent-Type: application/timestamp-reply\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", reply.len()).unwrap();
+            s.write_all(&reply).unwrap();
+        }
+    });
+    (format!("http://{addr}/"), h)
+}
+
+fn make_tsa(dir: &Path) {
+    use vouch_test_support::tls::{make_ca, openssl};
+    make_ca(dir, "ca");
+    openssl(
+        dir,
+        &[
+            "req",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-keyout",
+            "tsa.key",
+            "-out",
+            "tsa.csr",
+            "-subj",
+            "/CN=vouch test TSA",
+        ],
+    );
+    std::fs::write(dir.join("tsa.ext"), "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=critical,timeStamping\n").unwrap();
+    openssl(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "tsa.csr",
+            "-CA",
+            "ca.crt",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "tsa.crt",
+            "-days",
+            "2",
+            "-extfile",
+            "tsa.ext",
+        ],
+    );
+    std::fs::write(dir.join("tsaserial"), "01\n").unwrap();
+    std::fs::write(
+        dir.join("tsa.cnf"),
+        "[ tsa ]\ndefault_tsa = tsa_config1\n[ tsa_config1 ]\ndir = .\nserial = $dir/tsaserial\ncrypto_device = builtin\nsigner_cert = $dir/tsa.crt\ncerts = $dir/ca.crt\nsigner_key = $dir/tsa.key\nsigner_digest = sha256\ndefault_policy = 1.2.3.4.1\nother_policies = 1.2.3.4.5.6\ndigests = sha256, sha384, sha512\naccuracy = secs:1\nordering = yes\ntsa_name = yes\ness_cert_id_chain = no\ness_cert_id_alg = sha256\n",
+    )
+    .unwrap();
+}
+
+#[test]
+fn ext_rfc3161_timestamps_from_a_local_tsa() {
+    if !ext::require(ext::have(&["openssl"]), "openssl") {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let tsa_dir = t.path().join("tsa");
+    std::fs::create_dir_all(&tsa_dir).unwrap();
+    make_tsa(&tsa_dir);
+    let (url, tsa) = start_tsa(&tsa_dir);
+    let a = Data::new(t.path().join("a"), Kind::Sqlite);
+    a.ok(&[
+        "init",
+        "--org",
+        "Acme",
+        "--origin",
+        "acme.example/vouch/audit",
+    ]);
+    a.append("e", 30);
+    let pk = t.path().join("packet");
+    a.ok(&[
+        "packet",
+        "--period",
+        "2026-09",
+        "--format",
+        "json",
+        "--out",
+        pk.to_str().unwrap(),
+    ]);
+    let json = pk.join("SOC2_Evidence.json");
+    let out = a.ok(&["timestamp", "--url", &url, json.to_str().unwrap()]);
+    assert!(out.contains("SOC2_Evidence.json.tsr"), "{out}");
+    let ca = tsa_dir.join("ca.crt");
+    // The auditor's own command.
+    vouch_test_support::tls::run(
+        std::process::Command::new("openssl")
+            .args(["ts", "-verify", "-data"])
+            .arg(&json)
+            .arg("-in")
+            .arg(pk.join("SOC2_Evidence.json.tsr"))
+            .arg("-CAfile")
+            .arg(&ca),
+    );
+    let out = a.ok(&[
+        "verify",
+        pk.to_str().unwrap(),
+        "--tsa-ca",
+        ca.to_str().unwrap(),
+    ]);
+    assert!(
+        out.contains("RFC 3161 timestamp — openssl ts -verify: OK"),
+        "{out}"
+    );
+    // Through [timestamp] in vouch.toml: a checkpoint file.
+    let mut toml = std::fs::read_to_string(a.dir.join("vouch.toml")).unwrap();
+    toml.push_str(&format!("\n[timestamp]\nurl = \"{url}\"\n"));
+    std::fs::write(a.dir.join("vouch.toml"), toml).unwrap();
+    let other = t.path().join("note.txt");
+    std::fs::write(&other, "a checkpoint\n").unwrap();
+    a.ok(&["timestamp", other.to_str().unwrap()]);
+    // A tampered artifact fails, naming the timestamp step.
+    let mut bytes = std::fs::read(&json).unwrap();
+    let n = bytes.len();
+    bytes[n - 2] ^= 1;
+    std::fs::write(&json, bytes).unwrap();
+    let o = a.run(&[
+        "--json",
+        "verify",
+        pk.to_str().unwrap(),
+        "--tsa-ca",
+        ca.to_str().unwrap(),
+    ]);
+    assert!(!o.status.success());
+    let r: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let step = r["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["check"].as_str().unwrap().contains("RFC 3161"))
+        .unwrap()
+        .clone();
+    assert_eq!(step["ok"], false, "{step}");
+    // A missing token fails too (never a pass where nothing was checked).
+    std::fs::remove_file(pk.join("SOC2_Evidence.json.tsr")).unwrap();
+    let e = fails(&a.run(&[
+        "verify",
+        pk.to_str().unwrap(),
+        "--tsa-ca",
+        ca.to_str().unwrap(),
+    ]));
+    assert!(e.contains("no timestamp token"), "{e}");
+    let _ = std::net::TcpStream::connect(url.trim_start_matches("http://").trim_end_matches('/'))
+        .and_then(|mut s| s.write_all(b"QUIT\r\n"));
+    tsa.join().unwrap();
+}
