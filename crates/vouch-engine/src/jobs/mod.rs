@@ -547,13 +547,23 @@ impl Runner<'_> {
             ),
         }
         let outputs_text = outputs.as_ref().map(|o| o.to_string());
+        // Only the claim that is still current may finish the run: a run that outlived its
+        // lease was reclaimed (`reclaim_abandoned`) and retried, and this late finish must
+        // neither overwrite the retry's row nor log a second `job.*` event for the run.
+        let mut finished_rows = 0;
         self.store.write(&mut |sql| {
-            sql.execute(
-                "UPDATE job_runs SET status = $2, finished_at = $3, next_attempt_at = $4, error = $5, outputs = $6 WHERE id = $1",
-                &[run_id.clone().into(), status.into(), ts(&finished).into(), next.clone().into(), error.clone().into(), outputs_text.clone().into()],
+            finished_rows = sql.execute(
+                "UPDATE job_runs SET status = $2, finished_at = $3, next_attempt_at = $4, error = $5, outputs = $6 WHERE id = $1 AND status = 'running' AND attempt = $7 AND claimed_by = $8",
+                &[run_id.clone().into(), status.into(), ts(&finished).into(), next.clone().into(), error.clone().into(), outputs_text.clone().into(), attempt.into(), self.worker.clone().into()],
             )?;
             Ok(())
         })?;
+        if finished_rows == 0 {
+            tracing::warn!(
+                "[JOB: {name}] {key}: attempt {attempt} finished ({status}) after it was reclaimed as abandoned; its result is not recorded (superseded)"
+            );
+            return Ok(Some(get_run(&self.store, &run_id)?));
+        }
         crate::audit::record(
             self.ledger,
             json!({
