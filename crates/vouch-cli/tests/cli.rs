@@ -377,7 +377,10 @@ fn demo_dashboard_logins_work(data: &Path, out: &str) {
         .map_or("127.0.0.1:4000", |l| l.trim_end_matches('"'));
     assert_eq!(
         url,
-        format!("http://{}/admin/compliance", listen.replace("0.0.0.0", "127.0.0.1"))
+        format!(
+            "http://{}/admin/compliance",
+            listen.replace("0.0.0.0", "127.0.0.1")
+        )
     );
     let user = after(out, "and log in as `", &['`']);
     assert_eq!(user, "officer", "{out}");
