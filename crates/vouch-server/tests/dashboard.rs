@@ -176,6 +176,13 @@ fn assert_headers(r: &Resp, what: &str) {
     let body = r.text();
     assert!(!body.contains("<script"), "{what} has a script");
     assert!(!body.contains(" style=\""), "{what} has an inline style");
+    // A table's scroll box is a named keyboard stop (axe: scrollable-region-focusable).
+    assert_eq!(
+        body.matches("<div class=\"scroll\"").count(),
+        body.matches("<div class=\"scroll\" tabindex=\"0\" role=\"region\" aria-label=\"")
+            .count(),
+        "{what}: a scroll box without tabindex, role and name"
+    );
 }
 
 fn open_finding(s: &Server, admin: &str) -> String {
