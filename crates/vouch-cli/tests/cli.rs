@@ -340,6 +340,9 @@ fn demo_runs_end_to_end() {
     .unwrap();
     assert_eq!(list[0]["report_type"], "soc2");
     assert_eq!(list[0]["status"], "succeeded");
+    // The final printout: the dashboard's URL (from `[server] listen`), the officer's
+    // login and an auditor token, and both of them work against a real `vouch serve`.
+    demo_dashboard_logins_work(&into, &out);
     // Running it again replaces the earlier demo.
     ok(&bin()
         .args(["demo", "--into", into.to_str().unwrap(), "--events", "1200"])
@@ -353,6 +356,101 @@ fn demo_runs_end_to_end() {
         .output();
     assert!(!o.status.success());
     assert!(other.join("precious.txt").exists());
+}
+
+/// The text after `prefix` up to the first of `ends` on the line that has it.
+fn after<'a>(out: &'a str, prefix: &str, ends: &[char]) -> &'a str {
+    let line = out
+        .lines()
+        .find(|l| l.contains(prefix))
+        .unwrap_or_else(|| panic!("no line with {prefix:?} in:\n{out}"));
+    let rest = &line[line.find(prefix).unwrap() + prefix.len()..];
+    rest.split(ends).next().unwrap()
+}
+
+fn demo_dashboard_logins_work(data: &Path, out: &str) {
+    let url = after(out, "then open ", &[' ']);
+    let toml = std::fs::read_to_string(data.join("vouch.toml")).unwrap();
+    let listen = toml
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("listen = \""))
+        .map_or("127.0.0.1:4000", |l| l.trim_end_matches('"'));
+    assert_eq!(
+        url,
+        format!(
+            "http://{}/admin/compliance",
+            listen.replace("0.0.0.0", "127.0.0.1")
+        )
+    );
+    let user = after(out, "and log in as `", &['`']);
+    assert_eq!(user, "officer", "{out}");
+    let password = after(out, "(compliance officer) with the password ", &[' ']);
+    assert_eq!(password.len(), 20, "{out}");
+    let token = after(out, "read-only as an auditor, paste the token ", &[' ']);
+    assert!(token.starts_with("vch_"), "{out}");
+    // Serve the demo on a free port (the configured one may be taken) and use both.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut server = bin()
+        .data_dir(data)
+        .env("VOUCH_SCHEDULER", "off")
+        .into_command()
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(std::time::Duration::from_secs(30)))
+        .build()
+        .into();
+    let up = (0..200).any(|_| {
+        let ok = agent
+            .get(format!("{base}/healthz"))
+            .call()
+            .is_ok_and(|r| r.status() == 200);
+        if !ok {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        ok
+    });
+    let check = || {
+        assert!(up, "vouch serve on the demo did not come up");
+        let mut r = agent
+            .post(format!("{base}/api/compliance/auth/login"))
+            .header("Content-Type", "application/json")
+            .send(serde_json::json!({"username": user, "password": password}).to_string())
+            .unwrap();
+        let body = r.body_mut().read_to_string().unwrap();
+        assert_eq!(r.status(), 200, "officer login: {body}");
+        let v: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(v["user"]["role"], "compliance-officer", "{body}");
+        let mut r = agent
+            .get(format!("{base}/api/compliance/auth/whoami"))
+            .header("Authorization", &format!("Bearer {token}"))
+            .call()
+            .unwrap();
+        let body = r.body_mut().read_to_string().unwrap();
+        assert_eq!(r.status(), 200, "auditor token: {body}");
+        let v: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(v["role"], "auditor", "{body}");
+        let r = agent
+            .get(format!("{base}/admin/compliance/login"))
+            .call()
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    };
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(check));
+    let _ = server.kill();
+    let _ = server.wait();
+    if let Err(e) = result {
+        std::panic::resume_unwind(e);
+    }
 }
 
 #[test]

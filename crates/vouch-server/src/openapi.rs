@@ -9,10 +9,17 @@ pub fn openapi_path(path: &str) -> String {
     path.replace("{*", "{")
 }
 
-/// The OpenAPI 3.1 document of every route.
+/// Whether a route belongs in the document: the dashboard's HTML pages and form posts
+/// (`/admin/compliance…`) are not API (they answer HTML and take forms), so they stay in
+/// the route table (roles matrix, permissions) but out of `/openapi.json`.
+pub fn documented(path: &str) -> bool {
+    path != crate::dashboard::ROOT && !path.starts_with(&format!("{}/", crate::dashboard::ROOT))
+}
+
+/// The OpenAPI 3.1 document of every API route.
 pub fn document() -> Value {
     let mut paths = Map::new();
-    for r in ROUTES {
+    for r in ROUTES.iter().filter(|r| documented(r.path)) {
         let params: Vec<Value> = r
             .params
             .iter()

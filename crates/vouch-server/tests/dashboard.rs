@@ -176,6 +176,13 @@ fn assert_headers(r: &Resp, what: &str) {
     let body = r.text();
     assert!(!body.contains("<script"), "{what} has a script");
     assert!(!body.contains(" style=\""), "{what} has an inline style");
+    // A table's scroll box is a named keyboard stop (axe: scrollable-region-focusable).
+    assert_eq!(
+        body.matches("<div class=\"scroll\"").count(),
+        body.matches("<div class=\"scroll\" tabindex=\"0\" role=\"region\" aria-label=\"")
+            .count(),
+        "{what}: a scroll box without tabindex, role and name"
+    );
 }
 
 fn open_finding(s: &Server, admin: &str) -> String {
@@ -588,3 +595,23 @@ on_both!(
         assert_eq!(r.status, 400);
     }
 );
+
+// The evidence page's offline-verification hint: its key command, run by the real shell
+// and curl against this server, prints the log's verifier key (the one `vouch keys show`
+// prints), not a line of the packet-signing PEM that is the route's body.
+on_both!(dashboard_verify_hint_command_prints_the_log_key, |kind| {
+    let s = server(kind);
+    let cmd = vouch_server::dashboard::drill::VERIFIER_KEY_CMD
+        .replace("{BASE}", &format!("http://{}", s.addr));
+    let out = std::process::Command::new("sh")
+        .args(["-c", &cmd])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{cmd}: {out:?}");
+    let got = String::from_utf8(out.stdout).unwrap();
+    let want = vouch_engine::Keys::load(&s.data.config())
+        .unwrap()
+        .log_verifier()
+        .to_vkey();
+    assert_eq!(got.trim_end_matches('\n'), want, "{cmd}");
+});

@@ -53,7 +53,7 @@ pub async fn criterion(
         if cs.is_empty() {
             h.push_str("<p data-testid=\"criterion-controls\" data-count=\"0\">No control in vouch.toml maps to this criterion, so nothing is judged for it.</p>");
         } else {
-            let _ = write!(h, "<div class=\"scroll\"><table data-testid=\"criterion-controls\" data-count=\"{}\"><thead><tr><th scope=\"col\">Control</th><th scope=\"col\">Status</th><th scope=\"col\">Checks</th><th scope=\"col\">Owner</th></tr></thead><tbody>", cs.len());
+            let _ = write!(h, "<div class=\"scroll\" tabindex=\"0\" role=\"region\" aria-label=\"Controls mapped to this criterion, scrollable\"><table data-testid=\"criterion-controls\" data-count=\"{}\"><thead><tr><th scope=\"col\">Control</th><th scope=\"col\">Status</th><th scope=\"col\">Checks</th><th scope=\"col\">Owner</th></tr></thead><tbody>", cs.len());
             for c in cs {
                 let cid = c["id"].as_str().unwrap_or_default();
                 let checks = c["checks"].as_array().map(Vec::len).unwrap_or(0);
@@ -116,7 +116,7 @@ pub async fn control(
             }
             h.push_str("</article>");
         }
-        h.push_str("</section><section aria-labelledby=\"h-ev\" class=\"card\"><h2 id=\"h-ev\">Evidence for the period</h2><div class=\"scroll\"><table data-testid=\"control-evidence\"><thead><tr><th scope=\"col\">Evidence</th><th scope=\"col\">State</th><th scope=\"col\">Items</th><th scope=\"col\">Newest effective</th></tr></thead><tbody>");
+        h.push_str("</section><section aria-labelledby=\"h-ev\" class=\"card\"><h2 id=\"h-ev\">Evidence for the period</h2><div class=\"scroll\" tabindex=\"0\" role=\"region\" aria-label=\"Evidence for the period, scrollable\"><table data-testid=\"control-evidence\"><thead><tr><th scope=\"col\">Evidence</th><th scope=\"col\">State</th><th scope=\"col\">Items</th><th scope=\"col\">Newest effective</th></tr></thead><tbody>");
         for e in c["evidence_state"].as_array().into_iter().flatten() {
             let _ = write!(h, "<tr><th scope=\"row\">{}</th><td>{}</td><td class=\"num\">{}</td><td>{}</td></tr>", jtext(&e["id"]), badge(e["state"].as_str().unwrap_or("")), jtext(&e["items"]), e["newest_effective_at"].as_str().map(when).unwrap_or_else(|| "—".into()));
         }
@@ -150,6 +150,11 @@ fn field(h: &mut String, label: &str, v: &Value, testid: &str) {
         esc(label)
     );
 }
+
+/// The shell command the evidence page shows for the log's verifier key (`{BASE}` is the
+/// server's origin): the `X-Log-Verifier-Key` header of the public-key route, whose body
+/// is the packet-signing PEM instead (docs/api.md).
+pub const VERIFIER_KEY_CMD: &str = "curl -sI {BASE}/api/compliance/public-key | sed -n 's/^x-log-verifier-key: //Ip' | tr -d '\\r'";
 
 /// `GET /admin/compliance/evidence/{id}`: an item's IPE record and its ledger proof.
 pub async fn evidence(
@@ -190,9 +195,10 @@ pub async fn evidence(
     field(&mut h, "Error", &r["error"], "ipe-error");
     match item.ledger_seq {
         Some(seq) => {
+            let key_cmd = esc(&VERIFIER_KEY_CMD.replace("{BASE}", "…"));
             let _ = write!(h, "<dt>Ledger seq</dt><dd data-testid=\"ipe-ledger-seq\" data-seq=\"{seq}\">{seq}</dd></dl>\
 <p><a class=\"button\" href=\"/api/compliance/ledger/proof?index={seq}\" download=\"evidence-{seq}.tlog-proof\" data-testid=\"proof-link\">Download the inclusion proof (C2SP tlog-proof)</a></p>\
-<p class=\"hint\">Verify it offline: <code>vouch ledger verify-proof evidence-{seq}.tlog-proof --key \"$(curl -s …/api/compliance/public-key | tail -1)\"</code>; the proof's last line carries the logged event, whose metadata holds this record's SHA-256 and the content hash above.</p>");
+<p class=\"hint\">Verify it offline: <code>vouch ledger verify-proof evidence-{seq}.tlog-proof --key \"$({key_cmd})\"</code> (the log's verifier key is that response's <code>X-Log-Verifier-Key</code> header; <code>vouch keys show</code> prints it on the server); the proof's last line carries the logged event, whose metadata holds this record's SHA-256 and the content hash above.</p>");
         }
         None => h.push_str("<dt>Ledger seq</dt><dd data-testid=\"ipe-ledger-seq\" data-seq=\"\">not recorded yet</dd></dl>"),
     }
@@ -324,7 +330,7 @@ pub async fn packets(State(app): State<App>, Caller(who): Caller, headers: Heade
         if rows.is_empty() {
             h.push_str("<p data-testid=\"packets\" data-count=\"0\">No packet has been generated yet (the generate-soc2-evidence job makes one each month).</p>");
         } else {
-            let _ = write!(h, "<div class=\"scroll\"><table data-testid=\"packets\" data-count=\"{}\"><thead><tr><th scope=\"col\">Period</th><th scope=\"col\">Generated</th><th scope=\"col\">Checkpoint</th><th scope=\"col\">SHA-256 (JSON / PDF)</th><th scope=\"col\">Signing key</th><th scope=\"col\">Download</th></tr></thead><tbody>", rows.len());
+            let _ = write!(h, "<div class=\"scroll\" tabindex=\"0\" role=\"region\" aria-label=\"Evidence packets, scrollable\"><table data-testid=\"packets\" data-count=\"{}\"><thead><tr><th scope=\"col\">Period</th><th scope=\"col\">Generated</th><th scope=\"col\">Checkpoint</th><th scope=\"col\">SHA-256 (JSON / PDF)</th><th scope=\"col\">Signing key</th><th scope=\"col\">Download</th></tr></thead><tbody>", rows.len());
             for r in &rows {
                 let start = r.text(1);
                 let end = vouch_core::period::parse_instant(&r.text(2)).map(|e| (e - chrono::Duration::days(1)).format("%Y-%m-%d").to_string()).unwrap_or_default();
@@ -353,7 +359,7 @@ pub async fn packets(State(app): State<App>, Caller(who): Caller, headers: Heade
         if signed.is_empty() {
             h.push_str("<p data-testid=\"signed-attestations\" data-count=\"0\">None yet.</p>");
         } else {
-            let _ = write!(h, "<div class=\"scroll\"><table data-testid=\"signed-attestations\" data-count=\"{}\"><thead><tr><th scope=\"col\">Attestation</th><th scope=\"col\">Signed</th><th scope=\"col\">Document SHA-256</th><th scope=\"col\">Ledger seq</th></tr></thead><tbody>", signed.len());
+            let _ = write!(h, "<div class=\"scroll\" tabindex=\"0\" role=\"region\" aria-label=\"Signed attestations, scrollable\"><table data-testid=\"signed-attestations\" data-count=\"{}\"><thead><tr><th scope=\"col\">Attestation</th><th scope=\"col\">Signed</th><th scope=\"col\">Document SHA-256</th><th scope=\"col\">Ledger seq</th></tr></thead><tbody>", signed.len());
             for a in &signed {
                 let by = a.signed.as_ref().map(|g| format!("{} ({}), {} — {}", esc(&g.signer.name), esc(&g.signer.role), when(&g.signed_at), esc(&g.opinion))).unwrap_or_default();
                 let seq = a.ledger_seq.map(|s| format!("<a href=\"/api/compliance/ledger/proof?index={s}\" download=\"attestation-{s}.tlog-proof\">{s}</a>")).unwrap_or_default();
@@ -385,7 +391,7 @@ pub async fn access_review(
         let mut h = format!("<p><a href=\"{ROOT}/timeline\">Audit timeline</a> › access review</p><p>Status {} · {} entries, {} to decide · started {}</p>",
             badge(&c.status), r.summary.entries, r.summary.to_decide, when(c.started_at.as_deref().unwrap_or("")));
         let can = v.can(Perm::DecideAccess) && c.status == "in_progress";
-        let _ = write!(h, "<div class=\"scroll\"><table data-testid=\"review-entries\" data-count=\"{}\"><thead><tr><th scope=\"col\">Population</th><th scope=\"col\">Account</th><th scope=\"col\">Flags</th><th scope=\"col\">Decision</th></tr></thead><tbody>", r.entries.len());
+        let _ = write!(h, "<div class=\"scroll\" tabindex=\"0\" role=\"region\" aria-label=\"Access review entries, scrollable\"><table data-testid=\"review-entries\" data-count=\"{}\"><thead><tr><th scope=\"col\">Population</th><th scope=\"col\">Account</th><th scope=\"col\">Flags</th><th scope=\"col\">Decision</th></tr></thead><tbody>", r.entries.len());
         for (n, e) in r.entries.iter().enumerate() {
             let decided = e.decision.as_deref().map(|d| format!("{} by {} {}", badge(d), esc(e.decided_by.as_deref().unwrap_or("")), when(e.decided_at.as_deref().unwrap_or("")))).unwrap_or_default();
             let form = if can && !matches!(e.decision.as_deref(), Some("keep" | "revoke")) {

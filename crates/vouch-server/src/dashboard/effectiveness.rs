@@ -301,9 +301,9 @@ pub async fn effectiveness(
             h.push_str("<p data-testid=\"effectiveness-empty\">No controls are configured, or the audit period has not started.</p>");
             return Ok(page("Control effectiveness", Some(&v), "effectiveness", None, &h));
         }
-        let _ = write!(h, "<section aria-labelledby=\"h-grid\" class=\"card\"><h2 id=\"h-grid\">Status per month</h2><div class=\"scroll\">{}</div></section>", grid(&ids, &ms));
-        let _ = write!(h, "<section aria-labelledby=\"h-line\" class=\"card\"><h2 id=\"h-line\">Controls passing</h2><div class=\"scroll\">{}</div></section>", pass_line(&ms));
-        h.push_str("<section aria-labelledby=\"h-tab\" class=\"card\"><h2 id=\"h-tab\">Table: status and days without fresh evidence</h2><div class=\"scroll\"><table data-testid=\"effectiveness-table\"><thead><tr><th scope=\"col\">Control</th>");
+        let _ = write!(h, "<section aria-labelledby=\"h-grid\" class=\"card\"><h2 id=\"h-grid\">Status per month</h2><div class=\"scroll\" tabindex=\"0\" role=\"region\" aria-label=\"Status per month, scrollable\">{}</div></section>", grid(&ids, &ms));
+        let _ = write!(h, "<section aria-labelledby=\"h-line\" class=\"card\"><h2 id=\"h-line\">Controls passing</h2><div class=\"scroll\" tabindex=\"0\" role=\"region\" aria-label=\"Controls passing, scrollable\">{}</div></section>", pass_line(&ms));
+        h.push_str("<section aria-labelledby=\"h-tab\" class=\"card\"><h2 id=\"h-tab\">Table: status and days without fresh evidence</h2><div class=\"scroll\" tabindex=\"0\" role=\"region\" aria-label=\"Table: status and days without fresh evidence, scrollable\"><table data-testid=\"effectiveness-table\"><thead><tr><th scope=\"col\">Control</th>");
         for m in &ms {
             let _ = write!(h, "<th scope=\"col\"><abbr title=\"{}\">{}</abbr></th>", esc(&m.source), esc(&m.period.label));
         }

@@ -391,12 +391,22 @@ pub fn demo_login(store: &vouch_store::Store) -> Result<DemoLogin, String> {
     let password = if exists {
         None
     } else {
-        // 20 characters from an unambiguous alphabet: ~110 bits, passes the policy.
+        // 20 characters from an unambiguous alphabet: ~110 bits. The policy wants three
+        // character classes, which a random draw lacks about one time in twenty (the
+        // demo then failed): draw again until lower case, upper case and a digit are in.
         const A: &[u8] = b"abcdefghjkmnpqrstuvwxyzABCDEFGHJKMNPQRSTUVWXYZ23456789";
         let mut rng = rand::thread_rng();
-        let pw: String = (0..20)
-            .map(|_| A[rng.gen_range(0..A.len())] as char)
-            .collect();
+        let pw = loop {
+            let pw: String = (0..20)
+                .map(|_| A[rng.gen_range(0..A.len())] as char)
+                .collect();
+            if pw.chars().any(|c| c.is_ascii_lowercase())
+                && pw.chars().any(|c| c.is_ascii_uppercase())
+                && pw.chars().any(|c| c.is_ascii_digit())
+            {
+                break pw;
+            }
+        };
         crate::auth::add_user(store, username, roles::Role::ComplianceOfficer, &pw)?;
         Some(pw)
     };

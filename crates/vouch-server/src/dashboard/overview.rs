@@ -104,7 +104,7 @@ pub fn findings_table(findings: &[&Value], now: DateTime<Utc>, testid: &str) -> 
         return format!("<p data-testid=\"{testid}\" data-count=\"0\">No findings.</p>");
     }
     let mut h = format!(
-        "<div class=\"scroll\"><table data-testid=\"{testid}\" data-count=\"{}\"><caption class=\"sr\">Findings</caption><thead><tr><th scope=\"col\">Finding</th><th scope=\"col\">Severity</th><th scope=\"col\">Status</th><th scope=\"col\">Age</th><th scope=\"col\">Due</th><th scope=\"col\">Owner</th></tr></thead><tbody>",
+        "<div class=\"scroll\" tabindex=\"0\" role=\"region\" aria-label=\"Findings, scrollable\"><table data-testid=\"{testid}\" data-count=\"{}\"><caption class=\"sr\">Findings</caption><thead><tr><th scope=\"col\">Finding</th><th scope=\"col\">Severity</th><th scope=\"col\">Status</th><th scope=\"col\">Age</th><th scope=\"col\">Due</th><th scope=\"col\">Owner</th></tr></thead><tbody>",
         findings.len()
     );
     for f in findings {
@@ -164,7 +164,7 @@ fn events_chart(days: &[(String, u64)]) -> String {
             esc(&last.0)
         );
     }
-    s.push_str("</svg><details><summary>Events per day as a table</summary><div class=\"scroll\"><table><thead><tr><th scope=\"col\">Day</th><th scope=\"col\">Events</th></tr></thead><tbody>");
+    s.push_str("</svg><details><summary>Events per day as a table</summary><div class=\"scroll\" tabindex=\"0\" role=\"region\" aria-label=\"Events per day, scrollable\"><table><thead><tr><th scope=\"col\">Day</th><th scope=\"col\">Events</th></tr></thead><tbody>");
     for (day, n) in days.iter().rev() {
         let _ = write!(
             s,
@@ -243,7 +243,7 @@ fn render(
     h.push_str("</section>");
 
     // Categories.
-    h.push_str("<section aria-labelledby=\"h-cat\" class=\"card\"><h2 id=\"h-cat\">By category</h2><div class=\"scroll\"><table data-testid=\"categories\"><thead><tr><th scope=\"col\">Category</th><th scope=\"col\">Status</th><th scope=\"col\">Controls passing</th></tr></thead><tbody>");
+    h.push_str("<section aria-labelledby=\"h-cat\" class=\"card\"><h2 id=\"h-cat\">By category</h2><div class=\"scroll\" tabindex=\"0\" role=\"region\" aria-label=\"By category, scrollable\"><table data-testid=\"categories\"><thead><tr><th scope=\"col\">Category</th><th scope=\"col\">Status</th><th scope=\"col\">Controls passing</th></tr></thead><tbody>");
     for cat in CATEGORIES {
         let st: Vec<&str> = all
             .iter()
@@ -270,7 +270,7 @@ fn render(
     h.push_str("</tbody></table></div></section>");
 
     // Criteria.
-    h.push_str("<section aria-labelledby=\"h-crit\" class=\"card\"><h2 id=\"h-crit\">By Trust Services Criterion</h2><div class=\"scroll\"><table data-testid=\"criteria\"><thead><tr><th scope=\"col\">Criterion</th><th scope=\"col\">Topic</th><th scope=\"col\">Status</th><th scope=\"col\">Controls</th></tr></thead><tbody>");
+    h.push_str("<section aria-labelledby=\"h-crit\" class=\"card\"><h2 id=\"h-crit\">By Trust Services Criterion</h2><div class=\"scroll\" tabindex=\"0\" role=\"region\" aria-label=\"By Trust Services Criterion, scrollable\"><table data-testid=\"criteria\"><thead><tr><th scope=\"col\">Criterion</th><th scope=\"col\">Topic</th><th scope=\"col\">Status</th><th scope=\"col\">Controls</th></tr></thead><tbody>");
     let mut unmapped = 0;
     for k in vouch_core::tsc::CRITERIA {
         let cs = controls_of(&all, k.id);
@@ -337,7 +337,7 @@ fn render(
     if incidents.is_empty() {
         h.push_str("<p data-testid=\"incidents-open\" data-count=\"0\">No open incidents.</p>");
     } else {
-        let _ = write!(h, "<div class=\"scroll\"><table data-testid=\"incidents-open\" data-count=\"{}\"><thead><tr><th scope=\"col\">Incident</th><th scope=\"col\">Severity</th><th scope=\"col\">Status</th><th scope=\"col\">Detected</th><th scope=\"col\">Response SLA</th></tr></thead><tbody>", incidents.len());
+        let _ = write!(h, "<div class=\"scroll\" tabindex=\"0\" role=\"region\" aria-label=\"Open incidents, scrollable\"><table data-testid=\"incidents-open\" data-count=\"{}\"><thead><tr><th scope=\"col\">Incident</th><th scope=\"col\">Severity</th><th scope=\"col\">Status</th><th scope=\"col\">Detected</th><th scope=\"col\">Response SLA</th></tr></thead><tbody>", incidents.len());
         for i in &incidents {
             let clock = match (
                 &i.sla.responded_at,
@@ -419,7 +419,7 @@ fn render(
     if config.evidence.is_empty() {
         h.push_str("<p data-testid=\"evidence-freshness\" data-count=\"0\">No evidence is defined in vouch.toml.</p>");
     } else {
-        let _ = write!(h, "<div class=\"scroll\"><table data-testid=\"evidence-freshness\" data-count=\"{}\"><thead><tr><th scope=\"col\">Evidence</th><th scope=\"col\">Schedule</th><th scope=\"col\">Newest item (effective)</th><th scope=\"col\">State</th></tr></thead><tbody>", config.evidence.len());
+        let _ = write!(h, "<div class=\"scroll\" tabindex=\"0\" role=\"region\" aria-label=\"Evidence freshness, scrollable\"><table data-testid=\"evidence-freshness\" data-count=\"{}\"><thead><tr><th scope=\"col\">Evidence</th><th scope=\"col\">Schedule</th><th scope=\"col\">Newest item (effective)</th><th scope=\"col\">State</th></tr></thead><tbody>", config.evidence.len());
         for e in &config.evidence {
             let (newest, item) = newest_item(store, &e.id)?;
             let state = match (newest, freshness(e.schedule.as_deref())) {
@@ -443,7 +443,7 @@ fn render(
     h.push_str("</section>");
 
     // Jobs.
-    h.push_str("<section aria-labelledby=\"h-jobs\" class=\"card\"><h2 id=\"h-jobs\">Job health</h2><div class=\"scroll\"><table data-testid=\"job-health\"><thead><tr><th scope=\"col\">Job</th><th scope=\"col\">Schedule (UTC)</th><th scope=\"col\">Last run</th><th scope=\"col\">Failures (last 20 runs)</th>");
+    h.push_str("<section aria-labelledby=\"h-jobs\" class=\"card\"><h2 id=\"h-jobs\">Job health</h2><div class=\"scroll\" tabindex=\"0\" role=\"region\" aria-label=\"Job health, scrollable\"><table data-testid=\"job-health\"><thead><tr><th scope=\"col\">Job</th><th scope=\"col\">Schedule (UTC)</th><th scope=\"col\">Last run</th><th scope=\"col\">Failures (last 20 runs)</th>");
     if v.can(Perm::Operate) {
         h.push_str("<th scope=\"col\">Action</th>");
     }
@@ -465,7 +465,7 @@ fn render(
         };
         let _ = write!(h, "<tr data-testid=\"job-row\" data-job=\"{n}\" data-failures=\"{failures}\"><th scope=\"row\">{n}<br><span class=\"hint\">{}</span></th><td><code>{}</code></td><td>{last}</td><td class=\"num\">{failures}</td>", esc(j.description), esc(j.schedule), n = esc(j.name));
         if v.can(Perm::Operate) {
-            let _ = write!(h, "<td><form method=\"post\" action=\"{ROOT}/jobs/{}/run\" data-action=\"run-job\" data-testid=\"run-job-form\">{}<button type=\"submit\" aria-label=\"Run {n} now\">Run now</button></form></td>", url(j.name), v.csrf_field(), n = esc(j.name));
+            let _ = write!(h, "<td><form method=\"post\" action=\"{ROOT}/jobs/{}/run\" data-action=\"run-job\" data-testid=\"run-job-form\">{}<button type=\"submit\">Run now<span class=\"sr\">: {n}</span></button></form></td>", url(j.name), v.csrf_field(), n = esc(j.name));
         }
         h.push_str("</tr>");
     }

@@ -72,7 +72,7 @@ pub async fn timeline(
         if pending.is_empty() {
             ah.push_str("<p data-testid=\"attestations\" data-count=\"0\">No attestation window is open, overdue or missed.</p>");
         } else {
-            let _ = write!(ah, "<div class=\"scroll\"><table data-testid=\"attestations\" data-count=\"{}\"><thead><tr><th scope=\"col\">Attestation</th><th scope=\"col\">Status</th><th scope=\"col\">Window</th><th scope=\"col\">Signer role</th><th scope=\"col\">Sign</th></tr></thead><tbody>", pending.len());
+            let _ = write!(ah, "<div class=\"scroll\" tabindex=\"0\" role=\"region\" aria-label=\"Attestation windows, scrollable\"><table data-testid=\"attestations\" data-count=\"{}\"><thead><tr><th scope=\"col\">Attestation</th><th scope=\"col\">Status</th><th scope=\"col\">Window</th><th scope=\"col\">Signer role</th><th scope=\"col\">Sign</th></tr></thead><tbody>", pending.len());
             for a in &pending {
                 let closes = vouch_core::period::parse_instant(&a.closes_at);
                 let opens = vouch_core::period::parse_instant(&a.opens_at);
