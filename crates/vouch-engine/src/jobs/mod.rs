@@ -767,7 +767,7 @@ impl Runner<'_> {
         use chrono::Datelike;
         if !self.config.settings.attestations.quarterly_review
             || month.label.len() != 7
-            || month.start.month() % 3 != 0
+            || !month.start.month().is_multiple_of(3)
         {
             return Ok(None);
         }
