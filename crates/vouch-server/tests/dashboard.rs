@@ -407,6 +407,44 @@ on_both!(dashboard_without_a_session_goes_to_login, |kind| {
     );
     assert_eq!(r.status, 303);
     assert_eq!(r.header("location"), Some("/admin/compliance"));
+    // Login CSRF: a log-in form (password or token) posted from another site is refused
+    // and sets no cookie; the same form from the dashboard's own origin works.
+    let form = format!("username=officer&password={}", enc(PASSWORD));
+    for (path, body) in [
+        ("/admin/compliance/login", form.as_str()),
+        ("/admin/compliance/token-login", "token=vch_whatever"),
+    ] {
+        for cross in [
+            ("Origin", "https://evil.example".to_string()),
+            ("Sec-Fetch-Site", "cross-site".to_string()),
+            ("Origin", "null".to_string()),
+        ] {
+            let r = req(
+                &s,
+                "POST",
+                path,
+                &[
+                    ("Content-Type", "application/x-www-form-urlencoded".into()),
+                    cross.clone(),
+                ],
+                Some(body),
+            );
+            assert_eq!(r.status, 403, "{path} with {cross:?}: {}", r.text());
+            assert!(r.header("set-cookie").is_none(), "{path} with {cross:?}");
+        }
+    }
+    let r = req(
+        &s,
+        "POST",
+        "/admin/compliance/login",
+        &[
+            ("Content-Type", "application/x-www-form-urlencoded".into()),
+            ("Origin", format!("http://{}", s.addr)),
+            ("Sec-Fetch-Site", "same-origin".into()),
+        ],
+        Some(&form),
+    );
+    assert_eq!(r.status, 303, "same-origin login: {}", r.text());
     // The login is in the ledger like the API's (failures after the first of a window
     // are aggregated by the limiter, as for the API: the success is checked here).
     eventually(&s, "successful login", |l| {

@@ -191,7 +191,9 @@ fn grid(ids: &[(String, String)], months: &[Month]) -> String {
             esc(&short)
         );
         for (j, m) in months.iter().enumerate() {
-            let st = m.status.get(id).map(String::as_str).unwrap_or("not_tested");
+            let st_raw = m.status.get(id).map(String::as_str).unwrap_or("not_tested");
+            let st = esc(st_raw);
+            let st = st.as_str();
             let x = label_w + cell_w * j as f64;
             let _ = write!(
                 s,
@@ -311,7 +313,9 @@ pub async fn effectiveness(
         for (id, title) in &ids {
             let _ = write!(h, "<tr data-testid=\"effectiveness-row\" data-control=\"{}\"><th scope=\"row\"><a href=\"{ROOT}/controls/{}\">{}</a><br><span class=\"hint\">{}</span></th>", esc(id), url(id), esc(id), esc(title));
             for m in &ms {
-                let st = m.status.get(id).map(String::as_str).unwrap_or("not_tested");
+                let st_raw = m.status.get(id).map(String::as_str).unwrap_or("not_tested");
+            let st = esc(st_raw);
+            let st = st.as_str();
                 let stale = match m.stale_days.get(id).copied().flatten() {
                     Some(0) => "fresh every day".to_string(),
                     Some(n) => format!("<strong>{n} of {} d</strong> without fresh evidence", m.days),

@@ -102,13 +102,40 @@ fn too_many(secs: u64) -> Response {
     r
 }
 
+/// A login form posted from another site (login CSRF: an attacker logging the victim's
+/// browser into the attacker's account or token). Browsers say so in `Sec-Fetch-Site`;
+/// older ones send an `Origin` whose host is not ours. A request with neither (curl, a
+/// test) is not a browser acting for another site.
+fn cross_site(headers: &HeaderMap) -> bool {
+    let text = |h: &str| headers.get(h).and_then(|v| v.to_str().ok());
+    if let Some(site) = text("sec-fetch-site") {
+        return !matches!(site, "same-origin" | "none");
+    }
+    match (text("origin"), text("host")) {
+        (Some("null"), _) => true,
+        (Some(origin), Some(host)) => {
+            let origin_host = origin.split_once("://").map_or(origin, |(_, rest)| rest);
+            !origin_host.eq_ignore_ascii_case(host)
+        }
+        _ => false,
+    }
+}
+
 /// `POST /admin/compliance/login`: the API's login with the form's fields; on success
 /// its session cookie and a redirect to `next`.
 pub async fn login_submit(
     State(app): State<App>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    if cross_site(&headers) {
+        return refused(
+            StatusCode::FORBIDDEN,
+            ROOT,
+            "This log-in form was sent from another site; open the dashboard and log in there.",
+        );
+    }
     let ip = peer.ip().to_string();
     let f = match Form::parse(&body) {
         Ok(f) => f,
@@ -224,8 +251,16 @@ fn cookie_safe(t: &str) -> bool {
 pub async fn token_login(
     State(app): State<App>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    if cross_site(&headers) {
+        return refused(
+            StatusCode::FORBIDDEN,
+            ROOT,
+            "This log-in form was sent from another site; open the dashboard and log in there.",
+        );
+    }
     let ip = peer.ip().to_string();
     let f = match Form::parse(&body) {
         Ok(f) => f,
