@@ -220,6 +220,29 @@ on_both!(witnesses_cosign_and_refuse_forks, |kind| {
             .all(|o| o["cosigned"] == true),
         "{r}"
     );
+    // A packet generated in the same second as the cosignature carries it: the packet
+    // records whole seconds, the cosignature microseconds.
+    let same_second = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    let pk0 = t.path().join("packet-same-second");
+    a.ok(&[
+        "packet",
+        "--period",
+        "2026-09",
+        "--format",
+        "json",
+        "--generated-at",
+        &same_second,
+        "--out",
+        pk0.to_str().unwrap(),
+    ]);
+    let v: Value =
+        serde_json::from_slice(&std::fs::read(pk0.join("SOC2_Evidence.json")).unwrap()).unwrap();
+    assert_eq!(
+        v["ledger"]["witnessed"]["size"].as_u64(),
+        Some(second_size),
+        "generated at {same_second}: {}",
+        v["ledger"]
+    );
     let cp2 = t.path().join("cp2.txt");
     a.ok(&["witness", "checkpoint", "--out", cp2.to_str().unwrap()]);
     let note = std::fs::read_to_string(&cp2).unwrap();

@@ -68,7 +68,8 @@ pub(crate) fn validate(s: &Settings, text: &str, file: &Path) -> Result<(), Conf
         vkey_shape(&w.vkey).map_err(|m| fail("vkey", &m))?;
     }
     let t = &s.timestamp;
-    if !t.url.is_empty() && !(t.url.starts_with("http://") || t.url.starts_with("https://")) {
+    // Empty means no timestamp authority; otherwise an http(s) URL.
+    if !(t.url.is_empty() || t.url.starts_with("http://") || t.url.starts_with("https://")) {
         return Err(ConfigError::Invalid(format!(
             "{}:{}: key `timestamp.url`: must be an http:// or https:// URL",
             file.display(),

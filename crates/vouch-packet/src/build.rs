@@ -453,9 +453,17 @@ pub fn build(
     }
     // A checkpoint at or after this one cosigned by witnesses (issue 18), with the
     // consistency proof to it; only when there is one, so packets made before (and
-    // logs without witnesses) reproduce byte for byte.
+    // logs without witnesses) reproduce byte for byte. generated_at is written in whole
+    // seconds and cosignatures are stored with microseconds: everything stored within
+    // the second of generation counts (as for rules and incidents).
+    let cosigned_by = {
+        use chrono::SubsecRound;
+        format_timestamp(
+            &(params.generated_at.trunc_subsecs(0) + chrono::Duration::microseconds(999_999)),
+        )
+    };
     if let Some((wsize, note, proof)) =
-        vouch_witness::client::witnessed_after(ledger, size, &generated_at)
+        vouch_witness::client::witnessed_after(ledger, size, &cosigned_by)
             .map_err(|e| LedgerError::Invalid(format!("witness cosignatures: {e}")))?
     {
         value["ledger"]["witnessed"] =
