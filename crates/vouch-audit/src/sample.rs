@@ -328,7 +328,16 @@ pub fn prepare(
     ctx: &Ctx<'_>,
     commitment_id: &str,
     by: &str,
-) -> Result<(Commitment, u64, Population, u64, vouch_ledger::SignedCheckpoint), AuditError> {
+) -> Result<
+    (
+        Commitment,
+        u64,
+        Population,
+        u64,
+        vouch_ledger::SignedCheckpoint,
+    ),
+    AuditError,
+> {
     let c = get_commitment(ctx.store, commitment_id)?;
     if c.status.as_deref() != Some("open") {
         return Err(AuditError::Conflict(format!(
@@ -338,13 +347,18 @@ pub fn prepare(
     }
     let cseq = match c.ledger_seq {
         Some(q) => q,
-        None => seq_from_ledger(ctx.store, "sample_commitments", "sample.nonce_committed", &c.id)?
-            .ok_or_else(|| {
-                AuditError::Conflict(format!(
-                    "commitment {} is not recorded in the ledger yet",
-                    c.id
-                ))
-            })?,
+        None => seq_from_ledger(
+            ctx.store,
+            "sample_commitments",
+            "sample.nonce_committed",
+            &c.id,
+        )?
+        .ok_or_else(|| {
+            AuditError::Conflict(format!(
+                "commitment {} is not recorded in the ledger yet",
+                c.id
+            ))
+        })?,
     };
     // Populations of this definition and period whose final write failed are found in
     // the ledger first, so that none is skipped for a later one.
