@@ -15,7 +15,10 @@ Checks, in order:
   2. the nonce commitment event and the population event are both in the tree of
      that checkpoint (inclusion proofs), the commitment first, and the checkpoint's
      size is exactly one more than the later of the two (the first checkpoint after
-     both commitments);
+     both commitments); every ledger entry strictly between the two events is given
+     with its inclusion proof in that checkpoint, and none of them is a
+     population.taken of the same definition and period (the population used is the
+     first one taken after the commitment);
   3. SHA-256(revealed nonce) is the committed hash (and, with --nonce-file, the
      revealed nonce is the auditor's own);
   4. seed = SHA-256(nonce || checkpoint root);
@@ -146,6 +149,24 @@ def verify(a):
     if cm["population"] != pop["definition"]["id"] or \
             (cm["period_start"], cm["period_end"]) != (pm["period_start"], pm["period_end"]):
         raise Fail("the commitment was made for another population or period")
+    # The first population after the commitment: every entry in between, none of them
+    # a population of the same definition and period.
+    between = doc.get("between_event_proofs")
+    if not isinstance(between, list) or len(between) != pi - ci - 1:
+        raise Fail(f"the export must give the {pi - ci - 1} ledger entries between the "
+                   "commitment and the population event, with their proofs")
+    for j, proof in enumerate(between):
+        want_i = ci + 1 + j
+        bi, bev = event_in(proof, a.key, size, root, f"ledger entry {want_i}")
+        if bi != want_i:
+            raise Fail(f"entry {j} of the in-between events is at {bi}, not {want_i}")
+        bm = bev.get("metadata") or {}
+        if bev.get("action") == "population.taken" and \
+                (bm.get("definition") or {}).get("id") == pop["definition"]["id"] and \
+                (bm.get("period_start"), bm.get("period_end")) == (pm["period_start"], pm["period_end"]):
+            raise Fail(f"population {bev['resource']['id']} of the same definition and period "
+                       f"was taken at entry {bi}, before the one used ({pi}): the sample must "
+                       "use the first population taken after the commitment")
     # 3. the nonce
     nonce = bytes.fromhex(s["nonce"])
     if hashlib.sha256(nonce).hexdigest() != cm["commitment"]:

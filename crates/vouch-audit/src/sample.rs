@@ -123,18 +123,31 @@ pub fn commit(
         ledger_seq: None,
     };
     let text = canonical(&rec);
-    let mut inserted = false;
+    // One commitment per definition for any instant: a commitment whose period overlaps
+    // another (open or drawn) would let the auditor hold several nonces for nearly the
+    // same population and keep the draw it likes (docs/sampling.md §2).
+    let mut existing: Option<String> = None;
     ctx.store.write(&mut |sql| {
-        let n = sql.execute(
-            "INSERT INTO sample_commitments (id, definition, period_start, period_end, commitment, status, ledger_seq, created_at, record) VALUES ($1, $2, $3, $4, $5, 'open', NULL, $6, $7) ON CONFLICT DO NOTHING",
-            &[rec.id.clone().into(), rec.population.clone().into(), rec.period.start.clone().into(), rec.period.end.clone().into(), rec.commitment.clone().into(), rec.committed_at.clone().into(), text.clone().into()],
+        let rows = sql.query(
+            "SELECT id FROM sample_commitments WHERE definition = $1 AND period_start < $3 AND period_end > $2 ORDER BY id LIMIT 1",
+            &[rec.population.clone().into(), rec.period.start.clone().into(), rec.period.end.clone().into()],
         )?;
-        inserted = n == 1;
+        existing = rows.first().map(|r| r.text(0));
+        if existing.is_none() {
+            // A concurrent commitment for the exact period loses here (UNIQUE).
+            let n = sql.execute(
+                "INSERT INTO sample_commitments (id, definition, period_start, period_end, commitment, status, ledger_seq, created_at, record) VALUES ($1, $2, $3, $4, $5, 'open', NULL, $6, $7) ON CONFLICT DO NOTHING",
+                &[rec.id.clone().into(), rec.population.clone().into(), rec.period.start.clone().into(), rec.period.end.clone().into(), rec.commitment.clone().into(), rec.committed_at.clone().into(), text.clone().into()],
+            )?;
+            if n == 0 {
+                existing = Some("(made concurrently)".into());
+            }
+        }
         Ok(())
     })?;
-    if !inserted {
+    if let Some(other) = existing {
         return Err(AuditError::Conflict(format!(
-            "a nonce is already committed for population `{def_id}` in {}: one commitment per population and period",
+            "commitment {other} already covers population `{def_id}` in a period overlapping {}: one commitment per population and period, and periods may not overlap",
             period.label
         )));
     }
@@ -162,13 +175,9 @@ pub fn commit(
             return Err(e);
         }
     };
-    ctx.store.write(&mut |sql| {
-        sql.execute(
-            "UPDATE sample_commitments SET ledger_seq = $2 WHERE id = $1",
-            &[rec.id.clone().into(), (seq as i64).into()],
-        )?;
-        Ok(())
-    })?;
+    // When this write fails the event is already in the ledger: `draw` (and a read of
+    // the record) recovers the sequence number from it (`seq_from_ledger`).
+    set_seq(ctx.store, "sample_commitments", &rec.id, seq)?;
     rec.status = Some("open".into());
     rec.ledger_seq = Some(seq);
     Ok(rec)
@@ -216,7 +225,12 @@ pub fn draw(
     by: &str,
     now: DateTime<Utc>,
 ) -> Result<Sample, AuditError> {
-    let c = get_commitment(ctx.store, commitment_id)?;
+    // Everything that fixes the draw is settled BEFORE the nonce is read: the
+    // commitment, the population (the first of the definition and period taken after
+    // it) and the signed seed checkpoint holding both events. A nonce revealed earlier
+    // would let whoever runs the server (re)take the population knowing it.
+    let (c, cseq, pop, pseq, cp) = prepare(ctx, commitment_id, by)?;
+    let size = cp.size;
     let nonce = sampling::parse_nonce(nonce_hex).map_err(|m| invalid("nonce", m))?;
     if sampling::commitment_of(&nonce) != c.commitment {
         return Err(invalid(
@@ -224,39 +238,6 @@ pub fn draw(
             "does not match the commitment (its SHA-256 differs); give the nonce that was committed",
         ));
     }
-    if c.status.as_deref() != Some("open") {
-        return Err(AuditError::Conflict(format!(
-            "commitment {} was already used to draw a sample",
-            c.id
-        )));
-    }
-    let Some(cseq) = c.ledger_seq else {
-        return Err(AuditError::Conflict(format!(
-            "commitment {} is not recorded in the ledger yet",
-            c.id
-        )));
-    };
-    let rows = ctx.store.query(
-        "SELECT record, ledger_seq FROM populations WHERE definition = $1 AND period_start = $2 AND period_end = $3 AND ledger_seq > $4 ORDER BY ledger_seq LIMIT 1",
-        &[c.population.clone().into(), c.period.start.clone().into(), c.period.end.clone().into(), (cseq as i64).into()],
-    )?;
-    let Some(row) = rows.first() else {
-        return Err(AuditError::Conflict(format!(
-            "no population `{}` for {} was taken after the commitment: take it now (`vouch population take {} --period {}`), then draw",
-            c.population, c.period.label, c.population, c.period.label
-        )));
-    };
-    let mut pop: Population = parse("population", &row.text(0))?;
-    pop.ledger_seq = row.opt_int(1).map(|s| s as u64);
-    let pseq = pop.ledger_seq.unwrap_or(0);
-    if pop.size == 0 {
-        return Err(AuditError::Conflict(format!(
-            "population {} is empty: there is nothing to sample (the empty population is itself the evidence)",
-            pop.id
-        )));
-    }
-    let size = cseq.max(pseq) + 1;
-    let cp = ctx.ledger.checkpoint_at(size)?;
     let root = vouch_core::unb64_hash(&cp.root)
         .ok_or_else(|| AuditError::Corrupt(format!("checkpoint {size}: bad root")))?;
     let seed = sampling::seed_of(&nonce, &root);
@@ -331,15 +312,125 @@ pub fn draw(
             return Err(e);
         }
     };
-    ctx.store.write(&mut |sql| {
+    // Recoverable as for commitments: `get` fills it in from the ledger when missing.
+    set_seq(ctx.store, "samples", &s.id, seq)?;
+    s.ledger_seq = Some(seq);
+    Ok(s)
+}
+
+/// What a draw needs before the nonce may be revealed, in the order it is checked: the
+/// open commitment (its ledger sequence number), the first population of its definition
+/// and period taken after it, taken by someone other than the committer and the drawer,
+/// and the signed seed checkpoint of size max(commitment seq, population seq) + 1,
+/// which holds both events. `sample draw` (CLI) calls it before reading the nonce file;
+/// [`draw`] calls it before reading the nonce.
+pub fn prepare(
+    ctx: &Ctx<'_>,
+    commitment_id: &str,
+    by: &str,
+) -> Result<
+    (
+        Commitment,
+        u64,
+        Population,
+        u64,
+        vouch_ledger::SignedCheckpoint,
+    ),
+    AuditError,
+> {
+    let c = get_commitment(ctx.store, commitment_id)?;
+    if c.status.as_deref() != Some("open") {
+        return Err(AuditError::Conflict(format!(
+            "commitment {} was already used to draw a sample",
+            c.id
+        )));
+    }
+    let cseq = match c.ledger_seq {
+        Some(q) => q,
+        None => seq_from_ledger(
+            ctx.store,
+            "sample_commitments",
+            "sample.nonce_committed",
+            &c.id,
+        )?
+        .ok_or_else(|| {
+            AuditError::Conflict(format!(
+                "commitment {} is not recorded in the ledger yet",
+                c.id
+            ))
+        })?,
+    };
+    // Populations of this definition and period whose final write failed are found in
+    // the ledger first, so that none is skipped for a later one.
+    let stuck = ctx.store.query(
+        "SELECT id FROM populations WHERE definition = $1 AND period_start = $2 AND period_end = $3 AND ledger_seq IS NULL",
+        &[c.population.clone().into(), c.period.start.clone().into(), c.period.end.clone().into()],
+    )?;
+    for r in &stuck {
+        seq_from_ledger(ctx.store, "populations", "population.taken", &r.text(0))?;
+    }
+    let rows = ctx.store.query(
+        "SELECT record, ledger_seq FROM populations WHERE definition = $1 AND period_start = $2 AND period_end = $3 AND ledger_seq > $4 ORDER BY ledger_seq LIMIT 1",
+        &[c.population.clone().into(), c.period.start.clone().into(), c.period.end.clone().into(), (cseq as i64).into()],
+    )?;
+    let Some(row) = rows.first() else {
+        return Err(AuditError::Conflict(format!(
+            "no population `{}` for {} was taken after the commitment: take it now (`vouch population take {} --period {}`), then draw; do not reveal the nonce before",
+            c.population, c.period.label, c.population, c.period.label
+        )));
+    };
+    let mut pop: Population = parse("population", &row.text(0))?;
+    pop.ledger_seq = row.opt_int(1).map(|s| s as u64);
+    let pseq = pop.ledger_seq.unwrap_or(0);
+    if pop.size == 0 {
+        return Err(AuditError::Conflict(format!(
+            "population {} is empty: there is nothing to sample (the empty population is itself the evidence)",
+            pop.id
+        )));
+    }
+    // Separation of duties: the one who took the population neither commits nor draws.
+    if pop.taken_by == c.committed_by || pop.taken_by == by {
+        return Err(AuditError::Conflict(format!(
+            "population {} was taken by {}, who may not also commit or draw its sample (the company takes, the auditor commits and draws)",
+            pop.id, pop.taken_by
+        )));
+    }
+    let cp = ctx.ledger.checkpoint_at(cseq.max(pseq) + 1)?;
+    Ok((c, cseq, pop, pseq, cp))
+}
+
+fn set_seq(store: &Store, table: &str, id: &str, seq: u64) -> Result<(), AuditError> {
+    store.write(&mut |sql| {
         sql.execute(
-            "UPDATE samples SET ledger_seq = $2 WHERE id = $1",
-            &[s.id.clone().into(), (seq as i64).into()],
+            &format!("UPDATE {table} SET ledger_seq = $2 WHERE id = $1 AND ledger_seq IS NULL"),
+            &[id.into(), (seq as i64).into()],
         )?;
         Ok(())
     })?;
-    s.ledger_seq = Some(seq);
-    Ok(s)
+    Ok(())
+}
+
+/// The sequence number of record `id`'s `action` event, read from the ledger when the
+/// write that should have stored it failed after the event was appended; stored back.
+pub(crate) fn seq_from_ledger(
+    store: &Store,
+    table: &str,
+    action: &str,
+    id: &str,
+) -> Result<Option<u64>, AuditError> {
+    let rows = store.query(
+        "SELECT seq, leaf FROM ledger_entries WHERE leaf LIKE $1 ORDER BY seq",
+        &[format!("%{id}%").into()],
+    )?;
+    for r in &rows {
+        let v: Value = serde_json::from_str(&r.text(1)).unwrap_or(Value::Null);
+        if v["action"] == action && v["resource"]["id"] == id {
+            let seq = r.int(0) as u64;
+            set_seq(store, table, id, seq)?;
+            return Ok(Some(seq));
+        }
+    }
+    Ok(None)
 }
 
 fn sample_of_row(r: &vouch_store::Row) -> Result<Sample, AuditError> {
@@ -350,14 +441,18 @@ fn sample_of_row(r: &vouch_store::Row) -> Result<Sample, AuditError> {
 
 /// The sample whose id starts with `id`.
 pub fn get(store: &Store, id: &str) -> Result<Sample, AuditError> {
-    sample_of_row(&find_one(
+    let mut s = sample_of_row(&find_one(
         store,
         "samples",
         "record, ledger_seq",
         "sample",
         "sample",
         id,
-    )?)
+    )?)?;
+    if s.ledger_seq.is_none() {
+        s.ledger_seq = seq_from_ledger(store, "samples", "sample.drawn", &s.id)?;
+    }
+    Ok(s)
 }
 
 /// Every sample, newest first.
@@ -377,7 +472,7 @@ pub const EXPORT_FORMAT: &str = "vouch-sample@v1";
 
 /// Everything an offline verifier needs (docs/sampling.md §5): the sample, the
 /// population and commitment records, the seed checkpoint, both events' inclusion
-/// proofs in it, and each sampled item with its inclusion proof in the population root.
+/// proofs in it, every entry between the two events with its proof, and each sampled item with its inclusion proof in the population root.
 pub fn export(ctx: &Ctx<'_>, id: &str) -> Result<Value, AuditError> {
     let s = get(ctx.store, id)?;
     let pop = population::get(ctx.store, &s.population_id)?;
@@ -398,6 +493,13 @@ pub fn export(ctx: &Ctx<'_>, id: &str) -> Result<Value, AuditError> {
     let size = s.checkpoint.size;
     let commitment_proof = ctx.ledger.inclusion_proof(s.commitment_seq, Some(size))?;
     let population_proof = ctx.ledger.inclusion_proof(s.population_seq, Some(size))?;
+    // Every ledger entry strictly between the commitment and the population, each with
+    // its inclusion proof in the seed checkpoint: the verifier checks that none is an
+    // earlier `population.taken` of the same definition and period (the draw must use
+    // the first population taken after the commitment).
+    let between = (s.commitment_seq + 1..s.population_seq)
+        .map(|q| ctx.ledger.inclusion_proof(q, Some(size)))
+        .collect::<Result<Vec<_>, _>>()?;
     // The draw's own event, in the latest checkpoint that holds it (when there is one).
     let drawn_proof = match (s.ledger_seq, ctx.ledger.latest_checkpoint()?) {
         (Some(q), Some(cp)) if q < cp.size => Some(ctx.ledger.inclusion_proof(q, Some(cp.size))?),
@@ -413,6 +515,7 @@ pub fn export(ctx: &Ctx<'_>, id: &str) -> Result<Value, AuditError> {
         "checkpoint": s.checkpoint.note,
         "commitment_event_proof": commitment_proof,
         "population_event_proof": population_proof,
+        "between_event_proofs": between,
         "drawn_event_proof": drawn_proof,
         "items": sampled,
     }))

@@ -492,3 +492,262 @@ fn commit_take_draw_custom(fx: &Fx) -> (String, sample::Sample) {
     assert_eq!(s.indices.len(), 25);
     (nonce, s)
 }
+
+fn period(p: &str) -> Period {
+    Period::parse(p, Utc::now()).unwrap()
+}
+
+fn committed(fx: &Fx, p: &str) -> (String, sample::Commitment) {
+    let nonce = sampling::new_nonce();
+    let c = sampling::commitment_of(&sampling::parse_nonce(&nonce).unwrap());
+    let com = sample::commit(
+        &fx.ctx(),
+        "role-grants",
+        &period(p),
+        &c,
+        "user:auditor",
+        now(),
+    )
+    .unwrap();
+    (nonce, com)
+}
+
+// Defect 1: the nonce was checked before the population: a premature reveal told the
+// company (which runs the server) the nonce while it could still (re)take the population.
+on_both!(no_nonce_is_read_before_the_population_is_taken, |kind| {
+    let Some(fx) = Fx::new(kind) else { return };
+    fx.seed_events(30, 0);
+    let (nonce, com) = committed(&fx, "2026-10");
+    // A wrong and a malformed nonce alike: refused for the missing population, so the
+    // server never confirms or even parses a nonce before the population is fixed.
+    for n in [sampling::new_nonce(), "zz".into(), nonce.clone()] {
+        match sample::draw(&fx.ctx(), &com.id, &n, "user:auditor", now()) {
+            Err(AuditError::Conflict(m)) => assert!(m.contains("take it now"), "{m}"),
+            other => panic!("{n}: {other:?}"),
+        }
+    }
+    // What the CLI checks before it reads the nonce file.
+    assert!(matches!(
+        sample::prepare(&fx.ctx(), &com.id, "user:auditor"),
+        Err(AuditError::Conflict(_))
+    ));
+    let p = population::take(&fx.ctx(), "role-grants", &october(), "user:officer", now()).unwrap();
+    let (_, _, pop, pseq, cp) = sample::prepare(&fx.ctx(), &com.id, "user:auditor").unwrap();
+    assert_eq!(
+        (pop.id.as_str(), pseq),
+        (p.id.as_str(), p.ledger_seq.unwrap())
+    );
+    // The seed checkpoint is signed and holds the population event.
+    let proof = fx.ledger.inclusion_proof(pseq, Some(cp.size)).unwrap();
+    let (i, _) = vouch_ledger::verify_proof_file(&proof, &fx.ledger.verifier(), None).unwrap();
+    assert_eq!(i, pseq);
+    let s = sample::draw(&fx.ctx(), &com.id, &nonce, "user:auditor", now()).unwrap();
+    assert_eq!(s.checkpoint.size, cp.size);
+    assert_eq!(s.checkpoint.root, cp.root);
+});
+
+// Defect 2: commitments for overlapping periods of one definition gave the auditor
+// several nonces for nearly the same population.
+on_both!(overlapping_commitments_are_refused, |kind| {
+    let Some(fx) = Fx::new(kind) else { return };
+    let (_, com) = committed(&fx, "2026-10");
+    let c = sampling::commitment_of(&sampling::parse_nonce(&sampling::new_nonce()).unwrap());
+    for p in ["2026-Q4", "2026-10", "2026"] {
+        match sample::commit(
+            &fx.ctx(),
+            "role-grants",
+            &period(p),
+            &c,
+            "user:auditor",
+            now(),
+        ) {
+            Err(AuditError::Conflict(m)) => assert!(m.contains(&com.id), "{p}: {m}"),
+            other => panic!("{p}: {other:?}"),
+        }
+    }
+    // Adjacent periods do not overlap (the end is exclusive); other definitions neither.
+    sample::commit(
+        &fx.ctx(),
+        "role-grants",
+        &period("2026-11"),
+        &c,
+        "user:auditor",
+        now(),
+    )
+    .unwrap();
+    sample::commit(
+        &fx.ctx(),
+        "role-grants",
+        &period("2026-09"),
+        &c,
+        "user:auditor",
+        now(),
+    )
+    .unwrap();
+    sample::commit(
+        &fx.ctx(),
+        "logins",
+        &period("2026-10"),
+        &c,
+        "user:auditor",
+        now(),
+    )
+    .unwrap();
+    // A drawn commitment still blocks an overlapping one.
+    fx.seed_events(30, 0);
+    let (nonce, com2) = committed(&fx, "2025-10");
+    let oct25 = period("2025-10");
+    fx.ledger
+        .append(vec![vouch_core::event::Event::from_value(json!({
+            "organization_id": "org-1", "actor": {"id": "u", "email": null, "ip": null},
+            "action": "role.granted", "category": "authorization",
+            "resource": {"type": "role", "id": "r", "name": null}, "result": "success",
+            "timestamp": "2025-10-02T10:00:00Z"}))
+        .unwrap()])
+        .unwrap();
+    population::take(&fx.ctx(), "role-grants", &oct25, "user:officer", now()).unwrap();
+    sample::draw(&fx.ctx(), &com2.id, &nonce, "user:auditor", now()).unwrap();
+    match sample::commit(
+        &fx.ctx(),
+        "role-grants",
+        &period("2025-Q4"),
+        &c,
+        "user:auditor",
+        now(),
+    ) {
+        Err(AuditError::Conflict(m)) => assert!(m.contains(&com2.id), "{m}"),
+        other => panic!("{other:?}"),
+    }
+});
+
+// Defect 2: one actor on both sides.
+on_both!(the_population_taker_neither_commits_nor_draws, |kind| {
+    let Some(fx) = Fx::new(kind) else { return };
+    fx.seed_events(30, 0);
+    let (nonce, com) = committed(&fx, "2026-10");
+    population::take(&fx.ctx(), "role-grants", &october(), "user:auditor", now()).unwrap();
+    match sample::draw(&fx.ctx(), &com.id, &nonce, "user:someone", now()) {
+        Err(AuditError::Conflict(m)) => assert!(m.contains("taken by user:auditor"), "{m}"),
+        other => panic!("{other:?}"),
+    }
+    let fx = Fx::new(kind).unwrap();
+    fx.seed_events(30, 0);
+    let (nonce, com) = committed(&fx, "2026-10");
+    population::take(&fx.ctx(), "role-grants", &october(), "user:officer", now()).unwrap();
+    assert!(matches!(
+        sample::draw(&fx.ctx(), &com.id, &nonce, "user:officer", now()),
+        Err(AuditError::Conflict(m)) if m.contains("may not also")
+    ));
+    sample::draw(&fx.ctx(), &com.id, &nonce, "user:auditor", now()).unwrap();
+});
+
+// Defect 3: the final `ledger_seq` write after the event failing left the record stuck.
+on_both!(a_lost_ledger_seq_is_recovered_from_the_ledger, |kind| {
+    let Some(fx) = Fx::new(kind) else { return };
+    fx.seed_events(30, 0);
+    let (nonce, com) = committed(&fx, "2026-10");
+    let p = population::take(&fx.ctx(), "role-grants", &october(), "user:officer", now()).unwrap();
+    // As if each final write had failed after its event was appended.
+    let null = |table: &str| {
+        fx.store
+            .write(&mut |sql| {
+                sql.execute(&format!("UPDATE {table} SET ledger_seq = NULL"), &[])?;
+                Ok(())
+            })
+            .unwrap()
+    };
+    null("sample_commitments");
+    null("populations");
+    let s = sample::draw(&fx.ctx(), &com.id, &nonce, "user:auditor", now()).unwrap();
+    assert_eq!(s.commitment_seq, com.ledger_seq.unwrap());
+    assert_eq!(
+        (s.population_id.clone(), s.population_seq),
+        (p.id.clone(), p.ledger_seq.unwrap())
+    );
+    assert_eq!(
+        sample::get_commitment(&fx.store, &com.id)
+            .unwrap()
+            .ledger_seq,
+        com.ledger_seq
+    );
+    assert_eq!(
+        population::get(&fx.store, &p.id).unwrap().ledger_seq,
+        p.ledger_seq
+    );
+    null("samples");
+    let got = sample::get(&fx.store, &s.id).unwrap();
+    assert_eq!(got, s);
+    let stored = fx
+        .store
+        .query("SELECT ledger_seq FROM samples", &[])
+        .unwrap();
+    assert_eq!(stored[0].opt_int(0), s.ledger_seq.map(|q| q as i64));
+});
+
+// Defect 1 (verifier): a population taken between the commitment and the one used,
+// hidden by the company (its row deleted), is caught offline.
+#[test]
+fn ext_python_verifier_catches_an_earlier_population_left_out() {
+    if !vouch_test_support::ext::require(
+        vouch_test_support::ext::runs(
+            &vouch_test_support::ext::tool_path(),
+            &["python3", "-c", "import cryptography"],
+        ),
+        "python3 with `cryptography` is needed",
+    ) {
+        return;
+    }
+    for hide in [false, true] {
+        let fx = Fx::new(Kind::Sqlite).unwrap();
+        fx.seed_events(30, 0);
+        let (nonce, com) = committed(&fx, "2026-10");
+        fx.seed_events(3, 0);
+        let first =
+            population::take(&fx.ctx(), "role-grants", &october(), "user:officer", now()).unwrap();
+        fx.seed_events(2, 0);
+        if hide {
+            let second =
+                population::take(&fx.ctx(), "role-grants", &october(), "user:officer", now())
+                    .unwrap();
+            fx.store
+                .write(&mut |sql| {
+                    sql.execute(
+                        "DELETE FROM populations WHERE id = $1",
+                        &[first.id.clone().into()],
+                    )?;
+                    Ok(())
+                })
+                .unwrap();
+            let s = sample::draw(&fx.ctx(), &com.id, &nonce, "user:auditor", now()).unwrap();
+            assert_eq!(s.population_id, second.id);
+            let doc = sample::export(&fx.ctx(), &s.id).unwrap();
+            let n = s.population_seq - s.commitment_seq - 1;
+            assert_eq!(
+                doc["between_event_proofs"].as_array().unwrap().len() as u64,
+                n
+            );
+            let f = fx.dir.path().join("sample.json");
+            std::fs::write(&f, doc.to_string()).unwrap();
+            let (ok, out) = run_verifier(&fx.ledger.verifier().to_vkey(), &f, None);
+            assert!(
+                !ok && out.contains("must use the first population"),
+                "{out}"
+            );
+            // Leaving the in-between entries out is refused too.
+            let mut bad = doc.clone();
+            bad["between_event_proofs"] = json!([]);
+            std::fs::write(&f, bad.to_string()).unwrap();
+            let (ok, out) = run_verifier(&fx.ledger.verifier().to_vkey(), &f, None);
+            assert!(!ok && out.contains("between"), "{out}");
+        } else {
+            // The honest case, with entries in between: accepted.
+            let s = sample::draw(&fx.ctx(), &com.id, &nonce, "user:auditor", now()).unwrap();
+            assert_eq!(s.population_id, first.id);
+            let doc = sample::export(&fx.ctx(), &s.id).unwrap();
+            let f = fx.dir.path().join("sample.json");
+            std::fs::write(&f, doc.to_string()).unwrap();
+            let (ok, out) = run_verifier(&fx.ledger.verifier().to_vkey(), &f, None);
+            assert!(ok, "{out}");
+        }
+    }
+}

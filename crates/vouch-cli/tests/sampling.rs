@@ -138,6 +138,18 @@ fn play(company: &Path, auditor: &Path, env: &[(&str, &str)]) {
     assert_eq!(c["committed_by"], "auditor@firm.example");
     let commitment_id = c["id"].as_str().unwrap().to_string();
 
+    // Before the population is taken and in a signed checkpoint, `sample draw` refuses
+    // without reading the nonce file (here it does not even exist).
+    let e = err_line(&co(&[
+        "sample",
+        "draw",
+        "--commitment",
+        &commitment_id,
+        "--nonce-file",
+        company.join("not-yet-revealed.txt").to_str().unwrap(),
+    ]));
+    assert!(e.contains("take it now"), "{e}");
+
     // 2. The company takes the population and sends its files.
     let p: Value = serde_json::from_str(&ok(&co(&[
         "--json",

@@ -96,8 +96,9 @@ pub fn allows(role: Role, perm: Perm) -> bool {
         // Team leads review their teams' access; auditors read campaigns, decide nothing.
         P::DecideAccess => matches!(role, R::Admin | R::ComplianceOfficer | R::TeamLead),
         P::SignOff => matches!(role, R::Admin | R::ComplianceOfficer | R::TeamLead),
-        // Only the auditor (and admins) may commit, draw and judge answers: the company
-        // takes populations and answers requests (Operate), it never draws.
-        P::Sample => matches!(role, R::Admin | R::Auditor),
+        // Only the auditor commits, draws and judges answers: the company takes
+        // populations and answers requests (Operate), it never draws. Not even Admin,
+        // who holds Operate: one person must not play both sides (docs/sampling.md §2).
+        P::Sample => matches!(role, R::Auditor),
     }
 }

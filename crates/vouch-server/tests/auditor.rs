@@ -65,6 +65,32 @@ on_both!(auditor_and_company_over_http, |kind| {
         post(&s, &auditor, "/api/compliance/samples/commitments", &body).status,
         409
     );
+    // An overlapping period is refused too, naming the commitment that covers it.
+    let r = post(
+        &s,
+        &auditor,
+        "/api/compliance/samples/commitments",
+        &json!({"population": "role-grants", "period": "2026-Q4", "commitment": commitment}),
+    );
+    assert_eq!(r.status, 409, "{}", r.text());
+    assert!(r.text().contains(&cid), "{}", r.text());
+    // Admin holds Operate (takes populations): it may not commit or draw as well.
+    let admin = token(&s, Role::Admin, None);
+    let r = post(
+        &s,
+        &admin,
+        "/api/compliance/samples/commitments",
+        &json!({"population": "role-grants", "period": "2026-11", "commitment": commitment}),
+    );
+    assert_eq!(r.status, 403, "{}", r.text());
+    // Before the population is taken no nonce is examined: 409, not a nonce error.
+    let r = post(
+        &s,
+        &auditor,
+        "/api/compliance/samples",
+        &json!({"commitment": cid, "nonce": "cd".repeat(32)}),
+    );
+    assert_eq!(r.status, 409, "{}", r.text());
     // Only the company takes populations.
     let take = json!({"population": "role-grants", "period": "2026-10"});
     assert_eq!(
@@ -109,6 +135,10 @@ on_both!(auditor_and_company_over_http, |kind| {
     let draw = json!({"commitment": cid, "nonce": nonce});
     assert_eq!(
         post(&s, &officer, "/api/compliance/samples", &draw).status,
+        403
+    );
+    assert_eq!(
+        post(&s, &admin, "/api/compliance/samples", &draw).status,
         403
     );
     let r = post(&s, &auditor, "/api/compliance/samples", &draw);

@@ -39,8 +39,8 @@ pub enum SampleCommand {
         #[arg(long)]
         by: Option<String>,
     },
-    /// Reveal the nonce and draw the sample (the population must have been taken after
-    /// the commitment).
+    /// Reveal the nonce and draw the sample. The nonce file is read only after the
+    /// population (taken after the commitment, by someone else) is in a signed checkpoint.
     Draw {
         /// The commitment's id (at least 8 characters of it).
         #[arg(long)]
@@ -197,6 +197,26 @@ pub fn run(cli: &crate::Cli, c: &SampleCommand) -> Result<i32> {
             nonce_file,
             by,
         } => {
+            // The nonce file is read only once the population event is in a signed
+            // checkpoint (the seed checkpoint) whose signature and inclusion proof
+            // check with the log's key: before, a revealed nonce would let the company
+            // retake the population knowing it.
+            let (_, _, pop, pseq, cp) =
+                sample::prepare(&ctx, commitment, &who(by)).map_err(flag_error)?;
+            let proof = ledger.inclusion_proof(pseq, Some(cp.size))?;
+            let (index, _) = vouch_engine::ledger::verify_proof_file(&proof, &ledger.verifier(), None)
+                .map_err(|e| {
+                    anyhow::anyhow!(
+                        "population {}: its event is not in a signed checkpoint ({e}); the nonce was not read",
+                        pop.id
+                    )
+                })?;
+            if index != pseq {
+                anyhow::bail!(
+                    "population {}: the checkpoint proof is for entry {index}, not {pseq}; the nonce was not read",
+                    pop.id
+                );
+            }
             let nonce = read_nonce(nonce_file)?;
             let s = sample::draw(&ctx, commitment, &nonce, &who(by), now).map_err(flag_error)?;
             if cli.json {
