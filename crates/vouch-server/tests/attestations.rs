@@ -527,7 +527,7 @@ vouch_test_support::on_both!(
                 .replacen("\nopen_days_before = 5", "\nopen_days_before = 40", 1)
                 .replacen(
                     "\nsigner_keys = {}",
-                    &format!("\nsigner_keys = {{ \"officer-alice\" = \"{alice_pub}\" }}"),
+                    &format!("\nsigner_keys = {{ \"token:officer-alice\" = \"{alice_pub}\" }}"),
                     1,
                 );
             assert!(t.contains("officer-alice"), "the template has signer_keys");
