@@ -260,6 +260,12 @@ pub struct AttestationSettings {
     /// How many merged PRs the quarterly review samples from the quarter's PR evidence
     /// (all of them when there are fewer); default 5.
     pub pr_sample_size: u32,
+    /// Personal signing keys pinned per signer name (the API caller's actor, or the
+    /// CLI's `--signer`): an SSH public key (`ssh-ed25519 AAAA…`) or an OpenPGP
+    /// fingerprint. A personal signature by any other key is refused. A signer not
+    /// listed is pinned on first use (the key of their first personally signed
+    /// document); listing them here replaces that pin (rotation). Default empty.
+    pub signer_keys: BTreeMap<String, String>,
 }
 
 impl Default for AttestationSettings {
@@ -279,6 +285,7 @@ impl Default for AttestationSettings {
             collection_exports: BTreeMap::new(),
             quarterly_review: true,
             pr_sample_size: 5,
+            signer_keys: BTreeMap::new(),
         }
     }
 }

@@ -286,6 +286,17 @@ fn validate(s: &Settings, text: &str, file: &Path) -> Result<(), ConfigError> {
             "must be between 1 and 1000 (a review of no sampled PR checks nothing)",
         ));
     }
+    // A pinned signer key that names no key would refuse every personal signature of
+    // that signer with a confusing 409; say so at load.
+    for (signer, key) in &a.signer_keys {
+        if !is_signer_key(key) {
+            return Err(fail(
+                "attestations",
+                "signer_keys",
+                &format!("the key of `{signer}` must be an SSH public key (ssh-ed25519 AAAA…) or a full OpenPGP fingerprint (40 or 64 hex digits)"),
+            ));
+        }
+    }
     // The five roles vouch knows (vouch-server's roles.rs); a signer role no token can
     // hold would make every sign-off impossible.
     const ROLES: &[&str] = &[
@@ -350,10 +361,55 @@ fn plain_types(message: &str) -> String {
     m
 }
 
+/// An SSH public key line (`TYPE BASE64 [comment]`) or a full OpenPGP fingerprint.
+fn is_signer_key(key: &str) -> bool {
+    let words: Vec<&str> = key.split_whitespace().collect();
+    let ssh = words.len() >= 2
+        && (words[0].starts_with("ssh-")
+            || words[0].starts_with("ecdsa-sha2-")
+            || words[0].starts_with("sk-"))
+        && words[1].starts_with("AAAA");
+    let hex: String = key
+        .trim()
+        .trim_start_matches("0x")
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect();
+    ssh || (matches!(hex.len(), 40 | 64) && hex.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::template;
+
+    #[test]
+    fn signer_keys_must_name_a_key() {
+        let with = |v: &str| {
+            template("A", "a/vouch/log").replacen(
+                "\nsigner_keys = {}",
+                &format!("\nsigner_keys = {{ \"alice\" = \"{v}\" }}"),
+                1,
+            )
+        };
+        assert!(parse(
+            &with("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHYZ alice@x"),
+            &file()
+        )
+        .is_ok());
+        assert!(parse(
+            &with("0123 4567 89AB CDEF 0123  4567 89AB CDEF 0123 4567"),
+            &file()
+        )
+        .is_ok());
+        for bad in ["alice@example.com", "89ABCDEF01234567", "ssh-ed25519"] {
+            let e = parse(&with(bad), &file()).unwrap_err().to_string();
+            assert!(
+                e.contains("attestations.signer_keys") && e.contains("`alice`"),
+                "{e}"
+            );
+        }
+    }
 
     #[test]
     fn type_errors_name_the_kind_of_value_not_a_rust_type() {

@@ -651,6 +651,8 @@ on_both!(ext_signer_signatures_ssh_and_gpg, |fx| {
         .unwrap()
         .expect("October's window");
     let mut req = request(Opinion::Qualified, &[]);
+    // Another signer: alice's personal key is pinned to her SSH key now.
+    req.signer = "alice.pgp".into();
     req.personal = Some(PersonalKey::Gpg("alice@example".into()));
     let (signed, doc) = s.sign(&oct.id, &req, t("2026-11-02T12:00:00Z")).unwrap();
     let dir = fx.dir.path().join("gpg-out");
@@ -755,6 +757,100 @@ on_both!(ext_signer_signatures_ssh_and_gpg, |fx| {
         .output()
         .unwrap();
     assert!(!out.status.success());
+});
+
+/// `ssh-keygen -lf FILE`'s `SHA256:…` fingerprint.
+fn ssh_fingerprint(file: &std::path::Path) -> String {
+    let out = Command::new("ssh-keygen")
+        .arg("-lf")
+        .arg(file)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .to_string()
+}
+
+// Issue 15 (review): a personal signature counts only by the signer's pinned key. The
+// first one registers it (recorded in the `attestation.signed` event); a later one by
+// another key is refused (conflict naming the pinned key's fingerprint) and records
+// nothing; a key configured in `[attestations] signer_keys` replaces the pin (rotation).
+on_both!(ext_signer_key_pinned_on_first_use_and_by_config, |fx| {
+    let mut fx = fx;
+    setup(&mut fx, false);
+    let keys = fx.dir.path().join("signer");
+    std::fs::create_dir_all(&keys).unwrap();
+    for k in ["alice", "mallory"] {
+        let st = Command::new("ssh-keygen")
+            .args(["-q", "-t", "ed25519", "-N", "", "-C", k, "-f"])
+            .arg(keys.join(k))
+            .status();
+        if !vouch_test_support::ext::require(st.is_ok_and(|s| s.success()), "ssh-keygen is missing")
+        {
+            return;
+        }
+    }
+    let alice_fpr = ssh_fingerprint(&keys.join("alice.pub"));
+    let mallory_fpr = ssh_fingerprint(&keys.join("mallory.pub"));
+    collect_and_check(&fx, t("2026-10-01T03:00:00Z"));
+    let s = signoffs(&fx);
+    s.sync(t("2026-09-26T00:00:00Z"), t("2026-09-01T00:00:00Z"))
+        .unwrap();
+    let with = |k: &str| {
+        let mut req = request(Opinion::Qualified, &[]);
+        req.personal = Some(PersonalKey::Ssh(keys.join(k)));
+        req
+    };
+    // First use: alice's key is registered.
+    let a = q3(&fx);
+    s.sign(&a.id, &with("alice"), t("2026-10-01T12:00:00Z"))
+        .unwrap();
+    let leaves = fx.all_leaves();
+    assert!(
+        leaves.contains(&format!(
+            "\"signer_key\":{{\"fingerprint\":\"{alice_fpr}\",\"pinned_by\":\"registered\"}}"
+        )),
+        "{leaves}"
+    );
+    // Later, a fresh key presented as alice's: refused, nothing recorded.
+    fx.config.settings.attestations.cadence = "monthly".into();
+    let s = signoffs(&fx);
+    s.sync(t("2026-10-27T00:00:00Z"), t("2026-10-20T00:00:00Z"))
+        .unwrap();
+    let oct = s
+        .find(KIND_ATTESTATION, "2026-10")
+        .unwrap()
+        .expect("October's window");
+    let signed_before = count_action(&fx, "attestation.signed");
+    match s.sign(&oct.id, &with("mallory"), t("2026-11-02T12:00:00Z")) {
+        Err(SignoffError::Conflict(m)) => {
+            assert!(m.contains(&alice_fpr) && m.contains(&mallory_fpr), "{m}")
+        }
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+    assert_eq!(count_action(&fx, "attestation.signed"), signed_before);
+    assert_eq!(s.get(&oct.id).unwrap().status, "open");
+    // An admin pins alice to the new key in vouch.toml: her old key is refused now,
+    // the new one signs.
+    let mallory_pub = std::fs::read_to_string(keys.join("mallory.pub")).unwrap();
+    fx.config
+        .settings
+        .attestations
+        .signer_keys
+        .insert("alice".into(), mallory_pub.trim().into());
+    let s = signoffs(&fx);
+    match s.sign(&oct.id, &with("alice"), t("2026-11-02T12:00:00Z")) {
+        Err(SignoffError::Conflict(m)) => assert!(m.contains(&mallory_fpr), "{m}"),
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+    s.sign(&oct.id, &with("mallory"), t("2026-11-02T12:00:00Z"))
+        .unwrap();
+    assert!(fx.all_leaves().contains(&format!(
+        "\"signer_key\":{{\"fingerprint\":\"{mallory_fpr}\",\"pinned_by\":\"config\"}}"
+    )));
 });
 
 const EXPORTS_CATALOG: &str = r#"

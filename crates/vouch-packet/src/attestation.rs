@@ -166,15 +166,31 @@ pub fn verify(path: &Path, pinned: Option<&str>, known: &[String]) -> Vec<Step> 
     let asc = dir.join(format!("{NAME}.json.asc"));
     match doc["signed"]["personal_signature"].as_str() {
         Some("ssh") => {
-            let principal = doc["signed"]["signer"]["name"]
-                .as_str()
-                .unwrap_or_default()
-                .replace(' ', "_");
+            let name = doc["signed"]["signer"]["name"].as_str().unwrap_or_default();
+            let principal = signature::principal_of(name);
+            // Documents signed before principals were restricted to [A-Za-z0-9._@-]
+            // name the signer with only spaces replaced.
+            let legacy = name.replace(' ', "_");
             let r = std::fs::read_to_string(&ssh)
                 .map_err(|e| format!("cannot read {}: {e}", ssh.display()))
                 .and_then(|sig| {
-                    signature::ssh_verify(&dir.join("allowed_signers"), &principal, &sig, &bytes)
-                        .map(|_| format!("ssh-keygen -Y verify: good signature by {principal} (namespace {})", signature::SSH_NAMESPACE))
+                    let allowed = dir.join("allowed_signers");
+                    signature::ssh_verify(&allowed, &principal, &sig, &bytes)
+                        .map(|_| principal.clone())
+                        .or_else(|e| {
+                            if legacy != principal {
+                                signature::ssh_verify(&allowed, &legacy, &sig, &bytes)
+                                    .map(|_| legacy.clone())
+                            } else {
+                                Err(e)
+                            }
+                        })
+                        .map(|p| {
+                            format!(
+                                "ssh-keygen -Y verify: good signature by {p} (namespace {})",
+                                signature::SSH_NAMESPACE
+                            )
+                        })
                         .map_err(|e| e.to_string())
                 });
             step(&mut steps, format!("{name}: signer's SSH signature"), r);

@@ -442,10 +442,19 @@ vouch_test_support::on_both!(ext_attestation_api_detached_ssh_signature, |kind| 
         .join("attestations")
         .join(format!("{month}-attestation"));
     assert_eq!(std::fs::read(dir.join("attestation.json")).unwrap(), bytes);
-    let principal = v["attestation"]["signed"]["signer"]["name"]
+    // The principal: the signer's name with all but [A-Za-z0-9._@-] as `_`.
+    let principal: String = v["attestation"]["signed"]["signer"]["name"]
         .as_str()
         .unwrap()
-        .replace(' ', "_");
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || ".-_@".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
     let out = std::process::Command::new("sh")
         .arg("-c")
         .arg(format!("ssh-keygen -Y verify -f allowed_signers -I '{principal}' -n vouch-attestation -s attestation.json.ssh.sig < attestation.json"))
@@ -475,6 +484,128 @@ vouch_test_support::on_both!(ext_attestation_api_detached_ssh_signature, |kind| 
             && l["metadata"]["personal_signature"] == "ssh"
             && l["metadata"]["document_sha256"] == sha.as_str()));
 });
+
+// Issue 15 (review): the key of a detached signature must be the signer's pinned one
+// (`[attestations] signer_keys`): a valid signature by another key — what anyone with
+// the API credential could make — is 409 naming the pinned key's fingerprint, and the
+// document stays unsigned; the pinned key signs.
+vouch_test_support::on_both!(
+    ext_attestation_api_detached_signature_key_is_pinned,
+    |kind| {
+        if !vouch_test_support::ext::require(
+            vouch_test_support::ext::have(&["ssh-keygen"]),
+            "ssh-keygen is missing",
+        ) {
+            return;
+        }
+        let tmp = tempfile::tempdir().unwrap();
+        let mut fpr = std::collections::BTreeMap::new();
+        for k in ["alice", "mallory"] {
+            run_tool(
+                std::process::Command::new("ssh-keygen")
+                    .args(["-q", "-t", "ed25519", "-N", "", "-C", k, "-f"])
+                    .arg(tmp.path().join(k)),
+            );
+            let out = run_tool(
+                std::process::Command::new("ssh-keygen")
+                    .arg("-lf")
+                    .arg(tmp.path().join(format!("{k}.pub"))),
+            );
+            let line = String::from_utf8_lossy(&out.stdout).to_string();
+            fpr.insert(k, line.split_whitespace().nth(1).unwrap().to_string());
+        }
+        let key = |k: &str| {
+            std::fs::read_to_string(tmp.path().join(format!("{k}.pub")))
+                .unwrap()
+                .trim()
+                .to_string()
+        };
+        let alice_pub = key("alice");
+        let s = Server::start_with(kind, |t| {
+            *t = t
+                .replacen("\ncadence = \"quarterly\"", "\ncadence = \"monthly\"", 1)
+                .replacen("\nopen_days_before = 5", "\nopen_days_before = 40", 1)
+                .replacen(
+                    "\nsigner_keys = {}",
+                    &format!("\nsigner_keys = {{ \"token:officer-alice\" = \"{alice_pub}\" }}"),
+                    1,
+                );
+            assert!(t.contains("officer-alice"), "the template has signer_keys");
+        });
+        let officer = vouch_server::auth::create_token(
+            &s.store,
+            "officer-alice",
+            Role::ComplianceOfficer,
+            None,
+        )
+        .unwrap()
+        .1;
+        let id = open_this_month(&s, &officer);
+        let base = format!("/api/compliance/attestations/{id}");
+        let (bytes, at, sha) = draft(&s, &officer, &id, "ssh");
+        let file = tmp.path().join("draft.json");
+        std::fs::write(&file, &bytes).unwrap();
+        let sign_with = |k: &str| -> String {
+            let _ = std::fs::remove_file(tmp.path().join("draft.json.sig"));
+            run_tool(
+                std::process::Command::new("ssh-keygen")
+                    .args(["-q", "-Y", "sign", "-n", "vouch-attestation", "-f"])
+                    .arg(tmp.path().join(k))
+                    .arg(&file),
+            );
+            std::fs::read_to_string(tmp.path().join("draft.json.sig")).unwrap()
+        };
+        // Mallory's own valid signature with her own key, presented as the officer's.
+        let r = call(
+            &s,
+            "POST",
+            &format!("{base}/sign"),
+            Some(&officer),
+            Some(&sign_body(
+                "ssh",
+                &sign_with("mallory"),
+                &key("mallory"),
+                &sha,
+                &at,
+            )),
+        );
+        assert_eq!(r.status, 409, "{}", r.text());
+        assert!(
+            r.text().contains(&fpr["alice"]) && r.text().contains("pinned"),
+            "{}",
+            r.text()
+        );
+        assert_eq!(
+            call(&s, "GET", &base, Some(&officer), None).json()["attestation"]["status"],
+            "open"
+        );
+        assert!(!s
+            .leaves()
+            .iter()
+            .any(|l| l["action"] == "attestation.signed"));
+        // The pinned key signs; the ledger records which key and why it counts.
+        let r = call(
+            &s,
+            "POST",
+            &format!("{base}/sign"),
+            Some(&officer),
+            Some(&sign_body(
+                "ssh",
+                &sign_with("alice"),
+                &alice_pub,
+                &sha,
+                &at,
+            )),
+        );
+        assert_eq!(r.status, 200, "{}", r.text());
+        assert!(s
+            .leaves()
+            .iter()
+            .any(|l| l["action"] == "attestation.signed"
+                && l["metadata"]["signer_key"]["fingerprint"] == fpr["alice"].as_str()
+                && l["metadata"]["signer_key"]["pinned_by"] == "config"));
+    }
+);
 
 // Issue 15 item 3 with OpenPGP: `gpg --detach-sign` on the signer's side, verified by
 // the server with the public key sent (a throwaway keyring); the fingerprint recorded.

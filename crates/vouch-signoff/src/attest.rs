@@ -851,7 +851,7 @@ impl Signoffs<'_> {
                 let s = PersonalSignature::Ssh {
                     signature: det.signature.clone(),
                     public_key: key,
-                    principal: req.signer.replace(' ', "_"),
+                    principal: sig::principal_of(&req.signer),
                 };
                 sig::verify_personal(&s, &bytes).map_err(bad)?;
                 s
@@ -976,6 +976,9 @@ impl Signoffs<'_> {
             late,
             ..
         } = p;
+        // A personal signature counts only by the signer's pinned key (checked before
+        // anything is written, for the CLI's own signature and a detached one alike).
+        let signer_key = self.check_signer_key(&req.signer, signed.personal.as_ref())?;
         // The guarded write first: of concurrent signers exactly one changes the row;
         // only that one records the signature in the ledger (and opens the late
         // finding). The others get a conflict and record nothing.
@@ -1006,6 +1009,7 @@ impl Signoffs<'_> {
                 "vouch_key_id": signed.vouch.key_id,
                 "personal_signature": a.signed.as_ref().and_then(|s| s.personal_signature.clone()),
                 "exceptions": a.exceptions.len(), "role": req.role,
+                "signer_key": signer_key,
             }),
         );
         let seq = match appended {
@@ -1060,6 +1064,75 @@ impl Signoffs<'_> {
         })?;
         late_finding?;
         Ok((a, signed))
+    }
+
+    /// The key `signer` signs personally with: the one configured for them
+    /// (`[attestations] signer_keys`, source `config`), else the key of their first
+    /// personally signed document (trust on first use, source `first_use`; that
+    /// document's `attestation.signed` event recorded it as `registered`). `None`: no key
+    /// is pinned yet.
+    pub fn pinned_key(&self, signer: &str) -> Result<Option<(String, &'static str)>, Error> {
+        use crate::signature::PersonalSignature;
+        if let Some(k) = self.settings().signer_keys.get(signer) {
+            return Ok(Some((k.clone(), "config")));
+        }
+        let rows = self.store.query(
+            "SELECT document FROM attestations WHERE document IS NOT NULL ORDER BY signed_at, id",
+            &[],
+        )?;
+        for r in rows {
+            let Some(text) = r.opt_text(0) else { continue };
+            let d: SignedDocument = serde_json::from_str(&text)
+                .map_err(|e| Error::Corrupt(format!("stored signed document: {e}")))?;
+            if d.document["signed"]["signer"]["name"].as_str() != Some(signer) {
+                continue;
+            }
+            match &d.personal {
+                Some(PersonalSignature::Ssh { public_key, .. }) => {
+                    return Ok(Some((public_key.clone(), "first_use")))
+                }
+                // Documents signed before fingerprints were recorded carry the name the
+                // signer gave, which pins nothing.
+                Some(PersonalSignature::Gpg { key_id, .. })
+                    if key_id.len() >= 16 && key_id.bytes().all(|b| b.is_ascii_hexdigit()) =>
+                {
+                    return Ok(Some((key_id.clone(), "first_use")))
+                }
+                _ => {}
+            }
+        }
+        Ok(None)
+    }
+
+    /// Refuse (conflict, naming the pinned key's fingerprint) a personal signature by
+    /// another key than the signer's pinned one; what the ledger records of the key:
+    /// `{"fingerprint", "pinned_by": "config" | "first_use" | "registered"}`
+    /// (`registered`: no key was pinned, this one is from now on). `None` without a
+    /// personal signature.
+    fn check_signer_key(
+        &self,
+        signer: &str,
+        personal: Option<&crate::signature::PersonalSignature>,
+    ) -> Result<Option<Value>, Error> {
+        let Some(p) = personal else { return Ok(None) };
+        let fingerprint = p.key_fingerprint();
+        match self.pinned_key(signer)? {
+            Some((k, source)) if p.is_by(&k) => {
+                Ok(Some(json!({"fingerprint": fingerprint, "pinned_by": source})))
+            }
+            Some((k, source)) => Err(Error::Conflict(format!(
+                "signature: {signer}'s personal signing key is pinned to {} ({}); this signature is by {fingerprint}. An admin rotates the key in vouch.toml ([attestations] signer_keys)",
+                crate::signature::pinned_fingerprint(&k),
+                if source == "config" {
+                    "configured in [attestations] signer_keys"
+                } else {
+                    "the key of their first personally signed document"
+                }
+            ))),
+            None => Ok(Some(
+                json!({"fingerprint": fingerprint, "pinned_by": "registered"}),
+            )),
+        }
     }
 
     /// Record a step in the ledger; its seq.

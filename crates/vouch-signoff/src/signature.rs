@@ -136,9 +136,73 @@ pub fn verify_personal(sig: &PersonalSignature, bytes: &[u8]) -> Result<(), Erro
 pub fn allowed_signers_line(principal: &str, public_key: &str) -> String {
     format!(
         "{} namespaces=\"{SSH_NAMESPACE}\" {}\n",
-        principal.replace(' ', "_"),
+        principal_of(principal),
         public_key.trim()
     )
+}
+
+/// The SSH principal of a signer's name: only `[A-Za-z0-9._@-]`, anything else `_`.
+/// In an allowed-signers file the principal is a comma-separated list of patterns
+/// (`*`, `?`, `!`), so a name with `,` or `*` would otherwise name other principals.
+pub fn principal_of(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '@' | '-') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// The `ssh-keygen -l` fingerprint (`SHA256:…`, unpadded base64 of the SHA-256 of the key
+/// blob) of an SSH public key line; `None` when it holds no key.
+pub fn ssh_fingerprint(line: &str) -> Option<String> {
+    use base64::Engine;
+    use sha2::Digest;
+    let key = ssh_public_key_of(line)?;
+    let blob = base64::engine::general_purpose::STANDARD
+        .decode(key.split_whitespace().nth(1)?)
+        .ok()?;
+    Some(format!(
+        "SHA256:{}",
+        base64::engine::general_purpose::STANDARD_NO_PAD.encode(sha2::Sha256::digest(&blob))
+    ))
+}
+
+impl PersonalSignature {
+    /// The fingerprint of the key that made it: `SHA256:…` for SSH, the OpenPGP primary
+    /// key's fingerprint for gpg.
+    pub fn key_fingerprint(&self) -> String {
+        match self {
+            PersonalSignature::Ssh { public_key, .. } => {
+                ssh_fingerprint(public_key).unwrap_or_else(|| public_key.clone())
+            }
+            PersonalSignature::Gpg { key_id, .. } => key_id.trim().to_uppercase(),
+        }
+    }
+
+    /// Is it made by the key `pinned` names (an SSH public key line, or an OpenPGP
+    /// fingerprint / long key id)?
+    pub fn is_by(&self, pinned: &str) -> bool {
+        match self {
+            PersonalSignature::Ssh { public_key, .. } => {
+                ssh_public_key_of(pinned).is_some()
+                    && ssh_public_key_of(pinned) == ssh_public_key_of(public_key)
+            }
+            PersonalSignature::Gpg { key_id, .. } => {
+                ssh_public_key_of(pinned).is_none()
+                    && key_id_matches(pinned, &key_id.trim().to_uppercase())
+            }
+        }
+    }
+}
+
+/// The fingerprint of a pinned key as configured or recorded (`SHA256:…` for an SSH key,
+/// the OpenPGP fingerprint as given otherwise).
+pub fn pinned_fingerprint(pinned: &str) -> String {
+    ssh_fingerprint(pinned).unwrap_or_else(|| pinned.trim().to_uppercase())
 }
 
 fn tempdir() -> Result<tempfile::TempDir, Error> {
@@ -198,7 +262,7 @@ pub fn ssh_sign(
     Ok(PersonalSignature::Ssh {
         signature: String::from_utf8_lossy(&sig).into_owned(),
         public_key: public_key.trim().to_string(),
-        principal: principal.replace(' ', "_"),
+        principal: principal_of(principal),
     })
 }
 
@@ -349,7 +413,7 @@ pub fn ssh_public_key_of(line: &str) -> Option<String> {
 
 /// Does a recorded key id (a fingerprint or a long key id of 16+ hex digits, optionally
 /// `0x`-prefixed, spaces ignored) name the key with fingerprint `fpr`?
-fn key_id_matches(key_id: &str, fpr: &str) -> bool {
+pub(crate) fn key_id_matches(key_id: &str, fpr: &str) -> bool {
     let id: String = key_id
         .trim()
         .trim_start_matches("0x")

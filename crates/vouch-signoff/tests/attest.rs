@@ -169,3 +169,52 @@ fn ext_gpg_signature_must_be_by_the_recorded_key() {
     // The right key over other bytes: bad signature.
     assert!(verify_personal(&claim(&y), b"{\"opinion\":\"qualified\"}").is_err());
 }
+
+// Issue 15 (review): in an allowed-signers file the principal is a pattern list (`,`
+// separates, `*` matches anything), so a signer named `eve,*` would have let any
+// principal's signature verify. Only [A-Za-z0-9._@-] is kept; the rest becomes `_`.
+#[test]
+fn ssh_principal_keeps_only_safe_characters() {
+    use vouch_signoff::signature::{allowed_signers_line, principal_of};
+    assert_eq!(principal_of("Dana Officer, *admin"), "Dana_Officer___admin");
+    assert_eq!(principal_of("a.b_c@d-e"), "a.b_c@d-e");
+    assert_eq!(
+        allowed_signers_line("eve,*", "ssh-ed25519 AAAAC3Nz eve@x"),
+        "eve__ namespaces=\"vouch-attestation\" ssh-ed25519 AAAAC3Nz eve@x\n"
+    );
+}
+
+// The same with the real ssh-keygen: a document signed as `eve,*` verifies for the
+// principal `eve__` only, never for `mallory`.
+#[test]
+fn ext_ssh_principal_with_comma_or_star_names_no_one_else() {
+    use vouch_signoff::signature::{allowed_signers_line, ssh_sign, ssh_verify, PersonalSignature};
+    if !vouch_test_support::ext::require(
+        vouch_test_support::ext::have(&["ssh-keygen"]),
+        "ssh-keygen is missing",
+    ) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("id");
+    let st = std::process::Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-C", "eve", "-f"])
+        .arg(&key)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let bytes = b"{\"document\":1}";
+    let PersonalSignature::Ssh {
+        signature,
+        public_key,
+        principal,
+    } = ssh_sign(&key, "eve,*", bytes).unwrap()
+    else {
+        panic!("an SSH signature")
+    };
+    assert_eq!(principal, "eve__");
+    let allowed = dir.path().join("allowed_signers");
+    std::fs::write(&allowed, allowed_signers_line("eve,*", &public_key)).unwrap();
+    ssh_verify(&allowed, "eve__", &signature, bytes).unwrap();
+    assert!(ssh_verify(&allowed, "mallory", &signature, bytes).is_err());
+}
