@@ -156,9 +156,12 @@ pub struct DailyCount {
     pub count: u64,
 }
 
+/// A daily counter's key: (day, category, result).
+pub(crate) type DayKey<'a> = (&'a str, &'a str, &'a str);
+
 /// Per (day, category, result) of `rows`, in key order: how many, first and last seq.
-pub(crate) fn daily_groups(rows: &[EntryRow]) -> Vec<((&str, &str, &str), [i64; 3])> {
-    let mut m: std::collections::BTreeMap<(&str, &str, &str), [i64; 3]> = Default::default();
+pub(crate) fn daily_groups(rows: &[EntryRow]) -> Vec<(DayKey<'_>, [i64; 3])> {
+    let mut m: std::collections::BTreeMap<DayKey<'_>, [i64; 3]> = Default::default();
     for r in rows {
         let day = r.ts.get(..10).unwrap_or(&r.ts);
         let seq = r.seq as i64;
