@@ -126,15 +126,14 @@ fn queries() -> Vec<AuditParams> {
     out
 }
 
-fn page(
-    f: fn(
-        &vouch_store::Store,
-        &query::Query,
-        u64,
-    ) -> vouch_server::error::ApiResult<(Vec<Value>, Option<u64>)>,
-    s: &Server,
-    p: &AuditParams,
-) -> String {
+/// `query::run` or `query::run_baseline`: one page and the next cursor.
+type QueryFn = fn(
+    &vouch_store::Store,
+    &query::Query,
+    u64,
+) -> vouch_server::error::ApiResult<(Vec<Value>, Option<u64>)>;
+
+fn page(f: QueryFn, s: &Server, p: &AuditParams) -> String {
     let q = query::parse(p).unwrap();
     let (data, next) =
         f(&s.store, &q, q.per_page).unwrap_or_else(|e| panic!("{p:?}: {}", e.message));

@@ -282,7 +282,7 @@ pub fn pr_step(sample: PrSample) -> Step {
                 .as_ref()
                 .is_some_and(|d| d.decision == "exception")
         })
-        .map(|p| label(p))
+        .map(label)
         .collect();
     let (status, detail) = if sample.prs.is_empty() {
         (
