@@ -298,6 +298,41 @@ mod tests {
         crate::parse(&text, &PathBuf::from("/d/vouch.toml")).map_err(|e| e.to_string())
     }
 
+    /// The init template with `key = value` set in `section` (the template already has
+    /// `[incidents]` and `[incidents.response]`: a second header would be a duplicate
+    /// table), then `extra` appended.
+    fn edited(section: &str, sets: &[(&str, &str)], extra: &str) -> String {
+        let mut text = crate::template("A", "a/vouch/log");
+        let start = text
+            .find(&format!("\n{section}\n"))
+            .expect("section in the template")
+            + section.len()
+            + 2;
+        for (key, value) in sets {
+            match text[start..].find(&format!("\n{key} = ")) {
+                Some(i) => {
+                    let at = start + i + 1;
+                    let end = at + text[at..].find('\n').unwrap();
+                    text.replace_range(at..end, &format!("{key} = {value}"));
+                }
+                None => text.insert_str(start, &format!("{key} = {value}\n")),
+            }
+        }
+        format!("{text}\n{extra}")
+    }
+
+    fn parse_text(text: &str) -> Result<crate::Settings, String> {
+        crate::parse(text, &PathBuf::from("/d/vouch.toml")).map_err(|e| e.to_string())
+    }
+
+    fn parse_with(
+        section: &str,
+        sets: &[(&str, &str)],
+        extra: &str,
+    ) -> Result<crate::Settings, String> {
+        parse_text(&edited(section, sets, extra))
+    }
+
     fn line_of(extra: &str, needle: &str) -> usize {
         let text = format!("{}\n{extra}", crate::template("A", "a/vouch/log"));
         text.lines().position(|l| l.starts_with(needle)).unwrap() + 1
@@ -317,8 +352,10 @@ mod tests {
 
     #[test]
     fn rules_parse_and_bad_values_name_file_line_and_key() {
-        let ok = "[incidents]\ncontrol = \"CC7.3\"\n[incidents.response]\nhigh = \"30m\"\n[[incidents.rule]]\nid = \"login-burst\"\non = \"events\"\naction = \"login\"\nresult = \"failure\"\nmore_than = 5\nwithin = \"10m\"\nper = \"ip\"\n[[incidents.rule]]\nid = \"failing-checks\"\non = \"checks\"\nseverity = \"high\"\n";
-        let s = parse(ok).unwrap();
+        let ok = "[[incidents.rule]]\nid = \"login-burst\"\non = \"events\"\naction = \"login\"\nresult = \"failure\"\nmore_than = 5\nwithin = \"10m\"\nper = \"ip\"\n[[incidents.rule]]\nid = \"failing-checks\"\non = \"checks\"\nseverity = \"high\"\n";
+        let s = parse_with("[incidents]", &[("control", "\"CC7.3\"")], "").unwrap();
+        assert_eq!(s.incidents.control, "CC7.3");
+        let s = parse_with("[incidents.response]", &[("high", "\"30m\"")], ok).unwrap();
         assert_eq!(s.incidents.rule.len(), 2);
         assert_eq!(
             s.incidents.response_time("high"),
@@ -343,12 +380,12 @@ mod tests {
                 line_of(bad, "per =")
             )
         );
-        let bad = "[incidents.response]\nlow = \"a day\"\n";
-        let e = parse(bad).unwrap_err();
+        let text = edited("[incidents.response]", &[("low", "\"a day\"")], "");
+        let e = parse_text(&text).unwrap_err();
+        let line = text.lines().position(|l| l == "low = \"a day\"").unwrap() + 1;
         assert!(
             e.starts_with(&format!(
-                "/d/vouch.toml:{}: key `incidents.response.low`:",
-                line_of(bad, "low =")
+                "/d/vouch.toml:{line}: key `incidents.response.low`:"
             )),
             "{e}"
         );
@@ -364,7 +401,7 @@ mod tests {
         assert!(parse(bad).unwrap_err().contains(
             "key `incidents.rule[0].action`: only applies to rules with on = \"events\""
         ));
-        let bad = "[incidents]\nauto_creat = true\n";
-        assert!(parse(bad).unwrap_err().contains("auto_creat"));
+        let e = parse_with("[incidents]", &[("auto_creat", "true")], "").unwrap_err();
+        assert!(e.contains("auto_creat"), "{e}");
     }
 }
