@@ -165,8 +165,14 @@ pub async fn evidence(
 ) -> Page {
     let v = Viewer::new(who, &headers);
     let store = app.store.clone();
-    let item = blocking(move || {
-        vouch_engine::evidence::get(&store, &id).map_err(|e| vouch_engine::Error::from(e).into())
+    let ledger = app.ledger.clone();
+    let (item, covered) = blocking(move || {
+        let item = vouch_engine::evidence::get(&store, &id).map_err(vouch_engine::Error::from)?;
+        let covered = ledger
+            .latest_checkpoint()
+            .map_err(vouch_engine::Error::from)?
+            .map_or(0, |c| c.size);
+        Ok((item, covered))
     })
     .await?;
     let r = &item.record;
@@ -196,8 +202,16 @@ pub async fn evidence(
     match item.ledger_seq {
         Some(seq) => {
             let key_cmd = esc(&VERIFIER_KEY_CMD.replace("{BASE}", "…"));
+            // The latest signed checkpoint may predate this event (checkpoints are signed
+            // periodically): then prove it in the smallest tree that holds it, whose
+            // checkpoint the proof route signs on request.
+            let size = if seq < covered {
+                String::new()
+            } else {
+                format!("&amp;size={}", seq + 1)
+            };
             let _ = write!(h, "<dt>Ledger seq</dt><dd data-testid=\"ipe-ledger-seq\" data-seq=\"{seq}\">{seq}</dd></dl>\
-<p><a class=\"button\" href=\"/api/compliance/ledger/proof?index={seq}\" download=\"evidence-{seq}.tlog-proof\" data-testid=\"proof-link\">Download the inclusion proof (C2SP tlog-proof)</a></p>\
+<p><a class=\"button\" href=\"/api/compliance/ledger/proof?index={seq}{size}\" download=\"evidence-{seq}.tlog-proof\" data-testid=\"proof-link\">Download the inclusion proof (C2SP tlog-proof)</a></p>\
 <p class=\"hint\">Verify it offline: <code>vouch ledger verify-proof evidence-{seq}.tlog-proof --key \"$({key_cmd})\"</code> (the log's verifier key is that response's <code>X-Log-Verifier-Key</code> header; <code>vouch keys show</code> prints it on the server); the proof's last line carries the logged event, whose metadata holds this record's SHA-256 and the content hash above.</p>");
         }
         None => h.push_str("<dt>Ledger seq</dt><dd data-testid=\"ipe-ledger-seq\" data-seq=\"\">not recorded yet</dd></dl>"),
