@@ -429,7 +429,7 @@ elif mode == "csv":
 elif mode == "fail":
     sys.stderr.write("AccessDenied: token " + os.environ["VOUCH_T_SECRET"] + " rejected\n"); sys.exit(3)
 elif mode == "sleep":
-    import time; time.sleep(5)
+    import time; time.sleep(60)
 elif mode == "notjson":
     print("hello")
 "#,
@@ -442,7 +442,9 @@ name = "cli"
 kind = "command"
 env = ["VOUCH_T_REGION", "VOUCH_T_SECRET"]
 secret_env = ["VOUCH_T_SECRET"]
-timeout_secs = 1
+# Long enough for python3 to start on a loaded machine (a 1 s limit made `csv` time
+# out under load); `slow` sleeps far longer than this.
+timeout_secs = 5
 
 [[evidence]]
 id = "volumes"
@@ -532,7 +534,7 @@ argv = ["/nonexistent/vouch-tool"]
     assert!(by("slow").record["error"]
         .as_str()
         .unwrap()
-        .contains("timed out after 1 s"));
+        .contains("timed out after 5 s"));
     assert!(by("notjson").record["error"]
         .as_str()
         .unwrap()
