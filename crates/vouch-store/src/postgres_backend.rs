@@ -69,8 +69,11 @@ fn valid_schema(s: &str) -> bool {
 }
 
 /// Attempts of a write transaction that fails with a serialisation failure or a
-/// deadlock (SQLSTATE 40001 / 40P01) before giving up.
-const MAX_ATTEMPTS: u32 = 10;
+/// deadlock (SQLSTATE 40001 / 40P01) before giving up. 20 with the backoff below is
+/// about 2–4 s of retrying: 10 (under 1 s) let a writer among six contending ones
+/// lose every attempt on a loaded machine, failing an append that a little patience
+/// would have landed.
+const MAX_ATTEMPTS: u32 = 20;
 
 /// Retries made after serialisation failures (see `crate::serialization_retries`).
 pub(crate) static RETRIES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
