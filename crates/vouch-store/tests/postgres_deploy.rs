@@ -783,10 +783,10 @@ fn ext_serialization_errors_say_what_was_retried() {
         .unwrap_err()
         .to_string();
     assert!(
-        e.contains("simulated conflict") && e.contains("10 attempts"),
+        e.contains("simulated conflict") && e.contains("20 attempts"),
         "{e}"
     );
-    assert_eq!(vouch_store::serialization_retries() - before, 9);
+    assert_eq!(vouch_store::serialization_retries() - before, 19);
     drop(store);
     drop_schema(&schema);
 }
