@@ -339,7 +339,12 @@ fn demo_runs_end_to_end() {
     let reviews: Vec<_> = std::fs::read_dir(into.join("attestations"))
         .unwrap()
         .map(|e| e.unwrap().path())
-        .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with("access-review-"))
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("access-review-")
+        })
         .collect();
     assert_eq!(reviews.len(), 1, "{reviews:?}");
     let v = ok(&bin()

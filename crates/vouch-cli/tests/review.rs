@@ -236,7 +236,13 @@ fn decided_campaign(d: &std::path::Path) -> String {
     .unwrap();
     ok(&run(
         d,
-        &["collect", "--evidence", "org.members", "--period", "2026-10"],
+        &[
+            "collect",
+            "--evidence",
+            "org.members",
+            "--period",
+            "2026-10",
+        ],
     ));
     let v: Value = serde_json::from_str(&ok(&run(
         d,
@@ -301,7 +307,10 @@ fn openssl_verifies(key: &std::path::Path, file: &std::path::Path) -> bool {
 // the ledger event; a tampered JSON or PDF fails `vouch verify`, naming the file.
 #[test]
 fn ext_review_complete_with_ssh_key_signed_like_an_attestation() {
-    if !ext::require(ext::have(&["openssl", "ssh-keygen"]), "openssl or ssh-keygen is missing") {
+    if !ext::require(
+        ext::have(&["openssl", "ssh-keygen"]),
+        "openssl or ssh-keygen is missing",
+    ) {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
@@ -317,7 +326,15 @@ fn ext_review_complete_with_ssh_key_signed_like_an_attestation() {
     // A key file that is not there: one line, nothing completed.
     let o = run(
         d,
-        &["review", "complete", &id, "--by", "officer", "--ssh-key", "/nonexistent/key"],
+        &[
+            "review",
+            "complete",
+            &id,
+            "--by",
+            "officer",
+            "--ssh-key",
+            "/nonexistent/key",
+        ],
     );
     assert!(!o.status.success());
     assert!(err_line(&o).contains("public key"), "{}", err_line(&o));
@@ -373,8 +390,17 @@ fn ext_review_complete_with_ssh_key_signed_like_an_attestation() {
     assert!(!out.contains("FAIL"), "{out}");
     // `show --out` writes the same set again (the JSON and PDF byte for byte).
     let again = tmp.path().join("again");
-    ok(&run(d, &["review", "show", &id, "--out", again.to_str().unwrap()]));
-    for f in ["access-review.json", "access-review.pdf", "access-review.md", "access-review.json.ssh.sig", "allowed_signers"] {
+    ok(&run(
+        d,
+        &["review", "show", &id, "--out", again.to_str().unwrap()],
+    ));
+    for f in [
+        "access-review.json",
+        "access-review.pdf",
+        "access-review.md",
+        "access-review.json.ssh.sig",
+        "allowed_signers",
+    ] {
         assert_eq!(
             std::fs::read(again.join(f)).unwrap(),
             std::fs::read(dir.join(f)).unwrap(),
@@ -390,7 +416,11 @@ fn ext_review_complete_with_ssh_key_signed_like_an_attestation() {
     .unwrap();
     let o = run(d, &["verify", dir.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
-    assert!(err_line(&o).contains("access-review.json"), "{}", err_line(&o));
+    assert!(
+        err_line(&o).contains("access-review.json"),
+        "{}",
+        err_line(&o)
+    );
     std::fs::write(dir.join("access-review.json"), &json_text).unwrap();
     ok(&run(d, &["verify", dir.to_str().unwrap()]));
     let mut pdf = std::fs::read(dir.join("access-review.pdf")).unwrap();
@@ -399,7 +429,11 @@ fn ext_review_complete_with_ssh_key_signed_like_an_attestation() {
     std::fs::write(dir.join("access-review.pdf"), &pdf).unwrap();
     let o = run(d, &["verify", dir.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
-    assert!(err_line(&o).contains("access-review.pdf"), "{}", err_line(&o));
+    assert!(
+        err_line(&o).contains("access-review.pdf"),
+        "{}",
+        err_line(&o)
+    );
 }
 
 // The same with the completer's OpenPGP key: `gpg --verify` on the files written, and
@@ -414,8 +448,7 @@ fn ext_review_complete_with_gpg_key() {
     let id = decided_campaign(d);
     let home = tmp.path().join("gnupg");
     std::fs::create_dir(&home).unwrap();
-    std::fs::set_permissions(&home, std::os::unix::fs::PermissionsExt::from_mode(0o700))
-        .unwrap();
+    std::fs::set_permissions(&home, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
     let gpg = || {
         let mut c = std::process::Command::new("gpg");
         c.env("GNUPGHOME", &home).arg("--batch");
@@ -439,7 +472,15 @@ fn ext_review_complete_with_gpg_key() {
     let o = vouch()
         .data_dir(d)
         .env("GNUPGHOME", &home)
-        .args(["review", "complete", &id, "--by", "officer", "--gpg-key", "officer@example"])
+        .args([
+            "review",
+            "complete",
+            &id,
+            "--by",
+            "officer",
+            "--gpg-key",
+            "officer@example",
+        ])
         .output();
     ok(&o);
     let dir = d.join("attestations").join(format!("access-review-{id}"));

@@ -219,8 +219,7 @@ fn access_reviews(
             parameters["files"] = json!(c.files);
         }
         if let Some(p) = &c.personal_signature {
-            parameters["personal_signature"] =
-                json!({"kind": doc["access_review"]["personal_signature"], "key_fingerprint": p.key_fingerprint()});
+            parameters["personal_signature"] = json!({"kind": doc["access_review"]["personal_signature"], "key_fingerprint": p.key_fingerprint()});
         }
         evidence.push(json!({
             "id": id,

@@ -296,7 +296,13 @@ on_both!(ext_access_review_detached_ssh_signature, |kind| {
         Some(r#"{"signature_kind":"ssh"}"#),
     );
     assert_eq!(r.status, 403, "{}", r.text());
-    let r = call(&s, "POST", &format!("{base}/complete"), Some(&auditor), None);
+    let r = call(
+        &s,
+        "POST",
+        &format!("{base}/complete"),
+        Some(&auditor),
+        None,
+    );
     assert_eq!(r.status, 403, "{}", r.text());
 
     let r = draft_of("ssh");
@@ -307,7 +313,10 @@ on_both!(ext_access_review_detached_ssh_signature, |kind| {
     let d = r.json();
     assert_eq!(d["access_review"]["personal_signature"], "ssh");
     assert_eq!(d["access_review"]["completed_by"], "token:officer");
-    let at = d["access_review"]["completed_at"].as_str().unwrap().to_string();
+    let at = d["access_review"]["completed_at"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let file = tmp.path().join("draft.json");
     std::fs::write(&file, &bytes).unwrap();
     let sign_with = |key: &str| -> String {
@@ -344,7 +353,13 @@ on_both!(ext_access_review_detached_ssh_signature, |kind| {
         "POST",
         &complete,
         Some(&officer),
-        Some(&complete_body("ssh", &good, &alice_pub, &"0".repeat(64), &at)),
+        Some(&complete_body(
+            "ssh",
+            &good,
+            &alice_pub,
+            &"0".repeat(64),
+            &at,
+        )),
     );
     assert_eq!(r.status, 409, "{}", r.text());
     assert_eq!(r.json()["error"]["code"], "draft_changed", "{}", r.text());
@@ -384,7 +399,10 @@ on_both!(ext_access_review_detached_ssh_signature, |kind| {
         .path()
         .join("attestations")
         .join(format!("access-review-{id}"));
-    assert_eq!(std::fs::read(dir.join("access-review.json")).unwrap(), bytes);
+    assert_eq!(
+        std::fs::read(dir.join("access-review.json")).unwrap(),
+        bytes
+    );
     // ssh-keygen on the files as written (principal: the actor id, `:` as `_`).
     let out = std::process::Command::new("sh")
         .arg("-c")
@@ -392,12 +410,19 @@ on_both!(ext_access_review_detached_ssh_signature, |kind| {
         .current_dir(&dir)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     // openssl on the JSON and the PDF, with the server's public key.
     for f in ["access-review.json", "access-review.pdf"] {
         let sig = std::fs::read_to_string(dir.join(format!("{f}.sig"))).unwrap();
-        std::fs::write(tmp.path().join("sig.bin"), vouch_core::unb64(sig.trim()).unwrap())
-            .unwrap();
+        std::fs::write(
+            tmp.path().join("sig.bin"),
+            vouch_core::unb64(sig.trim()).unwrap(),
+        )
+        .unwrap();
         let o = std::process::Command::new("openssl")
             .args(["dgst", "-sha256", "-verify"])
             .arg(dir.join("public_key.pem"))
@@ -406,7 +431,11 @@ on_both!(ext_access_review_detached_ssh_signature, |kind| {
             .arg(dir.join(f))
             .output()
             .unwrap();
-        assert!(o.status.success(), "{f}: {}", String::from_utf8_lossy(&o.stderr));
+        assert!(
+            o.status.success(),
+            "{f}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
     }
     assert!(std::fs::read(dir.join("access-review.pdf"))
         .unwrap()
@@ -417,7 +446,9 @@ on_both!(ext_access_review_detached_ssh_signature, |kind| {
     let steps = vouch_engine::packet::attestation::verify(&dir, None, &[]);
     assert!(steps.iter().all(|s| s.ok), "{steps:#?}");
     assert!(
-        steps.iter().any(|s| s.check.contains("SSH signature") && s.ok),
+        steps
+            .iter()
+            .any(|s| s.check.contains("SSH signature") && s.ok),
         "{steps:#?}"
     );
     // The ledger event holds every file's hash and the key, registered on first use.
@@ -426,7 +457,11 @@ on_both!(ext_access_review_detached_ssh_signature, |kind| {
         .iter()
         .find(|l| l["action"] == "access_review.completed")
         .unwrap();
-    for f in ["access-review.json", "access-review.md", "access-review.pdf"] {
+    for f in [
+        "access-review.json",
+        "access-review.md",
+        "access-review.pdf",
+    ] {
         assert_eq!(
             ev["metadata"]["files"][f].as_str(),
             Some(sha256_hex(&std::fs::read(dir.join(f)).unwrap()).as_str()),
@@ -438,6 +473,80 @@ on_both!(ext_access_review_detached_ssh_signature, |kind| {
     // Completed once: a second completion is a conflict.
     let r = call(&s, "POST", &complete, Some(&officer), None);
     assert_eq!(r.status, 409, "{}", r.text());
+    // One key per person, for attestations and access reviews alike: the officer's
+    // next review completed with another key (Mallory's) is refused, naming the key
+    // pinned by the first one, and stays in progress.
+    let erin = named(&s, "erin", Role::TeamLead);
+    let r = call(
+        &s,
+        "POST",
+        "/api/compliance/access-reviews",
+        Some(&officer),
+        Some(
+            r#"{"title": "Q4 again", "populations": [{"evidence": "team.members", "reviewers": ["token:erin"]}]}"#,
+        ),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    let id2 = r.json()["campaign"]["id"].as_str().unwrap().to_string();
+    let base2 = format!("/api/compliance/access-reviews/{id2}");
+    for account in ["alice", "bob"] {
+        let r = call(
+            &s,
+            "POST",
+            &format!("{base2}/decisions"),
+            Some(&erin),
+            Some(
+                &json!({"population": "team.members", "account": account, "decision": "keep"})
+                    .to_string(),
+            ),
+        );
+        assert_eq!(r.status, 200, "{}", r.text());
+    }
+    let r = call(
+        &s,
+        "POST",
+        &format!("{base2}/draft"),
+        Some(&officer),
+        Some(r#"{"signature_kind":"ssh"}"#),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    std::fs::write(&file, &r.body).unwrap();
+    let sha2 = sha256_hex(&r.body);
+    let at2 = r.json()["access_review"]["completed_at"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let by_mallory = sign_with("mallory");
+    let mallory_pub = std::fs::read_to_string(tmp.path().join("mallory.pub")).unwrap();
+    let r = call(
+        &s,
+        "POST",
+        &format!("{base2}/complete"),
+        Some(&officer),
+        Some(&complete_body(
+            "ssh",
+            &by_mallory,
+            &mallory_pub,
+            &sha2,
+            &at2,
+        )),
+    );
+    assert_eq!(r.status, 409, "{}", r.text());
+    let alice_fpr = String::from_utf8(
+        run_tool(
+            std::process::Command::new("ssh-keygen")
+                .arg("-lf")
+                .arg(tmp.path().join("alice.pub")),
+        )
+        .stdout,
+    )
+    .unwrap();
+    let alice_fpr = alice_fpr.split_whitespace().nth(1).unwrap().to_string();
+    assert!(r.text().contains(&alice_fpr), "{alice_fpr}: {}", r.text());
+    assert_eq!(
+        call(&s, "GET", &base2, Some(&auditor), None).json()["campaign"]["status"],
+        "in_progress"
+    );
     // A tampered document fails `vouch verify`'s check, naming the file.
     let text = std::fs::read_to_string(dir.join("access-review.json")).unwrap();
     std::fs::write(
@@ -449,7 +558,9 @@ on_both!(ext_access_review_detached_ssh_signature, |kind| {
     let failed: Vec<_> = steps.iter().filter(|s| !s.ok).collect();
     assert!(!failed.is_empty(), "{steps:#?}");
     assert!(
-        failed.iter().all(|s| s.check.contains("access-review.json")),
+        failed
+            .iter()
+            .all(|s| s.check.contains("access-review.json")),
         "{failed:#?}"
     );
 });

@@ -245,7 +245,12 @@ pub struct DetachedSignature {
 impl DetachedSignature {
     /// Refuse a draft time in the future (`field`: the request field holding it,
     /// `draft_field`: where the draft holds it) or more than [`DRAFT_VALID_HOURS`] old.
-    pub fn check_age(&self, now: DateTime<Utc>, field: &str, draft_field: &str) -> Result<(), Error> {
+    pub fn check_age(
+        &self,
+        now: DateTime<Utc>,
+        field: &str,
+        draft_field: &str,
+    ) -> Result<(), Error> {
         if self.prepared_at > now + chrono::Duration::minutes(1) {
             return Err(Error::Invalid(format!(
                 "{field}: {} is in the future: send the draft's {draft_field}",

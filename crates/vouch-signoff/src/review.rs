@@ -130,7 +130,8 @@ impl From<crate::Error> for ReviewError {
             match m.split_once(": ") {
                 Some((f, rest))
                     if !f.is_empty()
-                        && f.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.') =>
+                        && f.bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.') =>
                 {
                     (f.to_string(), rest.to_string())
                 }
@@ -1620,12 +1621,8 @@ pub fn complete(
     };
     // A personal signature counts only by the completer's pinned key (the same pinning
     // as attestations: one person, one key).
-    let signer_key = crate::attest::check_signer_key(
-        ctx.config,
-        ctx.store,
-        by,
-        personal_sig.as_ref(),
-    )?;
+    let signer_key =
+        crate::attest::check_signer_key(ctx.config, ctx.store, by, personal_sig.as_ref())?;
     let document = String::from_utf8(bytes.clone())
         .map_err(|e| ReviewError::Corrupt(format!("canonical JSON: {e}")))?;
     let signed = crate::signature::SignedDocument {

@@ -416,8 +416,8 @@ pub fn run(
         if let Ok(wait) = (end - Utc::now()).to_std() {
             std::thread::sleep(wait);
         }
-        let period = Period::range(this_month.start, end)
-            .map_err(|e| Error::Demo(e.to_string()))?;
+        let period =
+            Period::range(this_month.start, end).map_err(|e| Error::Demo(e.to_string()))?;
         crate::packet::generate(
             &config,
             &keys,

@@ -236,9 +236,10 @@ pub async fn complete(
     let body = if body.iter().all(u8::is_ascii_whitespace) {
         JsonBody(json!({}))
     } else {
-        JsonBody(crate::strict::parse(&body).map_err(|e| {
-            ApiError::bad(format!("the body is not valid JSON: {e}"))
-        })?)
+        JsonBody(
+            crate::strict::parse(&body)
+                .map_err(|e| ApiError::bad(format!("the body is not valid JSON: {e}")))?,
+        )
     };
     let f = body.fields(&["signature", "document_sha256", "completed_at"])?;
     let det = super::attestations::detached(&f, "completed_at", "access_review.completed_at")?;
