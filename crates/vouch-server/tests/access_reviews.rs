@@ -564,3 +564,146 @@ on_both!(ext_access_review_detached_ssh_signature, |kind| {
         "{failed:#?}"
     );
 });
+
+// The same over the API with OpenPGP: `gpg --detach-sign` on the completer's side,
+// checked by the server with only the public key sent; `gpg --verify` passes on the
+// files written, and the fingerprint recorded is the key's.
+on_both!(ext_access_review_detached_gpg_signature, |kind| {
+    if !vouch_test_support::ext::require(vouch_test_support::ext::have(&["gpg"]), "gpg is missing")
+    {
+        return;
+    }
+    let s = Server::start_with(kind, |t| t.push_str(CATALOG));
+    let (officer, _auditor, id) = decided_campaign(&s);
+    let base = format!("/api/compliance/access-reviews/{id}");
+    let home = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(
+        home.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o700),
+    )
+    .unwrap();
+    let gpg = || {
+        let mut c = std::process::Command::new("gpg");
+        c.env("GNUPGHOME", home.path()).arg("--batch");
+        c
+    };
+    for uid in ["Alice <alice@example>", "Mallory <mallory@example>"] {
+        run_tool(gpg().args([
+            "--pinentry-mode",
+            "loopback",
+            "--passphrase",
+            "",
+            "--quick-gen-key",
+            uid,
+            "ed25519",
+            "sign",
+            "never",
+        ]));
+    }
+    let export = |who: &str| {
+        String::from_utf8(run_tool(gpg().args(["--armor", "--export", who])).stdout).unwrap()
+    };
+    let (alice_pub, mallory_pub) = (export("alice@example"), export("mallory@example"));
+    let r = call(
+        &s,
+        "POST",
+        &format!("{base}/draft"),
+        Some(&officer),
+        Some(r#"{"signature_kind":"gpg"}"#),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let bytes = r.body.clone();
+    let sha = sha256_hex(&bytes);
+    let at = r.json()["access_review"]["completed_at"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let file = home.path().join("draft.json");
+    std::fs::write(&file, &bytes).unwrap();
+    let sig = String::from_utf8(
+        run_tool(
+            gpg()
+                .args([
+                    "--yes",
+                    "--armor",
+                    "--local-user",
+                    "alice@example",
+                    "--output",
+                    "-",
+                    "--detach-sign",
+                ])
+                .arg(&file),
+        )
+        .stdout,
+    )
+    .unwrap();
+    let complete = format!("{base}/complete");
+    // Alice's signature checked with Mallory's key: 400 naming the signature.
+    let r = call(
+        &s,
+        "POST",
+        &complete,
+        Some(&officer),
+        Some(&complete_body("gpg", &sig, &mallory_pub, &sha, &at)),
+    );
+    assert_eq!(
+        (r.status, r.json()["error"]["details"]["field"].as_str()),
+        (400, Some("signature")),
+        "{}",
+        r.text()
+    );
+    // Signed as gpg, sent as ssh: another document than the one signed, 409.
+    let r = call(
+        &s,
+        "POST",
+        &complete,
+        Some(&officer),
+        Some(&complete_body("ssh", &sig, "ssh-ed25519 AAAA", &sha, &at)),
+    );
+    assert_eq!(r.status, 409, "{}", r.text());
+    let r = call(
+        &s,
+        "POST",
+        &complete,
+        Some(&officer),
+        Some(&complete_body("gpg", &sig, &alice_pub, &sha, &at)),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let fpr = String::from_utf8(
+        run_tool(gpg().args(["--with-colons", "--list-keys", "alice@example"])).stdout,
+    )
+    .unwrap();
+    let fpr = fpr
+        .lines()
+        .find_map(|l| l.strip_prefix("fpr:"))
+        .unwrap()
+        .trim_matches(':')
+        .to_string();
+    assert_eq!(
+        r.json()["campaign"]["personal_signature"]["key_id"],
+        fpr.as_str()
+    );
+    let dir = s
+        .data
+        .dir
+        .path()
+        .join("attestations")
+        .join(format!("access-review-{id}"));
+    assert_eq!(
+        std::fs::read(dir.join("access-review.json")).unwrap(),
+        bytes
+    );
+    let o = gpg()
+        .arg("--verify")
+        .arg(dir.join("access-review.json.asc"))
+        .arg(dir.join("access-review.json"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        std::fs::read_to_string(dir.join("gpg_fingerprint"))
+            .unwrap()
+            .trim(),
+        fpr
+    );
+});
