@@ -333,6 +333,42 @@ fn demo_runs_end_to_end() {
     assert_eq!(proofs.len(), 2);
     // Seed 003's quarterly soc2 report, made by a job run.
     assert!(out.contains("quarterly soc2 report for 20"), "{out}");
+    // Issue 15: the completed access review, signed like an attestation (its files
+    // verify), is CC6.2/CC6.3 evidence in the packet that covers its completion, with
+    // its document set's hashes.
+    let reviews: Vec<_> = std::fs::read_dir(into.join("attestations"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("access-review-")
+        })
+        .collect();
+    assert_eq!(reviews.len(), 1, "{reviews:?}");
+    let v = ok(&bin()
+        .data_dir(&into)
+        .args(["verify", reviews[0].to_str().unwrap()])
+        .output());
+    assert!(v.contains("access-review.pdf: signature"), "{v}");
+    let packet: Value = serde_json::from_slice(
+        &std::fs::read(into.join("packets/month-to-date/SOC2_Evidence.json")).unwrap(),
+    )
+    .unwrap();
+    let ev = packet["evidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["evidence_id"] == "access-review")
+        .unwrap_or_else(|| panic!("no access review in {packet:#}"));
+    let pdf = std::fs::read(reviews[0].join("access-review.pdf")).unwrap();
+    assert_eq!(
+        ev["produced_by"]["parameters"]["files"]["access-review.pdf"].as_str(),
+        Some(hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&pdf)).as_str()),
+        "{ev:#}"
+    );
+    assert!(out.contains("month-to-date packet"), "{out}");
     let list: Value = serde_json::from_str(&ok(&bin()
         .data_dir(&into)
         .args(["reports", "list", "--json"])

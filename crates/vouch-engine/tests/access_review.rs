@@ -88,6 +88,8 @@ on_both!(completed_review_is_in_the_packet, |fx| {
         &id,
         "user:officer",
         t + chrono::Duration::days(1),
+        review::Personal::None,
+        &packet::attestation::review_pdf,
     )
     .unwrap();
 

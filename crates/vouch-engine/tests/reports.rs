@@ -712,7 +712,16 @@ account_key = "UserName"
         };
         review::decide(&ctx, &id, &d, "user:sam", t).unwrap();
     }
-    review::complete(&ctx, &fx.keys, &id, "user:officer", t).unwrap();
+    review::complete(
+        &ctx,
+        &fx.keys,
+        &id,
+        "user:officer",
+        t,
+        review::Personal::None,
+        &vouch_engine::packet::attestation::review_pdf,
+    )
+    .unwrap();
 
     let body = json!({"report_type": "access_review", "period_start": day(now - Duration::days(1)), "period_end": day(now + Duration::days(1))});
     let (_, v) = generate(&fx, body);

@@ -1,4 +1,5 @@
-//! Signed attestations and sign-offs on disk, and in packets: the files of a signed
+//! Signed attestations, sign-offs and completed access-review campaigns on disk, and in
+//! packets: the files of a signed
 //! document (canonical JSON, vouch's `.sig`, the public key, the signer's own SSH or
 //! OpenPGP signature, Markdown, PDF + `.sig`), their offline verification for `vouch
 //! verify`, and the lists packets carry (attestations signed in a month; the attestation
@@ -9,6 +10,7 @@ use crate::Error;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use vouch_signoff::attest::Attestation;
+use vouch_signoff::review;
 use vouch_signoff::signature::{self, PersonalSignature, SignedDocument};
 
 /// The document's file name (`attestation.json`, `.json.sig`, `.md`, `.pdf`, `.pdf.sig`).
@@ -31,12 +33,6 @@ pub fn write(
     a: &Attestation,
     doc: &SignedDocument,
 ) -> Result<Vec<PathBuf>, Error> {
-    let mut files = doc
-        .write_files(dir, NAME)
-        .map_err(|e| Error::Malformed(e.to_string()))?;
-    let md = dir.join(format!("{NAME}.md"));
-    std::fs::write(&md, vouch_signoff::markdown::render(a)).map_err(|e| Error::io(&md, e))?;
-    files.push(md);
     let at = a
         .signed
         .as_ref()
@@ -44,26 +40,99 @@ pub fn write(
         .unwrap_or_else(chrono::Utc::now);
     let pdf = crate::pdf::render_attestation(&signature::canonical_bytes(&doc.document), at)
         .map_err(Error::Render)?;
-    let p = dir.join(format!("{NAME}.pdf"));
-    std::fs::write(&p, &pdf).map_err(|e| Error::io(&p, e))?;
-    let s = dir.join(format!("{NAME}.pdf.sig"));
-    std::fs::write(&s, vouch_ledger::sign::sign_b64(&keys.signing, &pdf))
+    write_set(
+        dir,
+        NAME,
+        keys,
+        doc,
+        &vouch_signoff::markdown::render(a),
+        &pdf,
+    )
+}
+
+/// Write a signed document set into `dir` as `NAME.*`: the document and its signatures
+/// ([`SignedDocument::write_files`]), `NAME.md`, `NAME.pdf` and `NAME.pdf.sig` (vouch's
+/// signature over the PDF, for `openssl dgst -sha256 -verify`). Attestations and
+/// access-review campaigns alike.
+pub fn write_set(
+    dir: &Path,
+    name: &str,
+    keys: &vouch_ledger::Keys,
+    doc: &SignedDocument,
+    markdown: &str,
+    pdf: &[u8],
+) -> Result<Vec<PathBuf>, Error> {
+    let mut files = doc
+        .write_files(dir, name)
+        .map_err(|e| Error::Malformed(e.to_string()))?;
+    let md = dir.join(format!("{name}.md"));
+    std::fs::write(&md, markdown).map_err(|e| Error::io(&md, e))?;
+    files.push(md);
+    let p = dir.join(format!("{name}.pdf"));
+    std::fs::write(&p, pdf).map_err(|e| Error::io(&p, e))?;
+    let s = dir.join(format!("{name}.pdf.sig"));
+    std::fs::write(&s, vouch_ledger::sign::sign_b64(&keys.signing, pdf))
         .map_err(|e| Error::io(&s, e))?;
     files.push(p);
     files.push(s);
     Ok(files)
 }
 
-/// Whether `path` is (or holds) a signed attestation's `attestation.json`.
+/// Where a completed access-review campaign's files go, beside the attestations:
+/// `<data dir>/attestations/access-review-<id>/`.
+pub fn review_dir_for(data_dir: &Path, id: &str) -> PathBuf {
+    data_dir
+        .join("attestations")
+        .join(format!("{}-{id}", review::FILE_NAME))
+}
+
+/// Write a completed campaign's document set into `dir`: `access-review.json`, `.sig`,
+/// `public_key.pem`, the completer's own signature (`.json.ssh.sig` + `allowed_signers`
+/// or `.json.asc` + `gpg_fingerprint`), `access-review.md`, `.pdf` and `.pdf.sig`.
+pub fn write_review(
+    dir: &Path,
+    keys: &vouch_ledger::Keys,
+    set: &review::DocumentSet,
+) -> Result<Vec<PathBuf>, Error> {
+    write_set(
+        dir,
+        review::FILE_NAME,
+        keys,
+        &set.signed,
+        &set.markdown,
+        &set.pdf,
+    )
+}
+
+/// The PDF renderer of access-review documents, for [`review::complete`].
+pub fn review_pdf(json: &[u8], at: chrono::DateTime<chrono::Utc>) -> Result<Vec<u8>, String> {
+    crate::pdf::render_access_review(json, at)
+}
+
+/// The names of the signed documents `vouch verify` recognises in a directory.
+const DOCUMENT_NAMES: &[&str] = &[NAME, review::FILE_NAME];
+
+/// The signed document's JSON in `path` (a directory holding `attestation.json` or
+/// `access-review.json`, or that file) and its name.
+fn document_in(path: &Path) -> Option<(PathBuf, &'static str)> {
+    if path.is_dir() {
+        return DOCUMENT_NAMES.iter().find_map(|n| {
+            let f = path.join(format!("{n}.json"));
+            f.exists().then_some((f, *n))
+        });
+    }
+    let file = path.file_name()?.to_str()?;
+    DOCUMENT_NAMES
+        .iter()
+        .find(|n| file == format!("{n}.json"))
+        .filter(|_| path.exists())
+        .map(|n| (path.to_path_buf(), *n))
+}
+
+/// Whether `path` is (or holds) a signed document: an attestation's `attestation.json`
+/// or a completed access-review campaign's `access-review.json`.
 pub fn is_attestation(path: &Path) -> bool {
-    let json = if path.is_dir() {
-        path.join(format!("{NAME}.json"))
-    } else {
-        path.to_path_buf()
-    };
-    json.file_name()
-        .is_some_and(|n| n == format!("{NAME}.json").as_str())
-        && json.exists()
+    document_in(path).is_some()
 }
 
 fn step(steps: &mut Vec<Step>, check: String, r: Result<String, String>) {
@@ -84,7 +153,7 @@ pub fn verify(path: &Path, pinned: Option<&str>, known: &[String]) -> Vec<Step> 
     } else {
         path.parent().map(Path::to_path_buf).unwrap_or_default()
     };
-    let json_path = dir.join(format!("{NAME}.json"));
+    let (json_path, file) = document_in(path).unwrap_or((dir.join(format!("{NAME}.json")), NAME));
     let mut steps = Vec::new();
     let name = json_path.display().to_string();
     let bytes = match std::fs::read(&json_path) {
@@ -114,10 +183,28 @@ pub fn verify(path: &Path, pinned: Option<&str>, known: &[String]) -> Vec<Step> 
             Err("the file is not the canonical JSON of its content (it was edited)".into())
         },
     );
-    let key_id = doc["signed"]["vouch_key_id"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
+    // Where the document says who signed and how: an attestation's `signed` block, an
+    // access review's `signing_key` and `access_review` (completed_by, personal kind).
+    let review = file == review::FILE_NAME;
+    let key_id = if review {
+        &doc["signing_key"]["id"]
+    } else {
+        &doc["signed"]["vouch_key_id"]
+    }
+    .as_str()
+    .unwrap_or_default()
+    .to_string();
+    let (personal_kind, signer) = if review {
+        (
+            doc["access_review"]["personal_signature"].as_str(),
+            doc["access_review"]["completed_by"].as_str(),
+        )
+    } else {
+        (
+            doc["signed"]["personal_signature"].as_str(),
+            doc["signed"]["signer"]["name"].as_str(),
+        )
+    };
     let own = std::fs::read_to_string(dir.join("public_key.pem")).unwrap_or_default();
     let (pem, whose) = match pinned {
         Some(p) => (p.to_string(), "the pinned key".to_string()),
@@ -154,7 +241,7 @@ pub fn verify(path: &Path, pinned: Option<&str>, known: &[String]) -> Vec<Step> 
             }
         }),
     );
-    let pdf = dir.join(format!("{NAME}.pdf"));
+    let pdf = dir.join(format!("{file}.pdf"));
     if pdf.exists() {
         step(
             &mut steps,
@@ -162,15 +249,15 @@ pub fn verify(path: &Path, pinned: Option<&str>, known: &[String]) -> Vec<Step> 
             check(&pdf),
         );
     }
-    let ssh = dir.join(format!("{NAME}.json.ssh.sig"));
-    let asc = dir.join(format!("{NAME}.json.asc"));
-    match doc["signed"]["personal_signature"].as_str() {
+    let ssh = dir.join(format!("{file}.json.ssh.sig"));
+    let asc = dir.join(format!("{file}.json.asc"));
+    match personal_kind {
         Some("ssh") => {
-            let name = doc["signed"]["signer"]["name"].as_str().unwrap_or_default();
-            let principal = signature::principal_of(name);
+            let signer = signer.unwrap_or_default();
+            let principal = signature::principal_of(signer);
             // Documents signed before principals were restricted to [A-Za-z0-9._@-]
             // name the signer with only spaces replaced.
-            let legacy = name.replace(' ', "_");
+            let legacy = signer.replace(' ', "_");
             let r = std::fs::read_to_string(&ssh)
                 .map_err(|e| format!("cannot read {}: {e}", ssh.display()))
                 .and_then(|sig| {

@@ -15,6 +15,7 @@ const TEMPLATE: &str = include_str!("packet.typ");
 const EXPORT_TEMPLATE: &str = include_str!("evidence_export.typ");
 const ATTESTATION_TEMPLATE: &str = include_str!("attestation.typ");
 const REPORT_TEMPLATE: &str = include_str!("report.typ");
+const ACCESS_REVIEW_TEMPLATE: &str = include_str!("access_review.typ");
 
 /// Parsing the embedded fonts is the slow part: do it once per process.
 fn engine() -> &'static TypstEngine<TypstTemplateMainFile> {
@@ -47,6 +48,16 @@ fn attestation_engine() -> &'static TypstEngine<TypstTemplateMainFile> {
     })
 }
 
+fn access_review_engine() -> &'static TypstEngine<TypstTemplateMainFile> {
+    static ENGINE: OnceLock<TypstEngine<TypstTemplateMainFile>> = OnceLock::new();
+    ENGINE.get_or_init(|| {
+        TypstEngine::builder()
+            .main_file(ACCESS_REVIEW_TEMPLATE)
+            .fonts(typst_assets::fonts().map(Bytes::new))
+            .build()
+    })
+}
+
 fn report_engine() -> &'static TypstEngine<TypstTemplateMainFile> {
     static ENGINE: OnceLock<TypstEngine<TypstTemplateMainFile>> = OnceLock::new();
     ENGINE.get_or_init(|| {
@@ -62,6 +73,12 @@ fn report_engine() -> &'static TypstEngine<TypstTemplateMainFile> {
 /// reproducible.
 pub fn render_attestation(json: &[u8], at: DateTime<Utc>) -> Result<Vec<u8>, String> {
     render_with(attestation_engine(), "vouch-attestation", json, at)
+}
+
+/// Render a completed access-review campaign (the canonical JSON of its signed document)
+/// to PDF bytes; `at` is its completion time (the PDF's creation date): reproducible.
+pub fn render_access_review(json: &[u8], at: DateTime<Utc>) -> Result<Vec<u8>, String> {
+    render_with(access_review_engine(), "vouch-access-review", json, at)
 }
 
 /// Render a compliance report's view (`{title, organization, report_id, period,

@@ -205,6 +205,22 @@ fn access_reviews(
             .as_deref()
             .and_then(|d| serde_json::from_str(d).ok())
             .unwrap_or_default();
+        let mut parameters = json!({
+            "scope": c.scope,
+            "snapshot_sha256": c.snapshot_sha256,
+            "decisions": v.summary.decisions,
+            "signature": v.signature,
+            "signing_key_id": doc["signing_key"]["id"],
+            "populations": c.populations.iter().map(|p| json!({"evidence_id": p.evidence_id, "items": p.items.iter().map(|i| &i.id).collect::<Vec<_>>()})).collect::<Vec<_>>(),
+        });
+        // The signed document set's files and the completer's own signature, for
+        // campaigns completed since they exist (earlier packets reproduce unchanged).
+        if !c.files.is_empty() {
+            parameters["files"] = json!(c.files);
+        }
+        if let Some(p) = &c.personal_signature {
+            parameters["personal_signature"] = json!({"kind": doc["access_review"]["personal_signature"], "key_fingerprint": p.key_fingerprint()});
+        }
         evidence.push(json!({
             "id": id,
             "evidence_id": "access-review",
@@ -214,14 +230,7 @@ fn access_reviews(
                 "kind": "access_review",
                 "source": format!("vouch access review {} ({})", c.id, c.scope),
                 "query": format!("{} accounts decided by {} reviewer(s); signed canonical JSON (`vouch review show {} --out DIR` writes it and its .sig)", v.summary.to_decide, c.populations.iter().map(|p| p.reviewers.len()).sum::<usize>(), c.id),
-                "parameters": {
-                    "scope": c.scope,
-                    "snapshot_sha256": c.snapshot_sha256,
-                    "decisions": v.summary.decisions,
-                    "signature": v.signature,
-                    "signing_key_id": doc["signing_key"]["id"],
-                    "populations": c.populations.iter().map(|p| json!({"evidence_id": p.evidence_id, "items": p.items.iter().map(|i| &i.id).collect::<Vec<_>>()})).collect::<Vec<_>>(),
-                },
+                "parameters": parameters,
                 "generator": format!("vouch {}", vouch_core::VERSION),
             },
             "collected_at": c.ended_at,

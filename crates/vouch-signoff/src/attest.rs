@@ -242,6 +242,85 @@ pub struct DetachedSignature {
     pub document_sha256: String,
 }
 
+impl DetachedSignature {
+    /// Refuse a draft time in the future (`field`: the request field holding it,
+    /// `draft_field`: where the draft holds it) or more than [`DRAFT_VALID_HOURS`] old.
+    pub fn check_age(
+        &self,
+        now: DateTime<Utc>,
+        field: &str,
+        draft_field: &str,
+    ) -> Result<(), Error> {
+        if self.prepared_at > now + chrono::Duration::minutes(1) {
+            return Err(Error::Invalid(format!(
+                "{field}: {} is in the future: send the draft's {draft_field}",
+                ts(&self.prepared_at)
+            )));
+        }
+        if now - self.prepared_at > chrono::Duration::hours(DRAFT_VALID_HOURS) {
+            return Err(Error::Conflict(format!(
+                "the draft was made at {}, more than {DRAFT_VALID_HOURS} hour(s) ago: fetch it again and sign that",
+                ts(&self.prepared_at)
+            )));
+        }
+        Ok(())
+    }
+
+    /// The signer's personal signature over `bytes` (the draft), checked with the key
+    /// sent alone (`ssh-keygen -Y verify`, or `gpg --verify` in a throwaway keyring):
+    /// invalid, naming the problem, when it does not verify or the key is not a public
+    /// key. Shared by attestations and access-review campaigns.
+    pub fn personal_signature(
+        &self,
+        signer: &str,
+        bytes: &[u8],
+    ) -> Result<crate::signature::PersonalSignature, Error> {
+        use crate::signature::{self as sig, PersonalSignature};
+        let sha = vouch_store::blobs::sha256_hex(bytes);
+        let bad = |e: Error| {
+            Error::Invalid(format!(
+                "signature: it does not verify over the draft (SHA-256 {sha}) with the key sent: {}",
+                e.to_string().trim_start_matches("public_key: ")
+            ))
+        };
+        Ok(match self.kind {
+            DetachedKind::Ssh => {
+                if self.public_key.contains("PRIVATE KEY") {
+                    return Err(Error::Invalid(
+                        "public_key: that is a private key; send the public key (the .pub file)"
+                            .into(),
+                    ));
+                }
+                let key = sig::ssh_public_key_of(&self.public_key).ok_or_else(|| {
+                    Error::Invalid("public_key: not an SSH public key or allowed-signers line (ssh-ed25519 AAAA…)".into())
+                })?;
+                let s = PersonalSignature::Ssh {
+                    signature: self.signature.clone(),
+                    public_key: key,
+                    principal: sig::principal_of(signer),
+                };
+                sig::verify_personal(&s, bytes).map_err(bad)?;
+                s
+            }
+            DetachedKind::Gpg => {
+                if self.public_key.contains("PRIVATE KEY BLOCK")
+                    || !self.public_key.contains("BEGIN PGP PUBLIC KEY BLOCK")
+                {
+                    return Err(Error::Invalid(
+                        "public_key: not an armored OpenPGP public key (gpg --armor --export ID); never a private key".into(),
+                    ));
+                }
+                let fpr = sig::gpg_verify_with_key(&self.signature, &self.public_key, bytes)
+                    .map_err(bad)?;
+                PersonalSignature::Gpg {
+                    signature: self.signature.clone(),
+                    key_id: fpr,
+                }
+            }
+        })
+    }
+}
+
 /// A document ready to be signed.
 struct Prepared {
     a: Attestation,
@@ -805,19 +884,8 @@ impl Signoffs<'_> {
         det: &DetachedSignature,
         now: DateTime<Utc>,
     ) -> Result<(Attestation, SignedDocument), Error> {
-        use crate::signature::{self as sig, PersonalSignature};
-        if det.prepared_at > now + chrono::Duration::minutes(1) {
-            return Err(Error::Invalid(format!(
-                "signed_at: {} is in the future: send the draft's signed.signed_at",
-                ts(&det.prepared_at)
-            )));
-        }
-        if now - det.prepared_at > chrono::Duration::hours(DRAFT_VALID_HOURS) {
-            return Err(Error::Conflict(format!(
-                "the draft was made at {}, more than {DRAFT_VALID_HOURS} hour(s) ago: fetch it again and sign that",
-                ts(&det.prepared_at)
-            )));
-        }
+        use crate::signature as sig;
+        det.check_age(now, "signed_at", "signed.signed_at")?;
         let kind = match det.kind {
             DetachedKind::Ssh => "ssh",
             DetachedKind::Gpg => "gpg",
@@ -831,47 +899,7 @@ impl Signoffs<'_> {
                 det.document_sha256.trim()
             )));
         }
-        let bad = |e: Error| {
-            Error::Invalid(format!(
-            "signature: it does not verify over the draft (SHA-256 {sha}) with the key sent: {}",
-            e.to_string().trim_start_matches("public_key: ")
-        ))
-        };
-        let personal = match det.kind {
-            DetachedKind::Ssh => {
-                if det.public_key.contains("PRIVATE KEY") {
-                    return Err(Error::Invalid(
-                        "public_key: that is a private key; send the public key (the .pub file)"
-                            .into(),
-                    ));
-                }
-                let key = sig::ssh_public_key_of(&det.public_key).ok_or_else(|| {
-                    Error::Invalid("public_key: not an SSH public key or allowed-signers line (ssh-ed25519 AAAA…)".into())
-                })?;
-                let s = PersonalSignature::Ssh {
-                    signature: det.signature.clone(),
-                    public_key: key,
-                    principal: sig::principal_of(&req.signer),
-                };
-                sig::verify_personal(&s, &bytes).map_err(bad)?;
-                s
-            }
-            DetachedKind::Gpg => {
-                if det.public_key.contains("PRIVATE KEY BLOCK")
-                    || !det.public_key.contains("BEGIN PGP PUBLIC KEY BLOCK")
-                {
-                    return Err(Error::Invalid(
-                        "public_key: not an armored OpenPGP public key (gpg --armor --export ID); never a private key".into(),
-                    ));
-                }
-                let fpr = sig::gpg_verify_with_key(&det.signature, &det.public_key, &bytes)
-                    .map_err(bad)?;
-                PersonalSignature::Gpg {
-                    signature: det.signature.clone(),
-                    key_id: fpr,
-                }
-            }
-        };
+        let personal = det.personal_signature(&req.signer, &bytes)?;
         let signed = SignedDocument {
             sha256: sha,
             vouch: sig::sign_vouch(self.keys, &bytes),
@@ -1066,73 +1094,17 @@ impl Signoffs<'_> {
         Ok((a, signed))
     }
 
-    /// The key `signer` signs personally with: the one configured for them
-    /// (`[attestations] signer_keys`, source `config`), else the key of their first
-    /// personally signed document (trust on first use, source `first_use`; that
-    /// document's `attestation.signed` event recorded it as `registered`). `None`: no key
-    /// is pinned yet.
+    /// The key `signer` signs personally with: see [`pinned_key`].
     pub fn pinned_key(&self, signer: &str) -> Result<Option<(String, &'static str)>, Error> {
-        use crate::signature::PersonalSignature;
-        if let Some(k) = self.settings().signer_keys.get(signer) {
-            return Ok(Some((k.clone(), "config")));
-        }
-        let rows = self.store.query(
-            "SELECT document FROM attestations WHERE document IS NOT NULL ORDER BY signed_at, id",
-            &[],
-        )?;
-        for r in rows {
-            let Some(text) = r.opt_text(0) else { continue };
-            let d: SignedDocument = serde_json::from_str(&text)
-                .map_err(|e| Error::Corrupt(format!("stored signed document: {e}")))?;
-            if d.document["signed"]["signer"]["name"].as_str() != Some(signer) {
-                continue;
-            }
-            match &d.personal {
-                Some(PersonalSignature::Ssh { public_key, .. }) => {
-                    return Ok(Some((public_key.clone(), "first_use")))
-                }
-                // Documents signed before fingerprints were recorded carry the name the
-                // signer gave, which pins nothing.
-                Some(PersonalSignature::Gpg { key_id, .. })
-                    if key_id.len() >= 16 && key_id.bytes().all(|b| b.is_ascii_hexdigit()) =>
-                {
-                    return Ok(Some((key_id.clone(), "first_use")))
-                }
-                _ => {}
-            }
-        }
-        Ok(None)
+        pinned_key(self.config, &self.store, signer)
     }
 
-    /// Refuse (conflict, naming the pinned key's fingerprint) a personal signature by
-    /// another key than the signer's pinned one; what the ledger records of the key:
-    /// `{"fingerprint", "pinned_by": "config" | "first_use" | "registered"}`
-    /// (`registered`: no key was pinned, this one is from now on). `None` without a
-    /// personal signature.
     fn check_signer_key(
         &self,
         signer: &str,
         personal: Option<&crate::signature::PersonalSignature>,
     ) -> Result<Option<Value>, Error> {
-        let Some(p) = personal else { return Ok(None) };
-        let fingerprint = p.key_fingerprint();
-        match self.pinned_key(signer)? {
-            Some((k, source)) if p.is_by(&k) => {
-                Ok(Some(json!({"fingerprint": fingerprint, "pinned_by": source})))
-            }
-            Some((k, source)) => Err(Error::Conflict(format!(
-                "signature: {signer}'s personal signing key is pinned to {} ({}); this signature is by {fingerprint}. An admin rotates the key in vouch.toml ([attestations] signer_keys)",
-                crate::signature::pinned_fingerprint(&k),
-                if source == "config" {
-                    "configured in [attestations] signer_keys"
-                } else {
-                    "the key of their first personally signed document"
-                }
-            ))),
-            None => Ok(Some(
-                json!({"fingerprint": fingerprint, "pinned_by": "registered"}),
-            )),
-        }
+        check_signer_key(self.config, &self.store, signer, personal)
     }
 
     /// Record a step in the ledger; its seq.
@@ -1234,6 +1206,94 @@ impl Signoffs<'_> {
             return Err(e);
         }
         Ok(a)
+    }
+}
+
+/// The key `signer` signs personally with (attestations, sign-offs and access-review
+/// campaigns alike): the one configured for them (`[attestations] signer_keys`, source
+/// `config`), else the key of their first personally signed document — an attestation
+/// or a completed campaign, whichever came first (trust on first use, source
+/// `first_use`; that document's ledger event recorded it as `registered`). `None`: no
+/// key is pinned yet.
+pub fn pinned_key(
+    config: &Config,
+    store: &Store,
+    signer: &str,
+) -> Result<Option<(String, &'static str)>, Error> {
+    use crate::signature::PersonalSignature;
+    if let Some(k) = config.settings.attestations.signer_keys.get(signer) {
+        return Ok(Some((k.clone(), "config")));
+    }
+    // The key of a personal signature, when it pins one. Documents signed before
+    // fingerprints were recorded carry the name the signer gave, which pins nothing.
+    let key_of = |p: &PersonalSignature| match p {
+        PersonalSignature::Ssh { public_key, .. } => Some(public_key.clone()),
+        PersonalSignature::Gpg { key_id, .. }
+            if key_id.len() >= 16 && key_id.bytes().all(|b| b.is_ascii_hexdigit()) =>
+        {
+            Some(key_id.clone())
+        }
+        _ => None,
+    };
+    let mut first: Option<(String, String)> = None;
+    let rows = store.query(
+        "SELECT document, signed_at FROM attestations WHERE document IS NOT NULL ORDER BY signed_at, id",
+        &[],
+    )?;
+    for r in rows {
+        let Some(text) = r.opt_text(0) else { continue };
+        let d: SignedDocument = serde_json::from_str(&text)
+            .map_err(|e| Error::Corrupt(format!("stored signed document: {e}")))?;
+        if d.document["signed"]["signer"]["name"].as_str() != Some(signer) {
+            continue;
+        }
+        if let Some(k) = d.personal.as_ref().and_then(key_of) {
+            first = Some((r.opt_text(1).unwrap_or_default(), k));
+            break;
+        }
+    }
+    for (at, p) in crate::review::personal_signatures_of(store, signer)
+        .map_err(|e| Error::Corrupt(format!("access reviews: {e}")))?
+    {
+        if let Some(k) = key_of(&p) {
+            if first.as_ref().is_none_or(|(t, _)| at < *t) {
+                first = Some((at, k));
+            }
+            break;
+        }
+    }
+    Ok(first.map(|(_, k)| (k, "first_use")))
+}
+
+/// Refuse (conflict, naming the pinned key's fingerprint) a personal signature by
+/// another key than the signer's pinned one ([`pinned_key`]); what the ledger records
+/// of the key: `{"fingerprint", "pinned_by": "config" | "first_use" | "registered"}`
+/// (`registered`: no key was pinned, this one is from now on). `None` without a
+/// personal signature.
+pub fn check_signer_key(
+    config: &Config,
+    store: &Store,
+    signer: &str,
+    personal: Option<&crate::signature::PersonalSignature>,
+) -> Result<Option<Value>, Error> {
+    let Some(p) = personal else { return Ok(None) };
+    let fingerprint = p.key_fingerprint();
+    match pinned_key(config, store, signer)? {
+        Some((k, source)) if p.is_by(&k) => {
+            Ok(Some(json!({"fingerprint": fingerprint, "pinned_by": source})))
+        }
+        Some((k, source)) => Err(Error::Conflict(format!(
+            "signature: {signer}'s personal signing key is pinned to {} ({}); this signature is by {fingerprint}. An admin rotates the key in vouch.toml ([attestations] signer_keys)",
+            crate::signature::pinned_fingerprint(&k),
+            if source == "config" {
+                "configured in [attestations] signer_keys"
+            } else {
+                "the key of their first personally signed document"
+            }
+        ))),
+        None => Ok(Some(
+            json!({"fingerprint": fingerprint, "pinned_by": "registered"}),
+        )),
     }
 }
 

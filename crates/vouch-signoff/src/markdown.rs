@@ -196,8 +196,7 @@ pub fn render_review(v: &crate::review::View) -> String {
     }
     match &c.document_sha256 {
         Some(h) => m.push_str(&format!(
-            "- Signed document SHA-256: `{h}` (verify `access-review-{}.json` with its `.sig`)\n",
-            c.id
+            "- Signed document SHA-256: `{h}` (`access-review.json`, checked with `vouch verify` or openssl and its `.sig`)\n"
         )),
         None => m.push_str("- Not signed: only a completed campaign has a signed document\n"),
     }

@@ -114,6 +114,52 @@ pub enum ReviewError {
     /// The blob store (snapshots) failed.
     #[error(transparent)]
     Blob(#[from] vouch_store::blobs::BlobError),
+    /// Rendering the signed document set (the PDF) failed.
+    #[error("rendering the signed access review: {0}")]
+    Render(String),
+}
+
+/// A signing error of the shared machinery ([`crate::signature`], the detached-signature
+/// and key-pinning checks of [`crate::attest`]) as an access-review error: a bad
+/// signature or key is invalid (naming the field its message starts with), a draft
+/// that is stale or a key other than the pinned one a conflict.
+impl From<crate::Error> for ReviewError {
+    fn from(e: crate::Error) -> Self {
+        use crate::Error as E;
+        let split = |m: String, default: &str| -> (String, String) {
+            match m.split_once(": ") {
+                Some((f, rest))
+                    if !f.is_empty()
+                        && f.bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.') =>
+                {
+                    (f.to_string(), rest.to_string())
+                }
+                _ => (default.to_string(), m),
+            }
+        };
+        match e {
+            E::Invalid(m) => {
+                let (field, message) = split(m, "signature");
+                ReviewError::Invalid { field, message }
+            }
+            E::Signature(m) => ReviewError::Invalid {
+                field: "personal_key".into(),
+                message: m,
+            },
+            E::Conflict(m) => conflict("signature_conflict", m),
+            E::Forbidden(m) => ReviewError::Forbidden {
+                code: "forbidden",
+                field: "signature".into(),
+                message: m,
+            },
+            E::NotFound(m) => ReviewError::NotFound(m),
+            E::Store(e) => ReviewError::Store(e),
+            E::Ledger(e) => ReviewError::Ledger(e),
+            E::Checks(e) => ReviewError::Checks(e),
+            other => ReviewError::Corrupt(other.to_string()),
+        }
+    }
 }
 
 fn invalid(field: impl Into<String>, message: impl Into<String>) -> ReviewError {
@@ -259,6 +305,14 @@ pub struct Campaign {
     pub cancel_reason: Option<String>,
     /// SHA-256 of the signed document (completed campaigns).
     pub document_sha256: Option<String>,
+    /// The completer's own signature over the document (`vouch review complete
+    /// --ssh-key/--gpg-key`, or a detached signature over the API's draft).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub personal_signature: Option<crate::signature::PersonalSignature>,
+    /// The SHA-256 of each file of the signed document set (`access-review.json`,
+    /// `.md`, `.pdf`), as recorded in the `access_review.completed` event.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub files: BTreeMap<String, String>,
     /// Every ledger event of the campaign except decisions (those are on the entries).
     pub events: Vec<EventRef>,
 }
@@ -676,6 +730,8 @@ pub fn create(
         ended_by: None,
         cancel_reason: None,
         document_sha256: None,
+        personal_signature: None,
+        files: BTreeMap::new(),
         events: Vec::new(),
     };
     if n.draft {
@@ -1197,6 +1253,271 @@ pub struct Completed {
     pub document: String,
     /// base64 DER signature over the document's bytes.
     pub signature: String,
+    /// The document set to write: the document with vouch's and the completer's
+    /// signatures, its PDF and Markdown renderings (hashes in the ledger event).
+    pub files: DocumentSet,
+}
+
+/// A completed campaign's signed document set: what `vouch review complete`, the API and
+/// `vouch review show --out` write beside attestations (vouch-packet writes the files).
+#[derive(Debug, Clone)]
+pub struct DocumentSet {
+    /// The canonical document, vouch's signature and the completer's own, if any.
+    pub signed: crate::signature::SignedDocument,
+    /// The PDF rendering of the document (created at its `completed_at`: reproducible).
+    pub pdf: Vec<u8>,
+    /// The Markdown rendering of the document.
+    pub markdown: String,
+}
+
+impl DocumentSet {
+    /// SHA-256 of each file (`access-review.json`, `.md`, `.pdf`): what the
+    /// `access_review.completed` event and packets record.
+    pub fn hashes(&self) -> BTreeMap<String, String> {
+        let h = vouch_store::blobs::sha256_hex;
+        BTreeMap::from([
+            (format!("{FILE_NAME}.json"), self.signed.sha256.clone()),
+            (format!("{FILE_NAME}.md"), h(self.markdown.as_bytes())),
+            (format!("{FILE_NAME}.pdf"), h(&self.pdf)),
+        ])
+    }
+}
+
+/// The file name of a signed campaign's documents (`access-review.json`, `.json.sig`,
+/// `.md`, `.pdf`, `.pdf.sig`, and the completer's `.json.ssh.sig` or `.json.asc`).
+pub const FILE_NAME: &str = "access-review";
+
+/// Renders a signed campaign document (its canonical JSON) to PDF, with `at` (its
+/// completion) as the creation date so the bytes are reproducible; vouch-packet's typst
+/// renderer, passed in because this crate does not render.
+pub type PdfRenderer<'a> = &'a dyn Fn(&[u8], DateTime<Utc>) -> Result<Vec<u8>, String>;
+
+/// The completer's own signature, if any.
+#[derive(Debug, Clone, Copy)]
+pub enum Personal<'a> {
+    /// vouch's signature only.
+    None,
+    /// Sign with this key here (the CLI: `--ssh-key FILE` / `--gpg-key ID`).
+    Key(&'a crate::signature::PersonalKey),
+    /// A signature the completer made elsewhere over [`draft`]'s bytes (the API).
+    Detached(&'a crate::attest::DetachedSignature),
+}
+
+impl Personal<'_> {
+    fn kind(&self) -> Option<&'static str> {
+        use crate::attest::DetachedKind;
+        use crate::signature::PersonalKey;
+        match self {
+            Personal::None => None,
+            Personal::Key(PersonalKey::Ssh(_)) => Some("ssh"),
+            Personal::Key(PersonalKey::Gpg(_)) => Some("gpg"),
+            Personal::Detached(d) => Some(match d.kind {
+                DetachedKind::Ssh => "ssh",
+                DetachedKind::Gpg => "gpg",
+            }),
+        }
+    }
+}
+
+/// The document set of a signed campaign document: `personal` is the completer's own
+/// signature (from the record), `public_key_pem` vouch's key that signed it.
+pub fn document_set(
+    document: &str,
+    signature: &str,
+    public_key_pem: &str,
+    personal: Option<crate::signature::PersonalSignature>,
+    pdf: PdfRenderer<'_>,
+) -> Result<DocumentSet, ReviewError> {
+    let value: Value =
+        serde_json::from_str(document).map_err(|e| ReviewError::Corrupt(e.to_string()))?;
+    let at = value["access_review"]["completed_at"]
+        .as_str()
+        .and_then(vouch_core::period::parse_instant)
+        .ok_or_else(|| ReviewError::Corrupt("the signed document has no completed_at".into()))?;
+    let key_id = vouch_ledger::sign::key_id_of_pem(public_key_pem).map_err(ReviewError::Corrupt)?;
+    Ok(DocumentSet {
+        pdf: pdf(document.as_bytes(), at).map_err(ReviewError::Render)?,
+        markdown: crate::markdown::render_review(&view_of_document(document)?),
+        signed: crate::signature::SignedDocument {
+            sha256: vouch_store::blobs::sha256_hex(document.as_bytes()),
+            vouch: crate::signature::VouchSignature {
+                key_id,
+                public_key_pem: public_key_pem.to_string(),
+                signature: signature.to_string(),
+            },
+            personal,
+            document: value,
+        },
+    })
+}
+
+/// The campaign as its signed document states it (for the Markdown rendering of the
+/// document set: what was signed, not what changed later, such as remediations).
+pub fn view_of_document(document: &str) -> Result<View, ReviewError> {
+    let d: Value =
+        serde_json::from_str(document).map_err(|e| ReviewError::Corrupt(e.to_string()))?;
+    let bad = |e: serde_json::Error| ReviewError::Corrupt(format!("signed access review: {e}"));
+    let a = &d["access_review"];
+    let text = |k: &str| a[k].as_str().map(str::to_string);
+    let campaign = Campaign {
+        id: text("id").unwrap_or_default(),
+        title: text("title").unwrap_or_default(),
+        scope: text("scope").unwrap_or_default(),
+        status: "completed".into(),
+        populations: serde_json::from_value(a["populations"].clone()).map_err(bad)?,
+        created_at: text("created_at").unwrap_or_default(),
+        created_by: text("created_by").unwrap_or_default(),
+        started_at: text("started_at"),
+        snapshot_sha256: text("snapshot_sha256"),
+        previous: text("previous"),
+        ended_at: text("completed_at"),
+        ended_by: text("completed_by"),
+        cancel_reason: None,
+        document_sha256: Some(vouch_store::blobs::sha256_hex(document.as_bytes())),
+        personal_signature: None,
+        files: BTreeMap::new(),
+        events: serde_json::from_value(a["events"].clone()).map_err(bad)?,
+    };
+    Ok(View {
+        campaign,
+        summary: serde_json::from_value(d["summary"].clone()).map_err(bad)?,
+        entries: serde_json::from_value(d["entries"].clone()).map_err(bad)?,
+        document: None,
+        signature: None,
+    })
+}
+
+/// The signed document of a campaign completed by `by` at `at` (`completed_at`: for a
+/// detached signature, when its draft was made) from its entries and decision history;
+/// `personal` the kind of the completer's own signature (`ssh`, `gpg`), in the signed
+/// bytes so it cannot be stripped unnoticed.
+#[allow(clippy::too_many_arguments)] // the document's parts, each named by every caller
+fn document_of(
+    config: &Config,
+    keys: &Keys,
+    c: &Campaign,
+    entries: &[Entry],
+    history: &[vouch_store::Row],
+    by: &str,
+    at: &DateTime<Utc>,
+    personal: Option<&str>,
+) -> Value {
+    let org = &config.settings.organization;
+    let mut review = json!({
+        "id": c.id, "title": c.title, "scope": c.scope, "status": "completed",
+        "created_at": c.created_at, "created_by": c.created_by,
+        "started_at": c.started_at, "snapshot_sha256": c.snapshot_sha256,
+        "previous": c.previous, "completed_at": ts(at), "completed_by": by,
+        "populations": c.populations, "events": c.events,
+    });
+    // Only when there is one, so documents without stay as they were.
+    if let Some(k) = personal {
+        review["personal_signature"] = json!(k);
+    }
+    json!({
+        "type": DOCUMENT_TYPE,
+        "version": 1,
+        "organization": {"name": org.name, "id": org.id},
+        "generator": {"name": "vouch", "version": vouch_core::VERSION},
+        "signing_key": {"id": keys.signing_key_id(), "algorithm": "ECDSA P-256 SHA-256"},
+        "criteria": CRITERIA,
+        "access_review": review,
+        "summary": summarize(entries),
+        "entries": entries,
+        "decision_history": history_of(history),
+    })
+}
+
+/// The completed documents' personal signatures of `by` (when, signature), oldest
+/// first: the signer-key pinning of [`crate::attest::pinned_key`] reads them.
+pub fn personal_signatures_of(
+    store: &Store,
+    by: &str,
+) -> Result<Vec<(String, crate::signature::PersonalSignature)>, ReviewError> {
+    let rows = store.query(
+        "SELECT ended_at, record FROM access_reviews WHERE status = 'completed' AND document IS NOT NULL ORDER BY ended_at, id",
+        &[],
+    )?;
+    let mut out = Vec::new();
+    for r in rows {
+        let c: Campaign =
+            serde_json::from_str(&r.text(1)).map_err(|e| ReviewError::Corrupt(e.to_string()))?;
+        if c.ended_by.as_deref() != Some(by) {
+            continue;
+        }
+        if let Some(p) = c.personal_signature {
+            out.push((r.opt_text(0).unwrap_or_default(), p));
+        }
+    }
+    Ok(out)
+}
+
+/// The exact bytes (canonical JSON) the completer signs with their own key before
+/// completing over the API ([`complete`] with [`Personal::Detached`]): the document as
+/// it would be signed now by `by`, with `personal_signature` = `kind` (`ssh` or `gpg`)
+/// and `completed_at` = `at` (send it back as the draft's time). Refused like
+/// completion while entries are undecided. Nothing is written.
+pub fn draft(
+    ctx: &Ctx<'_>,
+    keys: &Keys,
+    id: &str,
+    by: &str,
+    kind: &str,
+    at: DateTime<Utc>,
+) -> Result<Vec<u8>, ReviewError> {
+    if !["ssh", "gpg"].contains(&kind) {
+        return Err(invalid(
+            "signature_kind",
+            format!("must be ssh or gpg, not `{kind}`"),
+        ));
+    }
+    let view = completable(ctx, id)?;
+    let history = ctx
+        .store
+        .query(HISTORY_SQL, &[view.campaign.id.clone().into()])?;
+    let doc = document_of(
+        ctx.config,
+        keys,
+        &view.campaign,
+        &view.entries,
+        &history,
+        by,
+        &at,
+        Some(kind),
+    );
+    Ok(vouch_core::canonical::to_vec(&doc))
+}
+
+/// The campaign, if it may be completed now: in progress, every entry settled, no
+/// decision still being recorded.
+fn completable(ctx: &Ctx<'_>, id: &str) -> Result<View, ReviewError> {
+    let view = get(ctx.store, id)?;
+    let c0 = &view.campaign;
+    if c0.status != "in_progress" {
+        return Err(conflict(
+            "not_in_progress",
+            format!(
+                "access review {} is {}; only a review in progress can be completed",
+                c0.id, c0.status
+            ),
+        ));
+    }
+    if let Some(e) = unsettled(&view.summary) {
+        return Err(e);
+    }
+    // Read after the view: a decision stored before it is either fully recorded (seq,
+    // and its finding) or still in flight, and then completion waits.
+    if !ctx
+        .store
+        .query(
+            "SELECT 1 FROM access_review_decisions WHERE review_id = $1 AND ledger_seq IS NULL",
+            &[c0.id.clone().into()],
+        )?
+        .is_empty()
+    {
+        return Err(pending());
+    }
+    Ok(view)
 }
 
 /// Why a campaign cannot be completed yet: entries without a final decision (none, or
@@ -1224,40 +1545,27 @@ fn pending() -> ReviewError {
 
 /// Complete a campaign: refused (`undecided_entries`, with the count) while any entry
 /// has no final decision (none yet, or `defer` / `escalate`: open questions the signed
-/// record would otherwise close); otherwise the document is built, signed and recorded.
+/// record would otherwise close); otherwise the document is built, signed with vouch's
+/// key and, per `personal`, the completer's own (made here with their key, or a
+/// detached signature over [`draft`]'s bytes: 409 when the document changed since, 400
+/// when the signature does not verify over it; either way by the completer's pinned
+/// key, see [`crate::attest::pinned_key`]), rendered (PDF by `pdf`, Markdown) and
+/// recorded with every file's SHA-256. The files are the caller's to write
+/// ([`Completed::files`]).
 pub fn complete(
     ctx: &Ctx<'_>,
     keys: &Keys,
     id: &str,
     by: &str,
     at: DateTime<Utc>,
+    personal: Personal<'_>,
+    pdf: PdfRenderer<'_>,
 ) -> Result<Completed, ReviewError> {
-    let view = get(ctx.store, id)?;
+    if let Personal::Detached(d) = personal {
+        d.check_age(at, "completed_at", "access_review.completed_at")?;
+    }
+    let view = completable(ctx, id)?;
     let c0 = view.campaign.clone();
-    if c0.status != "in_progress" {
-        return Err(conflict(
-            "not_in_progress",
-            format!(
-                "access review {} is {}; only a review in progress can be completed",
-                c0.id, c0.status
-            ),
-        ));
-    }
-    if let Some(e) = unsettled(&view.summary) {
-        return Err(e);
-    }
-    // Read after the view: a decision stored before it is either fully recorded (seq,
-    // and its finding) or still in flight, and then completion waits.
-    if !ctx
-        .store
-        .query(
-            "SELECT 1 FROM access_review_decisions WHERE review_id = $1 AND ledger_seq IS NULL",
-            &[c0.id.clone().into()],
-        )?
-        .is_empty()
-    {
-        return Err(pending());
-    }
     // A revoke whose finding could not be opened at decision time gets it now.
     for e in view
         .entries
@@ -1272,13 +1580,73 @@ pub fn complete(
             e.note.as_deref(),
         )?;
     }
+    // The document as it stands now (as of the draft's time for a detached signature),
+    // signed personally before the transaction (the tools run outside it); the
+    // transaction below rebuilds it from the stored entries and refuses to complete if
+    // its bytes differ, so what is signed is exactly what is stored.
+    let completed_at = match personal {
+        Personal::Detached(d) => d.prepared_at,
+        _ => at,
+    };
+    let kind = personal.kind();
+    let view = get(ctx.store, &c0.id)?;
+    let history = ctx.store.query(HISTORY_SQL, &[c0.id.clone().into()])?;
+    let doc = document_of(
+        ctx.config,
+        keys,
+        &view.campaign,
+        &view.entries,
+        &history,
+        by,
+        &completed_at,
+        kind,
+    );
+    let bytes = vouch_core::canonical::to_vec(&doc);
+    let sha = vouch_store::blobs::sha256_hex(&bytes);
+    let personal_sig = match personal {
+        Personal::None => None,
+        Personal::Key(k) => Some(crate::signature::sign_personal(k, by, &bytes)?),
+        Personal::Detached(d) => {
+            if !sha.eq_ignore_ascii_case(d.document_sha256.trim()) {
+                return Err(conflict(
+                    "draft_changed",
+                    format!(
+                        "the draft changed since it was fetched: it is now SHA-256 {sha}, the signature is over {} (decisions, remediation findings or the campaign changed): fetch the draft again and sign that",
+                        d.document_sha256.trim()
+                    ),
+                ));
+            }
+            Some(d.personal_signature(by, &bytes)?)
+        }
+    };
+    // A personal signature counts only by the completer's pinned key (the same pinning
+    // as attestations: one person, one key).
+    let signer_key =
+        crate::attest::check_signer_key(ctx.config, ctx.store, by, personal_sig.as_ref())?;
+    let document = String::from_utf8(bytes.clone())
+        .map_err(|e| ReviewError::Corrupt(format!("canonical JSON: {e}")))?;
+    let signed = crate::signature::SignedDocument {
+        sha256: sha.clone(),
+        vouch: crate::signature::sign_vouch(keys, &bytes),
+        personal: personal_sig.clone(),
+        document: doc,
+    };
+    let signature = signed.vouch.signature.clone();
+    // The renderings before anything is written: a PDF that cannot be made leaves the
+    // campaign in progress.
+    let files = DocumentSet {
+        pdf: pdf(&bytes, completed_at).map_err(ReviewError::Render)?,
+        markdown: crate::markdown::render_review(&view_of_document(&document)?),
+        signed,
+    };
+    let hashes = files.hashes();
     let old_rec = record_text(&c0);
-    let org = &ctx.config.settings.organization;
     // One transaction: take the campaign (only while in progress: a decision in flight
-    // holds its row, so this waits for it), read the entries as they now stand, sign
-    // them, store the document. The signed document is exactly the stored decisions.
+    // holds its row, so this waits for it), read the entries as they now stand, rebuild
+    // the document: it must be the one signed. The signed document is exactly the
+    // stored decisions.
     let mut why = None;
-    let mut out: Option<(Campaign, String, String, Summary)> = None;
+    let mut out: Option<(Campaign, Summary)> = None;
     ctx.store
         .write(&mut |sql| {
             let mut c = c0.clone();
@@ -1312,39 +1680,23 @@ pub fn complete(
             if rows.iter().any(|r| r.opt_int(7).is_none()) {
                 return Err(abort(&mut why, pending()));
             }
-            let doc = json!({
-                "type": DOCUMENT_TYPE,
-                "version": 1,
-                "organization": {"name": org.name, "id": org.id},
-                "generator": {"name": "vouch", "version": vouch_core::VERSION},
-                "signing_key": {"id": keys.signing_key_id(), "algorithm": "ECDSA P-256 SHA-256"},
-                "criteria": CRITERIA,
-                "access_review": {
-                    "id": c.id, "title": c.title, "scope": c.scope, "status": "completed",
-                    "created_at": c.created_at, "created_by": c.created_by,
-                    "started_at": c.started_at, "snapshot_sha256": c.snapshot_sha256,
-                    "previous": c.previous, "completed_at": c.ended_at, "completed_by": c.ended_by,
-                    "populations": c.populations, "events": c.events,
-                },
-                "summary": summary,
-                "entries": entries,
-                "decision_history": history_of(&rows),
-            });
-            let document = vouch_core::canonical::to_string(&doc);
-            let signature = sign(keys, document.as_bytes());
-            c.document_sha256 = Some(vouch_store::blobs::sha256_hex(document.as_bytes()));
+            let now_doc = document_of(ctx.config, keys, &view.campaign, &entries, &rows, by, &completed_at, kind);
+            if vouch_core::canonical::to_string(&now_doc) != document {
+                return Err(abort(&mut why, conflict("draft_changed", format!("access review {} changed while it was being signed: complete it again", c.id))));
+            }
+            c.document_sha256 = Some(sha.clone());
+            c.personal_signature = personal_sig.clone();
             sql.execute(
                 "UPDATE access_reviews SET record = $2, document = $3, signature = $4 WHERE id = $1",
                 &[c.id.clone().into(), record_text(&c).into(), document.clone().into(), signature.clone().into()],
             )?;
-            out = Some((c, document, signature, summary));
+            out = Some((c, summary));
             Ok(())
         })
         .map_err(|e| aborted(e, &mut why))?;
-    let Some((mut c, document, signature, summary)) = out else {
+    let Some((mut c, summary)) = out else {
         return Err(ReviewError::Corrupt("completion wrote nothing".into()));
     };
-    let doc_sha = c.document_sha256.clone().unwrap_or_default();
     let revoked = summary.decisions.get("revoke").copied().unwrap_or(0);
     let seq = match record_event(
         ctx.ledger,
@@ -1357,7 +1709,8 @@ pub fn complete(
             "Access review `{}` completed and signed: {} entries decided, {revoked} revoked",
             c.title, summary.to_decide
         ),
-        json!({"scope": c.scope, "document_sha256": doc_sha, "signing_key_id": keys.signing_key_id(), "decisions": summary.decisions}),
+        json!({"scope": c.scope, "document_sha256": sha, "signing_key_id": keys.signing_key_id(), "decisions": summary.decisions,
+               "files": hashes, "personal_signature": kind, "signer_key": signer_key}),
     ) {
         Ok(seq) => seq,
         Err(e) => {
@@ -1378,11 +1731,13 @@ pub fn complete(
         at: ts(&at),
         by: by.into(),
     });
+    c.files = hashes;
     store_record(ctx.store, &c)?;
     Ok(Completed {
         view: get(ctx.store, &c.id)?,
         document,
         signature,
+        files,
     })
 }
 

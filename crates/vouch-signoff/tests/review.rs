@@ -113,6 +113,12 @@ impl Fx {
     }
 }
 
+/// The PDF renderer these tests give completion: the document bytes themselves (the
+/// typst rendering lives in vouch-packet; its PDFs are tested there and in the CLI).
+fn render_pdf(json: &[u8], _at: DateTime<Utc>) -> Result<Vec<u8>, String> {
+    Ok(json.to_vec())
+}
+
 fn t0() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 10, 15, 12, 0, 0).unwrap()
 }
@@ -258,7 +264,15 @@ vouch_test_support::on_both!(campaign_across_two_reviews, |kind| {
     .unwrap();
 
     // Completion refused while two entries are pending, with the count.
-    match review::complete(&ctx, &fx.keys, &id, "officer@example.com", t0()) {
+    match review::complete(
+        &ctx,
+        &fx.keys,
+        &id,
+        "officer@example.com",
+        t0(),
+        review::Personal::None,
+        &render_pdf,
+    ) {
         Err(ReviewError::Conflict {
             code: "undecided_entries",
             undecided,
@@ -318,6 +332,8 @@ vouch_test_support::on_both!(campaign_across_two_reviews, |kind| {
         &id,
         "officer@example.com",
         t0() + Duration::hours(1),
+        review::Personal::None,
+        &render_pdf,
     )
     .unwrap();
     assert_eq!(done.view.campaign.status, "completed");
@@ -546,8 +562,16 @@ fn ext_signature_verifies_with_openssl() {
         t0(),
     )
     .unwrap();
-    let done =
-        review::complete(&ctx, &fx.keys, &v.campaign.id, "officer@example.com", t0()).unwrap();
+    let done = review::complete(
+        &ctx,
+        &fx.keys,
+        &v.campaign.id,
+        "officer@example.com",
+        t0(),
+        review::Personal::None,
+        &render_pdf,
+    )
+    .unwrap();
     let out = tempfile::tempdir().unwrap();
     let (doc, sig, key) = (
         out.path().join("review.json"),
@@ -745,7 +769,15 @@ vouch_test_support::on_both!(completion_races_decisions_and_itself, |kind| {
             .map(|_| {
                 s.spawn(move || {
                     gate.wait();
-                    review::complete(&fx.ctx(), &fx.keys, id, "o", t0())
+                    review::complete(
+                        &fx.ctx(),
+                        &fx.keys,
+                        id,
+                        "o",
+                        t0(),
+                        review::Personal::None,
+                        &render_pdf,
+                    )
                 })
             })
             .collect();
@@ -772,7 +804,16 @@ vouch_test_support::on_both!(completion_races_decisions_and_itself, |kind| {
         assert_eq!(stored.document.as_deref(), Some(done.document.as_str()));
     } else {
         // Both completions lost to the escalation still open: complete it now.
-        review::complete(&fx.ctx(), &fx.keys, &id, "o", t0()).unwrap();
+        review::complete(
+            &fx.ctx(),
+            &fx.keys,
+            &id,
+            "o",
+            t0(),
+            review::Personal::None,
+            &render_pdf,
+        )
+        .unwrap();
     }
     // After completion nothing is decided, and nothing is recorded.
     let before = events_for(&fx, "access_review.decided", "carol");
@@ -825,7 +866,15 @@ vouch_test_support::on_both!(deferred_and_escalated_entries_block_completion, |k
         t0(),
     )
     .unwrap();
-    match review::complete(&ctx, &fx.keys, &id, "o", t0()) {
+    match review::complete(
+        &ctx,
+        &fx.keys,
+        &id,
+        "o",
+        t0(),
+        review::Personal::None,
+        &render_pdf,
+    ) {
         Err(ReviewError::Conflict {
             code: "undecided_entries",
             undecided,
@@ -854,7 +903,15 @@ vouch_test_support::on_both!(deferred_and_escalated_entries_block_completion, |k
         t0(),
     )
     .unwrap();
-    match review::complete(&ctx, &fx.keys, &id, "o", t0()) {
+    match review::complete(
+        &ctx,
+        &fx.keys,
+        &id,
+        "o",
+        t0(),
+        review::Personal::None,
+        &render_pdf,
+    ) {
         Err(ReviewError::Conflict { undecided, .. }) => assert_eq!(undecided, Some(1)),
         other => panic!("{other:?}"),
     }
@@ -866,7 +923,16 @@ vouch_test_support::on_both!(deferred_and_escalated_entries_block_completion, |k
         t0(),
     )
     .unwrap();
-    let done = review::complete(&ctx, &fx.keys, &id, "o", t0()).unwrap();
+    let done = review::complete(
+        &ctx,
+        &fx.keys,
+        &id,
+        "o",
+        t0(),
+        review::Personal::None,
+        &render_pdf,
+    )
+    .unwrap();
     let doc: Value = serde_json::from_str(&done.document).unwrap();
     // The history keeps the replaced defer and escalation, each with its ledger seq.
     let hist = doc["decision_history"].as_array().unwrap();

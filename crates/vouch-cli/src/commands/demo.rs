@@ -43,6 +43,7 @@ pub fn run(cli: &crate::Cli, a: &DemoArgs) -> Result<i32> {
             "log_verifier_key": report.log_verifier_key,
             "packet": report.packet, "public_key_file": report.public_key_file,
             "incident": report.incident.as_ref().map(|i| i.view(chrono::Utc::now())),
+            "access_review": {"id": report.access_review.id, "title": report.access_review.title, "dir": report.access_review.dir, "packet": report.review_packet},
             "attestation": {"id": report.attestation.id, "title": report.attestation.title, "opinion": report.attestation.opinion, "exceptions": report.attestation.exceptions, "signed_at": report.attestation.signed_at, "dir": report.attestation.dir},
             "dashboard": {"url": dash_url, "serve": format!("vouch --data-dir {d} serve"), "username": login.username, "password": login.password, "auditor_token": login.auditor_token},
         }));
@@ -125,16 +126,22 @@ pub fn run(cli: &crate::Cli, a: &DemoArgs) -> Result<i32> {
     }
     let ar = &report.access_review;
     println!(
-        "   Access review \"{}\" ({}): {} accounts decided ({}); revoked: {}.\n   Nobody decided their own account; each revoke opened a remediation finding that the\n   next collection closes once the account is gone. Completed and signed:\n     {}\n     openssl: base64 -d {}.sig > /tmp/review.sig.bin; openssl dgst -sha256 -verify {} -signature /tmp/review.sig.bin {}",
+        "   Access review \"{}\" ({}): {} accounts decided ({}); revoked: {}.\n   Nobody decided their own account; each revoke opened a remediation finding that the\n   next collection closes once the account is gone. Completed and signed like an attestation\n   (access-review.json, .md, .pdf, each signed) in\n     {}\n     check it with `vouch verify {}`, or openssl: base64 -d {}.sig > /tmp/review.sig.bin; openssl dgst -sha256 -verify {} -signature /tmp/review.sig.bin {}",
         ar.title,
         &ar.id[..8],
         ar.entries,
         ar.decisions.iter().map(|(k, n)| format!("{k} {n}")).collect::<Vec<_>>().join(", "),
         if ar.revoked.is_empty() { "none".to_string() } else { ar.revoked.join(", ") },
-        ar.document_file.display(),
+        ar.dir.display(),
+        ar.dir.display(),
         ar.document_file.display(),
         report.public_key_file.display(),
         ar.document_file.display()
+    );
+    println!(
+        "   It is CC6.2/CC6.3 evidence in the packet of the month it was completed: this month's,\n   so far (the month-to-date packet, {}), in\n     {}",
+        report.review_packet.period,
+        report.review_packet.dir.display()
     );
     let pd = report.packet.dir.display();
     println!(

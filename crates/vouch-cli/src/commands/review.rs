@@ -1,10 +1,11 @@
 //! `vouch review`: access-review campaigns (start, list, show, decide, complete, cancel).
 
 use crate::output;
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
 use std::path::PathBuf;
 use vouch_engine::signoff::review::{self, Ctx, Decision, NewCampaign, PopulationSpec, Reviewer};
+use vouch_engine::signoff::signature::PersonalKey;
 
 #[derive(Subcommand)]
 pub enum ReviewCommand {
@@ -16,11 +17,12 @@ pub enum ReviewCommand {
         #[arg(long)]
         status: Option<String>,
     },
-    /// One campaign with its entries; --out writes a completed campaign's signed document.
+    /// One campaign with its entries; --out writes a completed campaign's signed documents.
     Show {
         /// The campaign id (at least 8 characters of it).
         id: String,
-        /// Write `access-review-<id>.json` and its `.sig` (and `.md`) into this directory.
+        /// Write the signed document set (`access-review.json`, `.md`, `.pdf`, their
+        /// signatures, `public_key.pem`) into this directory.
         #[arg(long)]
         out: Option<PathBuf>,
         /// Print the Markdown rendering (every account, decision, note, remediation).
@@ -36,9 +38,17 @@ pub enum ReviewCommand {
         /// Who completes it (default: $USER).
         #[arg(long)]
         by: Option<String>,
-        /// Also write the signed document and its `.sig` into this directory.
+        /// Also write the signed document set into this directory (it is always
+        /// written under the data directory's attestations/access-review-<id>/).
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Also sign with this SSH private key (`ssh-keygen -Y sign -n
+        /// vouch-attestation`; its .pub must be beside it).
+        #[arg(long, value_name = "FILE", conflicts_with = "gpg_key")]
+        ssh_key: Option<PathBuf>,
+        /// Also sign with this OpenPGP key of your keyring (`gpg --detach-sign`).
+        #[arg(long, value_name = "ID")]
+        gpg_key: Option<String>,
     },
     /// Cancel a draft or a campaign in progress.
     Cancel {
@@ -206,24 +216,6 @@ fn print_view(v: &review::View) {
     }
 }
 
-fn write_document(
-    dir: &std::path::Path,
-    v: &review::View,
-    doc: &str,
-    sig: &str,
-) -> Result<PathBuf> {
-    let id = &v.campaign.id;
-    std::fs::create_dir_all(dir)?;
-    let file = dir.join(format!("access-review-{id}.json"));
-    std::fs::write(&file, doc)?;
-    std::fs::write(dir.join(format!("access-review-{id}.json.sig")), sig)?;
-    std::fs::write(
-        dir.join(format!("access-review-{id}.md")),
-        vouch_engine::signoff::markdown::render_review(v),
-    )?;
-    Ok(file)
-}
-
 pub fn run(cli: &crate::Cli, c: &ReviewCommand) -> Result<i32> {
     let (config, store, keys, ledger) = super::open(cli)?;
     let ctx = Ctx {
@@ -277,8 +269,28 @@ pub fn run(cli: &crate::Cli, c: &ReviewCommand) -> Result<i32> {
                         v.campaign.status
                     );
                 };
-                let f = write_document(dir, &v, doc, sig)?;
-                eprintln!("wrote {} and its .sig and .md", f.display());
+                // The set again from the stored document: the same JSON and PDF bytes
+                // (hashes as in its ledger event), vouch's key that signed it.
+                let key_id = serde_json::from_str::<serde_json::Value>(doc)?["signing_key"]["id"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string();
+                if key_id != keys.signing_key_id() {
+                    bail!(
+                        "access review {} was signed with key {key_id}, not this data directory's signing key {}: its files are under attestations/ where it was completed",
+                        v.campaign.id,
+                        keys.signing_key_id()
+                    );
+                }
+                let set = review::document_set(
+                    doc,
+                    sig,
+                    &keys.signing_public_pem(),
+                    v.campaign.personal_signature.clone(),
+                    &vouch_engine::packet::attestation::review_pdf,
+                )?;
+                let files = vouch_engine::packet::attestation::write_review(dir, &keys, &set)?;
+                eprintln!("wrote {} files into {}", files.len(), dir.display());
             }
             if *markdown {
                 print!("{}", vouch_engine::signoff::markdown::render_review(&v));
@@ -314,11 +326,44 @@ pub fn run(cli: &crate::Cli, c: &ReviewCommand) -> Result<i32> {
                 );
             }
         }
-        ReviewCommand::Complete { id, by, out } => {
-            let done = review::complete(&ctx, &keys, id, &who(by), now)?;
-            if let Some(dir) = out {
-                let f = write_document(dir, &done.view, &done.document, &done.signature)?;
-                eprintln!("wrote {} and its .sig", f.display());
+        ReviewCommand::Complete {
+            id,
+            by,
+            out,
+            ssh_key,
+            gpg_key,
+        } => {
+            let key = match (ssh_key, gpg_key) {
+                (Some(f), _) => Some(PersonalKey::Ssh(f.clone())),
+                (None, Some(id)) => Some(PersonalKey::Gpg(id.clone())),
+                _ => None,
+            };
+            let personal = match &key {
+                Some(k) => review::Personal::Key(k),
+                None => review::Personal::None,
+            };
+            let done = review::complete(
+                &ctx,
+                &keys,
+                id,
+                &who(by),
+                now,
+                personal,
+                &vouch_engine::packet::attestation::review_pdf,
+            )?;
+            // Beside the attestations, like theirs; then the copy asked for. The review
+            // is completed and recorded before: a failed write says so.
+            let home = vouch_engine::packet::attestation::review_dir_for(
+                &config.data_dir,
+                &done.view.campaign.id,
+            );
+            for dir in std::iter::once(&home).chain(out.iter()) {
+                let files = vouch_engine::packet::attestation::write_review(dir, &keys, &done.files)
+                    .with_context(|| format!(
+                        "access review {} IS COMPLETED and signed (document SHA-256 {}), but writing its files to {} failed; write them with `vouch review show {} --out DIR`",
+                        done.view.campaign.id, done.files.signed.sha256, dir.display(), done.view.campaign.id
+                    ))?;
+                eprintln!("wrote {} files into {}", files.len(), dir.display());
             }
             show(&done.view);
         }

@@ -6,7 +6,8 @@ use vouch_engine::packet::verify::{self, Options};
 #[derive(clap::Args)]
 pub struct VerifyArgs {
     /// Packet files (SOC2_Evidence.json / .pdf) or directories holding them; signed
-    /// attestations (a directory holding attestation.json, or that file).
+    /// attestations and completed access reviews (a directory holding attestation.json
+    /// or access-review.json, or that file).
     #[arg(required = true)]
     pub paths: Vec<PathBuf>,
     /// Pin the signing public key (SPKI PEM file).
@@ -50,8 +51,9 @@ pub fn run(cli: &crate::Cli, a: &VerifyArgs) -> Result<i32> {
         Some(f) => super::witness::quorum(f, a.min_cosignatures)?,
         None => (Vec::new(), 0),
     };
-    // Signed attestations (a directory holding attestation.json, or that file) are
-    // checked on their own; everything else is a packet.
+    // Signed attestations and access reviews (a directory holding attestation.json or
+    // access-review.json, or that file) are checked on their own; everything else is a
+    // packet.
     let (attestations, packets): (Vec<PathBuf>, Vec<PathBuf>) = a
         .paths
         .iter()

@@ -160,6 +160,8 @@ pub struct AccessReviewReport {
     pub decisions: std::collections::BTreeMap<String, u64>,
     /// The accounts revoked (each opened a remediation finding).
     pub revoked: Vec<String>,
+    /// The directory of its signed document set (JSON, Markdown, PDF, signatures).
+    pub dir: std::path::PathBuf,
     /// The signed document.
     pub document_file: std::path::PathBuf,
     /// Its signature (base64 DER, like the packet's `.sig`).
@@ -168,9 +170,9 @@ pub struct AccessReviewReport {
 
 /// Seed 003's access review over the demo application's accounts: ada and grace review,
 /// grace decides ada's own account, frances (no login for months) is revoked; completed
-/// and signed, the document and its `.sig` written under `access-reviews/`.
+/// and signed, its document set (JSON, Markdown, PDF and their signatures) written under
+/// `attestations/access-review-<id>/`.
 pub fn access_review(
-    dir: &Path,
     config: &Config,
     store: &vouch_store::Store,
     ledger: &Ledger,
@@ -236,19 +238,27 @@ pub fn access_review(
             revoked.push(e.account.clone());
         }
     }
-    let done = review::complete(&ctx, keys, &id, "margaret@acme.example", now)?;
-    let out = dir.join("access-reviews");
-    std::fs::create_dir_all(&out).map_err(|e| Error::io(&out, e))?;
-    let document_file = out.join(format!("access-review-{id}.json"));
-    let signature_file = out.join(format!("access-review-{id}.json.sig"));
-    std::fs::write(&document_file, &done.document).map_err(|e| Error::io(&document_file, e))?;
-    std::fs::write(&signature_file, &done.signature).map_err(|e| Error::io(&signature_file, e))?;
+    let done = review::complete(
+        &ctx,
+        keys,
+        &id,
+        "margaret@acme.example",
+        now,
+        review::Personal::None,
+        &crate::packet::attestation::review_pdf,
+    )?;
+    // The document set beside the attestations, as `vouch review complete` writes it.
+    let out = crate::packet::attestation::review_dir_for(&config.data_dir, &id);
+    crate::packet::attestation::write_review(&out, keys, &done.files)?;
+    let document_file = out.join(format!("{}.json", review::FILE_NAME));
+    let signature_file = out.join(format!("{}.json.sig", review::FILE_NAME));
     Ok(AccessReviewReport {
         id,
         title: done.view.campaign.title.clone(),
         entries: done.view.summary.to_decide,
         decisions: done.view.summary.decisions.clone(),
         revoked,
+        dir: out,
         document_file,
         signature_file,
     })

@@ -7,7 +7,7 @@ pub mod incidents;
 
 use crate::ledger::{VerifyOptions, VerifyReport};
 use crate::Error;
-use chrono::{DateTime, Datelike, Duration, TimeZone, Timelike, Utc, Weekday};
+use chrono::{DateTime, Datelike, Duration, SubsecRound, TimeZone, Timelike, Utc, Weekday};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
@@ -239,6 +239,9 @@ pub struct DemoReport {
     pub incident: Option<crate::incidents::Incident>,
     /// The completed, signed access review.
     pub access_review: evidence::AccessReviewReport,
+    /// The month-to-date packet (this month's 1st up to after the review was
+    /// completed): the packet that holds the access review as CC6.2/CC6.3 evidence.
+    pub review_packet: crate::packet::Written,
     /// The signed attestation of the last month.
     pub attestation: DemoAttestation,
     /// The quarterly soc2 report (seed 003) for the quarter holding the last month,
@@ -377,7 +380,7 @@ pub fn run(
     progress(0, 1, "incidents");
     let incident = incidents::run(dir, &mut config, &ledger, &store, Utc::now().max(now))?;
     progress(0, 1, "access review");
-    let access_review = evidence::access_review(dir, &config, &store, &ledger, &keys)?;
+    let access_review = evidence::access_review(&config, &store, &ledger, &keys)?;
 
     // Seed 002 step 8 on the demo's timeline: a monthly attestation of the last month,
     // its window opened the day after the month ended and signed the day after that
@@ -402,6 +405,32 @@ pub fn run(
             force: true,
         },
     )?;
+    // The access review above was completed today, in this month, so last month's
+    // packet does not hold it (and backdating it would fake its record). The packet
+    // that covers it is this month's so far: a closed range from the 1st to the next
+    // whole second after the review was recorded, generated then.
+    progress(0, 1, "packet (month to date)");
+    let review_packet = {
+        let done = Utc::now();
+        let end = done.trunc_subsecs(0) + Duration::seconds(1);
+        if let Ok(wait) = (end - Utc::now()).to_std() {
+            std::thread::sleep(wait);
+        }
+        let period =
+            Period::range(this_month.start, end).map_err(|e| Error::Demo(e.to_string()))?;
+        crate::packet::generate(
+            &config,
+            &keys,
+            &ledger,
+            &crate::packet::Request {
+                period,
+                generated_at: Some(Utc::now().max(end)),
+                format: crate::packet::Format::Both,
+                out: dir.join("packets").join("month-to-date"),
+                force: true,
+            },
+        )?
+    };
     // Seed 003's quarterly soc2 report, for the quarter holding the last month.
     progress(0, 1, "report");
     let quarter = format!(
@@ -452,6 +481,7 @@ pub fn run(
         evidence,
         incident,
         access_review,
+        review_packet,
         attestation,
         soc2_report,
     })

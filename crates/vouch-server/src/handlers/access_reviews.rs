@@ -180,20 +180,113 @@ pub async fn decide(
     ))
 }
 
+/// `POST /access-reviews/{id}/draft` `{"signature_kind": "ssh"|"gpg"}`: the exact bytes
+/// (canonical JSON) the caller signs with their own key before completing: the document
+/// as it would be signed now with the caller as completer, its SHA-256 in
+/// `X-Vouch-Document-Sha256` and its time in `access_review.completed_at`. 409 while
+/// entries are undecided. Nothing is written.
+pub async fn draft(
+    State(app): State<App>,
+    Caller(who): Caller,
+    Path(id): Path<String>,
+    body: JsonBody,
+) -> ApiResult<Response> {
+    let f = body.fields(&["signature_kind"])?;
+    let kind = f.required("signature_kind")?;
+    let keys = app.keys.clone();
+    let bytes = with_ctx(&app, move |ctx| {
+        review::draft(ctx, &keys, &id, &who.actor, &kind, chrono::Utc::now())
+    })
+    .await?;
+    let sha = vouch_store::blobs::sha256_hex(&bytes);
+    Ok((
+        StatusCode::OK,
+        [
+            (
+                axum::http::header::CONTENT_TYPE,
+                "application/json".to_string(),
+            ),
+            (
+                axum::http::HeaderName::from_static("x-vouch-document-sha256"),
+                sha,
+            ),
+        ],
+        bytes,
+    )
+        .into_response())
+}
+
 /// `POST /access-reviews/{id}/complete`: 409 `undecided_entries` (with the count, and
 /// each of undecided / deferred / escalated in the message) while any entry has no final
-/// decision; otherwise the signed document and its signature.
+/// decision; otherwise the campaign, completed and signed. An optional JSON body
+/// `{"signature": {"kind", "signature", "public_key"}, "document_sha256",
+/// "completed_at"}` (from `/draft`) adds the caller's own detached signature: 409
+/// `draft_changed` when the document is no longer the draft signed, 400 when the
+/// signature does not verify over it, 409 when it is not by the caller's pinned key.
+/// The document set (JSON, Markdown, PDF, signatures) is written under the data
+/// directory's `attestations/access-review-<id>/`; if that fails after completion, a
+/// 500 `signed_files_not_written` says the review is completed.
 pub async fn complete(
     State(app): State<App>,
     Caller(who): Caller,
     Path(id): Path<String>,
+    body: axum::body::Bytes,
 ) -> ApiResult<impl IntoResponse> {
+    // No body (or `{}`): vouch's signature only, as before.
+    let body = if body.iter().all(u8::is_ascii_whitespace) {
+        JsonBody(json!({}))
+    } else {
+        JsonBody(
+            crate::strict::parse(&body)
+                .map_err(|e| ApiError::bad(format!("the body is not valid JSON: {e}")))?,
+        )
+    };
+    let f = body.fields(&["signature", "document_sha256", "completed_at"])?;
+    let det = super::attestations::detached(&f, "completed_at", "access_review.completed_at")?;
     let keys = app.keys.clone();
+    let data_dir = app.config.data_dir.clone();
     let done = with_ctx(&app, move |ctx| {
-        review::complete(ctx, &keys, &id, &who.actor, chrono::Utc::now())
+        let personal = match &det {
+            Some(d) => review::Personal::Detached(d),
+            None => review::Personal::None,
+        };
+        review::complete(
+            ctx,
+            &keys,
+            &id,
+            &who.actor,
+            chrono::Utc::now(),
+            personal,
+            &vouch_engine::packet::attestation::review_pdf,
+        )
     })
     .await?;
-    Ok(axum::Json(done.view))
+    let keys = app.keys.clone();
+    let v = blocking(move || {
+        let dir = vouch_engine::packet::attestation::review_dir_for(&data_dir, &done.view.campaign.id);
+        if let Err(e) = vouch_engine::packet::attestation::write_review(&dir, &keys, &done.files) {
+            return Err(ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "signed_files_not_written",
+                format!(
+                    "access review {} IS COMPLETED and signed (document SHA-256 {}), but writing its files to {} failed: {e}. Do not complete it again; write them with `vouch review show {} --out DIR`.",
+                    done.view.campaign.id,
+                    done.files.signed.sha256,
+                    dir.display(),
+                    done.view.campaign.id
+                ),
+            )
+            .details(json!({
+                "completed": true,
+                "id": done.view.campaign.id,
+                "document_sha256": done.files.signed.sha256,
+                "files_written": false,
+            })));
+        }
+        Ok(done.view)
+    })
+    .await?;
+    Ok(axum::Json(v))
 }
 
 /// `POST /access-reviews/{id}/cancel`: `{"reason"}`.

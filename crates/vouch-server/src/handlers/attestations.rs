@@ -214,10 +214,17 @@ pub async fn draft(
 /// The `signature` object of a sign body: `{"kind": "ssh"|"gpg", "signature": armored,
 /// "public_key": SSH key line / allowed-signers line / armored OpenPGP public key}`, with
 /// `document_sha256` and `signed_at` of the draft signed.
-fn detached(f: &Fields<'_>) -> ApiResult<Option<DetachedSignature>> {
+///
+/// `at_field` names the draft's time in the body (`signed_at` for attestations,
+/// `completed_at` for access reviews) and `draft_field` where the draft holds it.
+pub(crate) fn detached(
+    f: &Fields<'_>,
+    at_field: &str,
+    draft_field: &str,
+) -> ApiResult<Option<DetachedSignature>> {
     let s = match f.0.get("signature") {
         None | Some(Value::Null) => {
-            for k in ["document_sha256", "signed_at"] {
+            for k in ["document_sha256", at_field] {
                 if f.0.get(k).is_some_and(|v| !v.is_null()) {
                     return Err(ApiError::bad(format!(
                         "{k}: only with a `signature` (a detached signature over a draft)"
@@ -280,12 +287,12 @@ fn detached(f: &Fields<'_>) -> ApiResult<Option<DetachedSignature>> {
         )
         .details(json!({"field": "document_sha256"})));
     }
-    let at = f.required("signed_at")?;
+    let at = f.required(at_field)?;
     let prepared_at = vouch_core::period::parse_instant(&at).ok_or_else(|| {
         ApiError::bad(format!(
-            "signed_at: `{at}` is not an RFC 3339 time (send the draft's signed.signed_at)"
+            "{at_field}: `{at}` is not an RFC 3339 time (send the draft's {draft_field})"
         ))
-        .details(json!({"field": "signed_at"}))
+        .details(json!({"field": at_field}))
     })?;
     Ok(Some(DetachedSignature {
         kind,
@@ -315,7 +322,7 @@ pub async fn sign(
         "signed_at",
     ])?;
     let (opinion, notes) = opinion_and_notes(&f)?;
-    let det = detached(&f)?;
+    let det = detached(&f, "signed_at", "signed.signed_at")?;
     let req = request(&who, opinion, notes);
     let v = blocking(move || {
         let s = signoffs(&app);
