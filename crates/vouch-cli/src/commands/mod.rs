@@ -8,6 +8,7 @@ pub mod export;
 pub mod incidents;
 pub mod init;
 pub mod jobs;
+pub mod kit;
 pub mod keys;
 pub mod ledger;
 pub mod packet;
