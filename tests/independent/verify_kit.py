@@ -37,7 +37,7 @@ sys.dont_write_bytecode = True  # leave the kit as it was given
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from verify_tlog import (  # noqa: E402
     Fail, b64d, leaf_hash, mth, parse_checkpoint, read_text, verify_consistency,
-    verify_inclusion, verify_note, cmd_inclusion)
+    verify_note, cmd_inclusion)
 
 from cryptography.exceptions import InvalidSignature  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey  # noqa: E402
@@ -463,7 +463,11 @@ def report(a):
 
 
 def present(a):
-    meta = load_json(os.path.join(a.kit, "kit.json"), "kit.json")
+    # A broken kit.json lists nothing here; `report` then says what is wrong with it.
+    try:
+        meta = load_json(os.path.join(a.kit, "kit.json"), "kit.json")
+    except Fail:
+        return 1
     for m in meta.get("months", []):
         if m.get("status") == "present":
             print(m["month"])

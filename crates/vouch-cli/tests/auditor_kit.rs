@@ -164,7 +164,7 @@ on_both!(ext_auditor_kit_for_a_year, |kind| {
     }
     assert!(line(&out, "2025-12").contains("pdf sig OK"), "{out}");
     assert!(line(&out, "2025-12").contains("archive"), "{out}");
-    assert!(line(&out, "2025-12").contains("(latest)"), "{out}");
+    assert!(line(&out, "2025-12").contains("(the latest checkpoint)"), "{out}");
     assert!(out.contains("SUMMARY: OK — 2025: 12 of 12 months verified"), "{out}");
     // One line a month, the kit's line and the summary.
     assert_eq!(out.lines().count(), 14, "{out}");

@@ -61,6 +61,9 @@ pub enum KitError {
     /// Reading the archive records failed.
     #[error(transparent)]
     Seal(#[from] vouch_seal::Error),
+    /// Reading the recorded packets failed.
+    #[error(transparent)]
+    Packet(#[from] vouch_packet::Error),
 }
 
 fn io(path: impl AsRef<Path>, source: std::io::Error) -> KitError {
@@ -281,7 +284,7 @@ fn build(
         .packets_dir
         .clone()
         .unwrap_or_else(|| config.data_dir.join("packets"));
-    let recorded = vouch_packet::series::recorded(store).unwrap_or_default();
+    let recorded = vouch_packet::series::recorded(store)?;
     let mut out_months = Vec::new();
     // (index into out_months, checkpoint size) of months with a packet.
     let mut present: Vec<(usize, u64)> = Vec::new();
@@ -424,6 +427,7 @@ fn build(
         witnesses.push_str(&format!("# {} ({})\n{}\n", wd.name, wd.url, wd.vkey.trim()));
     }
     w.write("keys/witnesses.txt", witnesses.as_bytes())?;
+    let n_witnesses = config.settings.witness.len();
     let ts_cfg = &config.settings.timestamp;
     let tsa_ca = if ts_cfg.ca_file.trim().is_empty() {
         None
