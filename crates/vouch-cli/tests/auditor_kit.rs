@@ -308,7 +308,14 @@ on_both!(ext_auditor_kit_for_a_year, |kind| {
     );
     assert!(line(&out, "2026-02").starts_with("2026-02 MISSING"), "{out}");
     assert!(line(&out, "2026-03").starts_with("2026-03 NOT YET"), "{out}");
-    assert!(!out.contains(" OK ("), "{out}");
+    assert!(
+        !out.lines().any(|l| l.starts_with("2026-") && l.contains(" OK")),
+        "{out}"
+    );
+    assert!(
+        out.contains("SUMMARY: FAIL") && out.contains("2 missing (2026-01, 2026-02)"),
+        "{out}"
+    );
 
     let _ = std::net::TcpStream::connect(
         tsa_url
