@@ -22,7 +22,10 @@ fn verify(kit: &Path, args: &[&str]) -> (bool, String) {
         .expect("bash runs");
     let out = String::from_utf8_lossy(&o.stdout).to_string();
     let err = String::from_utf8_lossy(&o.stderr).to_string();
-    assert!(err.trim().is_empty(), "verify.sh wrote to stderr: {err}\n{out}");
+    assert!(
+        err.trim().is_empty(),
+        "verify.sh wrote to stderr: {err}\n{out}"
+    );
     (o.status.success(), out)
 }
 
@@ -106,7 +109,10 @@ on_both!(ext_auditor_kit_for_a_year, |kind| {
     let cfg = a.dir.join("vouch.toml");
     let mut toml = std::fs::read_to_string(&cfg).unwrap();
     assert!(toml.contains("recipients = []"), "{toml}");
-    toml = toml.replace("recipients = []", &format!("recipients = [\"{recipient}\"]"));
+    toml = toml.replace(
+        "recipients = []",
+        &format!("recipients = [\"{recipient}\"]"),
+    );
     toml.push_str(&format!(
         "\n[timestamp]\nurl = \"{tsa_url}\"\nca_file = \"{}\"\n",
         tsa_dir.join("ca.crt").display()
@@ -120,13 +126,7 @@ on_both!(ext_auditor_kit_for_a_year, |kind| {
         let month = format!("2025-{m:02}");
         append_month(&a, &month, 3);
         if m == 12 {
-            a.ok(&[
-                "jobs",
-                "run",
-                "generate-soc2-evidence",
-                "--period",
-                &month,
-            ]);
+            a.ok(&["jobs", "run", "generate-soc2-evidence", "--period", &month]);
         } else {
             a.ok(&["witness", "submit"]);
             a.ok(&["packet", "--period", &month, "--format", "json"]);
@@ -143,7 +143,9 @@ on_both!(ext_auditor_kit_for_a_year, |kind| {
         kit.to_str().unwrap(),
     ]);
     assert!(out.contains("2025-12 packet"), "{out}");
-    assert!(kit.join("months/2025-12/packet/SOC2_Evidence.pdf").is_file());
+    assert!(kit
+        .join("months/2025-12/packet/SOC2_Evidence.pdf")
+        .is_file());
     assert!(
         std::fs::read_dir(kit.join("months/2025-12/archive"))
             .unwrap()
@@ -164,8 +166,14 @@ on_both!(ext_auditor_kit_for_a_year, |kind| {
     }
     assert!(line(&out, "2025-12").contains("pdf sig OK"), "{out}");
     assert!(line(&out, "2025-12").contains("archive"), "{out}");
-    assert!(line(&out, "2025-12").contains("(the latest checkpoint)"), "{out}");
-    assert!(out.contains("SUMMARY: OK — 2025: 12 of 12 months verified"), "{out}");
+    assert!(
+        line(&out, "2025-12").contains("(the latest checkpoint)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("SUMMARY: OK — 2025: 12 of 12 months verified"),
+        "{out}"
+    );
     // One line a month, the kit's line and the summary.
     assert_eq!(out.lines().count(), 14, "{out}");
 
@@ -186,7 +194,10 @@ on_both!(ext_auditor_kit_for_a_year, |kind| {
     );
     assert!(line(&out, "2025-02").contains(" OK ("), "{out}");
     assert!(line(&out, "2025-04").contains(" OK ("), "{out}");
-    assert!(out.contains("SUMMARY: FAIL") && out.contains("(2025-03)"), "{out}");
+    assert!(
+        out.contains("SUMMARY: FAIL") && out.contains("(2025-03)"),
+        "{out}"
+    );
 
     // 2. May's checkpoint and proof replaced by those of a forked log: another history
     // signed with the same log key, at the same tree sizes.
@@ -306,10 +317,17 @@ on_both!(ext_auditor_kit_for_a_year, |kind| {
         line(&out, "2026-01"),
         "2026-01 MISSING: no packet generated"
     );
-    assert!(line(&out, "2026-02").starts_with("2026-02 MISSING"), "{out}");
-    assert!(line(&out, "2026-03").starts_with("2026-03 NOT YET"), "{out}");
     assert!(
-        !out.lines().any(|l| l.starts_with("2026-") && l.contains(" OK")),
+        line(&out, "2026-02").starts_with("2026-02 MISSING"),
+        "{out}"
+    );
+    assert!(
+        line(&out, "2026-03").starts_with("2026-03 NOT YET"),
+        "{out}"
+    );
+    assert!(
+        !out.lines()
+            .any(|l| l.starts_with("2026-") && l.contains(" OK")),
         "{out}"
     );
     assert!(
@@ -317,11 +335,8 @@ on_both!(ext_auditor_kit_for_a_year, |kind| {
         "{out}"
     );
 
-    let _ = std::net::TcpStream::connect(
-        tsa_url
-            .trim_start_matches("http://")
-            .trim_end_matches('/'),
-    )
-    .and_then(|mut s| s.write_all(b"QUIT\r\n"));
+    let _ =
+        std::net::TcpStream::connect(tsa_url.trim_start_matches("http://").trim_end_matches('/'))
+            .and_then(|mut s| s.write_all(b"QUIT\r\n"));
     tsa.join().unwrap();
 });

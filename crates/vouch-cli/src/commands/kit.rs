@@ -77,14 +77,22 @@ pub fn run(cli: &crate::Cli, a: &KitArgs) -> Result<i32> {
                 m.checkpoint_size.unwrap_or_default(),
                 m.archives.len()
             ),
-            "not_yet" => println!("  {} NOT YET: {}", m.month, m.reason.as_deref().unwrap_or("")),
-            _ => println!("  {} MISSING: {}", m.month, m.reason.as_deref().unwrap_or("")),
+            "not_yet" => println!(
+                "  {} NOT YET: {}",
+                m.month,
+                m.reason.as_deref().unwrap_or("")
+            ),
+            _ => println!(
+                "  {} MISSING: {}",
+                m.month,
+                m.reason.as_deref().unwrap_or("")
+            ),
         }
     }
+    println!("  {} population(s), {} sample(s)", k.populations, k.samples);
     println!(
-        "  {} population(s), {} sample(s)",
-        k.populations, k.samples
+        "check it (no vouch needed): bash {}/verify.sh",
+        k.dir.display()
     );
-    println!("check it (no vouch needed): bash {}/verify.sh", k.dir.display());
     Ok(0)
 }

@@ -24,8 +24,7 @@ pub const VERIFY_KIT_PY: &str = include_str!("../../../../tests/independent/veri
 /// The transparency-log verifier it builds on.
 pub const VERIFY_TLOG_PY: &str = include_str!("../../../../tests/independent/verify_tlog.py");
 /// The sample verifier (docs/sampling.md).
-pub const VERIFY_SAMPLE_PY: &str =
-    include_str!("../../../../tests/independent/verify_sample.py");
+pub const VERIFY_SAMPLE_PY: &str = include_str!("../../../../tests/independent/verify_sample.py");
 /// The script the auditor runs.
 pub const VERIFY_SH: &str = include_str!("verify.sh");
 /// The instructions, with `{{…}}` placeholders filled in per kit.
@@ -127,9 +126,7 @@ pub struct Kit {
 
 /// The months of a period of whole months, in order.
 pub fn months_of(period: &Period) -> Result<Vec<Period>, KitError> {
-    let whole = |t: &DateTime<Utc>| {
-        t.day() == 1 && t.time() == chrono::NaiveTime::MIN
-    };
+    let whole = |t: &DateTime<Utc>| t.day() == 1 && t.time() == chrono::NaiveTime::MIN;
     if !whole(&period.start) || !whole(&period.end) || period.end <= period.start {
         return Err(KitError::Invalid(format!(
             "--period: `{}` is not made of whole months; give a year (2026), a quarter (2026-Q3) or a month (2026-10)",
@@ -422,7 +419,8 @@ fn build(
     }
     let log_vkey = keys.log_verifier().to_vkey();
     w.write("keys/log.vkey", format!("{log_vkey}\n").as_bytes())?;
-    let mut witnesses = String::from("# The witnesses this kit was made with, one verifier key per line.\n");
+    let mut witnesses =
+        String::from("# The witnesses this kit was made with, one verifier key per line.\n");
     for wd in &config.settings.witness {
         witnesses.push_str(&format!("# {} ({})\n{}\n", wd.name, wd.url, wd.vkey.trim()));
     }
@@ -465,7 +463,9 @@ fn build(
         )?;
         w.write(
             &format!("{base}/population.json"),
-            serde_json::to_string_pretty(&p).unwrap_or_default().as_bytes(),
+            serde_json::to_string_pretty(&p)
+                .unwrap_or_default()
+                .as_bytes(),
         )?;
         if let Some(seq) = p.ledger_seq {
             let proof = ledger.inclusion_proof(seq, Some(latest.size))?;
@@ -485,7 +485,9 @@ fn build(
         let rel = format!("samples/{}.json", s.id);
         w.write(
             &rel,
-            serde_json::to_string_pretty(&doc).unwrap_or_default().as_bytes(),
+            serde_json::to_string_pretty(&doc)
+                .unwrap_or_default()
+                .as_bytes(),
         )?;
         samples.push(json!({"id": s.id, "file": rel, "population_dir": format!("populations/{}", s.population_id)}));
     }
@@ -513,10 +515,7 @@ fn build(
         .replace("{{present}}", &present_n.to_string())
         .replace("{{witnesses}}", &n_witnesses.to_string())
         .replace("{{min_cosignatures}}", &min_cosignatures.to_string())
-        .replace(
-            "{{signing_key_id}}",
-            &keys.signing_key_id(),
-        );
+        .replace("{{signing_key_id}}", &keys.signing_key_id());
     w.write("VERIFY.md", md.as_bytes())?;
 
     let kit_json = json!({
@@ -593,7 +592,10 @@ mod tests {
         assert_eq!(y.len(), 12);
         assert_eq!(y[0].label, "2025-01");
         assert_eq!(y[11].label, "2025-12");
-        assert_eq!(y[11].end, Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap());
+        assert_eq!(
+            y[11].end,
+            Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap()
+        );
         let q = months_of(&Period::parse("2025-Q3", now).unwrap()).unwrap();
         assert_eq!(
             q.iter().map(|m| m.label.as_str()).collect::<Vec<_>>(),
