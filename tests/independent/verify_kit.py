@@ -326,9 +326,9 @@ def check_sample(kit, s):
         capture_output=True, text=True)
     out = (r.stdout + r.stderr).strip().splitlines()
     line = out[-1] if out else "no output"
-    if r.returncode != 0:
+    if r.returncode != 0 or not line.startswith("OK "):
         raise Fail(f"{s['file']}: {line}")
-    return line
+    return line.split(": ", 1)[-1]
 
 
 def read_openssl(path):
@@ -431,7 +431,7 @@ def report(a):
             extra_fail += 1
     for s in meta.get("samples", []):
         try:
-            print(f"sample {s['id']} {check_sample(kit, s)}")
+            print(f"sample {s['id']} OK ({check_sample(kit, s)})")
         except (Fail, OSError, KeyError) as e:
             print(f"sample {s.get('id')} FAIL: {e}")
             extra_fail += 1

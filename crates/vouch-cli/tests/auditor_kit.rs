@@ -134,6 +134,61 @@ on_both!(ext_auditor_kit_for_a_year, |kind| {
             a.ok(&["timestamp", json.to_str().unwrap()]);
         }
     }
+    // A population of the year's first quarter and its sample, drawn as
+    // docs/auditors.md describes (the auditor's nonce, committed first).
+    let mut toml = std::fs::read_to_string(&cfg).unwrap();
+    toml.push_str("\n[[population]]\nid = \"first-events\"\ncontrol = \"CC6.2\"\ntitle = \"First events\"\naction = \"kit.0\"\nfrequency = \"monthly\"\nrisk = \"low\"\n");
+    std::fs::write(&cfg, toml).unwrap();
+    let nonce = t.path().join("nonce.txt");
+    let commitment = t.path().join("commitment.json");
+    a.ok(&[
+        "sample",
+        "commit",
+        "--population",
+        "first-events",
+        "--period",
+        "2025-Q1",
+        "--nonce-file",
+        nonce.to_str().unwrap(),
+        "--new",
+        "--out",
+        commitment.to_str().unwrap(),
+    ]);
+    let c: serde_json::Value = serde_json::from_str(&a.ok(&[
+        "--json",
+        "sample",
+        "commit",
+        "--commitment-file",
+        commitment.to_str().unwrap(),
+        "--by",
+        "auditor",
+    ]))
+    .unwrap();
+    let p: serde_json::Value = serde_json::from_str(&a.ok(&[
+        "--json",
+        "population",
+        "take",
+        "first-events",
+        "--period",
+        "2025-Q1",
+        "--by",
+        "officer",
+    ]))
+    .unwrap();
+    assert_eq!(p["size"], 3, "{p}");
+    let s: serde_json::Value = serde_json::from_str(&a.ok(&[
+        "--json",
+        "sample",
+        "draw",
+        "--commitment",
+        c["id"].as_str().unwrap(),
+        "--nonce-file",
+        nonce.to_str().unwrap(),
+        "--by",
+        "auditor",
+    ]))
+    .unwrap();
+
     let kit = t.path().join("kit");
     let out = a.ok(&[
         "auditor-kit",
@@ -174,8 +229,12 @@ on_both!(ext_auditor_kit_for_a_year, |kind| {
         out.contains("SUMMARY: OK — 2025: 12 of 12 months verified"),
         "{out}"
     );
-    // One line a month, the kit's line and the summary.
-    assert_eq!(out.lines().count(), 14, "{out}");
+    let pl = line(&out, &format!("population {}", p["id"].as_str().unwrap()));
+    assert!(pl.contains(" OK (3 items, root matches"), "{pl}");
+    let sl = line(&out, &format!("sample {}", s["id"].as_str().unwrap()));
+    assert!(sl.contains(" OK (") && sl.contains("of 3 items"), "{sl}");
+    // One line a month, the population's, the sample's, the kit's and the summary.
+    assert_eq!(out.lines().count(), 16, "{out}");
 
     // 1. One byte of March's packet changed: March fails, naming the file; the others
     // still verify.
