@@ -2,8 +2,10 @@
 //! two real witnesses on loopback and a local openssl TSA, `vouch auditor-kit`, and the
 //! kit's own `verify.sh` (bash + openssl + Python, no vouch) — one OK line per month;
 //! then, on copies of the kit, an altered packet, a month's checkpoint and proof taken
-//! from a forked log (another history signed with the same log key) and a removed
-//! cosignature each fail, naming the month. SQLite and PostgreSQL.
+//! from a forked log signed with the same log key (on SQLite a copy of the data
+//! directory after April that then diverges; on PostgreSQL another history from the
+//! start) and a removed cosignature each fail, naming the month; a period without
+//! packets says MISSING and NOT YET. SQLite and PostgreSQL.
 
 use std::io::Write;
 use std::path::Path;
@@ -38,13 +40,13 @@ fn copy_dir(from: &Path, to: &Path) {
             copy_dir(&p, &to.join(e.file_name()));
         } else {
             std::fs::copy(&p, to.join(e.file_name())).unwrap();
-            // Archives in WORM storage are read-only; the copies are edited.
-            let mut perm = std::fs::metadata(to.join(e.file_name()))
-                .unwrap()
-                .permissions();
-            #[allow(clippy::permissions_set_readonly_false)]
-            perm.set_readonly(false);
-            std::fs::set_permissions(to.join(e.file_name()), perm).unwrap();
+            // Archives in WORM storage are read-only (0444); the copies are edited. Only
+            // the owner's write bit is added: private keys must stay 0600.
+            use std::os::unix::fs::PermissionsExt;
+            let to_file = to.join(e.file_name());
+            let mut perm = std::fs::metadata(&to_file).unwrap().permissions();
+            perm.set_mode(perm.mode() | 0o200);
+            std::fs::set_permissions(&to_file, perm).unwrap();
         }
     }
 }
@@ -132,6 +134,11 @@ on_both!(ext_auditor_kit_for_a_year, |kind| {
             a.ok(&["packet", "--period", &month, "--format", "json"]);
             let json = a.dir.join(format!("packets/{month}/SOC2_Evidence.json"));
             a.ok(&["timestamp", json.to_str().unwrap()]);
+        }
+        // On SQLite the whole data directory is the log: a copy after April is a
+        // second ledger sharing the first four months, forked below.
+        if m == 4 && kind == Kind::Sqlite {
+            copy_dir(&a.dir, &t.path().join("b"));
         }
     }
     // A population of the year's first quarter and its sample, drawn as
@@ -273,17 +280,30 @@ on_both!(ext_auditor_kit_for_a_year, |kind| {
             .unwrap()
     };
     let (may, june) = (size_of("2025-05"), size_of("2025-06"));
+    // On PostgreSQL the fork is another history from the start, signed with the same
+    // log key (a new SQLite data directory holding A's log key).
     let b = Data::new(t.path().join("b"), Kind::Sqlite);
-    std::fs::create_dir_all(b.dir.join("keys")).unwrap();
-    std::fs::copy(a.dir.join("keys/log.key"), b.dir.join("keys/log.key")).unwrap();
-    b.ok(&[
-        "init",
-        "--org",
-        "Acme",
-        "--origin",
-        "acme.example/vouch/audit",
-    ]);
+    if kind == Kind::Postgres {
+        std::fs::create_dir_all(b.dir.join("keys")).unwrap();
+        std::fs::copy(a.dir.join("keys/log.key"), b.dir.join("keys/log.key")).unwrap();
+        b.ok(&[
+            "init",
+            "--org",
+            "Acme",
+            "--origin",
+            "acme.example/vouch/audit",
+        ]);
+    }
     assert_eq!(b.log_vkey(), log);
+    let b_size: u64 =
+        serde_json::from_str::<serde_json::Value>(&b.ok(&["--json", "ledger", "verify"])).unwrap()
+            ["tree_size"]
+            .as_u64()
+            .unwrap();
+    assert!(
+        b_size < may,
+        "the fork diverges before May's tree ({b_size} < {may})"
+    );
     let mut forked = String::new();
     for i in 0..june {
         forked.push_str(&format!("{{\"timestamp\":\"2025-05-01T10:00:00Z\",\"action\":\"forked.{i}\",\"category\":\"system\",\"result\":\"success\"}}\n"));
