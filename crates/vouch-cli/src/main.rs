@@ -40,6 +40,8 @@ pub(crate) enum Command {
     Packet(commands::packet::PacketArgs),
     /// Verify packets offline: signatures, checkpoint, consistency proof, file hashes.
     Verify(commands::verify::VerifyArgs),
+    /// A whole audit period in one directory for the auditor, checked by its own script.
+    AuditorKit(commands::kit::KitArgs),
     /// Public keys: the log's C2SP verifier key and the signing key (PEM); rotation.
     #[command(subcommand)]
     Keys(commands::keys::KeysCommand),
@@ -130,6 +132,7 @@ fn main() {
         Command::Keys(c) => commands::keys::run(&cli, c),
         Command::Packet(a) => commands::packet::run(&cli, a),
         Command::Verify(a) => commands::verify::run(&cli, a),
+        Command::AuditorKit(a) => commands::kit::run(&cli, a),
         Command::Config(c) => commands::config::run(&cli, c),
         Command::Collect(a) => commands::evidence::collect(&cli, a),
         Command::Evidence(c) => commands::evidence::run(&cli, c),

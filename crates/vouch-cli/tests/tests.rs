@@ -20,6 +20,7 @@ mod util;
 
 mod archive;
 mod attest;
+mod auditor_kit;
 mod cli;
 mod cmd;
 mod database;

@@ -14,13 +14,13 @@ use vouch_test_support::{on_both, Kind};
 use crate::util::{ext, ok, vouch as bin, PgSchema};
 
 /// A data directory on SQLite or on its own PostgreSQL schema.
-struct Data {
-    dir: PathBuf,
+pub(crate) struct Data {
+    pub(crate) dir: PathBuf,
     pg: Option<PgSchema>,
 }
 
 impl Data {
-    fn new(dir: PathBuf, kind: Kind) -> Data {
+    pub(crate) fn new(dir: PathBuf, kind: Kind) -> Data {
         let pg = match kind {
             Kind::Sqlite => None,
             Kind::Postgres => Some(PgSchema::new(
@@ -31,7 +31,7 @@ impl Data {
         Data { dir, pg }
     }
 
-    fn run_in(&self, args: &[&str], input: &str) -> Output {
+    pub(crate) fn run_in(&self, args: &[&str], input: &str) -> Output {
         let mut v = bin().data_dir(&self.dir).args(args).stdin(input);
         if let Some(pg) = &self.pg {
             v = v
@@ -41,11 +41,11 @@ impl Data {
         v.output()
     }
 
-    fn run(&self, args: &[&str]) -> Output {
+    pub(crate) fn run(&self, args: &[&str]) -> Output {
         self.run_in(args, "")
     }
 
-    fn ok(&self, args: &[&str]) -> String {
+    pub(crate) fn ok(&self, args: &[&str]) -> String {
         ok(&self.run(args))
     }
 
@@ -62,12 +62,12 @@ impl Data {
         ok(&self.run_in(&["ledger", "append", "-"], &lines));
     }
 
-    fn log_vkey(&self) -> String {
+    pub(crate) fn log_vkey(&self) -> String {
         let keys: Value = serde_json::from_str(&self.ok(&["--json", "keys", "show"])).unwrap();
         keys["log_verifier_key"].as_str().unwrap().to_string()
     }
 
-    fn add_witnesses(&self, ws: &[&WitnessProc]) {
+    pub(crate) fn add_witnesses(&self, ws: &[&WitnessProc]) {
         let mut toml = std::fs::read_to_string(self.dir.join("vouch.toml")).unwrap();
         for w in ws {
             toml.push_str(&format!(
@@ -80,10 +80,10 @@ impl Data {
 }
 
 /// `vouch witness serve` as a child process; killed when dropped.
-struct WitnessProc {
+pub(crate) struct WitnessProc {
     name: String,
     url: String,
-    vkey: String,
+    pub(crate) vkey: String,
     child: Child,
 }
 
@@ -94,7 +94,7 @@ impl Drop for WitnessProc {
     }
 }
 
-fn start_witness(dir: &Path, name: &str, log_vkey: &str) -> WitnessProc {
+pub(crate) fn start_witness(dir: &Path, name: &str, log_vkey: &str) -> WitnessProc {
     let key = dir.join(format!("{}.key", name.replace('/', "_")));
     let vkey = ok(&bin()
         .args([
@@ -421,7 +421,7 @@ on_both!(witnesses_cosign_and_refuse_forks, |kind| {
 });
 
 /// A loopback RFC 3161 TSA: each POSTed query is answered by `openssl ts -reply`.
-fn start_tsa(dir: &Path) -> (String, std::thread::JoinHandle<()>) {
+pub(crate) fn start_tsa(dir: &Path) -> (String, std::thread::JoinHandle<()>) {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     let dir = dir.to_path_buf();
@@ -469,7 +469,7 @@ fn start_tsa(dir: &Path) -> (String, std::thread::JoinHandle<()>) {
     (format!("http://{addr}/"), h)
 }
 
-fn make_tsa(dir: &Path) {
+pub(crate) fn make_tsa(dir: &Path) {
     use vouch_test_support::tls::{make_ca, openssl};
     make_ca(dir, "ca");
     openssl(

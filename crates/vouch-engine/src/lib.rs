@@ -20,6 +20,7 @@
 pub mod demo;
 pub mod init;
 pub mod jobs;
+pub mod kit;
 pub mod report_sources;
 
 pub use vouch_audit as auditor;

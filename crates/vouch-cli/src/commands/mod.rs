@@ -9,6 +9,7 @@ pub mod incidents;
 pub mod init;
 pub mod jobs;
 pub mod keys;
+pub mod kit;
 pub mod ledger;
 pub mod packet;
 pub mod pbc;
