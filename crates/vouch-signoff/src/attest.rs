@@ -877,6 +877,7 @@ impl Signoffs<'_> {
             vouch: sig::sign_vouch(self.keys, &bytes),
             personal: Some(personal),
             document: p.document.clone(),
+            timestamp: None,
         };
         self.finish(p, signed, req, now)
     }
@@ -978,7 +979,24 @@ impl Signoffs<'_> {
         } = p;
         // A personal signature counts only by the signer's pinned key (checked before
         // anything is written, for the CLI's own signature and a detached one alike).
-        let signer_key = self.check_signer_key(&req.signer, signed.personal.as_ref())?;
+        let mut signer_key = self.check_signer_key(&req.signer, signed.personal.as_ref())?;
+        // The RFC 3161 timestamp of the signed bytes, when an authority is configured.
+        // Asked before the guarded write (not holding a signed-but-unrecorded row for
+        // the authority's round trip); a failure is recorded, and the signature stands.
+        let mut signed = signed;
+        let tsa = self.config.settings.timestamp.url.clone();
+        if !tsa.is_empty() {
+            signed.timestamp(&tsa, now);
+        }
+        // Trust on first use is decided inside the write: `signer_key_pins` has one row
+        // per signer, so of concurrent first signatures with different keys exactly one
+        // pins its key; the others see that pin and are refused (nothing written).
+        let pin = match (&signed.personal, &signer_key) {
+            (Some(p), Some(k)) if k["pinned_by"] != "config" => {
+                Some((p, self.legacy_pin(&req.signer)?))
+            }
+            _ => None,
+        };
         // The guarded write first: of concurrent signers exactly one changes the row;
         // only that one records the signature in the ledger (and opens the late
         // finding). The others get a conflict and record nothing.
@@ -986,19 +1004,59 @@ impl Signoffs<'_> {
         a.document_sha256 = Some(signed.sha256.clone());
         let first = canonical(&a)?;
         let mut n = 0;
-        self.store.write(&mut |sql| {
+        let mut refused: Option<Error> = None;
+        let mut registered = false;
+        let written = self.store.write(&mut |sql| {
+            refused = None;
+            registered = false;
+            if let Some((p, legacy)) = &pin {
+                // The candidate: a key pinned by a document signed before pins were
+                // stored, else this signature's key.
+                let (key, doc) = match legacy {
+                    Some((k, d)) => (k.clone(), d.clone()),
+                    None => (pinned_key_of(p), a.id.clone()),
+                };
+                let inserted = sql.execute(
+                    "INSERT INTO signer_key_pins (signer, public_key, fingerprint, pinned_by, document_id, pinned_at) VALUES ($1, $2, $3, 'first_use', $4, $5) ON CONFLICT (signer) DO NOTHING",
+                    &[req.signer.clone().into(), key.clone().into(), crate::signature::pinned_fingerprint(&key).into(), doc.clone().into(), ts(&now).into()],
+                )?;
+                let rows = sql.query(
+                    "SELECT public_key, pinned_by FROM signer_key_pins WHERE signer = $1",
+                    &[req.signer.clone().into()],
+                )?;
+                let (pinned, source) = rows
+                    .first()
+                    .map(|r| (r.text(0), r.text(1)))
+                    .unwrap_or_default();
+                if !p.is_by(&pinned) {
+                    refused = Some(pin_conflict(&req.signer, &pinned, &source, &p.key_fingerprint()));
+                    return Err(vouch_store::StoreError::Aborted("signer key not pinned".into()));
+                }
+                registered = inserted == 1 && legacy.is_none();
+                if let Some(k) = signer_key.as_mut() {
+                    k["pinned_by"] = json!(if registered { "registered" } else { source.as_str() });
+                }
+            }
             n = sql.execute(
                 "UPDATE attestations SET status = 'signed', signed_at = $2, record = $3, document = $4 WHERE id = $1 AND document IS NULL",
                 &[a.id.clone().into(), ts(&now).into(), first.clone().into(), doc_text.clone().into()],
             )?;
+            if n != 1 {
+                // Signed by someone else: nothing of ours (not the pin either) is kept.
+                return Err(vouch_store::StoreError::Aborted("signed already".into()));
+            }
             Ok(())
-        })?;
+        });
+        if let Some(e) = refused {
+            return Err(e);
+        }
         if n != 1 {
             return Err(Error::Conflict(format!(
                 "{} ({}) is signed already: a signed document is frozen",
                 a.title, a.id
             )));
         }
+        written?;
         let appended = self.event(
             &a,
             "attestation.signed",
@@ -1010,6 +1068,7 @@ impl Signoffs<'_> {
                 "personal_signature": a.signed.as_ref().and_then(|s| s.personal_signature.clone()),
                 "exceptions": a.exceptions.len(), "role": req.role,
                 "signer_key": signer_key,
+                "timestamp": signed.timestamp.as_ref().map(crate::signature::DocumentTimestamp::summary),
             }),
         );
         let seq = match appended {
@@ -1022,6 +1081,12 @@ impl Signoffs<'_> {
                         "UPDATE attestations SET status = $2, signed_at = NULL, record = $3, document = NULL WHERE id = $1 AND document = $4",
                         &[unsigned.id.clone().into(), unsigned.status.clone().into(), previous.clone().into(), doc_text.clone().into()],
                     )?;
+                    if registered {
+                        sql.execute(
+                            "DELETE FROM signer_key_pins WHERE signer = $1 AND document_id = $2 AND pinned_by = 'first_use'",
+                            &[req.signer.clone().into(), unsigned.id.clone().into()],
+                        )?;
+                    }
                     Ok(())
                 });
                 return Err(e);
@@ -1077,11 +1142,31 @@ impl Signoffs<'_> {
             return Ok(Some((k.clone(), "config")));
         }
         let rows = self.store.query(
-            "SELECT document FROM attestations WHERE document IS NOT NULL ORDER BY signed_at, id",
+            "SELECT public_key, pinned_by FROM signer_key_pins WHERE signer = $1",
+            &[signer.into()],
+        )?;
+        if let Some(r) = rows.first() {
+            let source = if r.text(1) == "rotated" {
+                "rotated"
+            } else {
+                "first_use"
+            };
+            return Ok(Some((r.text(0), source)));
+        }
+        Ok(self.legacy_pin(signer)?.map(|(k, _)| (k, "first_use")))
+    }
+
+    /// The key of `signer`'s first personally signed document among those signed before
+    /// pins were stored in `signer_key_pins` (migration 25), and that document's id.
+    fn legacy_pin(&self, signer: &str) -> Result<Option<(String, String)>, Error> {
+        use crate::signature::PersonalSignature;
+        let rows = self.store.query(
+            "SELECT document, id FROM attestations WHERE document IS NOT NULL ORDER BY signed_at, id",
             &[],
         )?;
         for r in rows {
             let Some(text) = r.opt_text(0) else { continue };
+            let id = r.text(1);
             let d: SignedDocument = serde_json::from_str(&text)
                 .map_err(|e| Error::Corrupt(format!("stored signed document: {e}")))?;
             if d.document["signed"]["signer"]["name"].as_str() != Some(signer) {
@@ -1089,14 +1174,14 @@ impl Signoffs<'_> {
             }
             match &d.personal {
                 Some(PersonalSignature::Ssh { public_key, .. }) => {
-                    return Ok(Some((public_key.clone(), "first_use")))
+                    return Ok(Some((public_key.clone(), id)))
                 }
                 // Documents signed before fingerprints were recorded carry the name the
                 // signer gave, which pins nothing.
                 Some(PersonalSignature::Gpg { key_id, .. })
                     if key_id.len() >= 16 && key_id.bytes().all(|b| b.is_ascii_hexdigit()) =>
                 {
-                    return Ok(Some((key_id.clone(), "first_use")))
+                    return Ok(Some((key_id.clone(), id)))
                 }
                 _ => {}
             }
@@ -1120,15 +1205,7 @@ impl Signoffs<'_> {
             Some((k, source)) if p.is_by(&k) => {
                 Ok(Some(json!({"fingerprint": fingerprint, "pinned_by": source})))
             }
-            Some((k, source)) => Err(Error::Conflict(format!(
-                "signature: {signer}'s personal signing key is pinned to {} ({}); this signature is by {fingerprint}. An admin rotates the key in vouch.toml ([attestations] signer_keys)",
-                crate::signature::pinned_fingerprint(&k),
-                if source == "config" {
-                    "configured in [attestations] signer_keys"
-                } else {
-                    "the key of their first personally signed document"
-                }
-            ))),
+            Some((k, source)) => Err(pin_conflict(signer, &k, source, &fingerprint)),
             None => Ok(Some(
                 json!({"fingerprint": fingerprint, "pinned_by": "registered"}),
             )),
@@ -1237,6 +1314,37 @@ impl Signoffs<'_> {
     }
 }
 
+/// The refusal of a personal signature by another key than the signer's pinned one,
+/// naming the pinned key's fingerprint and how it was pinned.
+fn pin_conflict(signer: &str, pinned: &str, source: &str, fingerprint: &str) -> Error {
+    Error::Conflict(format!(
+        "signature: {signer}'s personal signing key is pinned to {} ({}); this signature is by {fingerprint}. {}",
+        crate::signature::pinned_fingerprint(pinned),
+        match source {
+            "config" => "configured in [attestations] signer_keys",
+            "rotated" => "set by an admin's key rotation",
+            _ => "the key of their first personally signed document",
+        },
+        if source == "config" {
+            "An admin changes it in vouch.toml ([attestations] signer_keys)"
+        } else {
+            "An admin rotates it with `vouch attest keys rotate`"
+        }
+    ))
+}
+
+/// What a pin stores of a personal signature's key: the SSH public key (`ssh-ed25519
+/// AAAA…`, without its comment) or the OpenPGP primary key's fingerprint.
+fn pinned_key_of(p: &crate::signature::PersonalSignature) -> String {
+    use crate::signature::PersonalSignature;
+    match p {
+        PersonalSignature::Ssh { public_key, .. } => {
+            crate::signature::ssh_public_key_of(public_key).unwrap_or_else(|| public_key.clone())
+        }
+        PersonalSignature::Gpg { key_id, .. } => key_id.trim().to_uppercase(),
+    }
+}
+
 fn describe(a: &Attestation, action: &str) -> String {
     match action {
         "attestation.window_opened" => format!(
@@ -1271,6 +1379,10 @@ fn describe(a: &Attestation, action: &str) -> String {
                 }
             )
         }
+        "attestation.timestamped" => format!(
+            "The signed {} was timestamped by the RFC 3161 authority",
+            a.title
+        ),
         "quarterly_review.pr_decided" => {
             format!("{}: a reviewer decision on a sampled merged PR", a.title)
         }
