@@ -1007,8 +1007,7 @@ impl Signoffs<'_> {
         let mut refused: Option<Error> = None;
         let mut registered = false;
         let written = self.store.write(&mut |sql| {
-            refused = None;
-            registered = false;
+            (refused, registered, n) = (None, false, 0);
             if let Some((p, legacy)) = &pin {
                 // The candidate: a key pinned by a document signed before pins were
                 // stored, else this signature's key.
@@ -1050,13 +1049,16 @@ impl Signoffs<'_> {
         if let Some(e) = refused {
             return Err(e);
         }
-        if n != 1 {
-            return Err(Error::Conflict(format!(
-                "{} ({}) is signed already: a signed document is frozen",
-                a.title, a.id
-            )));
+        match written {
+            Ok(()) => {}
+            Err(vouch_store::StoreError::Aborted(_)) if n != 1 => {
+                return Err(Error::Conflict(format!(
+                    "{} ({}) is signed already: a signed document is frozen",
+                    a.title, a.id
+                )))
+            }
+            Err(e) => return Err(e.into()),
         }
-        written?;
         let appended = self.event(
             &a,
             "attestation.signed",
@@ -1132,12 +1134,12 @@ impl Signoffs<'_> {
     }
 
     /// The key `signer` signs personally with: the one configured for them
-    /// (`[attestations] signer_keys`, source `config`), else the key of their first
-    /// personally signed document (trust on first use, source `first_use`; that
-    /// document's `attestation.signed` event recorded it as `registered`). `None`: no key
-    /// is pinned yet.
+    /// (`[attestations] signer_keys`, source `config`), else their row of
+    /// `signer_key_pins` (source `first_use`: the key of their first personally signed
+    /// document, whose `attestation.signed` event recorded it as `registered`; or
+    /// `rotated` by an admin), else the key of their first personally signed document
+    /// signed before pins were stored. `None`: no key is pinned yet.
     pub fn pinned_key(&self, signer: &str) -> Result<Option<(String, &'static str)>, Error> {
-        use crate::signature::PersonalSignature;
         if let Some(k) = self.settings().signer_keys.get(signer) {
             return Ok(Some((k.clone(), "config")));
         }

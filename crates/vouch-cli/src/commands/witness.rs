@@ -354,7 +354,7 @@ pub fn timestamp(cli: &crate::Cli, a: &TimestampArgs) -> Result<i32> {
                     if !cli.json {
                         println!(
                             "{} — {} ({})",
-                            tsr.as_deref().unwrap_or(&dir).display(),
+                            tsr.as_deref().unwrap_or(dir.as_path()).display(),
                             r.timestamp.time.clone().unwrap_or_default(),
                             r.attestation.title
                         );
