@@ -559,8 +559,7 @@ on_both!(attestations_and_checkpoints_timestamped, |kind| {
     };
     let sign = |d: &Data| -> (String, PathBuf) {
         let opened: Value =
-            serde_json::from_str(&d.ok(&["--json", "attest", "open", "--period", &month]))
-                .unwrap();
+            serde_json::from_str(&d.ok(&["--json", "attest", "open", "--period", &month])).unwrap();
         let id = opened["id"].as_str().unwrap().to_string();
         d.ok(&["attest", "sign", &id, "--qualified", "--signer", "alice"]);
         let dir = d
@@ -631,14 +630,19 @@ on_both!(attestations_and_checkpoints_timestamped, |kind| {
     assert!(shown["signed_document"]["timestamp"]["token"].is_null());
     // Missing, not OK.
     let e = fails(&b.run(&["verify", dir.to_str().unwrap(), "--tsa-ca", &ca]));
-    assert!(e.contains("attestation.json") && e.contains("missing"), "{e}");
+    assert!(
+        e.contains("attestation.json") && e.contains("missing"),
+        "{e}"
+    );
     // Still down: `vouch timestamp --pending` says so and changes nothing.
     let e = fails(&b.run(&["timestamp", "--pending"]));
     assert!(e.contains("attestation"), "{e}");
     assert!(!dir.join("attestation.json.tsr").exists());
     // The authority back: `vouch timestamp --pending` stores and writes the token.
     let toml = b.dir.join("vouch.toml");
-    let text = std::fs::read_to_string(&toml).unwrap().replace(&dead, &tsa.url);
+    let text = std::fs::read_to_string(&toml)
+        .unwrap()
+        .replace(&dead, &tsa.url);
     std::fs::write(&toml, text).unwrap();
     let out = b.ok(&["timestamp", "--pending"]);
     assert!(out.contains("attestation.json.tsr"), "{out}");
@@ -657,18 +661,39 @@ on_both!(attestations_and_checkpoints_timestamped, |kind| {
 
     // The checkpoint `--pending` timestamped, with its token, for the auditor.
     let cp = t.path().join("cp.txt");
-    b.ok(&["witness", "checkpoint", "--signed-only", "--out", cp.to_str().unwrap()]);
+    b.ok(&[
+        "witness",
+        "checkpoint",
+        "--signed-only",
+        "--out",
+        cp.to_str().unwrap(),
+    ]);
     let (verified, text) = openssl_verify(&cp, &tsa.ca);
     assert!(verified, "openssl ts -verify: {text}");
     let size = |f: &Path| -> u64 {
-        std::fs::read_to_string(f).unwrap().lines().nth(1).unwrap().parse().unwrap()
+        std::fs::read_to_string(f)
+            .unwrap()
+            .lines()
+            .nth(1)
+            .unwrap()
+            .parse()
+            .unwrap()
     };
     // The witness job timestamps the latest checkpoint without any [[witness]].
     b.append("more", 3);
     b.ok(&["jobs", "run", "witness"]);
     let cp2 = t.path().join("cp2.txt");
-    b.ok(&["witness", "checkpoint", "--signed-only", "--out", cp2.to_str().unwrap()]);
-    assert!(size(&cp2) > size(&cp), "the job timestamped a newer checkpoint");
+    b.ok(&[
+        "witness",
+        "checkpoint",
+        "--signed-only",
+        "--out",
+        cp2.to_str().unwrap(),
+    ]);
+    assert!(
+        size(&cp2) > size(&cp),
+        "the job timestamped a newer checkpoint"
+    );
     let (verified, text) = openssl_verify(&cp2, &tsa.ca);
     assert!(verified, "openssl ts -verify: {text}");
 });

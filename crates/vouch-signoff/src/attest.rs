@@ -1204,9 +1204,9 @@ impl Signoffs<'_> {
         let Some(p) = personal else { return Ok(None) };
         let fingerprint = p.key_fingerprint();
         match self.pinned_key(signer)? {
-            Some((k, source)) if p.is_by(&k) => {
-                Ok(Some(json!({"fingerprint": fingerprint, "pinned_by": source})))
-            }
+            Some((k, source)) if p.is_by(&k) => Ok(Some(
+                json!({"fingerprint": fingerprint, "pinned_by": source}),
+            )),
             Some((k, source)) => Err(pin_conflict(signer, &k, source, &fingerprint)),
             None => Ok(Some(
                 json!({"fingerprint": fingerprint, "pinned_by": "registered"}),

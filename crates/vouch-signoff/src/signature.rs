@@ -526,7 +526,9 @@ impl DocumentTimestamp {
     pub fn summary(&self) -> Value {
         match &self.error {
             Some(e) => serde_json::json!({"tsa": self.tsa, "error": e}),
-            None => serde_json::json!({"tsa": self.tsa, "token_sha256": self.token_sha256, "time": self.time}),
+            None => {
+                serde_json::json!({"tsa": self.tsa, "token_sha256": self.token_sha256, "time": self.time})
+            }
         }
     }
 }
@@ -629,7 +631,11 @@ impl SignedDocument {
         }
         // The RFC 3161 token over NAME.json: `openssl ts -verify -data NAME.json -in
         // NAME.json.tsr -CAfile CA`.
-        if let Some(token) = self.timestamp.as_ref().and_then(DocumentTimestamp::token_der) {
+        if let Some(token) = self
+            .timestamp
+            .as_ref()
+            .and_then(DocumentTimestamp::token_der)
+        {
             files.push((format!("{name}.json.tsr"), token));
         }
         let mut out = Vec::new();

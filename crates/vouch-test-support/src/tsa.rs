@@ -161,5 +161,8 @@ pub fn openssl_verify(file: &Path, ca: &Path) -> (bool, String) {
         String::from_utf8_lossy(&o.stdout),
         String::from_utf8_lossy(&o.stderr)
     );
-    (o.status.success() && text.contains("Verification: OK"), text)
+    (
+        o.status.success() && text.contains("Verification: OK"),
+        text,
+    )
 }

@@ -436,7 +436,10 @@ pub fn run_kind(cli: &crate::Cli, c: &AttestCommand, kind: &str) -> Result<i32> 
                         let mut p = f.as_os_str().to_owned();
                         p.push(".pub");
                         text = std::fs::read_to_string(&p).with_context(|| {
-                            format!("--ssh-key: the public key {} is needed", PathBuf::from(&p).display())
+                            format!(
+                                "--ssh-key: the public key {} is needed",
+                                PathBuf::from(&p).display()
+                            )
                         })?;
                     }
                     text
@@ -452,7 +455,10 @@ pub fn run_kind(cli: &crate::Cli, c: &AttestCommand, kind: &str) -> Result<i32> 
             if cli.json {
                 output::print_json(&pin);
             } else {
-                println!("{} is now pinned to {} (rotated)", pin.signer, pin.fingerprint);
+                println!(
+                    "{} is now pinned to {} (rotated)",
+                    pin.signer, pin.fingerprint
+                );
             }
         }
         AttestCommand::Export { id, out } => {
