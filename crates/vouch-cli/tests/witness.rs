@@ -644,8 +644,14 @@ on_both!(attestations_and_checkpoints_timestamped, |kind| {
         .unwrap()
         .replace(&dead, &tsa.url);
     std::fs::write(&toml, text).unwrap();
+    let pdf_sig = std::fs::read(dir.join("attestation.pdf.sig")).unwrap();
     let out = b.ok(&["timestamp", "--pending"]);
     assert!(out.contains("attestation.json.tsr"), "{out}");
+    // Only the token is added: the files written at signing are left as they were.
+    assert_eq!(
+        std::fs::read(dir.join("attestation.pdf.sig")).unwrap(),
+        pdf_sig
+    );
     let (verified, text) = openssl_verify(&json, &tsa.ca);
     assert!(verified, "openssl ts -verify: {text}");
     let out = b.ok(&["verify", dir.to_str().unwrap(), "--tsa-ca", &ca]);

@@ -341,16 +341,25 @@ pub fn timestamp(cli: &crate::Cli, a: &TimestampArgs) -> Result<i32> {
                     eprintln!("error: {}: {e}", r.attestation.title);
                 }
                 None => {
-                    // The files of the document, now with its token beside them.
-                    let files = vouch_engine::packet::attestation::write(
-                        &dir,
-                        &keys,
-                        &r.attestation,
-                        &r.document,
-                    )?;
-                    let tsr = files
+                    // The token beside the document's files; the other files are left as
+                    // they are (written at signing), or all written if they never were.
+                    let json = dir.join("attestation.json");
+                    let tsr = if json.exists() {
+                        let tsr = witness::tsa::token_path(&json);
+                        let token = r.timestamp.token_der().context("the stored token")?;
+                        std::fs::write(&tsr, token)
+                            .with_context(|| format!("cannot write {}", tsr.display()))?;
+                        Some(tsr)
+                    } else {
+                        vouch_engine::packet::attestation::write(
+                            &dir,
+                            &keys,
+                            &r.attestation,
+                            &r.document,
+                        )?
                         .into_iter()
-                        .find(|f| f.extension().is_some_and(|x| x == "tsr"));
+                        .find(|f| f.extension().is_some_and(|x| x == "tsr"))
+                    };
                     if !cli.json {
                         println!(
                             "{} — {} ({})",
