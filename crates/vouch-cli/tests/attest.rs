@@ -128,3 +128,108 @@ fn ext_attest_open_sign_with_ssh_and_verify() {
     // Collection sign-offs: none requested yet.
     assert!(ok(&run(&data, &["signoff", "list"])).contains("no collection-signoffs yet"));
 }
+
+// Issue 15: an admin rotates a signer's pinned key on the vouch host, with a reason;
+// `attest keys list` shows it; the same key again, an empty reason or a configured
+// signer are refused in one readable line.
+#[test]
+fn ext_attest_keys_rotate_and_list() {
+    let t = tempfile::tempdir().unwrap();
+    let data = t.path().join("vouch-data");
+    ok(&run(
+        &data,
+        &[
+            "init",
+            "--org",
+            "Acme",
+            "--origin",
+            "acme.example/vouch/audit",
+        ],
+    ));
+    let key = t.path().join("alice_new");
+    let st = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-C", "alice", "-f"])
+        .arg(&key)
+        .status();
+    if !ext::require(st.is_ok_and(|s| s.success()), "ssh-keygen is missing") {
+        return;
+    }
+    let fpr = {
+        let o = Command::new("ssh-keygen")
+            .arg("-lf")
+            .arg(t.path().join("alice_new.pub"))
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&o.stdout)
+            .split_whitespace()
+            .nth(1)
+            .unwrap()
+            .to_string()
+    };
+    assert!(ok(&run(&data, &["attest", "keys", "list"])).contains("no signer key is pinned"));
+    let pubkey = t.path().join("alice_new.pub");
+    let e = err_line(&run(
+        &data,
+        &[
+            "attest",
+            "keys",
+            "rotate",
+            "alice",
+            "--ssh-key",
+            pubkey.to_str().unwrap(),
+            "--reason",
+            " ",
+        ],
+    ));
+    assert!(e.contains("reason"), "{e}");
+    // The private key file works too (its .pub beside it is read).
+    let out = ok(&run(
+        &data,
+        &[
+            "attest",
+            "keys",
+            "rotate",
+            "alice",
+            "--ssh-key",
+            key.to_str().unwrap(),
+            "--reason",
+            "laptop stolen",
+            "--actor",
+            "admin-ann",
+        ],
+    ));
+    assert!(out.contains(&fpr), "{out}");
+    let list: Value =
+        serde_json::from_str(&ok(&run(&data, &["--json", "attest", "keys", "list"]))).unwrap();
+    assert_eq!(list[0]["signer"], "alice");
+    assert_eq!(list[0]["fingerprint"], fpr.as_str());
+    assert_eq!(list[0]["pinned_by"], "rotated");
+    let e = err_line(&run(
+        &data,
+        &[
+            "attest",
+            "keys",
+            "rotate",
+            "alice",
+            "--ssh-key",
+            pubkey.to_str().unwrap(),
+            "--reason",
+            "again",
+        ],
+    ));
+    assert!(e.contains("nothing to rotate"), "{e}");
+    let e = err_line(&run(
+        &data,
+        &[
+            "attest",
+            "keys",
+            "rotate",
+            "bob",
+            "--gpg-fingerprint",
+            "not-hex",
+            "--reason",
+            "x",
+        ],
+    ));
+    assert!(e.contains("OpenPGP fingerprint"), "{e}");
+}

@@ -13,7 +13,8 @@ use std::process::Command;
 
 use vouch_test_support::{ext, on_both, Kind};
 
-use crate::witness::{make_tsa, start_tsa, start_witness, Data};
+use crate::witness::{start_witness, Data};
+use vouch_test_support::tsa::{make_tsa, serve as start_tsa};
 
 /// `bash KIT/verify.sh ARGS`: (exit success, stdout).
 fn verify(kit: &Path, args: &[&str]) -> (bool, String) {

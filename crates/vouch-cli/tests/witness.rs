@@ -12,6 +12,7 @@ use serde_json::Value;
 use vouch_test_support::{on_both, Kind};
 
 use crate::util::{ext, ok, vouch as bin, PgSchema};
+use vouch_test_support::tsa::{make_tsa, serve as start_tsa};
 
 /// A data directory on SQLite or on its own PostgreSQL schema.
 pub(crate) struct Data {
@@ -420,104 +421,6 @@ on_both!(witnesses_cosign_and_refuse_forks, |kind| {
     assert!(text.contains("ok   w1.example/witness"), "{text}");
 });
 
-/// A loopback RFC 3161 TSA: each POSTed query is answered by `openssl ts -reply`.
-pub(crate) fn start_tsa(dir: &Path) -> (String, std::thread::JoinHandle<()>) {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    let dir = dir.to_path_buf();
-    let h = std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut s) = stream else { return };
-            let mut reader = BufReader::new(s.try_clone().unwrap());
-            let mut len = 0usize;
-            let mut first = String::new();
-            reader.read_line(&mut first).unwrap();
-            if first.starts_with("QUIT") {
-                return;
-            }
-            loop {
-                let mut l = String::new();
-                reader.read_line(&mut l).unwrap();
-                if l == "\r\n" || l.is_empty() {
-                    break;
-                }
-                if let Some(v) = l.to_ascii_lowercase().strip_prefix("content-length:") {
-                    len = v.trim().parse().unwrap();
-                }
-            }
-            let mut body = vec![0u8; len];
-            reader.read_exact(&mut body).unwrap();
-            std::fs::write(dir.join("q.tsq"), &body).unwrap();
-            vouch_test_support::tls::openssl(
-                &dir,
-                &[
-                    "ts",
-                    "-reply",
-                    "-config",
-                    "tsa.cnf",
-                    "-queryfile",
-                    "q.tsq",
-                    "-out",
-                    "r.tsr",
-                ],
-            );
-            let reply = std::fs::read(dir.join("r.tsr")).unwrap();
-            write!(s, "HTTP/1.1 200 OK\r\nContent-Type: application/timestamp-reply\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", reply.len()).unwrap();
-            s.write_all(&reply).unwrap();
-        }
-    });
-    (format!("http://{addr}/"), h)
-}
-
-pub(crate) fn make_tsa(dir: &Path) {
-    use vouch_test_support::tls::{make_ca, openssl};
-    make_ca(dir, "ca");
-    openssl(
-        dir,
-        &[
-            "req",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-            "-keyout",
-            "tsa.key",
-            "-out",
-            "tsa.csr",
-            "-subj",
-            "/CN=vouch test TSA",
-        ],
-    );
-    std::fs::write(dir.join("tsa.ext"), "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=critical,timeStamping\n").unwrap();
-    openssl(
-        dir,
-        &[
-            "x509",
-            "-req",
-            "-in",
-            "tsa.csr",
-            "-CA",
-            "ca.crt",
-            "-CAkey",
-            "ca.key",
-            "-CAcreateserial",
-            "-out",
-            "tsa.crt",
-            "-days",
-            "2",
-            "-extfile",
-            "tsa.ext",
-        ],
-    );
-    std::fs::write(dir.join("tsaserial"), "01\n").unwrap();
-    std::fs::write(
-        dir.join("tsa.cnf"),
-        "[ tsa ]\ndefault_tsa = tsa_config1\n[ tsa_config1 ]\ndir = .\nserial = $dir/tsaserial\ncrypto_device = builtin\nsigner_cert = $dir/tsa.crt\ncerts = $dir/ca.crt\nsigner_key = $dir/tsa.key\nsigner_digest = sha256\ndefault_policy = 1.2.3.4.1\nother_policies = 1.2.3.4.5.6\ndigests = sha256, sha384, sha512\naccuracy = secs:1\nordering = yes\ntsa_name = yes\ness_cert_id_chain = no\ness_cert_id_alg = sha256\n",
-    )
-    .unwrap();
-}
-
 #[test]
 fn ext_rfc3161_timestamps_from_a_local_tsa() {
     if !ext::require(ext::have(&["openssl"]), "openssl") {
@@ -613,3 +516,190 @@ fn ext_rfc3161_timestamps_from_a_local_tsa() {
         .and_then(|mut s| s.write_all(b"QUIT\r\n"));
     tsa.join().unwrap();
 }
+
+// Issue 18: with `[timestamp] url` set, signing an attestation timestamps its signed
+// canonical JSON (`attestation.json.tsr`, which the auditor's `openssl ts -verify`
+// accepts); a tampered document fails `vouch verify`, naming the file. With the
+// authority down the document is signed anyway, the failure is recorded, `vouch verify`
+// reports the token missing, and `vouch timestamp --pending` fixes it — and timestamps
+// the latest checkpoint, which `vouch witness checkpoint --signed-only` hands out with
+// its token; the `witness` job timestamps checkpoints without any witness.
+on_both!(attestations_and_checkpoints_timestamped, |kind| {
+    if !ext::require(ext::have(&["openssl"]), "openssl") {
+        return;
+    }
+    use vouch_test_support::tsa::{openssl_verify, LocalTsa};
+    let t = tempfile::tempdir().unwrap();
+    let tsa_dir = t.path().join("tsa");
+    std::fs::create_dir_all(&tsa_dir).unwrap();
+    let tsa = LocalTsa::start(&tsa_dir);
+    let ca = tsa.ca.to_str().unwrap().to_string();
+    let month = chrono::Utc::now().format("%Y-%m").to_string();
+    let sha = |b: &[u8]| {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(b))
+    };
+    let setup = |name: &str, url: &str| -> Data {
+        let d = Data::new(t.path().join(name), kind);
+        d.ok(&[
+            "init",
+            "--org",
+            "Acme",
+            "--origin",
+            "acme.example/vouch/audit",
+        ]);
+        let toml = d.dir.join("vouch.toml");
+        let text = std::fs::read_to_string(&toml)
+            .unwrap()
+            .replacen("\ncadence = \"quarterly\"", "\ncadence = \"monthly\"", 1)
+            .replacen("\nopen_days_before = 5", "\nopen_days_before = 40", 1)
+            + &format!("\n[timestamp]\nurl = \"{url}\"\n");
+        std::fs::write(&toml, text).unwrap();
+        d
+    };
+    let sign = |d: &Data| -> (String, PathBuf) {
+        let opened: Value =
+            serde_json::from_str(&d.ok(&["--json", "attest", "open", "--period", &month])).unwrap();
+        let id = opened["id"].as_str().unwrap().to_string();
+        d.ok(&["attest", "sign", &id, "--qualified", "--signer", "alice"]);
+        let dir = d
+            .dir
+            .join("attestations")
+            .join(format!("{month}-attestation"));
+        (id, dir)
+    };
+    let show = |d: &Data, id: &str| -> Value {
+        serde_json::from_str(&d.ok(&["--json", "attest", "show", id])).unwrap()
+    };
+
+    // The authority up: the token is beside the document from the signature on.
+    let a = setup("a", &tsa.url);
+    let (id, dir) = sign(&a);
+    let json = dir.join("attestation.json");
+    let (verified, text) = openssl_verify(&json, &tsa.ca);
+    assert!(verified, "openssl ts -verify: {text}");
+    let tsr = std::fs::read(dir.join("attestation.json.tsr")).unwrap();
+    let shown = show(&a, &id);
+    assert_eq!(
+        shown["signed_document"]["timestamp"]["token_sha256"],
+        sha(&tsr).as_str(),
+        "{shown}"
+    );
+    let out = a.ok(&["verify", dir.to_str().unwrap(), "--tsa-ca", &ca]);
+    assert!(
+        out.contains("attestation.json: RFC 3161 timestamp — openssl ts -verify: OK"),
+        "{out}"
+    );
+    // Tampered: the token no longer matches, and `vouch verify` names the file.
+    let text = std::fs::read_to_string(&json).unwrap();
+    std::fs::write(&json, text.replace("\"qualified\"", "\"unqualified\"")).unwrap();
+    assert!(!openssl_verify(&json, &tsa.ca).0);
+    let o = a.run(&["--json", "verify", dir.to_str().unwrap(), "--tsa-ca", &ca]);
+    assert!(!o.status.success());
+    let r: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let step = r["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["check"].as_str().unwrap().contains("RFC 3161"))
+        .unwrap()
+        .clone();
+    assert_eq!(step["ok"], false, "{step}");
+    assert!(
+        step["check"].as_str().unwrap().contains("attestation.json"),
+        "{step}"
+    );
+
+    // The authority down (a port nothing listens on): signed anyway, failure recorded.
+    let dead = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}/", l.local_addr().unwrap())
+    };
+    let b = setup("b", &dead);
+    let (id, dir) = sign(&b);
+    let json = dir.join("attestation.json");
+    assert!(!dir.join("attestation.json.tsr").exists());
+    let shown = show(&b, &id);
+    assert_eq!(shown["attestation"]["status"], "signed");
+    assert!(
+        shown["signed_document"]["timestamp"]["error"]
+            .as_str()
+            .is_some_and(|e| !e.is_empty()),
+        "{shown}"
+    );
+    assert!(shown["signed_document"]["timestamp"]["token"].is_null());
+    // Missing, not OK.
+    let e = fails(&b.run(&["verify", dir.to_str().unwrap(), "--tsa-ca", &ca]));
+    assert!(
+        e.contains("attestation.json") && e.contains("missing"),
+        "{e}"
+    );
+    // Still down: `vouch timestamp --pending` says so and changes nothing.
+    let e = fails(&b.run(&["timestamp", "--pending"]));
+    assert!(e.contains("attestation"), "{e}");
+    assert!(!dir.join("attestation.json.tsr").exists());
+    // The authority back: `vouch timestamp --pending` stores and writes the token.
+    let toml = b.dir.join("vouch.toml");
+    let text = std::fs::read_to_string(&toml)
+        .unwrap()
+        .replace(&dead, &tsa.url);
+    std::fs::write(&toml, text).unwrap();
+    let pdf_sig = std::fs::read(dir.join("attestation.pdf.sig")).unwrap();
+    let out = b.ok(&["timestamp", "--pending"]);
+    assert!(out.contains("attestation.json.tsr"), "{out}");
+    // Only the token is added: the files written at signing are left as they were.
+    assert_eq!(
+        std::fs::read(dir.join("attestation.pdf.sig")).unwrap(),
+        pdf_sig
+    );
+    let (verified, text) = openssl_verify(&json, &tsa.ca);
+    assert!(verified, "openssl ts -verify: {text}");
+    let out = b.ok(&["verify", dir.to_str().unwrap(), "--tsa-ca", &ca]);
+    assert!(out.contains("openssl ts -verify: OK"), "{out}");
+    let tsr = std::fs::read(dir.join("attestation.json.tsr")).unwrap();
+    assert_eq!(
+        show(&b, &id)["signed_document"]["timestamp"]["token_sha256"],
+        sha(&tsr).as_str()
+    );
+    // Nothing left pending: the document is not timestamped twice.
+    let out = b.ok(&["timestamp", "--pending"]);
+    assert!(!out.contains("attestation.json.tsr"), "{out}");
+
+    // The checkpoint `--pending` timestamped, with its token, for the auditor.
+    let cp = t.path().join("cp.txt");
+    b.ok(&[
+        "witness",
+        "checkpoint",
+        "--signed-only",
+        "--out",
+        cp.to_str().unwrap(),
+    ]);
+    let (verified, text) = openssl_verify(&cp, &tsa.ca);
+    assert!(verified, "openssl ts -verify: {text}");
+    let size = |f: &Path| -> u64 {
+        std::fs::read_to_string(f)
+            .unwrap()
+            .lines()
+            .nth(1)
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    // The witness job timestamps the latest checkpoint without any [[witness]].
+    b.append("more", 3);
+    b.ok(&["jobs", "run", "witness"]);
+    let cp2 = t.path().join("cp2.txt");
+    b.ok(&[
+        "witness",
+        "checkpoint",
+        "--signed-only",
+        "--out",
+        cp2.to_str().unwrap(),
+    ]);
+    assert!(
+        size(&cp2) > size(&cp),
+        "the job timestamped a newer checkpoint"
+    );
+    let (verified, text) = openssl_verify(&cp2, &tsa.ca);
+    assert!(verified, "openssl ts -verify: {text}");
+});

@@ -905,3 +905,307 @@ vouch_test_support::on_both!(quarterly_review_pr_decisions_over_the_api, |kind| 
     assert_eq!(decided.len(), 4);
     assert_eq!(decided[0]["metadata"]["decision"], "exception");
 });
+
+/// `n` collection sign-offs (months 2026-01…) made before the server starts; their ids.
+fn collection_signoffs(data: &Data, n: u32) -> Vec<String> {
+    use vouch_engine::signoff::{attest::Signoffs, collection::CollectionFacts};
+    let config = data.config();
+    let (store, keys, ledger) = vouch_engine::open(&config).unwrap();
+    let s = Signoffs {
+        config: &config,
+        store,
+        ledger: &ledger,
+        keys: &keys,
+    };
+    let now = chrono::Utc::now();
+    let facts = CollectionFacts {
+        completed_at: now,
+        exports: Vec::new(),
+        chain: Ok(0),
+        archive: None,
+    };
+    (1..=n)
+        .map(|m| {
+            let p = vouch_core::period::Period::parse(&format!("2026-{m:02}"), now).unwrap();
+            s.request_collection_signoff(&p, &facts, now).unwrap().id
+        })
+        .collect()
+}
+
+/// An ed25519 key pair `dir/name` (+ `.pub`); its `SHA256:…` fingerprint.
+fn ssh_key(dir: &std::path::Path, name: &str) -> String {
+    run_tool(
+        std::process::Command::new("ssh-keygen")
+            .args(["-q", "-t", "ed25519", "-N", "", "-C", name, "-f"])
+            .arg(dir.join(name)),
+    );
+    let out = run_tool(
+        std::process::Command::new("ssh-keygen")
+            .arg("-lf")
+            .arg(dir.join(format!("{name}.pub"))),
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .to_string()
+}
+
+/// The body signing `id`'s draft with the SSH key `dir/name` (detached, as a signer does
+/// on their own machine).
+fn detached_ssh(s: &Server, who: &str, id: &str, dir: &std::path::Path, name: &str) -> String {
+    let (bytes, at, sha) = draft(s, who, id, "ssh");
+    let file = dir.join(format!("{id}.json"));
+    std::fs::write(&file, &bytes).unwrap();
+    let _ = std::fs::remove_file(dir.join(format!("{id}.json.sig")));
+    run_tool(
+        std::process::Command::new("ssh-keygen")
+            .args(["-q", "-Y", "sign", "-n", "vouch-attestation", "-f"])
+            .arg(dir.join(name))
+            .arg(&file),
+    );
+    let sig = std::fs::read_to_string(dir.join(format!("{id}.json.sig"))).unwrap();
+    let key = std::fs::read_to_string(dir.join(format!("{name}.pub"))).unwrap();
+    sign_body("ssh", &sig, key.trim(), &sha, &at)
+}
+
+// Issue 15: trust on first use is atomic. Eight concurrent first signatures by the same
+// signer, each with another SSH key (eight collection sign-offs, detached signatures over
+// the HTTP API): exactly one is accepted and pins its key; the seven others are 409
+// naming that key's fingerprint, and nothing of theirs is signed or recorded. Then an
+// admin rotates the pinned key (a ledger event naming both fingerprints): the old key is
+// refused, the new one signs.
+vouch_test_support::on_both!(
+    ext_attestation_first_use_pin_is_atomic_and_rotates,
+    |kind| {
+        if !vouch_test_support::ext::require(
+            vouch_test_support::ext::have(&["ssh-keygen"]),
+            "ssh-keygen is missing",
+        ) {
+            return;
+        }
+        const N: usize = 8;
+        let data = Data::new(kind, |t| {
+            *t = t.replace("jwt_algorithm = \"\"", "jwt_algorithm = \"HS256\"")
+        });
+        let ids = collection_signoffs(&data, N as u32);
+        let s = Server::on(data, None);
+        let lead = vouch_server::auth::create_token(&s.store, "lead-lee", Role::TeamLead, None)
+            .unwrap()
+            .1;
+        let tmp = tempfile::tempdir().unwrap();
+        let fprs: Vec<String> = (0..N)
+            .map(|i| ssh_key(tmp.path(), &format!("k{i}")))
+            .collect();
+        let bodies: Vec<String> = ids
+            .iter()
+            .enumerate()
+            .map(|(i, id)| detached_ssh(&s, &lead, id, tmp.path(), &format!("k{i}")))
+            .collect();
+        let barrier = std::sync::Barrier::new(N);
+        let results: Vec<(u16, String)> = std::thread::scope(|sc| {
+            let hs: Vec<_> = (0..N)
+                .map(|i| {
+                    let (s, lead, ids, bodies, barrier) = (&s, &lead, &ids, &bodies, &barrier);
+                    sc.spawn(move || {
+                        barrier.wait();
+                        let r = call(
+                            s,
+                            "POST",
+                            &format!("/api/compliance/attestations/{}/sign", ids[i]),
+                            Some(lead),
+                            Some(&bodies[i]),
+                        );
+                        (r.status, r.text())
+                    })
+                })
+                .collect();
+            hs.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let won: Vec<usize> = (0..N).filter(|&i| results[i].0 == 200).collect();
+        assert_eq!(
+            won.len(),
+            1,
+            "exactly one first signature pins a key: {results:?}"
+        );
+        let w = won[0];
+        for (i, (status, text)) in results.iter().enumerate().filter(|(i, _)| *i != w) {
+            assert_eq!(*status, 409, "signature {i}: {text}");
+            assert!(
+                text.contains(&fprs[w]) && text.contains("pinned"),
+                "signature {i} names the pinned key {}: {text}",
+                fprs[w]
+            );
+        }
+        let signed: Vec<Value> = s
+            .leaves()
+            .into_iter()
+            .filter(|l| l["action"] == "attestation.signed")
+            .collect();
+        assert_eq!(signed.len(), 1, "{signed:?}");
+        assert_eq!(
+            signed[0]["metadata"]["signer_key"]["fingerprint"],
+            fprs[w].as_str()
+        );
+        assert_eq!(
+            signed[0]["metadata"]["signer_key"]["pinned_by"],
+            "registered"
+        );
+        assert_eq!(
+            s.count("SELECT COUNT(*) FROM attestations WHERE document IS NOT NULL"),
+            1
+        );
+        // The winner's key signs the next one too (pinned by first use).
+        let next = (0..N).find(|&i| i != w).unwrap();
+        let r = call(
+            &s,
+            "POST",
+            &format!("/api/compliance/attestations/{}/sign", ids[next]),
+            Some(&lead),
+            Some(&detached_ssh(
+                &s,
+                &lead,
+                &ids[next],
+                tmp.path(),
+                &format!("k{w}"),
+            )),
+        );
+        assert_eq!(r.status, 200, "{}", r.text());
+
+        // An admin rotates the signer's key to another one, with a reason.
+        let new = (0..N).find(|&i| i != w && i != next).unwrap();
+        {
+            let config = s.data.config();
+            let (store, keys, ledger) = vouch_engine::open(&config).unwrap();
+            let so = vouch_engine::signoff::attest::Signoffs {
+                config: &config,
+                store,
+                ledger: &ledger,
+                keys: &keys,
+            };
+            let pub_new = std::fs::read_to_string(tmp.path().join(format!("k{new}.pub"))).unwrap();
+            let e = so
+                .rotate_signer_key(
+                    "token:lead-lee",
+                    &pub_new,
+                    " ",
+                    "admin-ann",
+                    chrono::Utc::now(),
+                )
+                .unwrap_err();
+            assert!(e.to_string().contains("reason"), "{e}");
+            let pin = so
+                .rotate_signer_key(
+                    "token:lead-lee",
+                    &pub_new,
+                    "laptop lost",
+                    "admin-ann",
+                    chrono::Utc::now(),
+                )
+                .unwrap();
+            assert_eq!(pin.fingerprint, fprs[new]);
+            let pins = so.signer_pins().unwrap();
+            assert_eq!(pins.len(), 1, "{pins:?}");
+            assert_eq!(
+                (pins[0].pinned_by.as_str(), pins[0].fingerprint.as_str()),
+                ("rotated", fprs[new].as_str())
+            );
+        }
+        assert!(s
+            .leaves()
+            .iter()
+            .any(|l| l["action"] == "attestation.signer_key_rotated"
+                && l["metadata"]["old_fingerprint"] == fprs[w].as_str()
+                && l["metadata"]["new_fingerprint"] == fprs[new].as_str()
+                && l["metadata"]["reason"] == "laptop lost"
+                && l["actor"]["id"] == "admin-ann"));
+        // The old key is refused now, naming the new pin; the new key signs.
+        let other = (0..N).find(|&i| i != w && i != next && i != new).unwrap();
+        let r = call(
+            &s,
+            "POST",
+            &format!("/api/compliance/attestations/{}/sign", ids[other]),
+            Some(&lead),
+            Some(&detached_ssh(
+                &s,
+                &lead,
+                &ids[other],
+                tmp.path(),
+                &format!("k{w}"),
+            )),
+        );
+        assert_eq!(r.status, 409, "{}", r.text());
+        assert!(r.text().contains(&fprs[new]), "{}", r.text());
+        let r = call(
+            &s,
+            "POST",
+            &format!("/api/compliance/attestations/{}/sign", ids[other]),
+            Some(&lead),
+            Some(&detached_ssh(
+                &s,
+                &lead,
+                &ids[other],
+                tmp.path(),
+                &format!("k{new}"),
+            )),
+        );
+        assert_eq!(r.status, 200, "{}", r.text());
+        assert!(s
+            .leaves()
+            .iter()
+            .any(|l| l["action"] == "attestation.signed"
+                && l["metadata"]["signer_key"]["fingerprint"] == fprs[new].as_str()
+                && l["metadata"]["signer_key"]["pinned_by"] == "rotated"));
+    }
+);
+
+// Issue 18: signing over the API with `[timestamp] url` set stores the RFC 3161 token
+// beside the signed document (`attestation.json.tsr`, verified by `openssl ts -verify`)
+// and its SHA-256 in the `attestation.signed` event.
+vouch_test_support::on_both!(ext_attestation_api_sign_is_timestamped, |kind| {
+    if !vouch_test_support::ext::require(
+        vouch_test_support::ext::have(&["openssl"]),
+        "openssl is missing",
+    ) {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let tsa = vouch_test_support::tsa::LocalTsa::start(tmp.path());
+    let url = tsa.url.clone();
+    let s = Server::start_with(kind, |t| {
+        *t = t
+            .replacen("\ncadence = \"quarterly\"", "\ncadence = \"monthly\"", 1)
+            .replacen("\nopen_days_before = 5", "\nopen_days_before = 40", 1)
+            + &format!("\n[timestamp]\nurl = \"{url}\"\n");
+    });
+    let officer = token(&s, Role::ComplianceOfficer, None);
+    let id = open_this_month(&s, &officer);
+    let r = call(
+        &s,
+        "POST",
+        &format!("/api/compliance/attestations/{id}/sign"),
+        Some(&officer),
+        Some(r#"{"opinion":"qualified"}"#),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let month = chrono::Utc::now().format("%Y-%m").to_string();
+    let dir = s
+        .data
+        .dir
+        .path()
+        .join("attestations")
+        .join(format!("{month}-attestation"));
+    let (ok, text) =
+        vouch_test_support::tsa::openssl_verify(&dir.join("attestation.json"), &tsa.ca);
+    assert!(ok, "openssl ts -verify: {text}");
+    let tsr = std::fs::read(dir.join("attestation.json.tsr")).unwrap();
+    assert_eq!(
+        r.json()["signed_document"]["timestamp"]["token_sha256"],
+        sha256_hex(&tsr).as_str()
+    );
+    assert!(s
+        .leaves()
+        .iter()
+        .any(|l| l["action"] == "attestation.signed"
+            && l["metadata"]["timestamp"]["token_sha256"] == sha256_hex(&tsr).as_str()));
+});

@@ -905,6 +905,7 @@ impl Signoffs<'_> {
             vouch: sig::sign_vouch(self.keys, &bytes),
             personal: Some(personal),
             document: p.document.clone(),
+            timestamp: None,
         };
         self.finish(p, signed, req, now)
     }
@@ -1006,7 +1007,24 @@ impl Signoffs<'_> {
         } = p;
         // A personal signature counts only by the signer's pinned key (checked before
         // anything is written, for the CLI's own signature and a detached one alike).
-        let signer_key = self.check_signer_key(&req.signer, signed.personal.as_ref())?;
+        let mut signer_key = self.check_signer_key(&req.signer, signed.personal.as_ref())?;
+        // The RFC 3161 timestamp of the signed bytes, when an authority is configured.
+        // Asked before the guarded write (not holding a signed-but-unrecorded row for
+        // the authority's round trip); a failure is recorded, and the signature stands.
+        let mut signed = signed;
+        let tsa = self.config.settings.timestamp.url.clone();
+        if !tsa.is_empty() {
+            signed.timestamp(&tsa, now);
+        }
+        // Trust on first use is decided inside the write: `signer_key_pins` has one row
+        // per signer, so of concurrent first signatures with different keys exactly one
+        // pins its key; the others see that pin and are refused (nothing written).
+        let pin = match (&signed.personal, &signer_key) {
+            (Some(p), Some(k)) if k["pinned_by"] != "config" => {
+                Some((p, self.legacy_pin(&req.signer)?))
+            }
+            _ => None,
+        };
         // The guarded write first: of concurrent signers exactly one changes the row;
         // only that one records the signature in the ledger (and opens the late
         // finding). The others get a conflict and record nothing.
@@ -1014,18 +1032,60 @@ impl Signoffs<'_> {
         a.document_sha256 = Some(signed.sha256.clone());
         let first = canonical(&a)?;
         let mut n = 0;
-        self.store.write(&mut |sql| {
+        let mut refused: Option<Error> = None;
+        let mut registered = false;
+        let written = self.store.write(&mut |sql| {
+            (refused, registered, n) = (None, false, 0);
+            if let Some((p, legacy)) = &pin {
+                // The candidate: a key pinned by a document signed before pins were
+                // stored, else this signature's key.
+                let (key, doc) = match legacy {
+                    Some((k, d)) => (k.clone(), d.clone()),
+                    None => (pinned_key_of(p), Some(a.id.clone())),
+                };
+                let inserted = sql.execute(
+                    "INSERT INTO signer_key_pins (signer, public_key, fingerprint, pinned_by, document_id, pinned_at) VALUES ($1, $2, $3, 'first_use', $4, $5) ON CONFLICT (signer) DO NOTHING",
+                    &[req.signer.clone().into(), key.clone().into(), crate::signature::pinned_fingerprint(&key).into(), doc.clone().into(), ts(&now).into()],
+                )?;
+                let rows = sql.query(
+                    "SELECT public_key, pinned_by FROM signer_key_pins WHERE signer = $1",
+                    &[req.signer.clone().into()],
+                )?;
+                let (pinned, source) = rows
+                    .first()
+                    .map(|r| (r.text(0), r.text(1)))
+                    .unwrap_or_default();
+                if !p.is_by(&pinned) {
+                    refused = Some(pin_conflict(&req.signer, &pinned, &source, &p.key_fingerprint()));
+                    return Err(vouch_store::StoreError::Aborted("signer key not pinned".into()));
+                }
+                registered = inserted == 1 && legacy.is_none();
+                if let Some(k) = signer_key.as_mut() {
+                    k["pinned_by"] = json!(if registered { "registered" } else { source.as_str() });
+                }
+            }
             n = sql.execute(
                 "UPDATE attestations SET status = 'signed', signed_at = $2, record = $3, document = $4 WHERE id = $1 AND document IS NULL",
                 &[a.id.clone().into(), ts(&now).into(), first.clone().into(), doc_text.clone().into()],
             )?;
+            if n != 1 {
+                // Signed by someone else: nothing of ours (not the pin either) is kept.
+                return Err(vouch_store::StoreError::Aborted("signed already".into()));
+            }
             Ok(())
-        })?;
-        if n != 1 {
-            return Err(Error::Conflict(format!(
-                "{} ({}) is signed already: a signed document is frozen",
-                a.title, a.id
-            )));
+        });
+        if let Some(e) = refused {
+            return Err(e);
+        }
+        match written {
+            Ok(()) => {}
+            Err(vouch_store::StoreError::Aborted(_)) if n != 1 => {
+                return Err(Error::Conflict(format!(
+                    "{} ({}) is signed already: a signed document is frozen",
+                    a.title, a.id
+                )))
+            }
+            Err(e) => return Err(e.into()),
         }
         let appended = self.event(
             &a,
@@ -1038,6 +1098,7 @@ impl Signoffs<'_> {
                 "personal_signature": a.signed.as_ref().and_then(|s| s.personal_signature.clone()),
                 "exceptions": a.exceptions.len(), "role": req.role,
                 "signer_key": signer_key,
+                "timestamp": signed.timestamp.as_ref().map(crate::signature::DocumentTimestamp::summary),
             }),
         );
         let seq = match appended {
@@ -1050,6 +1111,12 @@ impl Signoffs<'_> {
                         "UPDATE attestations SET status = $2, signed_at = NULL, record = $3, document = NULL WHERE id = $1 AND document = $4",
                         &[unsigned.id.clone().into(), unsigned.status.clone().into(), previous.clone().into(), doc_text.clone().into()],
                     )?;
+                    if registered {
+                        sql.execute(
+                            "DELETE FROM signer_key_pins WHERE signer = $1 AND document_id = $2 AND pinned_by = 'first_use'",
+                            &[req.signer.clone().into(), unsigned.id.clone().into()],
+                        )?;
+                    }
                     Ok(())
                 });
                 return Err(e);
@@ -1097,6 +1164,11 @@ impl Signoffs<'_> {
     /// The key `signer` signs personally with: see [`pinned_key`].
     pub fn pinned_key(&self, signer: &str) -> Result<Option<(String, &'static str)>, Error> {
         pinned_key(self.config, &self.store, signer)
+    }
+
+    /// See [`legacy_pin`].
+    fn legacy_pin(&self, signer: &str) -> Result<Option<(String, Option<String>)>, Error> {
+        legacy_pin(&self.store, signer)
     }
 
     fn check_signer_key(
@@ -1211,19 +1283,43 @@ impl Signoffs<'_> {
 
 /// The key `signer` signs personally with (attestations, sign-offs and access-review
 /// campaigns alike): the one configured for them (`[attestations] signer_keys`, source
-/// `config`), else the key of their first personally signed document — an attestation
-/// or a completed campaign, whichever came first (trust on first use, source
-/// `first_use`; that document's ledger event recorded it as `registered`). `None`: no
-/// key is pinned yet.
+/// `config`), else their row of `signer_key_pins` (source `first_use`: the key of their
+/// first personally signed document, whose ledger event recorded it as `registered`;
+/// or `rotated` by an admin), else the key of their first personally signed document
+/// among those signed before pins were stored ([`legacy_pin`]). `None`: no key is
+/// pinned yet.
 pub fn pinned_key(
     config: &Config,
     store: &Store,
     signer: &str,
 ) -> Result<Option<(String, &'static str)>, Error> {
-    use crate::signature::PersonalSignature;
     if let Some(k) = config.settings.attestations.signer_keys.get(signer) {
         return Ok(Some((k.clone(), "config")));
     }
+    let rows = store.query(
+        "SELECT public_key, pinned_by FROM signer_key_pins WHERE signer = $1",
+        &[signer.into()],
+    )?;
+    if let Some(r) = rows.first() {
+        let source = if r.text(1) == "rotated" {
+            "rotated"
+        } else {
+            "first_use"
+        };
+        return Ok(Some((r.text(0), source)));
+    }
+    Ok(legacy_pin(store, signer)?.map(|(k, _)| (k, "first_use")))
+}
+
+/// The key of `signer`'s first personally signed document — an attestation or a
+/// completed access-review campaign, whichever came first — with the attestation's id
+/// (`None` for a campaign), for documents signed before pins were stored in
+/// `signer_key_pins` (migration 25), or by a path that does not store one.
+pub(crate) fn legacy_pin(
+    store: &Store,
+    signer: &str,
+) -> Result<Option<(String, Option<String>)>, Error> {
+    use crate::signature::PersonalSignature;
     // The key of a personal signature, when it pins one. Documents signed before
     // fingerprints were recorded carry the name the signer gave, which pins nothing.
     let key_of = |p: &PersonalSignature| match p {
@@ -1235,9 +1331,9 @@ pub fn pinned_key(
         }
         _ => None,
     };
-    let mut first: Option<(String, String)> = None;
+    let mut first: Option<(String, String, Option<String>)> = None;
     let rows = store.query(
-        "SELECT document, signed_at FROM attestations WHERE document IS NOT NULL ORDER BY signed_at, id",
+        "SELECT document, signed_at, id FROM attestations WHERE document IS NOT NULL ORDER BY signed_at, id",
         &[],
     )?;
     for r in rows {
@@ -1248,7 +1344,7 @@ pub fn pinned_key(
             continue;
         }
         if let Some(k) = d.personal.as_ref().and_then(key_of) {
-            first = Some((r.opt_text(1).unwrap_or_default(), k));
+            first = Some((r.opt_text(1).unwrap_or_default(), k, Some(r.text(2))));
             break;
         }
     }
@@ -1256,20 +1352,21 @@ pub fn pinned_key(
         .map_err(|e| Error::Corrupt(format!("access reviews: {e}")))?
     {
         if let Some(k) = key_of(&p) {
-            if first.as_ref().is_none_or(|(t, _)| at < *t) {
-                first = Some((at, k));
+            if first.as_ref().is_none_or(|(t, _, _)| at < *t) {
+                first = Some((at, k, None));
             }
             break;
         }
     }
-    Ok(first.map(|(_, k)| (k, "first_use")))
+    Ok(first.map(|(_, k, doc)| (k, doc)))
 }
 
 /// Refuse (conflict, naming the pinned key's fingerprint) a personal signature by
 /// another key than the signer's pinned one ([`pinned_key`]); what the ledger records
-/// of the key: `{"fingerprint", "pinned_by": "config" | "first_use" | "registered"}`
-/// (`registered`: no key was pinned, this one is from now on). `None` without a
-/// personal signature.
+/// of the key: `{"fingerprint", "pinned_by": "config" | "first_use" | "rotated" |
+/// "registered"}` (`registered`: no key was pinned, this one is from now on). `None`
+/// without a personal signature. Attestations re-check the pin inside their signing
+/// transaction (`signer_key_pins`), so concurrent first signatures pin one key.
 pub fn check_signer_key(
     config: &Config,
     store: &Store,
@@ -1279,21 +1376,44 @@ pub fn check_signer_key(
     let Some(p) = personal else { return Ok(None) };
     let fingerprint = p.key_fingerprint();
     match pinned_key(config, store, signer)? {
-        Some((k, source)) if p.is_by(&k) => {
-            Ok(Some(json!({"fingerprint": fingerprint, "pinned_by": source})))
-        }
-        Some((k, source)) => Err(Error::Conflict(format!(
-            "signature: {signer}'s personal signing key is pinned to {} ({}); this signature is by {fingerprint}. An admin rotates the key in vouch.toml ([attestations] signer_keys)",
-            crate::signature::pinned_fingerprint(&k),
-            if source == "config" {
-                "configured in [attestations] signer_keys"
-            } else {
-                "the key of their first personally signed document"
-            }
-        ))),
+        Some((k, source)) if p.is_by(&k) => Ok(Some(
+            json!({"fingerprint": fingerprint, "pinned_by": source}),
+        )),
+        Some((k, source)) => Err(pin_conflict(signer, &k, source, &fingerprint)),
         None => Ok(Some(
             json!({"fingerprint": fingerprint, "pinned_by": "registered"}),
         )),
+    }
+}
+
+/// The refusal of a personal signature by another key than the signer's pinned one,
+/// naming the pinned key's fingerprint and how it was pinned.
+fn pin_conflict(signer: &str, pinned: &str, source: &str, fingerprint: &str) -> Error {
+    Error::Conflict(format!(
+        "signature: {signer}'s personal signing key is pinned to {} ({}); this signature is by {fingerprint}. {}",
+        crate::signature::pinned_fingerprint(pinned),
+        match source {
+            "config" => "configured in [attestations] signer_keys",
+            "rotated" => "set by an admin's key rotation",
+            _ => "the key of their first personally signed document",
+        },
+        if source == "config" {
+            "An admin changes it in vouch.toml ([attestations] signer_keys)"
+        } else {
+            "An admin rotates it with `vouch attest keys rotate`"
+        }
+    ))
+}
+
+/// What a pin stores of a personal signature's key: the SSH public key (`ssh-ed25519
+/// AAAA…`, without its comment) or the OpenPGP primary key's fingerprint.
+fn pinned_key_of(p: &crate::signature::PersonalSignature) -> String {
+    use crate::signature::PersonalSignature;
+    match p {
+        PersonalSignature::Ssh { public_key, .. } => {
+            crate::signature::ssh_public_key_of(public_key).unwrap_or_else(|| public_key.clone())
+        }
+        PersonalSignature::Gpg { key_id, .. } => key_id.trim().to_uppercase(),
     }
 }
 
@@ -1331,6 +1451,10 @@ fn describe(a: &Attestation, action: &str) -> String {
                 }
             )
         }
+        "attestation.timestamped" => format!(
+            "The signed {} was timestamped by the RFC 3161 authority",
+            a.title
+        ),
         "quarterly_review.pr_decided" => {
             format!("{}: a reviewer decision on a sampled merged PR", a.title)
         }

@@ -7,10 +7,12 @@
 pub mod attest;
 pub mod collection;
 pub mod markdown;
+pub mod pins;
 pub mod quarterly;
 pub mod review;
 pub mod schedule;
 pub mod signature;
+pub mod timestamps;
 
 /// Errors of sign-offs.
 #[derive(Debug, thiserror::Error)]

@@ -453,6 +453,84 @@ pub struct SignedDocument {
     pub vouch: VouchSignature,
     /// The signer's own signature, if they gave a key.
     pub personal: Option<PersonalSignature>,
+    /// The RFC 3161 timestamp of the canonical JSON (when `[timestamp] url` is set): the
+    /// token, written beside the document as `NAME.json.tsr`, or why none was obtained.
+    /// Not part of the signed bytes (it is made after them, over them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timestamp: Option<DocumentTimestamp>,
+}
+
+/// An RFC 3161 timestamp of a signed document's canonical JSON, or the failure to get
+/// one (the document is signed either way; `vouch timestamp --pending` asks again).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DocumentTimestamp {
+    /// The authority asked (its URL, any credentials removed).
+    pub tsa: String,
+    /// When vouch asked (RFC 3339).
+    pub requested_at: String,
+    /// Base64 of the DER TimeStampResp (the `.tsr` file); absent when it failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+    /// Hex SHA-256 of the DER token (what the ledger records).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_sha256: Option<String>,
+    /// The time the authority certified (as `openssl ts -reply -text` prints it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time: Option<String>,
+    /// Why no token was obtained (the authority down, a refused or wrong reply).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl DocumentTimestamp {
+    /// Ask the authority at `url` to timestamp `bytes`; a failure is recorded, not
+    /// returned (a signature must never be lost to a timestamp authority being down).
+    pub fn request(bytes: &[u8], url: &str, now: chrono::DateTime<chrono::Utc>) -> Self {
+        use base64::Engine;
+        let tsa = vouch_store::redact_url(url);
+        let requested_at = vouch_core::event::format_timestamp(&now);
+        match vouch_witness::tsa::timestamp_bytes(bytes, url) {
+            Ok((token, time)) => DocumentTimestamp {
+                tsa,
+                requested_at,
+                token_sha256: Some(vouch_store::blobs::sha256_hex(&token)),
+                token: Some(base64::engine::general_purpose::STANDARD.encode(token)),
+                time: Some(time),
+                error: None,
+            },
+            Err(e) => {
+                // The authority's URL may carry credentials; the message names it.
+                let msg = e.to_string().replace(url, &tsa);
+                tracing::warn!("timestamp of a signed document: {msg}");
+                DocumentTimestamp {
+                    tsa,
+                    requested_at,
+                    token: None,
+                    token_sha256: None,
+                    time: None,
+                    error: Some(msg),
+                }
+            }
+        }
+    }
+
+    /// The DER token, when there is one.
+    pub fn token_der(&self) -> Option<Vec<u8>> {
+        use base64::Engine;
+        self.token
+            .as_deref()
+            .and_then(|t| base64::engine::general_purpose::STANDARD.decode(t).ok())
+    }
+
+    /// What the ledger records: `{tsa, token_sha256, time}` or `{tsa, error}`.
+    pub fn summary(&self) -> Value {
+        match &self.error {
+            Some(e) => serde_json::json!({"tsa": self.tsa, "error": e}),
+            None => {
+                serde_json::json!({"tsa": self.tsa, "token_sha256": self.token_sha256, "time": self.time})
+            }
+        }
+    }
 }
 
 impl SignedDocument {
@@ -472,7 +550,22 @@ impl SignedDocument {
             vouch: sign_vouch(keys, &bytes),
             personal,
             document,
+            timestamp: None,
         })
+    }
+
+    /// Timestamp the signed bytes (the canonical JSON) at the RFC 3161 authority `url`
+    /// and keep the token (or the failure) with the document: the common step of every
+    /// signed document (attestations, sign-offs, access-review campaigns) when
+    /// `[timestamp] url` is set. Never fails: a failure is recorded in `timestamp.error`.
+    pub fn timestamp(&mut self, url: &str, now: chrono::DateTime<chrono::Utc>) {
+        let bytes = canonical_bytes(&self.document);
+        self.timestamp = Some(DocumentTimestamp::request(&bytes, url, now));
+    }
+
+    /// Whether the document has a timestamp token (not merely a failed attempt).
+    pub fn is_timestamped(&self) -> bool {
+        self.timestamp.as_ref().is_some_and(|t| t.token.is_some())
     }
 
     /// Check the hash, vouch's signature and the personal one (with the real tool).
@@ -494,8 +587,8 @@ impl SignedDocument {
 
     /// Write the document and its signatures into `dir` as `NAME.json` (canonical),
     /// `NAME.json.sig` (base64 DER, for `openssl dgst -sha256 -verify`),
-    /// `public_key.pem`, and `NAME.json.ssh.sig` + `allowed_signers` or `NAME.json.asc`
-    /// + `gpg_fingerprint`.
+    /// `public_key.pem`, `NAME.json.ssh.sig` + `allowed_signers` or `NAME.json.asc`
+    /// + `gpg_fingerprint`, and `NAME.json.tsr` when it has a timestamp token.
     pub fn write_files(&self, dir: &Path, name: &str) -> Result<Vec<std::path::PathBuf>, Error> {
         let io = |e: std::io::Error| Error::Signature(format!("writing {}: {e}", dir.display()));
         std::fs::create_dir_all(dir).map_err(io)?;
@@ -535,6 +628,15 @@ impl SignedDocument {
                 ));
             }
             None => {}
+        }
+        // The RFC 3161 token over NAME.json: `openssl ts -verify -data NAME.json -in
+        // NAME.json.tsr -CAfile CA`.
+        if let Some(token) = self
+            .timestamp
+            .as_ref()
+            .and_then(DocumentTimestamp::token_der)
+        {
+            files.push((format!("{name}.json.tsr"), token));
         }
         let mut out = Vec::new();
         for (f, bytes) in files {

@@ -46,6 +46,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         22,
         include_str!("migrations/postgres/0022_report_archives.sql"),
     ),
+    (
+        25,
+        include_str!("migrations/postgres/0025_signer_pins_timestamps.sql"),
+    ),
 ];
 
 /// The PostgreSQL backend: a pool of connections, optionally in its own schema.

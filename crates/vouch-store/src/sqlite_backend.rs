@@ -41,6 +41,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         22,
         include_str!("migrations/sqlite/0022_report_archives.sql"),
     ),
+    (
+        25,
+        include_str!("migrations/sqlite/0025_signer_pins_timestamps.sql"),
+    ),
 ];
 
 /// The SQLite backend: WAL mode, pooled readers, one writer, a checkpoint thread.

@@ -8,11 +8,13 @@
 //! - [`ext`]: external tools: skipping when one is missing (failing under CI=true), the
 //!   pip scripts directory, and a moto (S3 and friends) server.
 //! - [`tls`]: a throwaway test certificate authority made with `openssl`.
+//! - [`tsa`]: a local RFC 3161 timestamp authority (`openssl ts -reply` on loopback).
 
 pub mod cmd;
 pub mod ext;
 pub mod pg;
 pub mod tls;
+pub mod tsa;
 
 pub use cmd::{err_line, fails, ok, text, vouch, Vouch};
 pub use pg::{pg_url, unique_name, Kind, PgSchema};

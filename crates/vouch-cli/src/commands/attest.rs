@@ -70,6 +70,10 @@ pub enum AttestCommand {
         #[arg(long)]
         signer: Option<String>,
     },
+    /// Signers' pinned personal keys (configured, first use, rotated): list them, or
+    /// rotate one (recorded in the ledger with the old and new fingerprints).
+    #[command(subcommand)]
+    Keys(KeysCommand),
     /// Write a signed document's files (JSON, .sig, public key, Markdown, PDF) to a
     /// directory.
     Export {
@@ -78,6 +82,31 @@ pub enum AttestCommand {
         /// Where to write them.
         #[arg(long)]
         out: PathBuf,
+    },
+}
+
+#[derive(clap::Subcommand)]
+pub enum KeysCommand {
+    /// Every pinned signer key: who, fingerprint, how it was pinned.
+    List,
+    /// Replace a signer's pinned key (the old one is lost or compromised): an
+    /// `attestation.signer_key_rotated` ledger event names the old and new fingerprints,
+    /// you and the reason. Keys configured in vouch.toml are changed there.
+    Rotate {
+        /// The signer's name, as their documents record it.
+        signer: String,
+        /// The new SSH public key (the .pub file, or the private key with its .pub beside).
+        #[arg(long, value_name = "FILE", required_unless_present = "gpg_fingerprint")]
+        ssh_key: Option<PathBuf>,
+        /// The new OpenPGP key's fingerprint.
+        #[arg(long, value_name = "FPR", conflicts_with = "ssh_key")]
+        gpg_fingerprint: Option<String>,
+        /// Why (recorded in the ledger).
+        #[arg(long)]
+        reason: String,
+        /// Your name as the admin who rotates it (default: $USER).
+        #[arg(long)]
+        actor: Option<String>,
     },
 }
 
@@ -367,6 +396,69 @@ pub fn run_kind(cli: &crate::Cli, c: &AttestCommand, kind: &str) -> Result<i32> 
                 output::print_json(&a);
             } else {
                 text(&a);
+            }
+        }
+        AttestCommand::Keys(KeysCommand::List) => {
+            let pins = s.signer_pins()?;
+            if cli.json {
+                output::print_json(&pins);
+            } else if pins.is_empty() {
+                println!("no signer key is pinned yet");
+            } else {
+                for p in &pins {
+                    println!(
+                        "{:<24} {}  {}{}",
+                        p.signer,
+                        p.fingerprint,
+                        p.pinned_by,
+                        if p.pinned_at.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" {}", p.pinned_at)
+                        }
+                    );
+                }
+            }
+        }
+        AttestCommand::Keys(KeysCommand::Rotate {
+            signer,
+            ssh_key,
+            gpg_fingerprint,
+            reason,
+            actor,
+        }) => {
+            let key = match (ssh_key, gpg_fingerprint) {
+                (Some(f), _) => {
+                    // The public key: the file itself, or the .pub beside a private key.
+                    let mut text = std::fs::read_to_string(f)
+                        .with_context(|| format!("--ssh-key: cannot read {}", f.display()))?;
+                    if text.contains("PRIVATE KEY") {
+                        let mut p = f.as_os_str().to_owned();
+                        p.push(".pub");
+                        text = std::fs::read_to_string(&p).with_context(|| {
+                            format!(
+                                "--ssh-key: the public key {} is needed",
+                                PathBuf::from(&p).display()
+                            )
+                        })?;
+                    }
+                    text
+                }
+                (None, Some(fpr)) => fpr.clone(),
+                (None, None) => bail!("give --ssh-key FILE or --gpg-fingerprint FPR"),
+            };
+            let who = actor
+                .clone()
+                .or_else(|| std::env::var("USER").ok())
+                .unwrap_or_else(|| "unknown".into());
+            let pin = s.rotate_signer_key(signer, &key, reason, &who, now)?;
+            if cli.json {
+                output::print_json(&pin);
+            } else {
+                println!(
+                    "{} is now pinned to {} (rotated)",
+                    pin.signer, pin.fingerprint
+                );
             }
         }
         AttestCommand::Export { id, out } => {

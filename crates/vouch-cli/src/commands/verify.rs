@@ -23,7 +23,8 @@ pub struct VerifyArgs {
     #[arg(long, value_name = "K", requires = "witnesses")]
     pub min_cosignatures: Option<usize>,
     /// Check the RFC 3161 token (FILE.tsr) beside each packet JSON and attestation
-    /// against this CA (PEM): `openssl ts -verify`.
+    /// against this CA (PEM): `openssl ts -verify`; a missing token fails. Default: the
+    /// data directory's `[timestamp] ca_file`, when set.
     #[arg(long, value_name = "PEM")]
     pub tsa_ca: Option<PathBuf>,
 }
@@ -39,14 +40,22 @@ pub fn run(cli: &crate::Cli, a: &VerifyArgs) -> Result<i32> {
         ),
         None => None,
     };
-    // Keys this data directory knows (current and rotated), when there is one.
-    let known_keys = match vouch_engine::Config::load(&cli.data_dir) {
-        Ok(config) => vouch_engine::keys::known_signing_keys(
-            &config,
-            vouch_engine::Keys::load(&config).ok().as_ref(),
+    // Keys this data directory knows (current and rotated), when there is one, and its
+    // timestamp authority's CA.
+    let config = vouch_engine::Config::load(&cli.data_dir).ok();
+    let known_keys = match &config {
+        Some(config) => vouch_engine::keys::known_signing_keys(
+            config,
+            vouch_engine::Keys::load(config).ok().as_ref(),
         ),
-        Err(_) => Vec::new(),
+        None => Vec::new(),
     };
+    let tsa_ca = a.tsa_ca.clone().or_else(|| {
+        config
+            .as_ref()
+            .filter(|c| !c.settings.timestamp.ca_file.is_empty())
+            .map(|c| c.data_dir.join(&c.settings.timestamp.ca_file))
+    });
     let (witnesses, min_cosignatures) = match &a.witnesses {
         Some(f) => super::witness::quorum(f, a.min_cosignatures)?,
         None => (Vec::new(), 0),
@@ -79,7 +88,18 @@ pub fn run(cli: &crate::Cli, a: &VerifyArgs) -> Result<i32> {
             },
         ));
     }
-    if let Some(ca) = &a.tsa_ca {
+    if tsa_ca.is_none() && !cli.json {
+        // Nothing was checked, so nothing is reported as OK: say so.
+        for f in timestamped_files(&a.paths) {
+            if vouch_engine::witness::tsa::token_path(&f).exists() {
+                eprintln!(
+                    "note: {}: its RFC 3161 token was not checked (give --tsa-ca PEM or set [timestamp] ca_file)",
+                    f.display()
+                );
+            }
+        }
+    }
+    if let Some(ca) = &tsa_ca {
         for f in timestamped_files(&a.paths) {
             steps.push(verify::Step {
                 check: format!("{}: RFC 3161 timestamp", f.display()),

@@ -63,6 +63,11 @@ pub struct CheckpointArgs {
     /// Also timestamp the written file at the `[timestamp]` authority (FILE.tsr).
     #[arg(long, requires = "out")]
     pub timestamp: bool,
+    /// The checkpoint as the log signed it, without cosignatures (default size: the
+    /// latest one the `witness` job timestamped); its stored RFC 3161 token is written
+    /// beside --out as FILE.tsr (`openssl ts -verify -data FILE -in FILE.tsr`).
+    #[arg(long, conflicts_with = "timestamp")]
+    pub signed_only: bool,
 }
 
 #[derive(clap::Args)]
@@ -84,8 +89,14 @@ pub struct VerifyArgs {
 pub struct TimestampArgs {
     /// Files to timestamp (packets' SOC2_Evidence.json, attestation.json, checkpoints);
     /// each token is written beside its file as FILE.tsr.
-    #[arg(required = true)]
+    #[arg(required_unless_present = "pending")]
     pub files: Vec<PathBuf>,
+    /// Timestamp what should have been and is not: every signed attestation or sign-off
+    /// without a token (the authority was down when it was signed: the token is stored
+    /// with it, written beside its files, recorded in the ledger) and the latest ledger
+    /// checkpoint.
+    #[arg(long)]
+    pub pending: bool,
     /// The timestamp authority (default: `[timestamp] url` of vouch.toml).
     #[arg(long)]
     pub url: Option<String>,
@@ -197,6 +208,37 @@ pub fn run(cli: &crate::Cli, c: &WitnessCommand) -> Result<i32> {
                 Ok(1)
             }
         }
+        WitnessCommand::Checkpoint(a) if a.signed_only => {
+            let (_, store, _, ledger) = super::open(cli)?;
+            let size = match a.size {
+                Some(s) => s,
+                None => witness::tsa::latest_timestamped_size(&store)?.context(
+                    "no checkpoint is timestamped yet (set [timestamp] url; the witness job or `vouch timestamp --pending` does it)",
+                )?,
+            };
+            let note = ledger.checkpoint_at(size)?.note;
+            let token = witness::tsa::checkpoint_token(&store, size)?;
+            match &a.out {
+                None => print!("{note}"),
+                Some(out) => {
+                    std::fs::write(out, &note)
+                        .with_context(|| format!("cannot write {}", out.display()))?;
+                    let tsr = witness::tsa::token_path(out);
+                    match token {
+                        Some(t) => {
+                            std::fs::write(&tsr, t)
+                                .with_context(|| format!("cannot write {}", tsr.display()))?;
+                            eprintln!("{} and its timestamp {}", out.display(), tsr.display());
+                        }
+                        None => eprintln!(
+                            "{}: tree size {size} has no stored timestamp (not timestamped)",
+                            out.display()
+                        ),
+                    }
+                }
+            }
+            Ok(0)
+        }
         WitnessCommand::Checkpoint(a) => {
             let (config, store, _, ledger) = super::open(cli)?;
             let size = match a.size {
@@ -280,6 +322,70 @@ pub fn timestamp(cli: &crate::Cli, a: &TimestampArgs) -> Result<i32> {
         }
     };
     let mut out = Vec::new();
+    let mut failed = 0;
+    if a.pending {
+        let (config, store, keys, ledger) = super::open(cli)?;
+        let s = vouch_engine::signoff::attest::Signoffs {
+            config: &config,
+            store,
+            ledger: &ledger,
+            keys: &keys,
+        };
+        let now = chrono::Utc::now();
+        for r in s.timestamp_pending(&url, now)? {
+            let dir = vouch_engine::packet::attestation::dir_for(&config.data_dir, &r.attestation);
+            let mut v = serde_json::json!({"attestation": r.attestation.id, "title": r.attestation.title, "timestamp": r.timestamp.summary(), "ledger_seq": r.ledger_seq});
+            match &r.timestamp.error {
+                Some(e) => {
+                    failed += 1;
+                    eprintln!("error: {}: {e}", r.attestation.title);
+                }
+                None => {
+                    // The token beside the document's files; the other files are left as
+                    // they are (written at signing), or all written if they never were.
+                    let json = dir.join("attestation.json");
+                    let tsr = if json.exists() {
+                        let tsr = witness::tsa::token_path(&json);
+                        let token = r.timestamp.token_der().context("the stored token")?;
+                        std::fs::write(&tsr, token)
+                            .with_context(|| format!("cannot write {}", tsr.display()))?;
+                        Some(tsr)
+                    } else {
+                        vouch_engine::packet::attestation::write(
+                            &dir,
+                            &keys,
+                            &r.attestation,
+                            &r.document,
+                        )?
+                        .into_iter()
+                        .find(|f| f.extension().is_some_and(|x| x == "tsr"))
+                    };
+                    if !cli.json {
+                        println!(
+                            "{} — {} ({})",
+                            tsr.as_deref().unwrap_or(dir.as_path()).display(),
+                            r.timestamp.time.clone().unwrap_or_default(),
+                            r.attestation.title
+                        );
+                    }
+                    v["token"] = serde_json::json!(tsr);
+                }
+            }
+            out.push(v);
+        }
+        match witness::tsa::timestamp_checkpoint(&ledger, &url, now) {
+            Ok(t) => {
+                if !cli.json && t.new {
+                    println!("checkpoint {} — {}", t.size, t.time);
+                }
+                out.push(serde_json::json!({"checkpoint": t.size, "time": t.time, "token_sha256": t.token_sha256}));
+            }
+            Err(e) => {
+                failed += 1;
+                eprintln!("error: the latest checkpoint: {e}");
+            }
+        }
+    }
     for f in &a.files {
         if !f.is_file() {
             bail!("{}: no such file", f.display());
@@ -293,5 +399,5 @@ pub fn timestamp(cli: &crate::Cli, a: &TimestampArgs) -> Result<i32> {
     if cli.json {
         crate::output::print_json(&out);
     }
-    Ok(0)
+    Ok(if failed == 0 { 0 } else { 1 })
 }

@@ -112,7 +112,7 @@ pub const JOBS: &[JobDef] = &[
         name: "witness",
         schedule: "20 0 * * *",
         catch_up_days: 2,
-        description: "daily at 00:20 UTC (and before each monthly packet): submit the latest checkpoint to the [[witness]] entries of vouch.toml (C2SP tlog-witness) and store their cosignatures; timestamp it when [timestamp] is set (nothing to do without witnesses)",
+        description: "daily at 00:20 UTC (and before each monthly packet): submit the latest checkpoint to the [[witness]] entries of vouch.toml (C2SP tlog-witness) and store their cosignatures; when [timestamp] url is set, timestamp the latest checkpoint (RFC 3161, with or without witnesses; nothing to do without either)",
     },
 ];
 
@@ -434,8 +434,13 @@ impl Runner<'_> {
                 ts(&t)
             )));
         }
-        if name == "witness" && self.config.settings.witness.is_empty() {
-            return Ok(Some("no [[witness]] is configured".into()));
+        if name == "witness"
+            && self.config.settings.witness.is_empty()
+            && self.config.settings.timestamp.url.is_empty()
+        {
+            return Ok(Some(
+                "no [[witness]] and no [timestamp] url are configured".into(),
+            ));
         }
         if name == "generate-soc2-evidence" {
             if let Some(t) = not_before.filter(|t| period.end <= *t) {
@@ -1002,22 +1007,43 @@ impl Runner<'_> {
     /// Submit the latest checkpoint to the configured witnesses (issue 18). Fails when
     /// a witness did not cosign (after storing the others' cosignatures), so the run is
     /// retried and its failure is in the job history and the ledger.
+    ///
+    /// With `[timestamp] url` set it also timestamps the latest checkpoint (with or
+    /// without witnesses; the token is stored in `checkpoint_timestamps`, `vouch witness
+    /// checkpoint --signed-only --out FILE` writes it beside the note); an authority that
+    /// fails makes the run fail too, so it is retried.
     fn witness(&self) -> Result<Value, Error> {
         let targets = crate::witness::client::targets(self.config)?;
-        if targets.is_empty() {
-            return Ok(json!({"skipped": "no [[witness]] is configured"}));
+        let tsa = self.config.settings.timestamp.url.clone();
+        if targets.is_empty() && tsa.is_empty() {
+            return Ok(json!({"skipped": "no [[witness]] and no [timestamp] url are configured"}));
         }
-        let report = crate::witness::client::submit(self.ledger, &targets)?;
-        let failures = report.failures();
-        if !failures.is_empty() {
-            return Err(crate::witness::WitnessError::Witness(format!(
-                "tree size {}: {}",
-                report.size,
-                failures.join("; ")
-            ))
-            .into());
+        let mut out = json!({});
+        let mut failed = None;
+        if !targets.is_empty() {
+            let report = crate::witness::client::submit(self.ledger, &targets)?;
+            let failures = report.failures();
+            if !failures.is_empty() {
+                failed = Some(crate::witness::WitnessError::Witness(format!(
+                    "tree size {}: {}",
+                    report.size,
+                    failures.join("; ")
+                )));
+            }
+            out = serde_json::to_value(&report).unwrap_or_default();
         }
-        Ok(serde_json::to_value(&report).unwrap_or_default())
+        if !tsa.is_empty() {
+            match crate::witness::tsa::timestamp_checkpoint(self.ledger, &tsa, self.clock.now()) {
+                Ok(t) => out["checkpoint_timestamp"] = serde_json::to_value(&t).unwrap_or_default(),
+                Err(e) => {
+                    failed.get_or_insert(e);
+                }
+            }
+        }
+        match failed {
+            Some(e) => Err(e.into()),
+            None => Ok(out),
+        }
     }
 
     /// Nightly verification into the integrity log (seed 002's audit_integrity_log).
