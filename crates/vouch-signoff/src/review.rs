@@ -1347,6 +1347,7 @@ pub fn document_set(
             },
             personal,
             document: value,
+            timestamp: None,
         },
     })
 }
@@ -1630,6 +1631,9 @@ pub fn complete(
         vouch: crate::signature::sign_vouch(keys, &bytes),
         personal: personal_sig.clone(),
         document: doc,
+        // Campaign documents are not RFC 3161-timestamped at completion yet
+        // (`vouch timestamp FILE` does it by hand).
+        timestamp: None,
     };
     let signature = signed.vouch.signature.clone();
     // The renderings before anything is written: a PDF that cannot be made leaves the
