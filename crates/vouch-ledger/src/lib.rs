@@ -4,6 +4,7 @@
 pub mod audit;
 mod checkpoint;
 pub mod index;
+pub mod query;
 pub mod keys;
 mod proof;
 mod sequencer;

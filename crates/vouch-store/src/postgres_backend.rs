@@ -46,6 +46,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         22,
         include_str!("migrations/postgres/0022_report_archives.sql"),
     ),
+    (
+        23,
+        include_str!("migrations/postgres/0023_audit_pair_index.sql"),
+    ),
 ];
 
 /// The PostgreSQL backend: a pool of connections, optionally in its own schema.
