@@ -204,7 +204,7 @@ fn fill(ledger: &Ledger, count: usize, progress: &mut dyn FnMut(&str)) -> Result
                     let tmpl = &pool[rng.below(pool.len())];
                     let t = start_us + ((n as u128 * span_us) / (count as u128 + 1)) as i64;
                     let ts = vouch_core::event::format_timestamp(
-                        &chrono::DateTime::from_timestamp_micros(t).expect("in range"),
+                        &DateTime::from_timestamp_micros(t).expect("in range"),
                     );
                     let id = format!(
                         "{:08x}-{:04x}-7{:03x}-8{:03x}-{:012x}",

@@ -176,11 +176,13 @@ pub fn run(store: &Store, q: &Query, limit: u64) -> Result<Page, QueryError> {
 /// The name of an `audit_index` index: one filter's, or a pair's of [`PAIRED`] (in
 /// that list's order).
 fn index_name(columns: &[&str]) -> String {
-    let short = |c: &&str| match *c {
-        "organization_id" => "org",
-        other => other,
-    };
-    let parts: Vec<&str> = columns.iter().map(short).collect();
+    let parts: Vec<&str> = columns
+        .iter()
+        .map(|c| match *c {
+            "organization_id" => "org",
+            other => other,
+        })
+        .collect();
     format!("audit_index_{}", parts.join("_"))
 }
 
