@@ -355,10 +355,7 @@ fn query_of(rng: &mut Rng, c: &Case) -> Query {
                 Range::Day => d,
             };
             let ts = vouch_core::event::format_timestamp;
-            (
-                Some(ts(&d)),
-                Some(ts(&(last + chrono::Duration::days(1)))),
-            )
+            (Some(ts(&d)), Some(ts(&(last + chrono::Duration::days(1)))))
         }
     };
     Query {
@@ -491,7 +488,10 @@ fn fill_compare(
 ) -> Result<Value> {
     let mut out = serde_json::Map::new();
     for (variant, dropped) in [
-        ("without_audit_indexes", [SINGLE_INDEXES, PAIR_INDEXES].concat()),
+        (
+            "without_audit_indexes",
+            [SINGLE_INDEXES, PAIR_INDEXES].concat(),
+        ),
         ("without_pair_indexes", PAIR_INDEXES.to_vec()),
         ("shipped", vec![]),
     ] {
@@ -503,9 +503,16 @@ fn fill_compare(
             store.write(&mut |sql| sql.execute(&format!("DROP INDEX {i}"), &[]).map(|_| ()))?;
         }
         let ledger = open_ledger(&store)?;
-        progress(&format!("{}: comparison fill {variant}, {n} events", store.kind()));
+        progress(&format!(
+            "{}: comparison fill {variant}, {n} events",
+            store.kind()
+        ));
         let r = fill(&ledger, n, progress)?;
-        progress(&format!("{}: {variant}: {} events/s", store.kind(), r["events_per_sec"]));
+        progress(&format!(
+            "{}: {variant}: {} events/s",
+            store.kind(),
+            r["events_per_sec"]
+        ));
         out.insert(variant.into(), r);
         drop(ledger); // its sequencer thread ends with the last handle
     }
@@ -560,7 +567,11 @@ fn sizes(store: &Store, target: &Target) -> Value {
     }
 }
 
-fn one_backend(b: &AuditLogBench, postgres: Option<&str>, progress: &mut dyn FnMut(&str)) -> Result<Value> {
+fn one_backend(
+    b: &AuditLogBench,
+    postgres: Option<&str>,
+    progress: &mut dyn FnMut(&str),
+) -> Result<Value> {
     let pid = std::process::id();
     let scratch_target = |name: &str| match postgres {
         Some(url) => Target::Postgres {

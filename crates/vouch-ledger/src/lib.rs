@@ -4,9 +4,9 @@
 pub mod audit;
 mod checkpoint;
 pub mod index;
-pub mod query;
 pub mod keys;
 mod proof;
+pub mod query;
 mod sequencer;
 pub mod sign;
 mod verify;
