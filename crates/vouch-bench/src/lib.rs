@@ -2,16 +2,24 @@
 //! and a pgcrypto trigger baseline), the evidence packet, HTTP ingest and query, the
 //! audit-log query through its index, and sealed archives. Each prints JSON with a baseline measured in the same run.
 //!
+//! Without the default feature `full`, only the audit-log benchmark is built (it needs
+//! the store and the ledger, not the engine or the server; see Cargo.toml).
+//!
 //! They use the public APIs of `vouch_engine`, `vouch_store` and `vouch_core`; where a
 //! figure is the CLI's own (a `vouch ledger verify` or `vouch packet` process, the HTTP
 //! server), they run the `vouch` binary ([`child::Vouch`]) and measure its time and peak
 //! RSS from here.
 
+#[cfg(feature = "full")]
 pub mod archive;
 pub mod auditlog;
+#[cfg(feature = "full")]
 pub mod child;
+#[cfg(feature = "full")]
 pub mod http;
+#[cfg(feature = "full")]
 pub mod ledger;
+#[cfg(feature = "full")]
 pub mod packet;
 
 use serde_json::{json, Value};

@@ -5,7 +5,9 @@
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 use std::path::{Path, PathBuf};
-use vouch_bench::{archive, auditlog, http, ledger, packet};
+use vouch_bench::auditlog;
+#[cfg(feature = "full")]
+use vouch_bench::{archive, http, ledger, packet};
 
 #[derive(Parser)]
 #[command(
@@ -16,6 +18,7 @@ use vouch_bench::{archive, auditlog, http, ledger, packet};
 struct Cli {
     /// The `vouch` binary to run where a figure is the CLI's own (verification, packet,
     /// server); default: `vouch` next to this executable.
+    #[cfg(feature = "full")]
     #[arg(long, global = true, env = "VOUCH_BIN")]
     vouch: Option<PathBuf>,
     #[command(subcommand)]
@@ -25,18 +28,23 @@ struct Cli {
 #[derive(Subcommand)]
 enum BenchCommand {
     /// Ledger: batched and concurrent appends, verification, and the pgcrypto trigger baseline.
+    #[cfg(feature = "full")]
     Ledger(LedgerArgs),
     /// Packet: JSON + PDF + exports for a month holding N events (default 10M), vs a dump baseline.
+    #[cfg(feature = "full")]
     Packet(PacketArgs),
     /// HTTP: batched ingest over loopback with several clients, and filtered-query latency.
+    #[cfg(feature = "full")]
     Http(HttpArgs),
     /// Audit log: p50/p95/p99 of the audit-log query per filter combination, through the
     /// index and through the former JSON-function query (baseline), after filling N events.
     Auditlog(AuditLogArgs),
     /// Archive: seal a 2 GiB evidence set (tar → zstd → age / OpenPGP) vs `tar czf` + `gpg --encrypt`.
+    #[cfg(feature = "full")]
     Archive(ArchiveArgs),
 }
 
+#[cfg(feature = "full")]
 #[derive(clap::Args)]
 struct PacketArgs {
     /// Ledger events in the month.
@@ -48,6 +56,7 @@ struct PacketArgs {
     out: Option<PathBuf>,
 }
 
+#[cfg(feature = "full")]
 #[derive(clap::Args)]
 struct LedgerArgs {
     /// Events for the batched-append runs.
@@ -81,6 +90,7 @@ struct LedgerArgs {
     out: Option<PathBuf>,
 }
 
+#[cfg(feature = "full")]
 #[derive(clap::Args)]
 struct ArchiveArgs {
     /// Size of the evidence set, MiB.
@@ -96,7 +106,7 @@ struct ArchiveArgs {
 
 #[derive(clap::Args)]
 struct AuditLogArgs {
-    /// Events in the ledger.
+    /// Events in the ledger (a kept ledger that exists is queried as it is).
     #[arg(long, default_value_t = 1_000_000)]
     events: usize,
     /// Timed queries per case (and path).
@@ -105,9 +115,30 @@ struct AuditLogArgs {
     /// Most seconds spent on one case's baseline queries (at least one runs).
     #[arg(long, default_value_t = 10)]
     baseline_budget_secs: u64,
+    /// Skip the baseline (the former JSON-function query): for tuning runs only, the
+    /// figures need it.
+    #[arg(long)]
+    no_baseline: bool,
     /// PostgreSQL URL (default: VOUCH_BENCH_DATABASE_URL, then VOUCH_TEST_DATABASE_URL); `none` skips.
     #[arg(long)]
     database: Option<String>,
+    /// Skip SQLite (run PostgreSQL only).
+    #[arg(long)]
+    no_sqlite: bool,
+    /// Keep the SQLite ledger in this file: filled when it does not exist, queried as
+    /// it is when it does (fill once, query many times).
+    #[arg(long, value_name = "PATH")]
+    sqlite_db: Option<PathBuf>,
+    /// Keep the PostgreSQL ledger in this schema (as --sqlite-db; drop it yourself).
+    #[arg(long, value_name = "SCHEMA")]
+    pg_schema: Option<String>,
+    /// Also fill this many events into fresh ledgers as shipped, without migration
+    /// 0023's pair indexes and without any audit-log index, to compare throughput.
+    #[arg(long, default_value_t = 0, value_name = "EVENTS")]
+    fill_compare: usize,
+    /// Only the cases whose name contains one of these (comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    only: Vec<String>,
     #[arg(long, default_value = "/var/tmp/vouch-bench-auditlog")]
     dir: PathBuf,
     /// Also write the JSON to this file.
@@ -115,6 +146,7 @@ struct AuditLogArgs {
     out: Option<PathBuf>,
 }
 
+#[cfg(feature = "full")]
 #[derive(clap::Args)]
 struct HttpArgs {
     /// Events to ingest over HTTP.
@@ -140,8 +172,10 @@ fn progress(line: &str) {
 }
 
 fn run(cli: &Cli) -> Result<()> {
+    #[cfg(feature = "full")]
     let vouch = cli.vouch.clone();
     match &cli.command {
+        #[cfg(feature = "full")]
         BenchCommand::Http(a) => {
             let result = http::http(
                 &http::HttpBench {
@@ -165,18 +199,35 @@ fn run(cli: &Cli) -> Result<()> {
                     .ok()
                     .filter(|s| !s.is_empty()),
             };
+            if let Some(db) = &a.sqlite_db {
+                // The scratch directory is removed at the end: a kept ledger must not be in it.
+                if db.starts_with(&a.dir) {
+                    anyhow::bail!(
+                        "--sqlite-db {} is inside --dir {}, which is removed after the run",
+                        db.display(),
+                        a.dir.display()
+                    );
+                }
+            }
             let result = auditlog::auditlog(
                 &auditlog::AuditLogBench {
                     events: a.events,
                     queries: a.queries,
-                    baseline_budget: std::time::Duration::from_secs(a.baseline_budget_secs),
+                    baseline_budget: (!a.no_baseline)
+                        .then(|| std::time::Duration::from_secs(a.baseline_budget_secs)),
+                    sqlite: !a.no_sqlite,
+                    sqlite_db: a.sqlite_db.clone(),
                     postgres,
+                    pg_schema: a.pg_schema.clone(),
+                    fill_compare: a.fill_compare,
+                    only: a.only.clone(),
                     dir: a.dir.clone(),
                 },
                 &mut progress,
             )?;
             emit(&result, a.out.as_deref(), &a.dir)
         }
+        #[cfg(feature = "full")]
         BenchCommand::Archive(a) => {
             let result = archive::archive(
                 &archive::ArchiveBench {
@@ -187,6 +238,7 @@ fn run(cli: &Cli) -> Result<()> {
             )?;
             emit(&result, a.out.as_deref(), &a.dir)
         }
+        #[cfg(feature = "full")]
         BenchCommand::Packet(a) => {
             let result = packet::packet(
                 &packet::PacketBench {
@@ -198,6 +250,7 @@ fn run(cli: &Cli) -> Result<()> {
             )?;
             emit(&result, a.out.as_deref(), &a.dir)
         }
+        #[cfg(feature = "full")]
         BenchCommand::Ledger(a) => {
             let postgres = match a.postgres.as_deref() {
                 Some("none") => None,

@@ -122,3 +122,51 @@ fn ledger_bench_smallest_run_on_sqlite() {
     // The scratch directory is removed afterwards.
     assert!(!scratch.exists());
 }
+
+/// `vouch-bench auditlog` at a tiny size: the fill, the comparison fills, both paths per
+/// case; then the kept ledger (`--sqlite-db`) queried again without a refill.
+#[test]
+fn auditlog_bench_keeps_and_reuses_its_sqlite_ledger() {
+    let bench = PathBuf::from(env!("CARGO_BIN_EXE_vouch-bench"));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("kept.db");
+    let run = |extra: &[&str]| -> Value {
+        let out = Command::new(&bench)
+            .args(["auditlog", "--events", "3000", "--queries", "3"])
+            .args(["--baseline-budget-secs", "1", "--database", "none"])
+            .args(["--only", "action+category,actor_id+action"])
+            .arg("--sqlite-db")
+            .arg(&db)
+            .arg("--dir")
+            .arg(dir.path().join("scratch"))
+            .args(extra)
+            .output()
+            .expect("run vouch-bench");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).expect("JSON")
+    };
+    let first = run(&["--fill-compare", "2000"]);
+    let r = &first["results"][0];
+    positive(r, "fill.events_per_sec");
+    for v in ["shipped", "without_pair_indexes", "without_audit_indexes"] {
+        positive(r, &format!("fill_compare.{v}.events_per_sec"));
+    }
+    assert_eq!(r["events"], 3000);
+    let cases = r["queries"].as_array().expect("queries");
+    // The pairs themselves and their `+month` and three-filter variants.
+    assert!(cases.len() >= 2, "{cases:?}");
+    for c in cases {
+        positive(c, "index.n");
+        positive(c, "baseline.n");
+    }
+    assert!(db.is_file(), "the kept ledger is gone");
+    // Again: the same ledger, not refilled.
+    let second = run(&[]);
+    let r = &second["results"][0];
+    assert_eq!(r["fill"]["reused"], true, "{r:#}");
+    assert_eq!(r["events"], 3000);
+}

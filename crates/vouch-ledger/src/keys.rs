@@ -92,6 +92,16 @@ impl Keys {
         Ok(Keys { log, signing, hmac })
     }
 
+    /// Fresh keys held in memory only, for a ledger nobody will verify or extend after
+    /// the process ends (`vouch-bench`'s scratch ledgers); never written anywhere.
+    pub fn ephemeral(origin: &str) -> Result<Keys, KeyError> {
+        let log = NoteSigner::generate(origin).map_err(|e| KeyError::Invalid(e.to_string()))?;
+        let signing = p256::ecdsa::SigningKey::random(&mut rand::rngs::OsRng);
+        let mut hmac = vec![0u8; 32];
+        rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut hmac);
+        Ok(Keys { log, signing, hmac })
+    }
+
     /// The log's public key as a C2SP verifier key string.
     pub fn log_verifier(&self) -> NoteVerifier {
         self.log.verifier()

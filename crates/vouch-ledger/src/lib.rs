@@ -6,6 +6,7 @@ mod checkpoint;
 pub mod index;
 pub mod keys;
 mod proof;
+pub mod query;
 mod sequencer;
 pub mod sign;
 mod verify;

@@ -94,6 +94,25 @@ fn queries() -> Vec<AuditParams> {
             }
         }
     }
+    // Three and more filters: the query chooses among the pair indexes (migration 0023)
+    // and the actor's list by counting.
+    for combo in [
+        &[0usize, 2, 5][..],
+        &[2, 3, 4],
+        &[0, 1, 5],
+        &[1, 2, 4],
+        &[0, 2, 3, 4, 5],
+        &[0, 1, 2, 3, 4, 5],
+    ] {
+        for pick in 0..2 {
+            let mut p = AuditParams::default();
+            for &i in combo {
+                let (k, vs) = values[i];
+                set(&mut p, k, vs[pick.min(vs.len() - 1)]);
+            }
+            base.push(p);
+        }
+    }
     let mut out = Vec::new();
     for p in base {
         for (start, end) in [

@@ -47,6 +47,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         include_str!("migrations/postgres/0022_report_archives.sql"),
     ),
     (
+        23,
+        include_str!("migrations/postgres/0023_audit_pair_index.sql"),
+    ),
+    (
         25,
         include_str!("migrations/postgres/0025_signer_pins_timestamps.sql"),
     ),
