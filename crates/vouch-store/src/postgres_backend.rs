@@ -46,6 +46,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         22,
         include_str!("migrations/postgres/0022_report_archives.sql"),
     ),
+    (
+        26,
+        include_str!("migrations/postgres/0026_sessions_and_commitment_locks.sql"),
+    ),
 ];
 
 /// The PostgreSQL backend: a pool of connections, optionally in its own schema.

@@ -41,6 +41,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         22,
         include_str!("migrations/sqlite/0022_report_archives.sql"),
     ),
+    (
+        26,
+        include_str!("migrations/sqlite/0026_sessions_and_commitment_locks.sql"),
+    ),
 ];
 
 /// The SQLite backend: WAL mode, pooled readers, one writer, a checkpoint thread.
