@@ -13,3 +13,12 @@ CREATE TABLE token_sessions (
 );
 CREATE INDEX token_sessions_api_token ON token_sessions (api_token_id);
 
+-- One row per population definition that has had a sampling commitment. A commitment
+-- updates its definition's row first, in the same transaction as the overlap check and
+-- the insert: the row lock serialises commitments of one population (a read-then-insert
+-- alone let two overlapping commitments made at the same instant both pass on
+-- PostgreSQL).
+CREATE TABLE sample_commitment_locks (
+    definition TEXT PRIMARY KEY,
+    claims     BIGINT NOT NULL DEFAULT 0
+);
