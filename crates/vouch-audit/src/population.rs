@@ -70,10 +70,11 @@ impl Population {
     }
 }
 
-/// Every population definition: `[[population]]`, and each evidence definition declared
+/// Every population definition: `[[population]]` (of vouch.toml and its packs), and each
+/// evidence definition declared
 /// `population = true` (id = the evidence id, sized by the population-size table).
 pub fn definitions(config: &Config) -> Vec<PopulationDef> {
-    let mut out = config.settings.population.clone();
+    let mut out = config.populations.clone();
     for e in &config.evidence {
         if e.population && !out.iter().any(|d| d.id == e.id) {
             out.push(PopulationDef {

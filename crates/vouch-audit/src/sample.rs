@@ -128,6 +128,18 @@ pub fn commit(
     // same population and keep the draw it likes (docs/sampling.md §2).
     let mut existing: Option<String> = None;
     ctx.store.write(&mut |sql| {
+        // Serialise commitments of this population: the row lock (PostgreSQL; SQLite has
+        // one writer) is held until commit, so a concurrent commitment's overlap check
+        // below runs after this one's insert is visible, and sees it. Under SERIALIZABLE
+        // the second one fails with a serialisation error and is retried, seeing it too.
+        sql.execute(
+            "INSERT INTO sample_commitment_locks (definition, claims) VALUES ($1, 0) ON CONFLICT DO NOTHING",
+            &[rec.population.clone().into()],
+        )?;
+        sql.execute(
+            "UPDATE sample_commitment_locks SET claims = claims + 1 WHERE definition = $1",
+            &[rec.population.clone().into()],
+        )?;
         let rows = sql.query(
             "SELECT id FROM sample_commitments WHERE definition = $1 AND period_start < $3 AND period_end > $2 ORDER BY id LIMIT 1",
             &[rec.population.clone().into(), rec.period.start.clone().into(), rec.period.end.clone().into()],

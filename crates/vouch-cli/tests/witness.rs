@@ -96,6 +96,16 @@ impl Drop for WitnessProc {
 }
 
 pub(crate) fn start_witness(dir: &Path, name: &str, log_vkey: &str) -> WitnessProc {
+    start_witness_logging(dir, name, log_vkey, None)
+}
+
+/// [`start_witness`], its log (`VOUCH_LOG=info`) written to `log` when given.
+fn start_witness_logging(
+    dir: &Path,
+    name: &str,
+    log_vkey: &str,
+    log: Option<&Path>,
+) -> WitnessProc {
     let key = dir.join(format!("{}.key", name.replace('/', "_")));
     let vkey = ok(&bin()
         .args([
@@ -110,7 +120,12 @@ pub(crate) fn start_witness(dir: &Path, name: &str, log_vkey: &str) -> WitnessPr
     .trim()
     .to_string();
     let state = dir.join(format!("{}.state.json", name.replace('/', "_")));
+    let (env, stderr) = match log {
+        Some(p) => ("info", Stdio::from(std::fs::File::create(p).unwrap())),
+        None => ("warn", Stdio::inherit()),
+    };
     let mut child = bin()
+        .env("VOUCH_LOG", env)
         .args([
             "witness",
             "serve",
@@ -125,7 +140,7 @@ pub(crate) fn start_witness(dir: &Path, name: &str, log_vkey: &str) -> WitnessPr
         ])
         .into_command()
         .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
+        .stderr(stderr)
         .spawn()
         .unwrap();
     let mut line = String::new();
@@ -420,6 +435,118 @@ on_both!(witnesses_cosign_and_refuse_forks, |kind| {
     let text = String::from_utf8_lossy(&e.stdout).to_string();
     assert!(text.contains("ok   w1.example/witness"), "{text}");
 });
+
+// A refused checkpoint is logged as a short description (origin, sizes, bytes, reason),
+// never as the submitted note: a request may be up to the body limit (64 KiB) and
+// crafted (a huge origin or signature line, terminal escapes), and a forked note is
+// the log's, not the operator's to copy into logs. The witness runs as users run it;
+// its log is read from its stderr.
+#[test]
+fn witness_logs_refusals_without_the_submitted_note() {
+    let t = tempfile::tempdir().unwrap();
+    let a = Data::new(t.path().join("a"), Kind::Sqlite);
+    a.ok(&[
+        "init",
+        "--org",
+        "Acme",
+        "--origin",
+        "acme.example/vouch/audit",
+    ]);
+    a.append("first", 12);
+    let log = a.log_vkey();
+    let log_file = t.path().join("witness.log");
+    let w = start_witness_logging(t.path(), "w1.example/witness", &log, Some(&log_file));
+    a.add_witnesses(&[&w]);
+    a.ok(&["witness", "submit"]);
+    let url = format!("{}/add-checkpoint", w.url);
+
+    // An unknown origin 60 000 characters long, with an escape sequence in it.
+    let huge = format!("evil\u{1b}[2J{}", "x".repeat(60_000));
+    let (status, body) = post(
+        &url,
+        &format!(
+            "old 0\n\n{huge}\n1\n{}\n\n\u{2014} evil AAAA\n",
+            "A".repeat(44)
+        ),
+    );
+    assert_eq!(status, 404, "{body}");
+    // A bad signature line as long as the limit allows, under the trusted origin.
+    let (status, _) = post(
+        &url,
+        &format!(
+            "old 0\n\nacme.example/vouch/audit\n1\n{}\n\n\u{2014} {}\n",
+            "A".repeat(44),
+            "y".repeat(60_000)
+        ),
+    );
+    assert!((400..500).contains(&status), "{status}");
+    // A fork: the same log key, another history, submitted to the witness.
+    let b = Data::new(t.path().join("b"), Kind::Sqlite);
+    std::fs::create_dir_all(b.dir.join("keys")).unwrap();
+    std::fs::copy(a.dir.join("keys/log.key"), b.dir.join("keys/log.key")).unwrap();
+    b.ok(&[
+        "init",
+        "--org",
+        "Acme",
+        "--origin",
+        "acme.example/vouch/audit",
+    ]);
+    b.append("forked", 30);
+    b.add_witnesses(&[&w]);
+    let e = fails(&b.run(&["witness", "submit"]));
+    assert!(e.contains("422") && e.contains("fork"), "{e}");
+    // The note B sent: its latest checkpoint, signed by the (shared) log key.
+    let note = b.ok(&["ledger", "checkpoint"]);
+    let signature = note
+        .lines()
+        .find(|l| l.starts_with('\u{2014}'))
+        .unwrap()
+        .to_string();
+
+    // The log is read after the refusals (the witness writes each line as it happens).
+    let mut text = String::new();
+    for _ in 0..50 {
+        text = std::fs::read_to_string(&log_file).unwrap();
+        if text.matches("refused").count() >= 3 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let refusals: Vec<&str> = text.lines().filter(|l| l.contains("refused")).collect();
+    assert!(refusals.len() >= 3, "{text}");
+    for line in text.lines() {
+        assert!(line.len() < 1024, "a log line of {} bytes", line.len());
+        assert!(
+            !line.contains(&"x".repeat(400)),
+            "the origin is in the log whole: {line}"
+        );
+        assert!(
+            !line.contains(&"y".repeat(400)),
+            "the signature line is in the log whole: {line}"
+        );
+        assert!(
+            !line.contains('\u{1b}'),
+            "a raw escape in the log: {line:?}"
+        );
+        assert!(
+            !line.contains(&signature),
+            "the forked note is in the log: {line}"
+        );
+    }
+    // Each refusal still says what and whose: status, origin (shortened), size, reason.
+    let unknown = refusals
+        .iter()
+        .find(|l| l.contains("404"))
+        .expect("the 404");
+    assert!(unknown.contains("evil"), "{unknown}");
+    assert!(unknown.contains("bytes"), "{unknown}");
+    let fork = refusals
+        .iter()
+        .find(|l| l.contains("fork"))
+        .unwrap_or_else(|| panic!("no fork refusal in {text}"));
+    assert!(fork.contains("acme.example/vouch/audit"), "{fork}");
+    assert!(fork.contains("422"), "{fork}");
+}
 
 #[test]
 fn ext_rfc3161_timestamps_from_a_local_tsa() {

@@ -23,6 +23,8 @@ pub struct Config {
     pub checks: Vec<CheckDef>,
     /// Every `[[control]]` of vouch.toml and its includes.
     pub controls: Vec<ControlDef>,
+    /// Every `[[population]]` of vouch.toml and its includes (packs ship populations).
+    pub populations: Vec<crate::population::PopulationDef>,
     /// The files read, in order (vouch.toml first).
     pub files: Vec<PathBuf>,
 }

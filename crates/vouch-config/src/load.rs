@@ -2,7 +2,8 @@
 
 use crate::checks::{CheckDef, ControlDef};
 use crate::evidence::{EvidenceDef, Origin, SourceDef};
-use crate::spans::Spans;
+use crate::population::PopulationDef;
+use crate::spans::{Spans, Step};
 use crate::validate::{check_catalog, check_guards, check_rules, describe_toml_error};
 use crate::{parse, Config, ConfigError, Settings, CONFIG_FILE};
 use serde::Deserialize;
@@ -21,7 +22,7 @@ struct PackMeta {
     params: BTreeMap<String, serde_json::Value>,
 }
 
-/// An included file (a pack): sources, evidence, checks and controls.
+/// An included file (a pack): sources, evidence, checks, controls and populations.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct PackFile {
@@ -35,6 +36,8 @@ struct PackFile {
     check: Vec<CheckDef>,
     #[serde(default)]
     control: Vec<ControlDef>,
+    #[serde(default)]
+    population: Vec<PopulationDef>,
 }
 
 /// The definitions of the files read so far, each tagged with where it is.
@@ -44,6 +47,9 @@ struct Defs {
     evidence: Vec<EvidenceDef>,
     checks: Vec<CheckDef>,
     controls: Vec<ControlDef>,
+    /// `[[population]]` entries, each with its file (an index into the files read) and
+    /// its index in that file.
+    populations: Vec<(usize, usize, PopulationDef)>,
 }
 
 impl Defs {
@@ -60,7 +66,18 @@ impl Defs {
             evidence: tag(evidence, file, |e, o| e.origin = o),
             checks: tag(checks, file, |c, o| c.origin = o),
             controls: tag(controls, file, |c, o| c.origin = o),
+            populations: Vec::new(),
         }
+    }
+
+    /// `populations` of the file at `file` (an index into the files read).
+    fn with_populations(mut self, file: usize, populations: Vec<PopulationDef>) -> Defs {
+        self.populations = populations
+            .into_iter()
+            .enumerate()
+            .map(|(i, p)| (file, i, p))
+            .collect();
+        self
     }
 
     fn extend(&mut self, other: Defs) {
@@ -68,6 +85,7 @@ impl Defs {
         self.evidence.extend(other.evidence);
         self.checks.extend(other.checks);
         self.controls.extend(other.controls);
+        self.populations.extend(other.populations);
     }
 }
 
@@ -97,7 +115,8 @@ impl Config {
             s.evidence.clone(),
             s.check.clone(),
             s.control.clone(),
-        );
+        )
+        .with_populations(0, s.population.clone());
         let mut texts = vec![(file.clone(), text)];
         let base = file.parent().map(Path::to_path_buf).unwrap_or_default();
         let mut pack_names = Vec::new();
@@ -112,7 +131,7 @@ impl Config {
                     base.display()
                 ))
             })?;
-            let (name, pack) = read_pack(&path, &text, &settings, &texts[0])?;
+            let (name, pack) = read_pack(&path, &text, &settings, &texts[0], texts.len())?;
             pack_names.push(name);
             defs.extend(pack);
             texts.push((path, text));
@@ -130,7 +149,9 @@ impl Config {
             evidence,
             checks,
             controls,
+            populations,
         } = defs;
+        check_population_ids(&populations, &texts)?;
         check_catalog(&sources, &evidence, &texts)?;
         check_rules(&evidence, &checks, &controls, &texts)?;
         check_guards(&evidence, &checks, &texts)?;
@@ -142,6 +163,7 @@ impl Config {
             evidence,
             checks,
             controls,
+            populations: populations.into_iter().map(|(_, _, p)| p).collect(),
             files: texts.into_iter().map(|(p, _)| p).collect(),
         })
     }
@@ -154,6 +176,7 @@ fn read_pack(
     text: &str,
     settings: &Settings,
     main: &(PathBuf, String),
+    file_index: usize,
 ) -> Result<(String, Defs), ConfigError> {
     let pack: PackFile = toml::from_str(text)
         .map_err(|e| ConfigError::Invalid(describe_toml_error(text, path, &e)))?;
@@ -165,7 +188,10 @@ fn read_pack(
             .unwrap_or_default()
     });
     let params = pack_params(&name, meta.params, settings, &main.1, &main.0)?;
-    let mut defs = Defs::of(path, pack.source, pack.evidence, pack.check, pack.control);
+    // A pack's populations follow vouch.toml's rules; errors name the pack's file.
+    crate::population::check(&pack.population, text, path)?;
+    let mut defs = Defs::of(path, pack.source, pack.evidence, pack.check, pack.control)
+        .with_populations(file_index, pack.population);
     apply_pack_params(&params, &mut defs.evidence, &mut defs.checks).map_err(|(p, key)| {
         ConfigError::Invalid(format!(
             "{}: pack `{name}`: parameter `{key}`: {p}",
@@ -268,6 +294,34 @@ fn apply_pack_params(
     for c in checks.iter_mut() {
         for (k, v) in params {
             c.params.entry(k.clone()).or_insert_with(|| v.clone());
+        }
+    }
+    Ok(())
+}
+
+/// A population id declared in two files (vouch.toml and a pack, or two packs) is
+/// refused, naming both places (within one file, `population::check` already did).
+fn check_population_ids(
+    populations: &[(usize, usize, PopulationDef)],
+    texts: &[(PathBuf, String)],
+) -> Result<(), ConfigError> {
+    let at = |file: usize, i: usize| {
+        let (path, text) = &texts[file];
+        let line =
+            Spans::new(text).line_of(&[Step::Key("population"), Step::Nth(i), Step::Key("id")]);
+        format!("{}:{line}", path.display())
+    };
+    for (n, (file, i, p)) in populations.iter().enumerate() {
+        if let Some((other, j, _)) = populations[..n]
+            .iter()
+            .find(|(f, _, o)| o.id == p.id && f != file)
+        {
+            return Err(ConfigError::Invalid(format!(
+                "{}: key `population[{i}].id`: `{}` is declared in {} too (population ids are unique across vouch.toml and its packs)",
+                at(*file, *i),
+                p.id,
+                at(*other, *j)
+            )));
         }
     }
     Ok(())

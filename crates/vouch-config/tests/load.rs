@@ -139,3 +139,53 @@ fn an_unreadable_include_names_the_include_line() {
         "{e}"
     );
 }
+
+// A pack ships its populations: `[[population]]` in pack.toml joins vouch.toml's
+// (`Config::populations`, what `vouch population` and the auditor's API offer), is
+// validated like them with errors naming the pack file and line, and an id declared in
+// two files is refused naming both.
+#[test]
+fn packs_ship_populations() {
+    const POP: &str = "\n[[population]]\nid = \"demo.grants\"\ncontrol = \"CC6.2\"\naction = \"role.granted\"\nfrequency = \"weekly\"\n";
+    let d = tempfile::tempdir().unwrap();
+    let main = format!(
+        "include = [\"demo/pack.toml\"]\n{}\n[[population]]\nid = \"local\"\ncontrol = \"CC6.1\"\ncategory = \"authorization\"\n",
+        template("A", "a/vouch/log")
+    );
+    std::fs::create_dir(d.path().join("demo")).unwrap();
+    std::fs::write(d.path().join("vouch.toml"), main).unwrap();
+    std::fs::write(
+        d.path().join("demo/pack.toml"),
+        format!("{PACK}min = 1\n{POP}"),
+    )
+    .unwrap();
+    let c = Config::load(d.path()).unwrap();
+    let ids: Vec<&str> = c.populations.iter().map(|p| p.id.as_str()).collect();
+    assert_eq!(ids, ["local", "demo.grants"]);
+    let grants = &c.populations[1];
+    assert_eq!(grants.action.as_deref(), Some("role.granted"));
+    assert_eq!(grants.frequency.as_deref(), Some("weekly"));
+
+    // Invalid in the pack: the pack's file and line.
+    let bad = "min = 1\n\n[[population]]\nid = \"demo.bad\"\ncontrol = \"CC6.2\"\naction = \"x\"\nfrequency = \"hourly\"\n";
+    let e = load_err("", bad);
+    let pack = format!("{PACK}{bad}");
+    assert!(
+        e.starts_with(&format!(
+            "D/demo/pack.toml:{}: key `population[0].frequency`: `hourly` is not a frequency",
+            line_of(&pack, "frequency =")
+        )),
+        "{e}"
+    );
+    // The same id in vouch.toml and in the pack: refused, naming both files.
+    let e = load_err(
+        "\n[[population]]\nid = \"demo.grants\"\ncontrol = \"CC6.1\"\naction = \"y\"\n",
+        &format!("min = 1\n{POP}"),
+    );
+    assert!(
+        e.starts_with("D/demo/pack.toml:")
+            && e.contains("`demo.grants`")
+            && e.contains("D/vouch.toml:"),
+        "{e}"
+    );
+}

@@ -292,6 +292,85 @@ on_both!(retention_archives_prunes_and_stays_verifiable, |fx| {
         .contains("removed outside a retention run"));
 });
 
+// A pruned entry's leaf is gone, so its audit-log index row cannot be checked against
+// it; the retention run records a digest of those rows (and the index floor) in its
+// ledger event, and verification recomputes it: an index row of a pruned entry altered
+// or deleted afterwards is a break naming the run.
+on_both!(retention_makes_pruned_index_rows_tamper_evident, |fx| {
+    let ev = |ts: &str, class: &str, i: usize| {
+        vouch_core::event::Event::from_value(serde_json::json!({
+            "timestamp": ts, "action": format!("act.{i}"), "category": "system", "result": "success", "retention": class,
+            "actor": {"id": format!("u{i}")},
+        }))
+        .unwrap()
+    };
+    fx.ledger
+        .append(vec![
+            ev("2026-06-01T00:00:00Z", "debug", 0),       // pruned
+            ev("2026-06-02T00:00:00Z", "security", 1),    // kept
+            ev("2026-07-01T00:00:00Z", "application", 2), // pruned
+        ])
+        .unwrap();
+    let clock = ManualClock::at(t("2026-11-22T03:30:20Z"));
+    let r = runner(&fx, &fx.ledger, &clock, "a");
+    let done = r.tick().unwrap();
+    let ret = done.iter().find(|x| x.job == "retention").unwrap();
+    assert_eq!(ret.status, "succeeded", "{ret}");
+    let run_id = ret.outputs.as_ref().unwrap()["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(fx.store.leaf(0).unwrap().unwrap(), "");
+    let v = fx.ledger.verify(&Default::default()).unwrap();
+    assert!(v.valid, "{v:?}");
+    // The run's event carries the digest and the floor it was computed with.
+    let leaves = fx.all_leaves();
+    let event: Value = leaves
+        .lines()
+        .find(|l| l.contains("\"action\":\"retention.archived\""))
+        .map(|l| serde_json::from_str(l).unwrap())
+        .unwrap();
+    assert_eq!(event["resource"]["id"], run_id.as_str());
+    assert_eq!(
+        event["metadata"]["index_sha256"].as_str().map(str::len),
+        Some(64),
+        "{event}"
+    );
+    assert!(event["metadata"]["index_floor"].is_u64(), "{event}");
+
+    // An index row of a pruned entry altered with raw SQL: a break naming the run.
+    fx.exec("UPDATE audit_index SET actor_id = 'someone-else' WHERE seq = 2");
+    let v = fx.ledger.verify(&Default::default()).unwrap();
+    assert!(
+        !v.valid,
+        "an altered index row of a pruned entry went unnoticed"
+    );
+    assert_eq!(v.broken_at, Some(0), "{v:?}");
+    let reason = v.reason.clone().unwrap();
+    assert!(reason.contains(&run_id), "{reason}");
+    assert!(reason.contains("index"), "{reason}");
+    // The typed reason (`BreakReason::PrunedIndex`), matched by its debug form.
+    let typed = format!("{:?}", v.break_reason);
+    assert!(
+        typed.starts_with("Some(PrunedIndex {") && typed.contains(&run_id),
+        "{typed}"
+    );
+    // Put back, it verifies again (the digest is recomputed, not assumed).
+    fx.exec("UPDATE audit_index SET actor_id = 'u2' WHERE seq = 2");
+    let v = fx.ledger.verify(&Default::default()).unwrap();
+    assert!(v.valid, "{v:?}");
+    // Raising the floor so that a deleted row of a pruned entry looks like one pruned
+    // before the index existed: the floor is part of the digest.
+    fx.exec("UPDATE audit_index_floor SET below = 3");
+    fx.exec("DELETE FROM audit_index WHERE seq = 2");
+    let v = fx.ledger.verify(&Default::default()).unwrap();
+    assert!(
+        !v.valid,
+        "a deleted index row below a raised floor went unnoticed"
+    );
+    assert!(v.reason.unwrap().contains(&run_id));
+});
+
 // Issue 12: a fresh install must not packet a month it never saw. Catch-up skips
 // occurrences before the database was initialised and periods before the ledger's
 // first event; a manual run then builds the packet from the events; a second run

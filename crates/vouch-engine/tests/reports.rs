@@ -294,6 +294,42 @@ on_both!(reports_without_data_say_so, |fx| {
     openssl_verifies(&fx, &r);
 });
 
+// A report that cannot be archived (no [archive] recipients) says so in its record and
+// in the ledger: `report.archive_skipped` naming the report and the reason, once.
+on_both!(report_not_archived_is_recorded_in_the_ledger, |fx| {
+    let (r, _) = generate(&fx, json!({"report_type": "incident"}));
+    let a = r.archive.clone().unwrap();
+    assert_eq!(a["status"], "not_archived", "{a:#}");
+    let skipped: Vec<Value> = fx
+        .all_leaves()
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|e| e["action"] == "report.archive_skipped")
+        .collect();
+    assert_eq!(skipped.len(), 1, "{skipped:#?}");
+    let e = &skipped[0];
+    assert_eq!(e["resource"]["type"], "report", "{e:#}");
+    assert_eq!(e["resource"]["id"], r.id.as_str(), "{e:#}");
+    assert_eq!(e["metadata"]["reason"], a["reason"], "{e:#}");
+    assert!(
+        e["details"]["description"]
+            .as_str()
+            .unwrap()
+            .contains("not archived"),
+        "{e:#}"
+    );
+    // Another report: its own event; the first is not recorded twice.
+    let (r2, _) = generate(&fx, json!({"report_type": "incident"}));
+    let ids: Vec<String> = fx
+        .all_leaves()
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|e| e["action"] == "report.archive_skipped")
+        .map(|e| e["resource"]["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(ids, vec![r.id.clone(), r2.id.clone()]);
+});
+
 // An access population in the evidence (users, roles, how) is listed.
 on_both!(access_review_lists_the_population, |fx| {
     let mut fx = fx;

@@ -38,3 +38,19 @@ pub fn is_own(leaf: &[u8]) -> bool {
         leaf.windows(m.len()).any(|w| w == m)
     })
 }
+
+/// The action of a retention run's ledger event (`vouch-seal`'s retention).
+pub const RETENTION_ACTION: &str = "retention.archived";
+
+/// A `retention.archived` event's run id and the digest of its pruned entries' index
+/// rows ([`crate::index::PrunedIndexDigest`]); `None` for other events and for runs
+/// recorded before the digest was.
+pub fn retention_index_digest(leaf: &[u8]) -> Option<(String, String)> {
+    let v: Value = serde_json::from_slice(leaf).ok()?;
+    if v["action"] != RETENTION_ACTION || v["resource"]["type"] != "retention_run" {
+        return None;
+    }
+    let run = v["resource"]["id"].as_str()?;
+    let digest = v["metadata"][crate::index::PRUNED_INDEX_KEY].as_str()?;
+    Some((run.to_string(), digest.to_string()))
+}

@@ -189,6 +189,15 @@ pub enum BreakReason {
         /// The result.
         result: String,
     },
+    /// The audit-log index rows of the entries a retention run pruned are not those the
+    /// run recorded (`index_sha256` in its `retention.archived` event): a row of a
+    /// pruned entry was altered, deleted or added, or the index floor was moved.
+    PrunedIndex {
+        /// The retention run.
+        run_id: String,
+        /// The seq of the run's `retention.archived` event.
+        event_seq: u64,
+    },
     /// A negative sequence number is stored.
     NegativeSeq {
         /// The stored value.
@@ -222,6 +231,7 @@ impl std::fmt::Display for BreakReason {
             IndexExtra { seq } => write!(f, "audit-log index row {seq} has no ledger entry (inserted)"),
             DailyCount { day, category, result, stored, counted } => write!(f, "daily count {day}/{category}/{result} is {stored} but the index has {counted} events"),
             DailySeqRange { day, category, result } => write!(f, "daily counter {day}/{category}/{result}: its first/last seq differ from the index"),
+            PrunedIndex { run_id, event_seq } => write!(f, "retention run {run_id}: the audit-log index rows of the entries it pruned differ from those it recorded (event {event_seq})"),
             NegativeSeq { seq } => write!(f, "negative seq {seq}"),
         }
     }
@@ -456,16 +466,30 @@ pub fn run_observed(
     let stream_limit = limit.min(head.size.max(latest_size));
     // Leaves removed by retention runs (their content is in a WORM archive); a leaf
     // missing anywhere else was removed by someone else.
-    let pruned: std::collections::HashSet<u64> = store
-        .query("SELECT seq FROM ledger_pruned", &[])?
-        .iter()
-        .map(|r| r.int(0) as u64)
-        .collect();
+    // Each pruned seq maps to its run (an index into `runs`: run ids are kept once).
+    let mut runs: Vec<String> = Vec::new();
+    let mut pruned: std::collections::HashMap<u64, u32> = std::collections::HashMap::new();
+    {
+        let mut run_index: std::collections::HashMap<String, u32> = Default::default();
+        for r in store.query("SELECT seq, run_id FROM ledger_pruned", &[])? {
+            let run = r.text(1);
+            let i = *run_index.entry(run.clone()).or_insert_with(|| {
+                runs.push(run);
+                (runs.len() - 1) as u32
+            });
+            pruned.insert(r.int(0) as u64, i);
+        }
+    }
     // Entries below the floor existed when the index was created (migration 0018).
     let index_floor = store
         .query("SELECT below FROM audit_index_floor", &[])?
         .first()
         .map_or(0, |r| r.int(0) as u64);
+    // Per run: the digest of its pruned entries' index rows as stored now, and the
+    // first seq it pruned; and the digest each run recorded in its ledger event.
+    let mut pruned_rows: Vec<Option<(crate::index::PrunedIndexDigest, u64)>> =
+        runs.iter().map(|_| None).collect();
+    let mut recorded: std::collections::HashMap<String, (String, u64)> = Default::default();
     let mut indexed_seen = 0u64;
     let entry_break = stream(inner, stream_limit, &mut |seq: u64,
                                                         id: &[u8],
@@ -488,11 +512,16 @@ pub fn run_observed(
         }
         let is_pruned = leaf.is_empty();
         let lh = if is_pruned {
-            if !pruned.contains(&seq) {
+            let Some(&run) = pruned.get(&seq) else {
                 return Some(Break {
                     at: seq,
                     reason: BreakReason::LeafRemoved { seq },
                 });
+            };
+            let (digest, _) = pruned_rows[run as usize]
+                .get_or_insert_with(|| (crate::index::PrunedIndexDigest::new(index_floor), seq));
+            if let Some(ix) = index {
+                digest.add(seq, ix);
             }
             match stored_lh {
                 Some(h) => h,
@@ -569,12 +598,45 @@ pub fn run_observed(
                     },
                 })
             }
-            Some(_) => {}
+            Some(ix) => {
+                // A retention run's record of its pruned entries' index rows (the
+                // action is read from the verified index row: no leaf is scanned).
+                if ix.fields[2] == Some(crate::audit::RETENTION_ACTION.as_bytes()) {
+                    if let Some((run, digest)) = crate::audit::retention_index_digest(leaf) {
+                        // The first event naming a run is the run's own (its id is not
+                        // known before): a later one cannot replace it.
+                        recorded.entry(run).or_insert((digest, seq));
+                    }
+                }
+            }
         }
         observe(seq, ts, leaf);
         None
     })?;
     let checked = frontier.size();
+    // Each run's recorded digest against the rows of its pruned entries now (runs from
+    // before digests were recorded, or whose event is not in the verified range, have
+    // nothing to compare). A run whose entries all lost their ledger_pruned rows broke
+    // above already (LeafRemoved).
+    for (i, run) in runs.iter().enumerate() {
+        let Some((want, event_seq)) = recorded.remove(run) else {
+            continue;
+        };
+        let (got, first) = match pruned_rows[i].take() {
+            Some((d, first)) => (d.finish(), first),
+            None => continue,
+        };
+        if got != want {
+            worst(
+                &mut broken,
+                first,
+                BreakReason::PrunedIndex {
+                    run_id: run.clone(),
+                    event_seq,
+                },
+            );
+        }
+    }
     if let Some(b) = entry_break {
         worst(&mut broken, b.at, b.reason);
     } else {

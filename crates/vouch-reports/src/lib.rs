@@ -1055,7 +1055,8 @@ fn intact(config: &Config, r: &Report, a: &Artifact) -> Result<Vec<u8>, Error> {
 /// a period's evidence (`[archive]`: storage, recipients, compression, retention), record
 /// the archive with the report and append `report.archived` to the ledger. Without
 /// `[archive] recipients` nothing is written to WORM storage and the report records
-/// `{"status": "not_archived", "reason"}` instead. A report already archived is left as
+/// `{"status": "not_archived", "reason"}` instead, with `report.archive_skipped` (the
+/// reason in its metadata) in the ledger. A report already archived is left as
 /// it is. Files that fail their recorded SHA-256 are not archived.
 pub fn archive(ctx: &Ctx<'_>, id: &str) -> Result<Value, Error> {
     let r = get(ctx.store, id)?;
@@ -1080,8 +1081,26 @@ pub fn archive(ctx: &Ctx<'_>, id: &str) -> Result<Value, Error> {
         Ok(changed)
     };
     if !vouch_seal::report::configured(ctx.config) {
-        let v = json!({"status": "not_archived", "reason": "no [archive] recipients are configured: vouch archives reports (encrypted, to WORM storage) only when vouch.toml names recipients; the files are in the data directory and their SHA-256 in the ledger (report.generated)"});
-        set(&vouch_core::canonical::to_string(&v), "archive IS NULL")?;
+        let reason = "no [archive] recipients are configured: vouch archives reports (encrypted, to WORM storage) only when vouch.toml names recipients; the files are in the data directory and their SHA-256 in the ledger (report.generated)";
+        let v = json!({"status": "not_archived", "reason": reason});
+        let canonical = vouch_core::canonical::to_string(&v);
+        // Recorded once, by the call that set it (a retry finds it set and adds nothing).
+        if set(&canonical, "archive IS NULL")? == 1 {
+            let logged = vouch_ledger::audit::record(
+                ctx.ledger,
+                json!({
+                    "action": "report.archive_skipped", "category": "system", "result": "success",
+                    "resource": {"type": "report", "id": id, "name": r.report_type},
+                    "details": {"description": format!("{} report {id} for {} not archived: no [archive] recipients are configured", r.report_type, r.period.label)},
+                    "metadata": {"period": r.period.label, "reason": reason},
+                }),
+            );
+            if let Err(e) = logged {
+                // Unrecorded: leave the report unmarked, so a retry records it.
+                let _ = set_archive_null(ctx.store, id, &canonical);
+                return Err(e.into());
+            }
+        }
         return Ok(v);
     }
     let dir = dir_of(ctx.config, id);

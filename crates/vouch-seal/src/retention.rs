@@ -29,7 +29,15 @@ pub fn run(
     let mut seqs = Vec::new();
     let mut body = Vec::new();
     let mut by_class: BTreeMap<String, u64> = BTreeMap::new();
-    store.scan_entries(0, &mut |e| {
+    // The pruned entries' audit-log index rows stay (the query still finds the events)
+    // but can no longer be checked against their leaves: the run records their digest
+    // in its ledger event, which verification recomputes.
+    let floor = store
+        .query("SELECT below FROM audit_index_floor", &[])?
+        .first()
+        .map_or(0, |r| r.int(0) as u64);
+    let mut index_digest = vouch_ledger::index::PrunedIndexDigest::new(floor);
+    store.scan_entries_indexed(0, &mut |e| {
         if e.leaf.is_empty() {
             return Ok(true);
         }
@@ -41,6 +49,9 @@ pub fn run(
         let cutoff = ts(&(now - chrono::Duration::days(i64::from(days))));
         if e.ts < cutoff.as_bytes() {
             seqs.push(e.seq as u64);
+            if let Some(ix) = &e.index {
+                index_digest.add(e.seq as u64, ix);
+            }
             body.extend_from_slice(e.leaf);
             body.push(b'\n');
             *by_class.entry(class).or_default() += 1;
@@ -99,6 +110,7 @@ pub fn run(
     let label = by_class.keys().cloned().collect::<Vec<_>>().join(",");
     let destination = worm.uri(&folder);
     let manifest_sha = hex::encode(Sha256::digest(&manifest));
+    let index_sha = index_digest.finish();
     store.write(&mut |sql| {
         for chunk in seqs.chunks(500) {
             for s in chunk {
@@ -116,10 +128,11 @@ pub fn run(
         ledger,
         json!({
             "timestamp": ts(&now),
-            "action": "retention.archived", "category": "system", "result": "success",
+            "action": vouch_ledger::audit::RETENTION_ACTION, "category": "system", "result": "success",
             "resource": {"type": "retention_run", "id": run_id, "name": destination},
             "details": {"description": format!("{} entries past retention ({label}) archived to {destination} and pruned", seqs.len())},
-            "metadata": {"manifest_sha256": manifest_sha, "archive_sha256": sha, "entries": seqs.len(), "first_seq": seqs.first(), "last_seq": seqs.last()},
+            "metadata": {"manifest_sha256": manifest_sha, "archive_sha256": sha, "entries": seqs.len(), "first_seq": seqs.first(), "last_seq": seqs.last(),
+                vouch_ledger::index::PRUNED_INDEX_KEY: index_sha, "index_floor": floor},
         }),
     )?;
     Ok(

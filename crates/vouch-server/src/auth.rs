@@ -112,6 +112,13 @@ pub fn revoke_token(store: &Store, id_or_name: &str) -> Result<(), String> {
             if same_name > 1 {
                 return Ok(());
             }
+            // The dashboard sessions made from the token end with it (authentication
+            // also re-reads the token's row, so a session never outlives its token).
+            sql.execute(
+                "DELETE FROM token_sessions WHERE api_token_id IN \
+                   (SELECT id FROM api_tokens WHERE (id = $1 OR name = $1) AND revoked_at IS NULL)",
+                &[id_or_name.into()],
+            )?;
             n = sql.execute(
                 "UPDATE api_tokens SET revoked_at = $2 WHERE (id = $1 OR name = $1) AND revoked_at IS NULL",
                 &[id_or_name.into(), at.clone().into()],
@@ -131,8 +138,13 @@ pub fn revoke_token(store: &Store, id_or_name: &str) -> Result<(), String> {
 }
 
 fn token_principal(store: &Store, token: &str) -> ApiResult<Principal> {
+    token_checked(store, token).map(|b| b.principal)
+}
+
+/// An API token, checked, with what a session made from it must know.
+fn token_checked(store: &Store, token: &str) -> ApiResult<Bearer> {
     let rows = store.query(
-        "SELECT name, role, expires_at, revoked_at FROM api_tokens WHERE token_sha256 = $1",
+        "SELECT name, role, expires_at, revoked_at, id FROM api_tokens WHERE token_sha256 = $1",
         &[sha(token).into()],
     )?;
     let Some(r) = rows.first() else {
@@ -153,12 +165,22 @@ fn token_principal(store: &Store, token: &str) -> ApiResult<Principal> {
         )?;
         Ok(())
     });
-    Ok(Principal {
-        actor: format!("token:{}", r.text(0)),
-        role,
-        via: "token",
-        session: None,
+    Ok(Bearer {
+        principal: Principal {
+            actor: format!("token:{}", r.text(0)),
+            role,
+            via: "token",
+            session: None,
+        },
+        api_token_id: Some(r.text(4)),
+        expires: r.opt_text(2).as_deref().and_then(parse_ts),
     })
+}
+
+fn parse_ts(t: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(t)
+        .ok()
+        .map(|d| d.with_timezone(&Utc))
 }
 
 // ---------------------------------------------------------------- JWT
@@ -236,6 +258,15 @@ fn jwt_principal(
     config_dir: &std::path::Path,
     token: &str,
 ) -> ApiResult<Principal> {
+    jwt_checked(settings, config_dir, token).map(|b| b.principal)
+}
+
+/// A JWT, checked, with its `exp` (required) as the end of any session made from it.
+fn jwt_checked(
+    settings: &AuthSettings,
+    config_dir: &std::path::Path,
+    token: &str,
+) -> ApiResult<Bearer> {
     use jsonwebtoken::{decode, Algorithm, DecodingKey, Validation};
     let (alg, key) = match settings.jwt_algorithm.as_str() {
         "" => {
@@ -332,11 +363,20 @@ fn jwt_principal(
         .get("sub")
         .and_then(Value::as_str)
         .unwrap_or("unknown");
-    Ok(Principal {
-        actor: format!("jwt:{sub}"),
-        role,
-        via: "jwt",
-        session: None,
+    let expires = data
+        .claims
+        .get("exp")
+        .and_then(Value::as_i64)
+        .and_then(|e| DateTime::from_timestamp(e, 0));
+    Ok(Bearer {
+        principal: Principal {
+            actor: format!("jwt:{sub}"),
+            role,
+            via: "jwt",
+            session: None,
+        },
+        api_token_id: None,
+        expires,
     })
 }
 
@@ -701,7 +741,7 @@ fn session_principal(store: &Store, token: &str) -> ApiResult<Principal> {
         &[sha(token).into()],
     )?;
     let Some(r) = rows.first() else {
-        return Err(ApiError::unauthorized("invalid session"));
+        return token_session_principal(store, token);
     };
     if r.text(2) <= now() {
         return Err(ApiError::unauthorized("the session has expired"));
@@ -715,11 +755,123 @@ fn session_principal(store: &Store, token: &str) -> ApiResult<Principal> {
     })
 }
 
-/// End the caller's session.
+/// A session made from a token ([`start_token_session`]): valid until it expires, and
+/// only while the API token it was made from is neither revoked nor expired.
+fn token_session_principal(store: &Store, token: &str) -> ApiResult<Principal> {
+    let rows = store.query(
+        "SELECT s.actor, s.role, s.expires_at, s.api_token_id, t.id, t.revoked_at, t.expires_at \
+           FROM token_sessions s LEFT JOIN api_tokens t ON t.id = s.api_token_id \
+          WHERE s.token_sha256 = $1",
+        &[sha(token).into()],
+    )?;
+    let Some(r) = rows.first() else {
+        return Err(ApiError::unauthorized("invalid session"));
+    };
+    let at = now();
+    if r.text(2) <= at {
+        return Err(ApiError::unauthorized("the session has expired"));
+    }
+    if r.opt_text(3).is_some() {
+        if r.opt_text(4).is_none() || r.opt_text(5).is_some() {
+            return Err(ApiError::unauthorized(
+                "the token this session was made from was revoked",
+            ));
+        }
+        if r.opt_text(6).is_some_and(|e| e <= at) {
+            return Err(ApiError::unauthorized(
+                "the token this session was made from has expired",
+            ));
+        }
+    }
+    let role = Role::parse(&r.text(1)).ok_or_else(|| ApiError::unauthorized("unknown role"))?;
+    Ok(Principal {
+        actor: r.text(0),
+        role,
+        via: "session",
+        session: Some(sha(token)),
+    })
+}
+
+/// An API token or a JWT, checked (not a session: [`start_token_session`] exchanges
+/// one of these for a session).
+pub struct Bearer {
+    /// Who the token is.
+    pub principal: Principal,
+    /// The API token's id (`None` for a JWT): its sessions end when it is revoked.
+    pub api_token_id: Option<String>,
+    /// When the token expires, if it does.
+    pub expires: Option<DateTime<Utc>>,
+}
+
+/// Check an API token (`vch_…`) or a JWT given in a form (the dashboard's token log-in).
+pub fn check_bearer(
+    store: &Store,
+    settings: &AuthSettings,
+    config_dir: &std::path::Path,
+    token: &str,
+) -> ApiResult<Bearer> {
+    let token = token.trim();
+    if token.starts_with(TOKEN_PREFIX) {
+        token_checked(store, token)
+    } else if token.len() <= 8192 && token.matches('.').count() == 2 {
+        jwt_checked(settings, config_dir, token)
+    } else {
+        Err(ApiError::unauthorized(
+            "unrecognised token: expected an API token (vch_…) or a JWT",
+        ))
+    }
+}
+
+/// Exchange a checked token for a server-side session: returns the session token (for
+/// the cookie; only its SHA-256 is stored) and when it expires — after `session_hours`,
+/// or when the token expires if that is sooner. The token itself is kept nowhere.
+pub fn start_token_session(
+    store: &Store,
+    settings: &AuthSettings,
+    bearer: &Bearer,
+) -> ApiResult<(String, DateTime<Utc>)> {
+    let session = random_token(SESSION_PREFIX);
+    let start = Utc::now();
+    let mut expires = start + Duration::hours(i64::from(settings.session_hours));
+    if let Some(e) = bearer.expires {
+        expires = expires.min(e);
+    }
+    let (at, until) = (
+        vouch_core::event::format_timestamp(&start),
+        vouch_core::event::format_timestamp(&expires),
+    );
+    let p = &bearer.principal;
+    store.write(&mut |sql| {
+        sql.execute(
+            "DELETE FROM token_sessions WHERE expires_at <= $1",
+            &[at.clone().into()],
+        )?;
+        sql.execute(
+            "INSERT INTO token_sessions (token_sha256, api_token_id, actor, role, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+            &[
+                sha(&session).into(),
+                bearer.api_token_id.clone().into(),
+                p.actor.clone().into(),
+                p.role.as_str().into(),
+                at.clone().into(),
+                until.clone().into(),
+            ],
+        )?;
+        Ok(())
+    })?;
+    Ok((session, expires))
+}
+
+/// End the caller's session (a local user's or one made from a token).
 pub fn logout(store: &Store, session: &str) -> ApiResult<()> {
     store.write(&mut |sql| {
         sql.execute(
             "DELETE FROM sessions WHERE token_sha256 = $1",
+            &[session.into()],
+        )?;
+        sql.execute(
+            "DELETE FROM token_sessions WHERE token_sha256 = $1",
             &[session.into()],
         )?;
         Ok(())

@@ -302,3 +302,53 @@ on_both!(auditor_and_company_over_http, |kind| {
         ]
     );
 });
+
+// Two commitments for overlapping periods of one population posted at the same instant
+// (a quarter and a month of it): exactly one is accepted, the other is 409. The overlap
+// check and the insert are serialised per population; a read-then-insert alone lets
+// both through on PostgreSQL. Repeated over many pairs (each pair its own year) so that
+// a race that is lost only sometimes still shows.
+on_both!(overlapping_commitments_posted_together_admit_one, |kind| {
+    let s = Server::start_with(kind, |t| t.push_str(POPULATION));
+    let auditor = token(&s, Role::Auditor, None);
+    let commitment = hex::encode(sha2::Sha256::digest([7u8; 32]));
+    let mut both_accepted = Vec::new();
+    for year in 2001..2025 {
+        let barrier = std::sync::Arc::new(std::sync::Barrier::new(2));
+        let answers: Vec<(u16, String)> = std::thread::scope(|sc| {
+            let handles: Vec<_> = [format!("{year}-Q4"), format!("{year}-10")]
+                .into_iter()
+                .map(|period| {
+                    let (s, auditor, barrier) = (&s, &auditor, barrier.clone());
+                    let body = json!({"population": "role-grants", "period": period, "commitment": commitment});
+                    sc.spawn(move || {
+                        barrier.wait();
+                        let r = post(s, auditor, "/api/compliance/samples/commitments", &body);
+                        (r.status, r.text())
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let mut statuses: Vec<u16> = answers.iter().map(|a| a.0).collect();
+        statuses.sort();
+        if statuses == [201, 201] {
+            both_accepted.push(year);
+            continue;
+        }
+        assert_eq!(statuses, [201, 409], "{year}: {answers:?}");
+        let refused = &answers.iter().find(|a| a.0 == 409).unwrap().1;
+        assert!(refused.contains("overlapping"), "{refused}");
+    }
+    assert!(
+        both_accepted.is_empty(),
+        "overlapping commitments both accepted for {both_accepted:?}"
+    );
+    // One commitment per year, each recorded in the ledger once.
+    let committed = s
+        .leaves()
+        .iter()
+        .filter(|l| l["action"] == "sample.nonce_committed")
+        .count();
+    assert_eq!(committed, 24);
+});

@@ -534,6 +534,102 @@ on_both!(dashboard_auditor_sees_no_action_forms, |kind| {
     assert!(r.header("set-cookie").is_none());
 });
 
+/// POST the token-login form with `token`.
+fn token_login(s: &Server, token: &str) -> Resp {
+    req(
+        s,
+        "POST",
+        "/admin/compliance/token-login",
+        &[("Content-Type", "application/x-www-form-urlencoded".into())],
+        Some(&format!("token={}&next=%2Fadmin%2Fcompliance", enc(token))),
+    )
+}
+
+// The pasted token is exchanged for a server-side session: the cookie carries only a
+// session id (never the token, which would otherwise sit in the browser's cookie jar
+// and every request's headers), the session works for pages and the API, logging out
+// ends it, and revoking the token ends every session made from it.
+on_both!(dashboard_token_login_is_a_server_side_session, |kind| {
+    let s = server(kind);
+    let auditor = token(&s, Role::Auditor, None);
+    let secret = auditor.strip_prefix("vch_").unwrap();
+    let r = token_login(&s, &auditor);
+    assert_eq!(r.status, 303, "{}", r.text());
+    let set = r.header("set-cookie").unwrap().to_string();
+    assert!(!set.contains(secret), "the token is in the cookie: {set}");
+    let cookie = session_cookie(&r);
+    assert!(cookie.starts_with("vouch_session=vss_"), "{cookie}");
+    let home = page(&s, "/admin/compliance", &cookie);
+    assert_eq!(home.status, 200, "{}", home.text());
+    assert!(home.text().contains("data-testid=\"who\">token:auditor-"));
+    assert!(!home.text().contains(secret), "the token is in the page");
+    // The session is the token's: the API sees the token's actor and role.
+    let me = call_h(
+        &s,
+        "GET",
+        "/api/compliance/auth/whoami",
+        &[("Cookie", cookie.clone())],
+        None,
+    );
+    assert_eq!(me.status, 200, "{}", me.text());
+    assert_eq!(me.json()["role"], "auditor", "{}", me.text());
+    assert!(me.json()["actor"]
+        .as_str()
+        .unwrap()
+        .starts_with("token:auditor-"));
+    // Logging out ends this session (the token itself stays valid).
+    let r = post(
+        &s,
+        "/admin/compliance/logout",
+        &cookie,
+        &format!("csrf={}", enc(&csrf(&home.text()))),
+    );
+    assert_eq!(r.status, 303, "{}", r.text());
+    assert_eq!(page(&s, "/admin/compliance", &cookie).status, 303);
+    // Two sessions from the same token; revoking the token ends both.
+    let a = session_cookie(&token_login(&s, &auditor));
+    let b = session_cookie(&token_login(&s, &auditor));
+    assert_ne!(a, b);
+    for c in [&a, &b] {
+        assert_eq!(page(&s, "/admin/compliance", c).status, 200);
+    }
+    let name = vouch_server::auth::list_tokens(&s.store)
+        .unwrap()
+        .iter()
+        .find(|t| t["role"] == "auditor")
+        .map(|t| t["id"].as_str().unwrap().to_string())
+        .unwrap();
+    vouch_server::auth::revoke_token(&s.store, &name).unwrap();
+    for c in [&a, &b] {
+        let r = page(&s, "/admin/compliance", c);
+        assert_eq!(r.status, 303, "a revoked token's session still works");
+        assert!(r
+            .header("location")
+            .unwrap()
+            .starts_with("/admin/compliance/login"));
+    }
+    // A token that expires soon gives a session no longer than the token.
+    let short = token(
+        &s,
+        Role::Auditor,
+        Some(chrono::Utc::now() + chrono::Duration::seconds(2)),
+    );
+    let r = token_login(&s, &short);
+    assert_eq!(r.status, 303, "{}", r.text());
+    let set = r.header("set-cookie").unwrap().to_string();
+    let max_age: u64 = set
+        .split(';')
+        .find_map(|a| a.trim().strip_prefix("Max-Age="))
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(max_age <= 2, "{set}");
+    let c = session_cookie(&r);
+    assert_eq!(page(&s, "/admin/compliance", &c).status, 200);
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    assert_eq!(page(&s, "/admin/compliance", &c).status, 303);
+});
+
 on_both!(
     dashboard_forms_need_the_csrf_token_and_reach_the_ledger,
     |kind| {

@@ -54,6 +54,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         25,
         include_str!("migrations/postgres/0025_signer_pins_timestamps.sql"),
     ),
+    (
+        26,
+        include_str!("migrations/postgres/0026_sessions_and_commitment_locks.sql"),
+    ),
 ];
 
 /// The PostgreSQL backend: a pool of connections, optionally in its own schema.

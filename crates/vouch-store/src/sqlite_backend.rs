@@ -49,6 +49,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         25,
         include_str!("migrations/sqlite/0025_signer_pins_timestamps.sql"),
     ),
+    (
+        26,
+        include_str!("migrations/sqlite/0026_sessions_and_commitment_locks.sql"),
+    ),
 ];
 
 /// The SQLite backend: WAL mode, pooled readers, one writer, a checkpoint thread.

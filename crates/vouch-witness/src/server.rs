@@ -54,9 +54,66 @@ pub struct Refusal {
 }
 
 fn refuse(status: u16, body: impl Into<String>) -> Refusal {
-    let mut body = body.into();
+    // Reasons quote parts of the request (an origin, a signature line): bounded, so a
+    // crafted request is not echoed back or logged whole.
+    let mut body = excerpt(&body.into(), MAX_REASON);
     body.push('\n');
     Refusal { status, body }
+}
+
+/// The longest reason a refusal carries, in characters.
+const MAX_REASON: usize = 300;
+/// The longest origin quoted in a reason or a log line, in characters.
+const MAX_ORIGIN: usize = 100;
+
+/// Untrusted text made fit for one log line: at most `max` characters, control
+/// characters (newlines, terminal escapes) escaped, and a note of what was cut.
+fn excerpt(text: &str, max: usize) -> String {
+    let mut out = String::new();
+    let mut chars = text.chars();
+    for c in chars.by_ref().take(max) {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    let rest = chars.as_str().len();
+    if rest > 0 {
+        out.push_str(&format!("… ({rest} more bytes)"));
+    }
+    out
+}
+
+/// What a log line says of a request: its checkpoint's origin (shortened), the old
+/// size, the checkpoint's size and root line (shortened; for a fork, the conflicting
+/// root) — never the note itself.
+fn describe(request: &str) -> Described {
+    let (head, note) = request.split_once("\n\n").unwrap_or((request, ""));
+    let old = head
+        .lines()
+        .next()
+        .and_then(|l| l.strip_prefix("old "))
+        .and_then(|n| n.parse().ok());
+    let mut lines = note.lines();
+    let origin = excerpt(lines.next().unwrap_or_default(), MAX_ORIGIN);
+    let size = lines.next().and_then(|n| n.parse().ok());
+    let root = excerpt(lines.next().unwrap_or_default(), 64);
+    Described {
+        origin,
+        old,
+        size,
+        root,
+    }
+}
+
+/// [`describe`]'s answer.
+#[derive(Debug, PartialEq, Eq)]
+struct Described {
+    origin: String,
+    old: Option<u64>,
+    size: Option<u64>,
+    root: String,
 }
 
 /// A witness: its key, the logs it trusts, its state file.
@@ -117,10 +174,12 @@ impl Witness {
     pub fn add_checkpoint(&self, request: &str, now: u64) -> Result<String, Refusal> {
         let (old, proof, note) = parse_request(request)?;
         let origin = note.lines().next().unwrap_or_default();
-        let keys = self
-            .logs
-            .get(origin)
-            .ok_or_else(|| refuse(404, format!("unknown log origin `{origin}`")))?;
+        let keys = self.logs.get(origin).ok_or_else(|| {
+            refuse(
+                404,
+                format!("unknown log origin `{}`", excerpt(origin, MAX_ORIGIN)),
+            )
+        })?;
         // A signature by a trusted key must verify; one that fails makes the note bad.
         let mut cp = None;
         for k in keys {
@@ -169,12 +228,7 @@ impl Witness {
                 let old_root = unb64_hash(&k.root)
                     .ok_or_else(|| refuse(500, "the witness state holds a bad root"))?;
                 if !merkle::verify_consistency(old, cp.size, &proof, &old_root, &cp.root) {
-                    tracing::warn!(
-                        origin,
-                        old,
-                        size = cp.size,
-                        "refused an inconsistent checkpoint (possible fork or split view):\n{note}"
-                    );
+                    // Logged (as a warning) by the handler, like every refusal.
                     return Err(refuse(
                         422,
                         if old == cp.size {
@@ -261,7 +315,8 @@ async fn add_checkpoint(State(w): State<Arc<Witness>>, body: Bytes) -> Response 
     };
     let text = text.to_string();
     let w2 = w.clone();
-    let r = tokio::task::spawn_blocking(move || w2.add_checkpoint(&text, now())).await;
+    let request = text.clone();
+    let r = tokio::task::spawn_blocking(move || w2.add_checkpoint(&request, now())).await;
     match r {
         Ok(Ok(lines)) => (
             StatusCode::OK,
@@ -280,11 +335,38 @@ async fn add_checkpoint(State(w): State<Arc<Witness>>, body: Bytes) -> Response 
                 )
                     .into_response()
             } else {
-                tracing::info!(
-                    status = refusal.status,
-                    "add-checkpoint refused: {}",
-                    refusal.body.trim_end()
-                );
+                // A short description, never the submitted note: it may be as large as
+                // the body limit and crafted.
+                let Described {
+                    origin,
+                    old,
+                    size,
+                    root,
+                } = describe(&text);
+                let reason = refusal.body.trim_end();
+                if refusal.status == 422 {
+                    tracing::warn!(
+                        status = refusal.status,
+                        origin,
+                        old,
+                        size,
+                        root,
+                        bytes = body.len(),
+                        reason,
+                        "add-checkpoint refused: an inconsistent checkpoint (possible fork or split view)"
+                    );
+                } else {
+                    tracing::info!(
+                        status = refusal.status,
+                        origin,
+                        old,
+                        size,
+                        root,
+                        bytes = body.len(),
+                        reason,
+                        "add-checkpoint refused"
+                    );
+                }
                 (
                     status,
                     [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
@@ -378,6 +460,20 @@ pub fn serve(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn refusals_describe_requests_in_bounded_text() {
+        let long = format!("o\u{1b}[2J{}", "x".repeat(10_000));
+        let d = describe(&format!("old 3\nAAAA\n\n{long}\n7\nroot\n\n— sig\n"));
+        assert_eq!((d.old, d.size, d.root.as_str()), (Some(3), Some(7), "root"));
+        let origin = d.origin;
+        assert!(origin.starts_with("o\\u{1b}[2Jxxx"), "{origin}");
+        assert!(origin.len() < MAX_ORIGIN + 40, "{}", origin.len());
+        assert!(origin.ends_with("(9905 more bytes)"), "{origin}");
+        let r = refuse(400, "y".repeat(5_000));
+        assert!(r.body.len() < MAX_REASON + 40 && r.body.ends_with('\n'));
+        assert_eq!(describe("garbage").origin, "");
+    }
     use vouch_core::merkle::{consistency_proof, leaf_hash, Frontier};
     use vouch_core::note::NoteSigner;
 

@@ -4,10 +4,11 @@
 //!   API's own login ([`crate::handlers::session::login`]: lockout, session limits); the
 //!   session is the API's `vouch_session` cookie (HttpOnly, Secure, SameSite=Strict).
 //! * An auditor with an API token (or a JWT): the pasted token is checked like an
-//!   `Authorization: Bearer` header and, if its role may read evidence, kept in the same
-//!   HttpOnly cookie for the session's length, so the browser sends it as the API would
-//!   receive it; logging out drops the cookie (revoke the token with `vouch tokens
-//!   revoke`). Sending `Authorization: Bearer` directly works too.
+//!   `Authorization: Bearer` header and, if its role may read evidence, exchanged for a
+//!   server-side session ([`crate::auth::start_token_session`]) in the same cookie. The
+//!   cookie holds only the session's id, never the token; the session ends after
+//!   `session_hours` (sooner if the token expires), at log-out, or when the token is
+//!   revoked. Sending `Authorization: Bearer` directly works too.
 //!
 //! Both count failures in the API's limiter and write the same self-audit events as the
 //! API's login (the guard does not see these public routes' outcomes).
@@ -63,7 +64,7 @@ fn form(next: &str, message: Option<&str>, ok: Option<&str>) -> String {
 <input id=\"totp_code\" name=\"totp_code\" inputmode=\"numeric\" pattern=\"[0-9]{{6}}\" autocomplete=\"one-time-code\"></p>\
 <p><button type=\"submit\">Log in</button></p></form></section>\
 <section aria-labelledby=\"h-token\" class=\"card\"><h2 id=\"h-token\">Auditor token</h2>\
-<p class=\"hint\">Paste the API token (vch_…) or JWT you were given; it is kept in an HttpOnly cookie for this browser session only.</p>\
+<p class=\"hint\">Paste the API token (vch_…) or JWT you were given; it is exchanged for a session and not kept in the browser.</p>\
 <form method=\"post\" action=\"{ROOT}/token-login\" data-testid=\"token-login-form\">\
 <input type=\"hidden\" name=\"next\" value=\"{n}\">\
 <p><label for=\"token\">Token</label><input id=\"token\" name=\"token\" type=\"password\" autocomplete=\"off\" required></p>\
@@ -100,6 +101,43 @@ fn too_many(secs: u64) -> Response {
     r.headers_mut()
         .insert(header::RETRY_AFTER, HeaderValue::from(secs));
     r
+}
+
+/// The failed-login limiter, before a log-in is tried: `Some(429 page)` when this
+/// address has failed too often (the first refusal of a window is recorded).
+fn limited(app: &App, ip: &str, resource: &str) -> Option<Response> {
+    let secs = app.limiter.retry_after(ip)?;
+    if app.limiter.record(ip, None, true) {
+        audit(
+            app,
+            "anonymous",
+            ip,
+            "auth.login",
+            "session",
+            resource,
+            "failure",
+            "authentication",
+            429,
+        );
+    }
+    Some(too_many(secs))
+}
+
+/// A failed log-in: counted by the limiter, recorded unless aggregated into its count.
+fn failed(app: &App, ip: &str, tried: Option<&str>, actor: &str, resource: &str, status: u16) {
+    if app.limiter.record(ip, tried, false) {
+        audit(
+            app,
+            actor,
+            ip,
+            "auth.login",
+            "session",
+            resource,
+            "failure",
+            "authentication",
+            status,
+        );
+    }
 }
 
 /// A login form posted from another site (login CSRF: an attacker logging the victim's
@@ -149,21 +187,9 @@ pub async fn login_submit(
             "Enter your username and password.",
         );
     };
-    if let Some(secs) = app.limiter.retry_after(&ip) {
-        if app.limiter.record(&ip, None, true) {
-            audit(
-                &app,
-                "anonymous",
-                &ip,
-                "auth.login",
-                "session",
-                &format!("{ROOT}/login"),
-                "failure",
-                "authentication",
-                429,
-            );
-        }
-        return too_many(secs);
+    let resource = format!("{ROOT}/login");
+    if let Some(r) = limited(&app, &ip, &resource) {
+        return r;
     }
     let resp = crate::handlers::session::login(
         State(app.clone()),
@@ -177,7 +203,6 @@ pub async fn login_submit(
         .as_deref()
         .map(|u| format!("user:{u}"))
         .unwrap_or_else(|| "anonymous".into());
-    let resource = format!("{ROOT}/login");
     let status = resp.status();
     if resp.extensions().get::<AccountLocked>().is_some() {
         audit(
@@ -210,19 +235,14 @@ pub async fn login_submit(
         }
         return r;
     }
-    if app.limiter.record(&ip, tried.as_deref(), false) {
-        audit(
-            &app,
-            &actor,
-            &ip,
-            "auth.login",
-            "session",
-            &resource,
-            "failure",
-            "authentication",
-            status.as_u16(),
-        );
-    }
+    failed(
+        &app,
+        &ip,
+        tried.as_deref(),
+        &actor,
+        &resource,
+        status.as_u16(),
+    );
     if status == StatusCode::UNAUTHORIZED {
         refused(
             StatusCode::UNAUTHORIZED,
@@ -238,16 +258,9 @@ pub async fn login_submit(
     }
 }
 
-/// A token fit for a cookie value and a header: printable ASCII without separators.
-fn cookie_safe(t: &str) -> bool {
-    !t.is_empty()
-        && t.len() <= 4096
-        && t.bytes()
-            .all(|b| b.is_ascii_graphic() && !matches!(b, b';' | b',' | b'"' | b'\\'))
-}
-
 /// `POST /admin/compliance/token-login`: an API token or JWT pasted by an auditor,
-/// checked like a bearer header, kept in the session cookie.
+/// checked like a bearer header, exchanged for a server-side session whose id (never
+/// the token) goes into the session cookie.
 pub async fn token_login(
     State(app): State<App>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -270,49 +283,32 @@ pub async fn token_login(
     let Some(token) = f.get("token") else {
         return refused(StatusCode::BAD_REQUEST, &next, "Paste your token.");
     };
-    if let Some(secs) = app.limiter.retry_after(&ip) {
-        if app.limiter.record(&ip, None, true) {
-            audit(
-                &app,
-                "anonymous",
-                &ip,
-                "auth.login",
-                "session",
-                &format!("{ROOT}/token-login"),
-                "failure",
-                "authentication",
-                429,
-            );
-        }
-        return too_many(secs);
-    }
     let resource = format!("{ROOT}/token-login");
-    let who = if cookie_safe(&token) {
-        let mut headers = HeaderMap::new();
-        match HeaderValue::from_str(&format!("Bearer {token}")) {
-            Ok(v) => {
-                headers.insert(header::AUTHORIZATION, v);
-                let store = app.store.clone();
-                let settings = app.config.settings.auth.clone();
-                let dir = app
-                    .config
-                    .file
-                    .parent()
-                    .map(std::path::Path::to_path_buf)
-                    .unwrap_or_default();
-                tokio::task::spawn_blocking(move || {
-                    crate::auth::authenticate(&store, &settings, &dir, &headers)
-                })
-                .await
-                .unwrap_or_else(|e| Err(ApiError::internal(e)))
-            }
-            Err(_) => Err(ApiError::unauthorized("unusable token")),
+    if let Some(r) = limited(&app, &ip, &resource) {
+        return r;
+    }
+    let store = app.store.clone();
+    let settings = app.config.settings.auth.clone();
+    let dir = app
+        .config
+        .file
+        .parent()
+        .map(std::path::Path::to_path_buf)
+        .unwrap_or_default();
+    // Check the token and, if its role may read the dashboard, start the session; the
+    // token is dropped here and kept nowhere.
+    let who = tokio::task::spawn_blocking(move || {
+        let b = crate::auth::check_bearer(&store, &settings, &dir, &token)?;
+        if !roles::allows(b.principal.role, Perm::ReadEvidence) {
+            return Ok((b.principal, None));
         }
-    } else {
-        Err(ApiError::unauthorized("unusable token"))
-    };
+        let s = crate::auth::start_token_session(&store, &settings, &b)?;
+        Ok::<_, ApiError>((b.principal, Some(s)))
+    })
+    .await
+    .unwrap_or_else(|e| Err(ApiError::internal(e)));
     match who {
-        Ok(p) if roles::allows(p.role, Perm::ReadEvidence) => {
+        Ok((p, Some((session, expires)))) => {
             audit(
                 &app,
                 &p.actor,
@@ -324,16 +320,16 @@ pub async fn token_login(
                 "authentication",
                 200,
             );
-            let max_age = u64::from(app.config.settings.auth.session_hours) * 3600;
+            let max_age = (expires - chrono::Utc::now()).num_seconds().max(0);
             let mut r = see_other(&next);
             if let Ok(c) = HeaderValue::from_str(&format!(
-                "vouch_session={token}; HttpOnly; Secure; SameSite=Strict; Path=/; Max-Age={max_age}"
+                "vouch_session={session}; HttpOnly; Secure; SameSite=Strict; Path=/; Max-Age={max_age}"
             )) {
                 r.headers_mut().insert(header::SET_COOKIE, c);
             }
             r
         }
-        Ok(p) => {
+        Ok((p, None)) => {
             audit(
                 &app,
                 &p.actor,
@@ -353,19 +349,7 @@ pub async fn token_login(
         }
         Err(e) if e.status.is_server_error() => super::error_page(&e),
         Err(_) => {
-            if app.limiter.record(&ip, None, false) {
-                audit(
-                    &app,
-                    "anonymous",
-                    &ip,
-                    "auth.login",
-                    "session",
-                    &resource,
-                    "failure",
-                    "authentication",
-                    401,
-                );
-            }
+            failed(&app, &ip, None, "anonymous", &resource, 401);
             refused(
                 StatusCode::UNAUTHORIZED,
                 &next,
@@ -375,8 +359,8 @@ pub async fn token_login(
     }
 }
 
-/// `POST /admin/compliance/logout`: end the session (a local user's is deleted; a
-/// token's cookie is dropped) and go to the login page.
+/// `POST /admin/compliance/logout`: end the session (a local user's or one made from a
+/// token) and go to the login page.
 pub async fn logout(
     State(app): State<App>,
     Caller(who): Caller,
@@ -475,14 +459,5 @@ mod tests {
         assert_eq!(safe_next(Some("/admin/compliancex")), ROOT);
         assert_eq!(safe_next(Some("/admin/compliance/login")), ROOT);
         assert_eq!(safe_next(None), ROOT);
-    }
-
-    #[test]
-    fn tokens_cannot_inject_cookie_attributes() {
-        assert!(cookie_safe("vch_abc-DEF_123"));
-        assert!(cookie_safe("a.b.c"));
-        assert!(!cookie_safe("vch_x; Domain=evil"));
-        assert!(!cookie_safe("vch x"));
-        assert!(!cookie_safe(""));
     }
 }
