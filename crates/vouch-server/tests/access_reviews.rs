@@ -884,12 +884,26 @@ on_both!(ext_access_review_missing_finding_opened_by_draft, |kind| {
     );
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(findings(), n0 + 1, "the draft opens the missing finding");
-    let bytes = r.body.clone();
-    let at = r.json()["access_review"]["completed_at"]
+    let draft = r.json();
+    let at = draft["access_review"]["completed_at"]
         .as_str()
         .unwrap()
         .to_string();
-    // Drop it again: as if the draft had been fetched before the finding was opened.
+    let fid = draft["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["account"] == "bob")
+        .unwrap()["finding_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // Drop it again: as if the draft had been fetched before the finding was opened
+    // (the document without it: what such a draft held).
+    let text = String::from_utf8(r.body.clone()).unwrap();
+    let needle = format!("\"finding_id\":\"{fid}\"");
+    assert_eq!(text.matches(&needle).count(), 1, "{text}");
+    let bytes = text.replace(&needle, "\"finding_id\":null").into_bytes();
     s.store
         .write(&mut |sql| {
             sql.execute(
