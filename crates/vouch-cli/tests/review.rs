@@ -407,6 +407,29 @@ fn ext_review_complete_with_ssh_key_signed_like_an_attestation() {
             "{f}"
         );
     }
+    // Files rendered differently from those completed (as by another vouch version: here
+    // the recorded Markdown hash is not the one this binary renders): `show --out`
+    // refuses in one line naming the file, and writes nothing.
+    let md_sha = sha("access-review.md");
+    assert!(sqlite_update(
+        &d.join("vouch.db"),
+        &format!(
+            "UPDATE access_reviews SET record = replace(record, '{md_sha}', '{}')",
+            "0".repeat(64)
+        ),
+    ));
+    let other = tmp.path().join("other");
+    let o = run(
+        d,
+        &["review", "show", &id, "--out", other.to_str().unwrap()],
+    );
+    assert_ne!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(
+        err_line(&o).contains("access-review.md") && err_line(&o).contains(&md_sha),
+        "{}",
+        text(&o)
+    );
+    assert!(!other.join("access-review.json").exists());
     // Tampered: the JSON (a decision changed), then the PDF; each failure names its file.
     let json_text = std::fs::read_to_string(dir.join("access-review.json")).unwrap();
     std::fs::write(
@@ -520,4 +543,18 @@ fn ext_review_complete_with_gpg_key() {
         "{out}"
     );
     assert!(out.contains("FAIL") && out.contains("OpenPGP"), "{out}");
+}
+
+/// An UPDATE on the SQLite database through Python's sqlite3 (no SQLite crate here).
+fn sqlite_update(db: &std::path::Path, sql: &str) -> bool {
+    let py = format!(
+        "import sqlite3; c = sqlite3.connect({:?}); c.execute({:?}); c.commit()",
+        db.display().to_string(),
+        sql
+    );
+    std::process::Command::new("python3")
+        .args(["-c", &py])
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false)
 }

@@ -661,6 +661,7 @@ on_both!(ext_access_review_detached_gpg_signature, |kind| {
         Some(&complete_body("ssh", &sig, "ssh-ed25519 AAAA", &sha, &at)),
     );
     assert_eq!(r.status, 409, "{}", r.text());
+    assert_eq!(r.json()["error"]["code"], "draft_changed", "{}", r.text());
     let r = call(
         &s,
         "POST",
@@ -706,4 +707,293 @@ on_both!(ext_access_review_detached_gpg_signature, |kind| {
             .trim(),
         fpr
     );
+});
+
+/// ssh-keygen keys `names` in `dir` (no passphrase); the public key of the first.
+fn ssh_keys(dir: &std::path::Path, names: &[&str]) -> String {
+    for k in names {
+        run_tool(
+            std::process::Command::new("ssh-keygen")
+                .args(["-q", "-t", "ed25519", "-N", "", "-C", k, "-f"])
+                .arg(dir.join(k)),
+        );
+    }
+    std::fs::read_to_string(dir.join(format!("{}.pub", names[0]))).unwrap()
+}
+
+/// `ssh-keygen -Y sign` of `bytes` with `key` in `dir`: the armored signature.
+fn ssh_sign(dir: &std::path::Path, key: &str, bytes: &[u8]) -> String {
+    let file = dir.join("draft.json");
+    std::fs::write(&file, bytes).unwrap();
+    let _ = std::fs::remove_file(dir.join("draft.json.sig"));
+    run_tool(
+        std::process::Command::new("ssh-keygen")
+            .args(["-q", "-Y", "sign", "-n", "vouch-attestation", "-f"])
+            .arg(dir.join(key))
+            .arg(&file),
+    );
+    std::fs::read_to_string(dir.join("draft.json.sig")).unwrap()
+}
+
+// The detached signature's completed_at is the caller's: a document made to say it was
+// completed before the decisions it records (correctly signed, within the hour) is 409
+// draft_changed naming why; a draft over an hour old is draft_changed too (as
+// documented); the campaign's stored end is the document's completed_at (what packets
+// select by), not the moment the request arrived; the record holds the files' hashes
+// as the ledger event does.
+on_both!(ext_access_review_detached_completed_at, |kind| {
+    if !vouch_test_support::ext::require(
+        vouch_test_support::ext::have(&["ssh-keygen"]),
+        "ssh-keygen is missing",
+    ) {
+        return;
+    }
+    let s = Server::start_with(kind, |t| t.push_str(CATALOG));
+    let (officer, auditor, id) = decided_campaign(&s);
+    let base = format!("/api/compliance/access-reviews/{id}");
+    let tmp = tempfile::tempdir().unwrap();
+    let alice_pub = ssh_keys(tmp.path(), &["alice"]);
+    let r = call(
+        &s,
+        "POST",
+        &format!("{base}/draft"),
+        Some(&officer),
+        Some(r#"{"signature_kind":"ssh"}"#),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let bytes = r.body.clone();
+    let at = r.json()["access_review"]["completed_at"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let at_t = vouch_core::period::parse_instant(&at).unwrap();
+    let complete = format!("{base}/complete");
+    // Ten minutes before the draft: before the campaign started and every decision.
+    let early = vouch_core::event::format_timestamp(&(at_t - chrono::Duration::minutes(10)));
+    let text = String::from_utf8(bytes.clone()).unwrap();
+    let needle = format!("\"completed_at\":\"{at}\"");
+    assert_eq!(text.matches(&needle).count(), 1, "{text}");
+    let backdated = text.replace(&needle, &format!("\"completed_at\":\"{early}\""));
+    let sig = ssh_sign(tmp.path(), "alice", backdated.as_bytes());
+    let r = call(
+        &s,
+        "POST",
+        &complete,
+        Some(&officer),
+        Some(&complete_body(
+            "ssh",
+            &sig,
+            &alice_pub,
+            &sha256_hex(backdated.as_bytes()),
+            &early,
+        )),
+    );
+    assert_eq!(r.status, 409, "{}", r.text());
+    assert_eq!(r.json()["error"]["code"], "draft_changed", "{}", r.text());
+    assert!(r.text().contains("is before"), "{}", r.text());
+    // A draft more than an hour old: draft_changed, as docs/access-reviews.md lists it.
+    let stale = vouch_core::event::format_timestamp(&(at_t - chrono::Duration::hours(2)));
+    let r = call(
+        &s,
+        "POST",
+        &complete,
+        Some(&officer),
+        Some(&complete_body(
+            "ssh",
+            &sig,
+            &alice_pub,
+            &"0".repeat(64),
+            &stale,
+        )),
+    );
+    assert_eq!(r.status, 409, "{}", r.text());
+    assert_eq!(r.json()["error"]["code"], "draft_changed", "{}", r.text());
+    assert_eq!(
+        call(&s, "GET", &base, Some(&auditor), None).json()["campaign"]["status"],
+        "in_progress"
+    );
+    // The draft as fetched, completed a moment later: the stored end is the document's.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let sig = ssh_sign(tmp.path(), "alice", &bytes);
+    let r = call(
+        &s,
+        "POST",
+        &complete,
+        Some(&officer),
+        Some(&complete_body(
+            "ssh",
+            &sig,
+            &alice_pub,
+            &sha256_hex(&bytes),
+            &at,
+        )),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let v = r.json();
+    assert_eq!(v["campaign"]["ended_at"], at.as_str(), "{v:#}");
+    assert_eq!(
+        s.count(&format!(
+            "SELECT count(*) FROM access_reviews WHERE id = '{id}' AND ended_at = '{at}'"
+        )),
+        1
+    );
+    let leaves = s.leaves();
+    let ev = leaves
+        .iter()
+        .find(|l| l["action"] == "access_review.completed")
+        .unwrap();
+    assert_ne!(ev["timestamp"], at.as_str(), "{ev:#}");
+    assert_eq!(v["campaign"]["files"], ev["metadata"]["files"], "{v:#}");
+});
+
+// A revoke whose remediation finding could not be opened when it was decided: a refused
+// completion opens nothing; fetching the draft opens it (so the draft is the document
+// completion rebuilds), and the completion signed over that draft succeeds.
+on_both!(ext_access_review_missing_finding_opened_by_draft, |kind| {
+    if !vouch_test_support::ext::require(
+        vouch_test_support::ext::have(&["ssh-keygen"]),
+        "ssh-keygen is missing",
+    ) {
+        return;
+    }
+    let s = Server::start_with(kind, |t| t.push_str(CATALOG));
+    let (officer, _auditor, id) = decided_campaign(&s);
+    let base = format!("/api/compliance/access-reviews/{id}");
+    let tmp = tempfile::tempdir().unwrap();
+    let alice_pub = ssh_keys(tmp.path(), &["alice", "mallory"]);
+    s.store
+        .write(&mut |sql| {
+            sql.execute(
+                "UPDATE access_review_entries SET finding_id = NULL WHERE account = 'bob'",
+                &[],
+            )
+            .map(|_| ())
+        })
+        .unwrap();
+    let findings = || s.count("SELECT count(*) FROM findings");
+    let n0 = findings();
+    let complete = format!("{base}/complete");
+    // Refused completions (a signature by another key: 400; another document: 409)
+    // open no finding.
+    let r = call(
+        &s,
+        "POST",
+        &format!("{base}/draft"),
+        Some(&officer),
+        Some(r#"{"signature_kind":"ssh"}"#),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(findings(), n0 + 1, "the draft opens the missing finding");
+    let draft = r.json();
+    let at = draft["access_review"]["completed_at"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let fid = draft["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["account"] == "bob")
+        .unwrap()["finding_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // Drop it again: as if the draft had been fetched before the finding was opened
+    // (the document without it: what such a draft held).
+    let text = String::from_utf8(r.body.clone()).unwrap();
+    let needle = format!("\"finding_id\":\"{fid}\"");
+    assert_eq!(text.matches(&needle).count(), 1, "{text}");
+    let bytes = text.replace(&needle, "\"finding_id\":null").into_bytes();
+    s.store
+        .write(&mut |sql| {
+            sql.execute(
+                "UPDATE access_review_entries SET finding_id = NULL WHERE account = 'bob'",
+                &[],
+            )
+            .map(|_| ())
+        })
+        .unwrap();
+    let n1 = findings();
+    let by_mallory = ssh_sign(tmp.path(), "mallory", &bytes);
+    let r = call(
+        &s,
+        "POST",
+        &complete,
+        Some(&officer),
+        Some(&complete_body(
+            "ssh",
+            &by_mallory,
+            &alice_pub,
+            &sha256_hex(&bytes),
+            &at,
+        )),
+    );
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert_eq!(findings(), n1, "a refused completion opened a finding");
+    let r = call(
+        &s,
+        "POST",
+        &complete,
+        Some(&officer),
+        Some(&complete_body(
+            "ssh",
+            &by_mallory,
+            &alice_pub,
+            &"0".repeat(64),
+            &at,
+        )),
+    );
+    assert_eq!(r.status, 409, "{}", r.text());
+    assert_eq!(findings(), n1, "a refused completion opened a finding");
+    // The draft without the finding, correctly signed: refused naming the entry, nothing
+    // opened.
+    let good = ssh_sign(tmp.path(), "alice", &bytes);
+    let r = call(
+        &s,
+        "POST",
+        &complete,
+        Some(&officer),
+        Some(&complete_body(
+            "ssh",
+            &good,
+            &alice_pub,
+            &sha256_hex(&bytes),
+            &at,
+        )),
+    );
+    assert_eq!(r.status, 409, "{}", r.text());
+    assert_eq!(r.json()["error"]["code"], "draft_changed", "{}", r.text());
+    assert!(r.text().contains("`bob`"), "{}", r.text());
+    assert_eq!(findings(), n1);
+    // Fetch again (opens it), sign, complete: the first detached completion succeeds.
+    let r = call(
+        &s,
+        "POST",
+        &format!("{base}/draft"),
+        Some(&officer),
+        Some(r#"{"signature_kind":"ssh"}"#),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(findings(), n1 + 1);
+    let bytes = r.body.clone();
+    let at = r.json()["access_review"]["completed_at"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let good = ssh_sign(tmp.path(), "alice", &bytes);
+    let r = call(
+        &s,
+        "POST",
+        &complete,
+        Some(&officer),
+        Some(&complete_body(
+            "ssh",
+            &good,
+            &alice_pub,
+            &sha256_hex(&bytes),
+            &at,
+        )),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(findings(), n1 + 1);
 });

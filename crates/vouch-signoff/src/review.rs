@@ -1472,7 +1472,27 @@ pub fn draft(
             format!("must be ssh or gpg, not `{kind}`"),
         ));
     }
-    let view = completable(ctx, id)?;
+    let mut view = completable(ctx, id)?;
+    // A revoke whose finding could not be opened at decision time gets it now, so the
+    // draft is the document completion will rebuild (with the finding).
+    let missing: Vec<Entry> = view
+        .entries
+        .iter()
+        .filter(|e| e.decision.as_deref() == Some("revoke") && e.finding_id.is_none())
+        .cloned()
+        .collect();
+    if !missing.is_empty() {
+        for e in &missing {
+            raise_remediation(
+                ctx,
+                &view.campaign,
+                e,
+                e.decided_by.as_deref().unwrap_or(by),
+                e.note.as_deref(),
+            )?;
+        }
+        view = completable(ctx, id)?;
+    }
     let history = ctx
         .store
         .query(HISTORY_SQL, &[view.campaign.id.clone().into()])?;
@@ -1487,6 +1507,62 @@ pub fn draft(
         Some(kind),
     );
     Ok(vouch_core::canonical::to_vec(&doc))
+}
+
+/// A stale draft (older than the draft validity) is a document that changed: the same
+/// code as any other draft to fetch again (`draft_changed`, as docs/access-reviews.md
+/// lists it); the other shared refusals keep their mapping.
+fn stale_draft(e: crate::Error) -> ReviewError {
+    match e {
+        crate::Error::Conflict(m) => conflict("draft_changed", m),
+        other => other.into(),
+    }
+}
+
+/// A detached signature's `completed_at` is the signer's (the draft's time), so it must
+/// not predate what the document records: the start of the campaign and every decision
+/// (the history included). Otherwise the signed record would say it was completed
+/// before its last decision was taken.
+fn check_completed_at(
+    view: &View,
+    history: &[vouch_store::Row],
+    completed_at: &DateTime<Utc>,
+) -> Result<(), ReviewError> {
+    let mut latest: Option<(DateTime<Utc>, String)> = None;
+    let mut see = |t: Option<String>, what: String| {
+        if let Some(i) = t.as_deref().and_then(vouch_core::period::parse_instant) {
+            if latest.as_ref().is_none_or(|(l, _)| i > *l) {
+                latest = Some((i, what));
+            }
+        }
+    };
+    see(
+        view.campaign.started_at.clone(),
+        "the campaign started".into(),
+    );
+    for e in &view.entries {
+        see(
+            e.decided_at.clone(),
+            format!("`{}` ({}) was decided", e.account, e.population),
+        );
+    }
+    for r in history {
+        see(
+            Some(r.text(6)),
+            format!("`{}` ({}) was decided", r.text(1), r.text(0)),
+        );
+    }
+    match latest {
+        Some((l, what)) if *completed_at < l => Err(conflict(
+            "draft_changed",
+            format!(
+                "completed_at {} is before {what} at {}: a document cannot be completed before what it records; fetch the draft again and sign that",
+                ts(completed_at),
+                ts(&l)
+            ),
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// The campaign, if it may be completed now: in progress, every entry settled, no
@@ -1563,24 +1639,11 @@ pub fn complete(
     pdf: PdfRenderer<'_>,
 ) -> Result<Completed, ReviewError> {
     if let Personal::Detached(d) = personal {
-        d.check_age(at, "completed_at", "access_review.completed_at")?;
+        d.check_age(at, "completed_at", "access_review.completed_at")
+            .map_err(stale_draft)?;
     }
     let view = completable(ctx, id)?;
     let c0 = view.campaign.clone();
-    // A revoke whose finding could not be opened at decision time gets it now.
-    for e in view
-        .entries
-        .iter()
-        .filter(|e| e.decision.as_deref() == Some("revoke") && e.finding_id.is_none())
-    {
-        raise_remediation(
-            ctx,
-            &c0,
-            e,
-            e.decided_by.as_deref().unwrap_or(by),
-            e.note.as_deref(),
-        )?;
-    }
     // The document as it stands now (as of the draft's time for a detached signature),
     // signed personally before the transaction (the tools run outside it); the
     // transaction below rebuilds it from the stored entries and refuses to complete if
@@ -1590,40 +1653,83 @@ pub fn complete(
         _ => at,
     };
     let kind = personal.kind();
-    let view = get(ctx.store, &c0.id)?;
-    let history = ctx.store.query(HISTORY_SQL, &[c0.id.clone().into()])?;
-    let doc = document_of(
-        ctx.config,
-        keys,
-        &view.campaign,
-        &view.entries,
-        &history,
-        by,
-        &completed_at,
-        kind,
-    );
-    let bytes = vouch_core::canonical::to_vec(&doc);
-    let sha = vouch_store::blobs::sha256_hex(&bytes);
-    let personal_sig = match personal {
-        Personal::None => None,
-        Personal::Key(k) => Some(crate::signature::sign_personal(k, by, &bytes)?),
-        Personal::Detached(d) => {
-            if !sha.eq_ignore_ascii_case(d.document_sha256.trim()) {
-                return Err(conflict(
-                    "draft_changed",
-                    format!(
-                        "the draft changed since it was fetched: it is now SHA-256 {sha}, the signature is over {} (decisions, remediation findings or the campaign changed): fetch the draft again and sign that",
-                        d.document_sha256.trim()
-                    ),
-                ));
-            }
-            Some(d.personal_signature(by, &bytes)?)
+    // A revoke whose finding could not be opened at decision time gets it here, but only
+    // once the signature and the key are accepted: a refused completion opens nothing.
+    // The loop runs at most twice (the second time over the document with the findings).
+    let mut raised = false;
+    let (view, doc, bytes, sha, personal_sig, signer_key) = loop {
+        let view = get(ctx.store, &c0.id)?;
+        let history = ctx.store.query(HISTORY_SQL, &[c0.id.clone().into()])?;
+        if matches!(personal, Personal::Detached(_)) {
+            check_completed_at(&view, &history, &completed_at)?;
         }
+        let doc = document_of(
+            ctx.config,
+            keys,
+            &view.campaign,
+            &view.entries,
+            &history,
+            by,
+            &completed_at,
+            kind,
+        );
+        let bytes = vouch_core::canonical::to_vec(&doc);
+        let sha = vouch_store::blobs::sha256_hex(&bytes);
+        let personal_sig = match personal {
+            Personal::None => None,
+            Personal::Key(k) => Some(crate::signature::sign_personal(k, by, &bytes)?),
+            Personal::Detached(d) => {
+                if !sha.eq_ignore_ascii_case(d.document_sha256.trim()) {
+                    return Err(conflict(
+                        "draft_changed",
+                        format!(
+                            "the draft changed since it was fetched: it is now SHA-256 {sha}, the signature is over {} (decisions, remediation findings or the campaign changed): fetch the draft again and sign that",
+                            d.document_sha256.trim()
+                        ),
+                    ));
+                }
+                Some(d.personal_signature(by, &bytes)?)
+            }
+        };
+        // A personal signature counts only by the completer's pinned key (the same
+        // pinning as attestations: one person, one key).
+        let signer_key =
+            crate::attest::check_signer_key(ctx.config, ctx.store, by, personal_sig.as_ref())?;
+        let missing: Vec<&Entry> = view
+            .entries
+            .iter()
+            .filter(|e| e.decision.as_deref() == Some("revoke") && e.finding_id.is_none())
+            .collect();
+        if missing.is_empty() {
+            break (view, doc, bytes, sha, personal_sig, signer_key);
+        }
+        if raised {
+            return Err(ReviewError::Corrupt(format!(
+                "the remediation finding of `{}` was opened but is not recorded on its entry",
+                missing[0].account
+            )));
+        }
+        if let Personal::Detached(_) = personal {
+            // [`draft`] opens missing findings, so a draft signed without one predates it.
+            return Err(conflict(
+                "draft_changed",
+                format!(
+                    "the revoke of `{}` ({}) has no remediation finding yet, so the signed draft is not the document to complete: fetch the draft again (that opens the finding) and sign that",
+                    missing[0].account, missing[0].population
+                ),
+            ));
+        }
+        for e in missing {
+            raise_remediation(
+                ctx,
+                &c0,
+                e,
+                e.decided_by.as_deref().unwrap_or(by),
+                e.note.as_deref(),
+            )?;
+        }
+        raised = true;
     };
-    // A personal signature counts only by the completer's pinned key (the same pinning
-    // as attestations: one person, one key).
-    let signer_key =
-        crate::attest::check_signer_key(ctx.config, ctx.store, by, personal_sig.as_ref())?;
     let document = String::from_utf8(bytes.clone())
         .map_err(|e| ReviewError::Corrupt(format!("canonical JSON: {e}")))?;
     let signed = crate::signature::SignedDocument {
@@ -1655,7 +1761,9 @@ pub fn complete(
         .write(&mut |sql| {
             let mut c = c0.clone();
             c.status = "completed".into();
-            c.ended_at = Some(ts(&at));
+            // The document's time, which packets select by (`completed_in`); the ledger
+            // event keeps its own.
+            c.ended_at = Some(ts(&completed_at));
             c.ended_by = Some(by.to_string());
             let n = sql.execute(
                 "UPDATE access_reviews SET status = 'completed', ended_at = $2 WHERE id = $1 AND status = 'in_progress'",
@@ -1690,6 +1798,7 @@ pub fn complete(
             }
             c.document_sha256 = Some(sha.clone());
             c.personal_signature = personal_sig.clone();
+            c.files = hashes.clone();
             sql.execute(
                 "UPDATE access_reviews SET record = $2, document = $3, signature = $4 WHERE id = $1",
                 &[c.id.clone().into(), record_text(&c).into(), document.clone().into(), signature.clone().into()],
@@ -1735,7 +1844,7 @@ pub fn complete(
         at: ts(&at),
         by: by.into(),
     });
-    c.files = hashes;
+    // Only the event's seq is added: status, files and document were stored above.
     store_record(ctx.store, &c)?;
     Ok(Completed {
         view: get(ctx.store, &c.id)?,

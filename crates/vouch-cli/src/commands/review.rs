@@ -289,6 +289,22 @@ pub fn run(cli: &crate::Cli, c: &ReviewCommand) -> Result<i32> {
                     v.campaign.personal_signature.clone(),
                     &vouch_engine::packet::attestation::review_pdf,
                 )?;
+                // The PDF and Markdown are rendered again by this binary: after an
+                // upgrade that renders differently they would not be the files whose
+                // hashes the ledger event and packets hold, so refuse rather than write
+                // look-alikes (the JSON is the stored bytes).
+                for (name, sha) in set.hashes() {
+                    if let Some(recorded) = v.campaign.files.get(&name) {
+                        if !recorded.eq_ignore_ascii_case(&sha) {
+                            bail!(
+                                "access review {}: {name} rendered by this vouch ({}) has SHA-256 {sha}, not {recorded} as recorded at completion; use the files written then (attestations/access-review-{})",
+                                v.campaign.id,
+                                vouch_core::VERSION,
+                                v.campaign.id
+                            );
+                        }
+                    }
+                }
                 let files = vouch_engine::packet::attestation::write_review(dir, &keys, &set)?;
                 eprintln!("wrote {} files into {}", files.len(), dir.display());
             }
