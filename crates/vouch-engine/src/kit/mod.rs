@@ -122,6 +122,8 @@ pub struct Kit {
     pub samples: usize,
     /// Files listed in the manifest.
     pub files: usize,
+    /// What was left out or cut down (private keys next to public ones), one line each.
+    pub warnings: Vec<String>,
 }
 
 /// The months of a period of whole months, in order.
@@ -247,20 +249,63 @@ pub fn make(
     Ok(kit)
 }
 
+/// The files of a packet directory the kit carries: only the names the monthly job
+/// writes (anything else an operator left there, such as notes or keys, stays out).
+const PACKET_FILES: &[&str] = &[
+    "SOC2_Evidence.json",
+    "SOC2_Evidence.json.sig",
+    "SOC2_Evidence.json.tsr",
+    "SOC2_Evidence.pdf",
+    "SOC2_Evidence.pdf.sig",
+    "SOC2_Evidence.pdf.tsr",
+];
+
 fn packet_files(dir: &Path) -> Result<Vec<PathBuf>, KitError> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map_err(|e| io(dir, e))?
-        .filter_map(|e| e.ok())
-        .map(|e| e.path())
-        .filter(|p| {
-            p.is_file()
-                && !p
-                    .file_name()
-                    .is_some_and(|n| n.to_string_lossy().starts_with('.'))
-        })
-        .collect();
-    files.sort();
-    Ok(files)
+    if !dir.is_dir() {
+        return Err(io(dir, std::io::ErrorKind::NotFound.into()));
+    }
+    Ok(PACKET_FILES
+        .iter()
+        .map(|n| dir.join(n))
+        .filter(|p| p.is_file())
+        .collect())
+}
+
+/// The public PEM blocks (`PUBLIC KEY`, `CERTIFICATE`) of `text`, nothing else: a key
+/// or CA file that also holds a private key must not carry it into the kit. `None`
+/// when there is none.
+pub fn public_pem_blocks(text: &str) -> Option<String> {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(b) = rest.find("-----BEGIN ") {
+        let after = &rest[b + 11..];
+        let Some(l) = after.find("-----") else { break };
+        let label = &after[..l];
+        let end_tag = format!("-----END {label}-----");
+        let Some(e) = rest[b..].find(&end_tag) else {
+            break;
+        };
+        let block = &rest[b..b + e + end_tag.len()];
+        if matches!(label, "PUBLIC KEY" | "CERTIFICATE") {
+            out.push_str(block);
+            out.push('\n');
+        }
+        rest = &rest[b + e + end_tag.len()..];
+    }
+    (!out.is_empty()).then_some(out)
+}
+
+/// A URL as the kit may show it: no `user:password@`, query or fragment (tokens).
+fn public_url(url: &str) -> String {
+    let cut = url.find(['?', '#']).map_or(url, |i| &url[..i]);
+    match cut.split_once("://") {
+        Some((scheme, rest)) => {
+            let (host, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+            let host = host.rsplit_once('@').map_or(host, |(_, h)| h);
+            format!("{scheme}://{host}{path}")
+        }
+        None => cut.to_string(),
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -405,6 +450,7 @@ fn build(
     // Keys: the packet-signing keys (current and retired), the log's verifier key, the
     // witnesses' verifier keys, the TSA's CA when configured.
     let mut signing_keys = Vec::new();
+    let mut warnings: Vec<String> = Vec::new();
     for (i, pem) in vouch_ledger::keys::known_signing_keys(config, Some(keys))
         .iter()
         .enumerate()
@@ -414,7 +460,17 @@ fn build(
         } else {
             format!("keys/signing-retired-{i}.pub.pem")
         };
-        w.write(&rel, pem.as_bytes())?;
+        // Only the public key: a retired-key file holding a private key is cut down.
+        let Some(public) = public_pem_blocks(pem) else {
+            warnings.push(format!("{rel}: no public key in the file; left out"));
+            continue;
+        };
+        if pem.contains("PRIVATE KEY") {
+            warnings.push(format!(
+                "{rel}: the key file also holds a private key; only the public key was copied"
+            ));
+        }
+        w.write(&rel, public.as_bytes())?;
         signing_keys.push(rel);
     }
     let log_vkey = keys.log_verifier().to_vkey();
@@ -422,7 +478,12 @@ fn build(
     let mut witnesses =
         String::from("# The witnesses this kit was made with, one verifier key per line.\n");
     for wd in &config.settings.witness {
-        witnesses.push_str(&format!("# {} ({})\n{}\n", wd.name, wd.url, wd.vkey.trim()));
+        witnesses.push_str(&format!(
+            "# {} ({})\n{}\n",
+            wd.name,
+            public_url(&wd.url),
+            wd.vkey.trim()
+        ));
     }
     w.write("keys/witnesses.txt", witnesses.as_bytes())?;
     let n_witnesses = config.settings.witness.len();
@@ -431,8 +492,22 @@ fn build(
         None
     } else {
         let p = config.path(&ts_cfg.ca_file);
-        let bytes = std::fs::read(&p).map_err(|e| io(&p, e))?;
-        w.write("keys/tsa-ca.pem", &bytes)?;
+        let text = std::fs::read_to_string(&p).map_err(|e| io(&p, e))?;
+        // The certificates only: some operators keep the TSA's private key in the
+        // same file.
+        let Some(certs) = public_pem_blocks(&text) else {
+            return Err(KitError::Invalid(format!(
+                "{}: no certificate in the TSA CA file",
+                p.display()
+            )));
+        };
+        if text.contains("PRIVATE KEY") {
+            warnings.push(format!(
+                "{}: the TSA CA file also holds a private key; only its certificates were copied",
+                p.display()
+            ));
+        }
+        w.write("keys/tsa-ca.pem", certs.as_bytes())?;
         Some("keys/tsa-ca.pem")
     };
 
@@ -565,6 +640,7 @@ fn build(
         samples: samples.len(),
         months: out_months,
         files: files.len(),
+        warnings,
     })
 }
 
