@@ -680,4 +680,20 @@ mod tests {
         let e = months_of(&Period::parse("2025-10-05", now).unwrap()).unwrap_err();
         assert!(e.to_string().contains("whole months"), "{e}");
     }
+
+    #[test]
+    fn only_public_pem_blocks_and_urls_without_secrets_reach_the_kit() {
+        let text = "junk\n-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n-----BEGIN EC PRIVATE KEY-----\nsecret\n-----END EC PRIVATE KEY-----\n-----BEGIN PUBLIC KEY-----\nMFkw\n-----END PUBLIC KEY-----\n";
+        let out = public_pem_blocks(text).unwrap();
+        assert_eq!(out, "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n-----BEGIN PUBLIC KEY-----\nMFkw\n-----END PUBLIC KEY-----\n");
+        assert!(
+            public_pem_blocks("-----BEGIN PRIVATE KEY-----\nx\n-----END PRIVATE KEY-----\n")
+                .is_none()
+        );
+        assert_eq!(
+            public_url("https://user:tok@w.example:8443/witness?token=abc#f"),
+            "https://w.example:8443/witness"
+        );
+        assert_eq!(public_url("http://127.0.0.1:80"), "http://127.0.0.1:80");
+    }
 }
