@@ -313,6 +313,21 @@ on_both!(ext_auditor_kit_for_a_year, |kind| {
     assert!(kit
         .join("months/2025-12/packet/SOC2_Evidence.pdf")
         .is_file());
+    // The month's exports the packet lists travel with it.
+    let dec: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(kit.join("months/2025-12/packet/SOC2_Evidence.json")).unwrap(),
+    )
+    .unwrap();
+    let exports: Vec<&str> = dec["exports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["name"].as_str().unwrap())
+        .collect();
+    assert!(!exports.is_empty(), "{dec}");
+    for n in exports {
+        assert!(kit.join("months/2025-12/packet").join(n).is_file(), "{n}");
+    }
     assert!(
         std::fs::read_dir(kit.join("months/2025-12/archive"))
             .unwrap()

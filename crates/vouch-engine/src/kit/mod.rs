@@ -260,12 +260,22 @@ const PACKET_FILES: &[&str] = &[
     "SOC2_Evidence.pdf.tsr",
 ];
 
-fn packet_files(dir: &Path) -> Result<Vec<PathBuf>, KitError> {
+/// The packet's own files plus the exports it lists by name (`exports[].name`: the
+/// month's audit-log exports, hashed inside the signed packet).
+fn packet_files(dir: &Path, packet: &Value) -> Result<Vec<PathBuf>, KitError> {
     if !dir.is_dir() {
         return Err(io(dir, std::io::ErrorKind::NotFound.into()));
     }
+    let exports = packet["exports"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e["name"].as_str())
+        .filter(|n| !n.is_empty() && !n.contains(['/', '\\']) && !n.starts_with('.'));
     Ok(PACKET_FILES
         .iter()
+        .copied()
+        .chain(exports)
         .map(|n| dir.join(n))
         .filter(|p| p.is_file())
         .collect())
@@ -361,15 +371,15 @@ fn build(
             });
         } else {
             let base = format!("months/{}", m.label);
-            for f in packet_files(&dir)? {
-                let bytes = std::fs::read(&f).map_err(|e| io(&f, e))?;
-                let fname = f.file_name().unwrap_or_default().to_string_lossy();
-                w.write(&format!("{base}/packet/{fname}"), &bytes)?;
-            }
             let bytes = std::fs::read(&json_path).map_err(|e| io(&json_path, e))?;
             let v: Value = serde_json::from_slice(&bytes).map_err(|e| {
                 KitError::Invalid(format!("{}: not JSON ({e})", json_path.display()))
             })?;
+            for f in packet_files(&dir, &v)? {
+                let bytes = std::fs::read(&f).map_err(|e| io(&f, e))?;
+                let fname = f.file_name().unwrap_or_default().to_string_lossy();
+                w.write(&format!("{base}/packet/{fname}"), &bytes)?;
+            }
             let cp = &v["ledger"]["checkpoint"];
             let size = cp["size"].as_u64().ok_or_else(|| {
                 KitError::Invalid(format!(
