@@ -33,11 +33,26 @@ import os
 import subprocess
 import sys
 
+import importlib.util
+
 sys.dont_write_bytecode = True  # leave the kit as it was given
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from verify_tlog import (  # noqa: E402
-    Fail, b64d, leaf_hash, mth, parse_checkpoint, read_text, verify_consistency,
-    verify_note, cmd_inclusion)
+
+
+def _load_sibling(name):
+    """Load `name`.py from this script's own directory by explicit path, never through
+    sys.path (a file added next to the verifier must not be imported instead)."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), f"{name}.py")
+    spec = importlib.util.spec_from_file_location(name, path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+_tlog = _load_sibling("verify_tlog")
+Fail, b64d, leaf_hash, mth = _tlog.Fail, _tlog.b64d, _tlog.leaf_hash, _tlog.mth
+parse_checkpoint, read_text = _tlog.parse_checkpoint, _tlog.read_text
+verify_consistency, verify_note, cmd_inclusion = (
+    _tlog.verify_consistency, _tlog.verify_note, _tlog.cmd_inclusion)
 
 from cryptography.exceptions import InvalidSignature  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey  # noqa: E402
@@ -140,15 +155,32 @@ class Kit:
         self.meta = load_json(self.path("kit.json"), "kit.json")
         if self.meta.get("format") != "vouch-auditor-kit/v1":
             raise Fail(f"kit.json: unknown format {self.meta.get('format')!r}")
-        self.log_key = (log_key or read_text(self.path("keys/log.vkey"))).strip()
-        wfile = witnesses or self.path(self.meta["witnesses"]["file"])
-        self.witnesses = read_witnesses(wfile)
+        # The auditor's values when given (`is not None`: an empty one is refused, never
+        # replaced by the kit's), else the kit's own, which the caller reports as trusted.
+        if log_key is not None:
+            if not log_key.strip():
+                raise Fail("--log-key is empty")
+            self.log_key = log_key.strip()
+        else:
+            self.log_key = read_text(self.path("keys/log.vkey")).strip()
+        if witnesses is not None:
+            if not witnesses.strip():
+                raise Fail("--witnesses is empty")
+            self.witnesses = read_witnesses(witnesses)
+            if not self.witnesses:
+                raise Fail(f"--witnesses {witnesses}: no witness keys in the file")
+        else:
+            self.witnesses = read_witnesses(self.path(self.meta["witnesses"]["file"]))
         if min_cosignatures is not None:
+            if min_cosignatures < 1:
+                raise Fail("--min-cosignatures must be at least 1")
             self.k = min_cosignatures
-        elif witnesses:
+        elif witnesses is not None:
             self.k = len(self.witnesses)
         else:
             self.k = int(self.meta["witnesses"]["min_cosignatures"])
+            if self.witnesses and self.k < 1:
+                raise Fail("kit.json: min_cosignatures is below 1 though witnesses are listed")
         if self.k > len(self.witnesses):
             raise Fail(f"{self.k} cosignatures required but only {len(self.witnesses)} witness keys listed")
 
@@ -188,8 +220,6 @@ def check_manifest(kit):
         for f in files:
             rel = os.path.relpath(os.path.join(d, f), kit.root).replace(os.sep, "/")
             if rel in ("manifest.json", "manifest.json.sig") or rel in listed:
-                continue
-            if "__pycache__" in rel.split("/"):
                 continue
             add(rel, "not listed in manifest.json (added after the kit was made)")
     return problems, len(listed)
@@ -251,7 +281,7 @@ def check_month(kit, m, following):
     elif kit.k > 0:
         raise Fail(f"{cs_file} is missing: {kit.k} witness cosignatures are required")
     else:
-        facts.append("no cosignatures required")
+        facts.append("no witnesses: checkpoints not independently cosigned")
     # The chain: this month's tree → the next month's (or the latest checkpoint).
     pf = f"{base}/consistency-to-next.json"
     d = load_json(kit.path(pf), pf)
@@ -312,16 +342,42 @@ def check_population(kit, p):
     if base64.b64encode(mth([leaf_hash(x) for x in leaves])).decode() != rec.get("root"):
         raise Fail(f"{d}/population.ndjson: the items do not add up to the recorded root")
     proof = kit.path(f"{d}/population-event.tlog-proof")
-    if os.path.isfile(proof):
-        msg = cmd_inclusion(argparse.Namespace(proof=proof, key=kit.log_key, leaf=None))
-        return f"{len(leaves)} items, root matches, event {msg[3:]}"
-    raise Fail(f"{d}/population-event.tlog-proof is missing")
+    if not os.path.isfile(proof):
+        raise Fail(f"{d}/population-event.tlog-proof is missing")
+    msg = cmd_inclusion(argparse.Namespace(proof=proof, key=kit.log_key, leaf=None))
+    # The logged event must be this population's `population.taken`: id, size, root.
+    ev = _proof_leaf_json(proof, f"{d}/population-event.tlog-proof")
+    res = ev.get("resource") if isinstance(ev.get("resource"), dict) else {}
+    det = next((v for v in ev.values() if isinstance(v, dict) and "root" in v and "size" in v), {})
+    got = {"id": res.get("id"), "size": det.get("size"), "root": det.get("root")}
+    if ev.get("action") != "population.taken":
+        raise Fail(f"{d}/population-event.tlog-proof: the logged event is {ev.get('action')!r}, not population.taken")
+    for field in ("id", "size", "root"):
+        if got[field] != rec.get(field):
+            raise Fail(f"{d}/population-event.tlog-proof: the logged event's {field} "
+                       f"{got[field]!r} is not population.json's {rec.get(field)!r}")
+    return f"{len(leaves)} items, root matches, event {msg[3:]}"
+
+
+def _proof_leaf_json(path, what):
+    """The logged entry a tlog-proof carries on its `extra` line, as JSON."""
+    for line in read_text(path).split("\n\n", 1)[0].split("\n"):
+        if line.startswith("extra "):
+            try:
+                v = json.loads(b64d(line[6:], "extra"))
+            except ValueError as e:
+                raise Fail(f"{what}: the logged entry is not JSON ({e})")
+            if isinstance(v, dict):
+                return v
+    raise Fail(f"{what}: no logged entry (extra line)")
 
 
 def check_sample(kit, s):
     here = os.path.dirname(os.path.abspath(__file__))
     r = subprocess.run(
-        [sys.executable, os.path.join(here, "verify_sample.py"), "--key", kit.log_key,
+        [sys.executable, "-I", "-B"]
+        + (["-X", f"pycache_prefix={sys.pycache_prefix}"] if sys.pycache_prefix else [])
+        + [os.path.join(here, "verify_sample.py"), "--key", kit.log_key,
          "--population", kit.path(f"{s['population_dir']}/population.ndjson"), kit.path(s["file"])],
         capture_output=True, text=True)
     out = (r.stdout + r.stderr).strip().splitlines()
@@ -343,6 +399,18 @@ def read_openssl(path):
 
 def report(a):
     kit = Kit(a.kit, a.log_key, a.witnesses, a.min_cosignatures)
+    # Say which trust anchors came from the kit itself: the auditor should have
+    # compared them first (VERIFY.md, section 1).
+    trusted = [k for k in a.trusted_from_kit.split(" ") if k]
+    if a.log_key is None:
+        trusted.append("keys/log.vkey")
+    if a.witnesses is None:
+        trusted.append(kit.meta["witnesses"]["file"])
+    if a.min_cosignatures is None and a.witnesses is None:
+        trusted.append(f"min_cosignatures {kit.k} (kit.json)")
+    trusted = list(dict.fromkeys(trusted))
+    if trusted:
+        print(f"WARNING: trusting keys shipped in the kit: {', '.join(trusted)} — compare them first (VERIFY.md)")
     ssl = read_openssl(a.openssl_results)
     manifest_problems, nfiles = check_manifest(kit)
     meta = kit.meta
@@ -389,8 +457,10 @@ def report(a):
         facts = []
         try:
             facts = check_month(kit, m, following)
-        except (Fail, OSError, UnicodeDecodeError) as e:
+        except Fail as e:
             problems.append(str(e))
+        except Exception as e:  # noqa: BLE001 — a broken file is this month's FAIL
+            problems.append(f"months/{label}: unreadable ({type(e).__name__}: {e})")
         results = ssl.get(label, [])
         checks = {c for c, _, _ in results}
         if "packet-sig" not in checks:
@@ -407,7 +477,7 @@ def report(a):
             else:
                 facts.insert(0, "tsr NOT CHECKED (no TSA CA)")
         elif not tsr:
-            if ts_required:
+            if ts_required or a.tsa_ca_given:
                 problems.append(f"months/{label}/packet/SOC2_Evidence.json.tsr is missing (the kit was made with timestamps on)")
             else:
                 facts.insert(0, "no tsr")
@@ -426,14 +496,14 @@ def report(a):
     for p in meta.get("populations", []):
         try:
             print(f"population {p['id']} OK ({check_population(kit, p)})")
-        except (Fail, OSError, KeyError) as e:
-            print(f"population {p.get('id')} FAIL: {e}")
+        except Exception as e:  # noqa: BLE001 — named, never a traceback
+            print(f"population {p.get('id') if isinstance(p, dict) else p} FAIL: {e if isinstance(e, Fail) else f'{type(e).__name__}: {e}'}")
             extra_fail += 1
     for s in meta.get("samples", []):
         try:
             print(f"sample {s['id']} OK ({check_sample(kit, s)})")
-        except (Fail, OSError, KeyError) as e:
-            print(f"sample {s.get('id')} FAIL: {e}")
+        except Exception as e:  # noqa: BLE001 — named, never a traceback
+            print(f"sample {s.get('id') if isinstance(s, dict) else s} FAIL: {e if isinstance(e, Fail) else f'{type(e).__name__}: {e}'}")
             extra_fail += 1
     for check, res, detail in ssl.get("kit", []):
         if res == "fail":
@@ -458,7 +528,8 @@ def report(a):
         print(f"SUMMARY: FAIL — {period['label']}: {ok} of {total} months OK, {what}{named}{tail}")
         return 1
     nyt = f", {not_yet} not yet ended when the kit was made" if not_yet else ""
-    print(f"SUMMARY: OK — {period['label']}: {ok} of {total} months verified{nyt}")
+    nowit = "; no witnesses: checkpoints not independently cosigned" if kit.k == 0 else ""
+    print(f"SUMMARY: OK — {period['label']}: {ok} of {total} months verified{nyt}{nowit}")
     return 0
 
 
@@ -492,12 +563,19 @@ def main():
     p.add_argument("--log-key")
     p.add_argument("--witnesses")
     p.add_argument("--min-cosignatures", type=int)
+    p.add_argument("--trusted-from-kit", default="",
+                   help="the keys verify.sh took from the kit (space-separated)")
+    p.add_argument("--tsa-ca-given", action="store_true",
+                   help="the auditor gave a TSA CA: every month needs a token")
     p.set_defaults(fn=report)
     a = ap.parse_args()
     try:
         sys.exit(a.fn(a))
-    except (Fail, OSError, UnicodeDecodeError, KeyError) as e:
+    except Fail as e:
         print(f"SUMMARY: FAIL — {e}")
+        sys.exit(1)
+    except Exception as e:  # noqa: BLE001 — one readable line, never a traceback
+        print(f"SUMMARY: FAIL — {type(e).__name__}: {e}")
         sys.exit(1)
 
 

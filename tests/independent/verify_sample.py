@@ -37,10 +37,17 @@ import math
 import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from verify_tlog import (  # noqa: E402
-    Fail, Parser, b64d, leaf_hash, mth, parse_checkpoint, verify_inclusion, verify_note,
-)
+import importlib.util  # noqa: E402
+
+# verify_tlog.py is loaded from this script's directory by explicit path, not through
+# sys.path: a file dropped next to the verifiers must not be imported instead.
+_spec = importlib.util.spec_from_file_location(
+    "verify_tlog", os.path.join(os.path.dirname(os.path.abspath(__file__)), "verify_tlog.py"))
+_tlog = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_tlog)
+Fail, Parser, b64d, leaf_hash, mth = _tlog.Fail, _tlog.Parser, _tlog.b64d, _tlog.leaf_hash, _tlog.mth
+parse_checkpoint, verify_inclusion, verify_note = (
+    _tlog.parse_checkpoint, _tlog.verify_inclusion, _tlog.verify_note)
 
 FREQUENCY_TABLE = {
     "annual": (1, 1), "quarterly": (2, 2), "monthly": (2, 5),

@@ -52,6 +52,97 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
+/// Every file under `dir`, relative, `/`-separated, sorted.
+fn files_under(root: &Path, dir: &Path, out: &mut Vec<String>) {
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            files_under(root, &p, out);
+        } else {
+            out.push(
+                p.strip_prefix(root)
+                    .unwrap()
+                    .to_string_lossy()
+                    .replace('\\', "/"),
+            );
+        }
+    }
+    out.sort();
+}
+
+/// `FILE.sig` as the kit holds it (base64 of the DER ECDSA signature), made with the
+/// private key `key` by openssl.
+fn sign_file(key: &Path, file: &Path) {
+    let der = file.with_extension("der-sig-tmp");
+    let o = Command::new("openssl")
+        .args(["dgst", "-sha256", "-sign"])
+        .arg(key)
+        .arg("-out")
+        .arg(&der)
+        .arg(file)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = Command::new("openssl")
+        .args(["base64", "-A", "-in"])
+        .arg(&der)
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    std::fs::remove_file(&der).unwrap();
+    std::fs::write(format!("{}.sig", file.display()), o.stdout).unwrap();
+}
+
+/// After tampering: manifest.json rewritten over the kit's files as they now are and
+/// signed with `key`, so the check under test (not the manifest) is what fails.
+fn reseal(kit: &Path, key: &Path) {
+    use sha2::Digest;
+    let mut files = Vec::new();
+    files_under(kit, kit, &mut files);
+    let listed: Vec<serde_json::Value> = files
+        .iter()
+        .filter(|f| *f != "manifest.json" && *f != "manifest.json.sig")
+        .map(|f| {
+            let b = std::fs::read(kit.join(f)).unwrap();
+            serde_json::json!({"path": f, "sha256": hex::encode(sha2::Sha256::digest(&b)), "bytes": b.len()})
+        })
+        .collect();
+    let m = serde_json::to_string_pretty(
+        &serde_json::json!({"format": "vouch-auditor-kit/v1", "files": listed}),
+    )
+    .unwrap()
+        + "\n";
+    std::fs::write(kit.join("manifest.json"), m).unwrap();
+    sign_file(key, &kit.join("manifest.json"));
+}
+
+/// A fresh ECDSA P-256 key pair (private, public PEM) in `dir`: someone else's key.
+fn other_signing_key(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    let (k, p) = (dir.join("x.key.pem"), dir.join("x.pub.pem"));
+    let o = Command::new("openssl")
+        .args([
+            "ecparam",
+            "-name",
+            "prime256v1",
+            "-genkey",
+            "-noout",
+            "-out",
+        ])
+        .arg(&k)
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    let o = Command::new("openssl")
+        .args(["ec", "-pubout", "-in"])
+        .arg(&k)
+        .arg("-out")
+        .arg(&p)
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    (k, p)
+}
+
 /// The line of `month` in verify.sh's output.
 fn line<'a>(out: &'a str, month: &str) -> &'a str {
     out.lines()
@@ -197,6 +288,20 @@ on_both!(ext_auditor_kit_for_a_year, |kind| {
     ]))
     .unwrap();
 
+    // The TSA CA file as some operators keep it: the certificate next to a private key.
+    // The kit must carry the certificate only.
+    let bundle = tsa_dir.join("ca-bundle.pem");
+    let mut b = std::fs::read_to_string(tsa_dir.join("ca.crt")).unwrap();
+    b.push_str(&std::fs::read_to_string(tsa_dir.join("tsa.key")).unwrap());
+    assert!(b.contains("PRIVATE KEY"));
+    std::fs::write(&bundle, b).unwrap();
+    let toml = std::fs::read_to_string(&cfg).unwrap().replace(
+        &format!("ca_file = \"{}\"", tsa_dir.join("ca.crt").display()),
+        &format!("ca_file = \"{}\"", bundle.display()),
+    );
+    assert!(toml.contains("ca-bundle.pem"), "{toml}");
+    std::fs::write(&cfg, toml).unwrap();
+
     let kit = t.path().join("kit");
     let out = a.ok(&[
         "auditor-kit",
@@ -209,6 +314,21 @@ on_both!(ext_auditor_kit_for_a_year, |kind| {
     assert!(kit
         .join("months/2025-12/packet/SOC2_Evidence.pdf")
         .is_file());
+    // The month's exports the packet lists travel with it.
+    let dec: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(kit.join("months/2025-12/packet/SOC2_Evidence.json")).unwrap(),
+    )
+    .unwrap();
+    let exports: Vec<&str> = dec["exports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["name"].as_str().unwrap())
+        .collect();
+    assert!(!exports.is_empty(), "{dec}");
+    for n in exports {
+        assert!(kit.join("months/2025-12/packet").join(n).is_file(), "{n}");
+    }
     assert!(
         std::fs::read_dir(kit.join("months/2025-12/archive"))
             .unwrap()
@@ -241,8 +361,108 @@ on_both!(ext_auditor_kit_for_a_year, |kind| {
     assert!(pl.contains(" OK (3 items, root matches"), "{pl}");
     let sl = line(&out, &format!("sample {}", s["id"].as_str().unwrap()));
     assert!(sl.contains(" OK (") && sl.contains("of 3 items"), "{sl}");
-    // One line a month, the population's, the sample's, the kit's and the summary.
-    assert_eq!(out.lines().count(), 16, "{out}");
+    // The trust anchors it took from the kit are named; then one line a month, the
+    // population's, the sample's, the kit's and the summary.
+    assert!(
+        out.lines().next().unwrap().starts_with(
+            "WARNING: trusting keys shipped in the kit: keys/signing.pub.pem, keys/tsa-ca.pem, keys/log.vkey"
+        ),
+        "{out}"
+    );
+    assert_eq!(out.lines().count(), 17, "{out}");
+    // No private key of any kind anywhere in the kit; the TSA CA is the certificate.
+    let mut all = Vec::new();
+    files_under(&kit, &kit, &mut all);
+    for f in &all {
+        let b = String::from_utf8_lossy(&std::fs::read(kit.join(f)).unwrap()).to_string();
+        assert!(
+            !b.contains("PRIVATE KEY") && !b.contains("AGE-SECRET-KEY-"),
+            "{f} holds a private key"
+        );
+    }
+    let ca = std::fs::read_to_string(kit.join("keys/tsa-ca.pem")).unwrap();
+    assert!(ca.starts_with("-----BEGIN CERTIFICATE-----"), "{ca}");
+    // The auditor's own keys (the real ones) verify the same kit.
+    let real_pub = t.path().join("real-signing.pub.pem");
+    std::fs::copy(kit.join("keys/signing.pub.pem"), &real_pub).unwrap();
+    let real_key = a.dir.join("keys/signing.pem");
+    let (ok, out2) = verify(
+        &kit,
+        &[
+            "--signing-key",
+            real_pub.to_str().unwrap(),
+            "--log-key",
+            &log,
+            "--tsa-ca",
+            tsa_dir.join("ca.crt").to_str().unwrap(),
+        ],
+    );
+    assert!(ok, "{out2}");
+    assert!(
+        out2.starts_with("WARNING: trusting keys shipped in the kit: keys/witnesses.txt,"),
+        "{out2}"
+    );
+
+    // 0a. A module dropped next to the verifiers (imported instead of the standard
+    // library's) must not run: verify.sh checks verifier/ against the signed manifest
+    // before any Python starts.
+    let k0 = t.path().join("k0");
+    copy_dir(&kit, &k0);
+    std::fs::write(
+        k0.join("verifier/base64.py"),
+        "print('SUMMARY: OK hijacked')\nimport sys\nsys.exit(0)\n",
+    )
+    .unwrap();
+    let (ok, out) = verify(&k0, &[]);
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains("verifier/ holds files that are not the kit's verifiers: verifier/base64.py")
+            && !out.contains("hijacked"),
+        "{out}"
+    );
+    // 0b. The whole kit re-signed with another key that replaces keys/signing.pub.pem:
+    // only the auditor's own copy of the key catches it.
+    let (x_key, x_pub) = other_signing_key(t.path());
+    std::fs::copy(&x_pub, k0.join("keys/signing.pub.pem")).unwrap();
+    std::fs::remove_file(k0.join("verifier/base64.py")).unwrap();
+    reseal(&k0, &x_key);
+    let (ok, out) = verify(&k0, &["--signing-key", real_pub.to_str().unwrap()]);
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains(
+            "manifest.json.sig does not verify over manifest.json with the current signing key"
+        ),
+        "{out}"
+    );
+    // 0c. Another log key than the company's: every month fails; an empty value is an
+    // error, never the kit's key.
+    let c = Data::new(t.path().join("c"), Kind::Sqlite);
+    c.ok(&[
+        "init",
+        "--org",
+        "Acme",
+        "--origin",
+        "acme.example/vouch/audit",
+    ]);
+    let other_log = c.log_vkey();
+    assert_ne!(other_log, log);
+    let (ok, out) = verify(&kit, &["--log-key", &other_log]);
+    assert!(!ok, "{out}");
+    assert!(
+        line(&out, "2025-01").starts_with("2025-01 FAIL:")
+            && line(&out, "2025-01").contains("another log key"),
+        "{out}"
+    );
+    let o = Command::new("bash")
+        .arg(kit.join("verify.sh"))
+        .args(["--log-key", ""])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("--log-key needs a non-empty value"),
+        "{o:?}"
+    );
 
     // 1. One byte of March's packet changed: March fails, naming the file; the others
     // still verify.
@@ -252,11 +472,18 @@ on_both!(ext_auditor_kit_for_a_year, |kind| {
     let text = std::fs::read_to_string(&p).unwrap();
     assert!(text.contains("\"Acme\""));
     std::fs::write(&p, text.replacen("\"Acme\"", "\"Acmf\"", 1)).unwrap();
+    // Re-signed with another key added to keys/ (not one kit.json lists), and the
+    // manifest re-made with the real key: the packet signature is what fails.
+    std::fs::copy(&x_pub, k1.join("keys/signing-x.pem")).unwrap();
+    sign_file(&x_key, &p);
+    reseal(&k1, &real_key);
     let (ok, out) = verify(&k1, &[]);
     assert!(!ok, "{out}");
     let l = line(&out, "2025-03");
     assert!(
-        l.starts_with("2025-03 FAIL:") && l.contains("SOC2_Evidence.json"),
+        l.starts_with("2025-03 FAIL:")
+            && l.contains("months/2025-03/packet/SOC2_Evidence.json.sig does not verify")
+            && !l.contains("manifest.json"),
         "{l}"
     );
     assert!(line(&out, "2025-02").contains(" OK ("), "{out}");
@@ -328,24 +555,29 @@ on_both!(ext_auditor_kit_for_a_year, |kind| {
     )
     .unwrap();
     std::fs::write(k2.join("months/2025-05/consistency-to-next.json"), &proof).unwrap();
+    reseal(&k2, &real_key);
     let (ok, out) = verify(&k2, &[]);
     assert!(!ok, "{out}");
     let l = line(&out, "2025-05");
     assert!(
-        l.starts_with("2025-05 FAIL:") && l.contains("months/2025-05/checkpoint.txt"),
+        l.starts_with("2025-05 FAIL: months/2025-05/checkpoint.txt: tree")
+            && l.contains("a different (forked) log")
+            && !l.contains("manifest.json"),
         "{l}"
     );
-    assert!(l.contains("forked"), "{l}");
     assert!(line(&out, "2025-04").contains(" OK ("), "{out}");
     // The forked proof alone (the checkpoint left as it was) fails May too.
     let k2b = t.path().join("k2b");
     copy_dir(&kit, &k2b);
     std::fs::write(k2b.join("months/2025-05/consistency-to-next.json"), &proof).unwrap();
+    reseal(&k2b, &real_key);
     let (ok, out) = verify(&k2b, &[]);
     assert!(!ok, "{out}");
     let l = line(&out, "2025-05");
     assert!(
-        l.starts_with("2025-05 FAIL:") && l.contains("consistency-to-next.json"),
+        l.starts_with("2025-05 FAIL: months/2025-05/consistency-to-next.json: starts at tree")
+            && l.contains("a different (forked) log")
+            && !l.contains("manifest.json"),
         "{l}"
     );
 

@@ -59,6 +59,9 @@ pub fn run(cli: &crate::Cli, a: &KitArgs) -> Result<i32> {
             made_at,
         },
     )?;
+    for w in &k.warnings {
+        eprintln!("warning: {w}");
+    }
     if cli.json {
         output::print_json(&k);
         return Ok(0);

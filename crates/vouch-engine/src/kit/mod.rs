@@ -122,6 +122,8 @@ pub struct Kit {
     pub samples: usize,
     /// Files listed in the manifest.
     pub files: usize,
+    /// What was left out or cut down (private keys next to public ones), one line each.
+    pub warnings: Vec<String>,
 }
 
 /// The months of a period of whole months, in order.
@@ -247,20 +249,73 @@ pub fn make(
     Ok(kit)
 }
 
-fn packet_files(dir: &Path) -> Result<Vec<PathBuf>, KitError> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map_err(|e| io(dir, e))?
-        .filter_map(|e| e.ok())
-        .map(|e| e.path())
-        .filter(|p| {
-            p.is_file()
-                && !p
-                    .file_name()
-                    .is_some_and(|n| n.to_string_lossy().starts_with('.'))
-        })
-        .collect();
-    files.sort();
-    Ok(files)
+/// The files of a packet directory the kit carries: only the names the monthly job
+/// writes (anything else an operator left there, such as notes or keys, stays out).
+const PACKET_FILES: &[&str] = &[
+    "SOC2_Evidence.json",
+    "SOC2_Evidence.json.sig",
+    "SOC2_Evidence.json.tsr",
+    "SOC2_Evidence.pdf",
+    "SOC2_Evidence.pdf.sig",
+    "SOC2_Evidence.pdf.tsr",
+];
+
+/// The packet's own files plus the exports it lists by name (`exports[].name`: the
+/// month's audit-log exports, hashed inside the signed packet).
+fn packet_files(dir: &Path, packet: &Value) -> Result<Vec<PathBuf>, KitError> {
+    if !dir.is_dir() {
+        return Err(io(dir, std::io::ErrorKind::NotFound.into()));
+    }
+    let exports = packet["exports"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e["name"].as_str())
+        .filter(|n| !n.is_empty() && !n.contains(['/', '\\']) && !n.starts_with('.'));
+    Ok(PACKET_FILES
+        .iter()
+        .copied()
+        .chain(exports)
+        .map(|n| dir.join(n))
+        .filter(|p| p.is_file())
+        .collect())
+}
+
+/// The public PEM blocks (`PUBLIC KEY`, `CERTIFICATE`) of `text`, nothing else: a key
+/// or CA file that also holds a private key must not carry it into the kit. `None`
+/// when there is none.
+pub fn public_pem_blocks(text: &str) -> Option<String> {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(b) = rest.find("-----BEGIN ") {
+        let after = &rest[b + 11..];
+        let Some(l) = after.find("-----") else { break };
+        let label = &after[..l];
+        let end_tag = format!("-----END {label}-----");
+        let Some(e) = rest[b..].find(&end_tag) else {
+            break;
+        };
+        let block = &rest[b..b + e + end_tag.len()];
+        if matches!(label, "PUBLIC KEY" | "CERTIFICATE") {
+            out.push_str(block);
+            out.push('\n');
+        }
+        rest = &rest[b + e + end_tag.len()..];
+    }
+    (!out.is_empty()).then_some(out)
+}
+
+/// A URL as the kit may show it: no `user:password@`, query or fragment (tokens).
+fn public_url(url: &str) -> String {
+    let cut = url.find(['?', '#']).map_or(url, |i| &url[..i]);
+    match cut.split_once("://") {
+        Some((scheme, rest)) => {
+            let (host, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+            let host = host.rsplit_once('@').map_or(host, |(_, h)| h);
+            format!("{scheme}://{host}{path}")
+        }
+        None => cut.to_string(),
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -316,15 +371,15 @@ fn build(
             });
         } else {
             let base = format!("months/{}", m.label);
-            for f in packet_files(&dir)? {
-                let bytes = std::fs::read(&f).map_err(|e| io(&f, e))?;
-                let fname = f.file_name().unwrap_or_default().to_string_lossy();
-                w.write(&format!("{base}/packet/{fname}"), &bytes)?;
-            }
             let bytes = std::fs::read(&json_path).map_err(|e| io(&json_path, e))?;
             let v: Value = serde_json::from_slice(&bytes).map_err(|e| {
                 KitError::Invalid(format!("{}: not JSON ({e})", json_path.display()))
             })?;
+            for f in packet_files(&dir, &v)? {
+                let bytes = std::fs::read(&f).map_err(|e| io(&f, e))?;
+                let fname = f.file_name().unwrap_or_default().to_string_lossy();
+                w.write(&format!("{base}/packet/{fname}"), &bytes)?;
+            }
             let cp = &v["ledger"]["checkpoint"];
             let size = cp["size"].as_u64().ok_or_else(|| {
                 KitError::Invalid(format!(
@@ -405,6 +460,7 @@ fn build(
     // Keys: the packet-signing keys (current and retired), the log's verifier key, the
     // witnesses' verifier keys, the TSA's CA when configured.
     let mut signing_keys = Vec::new();
+    let mut warnings: Vec<String> = Vec::new();
     for (i, pem) in vouch_ledger::keys::known_signing_keys(config, Some(keys))
         .iter()
         .enumerate()
@@ -414,7 +470,17 @@ fn build(
         } else {
             format!("keys/signing-retired-{i}.pub.pem")
         };
-        w.write(&rel, pem.as_bytes())?;
+        // Only the public key: a retired-key file holding a private key is cut down.
+        let Some(public) = public_pem_blocks(pem) else {
+            warnings.push(format!("{rel}: no public key in the file; left out"));
+            continue;
+        };
+        if pem.contains("PRIVATE KEY") {
+            warnings.push(format!(
+                "{rel}: the key file also holds a private key; only the public key was copied"
+            ));
+        }
+        w.write(&rel, public.as_bytes())?;
         signing_keys.push(rel);
     }
     let log_vkey = keys.log_verifier().to_vkey();
@@ -422,7 +488,12 @@ fn build(
     let mut witnesses =
         String::from("# The witnesses this kit was made with, one verifier key per line.\n");
     for wd in &config.settings.witness {
-        witnesses.push_str(&format!("# {} ({})\n{}\n", wd.name, wd.url, wd.vkey.trim()));
+        witnesses.push_str(&format!(
+            "# {} ({})\n{}\n",
+            wd.name,
+            public_url(&wd.url),
+            wd.vkey.trim()
+        ));
     }
     w.write("keys/witnesses.txt", witnesses.as_bytes())?;
     let n_witnesses = config.settings.witness.len();
@@ -431,8 +502,22 @@ fn build(
         None
     } else {
         let p = config.path(&ts_cfg.ca_file);
-        let bytes = std::fs::read(&p).map_err(|e| io(&p, e))?;
-        w.write("keys/tsa-ca.pem", &bytes)?;
+        let text = std::fs::read_to_string(&p).map_err(|e| io(&p, e))?;
+        // The certificates only: some operators keep the TSA's private key in the
+        // same file.
+        let Some(certs) = public_pem_blocks(&text) else {
+            return Err(KitError::Invalid(format!(
+                "{}: no certificate in the TSA CA file",
+                p.display()
+            )));
+        };
+        if text.contains("PRIVATE KEY") {
+            warnings.push(format!(
+                "{}: the TSA CA file also holds a private key; only its certificates were copied",
+                p.display()
+            ));
+        }
+        w.write("keys/tsa-ca.pem", certs.as_bytes())?;
         Some("keys/tsa-ca.pem")
     };
 
@@ -565,6 +650,7 @@ fn build(
         samples: samples.len(),
         months: out_months,
         files: files.len(),
+        warnings,
     })
 }
 
@@ -603,5 +689,21 @@ mod tests {
         );
         let e = months_of(&Period::parse("2025-10-05", now).unwrap()).unwrap_err();
         assert!(e.to_string().contains("whole months"), "{e}");
+    }
+
+    #[test]
+    fn only_public_pem_blocks_and_urls_without_secrets_reach_the_kit() {
+        let text = "junk\n-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n-----BEGIN EC PRIVATE KEY-----\nsecret\n-----END EC PRIVATE KEY-----\n-----BEGIN PUBLIC KEY-----\nMFkw\n-----END PUBLIC KEY-----\n";
+        let out = public_pem_blocks(text).unwrap();
+        assert_eq!(out, "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n-----BEGIN PUBLIC KEY-----\nMFkw\n-----END PUBLIC KEY-----\n");
+        assert!(
+            public_pem_blocks("-----BEGIN PRIVATE KEY-----\nx\n-----END PRIVATE KEY-----\n")
+                .is_none()
+        );
+        assert_eq!(
+            public_url("https://user:tok@w.example:8443/witness?token=abc#f"),
+            "https://w.example:8443/witness"
+        );
+        assert_eq!(public_url("http://127.0.0.1:80"), "http://127.0.0.1:80");
     }
 }
