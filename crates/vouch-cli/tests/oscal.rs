@@ -445,10 +445,12 @@ fn ext_oscal_export_of_the_demo_validates_with_trestle() {
     ok(&vouch()
         .args(["demo", "--into", demo.to_str().unwrap(), "--events", "1200"])
         .output());
-    // The demo's last month: the period of its packet.
+    // The demo's last month: the period of its monthly packet (`packets/YYYY-MM`; the
+    // demo also writes `packets/month-to-date`, which is no period).
     let month = std::fs::read_dir(demo.join("packets"))
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(|c: char| c.is_ascii_digit()))
         .max()
         .unwrap();
     let run = |out: &Path| {
