@@ -997,3 +997,99 @@ on_both!(ext_access_review_missing_finding_opened_by_draft, |kind| {
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(findings(), n1 + 1);
 });
+
+// One person, one key, under concurrency too: a person's first personal signatures on
+// two campaigns at the same moment, with two different keys, cannot both register.
+// The pin is stored in the completing transaction (`signer_key_pins`, one row per
+// signer), so exactly one completion is accepted and the other is 409 naming the key
+// that won; a few rounds, each with a new completer, to give the race a chance.
+on_both!(
+    ext_access_review_first_use_pin_holds_under_concurrency,
+    |kind| {
+        if !vouch_test_support::ext::require(
+            vouch_test_support::ext::have(&["ssh-keygen"]),
+            "ssh-keygen is missing",
+        ) {
+            return;
+        }
+        let s = Server::start_with(kind, |t| t.push_str(CATALOG));
+        let (_officer, _auditor, first) = decided_campaign(&s);
+        let erin = named(&s, "erin", Role::TeamLead);
+        let base = "/api/compliance/access-reviews";
+        let tmp = tempfile::tempdir().unwrap();
+        let mut campaigns = vec![first];
+        for round in 0..4 {
+            // Two decided campaigns for this round's completer.
+            while campaigns.len() < 2 {
+                let body = r#"{"title": "Q4 compliance group (again)", "populations": [{"evidence": "team.members", "reviewers": ["token:erin"]}]}"#;
+                let officer = named(&s, &format!("setup{round}"), Role::ComplianceOfficer);
+                let r = call(&s, "POST", base, Some(&officer), Some(body));
+                assert_eq!(r.status, 201, "{}", r.text());
+                let id = r.json()["campaign"]["id"].as_str().unwrap().to_string();
+                for (account, decision) in [("alice", "keep"), ("bob", "revoke")] {
+                    let r = call(&s, "POST", &format!("{base}/{id}/decisions"), Some(&erin), Some(&json!({"population": "team.members", "account": account, "decision": decision, "note": "checked with HR"}).to_string()));
+                    assert_eq!(r.status, 200, "{}", r.text());
+                }
+                campaigns.push(id);
+            }
+            let completer = named(&s, &format!("officer{round}"), Role::ComplianceOfficer);
+            let keys = [format!("k{round}a"), format!("k{round}b")];
+            ssh_keys(tmp.path(), &[&keys[0], &keys[1]]);
+            let bodies: Vec<(String, String)> = campaigns
+                .iter()
+                .zip(&keys)
+                .map(|(id, key)| {
+                    let r = call(
+                        &s,
+                        "POST",
+                        &format!("{base}/{id}/draft"),
+                        Some(&completer),
+                        Some(r#"{"signature_kind":"ssh"}"#),
+                    );
+                    assert_eq!(r.status, 200, "{}", r.text());
+                    let at = r.json()["access_review"]["completed_at"]
+                        .as_str()
+                        .unwrap()
+                        .to_string();
+                    let sig = ssh_sign(tmp.path(), key, &r.body);
+                    let public =
+                        std::fs::read_to_string(tmp.path().join(format!("{key}.pub"))).unwrap();
+                    (
+                        format!("{base}/{id}/complete"),
+                        complete_body("ssh", &sig, &public, &sha256_hex(&r.body), &at),
+                    )
+                })
+                .collect();
+            let barrier = std::sync::Barrier::new(bodies.len());
+            let answers: Vec<(u16, String)> = std::thread::scope(|sc| {
+                let hs: Vec<_> = bodies
+                    .iter()
+                    .map(|(path, body)| {
+                        let (s, completer, barrier) = (&s, &completer, &barrier);
+                        sc.spawn(move || {
+                            barrier.wait();
+                            let r = call(s, "POST", path, Some(completer), Some(body));
+                            (r.status, r.text())
+                        })
+                    })
+                    .collect();
+                hs.into_iter().map(|h| h.join().unwrap()).collect()
+            });
+            let ok = answers.iter().filter(|(st, _)| *st == 200).count();
+            let refused: Vec<_> = answers.iter().filter(|(st, _)| *st == 409).collect();
+            let short: Vec<_> = answers
+                .iter()
+                .map(|(st, t)| (st, t.chars().take(160).collect::<String>()))
+                .collect();
+            assert_eq!((ok, refused.len()), (1, 1), "round {round}: {short:?}");
+            assert!(refused[0].1.contains("pinned to"), "{}", refused[0].1);
+            // The refused campaign is still in progress: the next round completes it.
+            campaigns.retain(|id| {
+                call(&s, "GET", &format!("{base}/{id}"), Some(&completer), None).json()["campaign"]
+                    ["status"]
+                    == "in_progress"
+            });
+            assert_eq!(campaigns.len(), 1, "round {round}");
+        }
+    }
+);

@@ -1037,31 +1037,17 @@ impl Signoffs<'_> {
         let written = self.store.write(&mut |sql| {
             (refused, registered, n) = (None, false, 0);
             if let Some((p, legacy)) = &pin {
-                // The candidate: a key pinned by a document signed before pins were
-                // stored, else this signature's key.
-                let (key, doc) = match legacy {
-                    Some((k, d)) => (k.clone(), d.clone()),
-                    None => (pinned_key_of(p), Some(a.id.clone())),
-                };
-                let inserted = sql.execute(
-                    "INSERT INTO signer_key_pins (signer, public_key, fingerprint, pinned_by, document_id, pinned_at) VALUES ($1, $2, $3, 'first_use', $4, $5) ON CONFLICT (signer) DO NOTHING",
-                    &[req.signer.clone().into(), key.clone().into(), crate::signature::pinned_fingerprint(&key).into(), doc.clone().into(), ts(&now).into()],
-                )?;
-                let rows = sql.query(
-                    "SELECT public_key, pinned_by FROM signer_key_pins WHERE signer = $1",
-                    &[req.signer.clone().into()],
-                )?;
-                let (pinned, source) = rows
-                    .first()
-                    .map(|r| (r.text(0), r.text(1)))
-                    .unwrap_or_default();
-                if !p.is_by(&pinned) {
-                    refused = Some(pin_conflict(&req.signer, &pinned, &source, &p.key_fingerprint()));
-                    return Err(vouch_store::StoreError::Aborted("signer key not pinned".into()));
-                }
-                registered = inserted == 1 && legacy.is_none();
-                if let Some(k) = signer_key.as_mut() {
-                    k["pinned_by"] = json!(if registered { "registered" } else { source.as_str() });
+                match pin_in_tx(sql, &req.signer, p, legacy, &a.id, &now)? {
+                    Ok((r, source)) => {
+                        registered = r;
+                        if let Some(k) = signer_key.as_mut() {
+                            k["pinned_by"] = json!(if registered { "registered" } else { source.as_str() });
+                        }
+                    }
+                    Err(e) => {
+                        refused = Some(e);
+                        return Err(vouch_store::StoreError::Aborted("signer key not pinned".into()));
+                    }
                 }
             }
             n = sql.execute(
@@ -1384,6 +1370,49 @@ pub fn check_signer_key(
             json!({"fingerprint": fingerprint, "pinned_by": "registered"}),
         )),
     }
+}
+
+/// Trust on first use, decided inside a signing transaction (attestations, sign-offs
+/// and access-review completions alike): insert `signer`'s pin — the key of a document
+/// signed before pins were stored (`legacy`, see [`legacy_pin`]), else this signature's
+/// key for document `doc_id` — unless a row exists, then read the row back. `signer_key_pins`
+/// has one row per signer, so of concurrent first signatures with different keys
+/// exactly one pins its key. Ok(Ok((registered, pinned_by))) when `p` is by the pinned
+/// key (`registered`: this signature pinned it); Ok(Err(conflict)) when it is not (the
+/// caller aborts its transaction).
+pub(crate) fn pin_in_tx(
+    sql: &mut dyn vouch_store::Sql,
+    signer: &str,
+    p: &crate::signature::PersonalSignature,
+    legacy: &Option<(String, Option<String>)>,
+    doc_id: &str,
+    now: &DateTime<Utc>,
+) -> vouch_store::Result<Result<(bool, String), Error>> {
+    let (key, doc) = match legacy {
+        Some((k, d)) => (k.clone(), d.clone()),
+        None => (pinned_key_of(p), Some(doc_id.to_string())),
+    };
+    let inserted = sql.execute(
+        "INSERT INTO signer_key_pins (signer, public_key, fingerprint, pinned_by, document_id, pinned_at) VALUES ($1, $2, $3, 'first_use', $4, $5) ON CONFLICT (signer) DO NOTHING",
+        &[signer.into(), key.clone().into(), crate::signature::pinned_fingerprint(&key).into(), doc.into(), ts(now).into()],
+    )?;
+    let rows = sql.query(
+        "SELECT public_key, pinned_by FROM signer_key_pins WHERE signer = $1",
+        &[signer.into()],
+    )?;
+    let (pinned, source) = rows
+        .first()
+        .map(|r| (r.text(0), r.text(1)))
+        .unwrap_or_default();
+    if !p.is_by(&pinned) {
+        return Ok(Err(pin_conflict(
+            signer,
+            &pinned,
+            &source,
+            &p.key_fingerprint(),
+        )));
+    }
+    Ok(Ok((inserted == 1 && legacy.is_none(), source)))
 }
 
 /// The refusal of a personal signature by another key than the signer's pinned one,

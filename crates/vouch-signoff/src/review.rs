@@ -1692,7 +1692,9 @@ pub fn complete(
             }
         };
         // A personal signature counts only by the completer's pinned key (the same
-        // pinning as attestations: one person, one key).
+        // pinning as attestations: one person, one key). Checked here so nothing is
+        // opened for a refused key, and again inside the completing transaction, which
+        // stores a first-use pin (so concurrent first signatures pin one key).
         let signer_key =
             crate::attest::check_signer_key(ctx.config, ctx.store, by, personal_sig.as_ref())?;
         let missing: Vec<&Entry> = view
@@ -1757,8 +1759,29 @@ pub fn complete(
     // stored decisions.
     let mut why = None;
     let mut out: Option<(Campaign, Summary)> = None;
+    // Trust on first use, decided in the transaction (unless the key is configured).
+    let pin = match (&personal_sig, &signer_key) {
+        (Some(p), Some(k)) if k["pinned_by"] != "config" => {
+            Some((p, crate::attest::legacy_pin(ctx.store, by)?))
+        }
+        _ => None,
+    };
+    let mut signer_key = signer_key;
+    let mut registered = false;
     ctx.store
         .write(&mut |sql| {
+            registered = false;
+            if let Some((p, legacy)) = &pin {
+                match crate::attest::pin_in_tx(sql, by, p, legacy, &c0.id, &at)? {
+                    Ok((r, source)) => {
+                        registered = r;
+                        if let Some(k) = signer_key.as_mut() {
+                            k["pinned_by"] = json!(if registered { "registered" } else { source.as_str() });
+                        }
+                    }
+                    Err(e) => return Err(abort(&mut why, e.into())),
+                }
+            }
             let mut c = c0.clone();
             c.status = "completed".into();
             // The document's time, which packets select by (`completed_in`); the ledger
@@ -1833,6 +1856,13 @@ pub fn complete(
                     "UPDATE access_reviews SET status = 'in_progress', ended_at = NULL, record = $2, document = NULL, signature = NULL WHERE id = $1 AND status = 'completed'",
                     &[c.id.clone().into(), old_rec.clone().into()],
                 )?;
+                if registered {
+                    // The pin this unrecorded completion stored goes with it.
+                    sql.execute(
+                        "DELETE FROM signer_key_pins WHERE signer = $1 AND document_id = $2 AND pinned_by = 'first_use'",
+                        &[by.into(), c.id.clone().into()],
+                    )?;
+                }
                 Ok(())
             });
             return Err(e);
