@@ -57,15 +57,26 @@ fn token(vouch: &Vouch, data_dir: &Path, role: &str, name: &str) -> Result<Strin
 }
 
 /// A `vouch serve` child, stopped (SIGTERM, then SIGKILL) when dropped.
-struct Server {
+pub(crate) struct Server {
     child: Child,
-    addr: String,
+    /// `127.0.0.1:PORT`, as the server printed it.
+    pub(crate) addr: String,
 }
 
 impl Server {
     fn start(vouch: &Vouch, data_dir: &Path) -> Result<Server> {
+        Self::start_with_env(vouch, data_dir, &[])
+    }
+
+    /// `vouch serve` on a free loopback port, with these environment variables.
+    pub(crate) fn start_with_env(
+        vouch: &Vouch,
+        data_dir: &Path,
+        env: &[(&str, String)],
+    ) -> Result<Server> {
         let mut child = vouch
             .command(data_dir)
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
             .args(["serve", "--listen", "127.0.0.1:0"])
             .stdout(Stdio::null())
             .stderr(Stdio::piped())

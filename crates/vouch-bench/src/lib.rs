@@ -1,6 +1,6 @@
 //! vouch's benchmarks, kept out of the product binary: the ledger (appends, verification
 //! and a pgcrypto trigger baseline), the evidence packet, HTTP ingest and query, the
-//! audit-log query through its index, and sealed archives. Each prints JSON with a baseline measured in the same run.
+//! audit-log query through its index, sealed archives, and the dashboard's pages. Each prints JSON with a baseline measured in the same run.
 //!
 //! Without the default feature `full`, only the audit-log benchmark is built (it needs
 //! the store and the ledger, not the engine or the server; see Cargo.toml).
@@ -15,6 +15,8 @@ pub mod archive;
 pub mod auditlog;
 #[cfg(feature = "full")]
 pub mod child;
+#[cfg(feature = "full")]
+pub mod dashboard;
 #[cfg(feature = "full")]
 pub mod http;
 #[cfg(feature = "full")]

@@ -7,7 +7,7 @@ use clap::{Parser, Subcommand};
 use std::path::{Path, PathBuf};
 use vouch_bench::auditlog;
 #[cfg(feature = "full")]
-use vouch_bench::{archive, http, ledger, packet};
+use vouch_bench::{archive, dashboard, http, ledger, packet};
 
 #[derive(Parser)]
 #[command(
@@ -39,6 +39,10 @@ enum BenchCommand {
     /// Audit log: p50/p95/p99 of the audit-log query per filter combination, through the
     /// index and through the former JSON-function query (baseline), after filling N events.
     Auditlog(AuditLogArgs),
+    /// Dashboard: p50/p95/p99 of every dashboard page on a `vouch demo` ledger of N events
+    /// (default 10M), logged in as the officer and as the auditor, vs a small ledger.
+    #[cfg(feature = "full")]
+    Dashboard(DashboardArgs),
     /// Archive: seal a 2 GiB evidence set (tar → zstd → age / OpenPGP) vs `tar czf` + `gpg --encrypt`.
     #[cfg(feature = "full")]
     Archive(ArchiveArgs),
@@ -85,6 +89,37 @@ struct LedgerArgs {
     /// Small sizes for a quick look (100k batched, 12.8k concurrent, verify at 100k).
     #[arg(long)]
     quick: bool,
+    /// Also write the JSON to this file.
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+#[cfg(feature = "full")]
+#[derive(clap::Args)]
+struct DashboardArgs {
+    /// Events in the measured ledger (`vouch demo --events N`).
+    #[arg(long, default_value_t = 10_000_000)]
+    events: usize,
+    /// Events in the baseline ledger, measured in the same run (0: none).
+    #[arg(long, default_value_t = 100_000)]
+    baseline_events: usize,
+    /// Timed requests per page and login, after one warm-up request.
+    #[arg(long, default_value_t = 50)]
+    requests: usize,
+    /// Keep the measured ledger's data directory here: filled by `vouch demo` when it
+    /// holds no earlier fill of this benchmark, reused as it is when it does (fill once,
+    /// time many times).
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// The same for the baseline ledger.
+    #[arg(long, value_name = "DIR")]
+    baseline_data_dir: Option<PathBuf>,
+    /// PostgreSQL URL: the ledgers go to schemas there instead of SQLite (`none`: SQLite).
+    #[arg(long)]
+    database: Option<String>,
+    /// Scratch directory (the data directories not kept), removed after the run.
+    #[arg(long, default_value = "/var/tmp/vouch-bench-dashboard")]
+    dir: PathBuf,
     /// Also write the JSON to this file.
     #[arg(long)]
     out: Option<PathBuf>,
@@ -222,6 +257,33 @@ fn run(cli: &Cli) -> Result<()> {
                     fill_compare: a.fill_compare,
                     only: a.only.clone(),
                     dir: a.dir.clone(),
+                },
+                &mut progress,
+            )?;
+            emit(&result, a.out.as_deref(), &a.dir)
+        }
+        #[cfg(feature = "full")]
+        BenchCommand::Dashboard(a) => {
+            for kept in [&a.data_dir, &a.baseline_data_dir].into_iter().flatten() {
+                // The scratch directory is removed at the end: a kept one must not be in it.
+                if kept.starts_with(&a.dir) {
+                    anyhow::bail!(
+                        "{} is inside --dir {}, which is removed after the run",
+                        kept.display(),
+                        a.dir.display()
+                    );
+                }
+            }
+            let result = dashboard::dashboard(
+                &dashboard::DashboardBench {
+                    events: a.events,
+                    baseline_events: a.baseline_events,
+                    requests: a.requests,
+                    data_dir: a.data_dir.clone(),
+                    baseline_data_dir: a.baseline_data_dir.clone(),
+                    database: a.database.clone().filter(|d| d != "none" && !d.is_empty()),
+                    dir: a.dir.clone(),
+                    vouch,
                 },
                 &mut progress,
             )?;

@@ -1,4 +1,4 @@
-//! The smallest benchmark end to end: `vouch-bench ledger` at tiny sizes on SQLite.
+//! The benchmarks end to end at tiny sizes: `vouch-bench ledger`, `auditlog` and `dashboard`.
 
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -169,4 +169,94 @@ fn auditlog_bench_keeps_and_reuses_its_sqlite_ledger() {
     let r = &second["results"][0];
     assert_eq!(r["fill"]["reused"], true, "{r:#}");
     assert_eq!(r["events"], 3000);
+}
+
+/// `vouch-bench dashboard` at tiny sizes: two `vouch demo` ledgers, every page timed as
+/// the officer (password + TOTP) and the auditor, all 200 with p50/p95/p99; then the kept
+/// data directory timed again without a refill (and a TOTP code not used before).
+#[test]
+fn dashboard_bench_times_every_page_and_reuses_its_data_dir() {
+    let bench = PathBuf::from(env!("CARGO_BIN_EXE_vouch-bench"));
+    let Some(vouch) = vouch_binary(&bench) else {
+        eprintln!("no vouch binary next to vouch-bench: the dashboard bench is not exercised");
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let kept = dir.path().join("kept");
+    let run = |baseline: &str| -> Value {
+        let out = Command::new(&bench)
+            .args(["dashboard", "--events", "2000", "--requests", "3"])
+            .args(["--baseline-events", baseline, "--database", "none"])
+            .arg("--vouch")
+            .arg(&vouch)
+            .arg("--data-dir")
+            .arg(&kept)
+            .arg("--dir")
+            .arg(dir.path().join("scratch"))
+            .output()
+            .expect("run vouch-bench");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).expect("JSON")
+    };
+    let v = run("1200");
+    assert_eq!(v["benchmark"], "dashboard");
+    let ledgers = v["ledgers"].as_array().expect("ledgers");
+    assert_eq!(ledgers.len(), 2, "{v:#}");
+    assert_eq!(ledgers[0]["name"], "baseline");
+    assert_eq!(ledgers[1]["name"], "ledger");
+    let expected = [
+        "overview",
+        "effectiveness",
+        "timeline",
+        "findings",
+        "packets",
+        "criterion",
+        "control",
+        "evidence",
+        "proof_download",
+        "finding",
+        "access_review",
+    ];
+    for l in ledgers {
+        positive(l, "events");
+        positive(l, "fill.append_events_per_sec");
+        assert!(l["load_average_before"].is_array() && l["load_average_after"].is_array());
+        let pages = l["pages"].as_array().expect("pages");
+        for login in ["officer", "auditor"] {
+            for page in expected {
+                let p = pages
+                    .iter()
+                    .find(|p| p["page"] == page && p["login"] == login)
+                    .unwrap_or_else(|| panic!("{login} {page} not timed: {l:#}"));
+                assert_eq!(p["status"]["200"], 3, "{p}");
+                assert_eq!(p["status"].as_object().unwrap().len(), 1, "{p}");
+                assert_eq!(p["time_source"], "server", "{p}");
+                for k in ["p50_ms", "p95_ms", "p99_ms", "bytes", "client_ms.p95"] {
+                    positive(p, k);
+                }
+            }
+        }
+        assert_eq!(pages.len(), 2 * expected.len());
+    }
+    assert_eq!(
+        v["growth_p95"].as_array().map(Vec::len),
+        Some(2 * expected.len())
+    );
+    // The scratch directory (the baseline's data) is removed; the kept one is not.
+    assert!(!dir.path().join("scratch").exists());
+    assert!(kept.join("vouch.toml").is_file());
+
+    // Again on the kept data directory: no refill, the officer logs in with a new code.
+    let again = run("0");
+    let ledgers = again["ledgers"].as_array().expect("ledgers");
+    assert_eq!(ledgers.len(), 1);
+    assert_eq!(ledgers[0]["fill"]["reused"], true, "{again:#}");
+    assert_eq!(
+        ledgers[0]["pages"].as_array().unwrap().len(),
+        2 * expected.len()
+    );
 }

@@ -17,9 +17,12 @@ use std::net::SocketAddr;
 /// How long a request may take before it is answered 503.
 pub const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
 
-/// Every response carries an `x-request-id` (the caller's, or a new UUID); every
-/// request has a deadline.
+/// Every response carries an `x-request-id` (the caller's, or a new UUID) and a
+/// `Server-Timing: app;dur=MS` header (the server's time from here to the response's
+/// head: limits, guard, handler, self-audit; not the network), which `vouch-bench
+/// dashboard` reads; every request has a deadline.
 pub async fn request_id(req: Request, next: Next) -> Response {
+    let started = std::time::Instant::now();
     let id = req
         .headers()
         .get("x-request-id")
@@ -42,6 +45,10 @@ pub async fn request_id(req: Request, next: Next) -> Response {
     };
     if let Ok(v) = HeaderValue::from_str(&id) {
         resp.headers_mut().insert("x-request-id", v);
+    }
+    let ms = started.elapsed().as_secs_f64() * 1000.0;
+    if let Ok(v) = HeaderValue::from_str(&format!("app;dur={ms:.3}")) {
+        resp.headers_mut().insert("server-timing", v);
     }
     resp
 }
