@@ -260,3 +260,58 @@ fn dashboard_bench_times_every_page_and_reuses_its_data_dir() {
         2 * expected.len()
     );
 }
+
+/// The same on PostgreSQL (VOUCH_TEST_DATABASE_URL): the demo's ledger in a schema of its
+/// own, every page 200, and the scratch schema dropped afterwards.
+#[test]
+fn dashboard_bench_on_postgres() {
+    let Some(url) = std::env::var("VOUCH_TEST_DATABASE_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+    else {
+        eprintln!("VOUCH_TEST_DATABASE_URL is not set: the PostgreSQL dashboard bench is skipped");
+        return;
+    };
+    let bench = PathBuf::from(env!("CARGO_BIN_EXE_vouch-bench"));
+    let Some(vouch) = vouch_binary(&bench) else {
+        eprintln!("no vouch binary next to vouch-bench: the dashboard bench is not exercised");
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = Command::new(&bench)
+        .args(["dashboard", "--events", "1200", "--requests", "2"])
+        .args(["--baseline-events", "0", "--database", &url])
+        .arg("--vouch")
+        .arg(&vouch)
+        .arg("--dir")
+        .arg(dir.path().join("scratch"))
+        .output()
+        .expect("run vouch-bench");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(v["parameters"]["database"], "postgresql");
+    let l = &v["ledgers"][0];
+    let db = l["database"].as_str().expect("database");
+    let schema = db
+        .strip_prefix("postgresql (schema ")
+        .and_then(|s| s.strip_suffix(')'))
+        .unwrap_or_else(|| panic!("{db}"));
+    let pages = l["pages"].as_array().expect("pages");
+    assert_eq!(pages.len(), 22, "{l:#}");
+    for p in pages {
+        assert_eq!(p["status"]["200"], 2, "{p}");
+        positive(p, "p95_ms");
+    }
+    let mut c = postgres::Client::connect(&url, postgres::NoTls).expect("connect");
+    let left = c
+        .query(
+            "SELECT 1 FROM pg_namespace WHERE nspname = $1",
+            &[&schema.to_string()],
+        )
+        .expect("query");
+    assert!(left.is_empty(), "schema {schema} was not dropped");
+}
