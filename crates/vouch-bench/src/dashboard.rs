@@ -241,6 +241,14 @@ fn prepare(
     }
     if scratch {
         let _ = std::fs::remove_dir_all(dir);
+    } else if dir.join("vouch.toml").is_file() {
+        // A data directory this bench did not fill (or whose state file is gone): `vouch
+        // demo` would replace it, and a 10M-event one takes long to make again.
+        bail!(
+            "{} holds a vouch data directory without {STATE_FILE} (not filled by this \
+             benchmark): delete it to have it filled again, or give another --data-dir",
+            dir.display()
+        );
     }
     let schema = database.map(|_| {
         format!(

@@ -259,6 +259,23 @@ fn dashboard_bench_times_every_page_and_reuses_its_data_dir() {
         ledgers[0]["pages"].as_array().unwrap().len(),
         2 * expected.len()
     );
+
+    // A data directory the bench did not fill is never replaced.
+    std::fs::remove_file(kept.join("bench-dashboard.json")).expect("state file");
+    let out = Command::new(&bench)
+        .args(["dashboard", "--events", "2000", "--baseline-events", "0"])
+        .arg("--vouch")
+        .arg(&vouch)
+        .arg("--data-dir")
+        .arg(&kept)
+        .arg("--dir")
+        .arg(dir.path().join("scratch"))
+        .output()
+        .expect("run vouch-bench");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("not filled by this benchmark"), "{err}");
+    assert!(kept.join("vouch.toml").is_file());
 }
 
 /// The same on PostgreSQL (VOUCH_TEST_DATABASE_URL): the demo's ledger in a schema of its
