@@ -704,9 +704,17 @@ fn one_backend(
         store
     };
     let events = store.head()?.size;
-    if store.kind() == "postgres" {
-        // What autovacuum does shortly after a bulk load; the planner needs statistics.
-        store.write(&mut |sql| sql.execute("ANALYZE", &[]).map(|_| ()))?;
+    if let Target::Postgres { url, schema } = &target {
+        // What autovacuum does shortly after a bulk load: statistics for the planner, and
+        // the visibility map that lets it read an index alone (VACUUM cannot run in a
+        // transaction, so not through the store).
+        let mut c = vouch_store::pg_tls::PgDsn::parse(url)
+            .map_err(|e| anyhow::anyhow!("{e}"))?
+            .connect()
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        // (Two statements: a batch of several would be one implicit transaction.)
+        c.batch_execute(&format!("SET search_path TO {schema}"))?;
+        c.batch_execute("VACUUM ANALYZE")?;
     }
     let load_fill = load_average();
     let mut rng = Rng(0x1234_5678_9abc_def1);

@@ -190,9 +190,10 @@ fn combos(store: &Store, q: &Query) -> Result<Option<Combos>, QueryError> {
     }))
 }
 
-/// Matching events past which PostgreSQL is not offered the combinations' index (so
-/// many matches are dense enough for the planner's own indexes or a scan).
-const PG_COMBO_LIMIT: i64 = 50_000;
+/// Combinations past which PostgreSQL is given the filters' values rather than the list
+/// of combinations (so many are a common value, which its own indexes or a scan in seq
+/// order serve; a very long list costs planning time).
+const PG_COMBO_IDS: usize = 1_000;
 
 fn run_with(
     store: &Store,
@@ -203,27 +204,32 @@ fn run_with(
     let sqlite = store.kind() == "sqlite";
     // A date range also bounds the seqs: every event of a day lies between the first and
     // last seq the day's counters record (exact, whatever the arrival order; narrow when
-    // events arrive roughly in time order), so an index is read only there.
+    // events arrive roughly in time order), so an index is read only there. SQLite's
+    // planning needs the numbers (and the ledger's last seq); PostgreSQL gets the same
+    // bounds as subqueries of the one statement (a round trip each saved).
     let day = |t: &str| t.get(..10).unwrap_or(t).to_string();
     let mut lo: i64 = q.cursor.map_or(0, |c| c as i64 + 1);
-    if let Some(s) = &q.start {
-        let first = store.query(
-            "SELECT coalesce(min(first_seq), -1) FROM audit_daily WHERE day >= $1",
-            &[day(s).into()],
-        )?[0]
-            .int(0);
-        // No day at or after the start: nothing can match (an empty seq range).
-        lo = lo.max(if first < 0 { i64::MAX / 2 } else { first });
+    let (mut hi, mut last) = (i64::MAX / 2, i64::MAX / 2);
+    if sqlite {
+        if let Some(s) = &q.start {
+            let first = store.query(
+                "SELECT coalesce(min(first_seq), -1) FROM audit_daily WHERE day >= $1",
+                &[day(s).into()],
+            )?[0]
+                .int(0);
+            // No day at or after the start: nothing can match (an empty seq range).
+            lo = lo.max(if first < 0 { i64::MAX / 2 } else { first });
+        }
+        last = store.query("SELECT coalesce(max(seq), -1) FROM audit_index", &[])?[0].int(0);
+        hi = match &q.end {
+            Some(e) => store.query(
+                "SELECT coalesce(max(last_seq), -1) FROM audit_daily WHERE day <= $1",
+                &[day(e).into()],
+            )?[0]
+                .int(0),
+            None => last,
+        };
     }
-    let last = store.query("SELECT coalesce(max(seq), -1) FROM audit_index", &[])?[0].int(0);
-    let hi: i64 = match &q.end {
-        Some(e) => store.query(
-            "SELECT coalesce(max(last_seq), -1) FROM audit_daily WHERE day <= $1",
-            &[day(e).into()],
-        )?[0]
-            .int(0),
-        None => last,
-    };
     let offset = if q.cursor.is_some() {
         0
     } else {
@@ -254,24 +260,26 @@ fn run_with(
         }
         None => None,
     };
+    // The combinations named instead of their filters' values: SQLite's access through
+    // their index, or, on PostgreSQL, a short list (its planner then reads exactly the
+    // matches through (combo, seq), from the index alone, or scans in seq order).
+    let by_combo = match (&access, &combos) {
+        (Some(Access::Combo(ids)), _) => Some(ids.clone()),
+        (None, Some(c)) if !sqlite && c.ids.len() <= PG_COMBO_IDS => Some(c.ids.clone()),
+        _ => None,
+    };
     let mut cond = Vec::new();
     let mut params: Vec<Sql> = Vec::new();
     for (column, v) in &q.filters {
-        if matches!(access, Some(Access::Combo(_))) && PAIRED.contains(column) {
+        if by_combo.is_some() && PAIRED.contains(column) {
             continue; // the combinations hold exactly these values
         }
         params.push(v.clone().into());
         // `column` is one of FILTERS' parameter names, never caller text.
         cond.push(format!("{column} = ${}", params.len()));
     }
-    match (&access, &combos) {
-        (Some(Access::Combo(ids)), _) => cond.push(format!("combo IN ({})", id_list(ids))),
-        // PostgreSQL chooses its own plan; a short list of combinations lets it read
-        // exactly the matches through (combo, seq) when that is cheaper.
-        (None, Some(c)) if !sqlite && c.total <= PG_COMBO_LIMIT => {
-            cond.push(format!("combo IN ({})", id_list(&c.ids)))
-        }
-        _ => {}
+    if let Some(ids) = &by_combo {
+        cond.push(format!("combo IN ({})", id_list(ids)));
     }
     if let Some(s) = &q.start {
         params.push(s.clone().into());
@@ -285,13 +293,30 @@ fn run_with(
         params.push(Sql::Int(c as i64));
         cond.push(format!("seq > ${}", params.len()));
     }
-    if lo > 0 || q.start.is_some() {
-        params.push(Sql::Int(lo));
-        cond.push(format!("seq >= ${}", params.len()));
-    }
-    if q.end.is_some() {
-        params.push(Sql::Int(hi));
-        cond.push(format!("seq <= ${}", params.len()));
+    if sqlite {
+        if lo > 0 || q.start.is_some() {
+            params.push(Sql::Int(lo));
+            cond.push(format!("seq >= ${}", params.len()));
+        }
+        if q.end.is_some() {
+            params.push(Sql::Int(hi));
+            cond.push(format!("seq <= ${}", params.len()));
+        }
+    } else {
+        if let Some(s) = &q.start {
+            params.push(day(s).into());
+            cond.push(format!(
+                "seq >= (SELECT coalesce(min(first_seq), 0) FROM audit_daily WHERE day >= ${})",
+                params.len()
+            ));
+        }
+        if let Some(e) = &q.end {
+            params.push(day(e).into());
+            cond.push(format!(
+                "seq <= (SELECT coalesce(max(last_seq), -1) FROM audit_daily WHERE day <= ${})",
+                params.len()
+            ));
+        }
     }
     let hint = access.as_ref().map(Access::hint).unwrap_or_default();
     if let Some(Plan::Record(out)) = plan {
@@ -347,6 +372,16 @@ fn index_name(columns: &[&str]) -> String {
         .collect();
     format!("audit_index_{}", parts.join("_"))
 }
+
+/// The columns of the actor's covering index after `actor_id` (migration 0027), in
+/// order: equal values of a prefix of them narrow the entries read.
+const COVER_ORDER: &[&str] = &[
+    "action",
+    "result",
+    "resource_type",
+    "category",
+    "organization_id",
+];
 
 /// Entries read from the start of a filter's list to estimate its length.
 const SAMPLE: i64 = 128;
@@ -486,7 +521,7 @@ fn choose(
         // all of them are read, over the whole ledger (as many as the range's density
         // says), narrowed by the filters that follow the actor in the index.
         let mut read = a / share;
-        for c in PAIRED {
+        for c in COVER_ORDER {
             match n_of(c) {
                 Some(n) => read *= n / span,
                 None => break,
@@ -618,6 +653,9 @@ mod tests {
             assert!(m27.contains("CREATE INDEX audit_index_combo ON audit_index (combo"));
         }
         let m27 = include_str!("../../vouch-store/src/migrations/sqlite/0027_audit_combo.sql");
-        assert!(m27.contains("CREATE INDEX audit_index_actor_cover ON audit_index\n    (actor_id, organization_id, action, resource_type, category, result, ts)"));
+        assert!(m27.contains(&format!(
+            "CREATE INDEX audit_index_actor_cover ON audit_index\n    (actor_id, {}, ts)",
+            COVER_ORDER.join(", ")
+        )));
     }
 }
