@@ -2,7 +2,9 @@
 //! timestamp range are answered by the `audit_index` table the sequencer writes with
 //! every leaf (migration 0018; verification checks each row against its leaf) and its
 //! indexes (one per filter, migration 0018; one per pair of the low-cardinality
-//! filters, migration 0023); only the page's leaves are read. Entries pruned by
+//! filters, migration 0023; an actor's covering index, migration 0027, SQLite); only
+//! the page's leaves are read. On SQLite the query names the access it reads (the
+//! table in seq order, one of those indexes) by an estimated cost ([`sqlite_plan`]). Entries pruned by
 //! retention are returned as `archived` stubs naming the archive. [`run_baseline`] is
 //! the former query (the engine's JSON functions over every leaf), kept as the
 //! reference that tests and `vouch-bench auditlog` compare the index with.
@@ -25,11 +27,10 @@ pub const FILTERS: &[(&str, &str)] = &[
     ("result", "result"),
 ];
 
-/// The filters with few distinct values: every pair of them has a composite index
-/// (`audit_index_<a>_<b>`, migrations 0018 and 0023), so a pair is read as one list of
-/// exactly its matches, whatever the two values' spread. `actor_id` has no pair
-/// index: its values are many, and an index per pair would touch a separate B-tree
-/// page per (actor, value) on every commit.
+/// The filters with few distinct values, whatever the ledger's size: their distinct
+/// combinations are counted by the sequencer (`audit_combo`, migration 0027), so the
+/// query knows exactly how many events match two or more of them and reads exactly
+/// those. `actor_id` is not one of them: its values are many.
 pub const PAIRED: &[&str] = &[
     "organization_id",
     "action",
@@ -95,12 +96,190 @@ fn leaf(seq: u64, text: &str) -> Result<Value, QueryError> {
 /// event with its `seq`), or, for an entry pruned by retention, an `archived` stub (see
 /// [`archived_stub`]). Filters, range, order and paging are answered by `audit_index`.
 pub fn run(store: &Store, q: &Query, limit: u64) -> Result<Page, QueryError> {
+    run_with(store, q, limit, None)
+}
+
+/// [`run`] through every way SQLite can read `audit_index` for the query (the table,
+/// each filter's index, the combinations' index, the actor's covering index), named
+/// by their hint: for tests, which check that every access gives the same page as the
+/// baseline (the cost model chooses only one of them for a given ledger). On
+/// PostgreSQL, the one page of [`run`].
+#[doc(hidden)]
+pub fn run_each_access(
+    store: &Store,
+    q: &Query,
+    limit: u64,
+) -> Result<Vec<(String, Page)>, QueryError> {
+    if store.kind() != "sqlite" || q.filters.is_empty() {
+        return Ok(vec![("default".into(), run(store, q, limit)?)]);
+    }
+    let mut access = vec![Access::Table];
+    for (c, _) in &q.filters {
+        access.push(Access::List(index_name(&[c])));
+    }
+    if let Some(c) = combos(store, q)? {
+        access.push(Access::Combo(c.ids));
+    }
+    if q.filters.iter().any(|(c, _)| *c == "actor_id") {
+        access.push(Access::ActorCover);
+    }
+    access
+        .into_iter()
+        .map(|a| {
+            Ok((
+                format!("{a:?}"),
+                run_with(store, q, limit, Some(Plan::Force(a)))?,
+            ))
+        })
+        .collect()
+}
+
+/// The access [`run`] chooses for the query on this store (its hint: `NOT INDEXED`,
+/// `INDEXED BY …`; `no combination` when the combinations' counts say nothing
+/// matches), or `""` where it names none (PostgreSQL, no condition): what
+/// `vouch-bench auditlog` reports per case.
+#[doc(hidden)]
+pub fn explain(store: &Store, q: &Query, limit: u64) -> Result<String, QueryError> {
+    let mut hint = String::new();
+    run_with(store, q, limit, Some(Plan::Record(&mut hint)))?;
+    Ok(hint)
+}
+
+/// What `run_with` is told about the access: use this one (tests), or record the
+/// chosen one and stop before reading the page (explain).
+enum Plan<'a> {
+    Force(Access),
+    Record(&'a mut String),
+}
+
+/// The combinations (`audit_combo`, migration 0027) matching a query's filters among
+/// [`PAIRED`]: their ids and their events in all. Only for two or more of those filters
+/// (one filter's own index answers alone, and the combinations of a common value are
+/// many).
+#[derive(Debug, Clone)]
+struct Combos {
+    ids: Vec<i64>,
+    total: i64,
+}
+
+fn combos(store: &Store, q: &Query) -> Result<Option<Combos>, QueryError> {
+    let five: Vec<&(&'static str, String)> = q
+        .filters
+        .iter()
+        .filter(|(c, _)| PAIRED.contains(c))
+        .collect();
+    if five.len() < 2 {
+        return Ok(None);
+    }
+    let cond: Vec<String> = five
+        .iter()
+        .enumerate()
+        .map(|(i, (c, _))| format!("{c} = ${}", i + 1))
+        .collect();
+    let params: Vec<Sql> = five.iter().map(|(_, v)| v.clone().into()).collect();
+    let rows = store.query(
+        &format!(
+            "SELECT id, count FROM audit_combo WHERE {}",
+            cond.join(" AND ")
+        ),
+        &params,
+    )?;
+    Ok(Some(Combos {
+        ids: rows.iter().map(|r| r.int(0)).collect(),
+        total: rows.iter().map(|r| r.int(1)).sum(),
+    }))
+}
+
+/// Combinations past which PostgreSQL is given the filters' values rather than the list
+/// of combinations (so many are a common value, which its own indexes or a scan in seq
+/// order serve; a very long list costs planning time).
+const PG_COMBO_IDS: usize = 1_000;
+
+fn run_with(
+    store: &Store,
+    q: &Query,
+    limit: u64,
+    plan: Option<Plan<'_>>,
+) -> Result<Page, QueryError> {
+    let sqlite = store.kind() == "sqlite";
+    // A date range also bounds the seqs: every event of a day lies between the first and
+    // last seq the day's counters record (exact, whatever the arrival order; narrow when
+    // events arrive roughly in time order), so an index is read only there. SQLite's
+    // planning needs the numbers (and the ledger's last seq); PostgreSQL gets the same
+    // bounds as subqueries of the one statement (a round trip each saved).
+    let day = |t: &str| t.get(..10).unwrap_or(t).to_string();
+    let mut lo: i64 = q.cursor.map_or(0, |c| c as i64 + 1);
+    let (mut hi, mut last) = (i64::MAX / 2, i64::MAX / 2);
+    if sqlite {
+        if let Some(s) = &q.start {
+            let first = store.query(
+                "SELECT coalesce(min(first_seq), -1) FROM audit_daily WHERE day >= $1",
+                &[day(s).into()],
+            )?[0]
+                .int(0);
+            // No day at or after the start: nothing can match (an empty seq range).
+            lo = lo.max(if first < 0 { i64::MAX / 2 } else { first });
+        }
+        last = store.query("SELECT coalesce(max(seq), -1) FROM audit_index", &[])?[0].int(0);
+        hi = match &q.end {
+            Some(e) => store.query(
+                "SELECT coalesce(max(last_seq), -1) FROM audit_daily WHERE day <= $1",
+                &[day(e).into()],
+            )?[0]
+                .int(0),
+            None => last,
+        };
+    }
+    let offset = if q.cursor.is_some() {
+        0
+    } else {
+        (q.page - 1) * limit
+    };
+    // The combinations' counts are exact (verification recounts them): none, no events.
+    let combos = combos(store, q)?;
+    let forced = match &plan {
+        Some(Plan::Force(a)) => Some(a.clone()),
+        _ => None,
+    };
+    if forced.is_none() && combos.as_ref().is_some_and(|c| c.total == 0) {
+        if let Some(Plan::Record(out)) = plan {
+            *out = "no combination".into();
+        }
+        return Ok((Vec::new(), None));
+    }
+    let access = match forced {
+        Some(a) => Some(a),
+        None if sqlite && !(q.filters.is_empty() && q.start.is_none() && q.end.is_none()) => {
+            Some(choose(
+                store,
+                q,
+                (lo, hi, last + 1),
+                offset + limit + 1,
+                combos.as_ref(),
+            )?)
+        }
+        None => None,
+    };
+    // The combinations named instead of their filters' values: SQLite's access through
+    // their index, or, on PostgreSQL, a short list (its planner then reads exactly the
+    // matches through (combo, seq), from the index alone, or scans in seq order).
+    let by_combo = match (&access, &combos) {
+        (Some(Access::Combo(ids)), _) => Some(ids.clone()),
+        (None, Some(c)) if !sqlite && c.ids.len() <= PG_COMBO_IDS => Some(c.ids.clone()),
+        _ => None,
+    };
     let mut cond = Vec::new();
     let mut params: Vec<Sql> = Vec::new();
     for (column, v) in &q.filters {
+        if by_combo.is_some() && PAIRED.contains(column) {
+            continue; // the combinations hold exactly these values
+        }
         params.push(v.clone().into());
         // `column` is one of FILTERS' parameter names, never caller text.
         cond.push(format!("{column} = ${}", params.len()));
+    }
+    if let Some(ids) = &by_combo {
+        cond.push(format!("combo IN ({})", id_list(ids)));
     }
     if let Some(s) = &q.start {
         params.push(s.clone().into());
@@ -114,37 +293,40 @@ pub fn run(store: &Store, q: &Query, limit: u64) -> Result<Page, QueryError> {
         params.push(Sql::Int(c as i64));
         cond.push(format!("seq > ${}", params.len()));
     }
-    // A date range also bounds the seqs: every event of a day lies between the first and
-    // last seq the day's counters record (exact, whatever the arrival order; narrow when
-    // events arrive roughly in time order), so a filter's index is read only there.
-    let day = |t: &str| t.get(..10).unwrap_or(t).to_string();
-    if let Some(s) = &q.start {
-        params.push(day(s).into());
-        cond.push(format!(
-            "seq >= (SELECT coalesce(min(first_seq), 0) FROM audit_daily WHERE day >= ${})",
-            params.len()
-        ));
-    }
-    if let Some(e) = &q.end {
-        params.push(day(e).into());
-        cond.push(format!(
-            "seq <= (SELECT coalesce(max(last_seq), -1) FROM audit_daily WHERE day <= ${})",
-            params.len()
-        ));
-    }
-    let offset = if q.cursor.is_some() {
-        0
+    if sqlite {
+        if lo > 0 || q.start.is_some() {
+            params.push(Sql::Int(lo));
+            cond.push(format!("seq >= ${}", params.len()));
+        }
+        if q.end.is_some() {
+            params.push(Sql::Int(hi));
+            cond.push(format!("seq <= ${}", params.len()));
+        }
     } else {
-        (q.page - 1) * limit
-    };
+        if let Some(s) = &q.start {
+            params.push(day(s).into());
+            cond.push(format!(
+                "seq >= (SELECT coalesce(min(first_seq), 0) FROM audit_daily WHERE day >= ${})",
+                params.len()
+            ));
+        }
+        if let Some(e) = &q.end {
+            params.push(day(e).into());
+            cond.push(format!(
+                "seq <= (SELECT coalesce(max(last_seq), -1) FROM audit_daily WHERE day <= ${})",
+                params.len()
+            ));
+        }
+    }
+    let hint = access.as_ref().map(Access::hint).unwrap_or_default();
+    if let Some(Plan::Record(out)) = plan {
+        *out = hint;
+        return Ok((Vec::new(), None));
+    }
     let filter = if cond.is_empty() {
         String::new()
     } else {
-        format!(
-            "{} WHERE {}",
-            sqlite_index_hint(store, q)?,
-            cond.join(" AND ")
-        )
+        format!("{hint} WHERE {}", cond.join(" AND "))
     };
     // The page's seqs come from the index alone; then its leaves (and, for pruned
     // entries, their archive) are read by primary key.
@@ -173,103 +355,184 @@ pub fn run(store: &Store, q: &Query, limit: u64) -> Result<Page, QueryError> {
     Ok((out, if more { last } else { None }))
 }
 
-/// The name of an `audit_index` index: one filter's, or a pair's of [`PAIRED`] (in
-/// that list's order).
+/// Combination ids as SQL (integers from the store, never caller text).
+fn id_list(ids: &[i64]) -> String {
+    ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",")
+}
+
+/// The name of one filter's `audit_index` index (migration 0018).
 fn index_name(columns: &[&str]) -> String {
     let parts: Vec<&str> = columns
         .iter()
         .map(|c| match *c {
             "organization_id" => "org",
+            "actor_id" => "actor",
             other => other,
         })
         .collect();
     format!("audit_index_{}", parts.join("_"))
 }
 
-/// Entries probed per candidate index before choosing one, and again, for the
-/// candidates that reach it, with a higher bound (tens of thousands of index entries
-/// take a few milliseconds; reading the wrong list of millions takes seconds).
-const PROBE: [i64; 2] = [1_000, 50_000];
+/// The columns of the actor's covering index after `actor_id` (migration 0027), in
+/// order: equal values of a prefix of them narrow the entries read.
+const COVER_ORDER: &[&str] = &[
+    "action",
+    "result",
+    "resource_type",
+    "category",
+    "organization_id",
+];
 
-/// SQLite's index for a query with several filters, as `INDEXED BY`: the candidate
-/// whose values match fewest rows, counted in each candidate (up to [`PROBE`]). SQLite
-/// keeps no per-value statistics, so on its own it may read a filter that matches
-/// millions of rows (`result=success`) to find the few that also match a rare actor.
-/// Candidates: the actor's index, and, for the other filters, each given pair's
-/// composite index (which holds exactly the pair's matches, so two values that never
-/// occur together are answered at once) or the one filter's own index. PostgreSQL's
-/// planner has per-value statistics and sees the composite indexes: no hint there.
-fn sqlite_index_hint(store: &Store, q: &Query) -> Result<String, QueryError> {
-    if store.kind() != "sqlite" || q.filters.len() < 2 {
-        return Ok(String::new());
-    }
-    let value = |c: &str| {
-        q.filters
-            .iter()
-            .find(|(n, _)| *n == c)
-            .map(|(_, v)| v.clone())
-    };
-    let mut candidates: Vec<(String, Vec<(&str, String)>)> = Vec::new();
-    if let Some(v) = value("actor_id") {
-        candidates.push(("audit_index_actor".into(), vec![("actor_id", v)]));
-    }
-    let paired: Vec<(&str, String)> = PAIRED
-        .iter()
-        .filter_map(|c| value(c).map(|v| (*c, v)))
-        .collect();
-    if paired.len() == 1 {
-        candidates.push((index_name(&[paired[0].0]), paired.clone()));
-    }
-    for (i, a) in paired.iter().enumerate() {
-        for b in &paired[i + 1..] {
-            candidates.push((index_name(&[a.0, b.0]), vec![a.clone(), b.clone()]));
+/// Entries read from the start of a filter's list to estimate its length.
+const SAMPLE: i64 = 128;
+
+/// Estimated cost, in microseconds, of reading one `audit_index` row in seq order
+/// (sequential table pages), one index entry (sequential index pages), one row looked
+/// up from an index entry (a random table page), and one index seek. Measured on a
+/// 10M-event ledger (docs/bench/auditlog.md: 20,000 of the first three took about 3, 2
+/// and 40 ms); only their ratios matter.
+const COST_ROW: f64 = 0.15;
+const COST_ENTRY: f64 = 0.1;
+const COST_LOOKUP: f64 = 2.0;
+const COST_SEEK: f64 = 1.0;
+
+/// A way to read `audit_index` for a query (SQLite).
+#[derive(Debug, Clone, PartialEq)]
+enum Access {
+    /// The table itself in seq order, every filter checked on the row.
+    Table,
+    /// One filter's index (its entries in seq order); the other filters and the
+    /// timestamp are checked on the row (a lookup each).
+    List(String),
+    /// The combinations' index (migration 0027, `(combo, ts)`): exactly the entries of
+    /// these combinations in the date range, sorted by seq; an actor checked on the row.
+    Combo(Vec<i64>),
+    /// The actor's covering index (migration 0027): the actor's entries (narrowed by the
+    /// filters that follow it in the index) read from the index alone, the matches
+    /// sorted by seq.
+    ActorCover,
+}
+
+impl Access {
+    fn hint(&self) -> String {
+        match self {
+            Access::Table => "NOT INDEXED".into(),
+            Access::List(index) => format!("INDEXED BY {index}"),
+            Access::Combo(_) => "INDEXED BY audit_index_combo".into(),
+            Access::ActorCover => "INDEXED BY audit_index_actor_cover".into(),
         }
     }
-    if candidates.len() < 2 {
-        // One index serves the query (two of the paired filters: their composite).
-        return Ok(candidates
-            .first()
-            .map_or(String::new(), |(i, _)| format!("INDEXED BY {i}")));
+}
+
+/// The estimated number of entries of a filter's list with a seq in `lo..=hi`: exact
+/// when the list holds fewer than [`SAMPLE`] there, else extrapolated from how far
+/// into the range its first [`SAMPLE`] entries reach (read from the index alone, a few
+/// tens of microseconds).
+fn estimate(
+    store: &Store,
+    column: &'static str,
+    value: &str,
+    lo: i64,
+    hi: i64,
+) -> Result<(f64, bool), QueryError> {
+    let rows = store.query(
+        &format!(
+            "SELECT seq FROM audit_index INDEXED BY {} WHERE {column} = $1 AND seq >= $2 AND seq <= $3 ORDER BY seq LIMIT {SAMPLE}",
+            index_name(&[column])
+        ),
+        &[value.to_string().into(), Sql::Int(lo), Sql::Int(hi)],
+    )?;
+    if (rows.len() as i64) < SAMPLE {
+        return Ok((rows.len() as f64, true));
     }
-    let count = |index: &str, eqs: &[(&str, String)], cap: i64| -> Result<i64, QueryError> {
-        let cond: Vec<String> = eqs
-            .iter()
-            .enumerate()
-            .map(|(i, (c, _))| format!("{c} = ${}", i + 1))
-            .collect();
-        let params: Vec<Sql> = eqs.iter().map(|(_, v)| v.clone().into()).collect();
-        Ok(store.query(
-            &format!(
-                "SELECT count(*) FROM (SELECT 1 FROM audit_index INDEXED BY {index} WHERE {} LIMIT {cap})",
-                cond.join(" AND ")
-            ),
-            &params,
-        )?[0]
-            .int(0))
-    };
-    let mut counted: Vec<(i64, usize)> = Vec::new();
-    for (k, (index, eqs)) in candidates.iter().enumerate() {
-        let n = count(index, eqs, PROBE[0])?;
-        if n == 0 {
-            // Nothing matches: this index answers the query at once.
-            return Ok(format!("INDEXED BY {index}"));
+    let last = rows[rows.len() - 1].int(0);
+    let span = (hi - lo + 1).max(1) as f64;
+    Ok((
+        SAMPLE as f64 * span / ((last - lo + 1).max(1) as f64),
+        false,
+    ))
+}
+
+/// SQLite's access to `audit_index` for a query, as `NOT INDEXED` or `INDEXED BY`: the
+/// cheapest by estimated cost. SQLite keeps no per-value statistics, so on its own it
+/// may read a filter that matches millions of rows (`result=success`) to find the few
+/// that also match a rare actor, or read a month through the timestamp index and sort
+/// it. Each filter's list is estimated from a sample ([`estimate`]); the matches are the
+/// combinations' exact count (two or more of [`PAIRED`]) or the filters' densities
+/// multiplied (as if independent); then the cost of each access is what it reads to
+/// find `need` matches ([`Access`]). PostgreSQL's planner has per-value statistics and
+/// sees the same indexes: no hint there.
+fn choose(
+    store: &Store,
+    q: &Query,
+    range: (i64, i64, i64),
+    need: u64,
+    combos: Option<&Combos>,
+) -> Result<Access, QueryError> {
+    let (lo, hi, size) = range;
+    if hi < lo || q.filters.is_empty() {
+        return Ok(Access::Table);
+    }
+    let span = (hi - lo + 1) as f64;
+    // The share of the ledger the seq range covers (the combinations count all of it).
+    let share = (span / (size.max(1) as f64)).min(1.0);
+    let need = need as f64;
+    let ranged = q.start.is_some() || q.end.is_some();
+    let mut lists: Vec<(&'static str, f64)> = Vec::new();
+    for (c, v) in &q.filters {
+        let (n, exact) = estimate(store, c, v, lo, hi)?;
+        if exact && n == 0.0 {
+            return Ok(Access::List(index_name(&[c])));
         }
-        counted.push((n, k));
+        lists.push((c, n));
     }
-    // Several lists longer than the first bound: tell them apart with the second.
-    if counted.iter().filter(|(n, _)| *n >= PROBE[0]).count() == counted.len() {
-        for (n, k) in counted.iter_mut() {
-            let (index, eqs) = &candidates[*k];
-            *n = count(index, eqs, PROBE[1])?;
+    let n_of = |c: &str| lists.iter().find(|(l, _)| *l == c).map(|(_, n)| *n);
+    let actor = n_of("actor_id");
+    let matches = match combos {
+        Some(k) => {
+            let m = k.total as f64 * share;
+            actor.map_or(m, |a| m * a / span)
+        }
+        None => lists.iter().fold(span, |m, (_, n)| m * n / span),
+    }
+    .max(0.5);
+    let mut best = (COST_ROW * span.min(need * span / matches), Access::Table);
+    for (c, n) in &lists {
+        let complete = lists.len() == 1 && !ranged;
+        let cost = if complete {
+            COST_ENTRY * n.min(need)
+        } else {
+            COST_LOOKUP * n.min(need * n / matches)
+        };
+        if cost < best.0 {
+            best = (cost, Access::List(index_name(&[c])));
         }
     }
-    // The smallest count; ties go to the earlier candidate.
-    let best = counted
-        .iter()
-        .min_by_key(|(n, k)| (*n, *k))
-        .map(|(_, k)| *k)
-        .unwrap_or(0);
-    Ok(format!("INDEXED BY {}", candidates[best].0))
+    if let Some(k) = combos {
+        let read = k.total as f64 * share;
+        let per = COST_ENTRY + if actor.is_some() { COST_LOOKUP } else { 0.0 };
+        let cost = per * read + COST_SEEK * k.ids.len() as f64;
+        if cost < best.0 {
+            best = (cost, Access::Combo(k.ids.clone()));
+        }
+    }
+    if let Some(a) = actor {
+        // The covering index holds the actor's entries in filter order, not seq order:
+        // all of them are read, over the whole ledger (as many as the range's density
+        // says), narrowed by the filters that follow the actor in the index.
+        let mut read = a / share;
+        for c in COVER_ORDER {
+            match n_of(c) {
+                Some(n) => read *= n / span,
+                None => break,
+            }
+        }
+        let cost = COST_ENTRY * read;
+        if cost < best.0 {
+            best = (cost, Access::ActorCover);
+        }
+    }
+    Ok(best.1)
 }
 
 /// What the query says of an entry pruned by retention: its seq, id, timestamp and
@@ -367,30 +630,32 @@ mod tests {
     #[test]
     fn index_names_follow_the_migrations() {
         assert_eq!(index_name(&["organization_id"]), "audit_index_org");
-        assert_eq!(
-            index_name(&["organization_id", "resource_type"]),
-            "audit_index_org_resource_type"
-        );
-        assert_eq!(
-            index_name(&["category", "result"]),
-            "audit_index_category_result"
-        );
-        for m in [
-            include_str!("../../vouch-store/src/migrations/sqlite/0023_audit_pair_index.sql"),
-            include_str!("../../vouch-store/src/migrations/postgres/0023_audit_pair_index.sql"),
+        assert_eq!(index_name(&["actor_id"]), "audit_index_actor");
+        for (kind, m18, m27) in [
+            (
+                "sqlite",
+                include_str!("../../vouch-store/src/migrations/sqlite/0018_audit_index.sql"),
+                include_str!("../../vouch-store/src/migrations/sqlite/0027_audit_combo.sql"),
+            ),
+            (
+                "postgres",
+                include_str!("../../vouch-store/src/migrations/postgres/0018_audit_index.sql"),
+                include_str!("../../vouch-store/src/migrations/postgres/0027_audit_combo.sql"),
+            ),
         ] {
-            for (i, a) in PAIRED.iter().enumerate() {
-                for b in &PAIRED[i + 1..] {
-                    let name = index_name(&[*a, *b]);
-                    if name == "audit_index_category_result" {
-                        continue; // migration 0018's
-                    }
-                    assert!(
-                        m.contains(&format!("CREATE INDEX {name} ON audit_index ({a}, {b}")),
-                        "{name}"
-                    );
-                }
+            for (c, _) in FILTERS {
+                let name = index_name(&[c]);
+                assert!(
+                    m18.contains(&format!("CREATE INDEX {name} ON audit_index ({c}")),
+                    "{kind}: {name}"
+                );
             }
+            assert!(m27.contains("CREATE INDEX audit_index_combo ON audit_index (combo"));
         }
+        let m27 = include_str!("../../vouch-store/src/migrations/sqlite/0027_audit_combo.sql");
+        assert!(m27.contains(&format!(
+            "CREATE INDEX audit_index_actor_cover ON audit_index\n    (actor_id, {}, ts)",
+            COVER_ORDER.join(", ")
+        )));
     }
 }

@@ -189,6 +189,22 @@ pub enum BreakReason {
         /// The result.
         result: String,
     },
+    /// An audit-log index row names no combination (`audit_combo`) or one whose fields
+    /// differ from the row's.
+    IndexCombo {
+        /// The row's seq.
+        seq: u64,
+    },
+    /// An audit-log combination's count differs from the number of index rows naming
+    /// it (the query answers "no events" from a zero count).
+    ComboCount {
+        /// The combination's id.
+        combo: u64,
+        /// The stored count (0 when there is no combination row).
+        stored: u64,
+        /// The index rows counted.
+        counted: u64,
+    },
     /// The audit-log index rows of the entries a retention run pruned are not those the
     /// run recorded (`index_sha256` in its `retention.archived` event): a row of a
     /// pruned entry was altered, deleted or added, or the index floor was moved.
@@ -231,6 +247,8 @@ impl std::fmt::Display for BreakReason {
             IndexExtra { seq } => write!(f, "audit-log index row {seq} has no ledger entry (inserted)"),
             DailyCount { day, category, result, stored, counted } => write!(f, "daily count {day}/{category}/{result} is {stored} but the index has {counted} events"),
             DailySeqRange { day, category, result } => write!(f, "daily counter {day}/{category}/{result}: its first/last seq differ from the index"),
+            IndexCombo { seq } => write!(f, "audit-log index row {seq} names a combination that is missing or differs from the row"),
+            ComboCount { combo, stored, counted } => write!(f, "audit-log combination {combo} counts {stored} events but the index has {counted}"),
             PrunedIndex { run_id, event_seq } => write!(f, "retention run {run_id}: the audit-log index rows of the entries it pruned differ from those it recorded (event {event_seq})"),
             NegativeSeq { seq } => write!(f, "negative seq {seq}"),
         }
@@ -796,6 +814,63 @@ fn check_index(
             }
         };
         worst(broken, at, reason);
+        return Ok(());
+    }
+    check_combos(store, broken)
+}
+
+/// The audit-log combinations (`audit_combo`, migration 0027): every index row names a
+/// combination holding its own five fields, and each combination's count is the number
+/// of rows naming it. The query trusts both (a count of zero answers "no events").
+fn check_combos(store: &Store, broken: &mut Option<Break>) -> Result<(), LedgerError> {
+    let differs = if store.kind() == "postgres" {
+        "IS DISTINCT FROM"
+    } else {
+        "IS NOT"
+    };
+    let wrong = store.query(
+        &format!(
+            "SELECT min(i.seq) FROM audit_index i LEFT JOIN audit_combo c ON c.id = i.combo \
+             WHERE c.id IS NULL OR c.organization_id {differs} i.organization_id OR c.action <> i.action \
+             OR c.resource_type {differs} i.resource_type OR c.category <> i.category OR c.result <> i.result"
+        ),
+        &[],
+    )?;
+    if let Some(seq) = wrong.first().and_then(|r| r.opt_int(0)) {
+        let seq = seq.max(0) as u64;
+        worst(broken, seq, BreakReason::IndexCombo { seq });
+        return Ok(());
+    }
+    // One statement: the counts and the rows from one snapshot, even while appending.
+    let rows = store.query(
+        "SELECT 'c', id, count FROM audit_combo UNION ALL SELECT 'i', combo, count(*) FROM audit_index GROUP BY combo",
+        &[],
+    )?;
+    let mut counts: std::collections::BTreeMap<i64, (i64, i64)> = Default::default();
+    for r in &rows {
+        let e = counts.entry(r.int(1)).or_default();
+        if r.text(0) == "c" {
+            e.0 = r.int(2);
+        } else {
+            e.1 = r.int(2);
+        }
+    }
+    if let Some((combo, (stored, counted))) = counts.into_iter().find(|(_, (s, c))| s != c) {
+        // Where the first row of that combination is (or the ledger's end, none left).
+        let first = store.query(
+            "SELECT min(seq) FROM audit_index WHERE combo = $1",
+            &[Value::Int(combo)],
+        )?;
+        let at = first.first().and_then(|r| r.opt_int(0)).unwrap_or(0).max(0) as u64;
+        worst(
+            broken,
+            at,
+            BreakReason::ComboCount {
+                combo: combo.max(0) as u64,
+                stored: stored.max(0) as u64,
+                counted: counted.max(0) as u64,
+            },
+        );
     }
     Ok(())
 }

@@ -384,6 +384,7 @@ on_both!(trusted_checkpoint_catches_wholesale_rollback, |fx| {
     fx.exec("DELETE FROM audit_index WHERE seq >= 500");
     fx.exec("DELETE FROM audit_daily");
     fx.exec("INSERT INTO audit_daily (day, category, result, count, first_seq, last_seq) SELECT substr(ts, 1, 10), category, result, count(*), min(seq), max(seq) FROM audit_index GROUP BY 1, 2, 3");
+    fx.exec("UPDATE audit_combo SET count = (SELECT count(*) FROM audit_index i WHERE i.combo = audit_combo.id)");
     assert!(fx.verify().valid, "the rollback is consistent on its own");
     let r = fx
         .ledger
@@ -632,7 +633,8 @@ on_both!(index_backfilled_for_an_existing_ledger, |fx| {
     // 0018 made and forget that it ran, then reopen (which migrates).
     fx.exec("UPDATE ledger_entries SET leaf = '' WHERE seq = 5");
     fx.exec("INSERT INTO ledger_pruned (seq, run_id) VALUES (5, 'run-1')");
-    fx.exec("DROP TABLE audit_index; DROP TABLE audit_daily; DROP TABLE audit_index_floor; DELETE FROM schema_migrations WHERE version = 18");
+    // (Migration 0027 adds the combinations to the index table: it runs again too.)
+    fx.exec("DROP TABLE audit_index; DROP TABLE audit_daily; DROP TABLE audit_index_floor; DROP TABLE audit_combo; DELETE FROM schema_migrations WHERE version IN (18, 27)");
     let ledger = fx.reopen();
     let r = ledger.verify(&VerifyOptions::default()).unwrap();
     assert!(r.valid, "{r:?}");
@@ -673,4 +675,114 @@ on_both!(index_backfilled_for_an_existing_ledger, |fx| {
             missing: true
         }
     );
+});
+
+// ---- the audit-log combinations (migration 0027): counts kept by the sequencer, each
+// index row naming its combination; recounted by verification ----
+
+/// Every combination as (key fields, count), and the same recounted from the rows.
+fn combos_and_recount(fx: &util::Fx) -> (String, String) {
+    let stored = fx.query_text(
+        "SELECT coalesce(string_agg(k, ';' ORDER BY k), '') FROM (SELECT coalesce(organization_id, '-') || '/' || action || '/' || coalesce(resource_type, '-') || '/' || category || '/' || result || '=' || count AS k FROM audit_combo) x",
+    );
+    let counted = fx.query_text(
+        "SELECT coalesce(string_agg(k, ';' ORDER BY k), '') FROM (SELECT coalesce(organization_id, '-') || '/' || action || '/' || coalesce(resource_type, '-') || '/' || category || '/' || result || '=' || count(*) AS k FROM audit_index GROUP BY organization_id, action, resource_type, category, result) x",
+    );
+    (stored, counted)
+}
+
+on_both!(combinations_are_counted_by_the_sequencer, |fx| {
+    setup(&fx);
+    let (stored, counted) = combos_and_recount(&fx);
+    assert!(stored.split(';').count() > 3, "{stored}");
+    assert_eq!(stored, counted);
+    // A second append to an existing combination adds to its count (one row each).
+    let before = fx.query_text("SELECT CAST(count(*) AS TEXT) FROM audit_combo");
+    for batch in util::events(8, 50).chunks(97) {
+        fx.ledger.append(batch.to_vec()).unwrap();
+    }
+    assert_eq!(
+        fx.query_text("SELECT CAST(count(*) AS TEXT) FROM audit_combo"),
+        before
+    );
+    let (stored, counted) = combos_and_recount(&fx);
+    assert_eq!(stored, counted);
+    // Every row names the combination of its own fields.
+    assert_eq!(
+        fx.query_text("SELECT CAST(count(*) AS TEXT) FROM audit_index i JOIN audit_combo c ON c.id = i.combo WHERE c.action = i.action AND c.result = i.result"),
+        (N + 50).to_string()
+    );
+    assert!(fx.verify().valid);
+});
+
+on_both!(tamper_combination_count, |fx| {
+    setup(&fx);
+    // Lowering a count would make the query answer "no events" for a filter pair.
+    let id = fx.query_text("SELECT CAST(min(id) AS TEXT) FROM audit_combo");
+    let first = fx.query_text(&format!(
+        "SELECT CAST(min(seq) AS TEXT) FROM audit_index WHERE combo = {id}"
+    ));
+    fx.exec(&format!("UPDATE audit_combo SET count = 0 WHERE id = {id}"));
+    let r = fx.verify();
+    assert_eq!(r.broken_at, Some(first.parse().unwrap()), "{r:?}");
+    assert!(
+        matches!(
+            r.break_reason,
+            Some(BreakReason::ComboCount { stored: 0, .. })
+        ),
+        "{r:?}"
+    );
+    // Removing the combination altogether: its rows name nothing.
+    fx.exec(&format!("DELETE FROM audit_combo WHERE id = {id}"));
+    assert_eq!(
+        reason(&fx),
+        BreakReason::IndexCombo {
+            seq: first.parse().unwrap()
+        }
+    );
+});
+
+on_both!(tamper_index_row_combination, |fx| {
+    setup(&fx);
+    // Moving a row to another combination hides it from that pair's queries.
+    let other = fx.query_text(
+        "SELECT CAST(min(c.id) AS TEXT) FROM audit_combo c, audit_index i WHERE i.seq = 77 AND c.id <> i.combo",
+    );
+    fx.exec(&format!(
+        "UPDATE audit_index SET combo = {other} WHERE seq = 77"
+    ));
+    assert_eq!(reason(&fx), BreakReason::IndexCombo { seq: 77 });
+});
+
+on_both!(combinations_backfilled_for_an_existing_ledger, |fx| {
+    setup(&fx);
+    let (before, _) = combos_and_recount(&fx);
+    // A ledger from before migration 0027: drop what it made and forget that it ran,
+    // then reopen (which migrates).
+    fx.exec("DROP INDEX audit_index_combo");
+    fx.exec("DROP INDEX IF EXISTS audit_index_actor_cover");
+    fx.exec("DROP TABLE audit_combo");
+    fx.exec("ALTER TABLE audit_index DROP COLUMN combo");
+    fx.exec("DELETE FROM schema_migrations WHERE version = 27");
+    let ledger = fx.reopen();
+    let r = ledger.verify(&VerifyOptions::default()).unwrap();
+    assert!(r.valid, "{r:?}");
+    let (after, counted) = combos_and_recount(&fx);
+    assert_eq!(after, before);
+    assert_eq!(after, counted);
+    // Each backfilled row names its own combination (not merely some combination).
+    assert_eq!(
+        fx.query_text("SELECT CAST(count(*) AS TEXT) FROM audit_index i JOIN audit_combo c ON c.id = i.combo WHERE c.action = i.action AND c.category = i.category AND c.result = i.result AND (c.organization_id = i.organization_id OR (c.organization_id IS NULL AND i.organization_id IS NULL))"),
+        N.to_string()
+    );
+    // Appends after the migration find the backfilled combinations (same key).
+    let combos = fx.query_text("SELECT CAST(count(*) AS TEXT) FROM audit_combo");
+    for batch in util::events(9, 200).chunks(97) {
+        ledger.append(batch.to_vec()).unwrap();
+    }
+    assert_eq!(
+        fx.query_text("SELECT CAST(count(*) AS TEXT) FROM audit_combo"),
+        combos
+    );
+    assert!(ledger.verify(&VerifyOptions::default()).unwrap().valid);
 });

@@ -156,6 +156,35 @@ pub struct DailyCount {
     pub count: u64,
 }
 
+/// The key of an `audit_combo` row (migration 0027): the five low-cardinality fields
+/// of an index row (organization, action, resource type, category, result), each as
+/// its length in characters, `:` and the text, or `-` when absent, joined by `|`. The
+/// migration's backfill computes the same text in SQL (`length(x) || ':' || x`).
+pub fn combo_key(x: &IndexFields) -> String {
+    let part = |v: Option<&str>| match v {
+        Some(t) => format!("{}:{t}", t.chars().count()),
+        None => "-".to_string(),
+    };
+    [
+        part(x.organization_id.as_deref()),
+        part(Some(&x.action)),
+        part(x.resource_type.as_deref()),
+        part(Some(&x.category)),
+        part(Some(&x.result)),
+    ]
+    .join("|")
+}
+
+/// Per combination of `rows` (see [`combo_key`]), in key order: the key, the fields of
+/// its first row, and how many rows.
+pub(crate) fn combo_groups(rows: &[EntryRow]) -> Vec<(String, &IndexFields, i64)> {
+    let mut m: std::collections::BTreeMap<String, (&IndexFields, i64)> = Default::default();
+    for r in rows {
+        m.entry(combo_key(&r.index)).or_insert((&r.index, 0)).1 += 1;
+    }
+    m.into_iter().map(|(k, (x, n))| (k, x, n)).collect()
+}
+
 /// A daily counter's key: (day, category, result).
 pub(crate) type DayKey<'a> = (&'a str, &'a str, &'a str);
 

@@ -5,8 +5,9 @@
 use crate::pg_tls::{redact_in, PgDsn};
 use crate::pool::Pool;
 use crate::{
-    daily_groups, hash_from, redact_url, Backend, CheckpointRow, DailyCount, EntryRef, EntryRow,
-    FoundEntry, Head, IndexRef, LedgerTx, PacketRow, Result, StoreError,
+    combo_groups, combo_key, daily_groups, hash_from, redact_url, Backend, CheckpointRow,
+    DailyCount, EntryRef, EntryRow, FoundEntry, Head, IndexRef, LedgerTx, PacketRow, Result,
+    StoreError,
 };
 use postgres::fallible_iterator::FallibleIterator;
 use postgres::{Client, Transaction};
@@ -58,6 +59,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
         26,
         include_str!("migrations/postgres/0026_sessions_and_commitment_locks.sql"),
     ),
+    (27, include_str!("migrations/postgres/0027_audit_combo.sql")),
 ];
 
 /// The PostgreSQL backend: a pool of connections, optionally in its own schema.
@@ -270,6 +272,33 @@ impl LedgerTx for PgTx<'_, '_> {
     }
 
     fn insert_entries(&mut self, rows: &[EntryRow]) -> Result<()> {
+        // The combinations of this commit's index rows first (keys are unique within
+        // `groups`: ON CONFLICT may touch a row only once): each row names its id.
+        let groups = combo_groups(rows);
+        let mut combo_ids: std::collections::HashMap<String, i64> = Default::default();
+        if !groups.is_empty() {
+            let keys: Vec<&str> = groups.iter().map(|g| g.0.as_str()).collect();
+            let orgs: Vec<Option<&str>> = groups
+                .iter()
+                .map(|g| g.1.organization_id.as_deref())
+                .collect();
+            let actions: Vec<&str> = groups.iter().map(|g| g.1.action.as_str()).collect();
+            let types: Vec<Option<&str>> = groups
+                .iter()
+                .map(|g| g.1.resource_type.as_deref())
+                .collect();
+            let cats: Vec<&str> = groups.iter().map(|g| g.1.category.as_str()).collect();
+            let results: Vec<&str> = groups.iter().map(|g| g.1.result.as_str()).collect();
+            let counts: Vec<i64> = groups.iter().map(|g| g.2).collect();
+            for r in self.tx.query(
+                "INSERT INTO audit_combo (key, organization_id, action, resource_type, category, result, count) \
+                 SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[]) \
+                 ON CONFLICT (key) DO UPDATE SET count = audit_combo.count + excluded.count RETURNING key, id",
+                &[&keys, &orgs, &actions, &types, &cats, &results, &counts],
+            )? {
+                combo_ids.insert(r.get(0), r.get(1));
+            }
+        }
         for chunk in rows.chunks(5000) {
             let seqs: Vec<i64> = chunk.iter().map(|r| r.seq as i64).collect();
             let ids: Vec<&str> = chunk.iter().map(|r| r.id.as_str()).collect();
@@ -298,9 +327,13 @@ impl LedgerTx for PgTx<'_, '_> {
                 .collect();
             let cats: Vec<&str> = chunk.iter().map(|r| r.index.category.as_str()).collect();
             let results: Vec<&str> = chunk.iter().map(|r| r.index.result.as_str()).collect();
+            let combos: Vec<i64> = chunk
+                .iter()
+                .map(|r| combo_ids[&combo_key(&r.index)])
+                .collect();
             self.tx.execute(
-                "INSERT INTO audit_index (seq, organization_id, actor_id, action, resource_type, category, result, ts) SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[])",
-                &[&seqs, &orgs, &actors, &actions, &types, &cats, &results, &tss],
+                "INSERT INTO audit_index (seq, organization_id, actor_id, action, resource_type, category, result, ts, combo) SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::bigint[])",
+                &[&seqs, &orgs, &actors, &actions, &types, &cats, &results, &tss, &combos],
             )?;
         }
         let groups = daily_groups(rows);

@@ -3,8 +3,8 @@
 
 use crate::pool::Pool;
 use crate::{
-    daily_groups, hash_from, Backend, CheckpointRow, DailyCount, EntryRef, EntryRow, FoundEntry,
-    Head, IndexRef, LedgerTx, PacketRow, Result, StoreError,
+    combo_groups, combo_key, daily_groups, hash_from, Backend, CheckpointRow, DailyCount, EntryRef,
+    EntryRow, FoundEntry, Head, IndexRef, LedgerTx, PacketRow, Result, StoreError,
 };
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Transaction};
 use std::path::{Path, PathBuf};
@@ -53,6 +53,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
         26,
         include_str!("migrations/sqlite/0026_sessions_and_commitment_locks.sql"),
     ),
+    (27, include_str!("migrations/sqlite/0027_audit_combo.sql")),
 ];
 
 /// The SQLite backend: WAL mode, pooled readers, one writer, a checkpoint thread.
@@ -214,7 +215,31 @@ impl LedgerTx for SqliteTx<'_> {
             }
             stmt.raw_execute()?;
         }
-        // The audit-log index rows and daily counters, in the same transaction.
+        // The audit-log index rows, their combinations and the daily counters, in the
+        // same transaction. Combinations first: each row names its combination's id.
+        let mut combo_ids: std::collections::HashMap<String, i64> = Default::default();
+        {
+            let mut stmt = self.tx.prepare_cached(
+                "INSERT INTO audit_combo (key, organization_id, action, resource_type, category, result, count) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) \
+                 ON CONFLICT (key) DO UPDATE SET count = audit_combo.count + excluded.count RETURNING id",
+            )?;
+            for (key, x, n) in combo_groups(rows) {
+                let id: i64 = stmt.query_row(
+                    params![
+                        &key,
+                        x.organization_id.as_deref(),
+                        &x.action,
+                        x.resource_type.as_deref(),
+                        &x.category,
+                        &x.result,
+                        n
+                    ],
+                    |r| r.get(0),
+                )?;
+                combo_ids.insert(key, id);
+            }
+        }
         let many = multi_index_sql(PER);
         for chunk in rows.chunks(PER) {
             let sql = if chunk.len() == PER {
@@ -234,7 +259,8 @@ impl LedgerTx for SqliteTx<'_> {
                 stmt.raw_bind_parameter(i + 5, &x.category)?;
                 stmt.raw_bind_parameter(i + 6, &x.result)?;
                 stmt.raw_bind_parameter(i + 7, &r.ts)?;
-                i += 8;
+                stmt.raw_bind_parameter(i + 8, combo_ids[&combo_key(x)])?;
+                i += 9;
             }
             stmt.raw_execute()?;
         }
@@ -274,8 +300,8 @@ fn multi_insert_sql(rows: usize) -> String {
 }
 
 fn multi_index_sql(rows: usize) -> String {
-    let values = vec!["(?,?,?,?,?,?,?,?)"; rows].join(",");
-    format!("INSERT INTO audit_index (seq, organization_id, actor_id, action, resource_type, category, result, ts) VALUES {values}")
+    let values = vec!["(?,?,?,?,?,?,?,?,?)"; rows].join(",");
+    format!("INSERT INTO audit_index (seq, organization_id, actor_id, action, resource_type, category, result, ts, combo) VALUES {values}")
 }
 
 fn read_head(conn: &Connection) -> Result<Head> {
