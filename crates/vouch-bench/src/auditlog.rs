@@ -393,7 +393,7 @@ fn time(store: &Store, run: Run, qs: &[Query], budget: Duration, min_runs: usize
     let pct =
         |p: f64| sorted[((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1];
     Ok(
-        json!({"n": ms.len(), "p50_ms": round(pct(0.5), 2), "p95_ms": round(pct(0.95), 2), "p99_ms": round(pct(0.99), 2), "max_ms": round(pct(1.0), 2), "mean_rows": rows / ms.len().max(1)}),
+        json!({"n": ms.len(), "p50_ms": round(pct(0.5), 2), "p95_ms": round(pct(0.95), 2), "p99_ms": round(pct(0.99), 2), "max_ms": round(pct(1.0), 2), "mean_rows": rows / ms.len().max(1), "ms": ms}),
     )
 }
 
@@ -457,10 +457,14 @@ fn open_ledger(store: &Store) -> Result<Ledger> {
     ))
 }
 
-/// Migration 0027's indexes on `audit_index`: the combinations' and (SQLite) the
-/// actor's covering index. (0023's pair indexes, which 0027 replaced, cost about a
+/// Migration 0027's indexes on `audit_index`: the combinations', an actor's in an
+/// organisation, and (SQLite) the actor's covering index. (0023's pair indexes, which 0027 replaced, cost about a
 /// factor 3 on appends: docs/bench/auditlog.md.)
-const COMBO_INDEXES: &[&str] = &["audit_index_combo", "audit_index_actor_cover"];
+const COMBO_INDEXES: &[&str] = &[
+    "audit_index_combo",
+    "audit_index_actor_org",
+    "audit_index_actor_cover",
+];
 /// Migration 0027's covering index for an actor with other filters (SQLite only).
 const COVER_INDEXES: &[&str] = &["audit_index_actor_cover"];
 /// Migration 0018's indexes on `audit_index`.
@@ -730,14 +734,45 @@ fn one_backend(
         // Warm once (page cache), then time.
         let _ = query::run(&store, &qs[0], 100);
         let mut index = time(&store, query::run, &qs, Duration::from_secs(120), 20)?;
-        // Which access the query chose (SQLite names one per query), and how often.
+        // Which access the query chose (SQLite names one per query), and how often; and
+        // the three slowest queries with their values and access (what to look at).
         let mut access = std::collections::BTreeMap::<String, usize>::new();
+        let mut plans = Vec::new();
         for q in &qs {
-            *access.entry(query::explain(&store, q, 100)?).or_default() += 1;
+            let a = query::explain(&store, q, 100)?;
+            *access.entry(a.clone()).or_default() += 1;
+            plans.push(a);
         }
         index["access"] = json!(access);
+        let mut slow: Vec<(f64, usize)> = index["ms"]
+            .as_array()
+            .map(|v| {
+                v.iter()
+                    .enumerate()
+                    .map(|(i, m)| (m.as_f64().unwrap_or(0.0), i))
+                    .collect()
+            })
+            .unwrap_or_default();
+        slow.sort_by(|a, b| b.0.total_cmp(&a.0));
+        index["slowest"] = json!(slow
+            .iter()
+            .take(3)
+            .map(|(ms, i)| {
+                let q = &qs[*i];
+                json!({"ms": round(*ms, 2), "access": plans[*i], "filters": q.filters.iter().map(|(c, v)| format!("{c}={v}")).collect::<Vec<_>>(), "start": q.start, "end": q.end})
+            })
+            .collect::<Vec<_>>());
+        if let Some(o) = index.as_object_mut() {
+            o.remove("ms");
+        }
         let baseline = match b.baseline_budget {
-            Some(budget) => time(&store, query::run_baseline, &qs, budget, 1)?,
+            Some(budget) => {
+                let mut b = time(&store, query::run_baseline, &qs, budget, 1)?;
+                if let Some(o) = b.as_object_mut() {
+                    o.remove("ms");
+                }
+                b
+            }
             None => Value::Null,
         };
         let p99 = index["p99_ms"].as_f64().unwrap_or(0.0);

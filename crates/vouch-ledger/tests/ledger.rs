@@ -761,6 +761,7 @@ on_both!(combinations_backfilled_for_an_existing_ledger, |fx| {
     // then reopen (which migrates).
     fx.exec("DROP INDEX audit_index_combo");
     fx.exec("DROP INDEX IF EXISTS audit_index_actor_cover");
+    fx.exec("DROP INDEX audit_index_actor_org");
     fx.exec("DROP TABLE audit_combo");
     fx.exec("ALTER TABLE audit_index DROP COLUMN combo");
     fx.exec("DELETE FROM schema_migrations WHERE version = 27");

@@ -28,6 +28,8 @@ ALTER TABLE audit_index ADD COLUMN combo BIGINT NOT NULL DEFAULT 0;
 UPDATE audit_index i SET combo = c.id FROM audit_combo c
 WHERE c.key = coalesce(length(i.organization_id) || ':' || i.organization_id, '-') || '|' || length(i.action) || ':' || i.action || '|' || coalesce(length(i.resource_type) || ':' || i.resource_type, '-') || '|' || length(i.category) || ':' || i.category || '|' || length(i.result) || ':' || i.result;
 CREATE INDEX audit_index_combo ON audit_index (combo, seq);
+-- An actor in an organisation, in seq order (an ordered scan with a LIMIT).
+CREATE INDEX audit_index_actor_org ON audit_index (actor_id, organization_id, seq);
 
 DROP INDEX IF EXISTS audit_index_org_action;
 DROP INDEX IF EXISTS audit_index_org_resource_type;
