@@ -408,8 +408,9 @@ enum Access {
     /// One filter's index (its entries in seq order); the other filters and the
     /// timestamp are checked on the row (a lookup each).
     List(String),
-    /// The combinations' index (migration 0027, `(combo, ts)`): exactly the entries of
-    /// these combinations in the date range, sorted by seq; an actor checked on the row.
+    /// The combinations' index (migration 0027; SQLite `(combo, actor_id, ts)`): the
+    /// entries of these combinations (of the actor, when one is given) read from the
+    /// index alone, the date range checked there, sorted by seq.
     Combo(Vec<i64>),
     /// The actor's covering index (migration 0027): the actor's entries (narrowed by the
     /// filters that follow it in the index) read from the index alone, the matches
@@ -558,9 +559,14 @@ fn choose(
         }
     }
     if let Some(k) = combos {
-        let read = k.total as f64 * share;
-        let per = COST_ENTRY + if actor.is_some() { COST_LOOKUP } else { 0.0 };
-        let cost = per * read + COST_SEEK * k.ids.len() as f64;
+        // The index is (combo, actor_id, ts): with an actor, exactly its entries of
+        // these combinations; without, all of the combinations' entries (the date range
+        // checked in the index, not narrowing it).
+        let read = match actor {
+            Some(_) => matches,
+            None => k.total as f64,
+        };
+        let cost = COST_ENTRY * read + COST_SEEK * k.ids.len() as f64;
         if cost < best.0 {
             best = (cost, Access::Combo(k.ids.clone()));
         }

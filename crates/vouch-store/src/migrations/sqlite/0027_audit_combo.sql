@@ -42,7 +42,10 @@ CREATE INDEX audit_combo_category_result ON audit_combo (category, result);
 ALTER TABLE audit_index ADD COLUMN combo INTEGER NOT NULL DEFAULT 0;
 -- (The row's own columns, qualified: unqualified, they would name the combination's.)
 UPDATE audit_index SET combo = (SELECT c.id FROM audit_combo c WHERE c.key = coalesce(length(audit_index.organization_id) || ':' || audit_index.organization_id, '-') || '|' || length(audit_index.action) || ':' || audit_index.action || '|' || coalesce(length(audit_index.resource_type) || ':' || audit_index.resource_type, '-') || '|' || length(audit_index.category) || ':' || audit_index.category || '|' || length(audit_index.result) || ':' || audit_index.result);
-CREATE INDEX audit_index_combo ON audit_index (combo, ts);
+-- (combo, actor_id, ts): a combination's entries of one actor are a range of their own
+-- (an actor with two or more of the five filters reads exactly its matches); the
+-- timestamp is checked in the index.
+CREATE INDEX audit_index_combo ON audit_index (combo, actor_id, ts);
 -- An actor in an organisation, in seq order: the two are not combined above (actors are
 -- many), and an actor and an organisation that rarely meet would otherwise be read
 -- through one of their lists, entry by entry.
@@ -66,7 +69,7 @@ DROP INDEX IF EXISTS audit_index_resource_type_result;
 -- Fixed planner statistics, as in 0018 (the query names its index on SQLite anyway).
 DELETE FROM sqlite_stat1 WHERE tbl = 'audit_index' AND idx IN ('audit_index_org_action','audit_index_org_resource_type','audit_index_org_category','audit_index_org_result','audit_index_action_resource_type','audit_index_action_category','audit_index_action_result','audit_index_resource_type_category','audit_index_resource_type_result');
 INSERT INTO sqlite_stat1 (tbl, idx, stat) VALUES
-    ('audit_index', 'audit_index_combo', '10000000 1000 1'),
+    ('audit_index', 'audit_index_combo', '10000000 1000 5 1'),
     ('audit_index', 'audit_index_actor_org', '10000000 2000 2000'),
     ('audit_index', 'audit_index_actor_cover', '10000000 2000 60 40 10 10 10 1');
 INSERT INTO sqlite_stat1 (tbl, idx, stat) VALUES
