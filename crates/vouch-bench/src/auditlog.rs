@@ -458,8 +458,8 @@ fn open_ledger(store: &Store) -> Result<Ledger> {
 }
 
 /// Migration 0027's indexes on `audit_index`: the combinations', an actor's in an
-/// organisation, and (SQLite) the actor's covering index. (0023's pair indexes, which 0027 replaced, cost about a
-/// factor 3 on appends: docs/bench/auditlog.md.)
+/// organisation, and (SQLite) the actor's covering index. (0023's pair indexes, which
+/// 0027 replaced, cost 7.9× on appends against none: docs/bench/auditlog.md.)
 const COMBO_INDEXES: &[&str] = &[
     "audit_index_combo",
     "audit_index_actor_org",

@@ -1,11 +1,12 @@
 //! The audit-log query (`GET /audit-logs`, issue 17) over the store: filters and the
 //! timestamp range are answered by the `audit_index` table the sequencer writes with
 //! every leaf (migration 0018; verification checks each row against its leaf) and its
-//! indexes (one per filter, migration 0018; one per pair of the low-cardinality
-//! filters, migration 0023; an actor's covering index, migration 0027, SQLite); only
-//! the page's leaves are read. On SQLite the query names the access it reads (the
-//! table in seq order, one of those indexes) by an estimated cost ([`sqlite_plan`]). Entries pruned by
-//! retention are returned as `archived` stubs naming the archive. [`run_baseline`] is
+//! indexes (one per filter, migration 0018; the combinations of the five
+//! low-cardinality filters with their counts, an actor within an organisation and, on
+//! SQLite, an actor's covering index, migration 0027); only the page's leaves are
+//! read. On SQLite the query names the access it reads (the table in seq order, one of
+//! those indexes) by an estimated cost ([`sqlite_plan`]). Entries pruned by retention
+//! are returned as `archived` stubs naming the archive. [`run_baseline`] is
 //! the former query (the engine's JSON functions over every leaf), kept as the
 //! reference that tests and `vouch-bench auditlog` compare the index with.
 //!
