@@ -175,14 +175,28 @@ pub fn combo_key(x: &IndexFields) -> String {
     .join("|")
 }
 
-/// Per combination of `rows` (see [`combo_key`]), in key order: the key, the fields of
-/// its first row, and how many rows.
-pub(crate) fn combo_groups(rows: &[EntryRow]) -> Vec<(String, &IndexFields, i64)> {
-    let mut m: std::collections::BTreeMap<String, (&IndexFields, i64)> = Default::default();
-    for r in rows {
-        m.entry(combo_key(&r.index)).or_insert((&r.index, 0)).1 += 1;
+/// The combinations of `rows` (see [`combo_key`]), each key computed once per row:
+/// every distinct combination in key order (the key, the fields of its first row, how
+/// many rows), and for each row the position of its combination in that list.
+pub(crate) struct ComboGroups<'a> {
+    pub groups: Vec<(String, &'a IndexFields, i64)>,
+    pub of_row: Vec<usize>,
+}
+
+pub(crate) fn combo_groups(rows: &[EntryRow]) -> ComboGroups<'_> {
+    let keys: Vec<String> = rows.iter().map(|r| combo_key(&r.index)).collect();
+    let mut m: std::collections::BTreeMap<&str, (&IndexFields, i64)> = Default::default();
+    for (k, r) in keys.iter().zip(rows) {
+        m.entry(k.as_str()).or_insert((&r.index, 0)).1 += 1;
     }
-    m.into_iter().map(|(k, (x, n))| (k, x, n)).collect()
+    let position: std::collections::HashMap<&str, usize> =
+        m.keys().enumerate().map(|(i, k)| (*k, i)).collect();
+    let of_row = keys.iter().map(|k| position[k.as_str()]).collect();
+    let groups = m
+        .into_iter()
+        .map(|(k, (x, n))| (k.to_string(), x, n))
+        .collect();
+    ComboGroups { groups, of_row }
 }
 
 /// A daily counter's key: (day, category, result).

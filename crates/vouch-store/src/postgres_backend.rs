@@ -5,9 +5,8 @@
 use crate::pg_tls::{redact_in, PgDsn};
 use crate::pool::Pool;
 use crate::{
-    combo_groups, combo_key, daily_groups, hash_from, redact_url, Backend, CheckpointRow,
-    DailyCount, EntryRef, EntryRow, FoundEntry, Head, IndexRef, LedgerTx, PacketRow, Result,
-    StoreError,
+    combo_groups, daily_groups, hash_from, redact_url, Backend, CheckpointRow, DailyCount,
+    EntryRef, EntryRow, FoundEntry, Head, IndexRef, LedgerTx, PacketRow, Result, StoreError,
 };
 use postgres::fallible_iterator::FallibleIterator;
 use postgres::{Client, Transaction};
@@ -274,8 +273,9 @@ impl LedgerTx for PgTx<'_, '_> {
     fn insert_entries(&mut self, rows: &[EntryRow]) -> Result<()> {
         // The combinations of this commit's index rows first (keys are unique within
         // `groups`: ON CONFLICT may touch a row only once): each row names its id.
-        let groups = combo_groups(rows);
-        let mut combo_ids: std::collections::HashMap<String, i64> = Default::default();
+        let combos = combo_groups(rows);
+        let groups = &combos.groups;
+        let mut by_key: std::collections::HashMap<String, i64> = Default::default();
         if !groups.is_empty() {
             let keys: Vec<&str> = groups.iter().map(|g| g.0.as_str()).collect();
             let orgs: Vec<Option<&str>> = groups
@@ -296,10 +296,12 @@ impl LedgerTx for PgTx<'_, '_> {
                  ON CONFLICT (key) DO UPDATE SET count = audit_combo.count + excluded.count RETURNING key, id",
                 &[&keys, &orgs, &actions, &types, &cats, &results, &counts],
             )? {
-                combo_ids.insert(r.get(0), r.get(1));
+                by_key.insert(r.get(0), r.get(1));
             }
         }
-        for chunk in rows.chunks(5000) {
+        // Ids in the groups' order (RETURNING does not promise the input's order).
+        let combo_ids: Vec<i64> = groups.iter().map(|g| by_key[&g.0]).collect();
+        for (c, chunk) in rows.chunks(5000).enumerate() {
             let seqs: Vec<i64> = chunk.iter().map(|r| r.seq as i64).collect();
             let ids: Vec<&str> = chunk.iter().map(|r| r.id.as_str()).collect();
             let tss: Vec<&str> = chunk.iter().map(|r| r.ts.as_str()).collect();
@@ -327,13 +329,13 @@ impl LedgerTx for PgTx<'_, '_> {
                 .collect();
             let cats: Vec<&str> = chunk.iter().map(|r| r.index.category.as_str()).collect();
             let results: Vec<&str> = chunk.iter().map(|r| r.index.result.as_str()).collect();
-            let combos: Vec<i64> = chunk
+            let row_combos: Vec<i64> = combos.of_row[c * 5000..c * 5000 + chunk.len()]
                 .iter()
-                .map(|r| combo_ids[&combo_key(&r.index)])
+                .map(|g| combo_ids[*g])
                 .collect();
             self.tx.execute(
                 "INSERT INTO audit_index (seq, organization_id, actor_id, action, resource_type, category, result, ts, combo) SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::bigint[])",
-                &[&seqs, &orgs, &actors, &actions, &types, &cats, &results, &tss, &combos],
+                &[&seqs, &orgs, &actors, &actions, &types, &cats, &results, &tss, &row_combos],
             )?;
         }
         let groups = daily_groups(rows);

@@ -3,8 +3,8 @@
 
 use crate::pool::Pool;
 use crate::{
-    combo_groups, combo_key, daily_groups, hash_from, Backend, CheckpointRow, DailyCount, EntryRef,
-    EntryRow, FoundEntry, Head, IndexRef, LedgerTx, PacketRow, Result, StoreError,
+    combo_groups, daily_groups, hash_from, Backend, CheckpointRow, DailyCount, EntryRef, EntryRow,
+    FoundEntry, Head, IndexRef, LedgerTx, PacketRow, Result, StoreError,
 };
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Transaction};
 use std::path::{Path, PathBuf};
@@ -217,17 +217,18 @@ impl LedgerTx for SqliteTx<'_> {
         }
         // The audit-log index rows, their combinations and the daily counters, in the
         // same transaction. Combinations first: each row names its combination's id.
-        let mut combo_ids: std::collections::HashMap<String, i64> = Default::default();
+        let combos = combo_groups(rows);
+        let mut combo_ids: Vec<i64> = Vec::with_capacity(combos.groups.len());
         {
             let mut stmt = self.tx.prepare_cached(
                 "INSERT INTO audit_combo (key, organization_id, action, resource_type, category, result, count) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) \
                  ON CONFLICT (key) DO UPDATE SET count = audit_combo.count + excluded.count RETURNING id",
             )?;
-            for (key, x, n) in combo_groups(rows) {
+            for (key, x, n) in &combos.groups {
                 let id: i64 = stmt.query_row(
                     params![
-                        &key,
+                        key,
                         x.organization_id.as_deref(),
                         &x.action,
                         x.resource_type.as_deref(),
@@ -237,11 +238,11 @@ impl LedgerTx for SqliteTx<'_> {
                     ],
                     |r| r.get(0),
                 )?;
-                combo_ids.insert(key, id);
+                combo_ids.push(id);
             }
         }
         let many = multi_index_sql(PER);
-        for chunk in rows.chunks(PER) {
+        for (c, chunk) in rows.chunks(PER).enumerate() {
             let sql = if chunk.len() == PER {
                 many.clone()
             } else {
@@ -249,7 +250,7 @@ impl LedgerTx for SqliteTx<'_> {
             };
             let mut stmt = self.tx.prepare_cached(&sql)?;
             let mut i = 1;
-            for r in chunk {
+            for (k, r) in chunk.iter().enumerate() {
                 let x = &r.index;
                 stmt.raw_bind_parameter(i, r.seq as i64)?;
                 stmt.raw_bind_parameter(i + 1, x.organization_id.as_deref())?;
@@ -259,7 +260,7 @@ impl LedgerTx for SqliteTx<'_> {
                 stmt.raw_bind_parameter(i + 5, &x.category)?;
                 stmt.raw_bind_parameter(i + 6, &x.result)?;
                 stmt.raw_bind_parameter(i + 7, &r.ts)?;
-                stmt.raw_bind_parameter(i + 8, combo_ids[&combo_key(x)])?;
+                stmt.raw_bind_parameter(i + 8, combo_ids[combos.of_row[c * PER + k]])?;
                 i += 9;
             }
             stmt.raw_execute()?;
