@@ -457,13 +457,15 @@ fn open_ledger(store: &Store) -> Result<Ledger> {
     ))
 }
 
-/// Migration 0027's indexes on `audit_index`: the combinations', an actor's in an
-/// organisation, and (SQLite) the actor's covering index. (0023's pair indexes, which
+/// Migrations 0027's and 0028's indexes on `audit_index`: the combinations', an
+/// actor's in an organisation, (SQLite) the actor's covering index and (PostgreSQL) the
+/// actor's combinations. (0023's pair indexes, which
 /// 0027 replaced, cost 7.9× on appends against none: docs/bench/auditlog.md.)
 const COMBO_INDEXES: &[&str] = &[
     "audit_index_combo",
     "audit_index_actor_org",
     "audit_index_actor_cover",
+    "audit_index_actor_combo",
 ];
 /// Migration 0027's covering index for an actor with other filters (SQLite only).
 const COVER_INDEXES: &[&str] = &["audit_index_actor_cover"];

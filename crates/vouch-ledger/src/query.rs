@@ -15,7 +15,7 @@
 //! [`QueryError`] to HTTP.
 
 use serde_json::Value;
-use vouch_store::{Store, StoreError, Value as Sql};
+use vouch_store::{Sql, Store, StoreError, Value as Sql_};
 
 /// Filter parameters (each an `audit_index` column) and the event field each compares
 /// (a JSON path in the leaf).
@@ -100,20 +100,21 @@ pub fn run(store: &Store, q: &Query, limit: u64) -> Result<Page, QueryError> {
     run_with(store, q, limit, None)
 }
 
-/// [`run`] through every way SQLite can read `audit_index` for the query (the table,
-/// each filter's index, the combinations' index, the actor's covering index), named
-/// by their hint: for tests, which check that every access gives the same page as the
-/// baseline (the cost model chooses only one of them for a given ledger). On
-/// PostgreSQL, the one page of [`run`].
+/// [`run`] through every access the query could choose (the table, each filter's
+/// index, an actor within an organisation, the combinations, on SQLite the actor's
+/// covering index), named by their hint: for tests, which check that every access
+/// gives the same page as the baseline (the cost model chooses only one of them for a
+/// given ledger).
 #[doc(hidden)]
 pub fn run_each_access(
     store: &Store,
     q: &Query,
     limit: u64,
 ) -> Result<Vec<(String, Page)>, QueryError> {
-    if store.kind() != "sqlite" || q.filters.is_empty() {
+    if q.filters.is_empty() {
         return Ok(vec![("default".into(), run(store, q, limit)?)]);
     }
+    let pg = store.kind() != "sqlite";
     let mut access = vec![Access::Table];
     for (c, _) in &q.filters {
         access.push(Access::List(index_name(&[c])));
@@ -122,10 +123,15 @@ pub fn run_each_access(
     if has("actor_id") && has("organization_id") {
         access.push(Access::List(ACTOR_ORG_INDEX.into()));
     }
-    if let Some(c) = combos(store, q)? {
+    let mut found = None;
+    store.read(PG_SETTINGS, &mut |sql| {
+        found = combos(sql, q)?;
+        Ok(())
+    })?;
+    if let Some(c) = found {
         access.push(Access::Combo(c.ids));
     }
-    if q.filters.iter().any(|(c, _)| *c == "actor_id") {
+    if has("actor_id") && !pg {
         access.push(Access::ActorCover);
     }
     access
@@ -158,47 +164,86 @@ enum Plan<'a> {
 }
 
 /// The combinations (`audit_combo`, migration 0027) matching a query's filters among
-/// [`PAIRED`]: their ids and their events in all. Only for two or more of those filters
-/// (one filter's own index answers alone, and the combinations of a common value are
-/// many).
+/// [`PAIRED`]: their ids and their events in all. With an actor, only the actor's
+/// combinations and the actor's events in them (`audit_actor_combo`, migration 0028):
+/// exact, for one or more of those filters. Without, for two or more (one filter's own
+/// index answers alone, and the combinations of a common value are many).
 #[derive(Debug, Clone)]
 struct Combos {
     ids: Vec<i64>,
     total: i64,
+    /// The ids and the total are the actor's.
+    of_actor: bool,
 }
 
-fn combos(store: &Store, q: &Query) -> Result<Option<Combos>, QueryError> {
+fn combos(sql: &mut dyn Sql, q: &Query) -> vouch_store::Result<Option<Combos>> {
     let five: Vec<&(&'static str, String)> = q
         .filters
         .iter()
         .filter(|(c, _)| PAIRED.contains(c))
         .collect();
-    if five.len() < 2 {
+    let actor = q.filters.iter().find(|(c, _)| *c == "actor_id");
+    if five.is_empty() || actor.is_none() && five.len() < 2 {
         return Ok(None);
     }
-    let cond: Vec<String> = five
-        .iter()
-        .enumerate()
-        .map(|(i, (c, _))| format!("{c} = ${}", i + 1))
-        .collect();
-    let params: Vec<Sql> = five.iter().map(|(_, v)| v.clone().into()).collect();
-    let rows = store.query(
-        &format!(
-            "SELECT id, count FROM audit_combo WHERE {}",
+    let mut params: Vec<Sql_> = Vec::new();
+    let mut cond: Vec<String> = Vec::new();
+    for (c, v) in &five {
+        params.push(v.clone().into());
+        cond.push(format!("c.{c} = ${}", params.len()));
+    }
+    let statement = match actor {
+        Some((_, a)) => {
+            params.push(a.clone().into());
+            format!(
+                "SELECT a.combo, a.count FROM audit_actor_combo a JOIN audit_combo c ON c.id = a.combo \
+                 WHERE a.actor_id = ${} AND {}",
+                params.len(),
+                cond.join(" AND ")
+            )
+        }
+        None => format!(
+            "SELECT c.id, c.count FROM audit_combo c WHERE {}",
             cond.join(" AND ")
         ),
-        &params,
-    )?;
+    };
+    let rows = sql.query(&statement, &params)?;
     Ok(Some(Combos {
         ids: rows.iter().map(|r| r.int(0)).collect(),
         total: rows.iter().map(|r| r.int(1)).sum(),
+        of_actor: actor.is_some(),
     }))
 }
 
-/// Combinations past which PostgreSQL is given the filters' values rather than the list
-/// of combinations (so many are a common value, which its own indexes or a scan in seq
-/// order serve; a very long list costs planning time).
+/// Combinations past which PostgreSQL is not given the list of combinations (so many
+/// are a common value, which its own index or a read in seq order serves; each
+/// combination is one seek, and a very long list costs planning time).
 const PG_COMBO_IDS: usize = 1_000;
+
+/// PostgreSQL's planner settings for the audit-log query's transaction
+/// ([`vouch_store::Backend::read`]). Its statistics cannot see that two filters rarely
+/// meet (an actor and an action), so on its own it may read an actor's hundred
+/// thousand entries in seq order to find the few of one action, or a month through
+/// the timestamp index and sort it. The query chooses the access itself, by the cost
+/// model SQLite uses ([`choose`]), and writes it so that it is the only ordered plan:
+/// the chosen list's conditions as index conditions, the others as `(…) IS TRUE`
+/// (which no index matches), and no sequential scan, bitmap scan or sort to fall back
+/// on (except the sort that merges the combinations' lists). JIT compilation, worth it
+/// for long analytical queries, would add tens of milliseconds to these.
+const PG_SETTINGS: &[(&str, &str)] = &[
+    ("jit", "off"),
+    ("max_parallel_workers_per_gather", "0"),
+    ("enable_seqscan", "off"),
+    ("enable_bitmapscan", "off"),
+    ("enable_sort", "off"),
+    ("enable_incremental_sort", "off"),
+];
+
+/// What the read transaction brings back: the page's rows, or the access chosen.
+enum Read {
+    Rows(Vec<vouch_store::Row>),
+    Hint(String),
+}
 
 fn run_with(
     store: &Store,
@@ -206,144 +251,34 @@ fn run_with(
     limit: u64,
     plan: Option<Plan<'_>>,
 ) -> Result<Page, QueryError> {
-    let sqlite = store.kind() == "sqlite";
-    // A date range also bounds the seqs: every event of a day lies between the first and
-    // last seq the day's counters record (exact, whatever the arrival order; narrow when
-    // events arrive roughly in time order), so an index is read only there. SQLite's
-    // planning needs the numbers (and the ledger's last seq); PostgreSQL gets the same
-    // bounds as subqueries of the one statement (a round trip each saved).
-    let day = |t: &str| t.get(..10).unwrap_or(t).to_string();
-    let mut lo: i64 = q.cursor.map_or(0, |c| c as i64 + 1);
-    let (mut hi, mut last) = (i64::MAX / 2, i64::MAX / 2);
-    if sqlite {
-        if let Some(s) = &q.start {
-            let first = store.query(
-                "SELECT coalesce(min(first_seq), -1) FROM audit_daily WHERE day >= $1",
-                &[day(s).into()],
-            )?[0]
-                .int(0);
-            // No day at or after the start: nothing can match (an empty seq range).
-            lo = lo.max(if first < 0 { i64::MAX / 2 } else { first });
-        }
-        last = store.query("SELECT coalesce(max(seq), -1) FROM audit_index", &[])?[0].int(0);
-        hi = match &q.end {
-            Some(e) => store.query(
-                "SELECT coalesce(max(last_seq), -1) FROM audit_daily WHERE day <= $1",
-                &[day(e).into()],
-            )?[0]
-                .int(0),
-            None => last,
-        };
-    }
-    let offset = if q.cursor.is_some() {
-        0
-    } else {
-        (q.page - 1) * limit
+    let pg = store.kind() != "sqlite";
+    let (forced, record) = match plan {
+        Some(Plan::Force(a)) => (Some(a), None),
+        Some(Plan::Record(out)) => (None, Some(out)),
+        None => (None, None),
     };
-    // The combinations' counts are exact (verification recounts them): none, no events.
-    let combos = combos(store, q)?;
-    let forced = match &plan {
-        Some(Plan::Force(a)) => Some(a.clone()),
-        _ => None,
+    let mut read = None;
+    store.read(PG_SETTINGS, &mut |sql| {
+        read = Some(read_page(
+            sql,
+            pg,
+            q,
+            limit,
+            forced.clone(),
+            record.is_some(),
+        )?);
+        Ok(())
+    })?;
+    let rows = match read {
+        Some(Read::Rows(rows)) => rows,
+        Some(Read::Hint(h)) => {
+            if let Some(out) = record {
+                *out = h;
+            }
+            return Ok((Vec::new(), None));
+        }
+        None => return Ok((Vec::new(), None)),
     };
-    if forced.is_none() && combos.as_ref().is_some_and(|c| c.total == 0) {
-        if let Some(Plan::Record(out)) = plan {
-            *out = "no combination".into();
-        }
-        return Ok((Vec::new(), None));
-    }
-    let access = match forced {
-        Some(a) => Some(a),
-        None if sqlite && !(q.filters.is_empty() && q.start.is_none() && q.end.is_none()) => {
-            Some(choose(
-                store,
-                q,
-                (lo, hi, last + 1),
-                offset + limit + 1,
-                combos.as_ref(),
-            )?)
-        }
-        None => None,
-    };
-    // The combinations named instead of their filters' values: SQLite's access through
-    // their index, or, on PostgreSQL, a short list (its planner then reads exactly the
-    // matches through (combo, seq), from the index alone, or scans in seq order).
-    let by_combo = match (&access, &combos) {
-        (Some(Access::Combo(ids)), _) => Some(ids.clone()),
-        (None, Some(c)) if !sqlite && c.ids.len() <= PG_COMBO_IDS => Some(c.ids.clone()),
-        _ => None,
-    };
-    let mut cond = Vec::new();
-    let mut params: Vec<Sql> = Vec::new();
-    for (column, v) in &q.filters {
-        if by_combo.is_some() && PAIRED.contains(column) {
-            continue; // the combinations hold exactly these values
-        }
-        params.push(v.clone().into());
-        // `column` is one of FILTERS' parameter names, never caller text.
-        cond.push(format!("{column} = ${}", params.len()));
-    }
-    if let Some(ids) = &by_combo {
-        cond.push(format!("combo IN ({})", id_list(ids)));
-    }
-    if let Some(s) = &q.start {
-        params.push(s.clone().into());
-        cond.push(format!("ts >= ${}", params.len()));
-    }
-    if let Some(e) = &q.end {
-        params.push(e.clone().into());
-        cond.push(format!("ts < ${}", params.len()));
-    }
-    if let Some(c) = q.cursor {
-        params.push(Sql::Int(c as i64));
-        cond.push(format!("seq > ${}", params.len()));
-    }
-    if sqlite {
-        if lo > 0 || q.start.is_some() {
-            params.push(Sql::Int(lo));
-            cond.push(format!("seq >= ${}", params.len()));
-        }
-        if q.end.is_some() {
-            params.push(Sql::Int(hi));
-            cond.push(format!("seq <= ${}", params.len()));
-        }
-    } else {
-        if let Some(s) = &q.start {
-            params.push(day(s).into());
-            cond.push(format!(
-                "seq >= (SELECT coalesce(min(first_seq), 0) FROM audit_daily WHERE day >= ${})",
-                params.len()
-            ));
-        }
-        if let Some(e) = &q.end {
-            params.push(day(e).into());
-            cond.push(format!(
-                "seq <= (SELECT coalesce(max(last_seq), -1) FROM audit_daily WHERE day <= ${})",
-                params.len()
-            ));
-        }
-    }
-    let hint = access.as_ref().map(Access::hint).unwrap_or_default();
-    if let Some(Plan::Record(out)) = plan {
-        *out = hint;
-        return Ok((Vec::new(), None));
-    }
-    let filter = if cond.is_empty() {
-        String::new()
-    } else {
-        format!("{hint} WHERE {}", cond.join(" AND "))
-    };
-    // The page's seqs come from the index alone; then its leaves (and, for pruned
-    // entries, their archive) are read by primary key.
-    let sql = format!(
-        "SELECT s.seq, e.leaf, i.organization_id, i.actor_id, i.action, i.resource_type, i.category, i.result, i.ts, e.id, p.run_id, r.destination \
-         FROM (SELECT seq FROM audit_index {filter} ORDER BY seq LIMIT {} OFFSET {offset}) s \
-         JOIN audit_index i ON i.seq = s.seq JOIN ledger_entries e ON e.seq = s.seq \
-         LEFT JOIN ledger_pruned p ON p.seq = s.seq LEFT JOIN retention_runs r ON r.run_id = p.run_id \
-         ORDER BY s.seq",
-        limit + 1
-    );
-    let rows = store.query(&sql, &params)?;
     let more = rows.len() as u64 > limit;
     let mut out = Vec::new();
     let mut last = None;
@@ -358,6 +293,284 @@ fn run_with(
         }
     }
     Ok((out, if more { last } else { None }))
+}
+
+/// The query in one read transaction: the seq bounds of the date range, the
+/// combinations, the access (chosen, or forced by a test), then the page's rows (or,
+/// for `explain`, the access's name).
+fn read_page(
+    sql: &mut dyn Sql,
+    pg: bool,
+    q: &Query,
+    limit: u64,
+    forced: Option<Access>,
+    explain: bool,
+) -> vouch_store::Result<Read> {
+    // A date range also bounds the seqs: every event of a day lies between the first and
+    // last seq the day's counters record (exact, whatever the arrival order; narrow when
+    // events arrive roughly in time order), so an index is read only there.
+    let day = |t: &str| t.get(..10).unwrap_or(t).to_string();
+    // What is asked in one statement: the first seq of the first day, the last of the
+    // last day, and the ledger's last seq (for the cost model's share of the ledger).
+    let mut asked = Vec::new();
+    let mut bounds: Vec<Sql_> = Vec::new();
+    if let Some(s) = &q.start {
+        bounds.push(day(s).into());
+        asked.push(format!(
+            "(SELECT coalesce(min(first_seq), -1) FROM audit_daily WHERE day >= ${})",
+            bounds.len()
+        ));
+    }
+    if let Some(e) = &q.end {
+        bounds.push(day(e).into());
+        asked.push(format!(
+            "(SELECT coalesce(max(last_seq), -1) FROM audit_daily WHERE day <= ${})",
+            bounds.len()
+        ));
+    }
+    if !q.filters.is_empty() || q.end.is_none() && !asked.is_empty() {
+        asked.push("(SELECT coalesce(max(seq), -1) FROM audit_index)".into());
+    }
+    let got = if asked.is_empty() {
+        Vec::new()
+    } else {
+        let rows = sql.query(&format!("SELECT {}", asked.join(", ")), &bounds)?;
+        (0..asked.len()).map(|i| rows[0].int(i)).collect()
+    };
+    let mut got = got.into_iter();
+    let mut lo: i64 = q.cursor.map_or(0, |c| c as i64 + 1);
+    if q.start.is_some() {
+        let first = got.next().unwrap_or(-1);
+        // No day at or after the start: nothing can match (an empty seq range).
+        lo = lo.max(if first < 0 { i64::MAX / 2 } else { first });
+    }
+    let end_last = if q.end.is_some() { got.next() } else { None };
+    let last = got.next().unwrap_or(i64::MAX / 2);
+    let hi = end_last.unwrap_or(last);
+    let offset = if q.cursor.is_some() {
+        0
+    } else {
+        (q.page - 1) * limit
+    };
+    let need = offset + limit + 1;
+    // The combinations' counts are exact (verification recounts them): none, no events.
+    let combos = combos(sql, q)?;
+    if forced.is_none() && combos.as_ref().is_some_and(|c| c.total == 0) {
+        return Ok(Read::Hint("no combination".into()));
+    }
+    let access = match forced {
+        Some(a) => a,
+        None if q.filters.is_empty() => Access::Table,
+        None => choose(sql, pg, q, (lo, hi, last + 1), need, combos.as_ref())?,
+    };
+    if explain {
+        return Ok(Read::Hint(access.hint()));
+    }
+    let mut params: Vec<Sql_> = Vec::new();
+    let seqs = if pg {
+        pg_seqs(
+            q,
+            &access,
+            combos.as_ref(),
+            (lo, hi),
+            need,
+            limit,
+            offset,
+            &mut params,
+        )
+    } else {
+        sqlite_seqs(q, &access, (lo, hi), limit, offset, &mut params)
+    };
+    // The page's seqs come from the index; then its leaves (and, for pruned entries,
+    // their archive) are read by primary key.
+    let page = format!(
+        "SELECT s.seq, e.leaf, i.organization_id, i.actor_id, i.action, i.resource_type, i.category, i.result, i.ts, e.id, p.run_id, r.destination \
+         FROM ({seqs}) s \
+         JOIN audit_index i ON i.seq = s.seq JOIN ledger_entries e ON e.seq = s.seq \
+         LEFT JOIN ledger_pruned p ON p.seq = s.seq LEFT JOIN retention_runs r ON r.run_id = p.run_id \
+         ORDER BY s.seq"
+    );
+    Ok(Read::Rows(sql.query(&page, &params)?))
+}
+
+/// The statement of the page's seqs on SQLite: the filters, the date range and its seq
+/// bounds, with the chosen access named (`NOT INDEXED`, `INDEXED BY`).
+fn sqlite_seqs(
+    q: &Query,
+    access: &Access,
+    (lo, hi): (i64, i64),
+    limit: u64,
+    offset: u64,
+    params: &mut Vec<Sql_>,
+) -> String {
+    let by_combo = match access {
+        Access::Combo(ids) => Some(ids),
+        _ => None,
+    };
+    let mut cond = Vec::new();
+    for (column, v) in &q.filters {
+        if by_combo.is_some() && PAIRED.contains(column) {
+            continue; // the combinations hold exactly these values
+        }
+        params.push(v.clone().into());
+        // `column` is one of FILTERS' parameter names, never caller text.
+        cond.push(format!("{column} = ${}", params.len()));
+    }
+    if let Some(ids) = by_combo {
+        cond.push(format!("combo IN ({})", id_list(ids)));
+    }
+    if let Some(s) = &q.start {
+        params.push(s.clone().into());
+        cond.push(format!("ts >= ${}", params.len()));
+    }
+    if let Some(e) = &q.end {
+        params.push(e.clone().into());
+        cond.push(format!("ts < ${}", params.len()));
+    }
+    if lo > 0 || q.start.is_some() {
+        params.push(Sql_::Int(lo));
+        cond.push(format!("seq >= ${}", params.len()));
+    }
+    if q.end.is_some() {
+        params.push(Sql_::Int(hi));
+        cond.push(format!("seq <= ${}", params.len()));
+    }
+    let filter = if cond.is_empty() {
+        String::new()
+    } else if q.filters.is_empty() && q.start.is_none() && q.end.is_none() {
+        format!("WHERE {}", cond.join(" AND ")) // a cursor alone: the planner's
+    } else {
+        format!("{} WHERE {}", access.hint(), cond.join(" AND "))
+    };
+    format!(
+        "SELECT seq FROM audit_index {filter} ORDER BY seq LIMIT {} OFFSET {offset}",
+        limit + 1
+    )
+}
+
+/// The statement of the page's seqs on PostgreSQL, written so that the chosen access
+/// is the only plan without a sort, which [`PG_SETTINGS`] rules out:
+/// - the table: every filter and the timestamp as `(…) IS TRUE`, which no index
+///   matches, so only the primary key gives seq order;
+/// - a list (a filter's index, an actor's in an organisation, a combination's): its
+///   columns bounded by [`pg_list`], so that the order `(columns…, seq)` is that
+///   index's alone;
+/// - the combinations: one list each (`LATERAL`, at most `need` from each, of the
+///   actor when one is given), merged by the one sort of at most `need` × their number.
+#[allow(clippy::too_many_arguments)] // the page's parts, each used once
+fn pg_seqs(
+    q: &Query,
+    access: &Access,
+    combos: Option<&Combos>,
+    (lo, hi): (i64, i64),
+    need: u64,
+    limit: u64,
+    offset: u64,
+    params: &mut Vec<Sql_>,
+) -> String {
+    let listed: Vec<&str> = match access {
+        Access::List(index) if index == ACTOR_ORG_INDEX => vec!["actor_id", "organization_id"],
+        Access::List(index) => FILTERS
+            .iter()
+            .map(|(c, _)| *c)
+            .filter(|c| index_name(&[c]) == *index)
+            .collect(),
+        _ => vec![],
+    };
+    let combo = match access {
+        Access::Combo(ids) => Some(ids),
+        _ => None,
+    };
+    // The actor's list checks the other filters by the actor's combinations, which its
+    // index holds (migration 0028): from the index alone.
+    let actor_combos = match (access, combos) {
+        (Access::List(index), Some(k)) if index == ACTOR_INDEX && k.of_actor => Some(&k.ids),
+        _ => None,
+    };
+    let mut cond = Vec::new();
+    let mut row = Vec::new();
+    if let Some(ids) = actor_combos {
+        cond.push(format!("combo = ANY('{{{}}}'::bigint[])", id_list(ids)));
+    }
+    for (column, v) in &q.filters {
+        if (combo.is_some() || actor_combos.is_some()) && PAIRED.contains(column) {
+            continue; // the combinations hold exactly these values
+        }
+        params.push(v.clone().into());
+        let p = params.len();
+        // `column` is one of FILTERS' parameter names, never caller text.
+        if listed.contains(column) {
+            row.push(format!("${p}::text AS {column}"));
+        } else if combo.is_some() {
+            cond.push(format!("{column} = ${p}")); // the actor: (actor_id, combo, seq)
+        } else {
+            cond.push(format!("({column} = ${p}) IS TRUE"));
+        }
+    }
+    if let Some(s) = &q.start {
+        params.push(s.clone().into());
+        cond.push(format!("(ts >= ${}) IS TRUE", params.len()));
+    }
+    if let Some(e) = &q.end {
+        params.push(e.clone().into());
+        cond.push(format!("(ts < ${}) IS TRUE", params.len()));
+    }
+    params.push(Sql_::Int(lo));
+    let lo = format!("${}", params.len());
+    params.push(Sql_::Int(hi));
+    let hi = format!("${}", params.len());
+    let page = format!("LIMIT {} OFFSET {offset}", limit + 1);
+    if let Some(ids) = combo {
+        let bounds = pg_list(&[("combo", "k.id")], &lo, &hi);
+        cond.insert(0, bounds);
+        format!(
+            "SELECT x.seq FROM unnest('{{{}}}'::bigint[]) AS k(id) CROSS JOIN LATERAL \
+             (SELECT seq FROM audit_index WHERE {} ORDER BY combo, seq LIMIT {need}) x \
+             ORDER BY x.seq {page}",
+            id_list(ids),
+            cond.join(" AND ")
+        )
+    } else if !listed.is_empty() {
+        // In the index's column order (FILTERS order is not ACTOR_ORG_INDEX's).
+        let cols: Vec<(&str, String)> = listed.iter().map(|c| (*c, format!("v.{c}"))).collect();
+        let cols: Vec<(&str, &str)> = cols.iter().map(|(c, v)| (*c, v.as_str())).collect();
+        cond.insert(0, pg_list(&cols, &lo, &hi));
+        format!(
+            "WITH v AS MATERIALIZED (SELECT {}) SELECT x.seq FROM v CROSS JOIN LATERAL \
+             (SELECT seq, {names} FROM audit_index WHERE {} ORDER BY {names}, seq LIMIT {need}) x \
+             ORDER BY x.seq {page}",
+            row.join(", "),
+            cond.join(" AND "),
+            names = listed.join(", ")
+        )
+    } else {
+        cond.push(format!("seq >= {lo} AND seq <= {hi}"));
+        format!(
+            "SELECT seq FROM audit_index WHERE {} ORDER BY seq {page}",
+            cond.join(" AND ")
+        )
+    }
+}
+
+/// The index conditions of one list on PostgreSQL, an index `(columns…, seq)`: each
+/// column between its value and its value (not `=`, which would let the planner drop
+/// the column from the order and read the primary key in seq order instead, checking
+/// each row), the seq from `lo`, and the whole key at most `(values…, hi)` (which ends
+/// the index scan at `hi`: a bound on the seq alone would not, after a range).
+fn pg_list(cols: &[(&str, &str)], lo: &str, hi: &str) -> String {
+    let mut c: Vec<String> = cols
+        .iter()
+        .map(|(col, v)| format!("{col} >= {v} AND {col} <= {v}"))
+        .collect();
+    c.push(format!("seq >= {lo}"));
+    let names: Vec<&str> = cols.iter().map(|(col, _)| *col).collect();
+    let values: Vec<&str> = cols.iter().map(|(_, v)| *v).collect();
+    c.push(format!(
+        "({}, seq) <= ({}, {hi})",
+        names.join(", "),
+        values.join(", ")
+    ));
+    c.join(" AND ")
 }
 
 /// Combination ids as SQL (integers from the store, never caller text).
@@ -435,29 +648,51 @@ impl Access {
 /// into the range its first [`SAMPLE`] entries reach (read from the index alone, a few
 /// tens of microseconds).
 fn estimate(
-    store: &Store,
+    sql: &mut dyn Sql,
+    pg: bool,
     index: &str,
     eqs: &[(&'static str, &str)],
     lo: i64,
     hi: i64,
-) -> Result<(f64, bool), QueryError> {
+) -> vouch_store::Result<(f64, bool)> {
     let mut cond = Vec::new();
-    let mut params: Vec<Sql> = Vec::new();
+    let mut params: Vec<Sql_> = Vec::new();
     for (c, v) in eqs {
         params.push(v.to_string().into());
         cond.push(format!("{c} = ${}", params.len()));
     }
-    params.push(Sql::Int(lo));
-    params.push(Sql::Int(hi));
-    let rows = store.query(
-        &format!(
-            "SELECT seq FROM audit_index INDEXED BY {index} WHERE {} AND seq >= ${} AND seq <= ${} ORDER BY seq LIMIT {SAMPLE}",
+    params.push(Sql_::Int(lo));
+    params.push(Sql_::Int(hi));
+    let (l, h) = (params.len() - 1, params.len());
+    // PostgreSQL: the list's own index, as in `pg_seqs`.
+    let statement = if pg {
+        let names: Vec<&str> = eqs.iter().map(|(c, _)| *c).collect();
+        let row: Vec<String> = names
+            .iter()
+            .enumerate()
+            .map(|(i, c)| format!("${}::text AS {c}", i + 1))
+            .collect();
+        let vals: Vec<String> = names.iter().map(|c| format!("v.{c}")).collect();
+        let cols: Vec<(&str, &str)> = names
+            .iter()
+            .zip(&vals)
+            .map(|(c, v)| (*c, v.as_str()))
+            .collect();
+        format!(
+            "WITH v AS MATERIALIZED (SELECT {}) SELECT x.seq FROM v CROSS JOIN LATERAL \
+             (SELECT seq, {names} FROM audit_index WHERE {} \
+             ORDER BY {names}, seq LIMIT {SAMPLE}) x ORDER BY x.seq",
+            row.join(", "),
+            pg_list(&cols, &format!("${l}"), &format!("${h}")),
+            names = names.join(", ")
+        )
+    } else {
+        format!(
+            "SELECT seq FROM audit_index INDEXED BY {index} WHERE {} AND seq >= ${l} AND seq <= ${h} ORDER BY seq LIMIT {SAMPLE}",
             cond.join(" AND "),
-            params.len() - 1,
-            params.len()
-        ),
-        &params,
-    )?;
+        )
+    };
+    let rows = sql.query(&statement, &params)?;
     if (rows.len() as i64) < SAMPLE {
         return Ok((rows.len() as f64, true));
     }
@@ -468,6 +703,14 @@ fn estimate(
         false,
     ))
 }
+
+/// The actor's index (migration 0018; on PostgreSQL, since 0028, with the timestamp
+/// and the combination).
+const ACTOR_INDEX: &str = "audit_index_actor";
+
+/// PostgreSQL's lists that carry the timestamp (migration 0028): with a date range and
+/// no other filter, read from the index alone.
+const PG_TS_LISTS: &[&str] = &["audit_index_org", "audit_index_actor"];
 
 /// The index of an actor's entries in one organisation, in seq order (migration 0027):
 /// an actor and an organisation that rarely or never meet are read as exactly their
@@ -484,12 +727,13 @@ const ACTOR_ORG_INDEX: &str = "audit_index_actor_org";
 /// find `need` matches ([`Access`]). PostgreSQL's planner has per-value statistics and
 /// sees the same indexes: no hint there.
 fn choose(
-    store: &Store,
+    sql: &mut dyn Sql,
+    pg: bool,
     q: &Query,
     range: (i64, i64, i64),
     need: u64,
     combos: Option<&Combos>,
-) -> Result<Access, QueryError> {
+) -> vouch_store::Result<Access> {
     let (lo, hi, size) = range;
     if hi < lo || q.filters.is_empty() {
         return Ok(Access::Table);
@@ -499,10 +743,20 @@ fn choose(
     let share = (span / (size.max(1) as f64)).min(1.0);
     let need = need as f64;
     let ranged = q.start.is_some() || q.end.is_some();
+    // The combinations' exact count makes their access's cost known: when it is below
+    // what any list costs to read a page, no list is sampled (a round trip each).
+    if let (Some(k), true) = (combos, pg) {
+        let read = (k.total as f64 * share).min(k.ids.len() as f64 * need);
+        if k.ids.len() <= PG_COMBO_IDS
+            && COST_SEEK * k.ids.len() as f64 + COST_ENTRY * read <= COST_ENTRY * need
+        {
+            return Ok(Access::Combo(k.ids.clone()));
+        }
+    }
     let mut lists: Vec<(&'static str, f64)> = Vec::new();
     for (c, v) in &q.filters {
         let index = index_name(&[c]);
-        let (n, exact) = estimate(store, &index, &[(c, v.as_str())], lo, hi)?;
+        let (n, exact) = estimate(sql, pg, &index, &[(c, v.as_str())], lo, hi)?;
         if exact && n == 0.0 {
             return Ok(Access::List(index));
         }
@@ -521,7 +775,7 @@ fn choose(
     let actor_org = match (value("actor_id"), value("organization_id")) {
         (Some(a), Some(o)) => {
             let eqs = [("actor_id", a.as_str()), ("organization_id", o.as_str())];
-            let (n, exact) = estimate(store, ACTOR_ORG_INDEX, &eqs, lo, hi)?;
+            let (n, exact) = estimate(sql, pg, ACTOR_ORG_INDEX, &eqs, lo, hi)?;
             if exact && n == 0.0 {
                 return Ok(Access::List(ACTOR_ORG_INDEX.into()));
             }
@@ -530,6 +784,7 @@ fn choose(
         _ => None,
     };
     let mut matches = match combos {
+        Some(k) if k.of_actor => k.total as f64 * share,
         Some(k) => {
             let m = k.total as f64 * share;
             actor.map_or(m, |a| m * a / span)
@@ -549,8 +804,16 @@ fn choose(
         candidates.push((ACTOR_ORG_INDEX.into(), 2, n));
     }
     for (index, columns, n) in candidates {
-        let complete = columns == lists.len() && !ranged;
-        let cost = if complete {
+        // Read from the index alone: it holds every filter, and the range's timestamp
+        // (on PostgreSQL an organisation's and an actor's list carry it, migration 0028).
+        let with_ts = pg && PG_TS_LISTS.contains(&index.as_str());
+        // On PostgreSQL the actor's index also holds the combination: with the actor's
+        // combinations, every other filter is checked there.
+        let by_combo = pg && index == ACTOR_INDEX && combos.is_some_and(|k| k.of_actor);
+        let complete = (columns == lists.len() || by_combo) && (!ranged || with_ts);
+        let cost = if complete && by_combo {
+            COST_ENTRY * n.min(need * n / matches)
+        } else if complete {
             COST_ENTRY * n.min(need)
         } else {
             COST_LOOKUP * n.min(need * n / matches)
@@ -559,20 +822,33 @@ fn choose(
             best = (cost, Access::List(index));
         }
     }
-    if let Some(k) = combos {
-        // The index is (combo, actor_id, ts): with an actor, exactly its entries of
-        // these combinations; without, all of the combinations' entries (the date range
-        // checked in the index, not narrowing it).
-        let read = match actor {
-            Some(_) => matches,
-            None => k.total as f64,
-        };
-        let cost = COST_ENTRY * read + COST_SEEK * k.ids.len() as f64;
-        if cost < best.0 {
-            best = (cost, Access::Combo(k.ids.clone()));
+    match combos {
+        Some(k) if !pg => {
+            // The index is (combo, actor_id, ts): with an actor, exactly its entries of
+            // these combinations; without, all of the combinations' entries (the date
+            // range checked in the index, not narrowing it).
+            let read = match actor {
+                Some(_) => matches,
+                None => k.total as f64,
+            };
+            let cost = COST_ENTRY * read + COST_SEEK * k.ids.len() as f64;
+            if cost < best.0 {
+                best = (cost, Access::Combo(k.ids.clone()));
+            }
         }
+        Some(k) if k.ids.len() <= PG_COMBO_IDS => {
+            // PostgreSQL reads each combination's list in seq order, at most `need` from
+            // each (every entry read a match, but for the date range), from the index
+            // alone ((combo, seq) or (actor_id, combo, seq), the timestamp included).
+            let k_n = k.ids.len() as f64;
+            let cost = COST_SEEK * k_n + COST_ENTRY * (k.total as f64 * share).min(k_n * need);
+            if cost < best.0 {
+                best = (cost, Access::Combo(k.ids.clone()));
+            }
+        }
+        _ => {}
     }
-    if let Some(a) = actor {
+    if let (Some(a), false) = (actor, pg) {
         // The covering index holds the actor's entries in filter order, not seq order:
         // all of them are read, over the whole ledger (as many as the range's density
         // says), narrowed by the filters that follow the actor in the index.
@@ -633,7 +909,7 @@ pub fn run_baseline(store: &Store, q: &Query, limit: u64) -> Result<Page, QueryE
     // Entries pruned by retention keep their place in the tree but have no leaf here
     // (their content is in the WORM archive): not part of query results or exports.
     let mut sql = String::from("SELECT seq, leaf FROM ledger_entries WHERE leaf <> ''");
-    let mut params: Vec<Sql> = Vec::new();
+    let mut params: Vec<Sql_> = Vec::new();
     for (name, v) in &q.filters {
         let path = FILTERS
             .iter()
@@ -655,7 +931,7 @@ pub fn run_baseline(store: &Store, q: &Query, limit: u64) -> Result<Page, QueryE
         sql.push_str(&format!(" AND ts < ${}", params.len()));
     }
     if let Some(c) = q.cursor {
-        params.push(Sql::Int(c as i64));
+        params.push(Sql_::Int(c as i64));
         sql.push_str(&format!(" AND seq > ${}", params.len()));
     }
     let offset = if q.cursor.is_some() {
@@ -708,6 +984,21 @@ mod tests {
             }
             assert!(m27.contains("CREATE INDEX audit_index_combo ON audit_index (combo"));
         }
+        let m28 =
+            include_str!("../../vouch-store/src/migrations/postgres/0028_audit_actor_combo.sql");
+        for (index, c, include) in [
+            ("audit_index_org", "organization_id", "ts"),
+            (ACTOR_INDEX, "actor_id", "ts, combo"),
+        ] {
+            assert!(PG_TS_LISTS.contains(&index));
+            assert!(m28.contains(&format!(
+                "CREATE INDEX {index} ON audit_index ({c}, seq) INCLUDE ({include})"
+            )));
+        }
+        assert!(
+            m28.contains("CREATE INDEX audit_index_combo ON audit_index (combo, seq) INCLUDE (ts)")
+        );
+        assert!(m28.contains("CREATE INDEX audit_index_actor_combo ON audit_index (actor_id, combo, seq) INCLUDE (ts)"));
         let m27 = include_str!("../../vouch-store/src/migrations/sqlite/0027_audit_combo.sql");
         assert!(m27.contains(&format!(
             "CREATE INDEX audit_index_actor_cover ON audit_index\n    (actor_id, {}, ts)",

@@ -205,6 +205,19 @@ pub enum BreakReason {
         /// The index rows counted.
         counted: u64,
     },
+    /// An actor's count of events in an audit-log combination (`audit_actor_combo`)
+    /// differs from the number of that actor's index rows naming it (the query answers
+    /// "no events" for an actor and filters from a zero count).
+    ActorComboCount {
+        /// The actor.
+        actor: String,
+        /// The combination's id.
+        combo: u64,
+        /// The stored count (0 when there is no row).
+        stored: u64,
+        /// The index rows counted.
+        counted: u64,
+    },
     /// The audit-log index rows of the entries a retention run pruned are not those the
     /// run recorded (`index_sha256` in its `retention.archived` event): a row of a
     /// pruned entry was altered, deleted or added, or the index floor was moved.
@@ -249,6 +262,7 @@ impl std::fmt::Display for BreakReason {
             DailySeqRange { day, category, result } => write!(f, "daily counter {day}/{category}/{result}: its first/last seq differ from the index"),
             IndexCombo { seq } => write!(f, "audit-log index row {seq} names a combination that is missing or differs from the row"),
             ComboCount { combo, stored, counted } => write!(f, "audit-log combination {combo} counts {stored} events but the index has {counted}"),
+            ActorComboCount { actor, combo, stored, counted } => write!(f, "audit-log combination {combo} counts {stored} events of actor {actor} but the index has {counted}"),
             PrunedIndex { run_id, event_seq } => write!(f, "retention run {run_id}: the audit-log index rows of the entries it pruned differ from those it recorded (event {event_seq})"),
             NegativeSeq { seq } => write!(f, "negative seq {seq}"),
         }
@@ -866,6 +880,40 @@ fn check_combos(store: &Store, broken: &mut Option<Break>) -> Result<(), LedgerE
             broken,
             at,
             BreakReason::ComboCount {
+                combo: combo.max(0) as u64,
+                stored: stored.max(0) as u64,
+                counted: counted.max(0) as u64,
+            },
+        );
+        return Ok(());
+    }
+    // Each actor's counts (migration 0028), the same way.
+    let rows = store.query(
+        "SELECT 'c', actor_id, combo, count FROM audit_actor_combo UNION ALL \
+         SELECT 'i', actor_id, combo, count(*) FROM audit_index WHERE actor_id IS NOT NULL GROUP BY actor_id, combo",
+        &[],
+    )?;
+    let mut counts: std::collections::BTreeMap<(String, i64), (i64, i64)> = Default::default();
+    for r in &rows {
+        let e = counts.entry((r.text(1), r.int(2))).or_default();
+        if r.text(0) == "c" {
+            e.0 = r.int(3);
+        } else {
+            e.1 = r.int(3);
+        }
+    }
+    if let Some(((actor, combo), (stored, counted))) = counts.into_iter().find(|(_, (s, c))| s != c)
+    {
+        let first = store.query(
+            "SELECT min(seq) FROM audit_index WHERE actor_id = $1 AND combo = $2",
+            &[Value::Text(actor.clone()), Value::Int(combo)],
+        )?;
+        let at = first.first().and_then(|r| r.opt_int(0)).unwrap_or(0).max(0) as u64;
+        worst(
+            broken,
+            at,
+            BreakReason::ActorComboCount {
+                actor,
                 combo: combo.max(0) as u64,
                 stored: stored.max(0) as u64,
                 counted: counted.max(0) as u64,

@@ -634,7 +634,7 @@ on_both!(index_backfilled_for_an_existing_ledger, |fx| {
     fx.exec("UPDATE ledger_entries SET leaf = '' WHERE seq = 5");
     fx.exec("INSERT INTO ledger_pruned (seq, run_id) VALUES (5, 'run-1')");
     // (Migration 0027 adds the combinations to the index table: it runs again too.)
-    fx.exec("DROP TABLE audit_index; DROP TABLE audit_daily; DROP TABLE audit_index_floor; DROP TABLE audit_combo; DELETE FROM schema_migrations WHERE version IN (18, 27)");
+    fx.exec("DROP TABLE audit_index; DROP TABLE audit_daily; DROP TABLE audit_index_floor; DROP TABLE audit_combo; DROP TABLE audit_actor_combo; DELETE FROM schema_migrations WHERE version IN (18, 27, 28)");
     let ledger = fx.reopen();
     let r = ledger.verify(&VerifyOptions::default()).unwrap();
     assert!(r.valid, "{r:?}");
@@ -691,6 +691,17 @@ fn combos_and_recount(fx: &util::Fx) -> (String, String) {
     (stored, counted)
 }
 
+/// Every actor's count per combination, and the same recounted from the rows.
+fn actor_combos_and_recount(fx: &util::Fx) -> (String, String) {
+    let stored = fx.query_text(
+        "SELECT coalesce(string_agg(k, ';' ORDER BY k), '') FROM (SELECT a.actor_id || '/' || c.key || '=' || a.count AS k FROM audit_actor_combo a JOIN audit_combo c ON c.id = a.combo) x",
+    );
+    let counted = fx.query_text(
+        "SELECT coalesce(string_agg(k, ';' ORDER BY k), '') FROM (SELECT i.actor_id || '/' || c.key || '=' || count(*) AS k FROM audit_index i JOIN audit_combo c ON c.id = i.combo WHERE i.actor_id IS NOT NULL GROUP BY i.actor_id, c.key) x",
+    );
+    (stored, counted)
+}
+
 on_both!(combinations_are_counted_by_the_sequencer, |fx| {
     setup(&fx);
     let (stored, counted) = combos_and_recount(&fx);
@@ -712,7 +723,49 @@ on_both!(combinations_are_counted_by_the_sequencer, |fx| {
         fx.query_text("SELECT CAST(count(*) AS TEXT) FROM audit_index i JOIN audit_combo c ON c.id = i.combo WHERE c.action = i.action AND c.result = i.result"),
         (N + 50).to_string()
     );
+    // Each actor's counts per combination too (migration 0028), across both appends.
+    let (stored, counted) = actor_combos_and_recount(&fx);
+    assert!(stored.split(';').count() > 3, "{stored}");
+    assert_eq!(stored, counted);
     assert!(fx.verify().valid);
+});
+
+on_both!(tamper_actor_combination_count, |fx| {
+    setup(&fx);
+    // Lowering an actor's count would make the query answer "no events" for that actor
+    // with those filters.
+    let (actor, combo) = (
+        fx.query_text("SELECT min(actor_id) FROM audit_actor_combo"),
+        fx.query_text("SELECT CAST(min(combo) AS TEXT) FROM audit_actor_combo WHERE actor_id = (SELECT min(actor_id) FROM audit_actor_combo)"),
+    );
+    let first = fx.query_text(&format!(
+        "SELECT CAST(min(seq) AS TEXT) FROM audit_index WHERE actor_id = '{actor}' AND combo = {combo}"
+    ));
+    fx.exec(&format!(
+        "UPDATE audit_actor_combo SET count = count + 1 WHERE actor_id = '{actor}' AND combo = {combo}"
+    ));
+    let r = fx.verify();
+    assert_eq!(r.broken_at, Some(first.parse().unwrap()), "{r:?}");
+    match r.break_reason {
+        Some(BreakReason::ActorComboCount {
+            actor: a,
+            combo: c,
+            stored,
+            counted,
+        }) => {
+            assert_eq!((a, c.to_string()), (actor.clone(), combo.clone()));
+            assert_eq!(stored, counted + 1);
+        }
+        other => panic!("{other:?}"),
+    }
+    // Removed altogether.
+    fx.exec(&format!(
+        "DELETE FROM audit_actor_combo WHERE actor_id = '{actor}' AND combo = {combo}"
+    ));
+    assert!(matches!(
+        reason(&fx),
+        BreakReason::ActorComboCount { stored: 0, .. }
+    ));
 });
 
 on_both!(tamper_combination_count, |fx| {
@@ -757,20 +810,27 @@ on_both!(tamper_index_row_combination, |fx| {
 on_both!(combinations_backfilled_for_an_existing_ledger, |fx| {
     setup(&fx);
     let (before, _) = combos_and_recount(&fx);
+    let (actors_before, _) = actor_combos_and_recount(&fx);
     // A ledger from before migration 0027: drop what it made and forget that it ran,
     // then reopen (which migrates).
     fx.exec("DROP INDEX audit_index_combo");
     fx.exec("DROP INDEX IF EXISTS audit_index_actor_cover");
     fx.exec("DROP INDEX audit_index_actor_org");
     fx.exec("DROP TABLE audit_combo");
+    fx.exec("DROP TABLE audit_actor_combo");
+    fx.exec("DROP INDEX IF EXISTS audit_index_actor_combo");
     fx.exec("ALTER TABLE audit_index DROP COLUMN combo");
-    fx.exec("DELETE FROM schema_migrations WHERE version = 27");
+    fx.exec("DELETE FROM schema_migrations WHERE version IN (27, 28)");
     let ledger = fx.reopen();
     let r = ledger.verify(&VerifyOptions::default()).unwrap();
     assert!(r.valid, "{r:?}");
     let (after, counted) = combos_and_recount(&fx);
     assert_eq!(after, before);
     assert_eq!(after, counted);
+    // The actors' counts are backfilled too (migration 0028), keyed by the new ids.
+    let (actors_after, actors_counted) = actor_combos_and_recount(&fx);
+    assert_eq!(actors_after, actors_before);
+    assert_eq!(actors_after, actors_counted);
     // Each backfilled row names its own combination (not merely some combination).
     assert_eq!(
         fx.query_text("SELECT CAST(count(*) AS TEXT) FROM audit_index i JOIN audit_combo c ON c.id = i.combo WHERE c.action = i.action AND c.category = i.category AND c.result = i.result AND (c.organization_id = i.organization_id OR (c.organization_id IS NULL AND i.organization_id IS NULL))"),

@@ -199,6 +199,22 @@ pub(crate) fn combo_groups(rows: &[EntryRow]) -> ComboGroups<'_> {
     ComboGroups { groups, of_row }
 }
 
+/// An actor's combinations in `rows` (migration 0028): per (actor, position of the
+/// combination in `groups.groups`), in key order, how many rows; rows without an actor
+/// are not counted.
+pub(crate) fn actor_combo_groups<'a>(
+    rows: &'a [EntryRow],
+    groups: &ComboGroups<'_>,
+) -> Vec<((&'a str, usize), i64)> {
+    let mut m: std::collections::BTreeMap<(&str, usize), i64> = Default::default();
+    for (r, g) in rows.iter().zip(&groups.of_row) {
+        if let Some(a) = r.index.actor_id.as_deref() {
+            *m.entry((a, *g)).or_insert(0) += 1;
+        }
+    }
+    m.into_iter().collect()
+}
+
 /// A daily counter's key: (day, category, result).
 pub(crate) type DayKey<'a> = (&'a str, &'a str, &'a str);
 
@@ -368,6 +384,16 @@ pub trait Backend: Send + Sync {
     fn query(&self, sql: &str, params: &[Value]) -> Result<Vec<Row>>;
     /// Run `f` in one write transaction over the record tables; commit when it returns Ok.
     fn write(&self, f: &mut dyn FnMut(&mut dyn Sql) -> Result<()>) -> Result<()>;
+    /// Run `f`'s read queries on one connection: on PostgreSQL one read-only transaction
+    /// (each query one round trip, no prepared statement kept) whose planner settings
+    /// are `pg_settings` (`SET LOCAL name = value`, this transaction only: how a query
+    /// names the plan it needs); on SQLite a reader connection (`pg_settings` ignored).
+    /// Names and values are the caller's constants, never request text.
+    fn read(
+        &self,
+        pg_settings: &[(&str, &str)],
+        f: &mut dyn FnMut(&mut dyn Sql) -> Result<()>,
+    ) -> Result<()>;
 }
 
 /// A shared handle to whichever backend is open.

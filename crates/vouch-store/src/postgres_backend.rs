@@ -5,8 +5,9 @@
 use crate::pg_tls::{redact_in, PgDsn};
 use crate::pool::Pool;
 use crate::{
-    combo_groups, daily_groups, hash_from, redact_url, Backend, CheckpointRow, DailyCount,
-    EntryRef, EntryRow, FoundEntry, Head, IndexRef, LedgerTx, PacketRow, Result, StoreError,
+    actor_combo_groups, combo_groups, daily_groups, hash_from, redact_url, Backend, CheckpointRow,
+    DailyCount, EntryRef, EntryRow, FoundEntry, Head, IndexRef, LedgerTx, PacketRow, Result,
+    StoreError,
 };
 use postgres::fallible_iterator::FallibleIterator;
 use postgres::{Client, Transaction};
@@ -59,6 +60,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         include_str!("migrations/postgres/0026_sessions_and_commitment_locks.sql"),
     ),
     (27, include_str!("migrations/postgres/0027_audit_combo.sql")),
+    (
+        28,
+        include_str!("migrations/postgres/0028_audit_actor_combo.sql"),
+    ),
 ];
 
 /// The PostgreSQL backend: a pool of connections, optionally in its own schema.
@@ -301,6 +306,19 @@ impl LedgerTx for PgTx<'_, '_> {
         }
         // Ids in the groups' order (RETURNING does not promise the input's order).
         let combo_ids: Vec<i64> = groups.iter().map(|g| by_key[&g.0]).collect();
+        // Each actor's count per combination (migration 0028), keys unique and sorted.
+        let per_actor = actor_combo_groups(rows, &combos);
+        if !per_actor.is_empty() {
+            let actors: Vec<&str> = per_actor.iter().map(|((a, _), _)| *a).collect();
+            let ids: Vec<i64> = per_actor.iter().map(|((_, g), _)| combo_ids[*g]).collect();
+            let counts: Vec<i64> = per_actor.iter().map(|(_, n)| *n).collect();
+            self.tx.execute(
+                "INSERT INTO audit_actor_combo (actor_id, combo, count) \
+                 SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[]) \
+                 ON CONFLICT (actor_id, combo) DO UPDATE SET count = audit_actor_combo.count + excluded.count",
+                &[&actors, &ids, &counts],
+            )?;
+        }
         for (c, chunk) in rows.chunks(5000).enumerate() {
             let seqs: Vec<i64> = chunk.iter().map(|r| r.seq as i64).collect();
             let ids: Vec<&str> = chunk.iter().map(|r| r.id.as_str()).collect();
@@ -639,6 +657,48 @@ impl Backend for PgBackend {
     fn write(&self, f: &mut dyn FnMut(&mut dyn crate::sql::Sql) -> Result<()>) -> Result<()> {
         self.records_write(f)
     }
+
+    fn read(
+        &self,
+        pg_settings: &[(&str, &str)],
+        f: &mut dyn FnMut(&mut dyn crate::sql::Sql) -> Result<()>,
+    ) -> Result<()> {
+        let valid = |t: &str| {
+            !t.is_empty()
+                && t.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.')
+        };
+        if let Some((n, v)) = pg_settings.iter().find(|(n, v)| !valid(n) || !valid(v)) {
+            return Err(StoreError::Config(format!(
+                "invalid planner setting `{n} = {v}`"
+            )));
+        }
+        let mut conn = self.pool.get(|| self.connect())?;
+        let r = (|| {
+            let mut tx = conn.build_transaction().read_only(true).start()?;
+            // The schema and the settings in one round trip.
+            let mut set: Vec<String> = self
+                .schema
+                .iter()
+                .map(|s| format!("SET LOCAL search_path TO {s}"))
+                .collect();
+            set.extend(
+                pg_settings
+                    .iter()
+                    .map(|(n, v)| format!("SET LOCAL {n} = {v}")),
+            );
+            if !set.is_empty() {
+                tx.batch_execute(&set.join("; "))?;
+            }
+            f(&mut PgRead(&mut tx))?;
+            tx.commit()?;
+            Ok(())
+        })();
+        if conn.is_closed() {
+            conn.discard();
+        }
+        r
+    }
 }
 
 // ---- the portable record surface (see sql.rs) ----
@@ -713,6 +773,32 @@ impl crate::sql::Sql for PgSql<'_, '_> {
     }
     fn query(&mut self, sql: &str, params: &[crate::sql::Value]) -> Result<Vec<crate::sql::Row>> {
         pg_rows(self.0.query(sql, &pg_params(params))?)
+    }
+}
+
+/// [`Backend::read`]'s statements: each query sent with its parameters' types in one
+/// round trip (an unnamed statement: nothing to close, PgBouncer-safe).
+struct PgRead<'a, 'b>(&'a mut Transaction<'b>);
+
+impl crate::sql::Sql for PgRead<'_, '_> {
+    fn execute(&mut self, sql: &str, params: &[crate::sql::Value]) -> Result<u64> {
+        Ok(self.0.execute(sql, &pg_params(params))?)
+    }
+    fn query(&mut self, sql: &str, params: &[crate::sql::Value]) -> Result<Vec<crate::sql::Row>> {
+        use crate::sql::Value as V;
+        use postgres::types::Type;
+        let typed: Vec<(&(dyn postgres::types::ToSql + Sync), Type)> = params
+            .iter()
+            .map(|p| {
+                let ty = match p {
+                    V::Int(_) => Type::INT8,
+                    V::Blob(_) => Type::BYTEA,
+                    V::Text(_) | V::Null => Type::TEXT,
+                };
+                (p as &(dyn postgres::types::ToSql + Sync), ty)
+            })
+            .collect();
+        pg_rows(self.0.query_typed(sql, &typed)?)
     }
 }
 

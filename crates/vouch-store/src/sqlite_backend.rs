@@ -3,8 +3,8 @@
 
 use crate::pool::Pool;
 use crate::{
-    combo_groups, daily_groups, hash_from, Backend, CheckpointRow, DailyCount, EntryRef, EntryRow,
-    FoundEntry, Head, IndexRef, LedgerTx, PacketRow, Result, StoreError,
+    actor_combo_groups, combo_groups, daily_groups, hash_from, Backend, CheckpointRow, DailyCount,
+    EntryRef, EntryRow, FoundEntry, Head, IndexRef, LedgerTx, PacketRow, Result, StoreError,
 };
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Transaction};
 use std::path::{Path, PathBuf};
@@ -54,6 +54,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         include_str!("migrations/sqlite/0026_sessions_and_commitment_locks.sql"),
     ),
     (27, include_str!("migrations/sqlite/0027_audit_combo.sql")),
+    (
+        28,
+        include_str!("migrations/sqlite/0028_audit_actor_combo.sql"),
+    ),
 ];
 
 /// The SQLite backend: WAL mode, pooled readers, one writer, a checkpoint thread.
@@ -239,6 +243,16 @@ impl LedgerTx for SqliteTx<'_> {
                     |r| r.get(0),
                 )?;
                 combo_ids.push(id);
+            }
+        }
+        // Each actor's count per combination (migration 0028).
+        {
+            let mut stmt = self.tx.prepare_cached(
+                "INSERT INTO audit_actor_combo (actor_id, combo, count) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT (actor_id, combo) DO UPDATE SET count = audit_actor_combo.count + excluded.count",
+            )?;
+            for ((actor, g), n) in actor_combo_groups(rows, &combos) {
+                stmt.execute(params![actor, combo_ids[g], n])?;
             }
         }
         let many = multi_index_sql(PER);
@@ -550,6 +564,14 @@ impl Backend for SqliteBackend {
 
     fn write(&self, f: &mut dyn FnMut(&mut dyn crate::sql::Sql) -> Result<()>) -> Result<()> {
         self.records_write(f)
+    }
+
+    fn read(
+        &self,
+        _pg_settings: &[(&str, &str)],
+        f: &mut dyn FnMut(&mut dyn crate::sql::Sql) -> Result<()>,
+    ) -> Result<()> {
+        self.read(|c| f(&mut SqliteSql(c)))
     }
 }
 

@@ -555,7 +555,26 @@ fn ext_works_behind_pgbouncer_in_transaction_mode() {
             .query("SELECT count(*) FROM schema_migrations", &[])
             .unwrap();
         assert!(matches!(n[0].0[0], vouch_store::Value::Int(k) if k > 0));
+        // The audit-log query's read transaction: its planner settings and several
+        // typed queries (unnamed statements) on one server connection.
+        let mut seen = Vec::new();
+        store
+            .read(&[("enable_seqscan", "off"), ("jit", "off")], &mut |sql| {
+                let a = sql.query(
+                    "SELECT count(*) FROM ledger_entries WHERE seq >= $1 AND id <> $2",
+                    &[vouch_store::Value::Int(0), "x".into()],
+                )?;
+                let b = sql.query("SELECT current_setting('enable_seqscan')", &[])?;
+                seen = vec![a[0].int(0).to_string(), b[0].text(0)];
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(seen, ["80", "off"]);
     }
+    // A setting is never taken from text that is not a plain name and value.
+    assert!(store
+        .read(&[("enable_seqscan", "off; DROP TABLE x")], &mut |_| Ok(()))
+        .is_err());
     // Every kind of statement the ledger uses (array inserts, streams, checkpoints,
     // packets), through the bouncer.
     store
