@@ -224,12 +224,11 @@ const PG_COMBO_IDS: usize = 1_000;
 /// ([`vouch_store::Backend::read`]). Its statistics cannot see that two filters rarely
 /// meet (an actor and an action), so on its own it may read an actor's hundred
 /// thousand entries in seq order to find the few of one action, or a month through
-/// the timestamp index and sort it. The query chooses the access itself, by the cost
-/// model SQLite uses ([`choose`]), and writes it so that it is the only ordered plan:
-/// the chosen list's conditions as index conditions, the others as `(…) IS TRUE`
-/// (which no index matches), and no sequential scan, bitmap scan or sort to fall back
-/// on (except the sort that merges the combinations' lists). JIT compilation, worth it
-/// for long analytical queries, would add tens of milliseconds to these.
+/// the timestamp index and sort it. The query chooses the access itself ([`choose`])
+/// and writes it so that it is the only plan without a sort ([`pg_seqs`]); these rule
+/// out sequential scans, bitmap scans and sorts to fall back on (but for the sort that
+/// merges the combinations' lists, the only plan there). JIT compilation and parallel
+/// workers, worth it for long analytical queries, would add milliseconds to these.
 const PG_SETTINGS: &[(&str, &str)] = &[
     ("jit", "off"),
     ("max_parallel_workers_per_gather", "0"),
@@ -328,7 +327,9 @@ fn read_page(
             bounds.len()
         ));
     }
-    if !q.filters.is_empty() || q.end.is_none() && !asked.is_empty() {
+    // One filter and no range: its own list, in seq order (nothing to estimate, below).
+    let alone = q.filters.len() == 1 && q.start.is_none() && q.end.is_none();
+    if !q.filters.is_empty() && !alone || q.end.is_none() && !asked.is_empty() {
         asked.push("(SELECT coalesce(max(seq), -1) FROM audit_index)".into());
     }
     let got = if asked.is_empty() {
@@ -361,6 +362,9 @@ fn read_page(
     let access = match forced {
         Some(a) => a,
         None if q.filters.is_empty() => Access::Table,
+        // Its list reads at most a page of entries from the index alone; the table, a
+        // page at the list's density at best: the list, whatever its length.
+        None if alone => Access::List(index_name(&[q.filters[0].0])),
         None => choose(sql, pg, q, (lo, hi, last + 1), need, combos.as_ref())?,
     };
     if explain {
@@ -717,15 +721,16 @@ const PG_TS_LISTS: &[&str] = &["audit_index_org", "audit_index_actor"];
 /// entries.
 const ACTOR_ORG_INDEX: &str = "audit_index_actor_org";
 
-/// SQLite's access to `audit_index` for a query, as `NOT INDEXED` or `INDEXED BY`: the
-/// cheapest by estimated cost. SQLite keeps no per-value statistics, so on its own it
-/// may read a filter that matches millions of rows (`result=success`) to find the few
-/// that also match a rare actor, or read a month through the timestamp index and sort
-/// it. Each filter's list is estimated from a sample ([`estimate`]); the matches are the
-/// combinations' exact count (two or more of [`PAIRED`]) or the filters' densities
-/// multiplied (as if independent); then the cost of each access is what it reads to
-/// find `need` matches ([`Access`]). PostgreSQL's planner has per-value statistics and
-/// sees the same indexes: no hint there.
+/// The access to `audit_index` for a query: the cheapest by estimated cost. SQLite keeps
+/// no per-value statistics, and PostgreSQL's cannot tell that two filters rarely meet,
+/// so on its own either may read a filter that matches millions of rows
+/// (`result=success`) to find the few that also match a rare actor, or read a month
+/// through the timestamp index and sort it. Each filter's list is estimated from a
+/// sample ([`estimate`]); the matches are the combinations' exact count (two or more of
+/// [`PAIRED`], or one with an actor) or the filters' densities multiplied (as if
+/// independent); then the cost of each access is what it reads to find `need` matches
+/// ([`Access`]). SQLite is told the access by a hint ([`sqlite_seqs`]), PostgreSQL by
+/// the statement's shape ([`pg_seqs`]).
 fn choose(
     sql: &mut dyn Sql,
     pg: bool,

@@ -385,6 +385,8 @@ on_both!(trusted_checkpoint_catches_wholesale_rollback, |fx| {
     fx.exec("DELETE FROM audit_daily");
     fx.exec("INSERT INTO audit_daily (day, category, result, count, first_seq, last_seq) SELECT substr(ts, 1, 10), category, result, count(*), min(seq), max(seq) FROM audit_index GROUP BY 1, 2, 3");
     fx.exec("UPDATE audit_combo SET count = (SELECT count(*) FROM audit_index i WHERE i.combo = audit_combo.id)");
+    fx.exec("DELETE FROM audit_actor_combo");
+    fx.exec("INSERT INTO audit_actor_combo (actor_id, combo, count) SELECT actor_id, combo, count(*) FROM audit_index WHERE actor_id IS NOT NULL GROUP BY actor_id, combo");
     assert!(fx.verify().valid, "the rollback is consistent on its own");
     let r = fx
         .ledger
@@ -819,6 +821,7 @@ on_both!(combinations_backfilled_for_an_existing_ledger, |fx| {
     fx.exec("DROP TABLE audit_combo");
     fx.exec("DROP TABLE audit_actor_combo");
     fx.exec("DROP INDEX IF EXISTS audit_index_actor_combo");
+    fx.exec("DROP INDEX IF EXISTS audit_daily_seqs");
     fx.exec("ALTER TABLE audit_index DROP COLUMN combo");
     fx.exec("DELETE FROM schema_migrations WHERE version IN (27, 28)");
     let ledger = fx.reopen();

@@ -561,7 +561,7 @@ fn ext_works_behind_pgbouncer_in_transaction_mode() {
         store
             .read(&[("enable_seqscan", "off"), ("jit", "off")], &mut |sql| {
                 let a = sql.query(
-                    "SELECT count(*) FROM ledger_entries WHERE seq >= $1 AND id <> $2",
+                    "SELECT count(*) FROM schema_migrations WHERE version >= $1 AND $2 <> ''",
                     &[vouch_store::Value::Int(0), "x".into()],
                 )?;
                 let b = sql.query("SELECT current_setting('enable_seqscan')", &[])?;
@@ -569,7 +569,7 @@ fn ext_works_behind_pgbouncer_in_transaction_mode() {
                 Ok(())
             })
             .unwrap();
-        assert_eq!(seen, ["80", "off"]);
+        assert_eq!(seen, [n[0].int(0).to_string(), "off".to_string()]);
     }
     // A setting is never taken from text that is not a plain name and value.
     assert!(store

@@ -23,12 +23,12 @@ CREATE INDEX audit_daily_seqs ON audit_daily (day) INCLUDE (first_seq, last_seq)
 -- combination's) carry the timestamp, so that its check needs no table row: in
 -- seq-bounded ranges of a month, reading each row to check it cost up to 50 ms at
 -- ten million events. (Rebuilding them takes about a minute each at that size.)
-DROP INDEX audit_index_org;
+DROP INDEX IF EXISTS audit_index_org;
 CREATE INDEX audit_index_org ON audit_index (organization_id, seq) INCLUDE (ts);
 -- The actor's list carries the combination too: an actor with other filters is read in
 -- seq order and checked against the actor's matching combinations from the index alone
 -- (cheaper than one list per combination when the actor's matches are dense).
-DROP INDEX audit_index_actor;
+DROP INDEX IF EXISTS audit_index_actor;
 CREATE INDEX audit_index_actor ON audit_index (actor_id, seq) INCLUDE (ts, combo);
-DROP INDEX audit_index_combo;
+DROP INDEX IF EXISTS audit_index_combo;
 CREATE INDEX audit_index_combo ON audit_index (combo, seq) INCLUDE (ts);
