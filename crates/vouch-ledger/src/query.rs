@@ -423,14 +423,7 @@ fn sqlite_seqs(
     if let Some(ids) = by_combo {
         cond.push(format!("combo IN ({})", id_list(ids)));
     }
-    if let Some(s) = &q.start {
-        params.push(s.clone().into());
-        cond.push(format!("ts >= ${}", params.len()));
-    }
-    if let Some(e) = &q.end {
-        params.push(e.clone().into());
-        cond.push(format!("ts < ${}", params.len()));
-    }
+    cond.extend(ts_range(q, params, false));
     if lo > 0 || q.start.is_some() {
         params.push(Sql_::Int(lo));
         cond.push(format!("seq >= ${}", params.len()));
@@ -511,14 +504,7 @@ fn pg_seqs(
             cond.push(format!("({column} = ${p}) IS TRUE"));
         }
     }
-    if let Some(s) = &q.start {
-        params.push(s.clone().into());
-        cond.push(format!("(ts >= ${}) IS TRUE", params.len()));
-    }
-    if let Some(e) = &q.end {
-        params.push(e.clone().into());
-        cond.push(format!("(ts < ${}) IS TRUE", params.len()));
-    }
+    cond.extend(ts_range(q, params, true));
     params.push(Sql_::Int(lo));
     let lo = format!("${}", params.len());
     params.push(Sql_::Int(hi));
@@ -554,6 +540,20 @@ fn pg_seqs(
             cond.join(" AND ")
         )
     }
+}
+
+/// The conditions of the query's time range (half-open), bound as `params`; `opaque`
+/// writes them as `(…) IS TRUE`, which no PostgreSQL index matches.
+fn ts_range(q: &Query, params: &mut Vec<Sql_>, opaque: bool) -> Vec<String> {
+    let mut cond = Vec::new();
+    for (bound, op) in [(&q.start, ">="), (&q.end, "<")] {
+        if let Some(t) = bound {
+            params.push(t.clone().into());
+            let c = format!("ts {op} ${}", params.len());
+            cond.push(if opaque { format!("({c}) IS TRUE") } else { c });
+        }
+    }
+    cond
 }
 
 /// The index conditions of one list on PostgreSQL, an index `(columns…, seq)`: each
