@@ -278,20 +278,40 @@ fn run_with(
         }
         None => return Ok((Vec::new(), None)),
     };
-    let more = rows.len() as u64 > limit;
+    page_of(&rows, limit, |seq, r| {
+        let text = r.text(1);
+        if text.is_empty() {
+            Ok(archived_stub(seq, r))
+        } else {
+            leaf(seq, &text)
+        }
+    })
+}
+
+/// The entries to skip before the page: none after a cursor, else the earlier pages.
+fn offset_of(q: &Query, limit: u64) -> u64 {
+    if q.cursor.is_some() {
+        0
+    } else {
+        (q.page - 1) * limit
+    }
+}
+
+/// A page from rows of `seq, …` read with one row more than `limit`: the first `limit`
+/// made into results, and the cursor (the last seq given) when that extra row came.
+fn page_of(
+    rows: &[vouch_store::Row],
+    limit: u64,
+    mut result: impl FnMut(u64, &vouch_store::Row) -> Result<Value, QueryError>,
+) -> Result<Page, QueryError> {
     let mut out = Vec::new();
     let mut last = None;
     for r in rows.iter().take(limit as usize) {
         let seq = r.int(0) as u64;
         last = Some(seq);
-        let text = r.text(1);
-        if text.is_empty() {
-            out.push(archived_stub(seq, r));
-        } else {
-            out.push(leaf(seq, &text)?);
-        }
+        out.push(result(seq, r)?);
     }
-    Ok((out, if more { last } else { None }))
+    Ok((out, last.filter(|_| rows.len() as u64 > limit)))
 }
 
 /// The query in one read transaction: the seq bounds of the date range, the
@@ -309,22 +329,28 @@ fn read_page(
     // last seq the day's counters record (exact, whatever the arrival order; narrow when
     // events arrive roughly in time order), so an index is read only there.
     let day = |t: &str| t.get(..10).unwrap_or(t).to_string();
-    // What is asked in one statement: the first seq of the first day, the last of the
-    // last day, and the ledger's last seq (for the cost model's share of the ledger).
+    // What is asked in one statement: the least first seq and the greatest last seq of
+    // the range's days, and the ledger's last seq (for the cost model's share of the
+    // ledger). Only the range's own days are read: with both ends given, a month's
+    // counters, not every day after its start and every day before its end.
     let mut asked = Vec::new();
     let mut bounds: Vec<Sql_> = Vec::new();
-    if let Some(s) = &q.start {
-        bounds.push(day(s).into());
+    let mut days = Vec::new();
+    for (bound, op) in [(&q.start, ">="), (&q.end, "<=")] {
+        if let Some(t) = bound {
+            bounds.push(day(t).into());
+            days.push(format!("day {op} ${}", bounds.len()));
+        }
+    }
+    let days = days.join(" AND ");
+    if q.start.is_some() {
         asked.push(format!(
-            "(SELECT coalesce(min(first_seq), -1) FROM audit_daily WHERE day >= ${})",
-            bounds.len()
+            "(SELECT coalesce(min(first_seq), -1) FROM audit_daily WHERE {days})"
         ));
     }
-    if let Some(e) = &q.end {
-        bounds.push(day(e).into());
+    if q.end.is_some() {
         asked.push(format!(
-            "(SELECT coalesce(max(last_seq), -1) FROM audit_daily WHERE day <= ${})",
-            bounds.len()
+            "(SELECT coalesce(max(last_seq), -1) FROM audit_daily WHERE {days})"
         ));
     }
     // One filter and no range: its own list, in seq order (nothing to estimate, below).
@@ -348,11 +374,7 @@ fn read_page(
     let end_last = if q.end.is_some() { got.next() } else { None };
     let last = got.next().unwrap_or(i64::MAX / 2);
     let hi = end_last.unwrap_or(last);
-    let offset = if q.cursor.is_some() {
-        0
-    } else {
-        (q.page - 1) * limit
-    };
+    let offset = offset_of(q, limit);
     let need = offset + limit + 1;
     // The combinations' counts are exact (verification recounts them): none, no events.
     let combos = combos(sql, q)?;
@@ -647,34 +669,73 @@ impl Access {
     }
 }
 
-/// The estimated number of entries of a filter's list with a seq in `lo..=hi`: exact
-/// when the list holds fewer than [`SAMPLE`] there, else extrapolated from how far
-/// into the range its first [`SAMPLE`] entries reach (read from the index alone, a few
-/// tens of microseconds).
-fn estimate(
+/// The estimated number of entries of each list (an index and the values of its
+/// columns) with a seq in `lo..=hi`, all in one statement: exact when the list holds
+/// fewer than [`SAMPLE`] there, else extrapolated from how far into the range its first
+/// [`SAMPLE`] entries reach (read from the index alone, a few tens of microseconds).
+fn estimates(
     sql: &mut dyn Sql,
+    pg: bool,
+    lists: &[(String, Vec<(&'static str, &str)>)],
+    lo: i64,
+    hi: i64,
+) -> vouch_store::Result<Vec<(f64, bool)>> {
+    let mut params: Vec<Sql_> = Vec::new();
+    let mut from = Vec::new();
+    let mut cols = Vec::new();
+    for (i, (index, eqs)) in lists.iter().enumerate() {
+        let sample = sample_seqs(pg, index, eqs, lo, hi, &mut params);
+        from.push(format!(
+            "(SELECT count(*) AS n, coalesce(max(seq), -1) AS last FROM ({sample}) x) s{i}"
+        ));
+        cols.push(format!("s{i}.n, s{i}.last"));
+    }
+    if lists.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows = sql.query(
+        &format!("SELECT {} FROM {}", cols.join(", "), from.join(", ")),
+        &params,
+    )?;
+    let span = (hi - lo + 1).max(1) as f64;
+    Ok((0..lists.len())
+        .map(|i| {
+            let (n, last) = (rows[0].int(2 * i), rows[0].int(2 * i + 1));
+            if n < SAMPLE {
+                (n as f64, true)
+            } else {
+                (
+                    SAMPLE as f64 * span / ((last - lo + 1).max(1) as f64),
+                    false,
+                )
+            }
+        })
+        .collect())
+}
+
+/// The statement of a list's first [`SAMPLE`] seqs in `lo..=hi`, its values bound as
+/// `params`: on PostgreSQL the list's own index, as in [`pg_seqs`].
+fn sample_seqs(
     pg: bool,
     index: &str,
     eqs: &[(&'static str, &str)],
     lo: i64,
     hi: i64,
-) -> vouch_store::Result<(f64, bool)> {
-    let mut cond = Vec::new();
-    let mut params: Vec<Sql_> = Vec::new();
-    for (c, v) in eqs {
+    params: &mut Vec<Sql_>,
+) -> String {
+    let first = params.len() + 1;
+    for (_, v) in eqs {
         params.push(v.to_string().into());
-        cond.push(format!("{c} = ${}", params.len()));
     }
     params.push(Sql_::Int(lo));
     params.push(Sql_::Int(hi));
     let (l, h) = (params.len() - 1, params.len());
-    // PostgreSQL: the list's own index, as in `pg_seqs`.
-    let statement = if pg {
-        let names: Vec<&str> = eqs.iter().map(|(c, _)| *c).collect();
+    let names: Vec<&str> = eqs.iter().map(|(c, _)| *c).collect();
+    if pg {
         let row: Vec<String> = names
             .iter()
             .enumerate()
-            .map(|(i, c)| format!("${}::text AS {c}", i + 1))
+            .map(|(i, c)| format!("${}::text AS {c}", first + i))
             .collect();
         let vals: Vec<String> = names.iter().map(|c| format!("v.{c}")).collect();
         let cols: Vec<(&str, &str)> = names
@@ -685,27 +746,22 @@ fn estimate(
         format!(
             "WITH v AS MATERIALIZED (SELECT {}) SELECT x.seq FROM v CROSS JOIN LATERAL \
              (SELECT seq, {names} FROM audit_index WHERE {} \
-             ORDER BY {names}, seq LIMIT {SAMPLE}) x ORDER BY x.seq",
+             ORDER BY {names}, seq LIMIT {SAMPLE}) x",
             row.join(", "),
             pg_list(&cols, &format!("${l}"), &format!("${h}")),
             names = names.join(", ")
         )
     } else {
+        let cond: Vec<String> = names
+            .iter()
+            .enumerate()
+            .map(|(i, c)| format!("{c} = ${}", first + i))
+            .collect();
         format!(
             "SELECT seq FROM audit_index INDEXED BY {index} WHERE {} AND seq >= ${l} AND seq <= ${h} ORDER BY seq LIMIT {SAMPLE}",
             cond.join(" AND "),
         )
-    };
-    let rows = sql.query(&statement, &params)?;
-    if (rows.len() as i64) < SAMPLE {
-        return Ok((rows.len() as f64, true));
     }
-    let last = rows[rows.len() - 1].int(0);
-    let span = (hi - lo + 1).max(1) as f64;
-    Ok((
-        SAMPLE as f64 * span / ((last - lo + 1).max(1) as f64),
-        false,
-    ))
 }
 
 /// The actor's index (migration 0018; on PostgreSQL, since 0028, with the timestamp
@@ -758,35 +814,36 @@ fn choose(
             return Ok(Access::Combo(k.ids.clone()));
         }
     }
-    let mut lists: Vec<(&'static str, f64)> = Vec::new();
-    for (c, v) in &q.filters {
-        let index = index_name(&[c]);
-        let (n, exact) = estimate(sql, pg, &index, &[(c, v.as_str())], lo, hi)?;
-        if exact && n == 0.0 {
-            return Ok(Access::List(index));
-        }
-        lists.push((c, n));
-    }
-    let n_of = |c: &str| lists.iter().find(|(l, _)| *l == c).map(|(_, n)| *n);
+    // Every filter's list, and an actor's within an organisation, sampled at once.
     let value = |c: &str| q.filters.iter().find(|(f, _)| *f == c).map(|(_, v)| v);
+    let mut sampled: Vec<(String, Vec<(&'static str, &str)>)> = q
+        .filters
+        .iter()
+        .map(|(c, v)| (index_name(&[c]), vec![(*c, v.as_str())]))
+        .collect();
+    if let (Some(a), Some(o)) = (value("actor_id"), value("organization_id")) {
+        let eqs = vec![("actor_id", a.as_str()), ("organization_id", o.as_str())];
+        sampled.push((ACTOR_ORG_INDEX.into(), eqs));
+    }
+    let found = estimates(sql, pg, &sampled, lo, hi)?;
+    // A list with no entry in the range: nothing matches, and reading it says so.
+    if let Some(i) = found.iter().position(|&(n, exact)| exact && n == 0.0) {
+        return Ok(Access::List(sampled[i].0.clone()));
+    }
+    let lists: Vec<(&'static str, f64)> = q
+        .filters
+        .iter()
+        .zip(&found)
+        .map(|((c, _), (n, _))| (*c, *n))
+        .collect();
+    let actor_org = found.get(q.filters.len()).map(|(n, _)| *n);
+    let n_of = |c: &str| lists.iter().find(|(l, _)| *l == c).map(|(_, n)| *n);
     let actor = n_of("actor_id");
     let density = |skip: &[&str]| {
         lists
             .iter()
             .filter(|(c, _)| !skip.contains(c))
             .fold(1.0, |d, (_, n)| d * n / span)
-    };
-    // An actor with an organisation: their own list.
-    let actor_org = match (value("actor_id"), value("organization_id")) {
-        (Some(a), Some(o)) => {
-            let eqs = [("actor_id", a.as_str()), ("organization_id", o.as_str())];
-            let (n, exact) = estimate(sql, pg, ACTOR_ORG_INDEX, &eqs, lo, hi)?;
-            if exact && n == 0.0 {
-                return Ok(Access::List(ACTOR_ORG_INDEX.into()));
-            }
-            Some(n)
-        }
-        _ => None,
     };
     let mut matches = match combos {
         Some(k) if k.of_actor => k.total as f64 * share,
@@ -939,25 +996,13 @@ pub fn run_baseline(store: &Store, q: &Query, limit: u64) -> Result<Page, QueryE
         params.push(Sql_::Int(c as i64));
         sql.push_str(&format!(" AND seq > ${}", params.len()));
     }
-    let offset = if q.cursor.is_some() {
-        0
-    } else {
-        (q.page - 1) * limit
-    };
+    let offset = offset_of(q, limit);
     sql.push_str(&format!(
         " ORDER BY seq LIMIT {} OFFSET {offset}",
         limit + 1
     ));
     let rows = store.query(&sql, &params)?;
-    let more = rows.len() as u64 > limit;
-    let mut out = Vec::new();
-    let mut last = None;
-    for r in rows.iter().take(limit as usize) {
-        let seq = r.int(0) as u64;
-        last = Some(seq);
-        out.push(leaf(seq, &r.text(1))?);
-    }
-    Ok((out, if more { last } else { None }))
+    page_of(&rows, limit, |seq, r| leaf(seq, &r.text(1)))
 }
 
 #[cfg(test)]
