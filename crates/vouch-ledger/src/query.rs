@@ -680,6 +680,9 @@ fn estimates(
     lo: i64,
     hi: i64,
 ) -> vouch_store::Result<Vec<(f64, bool)>> {
+    if lists.is_empty() {
+        return Ok(Vec::new());
+    }
     let mut params: Vec<Sql_> = Vec::new();
     let mut from = Vec::new();
     let mut cols = Vec::new();
@@ -689,9 +692,6 @@ fn estimates(
             "(SELECT count(*) AS n, coalesce(max(seq), -1) AS last FROM ({sample}) x) s{i}"
         ));
         cols.push(format!("s{i}.n, s{i}.last"));
-    }
-    if lists.is_empty() {
-        return Ok(Vec::new());
     }
     let rows = sql.query(
         &format!("SELECT {} FROM {}", cols.join(", "), from.join(", ")),
