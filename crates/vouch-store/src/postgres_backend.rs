@@ -533,9 +533,14 @@ impl Backend for PgBackend {
 
     fn leaf_hashes(&self, start: u64, end: u64) -> Result<Vec<Hash>> {
         self.with(|c| {
+            // The LIMIT (the range's length, so no row is lost) makes the primary key in
+            // order the plan whatever the statistics say: on a table never analysed
+            // (autovacuum off, or not yet run after a bulk load) the planner guessed a
+            // range of 256 seqs at 157,000 rows and chose a parallel bitmap scan, a
+            // sort and JIT compilation, 180 ms per read instead of 0.5 ms.
             let rows = c.query(
-                "SELECT leaf_hash FROM ledger_entries WHERE seq >= $1 AND seq < $2 ORDER BY seq",
-                &[&(start as i64), &(end as i64)],
+                "SELECT leaf_hash FROM ledger_entries WHERE seq >= $1 AND seq < $2 ORDER BY seq LIMIT $3",
+                &[&(start as i64), &(end as i64), &(end.saturating_sub(start) as i64)],
             )?;
             rows.iter()
                 .map(|r| hash_from(r.get(0), "leaf hash"))
@@ -546,8 +551,8 @@ impl Backend for PgBackend {
     fn nodes(&self, level: u32, start: u64, end: u64) -> Result<Vec<Hash>> {
         self.with(|c| {
             let rows = c.query(
-                "SELECT hash FROM ledger_nodes WHERE level = $1 AND idx >= $2 AND idx < $3 ORDER BY idx",
-                &[&(level as i32), &(start as i64), &(end as i64)],
+                "SELECT hash FROM ledger_nodes WHERE level = $1 AND idx >= $2 AND idx < $3 ORDER BY idx LIMIT $4",
+                &[&(level as i32), &(start as i64), &(end as i64), &(end.saturating_sub(start) as i64)],
             )?;
             rows.iter().map(|r| hash_from(r.get(0), "node hash")).collect()
         })
